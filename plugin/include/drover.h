@@ -1,0 +1,336 @@
+/*
+ * drover.h - the public engine API of libdrover.
+ *
+ * One pipeline under every shell (the drover command, the SPANK plugin,
+ * the power-save programs):
+ *
+ *   drover_template_load_*  -> drover_stack_open  -> drover_stack_refresh
+ *     -> drover_plan_new -> drover_apply -> drover_stack_outputs
+ *
+ * Conventions (libgit2 style):
+ *  - functions return a drover_code; 0 is success;
+ *  - out parameters come first;
+ *  - every function that returns memory says who frees it, and every
+ *    _free(NULL) is a no-op;
+ *  - errors are reported through a caller-owned drover_error; the first
+ *    error recorded wins, so callers may pass one struct down a chain.
+ *  - no hidden global state besides drover_global_init(): the library is
+ *    loaded into slurmd and slurmstepd, which are not ours.
+ */
+#ifndef DROVER_H
+#define DROVER_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DROVER_VERSION "0.1.0"
+
+/* Error codes. Append only: never renumber or remove a code. */
+typedef enum {
+  DROVER_OK = 0,                 /* 0 */
+  DROVER_E_NOMEM = 1,            /* 1 allocation failed */
+  DROVER_E_ARG = 2,              /* 2 bad argument from the caller */
+  DROVER_E_IO = 3,               /* 3 file or socket I/O failed */
+  DROVER_E_SYNTAX = 4,           /* 4 template is not valid JSON */
+  DROVER_E_TEMPLATE = 5,         /* 5 template is JSON but not a valid template */
+  DROVER_E_PARAM = 6,            /* 6 a param value is missing, mistyped or out of bounds */
+  DROVER_E_REFERENCE = 7,        /* 7 a ${...} reference is bad or unresolvable */
+  DROVER_E_CYCLE = 8,            /* 8 dependency cycle */
+  DROVER_E_PROVIDER = 9,         /* 9 permanent error from a cloud API */
+  DROVER_E_TRANSIENT = 10,       /* 10 transient cloud error, retries exhausted */
+  DROVER_E_NOT_FOUND = 11,       /* 11 object or project does not exist */
+  DROVER_E_CONFLICT = 12,        /* 12 ETag mismatch: changed under us */
+  DROVER_E_STALE_PLAN = 13,      /* 13 saved plan no longer matches live state */
+  DROVER_E_LOCKED = 14,          /* 14 another drover holds the stack lock */
+  DROVER_E_TIMEOUT = 15,         /* 15 an operation passed its deadline */
+  DROVER_E_PREVENT_DESTROY = 16, /* 16 plan would destroy a protected resource */
+  DROVER_E_UNSUPPORTED = 17,     /* 17 provider lacks the operation */
+  DROVER_E_CANCELLED = 18,       /* 18 stopped by the caller (signal, prompt) */
+  DROVER_E_PARTIAL = 19,         /* 19 apply finished with some resources failed */
+  DROVER_E_CONFIG = 20,          /* 20 provider or plugin configuration is bad */
+  DROVER_E_TLS = 21,             /* 21 TLS setup or verification failed */
+  DROVER_E_INTERNAL = 22         /* 22 a bug in drover */
+} drover_code;
+
+/* Returns a static string; never NULL, never freed. */
+const char *drover_strerror(drover_code code);
+
+#define DROVER_ERROR_TEXT 1024
+
+/*
+ * Caller-owned error detail. Zero it (or drover_error_clear) before use.
+ * The first error recorded wins; later ones are dropped so the root cause
+ * survives cleanup paths.
+ */
+typedef struct drover_error {
+  drover_code code;
+  char source[256];   /* template file, or provider name ("lxd") */
+  int line;           /* 1-based, 0 when unknown */
+  int column;         /* 1-based, 0 when unknown */
+  char address[128];  /* resource address ("web[0]"), "" when none */
+  char text[DROVER_ERROR_TEXT]; /* one line, no trailing newline */
+} drover_error;
+
+void drover_error_clear(drover_error *err);
+
+/*
+ * Formats err as one line: "file:line:col: text" for template errors,
+ * "address: text" for resource errors. Writes at most size bytes into
+ * buf (always NUL-terminated) and returns buf.
+ */
+const char *drover_error_format(const drover_error *err, char *buf, size_t size);
+
+/* --------------------------------------------------------------------------
+ * Global init and logging
+ */
+
+/* Call once from a single thread before any other call (curl global init).
+ * Safe to call more than once; reference counted. */
+drover_code drover_global_init(void);
+void drover_global_cleanup(void);
+
+typedef enum {
+  DROVER_LOG_ERROR = 0,
+  DROVER_LOG_WARN = 1,
+  DROVER_LOG_INFO = 2,
+  DROVER_LOG_DEBUG = 3
+} drover_log_level;
+
+/*
+ * The one log sink. msg is one line with secrets already redacted; it is
+ * only valid during the call. May be called from apply's worker threads,
+ * so the function must be thread safe.
+ */
+typedef void (*drover_log_fn)(void *userdata, drover_log_level level, const char *msg);
+
+/* --------------------------------------------------------------------------
+ * Templates and vars
+ */
+
+typedef struct drover_template drover_template;
+
+/* Loads and validates the structure of a template (not its params).
+ * *out is owned by the caller: drover_template_free(). On error *out is
+ * NULL and err says file:line:column. */
+drover_code drover_template_load_file(drover_template **out, const char *path,
+                                      drover_error *err);
+/* As above from memory; source names it in errors. buf need not be
+ * NUL-terminated. */
+drover_code drover_template_load_buffer(drover_template **out, const char *buf,
+                                        size_t len, const char *source,
+                                        drover_error *err);
+void drover_template_free(drover_template *tpl);
+
+/* Borrowed; valid while tpl lives. */
+const char *drover_template_stack(const drover_template *tpl);
+const char *drover_template_source(const drover_template *tpl);
+
+/* Param introspection (for the SPANK shell, which checks user input
+ * against declared params before anything else). Borrowed strings. */
+size_t drover_template_param_count(const drover_template *tpl);
+const char *drover_template_param_name(const drover_template *tpl, size_t i);
+int drover_template_param_sensitive(const drover_template *tpl, const char *name);
+
+typedef struct drover_vars drover_vars;
+
+/* Caller frees with drover_vars_free(). NULL on allocation failure. */
+drover_vars *drover_vars_new(void);
+void drover_vars_free(drover_vars *vars);
+/* Sets NAME from its string form ("--var k=v"); converted to the param's
+ * type when the stack is opened. value is copied. */
+drover_code drover_vars_set(drover_vars *vars, const char *name, const char *value,
+                            drover_error *err);
+/* Parses "k=v". */
+drover_code drover_vars_set_kv(drover_vars *vars, const char *kv, drover_error *err);
+/* Loads a JSON object of name -> value (typed values kept). */
+drover_code drover_vars_load_file(drover_vars *vars, const char *path,
+                                  drover_error *err);
+
+/* --------------------------------------------------------------------------
+ * Stacks: a template evaluated with vars, bound to providers
+ */
+
+typedef struct drover_stack drover_stack;
+
+typedef struct drover_options {
+  unsigned version;          /* DROVER_OPTIONS_VERSION */
+  const char *stack_name;    /* overrides the template's "stack" (SPANK: job-<id>-<name>) */
+  drover_log_fn log;         /* NULL: silent */
+  void *log_userdata;
+  drover_log_level log_level;
+  const char *provider_config; /* path of a JSON file merged over the template's
+                                   "providers" (admin credentials); NULL for none */
+  const char *lock_dir;      /* NULL: $DROVER_LOCK_DIR, else /run/drover or /tmp */
+} drover_options;
+#define DROVER_OPTIONS_VERSION 1
+#define DROVER_OPTIONS_INIT {DROVER_OPTIONS_VERSION, NULL, NULL, NULL, DROVER_LOG_INFO, NULL, NULL}
+
+/*
+ * Checks params against their declarations, expands count, resolves the
+ * references that do not need the cloud, builds the graph and rejects
+ * cycles. Touches no cloud. tpl must outlive the stack.
+ * *out is owned by the caller: drover_stack_free().
+ */
+drover_code drover_stack_open(drover_stack **out, const drover_template *tpl,
+                              const drover_vars *vars, const drover_options *opts,
+                              drover_error *err);
+void drover_stack_free(drover_stack *stack);
+
+/* Borrowed. */
+const char *drover_stack_name(const drover_stack *stack);
+
+/* Number of resource instances after count expansion. */
+size_t drover_stack_resource_count(const drover_stack *stack);
+
+/*
+ * Connects the providers the template uses and lists, per resource type,
+ * every object labelled with this stack: one bulk call per type.
+ * Replaces what an earlier refresh found.
+ */
+drover_code drover_stack_refresh(drover_stack *stack, drover_error *err);
+
+/*
+ * The live resources found by the last refresh as a JSON array text:
+ * [{"address","type","name","hash","status","properties"}...].
+ * Caller frees with free().
+ */
+drover_code drover_stack_show_json(char **out, const drover_stack *stack,
+                                   drover_error *err);
+
+/*
+ * Evaluates the outputs against live state (after refresh or apply).
+ * *out is a JSON object text {"name": {"value":..,"sensitive":bool}};
+ * sensitive values are included only when reveal_sensitive is set.
+ * Caller frees with free().
+ */
+drover_code drover_stack_outputs_json(char **out, drover_stack *stack,
+                                      int reveal_sensitive, drover_error *err);
+
+/*
+ * The per-stack lock: a lock file on this machine (flock), so two drover
+ * processes never refresh-plan-apply one stack at the same time. Waits up
+ * to wait_seconds (0: try once) and then fails with DROVER_E_LOCKED naming
+ * the holder's pid. drover_apply() takes it itself if the caller does not
+ * hold it. Released by drover_stack_unlock() or drover_stack_free().
+ */
+drover_code drover_stack_lock(drover_stack *stack, double wait_seconds,
+                              drover_error *err);
+void drover_stack_unlock(drover_stack *stack);
+
+/* --------------------------------------------------------------------------
+ * Plans
+ */
+
+typedef enum {
+  DROVER_ACTION_NOOP = 0,
+  DROVER_ACTION_CREATE = 1,
+  DROVER_ACTION_UPDATE = 2,
+  DROVER_ACTION_REPLACE = 3,
+  DROVER_ACTION_DELETE = 4
+} drover_action;
+
+/* "no-op", "create", "update", "replace", "delete". Static. */
+const char *drover_action_name(drover_action action);
+
+typedef struct drover_plan drover_plan;
+
+#define DROVER_PLAN_DESTROY 0x1u /* plan to delete everything the stack owns */
+
+/* Diffs the stack's desired state against the last refresh.
+ * *out is owned by the caller: drover_plan_free(). */
+drover_code drover_plan_new(drover_plan **out, drover_stack *stack, unsigned flags,
+                            drover_error *err);
+void drover_plan_free(drover_plan *plan);
+
+/* Read access, for shells that render plans their own way. Borrowed. */
+size_t drover_plan_count(const drover_plan *plan);
+drover_action drover_plan_action(const drover_plan *plan, size_t i);
+const char *drover_plan_address(const drover_plan *plan, size_t i);
+const char *drover_plan_type(const drover_plan *plan, size_t i);
+const char *drover_plan_reason(const drover_plan *plan, size_t i);
+/* Number of entries that are not no-ops. */
+size_t drover_plan_changes(const drover_plan *plan);
+
+/* Human diff. color: use ANSI colours. Sensitive values are redacted. */
+drover_code drover_plan_render(const drover_plan *plan, FILE *out, int color);
+/* Machine plan as JSON text; caller frees with free(). */
+drover_code drover_plan_to_json(char **out, const drover_plan *plan, drover_error *err);
+
+/*
+ * Saved plans. A saved plan embeds the template text, the vars and the
+ * ETag of every live object it read, so drover_plan_load() can rebuild the
+ * stack and drover_apply() can refuse if anything changed in between.
+ * The stack is owned by the plan; the template is owned by the plan.
+ */
+drover_code drover_plan_save(const drover_plan *plan, const char *path,
+                             drover_error *err);
+drover_code drover_plan_load(drover_plan **out, drover_stack **stack_out,
+                             const char *path, const drover_options *opts,
+                             drover_error *err);
+
+/* Graphviz DOT of the stack's graph, with the plan's actions when plan is
+ * not NULL. Caller frees *out with free(). */
+drover_code drover_graph_dot(char **out, const drover_stack *stack,
+                             const drover_plan *plan, drover_error *err);
+
+/* --------------------------------------------------------------------------
+ * Apply
+ */
+
+typedef enum {
+  DROVER_EVENT_START = 0,   /* an action on address began */
+  DROVER_EVENT_DONE = 1,    /* it succeeded */
+  DROVER_EVENT_RETRY = 2,   /* a transient fault; will retry */
+  DROVER_EVENT_FAILED = 3,  /* it failed for good (detail in message) */
+  DROVER_EVENT_SKIPPED = 4  /* not attempted: a dependency failed */
+} drover_event_kind;
+
+typedef struct drover_event {
+  drover_event_kind kind;
+  drover_action action;
+  const char *address;
+  const char *message;   /* redacted; may be NULL */
+  double elapsed;        /* seconds since this action started */
+  size_t done, total;    /* progress over the whole apply */
+} drover_event;
+
+/* Called from worker threads, serialised by the engine. */
+typedef void (*drover_progress_fn)(void *userdata, const drover_event *ev);
+
+typedef struct drover_apply_opts {
+  unsigned version;          /* DROVER_APPLY_OPTS_VERSION */
+  unsigned parallelism;      /* 0: 10 */
+  unsigned max_retries;      /* 0: 5 */
+  double retry_base;         /* seconds; 0: 0.5 */
+  double op_timeout;         /* seconds per cloud operation; 0: 300 */
+  drover_progress_fn progress;
+  void *progress_userdata;
+  volatile int *cancel;      /* set non-zero (e.g. from a signal handler) to stop
+                                starting new actions */
+} drover_apply_opts;
+#define DROVER_APPLY_OPTS_VERSION 1
+#define DROVER_APPLY_OPTS_INIT {DROVER_APPLY_OPTS_VERSION, 0, 0, 0, 0, NULL, NULL, NULL}
+
+typedef struct drover_apply_result {
+  size_t created, updated, replaced, deleted, failed, skipped;
+} drover_apply_result;
+
+/*
+ * Applies plan to the cloud in dependency order under the stack lock.
+ * Refuses with DROVER_E_STALE_PLAN (naming the resource) if the live
+ * state no longer matches what the plan read. Returns DROVER_E_PARTIAL
+ * when some actions failed; err holds the first failure. result may be
+ * NULL.
+ */
+drover_code drover_apply(drover_plan *plan, const drover_apply_opts *opts,
+                         drover_apply_result *result, drover_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DROVER_H */

@@ -1,0 +1,2 @@
+/* apply.c - placeholder; being written. */
+#include "engine.h"

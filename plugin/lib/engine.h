@@ -1,0 +1,280 @@
+/*
+ * engine.h - libdrover internals shared between the engine's files.
+ * Not installed. Cross-file internal names use the dv_ prefix.
+ *
+ * Data flow:
+ *   drover_template (template.c, posmap.c)  raw JSON + parsed declarations
+ *   drover_stack    (stack.c, eval.c)        params bound, count expanded,
+ *                                            graph built, desired props
+ *   refresh         (refresh.c)              live objects attached to insts,
+ *                                            orphans collected
+ *   drover_plan     (plan.c, plan_render.c, plan_file.c)
+ *   apply           (apply.c)                dependency waves on a thread pool
+ */
+#ifndef DROVER_ENGINE_H
+#define DROVER_ENGINE_H
+
+#include <jansson.h>
+#include <regex.h>
+#include <stdarg.h>
+#include "drover.h"
+#include "drover_provider.h"
+
+/* ------------------------------------------------------------------------
+ * Positions (posmap.c): JSON pointer -> line:column of the value
+ */
+
+typedef struct dv_pos {
+  int line, column; /* 1-based; 0 when unknown */
+} dv_pos;
+
+typedef struct dv_posmap dv_posmap;
+
+/* Scans buf (already known to be valid JSON) and records the position of
+ * every value and every object key. *out owned by caller. */
+drover_code dv_posmap_build(dv_posmap **out, const char *buf, size_t len);
+void dv_posmap_free(dv_posmap *map);
+/* Position of the value at pointer (RFC 6901, e.g. "/resources/web/count").
+ * Falls back to the nearest ancestor. */
+dv_pos dv_posmap_value(const dv_posmap *map, const char *pointer);
+/* Position of the key naming the member at pointer (for unknown keys). */
+dv_pos dv_posmap_key(const dv_posmap *map, const char *pointer);
+
+/* Records a template error at pointer: sets err code, source, line,
+ * column and text (first error wins). Returns code. */
+drover_code dv_tpl_error(drover_error *err, const drover_template *tpl,
+                         const char *pointer, int at_key, drover_code code,
+                         const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 6, 7)))
+#endif
+    ;
+
+/* ------------------------------------------------------------------------
+ * Templates (template.c)
+ */
+
+typedef enum {
+  DV_PARAM_STRING = 0,
+  DV_PARAM_INTEGER = 1,
+  DV_PARAM_NUMBER = 2,
+  DV_PARAM_BOOLEAN = 3
+} dv_param_type;
+
+typedef struct dv_param {
+  char *name;
+  dv_param_type type;
+  json_t *def;          /* default (borrowed from tpl->root); NULL: required */
+  json_t *enum_values;  /* borrowed array, or NULL */
+  char *pattern;        /* POSIX ERE source, or NULL */
+  regex_t re;           /* compiled pattern, valid when pattern != NULL */
+  int has_min, has_max; /* numbers: value bounds; strings: length bounds */
+  double min, max;
+  int sensitive;
+  char *description;
+  char *pointer;        /* "/params/<name>" */
+} dv_param;
+
+#define DV_LC_PREVENT_DESTROY 0x1u
+#define DV_LC_CREATE_BEFORE_DESTROY 0x2u
+
+typedef struct dv_block {
+  char *name;                     /* key under "resources" */
+  char *type_name;                /* "lxd.instance" */
+  const drover_provider *provider;
+  const drover_rtype *rtype;
+  json_t *properties;             /* borrowed, unevaluated */
+  json_t *count;                  /* borrowed, unevaluated; NULL: no count */
+  char **depends_on;              /* explicit, block names */
+  size_t n_depends_on;
+  unsigned lifecycle;             /* DV_LC_* */
+  char **ignore_changes;          /* property names */
+  size_t n_ignore_changes;
+  char *pointer;                  /* "/resources/<name>" */
+} dv_block;
+
+typedef struct dv_output {
+  char *name;
+  json_t *value;                  /* borrowed, unevaluated */
+  int sensitive;
+  char *description;
+  char *pointer;
+} dv_output;
+
+struct drover_template {
+  char *source;                   /* path or given name */
+  char *text;                     /* the file's bytes, kept for saved plans */
+  size_t len;
+  json_t *root;                   /* owns every borrowed json_t above */
+  dv_posmap *posmap;
+  char *stack;                    /* the "stack" member */
+  char *description;
+  dv_param *params;
+  size_t nparams;
+  dv_block *blocks;
+  size_t nblocks;
+  dv_output *outputs;
+  size_t noutputs;
+  json_t *providers;              /* borrowed "providers" object, or NULL */
+};
+
+/* ------------------------------------------------------------------------
+ * Vars (vars.c)
+ */
+
+struct drover_vars {
+  json_t *values;                 /* name -> string (from --var) or typed value */
+};
+
+/* ------------------------------------------------------------------------
+ * Values (eval.c)
+ */
+
+/* The "known after apply" marker. New reference. Compare with dv_is_unknown,
+ * never with json_equal. */
+json_t *dv_unknown(void);
+int dv_is_unknown(const json_t *v);
+/* True when v contains no unknown anywhere. */
+int dv_is_known(const json_t *v);
+
+/* SHA-256 of the canonical JSON (sorted keys, compact) of v, first 16 hex
+ * digits, into out[17]. */
+drover_code dv_hash_json(char out[17], const json_t *v);
+
+/* ------------------------------------------------------------------------
+ * Stacks (stack.c)
+ */
+
+typedef struct dv_inst {
+  char *address;        /* "web[0]", or "db" without count */
+  size_t block;         /* index into tpl->blocks */
+  int index;            /* count.index, -1 without count */
+  char *name;           /* cloud name: properties.name or dv_default_name() */
+  json_t *desired;      /* evaluated properties, defaults filled; may hold unknowns */
+  int known;            /* desired holds no unknowns */
+  char hash[17];        /* dv_hash_json(desired) when known, "" otherwise */
+  drover_live *live;    /* from refresh (owned); NULL when absent */
+  drover_live *applied; /* what apply created/updated (owned); NULL before */
+  char *deps;           /* comma-separated addresses of its dependencies */
+} dv_inst;
+
+typedef struct dv_pinst {     /* an instantiated provider */
+  const drover_provider *vt;
+  void *state;                /* vt->state_size bytes, owned */
+  int initialised;
+  json_t *config;             /* merged settings (owned) */
+} dv_pinst;
+
+struct drover_stack {
+  const drover_template *tpl;
+  char *name;
+  json_t *params;             /* name -> typed value, after defaults */
+  dv_inst *insts;
+  size_t ninsts;
+  size_t *block_first;        /* per block: index of its first inst */
+  size_t *block_ninst;        /* per block: number of insts (count) */
+  size_t **block_deps;        /* per block: blocks it depends on (refs + depends_on) */
+  size_t *block_ndeps;
+  size_t *topo;               /* blocks in dependency order */
+  dv_pinst *providers;
+  size_t nproviders;
+  drover_live_list orphans;   /* labelled with the stack, address not in template */
+  int refreshed;
+  drover_options opts;        /* copy; strings borrowed from the caller */
+  drover_provider_env env;
+  int lock_fd;                /* -1 when not held */
+  char *owned_text;           /* set when the stack owns its template */
+  drover_template *owned_tpl;
+};
+
+/* A valid cloud name from stack and address: lowercase letters, digits
+ * and '-', starting with a letter, at most 63 characters; over-long names
+ * are cut and suffixed with a hash so they stay unique. Caller frees. */
+char *dv_default_name(const char *stack, const char *address);
+
+/* (Re)evaluates inst->desired from the template with what is known now
+ * (deps' applied or desired attributes), fills defaults, sets known and
+ * hash. Used by open (plan time) and by apply before each action. */
+drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error *err);
+
+/* Attribute attr of inst for references: applied attributes, then desired
+ * properties, then "name", then live attributes; otherwise unknown.
+ * New reference. */
+json_t *dv_inst_attr(const drover_stack *stack, const dv_inst *inst, const char *attr);
+
+/* Evaluates an arbitrary template value (outputs). New reference in *out. */
+drover_code dv_stack_eval_value(json_t **out, drover_stack *stack, const json_t *in,
+                                int count_index, const char *pointer,
+                                drover_error *err);
+
+/* The instantiated provider for a block's type, initialising it on first
+ * use. */
+drover_code dv_stack_provider(dv_pinst **out, drover_stack *stack,
+                              const drover_provider *vt, drover_error *err);
+
+/* ------------------------------------------------------------------------
+ * Providers (registry.c)
+ */
+
+/* Provider by name ("lxd"), or NULL. */
+const drover_provider *dv_provider_find(const char *name);
+/* Resource type by full name ("lxd.instance"); sets *provider. */
+const drover_rtype *dv_rtype_find(const char *name, const drover_provider **provider);
+/* For unit tests: adds a provider (e.g. the fake one) to the registry.
+ * Rejects a table with a wrong version or missing required ops. */
+drover_code dv_provider_register(const drover_provider *p, drover_error *err);
+
+/* ------------------------------------------------------------------------
+ * Logging (log.c)
+ */
+
+/* Marks value as secret: every later log line and error text has it
+ * replaced by "(sensitive)". Thread safe. Values shorter than 4
+ * characters are not registered (they would redact ordinary words). */
+void dv_secret_add(const char *value);
+/* Replaces registered secrets in buf in place (NUL-terminated, size bytes). */
+void dv_redact(char *buf, size_t size);
+
+void dv_log(const drover_stack *stack, drover_log_level level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* ------------------------------------------------------------------------
+ * Plans (plan.c)
+ */
+
+typedef struct dv_plan_entry {
+  drover_action action;
+  char *address;
+  char *type;
+  char *reason;
+  dv_inst *inst;            /* NULL for an orphan delete */
+  drover_live *orphan;      /* borrowed from stack->orphans for orphan deletes */
+  char **changed;           /* property names that differ */
+  size_t nchanged;
+  char *etag;               /* live ETag at plan time, or NULL */
+  char *live_hash;          /* live hash label at plan time, or NULL */
+} dv_plan_entry;
+
+struct drover_plan {
+  drover_stack *stack;      /* borrowed unless owns_stack */
+  int owns_stack;
+  unsigned flags;
+  dv_plan_entry *entries;
+  size_t n;
+};
+
+/* Small helpers (util.c). */
+char *dv_strdup(const char *s);                 /* NULL-safe; caller frees */
+char *dv_aprintf(const char *fmt, ...)          /* caller frees; NULL on OOM */
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+/* Levenshtein-based suggestion: the candidate closest to word within a
+ * small distance, or NULL. Borrowed from candidates. */
+const char *dv_did_you_mean(const char *word, const char *const *candidates, size_t n);
+
+#endif /* DROVER_ENGINE_H */

@@ -1,0 +1,99 @@
+/* error.c - error codes, the detail struct, first-error-wins recording. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "engine.h"
+
+const char *drover_strerror(drover_code code)
+{
+  switch(code) {
+  case DROVER_OK: return "no error";
+  case DROVER_E_NOMEM: return "out of memory";
+  case DROVER_E_ARG: return "bad argument";
+  case DROVER_E_IO: return "I/O error";
+  case DROVER_E_SYNTAX: return "JSON syntax error";
+  case DROVER_E_TEMPLATE: return "invalid template";
+  case DROVER_E_PARAM: return "invalid param value";
+  case DROVER_E_REFERENCE: return "bad reference";
+  case DROVER_E_CYCLE: return "dependency cycle";
+  case DROVER_E_PROVIDER: return "provider error";
+  case DROVER_E_TRANSIENT: return "transient provider error, retries exhausted";
+  case DROVER_E_NOT_FOUND: return "not found";
+  case DROVER_E_CONFLICT: return "changed concurrently";
+  case DROVER_E_STALE_PLAN: return "saved plan is stale";
+  case DROVER_E_LOCKED: return "stack is locked";
+  case DROVER_E_TIMEOUT: return "timed out";
+  case DROVER_E_PREVENT_DESTROY: return "resource has prevent_destroy";
+  case DROVER_E_UNSUPPORTED: return "operation not supported";
+  case DROVER_E_CANCELLED: return "cancelled";
+  case DROVER_E_PARTIAL: return "apply partly failed";
+  case DROVER_E_CONFIG: return "bad configuration";
+  case DROVER_E_TLS: return "TLS error";
+  case DROVER_E_INTERNAL: return "internal error";
+  }
+  return "unknown error";
+}
+
+void drover_error_clear(drover_error *err)
+{
+  if(err)
+    memset(err, 0, sizeof(*err));
+}
+
+static void copy_str(char *dst, size_t size, const char *src)
+{
+  size_t n = strlen(src);
+  if(n >= size)
+    n = size - 1;
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
+drover_code drover_error_set(drover_error *err, drover_code code, const char *fmt, ...)
+{
+  va_list ap;
+  char *nl;
+
+  if(!err || err->code != DROVER_OK)
+    return code;
+  err->code = code;
+  va_start(ap, fmt);
+  vsnprintf(err->text, sizeof(err->text), fmt, ap);
+  va_end(ap);
+  /* One line: curl's failf() rule. */
+  while((nl = strpbrk(err->text, "\r\n")) != NULL)
+    *nl = ' ';
+  dv_redact(err->text, sizeof(err->text));
+  return code;
+}
+
+void drover_error_locate(drover_error *err, const char *source, const char *address)
+{
+  if(!err)
+    return;
+  if(source && !err->source[0])
+    copy_str(err->source, sizeof(err->source), source);
+  if(address && !err->address[0])
+    copy_str(err->address, sizeof(err->address), address);
+}
+
+const char *drover_error_format(const drover_error *err, char *buf, size_t size)
+{
+  if(!buf || !size)
+    return buf;
+  if(!err || err->code == DROVER_OK) {
+    snprintf(buf, size, "no error");
+    return buf;
+  }
+  if(err->line > 0)
+    snprintf(buf, size, "%s:%d:%d: %s", err->source, err->line, err->column, err->text);
+  else if(err->address[0] && err->source[0])
+    snprintf(buf, size, "%s: %s: %s", err->source, err->address, err->text);
+  else if(err->address[0])
+    snprintf(buf, size, "%s: %s", err->address, err->text);
+  else if(err->source[0])
+    snprintf(buf, size, "%s: %s", err->source, err->text);
+  else
+    snprintf(buf, size, "%s", err->text[0] ? err->text : drover_strerror(err->code));
+  return buf;
+}

@@ -1,0 +1,2 @@
+/* eval.c - placeholder; being written. */
+#include "engine.h"

@@ -1,0 +1,2 @@
+/* graph_dot.c - placeholder; being written. */
+#include "engine.h"

@@ -1,0 +1,2 @@
+/* lock.c - placeholder; being written. */
+#include "engine.h"

@@ -1,0 +1,2 @@
+/* outputs.c - placeholder; being written. */
+#include "engine.h"

@@ -1,0 +1,2 @@
+/* plan_file.c - placeholder; being written. */
+#include "engine.h"

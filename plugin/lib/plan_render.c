@@ -1,0 +1,2 @@
+/* plan_render.c - placeholder; being written. */
+#include "engine.h"

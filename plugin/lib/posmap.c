@@ -1,0 +1,2 @@
+/* posmap.c - placeholder; being written. */
+#include "engine.h"

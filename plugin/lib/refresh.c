@@ -1,0 +1,2 @@
+/* refresh.c - placeholder; being written. */
+#include "engine.h"

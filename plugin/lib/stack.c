@@ -1,0 +1,2 @@
+/* stack.c - placeholder; being written. */
+#include "engine.h"

@@ -1,0 +1,82 @@
+/* util.c - small string helpers and the monotonic clock. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "engine.h"
+
+char *dv_strdup(const char *s)
+{
+  return s ? strdup(s) : NULL;
+}
+
+char *dv_aprintf(const char *fmt, ...)
+{
+  va_list ap;
+  char *out = NULL;
+  int n;
+
+  va_start(ap, fmt);
+  n = vasprintf(&out, fmt, ap);
+  va_end(ap);
+  return n < 0 ? NULL : out;
+}
+
+double drover_now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static size_t levenshtein(const char *a, const char *b)
+{
+  size_t la = strlen(a), lb = strlen(b), i, j;
+  size_t row[64];
+
+  if(lb >= sizeof(row) / sizeof(row[0]) || la >= 64)
+    return (size_t)-1;
+  for(j = 0; j <= lb; j++)
+    row[j] = j;
+  for(i = 1; i <= la; i++) {
+    size_t prev = row[0];
+    row[0] = i;
+    for(j = 1; j <= lb; j++) {
+      size_t cur = row[j];
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      size_t best = prev + cost;
+      if(row[j] + 1 < best)
+        best = row[j] + 1;
+      if(row[j - 1] + 1 < best)
+        best = row[j - 1] + 1;
+      row[j] = best;
+      prev = cur;
+    }
+  }
+  return row[lb];
+}
+
+const char *dv_did_you_mean(const char *word, const char *const *candidates, size_t n)
+{
+  const char *best = NULL;
+  size_t best_d = (size_t)-1, i;
+  /* Allow about one edit per three characters, at least one, at most three. */
+  size_t limit = strlen(word) / 3;
+
+  if(limit < 1)
+    limit = 1;
+  if(limit > 3)
+    limit = 3;
+  for(i = 0; i < n; i++) {
+    size_t d;
+    if(!candidates[i])
+      continue;
+    d = levenshtein(word, candidates[i]);
+    if(d <= limit && d < best_d) {
+      best = candidates[i];
+      best_d = d;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,2 @@
+/* vars.c - placeholder; being written. */
+#include "engine.h"

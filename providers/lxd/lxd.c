@@ -1,0 +1,2 @@
+/* lxd.c - placeholder */
+#include "drover_provider.h"

@@ -1,0 +1,1 @@
+/* lxd.h - placeholder */
