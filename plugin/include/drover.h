@@ -180,6 +180,27 @@ drover_code drover_stack_open(drover_stack **out, const drover_template *tpl,
                               drover_error *err);
 void drover_stack_free(drover_stack *stack);
 
+/*
+ * A stack known only by its name, with no template: every object labelled
+ * with it is an orphan, so a plan deletes them all in dependency order.
+ * This is how the SPANK epilog and `drover gc` remove a stack whose
+ * template may have changed. providers_json is a JSON object text shaped
+ * like a template's "providers" member: which providers to ask, with
+ * their settings (e.g. {"lxd": {}}). *out: drover_stack_free().
+ */
+drover_code drover_stack_open_bare(drover_stack **out, const char *name,
+                                   const char *providers_json,
+                                   const drover_options *opts, drover_error *err);
+
+/*
+ * Names of every stack that owns objects in the given providers (one bulk
+ * list per resource type). *names is a NULL-terminated array owned by the
+ * caller: drover_strv_free().
+ */
+drover_code drover_stacks_list(char ***names, const char *providers_json,
+                               const drover_options *opts, drover_error *err);
+void drover_strv_free(char **v);
+
 /* Borrowed. */
 const char *drover_stack_name(const drover_stack *stack);
 

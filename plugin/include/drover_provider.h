@@ -150,7 +150,8 @@ typedef struct drover_provider {
   void (*cleanup)(void *state);
 
   /* Appends to out every object of type labelled with stack, in as few
-   * API calls as the cloud allows (one for LXD). Required. */
+   * API calls as the cloud allows (one for LXD). stack NULL: every object
+   * that carries a drover stack label (for `drover gc`). Required. */
   drover_code (*list)(void *state, const drover_rtype *type, const char *stack,
                       drover_live_list *out, drover_error *err);
 
