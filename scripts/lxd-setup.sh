@@ -1,0 +1,153 @@
+#!/bin/sh
+# lxd-setup.sh - install, start and initialise a local LXD for drover's
+# live tests, and import a tiny busybox image under the alias "busybox".
+#
+# Idempotent: every step checks first and only acts when needed, so it is
+# safe to run any number of times (also while LXD is already up).
+# Runs as root on Debian 12 without systemd. Networking is loopback only:
+# no LXD bridge is ever created; instances get no NIC (tests use proxy
+# devices on 127.0.0.1).
+#
+# Environment:
+#   LXD_SOCKET      socket to use (default /var/lib/lxd/unix.socket)
+#   LXD_LOG         daemon log (default /var/log/lxd-drover.log)
+#   DROVER_IMAGE    image alias (default busybox)
+set -eu
+
+SOCK=${LXD_SOCKET:-/var/lib/lxd/unix.socket}
+LOG=${LXD_LOG:-/var/log/lxd-drover.log}
+ALIAS=${DROVER_IMAGE:-busybox}
+
+say() { printf 'lxd-setup: %s\n' "$*"; }
+die() { printf 'lxd-setup: error: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "must run as root"
+
+# --- packages ---------------------------------------------------------------
+missing=""
+command -v lxd >/dev/null 2>&1 || missing="$missing lxd"
+[ -x /bin/busybox ] && dpkg -s busybox-static >/dev/null 2>&1 || missing="$missing busybox-static"
+if [ -n "$missing" ]; then
+  say "installing:$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y $missing >/dev/null 2>&1 || {
+    apt-get update >/dev/null 2>&1 || true
+    apt-get install -y $missing >/dev/null
+  }
+else
+  say "packages present (lxd, busybox-static)"
+fi
+
+# --- daemon ------------------------------------------------------------------
+sock_ok() {
+  [ -S "$SOCK" ] && curl -fsS --max-time 5 --unix-socket "$SOCK" http://lxd/1.0 >/dev/null 2>&1
+}
+
+if sock_ok; then
+  say "daemon already answering on $SOCK"
+else
+  say "starting lxd (log $LOG)"
+  # setsid+nohup: the daemon must outlive this script and its session.
+  setsid nohup lxd --group root --logfile "$LOG" </dev/null >>"$LOG" 2>&1 &
+fi
+lxd waitready --timeout 60 || die "lxd did not become ready; see $LOG"
+sock_ok || die "lxd ready but $SOCK does not answer"
+
+# --- init (storage pool + default profile, no network) -----------------------
+if lxc storage show default >/dev/null 2>&1; then
+  say "storage pool default exists; not re-initialising"
+else
+  say "lxd init --preseed (dir pool 'default', root disk only, no network)"
+  lxd init --preseed <<'EOF'
+config: {}
+networks: []
+storage_pools:
+- name: default
+  driver: dir
+  config: {}
+profiles:
+- name: default
+  description: drover test profile (no network)
+  config: {}
+  devices:
+    root:
+      path: /
+      pool: default
+      type: disk
+EOF
+fi
+
+# --- busybox image -----------------------------------------------------------
+if lxc image alias list --format csv 2>/dev/null | cut -d, -f1 | grep -qx "$ALIAS"; then
+  say "image alias $ALIAS exists"
+else
+  say "building busybox image"
+  work=$(mktemp -d /tmp/drover-img.XXXXXX)
+  trap 'rm -rf "$work"' EXIT INT TERM
+  r=$work/rootfs
+  mkdir -p "$r/usr/bin" "$r/usr/sbin" "$r/usr/lib" "$r/usr/lib64" "$r/etc" \
+    "$r/dev" "$r/proc" "$r/sys" "$r/tmp" "$r/run" "$r/var/log" "$r/root" \
+    "$r/home" "$r/mnt"
+  chmod 1777 "$r/tmp"
+  ln -s usr/bin "$r/bin"
+  ln -s usr/sbin "$r/sbin"
+  ln -s usr/lib "$r/lib"
+  ln -s usr/lib64 "$r/lib64"
+  cp /bin/busybox "$r/usr/bin/busybox"
+  for a in $("$r/usr/bin/busybox" --list); do
+    [ "$a" = busybox ] && continue
+    ln -s busybox "$r/usr/bin/$a"
+  done
+  ln -s ../bin/busybox "$r/usr/sbin/init"
+  cat >"$r/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/bin/sh
+munge:x:101:102:munge:/nonexistent:/bin/false
+slurm:x:64030:64030:slurm:/nonexistent:/bin/false
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+EOF
+  # Use the host's ids for slurm and munge when the host has them, so
+  # bind-mounted host directories keep their owners.
+  for u in munge slurm; do
+    if line=$(getent passwd "$u"); then
+      sed -i "/^$u:/d" "$r/etc/passwd"
+      echo "$line" | awk -F: '{print $1":x:"$3":"$4":"$1":/nonexistent:/bin/false"}' >>"$r/etc/passwd"
+    fi
+  done
+  cat >"$r/etc/group" <<'EOF'
+root:x:0:
+munge:x:102:
+slurm:x:64030:
+nogroup:x:65534:
+EOF
+  for g in munge slurm; do
+    if line=$(getent group "$g"); then
+      sed -i "/^$g:/d" "$r/etc/group"
+      echo "$line" | awk -F: '{print $1":x:"$3":"}' >>"$r/etc/group"
+    fi
+  done
+  cat >"$r/etc/hosts" <<'EOF'
+127.0.0.1 localhost
+::1 localhost ip6-localhost ip6-loopback
+EOF
+  echo "root:x:0:0:0:99999:7:::" >"$r/etc/shadow"
+  chmod 600 "$r/etc/shadow"
+  cat >"$r/etc/inittab" <<'EOF'
+::sysinit:/bin/ip link set lo up
+::respawn:/bin/sleep 2147483647
+::ctrlaltdel:/bin/true
+::shutdown:/bin/true
+EOF
+  cat >"$work/metadata.yaml" <<EOF
+architecture: $(uname -m)
+creation_date: $(date +%s)
+properties:
+  description: drover busybox test image
+  os: busybox
+  release: "1.35"
+EOF
+  (cd "$work" && tar -czf image.tar.gz metadata.yaml rootfs)
+  lxc image import "$work/image.tar.gz" --alias "$ALIAS" >/dev/null
+  say "imported image $ALIAS ($(lxc image info "$ALIAS" | awk '/^Fingerprint/{print substr($2,1,12)}'))"
+fi
+
+say "ready: socket $SOCK, pool default, image $ALIAS"
