@@ -85,6 +85,7 @@ typedef struct drover_live {
   json_t *properties;  /* observed, normalised to the template's shape,
                           without labels or server-owned keys */
   json_t *attributes;  /* referenceable attributes; includes "name" */
+  char *stack;         /* stack label; NULL when missing (appended member) */
 } drover_live;
 
 /* Returns a zeroed object (properties and attributes are empty objects);

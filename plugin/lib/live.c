@@ -27,6 +27,7 @@ void drover_live_free(drover_live *l)
   free(l->deps);
   free(l->etag);
   free(l->status);
+  free(l->stack);
   json_decref(l->properties);
   json_decref(l->attributes);
   free(l);

@@ -1,0 +1,779 @@
+/* fake_provider.c - an in-process cloud for unit tests (see the header). */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "engine.h"
+#include "fake_provider.h"
+
+/* ------------------------------------------------------------------------
+ * Schema
+ */
+
+static const char *const fake_states[] = {"running", "stopped", NULL};
+
+static const drover_prop thing_props[] = {
+  {"name", DROVER_T_STRING, DROVER_PROP_FORCE_NEW, NULL, NULL, "cloud name"},
+  {"image", DROVER_T_STRING, DROVER_PROP_REQUIRED | DROVER_PROP_FORCE_NEW, NULL,
+   NULL, "image to boot"},
+  {"size", DROVER_T_INTEGER, 0, "1", NULL, "size units"},
+  {"tags", DROVER_T_STRING_MAP, 0, "{}", NULL, "free tags"},
+  {"state", DROVER_T_STRING, 0, "\"running\"", fake_states, "power state"},
+  {"note", DROVER_T_STRING, DROVER_PROP_NO_DIFF, NULL, NULL, "never compared"},
+  {NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}
+};
+
+static const drover_prop group_props[] = {
+  {"name", DROVER_T_STRING, DROVER_PROP_FORCE_NEW, NULL, NULL, "cloud name"},
+  {"members", DROVER_T_ARRAY, 0, "[]", NULL, "member names"},
+  {"config", DROVER_T_STRING_MAP, 0, "{}", NULL, "settings"},
+  {NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}
+};
+
+const drover_rtype fake_thing_type = {"fake.thing", thing_props, 1, "a thing"};
+const drover_rtype fake_group_type = {"fake.group", group_props, 0, "a group"};
+
+static const drover_rtype *const fake_types[] = {&fake_thing_type,
+                                                 &fake_group_type, NULL};
+
+/* ------------------------------------------------------------------------
+ * The store
+ */
+
+typedef struct fobj {
+  char *type;
+  char *name;
+  char *stack, *address, *hash, *deps;
+  json_t *props;
+  unsigned long etag;
+  unsigned long id;
+  struct fobj *next;
+} fobj;
+
+typedef struct ffault {
+  fake_op op;
+  char *address;
+  unsigned n;
+  drover_code code;
+  struct ffault *next;
+} ffault;
+
+#define NTYPES 2
+#define LOGMAX 4096
+
+typedef struct flog {
+  fake_op op;
+  int end;
+  char address[64];
+} flog;
+
+static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
+static fobj *objs;
+static ffault *faults;
+static unsigned calls[FAKE_OP_N][NTYPES];
+static unsigned inflight, max_inflight;
+static unsigned long etag_counter, id_counter;
+static double delay;
+static drover_code init_fail;
+static json_t *last_config;
+static flog oplog[LOGMAX];
+static size_t noplog;
+
+typedef struct fstate {
+  int ready;
+} fstate;
+
+static int type_index(const char *type)
+{
+  if(type && !strcmp(type, "fake.thing"))
+    return 0;
+  if(type && !strcmp(type, "fake.group"))
+    return 1;
+  return -1;
+}
+
+static char *xdup(const char *s)
+{
+  return s ? strdup(s) : NULL;
+}
+
+static void obj_free(fobj *o)
+{
+  if(!o)
+    return;
+  free(o->type);
+  free(o->name);
+  free(o->stack);
+  free(o->address);
+  free(o->hash);
+  free(o->deps);
+  json_decref(o->props);
+  free(o);
+}
+
+/* Under the lock. */
+static fobj *find(const char *type, const char *name)
+{
+  fobj *o;
+
+  for(o = objs; o; o = o->next)
+    if((!type || !strcmp(o->type, type)) && !strcmp(o->name, name))
+      return o;
+  return NULL;
+}
+
+/* Under the lock. */
+static void log_op(fake_op op, int end, const char *address)
+{
+  if(noplog >= LOGMAX)
+    return;
+  oplog[noplog].op = op;
+  oplog[noplog].end = end;
+  snprintf(oplog[noplog].address, sizeof(oplog[noplog].address), "%s",
+           address ? address : "");
+  noplog++;
+}
+
+/* Under the lock: consumes one matching fault. */
+static drover_code take_fault(fake_op op, const char *address)
+{
+  ffault *f;
+
+  for(f = faults; f; f = f->next) {
+    if(f->op != op || !f->n)
+      continue;
+    if(f->address && (!address || strcmp(f->address, address)))
+      continue;
+    f->n--;
+    return f->code;
+  }
+  return DROVER_OK;
+}
+
+static void sleep_for(double s)
+{
+  struct timespec ts;
+
+  if(s <= 0)
+    return;
+  ts.tv_sec = (time_t)s;
+  ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+  while(nanosleep(&ts, &ts) != 0)
+    ;
+}
+
+/* Common entry of every op: count, check faults, track concurrency.
+ * Returns the injected fault or 0; on 0 the caller must call op_leave(). */
+static drover_code op_enter(fake_op op, const drover_rtype *type, const char *address,
+                            drover_error *err)
+{
+  drover_code rc;
+  int ti = type_index(type ? type->name : NULL);
+
+  pthread_mutex_lock(&fake_lock);
+  if(ti >= 0)
+    calls[op][ti]++;
+  rc = take_fault(op, address);
+  if(!rc && op != FAKE_OP_LIST) {
+    inflight++;
+    if(inflight > max_inflight)
+      max_inflight = inflight;
+    log_op(op, 0, address);
+  }
+  pthread_mutex_unlock(&fake_lock);
+  if(rc) {
+    drover_error_set(err, rc, "fake: injected %s fault",
+                     rc == DROVER_E_TRANSIENT ? "transient" : "permanent");
+    drover_error_locate(err, "fake", address);
+    return rc;
+  }
+  if(op != FAKE_OP_LIST)
+    sleep_for(delay);
+  return DROVER_OK;
+}
+
+static void op_leave(fake_op op, const char *address)
+{
+  if(op == FAKE_OP_LIST)
+    return;
+  pthread_mutex_lock(&fake_lock);
+  inflight--;
+  log_op(op, 1, address);
+  pthread_mutex_unlock(&fake_lock);
+}
+
+/* Under the lock: the object as the engine sees it. NULL on OOM. */
+static drover_live *to_live(const fobj *o)
+{
+  drover_live *l = drover_live_new();
+  char buf[32];
+
+  if(!l)
+    return NULL;
+  l->name = xdup(o->name);
+  l->stack = xdup(o->stack);
+  l->address = xdup(o->address);
+  l->hash = xdup(o->hash);
+  l->deps = xdup(o->deps);
+  snprintf(buf, sizeof(buf), "e%lu", o->etag);
+  l->etag = xdup(buf);
+  l->status = xdup("Ready");
+  json_decref(l->properties);
+  l->properties = json_deep_copy(o->props);
+  json_object_update(l->attributes, o->props);
+  json_object_set_new(l->attributes, "name", json_string(o->name));
+  snprintf(buf, sizeof(buf), "id-%lu", o->id);
+  json_object_set_new(l->attributes, "id", json_string(buf));
+  if(!l->name || !l->etag || !l->properties) {
+    drover_live_free(l);
+    return NULL;
+  }
+  return l;
+}
+
+/* Properties as stored: the request's, plus the cloud name. */
+static json_t *store_props(const json_t *props, const char *name)
+{
+  json_t *p = props ? json_deep_copy(props) : json_object();
+
+  if(p)
+    json_object_set_new(p, "name", json_string(name));
+  return p;
+}
+
+/* ------------------------------------------------------------------------
+ * The table's ops
+ */
+
+static drover_code fake_init(void *state, const json_t *config,
+                             const drover_provider_env *env, drover_error *err)
+{
+  fstate *st = state;
+  drover_code rc;
+
+  (void)env;
+  pthread_mutex_lock(&fake_lock);
+  calls[FAKE_OP_INIT][0]++;
+  rc = init_fail;
+  if(!rc) {
+    json_decref(last_config);
+    last_config = config ? json_deep_copy(config) : json_object();
+  }
+  pthread_mutex_unlock(&fake_lock);
+  if(rc)
+    return drover_error_set(err, rc, "fake: init failed (injected)");
+  st->ready = 1;
+  return DROVER_OK;
+}
+
+static void fake_cleanup(void *state)
+{
+  fstate *st = state;
+  st->ready = 0;
+}
+
+static drover_code fake_list(void *state, const drover_rtype *type,
+                             const char *stack, drover_live_list *out,
+                             drover_error *err)
+{
+  drover_code rc;
+  fobj *o;
+
+  (void)state;
+  rc = op_enter(FAKE_OP_LIST, type, NULL, err);
+  if(rc)
+    return rc;
+  pthread_mutex_lock(&fake_lock);
+  for(o = objs; o; o = o->next) {
+    drover_live *l;
+    if(strcmp(o->type, type->name) || !o->stack)
+      continue;
+    if(stack && strcmp(o->stack, stack))
+      continue;
+    l = to_live(o);
+    if(!l || drover_live_list_push(out, l)) {
+      rc = drover_error_set(err, DROVER_E_NOMEM, "fake: out of memory");
+      break;
+    }
+  }
+  pthread_mutex_unlock(&fake_lock);
+  return rc;
+}
+
+static drover_code fake_create(void *state, const drover_rtype *type,
+                               const drover_res_req *req, drover_live **out,
+                               drover_error *err)
+{
+  drover_code rc;
+  fobj *o;
+
+  (void)state;
+  *out = NULL;
+  rc = op_enter(FAKE_OP_CREATE, type, req->address, err);
+  if(rc)
+    return rc;
+  pthread_mutex_lock(&fake_lock);
+  o = find(type->name, req->name);
+  if(o) {
+    /* A retry after a lost response: adopt our own object. */
+    if(!o->stack || strcmp(o->stack, req->stack) || !o->address ||
+       strcmp(o->address, req->address)) {
+      rc = drover_error_set(err, DROVER_E_CONFLICT,
+                            "fake: %s \"%s\" already exists and is not ours",
+                            type->name, req->name);
+      drover_error_locate(err, "fake", req->address);
+      goto unlock;
+    }
+    json_decref(o->props);
+    free(o->hash);
+    free(o->deps);
+  }
+  else {
+    o = calloc(1, sizeof(*o));
+    if(!o) {
+      rc = drover_error_set(err, DROVER_E_NOMEM, "fake: out of memory");
+      goto unlock;
+    }
+    o->type = xdup(type->name);
+    o->name = xdup(req->name);
+    o->stack = xdup(req->stack);
+    o->address = xdup(req->address);
+    o->id = ++id_counter;
+    o->next = objs;
+    objs = o;
+  }
+  o->hash = xdup(req->hash);
+  o->deps = xdup(req->deps);
+  o->props = store_props(req->properties, req->name);
+  o->etag = ++etag_counter;
+  *out = to_live(o);
+  if(!*out)
+    rc = drover_error_set(err, DROVER_E_NOMEM, "fake: out of memory");
+unlock:
+  pthread_mutex_unlock(&fake_lock);
+  op_leave(FAKE_OP_CREATE, req->address);
+  return rc;
+}
+
+static drover_code fake_update(void *state, const drover_rtype *type,
+                               const drover_res_req *req, const drover_live *cur,
+                               drover_live **out, drover_error *err)
+{
+  drover_code rc;
+  fobj *o;
+  char buf[32];
+
+  (void)state;
+  *out = NULL;
+  rc = op_enter(FAKE_OP_UPDATE, type, req->address, err);
+  if(rc)
+    return rc;
+  pthread_mutex_lock(&fake_lock);
+  o = find(type->name, cur->name);
+  if(!o) {
+    rc = drover_error_set(err, DROVER_E_NOT_FOUND, "fake: %s \"%s\" not found",
+                          type->name, cur->name);
+    drover_error_locate(err, "fake", req->address);
+    goto unlock;
+  }
+  snprintf(buf, sizeof(buf), "e%lu", o->etag);
+  if(req->if_match && strcmp(req->if_match, buf)) {
+    rc = drover_error_set(err, DROVER_E_CONFLICT,
+                          "fake: %s \"%s\" changed (ETag %s, expected %s)",
+                          type->name, cur->name, buf, req->if_match);
+    drover_error_locate(err, "fake", req->address);
+    goto unlock;
+  }
+  json_decref(o->props);
+  o->props = store_props(req->properties, o->name);
+  free(o->stack);
+  free(o->address);
+  free(o->hash);
+  free(o->deps);
+  o->stack = xdup(req->stack);
+  o->address = xdup(req->address);
+  o->hash = xdup(req->hash);
+  o->deps = xdup(req->deps);
+  o->etag = ++etag_counter;
+  *out = to_live(o);
+  if(!*out)
+    rc = drover_error_set(err, DROVER_E_NOMEM, "fake: out of memory");
+unlock:
+  pthread_mutex_unlock(&fake_lock);
+  op_leave(FAKE_OP_UPDATE, req->address);
+  return rc;
+}
+
+static drover_code fake_del(void *state, const drover_rtype *type,
+                            const drover_live *cur, double deadline,
+                            drover_error *err)
+{
+  drover_code rc;
+  fobj **pp;
+
+  (void)state;
+  (void)deadline;
+  rc = op_enter(FAKE_OP_DELETE, type, cur->address, err);
+  if(rc)
+    return rc;
+  pthread_mutex_lock(&fake_lock);
+  for(pp = &objs; *pp; pp = &(*pp)->next) {
+    if(!strcmp((*pp)->type, type->name) && !strcmp((*pp)->name, cur->name)) {
+      fobj *o = *pp;
+      *pp = o->next;
+      obj_free(o);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&fake_lock);
+  op_leave(FAKE_OP_DELETE, cur->address);
+  return DROVER_OK;
+}
+
+static drover_code fake_read(void *state, const drover_rtype *type,
+                             const char *name, drover_live **out,
+                             drover_error *err)
+{
+  drover_code rc;
+  fobj *o;
+
+  (void)state;
+  *out = NULL;
+  rc = op_enter(FAKE_OP_READ, type, NULL, err);
+  if(rc)
+    return rc;
+  pthread_mutex_lock(&fake_lock);
+  o = find(type->name, name);
+  if(!o)
+    rc = drover_error_set(err, DROVER_E_NOT_FOUND, "fake: %s \"%s\" not found",
+                          type->name, name);
+  else if(!(*out = to_live(o)))
+    rc = drover_error_set(err, DROVER_E_NOMEM, "fake: out of memory");
+  pthread_mutex_unlock(&fake_lock);
+  op_leave(FAKE_OP_READ, NULL);
+  return rc;
+}
+
+const drover_provider fake_provider = {
+  DROVER_PROVIDER_VERSION,
+  "fake",
+  DROVER_CAP_ETAG,
+  sizeof(fstate),
+  fake_types,
+  fake_init,
+  fake_cleanup,
+  fake_list,
+  fake_create,
+  fake_update,
+  fake_del,
+  fake_read
+};
+
+/* ------------------------------------------------------------------------
+ * Test API
+ */
+
+int fake_register(void)
+{
+  drover_error err;
+
+  drover_error_clear(&err);
+  return dv_provider_register(&fake_provider, &err) ? -1 : 0;
+}
+
+void fake_reset(void)
+{
+  pthread_mutex_lock(&fake_lock);
+  while(objs) {
+    fobj *o = objs;
+    objs = o->next;
+    obj_free(o);
+  }
+  while(faults) {
+    ffault *f = faults;
+    faults = f->next;
+    free(f->address);
+    free(f);
+  }
+  memset(calls, 0, sizeof(calls));
+  inflight = max_inflight = 0;
+  delay = 0;
+  init_fail = DROVER_OK;
+  json_decref(last_config);
+  last_config = NULL;
+  noplog = 0;
+  pthread_mutex_unlock(&fake_lock);
+}
+
+unsigned fake_calls(fake_op op, const char *type)
+{
+  unsigned n = 0;
+  int ti = type_index(type);
+
+  if((unsigned)op >= FAKE_OP_N)
+    return 0;
+  pthread_mutex_lock(&fake_lock);
+  if(!type)
+    n = calls[op][0] + (op == FAKE_OP_INIT ? 0 : calls[op][1]);
+  else if(ti >= 0)
+    n = calls[op][ti];
+  pthread_mutex_unlock(&fake_lock);
+  return n;
+}
+
+unsigned fake_max_concurrent(void)
+{
+  unsigned n;
+
+  pthread_mutex_lock(&fake_lock);
+  n = max_inflight;
+  pthread_mutex_unlock(&fake_lock);
+  return n;
+}
+
+void fake_set_delay(double seconds)
+{
+  pthread_mutex_lock(&fake_lock);
+  delay = seconds;
+  pthread_mutex_unlock(&fake_lock);
+}
+
+void fake_fail(fake_op op, const char *address, unsigned n, drover_code code)
+{
+  ffault *f = calloc(1, sizeof(*f));
+
+  if(!f)
+    return;
+  f->op = op;
+  f->address = xdup(address);
+  f->n = n;
+  f->code = code;
+  pthread_mutex_lock(&fake_lock);
+  f->next = faults;
+  faults = f;
+  pthread_mutex_unlock(&fake_lock);
+}
+
+void fake_fail_init(drover_code code)
+{
+  pthread_mutex_lock(&fake_lock);
+  init_fail = code;
+  pthread_mutex_unlock(&fake_lock);
+}
+
+int fake_seed(const char *type, const char *name, const char *stack,
+              const char *address, const char *hash, const char *deps,
+              const char *props_json)
+{
+  fobj *o;
+  json_t *props = NULL;
+
+  if(type_index(type) < 0 || !name)
+    return -1;
+  if(props_json) {
+    props = json_loads(props_json, 0, NULL);
+    if(!json_is_object(props)) {
+      json_decref(props);
+      return -1;
+    }
+  }
+  o = calloc(1, sizeof(*o));
+  if(!o) {
+    json_decref(props);
+    return -1;
+  }
+  o->type = xdup(type);
+  o->name = xdup(name);
+  o->stack = xdup(stack);
+  o->address = xdup(address);
+  o->hash = xdup(hash);
+  o->deps = xdup(deps);
+  o->props = store_props(props, name);
+  json_decref(props);
+  pthread_mutex_lock(&fake_lock);
+  if(find(type, name)) {
+    pthread_mutex_unlock(&fake_lock);
+    obj_free(o);
+    return -1;
+  }
+  o->etag = ++etag_counter;
+  o->id = ++id_counter;
+  o->next = objs;
+  objs = o;
+  pthread_mutex_unlock(&fake_lock);
+  return 0;
+}
+
+int fake_mutate(const char *type, const char *name, const char *prop,
+                const char *value_json)
+{
+  fobj *o;
+  json_t *v = NULL;
+  int rc = -1;
+
+  if(value_json) {
+    v = json_loads(value_json, JSON_DECODE_ANY, NULL);
+    if(!v)
+      return -1;
+  }
+  pthread_mutex_lock(&fake_lock);
+  o = find(type, name);
+  if(o) {
+    if(v)
+      json_object_set(o->props, prop, v);
+    else
+      json_object_del(o->props, prop);
+    o->etag = ++etag_counter;
+    rc = 0;
+  }
+  pthread_mutex_unlock(&fake_lock);
+  json_decref(v);
+  return rc;
+}
+
+int fake_set_label(const char *type, const char *name, const char *label,
+                   const char *value)
+{
+  fobj *o;
+  char **slot = NULL;
+  int rc = -1;
+
+  pthread_mutex_lock(&fake_lock);
+  o = find(type, name);
+  if(o) {
+    if(!strcmp(label, DROVER_LABEL_STACK))
+      slot = &o->stack;
+    else if(!strcmp(label, DROVER_LABEL_ADDRESS))
+      slot = &o->address;
+    else if(!strcmp(label, DROVER_LABEL_HASH))
+      slot = &o->hash;
+    else if(!strcmp(label, DROVER_LABEL_DEPS))
+      slot = &o->deps;
+  }
+  if(slot) {
+    free(*slot);
+    *slot = xdup(value);
+    o->etag = ++etag_counter;
+    rc = 0;
+  }
+  pthread_mutex_unlock(&fake_lock);
+  return rc;
+}
+
+int fake_remove(const char *type, const char *name)
+{
+  fobj **pp;
+  int rc = -1;
+
+  pthread_mutex_lock(&fake_lock);
+  for(pp = &objs; *pp; pp = &(*pp)->next) {
+    if(!strcmp((*pp)->type, type) && !strcmp((*pp)->name, name)) {
+      fobj *o = *pp;
+      *pp = o->next;
+      obj_free(o);
+      rc = 0;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&fake_lock);
+  return rc;
+}
+
+size_t fake_count(const char *type, const char *stack)
+{
+  fobj *o;
+  size_t n = 0;
+
+  pthread_mutex_lock(&fake_lock);
+  for(o = objs; o; o = o->next) {
+    if(type && strcmp(o->type, type))
+      continue;
+    if(stack && (!o->stack || strcmp(o->stack, stack)))
+      continue;
+    n++;
+  }
+  pthread_mutex_unlock(&fake_lock);
+  return n;
+}
+
+size_t fake_count_address(const char *type, const char *address)
+{
+  fobj *o;
+  size_t n = 0;
+
+  pthread_mutex_lock(&fake_lock);
+  for(o = objs; o; o = o->next) {
+    if(type && strcmp(o->type, type))
+      continue;
+    if(o->address && address && !strcmp(o->address, address))
+      n++;
+  }
+  pthread_mutex_unlock(&fake_lock);
+  return n;
+}
+
+static json_t *str_or_null(const char *s)
+{
+  return s ? json_string(s) : json_null();
+}
+
+json_t *fake_get(const char *type, const char *name)
+{
+  fobj *o;
+  json_t *j = NULL;
+  char buf[32];
+
+  pthread_mutex_lock(&fake_lock);
+  o = find(type, name);
+  if(o) {
+    snprintf(buf, sizeof(buf), "e%lu", o->etag);
+    j = json_pack("{s:s, s:s, s:s, s:{s:o, s:o, s:o, s:o}, s:O}",
+                  "type", o->type, "name", o->name, "etag", buf,
+                  "labels",
+                  "stack", str_or_null(o->stack),
+                  "address", str_or_null(o->address),
+                  "hash", str_or_null(o->hash),
+                  "deps", str_or_null(o->deps),
+                  "properties", o->props);
+  }
+  pthread_mutex_unlock(&fake_lock);
+  return j;
+}
+
+long fake_log_pos(fake_op op, const char *address, int end)
+{
+  size_t i;
+  long pos = -1;
+
+  pthread_mutex_lock(&fake_lock);
+  for(i = 0; i < noplog; i++) {
+    if(oplog[i].op == op && oplog[i].end == end &&
+       !strcmp(oplog[i].address, address ? address : "")) {
+      pos = (long)i;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&fake_lock);
+  return pos;
+}
+
+size_t fake_log_len(void)
+{
+  size_t n;
+
+  pthread_mutex_lock(&fake_lock);
+  n = noplog;
+  pthread_mutex_unlock(&fake_lock);
+  return n;
+}
+
+json_t *fake_last_config(void)
+{
+  json_t *j;
+
+  pthread_mutex_lock(&fake_lock);
+  j = last_config ? json_deep_copy(last_config) : NULL;
+  pthread_mutex_unlock(&fake_lock);
+  return j;
+}

@@ -1,0 +1,110 @@
+/*
+ * fake_provider.h - an in-process cloud for the engine's unit tests.
+ *
+ * Provider "fake" with two types:
+ *   fake.thing  name (string, force new), image (string, required, force
+ *               new), size (integer, default 1), tags (string map,
+ *               default {}), state (running|stopped, default "running"),
+ *               note (string, never diffed); delete_order 1
+ *   fake.group  name (force new), members (array, default []), config
+ *               (string map, default {}); delete_order 0
+ *
+ * One process-wide store behind a mutex, so it is safe to call from
+ * apply's worker threads and the test can inspect it afterwards. Objects
+ * carry labels (stack, address, hash, deps) and an ETag ("e<N>", from a
+ * counter bumped on every change). Every object also gets a server-owned
+ * attribute "id" (unknown until created) for "known after apply" tests.
+ *
+ * Counts calls per op and type, records the order in which ops started
+ * and finished, measures the highest number of concurrent calls, and
+ * injects faults. Call fake_register() once (before threads) and
+ * fake_reset() at the start of every test.
+ */
+#ifndef DROVER_FAKE_PROVIDER_H
+#define DROVER_FAKE_PROVIDER_H
+
+#include <jansson.h>
+#include "drover_provider.h"
+
+typedef enum {
+  FAKE_OP_LIST = 0,
+  FAKE_OP_CREATE = 1,
+  FAKE_OP_UPDATE = 2,
+  FAKE_OP_DELETE = 3,
+  FAKE_OP_READ = 4,
+  FAKE_OP_INIT = 5,
+  FAKE_OP_N = 6
+} fake_op;
+
+extern const drover_provider fake_provider;
+extern const drover_rtype fake_thing_type;
+extern const drover_rtype fake_group_type;
+
+/* Registers "fake" with the engine (idempotent). Returns 0 on success. */
+int fake_register(void);
+
+/* Empties the store, counters, faults, the op log and the delay. */
+void fake_reset(void);
+
+/* Calls of op on type ("fake.thing"); type NULL counts every type. */
+unsigned fake_calls(fake_op op, const char *type);
+
+/* Highest number of create/update/delete/read calls in flight at once
+ * since the last reset. */
+unsigned fake_max_concurrent(void);
+
+/* Every create/update/delete sleeps this long (outside the lock), so
+ * concurrency and ordering become observable. */
+void fake_set_delay(double seconds);
+
+/* The next n calls of op whose address equals address (NULL: any call of
+ * that op) fail with code (DROVER_E_TRANSIENT, DROVER_E_PROVIDER,
+ * DROVER_E_TIMEOUT, ...) before touching the store. */
+void fake_fail(fake_op op, const char *address, unsigned n, drover_code code);
+
+/* init fails with code while set (0 clears). */
+void fake_fail_init(drover_code code);
+
+/* Puts an object into the store as if an earlier drover had created it.
+ * props_json: JSON object text of its properties (name is added). Labels
+ * may be NULL (unlabelled object). Returns 0 on success. */
+int fake_seed(const char *type, const char *name, const char *stack,
+              const char *address, const char *hash, const char *deps,
+              const char *props_json);
+
+/* Out-of-band change (drift): sets property prop to value_json (NULL
+ * removes it) and bumps the ETag. Returns 0 when the object exists. */
+int fake_mutate(const char *type, const char *name, const char *prop,
+                const char *value_json);
+
+/* Out-of-band label change; value NULL removes it. Bumps the ETag. */
+int fake_set_label(const char *type, const char *name, const char *label,
+                   const char *value);
+
+/* Out-of-band removal. Returns 0 when it existed. */
+int fake_remove(const char *type, const char *name);
+
+/* Objects of type (NULL: all) whose stack label equals stack (NULL: any). */
+size_t fake_count(const char *type, const char *stack);
+
+/* Objects of type (NULL: any) whose address label equals address. */
+size_t fake_count_address(const char *type, const char *address);
+
+/* A copy of the stored object as
+ * {"type","name","etag","labels":{..},"properties":{..}}, or NULL.
+ * Caller json_decref()s. */
+json_t *fake_get(const char *type, const char *name);
+
+/* Position (0-based) in the op log of the first start (end = 0) or end
+ * (end = 1) of op on the object labelled address; -1 if never. Only
+ * create/update/delete calls that reached the store are logged. */
+long fake_log_pos(fake_op op, const char *address, int end);
+
+/* Entries in the op log. */
+size_t fake_log_len(void);
+
+/* The config the last successful init received (copy; json_decref), or
+ * NULL. */
+json_t *fake_last_config(void);
+
+#endif /* DROVER_FAKE_PROVIDER_H */
