@@ -185,6 +185,8 @@ struct drover_stack {
   int lock_fd;                /* -1 when not held */
   char *owned_text;           /* set when the stack owns its template */
   drover_template *owned_tpl;
+  const drover_rtype **orphan_types; /* refresh.c: type of orphans.items[i]
+                                        (parallel array, orphans.cap long) */
 };
 
 /* A valid cloud name from stack and address: lowercase letters, digits
@@ -211,6 +213,12 @@ drover_code dv_stack_eval_value(json_t **out, drover_stack *stack, const json_t 
  * use. */
 drover_code dv_stack_provider(dv_pinst **out, drover_stack *stack,
                               const drover_provider *vt, drover_error *err);
+
+/* refresh.c: frees what refresh, apply and the lock attached to the stack:
+ * every inst's live and applied, the orphans and their types, the
+ * instantiated providers (cleanup, state, config) and the lock. Leaves
+ * the pointers NULL. drover_stack_free() calls it first. */
+void dv_stack_release_runtime(drover_stack *stack);
 
 /* ------------------------------------------------------------------------
  * Providers (registry.c)
@@ -265,6 +273,12 @@ struct drover_plan {
   dv_plan_entry *entries;
   size_t n;
 };
+
+/* plan_file.c: refreshes plan's stack, plans again with plan->flags and
+ * compares every entry's address, action, ETag and live hash with plan.
+ * A difference is DROVER_E_STALE_PLAN naming the address (err->address).
+ * On success plan's orphan deletes are re-pointed at the fresh orphans. */
+drover_code dv_plan_check_fresh(drover_plan *plan, drover_error *err);
 
 /* Small helpers (util.c). */
 char *dv_strdup(const char *s);                 /* NULL-safe; caller frees */
