@@ -1,2 +1,168 @@
-/* main.c - placeholder */
-int main(void) { return 0; }
+/* main.c - the drover command: subcommand dispatch, help and version.
+ *
+ * Every subcommand lives in its own cmd_*.c and runs the same engine
+ * pipeline through drover.h; this file only picks one.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include <stdio.h>
+#include <string.h>
+#include <jansson.h>
+#include "cli.h"
+
+#ifdef HAVE_SLURM
+/* Written in plugin/cli/gc.c: removes stacks of finished Slurm jobs.
+ * Weak so the command still links while gc.c is not in the build; then
+ * "drover gc" says so instead of crashing. */
+int drover_cli_gc(int argc, char **argv) __attribute__((weak));
+
+static int cmd_gc(int argc, char **argv)
+{
+  if(!drover_cli_gc) {
+    cli_errorf("gc: this drover was built without gc support");
+    return CLI_EXIT_ERROR;
+  }
+  return drover_cli_gc(argc, argv);
+}
+#endif
+
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+struct subcommand {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+};
+
+static const struct subcommand commands[] = {
+  {"validate", cli_cmd_validate, "check a template and its vars (no cloud)"},
+  {"plan", cli_cmd_plan, "show what apply would change"},
+  {"apply", cli_cmd_apply, "make the cloud match a template or a saved plan"},
+  {"destroy", cli_cmd_destroy, "delete everything a stack owns"},
+  {"show", cli_cmd_show, "list the stack's live resources"},
+  {"output", cli_cmd_output, "print the stack's outputs"},
+  {"graph", cli_cmd_graph, "print the dependency graph as Graphviz DOT"},
+#ifdef HAVE_SLURM
+  {"gc", cmd_gc, "delete stacks left behind by finished Slurm jobs"},
+#endif
+  {"version", cmd_version, "print the version"},
+  {"help", cmd_help, "show help for drover or a subcommand"},
+  {NULL, NULL, NULL}
+};
+
+static void usage(FILE *f)
+{
+  size_t i;
+
+  fputs("Usage: drover <command> [options] [TEMPLATE]\n"
+        "\n"
+        "Commands:\n", f);
+  for(i = 0; commands[i].name; i++)
+    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fputs("\n"
+        "Common options:\n"
+        "  -t, --template FILE        the template (or give the path as an argument)\n"
+        "      --var NAME=VALUE       set a param (repeatable)\n"
+        "      --var-file FILE        params from a JSON object (repeatable)\n"
+        "      --stack NAME           override the template's stack name\n"
+        "      --provider-config FILE provider settings merged over the template's\n"
+        "      --json                 machine-readable output on stdout\n"
+        "      --no-color             no colours (also: NO_COLOR set)\n"
+        "  -v, --verbose              debug logging\n"
+        "      --quiet                errors only\n"
+        "      --log-json             log as JSON lines on stderr\n"
+        "  -h, --help                 help for a command\n"
+        "\n"
+        "Exit codes: 0 success, 1 error, 2 changes present (plan --detailed-exitcode),\n"
+        "3 stack locked, 130 interrupted. See drover(1).\n", f);
+}
+
+static int cmd_version(int argc, char **argv)
+{
+  (void)argv;
+  if(argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    fputs("Usage: drover version [--json]\n", stdout);
+    return CLI_EXIT_OK;
+  }
+  if(argc > 1 && !strcmp(argv[1], "--json"))
+    printf("{\"version\":\"%s\",\"jansson\":\"%s\"}\n", DROVER_VERSION, JANSSON_VERSION);
+  else
+    printf("drover %s\n", DROVER_VERSION);
+  return CLI_EXIT_OK;
+}
+
+static const struct subcommand *find(const char *name)
+{
+  size_t i;
+
+  for(i = 0; commands[i].name; i++)
+    if(!strcmp(commands[i].name, name))
+      return &commands[i];
+  return NULL;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+  const struct subcommand *sc;
+  char *sub_argv[3];
+
+  if(argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    usage(stdout);
+    return CLI_EXIT_OK;
+  }
+  sc = find(argv[1]);
+  if(!sc || sc->run == cmd_help) {
+    if(!sc)
+      cli_errorf("help: no such command '%s'", argv[1]);
+    usage(sc ? stdout : stderr);
+    return sc ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+  }
+  sub_argv[0] = argv[1];
+  sub_argv[1] = (char *)"--help";
+  sub_argv[2] = NULL;
+  return sc->run(2, sub_argv);
+}
+
+int main(int argc, char **argv)
+{
+  const struct subcommand *sc;
+  drover_code rc;
+  int ret;
+
+  rc = drover_global_init();
+  if(rc) {
+    fprintf(stderr, "drover: initialisation failed: %s\n", drover_strerror(rc));
+    return CLI_EXIT_ERROR;
+  }
+  if(argc < 2) {
+    usage(stderr);
+    ret = CLI_EXIT_ERROR;
+    goto out;
+  }
+  if(!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    usage(stdout);
+    ret = CLI_EXIT_OK;
+    goto out;
+  }
+  if(!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+    ret = cmd_version(1, argv + 1);
+    goto out;
+  }
+  sc = find(argv[1]);
+  if(!sc) {
+    fprintf(stderr, "drover: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    ret = CLI_EXIT_ERROR;
+    goto out;
+  }
+  ret = sc->run(argc - 1, argv + 1);
+out:
+  if(fflush(stdout) && !ret) {
+    perror("drover: stdout");
+    ret = CLI_EXIT_ERROR;
+  }
+  drover_global_cleanup();
+  return ret;
+}

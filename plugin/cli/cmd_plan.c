@@ -1,0 +1,153 @@
+/* cmd_plan.c - drover plan, and the lock-refresh-plan step that apply and
+ * destroy share. */
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+
+static const char usage[] =
+  "Usage: drover plan [options] [-t] TEMPLATE\n"
+  "\n"
+  "Refreshes the stack's live state and shows what apply would create,\n"
+  "update, replace or delete, with the reason for each.\n"
+  "\n"
+  "Options:\n"
+  "  -t, --template FILE         the template\n"
+  "      --var NAME=VALUE        set a param (repeatable)\n"
+  "      --var-file FILE         params from a JSON object (repeatable)\n"
+  "      --stack NAME            override the stack name\n"
+  "      --provider-config FILE  provider settings merged over the template's\n"
+  "  -o, --out FILE              save the plan for 'drover apply FILE'\n"
+  "      --destroy               plan to delete everything the stack owns\n"
+  "      --detailed-exitcode     exit 0 no changes, 2 changes, 1 error\n"
+  "                              (also -detailed-exitcode)\n"
+  "      --lock-timeout SECONDS  wait this long for the stack lock (default 60)\n"
+  "      --json                  the plan as JSON on stdout\n"
+  "  -v, --verbose / --quiet / --no-color / --log-json\n"
+  "\n"
+  "Exit status: 0 success (with --detailed-exitcode: no changes), 1 error,\n"
+  "2 changes present (--detailed-exitcode), 3 stack locked, 130 interrupted.\n";
+
+int cli_make_plan(drover_plan **plan, struct cli_stack *cs, const struct cli *cli,
+                  unsigned flags)
+{
+  drover_error err;
+  drover_code rc;
+
+  *plan = NULL;
+  drover_error_clear(&err);
+  rc = drover_stack_lock(cs->stack, cli->lock_timeout, &err);
+  if(rc)
+    goto out;
+  if(cli_cancelled()) {
+    rc = DROVER_E_CANCELLED;
+    goto out;
+  }
+  rc = drover_stack_refresh(cs->stack, &err);
+  if(rc)
+    goto out;
+  if(cli_cancelled()) {
+    rc = DROVER_E_CANCELLED;
+    goto out;
+  }
+  rc = drover_plan_new(plan, cs->stack, flags, &err);
+out:
+  if(rc) {
+    if(!err.code)
+      err.code = rc;
+    if(rc == DROVER_E_CANCELLED && !err.text[0])
+      cli_errorf("interrupted");
+    else
+      cli_fail(&err);
+    return cli_exit_code(rc);
+  }
+  return 0;
+}
+
+/* Prints "Plan: N to create, ..." after the diff. */
+static void plan_summary(const drover_plan *plan, FILE *f, int color)
+{
+  size_t i, n[5] = {0, 0, 0, 0, 0};
+
+  for(i = 0; i < drover_plan_count(plan); i++) {
+    drover_action a = drover_plan_action(plan, i);
+    if((unsigned)a < 5)
+      n[a]++;
+  }
+  if(!drover_plan_changes(plan)) {
+    fprintf(f, "No changes. The stack matches the template.\n");
+    return;
+  }
+  fprintf(f, "%sPlan:%s %zu to create, %zu to update, %zu to replace, %zu to delete.\n",
+          cli_c(color, CLI_BOLD), cli_c(color, CLI_RESET), n[DROVER_ACTION_CREATE],
+          n[DROVER_ACTION_UPDATE], n[DROVER_ACTION_REPLACE], n[DROVER_ACTION_DELETE]);
+}
+
+void cli_plan_show(const drover_plan *plan, const struct cli *cli)
+{
+  if(cli->quiet)
+    return;
+  if(drover_plan_changes(plan))
+    drover_plan_render(plan, stdout, cli->color);
+  plan_summary(plan, stdout, cli->color);
+  fflush(stdout);
+}
+
+int cli_cmd_plan(int argc, char **argv)
+{
+  struct cli cli;
+  struct cli_stack cs;
+  drover_plan *plan = NULL;
+  drover_error err;
+  drover_code rc;
+  int ret;
+
+  ret = cli_parse(&cli, argc, argv,
+                  CLI_OPT_PLANFILE | CLI_OPT_DETAILED | CLI_OPT_LOCK | CLI_OPT_DESTROY,
+                  usage, 1);
+  if(ret >= 0)
+    return ret;
+  cli_signals_install();
+  drover_error_clear(&err);
+  ret = cli_stack_open(&cs, &cli);
+  if(ret)
+    goto out;
+  ret = cli_make_plan(&plan, &cs, &cli, cli.destroy ? DROVER_PLAN_DESTROY : 0);
+  if(ret)
+    goto out;
+  if(cli.json) {
+    char *text = NULL;
+    rc = drover_plan_to_json(&text, plan, &err);
+    if(rc) {
+      if(!err.code)
+        err.code = rc;
+      ret = cli_fail(&err);
+      goto out;
+    }
+    printf("%s\n", text);
+    free(text);
+  }
+  else
+    cli_plan_show(plan, &cli);
+  if(cli.out_path) {
+    rc = drover_plan_save(plan, cli.out_path, &err);
+    if(rc) {
+      if(!err.code)
+        err.code = rc;
+      ret = cli_fail(&err);
+      goto out;
+    }
+    if(!cli.quiet && !cli.json)
+      printf("Saved the plan to %s; run 'drover apply %s' to apply exactly it.\n",
+             cli.out_path, cli.out_path);
+  }
+  if(cli_cancelled())
+    ret = CLI_EXIT_INTERRUPTED;
+  else if(cli.detailed && drover_plan_changes(plan))
+    ret = CLI_EXIT_CHANGES;
+  else
+    ret = CLI_EXIT_OK;
+out:
+  drover_plan_free(plan);
+  cli_stack_close(&cs);
+  return ret;
+}

@@ -1,0 +1,105 @@
+/* cmd_show.c - drover show: the stack's live resources after a refresh. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+
+static const char usage[] =
+  "Usage: drover show [options] [-t] TEMPLATE\n"
+  "       drover show [options] --stack NAME\n"
+  "\n"
+  "Refreshes the stack and lists the live objects labelled with it: address,\n"
+  "type, cloud name and status. With --stack and no template, the providers\n"
+  "come from --provider-config (default: {\"lxd\":{}}).\n"
+  "\n"
+  "Options:\n"
+  "  -t, --template FILE         the template\n"
+  "      --var NAME=VALUE        set a param (repeatable)\n"
+  "      --var-file FILE         params from a JSON object (repeatable)\n"
+  "      --stack NAME            the stack (overrides the template's)\n"
+  "      --provider-config FILE  provider settings\n"
+  "      --json                  the live resources as a JSON array\n"
+  "  -v, --verbose / --quiet / --no-color / --log-json\n"
+  "\n"
+  "Exit status: 0 success, 1 error.\n";
+
+static const char *field(json_t *o, const char *key)
+{
+  const char *s = json_string_value(json_object_get(o, key));
+  return s ? s : "-";
+}
+
+/* Prints the array as an aligned table. */
+static int print_table(const char *text, const struct cli *cli)
+{
+  static const char *const cols[] = {"address", "type", "name", "status"};
+  static const char *const heads[] = {"ADDRESS", "TYPE", "NAME", "STATUS"};
+  json_error_t jerr;
+  json_t *arr = json_loads(text, 0, &jerr), *o;
+  size_t w[4], i, c;
+
+  if(!json_is_array(arr)) {
+    json_decref(arr);
+    cli_errorf("show: the engine returned something that is not a JSON array");
+    return CLI_EXIT_ERROR;
+  }
+  if(!json_array_size(arr)) {
+    if(!cli->quiet)
+      printf("The stack owns no live resources.\n");
+    json_decref(arr);
+    return CLI_EXIT_OK;
+  }
+  for(c = 0; c < 4; c++)
+    w[c] = strlen(heads[c]);
+  json_array_foreach(arr, i, o)
+    for(c = 0; c < 4; c++)
+      if(strlen(field(o, cols[c])) > w[c])
+        w[c] = strlen(field(o, cols[c]));
+  printf("%s%-*s  %-*s  %-*s  %s%s\n", cli_c(cli->color, CLI_BOLD), (int)w[0], heads[0],
+         (int)w[1], heads[1], (int)w[2], heads[2], heads[3],
+         cli_c(cli->color, CLI_RESET));
+  json_array_foreach(arr, i, o)
+    printf("%-*s  %-*s  %-*s  %s\n", (int)w[0], field(o, cols[0]), (int)w[1],
+           field(o, cols[1]), (int)w[2], field(o, cols[2]), field(o, cols[3]));
+  json_decref(arr);
+  return CLI_EXIT_OK;
+}
+
+int cli_cmd_show(int argc, char **argv)
+{
+  struct cli cli;
+  struct cli_stack cs;
+  drover_error err;
+  drover_code rc;
+  char *text = NULL;
+  int ret;
+
+  memset(&cs, 0, sizeof(cs));
+  ret = cli_parse(&cli, argc, argv, 0, usage, 1);
+  if(ret >= 0)
+    return ret;
+  drover_error_clear(&err);
+  if(!cli.template_path && cli.stack_name)
+    ret = cli_stack_open_bare(&cs, &cli);
+  else
+    ret = cli_stack_open(&cs, &cli);
+  if(ret)
+    goto out;
+  rc = drover_stack_refresh(cs.stack, &err);
+  if(!rc)
+    rc = drover_stack_show_json(&text, cs.stack, &err);
+  if(rc) {
+    if(!err.code)
+      err.code = rc;
+    ret = cli_fail(&err);
+    goto out;
+  }
+  if(cli.json)
+    printf("%s\n", text);
+  else
+    ret = print_table(text, &cli);
+out:
+  free(text);
+  cli_stack_close(&cs);
+  return ret;
+}
