@@ -186,7 +186,7 @@ struct drover_stack {
   char *owned_text;           /* set when the stack owns its template */
   drover_template *owned_tpl;
   const drover_rtype **orphan_types; /* refresh.c: type of orphans.items[i]
-                                        (parallel array, orphans.cap long) */
+                                        (parallel array, orphans.count long) */
 };
 
 /* A valid cloud name from stack and address: lowercase letters, digits
@@ -274,11 +274,77 @@ struct drover_plan {
   size_t n;
 };
 
+/* plan_render.c: a deep copy of v for display: unknowns become the
+ * string "(known after apply)" and, when redact is set, strings holding a
+ * registered secret are redacted (dv_redact). New reference; NULL on OOM. */
+json_t *dv_json_display(const json_t *v, int redact);
+
 /* plan_file.c: refreshes plan's stack, plans again with plan->flags and
  * compares every entry's address, action, ETag and live hash with plan.
  * A difference is DROVER_E_STALE_PLAN naming the address (err->address).
  * On success plan's orphan deletes are re-pointed at the fresh orphans. */
 drover_code dv_plan_check_fresh(drover_plan *plan, drover_error *err);
+
+/* ------------------------------------------------------------------------
+ * Template checks shared by load and open (template.c)
+ */
+
+/* base + "/" + seg with seg escaped per RFC 6901. Caller frees. */
+char *dv_ptr_join(const char *base, const char *seg);
+/* Index of the resource block called name, or (size_t)-1. */
+size_t dv_block_find(const drover_template *tpl, const char *name);
+/* Checks v against param p's type and constraints. On a violation writes
+ * a phrase such as `25 is above the maximum 20` to msg and returns 1. */
+int dv_param_check(const dv_param *p, const json_t *v, char *msg, size_t size);
+/* Checks property value v (of resource `what`, at pointer) against prop.
+ * Strings holding ${...} and unknowns are accepted unless evaluated is set,
+ * in which case only unknowns are. DROVER_E_TEMPLATE on a violation. */
+drover_code dv_prop_check(const drover_template *tpl, const char *what,
+                          const drover_prop *prop, const json_t *v,
+                          const char *pointer, int evaluated, drover_error *err);
+
+/* ------------------------------------------------------------------------
+ * References (eval.c)
+ *
+ * Grammar inside "${" ... "}" (surrounding blanks ignored):
+ *   params.NAME | count.index | stack.name |
+ *   resources.NAME.ATTR | resources.NAME[N].ATTR | resources.NAME[*].ATTR
+ */
+
+typedef enum {
+  DV_REF_PARAM = 0,
+  DV_REF_COUNT_INDEX = 1,
+  DV_REF_STACK_NAME = 2,
+  DV_REF_RESOURCE = 3
+} dv_ref_kind;
+
+#define DV_REF_NO_INDEX (-1L) /* resources.NAME.ATTR */
+#define DV_REF_ALL (-2L)      /* resources.NAME[*].ATTR */
+
+typedef struct dv_ref {
+  dv_ref_kind kind;
+  char name[128];  /* param or resource name */
+  long index;      /* DV_REF_NO_INDEX, DV_REF_ALL, or >= 0 */
+  char attr[128];  /* resource attribute */
+  char text[256];  /* the reference as written, "${...}", for messages */
+  int whole;       /* the string is exactly this one reference */
+} dv_ref;
+
+/* Called for each reference found; pointer names the string holding it. */
+typedef drover_code (*dv_ref_fn)(void *ud, const dv_ref *ref, const char *pointer,
+                                 drover_error *err);
+
+/* Walks every string inside v (v is at pointer in tpl) and calls fn for
+ * each reference. Syntax errors are DROVER_E_REFERENCE at the string. */
+drover_code dv_refs_each(const drover_template *tpl, const json_t *v,
+                         const char *pointer, dv_ref_fn fn, void *ud,
+                         drover_error *err);
+/* Non-zero when the string s holds at least one reference. */
+int dv_has_ref(const char *s);
+/* Load-time checks of every reference in resources and outputs: syntax,
+ * unknown params and resources, count.index placement, index forms,
+ * self references, count referring to anything but params. */
+drover_code dv_refs_check(const drover_template *tpl, drover_error *err);
 
 /* Small helpers (util.c). */
 char *dv_strdup(const char *s);                 /* NULL-safe; caller frees */

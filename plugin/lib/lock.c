@@ -1,2 +1,161 @@
-/* lock.c - placeholder; being written. */
+/* lock.c - the per-stack lock on this machine: flock() on
+ * <lock_dir>/<stack>.lock.
+ *
+ * flock locks belong to the open file description, so two stacks in one
+ * process exclude each other just like two processes do, and the kernel
+ * drops the lock when the holder dies: no stale lock files to break.
+ * The file is never unlinked (unlinking a lock file races with the next
+ * opener); it only holds the holder's pid for the error message.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 #include "engine.h"
+
+/* Creates dir (and missing parents) with mode 0700. */
+static drover_code make_dirs(const char *dir, drover_error *err)
+{
+  char path[4096];
+  size_t len = strlen(dir), i;
+
+  if(len == 0 || len >= sizeof(path))
+    return drover_error_set(err, DROVER_E_ARG, "lock: bad lock directory");
+  memcpy(path, dir, len + 1);
+  for(i = 1; i <= len; i++) {
+    if(path[i] != '/' && path[i] != '\0')
+      continue;
+    path[i] = '\0';
+    if(mkdir(path, 0700) != 0 && errno != EEXIST) {
+      int e = errno;
+      return drover_error_set(err, DROVER_E_IO, "lock: cannot create %s: %s",
+                              path, strerror(e));
+    }
+    path[i] = dir[i];
+  }
+  return DROVER_OK;
+}
+
+/* The lock directory, per the contract in drover.h. Caller frees. */
+static char *lock_dir(const drover_stack *stack)
+{
+  const char *env = getenv("DROVER_LOCK_DIR");
+  struct stat st;
+
+  if(stack->opts.lock_dir && stack->opts.lock_dir[0])
+    return dv_strdup(stack->opts.lock_dir);
+  if(env && env[0])
+    return dv_strdup(env);
+  if((mkdir("/run/drover", 0700) == 0 || errno == EEXIST) &&
+     access("/run/drover", W_OK | X_OK) == 0)
+    return dv_strdup("/run/drover");
+  /* Per user under /tmp; refuse a directory someone else planted. */
+  {
+    char *d = dv_aprintf("/tmp/drover-%lu", (unsigned long)getuid());
+    if(d && lstat(d, &st) == 0 &&
+       (!S_ISDIR(st.st_mode) || st.st_uid != getuid())) {
+      free(d);
+      return NULL;
+    }
+    return d;
+  }
+}
+
+static void sleep_ms(long ms)
+{
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+drover_code drover_stack_lock(drover_stack *stack, double wait_seconds,
+                              drover_error *err)
+{
+  drover_code rc = DROVER_OK;
+  char *dir = NULL, *path = NULL;
+  char buf[32];
+  double deadline;
+  int fd = -1;
+
+  if(!stack || !stack->name)
+    return drover_error_set(err, DROVER_E_ARG, "lock: no stack");
+  if(stack->lock_fd >= 0)
+    return DROVER_OK; /* already ours */
+  dir = lock_dir(stack);
+  if(!dir) {
+    rc = drover_error_set(err, DROVER_E_IO,
+                          "lock: no usable lock directory (set DROVER_LOCK_DIR)");
+    goto out;
+  }
+  rc = make_dirs(dir, err);
+  if(rc)
+    goto out;
+  path = dv_aprintf("%s/%s.lock", dir, stack->name);
+  if(!path) {
+    rc = drover_error_set(err, DROVER_E_NOMEM, "lock: out of memory");
+    goto out;
+  }
+  fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if(fd < 0) {
+    int e = errno;
+    rc = drover_error_set(err, DROVER_E_IO, "lock: cannot open %s: %s", path,
+                          strerror(e));
+    goto out;
+  }
+  deadline = drover_now() + (wait_seconds > 0 ? wait_seconds : 0);
+  for(;;) {
+    if(flock(fd, LOCK_EX | LOCK_NB) == 0)
+      break;
+    if(errno != EWOULDBLOCK && errno != EINTR) {
+      int e = errno;
+      rc = drover_error_set(err, DROVER_E_IO, "lock: flock %s: %s", path,
+                            strerror(e));
+      goto out;
+    }
+    if(drover_now() >= deadline) {
+      ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+      long pid = 0;
+      buf[n > 0 ? n : 0] = '\0';
+      pid = strtol(buf, NULL, 10);
+      if(pid > 0)
+        rc = drover_error_set(err, DROVER_E_LOCKED,
+                              "lock: stack \"%s\" is locked by pid %ld (%s)",
+                              stack->name, pid, path);
+      else
+        rc = drover_error_set(err, DROVER_E_LOCKED,
+                              "lock: stack \"%s\" is locked by another process (%s)",
+                              stack->name, path);
+      goto out;
+    }
+    sleep_ms(50);
+  }
+  /* Ours: record the pid for whoever waits next. */
+  snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+  if(ftruncate(fd, 0) != 0 || pwrite(fd, buf, strlen(buf), 0) < 0)
+    dv_log(stack, DROVER_LOG_DEBUG, "lock: could not record pid in %s", path);
+  stack->lock_fd = fd;
+  fd = -1;
+  dv_log(stack, DROVER_LOG_DEBUG, "lock: holding %s", path);
+out:
+  if(fd >= 0)
+    close(fd);
+  free(path);
+  free(dir);
+  return rc;
+}
+
+void drover_stack_unlock(drover_stack *stack)
+{
+  if(!stack || stack->lock_fd < 0)
+    return;
+  /* Clear the pid first so a waiter never names a process that let go. */
+  if(ftruncate(stack->lock_fd, 0) != 0)
+    dv_log(stack, DROVER_LOG_DEBUG, "lock: could not clear the lock file");
+  flock(stack->lock_fd, LOCK_UN);
+  close(stack->lock_fd);
+  stack->lock_fd = -1;
+}

@@ -1,2 +1,606 @@
-/* refresh.c - placeholder; being written. */
+/* refresh.c - providers instantiated for a stack, and refresh: one bulk
+ * list per resource type, live objects matched to instances by their
+ * address label, everything else labelled with the stack is an orphan.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include "engine.h"
+
+/* ------------------------------------------------------------------------
+ * Provider configuration
+ */
+
+static int secret_key(const char *key)
+{
+  static const char *const words[] = {"key", "secret", "token", "password", NULL};
+  size_t i;
+
+  for(i = 0; words[i]; i++)
+    if(strcasestr(key, words[i]))
+      return 1;
+  return 0;
+}
+
+/* Registers string values under credential-looking keys as secrets. */
+static void mark_secrets(const json_t *v, int under_secret)
+{
+  const char *key;
+  json_t *item;
+  size_t i;
+
+  if(json_is_string(v)) {
+    if(under_secret)
+      dv_secret_add(json_string_value(v));
+  }
+  else if(json_is_object(v)) {
+    json_object_foreach((json_t *)v, key, item)
+      mark_secrets(item, under_secret || secret_key(key));
+  }
+  else if(json_is_array(v)) {
+    json_array_foreach(v, i, item)
+      mark_secrets(item, under_secret);
+  }
+}
+
+/* The merged settings for provider name: tplcfg["name"] overlaid by the
+ * admin file's "name" object. *out is a new reference. */
+static drover_code provider_config(json_t **out, const char *name,
+                                   const json_t *tplcfg, const char *admin_path,
+                                   drover_error *err)
+{
+  drover_code rc = DROVER_OK;
+  json_t *cfg = NULL, *admin = NULL, *mine;
+  json_error_t jerr;
+  struct stat st;
+
+  *out = NULL;
+  mine = tplcfg ? json_object_get(tplcfg, name) : NULL;
+  cfg = json_is_object(mine) ? json_deep_copy(mine) : json_object();
+  if(!cfg) {
+    rc = drover_error_set(err, DROVER_E_NOMEM, "provider %s: out of memory", name);
+    goto out;
+  }
+  if(admin_path && admin_path[0]) {
+    if(stat(admin_path, &st) != 0 || !S_ISREG(st.st_mode)) {
+      rc = drover_error_set(err, DROVER_E_CONFIG,
+                            "provider config %s: not a regular file", admin_path);
+      goto out;
+    }
+    admin = json_load_file(admin_path, JSON_REJECT_DUPLICATES, &jerr);
+    if(!admin) {
+      rc = drover_error_set(err, DROVER_E_CONFIG, "provider config %s:%d:%d: %s",
+                            admin_path, jerr.line, jerr.column, jerr.text);
+      goto out;
+    }
+    if(!json_is_object(admin)) {
+      rc = drover_error_set(err, DROVER_E_CONFIG,
+                            "provider config %s: expected a JSON object", admin_path);
+      goto out;
+    }
+    mine = json_object_get(admin, name);
+    if(mine && !json_is_object(mine)) {
+      rc = drover_error_set(err, DROVER_E_CONFIG,
+                            "provider config %s: \"%s\" must be an object",
+                            admin_path, name);
+      goto out;
+    }
+    if(mine) {
+      mark_secrets(mine, 0);
+      if(json_object_update(cfg, mine)) {
+        rc = drover_error_set(err, DROVER_E_NOMEM, "provider %s: out of memory", name);
+        goto out;
+      }
+    }
+  }
+  *out = cfg;
+  cfg = NULL;
+out:
+  json_decref(cfg);
+  json_decref(admin);
+  return rc;
+}
+
+/* Initialises p for vt. On failure p is left uninitialised and empty. */
+static drover_code pinst_init(dv_pinst *p, const drover_provider *vt,
+                              const json_t *tplcfg, const drover_options *opts,
+                              const drover_provider_env *env, drover_error *err)
+{
+  drover_code rc;
+  drover_error local;
+
+  p->vt = vt;
+  rc = provider_config(&p->config, vt->name, tplcfg, opts->provider_config, err);
+  if(rc)
+    return rc;
+  p->state = calloc(1, vt->state_size ? vt->state_size : 1);
+  if(!p->state) {
+    rc = drover_error_set(err, DROVER_E_NOMEM, "provider %s: out of memory", vt->name);
+    goto fail;
+  }
+  drover_error_clear(&local);
+  rc = vt->init(p->state, p->config, env, &local);
+  if(rc) {
+    if(!local.code)
+      drover_error_set(&local, rc, "provider %s: init failed", vt->name);
+    drover_error_locate(&local, vt->name, NULL);
+    if(err && !err->code)
+      *err = local;
+    if(vt->cleanup)
+      vt->cleanup(p->state);
+    goto fail;
+  }
+  p->initialised = 1;
+  return DROVER_OK;
+fail:
+  free(p->state);
+  p->state = NULL;
+  json_decref(p->config);
+  p->config = NULL;
+  return rc;
+}
+
+static void pinst_release(dv_pinst *p)
+{
+  if(p->initialised && p->vt->cleanup)
+    p->vt->cleanup(p->state);
+  p->initialised = 0;
+  free(p->state);
+  p->state = NULL;
+  json_decref(p->config);
+  p->config = NULL;
+}
+
+static const json_t *template_providers(const drover_stack *stack)
+{
+  if(stack->tpl)
+    return stack->tpl->providers;
+  if(stack->owned_tpl)
+    return stack->owned_tpl->providers;
+  return NULL;
+}
+
+/* Not thread safe: apply resolves every provider before its workers
+ * start. The returned pointer is valid until the next call (the array may
+ * grow). */
+drover_code dv_stack_provider(dv_pinst **out, drover_stack *stack,
+                              const drover_provider *vt, drover_error *err)
+{
+  dv_pinst *p = NULL, *grown;
+  size_t i;
+  drover_code rc;
+
+  *out = NULL;
+  if(!stack->env.user_agent)
+    stack->env.user_agent = "drover/" DROVER_VERSION;
+  if(!stack->env.log && stack->opts.log) {
+    stack->env.log = stack->opts.log;
+    stack->env.log_userdata = stack->opts.log_userdata;
+  }
+  for(i = 0; i < stack->nproviders; i++)
+    if(stack->providers[i].vt == vt)
+      p = &stack->providers[i];
+  if(!p) {
+    grown = realloc(stack->providers, (stack->nproviders + 1) * sizeof(*grown));
+    if(!grown)
+      return drover_error_set(err, DROVER_E_NOMEM, "provider %s: out of memory",
+                              vt->name);
+    stack->providers = grown;
+    p = &stack->providers[stack->nproviders++];
+    memset(p, 0, sizeof(*p));
+    p->vt = vt;
+  }
+  if(!p->initialised) {
+    rc = pinst_init(p, vt, template_providers(stack), &stack->opts, &stack->env, err);
+    if(rc)
+      return rc;
+    dv_log(stack, DROVER_LOG_DEBUG, "provider %s: initialised", vt->name);
+  }
+  *out = p;
+  return DROVER_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * Runtime state attached to a stack
+ */
+
+static void clear_live(drover_stack *stack)
+{
+  size_t i;
+
+  for(i = 0; i < stack->ninsts; i++) {
+    drover_live_free(stack->insts[i].live);
+    stack->insts[i].live = NULL;
+  }
+  drover_live_list_clear(&stack->orphans);
+  free(stack->orphan_types);
+  stack->orphan_types = NULL;
+  stack->refreshed = 0;
+}
+
+void dv_stack_release_runtime(drover_stack *stack)
+{
+  size_t i;
+
+  if(!stack)
+    return;
+  clear_live(stack);
+  for(i = 0; i < stack->ninsts; i++) {
+    drover_live_free(stack->insts[i].applied);
+    stack->insts[i].applied = NULL;
+  }
+  for(i = 0; i < stack->nproviders; i++)
+    pinst_release(&stack->providers[i]);
+  free(stack->providers);
+  stack->providers = NULL;
+  stack->nproviders = 0;
+  drover_stack_unlock(stack);
+}
+
+/* Appends live (owned, also on failure) to the orphans with its type. */
+static drover_code add_orphan(drover_stack *stack, drover_live *live,
+                              const drover_rtype *type, drover_error *err)
+{
+  drover_code rc;
+  const drover_rtype **t;
+
+  t = realloc(stack->orphan_types, (stack->orphans.count + 1) * sizeof(*t));
+  if(!t) {
+    drover_live_free(live);
+    return drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
+  }
+  stack->orphan_types = t;
+  rc = drover_live_list_push(&stack->orphans, live);
+  if(rc)
+    return drover_error_set(err, rc, "refresh: out of memory");
+  stack->orphan_types[stack->orphans.count - 1] = type;
+  return DROVER_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * Refresh
+ */
+
+typedef struct addr_ix {
+  const char *address;
+  size_t inst;
+} addr_ix;
+
+static int addr_cmp(const void *a, const void *b)
+{
+  return strcmp(((const addr_ix *)a)->address, ((const addr_ix *)b)->address);
+}
+
+static const dv_block *inst_block(const drover_stack *stack, const dv_inst *inst)
+{
+  return &stack->tpl->blocks[inst->block];
+}
+
+/* Every provider the stack talks to: those of its blocks, those its
+ * template names, and any already instantiated (bare stacks). */
+static drover_code collect_providers(const drover_provider ***out, size_t *n,
+                                     const drover_stack *stack, drover_error *err)
+{
+  const drover_provider **v;
+  const json_t *tplp = template_providers(stack);
+  size_t cap, i, j, k = 0;
+  const char *key;
+  json_t *val;
+
+  cap = stack->nproviders + (stack->tpl ? stack->tpl->nblocks : 0) +
+        (tplp ? json_object_size(tplp) : 0) + 1;
+  v = calloc(cap, sizeof(*v));
+  if(!v)
+    return drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
+#define ADD(p) do { for(j = 0; j < k; j++) if(v[j] == (p)) break; \
+                    if(j == k) v[k++] = (p); } while(0)
+  for(i = 0; i < stack->nproviders; i++)
+    ADD(stack->providers[i].vt);
+  for(i = 0; stack->tpl && i < stack->tpl->nblocks; i++)
+    if(stack->tpl->blocks[i].provider)
+      ADD(stack->tpl->blocks[i].provider);
+  if(json_is_object(tplp)) {
+    json_object_foreach((json_t *)tplp, key, val) {
+      const drover_provider *p = dv_provider_find(key);
+      (void)val;
+      if(!p) {
+        free(v);
+        return drover_error_set(err, DROVER_E_CONFIG, "refresh: unknown provider \"%s\"",
+                                key);
+      }
+      ADD(p);
+    }
+  }
+#undef ADD
+  *out = v;
+  *n = k;
+  return DROVER_OK;
+}
+
+/* Attaches one listed object (owned) to its inst or to the orphans. */
+static drover_code place(drover_stack *stack, const addr_ix *ix, size_t nix,
+                         drover_live *live, const drover_rtype *type,
+                         drover_error *err)
+{
+  addr_ix key, *hit = NULL;
+  dv_inst *inst;
+
+  if(live->address) {
+    key.address = live->address;
+    hit = bsearch(&key, ix, nix, sizeof(*ix), addr_cmp);
+  }
+  if(!hit)
+    return add_orphan(stack, live, type, err);
+  inst = &stack->insts[hit->inst];
+  if(inst_block(stack, inst)->rtype != type)
+    return add_orphan(stack, live, type, err);
+  if(!inst->live) {
+    inst->live = live;
+    return DROVER_OK;
+  }
+  /* Two objects claim one address: keep the one built from the current
+   * desired state, else the first; the other is deleted as an orphan. */
+  dv_log(stack, DROVER_LOG_WARN, "refresh: %s: two objects claim it (%s, %s)",
+         inst->address, inst->live->name ? inst->live->name : "?",
+         live->name ? live->name : "?");
+  if(inst->hash[0] && live->hash && !strcmp(live->hash, inst->hash) &&
+     !(inst->live->hash && !strcmp(inst->live->hash, inst->hash))) {
+    drover_live *old = inst->live;
+    inst->live = live;
+    return add_orphan(stack, old, type, err);
+  }
+  return add_orphan(stack, live, type, err);
+}
+
+/* Orphans sorted by address then name, so plans are deterministic. */
+static void sort_orphans(drover_stack *stack)
+{
+  size_t i, j, n = stack->orphans.count;
+
+  for(i = 1; i < n; i++) {
+    drover_live *l = stack->orphans.items[i];
+    const drover_rtype *t = stack->orphan_types[i];
+    for(j = i; j > 0; j--) {
+      drover_live *p = stack->orphans.items[j - 1];
+      int c = strcmp(p->address ? p->address : "", l->address ? l->address : "");
+      if(!c)
+        c = strcmp(p->name ? p->name : "", l->name ? l->name : "");
+      if(c <= 0)
+        break;
+      stack->orphans.items[j] = p;
+      stack->orphan_types[j] = stack->orphan_types[j - 1];
+    }
+    stack->orphans.items[j] = l;
+    stack->orphan_types[j] = t;
+  }
+}
+
+drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
+{
+  drover_code rc = DROVER_OK;
+  const drover_provider **provs = NULL;
+  drover_live_list found = {NULL, 0, 0};
+  addr_ix *ix = NULL;
+  size_t nprovs = 0, i, t, k, total = 0;
+  double t0 = drover_now();
+
+  if(!stack)
+    return drover_error_set(err, DROVER_E_ARG, "refresh: no stack");
+  clear_live(stack);
+  if(stack->ninsts) {
+    ix = calloc(stack->ninsts, sizeof(*ix));
+    if(!ix) {
+      rc = drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
+      goto out;
+    }
+    for(i = 0; i < stack->ninsts; i++) {
+      ix[i].address = stack->insts[i].address;
+      ix[i].inst = i;
+    }
+    qsort(ix, stack->ninsts, sizeof(*ix), addr_cmp);
+  }
+  rc = collect_providers(&provs, &nprovs, stack, err);
+  if(rc)
+    goto out;
+  for(i = 0; i < nprovs; i++) {
+    const drover_provider *vt = provs[i];
+    dv_pinst *p;
+    rc = dv_stack_provider(&p, stack, vt, err);
+    if(rc)
+      goto out;
+    for(t = 0; vt->types[t]; t++) {
+      drover_error local;
+      drover_error_clear(&local);
+      rc = vt->list(p->state, vt->types[t], stack->name, &found, &local);
+      if(rc) {
+        if(!local.code)
+          drover_error_set(&local, rc, "%s: listing %s failed", vt->name,
+                           vt->types[t]->name);
+        drover_error_locate(&local, vt->name, NULL);
+        if(err && !err->code)
+          *err = local;
+        goto out;
+      }
+      for(k = 0; k < found.count; k++) {
+        drover_live *l = found.items[k];
+        found.items[k] = NULL;
+        /* A provider may list more than asked; keep only this stack's. */
+        if(l->stack && strcmp(l->stack, stack->name)) {
+          drover_live_free(l);
+          continue;
+        }
+        total++;
+        rc = place(stack, ix, stack->ninsts, l, vt->types[t], err);
+        if(rc)
+          goto out;
+      }
+      found.count = 0;
+    }
+  }
+  sort_orphans(stack);
+  stack->refreshed = 1;
+  dv_log(stack, DROVER_LOG_INFO, "refresh: stack \"%s\": %zu live object(s), "
+         "%zu orphan(s) in %.2fs", stack->name, total, stack->orphans.count,
+         drover_now() - t0);
+out:
+  drover_live_list_clear(&found);
+  free(provs);
+  free(ix);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * show / stacks list
+ */
+
+static json_t *live_json(const drover_live *l, const char *type, int orphan)
+{
+  return json_pack("{s:s?, s:s, s:s?, s:s?, s:s?, s:O, s:b}",
+                   "address", l->address, "type", type, "name", l->name,
+                   "hash", l->hash, "status", l->status,
+                   "properties", l->properties ? l->properties : json_null(),
+                   "orphan", orphan);
+}
+
+drover_code drover_stack_show_json(char **out, const drover_stack *stack,
+                                   drover_error *err)
+{
+  drover_code rc = DROVER_OK;
+  json_t *arr = json_array();
+  size_t i;
+
+  *out = NULL;
+  if(!arr)
+    return drover_error_set(err, DROVER_E_NOMEM, "show: out of memory");
+  for(i = 0; i < stack->ninsts; i++) {
+    const dv_inst *inst = &stack->insts[i];
+    if(!inst->live)
+      continue;
+    if(json_array_append_new(arr, live_json(inst->live,
+                                            inst_block(stack, inst)->type_name, 0)))
+      goto nomem;
+  }
+  for(i = 0; i < stack->orphans.count; i++)
+    if(json_array_append_new(arr, live_json(stack->orphans.items[i],
+                                            stack->orphan_types[i]->name, 1)))
+      goto nomem;
+  *out = json_dumps(arr, JSON_INDENT(2) | JSON_SORT_KEYS);
+  if(!*out)
+    goto nomem;
+  goto out;
+nomem:
+  rc = drover_error_set(err, DROVER_E_NOMEM, "show: out of memory");
+out:
+  json_decref(arr);
+  return rc;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+drover_code drover_stacks_list(char ***names, const char *providers_json,
+                               const drover_options *opts, drover_error *err)
+{
+  drover_code rc = DROVER_OK;
+  drover_options defopts = DROVER_OPTIONS_INIT;
+  drover_provider_env env;
+  json_t *provs = NULL, *val;
+  json_error_t jerr;
+  drover_live_list found = {NULL, 0, 0};
+  dv_pinst p;
+  char **v = NULL;
+  size_t n = 0, cap = 0, i, t;
+  const char *key;
+
+  *names = NULL;
+  if(!opts)
+    opts = &defopts;
+  memset(&p, 0, sizeof(p));
+  memset(&env, 0, sizeof(env));
+  env.log = opts->log;
+  env.log_userdata = opts->log_userdata;
+  env.user_agent = "drover/" DROVER_VERSION;
+  provs = json_loads(providers_json ? providers_json : "{}", JSON_REJECT_DUPLICATES,
+                     &jerr);
+  if(!json_is_object(provs)) {
+    rc = drover_error_set(err, DROVER_E_ARG, "stacks: providers must be a JSON object");
+    goto out;
+  }
+  json_object_foreach(provs, key, val) {
+    const drover_provider *vt = dv_provider_find(key);
+    (void)val;
+    if(!vt) {
+      rc = drover_error_set(err, DROVER_E_CONFIG, "stacks: unknown provider \"%s\"", key);
+      goto out;
+    }
+    rc = pinst_init(&p, vt, provs, opts, &env, err);
+    if(rc)
+      goto out;
+    for(t = 0; vt->types[t]; t++) {
+      rc = vt->list(p.state, vt->types[t], NULL, &found, err);
+      if(rc) {
+        drover_error_locate(err, vt->name, NULL);
+        goto out;
+      }
+      for(i = 0; i < found.count; i++) {
+        const char *s = found.items[i]->stack;
+        size_t j;
+        if(!s)
+          continue;
+        for(j = 0; j < n; j++)
+          if(!strcmp(v[j], s))
+            break;
+        if(j < n)
+          continue;
+        if(n + 2 > cap) {
+          char **g;
+          cap = cap ? cap * 2 : 16;
+          g = realloc(v, cap * sizeof(*g));
+          if(!g) {
+            rc = drover_error_set(err, DROVER_E_NOMEM, "stacks: out of memory");
+            goto out;
+          }
+          v = g;
+        }
+        v[n] = dv_strdup(s);
+        if(!v[n]) {
+          rc = drover_error_set(err, DROVER_E_NOMEM, "stacks: out of memory");
+          goto out;
+        }
+        v[++n] = NULL;
+      }
+      drover_live_list_clear(&found);
+    }
+    pinst_release(&p);
+  }
+  if(!v) {
+    v = calloc(1, sizeof(*v));
+    if(!v) {
+      rc = drover_error_set(err, DROVER_E_NOMEM, "stacks: out of memory");
+      goto out;
+    }
+  }
+  qsort(v, n, sizeof(*v), str_cmp);
+  *names = v;
+  v = NULL;
+out:
+  pinst_release(&p);
+  drover_live_list_clear(&found);
+  drover_strv_free(v);
+  json_decref(provs);
+  return rc;
+}
+
+void drover_strv_free(char **v)
+{
+  size_t i;
+
+  if(!v)
+    return;
+  for(i = 0; v[i]; i++)
+    free(v[i]);
+  free(v);
+}
