@@ -67,15 +67,15 @@ static const char destroy_usage[] =
 #define APPLY_ACCEPTS (CLI_OPT_YES | CLI_OPT_PARALLEL | CLI_OPT_LOCK | CLI_OPT_RETRIES)
 
 /* 1 when path holds a saved plan rather than a template: a JSON object
- * without "resources". Anything unreadable counts as a template, so the
- * loader reports it with file:line:col. */
+ * with a "drover_plan" member (see drover_plan_save). Anything else counts
+ * as a template, so the loader reports it with file:line:col. */
 static int is_saved_plan(const char *path)
 {
   json_error_t jerr;
   json_t *root = json_load_file(path, 0, &jerr);
   int plan;
 
-  plan = root && json_is_object(root) && !json_object_get(root, "resources");
+  plan = root && json_is_object(root) && json_object_get(root, "drover_plan");
   json_decref(root);
   return plan;
 }

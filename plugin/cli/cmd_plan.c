@@ -63,32 +63,13 @@ out:
   return 0;
 }
 
-/* Prints "Plan: N to create, ..." after the diff. */
-static void plan_summary(const drover_plan *plan, FILE *f, int color)
-{
-  size_t i, n[5] = {0, 0, 0, 0, 0};
-
-  for(i = 0; i < drover_plan_count(plan); i++) {
-    drover_action a = drover_plan_action(plan, i);
-    if((unsigned)a < 5)
-      n[a]++;
-  }
-  if(!drover_plan_changes(plan)) {
-    fprintf(f, "No changes. The stack matches the template.\n");
-    return;
-  }
-  fprintf(f, "%sPlan:%s %zu to create, %zu to update, %zu to replace, %zu to delete.\n",
-          cli_c(color, CLI_BOLD), cli_c(color, CLI_RESET), n[DROVER_ACTION_CREATE],
-          n[DROVER_ACTION_UPDATE], n[DROVER_ACTION_REPLACE], n[DROVER_ACTION_DELETE]);
-}
-
 void cli_plan_show(const drover_plan *plan, const struct cli *cli)
 {
   if(cli->quiet)
     return;
-  if(drover_plan_changes(plan))
-    drover_plan_render(plan, stdout, cli->color);
-  plan_summary(plan, stdout, cli->color);
+  /* The engine's renderer prints the diff and the "Plan: ..." line, or
+   * "No changes." */
+  drover_plan_render(plan, stdout, cli->color);
   fflush(stdout);
 }
 
