@@ -1,2 +1,708 @@
-/* apply.c - placeholder; being written. */
+/* apply.c - run a plan as a DAG on a small thread pool.
+ *
+ * Nodes are the plan's non-no-op entries. Edges ("A before B"):
+ *  - create/update/replace of an instance waits for every create, update
+ *    or replace of the instances of the blocks it depends on;
+ *  - it also waits for the delete of an orphan of its type that holds
+ *    the same cloud name (so a create never collides with an orphan);
+ *  - deletes (orphans, or everything under DROVER_PLAN_DESTROY) go in
+ *    decreasing rtype->delete_order; at equal order, an object whose deps
+ *    label (or, when destroying, whose block's dependencies) names another
+ *    object's address is deleted before it.
+ * A node whose dependency failed or was skipped is SKIPPED; independent
+ * nodes go on. A replace is one node: delete then create, or with
+ * create_before_destroy create (under a new name, see DV_CBD_BASE_MAX)
+ * then delete.
+ *
+ * Each create/update re-evaluates its instance first, so references to
+ * attributes of what was just created resolve. Transient errors (and
+ * timeouts of a wait) are retried with exponential backoff and full
+ * jitter; the provider contract makes create idempotent (adopt an object
+ * with our labels), so a retry never duplicates.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include "engine.h"
+
+#define BACKOFF_CAP 30.0
+
+typedef enum {
+  N_WAIT = 0, N_RUNNING, N_OK, N_FAILED, N_SKIPPED
+} nstate;
+
+typedef struct node {
+  dv_plan_entry *e;
+  const drover_provider *vt;
+  const drover_rtype *rtype;
+  void *pstate;
+  const drover_live *target;  /* what a delete/replace removes */
+  const dv_block *block;      /* NULL for orphans */
+  size_t *succ;               /* nodes that wait for this one */
+  size_t nsucc, capsucc;
+  size_t npending;
+  int blocked;                /* a dependency failed or was skipped */
+  nstate state;
+  drover_error err;
+} node;
+
+typedef struct run {
+  drover_plan *plan;
+  drover_stack *stack;
+  node *nodes;
+  size_t n;
+  size_t *queue;              /* ready nodes, FIFO; each enters once */
+  size_t head, tail;
+  size_t finished;
+  pthread_mutex_t mu;         /* scheduler state */
+  pthread_cond_t cv;
+  pthread_mutex_t evalmu;     /* inst->desired/applied across workers */
+  pthread_mutex_t evmu;       /* serialises progress callbacks */
+  unsigned parallelism, max_retries;
+  double retry_base, op_timeout;
+  const drover_apply_opts *opts;
+  drover_apply_result res;
+  drover_error first;
+  int cancelled;
+} run;
+
+/* ------------------------------------------------------------------------
+ * Events
+ */
+
+static void emit(run *r, drover_event_kind kind, const node *nd, const char *msg,
+                 double elapsed, size_t done)
+{
+  drover_event ev;
+  char buf[DROVER_ERROR_TEXT];
+
+  if(!r->opts->progress)
+    return;
+  ev.kind = kind;
+  ev.action = nd->e->action;
+  ev.address = nd->e->address;
+  ev.message = NULL;
+  if(msg) {
+    snprintf(buf, sizeof(buf), "%s", msg);
+    dv_redact(buf, sizeof(buf));
+    ev.message = buf;
+  }
+  ev.elapsed = elapsed;
+  ev.done = done;
+  ev.total = r->n;
+  pthread_mutex_lock(&r->evmu);
+  r->opts->progress(r->opts->progress_userdata, &ev);
+  pthread_mutex_unlock(&r->evmu);
+}
+
+/* ------------------------------------------------------------------------
+ * Graph
+ */
+
+static drover_code add_edge(run *r, size_t from, size_t to)
+{
+  node *a = &r->nodes[from];
+  size_t i;
+
+  if(from == to)
+    return DROVER_OK;
+  for(i = 0; i < a->nsucc; i++)
+    if(a->succ[i] == to)
+      return DROVER_OK;
+  if(a->nsucc == a->capsucc) {
+    size_t cap = a->capsucc ? a->capsucc * 2 : 4;
+    size_t *g = realloc(a->succ, cap * sizeof(*g));
+    if(!g)
+      return DROVER_E_NOMEM;
+    a->succ = g;
+    a->capsucc = cap;
+  }
+  a->succ[a->nsucc++] = to;
+  r->nodes[to].npending++;
+  return DROVER_OK;
+}
+
+/* Whether the comma-separated list names address. */
+static int list_has(const char *list, const char *address)
+{
+  size_t len;
+
+  if(!list || !address)
+    return 0;
+  len = strlen(address);
+  while(*list) {
+    size_t n = strcspn(list, ",");
+    if(n == len && !strncmp(list, address, len))
+      return 1;
+    list += n;
+    if(*list == ',')
+      list++;
+  }
+  return 0;
+}
+
+static int block_depends(const drover_stack *s, size_t a, size_t b)
+{
+  size_t i;
+
+  if(!s->block_deps || !s->block_ndeps)
+    return 0;
+  for(i = 0; i < s->block_ndeps[a]; i++)
+    if(s->block_deps[a][i] == b)
+      return 1;
+  return 0;
+}
+
+static int is_build(drover_action a)
+{
+  return a == DROVER_ACTION_CREATE || a == DROVER_ACTION_UPDATE ||
+         a == DROVER_ACTION_REPLACE;
+}
+
+static drover_code build_edges(run *r)
+{
+  drover_stack *s = r->stack;
+  size_t i, j;
+  drover_code rc;
+
+  for(i = 0; i < r->n; i++) {
+    node *a = &r->nodes[i];
+    for(j = 0; j < r->n; j++) {
+      node *b = &r->nodes[j];
+      if(i == j)
+        continue;
+      if(is_build(b->e->action) && b->e->inst) {
+        /* b builds an instance: it waits for the builds of its deps... */
+        if(is_build(a->e->action) && a->e->inst &&
+           block_depends(s, b->e->inst->block, a->e->inst->block)) {
+          rc = add_edge(r, i, j);
+          if(rc)
+            return rc;
+        }
+        /* ...and for the delete of an orphan that holds its name. */
+        if(a->e->action == DROVER_ACTION_DELETE && !a->e->inst && a->target &&
+           a->rtype == b->rtype && a->target->name &&
+           !strcmp(a->target->name, b->e->inst->name)) {
+          rc = add_edge(r, i, j);
+          if(rc)
+            return rc;
+        }
+      }
+      else if(b->e->action == DROVER_ACTION_DELETE &&
+              a->e->action == DROVER_ACTION_DELETE) {
+        /* Deletes: a goes before b? */
+        int before = 0;
+        if(a->rtype->delete_order != b->rtype->delete_order)
+          before = a->rtype->delete_order > b->rtype->delete_order;
+        else if(a->target && list_has(a->target->deps, b->e->address))
+          before = 1;
+        else if(a->e->inst && b->e->inst &&
+                block_depends(s, a->e->inst->block, b->e->inst->block))
+          before = 1;
+        if(before) {
+          rc = add_edge(r, i, j);
+          if(rc)
+            return rc;
+        }
+      }
+    }
+  }
+  return DROVER_OK;
+}
+
+/* Kahn's algorithm over a copy of the counters: labels written by older
+ * templates could in theory disagree with each other. */
+static int has_cycle(const run *r)
+{
+  size_t *pend = calloc(r->n ? r->n : 1, sizeof(*pend));
+  size_t *q = calloc(r->n ? r->n : 1, sizeof(*q));
+  size_t h = 0, t = 0, i, k, seen = 0;
+  int cyc;
+
+  if(!pend || !q) {
+    free(pend);
+    free(q);
+    return -1;
+  }
+  for(i = 0; i < r->n; i++) {
+    pend[i] = r->nodes[i].npending;
+    if(!pend[i])
+      q[t++] = i;
+  }
+  while(h < t) {
+    const node *nd = &r->nodes[q[h++]];
+    seen++;
+    for(k = 0; k < nd->nsucc; k++)
+      if(--pend[nd->succ[k]] == 0)
+        q[t++] = nd->succ[k];
+  }
+  cyc = seen != r->n;
+  free(pend);
+  free(q);
+  return cyc;
+}
+
+/* ------------------------------------------------------------------------
+ * One node
+ */
+
+static void sleep_s(double s)
+{
+  struct timespec ts;
+
+  if(s <= 0)
+    return;
+  ts.tv_sec = (time_t)s;
+  ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+  nanosleep(&ts, NULL);
+}
+
+static int cancelled(const run *r)
+{
+  return r->opts->cancel && *r->opts->cancel;
+}
+
+typedef enum { OP_CREATE, OP_UPDATE, OP_DELETE } opkind;
+
+/* One provider call with retries. *out (create/update) is owned by the
+ * caller. */
+static drover_code call_op(run *r, node *nd, opkind op, drover_res_req *req,
+                           const drover_live *cur, drover_live **out,
+                           unsigned *seed, drover_error *err)
+{
+  drover_code rc = DROVER_OK;
+  unsigned attempt;
+
+  for(attempt = 0;; attempt++) {
+    drover_error local;
+    double backoff, until;
+
+    drover_error_clear(&local);
+    if(req)
+      req->deadline = drover_now() + r->op_timeout;
+    switch(op) {
+    case OP_CREATE:
+      rc = nd->vt->create(nd->pstate, nd->rtype, req, out, &local);
+      break;
+    case OP_UPDATE:
+      rc = nd->vt->update ? nd->vt->update(nd->pstate, nd->rtype, req, cur, out, &local)
+                          : drover_error_set(&local, DROVER_E_UNSUPPORTED,
+                                             "%s: update not supported", nd->vt->name);
+      break;
+    case OP_DELETE:
+      rc = nd->vt->del(nd->pstate, nd->rtype, cur, drover_now() + r->op_timeout,
+                       &local);
+      break;
+    }
+    if(!rc)
+      return DROVER_OK;
+    if(!local.code)
+      drover_error_set(&local, rc, "%s: operation failed", nd->vt->name);
+    drover_error_locate(&local, nd->vt->name, nd->e->address);
+    if((rc != DROVER_E_TRANSIENT && rc != DROVER_E_TIMEOUT) ||
+       attempt >= r->max_retries || cancelled(r)) {
+      if(err && !err->code)
+        *err = local;
+      return rc;
+    }
+    backoff = r->retry_base * (double)(1u << (attempt < 20 ? attempt : 20));
+    if(backoff > BACKOFF_CAP)
+      backoff = BACKOFF_CAP;
+    backoff *= (double)rand_r(seed) / ((double)RAND_MAX + 1.0); /* full jitter */
+    {
+      char msg[DROVER_ERROR_TEXT + 64];
+      snprintf(msg, sizeof(msg), "retry %u/%u in %.2fs: %s", attempt + 1,
+               r->max_retries, backoff, local.text);
+      emit(r, DROVER_EVENT_RETRY, nd, msg, 0, 0);
+      dv_log(r->stack, DROVER_LOG_WARN, "apply: %s: %s", nd->e->address, msg);
+    }
+    until = drover_now() + backoff;
+    while(drover_now() < until && !cancelled(r))
+      sleep_s(until - drover_now() < 0.05 ? until - drover_now() : 0.05);
+  }
+}
+
+/* Creates (name NULL: the instance's own name) or updates nd's instance. */
+static drover_code build(run *r, node *nd, opkind op, const char *altname,
+                         unsigned *seed, drover_error *err)
+{
+  drover_stack *s = r->stack;
+  dv_inst *inst = nd->e->inst;
+  drover_code rc;
+  drover_res_req req;
+  drover_live *out = NULL;
+  json_t *props = NULL;
+  char hash[17], cbd[80];
+  const char *name = inst->name;
+  int known;
+
+  memset(&req, 0, sizeof(req));
+  pthread_mutex_lock(&r->evalmu);
+  rc = dv_stack_eval_inst(s, inst, err);
+  known = inst->known;
+  memcpy(hash, inst->hash, sizeof(hash));
+  if(!rc && known)
+    props = json_deep_copy(inst->desired);
+  pthread_mutex_unlock(&r->evalmu);
+  if(rc) {
+    drover_error_locate(err, NULL, inst->address);
+    return rc;
+  }
+  if(!known) {
+    rc = drover_error_set(err, DROVER_E_REFERENCE,
+                          "apply: a property is still unknown after its "
+                          "dependencies were applied");
+    drover_error_locate(err, NULL, inst->address);
+    return rc;
+  }
+  if(!props)
+    return drover_error_set(err, DROVER_E_NOMEM, "apply: out of memory");
+  if(altname) {
+    /* create_before_destroy: a second name so old and new coexist. */
+    snprintf(cbd, sizeof(cbd), "%.*s-%.6s", DV_CBD_BASE_MAX, inst->name, hash);
+    if(!inst->live || !inst->live->name || strcmp(cbd, inst->live->name))
+      name = cbd;
+    if(json_object_get(props, "name"))
+      json_object_set_new(props, "name", json_string(name));
+  }
+  req.stack = s->name;
+  req.address = inst->address;
+  req.name = name;
+  req.hash = hash;
+  req.deps = inst->deps ? inst->deps : "";
+  req.properties = props;
+  if(op == OP_UPDATE) {
+    req.if_match = nd->e->etag;
+    req.changed = (const char *const *)nd->e->changed;
+  }
+  rc = call_op(r, nd, op, &req, op == OP_UPDATE ? inst->live : NULL, &out, seed, err);
+  json_decref(props);
+  if(rc) {
+    drover_live_free(out);
+    return rc;
+  }
+  if(!out && op == OP_UPDATE && inst->live) {
+    /* Provider reported nothing new: keep what we know. */
+    return DROVER_OK;
+  }
+  pthread_mutex_lock(&r->evalmu);
+  drover_live_free(inst->applied);
+  inst->applied = out;
+  pthread_mutex_unlock(&r->evalmu);
+  return DROVER_OK;
+}
+
+static drover_code exec_node(run *r, node *nd, unsigned *seed, drover_error *err)
+{
+  drover_code rc;
+  int cbd;
+
+  switch(nd->e->action) {
+  case DROVER_ACTION_CREATE:
+    return build(r, nd, OP_CREATE, NULL, seed, err);
+  case DROVER_ACTION_UPDATE:
+    return build(r, nd, OP_UPDATE, NULL, seed, err);
+  case DROVER_ACTION_DELETE:
+    if(!nd->target)
+      return DROVER_OK;
+    return call_op(r, nd, OP_DELETE, NULL, nd->target, NULL, seed, err);
+  case DROVER_ACTION_REPLACE:
+    cbd = nd->block && (nd->block->lifecycle & DV_LC_CREATE_BEFORE_DESTROY);
+    if(cbd) {
+      rc = build(r, nd, OP_CREATE, "", seed, err);
+      if(!rc && nd->target && nd->e->inst->applied &&
+         !(nd->e->inst->applied->name && nd->target->name &&
+           !strcmp(nd->e->inst->applied->name, nd->target->name)))
+        rc = call_op(r, nd, OP_DELETE, NULL, nd->target, NULL, seed, err);
+      return rc;
+    }
+    if(nd->target) {
+      rc = call_op(r, nd, OP_DELETE, NULL, nd->target, NULL, seed, err);
+      if(rc)
+        return rc;
+    }
+    return build(r, nd, OP_CREATE, NULL, seed, err);
+  case DROVER_ACTION_NOOP:
+    break;
+  }
+  return DROVER_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * Scheduler
+ */
+
+/* Under r->mu: records nd's outcome and releases or skips its dependents. */
+static void finish(run *r, size_t idx, nstate st)
+{
+  size_t *todo = NULL, ntodo = 0, k;
+
+  r->nodes[idx].state = st;
+  r->finished++;
+  todo = malloc(r->n * sizeof(*todo));
+  if(todo)
+    todo[ntodo++] = idx;
+  else {
+    /* No memory to walk the graph: still release dependents (blocked). */
+    node *nd = &r->nodes[idx];
+    for(k = 0; k < nd->nsucc; k++) {
+      node *s = &r->nodes[nd->succ[k]];
+      s->blocked = 1;
+      if(--s->npending == 0)
+        r->queue[r->tail++] = nd->succ[k];
+    }
+    return;
+  }
+  while(ntodo) {
+    node *nd = &r->nodes[todo[--ntodo]];
+    for(k = 0; k < nd->nsucc; k++) {
+      size_t si = nd->succ[k];
+      node *s = &r->nodes[si];
+      if(nd->state != N_OK)
+        s->blocked = 1;
+      if(--s->npending)
+        continue;
+      if(!s->blocked) {
+        r->queue[r->tail++] = si;
+        continue;
+      }
+      s->state = N_SKIPPED;
+      r->finished++;
+      r->res.skipped++;
+      emit(r, DROVER_EVENT_SKIPPED, s,
+           r->cancelled ? "cancelled" : "not attempted: a dependency failed", 0,
+           r->finished);
+      todo[ntodo++] = si;
+    }
+  }
+  free(todo);
+}
+
+static void *worker(void *arg)
+{
+  run *r = arg;
+  unsigned seed = (unsigned)time(NULL) ^ (unsigned)(size_t)&seed;
+
+  pthread_mutex_lock(&r->mu);
+  for(;;) {
+    size_t idx;
+    node *nd;
+    drover_code rc;
+    double t0;
+
+    while(r->head == r->tail && r->finished < r->n)
+      pthread_cond_wait(&r->cv, &r->mu);
+    if(r->finished >= r->n)
+      break;
+    idx = r->queue[r->head++];
+    nd = &r->nodes[idx];
+    if(nd->blocked || cancelled(r) || r->cancelled) {
+      if(!nd->blocked)
+        r->cancelled = 1;
+      nd->state = N_SKIPPED;
+      r->res.skipped++;
+      emit(r, DROVER_EVENT_SKIPPED, nd, nd->blocked ? "a dependency failed" : "cancelled",
+           0, r->finished + 1);
+      nd->blocked = 1;
+      finish(r, idx, N_SKIPPED);
+      pthread_cond_broadcast(&r->cv);
+      continue;
+    }
+    nd->state = N_RUNNING;
+    pthread_mutex_unlock(&r->mu);
+
+    t0 = drover_now();
+    emit(r, DROVER_EVENT_START, nd, NULL, 0, 0);
+    dv_log(r->stack, DROVER_LOG_INFO, "apply: %s: %s", nd->e->address,
+           drover_action_name(nd->e->action));
+    rc = exec_node(r, nd, &seed, &nd->err);
+
+    pthread_mutex_lock(&r->mu);
+    if(rc) {
+      char line[DROVER_ERROR_TEXT + 64];
+      r->res.failed++;
+      if(!r->first.code)
+        r->first = nd->err;
+      drover_error_format(&nd->err, line, sizeof(line));
+      finish(r, idx, N_FAILED);
+      emit(r, DROVER_EVENT_FAILED, nd, line, drover_now() - t0, r->finished);
+      dv_log(r->stack, DROVER_LOG_ERROR, "apply: %s", line);
+    }
+    else {
+      switch(nd->e->action) {
+      case DROVER_ACTION_CREATE: r->res.created++; break;
+      case DROVER_ACTION_UPDATE: r->res.updated++; break;
+      case DROVER_ACTION_REPLACE: r->res.replaced++; break;
+      case DROVER_ACTION_DELETE: r->res.deleted++; break;
+      case DROVER_ACTION_NOOP: break;
+      }
+      finish(r, idx, N_OK);
+      emit(r, DROVER_EVENT_DONE, nd, NULL, drover_now() - t0, r->finished);
+    }
+    pthread_cond_broadcast(&r->cv);
+  }
+  pthread_cond_broadcast(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * drover_apply
+ */
+
+static drover_code setup_nodes(run *r, drover_error *err)
+{
+  drover_stack *s = r->stack;
+  size_t i, k = 0;
+  drover_code rc;
+
+  r->nodes = calloc(r->plan->n ? r->plan->n : 1, sizeof(*r->nodes));
+  r->queue = calloc(r->plan->n ? r->plan->n : 1, sizeof(*r->queue));
+  if(!r->nodes || !r->queue)
+    return drover_error_set(err, DROVER_E_NOMEM, "apply: out of memory");
+  for(i = 0; i < r->plan->n; i++) {
+    dv_plan_entry *e = &r->plan->entries[i];
+    node *nd;
+    if(e->action == DROVER_ACTION_NOOP)
+      continue;
+    nd = &r->nodes[k++];
+    nd->e = e;
+    nd->rtype = dv_rtype_find(e->type, &nd->vt);
+    if(!nd->rtype)
+      return drover_error_set(err, DROVER_E_INTERNAL, "apply: %s: unknown type %s",
+                              e->address, e->type);
+    if(e->inst) {
+      nd->block = &s->tpl->blocks[e->inst->block];
+      nd->target = e->inst->live;
+    }
+    else
+      nd->target = e->orphan;
+  }
+  r->n = k;
+  /* Initialise every provider before any thread starts. */
+  for(i = 0; i < r->n; i++) {
+    dv_pinst *p;
+    rc = dv_stack_provider(&p, s, r->nodes[i].vt, err);
+    if(rc)
+      return rc;
+  }
+  for(i = 0; i < r->n; i++) {
+    size_t j;
+    for(j = 0; j < s->nproviders; j++)
+      if(s->providers[j].vt == r->nodes[i].vt)
+        r->nodes[i].pstate = s->providers[j].state;
+  }
+  rc = build_edges(r);
+  if(rc)
+    return drover_error_set(err, rc, "apply: out of memory");
+  switch(has_cycle(r)) {
+  case 0:
+    break;
+  case 1:
+    return drover_error_set(err, DROVER_E_CYCLE,
+                            "apply: the deletion order has a cycle "
+                            "(conflicting dependency labels)");
+  default:
+    return drover_error_set(err, DROVER_E_NOMEM, "apply: out of memory");
+  }
+  return DROVER_OK;
+}
+
+drover_code drover_apply(drover_plan *plan, const drover_apply_opts *opts,
+                         drover_apply_result *result, drover_error *err)
+{
+  drover_apply_opts defopts = DROVER_APPLY_OPTS_INIT;
+  drover_code rc = DROVER_OK;
+  run r;
+  pthread_t *threads = NULL;
+  size_t i, nthreads = 0, started = 0;
+  int took_lock = 0, sync_ok = 0;
+  double t0 = drover_now();
+
+  if(result)
+    memset(result, 0, sizeof(*result));
+  if(!plan || !plan->stack)
+    return drover_error_set(err, DROVER_E_ARG, "apply: no plan");
+  memset(&r, 0, sizeof(r));
+  r.plan = plan;
+  r.stack = plan->stack;
+  r.opts = opts ? opts : &defopts;
+  r.parallelism = r.opts->parallelism ? r.opts->parallelism : 10;
+  r.max_retries = r.opts->max_retries ? r.opts->max_retries : 5;
+  r.retry_base = r.opts->retry_base > 0 ? r.opts->retry_base : 0.5;
+  r.op_timeout = r.opts->op_timeout > 0 ? r.opts->op_timeout : 300;
+
+  if(r.stack->lock_fd < 0) {
+    rc = drover_stack_lock(r.stack, 0, err);
+    if(rc)
+      return rc;
+    took_lock = 1;
+  }
+  if(plan->owns_stack) {
+    /* A saved plan: the cloud may have moved since it was reviewed. */
+    rc = dv_plan_check_fresh(plan, err);
+    if(rc)
+      goto out;
+  }
+  rc = setup_nodes(&r, err);
+  if(rc)
+    goto out;
+  if(pthread_mutex_init(&r.mu, NULL) || pthread_mutex_init(&r.evalmu, NULL) ||
+     pthread_mutex_init(&r.evmu, NULL) || pthread_cond_init(&r.cv, NULL)) {
+    rc = drover_error_set(err, DROVER_E_INTERNAL, "apply: cannot create locks");
+    goto out;
+  }
+  sync_ok = 1;
+  for(i = 0; i < r.n; i++)
+    if(!r.nodes[i].npending)
+      r.queue[r.tail++] = i;
+  nthreads = r.parallelism < r.n ? r.parallelism : r.n;
+  if(nthreads) {
+    threads = calloc(nthreads, sizeof(*threads));
+    for(i = 0; threads && i < nthreads; i++) {
+      if(pthread_create(&threads[i], NULL, worker, &r))
+        break;
+      started++;
+    }
+    if(!started)
+      worker(&r); /* no threads to be had: work in this one */
+    for(i = 0; i < started; i++)
+      pthread_join(threads[i], NULL);
+  }
+  dv_log(r.stack, DROVER_LOG_INFO,
+         "apply: stack \"%s\": %zu created, %zu updated, %zu replaced, %zu deleted, "
+         "%zu failed, %zu skipped in %.2fs", r.stack->name, r.res.created,
+         r.res.updated, r.res.replaced, r.res.deleted, r.res.failed, r.res.skipped,
+         drover_now() - t0);
+  if(r.res.failed) {
+    if(err && !err->code)
+      *err = r.first;
+    rc = DROVER_E_PARTIAL;
+  }
+  else if(r.cancelled || (r.opts->cancel && *r.opts->cancel && r.res.skipped)) {
+    rc = drover_error_set(err, DROVER_E_CANCELLED,
+                          "apply: cancelled; %zu action(s) not started",
+                          r.res.skipped);
+  }
+  /* What we changed is no longer what the last refresh saw. */
+  if(r.n)
+    r.stack->refreshed = 0;
+out:
+  if(result)
+    *result = r.res;
+  if(sync_ok) {
+    pthread_mutex_destroy(&r.mu);
+    pthread_mutex_destroy(&r.evalmu);
+    pthread_mutex_destroy(&r.evmu);
+    pthread_cond_destroy(&r.cv);
+  }
+  for(i = 0; r.nodes && i < r.plan->n; i++)
+    free(r.nodes[i].succ);
+  free(r.nodes);
+  free(r.queue);
+  free(threads);
+  if(took_lock)
+    drover_stack_unlock(r.stack);
+  return rc;
+}

@@ -274,6 +274,11 @@ struct drover_plan {
   size_t n;
 };
 
+/* create_before_destroy names: the new object of a replacement is named
+ * <name cut to DV_CBD_BASE_MAX chars> + "-" + the first 6 hex digits of
+ * its hash, so old and new can exist side by side (apply.c, plan.c). */
+#define DV_CBD_BASE_MAX 56
+
 /* plan_render.c: a deep copy of v for display: unknowns become the
  * string "(known after apply)" and, when redact is set, strings holding a
  * registered secret are redacted (dv_redact). New reference; NULL on OOM. */

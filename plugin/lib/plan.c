@@ -101,6 +101,9 @@ static int is_cbd_name(const char *live, const char *base)
 {
   size_t bl = strlen(base), i;
 
+  if(bl > DV_CBD_BASE_MAX)
+    bl = DV_CBD_BASE_MAX; /* apply.c cuts the base so the name fits 63 */
+
   if(strncmp(live, base, bl) || live[bl] != '-' || strlen(live + bl + 1) != 6)
     return 0;
   for(i = bl + 1; live[i]; i++)
