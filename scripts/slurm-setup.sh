@@ -150,7 +150,9 @@ i=0
 until scontrol ping 2>/dev/null | grep -q "UP"; do
   i=$((i + 1)); [ $i -lt 100 ] || die "slurmctld did not answer (see /var/log/slurm/slurmctld.log)"; sleep 0.1
 done
-slurmd
+# slurmd dlopens every plugstack plugin at start and refuses to run if a
+# "required" one does not load.
+slurmd || die "slurmd did not start: $(tail -n 3 /var/log/slurm/slurmd.log 2>/dev/null | tr '\n' ' ')"
 
 # --- wait for the node -----------------------------------------------------
 state() { sinfo -h -N -n "$node" -o %T 2>/dev/null | head -n 1; }
