@@ -1,2 +1,855 @@
-/* stack.c - placeholder; being written. */
+/* stack.c - a template bound to vars: params, count expansion, names,
+ * the dependency graph and the desired properties of every instance.
+ *
+ * drover_stack_open() touches no cloud. It runs, in order:
+ *   1. bind vars to params (convert, check constraints, register secrets);
+ *   2. evaluate every count (params only) and expand instances;
+ *   3. build the block graph from references and depends_on, check index
+ *      ranges, reject cycles, order the blocks topologically;
+ *   4. evaluate each instance's desired properties in that order.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include "engine.h"
+
+#define MAX_COUNT 10000
+#define NAME_MAX_LEN 63
+
+static drover_code nomem(drover_error *err)
+{
+  return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+}
+
+/* ------------------------------------------------------------------------
+ * Names
+ */
+
+char *dv_default_name(const char *stack, const char *address)
+{
+  char *raw = dv_aprintf("%s-%s", stack ? stack : "", address ? address : "");
+  char *out, *full = NULL;
+  size_t i, o = 0;
+
+  if(!raw)
+    return NULL;
+  out = malloc(strlen(raw) + 2);
+  if(!out) {
+    free(raw);
+    return NULL;
+  }
+  for(i = 0; raw[i]; i++) {
+    char c = raw[i];
+    if(c >= 'A' && c <= 'Z')
+      c = (char)(c - 'A' + 'a');
+    if(!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+      c = '-';
+    if(c == '-' && (o == 0 || out[o - 1] == '-'))
+      continue; /* no leading or doubled dashes */
+    if(o == 0 && !(c >= 'a' && c <= 'z'))
+      out[o++] = 'd'; /* must start with a letter */
+    out[o++] = c;
+  }
+  while(o > 0 && out[o - 1] == '-')
+    o--;
+  if(o == 0)
+    out[o++] = 'd';
+  out[o] = '\0';
+  if(o > NAME_MAX_LEN) {
+    /* Cut and add a hash of the unmodified stack and address, so two long
+     * names sharing a prefix stay distinct. */
+    char hash[17];
+    json_t *s;
+    full = dv_aprintf("%s\n%s", stack ? stack : "", address ? address : "");
+    s = full ? json_string(full) : NULL;
+    if(!s || dv_hash_json(hash, s)) {
+      json_decref(s);
+      free(full);
+      free(raw);
+      free(out);
+      return NULL;
+    }
+    json_decref(s);
+    o = NAME_MAX_LEN - 9;
+    while(o > 0 && out[o - 1] == '-')
+      o--;
+    memcpy(out + o, "-", 1);
+    memcpy(out + o + 1, hash, 8);
+    out[o + 9] = '\0';
+  }
+  free(full);
+  free(raw);
+  return out;
+}
+
+static int stack_name_ok(const char *s)
+{
+  size_t i, n = strlen(s);
+
+  if(n == 0 || n > NAME_MAX_LEN || !(s[0] >= 'a' && s[0] <= 'z'))
+    return 0;
+  for(i = 1; i < n; i++)
+    if(!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+      return 0;
+  return 1;
+}
+
+/* ------------------------------------------------------------------------
+ * Params
+ */
+
+static const dv_param *param_find(const drover_template *tpl, const char *name)
+{
+  size_t i;
+
+  for(i = 0; i < tpl->nparams; i++)
+    if(!strcmp(tpl->params[i].name, name))
+      return &tpl->params[i];
+  return NULL;
+}
+
+/* A var's string form converted to p's type; NULL with msg on failure. */
+static json_t *convert_var(const dv_param *p, const char *s, char *msg, size_t size)
+{
+  const char *shown = p->sensitive ? "the value" : NULL;
+  char *end;
+
+  switch(p->type) {
+  case DV_PARAM_STRING:
+    return json_string(s);
+  case DV_PARAM_INTEGER: {
+    long long v;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if(*s && !*end && !errno && !strchr(" \t\n", *s))
+      return json_integer((json_int_t)v);
+    if(shown)
+      snprintf(msg, size, "%s is not an integer", shown);
+    else
+      snprintf(msg, size, "\"%s\" is not an integer", s);
+    return NULL;
+  }
+  case DV_PARAM_NUMBER: {
+    double d;
+    long long v;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if(*s && !*end && !errno && !strchr(" \t\n", *s))
+      return json_integer((json_int_t)v);
+    errno = 0;
+    d = strtod(s, &end);
+    if(*s && !*end && !errno && isfinite(d) && !strchr(" \t\n", *s))
+      return json_real(d);
+    if(shown)
+      snprintf(msg, size, "%s is not a number", shown);
+    else
+      snprintf(msg, size, "\"%s\" is not a number", s);
+    return NULL;
+  }
+  case DV_PARAM_BOOLEAN:
+    if(!strcmp(s, "true"))
+      return json_true();
+    if(!strcmp(s, "false"))
+      return json_false();
+    if(shown)
+      snprintf(msg, size, "%s is not a boolean (use true or false)", shown);
+    else
+      snprintf(msg, size, "\"%s\" is not a boolean (use true or false)", s);
+    return NULL;
+  }
+  return NULL;
+}
+
+static void register_secret(const json_t *v)
+{
+  char *text;
+
+  if(json_is_string(v)) {
+    dv_secret_add(json_string_value(v));
+    return;
+  }
+  text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+  dv_secret_add(text);
+  free(text);
+}
+
+static drover_code bind_params(drover_stack *st, const drover_vars *vars,
+                               drover_error *err)
+{
+  const drover_template *tpl = st->tpl;
+  const char *key;
+  json_t *v;
+  char msg[700];
+  size_t i;
+
+  st->params = json_object();
+  if(!st->params)
+    return nomem(err);
+  if(vars && vars->values) {
+    json_object_foreach(vars->values, key, v) {
+      const char **names;
+      const char *m;
+      if(param_find(tpl, key))
+        continue;
+      names = calloc(tpl->nparams + 1, sizeof(*names));
+      if(!names)
+        return nomem(err);
+      for(i = 0; i < tpl->nparams; i++)
+        names[i] = tpl->params[i].name;
+      m = dv_did_you_mean(key, names, tpl->nparams);
+      if(m)
+        snprintf(msg, sizeof(msg), " (did you mean \"%s\"?)", m);
+      else if(!tpl->nparams)
+        snprintf(msg, sizeof(msg), " (the template declares no params)");
+      else
+        msg[0] = '\0';
+      free(names);
+      return dv_tpl_error(err, tpl, "/params", 1, DROVER_E_PARAM, "unknown var \"%s\"%s",
+                          key, msg);
+    }
+  }
+  for(i = 0; i < tpl->nparams; i++) {
+    const dv_param *p = &tpl->params[i];
+    json_t *given = vars && vars->values ? json_object_get(vars->values, p->name) : NULL;
+    json_t *val;
+    char why[600];
+
+    if(given && json_is_string(given) && p->type != DV_PARAM_STRING) {
+      val = convert_var(p, json_string_value(given), why, sizeof(why));
+      if(!val)
+        return dv_tpl_error(err, tpl, p->pointer, 1, DROVER_E_PARAM, "var \"%s\": %s",
+                            p->name, why);
+    }
+    else if(given)
+      val = json_deep_copy(given);
+    else if(p->def)
+      val = json_deep_copy(p->def);
+    else
+      return dv_tpl_error(err, tpl, p->pointer, 1, DROVER_E_PARAM,
+                          "missing value for required param \"%s\"", p->name);
+    if(!val)
+      return nomem(err);
+    if(p->sensitive)
+      register_secret(val);
+    if(given && dv_param_check(p, val, why, sizeof(why))) {
+      json_decref(val);
+      return dv_tpl_error(err, tpl, p->pointer, 1, DROVER_E_PARAM, "var \"%s\": %s",
+                          p->name, why);
+    }
+    if(json_object_set_new(st->params, p->name, val))
+      return nomem(err);
+  }
+  return DROVER_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * Count and instances
+ */
+
+static drover_code eval_count(drover_stack *st, size_t bi, size_t *n, drover_error *err)
+{
+  const dv_block *b = &st->tpl->blocks[bi];
+  json_t *v = NULL;
+  char *p = NULL, *shown = NULL;
+  drover_code rc = DROVER_OK;
+
+  *n = 1;
+  if(!b->count)
+    return DROVER_OK;
+  p = dv_ptr_join(b->pointer, "count");
+  if(!p)
+    return nomem(err);
+  rc = dv_stack_eval_value(&v, st, b->count, -1, p, err);
+  if(rc)
+    goto out;
+  if(!json_is_integer(v) || json_integer_value(v) < 0) {
+    shown = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    rc = dv_tpl_error(err, st->tpl, p, 0, DROVER_E_PARAM,
+                      "count of resource \"%s\" must be a non-negative integer, not %s",
+                      b->name, shown ? shown : "that");
+    goto out;
+  }
+  if(json_integer_value(v) > MAX_COUNT) {
+    rc = dv_tpl_error(err, st->tpl, p, 0, DROVER_E_PARAM,
+                      "count of resource \"%s\" is %" JSON_INTEGER_FORMAT
+                      ", above the limit %d",
+                      b->name, json_integer_value(v), MAX_COUNT);
+    goto out;
+  }
+  *n = (size_t)json_integer_value(v);
+out:
+  free(shown);
+  free(p);
+  json_decref(v);
+  return rc;
+}
+
+static drover_code expand(drover_stack *st, drover_error *err)
+{
+  const drover_template *tpl = st->tpl;
+  size_t bi, k, total = 0;
+  drover_code rc;
+
+  st->block_first = calloc(tpl->nblocks + 1, sizeof(size_t));
+  st->block_ninst = calloc(tpl->nblocks + 1, sizeof(size_t));
+  if(!st->block_first || !st->block_ninst)
+    return nomem(err);
+  for(bi = 0; bi < tpl->nblocks; bi++) {
+    rc = eval_count(st, bi, &st->block_ninst[bi], err);
+    if(rc)
+      return rc;
+    st->block_first[bi] = total;
+    total += st->block_ninst[bi];
+  }
+  st->insts = calloc(total + 1, sizeof(*st->insts));
+  if(!st->insts)
+    return nomem(err);
+  for(bi = 0; bi < tpl->nblocks; bi++) {
+    const dv_block *b = &tpl->blocks[bi];
+    for(k = 0; k < st->block_ninst[bi]; k++) {
+      dv_inst *in = &st->insts[st->ninsts++];
+      in->block = bi;
+      in->index = b->count ? (int)k : -1;
+      in->address = b->count ? dv_aprintf("%s[%zu]", b->name, k) : dv_strdup(b->name);
+      in->name = in->address ? dv_default_name(st->name, in->address) : NULL;
+      if(!in->address || !in->name)
+        return nomem(err);
+    }
+  }
+  return DROVER_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * Graph
+ */
+
+typedef struct graph_ctx {
+  drover_stack *st;
+  unsigned char *mark; /* per block: referenced; NULL when only checking */
+} graph_ctx;
+
+static drover_code graph_ref(void *ud, const dv_ref *ref, const char *pointer,
+                             drover_error *err)
+{
+  graph_ctx *g = ud;
+  size_t b;
+
+  if(ref->kind != DV_REF_RESOURCE)
+    return DROVER_OK;
+  b = dv_block_find(g->st->tpl, ref->name);
+  if(b == (size_t)-1) /* dv_refs_check rejected it at load */
+    return dv_tpl_error(err, g->st->tpl, pointer, 0, DROVER_E_REFERENCE,
+                        "unknown resource \"%s\" in reference \"%s\"", ref->name,
+                        ref->text);
+  if(ref->index >= 0 && (size_t)ref->index >= g->st->block_ninst[b])
+    return dv_tpl_error(err, g->st->tpl, pointer, 0, DROVER_E_REFERENCE,
+                        "index %ld out of range in \"%s\": resource \"%s\" has count "
+                        "%zu",
+                        ref->index, ref->text, ref->name, g->st->block_ninst[b]);
+  if(g->mark)
+    g->mark[b] = 1;
+  return DROVER_OK;
+}
+
+/* DFS from b; appends to topo in post-order. path holds the grey chain. */
+static drover_code visit(drover_stack *st, size_t b, unsigned char *state, size_t *path,
+                         size_t depth, size_t *ntopo, drover_error *err)
+{
+  const drover_template *tpl = st->tpl;
+  size_t i, j;
+  drover_code rc;
+
+  state[b] = 1;
+  path[depth] = b;
+  for(i = 0; i < st->block_ndeps[b]; i++) {
+    size_t d = st->block_deps[b][i];
+    if(state[d] == 2)
+      continue;
+    if(state[d] == 1) {
+      /* The cycle is path[k..depth] with path[k] == d. Start it at the
+       * member declared first so the message does not depend on where
+       * the search entered the cycle. */
+      size_t k = 0, first, len, o = 0;
+      char msg[DROVER_ERROR_TEXT];
+      while(path[k] != d)
+        k++;
+      len = depth - k + 1;
+      first = 0;
+      for(j = 1; j < len; j++)
+        if(path[k + j] < path[k + first])
+          first = j;
+      o = (size_t)snprintf(msg, sizeof(msg), "dependency cycle: ");
+      for(j = 0; j <= len && o < sizeof(msg); j++)
+        o += (size_t)snprintf(msg + o, sizeof(msg) - o, "%s%s", j ? " -> " : "",
+                              tpl->blocks[path[k + (first + j) % len]].name);
+      return dv_tpl_error(err, tpl, tpl->blocks[path[k + first]].pointer, 1,
+                          DROVER_E_CYCLE, "%s", msg);
+    }
+    rc = visit(st, d, state, path, depth + 1, ntopo, err);
+    if(rc)
+      return rc;
+  }
+  state[b] = 2;
+  st->topo[(*ntopo)++] = b;
+  return DROVER_OK;
+}
+
+static drover_code build_graph(drover_stack *st, drover_error *err)
+{
+  const drover_template *tpl = st->tpl;
+  unsigned char *mark = NULL, *state = NULL;
+  size_t *path = NULL, bi, i, ntopo = 0;
+  graph_ctx g;
+  drover_code rc = DROVER_OK;
+
+  st->block_deps = calloc(tpl->nblocks + 1, sizeof(*st->block_deps));
+  st->block_ndeps = calloc(tpl->nblocks + 1, sizeof(size_t));
+  st->topo = calloc(tpl->nblocks + 1, sizeof(size_t));
+  mark = calloc(tpl->nblocks + 1, 1);
+  state = calloc(tpl->nblocks + 1, 1);
+  path = calloc(tpl->nblocks + 1, sizeof(size_t));
+  if(!st->block_deps || !st->block_ndeps || !st->topo || !mark || !state || !path) {
+    rc = nomem(err);
+    goto out;
+  }
+  g.st = st;
+  for(bi = 0; bi < tpl->nblocks; bi++) {
+    const dv_block *b = &tpl->blocks[bi];
+    size_t n = 0;
+    memset(mark, 0, tpl->nblocks);
+    g.mark = mark;
+    if(b->properties) {
+      char *p = dv_ptr_join(b->pointer, "properties");
+      if(!p) {
+        rc = nomem(err);
+        goto out;
+      }
+      rc = dv_refs_each(tpl, b->properties, p, graph_ref, &g, err);
+      free(p);
+      if(rc)
+        goto out;
+    }
+    for(i = 0; i < b->n_depends_on; i++) {
+      size_t d = dv_block_find(tpl, b->depends_on[i]);
+      if(d != (size_t)-1)
+        mark[d] = 1;
+    }
+    mark[bi] = 0; /* self references were rejected at load */
+    for(i = 0; i < tpl->nblocks; i++)
+      n += mark[i];
+    st->block_deps[bi] = calloc(n + 1, sizeof(size_t));
+    if(!st->block_deps[bi]) {
+      rc = nomem(err);
+      goto out;
+    }
+    for(i = 0; i < tpl->nblocks; i++)
+      if(mark[i])
+        st->block_deps[bi][st->block_ndeps[bi]++] = i;
+  }
+  /* Outputs make no edges, but their indexes must be in range too. */
+  g.mark = NULL;
+  for(i = 0; i < tpl->noutputs; i++) {
+    char *p = dv_ptr_join(tpl->outputs[i].pointer, "value");
+    if(!p) {
+      rc = nomem(err);
+      goto out;
+    }
+    rc = dv_refs_each(tpl, tpl->outputs[i].value, p, graph_ref, &g, err);
+    free(p);
+    if(rc)
+      goto out;
+  }
+  for(bi = 0; bi < tpl->nblocks; bi++) {
+    if(state[bi])
+      continue;
+    rc = visit(st, bi, state, path, 0, &ntopo, err);
+    if(rc)
+      goto out;
+  }
+out:
+  free(mark);
+  free(state);
+  free(path);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Instances
+ */
+
+json_t *dv_inst_attr(const drover_stack *stack, const dv_inst *inst, const char *attr)
+{
+  json_t *v;
+
+  if(inst->applied && inst->applied->attributes &&
+     (v = json_object_get(inst->applied->attributes, attr)) != NULL)
+    return json_deep_copy(v);
+  if(inst->desired && (v = json_object_get(inst->desired, attr)) != NULL)
+    return json_deep_copy(v);
+  if(!strcmp(attr, "name") && inst->name)
+    return json_string(inst->name);
+  if(inst->live && inst->live->attributes &&
+     (v = json_object_get(inst->live->attributes, attr)) != NULL)
+    return json_deep_copy(v);
+  return dv_unknown();
+}
+
+static const drover_prop *prop_find(const drover_rtype *rt, const char *name)
+{
+  const drover_prop *p;
+
+  for(p = rt->props; p && p->name; p++)
+    if(!strcmp(p->name, name))
+      return p;
+  return NULL;
+}
+
+/* "a,b[0],b[1]": every instance of every block inst's block depends on. */
+static char *deps_string(const drover_stack *st, const dv_inst *inst)
+{
+  size_t b = inst->block, i, k, len = 1;
+  char *out;
+
+  for(i = 0; i < st->block_ndeps[b]; i++) {
+    size_t d = st->block_deps[b][i];
+    for(k = 0; k < st->block_ninst[d]; k++)
+      len += strlen(st->insts[st->block_first[d] + k].address) + 1;
+  }
+  out = malloc(len);
+  if(!out)
+    return NULL;
+  out[0] = '\0';
+  for(i = 0; i < st->block_ndeps[b]; i++) {
+    size_t d = st->block_deps[b][i];
+    for(k = 0; k < st->block_ninst[d]; k++) {
+      if(out[0])
+        strcat(out, ",");
+      strcat(out, st->insts[st->block_first[d] + k].address);
+    }
+  }
+  return out;
+}
+
+drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error *err)
+{
+  const drover_template *tpl;
+  const dv_block *b;
+  const drover_prop *dp;
+  json_t *desired = NULL, *v;
+  char *pp = NULL, *sub = NULL, *deps = NULL, *name = NULL;
+  char what[200];
+  const char *key;
+  drover_code rc = DROVER_OK;
+
+  if(!stack || !inst)
+    return drover_error_set(err, DROVER_E_ARG, "eval: missing argument");
+  tpl = stack->tpl;
+  b = &tpl->blocks[inst->block];
+  pp = dv_ptr_join(b->pointer, "properties");
+  if(!pp) {
+    rc = nomem(err);
+    goto out;
+  }
+  if(b->properties)
+    rc = dv_stack_eval_value(&desired, stack, b->properties, inst->index, pp, err);
+  else if(!(desired = json_object()))
+    rc = nomem(err);
+  if(rc)
+    goto out;
+
+  /* Evaluated values must still fit the schema: a whole-string reference
+   * may have produced any type. */
+  snprintf(what, sizeof(what), "resource \"%s\"", inst->address);
+  json_object_foreach(desired, key, v) {
+    dp = prop_find(b->rtype, key);
+    if(!dp)
+      continue; /* rejected at load */
+    free(sub);
+    sub = dv_ptr_join(pp, key);
+    if(!sub) {
+      rc = nomem(err);
+      goto out;
+    }
+    rc = dv_prop_check(tpl, what, dp, v, sub, 1, err);
+    if(rc)
+      goto out;
+  }
+  for(dp = b->rtype->props; dp && dp->name; dp++) {
+    json_t *def;
+    json_error_t je;
+    if(!dp->default_json || json_object_get(desired, dp->name))
+      continue;
+    def = json_loads(dp->default_json, JSON_DECODE_ANY, &je);
+    if(!def || json_object_set_new(desired, dp->name, def)) {
+      rc = drover_error_set(err, DROVER_E_INTERNAL,
+                            "%s: bad default for property \"%s\" of %s",
+                            b->provider ? b->provider->name : "provider", dp->name,
+                            b->type_name);
+      goto out;
+    }
+  }
+
+  v = json_object_get(desired, "name");
+  if(json_is_string(v))
+    name = dv_strdup(json_string_value(v));
+  else if(v && dv_is_unknown(v)) {
+    free(sub);
+    sub = dv_ptr_join(pp, "name");
+    rc = dv_tpl_error(err, tpl, sub ? sub : pp, 0, DROVER_E_REFERENCE,
+                      "name of resource \"%s\" must be known before apply",
+                      inst->address);
+    goto out;
+  }
+  else
+    name = dv_default_name(stack->name, inst->address);
+  deps = deps_string(stack, inst);
+  if(!name || !deps) {
+    rc = nomem(err);
+    goto out;
+  }
+  inst->known = dv_is_known(desired);
+  inst->hash[0] = '\0';
+  if(inst->known) {
+    rc = dv_hash_json(inst->hash, desired);
+    if(rc) {
+      drover_error_set(err, rc, "cannot hash the properties of %s", inst->address);
+      goto out;
+    }
+  }
+  json_decref(inst->desired);
+  inst->desired = desired;
+  desired = NULL;
+  free(inst->name);
+  inst->name = name;
+  name = NULL;
+  free(inst->deps);
+  inst->deps = deps;
+  deps = NULL;
+out:
+  json_decref(desired);
+  free(name);
+  free(deps);
+  free(sub);
+  free(pp);
+  return rc;
+}
+
+/* Two instances of one type must not share a cloud name. */
+typedef struct name_ent {
+  const char *type, *name;
+  size_t i;
+} name_ent;
+
+static int name_cmp(const void *a, const void *b)
+{
+  const name_ent *x = a, *y = b;
+  int c = strcmp(x->type, y->type);
+
+  if(!c)
+    c = strcmp(x->name, y->name);
+  if(!c)
+    c = x->i < y->i ? -1 : x->i > y->i;
+  return c;
+}
+
+static drover_code check_names(drover_stack *st, drover_error *err)
+{
+  name_ent *v = calloc(st->ninsts + 1, sizeof(*v));
+  size_t i;
+  drover_code rc = DROVER_OK;
+
+  if(!v)
+    return nomem(err);
+  for(i = 0; i < st->ninsts; i++) {
+    v[i].type = st->tpl->blocks[st->insts[i].block].type_name;
+    v[i].name = st->insts[i].name;
+    v[i].i = i;
+  }
+  qsort(v, st->ninsts, sizeof(*v), name_cmp);
+  for(i = 1; i < st->ninsts; i++) {
+    const dv_inst *a, *b;
+    if(strcmp(v[i].type, v[i - 1].type) || strcmp(v[i].name, v[i - 1].name))
+      continue;
+    a = &st->insts[v[i - 1].i];
+    b = &st->insts[v[i].i];
+    rc = dv_tpl_error(err, st->tpl, st->tpl->blocks[b->block].pointer, 1,
+                      DROVER_E_TEMPLATE,
+                      "resources \"%s\" and \"%s\" would both be named \"%s\"; give "
+                      "one of them a \"name\" property",
+                      a->address, b->address, b->name);
+    break;
+  }
+  free(v);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Open and free
+ */
+
+drover_code drover_stack_open(drover_stack **out, const drover_template *tpl,
+                              const drover_vars *vars, const drover_options *opts,
+                              drover_error *err)
+{
+  static const drover_options defaults = DROVER_OPTIONS_INIT;
+  drover_stack *st = NULL;
+  drover_code rc;
+  size_t t, k;
+
+  if(!out || !tpl)
+    return drover_error_set(err, DROVER_E_ARG, "stack: missing template");
+  *out = NULL;
+  st = calloc(1, sizeof(*st));
+  if(!st)
+    return nomem(err);
+  st->lock_fd = -1;
+  st->tpl = tpl;
+  st->opts = opts ? *opts : defaults;
+  st->env.log = st->opts.log;
+  st->env.log_userdata = st->opts.log_userdata;
+  st->env.user_agent = "drover/" DROVER_VERSION;
+  if(st->opts.stack_name && !stack_name_ok(st->opts.stack_name)) {
+    rc = drover_error_set(err, DROVER_E_ARG,
+                          "invalid stack name \"%s\": stack names match "
+                          "^[a-z][a-z0-9-]{0,62}$",
+                          st->opts.stack_name);
+    goto out;
+  }
+  st->name = dv_strdup(st->opts.stack_name ? st->opts.stack_name : tpl->stack);
+  if(!st->name) {
+    rc = nomem(err);
+    goto out;
+  }
+  rc = bind_params(st, vars, err);
+  if(!rc)
+    rc = expand(st, err);
+  if(!rc)
+    rc = build_graph(st, err);
+  for(t = 0; !rc && t < tpl->nblocks; t++) {
+    size_t b = st->topo[t];
+    for(k = 0; !rc && k < st->block_ninst[b]; k++)
+      rc = dv_stack_eval_inst(st, &st->insts[st->block_first[b] + k], err);
+  }
+  if(!rc)
+    rc = check_names(st, err);
+  if(rc)
+    goto out;
+  *out = st;
+  st = NULL;
+out:
+  drover_stack_free(st);
+  return rc;
+}
+
+drover_code drover_stack_open_bare(drover_stack **out, const char *name,
+                                   const char *providers_json,
+                                   const drover_options *opts, drover_error *err)
+{
+  static const drover_options defaults = DROVER_OPTIONS_INIT;
+  drover_options o = opts ? *opts : defaults;
+  drover_template *tpl = NULL;
+  json_t *prov = NULL, *root = NULL;
+  json_error_t je;
+  char *text = NULL;
+  drover_code rc;
+
+  if(!out || !name)
+    return drover_error_set(err, DROVER_E_ARG, "stack: missing name");
+  *out = NULL;
+  if(!stack_name_ok(name))
+    return drover_error_set(err, DROVER_E_ARG,
+                            "invalid stack name \"%s\": stack names match "
+                            "^[a-z][a-z0-9-]{0,62}$",
+                            name);
+  prov = json_loads(providers_json ? providers_json : "{}", 0, &je);
+  if(!prov || !json_is_object(prov)) {
+    rc = drover_error_set(err, DROVER_E_ARG, "providers: %s",
+                          prov ? "must be a JSON object" : je.text);
+    goto out;
+  }
+  /* The template's own name must fit the template rule (40 characters);
+   * the real name comes in as the override. */
+  root = json_pack("{s:s, s:O, s:{}}", "stack", strlen(name) <= 40 ? name : "bare",
+                   "providers", prov, "resources");
+  text = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
+  if(!text) {
+    rc = nomem(err);
+    goto out;
+  }
+  rc = drover_template_load_buffer(&tpl, text, strlen(text), "(providers)", err);
+  if(rc)
+    goto out;
+  o.stack_name = name;
+  rc = drover_stack_open(out, tpl, NULL, &o, err);
+  if(rc)
+    goto out;
+  /* The stack owns its template; the caller's strings are not kept. */
+  (*out)->owned_tpl = tpl;
+  tpl = NULL;
+  (*out)->opts.stack_name = (*out)->name;
+out:
+  drover_template_free(tpl);
+  free(text);
+  json_decref(root);
+  json_decref(prov);
+  return rc;
+}
+
+void drover_stack_free(drover_stack *stack)
+{
+  size_t i;
+
+  if(!stack)
+    return;
+  /* refresh.c's runtime first (live, applied, orphans, providers, lock);
+   * what follows frees anything it left, so a stack that never reached
+   * refresh is freed the same way. */
+  dv_stack_release_runtime(stack);
+  for(i = 0; i < stack->ninsts; i++) {
+    dv_inst *in = &stack->insts[i];
+    free(in->address);
+    free(in->name);
+    json_decref(in->desired);
+    drover_live_free(in->live);
+    drover_live_free(in->applied);
+    free(in->deps);
+  }
+  free(stack->insts);
+  free(stack->block_first);
+  free(stack->block_ninst);
+  if(stack->block_deps)
+    for(i = 0; i < stack->tpl->nblocks; i++)
+      free(stack->block_deps[i]);
+  free(stack->block_deps);
+  free(stack->block_ndeps);
+  free(stack->topo);
+  for(i = 0; stack->providers && i < stack->nproviders; i++) {
+    dv_pinst *p = &stack->providers[i];
+    if(p->initialised && p->vt && p->vt->cleanup)
+      p->vt->cleanup(p->state);
+    free(p->state);
+    json_decref(p->config);
+  }
+  free(stack->providers);
+  drover_live_list_clear(&stack->orphans);
+  free(stack->orphan_types);
+  if(stack->lock_fd >= 0)
+    close(stack->lock_fd);
+  json_decref(stack->params);
+  free(stack->name);
+  free(stack->owned_text);
+  drover_template_free(stack->owned_tpl);
+  free(stack);
+}
+
+const char *drover_stack_name(const drover_stack *stack)
+{
+  return stack ? stack->name : NULL;
+}
+
+size_t drover_stack_resource_count(const drover_stack *stack)
+{
+  return stack ? stack->ninsts : 0;
+}
