@@ -76,6 +76,8 @@ static void log_sink(void *ud, drover_log_level level, const char *msg)
 {
   const char *stack = ud;
 
+  if(level > cfg.log_level)
+    return;
   switch(level) {
   case DROVER_LOG_ERROR:
     slurm_error("drover: %s: %s", stack, msg);
