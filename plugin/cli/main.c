@@ -12,19 +12,8 @@
 #include "cli.h"
 
 #ifdef HAVE_SLURM
-/* Written in plugin/cli/gc.c: removes stacks of finished Slurm jobs.
- * Weak so the command still links while gc.c is not in the build; then
- * "drover gc" says so instead of crashing. */
-int drover_cli_gc(int argc, char **argv) __attribute__((weak));
-
-static int cmd_gc(int argc, char **argv)
-{
-  if(!drover_cli_gc) {
-    cli_errorf("gc: this drover was built without gc support");
-    return CLI_EXIT_ERROR;
-  }
-  return drover_cli_gc(argc, argv);
-}
+/* plugin/cli/gc.c: removes stacks of finished Slurm jobs. */
+int drover_cli_gc(int argc, char **argv);
 #endif
 
 static int cmd_version(int argc, char **argv);
@@ -45,7 +34,7 @@ static const struct subcommand commands[] = {
   {"output", cli_cmd_output, "print the stack's outputs"},
   {"graph", cli_cmd_graph, "print the dependency graph as Graphviz DOT"},
 #ifdef HAVE_SLURM
-  {"gc", cmd_gc, "delete stacks left behind by finished Slurm jobs"},
+  {"gc", drover_cli_gc, "delete stacks left behind by finished Slurm jobs"},
 #endif
   {"version", cmd_version, "print the version"},
   {"help", cmd_help, "show help for drover or a subcommand"},

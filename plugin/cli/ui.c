@@ -61,7 +61,13 @@ static const char *level_name(drover_log_level level)
 void cli_log(void *userdata, drover_log_level level, const char *msg)
 {
   const struct cli *cli = userdata;
+  drover_log_level max = !cli ? DROVER_LOG_WARN
+                         : cli->verbose ? DROVER_LOG_DEBUG
+                         : cli->quiet ? DROVER_LOG_ERROR : DROVER_LOG_WARN;
 
+  /* Filter here too: not every emitter checks the level it was given. */
+  if(level > max)
+    return;
   pthread_mutex_lock(&ui_lock);
   live_clear_locked();
   if(cli && cli->log_json) {

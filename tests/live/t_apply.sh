@@ -26,7 +26,7 @@ check "no unlabelled instance carries the stack's name prefix" \
 check "instances are running" \
   test "$(for n in $(labelled_instances | awk '{print $2}'); do instance_status "$n"; done | sort -u)" = Running
 check "instance config holds user.index" \
-  test "$(api GET "/1.0/instances/$STACK-node-2" | jq -r '.metadata.config["user.index"]')" = 2
+  test "$(api GET "/1.0/instances/$STACK-node-2" | jq -r '.metadata.config["user.index"]')" = idx-2
 prof=$(labelled_profiles | awk '{print $2}')
 check "node[0] has profiles default and $prof" \
   test "$(api GET "/1.0/instances/$STACK-node-0" | jq -c .metadata.profiles)" = "[\"default\",\"$prof\"]"

@@ -39,8 +39,8 @@ run apply $A --yes
 expect_rc "apply corrects the drift" 0
 check "apply summary: 3 updated" \
   grep -q '^Apply complete: 0 created, 3 updated, 0 replaced, 0 deleted\.$' "$TMP/out"
-check "LXD: node[0] user.index is 0 again" \
-  test "$(api GET "/1.0/instances/$STACK-node-0" | jq -r '.metadata.config["user.index"]')" = 0
+check "LXD: node[0] user.index is idx-0 again" \
+  test "$(api GET "/1.0/instances/$STACK-node-0" | jq -r '.metadata.config["user.index"]')" = idx-0
 check "LXD: node[1] is running again" test "$(instance_status "$STACK-node-1")" = Running
 check "LXD: the profile has limits.processes 100 again" \
   test "$(api GET "/1.0/profiles/$prof" | jq -r '.metadata.config["limits.processes"]')" = 100

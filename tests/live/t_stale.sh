@@ -35,6 +35,6 @@ check "LXD: node[1] keeps the out-of-band value" \
 run apply -t "$T" --stack "$STACK" --var replicas=2 --yes
 expect_rc "a fresh apply from the template still works" 0
 check "LXD holds node[0..1] with user.index restored" \
-  test "$(labelled_instances | awk '{print $1}' | tr '\n' ' ')$(api GET "/1.0/instances/$STACK-node-1" | jq -r '.metadata.config["user.index"]')" = "node[0] node[1] 1"
+  test "$(labelled_instances | awk '{print $1}' | tr '\n' ' ')$(api GET "/1.0/instances/$STACK-node-1" | jq -r '.metadata.config["user.index"]')" = "node[0] node[1] idx-1"
 
 finish
