@@ -176,3 +176,6 @@ preflight() {
   # A leftover from a crashed earlier run must not skew the counts.
   force_cleanup
 }
+
+# jqt FILTER FILE...: jq -e without output (a check that parses and tests).
+jqt() { jq -e "$@" >/dev/null 2>&1; }

@@ -37,15 +37,15 @@ run plan -t "$T" --stack "$STACK" --var replicas=3 -detailed-exitcode
 expect_rc "plan accepts -detailed-exitcode with one dash" 0
 
 run plan -t "$T" --stack "$STACK" --var replicas=3 --json
-check "plan --json parses with jq" jq -e . "$TMP/out"
-check "plan --json lists no change" \
-  test "$(jq '[.. | objects | select(has("action")) | select(.action != "no-op")] | length' "$TMP/out")" -eq 0
+check "plan --json parses with jq" jqt . "$TMP/out"
+check "plan --json: 0 changes, 4 no-op resources" \
+  jqt '.changes == 0 and ([.resources[] | select(.action == "no-op")] | length) == 4' "$TMP/out"
 
 run apply -t "$T" --stack "$STACK" --var replicas=3 --yes --json
 expect_rc "a second apply (--json) succeeds" 0
-check "apply --json parses with jq" jq -e . "$TMP/out"
+check "apply --json parses with jq" jqt . "$TMP/out"
 check "apply --json reports ok and 0 created" \
-  jq -e '.ok == true and .created == 0 and .status == "applied"' "$TMP/out"
+  jqt '.ok == true and .created == 0 and .status == "applied"' "$TMP/out"
 
 run show -t "$T" --stack "$STACK" --var replicas=3 --json
 expect_rc "show --json" 0

@@ -33,7 +33,7 @@ check "drift is updated in place, not replaced" \
 
 run plan $A --json
 check "plan --json parses and gives node[0] a reason" \
-  jq -e '[.. | objects | select(.address? == "node[0]")][0] | (.reason // "") | length > 0' "$TMP/out"
+  jqt '.resources[] | select(.address == "node[0]") | .action == "update" and (.reason | length > 0)' "$TMP/out"
 
 run apply $A --yes
 expect_rc "apply corrects the drift" 0

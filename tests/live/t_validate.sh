@@ -13,7 +13,7 @@ expect_rc "validate of a good template (no LXD needed)" 0
 check "validate says valid" grep -q 'valid' "$TMP/out"
 nolxd run validate -t "$TPL/basic.json" --var replicas=5 --json
 check "validate --json parses and reports 6 resources" \
-  jq -e '.valid == true and .resources == 6' "$TMP/out"
+  jqt '.valid == true and .resources == 6' "$TMP/out"
 for t in "$TOP"/templates/*.json; do
   nolxd run validate "$t"
   expect_rc "validate of the shipped $(basename "$t")" 0
@@ -34,7 +34,7 @@ check "the error is broken-ref.json:7:COL: and names the param" \
   grep -Eq 'broken-ref\.json:7:[0-9]+: .*nope' "$TMP/err"
 nolxd run validate "$TPL/broken-key.json" --json
 check "validate --json of a broken template parses with line 7" \
-  jq -e '.valid == false and .error.line == 7' "$TMP/out"
+  jqt '.valid == false and .error.line == 7' "$TMP/out"
 nolxd run validate "$TPL/no-such-file.json"
 expect_rc "validate of a missing file" 1
 
@@ -48,9 +48,9 @@ expect_rc "an undeclared --var is rejected" 1
 check "with a did-you-mean" grep -q 'replicas' "$TMP/err"
 echo '{"replicas": 4}' >"$TMP/vars.json"
 nolxd run validate "$TPL/basic.json" --var-file "$TMP/vars.json" --json
-check "--var-file sets a typed param" jq -e '.resources == 5' "$TMP/out"
+check "--var-file sets a typed param" jqt '.resources == 5' "$TMP/out"
 nolxd run validate "$TPL/basic.json" --var-file "$TMP/vars.json" --var replicas=1 --json
-check "--var wins over --var-file" jq -e '.resources == 2' "$TMP/out"
+check "--var wins over --var-file" jqt '.resources == 2' "$TMP/out"
 
 run --no-such-option
 expect_rc "an unknown option is an error" 1
