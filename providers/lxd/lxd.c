@@ -1,2 +1,271 @@
-/* lxd.c - placeholder */
-#include "drover_provider.h"
+/* lxd.c - the LXD provider: its table, settings and connection.
+ *
+ * The only exported name is dv_provider_lxd (plugin/lib/registry.c).
+ * Each resource type lives in its own file behind lxd_type_ops; this file
+ * dispatches to them. Settings: doc/templates.md, "providers.lxd".
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "lxd.h"
+
+static const char *const default_sockets[] = {
+  "/var/lib/lxd/unix.socket",
+  "/var/snap/lxd/common/lxd/unix.socket",
+  "/var/lib/incus/unix.socket",
+  NULL
+};
+
+static const drover_rtype *const lxd_types[] = {
+  &lxd_instance_type, &lxd_profile_type, &lxd_volume_type, NULL
+};
+
+static const lxd_type_ops *ops_for(const drover_rtype *type)
+{
+  if(type == &lxd_instance_type)
+    return &lxd_instance_ops;
+  if(type == &lxd_profile_type)
+    return &lxd_profile_ops;
+  if(type == &lxd_volume_type)
+    return &lxd_volume_ops;
+  return NULL;
+}
+
+/* --------------------------------------------------------------------------
+ * Settings
+ */
+
+static const char *const setting_names[] = {
+  "project", "socket", "url", "client_cert", "client_key", "server_cert", "timeout", NULL
+};
+
+/* A string setting: the environment variable env (when set and not
+ * empty) overrides config[key]. Borrowed. */
+static const char *setting(const json_t *config, const char *key, const char *env)
+{
+  const char *v = env ? getenv(env) : NULL;
+
+  if(v && *v)
+    return v;
+  v = json_string_value(json_object_get(config, key));
+  return v && *v ? v : NULL;
+}
+
+static int is_socket(const char *path)
+{
+  struct stat sb;
+  return stat(path, &sb) == 0 && S_ISSOCK(sb.st_mode);
+}
+
+/* --------------------------------------------------------------------------
+ * Table ops
+ */
+
+static void lxd_cleanup(void *state)
+{
+  lxd_state *st = state;
+  size_t i;
+
+  if(!st)
+    return;
+  drover_http_free(st->http);
+  free(st->project);
+  free(st->where);
+  for(i = 0; i < st->npools; i++)
+    free(st->pools[i]);
+  free(st->pools);
+  if(st->lock_ready)
+    pthread_mutex_destroy(&st->lock);
+  memset(st, 0, sizeof(*st));
+}
+
+static drover_code lxd_init(void *state, const json_t *config,
+                            const drover_provider_env *env, drover_error *err)
+{
+  lxd_state *st = state;
+  drover_http_config hc;
+  const char *project, *url, *sock = NULL, *key;
+  const json_t *v, *timeout;
+  char *path = NULL, *pq = NULL;
+  lxd_result res;
+  drover_code rc = DROVER_OK;
+  size_t i;
+
+  memset(&res, 0, sizeof(res));
+  memset(&hc, 0, sizeof(hc));
+  if(env)
+    st->env = *env;
+  pthread_mutex_init(&st->lock, NULL);
+  st->lock_ready = 1;
+
+  if(config && !json_is_object(config)) {
+    rc = lxd_fail(err, DROVER_E_CONFIG, NULL, "settings must be an object");
+    goto out;
+  }
+  json_object_foreach((json_t *)config, key, v) {
+    for(i = 0; setting_names[i]; i++)
+      if(!strcmp(key, setting_names[i]))
+        break;
+    if(!setting_names[i]) {
+      rc = lxd_fail(err, DROVER_E_CONFIG, NULL, "unknown setting \"%s\"", key);
+      goto out;
+    }
+  }
+  project = setting(config, "project", "DROVER_LXD_PROJECT");
+  st->project = strdup(project ? project : "default");
+  st->op_timeout = 300;
+  timeout = json_object_get(config, "timeout");
+  if(timeout) {
+    if(!json_is_number(timeout) || json_number_value(timeout) <= 0) {
+      rc = lxd_fail(err, DROVER_E_CONFIG, NULL, "timeout must be a positive number");
+      goto out;
+    }
+    st->op_timeout = json_number_value(timeout);
+  }
+  /* Each HTTP request is bounded; a /wait call stays below that bound
+   * and is repeated until the operation's deadline. */
+  hc.timeout = 60;
+  st->wait_chunk = 50;
+
+  url = setting(config, "url", "DROVER_LXD_URL");
+  if(url) {
+    hc.base_url = url;
+    hc.client_cert = setting(config, "client_cert", "DROVER_LXD_CLIENT_CERT");
+    hc.client_key = setting(config, "client_key", "DROVER_LXD_CLIENT_KEY");
+    hc.ca_file = setting(config, "server_cert", "DROVER_LXD_SERVER_CERT");
+    st->where = strdup(url);
+  }
+  else {
+    sock = json_string_value(json_object_get(config, "socket"));
+    if(!sock || !*sock)
+      sock = getenv("LXD_SOCKET");
+    if(!sock || !*sock) {
+      sock = NULL;
+      for(i = 0; default_sockets[i] && !sock; i++)
+        if(is_socket(default_sockets[i]))
+          sock = default_sockets[i];
+    }
+    if(!sock) {
+      rc = lxd_fail(err, DROVER_E_CONFIG, NULL,
+                    "no LXD socket found (tried %s, %s, %s); set providers.lxd.socket, "
+                    "LXD_SOCKET or providers.lxd.url",
+                    default_sockets[0], default_sockets[1], default_sockets[2]);
+      goto out;
+    }
+    if(!is_socket(sock)) {
+      rc = lxd_fail(err, DROVER_E_CONFIG, NULL, "%s is not a socket (is LXD running?)",
+                    sock);
+      goto out;
+    }
+    hc.base_url = "http://lxd";
+    hc.unix_socket = sock;
+    st->where = strdup(sock);
+  }
+  if(!st->project || !st->where) {
+    rc = lxd_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+    goto out;
+  }
+  rc = drover_http_new(&st->http, &hc, err);
+  if(rc)
+    goto out;
+
+  /* The project must exist: LXD lists an unknown project as empty, which
+   * would make a plan create everything in the wrong place. */
+  pq = lxd_esc(st->project);
+  if(!pq || asprintf(&path, "/1.0/projects/%s", pq) < 0) {
+    path = NULL;
+    rc = lxd_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+    goto out;
+  }
+  rc = lxd_call(st, "GET", path, NULL, NULL, NULL, LXD_ALLOW_404, &res, err);
+  if(rc)
+    goto out;
+  if(res.status == 404) {
+    rc = lxd_fail(err, DROVER_E_NOT_FOUND, NULL, "project \"%s\" not found", st->project);
+    goto out;
+  }
+  drover_logf(&st->env, DROVER_LOG_DEBUG, "lxd: connected to %s, project \"%s\"",
+              st->where, st->project);
+out:
+  lxd_result_free(&res);
+  free(path);
+  free(pq);
+  return rc;
+}
+
+static drover_code lxd_list(void *state, const drover_rtype *type, const char *stack,
+                            drover_live_list *out, drover_error *err)
+{
+  const lxd_type_ops *ops = ops_for(type);
+
+  if(!ops)
+    return lxd_fail(err, DROVER_E_INTERNAL, NULL, "unknown type %s",
+                    type ? type->name : "(null)");
+  return ops->list(state, stack, out, err);
+}
+
+static drover_code lxd_create(void *state, const drover_rtype *type,
+                              const drover_res_req *req, drover_live **out,
+                              drover_error *err)
+{
+  const lxd_type_ops *ops = ops_for(type);
+
+  *out = NULL;
+  if(!ops)
+    return lxd_fail(err, DROVER_E_INTERNAL, req->address, "unknown type");
+  if(!req->name || !req->stack || !req->address)
+    return lxd_fail(err, DROVER_E_ARG, req->address, "create needs name, stack and address");
+  return ops->create(state, req, out, err);
+}
+
+static drover_code lxd_update(void *state, const drover_rtype *type,
+                              const drover_res_req *req, const drover_live *cur,
+                              drover_live **out, drover_error *err)
+{
+  const lxd_type_ops *ops = ops_for(type);
+
+  *out = NULL;
+  if(!ops)
+    return lxd_fail(err, DROVER_E_INTERNAL, req->address, "unknown type");
+  if(!cur || (!req->name && !cur->name))
+    return lxd_fail(err, DROVER_E_ARG, req->address, "update needs the current object");
+  return ops->update(state, req, cur, out, err);
+}
+
+static drover_code lxd_del(void *state, const drover_rtype *type, const drover_live *cur,
+                           double deadline, drover_error *err)
+{
+  const lxd_type_ops *ops = ops_for(type);
+
+  if(!ops)
+    return lxd_fail(err, DROVER_E_INTERNAL, NULL, "unknown type");
+  if(!cur || !cur->name)
+    return lxd_fail(err, DROVER_E_ARG, NULL, "delete needs the object's name");
+  return ops->del(state, cur, deadline, err);
+}
+
+static drover_code lxd_read(void *state, const drover_rtype *type, const char *name,
+                            drover_live **out, drover_error *err)
+{
+  const lxd_type_ops *ops = ops_for(type);
+
+  *out = NULL;
+  if(!ops)
+    return lxd_fail(err, DROVER_E_INTERNAL, NULL, "unknown type");
+  return ops->read(state, name, out, err);
+}
+
+const drover_provider dv_provider_lxd = {
+  DROVER_PROVIDER_VERSION,
+  "lxd",
+  DROVER_CAP_ETAG | DROVER_CAP_WAIT,
+  sizeof(lxd_state),
+  lxd_types,
+  lxd_init,
+  lxd_cleanup,
+  lxd_list,
+  lxd_create,
+  lxd_update,
+  lxd_del,
+  lxd_read
+};

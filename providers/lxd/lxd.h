@@ -1,1 +1,171 @@
-/* lxd.h - placeholder */
+/*
+ * lxd.h - internals of the LXD provider. Only providers/lxd/ includes
+ * this; the engine sees nothing but the exported table dv_provider_lxd.
+ *
+ * Names shared between the provider's files carry the lxd_ prefix and
+ * hidden visibility; everything else is static to its file.
+ */
+#ifndef DROVER_LXD_H
+#define DROVER_LXD_H
+
+#include <pthread.h>
+#include <jansson.h>
+#include "drover_provider.h"
+
+#if defined(__GNUC__)
+#define LXD_HIDDEN __attribute__((visibility("hidden")))
+#define LXD_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define LXD_HIDDEN
+#define LXD_PRINTF(a, b)
+#endif
+
+/* Labels live in config keys "user.drover.<label>". */
+#define LXD_LABEL(l) "user.drover." l
+#define LXD_LABEL_PREFIX "user.drover."
+/* The image alias/fingerprint the instance was made from: LXD keeps only
+ * the fingerprint, so drover records what the template said. */
+#define LXD_LABEL_IMAGE LXD_LABEL("image")
+
+/* Provider state: the engine allocates sizeof(lxd_state) zeroed bytes. */
+typedef struct lxd_state {
+  drover_http *http;
+  char *project;           /* LXD project name */
+  char *where;             /* socket path or URL, for messages */
+  double op_timeout;       /* seconds per async operation */
+  double wait_chunk;       /* longest single /wait call (below the HTTP timeout) */
+  drover_provider_env env; /* copy; strings borrowed from the engine */
+  pthread_mutex_t lock;    /* guards pools */
+  int lock_ready;
+  char **pools;            /* storage pool names, cached at first volume list */
+  size_t npools;
+  int pools_known;
+} lxd_state;
+
+/* --------------------------------------------------------------------------
+ * API calls (lxd_api.c)
+ */
+
+typedef struct lxd_result {
+  long status;       /* HTTP status; 0 when there was no response */
+  json_t *meta;      /* the response's "metadata" (owned), or NULL */
+  char *etag;        /* owned, or NULL */
+  char *op;          /* async: operation path (owned), or NULL */
+  char *message;     /* LXD's "error" text for a failed call (owned), or NULL */
+} lxd_result;
+
+LXD_HIDDEN void lxd_result_free(lxd_result *r);
+
+/* Outcomes a caller handles itself: lxd_call then returns DROVER_OK with
+ * res->status telling which one happened, and records no error. */
+#define LXD_ALLOW_404 0x1u    /* not found */
+#define LXD_ALLOW_EXISTS 0x2u /* 409, or any error saying "already exists" */
+
+/* One REST call. body (may be NULL) is sent as compact JSON. address
+ * (may be NULL) names the resource in error texts. A status >= 400 not
+ * allowed by allow is recorded in err as "lxd: <address>: <LXD's message>"
+ * with 404 on GET/DELETE -> DROVER_E_NOT_FOUND, 412 -> DROVER_E_CONFLICT, transient-
+ * looking messages and exhausted retries -> DROVER_E_TRANSIENT, other 4xx
+ * -> DROVER_E_PROVIDER. res is always initialised; free it with
+ * lxd_result_free(). */
+LXD_HIDDEN drover_code lxd_call(lxd_state *st, const char *method, const char *path,
+                                const char *if_match, const json_t *body,
+                                const char *address, unsigned allow,
+                                lxd_result *res, drover_error *err);
+
+/* Waits for the async operation op until deadline (absolute monotonic
+ * seconds). A failed operation is recorded with LXD's error text, unless
+ * allow has LXD_ALLOW_EXISTS and the text says "already exists": then
+ * *exists (if not NULL) is set and DROVER_OK returned. */
+LXD_HIDDEN drover_code lxd_wait(lxd_state *st, const char *op, double deadline,
+                                const char *address, unsigned allow, int *exists,
+                                drover_error *err);
+
+/* A call that may answer with an operation: waits for it when it does. */
+LXD_HIDDEN drover_code lxd_call_wait(lxd_state *st, const char *method,
+                                     const char *path, const char *if_match,
+                                     const json_t *body, const char *address,
+                                     double deadline, drover_error *err);
+
+/* A request path with the project parameter appended. printf-style; the
+ * caller escapes names with lxd_esc(). Caller frees; NULL on OOM. */
+LXD_HIDDEN char *lxd_path(const lxd_state *st, const char *fmt, ...) LXD_PRINTF(2, 3);
+
+/* A URL-escaped copy of s. Caller frees; NULL on OOM. */
+LXD_HIDDEN char *lxd_esc(const char *s);
+
+/* Records "lxd: <address>: <text>" (or "lxd: <text>" without address) and
+ * locates the error at source "lxd" and address. Returns code. */
+LXD_HIDDEN drover_code lxd_fail(drover_error *err, drover_code code, const char *address,
+                                const char *fmt, ...) LXD_PRINTF(4, 5);
+
+/* Whether an LXD error text describes a fault worth retrying. */
+LXD_HIDDEN int lxd_transient_text(const char *msg);
+
+/* deadline, or now + the operation timeout when deadline is 0. */
+LXD_HIDDEN double lxd_deadline(const lxd_state *st, double deadline);
+
+/* --------------------------------------------------------------------------
+ * Shared object helpers (lxd_object.c)
+ */
+
+/* The desired config (a string map; non-string scalars are written as
+ * text) plus, from cur_config (may be NULL), the server-owned volatile.*
+ * and image.* keys, plus every drover label of req. image may be NULL.
+ * New reference in *out. */
+LXD_HIDDEN drover_code lxd_config_build(json_t **out, const drover_res_req *req,
+                                        const json_t *desired, const json_t *cur_config,
+                                        const char *image, drover_error *err);
+
+/* A copy of config without user.drover.*, volatile.* and image.* keys.
+ * New reference; NULL on OOM. */
+LXD_HIDDEN json_t *lxd_config_clean(const json_t *config);
+
+/* True when obj's config carries the stack label (any stack when stack is
+ * NULL). */
+LXD_HIDDEN int lxd_owned(const json_t *obj, const char *stack);
+
+/* True when obj carries both this stack's and this address's labels: an
+ * object drover made for exactly this resource (adoption check). */
+LXD_HIDDEN int lxd_owned_at(const json_t *obj, const char *stack, const char *address);
+
+/* A live object with name and labels filled from obj ("name", "config");
+ * properties and attributes are left empty. Caller frees. */
+LXD_HIDDEN drover_code lxd_live_base(drover_live **out, const json_t *obj,
+                                     const char *etag, drover_error *err);
+
+/* Borrowed member of props, or NULL. */
+LXD_HIDDEN const char *lxd_prop_str(const json_t *props, const char *key);
+
+/* Deep copy of src, or an empty object when src is not an object. New
+ * reference; NULL on OOM. */
+LXD_HIDDEN json_t *lxd_obj_or_empty(const json_t *src);
+
+/* Sets key on obj to a new reference (stolen); returns -1 on failure. */
+LXD_HIDDEN int lxd_set(json_t *obj, const char *key, json_t *value);
+
+/* --------------------------------------------------------------------------
+ * Types (lxd_instance.c, lxd_profile.c, lxd_volume.c)
+ */
+
+typedef struct lxd_type_ops {
+  drover_code (*list)(lxd_state *st, const char *stack, drover_live_list *out,
+                      drover_error *err);
+  drover_code (*create)(lxd_state *st, const drover_res_req *req, drover_live **out,
+                        drover_error *err);
+  drover_code (*update)(lxd_state *st, const drover_res_req *req,
+                        const drover_live *cur, drover_live **out, drover_error *err);
+  drover_code (*del)(lxd_state *st, const drover_live *cur, double deadline,
+                     drover_error *err);
+  drover_code (*read)(lxd_state *st, const char *name, drover_live **out,
+                      drover_error *err);
+} lxd_type_ops;
+
+LXD_HIDDEN extern const drover_rtype lxd_instance_type;
+LXD_HIDDEN extern const lxd_type_ops lxd_instance_ops;
+LXD_HIDDEN extern const drover_rtype lxd_profile_type;
+LXD_HIDDEN extern const lxd_type_ops lxd_profile_ops;
+LXD_HIDDEN extern const drover_rtype lxd_volume_type;
+LXD_HIDDEN extern const lxd_type_ops lxd_volume_ops;
+
+#endif /* DROVER_LXD_H */

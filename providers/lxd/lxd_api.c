@@ -1,0 +1,295 @@
+/* lxd_api.c - LXD REST calls: JSON in and out, error mapping, operations.
+ *
+ * Every call goes through the shared HTTP module (retries, budget, TLS).
+ * LXD answers {"type":"sync"|"async"|"error", "error":..., "metadata":...};
+ * its error text is passed on unchanged, prefixed "lxd: <address>: ".
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+#include "lxd.h"
+
+/* --------------------------------------------------------------------------
+ * Small helpers
+ */
+
+drover_code lxd_fail(drover_error *err, drover_code code, const char *address,
+                     const char *fmt, ...)
+{
+  char buf[DROVER_ERROR_TEXT];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  if(address && *address)
+    drover_error_set(err, code, "lxd: %s: %s", address, buf);
+  else
+    drover_error_set(err, code, "lxd: %s", buf);
+  drover_error_locate(err, "lxd", address);
+  return code;
+}
+
+/* Ownership: caller frees. */
+char *lxd_esc(const char *s)
+{
+  char *e = curl_easy_escape(NULL, s, 0);
+  char *copy;
+
+  if(!e)
+    return NULL;
+  copy = strdup(e);
+  curl_free(e);
+  return copy;
+}
+
+/* Ownership: caller frees. */
+char *lxd_path(const lxd_state *st, const char *fmt, ...)
+{
+  va_list ap;
+  char *base = NULL, *proj = NULL, *out = NULL;
+  int n;
+
+  va_start(ap, fmt);
+  n = vasprintf(&base, fmt, ap);
+  va_end(ap);
+  if(n < 0)
+    return NULL;
+  proj = lxd_esc(st->project ? st->project : "default");
+  if(proj && asprintf(&out, "%s%cproject=%s", base, strchr(base, '?') ? '&' : '?',
+                      proj) < 0)
+    out = NULL;
+  free(proj);
+  free(base);
+  return out;
+}
+
+int lxd_transient_text(const char *msg)
+{
+  static const char *const marks[] = {
+    "database is locked", "timeout", "timed out", "deadline exceeded",
+    "connection refused", "connection reset", "try again", "temporarily",
+    "too many", "no such host", "broken pipe", "EOF", NULL};
+  size_t i;
+
+  if(!msg)
+    return 0;
+  for(i = 0; marks[i]; i++)
+    if(strcasestr(msg, marks[i]))
+      return 1;
+  return 0;
+}
+
+double lxd_deadline(const lxd_state *st, double deadline)
+{
+  return deadline > 0 ? deadline : drover_now() + st->op_timeout;
+}
+
+void lxd_result_free(lxd_result *r)
+{
+  if(!r)
+    return;
+  json_decref(r->meta);
+  free(r->etag);
+  free(r->op);
+  free(r->message);
+  memset(r, 0, sizeof(*r));
+}
+
+static int says_exists(long status, const char *msg)
+{
+  return status == 409 || (msg && strstr(msg, "already exists"));
+}
+
+/* --------------------------------------------------------------------------
+ * One call
+ */
+
+drover_code lxd_call(lxd_state *st, const char *method, const char *path,
+                     const char *if_match, const json_t *body, const char *address,
+                     unsigned allow, lxd_result *res, drover_error *err)
+{
+  drover_http_response resp;
+  drover_error herr;
+  drover_code rc, hrc;
+  json_t *root = NULL;
+  char *text = NULL;
+  const char *msg;
+  double t0 = drover_now();
+
+  memset(res, 0, sizeof(*res));
+  memset(&resp, 0, sizeof(resp));
+  drover_error_clear(&herr);
+  if(body) {
+    text = json_dumps(body, JSON_COMPACT);
+    if(!text) {
+      rc = lxd_fail(err, DROVER_E_NOMEM, address, "out of memory");
+      goto out;
+    }
+  }
+  hrc = drover_http_request(st->http, method, path, if_match, text,
+                            text ? strlen(text) : 0, &resp, &herr);
+  drover_logf(&st->env, DROVER_LOG_DEBUG, "lxd: %s %s -> %ld (%.0f ms)", method, path,
+              resp.status, (drover_now() - t0) * 1e3);
+  res->status = resp.status;
+  if(resp.body && resp.len)
+    root = json_loadb(resp.body, resp.len, 0, NULL);
+  if(root) {
+    json_t *m = json_object_get(root, "metadata");
+    const char *e = json_string_value(json_object_get(root, "error"));
+    const char *op = json_string_value(json_object_get(root, "operation"));
+    const char *type = json_string_value(json_object_get(root, "type"));
+    if(m && !json_is_null(m))
+      res->meta = json_incref(m);
+    if(e && *e)
+      res->message = strdup(e);
+    if(type && !strcmp(type, "async") && op && *op)
+      res->op = strdup(op);
+  }
+  if(resp.etag) {
+    res->etag = resp.etag;
+    resp.etag = NULL;
+  }
+  msg = res->message;
+
+  if(hrc && !resp.status) {
+    /* No answer at all: pass the transport error on (TRANSIENT, TLS, IO). */
+    rc = lxd_fail(err, hrc, address, "%s: %s", st->where, herr.text);
+    goto out;
+  }
+  if((allow & LXD_ALLOW_404) && resp.status == 404) {
+    rc = DROVER_OK;
+    goto out;
+  }
+  if((allow & LXD_ALLOW_EXISTS) && resp.status >= 400 && says_exists(resp.status, msg)) {
+    /* LXD 5.0 answers a duplicate profile with a 500, which the HTTP
+     * module retried; the answer is still "exists". */
+    res->status = 409;
+    rc = DROVER_OK;
+    goto out;
+  }
+  if(hrc) {
+    /* Retries exhausted on 429/5xx: LXD's text if it gave one. */
+    rc = lxd_fail(err, hrc, address, "%s", msg ? msg : herr.text);
+    goto out;
+  }
+  if(resp.status >= 400) {
+    drover_code code = DROVER_E_PROVIDER;
+    /* 404 means "no such object" for GET and DELETE. On POST/PUT it names
+     * something the request refers to (an image, a profile, a pool):
+     * a permanent provider error, not "the object is gone". */
+    if(resp.status == 404 && (!strcmp(method, "GET") || !strcmp(method, "DELETE")))
+      code = DROVER_E_NOT_FOUND;
+    else if(resp.status == 412)
+      code = DROVER_E_CONFLICT;
+    else if(lxd_transient_text(msg))
+      code = DROVER_E_TRANSIENT;
+    if(msg)
+      rc = lxd_fail(err, code, address, "%s", msg);
+    else
+      rc = lxd_fail(err, code, address, "HTTP %ld from %s %s", resp.status, method, path);
+    goto out;
+  }
+  if(!root) {
+    rc = lxd_fail(err, DROVER_E_PROVIDER, address, "%s %s: response is not JSON",
+                  method, path);
+    goto out;
+  }
+  rc = DROVER_OK;
+out:
+  json_decref(root);
+  drover_http_response_free(&resp);
+  free(text);
+  return rc;
+}
+
+/* --------------------------------------------------------------------------
+ * Operations
+ */
+
+drover_code lxd_wait(lxd_state *st, const char *op, double deadline,
+                     const char *address, unsigned allow, int *exists,
+                     drover_error *err)
+{
+  drover_code rc = DROVER_OK;
+  char *path = NULL;
+  const char *q = strchr(op, '?');
+  lxd_result res;
+
+  memset(&res, 0, sizeof(res));
+  if(exists)
+    *exists = 0;
+  for(;;) {
+    double left = deadline - drover_now();
+    long secs, code;
+    const char *errtext;
+
+    if(left <= 0) {
+      rc = lxd_fail(err, DROVER_E_TIMEOUT, address,
+                    "operation %s did not finish before the deadline", op);
+      goto out;
+    }
+    secs = (long)ceil(left < st->wait_chunk ? left : st->wait_chunk);
+    if(secs < 1)
+      secs = 1;
+    free(path);
+    /* The operation URL may already carry ?project=...; keep it. */
+    if(q) {
+      if(asprintf(&path, "%.*s/wait%s&timeout=%ld", (int)(q - op), op, q, secs) < 0)
+        path = NULL;
+    }
+    else
+      path = lxd_path(st, "%s/wait?timeout=%ld", op, secs);
+    if(!path) {
+      rc = lxd_fail(err, DROVER_E_NOMEM, address, "out of memory");
+      goto out;
+    }
+    lxd_result_free(&res);
+    rc = lxd_call(st, "GET", path, NULL, NULL, address, LXD_ALLOW_404, &res, err);
+    if(rc)
+      goto out;
+    if(res.status == 404) {
+      /* LXD forgets finished operations after a few seconds. The caller
+       * reads the object back, which tells the real outcome. */
+      goto out;
+    }
+    code = (long)json_integer_value(json_object_get(res.meta, "status_code"));
+    errtext = json_string_value(json_object_get(res.meta, "err"));
+    if(code == 200)
+      goto out;
+    if(code == 400 || code == 401) {
+      if((allow & LXD_ALLOW_EXISTS) && errtext && strstr(errtext, "already exists")) {
+        if(exists)
+          *exists = 1;
+        goto out;
+      }
+      rc = lxd_fail(err, lxd_transient_text(errtext) ? DROVER_E_TRANSIENT
+                                                      : DROVER_E_PROVIDER,
+                    address, "%s", errtext && *errtext ? errtext :
+                    code == 401 ? "operation cancelled" : "operation failed");
+      goto out;
+    }
+    /* Still running (103) or pending: wait again until the deadline. */
+  }
+out:
+  lxd_result_free(&res);
+  free(path);
+  return rc;
+}
+
+drover_code lxd_call_wait(lxd_state *st, const char *method, const char *path,
+                          const char *if_match, const json_t *body,
+                          const char *address, double deadline, drover_error *err)
+{
+  lxd_result res;
+  drover_code rc;
+
+  rc = lxd_call(st, method, path, if_match, body, address, 0, &res, err);
+  if(!rc && res.op)
+    rc = lxd_wait(st, res.op, deadline, address, 0, NULL, err);
+  lxd_result_free(&res);
+  return rc;
+}

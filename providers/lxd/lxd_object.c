@@ -1,0 +1,166 @@
+/* lxd_object.c - what instances, profiles and volumes share: labels in
+ * config keys, and the normalisation of config maps. */
+#include <stdlib.h>
+#include <string.h>
+#include "lxd.h"
+
+static int is_server_key(const char *key)
+{
+  return !strncmp(key, "volatile.", 9) || !strncmp(key, "image.", 6);
+}
+
+static int is_label_key(const char *key)
+{
+  return !strncmp(key, LXD_LABEL_PREFIX, strlen(LXD_LABEL_PREFIX));
+}
+
+int lxd_set(json_t *obj, const char *key, json_t *value)
+{
+  return value ? json_object_set_new(obj, key, value) : -1;
+}
+
+/* New reference. */
+json_t *lxd_obj_or_empty(const json_t *src)
+{
+  return json_is_object(src) ? json_deep_copy(src) : json_object();
+}
+
+const char *lxd_prop_str(const json_t *props, const char *key)
+{
+  return json_string_value(json_object_get(props, key));
+}
+
+/* New reference in *out. */
+drover_code lxd_config_build(json_t **out, const drover_res_req *req,
+                             const json_t *desired, const json_t *cur_config,
+                             const char *image, drover_error *err)
+{
+  json_t *cfg = json_object();
+  const char *key;
+  json_t *v;
+  drover_code rc = DROVER_OK;
+
+  *out = NULL;
+  if(!cfg)
+    goto nomem;
+  json_object_foreach((json_t *)desired, key, v) {
+    if(is_label_key(key))
+      continue; /* drover's own keys are written below, never by a template */
+    if(json_is_string(v)) {
+      if(lxd_set(cfg, key, json_incref(v)))
+        goto nomem;
+    }
+    else if(json_is_integer(v) || json_is_real(v) || json_is_boolean(v)) {
+      char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+      if(!text || lxd_set(cfg, key, json_string(text))) {
+        free(text);
+        goto nomem;
+      }
+      free(text);
+    }
+    else {
+      rc = lxd_fail(err, DROVER_E_PROVIDER, req->address,
+                    "config key \"%s\" must be a string", key);
+      goto out;
+    }
+  }
+  json_object_foreach((json_t *)cur_config, key, v) {
+    if(is_server_key(key) && lxd_set(cfg, key, json_incref(v)))
+      goto nomem;
+  }
+  if((req->stack && lxd_set(cfg, LXD_LABEL(DROVER_LABEL_STACK), json_string(req->stack))) ||
+     (req->address &&
+      lxd_set(cfg, LXD_LABEL(DROVER_LABEL_ADDRESS), json_string(req->address))) ||
+     (req->hash && *req->hash &&
+      lxd_set(cfg, LXD_LABEL(DROVER_LABEL_HASH), json_string(req->hash))) ||
+     lxd_set(cfg, LXD_LABEL(DROVER_LABEL_VERSION), json_string(DROVER_VERSION)) ||
+     /* An empty value would unset the key in LXD: leave "no deps" absent. */
+     (req->deps && *req->deps &&
+      lxd_set(cfg, LXD_LABEL(DROVER_LABEL_DEPS), json_string(req->deps))) ||
+     (image && lxd_set(cfg, LXD_LABEL_IMAGE, json_string(image))))
+    goto nomem;
+  *out = cfg;
+  cfg = NULL;
+  goto out;
+nomem:
+  rc = lxd_fail(err, DROVER_E_NOMEM, req->address, "out of memory");
+out:
+  json_decref(cfg);
+  return rc;
+}
+
+/* New reference. */
+json_t *lxd_config_clean(const json_t *config)
+{
+  json_t *out = json_object();
+  const char *key;
+  json_t *v;
+
+  if(!out)
+    return NULL;
+  json_object_foreach((json_t *)config, key, v) {
+    if(is_label_key(key) || is_server_key(key))
+      continue;
+    if(json_object_set(out, key, v)) {
+      json_decref(out);
+      return NULL;
+    }
+  }
+  return out;
+}
+
+int lxd_owned(const json_t *obj, const char *stack)
+{
+  const char *s = json_string_value(
+    json_object_get(json_object_get(obj, "config"), LXD_LABEL(DROVER_LABEL_STACK)));
+
+  if(!s || !*s)
+    return 0;
+  return !stack || !strcmp(s, stack);
+}
+
+int lxd_owned_at(const json_t *obj, const char *stack, const char *address)
+{
+  const char *a = json_string_value(
+    json_object_get(json_object_get(obj, "config"), LXD_LABEL(DROVER_LABEL_ADDRESS)));
+
+  return stack && address && a && lxd_owned(obj, stack) && !strcmp(a, address);
+}
+
+static int dup_label(char **dst, const json_t *config, const char *key)
+{
+  const char *v = json_string_value(json_object_get(config, key));
+
+  if(!v)
+    return 0;
+  *dst = strdup(v);
+  return *dst ? 0 : -1;
+}
+
+/* *out owned by the caller: drover_live_free(). */
+drover_code lxd_live_base(drover_live **out, const json_t *obj, const char *etag,
+                          drover_error *err)
+{
+  drover_live *l = drover_live_new();
+  const json_t *config = json_object_get(obj, "config");
+  const char *name = json_string_value(json_object_get(obj, "name"));
+  const char *status = json_string_value(json_object_get(obj, "status"));
+
+  *out = NULL;
+  if(!name) {
+    drover_live_free(l);
+    return lxd_fail(err, DROVER_E_PROVIDER, NULL, "object without a name in a listing");
+  }
+  if(!l || !(l->name = strdup(name)) ||
+     dup_label(&l->address, config, LXD_LABEL(DROVER_LABEL_ADDRESS)) ||
+     dup_label(&l->hash, config, LXD_LABEL(DROVER_LABEL_HASH)) ||
+     dup_label(&l->deps, config, LXD_LABEL(DROVER_LABEL_DEPS)) ||
+     dup_label(&l->stack, config, LXD_LABEL(DROVER_LABEL_STACK)) ||
+     (etag && !(l->etag = strdup(etag))) ||
+     (status && !(l->status = strdup(status)))) {
+    drover_live_free(l);
+    return lxd_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+  }
+  *out = l;
+  return DROVER_OK;
+}
