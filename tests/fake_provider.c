@@ -777,3 +777,63 @@ json_t *fake_last_config(void)
   pthread_mutex_unlock(&fake_lock);
   return j;
 }
+
+void fake_reset_counts(void)
+{
+  pthread_mutex_lock(&fake_lock);
+  memset(calls, 0, sizeof(calls));
+  max_inflight = inflight;
+  noplog = 0;
+  pthread_mutex_unlock(&fake_lock);
+}
+
+static void fake_test_log(void *ud, drover_log_level level, const char *msg)
+{
+  (void)ud;
+  fprintf(stderr, "[%d] %s\n", (int)level, msg);
+}
+
+drover_code fake_stack_open(drover_template **tpl, drover_stack **stack,
+                            const char *json, const char *const *vars,
+                            const char *stack_name, drover_error *err)
+{
+  drover_options opts = DROVER_OPTIONS_INIT;
+  drover_vars *v = NULL;
+  drover_code rc;
+  size_t i;
+
+  *tpl = NULL;
+  *stack = NULL;
+  rc = drover_template_load_buffer(tpl, json, strlen(json), "test.json", err);
+  if(rc)
+    goto out;
+  v = drover_vars_new();
+  if(!v) {
+    rc = DROVER_E_NOMEM;
+    goto out;
+  }
+  for(i = 0; vars && vars[i]; i++) {
+    rc = drover_vars_set_kv(v, vars[i], err);
+    if(rc)
+      goto out;
+  }
+  opts.stack_name = stack_name;
+  if(getenv("DROVER_TEST_VERBOSE")) {
+    opts.log = fake_test_log;
+    opts.log_level = DROVER_LOG_DEBUG;
+  }
+  rc = drover_stack_open(stack, *tpl, v, &opts, err);
+out:
+  drover_vars_free(v);
+  if(rc) {
+    drover_template_free(*tpl);
+    *tpl = NULL;
+  }
+  return rc;
+}
+
+void fake_stack_close(drover_template *tpl, drover_stack *stack)
+{
+  drover_stack_free(stack);
+  drover_template_free(tpl);
+}

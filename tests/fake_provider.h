@@ -107,4 +107,21 @@ size_t fake_log_len(void);
  * NULL. */
 json_t *fake_last_config(void);
 
+/* Zeroes the call counters, the concurrency high-water mark and the op
+ * log, keeping the store. */
+void fake_reset_counts(void);
+
+/* ------------------------------------------------------------------------
+ * Helpers for engine tests
+ */
+
+/* Loads json (a template text) with the NULL-terminated "k=v" vars and
+ * opens a stack. stack_name may be NULL. Log lines go to stderr when
+ * $DROVER_TEST_VERBOSE is set. On success *tpl and *stack are set (free
+ * with fake_stack_close). */
+drover_code fake_stack_open(drover_template **tpl, drover_stack **stack,
+                            const char *json, const char *const *vars,
+                            const char *stack_name, drover_error *err);
+void fake_stack_close(drover_template *tpl, drover_stack *stack);
+
 #endif /* DROVER_FAKE_PROVIDER_H */

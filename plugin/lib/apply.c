@@ -334,7 +334,7 @@ static drover_code build(run *r, node *nd, opkind op, const char *altname,
   drover_live *out = NULL;
   json_t *props = NULL;
   char hash[17], cbd[80];
-  const char *name = inst->name;
+  const char *name;
   int known;
 
   memset(&req, 0, sizeof(req));
@@ -358,6 +358,7 @@ static drover_code build(run *r, node *nd, opkind op, const char *altname,
   }
   if(!props)
     return drover_error_set(err, DROVER_E_NOMEM, "apply: out of memory");
+  name = inst->name; /* eval replaced it: read it only now */
   if(altname) {
     /* create_before_destroy: a second name so old and new coexist. */
     snprintf(cbd, sizeof(cbd), "%.*s-%.6s", DV_CBD_BASE_MAX, inst->name, hash);

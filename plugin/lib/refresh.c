@@ -439,6 +439,16 @@ drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
     }
   }
   sort_orphans(stack);
+  /* What the cloud reports (server-assigned attributes) may resolve
+   * references that were unknown when the stack was opened. */
+  for(i = 0; stack->tpl && stack->topo && i < stack->tpl->nblocks; i++) {
+    size_t b = stack->topo[i];
+    for(k = 0; k < stack->block_ninst[b]; k++) {
+      rc = dv_stack_eval_inst(stack, &stack->insts[stack->block_first[b] + k], err);
+      if(rc)
+        goto out;
+    }
+  }
   stack->refreshed = 1;
   dv_log(stack, DROVER_LOG_INFO, "refresh: stack \"%s\": %zu live object(s), "
          "%zu orphan(s) in %.2fs", stack->name, total, stack->orphans.count,

@@ -1,0 +1,663 @@
+/* check_plan.c - refresh, plan, rendering, saved plans, outputs, graph,
+ * stacks list; all against the in-process fake provider. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "engine.h"
+#include "fake_provider.h"
+
+static char tmpdir[] = "/tmp/check_plan.XXXXXX";
+
+/* A group and N things that depend on it. */
+static const char *TPL =
+  "{\"drover\": 1, \"stack\": \"tp\",\n"
+  " \"params\": {\"n\": {\"type\": \"integer\", \"default\": 2},\n"
+  "            \"image\": {\"type\": \"string\", \"default\": \"busybox\"},\n"
+  "            \"size\": {\"type\": \"integer\", \"default\": 1},\n"
+  "            \"note\": {\"type\": \"string\", \"default\": \"hello\"},\n"
+  "            \"pw\": {\"type\": \"string\", \"default\": \"hunter2-secret\",\n"
+  "                     \"sensitive\": true}},\n"
+  " \"providers\": {\"fake\": {\"region\": \"x\"}},\n"
+  " \"resources\": {\n"
+  "  \"grp\": {\"type\": \"fake.group\", \"properties\": {\"config\": {\"a\": \"1\"}}},\n"
+  "  \"web\": {\"type\": \"fake.thing\", \"count\": \"${params.n}\",\n"
+  "           \"depends_on\": [\"grp\"],\n"
+  "           \"properties\": {\"image\": \"${params.image}\", \"size\": \"${params.size}\",\n"
+  "                          \"note\": \"${params.note}\",\n"
+  "                          \"tags\": {\"pw\": \"${params.pw}\"}}}},\n"
+  " \"outputs\": {\"names\": {\"value\": \"${resources.web[*].name}\"},\n"
+  "             \"secret\": {\"value\": \"${params.pw}\", \"sensitive\": true}}}\n";
+
+/* The same with lifecycle settings on web. */
+static const char *TPL_LC =
+  "{\"drover\": 1, \"stack\": \"tp\",\n"
+  " \"params\": {\"image\": {\"type\": \"string\", \"default\": \"busybox\"},\n"
+  "            \"size\": {\"type\": \"integer\", \"default\": 1}},\n"
+  " \"resources\": {\n"
+  "  \"web\": {\"type\": \"fake.thing\",\n"
+  "           \"properties\": {\"image\": \"${params.image}\", \"size\": \"${params.size}\"},\n"
+  "           \"lifecycle\": {\"prevent_destroy\": true, \"ignore_changes\": [\"tags\"]}}}}\n";
+
+typedef struct fx {
+  drover_template *tpl;
+  drover_stack *stack;
+  drover_plan *plan;
+  drover_error err;
+} fx;
+
+static void fx_open(fx *f, const char *tpl, const char *const *vars)
+{
+  drover_code rc;
+  char buf[1200];
+
+  memset(f, 0, sizeof(*f));
+  rc = fake_stack_open(&f->tpl, &f->stack, tpl, vars, NULL, &f->err);
+  ck_assert_msg(rc == DROVER_OK, "open: %s",
+                drover_error_format(&f->err, buf, sizeof(buf)));
+}
+
+static void fx_plan(fx *f, unsigned flags)
+{
+  drover_code rc;
+  char buf[1200];
+
+  drover_plan_free(f->plan);
+  f->plan = NULL;
+  rc = drover_stack_refresh(f->stack, &f->err);
+  ck_assert_msg(rc == DROVER_OK, "refresh: %s",
+                drover_error_format(&f->err, buf, sizeof(buf)));
+  rc = drover_plan_new(&f->plan, f->stack, flags, &f->err);
+  ck_assert_msg(rc == DROVER_OK, "plan: %s",
+                drover_error_format(&f->err, buf, sizeof(buf)));
+}
+
+static void fx_apply(fx *f)
+{
+  drover_apply_opts ao = DROVER_APPLY_OPTS_INIT;
+  drover_code rc;
+  char buf[1200];
+
+  ao.retry_base = 0.001;
+  rc = drover_apply(f->plan, &ao, NULL, &f->err);
+  ck_assert_msg(rc == DROVER_OK, "apply: %s",
+                drover_error_format(&f->err, buf, sizeof(buf)));
+}
+
+static void fx_close(fx *f)
+{
+  drover_plan_free(f->plan);
+  fake_stack_close(f->tpl, f->stack);
+  memset(f, 0, sizeof(*f));
+}
+
+/* Opens, plans, applies and closes: leaves the fake cloud populated. */
+static void converge(const char *tpl, const char *const *vars)
+{
+  fx f;
+
+  fx_open(&f, tpl, vars);
+  fx_plan(&f, 0);
+  fx_apply(&f);
+  fx_close(&f);
+}
+
+static long find_entry(const drover_plan *p, const char *address)
+{
+  size_t i;
+
+  for(i = 0; i < drover_plan_count(p); i++)
+    if(!strcmp(drover_plan_address(p, i), address))
+      return (long)i;
+  return -1;
+}
+
+static void expect(const drover_plan *p, const char *address, drover_action a,
+                   const char *reason)
+{
+  long i = find_entry(p, address);
+
+  ck_assert_msg(i >= 0, "no plan entry for %s", address);
+  ck_assert_msg(drover_plan_action(p, (size_t)i) == a, "%s: action %s, expected %s",
+                address, drover_action_name(drover_plan_action(p, (size_t)i)),
+                drover_action_name(a));
+  if(reason)
+    ck_assert_str_eq(drover_plan_reason(p, (size_t)i), reason);
+}
+
+static void setup(void)
+{
+  ck_assert_int_eq(fake_register(), 0);
+  fake_reset();
+}
+
+/* ------------------------------------------------------------------------ */
+
+START_TEST(refresh_is_bulk)
+{
+  const char *vars[] = {"n=50", NULL};
+  fx f;
+
+  converge(TPL, vars);
+  ck_assert_uint_eq(fake_count("fake.thing", "tp"), 50);
+  fake_reset_counts();
+  fx_open(&f, TPL, vars);
+  fx_plan(&f, 0);
+  /* One list per type, independent of the 51 resources. */
+  ck_assert_uint_eq(fake_calls(FAKE_OP_LIST, "fake.thing"), 1);
+  ck_assert_uint_eq(fake_calls(FAKE_OP_LIST, "fake.group"), 1);
+  ck_assert_uint_eq(fake_calls(FAKE_OP_LIST, NULL), 2);
+  ck_assert_uint_eq(fake_calls(FAKE_OP_READ, NULL), 0);
+  ck_assert_uint_eq(drover_plan_count(f.plan), 51);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
+  fx_close(&f);
+}
+END_TEST
+
+START_TEST(plan_create_then_noop)
+{
+  fx f;
+
+  fx_open(&f, TPL, NULL);
+  fx_plan(&f, 0);
+  ck_assert_uint_eq(drover_plan_count(f.plan), 3);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 3);
+  expect(f.plan, "grp", DROVER_ACTION_CREATE, "not in the cloud");
+  expect(f.plan, "web[0]", DROVER_ACTION_CREATE, "not in the cloud");
+  expect(f.plan, "web[1]", DROVER_ACTION_CREATE, "not in the cloud");
+  /* Dependency order: the group comes first. */
+  ck_assert_str_eq(drover_plan_address(f.plan, 0), "grp");
+  fx_apply(&f);
+  fx_plan(&f, 0);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
+  expect(f.plan, "web[0]", DROVER_ACTION_NOOP, NULL);
+  fx_close(&f);
+}
+END_TEST
+
+START_TEST(plan_update_and_replace)
+{
+  const char *size2[] = {"size=2", NULL};
+  const char *img[] = {"image=alpine", NULL};
+  const char *both[] = {"image=alpine", "size=3", NULL};
+  fx f;
+
+  converge(TPL, NULL);
+  fx_open(&f, TPL, size2);
+  fx_plan(&f, 0);
+  expect(f.plan, "web[0]", DROVER_ACTION_UPDATE, "\"size\" changed");
+  expect(f.plan, "grp", DROVER_ACTION_NOOP, NULL);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 2);
+  fx_close(&f);
+
+  fx_open(&f, TPL, img);
+  fx_plan(&f, 0);
+  expect(f.plan, "web[1]", DROVER_ACTION_REPLACE, "\"image\" forces replacement");
+  fx_close(&f);
+
+  fx_open(&f, TPL, both);
+  fx_plan(&f, 0);
+  expect(f.plan, "web[1]", DROVER_ACTION_REPLACE, "\"image\" forces replacement");
+  ck_assert_uint_eq(f.plan->entries[find_entry(f.plan, "web[1]")].nchanged, 2);
+  fx_close(&f);
+}
+END_TEST
+
+START_TEST(plan_drift_and_no_diff)
+{
+  fx f;
+
+  converge(TPL, NULL);
+  /* note is NO_DIFF: a changed note is not a change. */
+  ck_assert_int_eq(fake_mutate("fake.thing", "tp-web-0", "note", "\"other\""), 0);
+  fx_open(&f, TPL, NULL);
+  fx_plan(&f, 0);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
+  /* size changed behind drover's back. */
+  ck_assert_int_eq(fake_mutate("fake.thing", "tp-web-0", "size", "7"), 0);
+  ck_assert_int_eq(fake_mutate("fake.group", "tp-grp", "config", "{\"a\": \"2\"}"), 0);
+  fx_plan(&f, 0);
+  expect(f.plan, "web[0]", DROVER_ACTION_UPDATE, "changed outside drover: \"size\"");
+  expect(f.plan, "grp", DROVER_ACTION_UPDATE, "changed outside drover: \"config\"");
+  expect(f.plan, "web[1]", DROVER_ACTION_NOOP, NULL);
+  /* Converge it back. */
+  fx_apply(&f);
+  fx_plan(&f, 0);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
+  fx_close(&f);
+}
+END_TEST
+
+START_TEST(plan_delete_removed)
+{
+  const char *three[] = {"n=3", NULL};
+  const char *one[] = {"n=1", NULL};
+  fx f;
+
+  converge(TPL, three);
+  ck_assert_uint_eq(fake_count("fake.thing", "tp"), 3);
+  fx_open(&f, TPL, one);
+  fx_plan(&f, 0);
+  expect(f.plan, "web[0]", DROVER_ACTION_NOOP, NULL);
+  expect(f.plan, "web[1]", DROVER_ACTION_DELETE, "no longer in the template");
+  expect(f.plan, "web[2]", DROVER_ACTION_DELETE, "no longer in the template");
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 2);
+  fx_apply(&f);
+  ck_assert_uint_eq(fake_count("fake.thing", "tp"), 1);
+  fx_close(&f);
+}
+END_TEST
+
+START_TEST(plan_ignore_changes_and_prevent_destroy)
+{
+  const char *img[] = {"image=alpine", NULL};
+  const char *size[] = {"size=5", NULL};
+  fx f;
+  drover_plan *p = NULL;
+
+  converge(TPL_LC, NULL);
+  ck_assert_int_eq(fake_mutate("fake.thing", "tp-web", "tags", "{\"x\": \"y\"}"), 0);
+  fx_open(&f, TPL_LC, NULL);
+  fx_plan(&f, 0);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 0); /* tags ignored */
+  fx_close(&f);
+
+  fx_open(&f, TPL_LC, size);
+  fx_plan(&f, 0);
+  expect(f.plan, "web", DROVER_ACTION_UPDATE, "\"size\" changed"); /* allowed */
+  fx_close(&f);
+
+  fx_open(&f, TPL_LC, img);
+  ck_assert_int_eq(drover_stack_refresh(f.stack, &f.err), DROVER_OK);
+  ck_assert_int_eq(drover_plan_new(&p, f.stack, 0, &f.err), DROVER_E_PREVENT_DESTROY);
+  ck_assert_ptr_null(p);
+  ck_assert_str_eq(f.err.address, "web");
+  ck_assert_ptr_nonnull(strstr(f.err.text, "\"web\""));
+  drover_error_clear(&f.err);
+  ck_assert_int_eq(drover_plan_new(&p, f.stack, DROVER_PLAN_DESTROY, &f.err),
+                   DROVER_E_PREVENT_DESTROY);
+  ck_assert_str_eq(f.err.address, "web");
+  fx_close(&f);
+}
+END_TEST
+
+START_TEST(plan_destroy)
+{
+  fx f;
+
+  converge(TPL, NULL);
+  /* An orphan labelled with the stack is destroyed too. */
+  ck_assert_int_eq(fake_seed("fake.thing", "tp-old", "tp", "old", "0", NULL,
+                             "{\"image\": \"x\"}"), 0);
+  fx_open(&f, TPL, NULL);
+  fx_plan(&f, DROVER_PLAN_DESTROY);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 4);
+  expect(f.plan, "grp", DROVER_ACTION_DELETE, "destroy");
+  expect(f.plan, "web[0]", DROVER_ACTION_DELETE, "destroy");
+  expect(f.plan, "old", DROVER_ACTION_DELETE, "destroy");
+  /* Dependents are listed (and deleted) before what they use. */
+  ck_assert_int_lt(find_entry(f.plan, "web[0]"), find_entry(f.plan, "grp"));
+  fake_reset_counts();
+  fx_apply(&f);
+  ck_assert_uint_eq(fake_count(NULL, "tp"), 0);
+  ck_assert_int_lt(fake_log_pos(FAKE_OP_DELETE, "web[0]", 1),
+                    fake_log_pos(FAKE_OP_DELETE, "grp", 0));
+  ck_assert_int_lt(fake_log_pos(FAKE_OP_DELETE, "old", 1),
+                    fake_log_pos(FAKE_OP_DELETE, "grp", 0));
+  fx_close(&f);
+}
+END_TEST
+
+START_TEST(refresh_duplicates_and_foreign)
+{
+  fx f;
+  long i;
+
+  converge(TPL, NULL);
+  /* A second object claiming web[0] with a stale hash, and one from
+   * another stack that must be left alone. */
+  ck_assert_int_eq(fake_seed("fake.thing", "tp-web-0-dup", "tp", "web[0]", "stale",
+                             NULL, "{\"image\": \"busybox\"}"), 0);
+  ck_assert_int_eq(fake_seed("fake.thing", "other-web-0", "other", "web[0]", "x",
+                             NULL, "{\"image\": \"busybox\"}"), 0);
+  fx_open(&f, TPL, NULL);
+  fx_plan(&f, 0);
+  ck_assert_uint_eq(f.stack->orphans.count, 1);
+  ck_assert_str_eq(f.stack->orphans.items[0]->name, "tp-web-0-dup");
+  i = find_entry(f.plan, "web[0]");
+  ck_assert_int_eq(drover_plan_action(f.plan, (size_t)i), DROVER_ACTION_NOOP);
+  ck_assert_str_eq(f.plan->entries[i].inst->live->name, "tp-web-0");
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 1);
+  fx_apply(&f);
+  ck_assert_ptr_null(fake_get("fake.thing", "tp-web-0-dup"));
+  ck_assert_uint_eq(fake_count_address("fake.thing", "web[0]"), 2); /* ours + other's */
+  ck_assert_uint_eq(fake_count(NULL, "other"), 1);
+  fx_close(&f);
+}
+END_TEST
+
+START_TEST(render_and_json)
+{
+  const char *size2[] = {"size=2", NULL};
+  fx f;
+  char *buf = NULL, *js = NULL;
+  size_t len = 0;
+  FILE *mem;
+  json_t *root, *res;
+  json_error_t jerr;
+
+  fx_open(&f, TPL, NULL);
+  fx_plan(&f, 0);
+  mem = open_memstream(&buf, &len);
+  ck_assert_int_eq(drover_plan_render(f.plan, mem, 0), DROVER_OK);
+  fclose(mem);
+  ck_assert_ptr_nonnull(strstr(buf, "+ web[0]"));
+  ck_assert_ptr_nonnull(strstr(buf, "Plan: 3 to create, 0 to update, 0 to replace, "
+                                    "0 to delete."));
+  ck_assert_ptr_null(strstr(buf, "\033["));
+  ck_assert_ptr_null(strstr(buf, "hunter2-secret"));
+  ck_assert_ptr_nonnull(strstr(buf, "(sensitive)"));
+  free(buf);
+  buf = NULL;
+  mem = open_memstream(&buf, &len);
+  ck_assert_int_eq(drover_plan_render(f.plan, mem, 1), DROVER_OK);
+  fclose(mem);
+  ck_assert_ptr_nonnull(strstr(buf, "\033["));
+  free(buf);
+  buf = NULL;
+  fx_apply(&f);
+  fx_close(&f);
+
+  fx_open(&f, TPL, size2);
+  fx_plan(&f, 0);
+  mem = open_memstream(&buf, &len);
+  ck_assert_int_eq(drover_plan_render(f.plan, mem, 0), DROVER_OK);
+  fclose(mem);
+  ck_assert_ptr_nonnull(strstr(buf, "~ web[1]"));
+  ck_assert_ptr_nonnull(strstr(buf, "size: 1 -> 2"));
+  ck_assert_ptr_nonnull(strstr(buf, "Plan: 0 to create, 2 to update"));
+  free(buf);
+
+  ck_assert_int_eq(drover_plan_to_json(&js, f.plan, &f.err), DROVER_OK);
+  ck_assert_ptr_null(strstr(js, "hunter2-secret"));
+  root = json_loads(js, 0, &jerr);
+  ck_assert_ptr_nonnull(root);
+  ck_assert_str_eq(json_string_value(json_object_get(root, "stack")), "tp");
+  ck_assert_int_eq(json_integer_value(json_object_get(root, "changes")), 2);
+  res = json_object_get(root, "resources");
+  ck_assert_uint_eq(json_array_size(res), 3);
+  {
+    size_t i;
+    json_t *e;
+    int seen = 0;
+    json_array_foreach(res, i, e) {
+      if(strcmp(json_string_value(json_object_get(e, "address")), "web[0]"))
+        continue;
+      seen = 1;
+      ck_assert_str_eq(json_string_value(json_object_get(e, "action")), "update");
+      ck_assert_str_eq(json_string_value(json_array_get(json_object_get(e, "changed"), 0)),
+                       "size");
+      ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(e, "before"),
+                                                          "size")), 1);
+      ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(e, "after"),
+                                                          "size")), 2);
+    }
+    ck_assert(seen);
+  }
+  json_decref(root);
+  free(js);
+  fx_close(&f);
+
+  fx_open(&f, TPL, NULL);
+  fx_plan(&f, 0);
+  buf = NULL;
+  mem = open_memstream(&buf, &len);
+  ck_assert_int_eq(drover_plan_render(f.plan, mem, 0), DROVER_OK);
+  fclose(mem);
+  ck_assert_ptr_nonnull(strstr(buf, "No changes."));
+  free(buf);
+  fx_close(&f);
+}
+END_TEST
+
+START_TEST(saved_plan_roundtrip_and_stale)
+{
+  const char *size2[] = {"size=2", NULL};
+  char path[256];
+  struct stat st;
+  fx f;
+  drover_plan *loaded = NULL;
+  drover_stack *ls = NULL;
+  drover_error err;
+  drover_apply_opts ao = DROVER_APPLY_OPTS_INIT;
+  size_t i;
+
+  converge(TPL, NULL);
+  snprintf(path, sizeof(path), "%s/p.plan", tmpdir);
+  fx_open(&f, TPL, size2);
+  fx_plan(&f, 0);
+  ck_assert_int_eq(drover_plan_save(f.plan, path, &f.err), DROVER_OK);
+  ck_assert_int_eq(stat(path, &st), 0);
+  ck_assert_int_eq(st.st_mode & 0777, 0600);
+
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_plan_load(&loaded, &ls, path, NULL, &err), DROVER_OK);
+  ck_assert_ptr_nonnull(ls);
+  ck_assert_str_eq(drover_stack_name(ls), "tp");
+  ck_assert_uint_eq(drover_plan_count(loaded), drover_plan_count(f.plan));
+  for(i = 0; i < drover_plan_count(loaded); i++) {
+    ck_assert_str_eq(drover_plan_address(loaded, i), drover_plan_address(f.plan, i));
+    ck_assert_int_eq(drover_plan_action(loaded, i), drover_plan_action(f.plan, i));
+  }
+  drover_plan_free(loaded);
+  loaded = NULL;
+
+  /* Someone changes web[0] between plan and apply. */
+  ck_assert_int_eq(fake_mutate("fake.thing", "tp-web-0", "tags", "{\"k\": \"v\"}"), 0);
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_plan_load(&loaded, &ls, path, NULL, &err),
+                   DROVER_E_STALE_PLAN);
+  ck_assert_ptr_null(loaded);
+  ck_assert_str_eq(err.address, "web[0]");
+  ck_assert_ptr_nonnull(strstr(err.text, "resource \"web[0]\" changed since the plan "
+                                         "was made"));
+  fx_close(&f);
+
+  /* Fresh plan file, loaded fine, then the cloud moves before apply. */
+  fx_open(&f, TPL, size2);
+  fx_plan(&f, 0);
+  ck_assert_int_eq(drover_plan_save(f.plan, path, &f.err), DROVER_OK);
+  fx_close(&f);
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_plan_load(&loaded, &ls, path, NULL, &err), DROVER_OK);
+  ck_assert_int_eq(fake_mutate("fake.thing", "tp-web-1", "size", "9"), 0);
+  fake_reset_counts();
+  ao.retry_base = 0.001;
+  ck_assert_int_eq(drover_apply(loaded, &ao, NULL, &err), DROVER_E_STALE_PLAN);
+  ck_assert_str_eq(err.address, "web[1]");
+  ck_assert_uint_eq(fake_calls(FAKE_OP_UPDATE, NULL), 0);
+  drover_plan_free(loaded);
+  loaded = NULL;
+
+  /* Saved again and applied untouched: it works and converges. */
+  fx_open(&f, TPL, size2);
+  fx_plan(&f, 0);
+  ck_assert_int_eq(drover_plan_save(f.plan, path, &f.err), DROVER_OK);
+  fx_close(&f);
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_plan_load(&loaded, &ls, path, NULL, &err), DROVER_OK);
+  ck_assert_int_eq(drover_apply(loaded, &ao, NULL, &err), DROVER_OK);
+  drover_plan_free(loaded);
+  fx_open(&f, TPL, size2);
+  fx_plan(&f, 0);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
+  fx_close(&f);
+  unlink(path);
+}
+END_TEST
+
+START_TEST(outputs_graph_show)
+{
+  fx f;
+  char *s = NULL;
+  json_t *o;
+
+  fx_open(&f, TPL, NULL);
+  fx_plan(&f, 0);
+  ck_assert_int_eq(drover_graph_dot(&s, f.stack, f.plan, &f.err), DROVER_OK);
+  ck_assert_ptr_nonnull(strstr(s, "digraph"));
+  ck_assert_ptr_nonnull(strstr(s, "\"web[0]\" -> \"grp\""));
+  ck_assert_ptr_null(strstr(s, "\"grp\" -> \"web"));
+  ck_assert_ptr_nonnull(strstr(s, "create"));
+  free(s);
+  fx_apply(&f);
+  ck_assert_int_eq(drover_stack_outputs_json(&s, f.stack, 0, &f.err), DROVER_OK);
+  o = json_loads(s, 0, NULL);
+  free(s);
+  ck_assert_ptr_nonnull(o);
+  ck_assert_str_eq(json_string_value(json_array_get(
+                     json_object_get(json_object_get(o, "names"), "value"), 1)),
+                   "tp-web-1");
+  ck_assert_ptr_null(json_object_get(json_object_get(o, "secret"), "value"));
+  json_decref(o);
+  ck_assert_int_eq(drover_stack_outputs_json(&s, f.stack, 1, &f.err), DROVER_OK);
+  ck_assert_ptr_nonnull(strstr(s, "hunter2-secret"));
+  free(s);
+  fx_plan(&f, 0);
+  ck_assert_int_eq(drover_stack_show_json(&s, f.stack, &f.err), DROVER_OK);
+  o = json_loads(s, 0, NULL);
+  free(s);
+  ck_assert_uint_eq(json_array_size(o), 3);
+  json_decref(o);
+  fx_close(&f);
+}
+END_TEST
+
+START_TEST(stacks_list_and_provider_config)
+{
+  char **names = NULL, path[256];
+  drover_error err;
+  drover_options opts = DROVER_OPTIONS_INIT;
+  FILE *fp;
+  fx f;
+  json_t *cfg;
+  drover_template *tpl = NULL;
+  drover_stack *stack = NULL;
+
+  converge(TPL, NULL);
+  ck_assert_int_eq(fake_seed("fake.group", "zz-g", "zz", "g", "h", NULL, NULL), 0);
+  ck_assert_int_eq(fake_seed("fake.group", "free", NULL, NULL, NULL, NULL, NULL), 0);
+  drover_error_clear(&err);
+  fake_reset_counts();
+  ck_assert_int_eq(drover_stacks_list(&names, "{\"fake\": {}}", NULL, &err), DROVER_OK);
+  ck_assert_ptr_nonnull(names);
+  ck_assert_str_eq(names[0], "tp");
+  ck_assert_str_eq(names[1], "zz");
+  ck_assert_ptr_null(names[2]);
+  ck_assert_uint_eq(fake_calls(FAKE_OP_LIST, NULL), 2);
+  drover_strv_free(names);
+
+  /* Admin file overlays the template's provider settings. */
+  snprintf(path, sizeof(path), "%s/providers.json", tmpdir);
+  fp = fopen(path, "w");
+  ck_assert_ptr_nonnull(fp);
+  fputs("{\"fake\": {\"region\": \"admin\", \"api_token\": \"tok-3141592\"}}", fp);
+  fclose(fp);
+  opts.provider_config = path;
+  memset(&f, 0, sizeof(f));
+  ck_assert_int_eq(drover_template_load_buffer(&tpl, TPL, strlen(TPL), "t.json", &err),
+                   DROVER_OK);
+  ck_assert_int_eq(drover_stack_open(&stack, tpl, NULL, &opts, &err), DROVER_OK);
+  ck_assert_int_eq(drover_stack_refresh(stack, &err), DROVER_OK);
+  cfg = fake_last_config();
+  ck_assert_str_eq(json_string_value(json_object_get(cfg, "region")), "admin");
+  ck_assert_str_eq(json_string_value(json_object_get(cfg, "api_token")), "tok-3141592");
+  json_decref(cfg);
+  {
+    /* The credential is now a registered secret. */
+    char line[64] = "token tok-3141592 here";
+    dv_redact(line, sizeof(line));
+    ck_assert_ptr_null(strstr(line, "tok-3141592"));
+  }
+  drover_stack_free(stack);
+  stack = NULL;
+  unlink(path);
+
+  /* A directory is not a config file. */
+  opts.provider_config = tmpdir;
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_stack_open(&stack, tpl, NULL, &opts, &err), DROVER_OK);
+  ck_assert_int_eq(drover_stack_refresh(stack, &err), DROVER_E_CONFIG);
+  drover_stack_free(stack);
+  drover_template_free(tpl);
+}
+END_TEST
+
+START_TEST(provider_init_failure)
+{
+  fx f;
+  drover_error err;
+
+  fx_open(&f, TPL, NULL);
+  fake_fail_init(DROVER_E_NOT_FOUND);
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_stack_refresh(f.stack, &err), DROVER_E_NOT_FOUND);
+  ck_assert_str_eq(err.source, "fake");
+  fake_fail_init(DROVER_OK);
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_stack_refresh(f.stack, &err), DROVER_OK);
+  fake_fail(FAKE_OP_LIST, NULL, 1, DROVER_E_PROVIDER);
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_stack_refresh(f.stack, &err), DROVER_E_PROVIDER);
+  fx_close(&f);
+}
+END_TEST
+
+static Suite *plan_suite(void)
+{
+  Suite *s = suite_create("plan");
+  TCase *tc = tcase_create("core");
+
+  tcase_add_checked_fixture(tc, setup, NULL);
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, refresh_is_bulk);
+  tcase_add_test(tc, plan_create_then_noop);
+  tcase_add_test(tc, plan_update_and_replace);
+  tcase_add_test(tc, plan_drift_and_no_diff);
+  tcase_add_test(tc, plan_delete_removed);
+  tcase_add_test(tc, plan_ignore_changes_and_prevent_destroy);
+  tcase_add_test(tc, plan_destroy);
+  tcase_add_test(tc, refresh_duplicates_and_foreign);
+  tcase_add_test(tc, render_and_json);
+  tcase_add_test(tc, saved_plan_roundtrip_and_stale);
+  tcase_add_test(tc, outputs_graph_show);
+  tcase_add_test(tc, stacks_list_and_provider_config);
+  tcase_add_test(tc, provider_init_failure);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void)
+{
+  SRunner *sr;
+  int failed;
+
+  if(!mkdtemp(tmpdir))
+    return 99;
+  setenv("DROVER_LOCK_DIR", tmpdir, 1);
+  drover_global_init();
+  sr = srunner_create(plan_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  drover_global_cleanup();
+  {
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    if(system(cmd) != 0)
+      failed++;
+  }
+  return failed ? 1 : 0;
+}
