@@ -228,7 +228,7 @@ START_TEST(config_args)
   size_t i;
 
   dvs_config_init(&c);
-  ck_assert_str_eq(c.outputs_dir, "/run/drover/jobs");
+  ck_assert_str_eq(c.outputs_dir, "/run/drover-jobs");
   ck_assert_int_eq(c.allow_keep, 0);
   ck_assert_int_eq(dvs_config_parse(&c, (int)(sizeof(ok) / sizeof(ok[0])), ok, errbuf,
                                      sizeof(errbuf)), 0);

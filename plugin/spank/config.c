@@ -36,7 +36,7 @@ static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
 void dvs_config_init(dvs_config *cfg)
 {
   memset(cfg, 0, sizeof(*cfg));
-  snprintf(cfg->outputs_dir, sizeof(cfg->outputs_dir), "/run/drover/jobs");
+  snprintf(cfg->outputs_dir, sizeof(cfg->outputs_dir), "/run/drover-jobs");
   cfg->log_level = DROVER_LOG_INFO;
   cfg->lock_wait = 60;
   cfg->epilog_retries = 3;

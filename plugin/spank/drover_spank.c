@@ -68,6 +68,20 @@ static struct spank_option opt_keep = {
   0, 1, opt_cb
 };
 
+static int cfg_loaded;
+
+/* Parses the plugstack arguments once per process. Every entry point
+ * calls it: in 22.05 the job script context (prolog/epilog) runs the
+ * plugin without calling slurm_spank_init first. */
+static void config_load(int ac, char **av)
+{
+  if(cfg_loaded)
+    return;
+  cfg_loaded = 1;
+  dvs_config_init(&cfg);
+  cfg_ok = dvs_config_parse(&cfg, ac, av, cfg_err, sizeof(cfg_err)) == 0;
+}
+
 /* ------------------------------------------------------------------------
  * Logging: the engine's one sink, routed to Slurm's log.
  */
@@ -650,6 +664,8 @@ int slurm_spank_job_prolog(spank_t sp, int ac, char **av)
   dvs_request req;
   job_ctx jc;
 
+  config_load(ac, av);
+
   if(!v)
     return 0; /* the job did not ask for drover */
   memset(&jc, 0, sizeof(jc));
@@ -717,6 +733,8 @@ int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
   dvs_request req;
   job_ctx jc;
   unsigned attempt;
+
+  config_load(ac, av);
 
   if(!v)
     return 0;
@@ -818,12 +836,13 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
   uint32_t jobid;
   int fd, rc = 0;
 
-  if(!opt_set)
-    return 0; /* fast path: the job did not ask for drover */
+  config_load(ac, av);
+
   if(spank_get_item(sp, S_JOB_ID, &jobid) != ESPANK_SUCCESS)
     return 0;
 
-  /* The prolog's error: fail the task with it (the job's stderr). */
+  /* The prolog's error: fail the task with it (the job's stderr). One
+   * open() that fails with ENOENT for every job that did not ask. */
   dvs_job_file_path(path, sizeof(path), cfg.outputs_dir, jobid, DVS_ERROR_FILE);
   fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   if(fd >= 0) {
@@ -835,6 +854,10 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
     return -1;
   }
 
+  /* A request that did not come through our option (a forged job control
+   * variable) still gets its error above, and nothing else. */
+  if(!opt_set)
+    return 0;
   dvs_job_file_path(path, sizeof(path), cfg.outputs_dir, jobid, DVS_OUTPUTS_FILE);
   fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   if(fd < 0) {
@@ -871,8 +894,7 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 {
   spank_context_t ctx = spank_context();
 
-  dvs_config_init(&cfg);
-  cfg_ok = dvs_config_parse(&cfg, ac, av, cfg_err, sizeof(cfg_err)) == 0;
+  config_load(ac, av);
   if(!cfg_ok && (ctx == S_CTX_SLURMD || ctx == S_CTX_JOB_SCRIPT))
     slurm_error("drover: plugstack.conf: %s", cfg_err);
   if(ctx == S_CTX_LOCAL || ctx == S_CTX_ALLOCATOR || ctx == S_CTX_REMOTE) {

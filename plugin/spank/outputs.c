@@ -138,6 +138,7 @@ static int open_base(const char *dir, int create, char *errbuf, size_t errlen)
 
   if(create && mkdirs(dir, errbuf, errlen))
     return -1;
+  /* Job users must be able to pass through it to their own directory. */
   fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if(fd < 0)
     return fail(errbuf, errlen, "drover: %s: %s", dir, strerror(errno));
@@ -146,6 +147,8 @@ static int open_base(const char *dir, int create, char *errbuf, size_t errlen)
     return fail(errbuf, errlen, "drover: %s must be root's and not group/world writable",
                 dir);
   }
+  if(create && (st.st_mode & 0111) != 0111)
+    fchmod(fd, (st.st_mode & 07777) | 0111);
   return fd;
 }
 

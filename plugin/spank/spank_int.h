@@ -78,7 +78,7 @@ typedef enum {
 typedef struct dvs_config {
   char template_dir[512];    /* "" : the plugin refuses every request */
   char provider_config[512]; /* "" : none */
-  char outputs_dir[512];     /* default /run/drover/jobs */
+  char outputs_dir[512];     /* default /run/drover-jobs */
   char lock_dir[512];        /* "" : the engine's default */
   long max_instances_per_job;  /* 0: unlimited */
   long max_instances_per_user; /* 0: unlimited */

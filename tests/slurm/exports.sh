@@ -1,0 +1,25 @@
+#!/bin/sh
+# exports.sh - drover.so exports the SPANK symbols and nothing else
+# (jansson's check-exports, for a plugin living inside slurmd). Needs no
+# running Slurm.
+. "$(dirname "$0")/lib.sh"
+
+so=$DROVER_SO
+[ -f "$so" ] || skip "no $so (build first)"
+command -v nm >/dev/null || skip "nm not installed"
+
+got=$(nm -D --defined-only "$so" | awk '{print $3}' | sort)
+want=$(printf '%s\n' plugin_name plugin_type plugin_version spank_plugin_version \
+  slurm_spank_init slurm_spank_job_prolog slurm_spank_job_epilog slurm_spank_task_init | sort)
+if [ "$got" != "$want" ]; then
+  printf 'want:\n%s\ngot:\n%s\n' "$want" "$got"
+  fail "exports differ"
+fi
+# No drover_*/dv_*/dvs_* symbol may leak: they would collide with a
+# second plugin linking libdrover in the same slurmstepd.
+if nm -D --defined-only "$so" | grep -Eq ' (drover_|dv_|dvs_|json_|curl_)'; then
+  fail "internal symbols exported"
+fi
+# plugin_type must be "spank" for the Slurm loader.
+strings -a "$so" | grep -qx spank || fail "plugin_type string missing"
+pass "$(echo $got)"

@@ -1,0 +1,108 @@
+# lib.sh - shared helpers for tests/slurm/*.sh (sourced).
+#
+# The tests run on the real one-node Slurm that scripts/slurm-setup.sh
+# starts, against the real LXD (scripts/lxd-setup.sh), as root; jobs are
+# submitted as the unprivileged user $DROVER_TEST_USER (created if
+# missing). Each script exits 0 (pass), 1 (fail) or 77 (skip) and prints
+# one "PASS:"/"FAIL:"/"SKIP:" line last.
+set -u
+
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+SLURM_TESTS=$TOP/tests/slurm
+DROVER_SO=${DROVER_SO:-$TOP/.libs/drover.so}
+DROVER_BIN=${DROVER_BIN:-$TOP/drover}
+DT=${DROVER_TEST_DIR:-/var/lib/drover-test}
+TPL=$DT/templates
+CONF=$DT/lxd.json
+OUTDIR=/run/drover-jobs
+TUSER=${DROVER_TEST_USER:-drovertest}
+NODE=$(hostname -s)
+SLURMD_LOG=/var/log/slurm/slurmd.log
+BASE_ARGS="template_dir=$TPL config=$CONF max_instances_per_job=5 max_instances_per_user=8 allow_keep=yes"
+
+pass() { echo "PASS: $(basename "$0" .sh): $*"; exit 0; }
+fail() { echo "FAIL: $(basename "$0" .sh): $*"; exit 1; }
+skip() { echo "SKIP: $(basename "$0" .sh): $*"; exit 77; }
+note() { echo "  $(basename "$0" .sh): $*"; }
+check() { # description command...
+  d=$1; shift
+  if "$@"; then note "ok: $d"; else fail "$d"; fi
+}
+
+need_root() { [ "$(id -u)" = 0 ] || skip "needs root"; }
+need_slurm() {
+  need_root
+  command -v sbatch >/dev/null || skip "Slurm not installed"
+  scontrol ping 2>/dev/null | grep -q UP || skip "slurmctld not running (scripts/slurm-setup.sh)"
+}
+need_lxd() {
+  command -v lxc >/dev/null || skip "LXD not installed"
+  lxc info >/dev/null 2>&1 || skip "LXD not running (scripts/lxd-setup.sh)"
+}
+
+# The test template dir: root-owned copies of the shipped templates plus
+# the test ones, and the provider config (0600).
+make_template_dir() {
+  mkdir -p "$TPL"
+  chmod 0755 "$DT" "$TPL"
+  cp "$TOP"/templates/*.json "$SLURM_TESTS"/templates/*.json "$TPL"/
+  chown root:root "$TPL"/*.json
+  chmod 0644 "$TPL"/*.json
+  [ -f "$CONF" ] || echo '{"lxd": {"project": "default"}}' >"$CONF"
+  chmod 0600 "$CONF"
+}
+
+make_user() {
+  id "$TUSER" >/dev/null 2>&1 || useradd -m -s /bin/sh "$TUSER" || skip "cannot create user $TUSER"
+  UHOME=$(getent passwd "$TUSER" | cut -d: -f6)
+  [ -d "$UHOME" ] || { mkdir -p "$UHOME"; chown "$TUSER" "$UHOME"; }
+}
+
+# Rewrites plugstack.conf with these args and restarts the daemons.
+slurm_with_args() {
+  "$TOP/scripts/slurm-setup.sh" --plugin "$DROVER_SO" --args "$*" >/dev/null ||
+    fail "slurm-setup.sh failed"
+}
+
+# Runs a command as the test user, in its home, with a clean login env
+# plus whatever VAR=value words come first.
+as_user() {
+  su -s /bin/sh "$TUSER" -c "cd; $*"
+}
+
+node_state() { sinfo -h -N -n "$NODE" -o %T | head -n 1; }
+node_is_idle() {
+  i=0
+  while [ $i -lt 100 ]; do
+    case $(node_state) in idle) return 0 ;; *drain*|*down*) return 1 ;; esac
+    sleep 0.1; i=$((i + 1))
+  done
+  return 1
+}
+
+# Instances of a stack, by the name prefix the engine derives.
+stack_instances() { lxc list -c n --format csv 2>/dev/null | grep "^$1-" || true; }
+stack_profiles() { lxc profile list --format csv 2>/dev/null | cut -d, -f1 | grep "^$1-" || true; }
+
+# Waits until the job has left the queue (or at most $2 seconds).
+wait_job_gone() {
+  i=0; lim=$(( ${2:-120} * 10 ))
+  while [ $i -lt $lim ]; do
+    st=$(squeue -h -j "$1" -o %T 2>/dev/null)
+    [ -z "$st" ] && return 0
+    sleep 0.1; i=$((i + 1))
+  done
+  return 1
+}
+
+# Waits for a file to exist and contain a pattern.
+wait_grep() { # pattern file seconds
+  i=0; lim=$(( ${3:-60} * 10 ))
+  while [ $i -lt $lim ]; do
+    grep -q "$1" "$2" 2>/dev/null && return 0
+    sleep 0.1; i=$((i + 1))
+  done
+  return 1
+}
+
+job_state() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | head -n 1; }
