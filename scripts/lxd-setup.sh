@@ -12,11 +12,16 @@
 #   LXD_SOCKET      socket to use (default /var/lib/lxd/unix.socket)
 #   LXD_LOG         daemon log (default /var/log/lxd-drover.log)
 #   DROVER_IMAGE    image alias (default busybox)
+#   LXD_HTTPS_ADDR  loopback HTTPS listener (default 127.0.0.1:8443)
+#   LXD_TLS_DIR     test client cert/key and a copy of the server cert
+#                   (default /var/lib/lxd-drover-tls)
 set -eu
 
 SOCK=${LXD_SOCKET:-/var/lib/lxd/unix.socket}
 LOG=${LXD_LOG:-/var/log/lxd-drover.log}
 ALIAS=${DROVER_IMAGE:-busybox}
+HTTPS_ADDR=${LXD_HTTPS_ADDR:-127.0.0.1:8443}
+TLS_DIR=${LXD_TLS_DIR:-/var/lib/lxd-drover-tls}
 
 say() { printf 'lxd-setup: %s\n' "$*"; }
 die() { printf 'lxd-setup: error: %s\n' "$*" >&2; exit 1; }
@@ -26,6 +31,8 @@ die() { printf 'lxd-setup: error: %s\n' "$*" >&2; exit 1; }
 # --- packages ---------------------------------------------------------------
 missing=""
 command -v lxd >/dev/null 2>&1 || missing="$missing lxd"
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+command -v curl >/dev/null 2>&1 || missing="$missing curl"
 [ -x /bin/busybox ] && dpkg -s busybox-static >/dev/null 2>&1 || missing="$missing busybox-static"
 if [ -n "$missing" ]; then
   say "installing:$missing"
@@ -35,7 +42,7 @@ if [ -n "$missing" ]; then
     apt-get install -y $missing >/dev/null
   }
 else
-  say "packages present (lxd, busybox-static)"
+  say "packages present (lxd, busybox-static, openssl, curl)"
 fi
 
 # --- daemon ------------------------------------------------------------------
@@ -150,4 +157,32 @@ EOF
   say "imported image $ALIAS ($(lxc image info "$ALIAS" | awk '/^Fingerprint/{print substr($2,1,12)}'))"
 fi
 
-say "ready: socket $SOCK, pool default, image $ALIAS"
+# --- HTTPS on loopback, with a trusted client certificate --------------------
+# For the provider's TLS path (client cert + server cert pinning). The
+# listener is bound to 127.0.0.1 only.
+if [ "$(lxc config get core.https_address)" = "" ]; then
+  say "LXD HTTPS listener on $HTTPS_ADDR"
+  lxc config set core.https_address "$HTTPS_ADDR"
+else
+  say "LXD HTTPS listener already set ($(lxc config get core.https_address))"
+fi
+mkdir -p "$TLS_DIR"
+chmod 700 "$TLS_DIR"
+if [ ! -s "$TLS_DIR/client.crt" ] || [ ! -s "$TLS_DIR/client.key" ]; then
+  say "creating test client certificate in $TLS_DIR"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:secp384r1 -sha384 \
+    -keyout "$TLS_DIR/client.key" -nodes -out "$TLS_DIR/client.crt" -days 3650 \
+    -subj "/CN=drover-test" >/dev/null 2>&1
+  chmod 600 "$TLS_DIR/client.key"
+fi
+fp=$(openssl x509 -in "$TLS_DIR/client.crt" -noout -fingerprint -sha256 |
+  sed 's/.*=//; s/://g' | tr 'A-F' 'a-f')
+if curl -fsS --unix-socket "$SOCK" http://lxd/1.0/certificates | grep -q "$fp"; then
+  say "test client certificate already trusted"
+else
+  say "trusting test client certificate"
+  lxc config trust add "$TLS_DIR/client.crt" >/dev/null
+fi
+cp /var/lib/lxd/server.crt "$TLS_DIR/server.crt"
+
+say "ready: socket $SOCK, https://$HTTPS_ADDR (certs in $TLS_DIR), pool default, image $ALIAS"

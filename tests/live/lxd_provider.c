@@ -291,6 +291,49 @@ START_TEST(bad_settings)
 }
 END_TEST
 
+/* HTTPS with a client certificate and the server's certificate pinned as
+ * the only CA (scripts/lxd-setup.sh sets up the listener and the certs). */
+#define TLS_DIR "/var/lib/lxd-drover-tls"
+
+START_TEST(https_client_cert)
+{
+  const drover_rtype *t = type_named("lxd.instance");
+  drover_error err;
+  drover_code rc;
+  drover_live_list list = {0};
+  void *st;
+
+  if(access(TLS_DIR "/client.crt", R_OK)) {
+    fprintf(stderr, "live_lxd: https_client_cert skipped: no " TLS_DIR "\n");
+    return;
+  }
+  st = connect_with("{\"url\": \"https://127.0.0.1:8443\","
+                    " \"client_cert\": \"" TLS_DIR "/client.crt\","
+                    " \"client_key\": \"" TLS_DIR "/client.key\","
+                    " \"server_cert\": \"" TLS_DIR "/server.crt\"}", &rc, &err);
+  ck_assert_msg(rc == DROVER_OK, "init: %s", err.text);
+  ck_assert_msg(P->list(st, t, stack, &list, &err) == DROVER_OK, "list: %s", err.text);
+  drover_live_list_clear(&list);
+  done(st);
+
+  /* The wrong certificate pinned: verification fails, as DROVER_E_TLS. */
+  st = connect_with("{\"url\": \"https://127.0.0.1:8443\","
+                    " \"client_cert\": \"" TLS_DIR "/client.crt\","
+                    " \"client_key\": \"" TLS_DIR "/client.key\","
+                    " \"server_cert\": \"" TLS_DIR "/client.crt\"}", &rc, &err);
+  ck_assert_int_eq(rc, DROVER_E_TLS);
+  ck_assert_msg(strstr(err.text, "https://127.0.0.1:8443") != NULL, "text: %s", err.text);
+  done(st);
+
+  /* No client certificate: LXD refuses the untrusted client. */
+  st = connect_with("{\"url\": \"https://127.0.0.1:8443\","
+                    " \"server_cert\": \"" TLS_DIR "/server.crt\"}", &rc, &err);
+  ck_assert_int_eq(rc, DROVER_E_PROVIDER);
+  fprintf(stderr, "live_lxd: untrusted client: %s\n", err.text);
+  done(st);
+}
+END_TEST
+
 /* --------------------------------------------------------------------------
  * Profiles and volumes
  */
@@ -446,6 +489,7 @@ int main(void)
   tcase_add_test(tc, missing_project);
   tcase_add_test(tc, bad_settings);
   tcase_add_test(tc, bad_image);
+  tcase_add_test(tc, https_client_cert);
   tcase_add_test(tc, instance_lifecycle);
   tcase_add_test(tc, profile_lifecycle);
   tcase_add_test(tc, volume_lifecycle);
