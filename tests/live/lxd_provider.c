@@ -2,7 +2,7 @@
  *
  * Needs a running LXD with the "busybox" image (scripts/lxd-setup.sh).
  * Built by `make check` as tests/live_lxd but not run by it; run it with
- * `make live-lxd` or `./tests/live_lxd` (scripts/test: after lxd-setup).
+ * `make live-lxd` or `./tests/live_lxd`, after scripts/lxd-setup.sh.
  * Every run uses its own stack name and deletes what it made, also when a
  * test fails (the cleanup at the end lists by the stack label).
  */
