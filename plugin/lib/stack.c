@@ -506,6 +506,59 @@ static const drover_prop *prop_find(const drover_rtype *rt, const char *name)
   return NULL;
 }
 
+/* A new string holding the text of a number or boolean; NULL otherwise. */
+static json_t *scalar_text(const json_t *v)
+{
+  char *t;
+  json_t *s;
+
+  if(!json_is_number(v) && !json_is_boolean(v))
+    return NULL;
+  t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+  s = t ? json_string(t) : NULL;
+  free(t);
+  return s;
+}
+
+/* Converts scalars to text at the places where prop's type wants strings:
+ * the value itself, array elements, map values. Non-zero on OOM. */
+static int coerce_text(json_t *parent, const char *key, const drover_prop *prop,
+                       json_t *v)
+{
+  const char *k, *k2;
+  json_t *m, *m2, *s;
+  size_t i;
+
+  switch(prop->type) {
+  case DROVER_T_STRING:
+    if((s = scalar_text(v)) != NULL)
+      return json_object_set_new(parent, key, s);
+    break;
+  case DROVER_T_ARRAY:
+    for(i = 0; json_is_array(v) && i < json_array_size(v); i++)
+      if((s = scalar_text(json_array_get(v, i))) != NULL && json_array_set_new(v, i, s))
+        return -1;
+    break;
+  case DROVER_T_STRING_MAP:
+    if(json_is_object(v))
+      json_object_foreach(v, k, m)
+        if((s = scalar_text(m)) != NULL && json_object_set_new(v, k, s))
+          return -1;
+    break;
+  case DROVER_T_OBJECT_MAP:
+    if(json_is_object(v))
+      json_object_foreach(v, k, m)
+        if(json_is_object(m))
+          json_object_foreach(m, k2, m2)
+            if((s = scalar_text(m2)) != NULL && json_object_set_new(m, k2, s))
+              return -1;
+    break;
+  default:
+    break;
+  }
+  return 0;
+}
+
 /* "a,b[0],b[1]": every instance of every block inst's block depends on. */
 static char *deps_string(const drover_stack *st, const dv_inst *inst)
 {
@@ -559,8 +612,17 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
   if(rc)
     goto out;
 
-  /* Evaluated values must still fit the schema: a whole-string reference
-   * may have produced any type. */
+  /* Where the schema wants text, a number or boolean that a whole-string
+   * reference produced is written as text ("${count.index}" in a string
+   * map). Otherwise evaluated values must still fit the schema: a
+   * whole-string reference may have produced any type. */
+  json_object_foreach(desired, key, v) {
+    dp = prop_find(b->rtype, key);
+    if(dp && coerce_text(desired, key, dp, v)) {
+      rc = nomem(err);
+      goto out;
+    }
+  }
   snprintf(what, sizeof(what), "resource \"%s\"", inst->address);
   json_object_foreach(desired, key, v) {
     dp = prop_find(b->rtype, key);

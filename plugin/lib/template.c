@@ -1214,8 +1214,21 @@ static drover_code syntax_error(const drover_template *tpl, const json_error_t *
     drover_error_set(err, DROVER_E_SYNTAX, "duplicate key \"%.*s\"",
                      (int)(end - j - 1), tpl->text + j + 1);
   }
-  else
+  else {
+    /* jansson's column is the last character of the token it names in
+     * "near '<token>'"; point at the token's first character instead. */
+    const char *near = strstr(je->text, "near '");
+    size_t tl = near ? strlen(near + 6) : 0;
+    if(tl >= 1 && near[6 + tl - 1] == '\'' && !memchr(near + 6, '\n', tl - 1)) {
+      char tok[JSON_ERROR_TEXT_LENGTH];
+      int chars;
+      snprintf(tok, sizeof(tok), "%.*s", (int)(tl - 1), near + 6);
+      chars = (int)utf8_len(tok);
+      if(chars > 0 && col - chars + 1 >= 1)
+        col = col - chars + 1;
+    }
     drover_error_set(err, DROVER_E_SYNTAX, "%s", je->text);
+  }
   drover_error_locate(err, tpl->source, NULL);
   if(err && err->code == DROVER_E_SYNTAX && !err->line) {
     err->line = line;
