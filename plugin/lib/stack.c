@@ -110,6 +110,35 @@ static const dv_param *param_find(const drover_template *tpl, const char *name)
   return NULL;
 }
 
+/* "[+-]digits": what an integer var may look like (strtoll alone would
+ * also take leading blanks). */
+static int int_text(const char *s)
+{
+  if(*s == '+' || *s == '-')
+    s++;
+  if(!*s)
+    return 0;
+  for(; *s; s++)
+    if(*s < '0' || *s > '9')
+      return 0;
+  return 1;
+}
+
+/* Decimal notation only: digits, sign, '.', exponent (strtod would also
+ * take blanks, hex, "inf" and "nan"). */
+static int decimal_text(const char *s)
+{
+  int digits = 0;
+
+  for(; *s; s++) {
+    if(*s >= '0' && *s <= '9')
+      digits++;
+    else if(!strchr("+-.eE", *s))
+      return 0;
+  }
+  return digits > 0;
+}
+
 /* A var's string form converted to p's type; NULL with msg on failure. */
 static json_t *convert_var(const dv_param *p, const char *s, char *msg, size_t size)
 {
@@ -123,7 +152,7 @@ static json_t *convert_var(const dv_param *p, const char *s, char *msg, size_t s
     long long v;
     errno = 0;
     v = strtoll(s, &end, 10);
-    if(*s && !*end && !errno && !strchr(" \t\n", *s))
+    if(int_text(s) && !*end && !errno)
       return json_integer((json_int_t)v);
     if(shown)
       snprintf(msg, size, "%s is not an integer", shown);
@@ -136,11 +165,11 @@ static json_t *convert_var(const dv_param *p, const char *s, char *msg, size_t s
     long long v;
     errno = 0;
     v = strtoll(s, &end, 10);
-    if(*s && !*end && !errno && !strchr(" \t\n", *s))
+    if(int_text(s) && !*end && !errno)
       return json_integer((json_int_t)v);
     errno = 0;
     d = strtod(s, &end);
-    if(*s && !*end && !errno && isfinite(d) && !strchr(" \t\n", *s))
+    if(decimal_text(s) && !*end && !errno && isfinite(d))
       return json_real(d);
     if(shown)
       snprintf(msg, size, "%s is not a number", shown);
