@@ -389,8 +389,12 @@ void cli_progress_event(void *userdata, const drover_event *ev)
     return;
   pthread_mutex_lock(&ui_lock);
   live_clear_locked();
-  p->done = ev->done;
-  p->total = ev->total;
+  /* Some events may carry a stale count (START before any DONE): the
+   * counter only goes up. */
+  if(ev->done > p->done)
+    p->done = ev->done;
+  if(ev->total)
+    p->total = ev->total;
   switch(ev->kind) {
   case DROVER_EVENT_START:
     if(p->tty)
