@@ -96,8 +96,11 @@ static int confirm(const struct cli *cli, const char *what)
   if(!cli_confirm(f, what)) {
     fprintf(f, "%s cancelled; nothing was changed.\n",
             !strcmp(cli->cmd, "destroy") ? "Destroy" : "Apply");
-    return CLI_EXIT_ERROR;
+    /* ^C at the prompt is an interruption, not a "no". */
+    return cli_cancelled() ? CLI_EXIT_INTERRUPTED : CLI_EXIT_ERROR;
   }
+  if(cli_cancelled())
+    return CLI_EXIT_INTERRUPTED;
   return -1;
 }
 
