@@ -20,6 +20,12 @@ check "on a TTY apply asks 'Apply these changes? [y/N]'" \
 check "answering n exits 1 (got $rc)" test "$rc" -eq 1
 check "answering n changes nothing" test -z "$(labelled_all)"
 
+# ^C at the prompt (the pty turns it into SIGINT): exit 130, no change.
+(sleep 1.5; printf '\003') | script -qec "$cmd" /dev/null >"$TMP/tty.out" 2>&1
+rc=$?
+check "^C at the prompt exits 130 (got $rc)" test "$rc" -eq 130
+check "^C at the prompt changes nothing" test -z "$(labelled_all)"
+
 printf 'y\n' | script -qec "$cmd" /dev/null >"$TMP/tty.out" 2>&1
 rc=$?
 check "answering y applies (exit $rc)" test "$rc" -eq 0
