@@ -296,12 +296,7 @@ static int precheck_template(const dvs_request *req, char *msg, size_t msglen)
     }
     goto out;
   }
-  if(cfg.max_instances_per_job > 0 &&
-     (long)drover_stack_resource_count(stack) > cfg.max_instances_per_job) {
-    snprintf(msg, msglen, "drover: %s: %zu resources, more than this cluster allows per job (%ld)",
-             req->name, drover_stack_resource_count(stack), cfg.max_instances_per_job);
-    rc = -1;
-  }
+  /* The instance limits need the plan (and so the cloud): prolog only. */
 out:
   drover_stack_free(stack);
   drover_vars_free(vars);
