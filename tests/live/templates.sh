@@ -101,6 +101,14 @@ for tpl in "${templates[@]}"; do
   echo "# $base: stack $stack ${vars[*]}"
 
   check "$base: validate" 0 "$DROVER" validate "${vars[@]}" "$tpl" || continue
+  # The param constraints hold: a memory limit that misses the pattern and
+  # a count above max are refused before any cloud call.
+  if jq -e '.params.memory.pattern' "$tpl" >/dev/null 2>&1; then
+    check "$base: validate rejects --var memory=lots" 1 "$DROVER" validate --var memory=lots "$tpl"
+  fi
+  if max=$(jq -e '.params.replicas.max' "$tpl" 2>/dev/null); then
+    check "$base: validate rejects --var replicas=$((max + 1))" 1 "$DROVER" validate --var replicas=$((max + 1)) "$tpl"
+  fi
   cleanup_stacks+=("$stack=$tpl")
 
   if check "$base: apply" 0 "$DROVER" apply --yes --stack "$stack" "${vars[@]}" "$tpl"; then
@@ -108,14 +116,28 @@ for tpl in "${templates[@]}"; do
     if [ "$n" -gt 0 ]; then ok "$base: $n objects labelled with $stack"; else nok "$base: no objects labelled with $stack after apply"; fi
     check "$base: plan after apply shows no changes" 0 \
       "$DROVER" plan --detailed-exitcode --stack "$stack" "${vars[@]}" "$tpl"
-    if check "$base: apply again is a no-op" 0 "$DROVER" apply --yes --stack "$stack" "${vars[@]}" "$tpl"; then
-      :
+    if check "$base: apply again" 0 "$DROVER" apply --yes --json --stack "$stack" "${vars[@]}" "$tpl"; then
+      if jq -e '.ok == true and .created == 0 and .updated == 0 and .replaced == 0 and .deleted == 0' "$LOG" >/dev/null 2>&1; then
+        ok "$base: apply again changes nothing"
+      else
+        nok "$base: apply again changed something"; sed 's/^/    # /' "$LOG" | head -n 30
+      fi
     fi
     if check "$base: output --json" 0 "$DROVER" output --json --stack "$stack" "${vars[@]}" "$tpl"; then
-      if jq -e 'type == "object" and length > 0' "$LOG" >/dev/null 2>&1; then
-        ok "$base: outputs are a non-empty JSON object"
+      if jq -e 'type == "object" and length > 0 and all(.[]; .value != null)' "$LOG" >/dev/null 2>&1; then
+        ok "$base: outputs are a non-empty JSON object, no null values"
       else
-        nok "$base: outputs are not a non-empty JSON object"; sed 's/^/    # /' "$LOG" | head -n 20
+        nok "$base: outputs are empty or have null values"; sed 's/^/    # /' "$LOG" | head -n 20
+      fi
+      # Arrays of names in the outputs name live instances of the stack.
+      live=$(curl -fsS --max-time 20 --unix-socket "$SOCK" "http://lxd/1.0/instances?recursion=1" |
+             jq -c --arg s "$stack" '[.metadata[] | select(.config["user.drover.stack"] == $s) | .name]')
+      if jq -e --argjson live "$live" \
+           '[.[].value | select(type == "array") | .[] | select(type == "string")] as $n
+            | ($n | length) > 0 and all($n[]; . as $x | $live | index([$x]) != null)' "$LOG" >/dev/null 2>&1; then
+        ok "$base: output name lists match live instances ($live)"
+      else
+        nok "$base: output name lists do not match live instances ($live)"; sed 's/^/    # /' "$LOG" | head -n 20
       fi
     fi
   fi
