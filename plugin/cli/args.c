@@ -164,7 +164,10 @@ int cli_parse(struct cli *cli, int argc, char **argv, unsigned accepts,
     case OPT_NO_COLOR: cli->no_color = 1; break;
     case 'v': cli->verbose = 1; break;
     case OPT_QUIET: cli->quiet = 1; break;
-    case OPT_LOG_JSON: cli->log_json = 1; break;
+    case OPT_LOG_JSON:
+      cli->log_json = 1;
+      cli_set_log_json(1);
+      break;
     case 'o': cli->out_path = optarg; break;
     case OPT_DETAILED: cli->detailed = 1; break;
     case 'y': cli->yes = 1; break;

@@ -105,6 +105,9 @@ int cli_want_color(FILE *f, int no_color);
  * Thread safe; clears a live progress line first. */
 void cli_log(void *userdata, drover_log_level level, const char *msg);
 
+/* --log-json: cli_errorf and cli_fail write JSON log lines too. */
+void cli_set_log_json(int on);
+
 /* Prints err as one line on stderr ("drover: file:line:col: text") and
  * returns the exit code it maps to. */
 int cli_fail(const drover_error *err);

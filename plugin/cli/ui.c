@@ -17,6 +17,7 @@
 #include "cli.h"
 
 static pthread_mutex_t ui_lock = PTHREAD_MUTEX_INITIALIZER;
+static int log_json;  /* --log-json: errors from the command are JSON lines too */
 static struct cli_progress *live_progress; /* drawn live line, under ui_lock */
 
 static void live_clear_locked(void);
@@ -58,6 +59,34 @@ static const char *level_name(drover_log_level level)
   return "info";
 }
 
+/* One JSON log object on stderr. Call with ui_lock held. */
+static void json_line_locked(drover_log_level level, const char *msg)
+{
+  char stamp[96];
+  struct timespec ts;
+  struct tm tm;
+  json_t *line;
+  char *text;
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+           tm.tm_sec, ts.tv_nsec / 1000000L);
+  line = json_pack("{s:s, s:s, s:s}", "time", stamp, "level", level_name(level),
+                   "msg", msg ? msg : "");
+  text = line ? json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+  if(text)
+    fprintf(stderr, "%s\n", text);
+  free(text);
+  json_decref(line);
+}
+
+void cli_set_log_json(int on)
+{
+  log_json = on;
+}
+
 void cli_log(void *userdata, drover_log_level level, const char *msg)
 {
   const struct cli *cli = userdata;
@@ -70,26 +99,8 @@ void cli_log(void *userdata, drover_log_level level, const char *msg)
     return;
   pthread_mutex_lock(&ui_lock);
   live_clear_locked();
-  if(cli && cli->log_json) {
-    char stamp[96];
-    struct timespec ts;
-    struct tm tm;
-    json_t *line;
-    char *text;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-             tm.tm_sec, ts.tv_nsec / 1000000L);
-    line = json_pack("{s:s, s:s, s:s}", "time", stamp, "level", level_name(level),
-                     "msg", msg ? msg : "");
-    text = line ? json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-    if(text)
-      fprintf(stderr, "%s\n", text);
-    free(text);
-    json_decref(line);
-  }
+  if(cli && cli->log_json)
+    json_line_locked(level, msg);
   else
     fprintf(stderr, "drover: %s: %s\n", level_name(level), msg ? msg : "");
   fflush(stderr);
@@ -107,7 +118,10 @@ void cli_errorf(const char *fmt, ...)
   va_end(ap);
   pthread_mutex_lock(&ui_lock);
   live_clear_locked();
-  fprintf(stderr, "drover: %s\n", line);
+  if(log_json)
+    json_line_locked(DROVER_LOG_ERROR, line);
+  else
+    fprintf(stderr, "drover: %s\n", line);
   fflush(stderr);
   live_draw_locked();
   pthread_mutex_unlock(&ui_lock);

@@ -31,4 +31,9 @@ expect_rc "plan with --log-json -v" 0
 check "every stderr line is a JSON log object" \
   sh -c "[ ! -s '$TMP/err' ] || jq -e -s 'all(has(\"level\") and has(\"msg\"))' '$TMP/err' >/dev/null"
 
+run plan "$TPL/noproject.json" --stack "$STACK" --log-json
+expect_rc "plan --log-json against a missing project" 1
+check "the error is a JSON log line with level error" \
+  jqt -s 'length >= 1 and all(.level == "error") and any(.msg | test("no-such-project"))' "$TMP/err"
+
 finish
