@@ -181,7 +181,7 @@ drover_code drover_plan_save(const drover_plan *plan, const char *path,
   for(i = 0; i < plan->n; i++) {
     const dv_plan_entry *e = &plan->entries[i];
     if(json_array_append_new(entries,
-                             json_pack("{s:s, s:s, s:s?, s:s?}", "address", e->address,
+                             json_pack("{s:s, s:s, s:s*, s:s*}", "address", e->address,
                                        "action", drover_action_name(e->action),
                                        "etag", e->etag, "live_hash", e->live_hash)))
       goto nomem;

@@ -72,7 +72,9 @@ int lxd_transient_text(const char *msg)
   static const char *const marks[] = {
     "database is locked", "timeout", "timed out", "deadline exceeded",
     "connection refused", "connection reset", "try again", "temporarily",
-    "too many", "no such host", "broken pipe", "EOF", NULL};
+    "too many", "no such host", "broken pipe", "EOF",
+    /* a create still running from a killed drover: retry until it ends */
+    "is busy running", NULL};
   size_t i;
 
   if(!msg)
