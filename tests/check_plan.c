@@ -250,6 +250,37 @@ START_TEST(plan_delete_removed)
 }
 END_TEST
 
+/* A refresh between plan and apply frees the live objects the plan saw:
+ * the plan keeps its own copies for rendering, and apply refuses it. */
+START_TEST(plan_outlives_refresh)
+{
+  const char *three[] = {"n=3", NULL};
+  const char *one[] = {"n=1", NULL};
+  drover_apply_opts ao = DROVER_APPLY_OPTS_INIT;
+  char *json = NULL;
+  fx f;
+
+  converge(TPL, three);
+  fx_open(&f, TPL, one);
+  fx_plan(&f, 0);
+  expect(f.plan, "web[2]", DROVER_ACTION_DELETE, "no longer in the template");
+  ck_assert_int_eq(drover_stack_refresh(f.stack, &f.err), DROVER_OK);
+  ck_assert_int_eq(drover_plan_to_json(&json, f.plan, &f.err), DROVER_OK);
+  ck_assert_ptr_nonnull(strstr(json, "\"web[2]\""));
+  ck_assert_ptr_nonnull(strstr(json, "\"before\": {"));
+  free(json);
+  ck_assert_int_eq(drover_apply(f.plan, &ao, NULL, &f.err), DROVER_E_STALE_PLAN);
+  ck_assert_ptr_nonnull(strstr(f.err.text, "refreshed"));
+  ck_assert_uint_eq(fake_count("fake.thing", "tp"), 3);
+  /* Planned again, it goes through. */
+  fx_plan(&f, 0);
+  drover_error_clear(&f.err);
+  fx_apply(&f);
+  ck_assert_uint_eq(fake_count("fake.thing", "tp"), 1);
+  fx_close(&f);
+}
+END_TEST
+
 START_TEST(plan_ignore_changes_and_prevent_destroy)
 {
   const char *img[] = {"image=alpine", NULL};
@@ -627,6 +658,7 @@ static Suite *plan_suite(void)
   tcase_add_test(tc, plan_update_and_replace);
   tcase_add_test(tc, plan_drift_and_no_diff);
   tcase_add_test(tc, plan_delete_removed);
+  tcase_add_test(tc, plan_outlives_refresh);
   tcase_add_test(tc, plan_ignore_changes_and_prevent_destroy);
   tcase_add_test(tc, plan_destroy);
   tcase_add_test(tc, refresh_duplicates_and_foreign);

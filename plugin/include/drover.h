@@ -210,7 +210,8 @@ size_t drover_stack_resource_count(const drover_stack *stack);
 /*
  * Connects the providers the template uses and lists, per resource type,
  * every object labelled with this stack: one bulk call per type.
- * Replaces what an earlier refresh found.
+ * Replaces what an earlier refresh found. A plan made before the refresh
+ * stays readable, but drover_apply() refuses it (DROVER_E_STALE_PLAN).
  */
 drover_code drover_stack_refresh(drover_stack *stack, drover_error *err);
 
@@ -343,7 +344,9 @@ typedef struct drover_apply_result {
 /*
  * Applies plan to the cloud in dependency order under the stack lock.
  * Refuses with DROVER_E_STALE_PLAN (naming the resource) if the live
- * state no longer matches what the plan read. Returns DROVER_E_PARTIAL
+ * state no longer matches what the plan read, or (for a plan from
+ * drover_plan_new) when the stack was refreshed after the plan was made.
+ * Returns DROVER_E_PARTIAL
  * when some actions failed; err holds the first failure. result may be
  * NULL.
  */

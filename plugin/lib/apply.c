@@ -646,6 +646,15 @@ drover_code drover_apply(drover_plan *plan, const drover_apply_opts *opts,
     if(rc)
       goto out;
   }
+  else if(plan->refresh_gen != r.stack->refresh_gen) {
+    /* The caller refreshed after planning: what was reviewed is not what
+     * the stack now knows, and instance entries would act on other
+     * objects than the plan showed. */
+    rc = drover_error_set(err, DROVER_E_STALE_PLAN,
+                          "apply: stack \"%s\" was refreshed after this plan was "
+                          "made; plan again", r.stack->name);
+    goto out;
+  }
   rc = setup_nodes(&r, err);
   if(rc)
     goto out;

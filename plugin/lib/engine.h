@@ -187,6 +187,8 @@ struct drover_stack {
   drover_template *owned_tpl;
   const drover_rtype **orphan_types; /* refresh.c: type of orphans.items[i]
                                         (parallel array, orphans.count long) */
+  unsigned long refresh_gen;  /* bumped by every refresh: live objects were
+                                 freed; plans made before are stale */
 };
 
 /* A valid cloud name from stack and address: lowercase letters, digits
@@ -219,6 +221,10 @@ drover_code dv_stack_provider(dv_pinst **out, drover_stack *stack,
  * instantiated providers (cleanup, state, config) and the lock. Leaves
  * the pointers NULL. drover_stack_free() calls it first. */
 void dv_stack_release_runtime(drover_stack *stack);
+
+/* live.c: a deep copy of l. Caller frees with drover_live_free(); NULL on
+ * OOM (or when l is NULL). */
+drover_live *dv_live_dup(const drover_live *l);
 
 /* ------------------------------------------------------------------------
  * Providers (registry.c)
@@ -259,7 +265,8 @@ typedef struct dv_plan_entry {
   char *type;
   char *reason;
   dv_inst *inst;            /* NULL for an orphan delete */
-  drover_live *orphan;      /* borrowed from stack->orphans for orphan deletes */
+  drover_live *orphan;      /* orphan deletes: a copy of the orphan (owned), so
+                               the plan outlives the stack's next refresh */
   char **changed;           /* property names that differ */
   size_t nchanged;
   char *etag;               /* live ETag at plan time, or NULL */
@@ -272,6 +279,7 @@ struct drover_plan {
   unsigned flags;
   dv_plan_entry *entries;
   size_t n;
+  unsigned long refresh_gen; /* stack->refresh_gen when planned */
 };
 
 /* create_before_destroy names: the new object of a replacement is named
@@ -287,7 +295,8 @@ json_t *dv_json_display(const json_t *v, int redact);
 /* plan_file.c: refreshes plan's stack, plans again with plan->flags and
  * compares every entry's address, action, ETag and live hash with plan.
  * A difference is DROVER_E_STALE_PLAN naming the address (err->address).
- * On success plan's orphan deletes are re-pointed at the fresh orphans. */
+ * When the fresh plan could be made, plan takes its entries (and its
+ * refresh_gen) whatever the outcome. */
 drover_code dv_plan_check_fresh(drover_plan *plan, drover_error *err);
 
 /* ------------------------------------------------------------------------

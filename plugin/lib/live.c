@@ -1,5 +1,6 @@
 /* live.c - live objects as providers report them. */
 #include <stdlib.h>
+#include <string.h>
 #include "engine.h"
 
 drover_live *drover_live_new(void)
@@ -31,6 +32,33 @@ void drover_live_free(drover_live *l)
   json_decref(l->properties);
   json_decref(l->attributes);
   free(l);
+}
+
+static int dup_str(char **dst, const char *src)
+{
+  *dst = NULL;
+  if(!src)
+    return 0;
+  *dst = dv_strdup(src);
+  return *dst ? 0 : -1;
+}
+
+drover_live *dv_live_dup(const drover_live *l)
+{
+  drover_live *c;
+
+  if(!l || !(c = calloc(1, sizeof(*c))))
+    return NULL;
+  c->properties = l->properties ? json_deep_copy(l->properties) : json_object();
+  c->attributes = l->attributes ? json_deep_copy(l->attributes) : json_object();
+  if(dup_str(&c->name, l->name) || dup_str(&c->address, l->address) ||
+     dup_str(&c->hash, l->hash) || dup_str(&c->deps, l->deps) ||
+     dup_str(&c->etag, l->etag) || dup_str(&c->status, l->status) ||
+     dup_str(&c->stack, l->stack) || !c->properties || !c->attributes) {
+    drover_live_free(c);
+    return NULL;
+  }
+  return c;
 }
 
 drover_code drover_live_list_push(drover_live_list *list, drover_live *live)

@@ -34,6 +34,7 @@ static void entry_clear(dv_plan_entry *e)
   free(e->changed);
   free(e->etag);
   free(e->live_hash);
+  drover_live_free(e->orphan);
   memset(e, 0, sizeof(*e));
 }
 
@@ -329,6 +330,7 @@ drover_code drover_plan_new(drover_plan **out, drover_stack *stack, unsigned fla
   }
   plan->stack = stack;
   plan->flags = flags;
+  plan->refresh_gen = stack->refresh_gen;
   /* Instances, blocks in dependency order (reversed when destroying). */
   for(k = 0; stack->tpl && k < stack->tpl->nblocks; k++) {
     size_t blk = stack->topo ? stack->topo[destroy ? stack->tpl->nblocks - 1 - k : k] : k;
@@ -366,9 +368,11 @@ drover_code drover_plan_new(drover_plan **out, drover_stack *stack, unsigned fla
   }
   for(i = 0; i < stack->orphans.count; i++) {
     dv_plan_entry *e = &plan->entries[plan->n++];
-    e->orphan = stack->orphans.items[i];
-    rc = plan_delete(e, e->orphan, stack->orphan_types[i]->name, "?",
-                     destroy ? "destroy" : "no longer in the template");
+    /* A copy: the plan must stay valid when the stack is refreshed. */
+    e->orphan = dv_live_dup(stack->orphans.items[i]);
+    rc = e->orphan ? plan_delete(e, e->orphan, stack->orphan_types[i]->name, "?",
+                                 destroy ? "destroy" : "no longer in the template")
+                   : DROVER_E_NOMEM;
     if(rc) {
       rc = drover_error_set(err, rc, "plan: out of memory");
       goto out;

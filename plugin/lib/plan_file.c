@@ -95,7 +95,7 @@ drover_code dv_plan_check_fresh(drover_plan *plan, drover_error *err)
   drover_plan *fresh = NULL;
   seen *old = NULL;
   dv_plan_entry *tmp;
-  size_t tn, i;
+  size_t tn;
 
   /* Remember what the plan saw before refresh frees the live objects. */
   rc = seen_of_plan(&old, plan);
@@ -115,18 +115,9 @@ drover_code dv_plan_check_fresh(drover_plan *plan, drover_error *err)
     tn = plan->n;
     plan->entries = fresh->entries;
     plan->n = fresh->n;
+    plan->refresh_gen = fresh->refresh_gen;
     fresh->entries = tmp;
     fresh->n = tn;
-    for(i = 0; i < fresh->n; i++)
-      fresh->entries[i].orphan = NULL;
-  }
-  else if(rc) {
-    /* Refresh failed: the orphans our entries borrowed may be gone. */
-    for(i = 0; i < plan->n; i++)
-      if(plan->entries[i].orphan) {
-        plan->entries[i].action = DROVER_ACTION_NOOP;
-        plan->entries[i].orphan = NULL;
-      }
   }
   drover_plan_free(fresh);
   free(old);

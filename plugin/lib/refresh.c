@@ -388,6 +388,7 @@ drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
   if(!stack)
     return drover_error_set(err, DROVER_E_ARG, "refresh: no stack");
   clear_live(stack);
+  stack->refresh_gen++; /* plans made before now point at freed live objects */
   if(stack->ninsts) {
     ix = calloc(stack->ninsts, sizeof(*ix));
     if(!ix) {
