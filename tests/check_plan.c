@@ -281,6 +281,45 @@ START_TEST(plan_outlives_refresh)
 }
 END_TEST
 
+static char logged[4096];
+
+static void keep_line(void *ud, drover_log_level level, const char *msg)
+{
+  (void)ud;
+  (void)level;
+  snprintf(logged, sizeof(logged), "%s", msg);
+}
+
+/* A secret that straddles the end of the error or log buffer must not
+ * leave its first characters behind when the text is cut. */
+START_TEST(redact_at_truncation)
+{
+  static const char secret[] = "Zq9-straddling-secret-Zq9";
+  drover_provider_env env;
+  drover_error err;
+  char pad[4096];
+
+  dv_secret_add(secret);
+  memset(pad, 'a', sizeof(pad));
+  pad[DROVER_ERROR_TEXT - 8] = '\0';
+  drover_error_clear(&err);
+  drover_error_set(&err, DROVER_E_PROVIDER, "%s%s", pad, secret);
+  ck_assert_ptr_null(strstr(err.text, "Zq9"));
+  ck_assert_uint_eq(strspn(err.text, "a"), DROVER_ERROR_TEXT - 8);
+
+  memset(&env, 0, sizeof(env));
+  env.log = keep_line;
+  memset(pad, 'a', sizeof(pad));
+  pad[2048 - 8] = '\0';
+  drover_logf(&env, DROVER_LOG_ERROR, "%s%s", pad, secret);
+  ck_assert_ptr_null(strstr(logged, "Zq9"));
+  ck_assert_uint_eq(strspn(logged, "a"), 2048 - 8);
+  /* Redaction itself still works on short lines. */
+  drover_logf(&env, DROVER_LOG_ERROR, "x %s y", secret);
+  ck_assert_str_eq(logged, "x (sensitive) y");
+}
+END_TEST
+
 START_TEST(plan_ignore_changes_and_prevent_destroy)
 {
   const char *img[] = {"image=alpine", NULL};
@@ -659,6 +698,7 @@ static Suite *plan_suite(void)
   tcase_add_test(tc, plan_drift_and_no_diff);
   tcase_add_test(tc, plan_delete_removed);
   tcase_add_test(tc, plan_outlives_refresh);
+  tcase_add_test(tc, redact_at_truncation);
   tcase_add_test(tc, plan_ignore_changes_and_prevent_destroy);
   tcase_add_test(tc, plan_destroy);
   tcase_add_test(tc, refresh_duplicates_and_foreign);

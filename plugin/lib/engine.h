@@ -248,6 +248,14 @@ drover_code dv_provider_register(const drover_provider *p, drover_error *err);
 void dv_secret_add(const char *value);
 /* Replaces registered secrets in buf in place (NUL-terminated, size bytes). */
 void dv_redact(char *buf, size_t size);
+/* Formats into dst (size bytes) as one line (CR/LF become blanks) with
+ * secrets redacted before the text is cut to fit, so no part of a secret
+ * survives truncation. */
+void dv_vformat_redacted(char *dst, size_t size, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 0)))
+#endif
+    ;
 
 void dv_log(const drover_stack *stack, drover_log_level level, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -52,18 +52,14 @@ static void copy_str(char *dst, size_t size, const char *src)
 drover_code drover_error_set(drover_error *err, drover_code code, const char *fmt, ...)
 {
   va_list ap;
-  char *nl;
 
   if(!err || err->code != DROVER_OK)
     return code;
   err->code = code;
+  /* One line (curl's failf() rule), secrets redacted. */
   va_start(ap, fmt);
-  vsnprintf(err->text, sizeof(err->text), fmt, ap);
+  dv_vformat_redacted(err->text, sizeof(err->text), fmt, ap);
   va_end(ap);
-  /* One line: curl's failf() rule. */
-  while((nl = strpbrk(err->text, "\r\n")) != NULL)
-    *nl = ' ';
-  dv_redact(err->text, sizeof(err->text));
   return code;
 }
 

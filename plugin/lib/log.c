@@ -79,18 +79,53 @@ void dv_redact(char *buf, size_t size)
   pthread_mutex_unlock(&secrets_lock);
 }
 
+void dv_vformat_redacted(char *dst, size_t size, const char *fmt, va_list ap)
+{
+  va_list aq;
+  char *full = NULL, *nl;
+  int len;
+  size_t cap = 0;
+
+  if(!dst || !size)
+    return;
+  /* Redact the whole text, then cut: cutting first could leave the start
+   * of a secret at the end of dst, where no needle matches it. A secret
+   * (4 characters or more) grows to at most 11, so 3x is room enough. */
+  va_copy(aq, ap);
+  len = vsnprintf(NULL, 0, fmt, aq);
+  va_end(aq);
+  if(len >= 0 && (size_t)len < ((size_t)-1 - 64) / 3) {
+    cap = 3 * (size_t)len + 64;
+    full = malloc(cap);
+  }
+  if(!full) {
+    /* No memory: cut, then drop the last 64 characters in case a secret
+     * started there. */
+    vsnprintf(dst, size, fmt, ap);
+    if(len >= 0 && (size_t)len >= size)
+      dst[size > 64 ? size - 64 : 0] = '\0';
+    full = dst;
+    cap = size;
+  }
+  else
+    vsnprintf(full, cap, fmt, ap);
+  while((nl = strpbrk(full, "\r\n")) != NULL)
+    *nl = ' ';
+  dv_redact(full, cap);
+  if(full != dst) {
+    snprintf(dst, size, "%s", full);
+    free(full);
+  }
+}
+
 static void emit(drover_log_fn fn, void *ud, drover_log_level level,
                  const char *fmt, va_list ap)
 {
   char line[2048];
-  char *nl;
 
   if(!fn)
     return;
-  vsnprintf(line, sizeof(line), fmt, ap);
-  while((nl = strpbrk(line, "\r\n")) != NULL)
-    *nl = ' ';
-  dv_redact(line, sizeof(line));
+  dv_vformat_redacted(line, sizeof(line), fmt, ap);
   fn(ud, level, line);
 }
 
