@@ -41,12 +41,14 @@ static drover_code make_dirs(const char *dir, drover_error *err)
   return DROVER_OK;
 }
 
-/* The lock directory, per the contract in drover.h. Caller frees. */
-static char *lock_dir(const drover_stack *stack)
+/* The lock directory, per the contract in drover.h. Caller frees.
+ * *shared_tmp is set for the per-user fallback under /tmp, which must be
+ * checked after it is created (see drover_stack_lock). */
+static char *lock_dir(const drover_stack *stack, int *shared_tmp)
 {
   const char *env = getenv("DROVER_LOCK_DIR");
-  struct stat st;
 
+  *shared_tmp = 0;
   if(stack->opts.lock_dir && stack->opts.lock_dir[0])
     return dv_strdup(stack->opts.lock_dir);
   if(env && env[0])
@@ -54,16 +56,19 @@ static char *lock_dir(const drover_stack *stack)
   if((mkdir("/run/drover", 0700) == 0 || errno == EEXIST) &&
      access("/run/drover", W_OK | X_OK) == 0)
     return dv_strdup("/run/drover");
-  /* Per user under /tmp; refuse a directory someone else planted. */
-  {
-    char *d = dv_aprintf("/tmp/drover-%lu", (unsigned long)getuid());
-    if(d && lstat(d, &st) == 0 &&
-       (!S_ISDIR(st.st_mode) || st.st_uid != getuid())) {
-      free(d);
-      return NULL;
-    }
-    return d;
-  }
+  *shared_tmp = 1;
+  return dv_aprintf("/tmp/drover-%lu", (unsigned long)getuid());
+}
+
+/* A directory in /tmp is only ours if we own it, it is a real directory
+ * and nobody else may write to it. Checked after mkdir, so a directory
+ * (or symlink) someone planted between a check and the mkdir is seen. */
+static int dir_is_private(const char *dir)
+{
+  struct stat st;
+
+  return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid() &&
+         !(st.st_mode & (S_IWGRP | S_IWOTH));
 }
 
 static void sleep_ms(long ms)
@@ -79,21 +84,26 @@ drover_code drover_stack_lock(drover_stack *stack, double wait_seconds,
   char *dir = NULL, *path = NULL;
   char buf[32];
   double deadline;
-  int fd = -1;
+  int fd = -1, shared_tmp;
 
   if(!stack || !stack->name)
     return drover_error_set(err, DROVER_E_ARG, "lock: no stack");
   if(stack->lock_fd >= 0)
     return DROVER_OK; /* already ours */
-  dir = lock_dir(stack);
+  dir = lock_dir(stack, &shared_tmp);
   if(!dir) {
-    rc = drover_error_set(err, DROVER_E_IO,
-                          "lock: no usable lock directory (set DROVER_LOCK_DIR)");
+    rc = drover_error_set(err, DROVER_E_NOMEM, "lock: out of memory");
     goto out;
   }
   rc = make_dirs(dir, err);
   if(rc)
     goto out;
+  if(shared_tmp && !dir_is_private(dir)) {
+    rc = drover_error_set(err, DROVER_E_IO,
+                          "lock: %s is not a private directory of this user "
+                          "(set DROVER_LOCK_DIR)", dir);
+    goto out;
+  }
   path = dv_aprintf("%s/%s.lock", dir, stack->name);
   if(!path) {
     rc = drover_error_set(err, DROVER_E_NOMEM, "lock: out of memory");
