@@ -144,6 +144,30 @@ LXD_HIDDEN json_t *lxd_obj_or_empty(const json_t *src);
 /* Sets key on obj to a new reference (stolen); returns -1 on failure. */
 LXD_HIDDEN int lxd_set(json_t *obj, const char *key, json_t *value);
 
+/* prefix + the URL-escaped name + suffix, with the project parameter
+ * ("/1.0/instances/", "web-0", "/state"). Caller frees; NULL on OOM. */
+LXD_HIDDEN char *lxd_name_path(const lxd_state *st, const char *prefix, const char *name,
+                               const char *suffix);
+
+/* GET one object at path. *obj (new reference) is NULL when it does not
+ * exist (404); *etag (owned; may be NULL, then not asked for) is its ETag.
+ * Other failures are recorded as by lxd_call(). */
+LXD_HIDDEN drover_code lxd_get(lxd_state *st, const char *path, const char *address,
+                               json_t **obj, char **etag, drover_error *err);
+
+/* Turns one listed LXD object into a live object (*out owned by the
+ * caller). ctx is what lxd_list_owned was given; etag may be NULL. */
+typedef drover_code (*lxd_live_fn)(drover_live **out, const json_t *obj,
+                                   const void *ctx, const char *etag,
+                                   drover_error *err);
+
+/* GET the collection at path (recursion=1) in one call and appends to out
+ * every object labelled with stack (any stack when NULL), converted by fn.
+ * allow may hold LXD_ALLOW_404 (then a missing collection lists nothing). */
+LXD_HIDDEN drover_code lxd_list_owned(lxd_state *st, const char *path, const char *stack,
+                                      unsigned allow, lxd_live_fn fn, const void *ctx,
+                                      drover_live_list *out, drover_error *err);
+
 /* --------------------------------------------------------------------------
  * Types (lxd_instance.c, lxd_profile.c, lxd_volume.c)
  */

@@ -49,9 +49,9 @@ static json_t *state_of(const char *status)
   return json_string(buf);
 }
 
-/* *out owned by the caller. */
-static drover_code inst_live(drover_live **out, const json_t *obj, const char *etag,
-                             drover_error *err)
+/* *out owned by the caller. ctx unused (lxd_live_fn). */
+static drover_code inst_live(drover_live **out, const json_t *obj, const void *ctx,
+                             const char *etag, drover_error *err)
 {
   drover_live *l = NULL;
   drover_code rc;
@@ -63,6 +63,7 @@ static drover_code inst_live(drover_live **out, const json_t *obj, const char *e
   const char *loc = json_string_value(json_object_get(obj, "location"));
   json_t *p, *profiles = json_object_get(obj, "profiles");
 
+  (void)ctx;
   rc = lxd_live_base(&l, obj, etag, err);
   if(rc)
     return rc;
@@ -92,29 +93,10 @@ static drover_code inst_live(drover_live **out, const json_t *obj, const char *e
 static drover_code inst_get(lxd_state *st, const char *name, const char *address,
                             json_t **obj, char **etag, drover_error *err)
 {
-  char *n = lxd_esc(name), *path = n ? lxd_path(st, "/1.0/instances/%s", n) : NULL;
-  lxd_result res;
-  drover_code rc;
+  char *path = lxd_name_path(st, "/1.0/instances/", name, NULL);
+  drover_code rc = lxd_get(st, path, address, obj, etag, err);
 
-  *obj = NULL;
-  if(etag)
-    *etag = NULL;
-  if(!path) {
-    free(n);
-    return lxd_fail(err, DROVER_E_NOMEM, address, "out of memory");
-  }
-  rc = lxd_call(st, "GET", path, NULL, NULL, address, LXD_ALLOW_404, &res, err);
-  if(!rc && res.status != 404) {
-    *obj = res.meta;
-    res.meta = NULL;
-    if(etag) {
-      *etag = res.etag;
-      res.etag = NULL;
-    }
-  }
-  lxd_result_free(&res);
   free(path);
-  free(n);
   return rc;
 }
 
@@ -129,7 +111,7 @@ static drover_code inst_reread(lxd_state *st, const char *name, const char *addr
   if(!rc && !obj)
     rc = lxd_fail(err, DROVER_E_NOT_FOUND, address, "instance \"%s\" vanished", name);
   if(!rc)
-    rc = inst_live(out, obj, etag, err);
+    rc = inst_live(out, obj, NULL, etag, err);
   json_decref(obj);
   free(etag);
   return rc;
@@ -140,7 +122,7 @@ static drover_code inst_state(lxd_state *st, const char *name, const char *addre
                               const char *action, int force, double deadline,
                               drover_error *err)
 {
-  char *n = lxd_esc(name), *path = n ? lxd_path(st, "/1.0/instances/%s/state", n) : NULL;
+  char *path = lxd_name_path(st, "/1.0/instances/", name, "/state");
   json_t *body = NULL;
   drover_code rc;
   double left = deadline - drover_now();
@@ -178,7 +160,6 @@ static drover_code inst_state(lxd_state *st, const char *name, const char *addre
 out:
   json_decref(body);
   free(path);
-  free(n);
   return rc;
 }
 
@@ -211,7 +192,7 @@ static drover_code inst_put(lxd_state *st, const drover_res_req *req, const json
   const char *image = lxd_prop_str(props, "image");
   const json_t *arch = json_object_get(obj, "architecture");
   json_t *config = NULL, *body = NULL;
-  char *n = NULL, *path = NULL;
+  char *path = NULL;
   double deadline = lxd_deadline(st, req->deadline);
   drover_code rc;
 
@@ -223,8 +204,7 @@ static drover_code inst_put(lxd_state *st, const drover_res_req *req, const json
   if(rc)
     goto out;
   body = json_object();
-  n = lxd_esc(req->name);
-  path = n ? lxd_path(st, "/1.0/instances/%s", n) : NULL;
+  path = lxd_name_path(st, "/1.0/instances/", req->name, NULL);
   if(!body || !path ||
      (arch && json_object_set(body, "architecture", (json_t *)arch)) ||
      lxd_set(body, "ephemeral", json_boolean(json_is_true(json_object_get(obj, "ephemeral")))) ||
@@ -252,7 +232,6 @@ out:
   json_decref(config);
   json_decref(body);
   free(path);
-  free(n);
   return rc;
 }
 
@@ -278,38 +257,16 @@ static drover_code inst_list(lxd_state *st, const char *stack, drover_live_list 
                              drover_error *err)
 {
   char *path;
-  lxd_result res;
   drover_code rc;
-  size_t i;
-  json_t *obj;
 
-  /* One call. LXD 5.0 filters on user.* config keys server side; the
-   * check below keeps the result exact whatever the filter does. */
+  /* One call. LXD 5.0 filters on user.* config keys server side;
+   * lxd_list_owned keeps the result exact whatever the filter does. */
   if(stack && filter_safe(stack))
     path = lxd_path(st, "/1.0/instances?recursion=1&filter=config.%s%%20eq%%20%s",
                     LXD_LABEL(DROVER_LABEL_STACK), stack);
   else
     path = lxd_path(st, "/1.0/instances?recursion=1");
-  if(!path)
-    return lxd_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-  rc = lxd_call(st, "GET", path, NULL, NULL, NULL, 0, &res, err);
-  if(rc)
-    goto out;
-  json_array_foreach(res.meta, i, obj) {
-    drover_live *l;
-    if(!lxd_owned(obj, stack))
-      continue;
-    rc = inst_live(&l, obj, NULL, err);
-    if(!rc)
-      rc = drover_live_list_push(out, l);
-    if(rc) {
-      if(rc == DROVER_E_NOMEM)
-        lxd_fail(err, rc, NULL, "out of memory");
-      goto out;
-    }
-  }
-out:
-  lxd_result_free(&res);
+  rc = lxd_list_owned(st, path, stack, 0, inst_live, NULL, out, err);
   free(path);
   return rc;
 }
@@ -325,7 +282,7 @@ static drover_code inst_read(lxd_state *st, const char *name, drover_live **out,
   if(!rc && !obj)
     rc = lxd_fail(err, DROVER_E_NOT_FOUND, NULL, "instance \"%s\" not found", name);
   if(!rc)
-    rc = inst_live(out, obj, etag, err);
+    rc = inst_live(out, obj, NULL, etag, err);
   json_decref(obj);
   free(etag);
   return rc;
@@ -462,7 +419,7 @@ static drover_code inst_del(lxd_state *st, const drover_live *cur, double deadli
 {
   const char *addr = cur->address ? cur->address : cur->name;
   json_t *obj = NULL;
-  char *n = NULL, *path = NULL;
+  char *path = NULL;
   lxd_result res;
   drover_code rc;
   const char *status;
@@ -478,8 +435,7 @@ static drover_code inst_del(lxd_state *st, const drover_live *cur, double deadli
     if(rc)
       goto out;
   }
-  n = lxd_esc(cur->name);
-  path = n ? lxd_path(st, "/1.0/instances/%s", n) : NULL;
+  path = lxd_name_path(st, "/1.0/instances/", cur->name, NULL);
   if(!path) {
     rc = lxd_fail(err, DROVER_E_NOMEM, addr, "out of memory");
     goto out;
@@ -491,7 +447,6 @@ out:
   lxd_result_free(&res);
   json_decref(obj);
   free(path);
-  free(n);
   return rc;
 }
 

@@ -30,6 +30,73 @@ const char *lxd_prop_str(const json_t *props, const char *key)
   return json_string_value(json_object_get(props, key));
 }
 
+/* Caller frees. */
+char *lxd_name_path(const lxd_state *st, const char *prefix, const char *name,
+                    const char *suffix)
+{
+  char *n = lxd_esc(name), *path = NULL;
+
+  if(n)
+    path = lxd_path(st, "%s%s%s", prefix, n, suffix ? suffix : "");
+  free(n);
+  return path;
+}
+
+/* *obj new reference, *etag owned by the caller. */
+drover_code lxd_get(lxd_state *st, const char *path, const char *address,
+                    json_t **obj, char **etag, drover_error *err)
+{
+  lxd_result res;
+  drover_code rc;
+
+  *obj = NULL;
+  if(etag)
+    *etag = NULL;
+  if(!path)
+    return lxd_fail(err, DROVER_E_NOMEM, address, "out of memory");
+  rc = lxd_call(st, "GET", path, NULL, NULL, address, LXD_ALLOW_404, &res, err);
+  if(!rc && res.status != 404) {
+    *obj = res.meta;
+    res.meta = NULL;
+    if(etag) {
+      *etag = res.etag;
+      res.etag = NULL;
+    }
+  }
+  lxd_result_free(&res);
+  return rc;
+}
+
+/* Appends to out (which owns what it holds). */
+drover_code lxd_list_owned(lxd_state *st, const char *path, const char *stack,
+                           unsigned allow, lxd_live_fn fn, const void *ctx,
+                           drover_live_list *out, drover_error *err)
+{
+  lxd_result res;
+  drover_code rc;
+  size_t i;
+  json_t *obj;
+
+  if(!path)
+    return lxd_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+  rc = lxd_call(st, "GET", path, NULL, NULL, NULL, allow, &res, err);
+  if(rc || res.status == 404)
+    goto out;
+  json_array_foreach(res.meta, i, obj) {
+    drover_live *l;
+    if(!lxd_owned(obj, stack))
+      continue;
+    rc = fn(&l, obj, ctx, NULL, err);
+    if(!rc && (rc = drover_live_list_push(out, l)) != DROVER_OK)
+      lxd_fail(err, rc, NULL, "out of memory");
+    if(rc)
+      goto out;
+  }
+out:
+  lxd_result_free(&res);
+  return rc;
+}
+
 /* New reference in *out. */
 drover_code lxd_config_build(json_t **out, const drover_res_req *req,
                              const json_t *desired, const json_t *cur_config,

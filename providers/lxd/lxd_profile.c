@@ -16,15 +16,16 @@ const drover_rtype lxd_profile_type = {
   "lxd.profile", prof_props, 0, "an LXD profile"
 };
 
-/* *out owned by the caller. */
-static drover_code prof_live(drover_live **out, const json_t *obj, const char *etag,
-                             drover_error *err)
+/* *out owned by the caller. ctx unused (lxd_live_fn). */
+static drover_code prof_live(drover_live **out, const json_t *obj, const void *ctx,
+                             const char *etag, drover_error *err)
 {
   drover_live *l = NULL;
   const char *desc = json_string_value(json_object_get(obj, "description"));
   drover_code rc = lxd_live_base(&l, obj, etag, err);
   json_t *p;
 
+  (void)ctx;
   if(rc)
     return rc;
   p = l->properties;
@@ -44,26 +45,10 @@ static drover_code prof_live(drover_live **out, const json_t *obj, const char *e
 static drover_code prof_get(lxd_state *st, const char *name, const char *address,
                             json_t **obj, char **etag, drover_error *err)
 {
-  char *n = lxd_esc(name), *path = n ? lxd_path(st, "/1.0/profiles/%s", n) : NULL;
-  lxd_result res;
-  drover_code rc;
+  char *path = lxd_name_path(st, "/1.0/profiles/", name, NULL);
+  drover_code rc = lxd_get(st, path, address, obj, etag, err);
 
-  *obj = NULL;
-  *etag = NULL;
-  if(!path) {
-    free(n);
-    return lxd_fail(err, DROVER_E_NOMEM, address, "out of memory");
-  }
-  rc = lxd_call(st, "GET", path, NULL, NULL, address, LXD_ALLOW_404, &res, err);
-  if(!rc && res.status != 404) {
-    *obj = res.meta;
-    *etag = res.etag;
-    res.meta = NULL;
-    res.etag = NULL;
-  }
-  lxd_result_free(&res);
   free(path);
-  free(n);
   return rc;
 }
 
@@ -78,7 +63,7 @@ static drover_code prof_read(lxd_state *st, const char *name, drover_live **out,
   if(!rc && !obj)
     rc = lxd_fail(err, DROVER_E_NOT_FOUND, NULL, "profile \"%s\" not found", name);
   if(!rc)
-    rc = prof_live(out, obj, etag, err);
+    rc = prof_live(out, obj, NULL, etag, err);
   json_decref(obj);
   free(etag);
   return rc;
@@ -116,7 +101,7 @@ static drover_code prof_put(lxd_state *st, const drover_res_req *req,
                             drover_error *err)
 {
   json_t *body = NULL;
-  char *n = lxd_esc(req->name), *path = n ? lxd_path(st, "/1.0/profiles/%s", n) : NULL;
+  char *path = lxd_name_path(st, "/1.0/profiles/", req->name, NULL);
   lxd_result res;
   drover_code rc;
 
@@ -136,37 +121,16 @@ out:
   lxd_result_free(&res);
   json_decref(body);
   free(path);
-  free(n);
   return rc;
 }
 
 static drover_code prof_list(lxd_state *st, const char *stack, drover_live_list *out,
                              drover_error *err)
 {
+  /* One call; LXD 5.0 has no filter for profiles: lxd_list_owned selects. */
   char *path = lxd_path(st, "/1.0/profiles?recursion=1");
-  lxd_result res;
-  drover_code rc;
-  size_t i;
-  json_t *obj;
+  drover_code rc = lxd_list_owned(st, path, stack, 0, prof_live, NULL, out, err);
 
-  if(!path)
-    return lxd_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-  /* One call; LXD 5.0 has no filter for profiles, so select here. */
-  rc = lxd_call(st, "GET", path, NULL, NULL, NULL, 0, &res, err);
-  if(rc)
-    goto out;
-  json_array_foreach(res.meta, i, obj) {
-    drover_live *l;
-    if(!lxd_owned(obj, stack))
-      continue;
-    rc = prof_live(&l, obj, NULL, err);
-    if(!rc && (rc = drover_live_list_push(out, l)) != DROVER_OK)
-      lxd_fail(err, rc, NULL, "out of memory");
-    if(rc)
-      goto out;
-  }
-out:
-  lxd_result_free(&res);
   free(path);
   return rc;
 }
@@ -254,20 +218,17 @@ static drover_code prof_update(lxd_state *st, const drover_res_req *req,
 static drover_code prof_del(lxd_state *st, const drover_live *cur, double deadline,
                             drover_error *err)
 {
-  char *n = lxd_esc(cur->name), *path = n ? lxd_path(st, "/1.0/profiles/%s", n) : NULL;
+  const char *addr = cur->address ? cur->address : cur->name;
+  char *path = lxd_name_path(st, "/1.0/profiles/", cur->name, NULL);
   lxd_result res;
   drover_code rc;
 
   (void)deadline;
-  if(!path) {
-    free(n);
-    return lxd_fail(err, DROVER_E_NOMEM, cur->address, "out of memory");
-  }
-  rc = lxd_call(st, "DELETE", path, NULL, NULL, cur->address ? cur->address : cur->name,
-                LXD_ALLOW_404, &res, err);
+  if(!path)
+    return lxd_fail(err, DROVER_E_NOMEM, addr, "out of memory");
+  rc = lxd_call(st, "DELETE", path, NULL, NULL, addr, LXD_ALLOW_404, &res, err);
   lxd_result_free(&res);
   free(path);
-  free(n);
   return rc;
 }
 

@@ -25,10 +25,11 @@ const drover_rtype lxd_volume_type = {
   "lxd.storage_volume", vol_props, 0, "a custom LXD storage volume"
 };
 
-/* *out owned by the caller. */
-static drover_code vol_live(drover_live **out, const json_t *obj, const char *pool,
+/* *out owned by the caller. ctx is the pool name (lxd_live_fn). */
+static drover_code vol_live(drover_live **out, const json_t *obj, const void *ctx,
                             const char *etag, drover_error *err)
 {
+  const char *pool = ctx;
   drover_live *l = NULL;
   const char *desc = json_string_value(json_object_get(obj, "description"));
   const char *ct = json_string_value(json_object_get(obj, "content_type"));
@@ -94,6 +95,14 @@ static drover_code vol_pools(lxd_state *st, drover_error *err)
   }
   st->pools_known = 1;
 out:
+  if(rc && st->pools) {
+    /* Not cached: the next call reads them again without leaking these. */
+    for(i = 0; i < st->npools; i++)
+      free(st->pools[i]);
+    free(st->pools);
+    st->pools = NULL;
+    st->npools = 0;
+  }
   pthread_mutex_unlock(&st->lock);
   lxd_result_free(&res);
   free(path);
@@ -119,21 +128,8 @@ static drover_code vol_get(lxd_state *st, const char *pool, const char *name,
                            drover_error *err)
 {
   char *path = vol_path(st, pool, name);
-  lxd_result res;
-  drover_code rc;
+  drover_code rc = lxd_get(st, path, address, obj, etag, err);
 
-  *obj = NULL;
-  *etag = NULL;
-  if(!path)
-    return lxd_fail(err, DROVER_E_NOMEM, address, "out of memory");
-  rc = lxd_call(st, "GET", path, NULL, NULL, address, LXD_ALLOW_404, &res, err);
-  if(!rc && res.status != 404) {
-    *obj = res.meta;
-    *etag = res.etag;
-    res.meta = NULL;
-    res.etag = NULL;
-  }
-  lxd_result_free(&res);
   free(path);
   return rc;
 }
@@ -165,32 +161,13 @@ static drover_code vol_list(lxd_state *st, const char *stack, drover_live_list *
   for(p = 0; !rc && p < st->npools; p++) {
     char *path = vol_path(st, st->pools[p], NULL);
     char *rec = path ? malloc(strlen(path) + 16) : NULL;
-    lxd_result res;
-    size_t i;
-    json_t *obj;
 
-    memset(&res, 0, sizeof(res));
-    if(!rec) {
-      free(path);
-      return lxd_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-    }
-    /* path ends in "?project=..": recursion goes in front of it. */
-    {
+    if(rec) {
+      /* path ends in "?project=..": recursion goes in front of it. */
       char *q = strchr(path, '?');
       sprintf(rec, "%.*s?recursion=1&%s", (int)(q - path), path, q + 1);
     }
-    rc = lxd_call(st, "GET", rec, NULL, NULL, NULL, LXD_ALLOW_404, &res, err);
-    json_array_foreach(res.meta, i, obj) {
-      drover_live *l;
-      if(rc || res.status == 404)
-        break;
-      if(!lxd_owned(obj, stack))
-        continue;
-      rc = vol_live(&l, obj, st->pools[p], NULL, err);
-      if(!rc && (rc = drover_live_list_push(out, l)) != DROVER_OK)
-        lxd_fail(err, rc, NULL, "out of memory");
-    }
-    lxd_result_free(&res);
+    rc = lxd_list_owned(st, rec, stack, LXD_ALLOW_404, vol_live, st->pools[p], out, err);
     free(rec);
     free(path);
   }
