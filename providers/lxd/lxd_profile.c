@@ -222,11 +222,26 @@ static drover_code prof_del(lxd_state *st, const drover_live *cur, double deadli
   char *path = lxd_name_path(st, "/1.0/profiles/", cur->name, NULL);
   lxd_result res;
   drover_code rc;
+  drover_error local;
 
   (void)deadline;
   if(!path)
     return lxd_fail(err, DROVER_E_NOMEM, addr, "out of memory");
-  rc = lxd_call(st, "DELETE", path, NULL, NULL, addr, LXD_ALLOW_404, &res, err);
+  drover_error_clear(&local);
+  rc = lxd_call(st, "DELETE", path, NULL, NULL, addr, LXD_ALLOW_404, &res, &local);
+  if(rc && strcasestr(local.text, "in use")) {
+    /* LXD answers 500 "Profile is currently in use": permanent, and the
+     * usual cause (a replace, which deletes before it creates) is not
+     * obvious from LXD's words. */
+    rc = lxd_fail(err, DROVER_E_PROVIDER, addr,
+                  "profile \"%s\" is still used by an instance, so LXD refuses "
+                  "to delete it. A replace deletes the old profile before the "
+                  "instances using it are updated: rename a profile in two "
+                  "applies (add the new one and move the instances to it, then "
+                  "remove the old one)", cur->name);
+  }
+  else if(rc && err && !err->code)
+    *err = local;
   lxd_result_free(&res);
   free(path);
   return rc;

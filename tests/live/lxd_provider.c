@@ -397,6 +397,49 @@ START_TEST(profile_lifecycle)
 }
 END_TEST
 
+/* Deleting a profile an instance still uses: a permanent error that says
+ * why (a replace of a profile hits it), not LXD's bare words. */
+START_TEST(profile_in_use)
+{
+  const drover_rtype *tp = type_named("lxd.profile");
+  const drover_rtype *ti = type_named("lxd.instance");
+  void *st = connect_ok();
+  drover_error err;
+  drover_res_req req;
+  drover_live *prof = NULL, *inst = NULL;
+  char pname[80], iname[80];
+  json_t *pprops = json_pack("{s:{}, s:{}, s:s}", "config", "devices", "description", "");
+  json_t *iprops;
+  drover_code rc;
+  double t0;
+
+  snprintf(pname, sizeof(pname), "%s-used", stack);
+  snprintf(iname, sizeof(iname), "%s-user-0", stack);
+  iprops = json_pack("{s:s, s:[s,s], s:s}", "image", "busybox", "profiles", "default",
+                     pname, "state", "stopped");
+  req_init(&req, "used", pname, "u1", pprops);
+  drover_error_clear(&err);
+  ck_assert_msg(P->create(st, tp, &req, &prof, &err) == DROVER_OK, "create: %s", err.text);
+  req_init(&req, "user[0]", iname, "u2", iprops);
+  ck_assert_msg(P->create(st, ti, &req, &inst, &err) == DROVER_OK, "create: %s", err.text);
+  t0 = drover_now();
+  rc = P->del(st, tp, prof, 0, &err);
+  fprintf(stderr, "live_lxd: delete of a used profile failed in %.3f s\n",
+          drover_now() - t0);
+  ck_assert_int_eq(rc, DROVER_E_PROVIDER);
+  ck_assert_msg(strstr(err.text, "still used by an instance") != NULL, "%s", err.text);
+  ck_assert_msg(strstr(err.text, pname) != NULL, "%s", err.text);
+  drover_error_clear(&err);
+  ck_assert_msg(P->del(st, ti, inst, 0, &err) == DROVER_OK, "del: %s", err.text);
+  ck_assert_msg(P->del(st, tp, prof, 0, &err) == DROVER_OK, "del: %s", err.text);
+  drover_live_free(prof);
+  drover_live_free(inst);
+  json_decref(pprops);
+  json_decref(iprops);
+  done(st);
+}
+END_TEST
+
 START_TEST(volume_lifecycle)
 {
   const drover_rtype *t = type_named("lxd.storage_volume");
@@ -492,6 +535,7 @@ int main(void)
   tcase_add_test(tc, https_client_cert);
   tcase_add_test(tc, instance_lifecycle);
   tcase_add_test(tc, profile_lifecycle);
+  tcase_add_test(tc, profile_in_use);
   tcase_add_test(tc, volume_lifecycle);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
