@@ -252,6 +252,25 @@ static void pm_string(pm_scan *s, const char **raw, size_t *rawlen)
 
 static drover_code pm_value(pm_scan *s, dv_pos key);
 
+/* One member of an object or array whose pointer segment was pushed:
+ * its value, then back to the container's pointer (base) and past the
+ * separating comma. */
+static drover_code pm_member(pm_scan *s, size_t base, dv_pos keypos)
+{
+  drover_code rc = pm_value(s, keypos);
+
+  if(rc)
+    return rc;
+  s->plen = base;
+  s->ptr[base] = '\0';
+  pm_ws(s);
+  if(s->i < s->len && s->buf[s->i] == ',') {
+    pm_advance(s);
+    pm_ws(s);
+  }
+  return DROVER_OK;
+}
+
 static drover_code pm_object(pm_scan *s)
 {
   drover_code rc = DROVER_OK;
@@ -279,16 +298,9 @@ static drover_code pm_object(pm_scan *s)
     pm_ws(s);
     pm_advance(s); /* : */
     pm_ws(s);
-    rc = pm_value(s, kpos);
+    rc = pm_member(s, base, kpos);
     if(rc)
       return rc;
-    s->plen = base;
-    s->ptr[base] = '\0';
-    pm_ws(s);
-    if(s->i < s->len && s->buf[s->i] == ',') {
-      pm_advance(s);
-      pm_ws(s);
-    }
   }
   pm_advance(s); /* } */
   return rc;
@@ -308,16 +320,9 @@ static drover_code pm_array(pm_scan *s)
     rc = pm_ptr_push(s, num, (size_t)n);
     if(rc)
       return rc;
-    rc = pm_value(s, nokey);
+    rc = pm_member(s, base, nokey);
     if(rc)
       return rc;
-    s->plen = base;
-    s->ptr[base] = '\0';
-    pm_ws(s);
-    if(s->i < s->len && s->buf[s->i] == ',') {
-      pm_advance(s);
-      pm_ws(s);
-    }
   }
   pm_advance(s); /* ] */
   return rc;
