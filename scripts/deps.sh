@@ -19,7 +19,9 @@ PKGS="build-essential autoconf automake libtool pkg-config
 # Unit tests, sanitizers, valgrind, clang warning build, man page check.
 PKGS="$PKGS check valgrind clang libclang-rt-14-dev groff-base man-db"
 # Scripts and live tests: the real LXD and its busybox image, HTTP on the socket.
-PKGS="$PKGS jq curl ca-certificates git xz-utils lxd busybox-static"
+PKGS="$PKGS jq curl ca-certificates git xz-utils openssl lxd busybox-static"
+# util-linux/bsdutils: script(1) for the TTY tests; procps: pgrep/ps.
+PKGS="$PKGS bsdutils util-linux procps"
 # The SPANK plugin and its live tests: a real one-node Slurm.
 PKGS="$PKGS slurm-wlm slurm-client libslurm-dev munge"
 
@@ -59,11 +61,12 @@ fi
 say "missing:$missing"
 # Recommends stay on: that is how these packages were seen to work here
 # (lxd with lxcfs/apparmor bits, valgrind with libc6-dbg).
-# A fresh machine has no (or an old) package list: update once, first.
-lists=$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' 2>/dev/null | head -n 1)
+# A fresh machine has no package list, or one as old as its image: update
+# once, first, unless a list was fetched in the last 6 hours.
+fresh=$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -360 2>/dev/null | head -n 1)
 updated=no
-if [ -z "$lists" ]; then
-  say "apt-get update (no package lists yet)"
+if [ -z "$fresh" ]; then
+  say "apt-get update"
   apt-get update -q || die "apt-get update failed"
   updated=yes
 fi
