@@ -84,6 +84,17 @@ if ! curl -fsS --max-time 5 --unix-socket "$SOCK" http://lxd/1.0 >/dev/null 2>&1
   exit 1
 fi
 
+# Stacks an earlier, killed run left behind (tt-*), found by label alone.
+stale=$(for url in "/1.0/instances?recursion=1" "/1.0/profiles?recursion=1" \
+                   "/1.0/storage-pools/default/volumes/custom?recursion=1"; do
+          curl -fsS --max-time 20 --unix-socket "$SOCK" "http://lxd$url" |
+            jq -r '.metadata[]?.config["user.drover.stack"] // empty'
+        done | grep -E '^tt-' | sort -u)
+for s in $stale; do
+  echo "# removing stack $s left by an earlier run"
+  "$DROVER" destroy --yes --stack "$s" >/dev/null 2>&1 || echo "# warning: could not destroy $s"
+done
+
 shopt -s nullglob
 templates=("$SRC"/templates/*.json)
 if [ ${#templates[@]} -eq 0 ]; then
