@@ -118,6 +118,9 @@ void dv_vformat_redacted(char *dst, size_t size, const char *fmt, va_list ap)
   }
 }
 
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 0)))
+#endif
 static void emit(drover_log_fn fn, void *ud, drover_log_level level,
                  const char *fmt, va_list ap)
 {
