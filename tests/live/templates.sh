@@ -18,7 +18,9 @@ set -uo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 DROVER=${DROVER:-$SRC/drover}
 SOCK=${LXD_SOCKET:-/var/lib/lxd/unix.socket}
-RUN_ID=${RUN_ID:-$(date +%s | tail -c 6)$$}
+# Stack names end in this script's pid, so a rerun can tell a stack that a
+# killed run left (its pid is gone) from one a concurrent run is using.
+RUN_ID=$$
 # Params that keep the live run small and quick.
 declare -A VARS=(
   [quickstart]="--var replicas=2"
@@ -89,8 +91,13 @@ stale=$(for url in "/1.0/instances?recursion=1" "/1.0/profiles?recursion=1" \
                    "/1.0/storage-pools/default/volumes/custom?recursion=1"; do
           curl -fsS --max-time 20 --unix-socket "$SOCK" "http://lxd$url" |
             jq -r '.metadata[]?.config["user.drover.stack"] // empty'
-        done | grep -E '^tt-' | sort -u)
+        done | grep -E '^tt-.*-[0-9]+$' | sort -u)
 for s in $stale; do
+  pid=${s##*-}
+  if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q templates.sh; then
+    echo "# stack $s belongs to a running templates.sh (pid $pid); left alone"
+    continue
+  fi
   echo "# removing stack $s left by an earlier run"
   "$DROVER" destroy --yes --stack "$s" >/dev/null 2>&1 || echo "# warning: could not destroy $s"
 done
@@ -105,8 +112,7 @@ fi
 
 for tpl in "${templates[@]}"; do
   base=$(basename "$tpl" .json)
-  stack="tt-${base:0:16}-$RUN_ID"
-  stack=${stack:0:40}
+  stack="tt-${base:0:20}-$RUN_ID"
   # shellcheck disable=SC2206
   vars=(${VARS[$base]:-})
   echo "# $base: stack $stack ${vars[*]}"
