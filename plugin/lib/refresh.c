@@ -2,11 +2,16 @@
  * list per resource type, live objects matched to instances by their
  * address label, everything else labelled with the stack is an orphan.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include "engine.h"
+
+/* Most list calls refresh runs at once (one per provider and type). */
+#define REFRESH_MAX_THREADS 8
 
 /* ------------------------------------------------------------------------
  * Provider configuration
@@ -376,13 +381,78 @@ static void sort_orphans(drover_stack *stack)
   }
 }
 
+/* One bulk list: a provider's objects of one type. Filled by a worker;
+ * read by refresh after every worker has been joined. */
+typedef struct list_job {
+  const drover_provider *vt;
+  void *state;                 /* the provider's, shared (thread safe by contract) */
+  const drover_rtype *type;
+  drover_live_list found;      /* owned */
+  drover_error err;
+  drover_code rc;
+} list_job;
+
+typedef struct list_run {
+  list_job *jobs;
+  size_t njobs;
+  atomic_size_t next;          /* next job a worker takes */
+  const char *stack;
+} list_run;
+
+static void run_job(list_job *j, const char *stack)
+{
+  drover_error_clear(&j->err);
+  j->rc = j->vt->list(j->state, j->type, stack, &j->found, &j->err);
+  if(j->rc) {
+    if(!j->err.code)
+      drover_error_set(&j->err, j->rc, "%s: listing %s failed", j->vt->name,
+                       j->type->name);
+    drover_error_locate(&j->err, j->vt->name, NULL);
+  }
+}
+
+static void *list_worker(void *arg)
+{
+  list_run *r = arg;
+  size_t i;
+
+  while((i = atomic_fetch_add(&r->next, 1)) < r->njobs)
+    run_job(&r->jobs[i], r->stack);
+  return NULL;
+}
+
+/* Runs every job, up to REFRESH_MAX_THREADS at once, so a refresh costs
+ * about the slowest list rather than the sum of all of them. Without
+ * threads to be had, the calling thread does the work. */
+static void run_jobs(list_job *jobs, size_t njobs, const char *stack)
+{
+  pthread_t threads[REFRESH_MAX_THREADS];
+  list_run r;
+  size_t i, want, started = 0;
+
+  r.jobs = jobs;
+  r.njobs = njobs;
+  r.stack = stack;
+  atomic_init(&r.next, 0);
+  want = njobs < REFRESH_MAX_THREADS ? njobs : REFRESH_MAX_THREADS;
+  /* The calling thread is one of the workers. */
+  for(i = 1; i < want; i++) {
+    if(pthread_create(&threads[started], NULL, list_worker, &r))
+      break;
+    started++;
+  }
+  list_worker(&r);
+  for(i = 0; i < started; i++)
+    pthread_join(threads[i], NULL);
+}
+
 drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
 {
   drover_code rc = DROVER_OK;
   const drover_provider **provs = NULL;
-  drover_live_list found = {NULL, 0, 0};
+  list_job *jobs = NULL;
   addr_ix *ix = NULL;
-  size_t nprovs = 0, i, t, k, total = 0;
+  size_t nprovs = 0, njobs = 0, i, j, t, k, total = 0;
   double t0 = drover_now();
 
   if(!stack)
@@ -404,39 +474,57 @@ drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
   rc = collect_providers(&provs, &nprovs, stack, err);
   if(rc)
     goto out;
+  /* Providers are initialised here, one after the other (not thread
+   * safe, and stack->providers may move); the lists then run at once. */
   for(i = 0; i < nprovs; i++) {
-    const drover_provider *vt = provs[i];
     dv_pinst *p;
-    rc = dv_stack_provider(&p, stack, vt, err);
+    rc = dv_stack_provider(&p, stack, provs[i], err);
     if(rc)
       goto out;
-    for(t = 0; vt->types[t]; t++) {
-      drover_error local;
-      drover_error_clear(&local);
-      rc = vt->list(p->state, vt->types[t], stack->name, &found, &local);
-      if(rc) {
-        if(!local.code)
-          drover_error_set(&local, rc, "%s: listing %s failed", vt->name,
-                           vt->types[t]->name);
-        drover_error_locate(&local, vt->name, NULL);
-        if(err && !err->code)
-          *err = local;
+    for(t = 0; provs[i]->types[t]; t++)
+      njobs++;
+  }
+  jobs = calloc(njobs ? njobs : 1, sizeof(*jobs));
+  if(!jobs) {
+    rc = drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
+    goto out;
+  }
+  for(i = 0, j = 0; i < nprovs; i++) {
+    dv_pinst *p;
+    rc = dv_stack_provider(&p, stack, provs[i], err); /* found, no init */
+    if(rc)
+      goto out;
+    for(t = 0; provs[i]->types[t]; t++, j++) {
+      jobs[j].vt = provs[i];
+      jobs[j].state = p->state;
+      jobs[j].type = provs[i]->types[t];
+    }
+  }
+  run_jobs(jobs, njobs, stack->name);
+  /* Results are placed in provider and type order, whichever list
+   * finished first, so plans and the first error are deterministic. */
+  for(j = 0; j < njobs; j++) {
+    if(jobs[j].rc) {
+      if(err && !err->code)
+        *err = jobs[j].err;
+      rc = jobs[j].rc;
+      goto out;
+    }
+  }
+  for(j = 0; j < njobs; j++) {
+    drover_live_list *found = &jobs[j].found;
+    for(k = 0; k < found->count; k++) {
+      drover_live *l = found->items[k];
+      found->items[k] = NULL;
+      /* A provider may list more than asked; keep only this stack's. */
+      if(l->stack && strcmp(l->stack, stack->name)) {
+        drover_live_free(l);
+        continue;
+      }
+      total++;
+      rc = place(stack, ix, stack->ninsts, l, jobs[j].type, err);
+      if(rc)
         goto out;
-      }
-      for(k = 0; k < found.count; k++) {
-        drover_live *l = found.items[k];
-        found.items[k] = NULL;
-        /* A provider may list more than asked; keep only this stack's. */
-        if(l->stack && strcmp(l->stack, stack->name)) {
-          drover_live_free(l);
-          continue;
-        }
-        total++;
-        rc = place(stack, ix, stack->ninsts, l, vt->types[t], err);
-        if(rc)
-          goto out;
-      }
-      found.count = 0;
     }
   }
   sort_orphans(stack);
@@ -455,7 +543,9 @@ drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
          "%zu orphan(s) in %.2fs", stack->name, total, stack->orphans.count,
          drover_now() - t0);
 out:
-  drover_live_list_clear(&found);
+  for(j = 0; jobs && j < njobs; j++)
+    drover_live_list_clear(&jobs[j].found);
+  free(jobs);
   free(provs);
   free(ix);
   return rc;
