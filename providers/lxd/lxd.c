@@ -170,16 +170,34 @@ static drover_code lxd_init(void *state, const json_t *config,
     goto out;
 
   /* The project must exist: LXD lists an unknown project as empty, which
-   * would make a plan create everything in the wrong place. */
-  pq = lxd_esc(st->project);
-  if(!pq || asprintf(&path, "/1.0/projects/%s", pq) < 0) {
-    path = NULL;
+   * would make a plan create everything in the wrong place. This one
+   * round trip also proves the connection, TLS and trust. The network
+   * list is scoped by project and answers 404 for a missing one, but
+   * unlike GET /1.0/projects/<name> it does not list every instance of
+   * the project (used_by), which grows with the project. Any other 404
+   * (a server without that API) falls back to the project itself. */
+  path = lxd_path(st, "/1.0/networks");
+  if(!path) {
     rc = lxd_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
     goto out;
   }
   rc = lxd_call(st, "GET", path, NULL, NULL, NULL, LXD_ALLOW_404, &res, err);
   if(rc)
     goto out;
+  if(res.status == 404 && !(res.message && strcasestr(res.message, "project"))) {
+    free(path);
+    path = NULL;
+    lxd_result_free(&res);
+    pq = lxd_esc(st->project);
+    if(!pq || asprintf(&path, "/1.0/projects/%s", pq) < 0) {
+      path = NULL;
+      rc = lxd_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+      goto out;
+    }
+    rc = lxd_call(st, "GET", path, NULL, NULL, NULL, LXD_ALLOW_404, &res, err);
+    if(rc)
+      goto out;
+  }
   if(res.status == 404) {
     rc = lxd_fail(err, DROVER_E_NOT_FOUND, NULL, "project \"%s\" not found", st->project);
     goto out;
