@@ -14,7 +14,14 @@
 # target, plan within 1.5x of the raw list, was met. Destroys the stack at
 # the end (also on error or Ctrl-C) unless --keep.
 #
+# An in-tree ./drover is libtool's wrapper script, which runs bash before
+# the real program (.libs/drover) on every call; an installed drover has
+# no wrapper. The timed plan runs the real program directly, with
+# LD_LIBRARY_PATH pointing at the build's .libs (--via-wrapper: time the
+# wrapper as it is).
+#
 # Usage: bench/plan-scale.sh [--n N] [--reps R] [--parallelism P] [--keep]
+#                            [--via-wrapper]
 # Needs: a built ./drover (or $DROVER), LXD with the busybox image
 # (scripts/lxd-setup.sh), curl, jq. Not run in CI.
 set -euo pipefail
@@ -23,7 +30,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 DROVER=${DROVER:-$SRC/drover}
 SOCK=${LXD_SOCKET:-/var/lib/lxd/unix.socket}
 IMAGE=${DROVER_IMAGE:-busybox}
-N=200 REPS=5 PAR=8 KEEP=no
+N=200 REPS=5 PAR=8 KEEP=no VIA_WRAPPER=no
 STACK=bench-plan
 TARGET=1.5
 
@@ -33,8 +40,9 @@ while [ $# -gt 0 ]; do
     --reps) REPS=$2; shift 2 ;;
     --parallelism) PAR=$2; shift 2 ;;
     --keep) KEEP=yes; shift ;;
+    --via-wrapper) VIA_WRAPPER=yes; shift ;;
     --stack) STACK=$2; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "plan-scale: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -42,6 +50,18 @@ done
 [[ $REPS =~ ^[0-9]+$ && $REPS -ge 1 ]] || { echo "plan-scale: --reps wants a positive integer" >&2; exit 2; }
 
 [ -x "$DROVER" ] || { echo "plan-scale: $DROVER not built (scripts/build.sh)" >&2; exit 1; }
+# What the timed plan runs: the real program behind a libtool wrapper.
+PLAN_BIN=$DROVER PLAN_LIBS=${LD_LIBRARY_PATH:-}
+PLAN_WHAT=$DROVER
+if [ "$VIA_WRAPPER" = no ] && head -c 4096 "$DROVER" | grep -q 'temporary wrapper script for'; then
+  PLAN_BIN=$(dirname "$DROVER")/.libs/$(basename "$DROVER")
+  [ -x "$PLAN_BIN" ] || { echo "plan-scale: $DROVER is a libtool wrapper but $PLAN_BIN is missing" >&2; exit 1; }
+  PLAN_LIBS=$(dirname "$DROVER")/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  PLAN_WHAT="$PLAN_BIN (behind the libtool wrapper $DROVER)"
+fi
+# No extra exec (env) in what is timed.
+plan_cmd() { LD_LIBRARY_PATH=$PLAN_LIBS "$PLAN_BIN" "$@"; }
+
 curl -fsS --max-time 5 --unix-socket "$SOCK" http://lxd/1.0 >/dev/null ||
   { echo "plan-scale: LXD does not answer on $SOCK (scripts/lxd-setup.sh)" >&2; exit 1; }
 
@@ -105,6 +125,7 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 fmt() { printf '%.3f' "$1"; }
 
 echo "# plan-scale: N=$N REPS=$REPS stack=$STACK drover=$("$DROVER" version 2>/dev/null)"
+echo "# timed plan runs: $PLAN_WHAT"
 echo "# creating $N stopped instances with drover apply (parallelism $PAR)"
 t_apply=$(secs "$DROVER" apply --yes --parallelism "$PAR" --var n="$N" "$TPL") ||
   { echo "plan-scale: drover apply failed:"; "$DROVER" plan --var n="$N" "$TPL" | tail -n 20; exit 1; }
@@ -113,7 +134,7 @@ have=$(owned_names | wc -l)
 printf '# created in %.2f s (%.3f s per instance)\n' "$t_apply" "$(calc "$t_apply / $N")"
 
 # Warm-up, and the correctness check: the plan has no changes.
-if ! "$DROVER" plan --detailed-exitcode --var n="$N" "$TPL" >"$work/plan.log" 2>&1; then
+if ! plan_cmd plan --detailed-exitcode --var n="$N" "$TPL" >"$work/plan.log" 2>&1; then
   echo "plan-scale: drover plan does not report 'no changes' after apply:"; tail -n 20 "$work/plan.log"; exit 1
 fi
 raw_list >/dev/null
@@ -127,7 +148,7 @@ config_loop() {
 loop_reps=$(( REPS < 3 ? REPS : 3 ))
 : >"$work/drover.t"; : >"$work/floor.t"; : >"$work/loop.t"
 for ((i = 1; i <= REPS; i++)); do
-  secs "$DROVER" plan --detailed-exitcode --var n="$N" "$TPL" >>"$work/drover.t" ||
+  secs plan_cmd plan --detailed-exitcode --var n="$N" "$TPL" >>"$work/drover.t" ||
     { echo "plan-scale: drover plan failed or found changes (rep $i)" >&2; exit 1; }
   secs raw_list >>"$work/floor.t"
   if [ "$i" -le "$loop_reps" ]; then secs config_loop >>"$work/loop.t"; fi
