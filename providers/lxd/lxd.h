@@ -60,6 +60,11 @@ LXD_HIDDEN void lxd_result_free(lxd_result *r);
  * res->status telling which one happened, and records no error. */
 #define LXD_ALLOW_404 0x1u    /* not found */
 #define LXD_ALLOW_EXISTS 0x2u /* 409, or any error saying "already exists" */
+/* Not an outcome but a parse option: drop every "expanded_config" and
+ * "expanded_devices" member from the response text before parsing it.
+ * LXD 5.0 has no fields= parameter, and those two are about half of an
+ * instance list that never reads them. */
+#define LXD_DROP_EXPANDED 0x4u
 
 /* One REST call. body (may be NULL) is sent as compact JSON. address
  * (may be NULL) names the resource in error texts. A status >= 400 not
@@ -163,7 +168,8 @@ typedef drover_code (*lxd_live_fn)(drover_live **out, const json_t *obj,
 
 /* GET the collection at path (recursion=1) in one call and appends to out
  * every object labelled with stack (any stack when NULL), converted by fn.
- * allow may hold LXD_ALLOW_404 (then a missing collection lists nothing). */
+ * allow may hold LXD_ALLOW_404 (then a missing collection lists nothing)
+ * and LXD_DROP_EXPANDED (when fn reads neither expanded_* member). */
 LXD_HIDDEN drover_code lxd_list_owned(lxd_state *st, const char *path, const char *stack,
                                       unsigned allow, lxd_live_fn fn, const void *ctx,
                                       drover_live_list *out, drover_error *err);

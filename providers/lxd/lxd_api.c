@@ -107,6 +107,128 @@ static int says_exists(long status, const char *msg)
 }
 
 /* --------------------------------------------------------------------------
+ * Dropping members before parsing
+ */
+
+#define DROP_MAX_DEPTH 64
+
+static int is_ws(char c)
+{
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Index just past the string that starts at buf[i] (a quote); len when
+ * it does not end. */
+static size_t skip_string(const char *buf, size_t len, size_t i)
+{
+  for(i++; i < len; i++) {
+    if(buf[i] == '\\')
+      i++;
+    else if(buf[i] == '"')
+      return i + 1;
+  }
+  return len;
+}
+
+/* Index just past the value that starts at buf[i] (after whitespace);
+ * len when it does not end. */
+static size_t skip_value(const char *buf, size_t len, size_t i)
+{
+  size_t depth = 0;
+
+  while(i < len && is_ws(buf[i]))
+    i++;
+  if(i < len && buf[i] != '{' && buf[i] != '[') {
+    if(buf[i] == '"')
+      return skip_string(buf, len, i);
+    while(i < len && !is_ws(buf[i]) && buf[i] != ',' && buf[i] != '}' && buf[i] != ']')
+      i++;
+    return i;
+  }
+  while(i < len) {
+    char c = buf[i];
+    if(c == '"') {
+      i = skip_string(buf, len, i);
+      continue;
+    }
+    if(c == '{' || c == '[')
+      depth++;
+    else if((c == '}' || c == ']') && --depth == 0)
+      return i + 1;
+    i++;
+  }
+  return len;
+}
+
+/* Removes, in place, every object member of the JSON text buf whose key
+ * is one of keys (NULL-terminated, no escapes in them), at any depth.
+ * Returns the new length; the text only ever gets shorter. A text that is
+ * not JSON comes out as broken as it went in, for the parser to reject. */
+static size_t drop_members(char *buf, size_t len, const char *const *keys)
+{
+  char stack[DROP_MAX_DEPTH];
+  size_t depth = 0, r = 0, w = 0, k;
+  char prev = 0; /* last significant character written */
+
+  while(r < len) {
+    char c = buf[r];
+    if(c == '"') {
+      size_t end = skip_string(buf, len, r);
+      if(depth && stack[depth - 1] == '{' && (prev == '{' || prev == ',')) {
+        size_t klen = end - r >= 2 ? end - r - 2 : 0, after = end;
+        while(after < len && is_ws(buf[after]))
+          after++;
+        for(k = 0; klen && keys[k]; k++)
+          if(strlen(keys[k]) == klen && !memcmp(buf + r + 1, keys[k], klen))
+            break;
+        if(klen && keys[k] && after < len && buf[after] == ':') {
+          /* Drop `"key": value` and the comma after it, or else the one
+           * written before it. */
+          r = skip_value(buf, len, after + 1);
+          while(r < len && is_ws(buf[r]))
+            r++;
+          if(r < len && buf[r] == ',')
+            r++;
+          else if(prev == ',') {
+            while(w > 0 && buf[w - 1] != ',')
+              w--; /* whitespace after the comma */
+            w--;   /* the comma */
+            prev = 0;
+            for(k = w; k > 0 && !prev; k--)
+              if(!is_ws(buf[k - 1]))
+                prev = buf[k - 1];
+          }
+          continue;
+        }
+      }
+      memmove(buf + w, buf + r, end - r);
+      w += end - r;
+      r = end;
+      prev = '"';
+      continue;
+    }
+    if(c == '{' || c == '[') {
+      if(depth == DROP_MAX_DEPTH) {
+        /* Too deep to follow: the rest is kept as it is. */
+        memmove(buf + w, buf + r, len - r);
+        w += len - r;
+        break;
+      }
+      stack[depth++] = c;
+    }
+    else if((c == '}' || c == ']') && depth)
+      depth--;
+    buf[w++] = c;
+    if(!is_ws(c))
+      prev = c;
+    r++;
+  }
+  if(w < len)
+    buf[w] = '\0';
+  return w;
+}
+
+/* --------------------------------------------------------------------------
  * One call
  */
 
@@ -137,6 +259,10 @@ drover_code lxd_call(lxd_state *st, const char *method, const char *path,
   drover_logf(&st->env, DROVER_LOG_DEBUG, "lxd: %s %s -> %ld (%.0f ms)", method, path,
               resp.status, (drover_now() - t0) * 1e3);
   res->status = resp.status;
+  if(resp.body && resp.len && (allow & LXD_DROP_EXPANDED) && resp.status == 200) {
+    static const char *const expanded[] = {"expanded_config", "expanded_devices", NULL};
+    resp.len = drop_members(resp.body, resp.len, expanded);
+  }
   if(resp.body && resp.len)
     root = json_loadb(resp.body, resp.len, 0, NULL);
   if(root) {

@@ -260,13 +260,14 @@ static drover_code inst_list(lxd_state *st, const char *stack, drover_live_list 
   drover_code rc;
 
   /* One call. LXD 5.0 filters on user.* config keys server side;
-   * lxd_list_owned keeps the result exact whatever the filter does. */
+   * lxd_list_owned keeps the result exact whatever the filter does.
+   * inst_live reads neither expanded_config nor expanded_devices. */
   if(stack && filter_safe(stack))
     path = lxd_path(st, "/1.0/instances?recursion=1&filter=config.%s%%20eq%%20%s",
                     LXD_LABEL(DROVER_LABEL_STACK), stack);
   else
     path = lxd_path(st, "/1.0/instances?recursion=1");
-  rc = lxd_list_owned(st, path, stack, 0, inst_live, NULL, out, err);
+  rc = lxd_list_owned(st, path, stack, LXD_DROP_EXPANDED, inst_live, NULL, out, err);
   free(path);
   return rc;
 }
