@@ -10,6 +10,8 @@
 #           GET /1.0/instances?recursion=1&filter=config.user.drover.stack eq STACK
 #   loop    a shell loop of `lxc config show NAME` over the N instances
 #           (what a per-instance tool does; run min(REPS,3) times)
+#   info    (not the target) every list drover's refresh makes, raw with
+#           curl and at once: instances, profiles, pools + volumes
 # and prints times, ratios (drover/floor, loop/drover) and whether the
 # target, plan within 1.5x of the raw list, was met. Destroys the stack at
 # the end (also on error or Ctrl-C) unless --keep.
@@ -109,6 +111,18 @@ filter="config.user.drover.stack%20eq%20$STACK"
 raw_list() {
   curl -fsS --unix-socket "$SOCK" "http://lxd/1.0/instances?recursion=1&filter=$filter"
 }
+# For information only (not the target's floor): every list drover's
+# refresh makes, raw and at once, as drover does them.
+raw_all() {
+  local pool
+  curl -fsS --unix-socket "$SOCK" "http://lxd/1.0/instances?recursion=1&filter=$filter" >/dev/null &
+  curl -fsS --unix-socket "$SOCK" "http://lxd/1.0/profiles?recursion=1" >/dev/null &
+  { curl -fsS --unix-socket "$SOCK" "http://lxd/1.0/storage-pools" >/dev/null
+    for pool in "${pools[@]}"; do
+      curl -fsS --unix-socket "$SOCK" "http://lxd/1.0/storage-pools/$pool/volumes/custom?recursion=1" >/dev/null
+    done; } &
+  wait
+}
 owned_names() {
   raw_list | jq -r '.metadata[].name'
 }
@@ -139,6 +153,7 @@ if ! plan_cmd plan --detailed-exitcode --var n="$N" "$TPL" >"$work/plan.log" 2>&
 fi
 raw_list >/dev/null
 mapfile -t names < <(owned_names)
+mapfile -t pools < <(curl -fsS --unix-socket "$SOCK" http://lxd/1.0/storage-pools | jq -r '.metadata[] | sub(".*/"; "")')
 
 config_loop() {
   local n
@@ -146,23 +161,27 @@ config_loop() {
 }
 
 loop_reps=$(( REPS < 3 ? REPS : 3 ))
-: >"$work/drover.t"; : >"$work/floor.t"; : >"$work/loop.t"
+: >"$work/drover.t"; : >"$work/floor.t"; : >"$work/loop.t"; : >"$work/all.t"
 for ((i = 1; i <= REPS; i++)); do
   secs plan_cmd plan --detailed-exitcode --var n="$N" "$TPL" >>"$work/drover.t" ||
     { echo "plan-scale: drover plan failed or found changes (rep $i)" >&2; exit 1; }
   secs raw_list >>"$work/floor.t"
+  secs raw_all >>"$work/all.t"
   if [ "$i" -le "$loop_reps" ]; then secs config_loop >>"$work/loop.t"; fi
 done
 
 d=$(median <"$work/drover.t"); f=$(median <"$work/floor.t"); l=$(median <"$work/loop.t")
-r_df=$(calc "$d / $f"); r_ld=$(calc "$l / $d")
+a=$(median <"$work/all.t")
+r_df=$(calc "$d / $f"); r_ld=$(calc "$l / $d"); r_da=$(calc "$d / $a")
 echo
 printf '%-44s %10s %10s\n' "what (N=$N stopped instances)" "median s" "runs"
 printf '%-44s %10s %10s\n' "drover plan (no changes)" "$(fmt "$d")" "$REPS"
 printf '%-44s %10s %10s\n' "raw list: curl recursion=1&filter (floor)" "$(fmt "$f")" "$REPS"
 printf '%-44s %10s %10s\n' "loop: lxc config show per instance" "$(fmt "$l")" "$loop_reps"
+printf '%-44s %10s %10s\n' "info: raw curl of every list drover makes" "$(fmt "$a")" "$REPS"
 echo
-printf 'drover/floor = %.2fx   loop/drover = %.1fx\n' "$r_df" "$r_ld"
+printf 'drover/floor = %.2fx   loop/drover = %.1fx   (info: drover/every-list = %.2fx)\n' \
+  "$r_df" "$r_ld" "$r_da"
 if awk "BEGIN { exit !($r_df <= $TARGET) }"; then
   echo "target (plan within ${TARGET}x of the raw list): MET"
 else
