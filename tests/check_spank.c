@@ -306,6 +306,14 @@ START_TEST(trusted_dir)
   chmod(base, 0777);
   ck_assert_int_eq(dvs_open_trusted_dir(p, geteuid(), errbuf, sizeof(errbuf)), -1);
   ck_assert(strstr(errbuf, "above"));
+  /* A root-owned sticky ancestor (like /tmp) is accepted: nobody else can
+   * rename or remove what root put in it. */
+  if(geteuid() == 0) {
+    chmod(base, 01777);
+    fd = dvs_open_trusted_dir(p, geteuid(), errbuf, sizeof(errbuf));
+    ck_assert_msg(fd >= 0, "%s", errbuf);
+    close(fd);
+  }
   chmod(base, 0755);
   /* Wrong owner. */
   ck_assert_int_eq(dvs_open_trusted_dir(p, geteuid() + 1, errbuf, sizeof(errbuf)), -1);

@@ -207,7 +207,9 @@ static int check_ancestors(const char *path, uid_t want_uid, char *errbuf, size_
     if(st.st_uid != 0 && st.st_uid != want_uid)
       return fail(errbuf, errlen, "drover: %s (above %s) is owned by uid %u", buf, path,
                   (unsigned)st.st_uid);
-    if(st.st_mode & (S_IWGRP | S_IWOTH))
+    /* A root-owned sticky directory (/tmp) is fine above the tree: others
+     * may add entries there but cannot rename or remove ours. */
+    if((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_uid == 0 && (st.st_mode & S_ISVTX)))
       return fail(errbuf, errlen, "drover: %s (above %s) is group or world writable",
                   buf, path);
     if(!strcmp(buf, "/"))
