@@ -55,7 +55,7 @@ static char opt_value[DVS_REQUEST_MAX + 1];
 static int opt_set;
 static int keep_set;
 
-static int opt_cb(int val, const char *optarg, int remote);
+static int opt_cb(int val, const char *arg, int remote);
 
 static struct spank_option opt_drover = {
   "drover", "NAME[:key=value,...]",
@@ -134,7 +134,7 @@ static void progress_sink(void *ud, const drover_event *ev)
  * decides then), -1 with a message when the request is certainly bad. */
 static int precheck_template(const dvs_request *req, char *msg, size_t msglen);
 
-static int opt_cb(int val, const char *optarg, int remote)
+static int opt_cb(int val, const char *arg, int remote)
 {
   char msg[1024];
   dvs_request req;
@@ -147,11 +147,11 @@ static int opt_cb(int val, const char *optarg, int remote)
     }
     return 0;
   }
-  if(!optarg || strlen(optarg) > DVS_REQUEST_MAX) {
+  if(!arg || strlen(arg) > DVS_REQUEST_MAX) {
     slurm_error("drover: --drover value missing or longer than %d bytes", DVS_REQUEST_MAX);
     return -1;
   }
-  if(dvs_request_parse(&req, optarg, msg, sizeof(msg))) {
+  if(dvs_request_parse(&req, arg, msg, sizeof(msg))) {
     slurm_error("%s", msg);
     return -1;
   }
@@ -159,7 +159,7 @@ static int opt_cb(int val, const char *optarg, int remote)
     slurm_error("%s", msg);
     return -1;
   }
-  memcpy(opt_value, optarg, strlen(optarg) + 1);
+  memcpy(opt_value, arg, strlen(arg) + 1);
   opt_set = 1;
   return 0;
 }
