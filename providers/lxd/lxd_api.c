@@ -160,8 +160,10 @@ static size_t skip_value(const char *buf, size_t len, size_t i)
   return len;
 }
 
-/* Removes, in place, every object member of the JSON text buf whose key
- * is one of keys (NULL-terminated, no escapes in them), at any depth.
+/* Removes, in place, every member whose key is one of keys (NULL-terminated,
+ * no escapes in them) from the objects of a list response,
+ * {"metadata": [{...}, ...]}: depth three only, so nested user data with
+ * the same key is left alone.
  * Returns the new length; the text only ever gets shorter. A text that is
  * not JSON comes out as broken as it went in, for the parser to reject. */
 static size_t drop_members(char *buf, size_t len, const char *const *keys)
@@ -174,7 +176,10 @@ static size_t drop_members(char *buf, size_t len, const char *const *keys)
     char c = buf[r];
     if(c == '"') {
       size_t end = skip_string(buf, len, r);
-      if(depth && stack[depth - 1] == '{' && (prev == '{' || prev == ',')) {
+      /* Only members of the listed objects themselves ({"metadata": [{..}]}),
+       * never a user's config key that happens to share the name. */
+      if(depth == 3 && stack[0] == '{' && stack[1] == '[' && stack[2] == '{' &&
+         (prev == '{' || prev == ',')) {
         size_t klen = end - r >= 2 ? end - r - 2 : 0, after = end;
         while(after < len && is_ws(buf[after]))
           after++;
