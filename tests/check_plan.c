@@ -551,6 +551,22 @@ START_TEST(saved_plan_roundtrip_and_stale)
   drover_plan_free(loaded);
   loaded = NULL;
 
+  /* A cloud whose lists carry no ETag (LXD): a change that leaves the
+   * action and the hash label as they were is still caught, by the
+   * fingerprint of the observed properties. */
+  fake_set_list_etags(0);
+  fx_open(&f, TPL, size2);
+  fx_plan(&f, 0);
+  ck_assert_int_eq(drover_plan_save(f.plan, path, &f.err), DROVER_OK);
+  fx_close(&f);
+  ck_assert_int_eq(fake_mutate("fake.thing", "tp-web-1", "tags", "{\"q\": \"r\"}"), 0);
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_plan_load(&loaded, &ls, path, NULL, &err),
+                   DROVER_E_STALE_PLAN);
+  ck_assert_str_eq(err.address, "web[1]");
+  ck_assert_ptr_nonnull(strstr(err.text, "properties in the cloud differ"));
+  fake_set_list_etags(1);
+
   /* Saved again and applied untouched: it works and converges. */
   fx_open(&f, TPL, size2);
   fx_plan(&f, 0);

@@ -75,6 +75,7 @@ static unsigned calls[FAKE_OP_N][NTYPES];
 static unsigned inflight, max_inflight;
 static unsigned long etag_counter, id_counter;
 static double delay;
+static int list_etags = 1; /* 0: listed objects carry no ETag, like LXD's lists */
 static drover_code init_fail;
 static json_t *last_config;
 static flog oplog[LOGMAX];
@@ -217,7 +218,7 @@ static drover_live *to_live(const fobj *o)
   l->hash = xdup(o->hash);
   l->deps = xdup(o->deps);
   snprintf(buf, sizeof(buf), "e%lu", o->etag);
-  l->etag = xdup(buf);
+  l->etag = list_etags ? xdup(buf) : NULL;
   l->status = xdup("Ready");
   json_decref(l->properties);
   l->properties = json_deep_copy(o->props);
@@ -225,7 +226,7 @@ static drover_live *to_live(const fobj *o)
   json_object_set_new(l->attributes, "name", json_string(o->name));
   snprintf(buf, sizeof(buf), "id-%lu", o->id);
   json_object_set_new(l->attributes, "id", json_string(buf));
-  if(!l->name || !l->etag || !l->properties) {
+  if(!l->name || (list_etags && !l->etag) || !l->properties) {
     drover_live_free(l);
     return NULL;
   }
@@ -498,6 +499,7 @@ void fake_reset(void)
   }
   memset(calls, 0, sizeof(calls));
   inflight = max_inflight = 0;
+  list_etags = 1;
   delay = 0;
   init_fail = DROVER_OK;
   json_decref(last_config);
@@ -530,6 +532,13 @@ unsigned fake_max_concurrent(void)
   n = max_inflight;
   pthread_mutex_unlock(&fake_lock);
   return n;
+}
+
+void fake_set_list_etags(int on)
+{
+  pthread_mutex_lock(&fake_lock);
+  list_etags = on;
+  pthread_mutex_unlock(&fake_lock);
 }
 
 void fake_set_delay(double seconds)

@@ -53,6 +53,9 @@ unsigned fake_calls(fake_op op, const char *type);
  * since the last reset. */
 unsigned fake_max_concurrent(void);
 
+/* Whether listed objects carry ETags (default on; LXD's lists carry none). */
+void fake_set_list_etags(int on);
+
 /* Every create/update/delete sleeps this long (outside the lock), so
  * concurrency and ordering become observable. */
 void fake_set_delay(double seconds);

@@ -279,6 +279,9 @@ typedef struct dv_plan_entry {
   size_t nchanged;
   char *etag;               /* live ETag at plan time, or NULL */
   char *live_hash;          /* live hash label at plan time, or NULL */
+  char *observed;           /* dv_hash_json of the live properties at plan time, or
+                               NULL: a saved plan is stale when this changes, also
+                               where the cloud's list gives no ETag (LXD) */
 } dv_plan_entry;
 
 struct drover_plan {

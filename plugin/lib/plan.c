@@ -34,6 +34,7 @@ static void entry_clear(dv_plan_entry *e)
   free(e->changed);
   free(e->etag);
   free(e->live_hash);
+  free(e->observed);
   drover_live_free(e->orphan);
   memset(e, 0, sizeof(*e));
 }
@@ -218,6 +219,22 @@ static int multiple(const char *list)
   return strchr(list, ',') != NULL;
 }
 
+/* What a saved plan must find again at apply: the live object's ETag, its
+ * hash label and a fingerprint of its observed properties. */
+static drover_code note_live(dv_plan_entry *e, const drover_live *live)
+{
+  char fp[17];
+
+  if(live->etag && !(e->etag = dv_strdup(live->etag)))
+    return DROVER_E_NOMEM;
+  if(live->hash && !(e->live_hash = dv_strdup(live->hash)))
+    return DROVER_E_NOMEM;
+  if(live->properties && !dv_hash_json(fp, live->properties) &&
+     !(e->observed = dv_strdup(fp)))
+    return DROVER_E_NOMEM;
+  return DROVER_OK;
+}
+
 static drover_code plan_inst(dv_plan_entry *e, drover_stack *stack, dv_inst *inst)
 {
   const dv_block *b = &stack->tpl->blocks[inst->block];
@@ -235,10 +252,9 @@ static drover_code plan_inst(dv_plan_entry *e, drover_stack *stack, dv_inst *ins
     e->reason = dv_strdup("not in the cloud");
     return e->reason ? DROVER_OK : DROVER_E_NOMEM;
   }
-  if(inst->live->etag && !(e->etag = dv_strdup(inst->live->etag)))
-    return DROVER_E_NOMEM;
-  if(inst->live->hash && !(e->live_hash = dv_strdup(inst->live->hash)))
-    return DROVER_E_NOMEM;
+  rc = note_live(e, inst->live);
+  if(rc)
+    return rc;
   rc = diff_inst(e, &force, stack, inst);
   if(rc)
     return rc;
@@ -283,11 +299,7 @@ static drover_code plan_delete(dv_plan_entry *e, const drover_live *live,
   e->reason = dv_strdup(reason);
   if(!e->address || !e->type || !e->reason)
     return DROVER_E_NOMEM;
-  if(live->etag && !(e->etag = dv_strdup(live->etag)))
-    return DROVER_E_NOMEM;
-  if(live->hash && !(e->live_hash = dv_strdup(live->hash)))
-    return DROVER_E_NOMEM;
-  return DROVER_OK;
+  return note_live(e, live);
 }
 
 /* The block an address like "web[2]" belongs to, or NULL. */

@@ -12,7 +12,7 @@
  *    "template": "<text>", "vars": {"replicas": 2}, "stack": "web",
  *    "flags": 0,
  *    "entries": [{"address": "web[0]", "action": "update",
- *                 "etag": "...", "live_hash": "..."}]}
+ *                 "etag": "...", "live_hash": "...", "observed": "..."}]}
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +36,7 @@ typedef struct seen {
   drover_action action;
   const char *etag;
   const char *live_hash;
+  const char *observed;
 } seen;
 
 static drover_code stale(drover_error *err, const char *address, const char *why)
@@ -64,6 +65,8 @@ static drover_code compare(const seen *old, size_t nold, const drover_plan *fres
       return stale(err, e->address, "its ETag differs");
     if(!same_str(old[i].live_hash, e->live_hash))
       return stale(err, e->address, "its hash label differs");
+    if(!same_str(old[i].observed, e->observed))
+      return stale(err, e->address, "its properties in the cloud differ");
   }
   if(nold > n)
     return stale(err, old[n].address, "it is no longer in the plan");
@@ -85,6 +88,7 @@ static drover_code seen_of_plan(seen **out, const drover_plan *plan)
     s[i].action = plan->entries[i].action;
     s[i].etag = plan->entries[i].etag;
     s[i].live_hash = plan->entries[i].live_hash;
+    s[i].observed = plan->entries[i].observed;
   }
   return DROVER_OK;
 }
@@ -172,9 +176,10 @@ drover_code drover_plan_save(const drover_plan *plan, const char *path,
   for(i = 0; i < plan->n; i++) {
     const dv_plan_entry *e = &plan->entries[i];
     if(json_array_append_new(entries,
-                             json_pack("{s:s, s:s, s:s*, s:s*}", "address", e->address,
+                             json_pack("{s:s, s:s, s:s*, s:s*, s:s*}", "address", e->address,
                                        "action", drover_action_name(e->action),
-                                       "etag", e->etag, "live_hash", e->live_hash)))
+                                       "etag", e->etag, "live_hash", e->live_hash,
+                                       "observed", e->observed)))
       goto nomem;
   }
   text = json_dumps(root, JSON_INDENT(1));
@@ -288,9 +293,10 @@ drover_code drover_plan_load(drover_plan **out, drover_stack **stack_out,
     goto nomem;
   json_array_foreach(entries, i, item) {
     const char *act = NULL;
-    if(json_unpack(item, "{s:s, s:s, s?s, s?s}", "address", &old[i].address,
+    if(json_unpack(item, "{s:s, s:s, s?s, s?s, s?s}", "address", &old[i].address,
                    "action", &act, "etag", &old[i].etag, "live_hash",
-                   &old[i].live_hash) || action_of(act, &old[i].action)) {
+                   &old[i].live_hash, "observed", &old[i].observed) ||
+       action_of(act, &old[i].action)) {
       rc = drover_error_set(err, DROVER_E_ARG, "plan load: %s: bad entry %zu",
                             path, i);
       goto out;

@@ -331,7 +331,7 @@ static drover_code place(drover_stack *stack, const addr_ix *ix, size_t nix,
   addr_ix key, *hit = NULL;
   dv_inst *inst;
 
-  if(live->address) {
+  if(live->address && nix) { /* bsearch wants a non-NULL base even for 0 */
     key.address = live->address;
     hit = bsearch(&key, ix, nix, sizeof(*ix), addr_cmp);
   }

@@ -104,6 +104,13 @@ LXD_HIDDEN char *lxd_esc(const char *s);
 LXD_HIDDEN drover_code lxd_fail(drover_error *err, drover_code code, const char *address,
                                 const char *fmt, ...) LXD_PRINTF(4, 5);
 
+/* An update's result, reclassified: when drover read the ETag itself a
+ * moment before (req->if_match NULL), a 412 means LXD changed the object in
+ * between (e.g. a killed run's create still finishing), so it is transient
+ * and the retry reads a fresh ETag. Only a saved plan's ETag is a conflict. */
+LXD_HIDDEN drover_code lxd_etag_race(drover_code rc, const drover_res_req *req,
+                                     drover_error *err);
+
 /* Whether an LXD error text describes a fault worth retrying. */
 LXD_HIDDEN int lxd_transient_text(const char *msg);
 

@@ -67,6 +67,15 @@ char *lxd_path(const lxd_state *st, const char *fmt, ...)
   return out;
 }
 
+drover_code lxd_etag_race(drover_code rc, const drover_res_req *req, drover_error *err)
+{
+  if(rc != DROVER_E_CONFLICT || req->if_match)
+    return rc;
+  if(err && err->code == DROVER_E_CONFLICT)
+    err->code = DROVER_E_TRANSIENT;
+  return DROVER_E_TRANSIENT;
+}
+
 int lxd_transient_text(const char *msg)
 {
   static const char *const marks[] = {

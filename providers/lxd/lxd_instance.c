@@ -221,6 +221,7 @@ static drover_code inst_put(lxd_state *st, const drover_res_req *req, const json
    * instance is a conflict; else the one just read. */
   rc = lxd_call_wait(st, "PUT", path, req->if_match ? req->if_match : etag, body,
                      req->address, deadline, err);
+  rc = lxd_etag_race(rc, req, err);
   if(rc)
     goto out;
   rc = inst_converge_state(st, obj, lxd_prop_str(props, "state"), req->address,

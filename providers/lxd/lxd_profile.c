@@ -115,6 +115,7 @@ static drover_code prof_put(lxd_state *st, const drover_res_req *req,
     goto out;
   rc = lxd_call(st, "PUT", path, req->if_match ? req->if_match : etag, body,
                 req->address, 0, &res, err);
+  rc = lxd_etag_race(rc, req, err);
   if(!rc)
     rc = prof_read(st, req->name, out, err);
 out:

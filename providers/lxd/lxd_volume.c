@@ -229,6 +229,7 @@ static drover_code vol_put(lxd_state *st, const drover_res_req *req, const json_
   }
   rc = lxd_call(st, "PUT", path, req->if_match ? req->if_match : etag, body,
                 req->address, 0, &res, err);
+  rc = lxd_etag_race(rc, req, err);
   if(!rc && res.op)
     rc = lxd_wait(st, res.op, lxd_deadline(st, req->deadline), req->address, 0, NULL, err);
   if(!rc)
