@@ -30,31 +30,40 @@ double drover_now(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static size_t levenshtein(const char *a, const char *b)
+/* Optimal string alignment distance: insertions, deletions, substitutions
+ * and transpositions of two adjacent characters ("tgas" -> "tags") each
+ * count as one edit. (size_t)-1 for words of 64 bytes or more. */
+static size_t edit_distance(const char *a, const char *b)
 {
   size_t la = strlen(a), lb = strlen(b), i, j;
-  size_t row[64];
+  size_t rows[3][64];
+  size_t *pp = rows[0], *prev = rows[1], *cur = rows[2];
 
-  if(lb >= sizeof(row) / sizeof(row[0]) || la >= 64)
+  if(lb >= sizeof(rows[0]) / sizeof(rows[0][0]) || la >= 64)
     return (size_t)-1;
   for(j = 0; j <= lb; j++)
-    row[j] = j;
+    prev[j] = j;
   for(i = 1; i <= la; i++) {
-    size_t prev = row[0];
-    row[0] = i;
+    size_t *t;
+    cur[0] = i;
     for(j = 1; j <= lb; j++) {
-      size_t cur = row[j];
       size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      size_t best = prev + cost;
-      if(row[j] + 1 < best)
-        best = row[j] + 1;
-      if(row[j - 1] + 1 < best)
-        best = row[j - 1] + 1;
-      row[j] = best;
-      prev = cur;
+      size_t best = prev[j - 1] + cost;
+      if(prev[j] + 1 < best)
+        best = prev[j] + 1;
+      if(cur[j - 1] + 1 < best)
+        best = cur[j - 1] + 1;
+      if(i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+         pp[j - 2] + 1 < best)
+        best = pp[j - 2] + 1;
+      cur[j] = best;
     }
+    t = pp;
+    pp = prev;
+    prev = cur;
+    cur = t;
   }
-  return row[lb];
+  return prev[lb];
 }
 
 const char *dv_did_you_mean(const char *word, const char *const *candidates, size_t n)
@@ -72,7 +81,7 @@ const char *dv_did_you_mean(const char *word, const char *const *candidates, siz
     size_t d;
     if(!candidates[i])
       continue;
-    d = levenshtein(word, candidates[i]);
+    d = edit_distance(word, candidates[i]);
     if(d <= limit && d < best_d) {
       best = candidates[i];
       best_d = d;
