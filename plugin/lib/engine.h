@@ -232,6 +232,9 @@ drover_live *dv_live_dup(const drover_live *l);
 
 /* Provider by name ("lxd"), or NULL. */
 const drover_provider *dv_provider_find(const char *name);
+/* The i-th provider (built-in ones first, then test ones), or NULL past
+ * the last: for (i = 0; (p = dv_provider_at(i)); i++). */
+const drover_provider *dv_provider_at(size_t i);
 /* Resource type by full name ("lxd.instance"); sets *provider. */
 const drover_rtype *dv_rtype_find(const char *name, const drover_provider **provider);
 /* For unit tests: adds a provider (e.g. the fake one) to the registry.

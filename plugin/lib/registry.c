@@ -67,6 +67,16 @@ const drover_provider *dv_provider_find(const char *name)
   return NULL;
 }
 
+const drover_provider *dv_provider_at(size_t i)
+{
+  size_t nb = sizeof(builtin) / sizeof(builtin[0]) - 1;
+
+  if(i < nb)
+    return builtin[i];
+  i -= nb;
+  return i < MAX_EXTRA ? extra[i] : NULL;
+}
+
 const drover_rtype *dv_rtype_find(const char *name, const drover_provider **provider)
 {
   const char *dot = strchr(name, '.');

@@ -131,6 +131,18 @@ static const char *suggest(char *buf, size_t size, const char *word,
   return buf;
 }
 
+/* " (did you mean "x"?)" naming a registered provider close to name, or "". */
+static const char *suggest_provider(char *buf, size_t size, const char *name)
+{
+  const char *cands[16];
+  const drover_provider *p;
+  size_t n;
+
+  for(n = 0; n < NELEM(cands) && (p = dv_provider_at(n)) != NULL; n++)
+    cands[n] = p->name;
+  return suggest(buf, size, name, cands, n);
+}
+
 /* Rejects keys of obj not in allowed[]; where is e.g. `resource "web"`,
  * NULL for the top level. */
 static drover_code check_keys(const drover_template *tpl, const json_t *obj,
@@ -676,11 +688,14 @@ static drover_code parse_type(drover_template *tpl, dv_block *b, json_t *t,
                           "(provider %s has %s)",
                           name, b->name, prov->name, list);
     }
-    else if(dot)
+    else if(dot) {
+      char sug[160];
       rc = dv_tpl_error(err, tpl, sub, 0, DROVER_E_TEMPLATE,
                         "unknown resource type \"%s\" in resource \"%s\": no provider "
-                        "\"%s\"",
-                        name, b->name, pname);
+                        "\"%s\"%s",
+                        name, b->name, pname,
+                        suggest_provider(sug, sizeof(sug), pname));
+    }
     else
       rc = dv_tpl_error(err, tpl, sub, 0, DROVER_E_TEMPLATE,
                         "unknown resource type \"%s\" in resource \"%s\" (types are "
@@ -1038,9 +1053,11 @@ static drover_code parse_providers(drover_template *tpl, json_t *pv, drover_erro
     char *p = dv_ptr_join("/providers", key);
     if(!p)
       return nomem(err);
-    if(!dv_provider_find(key))
-      rc = dv_tpl_error(err, tpl, p, 1, DROVER_E_TEMPLATE, "unknown provider \"%s\"",
-                        key);
+    if(!dv_provider_find(key)) {
+      char sug[160];
+      rc = dv_tpl_error(err, tpl, p, 1, DROVER_E_TEMPLATE, "unknown provider \"%s\"%s",
+                        key, suggest_provider(sug, sizeof(sug), key));
+    }
     else if(!json_is_object(v))
       rc = dv_tpl_error(err, tpl, p, 0, DROVER_E_TEMPLATE,
                         "settings of provider \"%s\" must be an object, not %s", key,
