@@ -369,6 +369,39 @@ int cli_stack_open_bare(struct cli_stack *cs, const struct cli *cli)
   return 0;
 }
 
+/* *text: the JSON text (caller frees), NULL on failure. */
+int cli_stack_fetch(char **text, struct cli_stack *cs, const struct cli *cli,
+                    int allow_bare, enum cli_fetch what)
+{
+  drover_error err;
+  drover_code rc;
+  int ret;
+
+  *text = NULL;
+  drover_error_clear(&err);
+  if(allow_bare && !cli->template_path && cli->stack_name)
+    ret = cli_stack_open_bare(cs, cli);
+  else
+    ret = cli_stack_open(cs, cli);
+  if(ret)
+    return ret;
+  rc = drover_stack_refresh(cs->stack, &err);
+  if(!rc) {
+    if(what == CLI_FETCH_OUTPUTS)
+      rc = drover_stack_outputs_json(text, cs->stack, cli->reveal, &err);
+    else
+      rc = drover_stack_show_json(text, cs->stack, &err);
+  }
+  if(rc) {
+    if(!err.code)
+      err.code = rc;
+    free(*text);
+    *text = NULL;
+    return cli_fail(&err);
+  }
+  return 0;
+}
+
 void cli_stack_close(struct cli_stack *cs)
 {
   drover_stack_free(cs->stack);

@@ -93,6 +93,19 @@ int cli_stack_open(struct cli_stack *cs, const struct cli *cli);
 int cli_stack_open_bare(struct cli_stack *cs, const struct cli *cli);
 void cli_stack_close(struct cli_stack *cs);
 
+/* What cli_stack_fetch() fetches. */
+enum cli_fetch {
+  CLI_FETCH_SHOW,   /* drover_stack_show_json(): the live resources */
+  CLI_FETCH_OUTPUTS /* drover_stack_outputs_json(), values per --reveal */
+};
+/* show and output: opens the stack (bare, as cli_stack_open_bare(), when
+ * allow_bare and only --stack names it), refreshes it and fetches what as
+ * JSON text into *text (caller frees). On failure prints the error and
+ * returns the exit code, *text NULL; 0 on success. cs is released with
+ * cli_stack_close() either way. */
+int cli_stack_fetch(char **text, struct cli_stack *cs, const struct cli *cli,
+                    int allow_bare, enum cli_fetch what);
+
 /* Reads a whole file; caller frees. NULL with errno set on failure. */
 char *cli_read_file(const char *path, size_t *len);
 

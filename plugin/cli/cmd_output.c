@@ -81,8 +81,6 @@ int cli_cmd_output(int argc, char **argv)
 {
   struct cli cli;
   struct cli_stack cs;
-  drover_error err;
-  drover_code rc;
   char *text = NULL;
   int ret;
 
@@ -90,19 +88,9 @@ int cli_cmd_output(int argc, char **argv)
   ret = cli_parse(&cli, argc, argv, CLI_OPT_REVEAL, usage, 2);
   if(ret >= 0)
     return ret;
-  drover_error_clear(&err);
-  ret = cli_stack_open(&cs, &cli);
+  ret = cli_stack_fetch(&text, &cs, &cli, 0, CLI_FETCH_OUTPUTS);
   if(ret)
     goto out;
-  rc = drover_stack_refresh(cs.stack, &err);
-  if(!rc)
-    rc = drover_stack_outputs_json(&text, cs.stack, cli.reveal, &err);
-  if(rc) {
-    if(!err.code)
-      err.code = rc;
-    ret = cli_fail(&err);
-    goto out;
-  }
   if(cli.output_name) {
     json_error_t jerr;
     json_t *all = json_loads(text, 0, &jerr);

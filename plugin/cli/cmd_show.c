@@ -69,8 +69,6 @@ int cli_cmd_show(int argc, char **argv)
 {
   struct cli cli;
   struct cli_stack cs;
-  drover_error err;
-  drover_code rc;
   char *text = NULL;
   int ret;
 
@@ -78,22 +76,9 @@ int cli_cmd_show(int argc, char **argv)
   ret = cli_parse(&cli, argc, argv, 0, usage, 1);
   if(ret >= 0)
     return ret;
-  drover_error_clear(&err);
-  if(!cli.template_path && cli.stack_name)
-    ret = cli_stack_open_bare(&cs, &cli);
-  else
-    ret = cli_stack_open(&cs, &cli);
+  ret = cli_stack_fetch(&text, &cs, &cli, 1, CLI_FETCH_SHOW);
   if(ret)
     goto out;
-  rc = drover_stack_refresh(cs.stack, &err);
-  if(!rc)
-    rc = drover_stack_show_json(&text, cs.stack, &err);
-  if(rc) {
-    if(!err.code)
-      err.code = rc;
-    ret = cli_fail(&err);
-    goto out;
-  }
   if(cli.json)
     printf("%s\n", text);
   else
