@@ -259,6 +259,9 @@ START_TEST(test_names)
   ck_assert_str_eq(a, c);
   ck_assert_int_eq(strncmp(a, "job-123456-a-rather-long-stack-name-a-resource-name-t", 53), 0);
   ck_assert(a[53] == '-' || a[54] == '-');
+  /* The suffix (doc/templates.md): "-" and 8 lowercase hex digits. */
+  ck_assert(a[54] == '-');
+  ck_assert_uint_eq(strspn(a + 55, "0123456789abcdef"), 8);
   free(a);
   free(b);
   free(c);
