@@ -219,12 +219,14 @@ START_TEST(config_args)
   char *ok[] = {"template_dir=/etc/drover/templates/", "config=/etc/drover/lxd.json",
                 "max_instances_per_job=4", "max_instances_per_user=10", "allow_keep=yes",
                 "lock_dir=/run/drover/locks", "log_level=debug", "outputs_dir=/run/x",
-                "epilog=skip", "apply_timeout=120", "lock_wait=5", "epilog_retries=2"};
+                "epilog=skip", "apply_timeout=120", "lock_wait=5", "epilog_retries=2",
+                "engine=/usr/lib/slurm/drover_spank_engine.so"};
   const char *bad[] = {"template_dir=relative", "max_instances_per_job=-1",
                        "max_instances_per_job=abc", "max_instances_per_job=1e3",
                        "max_instances_per_job=", "allow_keep=maybe", "log_level=loud",
                        "epilog=later", "epilog_retries=0", "apply_timeout=-5",
-                       "templatedir=/x", "template_dir", "MAX_INSTANCES_PER_JOB=1"};
+                       "templatedir=/x", "template_dir", "MAX_INSTANCES_PER_JOB=1",
+                       "engine=drover_spank_engine.so"};
   size_t i;
 
   dvs_config_init(&c);
@@ -240,6 +242,7 @@ START_TEST(config_args)
   ck_assert_int_eq(c.log_level, DROVER_LOG_DEBUG);
   ck_assert_int_eq(c.epilog, DVS_EPILOG_SKIP);
   ck_assert_uint_eq(c.epilog_retries, 2);
+  ck_assert_str_eq(c.engine, "/usr/lib/slurm/drover_spank_engine.so");
   for(i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     char *one[1];
     one[0] = (char *)bad[i];
@@ -416,6 +419,45 @@ START_TEST(secret_file)
 }
 END_TEST
 
+/* The engine module drover.so dlopen()s as root: a regular file, the
+ * owner's, not group/world writable, no symlink, trusted ancestors. */
+START_TEST(trusted_file)
+{
+  char p[PATH_MAX], q[PATH_MAX];
+  int fd;
+
+  mkbase();
+  put("engine.so", "x", 0755);
+  put("gw.so", "x", 0775);
+  put("ww.so", "x", 0757);
+  snprintf(p, sizeof(p), "%s/engine.so", base);
+  fd = dvs_open_trusted_file(p, geteuid(), errbuf, sizeof(errbuf));
+  ck_assert_msg(fd >= 0, "%s", errbuf);
+  close(fd);
+  ck_assert_int_eq(dvs_open_trusted_file(p, geteuid() + 1, errbuf, sizeof(errbuf)), -1);
+  ck_assert(strstr(errbuf, "owned by"));
+  snprintf(q, sizeof(q), "%s/gw.so", base);
+  ck_assert_int_eq(dvs_open_trusted_file(q, geteuid(), errbuf, sizeof(errbuf)), -1);
+  ck_assert(strstr(errbuf, "writable"));
+  snprintf(q, sizeof(q), "%s/ww.so", base);
+  ck_assert_int_eq(dvs_open_trusted_file(q, geteuid(), errbuf, sizeof(errbuf)), -1);
+  snprintf(q, sizeof(q), "%s/link.so", base);
+  ck_assert_int_eq(symlink(p, q), 0);
+  ck_assert_int_eq(dvs_open_trusted_file(q, geteuid(), errbuf, sizeof(errbuf)), -1);
+  ck_assert(strstr(errbuf, "symlink"));
+  ck_assert_int_eq(dvs_open_trusted_file(base, geteuid(), errbuf, sizeof(errbuf)), -1);
+  ck_assert(strstr(errbuf, "regular"));
+  snprintf(q, sizeof(q), "%s/missing.so", base);
+  ck_assert_int_eq(dvs_open_trusted_file(q, geteuid(), errbuf, sizeof(errbuf)), -1);
+  /* A writable directory above it. */
+  chmod(base, 0777);
+  ck_assert_int_eq(dvs_open_trusted_file(p, geteuid(), errbuf, sizeof(errbuf)), -1);
+  ck_assert(strstr(errbuf, "above"));
+  chmod(base, 0755);
+  rmbase();
+}
+END_TEST
+
 /* --------------------------------------------------------------------------
  * Outputs
  */
@@ -545,6 +587,7 @@ static Suite *spank_suite(void)
   tcase_add_test(tc, trusted_dir);
   tcase_add_test(tc, templates);
   tcase_add_test(tc, secret_file);
+  tcase_add_test(tc, trusted_file);
   tcase_add_test(tc, job_files);
   suite_add_tcase(s, tc);
   tc = tcase_create("outputs");

@@ -122,6 +122,8 @@ int dvs_config_parse(dvs_config *cfg, int argc, char *const argv[], char *errbuf
       bad = set_path(cfg->provider_config, sizeof(cfg->provider_config), v);
     else if(KEY("outputs_dir"))
       bad = set_path(cfg->outputs_dir, sizeof(cfg->outputs_dir), v);
+    else if(KEY("engine"))
+      bad = set_path(cfg->engine, sizeof(cfg->engine), v);
     else if(KEY("lock_dir"))
       bad = set_path(cfg->lock_dir, sizeof(cfg->lock_dir), v);
     else if(KEY("max_instances_per_job"))
@@ -234,6 +236,28 @@ int dvs_open_trusted_dir(const char *path, uid_t want_uid, char *errbuf, size_t 
     fail(errbuf, errlen, "drover: %s: %s", path, strerror(errno));
     close(fd);
     return -1;
+  }
+  if(check_owner_mode(&st, want_uid, path, errbuf, errlen)) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int dvs_open_trusted_file(const char *path, uid_t want_uid, char *errbuf, size_t errlen)
+{
+  struct stat st;
+  int fd;
+
+  if(check_ancestors(path, want_uid, errbuf, errlen))
+    return -1;
+  fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if(fd < 0)
+    return fail(errbuf, errlen, "drover: %s: %s", path,
+                errno == ELOOP ? "is a symlink; refused" : strerror(errno));
+  if(fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return fail(errbuf, errlen, "drover: %s is not a regular file", path);
   }
   if(check_owner_mode(&st, want_uid, path, errbuf, errlen)) {
     close(fd);

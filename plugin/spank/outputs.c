@@ -17,7 +17,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifndef DVS_NO_JANSSON /* the shim, drover.so, does not link jansson */
 #include <jansson.h>
+#endif
 #include "spank_int.h"
 
 static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
@@ -59,6 +61,7 @@ int dvs_output_env_name(char *buf, size_t size, const char *output)
   return 0;
 }
 
+#ifndef DVS_NO_JANSSON
 int dvs_output_env_value(char **out, const void *json_value)
 {
   const json_t *v = json_value;
@@ -100,6 +103,7 @@ int dvs_output_env_value(char **out, const void *json_value)
   *out = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
   return *out ? 0 : -1;
 }
+#endif /* !DVS_NO_JANSSON */
 
 int dvs_job_file_path(char *buf, size_t size, const char *dir, uint32_t jobid,
                       const char *file)
@@ -277,6 +281,7 @@ out:
   return rc;
 }
 
+#ifndef DVS_NO_JANSSON
 long dvs_count_instances_json(const char *show_json)
 {
   json_t *arr, *item;
@@ -298,3 +303,4 @@ long dvs_count_instances_json(const char *show_json)
   json_decref(arr);
   return n;
 }
+#endif /* !DVS_NO_JANSSON */

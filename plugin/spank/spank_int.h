@@ -7,6 +7,11 @@
  * them directly. Only drover_spank.c includes <slurm/spank.h>.
  * Cross-file names use the dvs_ prefix; nothing here is exported from
  * the .so (see -export-symbols-regex in Makefile.include).
+ *
+ * Two objects are built from these files (see spank_engine.h): drover.so,
+ * the shim Slurm loads (options.c, config.c and the libc-only part of
+ * outputs.c: no jansson, no libdrover), and drover_spank_engine.so, which
+ * the shim dlopen()s only for jobs that asked for --drover.
  */
 #ifndef DROVER_SPANK_INT_H
 #define DROVER_SPANK_INT_H
@@ -80,6 +85,7 @@ typedef struct dvs_config {
   char provider_config[512]; /* "" : none */
   char outputs_dir[512];     /* default /run/drover-jobs */
   char lock_dir[512];        /* "" : the engine's default */
+  char engine[512];          /* "" : DVS_ENGINE_FILE next to drover.so */
   long max_instances_per_job;  /* 0: unlimited */
   long max_instances_per_user; /* 0: unlimited */
   int allow_keep;            /* default 0 */
@@ -108,6 +114,14 @@ int dvs_config_parse(dvs_config *cfg, int argc, char *const argv[], char *errbuf
  * message. want_uid is the owner required (0 outside the tests).
  */
 int dvs_open_trusted_dir(const char *path, uid_t want_uid, char *errbuf, size_t errlen);
+
+/*
+ * Opens a regular file (not a symlink) owned by want_uid and not
+ * group/world writable, in a directory chain dvs_open_trusted_dir would
+ * accept. The shim checks the engine module with it before dlopen().
+ * Returns an fd (caller closes) or -1 with a message.
+ */
+int dvs_open_trusted_file(const char *path, uid_t want_uid, char *errbuf, size_t errlen);
 
 /*
  * Opens <name>.json in the trusted template directory dirfd: no symlinks
@@ -146,6 +160,7 @@ int dvs_read_fd(char **out, size_t *len, int fd, size_t max, char *errbuf,
  */
 int dvs_output_env_name(char *buf, size_t size, const char *output);
 
+/* The two below use jansson: not built into the shim (DVS_NO_JANSSON). */
 /*
  * The text value for an output's JSON value (jansson json_t *, passed as
  * void * to keep jansson out of this header): a string as is; an array of

@@ -20,6 +20,20 @@ fi
 if nm -D --defined-only "$so" | grep -Eq ' (drover_|dv_|dvs_|json_|curl_)'; then
   fail "internal symbols exported"
 fi
+# drover.so is the libc-only shim loaded by every srun/sbatch/salloc,
+# prolog/epilog and slurmstepd: the engine's libraries (libcurl and its
+# dependency tree, jansson, libcrypto) must stay in the engine module,
+# which the shim dlopen()s only for --drover jobs.
+command -v readelf >/dev/null || skip "readelf not installed"
+needed=$(readelf -d "$so" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+case " $needed" in
+  *" libcurl"*|*" libjansson"*|*" libcrypto"*|*" libssl"*|*" libdrover"*)
+    fail "drover.so needs engine libraries: $needed" ;;
+esac
+engine=$(dirname "$so")/drover_spank_engine.so
+[ -f "$engine" ] || fail "no $engine next to $so"
+got_e=$(nm -D --defined-only "$engine" | awk '{print $3}' | sort | tr '\n' ' ')
+[ "$got_e" = "dvs_engine " ] || fail "engine exports differ: $got_e"
 # plugin_type must be "spank" for the Slurm loader.
 strings -a "$so" | grep -qx spank || fail "plugin_type string missing"
-pass "$(echo $got)"
+pass "$(echo $got); NEEDED: $needed"
