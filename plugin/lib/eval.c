@@ -213,7 +213,7 @@ static drover_code str_walk(const drover_template *tpl, const char *s,
   while(i < len) {
     if(s[i] == '$' && s[i + 1] == '$' && s[i + 2] == '{') {
       if(lit && ((rc = lit(ud, s + start, i - start)) || (rc = lit(ud, "${", 2))))
-        return rc;
+        goto lit_failed;
       i += 3;
       start = i;
     }
@@ -229,7 +229,7 @@ static drover_code str_walk(const drover_template *tpl, const char *s,
         return dv_tpl_error(err, tpl, pointer, 0, DROVER_E_REFERENCE, "%s", msg);
       ref.whole = whole;
       if(lit && (rc = lit(ud, s + start, i - start)))
-        return rc;
+        goto lit_failed;
       if(fn && (rc = fn(ud, &ref, pointer, err)))
         return rc;
       i = (size_t)(close - s) + 1;
@@ -238,9 +238,13 @@ static drover_code str_walk(const drover_template *tpl, const char *s,
     else
       i++;
   }
-  if(lit && start < len)
-    rc = lit(ud, s + start, len - start);
-  return rc;
+  if(lit && start < len && (rc = lit(ud, s + start, len - start)))
+    goto lit_failed;
+  return DROVER_OK;
+lit_failed:
+  /* lit has no drover_error; its only failure is the allocator. */
+  return drover_error_set(err, rc, "eval: out of memory at %s",
+                          pointer ? pointer : "");
 }
 
 drover_code dv_refs_each(const drover_template *tpl, const json_t *v,
