@@ -246,7 +246,12 @@ static drover_code bind_params(drover_stack *st, const drover_vars *vars,
     char why[600];
 
     if(given && json_is_string(given) && p->type != DV_PARAM_STRING) {
+      /* convert_var says why only when the text is bad; NULL with no
+       * reason is the allocator. */
+      why[0] = '\0';
       val = convert_var(p, json_string_value(given), why, sizeof(why));
+      if(!val && !why[0])
+        return nomem(err);
       if(!val)
         return dv_tpl_error(err, tpl, p->pointer, 1, DROVER_E_PARAM, "var \"%s\": %s",
                             p->name, why);
@@ -536,17 +541,20 @@ static const drover_prop *prop_find(const drover_rtype *rt, const char *name)
 }
 
 /* A new string holding the text of a number or boolean; NULL otherwise. */
-static json_t *scalar_text(const json_t *v)
+/* *out: a new string holding scalar v as text, or NULL when v is no
+ * number or boolean. Non-zero on OOM (so a failed allocation is never
+ * mistaken for "leave the value as it is"). */
+static int scalar_text(json_t **out, const json_t *v)
 {
   char *t;
-  json_t *s;
 
+  *out = NULL;
   if(!json_is_number(v) && !json_is_boolean(v))
-    return NULL;
+    return 0;
   t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-  s = t ? json_string(t) : NULL;
+  *out = t ? json_string(t) : NULL;
   free(t);
-  return s;
+  return *out ? 0 : -1;
 }
 
 /* Converts scalars to text at the places where prop's type wants strings:
@@ -560,27 +568,38 @@ static int coerce_text(json_t *parent, const char *key, const drover_prop *prop,
 
   switch(prop->type) {
   case DROVER_T_STRING:
-    if((s = scalar_text(v)) != NULL)
+    if(scalar_text(&s, v))
+      return -1;
+    if(s)
       return json_object_set_new(parent, key, s);
     break;
   case DROVER_T_ARRAY:
-    for(i = 0; json_is_array(v) && i < json_array_size(v); i++)
-      if((s = scalar_text(json_array_get(v, i))) != NULL && json_array_set_new(v, i, s))
+    for(i = 0; json_is_array(v) && i < json_array_size(v); i++) {
+      if(scalar_text(&s, json_array_get(v, i)))
         return -1;
+      if(s && json_array_set_new(v, i, s))
+        return -1;
+    }
     break;
   case DROVER_T_STRING_MAP:
     if(json_is_object(v))
-      json_object_foreach(v, k, m)
-        if((s = scalar_text(m)) != NULL && json_object_set_new(v, k, s))
+      json_object_foreach(v, k, m) {
+        if(scalar_text(&s, m))
           return -1;
+        if(s && json_object_set_new(v, k, s))
+          return -1;
+      }
     break;
   case DROVER_T_OBJECT_MAP:
     if(json_is_object(v))
       json_object_foreach(v, k, m)
         if(json_is_object(m))
-          json_object_foreach(m, k2, m2)
-            if((s = scalar_text(m2)) != NULL && json_object_set_new(m, k2, s))
+          json_object_foreach(m, k2, m2) {
+            if(scalar_text(&s, m2))
               return -1;
+            if(s && json_object_set_new(m, k2, s))
+              return -1;
+          }
     break;
   default:
     break;
@@ -672,12 +691,21 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
     json_error_t je;
     if(!dp->default_json || json_object_get(desired, dp->name))
       continue;
+    /* Defaults are constants of the provider table, exercised by every
+     * plan that leaves them out; jansson reports an allocation failure
+     * while lexing as a syntax error, so only a failure it names as
+     * anything but memory or syntax is the table's fault. */
     def = json_loads(dp->default_json, JSON_DECODE_ANY, &je);
-    if(!def || json_object_set_new(desired, dp->name, def)) {
+    if(!def && json_error_code(&je) != json_error_out_of_memory &&
+       json_error_code(&je) != json_error_invalid_syntax && je.text[0]) {
       rc = drover_error_set(err, DROVER_E_INTERNAL,
-                            "%s: bad default for property \"%s\" of %s",
+                            "%s: bad default for property \"%s\" of %s: %s",
                             b->provider ? b->provider->name : "provider", dp->name,
-                            b->type_name);
+                            b->type_name, je.text);
+      goto out;
+    }
+    if(!def || json_object_set_new(desired, dp->name, def)) {
+      rc = nomem(err);
       goto out;
     }
   }
