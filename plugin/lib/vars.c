@@ -31,6 +31,47 @@ void drover_vars_free(drover_vars *vars)
   free(vars);
 }
 
+/* Whether s is valid UTF-8 as jansson checks it (no overlong forms, no
+ * surrogates, nothing above U+10FFFF), so that a NULL from json_string()
+ * can be told apart: bad input, or the allocator. */
+static int utf8_valid(const char *s)
+{
+  const unsigned char *p = (const unsigned char *)s;
+
+  while(*p) {
+    unsigned long cp;
+    int n, i;
+    if(*p < 0x80) {
+      p++;
+      continue;
+    }
+    if(*p >= 0xC2 && *p <= 0xDF) {
+      n = 1;
+      cp = *p & 0x1F;
+    }
+    else if((*p & 0xF0) == 0xE0) {
+      n = 2;
+      cp = *p & 0x0F;
+    }
+    else if(*p >= 0xF0 && *p <= 0xF4) {
+      n = 3;
+      cp = *p & 0x07;
+    }
+    else
+      return 0;
+    for(i = 1; i <= n; i++) {
+      if((p[i] & 0xC0) != 0x80)
+        return 0;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+       (cp >= 0xD800 && cp <= 0xDFFF))
+      return 0;
+    p += n + 1;
+  }
+  return 1;
+}
+
 drover_code drover_vars_set(drover_vars *vars, const char *name, const char *value,
                             drover_error *err)
 {
@@ -40,10 +81,12 @@ drover_code drover_vars_set(drover_vars *vars, const char *name, const char *val
     return drover_error_set(err, DROVER_E_ARG, "vars: missing name or value");
   if(!name[0])
     return drover_error_set(err, DROVER_E_ARG, "vars: empty var name");
-  s = json_string(value);
-  if(!s)
+  if(!utf8_valid(value))
     return drover_error_set(err, DROVER_E_ARG,
                             "var \"%s\": value is not valid UTF-8", name);
+  s = json_string(value);
+  if(!s)
+    return drover_error_set(err, DROVER_E_NOMEM, "vars: out of memory");
   if(json_object_set_new(vars->values, name, s))
     return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
   return DROVER_OK;
