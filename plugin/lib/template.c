@@ -1282,7 +1282,11 @@ drover_code drover_template_load_buffer(drover_template **out, const char *buf,
   tpl->len = len;
   tpl->root = json_loadb(tpl->text, len, JSON_REJECT_DUPLICATES, &je);
   if(!tpl->root) {
-    rc = syntax_error(tpl, &je, err);
+    /* jansson leaves the text empty when its parser's allocations fail. */
+    if(json_error_code(&je) == json_error_out_of_memory || !je.text[0])
+      rc = nomem(err);
+    else
+      rc = syntax_error(tpl, &je, err);
     goto out;
   }
   rc = dv_posmap_build(&tpl->posmap, tpl->text, tpl->len);
