@@ -229,29 +229,45 @@ drover_code drover_plan_render(const drover_plan *plan, FILE *out, int color)
  * JSON
  */
 
+/* A new object describing e, or NULL on OOM (never a partial one). */
 static json_t *entry_json(const dv_plan_entry *e)
 {
-  json_t *o, *changed, *before = NULL, *after = NULL;
+  json_t *o = NULL, *changed, *before = NULL, *after = NULL;
   const drover_live *live = e->inst ? e->inst->live : e->orphan;
   size_t i;
 
   changed = json_array();
-  for(i = 0; changed && i < e->nchanged; i++)
-    json_array_append_new(changed, json_string(e->changed[i]));
-  if(live && live->properties)
+  if(!changed)
+    goto out;
+  for(i = 0; i < e->nchanged; i++)
+    if(json_array_append_new(changed, json_string(e->changed[i])))
+      goto out;
+  if(live && live->properties) {
     before = dv_json_display(live->properties, 1);
+    if(!before)
+      goto out;
+  }
   if(e->inst && e->action != DROVER_ACTION_DELETE) {
     after = dv_json_display(e->inst->desired, 1);
-    if(after && !json_object_get(after, "name"))
-      json_object_set_new(after, "name", json_string(e->inst->name));
+    if(!after)
+      goto out;
+    if(json_is_object(after) && !json_object_get(after, "name") &&
+       json_object_set_new(after, "name", json_string(e->inst->name)))
+      goto out;
   }
+  /* "o" steals even on failure. */
   o = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o, s:o}",
                 "address", e->address, "type", e->type,
                 "action", drover_action_name(e->action), "reason", e->reason,
-                "changed", changed ? changed : json_array(),
+                "changed", changed,
                 "before", before ? before : json_null(),
                 "after", after ? after : json_null());
   return o;
+out:
+  json_decref(changed);
+  json_decref(before);
+  json_decref(after);
+  return NULL;
 }
 
 drover_code drover_plan_to_json(char **out, const drover_plan *plan, drover_error *err)
