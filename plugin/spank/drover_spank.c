@@ -125,7 +125,8 @@ static const dvs_engine_ops *engine_get(char *msg, size_t msglen)
   }
   fd = dvs_open_trusted_file(path, 0, e, sizeof(e));
   if(fd < 0) {
-    snprintf(msg, msglen, "drover: engine module refused: %.500s", e);
+    snprintf(msg, msglen, "drover: engine module refused: %.500s",
+             strncmp(e, "drover: ", 8) ? e : e + 8);
     return NULL;
   }
   close(fd);
