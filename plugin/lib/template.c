@@ -1280,6 +1280,8 @@ drover_code drover_template_load_buffer(drover_template **out, const char *buf,
     memcpy(tpl->text, buf, len);
   tpl->text[len] = '\0';
   tpl->len = len;
+  /* jansson may fail before it writes je (an early allocation). */
+  memset(&je, 0, sizeof(je));
   tpl->root = json_loadb(tpl->text, len, JSON_REJECT_DUPLICATES, &je);
   if(!tpl->root) {
     /* jansson leaves the text empty when its parser's allocations fail. */
