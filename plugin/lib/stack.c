@@ -695,6 +695,7 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
      * plan that leaves them out; jansson reports an allocation failure
      * while lexing as a syntax error, so only a failure it names as
      * anything but memory or syntax is the table's fault. */
+    memset(&je, 0, sizeof(je)); /* jansson may fail before it fills je */
     def = json_loads(dp->default_json, JSON_DECODE_ANY, &je);
     if(!def && json_error_code(&je) != json_error_out_of_memory &&
        json_error_code(&je) != json_error_invalid_syntax && je.text[0]) {
