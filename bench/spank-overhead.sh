@@ -72,7 +72,8 @@ added=$(awk -v a="$with" -v b="$without" 'BEGIN { printf "%.3f", a - b }')
 
 # Used: one container per job. Runs are spaced so each epilog finishes.
 ureps=$(( reps < 10 ? reps : 10 ))
-used=$(i=0; while [ $i -lt $ureps ]; do wait_idle; time_cmd 1 srun --drover=one true; i=$((i+1)); done | median)
+# (u, not i: time_cmd and wait_idle use i, and shell variables are global)
+used=$(u=0; while [ $u -lt $ureps ]; do wait_idle; time_cmd 1 srun --drover=one true; u=$((u+1)); done | median)
 wait_idle
 prolog=$(grep -o 'job-[0-9]*-one: applied [0-9]* created.* in [0-9.]*s' /var/log/slurm/slurmd.log | tail -n "$ureps" |
   sed 's/.* in \([0-9.]*\)s/\1/' | awk '{printf "%.3f\n", $1*1000}' | median)
@@ -84,7 +85,7 @@ raw_one() {
   "$drover" destroy -y --stack bench-spank-raw --provider-config "$dt/lxd.json" >/dev/null 2>&1 || true
   echo "$(( (t1 - t0) / 1000 ))" | awk '{printf "%.3f\n", $1/1000}'
 }
-raw=$(i=0; while [ $i -lt $ureps ]; do raw_one; i=$((i+1)); done | median)
+raw=$(u=0; while [ $u -lt $ureps ]; do raw_one; u=$((u+1)); done | median)
 
 printf '%-44s %10s\n' "srun true, plugin not loaded" "$without"
 printf '%-44s %10s   (ratio %s)\n' "srun true, no-op SPANK plugin (job_prolog)" "$noop" "$(ratio "$noop" "$without")"
