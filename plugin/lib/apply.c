@@ -260,7 +260,9 @@ static void sleep_s(double s)
 
 static int cancelled(const run *r)
 {
-  return r->opts->cancel && *r->opts->cancel;
+  /* Set by a signal handler, read by every worker: an atomic load keeps
+   * that from being a data race without changing the public type. */
+  return r->opts->cancel && __atomic_load_n(r->opts->cancel, __ATOMIC_RELAXED);
 }
 
 typedef enum { OP_CREATE, OP_UPDATE, OP_DELETE } opkind;
@@ -690,7 +692,7 @@ drover_code drover_apply(drover_plan *plan, const drover_apply_opts *opts,
       *err = r.first;
     rc = DROVER_E_PARTIAL;
   }
-  else if(r.cancelled || (r.opts->cancel && *r.opts->cancel && r.res.skipped)) {
+  else if(r.cancelled || (cancelled(&r) && r.res.skipped)) {
     rc = drover_error_set(err, DROVER_E_CANCELLED,
                           "apply: cancelled; %zu action(s) not started",
                           r.res.skipped);
