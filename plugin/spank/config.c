@@ -244,22 +244,33 @@ int dvs_open_trusted_dir(const char *path, uid_t want_uid, char *errbuf, size_t 
   return fd;
 }
 
-int dvs_open_trusted_file(const char *path, uid_t want_uid, char *errbuf, size_t errlen)
+/* Checks the directories above path, opens it without following a final
+ * symlink and requires a regular file; what names it in messages is
+ * "drover: <what>path". Returns the fd (its stat in *st) or -1. */
+static int open_regular(const char *path, const char *what, uid_t want_uid,
+                        struct stat *st, char *errbuf, size_t errlen)
 {
-  struct stat st;
   int fd;
 
   if(check_ancestors(path, want_uid, errbuf, errlen))
     return -1;
   fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if(fd < 0)
-    return fail(errbuf, errlen, "drover: %s: %s", path,
+    return fail(errbuf, errlen, "drover: %s%s: %s", what, path,
                 errno == ELOOP ? "is a symlink; refused" : strerror(errno));
-  if(fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+  if(fstat(fd, st) || !S_ISREG(st->st_mode)) {
     close(fd);
-    return fail(errbuf, errlen, "drover: %s is not a regular file", path);
+    return fail(errbuf, errlen, "drover: %s%s is not a regular file", what, path);
   }
-  if(check_owner_mode(&st, want_uid, path, errbuf, errlen)) {
+  return fd;
+}
+
+int dvs_open_trusted_file(const char *path, uid_t want_uid, char *errbuf, size_t errlen)
+{
+  struct stat st;
+  int fd = open_regular(path, "", want_uid, &st, errbuf, errlen);
+
+  if(fd >= 0 && check_owner_mode(&st, want_uid, path, errbuf, errlen)) {
     close(fd);
     return -1;
   }
@@ -304,18 +315,10 @@ int dvs_open_template(int dirfd, const char *name, uid_t want_uid, char *errbuf,
 int dvs_open_secret_file(const char *path, uid_t want_uid, char *errbuf, size_t errlen)
 {
   struct stat st;
-  int fd;
+  int fd = open_regular(path, "config ", want_uid, &st, errbuf, errlen);
 
-  if(check_ancestors(path, want_uid, errbuf, errlen))
-    return -1;
-  fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if(fd < 0)
-    return fail(errbuf, errlen, "drover: config %s: %s", path,
-                errno == ELOOP ? "is a symlink; refused" : strerror(errno));
-  if(fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return fail(errbuf, errlen, "drover: config %s is not a regular file", path);
-  }
+    return -1;
   if(st.st_uid != want_uid || (st.st_mode & 077)) {
     close(fd);
     return fail(errbuf, errlen,
