@@ -18,10 +18,7 @@
 #include <unistd.h>
 #include "spank_int.h"
 
-static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
-
-static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
+int dvs_fail(char *errbuf, size_t errlen, const char *fmt, ...)
 {
   va_list ap;
 
@@ -112,7 +109,7 @@ int dvs_config_parse(dvs_config *cfg, int argc, char *const argv[], char *errbuf
     int bad = 0;
 
     if(!eq)
-      return fail(errbuf, errlen, "drover: plugstack argument \"%s\" is not key=value", a);
+      return dvs_fail(errbuf, errlen, "drover: plugstack argument \"%s\" is not key=value", a);
     klen = (size_t)(eq - a);
     v = eq + 1;
 #define KEY(s) (klen == sizeof(s) - 1 && !strncmp(a, s, klen))
@@ -164,11 +161,11 @@ int dvs_config_parse(dvs_config *cfg, int argc, char *const argv[], char *errbuf
         bad = 1;
     }
     else
-      return fail(errbuf, errlen, "drover: unknown plugstack argument \"%.*s\"",
+      return dvs_fail(errbuf, errlen, "drover: unknown plugstack argument \"%.*s\"",
                   (int)(klen > 64 ? 64 : klen), a);
 #undef KEY
     if(bad)
-      return fail(errbuf, errlen, "drover: bad value in plugstack argument \"%s\"", a);
+      return dvs_fail(errbuf, errlen, "drover: bad value in plugstack argument \"%s\"", a);
   }
   return 0;
 }
@@ -181,10 +178,10 @@ static int check_owner_mode(const struct stat *st, uid_t want_uid, const char *p
                             char *errbuf, size_t errlen)
 {
   if(st->st_uid != want_uid)
-    return fail(errbuf, errlen, "drover: %s is owned by uid %u, not %u", path,
+    return dvs_fail(errbuf, errlen, "drover: %s is owned by uid %u, not %u", path,
                 (unsigned)st->st_uid, (unsigned)want_uid);
   if(st->st_mode & (S_IWGRP | S_IWOTH))
-    return fail(errbuf, errlen, "drover: %s is group or world writable", path);
+    return dvs_fail(errbuf, errlen, "drover: %s is group or world writable", path);
   return 0;
 }
 
@@ -196,7 +193,7 @@ static int check_ancestors(const char *path, uid_t want_uid, char *errbuf, size_
   char *slash;
 
   if(path[0] != '/' || strlen(path) >= sizeof(buf))
-    return fail(errbuf, errlen, "drover: %s is not an absolute path", path);
+    return dvs_fail(errbuf, errlen, "drover: %s is not an absolute path", path);
   memcpy(buf, path, strlen(path) + 1);
   while((slash = strrchr(buf, '/')) != NULL) {
     if(slash == buf)
@@ -204,15 +201,15 @@ static int check_ancestors(const char *path, uid_t want_uid, char *errbuf, size_
     else
       *slash = '\0';
     if(stat(buf, &st))
-      return fail(errbuf, errlen, "drover: %s: %s", buf, strerror(errno));
+      return dvs_fail(errbuf, errlen, "drover: %s: %s", buf, strerror(errno));
     /* Root-owned is always fine above the tree (the tests own a subtree). */
     if(st.st_uid != 0 && st.st_uid != want_uid)
-      return fail(errbuf, errlen, "drover: %s (above %s) is owned by uid %u", buf, path,
+      return dvs_fail(errbuf, errlen, "drover: %s (above %s) is owned by uid %u", buf, path,
                   (unsigned)st.st_uid);
     /* A root-owned sticky directory (/tmp) is fine above the tree: others
      * may add entries there but cannot rename or remove ours. */
     if((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_uid == 0 && (st.st_mode & S_ISVTX)))
-      return fail(errbuf, errlen, "drover: %s (above %s) is group or world writable",
+      return dvs_fail(errbuf, errlen, "drover: %s (above %s) is group or world writable",
                   buf, path);
     if(!strcmp(buf, "/"))
       break;
@@ -226,14 +223,14 @@ int dvs_open_trusted_dir(const char *path, uid_t want_uid, char *errbuf, size_t 
   int fd;
 
   if(!path || !path[0])
-    return fail(errbuf, errlen, "drover: no template_dir in plugstack.conf");
+    return dvs_fail(errbuf, errlen, "drover: no template_dir in plugstack.conf");
   if(check_ancestors(path, want_uid, errbuf, errlen))
     return -1;
   fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if(fd < 0)
-    return fail(errbuf, errlen, "drover: %s: %s", path, strerror(errno));
+    return dvs_fail(errbuf, errlen, "drover: %s: %s", path, strerror(errno));
   if(fstat(fd, &st)) {
-    fail(errbuf, errlen, "drover: %s: %s", path, strerror(errno));
+    dvs_fail(errbuf, errlen, "drover: %s: %s", path, strerror(errno));
     close(fd);
     return -1;
   }
@@ -256,11 +253,11 @@ static int open_regular(const char *path, const char *what, uid_t want_uid,
     return -1;
   fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if(fd < 0)
-    return fail(errbuf, errlen, "drover: %s%s: %s", what, path,
+    return dvs_fail(errbuf, errlen, "drover: %s%s: %s", what, path,
                 errno == ELOOP ? "is a symlink; refused" : strerror(errno));
   if(fstat(fd, st) || !S_ISREG(st->st_mode)) {
     close(fd);
-    return fail(errbuf, errlen, "drover: %s%s is not a regular file", what, path);
+    return dvs_fail(errbuf, errlen, "drover: %s%s is not a regular file", what, path);
   }
   return fd;
 }
@@ -287,23 +284,23 @@ int dvs_open_template(int dirfd, const char *name, uid_t want_uid, char *errbuf,
   /* The name is checked again here: this is the function that turns it
    * into a path, so it must not trust its caller. */
   if(!dvs_name_valid(name))
-    return fail(errbuf, errlen, "drover: bad template name");
+    return dvs_fail(errbuf, errlen, "drover: bad template name");
   snprintf(file, sizeof(file), "%s.json", name);
   fd = openat(dirfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if(fd < 0) {
     if(errno == ENOENT)
-      return fail(errbuf, errlen, "drover: no template named \"%s\"", name);
+      return dvs_fail(errbuf, errlen, "drover: no template named \"%s\"", name);
     if(errno == ELOOP)
-      return fail(errbuf, errlen, "drover: template \"%s\" is a symlink; refused", name);
-    return fail(errbuf, errlen, "drover: template \"%s\": %s", name, strerror(errno));
+      return dvs_fail(errbuf, errlen, "drover: template \"%s\" is a symlink; refused", name);
+    return dvs_fail(errbuf, errlen, "drover: template \"%s\": %s", name, strerror(errno));
   }
   if(fstat(fd, &st)) {
     close(fd);
-    return fail(errbuf, errlen, "drover: template \"%s\": %s", name, strerror(errno));
+    return dvs_fail(errbuf, errlen, "drover: template \"%s\": %s", name, strerror(errno));
   }
   if(!S_ISREG(st.st_mode)) {
     close(fd);
-    return fail(errbuf, errlen, "drover: template \"%s\" is not a regular file", name);
+    return dvs_fail(errbuf, errlen, "drover: template \"%s\" is not a regular file", name);
   }
   if(check_owner_mode(&st, want_uid, file, errbuf, errlen)) {
     close(fd);
@@ -321,7 +318,7 @@ int dvs_open_secret_file(const char *path, uid_t want_uid, char *errbuf, size_t 
     return -1;
   if(st.st_uid != want_uid || (st.st_mode & 077)) {
     close(fd);
-    return fail(errbuf, errlen,
+    return dvs_fail(errbuf, errlen,
                 "drover: config %s must be owned by uid %u with mode 0600 or stricter"
                 " (it is uid %u, mode %04o); refusing to load credentials from it",
                 path, (unsigned)want_uid, (unsigned)st.st_uid,
@@ -338,17 +335,17 @@ int dvs_read_fd(char **out, size_t *len, int fd, size_t max, char *errbuf, size_
 
   *out = NULL;
   if(!buf)
-    return fail(errbuf, errlen, "drover: out of memory");
+    return dvs_fail(errbuf, errlen, "drover: out of memory");
   for(;;) {
     if(n + 1 >= cap) {
       if(cap > max) {
         free(buf);
-        return fail(errbuf, errlen, "drover: file is larger than %zu bytes", max);
+        return dvs_fail(errbuf, errlen, "drover: file is larger than %zu bytes", max);
       }
       grown = realloc(buf, cap * 2);
       if(!grown) {
         free(buf);
-        return fail(errbuf, errlen, "drover: out of memory");
+        return dvs_fail(errbuf, errlen, "drover: out of memory");
       }
       buf = grown;
       cap *= 2;
@@ -359,14 +356,14 @@ int dvs_read_fd(char **out, size_t *len, int fd, size_t max, char *errbuf, size_
     if(r < 0) {
       int e = errno;
       free(buf);
-      return fail(errbuf, errlen, "drover: read: %s", strerror(e));
+      return dvs_fail(errbuf, errlen, "drover: read: %s", strerror(e));
     }
     if(r == 0)
       break;
     n += (size_t)r;
     if(n > max) {
       free(buf);
-      return fail(errbuf, errlen, "drover: file is larger than %zu bytes", max);
+      return dvs_fail(errbuf, errlen, "drover: file is larger than %zu bytes", max);
     }
   }
   buf[n] = '\0';

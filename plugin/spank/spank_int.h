@@ -51,6 +51,11 @@ typedef struct dvs_request {
  */
 int dvs_request_parse(dvs_request *out, const char *arg, char *errbuf, size_t errlen);
 
+/* Writes the message into errbuf (when given) and returns -1: the one way
+ * the plugin's checks report a refusal. */
+int dvs_fail(char *errbuf, size_t errlen, const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
+
 /* Character classes, exposed for the tests. */
 int dvs_name_valid(const char *name);
 int dvs_key_valid(const char *key);
