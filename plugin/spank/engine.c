@@ -547,6 +547,17 @@ static int engine_precheck(const dvs_config *c, const dvs_request *req, char *ms
   return precheck_template(req, msg, msglen);
 }
 
+/* A job context for job, with no config file open yet. */
+static void job_ctx_init(job_ctx *jc, const dvs_job *job)
+{
+  memset(jc, 0, sizeof(*jc));
+  jc->config_fd = -1;
+  jc->jobid = job->jobid;
+  jc->uid = job->uid;
+  jc->gid = job->gid;
+  snprintf(jc->stack, sizeof(jc->stack), "%s", job->stack);
+}
+
 static int engine_prolog(const dvs_config *c, const dvs_job *job, const dvs_request *req,
                          char *msg, size_t msglen)
 {
@@ -554,12 +565,7 @@ static int engine_prolog(const dvs_config *c, const dvs_job *job, const dvs_requ
   int rc;
 
   cfg = *c;
-  memset(&jc, 0, sizeof(jc));
-  jc.config_fd = -1;
-  jc.jobid = job->jobid;
-  jc.uid = job->uid;
-  jc.gid = job->gid;
-  snprintf(jc.stack, sizeof(jc.stack), "%s", job->stack);
+  job_ctx_init(&jc, job);
   if(drover_global_init()) {
     snprintf(msg, msglen, "drover: library initialisation failed");
     return -1;
@@ -579,12 +585,7 @@ static void engine_epilog(const dvs_config *c, const dvs_job *job)
   unsigned attempt;
 
   cfg = *c;
-  memset(&jc, 0, sizeof(jc));
-  jc.config_fd = -1;
-  jc.jobid = job->jobid;
-  jc.uid = job->uid;
-  jc.gid = job->gid;
-  snprintf(jc.stack, sizeof(jc.stack), "%s", job->stack);
+  job_ctx_init(&jc, job);
   if(job_ctx_config(&jc, msg, sizeof(msg))) {
     slurm_error("drover: %s: cannot destroy: %s", jc.stack, msg);
     job_ctx_free(&jc);
