@@ -31,8 +31,12 @@ static const drover_prop group_props[] = {
   {NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}
 };
 
-const drover_rtype fake_thing_type = {"fake.thing", thing_props, 1, "a thing"};
-const drover_rtype fake_group_type = {"fake.group", group_props, 0, "a group"};
+static const char *const fake_exports[] = {"id", NULL};
+
+const drover_rtype fake_thing_type = {"fake.thing", thing_props, 1, "a thing",
+                                      fake_exports, NULL, NULL};
+const drover_rtype fake_group_type = {"fake.group", group_props, 0, "a group",
+                                      fake_exports, NULL, NULL};
 
 static const drover_rtype *const fake_types[] = {&fake_thing_type,
                                                  &fake_group_type, NULL};
@@ -468,7 +472,8 @@ const drover_provider fake_provider = {
   fake_create,
   fake_update,
   fake_del,
-  fake_read
+  fake_read,
+  NULL
 };
 
 /* ------------------------------------------------------------------------

@@ -335,7 +335,7 @@ static drover_code build(run *r, node *nd, opkind op, const char *altname,
   drover_res_req req;
   drover_live *out = NULL;
   json_t *props = NULL;
-  char hash[17], cbd[80];
+  char hash[17], cbd[80], *sens = NULL;
   const char *name;
   int known;
 
@@ -374,6 +374,7 @@ static drover_code build(run *r, node *nd, opkind op, const char *altname,
   req.name = name;
   req.hash = hash;
   req.deps = inst->deps ? inst->deps : "";
+  req.sensitive = sens = dv_secret_label(&s->tpl->blocks[inst->block]);
   req.properties = props;
   if(op == OP_UPDATE) {
     req.if_match = nd->e->etag;
@@ -381,6 +382,7 @@ static drover_code build(run *r, node *nd, opkind op, const char *altname,
   }
   rc = call_op(r, nd, op, &req, op == OP_UPDATE ? inst->live : NULL, &out, seed, err);
   json_decref(props);
+  free(sens);
   if(rc) {
     drover_live_free(out);
     return rc;

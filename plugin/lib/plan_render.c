@@ -44,13 +44,9 @@ json_t *dv_json_display(const json_t *v, int redact)
     return out;
   }
   if(json_is_string(v) && redact) {
-    size_t len = json_string_length(v);
-    size_t size = len + 64;
-    char *buf = malloc(size);
+    char *buf = dv_redact_dup(json_string_value(v));
     if(!buf)
       return NULL;
-    memcpy(buf, json_string_value(v), len + 1);
-    dv_redact(buf, size);
     out = json_string(buf);
     free(buf);
     return out;
@@ -121,21 +117,19 @@ static void put_line(FILE *out, const char *fmt, ...)
   fputc('\n', out);
 }
 
-/* Compact display text of v; caller frees. */
-static char *value_text(const json_t *v)
+/* Compact text of d, a value already made for display (dv_props_display);
+ * caller frees. */
+static char *value_text(const json_t *d)
 {
-  json_t *d = dv_json_display(v, 1);
-  char *s;
-
   if(!d)
-    return NULL;
-  if(json_is_string(d) && !strcmp(json_string_value(d), UNKNOWN_TEXT) &&
-     dv_is_unknown(v))
-    s = dv_strdup(UNKNOWN_TEXT);
-  else
-    s = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
-  json_decref(d);
-  return s;
+    return dv_strdup("null");
+  return json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+}
+
+/* The block of e's inst, or NULL for an orphan. */
+static const dv_block *entry_block(const drover_plan *plan, const dv_plan_entry *e)
+{
+  return e->inst ? &plan->stack->tpl->blocks[e->inst->block] : NULL;
 }
 
 static const drover_prop *find_prop(const drover_stack *stack, const dv_plan_entry *e,
@@ -161,21 +155,28 @@ static void render_entry(FILE *out, const drover_plan *plan, const dv_plan_entry
            st.off, e->type, action_phrase(e->action), e->reason ? e->reason : "");
   if(e->action == DROVER_ACTION_CREATE && e->inst) {
     const char *key;
-    json_t *v;
-    json_object_foreach(e->inst->desired, key, v) {
+    json_t *v, *shown = dv_props_display(e->inst->desired, entry_block(plan, e), NULL);
+    json_object_foreach(shown, key, v) {
       char *t = value_text(v);
       put_line(out, "      %s+%s %s = %s", col, st.off, key, t ? t : "?");
       free(t);
     }
+    json_decref(shown);
     if(!json_object_get(e->inst->desired, "name"))
       put_line(out, "      %s+%s name = \"%s\"", col, st.off, e->inst->name);
   }
   else if((e->action == DROVER_ACTION_UPDATE || e->action == DROVER_ACTION_REPLACE) &&
           e->inst && e->inst->live) {
+    /* Both sides redacted at the template's and the object's own sensitive
+     * pointers: a rotated secret's old value is as secret as the new. */
+    const dv_block *blk = entry_block(plan, e);
+    const char *label = e->inst->live->sensitive;
+    json_t *want_all = dv_props_display(e->inst->desired, blk, label);
+    json_t *have_all = dv_props_display(e->inst->live->properties, blk, label);
     for(i = 0; i < e->nchanged; i++) {
       const char *k = e->changed[i];
-      const json_t *want = json_object_get(e->inst->desired, k);
-      const json_t *have = json_object_get(e->inst->live->properties, k);
+      const json_t *want = json_object_get(want_all, k);
+      const json_t *have = json_object_get(have_all, k);
       const drover_prop *p = find_prop(plan->stack, e, k);
       json_t *wname = NULL;
       char *a, *b;
@@ -190,6 +191,8 @@ static void render_entry(FILE *out, const drover_plan *plan, const dv_plan_entry
       free(b);
       json_decref(wname);
     }
+    json_decref(want_all);
+    json_decref(have_all);
   }
 }
 
@@ -230,10 +233,12 @@ drover_code drover_plan_render(const drover_plan *plan, FILE *out, int color)
  */
 
 /* A new object describing e, or NULL on OOM (never a partial one). */
-static json_t *entry_json(const dv_plan_entry *e)
+static json_t *entry_json(const drover_plan *plan, const dv_plan_entry *e)
 {
   json_t *o = NULL, *changed, *before = NULL, *after = NULL;
   const drover_live *live = e->inst ? e->inst->live : e->orphan;
+  const dv_block *blk = entry_block(plan, e);
+  const char *label = live ? live->sensitive : NULL;
   size_t i;
 
   changed = json_array();
@@ -243,12 +248,12 @@ static json_t *entry_json(const dv_plan_entry *e)
     if(json_array_append_new(changed, json_string(e->changed[i])))
       goto out;
   if(live && live->properties) {
-    before = dv_json_display(live->properties, 1);
+    before = dv_props_display(live->properties, blk, label);
     if(!before)
       goto out;
   }
   if(e->inst && e->action != DROVER_ACTION_DELETE) {
-    after = dv_json_display(e->inst->desired, 1);
+    after = dv_props_display(e->inst->desired, blk, label);
     if(!after)
       goto out;
     if(json_is_object(after) && !json_object_get(after, "name") &&
@@ -287,7 +292,7 @@ drover_code drover_plan_to_json(char **out, const drover_plan *plan, drover_erro
   if(!root || !arr)
     goto nomem;
   for(i = 0; i < plan->n; i++)
-    if(json_array_append_new(arr, entry_json(&plan->entries[i])))
+    if(json_array_append_new(arr, entry_json(plan, &plan->entries[i])))
       goto nomem;
   *out = json_dumps(root, JSON_INDENT(2));
   if(!*out)

@@ -528,6 +528,9 @@ drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
     }
   }
   sort_orphans(stack);
+  /* Values that were sensitive, as read back from the cloud (old ones
+   * too), are redacted from every later log line and error. */
+  dv_stack_register_secrets(stack);
   /* What the cloud reports (server-assigned attributes) may resolve
    * references that were unknown when the stack was opened. */
   for(i = 0; stack->tpl && stack->topo && i < stack->tpl->nblocks; i++) {
@@ -555,13 +558,20 @@ out:
  * show / stacks list
  */
 
-static json_t *live_json(const drover_live *l, const char *type, int orphan)
+/* b: the template block of l (NULL for an orphan), whose sensitive
+ * pointers are redacted along with the object's own label's. */
+static json_t *live_json(const drover_live *l, const char *type, int orphan,
+                         const dv_block *b)
 {
-  return json_pack("{s:s?, s:s, s:s?, s:s?, s:s?, s:O, s:b}",
+  json_t *props = l->properties ? dv_props_display(l->properties, b, l->sensitive)
+                                : json_null();
+
+  if(!props)
+    return NULL;
+  return json_pack("{s:s?, s:s, s:s?, s:s?, s:s?, s:o, s:b}",
                    "address", l->address, "type", type, "name", l->name,
                    "hash", l->hash, "status", l->status,
-                   "properties", l->properties ? l->properties : json_null(),
-                   "orphan", orphan);
+                   "properties", props, "orphan", orphan);
 }
 
 drover_code drover_stack_show_json(char **out, const drover_stack *stack,
@@ -579,12 +589,13 @@ drover_code drover_stack_show_json(char **out, const drover_stack *stack,
     if(!inst->live)
       continue;
     if(json_array_append_new(arr, live_json(inst->live,
-                                            inst_block(stack, inst)->type_name, 0)))
+                                            inst_block(stack, inst)->type_name, 0,
+                                            inst_block(stack, inst))))
       goto nomem;
   }
   for(i = 0; i < stack->orphans.count; i++)
     if(json_array_append_new(arr, live_json(stack->orphans.items[i],
-                                            stack->orphan_types[i]->name, 1)))
+                                            stack->orphan_types[i]->name, 1, NULL)))
       goto nomem;
   *out = json_dumps(arr, JSON_INDENT(2) | JSON_SORT_KEYS);
   if(!*out)

@@ -686,6 +686,12 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
     if(rc)
       goto out;
   }
+  rc = dv_rules_check(tpl, what, b, desired, pp, 1, err);
+  if(rc)
+    goto out;
+  /* Derived values (a secret spliced into a longer string) are secrets
+   * themselves, whatever their length. */
+  dv_secrets_register(desired, b, NULL);
   for(dp = b->rtype->props; dp && dp->name; dp++) {
     json_t *def;
     json_error_t je;

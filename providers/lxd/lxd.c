@@ -35,6 +35,24 @@ static const lxd_type_ops *ops_for(const drover_rtype *type)
  * Settings
  */
 
+/* The settings schema validate checks templates against (init checks the
+ * merged settings again: the admin file and environment are not in the
+ * template). */
+#define NONEMPTY {NULL, DROVER_RULE_NONEMPTY, 0, 0, NULL, NULL}
+static const drover_setting lxd_settings[] = {
+  {"project", DROVER_T_STRING, NONEMPTY, "LXD project"},
+  {"socket", DROVER_T_STRING, NONEMPTY, "unix socket path"},
+  {"url", DROVER_T_STRING, NONEMPTY, "https://host:8443"},
+  {"client_cert", DROVER_T_STRING, NONEMPTY, "PEM path"},
+  {"client_key", DROVER_T_STRING, NONEMPTY, "PEM path"},
+  {"server_cert", DROVER_T_STRING, NONEMPTY, "PEM path of the server or its CA"},
+  {"timeout", DROVER_T_NUMBER,
+   {NULL, DROVER_RULE_MIN | DROVER_RULE_ABOVE_MIN, 0, 0, NULL, NULL},
+   "seconds per async operation"},
+  {NULL, DROVER_T_ANY, {NULL, 0, 0, 0, NULL, NULL}, NULL}
+};
+#undef NONEMPTY
+
 static const char *const setting_names[] = {
   "project", "socket", "url", "client_cert", "client_key", "server_cert", "timeout", NULL
 };
@@ -285,5 +303,6 @@ const drover_provider dv_provider_lxd = {
   lxd_create,
   lxd_update,
   lxd_del,
-  lxd_read
+  lxd_read,
+  lxd_settings
 };

@@ -181,6 +181,12 @@ LXD_HIDDEN drover_code lxd_list_owned(lxd_state *st, const char *path, const cha
                                       unsigned allow, lxd_live_fn fn, const void *ctx,
                                       drover_live_list *out, drover_error *err);
 
+/* Cloud-name rules (drover_name_check_fn). Instances are host names:
+ * 1-63 ASCII letters, digits and '-', starting with a letter, not ending
+ * with '-'. Profiles and volumes: not empty, no '/', not "." or "..". */
+LXD_HIDDEN int lxd_name_instance(const char *name, char *why, size_t size);
+LXD_HIDDEN int lxd_name_object(const char *name, char *why, size_t size);
+
 /* --------------------------------------------------------------------------
  * Types (lxd_instance.c, lxd_profile.c, lxd_volume.c)
  */

@@ -12,8 +12,10 @@ static const drover_prop prof_props[] = {
   {NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}
 };
 
+static const char *const prof_exports[] = {NULL};
+
 const drover_rtype lxd_profile_type = {
-  "lxd.profile", prof_props, 0, "an LXD profile"
+  "lxd.profile", prof_props, 0, "an LXD profile", prof_exports, NULL, lxd_name_object
 };
 
 /* *out owned by the caller. ctx unused (lxd_live_fn). */
