@@ -173,8 +173,14 @@ void dv_vformat_redacted(char *dst, size_t size, const char *fmt, va_list ap)
     snprintf(dst, size, "%s", REDACTED);
     return;
   }
-  while((nl = strpbrk(full, "\r\n")) != NULL)
-    *nl = ' ';
+  /* One line; other control characters (a terminal escape in a hostile
+   * name) become '?'. */
+  for(nl = full; *nl; nl++) {
+    if(*nl == '\r' || *nl == '\n')
+      *nl = ' ';
+    else if((unsigned char)*nl < 0x20 || *nl == 0x7f)
+      *nl = '?';
+  }
   /* Redact the whole text, then cut: cutting first could leave the start
    * of a secret at the end of dst, where no needle matches it. */
   r = dv_redact_dup(full);

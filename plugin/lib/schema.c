@@ -169,7 +169,7 @@ static int has_attr(const drover_provider *vt, const drover_rtype *rt, const cha
   for(p = rt->props; p && p->name; p++) {
     if(!strcmp(p->name, attr))
       found = 1;
-    if(*n < max)
+    if(*n < max && strcmp(p->name, "name"))
       cands[(*n)++] = p->name;
   }
   for(e = rt->exports; *e; e++) {
