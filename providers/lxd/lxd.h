@@ -78,6 +78,18 @@ LXD_HIDDEN drover_code lxd_call(lxd_state *st, const char *method, const char *p
                                 const char *address, unsigned allow,
                                 lxd_result *res, drover_error *err);
 
+/* Removes, in place, every member named in keys (NULL-terminated) from
+ * the objects of a list response text; returns the new length (lxd_api.c). */
+LXD_HIDDEN size_t lxd_drop_members(char *buf, size_t len, const char *const *keys);
+
+/* Parses a list reply body (as lxd_call and lxd_list_owned would) for type
+ * "instance", "profile" or "volume" and appends the objects labelled with
+ * stack to out. No HTTP: the entry point of tests/fuzz/fuzz_lxd.c. buf is
+ * modified. Exported only from libdrover_core (tests). */
+drover_code lxd_parse_list_reply(const char *type, char *buf, size_t len,
+                                 const char *stack, drover_live_list *out,
+                                 drover_error *err);
+
 /* Waits for the async operation op until deadline (absolute monotonic
  * seconds). A failed operation is recorded with LXD's error text, unless
  * allow has LXD_ALLOW_EXISTS and the text says "already exists": then
@@ -202,6 +214,7 @@ typedef struct lxd_type_ops {
                      drover_error *err);
   drover_code (*read)(lxd_state *st, const char *name, drover_live **out,
                       drover_error *err);
+  lxd_live_fn live;  /* one listed object -> drover_live */
 } lxd_type_ops;
 
 LXD_HIDDEN extern const drover_rtype lxd_instance_type;
