@@ -49,6 +49,7 @@ typedef struct fobj {
   char *type;
   char *name;
   char *stack, *address, *hash, *deps;
+  char *sensitive;   /* DROVER_LABEL_SENSITIVE, or NULL */
   json_t *props;
   unsigned long etag;
   unsigned long id;
@@ -113,6 +114,7 @@ static void obj_free(fobj *o)
   free(o->address);
   free(o->hash);
   free(o->deps);
+  free(o->sensitive);
   json_decref(o->props);
   free(o);
 }
@@ -221,6 +223,7 @@ static drover_live *to_live(const fobj *o)
   l->address = xdup(o->address);
   l->hash = xdup(o->hash);
   l->deps = xdup(o->deps);
+  l->sensitive = xdup(o->sensitive);
   snprintf(buf, sizeof(buf), "e%lu", o->etag);
   l->etag = list_etags ? xdup(buf) : NULL;
   l->status = xdup("Ready");
@@ -333,6 +336,7 @@ static drover_code fake_create(void *state, const drover_rtype *type,
     json_decref(o->props);
     free(o->hash);
     free(o->deps);
+    free(o->sensitive);
   }
   else {
     o = calloc(1, sizeof(*o));
@@ -350,6 +354,7 @@ static drover_code fake_create(void *state, const drover_rtype *type,
   }
   o->hash = xdup(req->hash);
   o->deps = xdup(req->deps);
+  o->sensitive = req->sensitive && *req->sensitive ? xdup(req->sensitive) : NULL;
   o->props = store_props(req->properties, req->name);
   o->etag = ++etag_counter;
   *out = to_live(o);
@@ -396,10 +401,12 @@ static drover_code fake_update(void *state, const drover_rtype *type,
   free(o->address);
   free(o->hash);
   free(o->deps);
+  free(o->sensitive);
   o->stack = xdup(req->stack);
   o->address = xdup(req->address);
   o->hash = xdup(req->hash);
   o->deps = xdup(req->deps);
+  o->sensitive = req->sensitive && *req->sensitive ? xdup(req->sensitive) : NULL;
   o->etag = ++etag_counter;
   *out = to_live(o);
   if(!*out)
