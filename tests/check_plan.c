@@ -594,13 +594,17 @@ END_TEST
 
 START_TEST(short_secret_whole_words)
 {
-  char buf[128];
+  char buf[128], *d;
 
   dv_secret_add("q7");
   dv_secret_add("");
   snprintf(buf, sizeof(buf), "x q7 y q7z aq7 \"q7\" q7");
   dv_redact(buf, sizeof(buf));
   ck_assert_str_eq(buf, "x (sensitive) y q7z aq7 \"(sensitive)\" (sensitive)");
+  /* Plans and show redact short secrets by structure only. */
+  d = dv_redact_display("x q7 y");
+  ck_assert_str_eq(d, "x q7 y");
+  free(d);
   /* A secret with a quote is also found in its JSON spelling. */
   dv_secret_add("a\"quoted\"secret");
   snprintf(buf, sizeof(buf), "got \"a\\\"quoted\\\"secret\"");

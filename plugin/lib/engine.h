@@ -256,6 +256,10 @@ void dv_secret_add(const char *value);
 /* A copy of in with registered secrets replaced. Caller frees; NULL on
  * OOM. */
 char *dv_redact_dup(const char *in);
+/* The same with secrets of 4 characters or more only: for plans and show,
+ * which redact sensitive values by structure first, so a 1-character
+ * secret "1" does not turn "Plan: 1 to create" into nonsense. */
+char *dv_redact_display(const char *in);
 /* Replaces registered secrets in buf in place (NUL-terminated, size bytes);
  * on OOM buf becomes "(sensitive)". */
 void dv_redact(char *buf, size_t size);

@@ -121,7 +121,7 @@ static char *redact_one(const char *in, const char *needle)
 
 /* Longer secrets go first, so a secret inside another is not replaced
  * piecemeal. */
-char *dv_redact_dup(const char *in)
+static char *redact_dup(const char *in, int short_too)
 {
   char *cur = strdup(in), *next;
   size_t i, j, *order = NULL;
@@ -137,6 +137,8 @@ char *dv_redact_dup(const char *in)
     order[j] = i;
   }
   for(i = 0; cur && i < nsecrets; i++) {
+    if(!short_too && strlen(secrets[order[i]]) < SHORT_SECRET)
+      continue;
     next = redact_one(cur, secrets[order[i]]);
     free(cur);
     cur = next;
@@ -144,6 +146,16 @@ char *dv_redact_dup(const char *in)
   pthread_mutex_unlock(&secrets_lock);
   free(order);
   return cur;
+}
+
+char *dv_redact_dup(const char *in)
+{
+  return redact_dup(in, 1);
+}
+
+char *dv_redact_display(const char *in)
+{
+  return redact_dup(in, 0);
 }
 
 void dv_redact(char *buf, size_t size)

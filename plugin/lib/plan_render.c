@@ -44,7 +44,7 @@ json_t *dv_json_display(const json_t *v, int redact)
     return out;
   }
   if(json_is_string(v) && redact) {
-    char *buf = dv_redact_dup(json_string_value(v));
+    char *buf = dv_redact_display(json_string_value(v));
     if(!buf)
       return NULL;
     out = json_string(buf);
@@ -98,23 +98,37 @@ static const char *action_color(drover_action a)
   return "";
 }
 
-/* One line, redacted at the end as the log sink does. */
-static void put_line(FILE *out, const char *fmt, ...)
+/* One line, with long secrets redacted at the end as a second defence
+ * (values were redacted by structure already; see dv_redact_display). */
+typedef struct sink {
+  FILE *f;
+  int nomem;  /* a line or value could not be made: render fails */
+} sink;
+
+static void put_line(sink *out, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-static void put_line(FILE *out, const char *fmt, ...)
+static void put_line(sink *out, const char *fmt, ...)
 {
-  char line[4096];
+  char *line = NULL, *r = NULL;
   va_list ap;
 
   va_start(ap, fmt);
-  vsnprintf(line, sizeof(line), fmt, ap);
+  if(vasprintf(&line, fmt, ap) < 0)
+    line = NULL;
   va_end(ap);
-  dv_redact(line, sizeof(line));
-  fputs(line, out);
-  fputc('\n', out);
+  if(line)
+    r = dv_redact_display(line);
+  if(r) {
+    fputs(r, out->f);
+    fputc('\n', out->f);
+  }
+  else
+    out->nomem = 1;
+  free(line);
+  free(r);
 }
 
 /* Compact text of d, a value already made for display (dv_props_display);
@@ -145,7 +159,7 @@ static const drover_prop *find_prop(const drover_stack *stack, const dv_plan_ent
   return NULL;
 }
 
-static void render_entry(FILE *out, const drover_plan *plan, const dv_plan_entry *e,
+static void render_entry(sink *out, const drover_plan *plan, const dv_plan_entry *e,
                          style st)
 {
   const char *col = st.on[0] ? action_color(e->action) : "";
@@ -156,6 +170,8 @@ static void render_entry(FILE *out, const drover_plan *plan, const dv_plan_entry
   if(e->action == DROVER_ACTION_CREATE && e->inst) {
     const char *key;
     json_t *v, *shown = dv_props_display(e->inst->desired, entry_block(plan, e), NULL);
+    if(!shown)
+      out->nomem = 1;
     json_object_foreach(shown, key, v) {
       char *t = value_text(v);
       put_line(out, "      %s+%s %s = %s", col, st.off, key, t ? t : "?");
@@ -173,6 +189,8 @@ static void render_entry(FILE *out, const drover_plan *plan, const dv_plan_entry
     const char *label = e->inst->live->sensitive;
     json_t *want_all = dv_props_display(e->inst->desired, blk, label);
     json_t *have_all = dv_props_display(e->inst->live->properties, blk, label);
+    if(!want_all || !have_all)
+      out->nomem = 1;
     for(i = 0; i < e->nchanged; i++) {
       const char *k = e->changed[i];
       const json_t *want = json_object_get(want_all, k);
@@ -196,12 +214,13 @@ static void render_entry(FILE *out, const drover_plan *plan, const dv_plan_entry
   }
 }
 
-drover_code drover_plan_render(const drover_plan *plan, FILE *out, int color)
+drover_code drover_plan_render(const drover_plan *plan, FILE *f, int color)
 {
   style st = {"", ""};
+  sink sk = {f, 0}, *out = &sk;
   size_t i, n[5] = {0, 0, 0, 0, 0};
 
-  if(!plan || !out)
+  if(!plan || !f)
     return DROVER_E_ARG;
   if(color) {
     st.on = "\033[1m";
@@ -212,7 +231,7 @@ drover_code drover_plan_render(const drover_plan *plan, FILE *out, int color)
   if(!drover_plan_changes(plan)) {
     put_line(out, "%sNo changes.%s Stack \"%s\" matches the template (%zu resource%s).",
              st.on, st.off, plan->stack->name, plan->n, plan->n == 1 ? "" : "s");
-    return ferror(out) ? DROVER_E_IO : DROVER_OK;
+    goto out;
   }
   put_line(out, "drover will perform these actions on stack \"%s\":", plan->stack->name);
   put_line(out, "%s", "");
@@ -225,7 +244,10 @@ drover_code drover_plan_render(const drover_plan *plan, FILE *out, int color)
   put_line(out, "%sPlan: %zu to create, %zu to update, %zu to replace, %zu to delete.%s",
            st.on, n[DROVER_ACTION_CREATE], n[DROVER_ACTION_UPDATE],
            n[DROVER_ACTION_REPLACE], n[DROVER_ACTION_DELETE], st.off);
-  return ferror(out) ? DROVER_E_IO : DROVER_OK;
+out:
+  if(sk.nomem)
+    return DROVER_E_NOMEM;
+  return ferror(f) ? DROVER_E_IO : DROVER_OK;
 }
 
 /* ------------------------------------------------------------------------
