@@ -586,6 +586,7 @@ START_TEST(secrets_by_structure)
   fx_plan(&f, 0);
   all = everything(&f);
   ck_assert_msg(!strstr(all, "OLD-tok") && !strstr(all, "img-ab"), "%s", all);
+  free(all);
   fx_close(&f);
   free(marked);
   free(unmarked);

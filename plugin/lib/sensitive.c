@@ -257,6 +257,10 @@ static void register_all(const json_t *v)
   json_t *m;
   size_t i;
 
+  /* Unknowns are not values, and registering "true" or "false" would
+   * only blank those words out of every message. */
+  if(!v || dv_is_unknown(v) || json_is_boolean(v) || json_is_null(v))
+    return;
   if(json_is_string(v))
     dv_secret_add(json_string_value(v));
   else if(json_is_object(v)) {
@@ -267,7 +271,7 @@ static void register_all(const json_t *v)
     json_array_foreach(v, i, m)
       register_all(m);
   }
-  else if(v && !json_is_null(v) && !dv_is_unknown(v)) {
+  else {
     char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
     dv_secret_add(t);
     free(t);

@@ -199,6 +199,10 @@ static void register_secret(const json_t *v)
     dv_secret_add(json_string_value(v));
     return;
   }
+  /* A sensitive boolean would blank "true" or "false" out of every
+   * message; its uses are redacted by structure (sensitive.c). */
+  if(json_is_boolean(v) || json_is_null(v))
+    return;
   text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
   dv_secret_add(text);
   free(text);
