@@ -314,8 +314,10 @@ struct drover_plan {
 #define DV_CBD_BASE_MAX 56
 
 /* plan_render.c: a deep copy of v for display: unknowns become the
- * string "(known after apply)" and, when redact is set, strings holding a
- * registered secret are redacted (dv_redact). New reference; NULL on OOM. */
+ * string "(known after apply)" and, when redact is set, registered secrets
+ * of 4 characters or more are redacted inside strings (dv_redact_display;
+ * shorter ones are redacted by structure, dv_props_display). New
+ * reference; NULL on OOM. */
 json_t *dv_json_display(const json_t *v, int redact);
 
 /* plan_file.c: refreshes plan's stack, plans again with plan->flags and
