@@ -663,6 +663,10 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
     rc = nomem(err);
   if(rc)
     goto out;
+  /* Derived values (a secret spliced into a longer string) are secrets
+   * themselves, whatever their length: registered before the checks below
+   * can quote them in an error. */
+  dv_secrets_register(desired, b, NULL);
 
   /* Where the schema wants text, a number or boolean that a whole-string
    * reference produced is written as text ("${count.index}" in a string
@@ -693,9 +697,6 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
   rc = dv_rules_check(tpl, what, b, desired, pp, 1, err);
   if(rc)
     goto out;
-  /* Derived values (a secret spliced into a longer string) are secrets
-   * themselves, whatever their length. */
-  dv_secrets_register(desired, b, NULL);
   for(dp = b->rtype->props; dp && dp->name; dp++) {
     json_t *def;
     json_error_t je;
