@@ -4,10 +4,12 @@
 # a bounded time. Fails on any crash, leak, sanitizer report or timeout.
 #
 # Usage: tests/fuzz/run.sh [SECONDS-PER-HARNESS]   (default 40; FUZZ_SECONDS)
-# Seeds: tests/fuzz/seeds/<harness>/ plus tests/valid and tests/invalid
-# for the template harnesses. New inputs go to build-fuzz/corpus/ (not the
-# tree). A crash leaves build-fuzz/crash-* and the harness's output; make
-# it a regression test (a golden case in tests/invalid or a unit test).
+# Seeds: tests/fuzz/seeds/<harness>/, tests/fuzz/regressions/<harness>/,
+# plus tests/valid and tests/invalid for the template harnesses. New
+# inputs go to build-fuzz/corpus/ (not the tree). A crash leaves
+# build-fuzz/crash-* and the harness's output; copy the input into
+# tests/fuzz/regressions/<harness>/ (tests/check_fuzz replays it in make
+# check) and, where it is a template error, add a golden case.
 # Prints "fuzz: NAME: N execs" per harness. Safe to run twice.
 set -euo pipefail
 
@@ -44,8 +46,10 @@ total=0
 for h in template refs plan lxd; do
   corpus=$OUT/corpus/$h
   mkdir -p "$corpus"
-  seeds=("$SRC/tests/fuzz/seeds/$h")
-  [ -d "${seeds[0]}" ] || seeds=()
+  seeds=()
+  for d in "$SRC/tests/fuzz/seeds/$h" "$SRC/tests/fuzz/regressions/$h"; do
+    [ -d "$d" ] && seeds+=("$d")
+  done
   case $h in
     template|plan)
       mkdir -p "$OUT/seeds-$h"
