@@ -53,9 +53,6 @@ static const drover_setting lxd_settings[] = {
 };
 #undef NONEMPTY
 
-static const char *const setting_names[] = {
-  "project", "socket", "url", "client_cert", "client_key", "server_cert", "timeout", NULL
-};
 
 /* A string setting: the environment variable env (when set and not
  * empty) overrides config[key]. Borrowed. */
@@ -121,10 +118,10 @@ static drover_code lxd_init(void *state, const json_t *config,
     goto out;
   }
   json_object_foreach((json_t *)config, key, v) {
-    for(i = 0; setting_names[i]; i++)
-      if(!strcmp(key, setting_names[i]))
+    for(i = 0; lxd_settings[i].name; i++)
+      if(!strcmp(key, lxd_settings[i].name))
         break;
-    if(!setting_names[i]) {
+    if(!lxd_settings[i].name) {
       rc = lxd_fail(err, DROVER_E_CONFIG, NULL, "unknown setting \"%s\"", key);
       goto out;
     }
