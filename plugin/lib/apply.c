@@ -375,6 +375,10 @@ static drover_code build(run *r, node *nd, opkind op, const char *altname,
   req.hash = hash;
   req.deps = inst->deps ? inst->deps : "";
   req.sensitive = sens = dv_secret_label(&s->tpl->blocks[inst->block]);
+  if(!sens) {
+    json_decref(props);
+    return drover_error_set(err, DROVER_E_NOMEM, "apply: out of memory");
+  }
   req.properties = props;
   if(op == OP_UPDATE) {
     req.if_match = nd->e->etag;

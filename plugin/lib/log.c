@@ -23,26 +23,37 @@
 
 static pthread_mutex_t secrets_lock = PTHREAD_MUTEX_INITIALIZER;
 static char **secrets;
-static size_t nsecrets;
+static size_t nsecrets, cap;
+static int sorted = 1;   /* secrets are in longer_first order */
+/* The same strings as a hash set, so registering the derived values of
+ * every instance stays linear in the number of instances. */
+static json_t *seen;
 
 static void add_one(const char *value)
 {
   char **grown, *copy;
-  size_t i;
 
   if(!value || !*value)
     return;
-  for(i = 0; i < nsecrets; i++)
-    if(!strcmp(secrets[i], value))
+  if(!seen && !(seen = json_object()))
+    return;
+  if(json_object_get(seen, value))
+    return;
+  if(nsecrets == cap) {
+    size_t ncap = cap ? cap * 2 : 16;
+    grown = realloc(secrets, ncap * sizeof(*secrets));
+    if(!grown)
       return;
+    secrets = grown;
+    cap = ncap;
+  }
   copy = strdup(value);
-  grown = copy ? realloc(secrets, (nsecrets + 1) * sizeof(*secrets)) : NULL;
-  if(!grown) {
+  if(!copy || json_object_set_new(seen, value, json_true())) {
     free(copy);
     return;
   }
-  secrets = grown;
   secrets[nsecrets++] = copy;
+  sorted = 0;
 }
 
 void dv_secret_add(const char *value)
@@ -85,23 +96,26 @@ static int match_ok(const char *text, const char *p, size_t nlen)
   return !word_byte((unsigned char)p[nlen]);
 }
 
-/* A copy of in with every occurrence of needle replaced. Caller frees;
- * NULL on OOM. */
-static char *redact_one(const char *in, const char *needle)
+/* Replaces every occurrence of needle in *cur (malloc'ed), reallocating
+ * it only when there is one. 0, or -1 on OOM (then *cur is freed and
+ * NULL). */
+static int redact_one(char **cur, const char *needle)
 {
-  size_t nlen = strlen(needle), rlen = strlen(REDACTED), hits = 0, len;
-  const char *p, *q;
+  size_t nlen = strlen(needle), rlen = strlen(REDACTED), hits = 0;
+  const char *in = *cur, *p, *q;
   char *out, *o;
 
   for(p = in; (q = strstr(p, needle)) != NULL; p = q + nlen)
     if(match_ok(in, q, nlen))
       hits++;
-  len = strlen(in);
   if(!hits)
-    return strdup(in);
-  out = malloc(len + hits * rlen + 1);
-  if(!out)
-    return NULL;
+    return 0;
+  out = malloc(strlen(in) + hits * rlen + 1);
+  if(!out) {
+    free(*cur);
+    *cur = NULL;
+    return -1;
+  }
   o = out;
   for(p = in; (q = strstr(p, needle)) != NULL; p = q + nlen) {
     memcpy(o, p, (size_t)(q - p));
@@ -116,35 +130,37 @@ static char *redact_one(const char *in, const char *needle)
     }
   }
   strcpy(o, p);
-  return out;
+  free(*cur);
+  *cur = out;
+  return 0;
+}
+
+static int longer_first(const void *a, const void *b)
+{
+  size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
+
+  return la < lb ? 1 : la > lb ? -1 : 0;
 }
 
 /* Longer secrets go first, so a secret inside another is not replaced
- * piecemeal. */
+ * piecemeal. The list is sorted when it changed since the last use. */
 static char *redact_dup(const char *in, int short_too)
 {
-  char *cur = strdup(in), *next;
-  size_t i, j, *order = NULL;
+  char *cur = strdup(in);
+  size_t i;
 
   pthread_mutex_lock(&secrets_lock);
-  if(nsecrets && cur && !(order = malloc(nsecrets * sizeof(*order)))) {
-    free(cur);
-    cur = NULL;
+  if(!sorted) {
+    qsort(secrets, nsecrets, sizeof(*secrets), longer_first);
+    sorted = 1;
   }
   for(i = 0; cur && i < nsecrets; i++) {
-    for(j = i; j > 0 && strlen(secrets[order[j - 1]]) < strlen(secrets[i]); j--)
-      order[j] = order[j - 1];
-    order[j] = i;
-  }
-  for(i = 0; cur && i < nsecrets; i++) {
-    if(!short_too && strlen(secrets[order[i]]) < SHORT_SECRET)
-      continue;
-    next = redact_one(cur, secrets[order[i]]);
-    free(cur);
-    cur = next;
+    if(!short_too && strlen(secrets[i]) < SHORT_SECRET)
+      break; /* sorted: only shorter ones follow */
+    if(redact_one(&cur, secrets[i]))
+      break;
   }
   pthread_mutex_unlock(&secrets_lock);
-  free(order);
   return cur;
 }
 
