@@ -593,6 +593,47 @@ START_TEST(secrets_by_structure)
 }
 END_TEST
 
+/* Pointers with long keys, escapes (~0 ~1) and array indexes. */
+START_TEST(props_display_pointers)
+{
+  char key[700], *ptrs[3], *ek;
+  dv_block b;
+  json_t *props, *shown;
+
+  memset(key, 'k', sizeof(key) - 1);
+  key[sizeof(key) - 1] = '\0';
+  ek = dv_ptr_join("/tags", key);
+  ptrs[0] = ek;
+  ptrs[1] = "/tags/a~1b~0c";
+  ptrs[2] = "/list/1";
+  memset(&b, 0, sizeof(b));
+  b.secret_ptrs = ptrs;
+  b.nsecret_ptrs = 3;
+  props = json_pack("{s:{s:s, s:s, s:s}, s:[s, s]}", "tags", key, "S1", "a/b~c", "S2",
+                    "other", "shown", "list", "shown-too", "S3");
+  ck_assert_ptr_nonnull(props);
+  shown = dv_props_display(props, &b, "[\"/other\", 5, \"/nope/x\"]");
+  ck_assert_ptr_nonnull(shown);
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(shown, "tags"), key)),
+                   "(sensitive)");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(shown, "tags"),
+                                                     "a/b~c")), "(sensitive)");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(shown, "tags"),
+                                                     "other")), "shown");
+  ck_assert_str_eq(json_string_value(json_array_get(json_object_get(shown, "list"), 0)),
+                   "shown-too");
+  ck_assert_str_eq(json_string_value(json_array_get(json_object_get(shown, "list"), 1)),
+                   "(sensitive)");
+  json_decref(shown);
+  /* The label alone (an orphan): "/tags" covers the whole map. */
+  shown = dv_props_display(props, NULL, "[\"/tags\"]");
+  ck_assert_str_eq(json_string_value(json_object_get(shown, "tags")), "(sensitive)");
+  json_decref(shown);
+  json_decref(props);
+  free(ek);
+}
+END_TEST
+
 START_TEST(short_secret_whole_words)
 {
   char buf[128], *d;
@@ -843,6 +884,7 @@ static Suite *plan_suite(void)
   tcase_add_test(tc, render_and_json);
   tcase_add_test(tc, secrets_by_structure);
   tcase_add_test(tc, short_secret_whole_words);
+  tcase_add_test(tc, props_display_pointers);
   tcase_add_test(tc, saved_plan_roundtrip_and_stale);
   tcase_add_test(tc, outputs_graph_show);
   tcase_add_test(tc, stacks_list_and_provider_config);

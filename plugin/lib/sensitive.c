@@ -189,23 +189,36 @@ drover_code dv_taint_compute(drover_template *tpl, drover_error *err)
  * Pointers inside values
  */
 
-/* The next segment of ptr (after its leading '/') unescaped into seg;
- * returns the rest of ptr, or NULL when ptr is empty. */
-static const char *next_seg(const char *ptr, char *seg, size_t size)
+/* The next segment of ptr (after its leading '/'), unescaped into *seg
+ * (malloc'ed, replacing what it held); returns the rest of ptr, or NULL
+ * when ptr is empty or on OOM (*oom set). */
+static const char *next_seg(const char *ptr, char **seg, int *oom)
 {
+  const char *end;
   size_t n = 0;
+  char *out;
 
   if(!ptr || *ptr != '/')
     return NULL;
-  for(ptr++; *ptr && *ptr != '/'; ptr++) {
-    char ch = *ptr;
-    if(ch == '~' && (ptr[1] == '0' || ptr[1] == '1'))
-      ch = *++ptr == '0' ? '~' : '/';
-    if(n + 1 < size)
-      seg[n++] = ch;
+  ptr++;
+  end = strchr(ptr, '/');
+  if(!end)
+    end = ptr + strlen(ptr);
+  out = malloc((size_t)(end - ptr) + 1);
+  if(!out) {
+    *oom = 1;
+    return NULL;
   }
-  seg[n] = '\0';
-  return ptr;
+  for(; ptr < end; ptr++) {
+    char ch = *ptr;
+    if(ch == '~' && ptr + 1 < end && (ptr[1] == '0' || ptr[1] == '1'))
+      ch = *++ptr == '0' ? '~' : '/';
+    out[n++] = ch;
+  }
+  out[n] = '\0';
+  free(*seg);
+  *seg = out;
+  return end;
 }
 
 /* Calls fn on the value at ptr inside root (if it exists); fn may replace
@@ -216,17 +229,15 @@ typedef int (*at_fn)(void *ud, json_t *parent, const char *key, size_t index,
 /* Returns fn's result (-1: out of memory), 0 when ptr names nothing. */
 static int at_pointer(json_t *root, const char *ptr, at_fn fn, void *ud)
 {
-  char seg[512];
   json_t *cur = root, *parent = NULL;
-  char key[512] = "";
+  char *seg = NULL;
   size_t index = 0;
+  int oom = 0, r = 0;
 
-  while((ptr = next_seg(ptr, seg, sizeof(seg))) != NULL) {
+  while((ptr = next_seg(ptr, &seg, &oom)) != NULL) {
     parent = cur;
-    if(json_is_object(cur)) {
-      snprintf(key, sizeof(key), "%s", seg);
+    if(json_is_object(cur))
       cur = json_object_get(cur, seg);
-    }
     else if(json_is_array(cur)) {
       char *end;
       index = strtoul(seg, &end, 10);
@@ -235,9 +246,14 @@ static int at_pointer(json_t *root, const char *ptr, at_fn fn, void *ud)
     else
       cur = NULL;
     if(!cur)
-      return 0;
+      break;
   }
-  return parent ? fn(ud, parent, key, index, cur) : 0;
+  if(oom)
+    r = -1;
+  else if(cur && parent)
+    r = fn(ud, parent, seg, index, cur);
+  free(seg);
+  return r;
 }
 
 static int replace_fn(void *ud, json_t *parent, const char *key, size_t index,
