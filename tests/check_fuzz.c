@@ -20,6 +20,9 @@
 #define LLVMFuzzerTestOneInput fuzz_plan_one
 #include "fuzz/fuzz_plan.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_planfile_one
+#include "fuzz/fuzz_planfile.c"
+#undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_lxd_one
 #include "fuzz/fuzz_lxd.c"
 #undef LLVMFuzzerTestOneInput
@@ -113,6 +116,12 @@ START_TEST(replay_plan)
 }
 END_TEST
 
+START_TEST(replay_planfile)
+{
+  ck_assert_uint_ge(replay(fuzz_planfile_one, "planfile", 0), 1);
+}
+END_TEST
+
 START_TEST(replay_lxd)
 {
   ck_assert_uint_ge(replay(fuzz_lxd_one, "lxd", 0), 4);
@@ -130,6 +139,7 @@ int main(void)
   tcase_add_test(tc, replay_template);
   tcase_add_test(tc, replay_refs);
   tcase_add_test(tc, replay_plan);
+  tcase_add_test(tc, replay_planfile);
   tcase_add_test(tc, replay_lxd);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);

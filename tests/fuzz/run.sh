@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # tests/fuzz/run.sh - builds the libFuzzer harnesses with clang
 # (-fsanitize=fuzzer,address,undefined) in build-fuzz/ and runs each for
-# a bounded time. Fails on any crash, leak, sanitizer report or timeout.
+# a bounded time: template, refs, plan, planfile (saved plans), lxd. Fails on any crash, leak, sanitizer report or timeout.
 #
-# Usage: tests/fuzz/run.sh [SECONDS-PER-HARNESS]   (default 40; FUZZ_SECONDS)
+# Usage: tests/fuzz/run.sh [SECONDS-PER-HARNESS]   (default 30; FUZZ_SECONDS)
 # Seeds: tests/fuzz/seeds/<harness>/, tests/fuzz/regressions/<harness>/,
 # plus tests/valid and tests/invalid for the template harnesses. New
 # inputs go to build-fuzz/corpus/ (not the tree). A crash leaves
@@ -14,7 +14,7 @@
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
-SECS=${1:-${FUZZ_SECONDS:-40}}
+SECS=${1:-${FUZZ_SECONDS:-30}}
 OUT=$SRC/build-fuzz
 SANF="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 
@@ -30,8 +30,8 @@ lib=$OUT/.libs/libdrover_core.a
 
 CFL="-g -O1 -fsanitize=fuzzer $SANF -I$SRC/plugin/include -I$SRC/plugin/lib -I$SRC/tests
      -I$(dirname "$lib")/.. $(pkg-config --cflags jansson libcurl)"
-LIBS="$lib $(pkg-config --libs jansson libcurl libcrypto) -lpthread"
-for h in template refs plan lxd; do
+LIBS="$lib $(pkg-config --libs jansson libcurl libcrypto) -lpthread -lm"
+for h in template refs plan planfile lxd; do
   extra=""
   [ "$h" = lxd ] || extra=$SRC/tests/fake_provider.c
   # shellcheck disable=SC2086
@@ -43,7 +43,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TMPDIR=$OUT/tmp
 mkdir -p "$TMPDIR"
 total=0
-for h in template refs plan lxd; do
+for h in template refs plan planfile lxd; do
   corpus=$OUT/corpus/$h
   mkdir -p "$corpus"
   seeds=()
