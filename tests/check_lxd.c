@@ -31,6 +31,9 @@ typedef struct route {
   int status;
   const char *body;
   long claim;           /* Content-Length to announce; < 0: the body's length */
+  int first;            /* > 0: body answers the first `first` hits, then later */
+  const char *later;
+  int hits;             /* touched by the server thread only */
 } route;
 
 #define MAX_ROUTES 16
@@ -79,7 +82,7 @@ static void *stub_main(void *arg)
 
   while(!atomic_load(&s->stop)) {
     struct pollfd p = {s->fd, POLLIN, 0};
-    const route *r = NULL;
+    route *r = NULL;
     size_t i;
     int c;
 
@@ -97,19 +100,21 @@ static void *stub_main(void *arg)
       if(!strncmp(req, s->routes[i].prefix, strlen(s->routes[i].prefix)))
         r = &s->routes[i];
     if(!r) {
-      static const route nf = {"", 404,
-        "{\"type\":\"error\",\"error\":\"not found\",\"error_code\":404}", -1};
+      static route nf = {"", 404,
+        "{\"type\":\"error\",\"error\":\"not found\",\"error_code\":404}", -1, 0,
+        NULL, 0};
       fprintf(stderr, "stub: no route for %.80s\n", req);
       r = &nf;
     }
     {
-      size_t blen = strlen(r->body);
+      const char *body = r->first > 0 && r->hits++ >= r->first ? r->later : r->body;
+      size_t blen = strlen(body);
       int n = snprintf(head, sizeof(head),
                        "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
                        "Content-Length: %ld\r\nConnection: close\r\n\r\n",
                        r->status, r->claim >= 0 ? r->claim : (long)blen);
       if(send(c, head, (size_t)n, MSG_NOSIGNAL) < 0 ||
-         send(c, r->body, blen, MSG_NOSIGNAL) < 0)
+         send(c, body, blen, MSG_NOSIGNAL) < 0)
         perror("send");
     }
     shutdown(c, SHUT_WR);
@@ -528,6 +533,71 @@ START_TEST(update_error_envelope_fails)
 }
 END_TEST
 
+/* The stop was made but its reply lost; the retry says "already stopped".
+ * The instance's state decides: the delete goes on. */
+START_TEST(stop_already_done_counts)
+{
+  stub s;
+  prov p;
+  drover_live *cur = drover_live_new();
+  drover_error err;
+  drover_code rc;
+
+  stub_init(&s);
+  stub_route(&s, "GET /1.0/instances/st-web-0", 200,
+             "{\"type\":\"sync\",\"metadata\":{\"name\":\"st-web-0\",\"status\":\"Running\"}}",
+             -1);
+  s.routes[s.nroutes - 1].first = 1;
+  s.routes[s.nroutes - 1].later =
+    "{\"type\":\"sync\",\"metadata\":{\"name\":\"st-web-0\",\"status\":\"Stopped\"}}";
+  stub_route(&s, "PUT /1.0/instances/st-web-0/state", 400,
+             "{\"type\":\"error\",\"error\":\"The instance is already stopped\","
+             "\"error_code\":400}", -1);
+  stub_route(&s, "DELETE /1.0/instances/st-web-0", 200, ASYNC, -1);
+  stub_route(&s, "GET /1.0/operations/", 200, OP_OK, -1);
+  stub_start(&s);
+  prov_open(&p, &s);
+  cur->name = strdup("st-web-0");
+  drover_error_clear(&err);
+  rc = p.vt->del(p.state, type_named(p.vt, "lxd.instance"), cur, drover_now() + 30, &err);
+  ck_assert_msg(rc == DROVER_OK, "%s", err.text);
+  ck_assert_int_eq(atomic_load(&s.deletes), 1);
+  prov_close(&p);
+  stub_stop(&s);
+  drover_live_free(cur);
+}
+END_TEST
+
+/* Control: "already stopped" while the instance is still running is an
+ * error, and nothing is deleted. */
+START_TEST(stop_failed_is_error)
+{
+  stub s;
+  prov p;
+  drover_live *cur = drover_live_new();
+  drover_error err;
+
+  stub_init(&s);
+  stub_route(&s, "GET /1.0/instances/st-web-0", 200,
+             "{\"type\":\"sync\",\"metadata\":{\"name\":\"st-web-0\",\"status\":\"Running\"}}",
+             -1);
+  stub_route(&s, "PUT /1.0/instances/st-web-0/state", 400,
+             "{\"type\":\"error\",\"error\":\"The instance is already stopped\","
+             "\"error_code\":400}", -1);
+  stub_start(&s);
+  prov_open(&p, &s);
+  cur->name = strdup("st-web-0");
+  drover_error_clear(&err);
+  ck_assert_int_ne(p.vt->del(p.state, type_named(p.vt, "lxd.instance"), cur,
+                             drover_now() + 30, &err), DROVER_OK);
+  ck_assert_msg(strstr(err.text, "already stopped"), "%s", err.text);
+  ck_assert_int_eq(atomic_load(&s.deletes), 0);
+  prov_close(&p);
+  stub_stop(&s);
+  drover_live_free(cur);
+}
+END_TEST
+
 static Suite *lxd_suite(void)
 {
   Suite *s = suite_create("lxd");
@@ -544,6 +614,8 @@ static Suite *lxd_suite(void)
   tcase_add_test(tc, delete_real_404_is_gone);
   tcase_add_test(tc, create_checks_replies);
   tcase_add_test(tc, update_error_envelope_fails);
+  tcase_add_test(tc, stop_already_done_counts);
+  tcase_add_test(tc, stop_failed_is_error);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -310,6 +310,12 @@ struct drover_plan {
  * or drover's own create_before_destroy variant of it. */
 int dv_owns_name(const char *live_name, const char *name);
 
+/* plan.c: whether live shows every managed property of desired (b's
+ * schema, without NO_DIFF, ignore_changes and the name), as the plan's
+ * diff compares them: apply's test that an ambiguous failure reached its
+ * goal anyway. */
+int dv_desired_holds(const dv_block *b, const json_t *desired, const drover_live *live);
+
 /* plan_render.c: a deep copy of v for display: unknowns become the
  * string "(known after apply)" and, when redact is set, strings holding a
  * registered secret are redacted (dv_redact). New reference; NULL on OOM. */

@@ -129,6 +129,29 @@ static int ignored(const dv_block *b, const char *prop)
   return 0;
 }
 
+int dv_desired_holds(const dv_block *b, const json_t *desired, const drover_live *live)
+{
+  const drover_prop *p;
+
+  if(!b || !b->rtype || !live || !json_is_object(desired))
+    return 0;
+  for(p = b->rtype->props; p->name; p++) {
+    const json_t *want, *have;
+    /* The name is the caller's to compare (it may be a replacement's). */
+    if((p->flags & DROVER_PROP_NO_DIFF) || ignored(b, p->name) || !strcmp(p->name, "name"))
+      continue;
+    want = json_object_get(desired, p->name);
+    if(!want)
+      continue;
+    if(!dv_is_known(want))
+      return 0;
+    have = json_object_get(live->properties, p->name);
+    if(!have || !json_equal((json_t *)want, (json_t *)have))
+      return 0;
+  }
+  return 1;
+}
+
 /* Appends a copy of name to the entry's NULL-terminated changed list. */
 static drover_code add_changed(dv_plan_entry *e, const char *name)
 {
