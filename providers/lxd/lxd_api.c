@@ -257,8 +257,8 @@ static drover_code envelope_check(const json_t *root, long status, const char *m
   const char *type, *text;
   json_int_t code;
 
-  if(!root)
-    return lxd_fail(err, DROVER_E_PROVIDER, address,
+  if(!root) /* garbled on the way more often than by LXD itself: retried */
+    return lxd_fail(err, DROVER_E_TRANSIENT, address,
                     "%s %s: HTTP %ld reply is not JSON (empty, truncated or garbled)",
                     method, path, status);
   if(!json_is_object(root))
@@ -306,9 +306,12 @@ static drover_code meta_check(const lxd_result *res, unsigned allow, const char 
 }
 
 
-drover_code lxd_call(lxd_state *st, const char *method, const char *path,
-                     const char *if_match, const json_t *body, const char *address,
-                     unsigned allow, lxd_result *res, drover_error *err)
+/* One request and its checks. *malformed is set when the reply was
+ * answered but not in LXD's shape (envelope_check/meta_check failed). */
+static drover_code call_once(lxd_state *st, const char *method, const char *path,
+                             const char *if_match, const json_t *body,
+                             const char *address, unsigned allow, lxd_result *res,
+                             int *malformed, drover_error *err)
 {
   drover_http_response resp;
   drover_error herr;
@@ -366,6 +369,7 @@ drover_code lxd_call(lxd_state *st, const char *method, const char *path,
     /* "Gone" only on LXD's own not-found envelope: a bare 404 (a proxy's
      * page, a truncated body) is no evidence that the object is absent. */
     rc = envelope_check(root, resp.status, method, path, address, err);
+    *malformed = rc != DROVER_OK;
     goto out;
   }
   if((allow & LXD_ALLOW_EXISTS) && resp.status >= 400 && says_exists(resp.status, msg)) {
@@ -398,17 +402,49 @@ drover_code lxd_call(lxd_state *st, const char *method, const char *path,
     goto out;
   }
   rc = envelope_check(root, resp.status, method, path, address, err);
-  if(rc)
+  if(!rc)
+    rc = meta_check(res, allow, method, path, address, err);
+  if(rc) {
+    *malformed = 1;
     goto out;
-  rc = meta_check(res, allow, method, path, address, err);
-  if(rc)
-    goto out;
+  }
   rc = DROVER_OK;
 out:
   json_decref(root);
   drover_http_response_free(&resp);
   free(text);
   return rc;
+}
+
+/* A GET is safe to ask again: a reply garbled on the way (cut short,
+ * not JSON, not LXD's shape) is re-read a few times before it becomes the
+ * error. Other methods are not repeated here; apply reads the object back
+ * instead (ambiguous failures). */
+#define LXD_MALFORMED_REREADS 2
+
+drover_code lxd_call(lxd_state *st, const char *method, const char *path,
+                     const char *if_match, const json_t *body, const char *address,
+                     unsigned allow, lxd_result *res, drover_error *err)
+{
+  drover_code rc;
+  unsigned attempt;
+
+  for(attempt = 0;; attempt++) {
+    drover_error local;
+    int malformed = 0;
+
+    drover_error_clear(&local);
+    rc = call_once(st, method, path, if_match, body, address, allow, res, &malformed,
+                   &local);
+    if(rc && malformed && !strcmp(method, "GET") && attempt < LXD_MALFORMED_REREADS) {
+      drover_logf(&st->env, DROVER_LOG_WARN, "lxd: %s; reading again", local.text);
+      lxd_result_free(res);
+      continue;
+    }
+    if(rc && err && !err->code)
+      *err = local;
+    return rc;
+  }
 }
 
 /* --------------------------------------------------------------------------
