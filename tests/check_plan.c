@@ -443,6 +443,7 @@ START_TEST(copies_left_alone)
                              json_string_value(json_object_get(cp, "hash")), NULL,
                              "{\"image\": \"busybox\", \"size\": 1}"), 0);
   json_decref(cp);
+  json_decref(orig);
   fake_reset_counts();
 
   fx_open(&f, TPL, NULL);

@@ -157,6 +157,7 @@ static void abort_conn(int fd)
   close(fd);
 }
 
+static void logf_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logf_line(const char *fmt, ...)
 {
   va_list ap;

@@ -135,7 +135,10 @@ static drover_code lxd_init(void *state, const json_t *config,
     }
     hc.timeout = json_number_value(timeout);
   }
-  st->wait_chunk = hc.timeout * 5 / 6;
+  /* Whole seconds (LXD's timeout= is an integer), safely below the bound. */
+  st->wait_chunk = (double)(long)(hc.timeout * 5 / 6);
+  if(st->wait_chunk < 1)
+    st->wait_chunk = 1;
 
   url = setting(config, "url", "DROVER_LXD_URL");
   if(url) {
