@@ -305,7 +305,6 @@ static drover_code meta_check(const lxd_result *res, unsigned allow, const char 
   return DROVER_OK;
 }
 
-
 /* One request and its checks. *malformed is set when the reply was
  * answered but not in LXD's shape (envelope_check/meta_check failed). */
 static drover_code call_once(lxd_state *st, const char *method, const char *path,
