@@ -385,4 +385,7 @@ void dv_stack_register_secrets(const drover_stack *stack)
   for(i = 0; i < stack->orphans.count; i++)
     dv_secrets_register(stack->orphans.items[i]->properties, NULL,
                         stack->orphans.items[i]->sensitive);
+  for(i = 0; i < stack->copies.count; i++)
+    dv_secrets_register(stack->copies.items[i]->properties, NULL,
+                        stack->copies.items[i]->sensitive);
 }

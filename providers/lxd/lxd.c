@@ -49,6 +49,8 @@ static const drover_setting lxd_settings[] = {
   {"timeout", DROVER_T_NUMBER,
    {NULL, DROVER_RULE_MIN | DROVER_RULE_ABOVE_MIN, 0, 0, NULL, NULL},
    "seconds per async operation"},
+  {"request_timeout", DROVER_T_NUMBER,
+   {NULL, DROVER_RULE_MIN, 2, 0, NULL, NULL}, "seconds per HTTP request"},
   {NULL, DROVER_T_ANY, {NULL, 0, 0, 0, NULL, NULL}, NULL}
 };
 #undef NONEMPTY
@@ -140,7 +142,19 @@ static drover_code lxd_init(void *state, const json_t *config,
   /* Each HTTP request is bounded; a /wait call stays below that bound
    * and is repeated until the operation's deadline. */
   hc.timeout = 60;
-  st->wait_chunk = 50;
+  timeout = json_object_get(config, "request_timeout");
+  if(timeout) {
+    if(!json_is_number(timeout) || json_number_value(timeout) < 2) {
+      rc = lxd_fail(err, DROVER_E_CONFIG, NULL,
+                    "request_timeout must be a number of seconds, at least 2");
+      goto out;
+    }
+    hc.timeout = json_number_value(timeout);
+  }
+  /* Whole seconds (LXD's timeout= is an integer), safely below the bound. */
+  st->wait_chunk = (double)(long)(hc.timeout * 5 / 6);
+  if(st->wait_chunk < 1)
+    st->wait_chunk = 1;
 
   url = setting(config, "url", "DROVER_LXD_URL");
   if(url) {
