@@ -21,6 +21,29 @@
 #include "drover_provider.h"
 
 /* ------------------------------------------------------------------------
+ * Name index (index.c): string -> position, O(1) per lookup
+ */
+
+typedef struct dv_index {
+  const char **keys;  /* borrowed; valid where vals[i] != (size_t)-1 */
+  size_t *vals;
+  size_t cap, n;      /* cap: a power of two, at most half full */
+} dv_index;
+
+/* Empty index sized for about expect keys. DROVER_E_NOMEM on failure
+ * (ix is then empty, and dv_index_free is still fine). */
+drover_code dv_index_init(dv_index *ix, size_t expect);
+/* Maps key (borrowed: must outlive ix) to val (not (size_t)-1). A key
+ * already present keeps its first value. Grows as needed; DROVER_E_NOMEM
+ * leaves ix as it was. */
+drover_code dv_index_put(dv_index *ix, const char *key, size_t val);
+/* The value of key, or (size_t)-1. ix may be NULL or empty. */
+size_t dv_index_get(const dv_index *ix, const char *key);
+/* The same for the len bytes at s (need not be NUL-terminated). */
+size_t dv_index_getn(const dv_index *ix, const char *s, size_t len);
+void dv_index_free(dv_index *ix);
+
+/* ------------------------------------------------------------------------
  * Positions (posmap.c): JSON pointer -> line:column of the value
  */
 
@@ -116,6 +139,7 @@ struct drover_template {
   dv_output *outputs;
   size_t noutputs;
   json_t *providers;              /* borrowed "providers" object, or NULL */
+  dv_index block_ix;              /* block name -> index into blocks */
 };
 
 /* ------------------------------------------------------------------------
@@ -155,7 +179,8 @@ typedef struct dv_inst {
   char hash[17];        /* dv_hash_json(desired) when known, "" otherwise */
   drover_live *live;    /* from refresh (owned); NULL when absent */
   drover_live *applied; /* what apply created/updated (owned); NULL before */
-  char *deps;           /* comma-separated addresses of its dependencies */
+  const char *deps;     /* comma-separated addresses of its dependencies
+                           (borrowed: its block's stack->block_depstr) */
 } dv_inst;
 
 typedef struct dv_pinst {     /* an instantiated provider */
@@ -175,6 +200,8 @@ struct drover_stack {
   size_t *block_ninst;        /* per block: number of insts (count) */
   size_t **block_deps;        /* per block: blocks it depends on (refs + depends_on) */
   size_t *block_ndeps;
+  char **block_depstr;        /* per block: the deps label of its instances,
+                                 "a,b[0],b[1]" (every instance it depends on) */
   size_t *topo;               /* blocks in dependency order */
   dv_pinst *providers;
   size_t nproviders;
@@ -187,6 +214,7 @@ struct drover_stack {
   drover_template *owned_tpl;
   const drover_rtype **orphan_types; /* refresh.c: type of orphans.items[i]
                                         (parallel array, orphans.count long) */
+  size_t orphan_cap;          /* allocated length of orphan_types */
   unsigned long refresh_gen;  /* bumped by every refresh: live objects were
                                  freed; plans made before are stale */
 };

@@ -305,17 +305,12 @@ static drover_code plan_delete(dv_plan_entry *e, const drover_live *live,
 /* The block an address like "web[2]" belongs to, or NULL. */
 static const dv_block *block_of_address(const drover_stack *stack, const char *addr)
 {
-  size_t i, len;
+  size_t b;
 
   if(!stack->tpl || !addr)
     return NULL;
-  len = strcspn(addr, "[");
-  for(i = 0; i < stack->tpl->nblocks; i++) {
-    const char *n = stack->tpl->blocks[i].name;
-    if(strlen(n) == len && !strncmp(n, addr, len))
-      return &stack->tpl->blocks[i];
-  }
-  return NULL;
+  b = dv_index_getn(&stack->tpl->block_ix, addr, strcspn(addr, "["));
+  return b == (size_t)-1 ? NULL : &stack->tpl->blocks[b];
 }
 
 drover_code drover_plan_new(drover_plan **out, drover_stack *stack, unsigned flags,

@@ -221,6 +221,7 @@ static void clear_live(drover_stack *stack)
   drover_live_list_clear(&stack->orphans);
   free(stack->orphan_types);
   stack->orphan_types = NULL;
+  stack->orphan_cap = 0;
   stack->refreshed = 0;
 }
 
@@ -243,22 +244,31 @@ void dv_stack_release_runtime(drover_stack *stack)
   drover_stack_unlock(stack);
 }
 
-/* Appends live (owned, also on failure) to the orphans with its type. */
+/* Appends live (owned, also on failure) to the orphans with its type.
+ * orphan_types grows with the list's own capacity (doubling), so n
+ * orphans cost O(n), not a realloc each. */
 static drover_code add_orphan(drover_stack *stack, drover_live *live,
                               const drover_rtype *type, drover_error *err)
 {
   drover_code rc;
   const drover_rtype **t;
 
-  t = realloc(stack->orphan_types, (stack->orphans.count + 1) * sizeof(*t));
-  if(!t) {
-    drover_live_free(live);
-    return drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
-  }
-  stack->orphan_types = t;
   rc = drover_live_list_push(&stack->orphans, live);
   if(rc)
     return drover_error_set(err, rc, "refresh: out of memory");
+  if(stack->orphans.count > stack->orphan_cap) {
+    size_t cap = stack->orphans.cap > stack->orphans.count ? stack->orphans.cap
+                                                           : stack->orphans.count;
+    t = realloc(stack->orphan_types, cap * sizeof(*t));
+    if(!t) {
+      /* Keep the two arrays the same length: the live object goes. */
+      drover_live_free(stack->orphans.items[--stack->orphans.count]);
+      stack->orphans.items[stack->orphans.count] = NULL;
+      return drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
+    }
+    stack->orphan_types = t;
+    stack->orphan_cap = cap;
+  }
   stack->orphan_types[stack->orphans.count - 1] = type;
   return DROVER_OK;
 }
@@ -358,27 +368,49 @@ static drover_code place(drover_stack *stack, const addr_ix *ix, size_t nix,
   return add_orphan(stack, live, type, err);
 }
 
-/* Orphans sorted by address then name, so plans are deterministic. */
-static void sort_orphans(drover_stack *stack)
-{
-  size_t i, j, n = stack->orphans.count;
+/* Orphans sorted by address then name, so plans are deterministic; equal
+ * ones keep the order they were listed in. */
+typedef struct orphan_ent {
+  drover_live *live;
+  const drover_rtype *type;
+  size_t pos;
+} orphan_ent;
 
-  for(i = 1; i < n; i++) {
-    drover_live *l = stack->orphans.items[i];
-    const drover_rtype *t = stack->orphan_types[i];
-    for(j = i; j > 0; j--) {
-      drover_live *p = stack->orphans.items[j - 1];
-      int c = strcmp(p->address ? p->address : "", l->address ? l->address : "");
-      if(!c)
-        c = strcmp(p->name ? p->name : "", l->name ? l->name : "");
-      if(c <= 0)
-        break;
-      stack->orphans.items[j] = p;
-      stack->orphan_types[j] = stack->orphan_types[j - 1];
-    }
-    stack->orphans.items[j] = l;
-    stack->orphan_types[j] = t;
+static int orphan_cmp(const void *a, const void *b)
+{
+  const orphan_ent *x = a, *y = b;
+  int c = strcmp(x->live->address ? x->live->address : "",
+                 y->live->address ? y->live->address : "");
+
+  if(!c)
+    c = strcmp(x->live->name ? x->live->name : "", y->live->name ? y->live->name : "");
+  if(!c)
+    c = x->pos < y->pos ? -1 : x->pos > y->pos;
+  return c;
+}
+
+static drover_code sort_orphans(drover_stack *stack, drover_error *err)
+{
+  size_t i, n = stack->orphans.count;
+  orphan_ent *v;
+
+  if(n < 2)
+    return DROVER_OK;
+  v = malloc(n * sizeof(*v));
+  if(!v)
+    return drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
+  for(i = 0; i < n; i++) {
+    v[i].live = stack->orphans.items[i];
+    v[i].type = stack->orphan_types[i];
+    v[i].pos = i;
   }
+  qsort(v, n, sizeof(*v), orphan_cmp);
+  for(i = 0; i < n; i++) {
+    stack->orphans.items[i] = v[i].live;
+    stack->orphan_types[i] = v[i].type;
+  }
+  free(v);
+  return DROVER_OK;
 }
 
 /* One bulk list: a provider's objects of one type. Filled by a worker;
@@ -527,7 +559,9 @@ drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
         goto out;
     }
   }
-  sort_orphans(stack);
+  rc = sort_orphans(stack, err);
+  if(rc)
+    goto out;
   /* What the cloud reports (server-assigned attributes) may resolve
    * references that were unknown when the stack was opened. */
   for(i = 0; stack->tpl && stack->topo && i < stack->tpl->nblocks; i++) {

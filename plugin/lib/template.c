@@ -184,12 +184,7 @@ static drover_code nomem(drover_error *err)
 
 size_t dv_block_find(const drover_template *tpl, const char *name)
 {
-  size_t i;
-
-  for(i = 0; tpl && i < tpl->nblocks; i++)
-    if(!strcmp(tpl->blocks[i].name, name))
-      return i;
-  return (size_t)-1;
+  return tpl ? dv_index_get(&tpl->block_ix, name) : (size_t)-1;
 }
 
 /* ------------------------------------------------------------------------
@@ -843,13 +838,6 @@ static drover_code parse_depends(drover_template *tpl, dv_block *b, json_t *d,
   rc = string_list(tpl, d, sub, what, &b->depends_on, &b->n_depends_on, err);
   if(rc)
     goto out;
-  names = calloc(tpl->nblocks + 1, sizeof(*names));
-  if(!names) {
-    rc = nomem(err);
-    goto out;
-  }
-  for(i = 0; i < tpl->nblocks; i++)
-    names[i] = tpl->blocks[i].name;
   for(i = 0; i < b->n_depends_on; i++) {
     const char *dn = b->depends_on[i];
     ep = ptr_index(sub, i);
@@ -863,6 +851,16 @@ static drover_code parse_depends(drover_template *tpl, dv_block *b, json_t *d,
       goto out;
     }
     if(dv_block_find(tpl, dn) == (size_t)-1) {
+      size_t j;
+      /* The candidate list only on this error path: building it for
+       * every block would cost blocks x blocks. */
+      names = calloc(tpl->nblocks + 1, sizeof(*names));
+      if(!names) {
+        rc = nomem(err);
+        goto out;
+      }
+      for(j = 0; j < tpl->nblocks; j++)
+        names[j] = tpl->blocks[j].name;
       suggest(sug, sizeof(sug), dn, names, tpl->nblocks);
       rc = dv_tpl_error(err, tpl, ep, 0, DROVER_E_TEMPLATE,
                         "resource \"%s\" depends on unknown resource \"%s\"%s",
@@ -1164,6 +1162,11 @@ static drover_code validate(drover_template *tpl, drover_error *err)
       return dv_tpl_error(err, tpl, b->pointer, 0, DROVER_E_TEMPLATE,
                           "resource \"%s\" must be an object, not %s", key, jtype(v));
   }
+  rc = dv_index_init(&tpl->block_ix, tpl->nblocks);
+  for(i = 0; !rc && i < tpl->nblocks; i++)
+    rc = dv_index_put(&tpl->block_ix, tpl->blocks[i].name, i);
+  if(rc)
+    return nomem(err);
   for(i = 0; i < tpl->nblocks; i++) {
     rc = parse_resource(tpl, &tpl->blocks[i],
                         json_object_get(res, tpl->blocks[i].name), err);
@@ -1379,6 +1382,7 @@ void drover_template_free(drover_template *tpl)
     free(b->ignore_changes);
     free(b->pointer);
   }
+  dv_index_free(&tpl->block_ix);
   free(tpl->blocks);
   for(i = 0; i < tpl->noutputs; i++) {
     free(tpl->outputs[i].name);
