@@ -713,12 +713,17 @@ static drover_code setup_nodes(run *r, drover_error *err)
   size_t i, k = 0;
   drover_code rc;
 
-  size_t nblocks = s->tpl ? s->tpl->nblocks : 0;
+  size_t nblocks = s->tpl ? s->tpl->nblocks : 0, nact = 0;
 
-  /* Room for the barriers too: two per block, one per delete level. */
-  r->capnodes = 2 * r->plan->n + 2 * nblocks + 1;
+  for(i = 0; i < r->plan->n; i++)
+    if(r->plan->entries[i].action != DROVER_ACTION_NOOP)
+      nact++;
+  /* Room for the barriers too: build_edges makes at most one per block
+   * holding a build, one per block holding a delete, and one per delete
+   * level (at most one per delete). */
+  r->capnodes = nact + 2 * (nact < nblocks ? nact : nblocks) + nact + 1;
   r->nodes = calloc(r->capnodes, sizeof(*r->nodes));
-  r->queue = calloc(r->plan->n ? r->plan->n : 1, sizeof(*r->queue));
+  r->queue = calloc(nact + 1, sizeof(*r->queue));
   r->todo = calloc(r->capnodes, sizeof(*r->todo));
   if(!r->nodes || !r->queue || !r->todo)
     return drover_error_set(err, DROVER_E_NOMEM, "apply: out of memory");
