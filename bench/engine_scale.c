@@ -79,6 +79,8 @@ static drover_live *obj_live(const bobj *o, const char *stack)
   l->deps = dv_strdup(o->deps);
   l->etag = dv_strdup(etag);
   l->stack = dv_strdup(stack);
+  json_decref(l->properties); /* drover_live_new's empty ones */
+  json_decref(l->attributes);
   l->properties = json_pack("{s:s, s:s?, s:I}", "name", o->name, "value", o->value,
                             "size", (json_int_t)o->size);
   l->attributes = json_pack("{s:s, s:s}", "name", o->name, "id", etag);
