@@ -239,16 +239,27 @@ drover_code dv_stack_eval_value(json_t **out, drover_stack *stack, const json_t 
                                 int count_index, const char *pointer,
                                 drover_error *err);
 
+/* ------------------------------------------------------------------------
+ * Provider instances of a stack (stack_providers.c)
+ */
+
 /* The instantiated provider for a block's type, initialising it on first
- * use. */
+ * use. Not thread safe; the pointer is valid until the next call. */
 drover_code dv_stack_provider(dv_pinst **out, drover_stack *stack,
                               const drover_provider *vt, drover_error *err);
-
-/* refresh.c: frees what refresh, apply and the lock attached to the stack:
- * every inst's live and applied, the orphans and their types, the
- * instantiated providers (cleanup, state, config) and the lock. Leaves
- * the pointers NULL. drover_stack_free() calls it first. */
-void dv_stack_release_runtime(drover_stack *stack);
+/* Initialises p for vt with the settings tplcfg["<name>"] overlaid by the
+ * admin file opts->provider_config. On failure p is left uninitialised
+ * and empty. Release with dv_pinst_release(). */
+drover_code dv_pinst_init(dv_pinst *p, const drover_provider *vt, const json_t *tplcfg,
+                          const drover_options *opts, const drover_provider_env *env,
+                          drover_error *err);
+/* Cleanup, state and config of p; p is then empty (safe to call twice). */
+void dv_pinst_release(dv_pinst *p);
+/* The template's "providers" object (the stack's own template for bare
+ * stacks), or NULL. Borrowed. */
+const json_t *dv_template_providers(const drover_stack *stack);
+/* Releases every provider instance of stack (drover_stack_free). */
+void dv_stack_providers_release(drover_stack *stack);
 
 /* live.c: a deep copy of l. Caller frees with drover_live_free(); NULL on
  * OOM (or when l is NULL). */

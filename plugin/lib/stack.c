@@ -978,16 +978,15 @@ out:
   return rc;
 }
 
+/* The one place a stack is torn down: what open built, what refresh and
+ * apply attached (live and applied objects, orphans), the provider
+ * instances and the lock. */
 void drover_stack_free(drover_stack *stack)
 {
   size_t i;
 
   if(!stack)
     return;
-  /* refresh.c's runtime first (live, applied, orphans, providers, lock);
-   * what follows frees anything it left, so a stack that never reached
-   * refresh is freed the same way. */
-  dv_stack_release_runtime(stack);
   for(i = 0; i < stack->ninsts; i++) {
     dv_inst *in = &stack->insts[i];
     free(in->address);
@@ -1009,18 +1008,10 @@ void drover_stack_free(drover_stack *stack)
   free(stack->block_depstr);
   free(stack->block_ndeps);
   free(stack->topo);
-  for(i = 0; stack->providers && i < stack->nproviders; i++) {
-    dv_pinst *p = &stack->providers[i];
-    if(p->initialised && p->vt && p->vt->cleanup)
-      p->vt->cleanup(p->state);
-    free(p->state);
-    json_decref(p->config);
-  }
-  free(stack->providers);
   drover_live_list_clear(&stack->orphans);
   free(stack->orphan_types);
-  if(stack->lock_fd >= 0)
-    close(stack->lock_fd);
+  dv_stack_providers_release(stack);
+  drover_stack_unlock(stack);
   json_decref(stack->params);
   free(stack->name);
   free(stack->owned_text);
