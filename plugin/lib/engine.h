@@ -2,14 +2,19 @@
  * engine.h - libdrover internals shared between the engine's files.
  * Not installed. Cross-file internal names use the dv_ prefix.
  *
- * Data flow:
- *   drover_template (template.c, posmap.c)  raw JSON + parsed declarations
- *   drover_stack    (stack.c, eval.c)        params bound, count expanded,
- *                                            graph built, desired props
+ * Data flow, in pipeline order; each file calls only files above it or
+ * the leaves (util, error, log, index, posmap, value, ref, registry, live)
+ * and never back (tests/check_layers.sh):
+ *   drover_template (template.c, posmap.c)  raw JSON + parsed declarations;
+ *                   (ref.c)                  reference syntax and checks
+ *   evaluation      (eval.c, value.c)        references resolved, unknowns
+ *   drover_stack    (stack.c)                params bound, count expanded,
+ *                                            graph built, desired props;
+ *                   (stack_providers.c)      provider instances
  *   refresh         (refresh.c)              live objects attached to insts,
  *                                            orphans collected
  *   drover_plan     (plan.c, plan_render.c, plan_file.c)
- *   apply           (apply.c)                dependency waves on a thread pool
+ *   apply           (apply.c)                dependency graph on a thread pool
  */
 #ifndef DROVER_ENGINE_H
 #define DROVER_ENGINE_H
@@ -151,8 +156,12 @@ struct drover_vars {
 };
 
 /* ------------------------------------------------------------------------
- * Values (eval.c)
+ * Values (value.c)
  */
+
+/* The member that makes an object the unknown marker; reserved in
+ * templates. */
+#define DV_UNKNOWN_KEY "$drover:unknown"
 
 /* The "known after apply" marker. New reference. Compare with dv_is_unknown,
  * never with json_equal. */
@@ -229,12 +238,13 @@ char *dv_default_name(const char *stack, const char *address);
  * hash. Used by open (plan time) and by apply before each action. */
 drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error *err);
 
-/* Attribute attr of inst for references: applied attributes, then desired
- * properties, then "name", then live attributes; otherwise unknown.
- * New reference. */
+/* eval.c: attribute attr of inst for references: applied attributes, then
+ * desired properties, then "name", then live attributes; otherwise
+ * unknown. New reference. */
 json_t *dv_inst_attr(const drover_stack *stack, const dv_inst *inst, const char *attr);
 
-/* Evaluates an arbitrary template value (outputs). New reference in *out. */
+/* eval.c: evaluates an arbitrary template value (properties, count,
+ * outputs) against what stack knows now. New reference in *out. */
 drover_code dv_stack_eval_value(json_t **out, drover_stack *stack, const json_t *in,
                                 int count_index, const char *pointer,
                                 drover_error *err);
@@ -356,10 +366,13 @@ drover_code dv_plan_check_fresh(drover_plan *plan, drover_error *err);
  * Template checks shared by load and open (template.c)
  */
 
-/* base + "/" + seg with seg escaped per RFC 6901. Caller frees. */
-char *dv_ptr_join(const char *base, const char *seg);
-/* Index of the resource block called name, or (size_t)-1. */
-size_t dv_block_find(const drover_template *tpl, const char *name);
+/* Index of the resource block called name, or (size_t)-1. Inline so the
+ * files below template.c (ref.c) can look blocks up without calling into
+ * it. */
+static inline size_t dv_block_find(const drover_template *tpl, const char *name)
+{
+  return tpl ? dv_index_get(&tpl->block_ix, name) : (size_t)-1;
+}
 /* Checks v against param p's type and constraints. On a violation writes
  * a phrase such as `25 is above the maximum 20` to msg and returns 1. */
 int dv_param_check(const dv_param *p, const json_t *v, char *msg, size_t size);
@@ -371,7 +384,7 @@ drover_code dv_prop_check(const drover_template *tpl, const char *what,
                           const char *pointer, int evaluated, drover_error *err);
 
 /* ------------------------------------------------------------------------
- * References (eval.c)
+ * References (ref.c)
  *
  * Grammar inside "${" ... "}" (surrounding blanks ignored):
  *   params.NAME | count.index | stack.name |
@@ -400,6 +413,14 @@ typedef struct dv_ref {
 /* Called for each reference found; pointer names the string holding it. */
 typedef drover_code (*dv_ref_fn)(void *ud, const dv_ref *ref, const char *pointer,
                                  drover_error *err);
+/* Called for each literal piece of a string; fails only on OOM. */
+typedef drover_code (*dv_lit_fn)(void *ud, const char *p, size_t n);
+
+/* Walks string s (at pointer in tpl): literal pieces (with "$${" turned
+ * into "${") go to lit, references to fn; either may be NULL. Syntax
+ * errors are DROVER_E_REFERENCE at pointer. */
+drover_code dv_ref_walk(const drover_template *tpl, const char *s, const char *pointer,
+                        dv_lit_fn lit, dv_ref_fn fn, void *ud, drover_error *err);
 
 /* Walks every string inside v (v is at pointer in tpl) and calls fn for
  * each reference. Syntax errors are DROVER_E_REFERENCE at the string. */
@@ -415,6 +436,8 @@ drover_code dv_refs_check(const drover_template *tpl, drover_error *err);
 
 /* Small helpers (util.c). */
 char *dv_strdup(const char *s);                 /* NULL-safe; caller frees */
+/* base + "/" + seg with seg escaped per RFC 6901. Caller frees. */
+char *dv_ptr_join(const char *base, const char *seg);
 char *dv_aprintf(const char *fmt, ...)          /* caller frees; NULL on OOM */
 #if defined(__GNUC__)
     __attribute__((format(printf, 1, 2)))

@@ -605,23 +605,6 @@ out:
  * Instances
  */
 
-json_t *dv_inst_attr(const drover_stack *stack, const dv_inst *inst, const char *attr)
-{
-  json_t *v;
-
-  if(inst->applied && inst->applied->attributes &&
-     (v = json_object_get(inst->applied->attributes, attr)) != NULL)
-    return json_deep_copy(v);
-  if(inst->desired && (v = json_object_get(inst->desired, attr)) != NULL)
-    return json_deep_copy(v);
-  if(!strcmp(attr, "name") && inst->name)
-    return json_string(inst->name);
-  if(inst->live && inst->live->attributes &&
-     (v = json_object_get(inst->live->attributes, attr)) != NULL)
-    return json_deep_copy(v);
-  return dv_unknown();
-}
-
 static const drover_prop *prop_find(const drover_rtype *rt, const char *name)
 {
   const drover_prop *p;

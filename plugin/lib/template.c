@@ -23,32 +23,6 @@
  * Small helpers
  */
 
-char *dv_ptr_join(const char *base, const char *seg)
-{
-  size_t bl = strlen(base), sl = strlen(seg), i, o;
-  char *out = malloc(bl + 1 + 2 * sl + 1);
-
-  if(!out)
-    return NULL;
-  memcpy(out, base, bl);
-  o = bl;
-  out[o++] = '/';
-  for(i = 0; i < sl; i++) {
-    if(seg[i] == '~') {
-      out[o++] = '~';
-      out[o++] = '0';
-    }
-    else if(seg[i] == '/') {
-      out[o++] = '~';
-      out[o++] = '1';
-    }
-    else
-      out[o++] = seg[i];
-  }
-  out[o] = '\0';
-  return out;
-}
-
 static char *ptr_index(const char *base, size_t i)
 {
   return dv_aprintf("%s/%zu", base, i);
@@ -180,11 +154,6 @@ static drover_code check_keys(const drover_template *tpl, const json_t *obj,
 static drover_code nomem(drover_error *err)
 {
   return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
-}
-
-size_t dv_block_find(const drover_template *tpl, const char *name)
-{
-  return tpl ? dv_index_get(&tpl->block_ix, name) : (size_t)-1;
 }
 
 /* ------------------------------------------------------------------------
