@@ -4,7 +4,7 @@
  *
  * Data flow, in pipeline order; each file calls only files above it or
  * the leaves (util, error, log, index, posmap, value, ref, registry, live)
- * and never back (tests/check_layers.sh):
+ * and never back (tests/layers.sh):
  *   drover_template (template.c, posmap.c)  raw JSON + parsed declarations;
  *                   (ref.c)                  reference syntax and checks
  *   evaluation      (eval.c, value.c)        references resolved, unknowns
