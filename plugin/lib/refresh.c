@@ -350,9 +350,13 @@ drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
   if(rc)
     goto out;
   /* What the cloud reports (server-assigned attributes) may resolve
-   * references that were unknown when the stack was opened. */
+   * references that were unknown when the stack was opened. A block that
+   * depends on nothing references no resource, so what it evaluates to
+   * cannot have changed. */
   for(i = 0; stack->tpl && stack->topo && i < stack->tpl->nblocks; i++) {
     size_t b = stack->topo[i];
+    if(!stack->block_ndeps[b])
+      continue;
     for(k = 0; k < stack->block_ninst[b]; k++) {
       rc = dv_stack_eval_inst(stack, &stack->insts[stack->block_first[b] + k], err);
       if(rc)
