@@ -20,6 +20,7 @@
 #define DROVER_ENGINE_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdarg.h>
 #include "drover.h"
@@ -134,7 +135,11 @@ struct drover_template {
   char *text;                     /* the file's bytes, kept for saved plans */
   size_t len;
   json_t *root;                   /* owns every borrowed json_t above */
-  dv_posmap *posmap;
+  dv_posmap *posmap;              /* built on the first error (posmap.c), under
+                                     posmap_mu: templates without errors, and
+                                     large ones, never pay for it */
+  pthread_mutex_t posmap_mu;
+  int posmap_mu_ok;               /* posmap_mu was initialised */
   char *stack;                    /* the "stack" member */
   char *description;
   dv_param *params;

@@ -1263,11 +1263,13 @@ drover_code drover_template_load_buffer(drover_template **out, const char *buf,
       rc = syntax_error(tpl, &je, err);
     goto out;
   }
-  rc = dv_posmap_build(&tpl->posmap, tpl->text, tpl->len);
-  if(rc) {
-    drover_error_set(err, rc, "%s: cannot index positions", tpl->source);
+  /* Positions are indexed only when an error needs one (posmap.c). */
+  if(pthread_mutex_init(&tpl->posmap_mu, NULL)) {
+    rc = drover_error_set(err, DROVER_E_INTERNAL, "%s: cannot create a lock",
+                          tpl->source);
     goto out;
   }
+  tpl->posmap_mu_ok = 1;
   rc = validate(tpl, err);
   if(rc)
     goto out;
@@ -1360,6 +1362,8 @@ void drover_template_free(drover_template *tpl)
   }
   free(tpl->outputs);
   dv_posmap_free(tpl->posmap);
+  if(tpl->posmap_mu_ok)
+    pthread_mutex_destroy(&tpl->posmap_mu);
   json_decref(tpl->root);
   free(tpl->stack);
   free(tpl->description);
