@@ -188,6 +188,7 @@ typedef struct dv_inst {
   size_t block;         /* index into tpl->blocks */
   int index;            /* count.index, -1 without count */
   char *name;           /* cloud name: properties.name or dv_default_name() */
+  int name_is_default;  /* name is dv_default_name() (no "name" property) */
   json_t *desired;      /* evaluated properties, defaults filled; may hold unknowns */
   int known;            /* desired holds no unknowns */
   char hash[17];        /* dv_hash_json(desired) when known, "" otherwise */

@@ -152,6 +152,15 @@ static drover_code ev_ref(void *ud, const dv_ref *ref, const char *pointer,
   return rc;
 }
 
+/* Whether evaluating v can do more than copy it (and so may need its
+ * pointer for a message): a container, or a string that may hold a
+ * reference. */
+static int needs_eval(const json_t *v)
+{
+  return json_is_object(v) || json_is_array(v) ||
+         (json_is_string(v) && strchr(json_string_value(v), '$'));
+}
+
 static drover_code eval_value(json_t **out, drover_stack *stack, const json_t *in,
                               int count_index, const char *pointer, drover_error *err)
 {
@@ -192,9 +201,20 @@ static drover_code eval_value(json_t **out, drover_stack *stack, const json_t *i
     *out = json_array();
     for(i = 0; *out && i < json_array_size(in); i++) {
       json_t *v;
-      char *p = dv_aprintf("%s/%zu", pointer, i);
-      if(!p)
+      char *p;
+      if(!needs_eval(json_array_get(in, i))) {
+        if(json_array_append_new(*out, json_deep_copy(json_array_get(in, i)))) {
+          json_decref(*out);
+          *out = NULL;
+        }
+        continue;
+      }
+      p = dv_aprintf("%s/%zu", pointer, i);
+      if(!p) {
+        json_decref(*out); /* out of memory, not a shorter array */
+        *out = NULL;
         break;
+      }
       rc = eval_value(&v, stack, json_array_get(in, i), count_index, p, err);
       free(p);
       if(rc) {
@@ -216,6 +236,14 @@ static drover_code eval_value(json_t **out, drover_stack *stack, const json_t *i
       char *p;
       if(!*out)
         break;
+      if(!needs_eval(m)) {
+        /* Pointers are built only where a message may need one. */
+        if(json_object_set_new(*out, key, json_deep_copy(m))) {
+          json_decref(*out);
+          *out = NULL;
+        }
+        continue;
+      }
       p = dv_ptr_join(pointer, key);
       if(!p) {
         json_decref(*out);

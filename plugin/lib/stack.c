@@ -350,6 +350,7 @@ static drover_code expand(drover_stack *st, drover_error *err)
       in->index = b->count ? (int)k : -1;
       in->address = b->count ? dv_aprintf("%s[%zu]", b->name, k) : dv_strdup(b->name);
       in->name = in->address ? dv_default_name(st->name, in->address) : NULL;
+      in->name_is_default = 1;
       if(!in->address || !in->name)
         return nomem(err);
     }
@@ -691,6 +692,7 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
   char *pp = NULL, *sub = NULL, *name = NULL;
   char what[200];
   const char *key;
+  int keep_name;
   drover_code rc = DROVER_OK;
 
   if(!stack || !inst)
@@ -725,6 +727,10 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
     dp = prop_find(b->rtype, key);
     if(!dp)
       continue; /* rejected at load */
+    /* The property's pointer is only for the message: a check is pure,
+     * so check first (no error recorded) and build it only to say why. */
+    if(!dv_prop_check(tpl, what, dp, v, pp, 1, NULL))
+      continue;
     free(sub);
     sub = dv_ptr_join(pp, key);
     if(!sub) {
@@ -771,27 +777,36 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
                       inst->address);
     goto out;
   }
-  else
+  else if(!(inst->name && inst->name_is_default))
     name = dv_default_name(stack->name, inst->address);
-  if(!name) {
+  /* else: already the default name, which never changes; name stays NULL */
+  keep_name = !name && inst->name && inst->name_is_default && !json_is_string(v);
+  if(!name && !keep_name) {
     rc = nomem(err);
     goto out;
   }
-  inst->known = dv_is_known(desired);
-  inst->hash[0] = '\0';
-  if(inst->known) {
+  if(inst->known && inst->hash[0] && inst->desired && dv_is_known(desired) &&
+     json_equal(desired, inst->desired)) {
+    /* Unchanged (refresh re-evaluates every dependent): same hash. */
+  }
+  else if((inst->known = dv_is_known(desired)) != 0) {
     rc = dv_hash_json(inst->hash, desired);
     if(rc) {
       drover_error_set(err, rc, "cannot hash the properties of %s", inst->address);
       goto out;
     }
   }
+  else
+    inst->hash[0] = '\0';
   json_decref(inst->desired);
   inst->desired = desired;
   desired = NULL;
-  free(inst->name);
-  inst->name = name;
-  name = NULL;
+  if(!keep_name) {
+    free(inst->name);
+    inst->name = name;
+    inst->name_is_default = !json_is_string(v);
+    name = NULL;
+  }
 out:
   json_decref(desired);
   free(name);
