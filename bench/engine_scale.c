@@ -11,7 +11,11 @@
  * each row has its own peak.
  *
  *   bench/engine-scale [--sizes 1000,10000,100000] [--shapes flat,count,chain,fanin]
- *                      [--timeout SECONDS]
+ *                      [--reps N] [--timeout SECONDS]
+ *
+ * Each case runs --reps times (default 3) and each phase reports its
+ * fastest run: the machine is shared, and the minimum is the figure least
+ * disturbed by other work. Peak RSS is the largest of the runs.
  */
 #include <errno.h>
 #include <math.h>
@@ -525,7 +529,7 @@ int main(int argc, char **argv)
 {
   char shapes[8][16], sizes_s[8][16], lockdir[] = "/tmp/drover-engine-scale-XXXXXX";
   size_t nshapes, nsizes, sizes[8], s, z;
-  unsigned timeout = 300;
+  unsigned timeout = 300, reps = 3, rep;
   int i, all_met = 1, judged = 0;
   struct sigaction sa;
 
@@ -538,9 +542,11 @@ int main(int argc, char **argv)
       nsizes = parse_list(argv[++i], sizes_s, 8);
     else if(!strcmp(argv[i], "--timeout") && i + 1 < argc)
       timeout = (unsigned)strtoul(argv[++i], NULL, 10);
+    else if(!strcmp(argv[i], "--reps") && i + 1 < argc)
+      reps = (unsigned)strtoul(argv[++i], NULL, 10);
     else {
       fprintf(stderr, "usage: %s [--shapes flat,count,chain,fanin] "
-              "[--sizes 1000,10000,100000] [--timeout SECONDS]\n", argv[0]);
+              "[--sizes 1000,10000,100000] [--reps N] [--timeout SECONDS]\n", argv[0]);
       return 2;
     }
   }
@@ -554,8 +560,8 @@ int main(int argc, char **argv)
   sa.sa_handler = on_alarm;
   sigaction(SIGALRM, &sa, NULL);
 
-  printf("engine-scale: seconds per phase; plan = load+open+refresh+plan0 "
-         "(what `drover plan` costs with no changes)\n");
+  printf("engine-scale: seconds per phase (fastest of %u runs); plan = "
+         "load+open+refresh+plan0 (what `drover plan` costs with no changes)\n", reps);
   printf("%-6s %7s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "shape", "N",
          phase_names[0], phase_names[1], phase_names[2], phase_names[3],
          phase_names[4], phase_names[5], phase_names[6], "plan", "total", "rssMB");
@@ -564,6 +570,18 @@ int main(int argc, char **argv)
     for(z = 0; z < nsizes; z++) {
       int k;
       rs[z] = run_child(shapes[s], sizes[z], lockdir, timeout);
+      for(rep = 1; rs[z].ok && rep < reps; rep++) {
+        result again = run_child(shapes[s], sizes[z], lockdir, timeout);
+        if(!again.ok) {
+          rs[z] = again;
+          break;
+        }
+        for(k = 0; k < P_N; k++)
+          if(again.t[k] < rs[z].t[k])
+            rs[z].t[k] = again.t[k];
+        if(again.rss_mb > rs[z].rss_mb)
+          rs[z].rss_mb = again.rss_mb;
+      }
       printf("%-6s %7zu", shapes[s], sizes[z]);
       if(!rs[z].ok) {
         printf("  failed or over %us (peak RSS %.1f MB)\n", timeout, rs[z].rss_mb);
