@@ -442,6 +442,55 @@ static void run_case(const char *shape, size_t n, const char *lockdir, int fd)
   exit(0);
 }
 
+/* An empty cloud: load, open, refresh, plan N creates and apply them all.
+ * Writes the seconds of plan + apply (the scheduler's share of a large
+ * first apply; the fake's creates cost next to nothing). */
+static void run_create(const char *shape, size_t n, const char *lockdir, int fd)
+{
+  drover_options o = DROVER_OPTIONS_INIT;
+  drover_apply_opts ao = DROVER_APPLY_OPTS_INIT;
+  drover_apply_result res;
+  drover_template *tpl = NULL;
+  drover_stack *st = NULL;
+  drover_plan *plan = NULL;
+  drover_error e;
+  char *text = make_template(shape, n), line[64];
+  double t0;
+  int len;
+
+  drover_error_clear(&e);
+  if(dv_provider_register(&bench_provider, &e))
+    fail("register", &e);
+  o.lock_dir = lockdir;
+  if(dv_index_init(&cloud.byname, n))
+    exit(3);
+  if(drover_template_load_buffer(&tpl, text, strlen(text), "bench.json", &e))
+    fail("load", &e);
+  free(text);
+  if(drover_stack_open(&st, tpl, NULL, &o, &e))
+    fail("open", &e);
+  if(drover_stack_refresh(st, &e))
+    fail("refresh", &e);
+  t0 = drover_now();
+  if(drover_plan_new(&plan, st, 0, &e))
+    fail("plan", &e);
+  ao.parallelism = 8;
+  if(drover_apply(plan, &ao, &res, &e))
+    fail("apply", &e);
+  if(res.created != n || cloud.n != n) {
+    fprintf(stderr, "engine-scale: created %zu (cloud %zu), expected %zu\n", res.created,
+            cloud.n, n);
+    exit(3);
+  }
+  len = snprintf(line, sizeof(line), "%.6f\n", drover_now() - t0);
+  if(write(fd, line, (size_t)len) != len)
+    exit(4);
+  drover_plan_free(plan);
+  drover_stack_free(st);
+  drover_template_free(tpl);
+  exit(0);
+}
+
 /* ------------------------------------------------------------------------
  * Driver
  */
@@ -450,6 +499,7 @@ typedef struct result {
   int ok;
   double t[P_N];
   double rss_mb;
+  double create, create_rss_mb; /* run_create's figures; create < 0: failed */
 } result;
 
 static pid_t child;
@@ -461,7 +511,9 @@ static void on_alarm(int sig)
     kill(child, SIGKILL);
 }
 
-static result run_child(const char *shape, size_t n, const char *lockdir, unsigned timeout)
+/* Runs run_case (create 0) or run_create (create 1) in a child. */
+static result run_child(const char *shape, size_t n, const char *lockdir, unsigned timeout,
+                        int create)
 {
   result r;
   struct rusage ru;
@@ -479,6 +531,8 @@ static result run_child(const char *shape, size_t n, const char *lockdir, unsign
     return r;
   if(child == 0) {
     close(fds[0]);
+    if(create)
+      run_create(shape, n, lockdir, fds[1]);
     run_case(shape, n, lockdir, fds[1]);
   }
   close(fds[1]);
@@ -495,6 +549,12 @@ static result run_child(const char *shape, size_t n, const char *lockdir, unsign
   alarm(0);
   child = 0;
   r.rss_mb = (double)ru.ru_maxrss / 1024.0;
+  if(create) {
+    r.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+           sscanf(buf, "%lf", &r.create) == 1;
+    r.create_rss_mb = r.rss_mb;
+    return r;
+  }
   if(WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
      sscanf(buf, "%lf %lf %lf %lf %lf %lf %lf", &r.t[0], &r.t[1], &r.t[2], &r.t[3],
             &r.t[4], &r.t[5], &r.t[6]) == P_N)
@@ -568,16 +628,19 @@ int main(int argc, char **argv)
 
   printf("engine-scale: seconds per phase (fastest of %u runs); plan = "
          "load+open+refresh+plan0 (what `drover plan` costs with no changes)\n", reps);
-  printf("%-6s %7s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "shape", "N",
+  printf("create = plan + apply of N creates into an empty cloud (a separate run, "
+         "peak RSS crMB)\n");
+  printf("%-6s %7s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "shape", "N",
          phase_names[0], phase_names[1], phase_names[2], phase_names[3],
-         phase_names[4], phase_names[5], phase_names[6], "plan", "total", "rssMB");
+         phase_names[4], phase_names[5], phase_names[6], "plan", "total", "rssMB",
+         "create", "crMB");
   for(s = 0; s < nshapes; s++) {
     result rs[8];
     for(z = 0; z < nsizes; z++) {
       int k;
-      rs[z] = run_child(shapes[s], sizes[z], lockdir, timeout);
+      rs[z] = run_child(shapes[s], sizes[z], lockdir, timeout, 0);
       for(rep = 1; rs[z].ok && rep < reps; rep++) {
-        result again = run_child(shapes[s], sizes[z], lockdir, timeout);
+        result again = run_child(shapes[s], sizes[z], lockdir, timeout, 0);
         if(!again.ok) {
           rs[z] = again;
           break;
@@ -588,6 +651,18 @@ int main(int argc, char **argv)
         if(again.rss_mb > rs[z].rss_mb)
           rs[z].rss_mb = again.rss_mb;
       }
+      rs[z].create = -1;
+      for(rep = 0; rs[z].ok && rep < reps; rep++) {
+        result c = run_child(shapes[s], sizes[z], lockdir, timeout, 1);
+        if(!c.ok) {
+          rs[z].create = -1;
+          break;
+        }
+        if(rs[z].create < 0 || c.create < rs[z].create)
+          rs[z].create = c.create;
+        if(c.create_rss_mb > rs[z].create_rss_mb)
+          rs[z].create_rss_mb = c.create_rss_mb;
+      }
       printf("%-6s %7zu", shapes[s], sizes[z]);
       if(!rs[z].ok) {
         printf("  failed or over %us (peak RSS %.1f MB)\n", timeout, rs[z].rss_mb);
@@ -595,18 +670,25 @@ int main(int argc, char **argv)
       }
       for(k = 0; k < P_N; k++)
         printf(" %8.3f", rs[z].t[k]);
-      printf(" %8.3f %8.3f %8.1f\n", plan_cost(&rs[z]), total(&rs[z]), rs[z].rss_mb);
+      printf(" %8.3f %8.3f %8.1f", plan_cost(&rs[z]), total(&rs[z]), rs[z].rss_mb);
+      if(rs[z].create < 0)
+        printf("  create failed\n");
+      else
+        printf(" %8.3f %8.1f\n", rs[z].create, rs[z].create_rss_mb);
       fflush(stdout);
     }
     for(z = 1; z < nsizes; z++) {
       double ratio = (double)sizes[z] / (double)sizes[z - 1];
       if(!rs[z].ok || !rs[z - 1].ok || ratio <= 1)
         continue;
-      printf("%-6s growth exponent %zu -> %zu: total %.2f, plan %.2f, rss %.2f\n",
+      printf("%-6s growth exponent %zu -> %zu: total %.2f, plan %.2f, rss %.2f",
              shapes[s], sizes[z - 1], sizes[z],
              log(total(&rs[z]) / total(&rs[z - 1])) / log(ratio),
              log(plan_cost(&rs[z]) / plan_cost(&rs[z - 1])) / log(ratio),
              log(rs[z].rss_mb / rs[z - 1].rss_mb) / log(ratio));
+      if(rs[z].create > 0 && rs[z - 1].create > 0)
+        printf(", create %.2f", log(rs[z].create / rs[z - 1].create) / log(ratio));
+      printf("\n");
     }
     /* Targets at 100k, exponent from the size before it. */
     for(z = 0; z < nsizes; z++) {
