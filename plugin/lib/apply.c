@@ -633,6 +633,23 @@ static void finish(run *r, size_t idx, nstate st)
   }
 }
 
+/* Under r->mu, after finish(): wakes one waiting worker for each node
+ * made ready beyond the one this worker takes itself, or every worker
+ * when all is done. (A broadcast per action woke every worker to find,
+ * on a chain of 100,000, nothing to do.) Workers that are not waiting
+ * look at the queue before they wait, so no ready node is left behind. */
+static void wake(run *r, size_t tail_before)
+{
+  size_t k, added = r->tail - tail_before;
+
+  if(r->finished >= r->n) {
+    pthread_cond_broadcast(&r->cv);
+    return;
+  }
+  for(k = 1; k < added && k < r->parallelism; k++)
+    pthread_cond_signal(&r->cv);
+}
+
 static void *worker(void *arg)
 {
   run *r = arg;
@@ -640,7 +657,7 @@ static void *worker(void *arg)
 
   pthread_mutex_lock(&r->mu);
   for(;;) {
-    size_t idx;
+    size_t idx, tail;
     node *nd;
     drover_code rc;
     drover_error nerr;
@@ -660,8 +677,9 @@ static void *worker(void *arg)
       emit(r, DROVER_EVENT_SKIPPED, nd, nd->blocked ? "a dependency failed" : "cancelled",
            0, r->finished + 1);
       nd->blocked = 1;
+      tail = r->tail;
       finish(r, idx, N_SKIPPED);
-      pthread_cond_broadcast(&r->cv);
+      wake(r, tail);
       continue;
     }
     nd->state = N_RUNNING;
@@ -675,6 +693,7 @@ static void *worker(void *arg)
     rc = exec_node(r, nd, &seed, &nerr);
 
     pthread_mutex_lock(&r->mu);
+    tail = r->tail;
     if(rc) {
       char line[DROVER_ERROR_TEXT + 64];
       r->res.failed++;
@@ -696,7 +715,7 @@ static void *worker(void *arg)
       finish(r, idx, N_OK);
       emit(r, DROVER_EVENT_DONE, nd, NULL, drover_now() - t0, r->finished);
     }
-    pthread_cond_broadcast(&r->cv);
+    wake(r, tail);
   }
   pthread_cond_broadcast(&r->cv);
   pthread_mutex_unlock(&r->mu);
