@@ -112,8 +112,9 @@ typedef struct dv_block {
   char *type_name;                /* "lxd.instance" */
   const drover_provider *provider;
   const drover_rtype *rtype;
-  json_t *properties;             /* borrowed, unevaluated */
-  json_t *count;                  /* borrowed, unevaluated; NULL: no count */
+  json_t *properties;             /* unevaluated; a reference of its own (the
+                                     declaration is dropped after load) */
+  json_t *count;                  /* likewise; NULL: no count */
   char **depends_on;              /* explicit, block names */
   size_t n_depends_on;
   unsigned lifecycle;             /* DV_LC_* */
@@ -134,7 +135,8 @@ struct drover_template {
   char *source;                   /* path or given name */
   char *text;                     /* the file's bytes, kept for saved plans */
   size_t len;
-  json_t *root;                   /* owns every borrowed json_t above */
+  json_t *root;                   /* owns every borrowed json_t above; its
+                                     "resources" member is dropped after load */
   dv_posmap *posmap;              /* built on the first error (posmap.c), under
                                      posmap_mu: templates without errors, and
                                      large ones, never pay for it */

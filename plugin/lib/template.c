@@ -731,7 +731,7 @@ static drover_code parse_properties(drover_template *tpl, dv_block *b, json_t *p
                       b->name, b->type_name, dp->name);
     goto out;
   }
-  b->properties = props;
+  b->properties = json_incref(props);
 out:
   free(names);
   free(pp);
@@ -749,7 +749,7 @@ static drover_code parse_count(drover_template *tpl, dv_block *b, json_t *c,
   if(!sub)
     return nomem(err);
   if((json_is_integer(c) && json_integer_value(c) >= 0) || str_has_ref(c))
-    b->count = c;
+    b->count = json_incref(c);
   else
     rc = dv_tpl_error(err, tpl, sub, 0, DROVER_E_TEMPLATE,
                       "count of resource \"%s\" must be a non-negative integer or a "
@@ -1273,6 +1273,12 @@ drover_code drover_template_load_buffer(drover_template **out, const char *buf,
   rc = validate(tpl, err);
   if(rc)
     goto out;
+  /* What the engine needs of each declaration is now in its dv_block
+   * (properties and count as references of their own); the declaration
+   * objects and the resources table go, about half a KB a block
+   * (doc/dev/engine-scale.md). The text stays for saved plans and
+   * positions. */
+  json_object_del(tpl->root, "resources");
   *out = tpl;
   tpl = NULL;
 out:
@@ -1352,6 +1358,8 @@ void drover_template_free(drover_template *tpl)
       free(b->ignore_changes[j]);
     free(b->ignore_changes);
     free(b->pointer);
+    json_decref(b->properties);
+    json_decref(b->count);
   }
   dv_index_free(&tpl->block_ix);
   free(tpl->blocks);
