@@ -11,6 +11,7 @@
  * rejects the reserved key anywhere under resources and outputs.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
@@ -69,29 +70,188 @@ static void sha_fetch(void)
   sha_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
+/* ------------------------------------------------------------------------
+ * Canonical text: what json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT |
+ * JSON_ENCODE_ANY) writes, byte for byte (hashes are stored in cloud
+ * labels, so the text must never change), without jansson's per-call
+ * costs: a table for loop detection, a formatted pointer and a table
+ * entry per container, a heap buffer and a copy of the result. Hashing
+ * is most of a large plan's time (bench/engine-scale). Reals, rare in
+ * properties, are written by jansson itself. tests/check_hash.c compares
+ * the two on generated values.
+ */
+
+typedef struct canon {
+  char *p;            /* local or heap */
+  size_t len, cap;
+  char local[1024];
+} canon;
+
+static int c_put(canon *c, const char *s, size_t n)
+{
+  if(c->len + n > c->cap) {
+    size_t cap = 2 * c->cap > c->len + n ? 2 * c->cap : c->len + n;
+    char *g = c->p == c->local ? malloc(cap) : realloc(c->p, cap);
+    if(!g)
+      return -1;
+    if(c->p == c->local)
+      memcpy(g, c->local, c->len);
+    c->p = g;
+    c->cap = cap;
+  }
+  memcpy(c->p + c->len, s, n);
+  c->len += n;
+  return 0;
+}
+
+/* jansson's escapes: \\ \" \b \f \n \r \t, other control characters as
+ * \u00XX (upper-case hex); everything else, UTF-8 included, as is. */
+static int c_string(canon *c, const char *s, size_t n)
+{
+  static const char hex[] = "0123456789ABCDEF";
+  size_t i, run = 0;
+
+  if(c_put(c, "\"", 1))
+    return -1;
+  for(i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    char esc[6];
+    size_t el = 2;
+    if(ch >= 0x20 && ch != '"' && ch != '\\')
+      continue;
+    if(c_put(c, s + run, i - run))
+      return -1;
+    esc[0] = '\\';
+    switch(ch) {
+    case '"': esc[1] = '"'; break;
+    case '\\': esc[1] = '\\'; break;
+    case '\b': esc[1] = 'b'; break;
+    case '\f': esc[1] = 'f'; break;
+    case '\n': esc[1] = 'n'; break;
+    case '\r': esc[1] = 'r'; break;
+    case '\t': esc[1] = 't'; break;
+    default:
+      memcpy(esc + 1, "u00", 3);
+      esc[4] = hex[ch >> 4];
+      esc[5] = hex[ch & 15];
+      el = 6;
+    }
+    if(c_put(c, esc, el))
+      return -1;
+    run = i + 1;
+  }
+  if(c_put(c, s + run, n - run))
+    return -1;
+  return c_put(c, "\"", 1);
+}
+
+typedef struct c_member {
+  const char *key;
+  size_t len;
+  const json_t *value;
+} c_member;
+
+/* jansson's key order: bytes, then the shorter first. */
+static int c_member_cmp(const void *a, const void *b)
+{
+  const c_member *x = a, *y = b;
+  int r = memcmp(x->key, y->key, x->len < y->len ? x->len : y->len);
+
+  if(r)
+    return r;
+  return x->len < y->len ? -1 : x->len > y->len;
+}
+
+static int c_value(canon *c, const json_t *v)
+{
+  char num[32];
+  size_t i, n;
+  int len, rc = 0;
+
+  switch(json_typeof(v)) {
+  case JSON_NULL:
+    return c_put(c, "null", 4);
+  case JSON_TRUE:
+    return c_put(c, "true", 4);
+  case JSON_FALSE:
+    return c_put(c, "false", 5);
+  case JSON_INTEGER:
+    len = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    return len > 0 && (size_t)len < sizeof(num) ? c_put(c, num, (size_t)len) : -1;
+  case JSON_REAL: {
+    char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    rc = t ? c_put(c, t, strlen(t)) : -1;
+    free(t);
+    return rc;
+  }
+  case JSON_STRING:
+    return c_string(c, json_string_value(v), json_string_length(v));
+  case JSON_ARRAY:
+    n = json_array_size(v);
+    if(c_put(c, "[", 1))
+      return -1;
+    for(i = 0; i < n; i++)
+      if((i && c_put(c, ",", 1)) || c_value(c, json_array_get(v, i)))
+        return -1;
+    return c_put(c, "]", 1);
+  case JSON_OBJECT: {
+    c_member small[16], *m = small;
+    void *it;
+    n = json_object_size(v);
+    if(n > 16 && !(m = malloc(n * sizeof(*m))))
+      return -1;
+    for(i = 0, it = json_object_iter((json_t *)v); it && i < n;
+        i++, it = json_object_iter_next((json_t *)v, it)) {
+      m[i].key = json_object_iter_key(it);
+      m[i].len = json_object_iter_key_len(it);
+      m[i].value = json_object_iter_value(it);
+    }
+    n = i;
+    qsort(m, n, sizeof(*m), c_member_cmp);
+    rc = c_put(c, "{", 1);
+    for(i = 0; !rc && i < n; i++)
+      rc = (i && c_put(c, ",", 1)) || c_string(c, m[i].key, m[i].len) ||
+           c_put(c, ":", 1) || c_value(c, m[i].value);
+    if(!rc)
+      rc = c_put(c, "}", 1);
+    if(m != small)
+      free(m);
+    return rc;
+  }
+  }
+  return -1;
+}
+
 drover_code dv_hash_json(char out[17], const json_t *v)
 {
   static const char hex[] = "0123456789abcdef";
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdlen = 0;
-  char *text;
+  canon c;
+  drover_code rc = DROVER_OK;
   int i;
 
   out[0] = '\0';
   pthread_once(&sha_once, sha_fetch);
-  text = json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
-  if(!text)
-    return DROVER_E_NOMEM;
-  if(!EVP_Digest(text, strlen(text), md, &mdlen, sha_md ? sha_md : EVP_sha256(), NULL) ||
-     mdlen < 8) {
-    free(text);
-    return DROVER_E_INTERNAL;
+  c.p = c.local;
+  c.len = 0;
+  c.cap = sizeof(c.local);
+  if(!v || c_value(&c, v)) {
+    rc = DROVER_E_NOMEM;
+    goto out;
   }
-  free(text);
+  if(!EVP_Digest(c.p, c.len, md, &mdlen, sha_md ? sha_md : EVP_sha256(), NULL) ||
+     mdlen < 8) {
+    rc = DROVER_E_INTERNAL;
+    goto out;
+  }
   for(i = 0; i < 8; i++) {
     out[2 * i] = hex[md[i] >> 4];
     out[2 * i + 1] = hex[md[i] & 15];
   }
   out[16] = '\0';
-  return DROVER_OK;
+out:
+  if(c.p != c.local)
+    free(c.p);
+  return rc;
 }
