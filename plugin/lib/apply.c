@@ -218,6 +218,7 @@ static drover_code build_edges(run *r)
   drover_stack *s = r->stack;
   size_t nblocks = s->tpl ? s->tpl->nblocks : 0;
   size_t *bb = NULL, *db = NULL, *lv = NULL;
+  unsigned char *depended = NULL; /* per block: some block depends on it */
   keyed *builds = NULL, *dels = NULL;
   int *orders = NULL;
   size_t i, k, nbuilds = 0, ndels = 0, norders = 0;
@@ -229,10 +230,15 @@ static drover_code build_edges(run *r)
   dels = malloc((r->n + 1) * sizeof(*dels));
   orders = malloc((r->n + 1) * sizeof(*orders));
   lv = malloc((r->n + 1) * sizeof(*lv));
-  if(!bb || !db || !builds || !dels || !orders || !lv)
+  depended = calloc(nblocks + 1, 1);
+  if(!bb || !db || !builds || !dels || !orders || !lv || !depended)
     goto out;
-  for(i = 0; i < nblocks; i++)
+  for(i = 0; i < nblocks; i++) {
+    size_t j;
     bb[i] = db[i] = NONE;
+    for(j = 0; s->block_ndeps && j < s->block_ndeps[i]; j++)
+      depended[s->block_deps[i][j]] = 1;
+  }
 
   /* Builds: per block barrier, then the dependents. */
   for(i = 0; i < r->n; i++) {
@@ -243,6 +249,8 @@ static drover_code build_edges(run *r)
     builds[nbuilds].key = a->e->inst->name;
     builds[nbuilds++].node = i;
     k = a->e->inst->block;
+    if(!depended[k])
+      continue; /* nobody waits for this block: no barrier, no edge */
     if(bb[k] == NONE && (bb[k] = new_barrier(r)) == NONE)
       goto out;
     if(add_edge(r, i, bb[k]))
@@ -366,6 +374,7 @@ out:
   free(dels);
   free(orders);
   free(lv);
+  free(depended);
   return rc;
 }
 
