@@ -189,6 +189,57 @@ START_TEST(fan_in_over_a_large_count)
 }
 END_TEST
 
+/* Refresh evaluates again only where something can have changed: b reads
+ * a's server-assigned id, c reads b's property, d reads nothing that
+ * changes. A new a (a new id) must reach c through b. */
+START_TEST(refresh_reevaluates_what_depends_on_the_cloud)
+{
+  const char *j = "{\"stack\":\"u\",\"resources\":{"
+                  "\"a\":{\"type\":\"fake.thing\",\"properties\":{\"image\":\"i\"}},"
+                  "\"b\":{\"type\":\"fake.thing\",\"properties\":{\"image\":\"${resources.a.id}\"}},"
+                  "\"c\":{\"type\":\"fake.group\",\"properties\":{\"members\":"
+                  "[\"${resources.b.image}\"]}},"
+                  "\"d\":{\"type\":\"fake.group\",\"properties\":{\"members\":"
+                  "[\"${resources.a.image}\"]}}}}";
+  const json_t *m;
+  char first[64];
+
+  ck_assert_int_eq(fake_stack_open(&tpl, &st, j, NULL, NULL, &err), DROVER_OK);
+  ck_assert_int_eq(st->insts[1].known, 0);
+  ck_assert_int_eq(st->insts[2].known, 0);
+  ck_assert_int_eq(st->insts[3].known, 1);
+  ck_assert_int_eq(fake_seed("fake.thing", "u-a", "u", "a", "h", NULL,
+                             "{\"image\": \"i\"}"), 0);
+  ck_assert_int_eq(drover_stack_refresh(st, &err), DROVER_OK);
+  ck_assert_int_eq(st->insts[1].known, 1);
+  m = json_object_get(st->insts[2].desired, "members");
+  ck_assert(json_is_string(json_array_get(m, 0)));
+  snprintf(first, sizeof(first), "%s", json_string_value(json_array_get(m, 0)));
+  ck_assert_str_eq(first, json_string_value(json_object_get(st->insts[1].desired, "image")));
+  ck_assert_int_eq(st->insts[2].known, 1);
+  ck_assert_str_eq(json_string_value(json_array_get(
+                       json_object_get(st->insts[3].desired, "members"), 0)), "i");
+  /* The same object again: nothing changes. */
+  ck_assert_int_eq(drover_stack_refresh(st, &err), DROVER_OK);
+  m = json_object_get(st->insts[2].desired, "members");
+  ck_assert_str_eq(json_string_value(json_array_get(m, 0)), first);
+  /* Replaced out of band: a new id, seen by b and through b by c. */
+  ck_assert_int_eq(fake_remove("fake.thing", "u-a"), 0);
+  ck_assert_int_eq(fake_seed("fake.thing", "u-a", "u", "a", "h", NULL,
+                             "{\"image\": \"i\"}"), 0);
+  ck_assert_int_eq(drover_stack_refresh(st, &err), DROVER_OK);
+  m = json_object_get(st->insts[2].desired, "members");
+  ck_assert_str_ne(json_string_value(json_array_get(m, 0)), first);
+  ck_assert_str_eq(json_string_value(json_array_get(m, 0)),
+                   json_string_value(json_object_get(st->insts[1].desired, "image")));
+  /* Gone: unknown again, down the chain. */
+  ck_assert_int_eq(fake_remove("fake.thing", "u-a"), 0);
+  ck_assert_int_eq(drover_stack_refresh(st, &err), DROVER_OK);
+  ck_assert(dv_is_unknown(json_object_get(st->insts[1].desired, "image")));
+  ck_assert(dv_is_unknown(json_array_get(json_object_get(st->insts[2].desired, "members"), 0)));
+}
+END_TEST
+
 /* ------------------------------------------------------------------------
  * Apply at large N (the fake cloud's own lookups are linear, so a few
  * thousand nodes)
@@ -288,6 +339,7 @@ static Suite *scale_suite(void)
   tcase_add_test(tc, chain_by_depends_on);
   tcase_add_test(tc, cycle_through_every_block);
   tcase_add_test(tc, fan_in_over_a_large_count);
+  tcase_add_test(tc, refresh_reevaluates_what_depends_on_the_cloud);
   tcase_add_test(tc, apply_failure_skips_every_dependent);
   tcase_add_test(tc, destroy_by_delete_order);
   suite_add_tcase(s, tc);

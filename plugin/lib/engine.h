@@ -198,6 +198,9 @@ typedef struct dv_inst {
   drover_live *applied; /* what apply created/updated (owned); NULL before */
   const char *deps;     /* comma-separated addresses of its dependencies
                            (borrowed: its block's stack->block_depstr) */
+  unsigned char runtime_refs; /* its last evaluation read an applied or live
+                                 attribute, or one not known yet */
+  unsigned char eval_changed; /* its last evaluation changed desired */
 } dv_inst;
 
 typedef struct dv_pinst {     /* an instantiated provider */
@@ -234,6 +237,8 @@ struct drover_stack {
   size_t orphan_cap;          /* allocated length of orphan_types */
   unsigned long refresh_gen;  /* bumped by every refresh: live objects were
                                  freed; plans made before are stale */
+  unsigned long eval_runtime; /* eval.c: references resolved from applied or
+                                 live attributes or still unknown, so far */
 };
 
 /* A valid cloud name from stack and address: lowercase letters, digits

@@ -12,21 +12,36 @@
  * Evaluation
  */
 
-json_t *dv_inst_attr(const drover_stack *stack, const dv_inst *inst, const char *attr)
+/* dv_inst_attr, and whether the value came from the cloud (applied or
+ * live attributes) or is not known yet: *runtime is then set, because a
+ * refresh or an apply may change it (refresh.c re-evaluates only where
+ * that can matter). */
+static json_t *inst_attr(const dv_inst *inst, const char *attr, int *runtime)
 {
   json_t *v;
 
   if(inst->applied && inst->applied->attributes &&
-     (v = json_object_get(inst->applied->attributes, attr)) != NULL)
+     (v = json_object_get(inst->applied->attributes, attr)) != NULL) {
+    *runtime = 1;
     return json_deep_copy(v);
+  }
   if(inst->desired && (v = json_object_get(inst->desired, attr)) != NULL)
     return json_deep_copy(v);
   if(!strcmp(attr, "name") && inst->name)
     return json_string(inst->name);
+  *runtime = 1;
   if(inst->live && inst->live->attributes &&
      (v = json_object_get(inst->live->attributes, attr)) != NULL)
     return json_deep_copy(v);
   return dv_unknown();
+}
+
+json_t *dv_inst_attr(const drover_stack *stack, const dv_inst *inst, const char *attr)
+{
+  int runtime = 0;
+
+  (void)stack;
+  return inst_attr(inst, attr, &runtime);
 }
 
 
@@ -67,6 +82,7 @@ static drover_code resolve(json_t **out, drover_stack *stack, int count_index,
   const drover_template *tpl = stack->tpl;
   size_t b, i;
   json_t *v;
+  int runtime = 0;
 
   *out = NULL;
   switch(ref->kind) {
@@ -98,7 +114,7 @@ static drover_code resolve(json_t **out, drover_stack *stack, int count_index,
       *out = json_array();
       for(i = 0; *out && i < stack->block_ninst[b]; i++) {
         const dv_inst *in = &stack->insts[stack->block_first[b] + i];
-        if(json_array_append_new(*out, dv_inst_attr(stack, in, ref->attr))) {
+        if(json_array_append_new(*out, inst_attr(in, ref->attr, &runtime))) {
           json_decref(*out);
           *out = NULL;
         }
@@ -115,9 +131,11 @@ static drover_code resolve(json_t **out, drover_stack *stack, int count_index,
                           "count %zu",
                           ref->index, ref->text, ref->name, stack->block_ninst[b]);
     }
-    *out = dv_inst_attr(stack, &stack->insts[stack->block_first[b] + i], ref->attr);
+    *out = inst_attr(&stack->insts[stack->block_first[b] + i], ref->attr, &runtime);
     break;
   }
+  if(runtime)
+    stack->eval_runtime++;
   if(!*out)
     return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
   return DROVER_OK;

@@ -265,6 +265,55 @@ static void run_jobs(list_job *jobs, size_t njobs, const char *stack)
     pthread_join(threads[i], NULL);
 }
 
+/* What the cloud reports (server-assigned attributes) may resolve
+ * references that were unknown when the stack was opened, and what apply
+ * created may answer them differently. Blocks are evaluated again, in
+ * dependency order, only where that can change something: an instance
+ * whose last evaluation read an applied or live attribute (or one not
+ * known yet), or a block depending on a block that changed now or holds
+ * applied objects. The rest read only templates, params and other
+ * blocks' unchanged properties. */
+static drover_code reevaluate(drover_stack *stack, drover_error *err)
+{
+  const drover_template *tpl = stack->tpl;
+  unsigned char *changed = NULL, *applied = NULL;
+  size_t i, j, k;
+  drover_code rc = DROVER_OK;
+
+  if(!tpl || !stack->topo || !tpl->nblocks)
+    return DROVER_OK;
+  changed = calloc(tpl->nblocks, 1);
+  applied = calloc(tpl->nblocks, 1);
+  if(!changed || !applied) {
+    rc = drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
+    goto out;
+  }
+  for(i = 0; i < stack->ninsts; i++)
+    if(stack->insts[i].applied)
+      applied[stack->insts[i].block] = 1;
+  for(i = 0; i < tpl->nblocks; i++) {
+    size_t b = stack->topo[i], first = stack->block_first[b];
+    int need = 0;
+    for(j = 0; j < stack->block_ndeps[b] && !need; j++)
+      need = changed[stack->block_deps[b][j]] || applied[stack->block_deps[b][j]];
+    for(k = 0; k < stack->block_ninst[b] && !need; k++)
+      need = stack->insts[first + k].runtime_refs;
+    if(!need)
+      continue;
+    for(k = 0; k < stack->block_ninst[b]; k++) {
+      rc = dv_stack_eval_inst(stack, &stack->insts[first + k], err);
+      if(rc)
+        goto out;
+      if(stack->insts[first + k].eval_changed)
+        changed[b] = 1;
+    }
+  }
+out:
+  free(changed);
+  free(applied);
+  return rc;
+}
+
 drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
 {
   drover_code rc = DROVER_OK;
@@ -349,20 +398,9 @@ drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
   rc = sort_orphans(stack, err);
   if(rc)
     goto out;
-  /* What the cloud reports (server-assigned attributes) may resolve
-   * references that were unknown when the stack was opened. A block that
-   * depends on nothing references no resource, so what it evaluates to
-   * cannot have changed. */
-  for(i = 0; stack->tpl && stack->topo && i < stack->tpl->nblocks; i++) {
-    size_t b = stack->topo[i];
-    if(!stack->block_ndeps[b])
-      continue;
-    for(k = 0; k < stack->block_ninst[b]; k++) {
-      rc = dv_stack_eval_inst(stack, &stack->insts[stack->block_first[b] + k], err);
-      if(rc)
-        goto out;
-    }
-  }
+  rc = reevaluate(stack, err);
+  if(rc)
+    goto out;
   stack->refreshed = 1;
   dv_log(stack, DROVER_LOG_INFO, "refresh: stack \"%s\": %zu live object(s), "
          "%zu orphan(s) in %.2fs", stack->name, total, stack->orphans.count,

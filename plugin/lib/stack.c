@@ -692,11 +692,13 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
   char *pp = NULL, *sub = NULL, *name = NULL;
   char what[200];
   const char *key;
-  int keep_name;
+  int keep_name, same;
+  unsigned long runtime_before;
   drover_code rc = DROVER_OK;
 
   if(!stack || !inst)
     return drover_error_set(err, DROVER_E_ARG, "eval: missing argument");
+  runtime_before = stack->eval_runtime;
   tpl = stack->tpl;
   b = &tpl->blocks[inst->block];
   pp = dv_ptr_join(b->pointer, "properties");
@@ -785,9 +787,9 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
     rc = nomem(err);
     goto out;
   }
-  if(inst->known && inst->hash[0] && inst->desired && dv_is_known(desired) &&
-     json_equal(desired, inst->desired)) {
-    /* Unchanged (refresh re-evaluates every dependent): same hash. */
+  same = inst->desired && json_equal(desired, inst->desired);
+  if(same && inst->known && inst->hash[0]) {
+    /* Unchanged (refresh re-evaluates dependents): same hash. */
   }
   else if((inst->known = dv_is_known(desired)) != 0) {
     rc = dv_hash_json(inst->hash, desired);
@@ -801,6 +803,8 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
   json_decref(inst->desired);
   inst->desired = desired;
   desired = NULL;
+  inst->eval_changed = !same;
+  inst->runtime_refs = stack->eval_runtime != runtime_before;
   if(!keep_name) {
     free(inst->name);
     inst->name = name;
