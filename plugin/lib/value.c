@@ -162,11 +162,47 @@ static int c_member_cmp(const void *a, const void *b)
   return x->len < y->len ? -1 : x->len > y->len;
 }
 
+/* Decimal text of i, as "%lld" writes it, into the end of buf[24]; the
+ * start of the text. */
+static const char *c_int(char buf[24], json_int_t i)
+{
+  unsigned long long u = i < 0 ? 0ULL - (unsigned long long)i : (unsigned long long)i;
+  char *p = buf + 23;
+
+  *p = '\0';
+  do {
+    *--p = (char)('0' + u % 10);
+    u /= 10;
+  } while(u);
+  if(i < 0)
+    *--p = '-';
+  return p;
+}
+
+/* Members in key order: insertion sort for the usual handful (qsort's
+ * setup costs more than sorting them), qsort beyond. */
+static void c_sort(c_member *m, size_t n)
+{
+  size_t i, j;
+
+  if(n > 16) {
+    qsort(m, n, sizeof(*m), c_member_cmp);
+    return;
+  }
+  for(i = 1; i < n; i++) {
+    c_member t = m[i];
+    for(j = i; j > 0 && c_member_cmp(&m[j - 1], &t) > 0; j--)
+      m[j] = m[j - 1];
+    m[j] = t;
+  }
+}
+
 static int c_value(canon *c, const json_t *v)
 {
-  char num[32];
+  char num[24];
+  const char *t;
   size_t i, n;
-  int len, rc = 0;
+  int rc = 0;
 
   switch(json_typeof(v)) {
   case JSON_NULL:
@@ -176,12 +212,12 @@ static int c_value(canon *c, const json_t *v)
   case JSON_FALSE:
     return c_put(c, "false", 5);
   case JSON_INTEGER:
-    len = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    return len > 0 && (size_t)len < sizeof(num) ? c_put(c, num, (size_t)len) : -1;
+    t = c_int(num, json_integer_value(v));
+    return c_put(c, t, strlen(t));
   case JSON_REAL: {
-    char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-    rc = t ? c_put(c, t, strlen(t)) : -1;
-    free(t);
+    char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    rc = text ? c_put(c, text, strlen(text)) : -1;
+    free(text);
     return rc;
   }
   case JSON_STRING:
@@ -207,7 +243,7 @@ static int c_value(canon *c, const json_t *v)
       m[i].value = json_object_iter_value(it);
     }
     n = i;
-    qsort(m, n, sizeof(*m), c_member_cmp);
+    c_sort(m, n);
     rc = c_put(c, "{", 1);
     for(i = 0; !rc && i < n; i++)
       rc = (i && c_put(c, ",", 1)) || c_string(c, m[i].key, m[i].len) ||
