@@ -240,6 +240,36 @@ START_TEST(refresh_reevaluates_what_depends_on_the_cloud)
 }
 END_TEST
 
+/* The DOT graph of a large planned stack: every instance with its own
+ * action, every edge of a fan-in. */
+START_TEST(graph_dot_large)
+{
+  drover_plan *plan = NULL;
+  sbuf b = {NULL, 0, 0};
+  char *dot = NULL, *p;
+  size_t creates = 0, edges = 0;
+
+  sb_add(&b, "{\"stack\": \"sc\", \"resources\": {"
+         "\"w\": {\"type\": \"fake.thing\", \"count\": %d, \"properties\": "
+         "{\"image\": \"i\"}},"
+         "\"lb\": {\"type\": \"fake.group\", \"depends_on\": [\"w\"]}}}", BIG);
+  ck_assert_int_eq(fake_stack_open(&tpl, &st, b.p, NULL, NULL, &err), DROVER_OK);
+  free(b.p);
+  ck_assert_int_eq(drover_stack_refresh(st, &err), DROVER_OK);
+  ck_assert_int_eq(drover_plan_new(&plan, st, 0, &err), DROVER_OK);
+  ck_assert_int_eq(drover_graph_dot(&dot, st, plan, &err), DROVER_OK);
+  for(p = dot; (p = strstr(p, "\\ncreate\", color=darkgreen")) != NULL; p++)
+    creates++;
+  for(p = dot; (p = strstr(p, "\"lb\" -> \"w[")) != NULL; p++)
+    edges++;
+  ck_assert_uint_eq(creates, BIG + 1);
+  ck_assert_uint_eq(edges, BIG);
+  ck_assert_ptr_nonnull(strstr(dot, "\"w[19999]\" [label=\"w[19999]\\nfake.thing\\ncreate\""));
+  free(dot);
+  drover_plan_free(plan);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------
  * Apply at large N (the fake cloud's own lookups are linear, so a few
  * thousand nodes)
@@ -340,6 +370,7 @@ static Suite *scale_suite(void)
   tcase_add_test(tc, cycle_through_every_block);
   tcase_add_test(tc, fan_in_over_a_large_count);
   tcase_add_test(tc, refresh_reevaluates_what_depends_on_the_cloud);
+  tcase_add_test(tc, graph_dot_large);
   tcase_add_test(tc, apply_failure_skips_every_dependent);
   tcase_add_test(tc, destroy_by_delete_order);
   suite_add_tcase(s, tc);
