@@ -1,58 +1,11 @@
 /* plan_render.c - plans for people (a Terraform-like diff) and for
- * programs (JSON). Every value shown passes through dv_json_display(),
- * so unknowns read "(known after apply)" and secrets never leave. */
+ * programs (JSON). Every value shown passes through dv_props_display()
+ * (sensitive.c), so unknowns read "(known after apply)" and secrets
+ * never leave. */
 #include <stdlib.h>
 #include <string.h>
 #include "engine.h"
 
-#define UNKNOWN_TEXT "(known after apply)"
-
-json_t *dv_json_display(const json_t *v, int redact)
-{
-  json_t *out = NULL, *item;
-  const char *key;
-  size_t i;
-
-  if(!v)
-    return json_null();
-  if(dv_is_unknown(v))
-    return json_string(UNKNOWN_TEXT);
-  if(json_is_object(v)) {
-    out = json_object();
-    if(!out)
-      return NULL;
-    json_object_foreach((json_t *)v, key, item) {
-      json_t *c = dv_json_display(item, redact);
-      if(!c || json_object_set_new(out, key, c)) {
-        json_decref(out);
-        return NULL;
-      }
-    }
-    return out;
-  }
-  if(json_is_array(v)) {
-    out = json_array();
-    if(!out)
-      return NULL;
-    json_array_foreach(v, i, item) {
-      json_t *c = dv_json_display(item, redact);
-      if(!c || json_array_append_new(out, c)) {
-        json_decref(out);
-        return NULL;
-      }
-    }
-    return out;
-  }
-  if(json_is_string(v) && redact) {
-    char *buf = dv_redact_display(json_string_value(v));
-    if(!buf)
-      return NULL;
-    out = json_string(buf);
-    free(buf);
-    return out;
-  }
-  return json_deep_copy(v);
-}
 
 /* ------------------------------------------------------------------------
  * Human diff

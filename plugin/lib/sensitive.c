@@ -16,6 +16,7 @@
 #include "engine.h"
 
 #define REDACTED_VALUE "(sensitive)"
+#define UNKNOWN_TEXT "(known after apply)"
 
 /* ------------------------------------------------------------------------
  * Load time: taint
@@ -332,6 +333,57 @@ static int each_secret(json_t *props, const dv_block *b, const char *label, at_f
   }
   json_decref(arr);
   return r;
+}
+
+/* ------------------------------------------------------------------------
+ * Display copies
+ */
+
+json_t *dv_json_display(const json_t *v, int redact)
+{
+  json_t *out = NULL, *item;
+  const char *key;
+  size_t i;
+
+  if(!v)
+    return json_null();
+  if(dv_is_unknown(v))
+    return json_string(UNKNOWN_TEXT);
+  if(json_is_object(v)) {
+    out = json_object();
+    if(!out)
+      return NULL;
+    json_object_foreach((json_t *)v, key, item) {
+      json_t *c = dv_json_display(item, redact);
+      if(!c || json_object_set_new(out, key, c)) {
+        json_decref(out);
+        return NULL;
+      }
+    }
+    return out;
+  }
+  if(json_is_array(v)) {
+    out = json_array();
+    if(!out)
+      return NULL;
+    json_array_foreach(v, i, item) {
+      json_t *c = dv_json_display(item, redact);
+      if(!c || json_array_append_new(out, c)) {
+        json_decref(out);
+        return NULL;
+      }
+    }
+    return out;
+  }
+  if(json_is_string(v) && redact) {
+    char *buf = dv_redact_display(json_string_value(v));
+    if(!buf)
+      return NULL;
+    out = json_string(buf);
+    free(buf);
+    return out;
+  }
+  return json_deep_copy(v);
 }
 
 json_t *dv_props_display(const json_t *props, const dv_block *b, const char *label)

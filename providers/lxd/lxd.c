@@ -302,6 +302,54 @@ static drover_code lxd_read(void *state, const drover_rtype *type, const char *n
   return ops->read(state, name, out, err);
 }
 
+/* --------------------------------------------------------------------------
+ * Parsing a list reply without HTTP (for the fuzzer)
+ */
+
+drover_code lxd_parse_list_reply(const char *type, char *buf, size_t len,
+                                 const char *stack, drover_live_list *out,
+                                 drover_error *err)
+{
+  static const char *const expanded[] = {"expanded_config", "expanded_devices", NULL};
+  const lxd_type_ops *ops = !strcmp(type, "instance") ? &lxd_instance_ops
+                            : !strcmp(type, "profile") ? &lxd_profile_ops
+                                                       : &lxd_volume_ops;
+  json_t *root = NULL, *meta, *obj;
+  drover_code rc = DROVER_OK;
+  size_t i;
+
+  if(ops == &lxd_instance_ops)
+    len = lxd_drop_members(buf, len, expanded);
+  root = json_loadb(buf, len, 0, NULL);
+  if(!root) {
+    rc = lxd_fail(err, DROVER_E_PROVIDER, NULL, "response is not JSON");
+    goto out;
+  }
+  if(!json_is_string(json_object_get(root, "type")) ||
+     strcmp(json_string_value(json_object_get(root, "type")), "sync")) {
+    rc = lxd_fail(err, DROVER_E_PROVIDER, NULL, "list response is not a sync reply");
+    goto out;
+  }
+  meta = json_object_get(root, "metadata");
+  if(!json_is_array(meta)) {
+    rc = lxd_fail(err, DROVER_E_PROVIDER, NULL, "list response without a metadata array");
+    goto out;
+  }
+  json_array_foreach(meta, i, obj) {
+    drover_live *l = NULL;
+    if(!lxd_owned(obj, stack))
+      continue;
+    rc = ops->live(&l, obj, ops == &lxd_volume_ops ? "default" : NULL, NULL, err);
+    if(!rc && (rc = drover_live_list_push(out, l)) != DROVER_OK)
+      lxd_fail(err, rc, NULL, "out of memory");
+    if(rc)
+      goto out;
+  }
+out:
+  json_decref(root);
+  return rc;
+}
+
 const drover_provider dv_provider_lxd = {
   DROVER_PROVIDER_VERSION,
   "lxd",
