@@ -72,9 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      !fake_only(tpl) || drover_stack_open(&st, tpl, NULL, &opts, &err))
     goto out;
   /* Large counts are slow here, not wrong: a 10,000-instance count took
-   * 19 s per input (2,500: 1.9 s), much of it in the fake provider's
-   * linked-list store. Bound the size so the time goes to finding
-   * crashes; scale is bench/'s. */
+   * 19 s per input (2,500: 1.9 s) under this instrumentation. Bound the
+   * size so the time goes to finding crashes; scale is bench/'s. */
   if(st->ninsts > 256)
     goto out;
   plan_apply(st, 0, sink);
