@@ -21,7 +21,8 @@
 extern "C" {
 #endif
 
-#define DROVER_PROVIDER_VERSION 1
+/* 2: check, snapshot and exec ops at the end of the table. */
+#define DROVER_PROVIDER_VERSION 2
 
 /* Ownership label keys. Each provider stores them in its cloud's own
  * label mechanism (LXD: config "user.drover.<key>"). */
@@ -86,6 +87,8 @@ typedef struct drover_live {
                           without labels or server-owned keys */
   json_t *attributes;  /* referenceable attributes; includes "name" */
   char *stack;         /* stack label; NULL when missing (appended member) */
+  char *delete_note;   /* what deleting it also does, for the plan ("its 3
+                          snapshots are deleted"); NULL: nothing (appended) */
 } drover_live;
 
 /* Returns a zeroed object (properties and attributes are empty objects);
@@ -103,6 +106,28 @@ typedef struct drover_live_list {
 drover_code drover_live_list_push(drover_live_list *list, drover_live *live);
 /* Frees the items and the array; leaves an empty list. */
 void drover_live_list_clear(drover_live_list *list);
+
+/* One instance snapshot as listed (version 2). labels holds what the
+ * provider stored with the snapshot (for LXD: the "user.drover.backup.*"
+ * keys of the instance config the snapshot captured), name -> string. */
+typedef struct drover_snapshot {
+  char *instance;       /* owned */
+  char *name;           /* owned */
+  long long created;    /* Unix seconds */
+  json_t *labels;       /* owned object */
+} drover_snapshot;
+
+typedef struct drover_snapshot_list {
+  drover_snapshot *items;
+  size_t count, cap;
+} drover_snapshot_list;
+
+/* Copies instance and name; takes labels (a new reference, may be NULL
+ * for none), also on failure. */
+drover_code drover_snapshot_list_push(drover_snapshot_list *list, const char *instance,
+                                      const char *name, long long created,
+                                      json_t *labels);
+void drover_snapshot_list_clear(drover_snapshot_list *list);
 
 /* --------------------------------------------------------------------------
  * Requests
@@ -182,6 +207,49 @@ typedef struct drover_provider {
    * absent. *out is owned by the caller. */
   drover_code (*read)(void *state, const drover_rtype *type, const char *name,
                       drover_live **out, drover_error *err);
+
+  /* ---- version 2 ---- */
+
+  /* Optional: checks what a type's schema cannot express (a cron
+   * expression, a time zone, one of two properties) on properties that
+   * hold no ${...} reference, at template load. On a violation it writes
+   * the RFC 6901 pointer of the bad value, relative to the properties
+   * ("/retention/keep_daily"), to where and returns DROVER_E_TEMPLATE
+   * with err->text saying what is wrong (the loader adds file:line:col);
+   * err->column, when set, is a 1-based column inside that string value. */
+  drover_code (*check)(const drover_rtype *type, const json_t *properties, char *where,
+                       size_t where_size, drover_error *err);
+
+  /* Backups. All optional; the engine answers
+   * DROVER_E_UNSUPPORTED when one is NULL. instance is a cloud name of
+   * an object of the provider's instance type. Thread safe like the rest. */
+
+  /* Appends every snapshot of instance to out. */
+  drover_code (*snapshot_list)(void *state, const char *instance,
+                               drover_snapshot_list *out, drover_error *err);
+  /* Stores label (key -> text) so that the snapshot carries it, then takes
+   * snapshot `snapshot` of instance and waits until deadline. A snapshot
+   * of that name that already exists (a retry after a kill) is adopted:
+   * *existed = 1 and success. */
+  drover_code (*snapshot_create)(void *state, const char *instance, const char *snapshot,
+                                 const char *label_key, const char *label_text,
+                                 double deadline, int *existed, drover_error *err);
+  /* Deletes a snapshot; one already gone is success. */
+  drover_code (*snapshot_delete)(void *state, const char *instance, const char *snapshot,
+                                 double deadline, drover_error *err);
+  /* Restores instance in place from snapshot (the instance must be
+   * stopped, or the provider stops nothing itself: the caller decides). */
+  drover_code (*snapshot_restore)(void *state, const char *instance,
+                                  const char *snapshot, double deadline,
+                                  drover_error *err);
+  /* Runs argv (NULL-terminated) inside the running instance without a
+   * terminal and waits until deadline. *exit_status gets its exit status;
+   * *output (caller frees, may be NULL) its stdout then stderr, cut to
+   * 64 KiB. A command that runs and fails is DROVER_OK with a non-zero
+   * status; failing to run it at all is an error. */
+  drover_code (*exec)(void *state, const char *instance, const char *const *argv,
+                      double deadline, int *exit_status, char **output,
+                      drover_error *err);
 } drover_provider;
 
 /* --------------------------------------------------------------------------
@@ -210,6 +278,18 @@ void drover_logf(const drover_provider_env *env, drover_log_level level,
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* Checks the properties of a backup.policy (schedule, timezone,
+ * retention, targets or selector, export, hooks) for a provider's check
+ * op; same contract as drover_provider.check. */
+drover_code drover_backup_policy_check(const json_t *properties, char *where,
+                                       size_t where_size, drover_error *err);
+/* The 8-hex-digit key of a policy (stack, address) that its snapshot
+ * names and labels carry, into out[9]. */
+drover_code drover_backup_key(char out[9], const char *stack, const char *address);
+/* Non-zero when snapshot is named as a snapshot of the policy with key
+ * ("drover-<key>-<YYYYMMDDTHHMMZ>"). */
+int drover_backup_is_snapshot_of(const char *snapshot, const char *key);
 
 /* --------------------------------------------------------------------------
  * HTTP (one shared module on libcurl, plugin/lib/http.c)

@@ -86,7 +86,10 @@ drover_code lxd_list_owned(lxd_state *st, const char *path, const char *stack,
     drover_live *l;
     if(!lxd_owned(obj, stack))
       continue;
+    l = NULL;
     rc = fn(&l, obj, ctx, NULL, err);
+    if(!rc && !l)
+      continue; /* fn says: not of this type */
     if(!rc && (rc = drover_live_list_push(out, l)) != DROVER_OK)
       lxd_fail(err, rc, NULL, "out of memory");
     if(rc)

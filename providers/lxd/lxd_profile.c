@@ -22,10 +22,14 @@ static drover_code prof_live(drover_live **out, const json_t *obj, const void *c
 {
   drover_live *l = NULL;
   const char *desc = json_string_value(json_object_get(obj, "description"));
-  drover_code rc = lxd_live_base(&l, obj, etag, err);
+  drover_code rc;
   json_t *p;
 
   (void)ctx;
+  *out = NULL;
+  if(lxd_is_policy(obj))
+    return DROVER_OK; /* a backup.policy record (lxd_policy.c), not a profile */
+  rc = lxd_live_base(&l, obj, etag, err);
   if(rc)
     return rc;
   p = l->properties;
