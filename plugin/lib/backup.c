@@ -101,20 +101,23 @@ static drover_code resolve_targets(ctx *c, drover_error *err)
   rc = dv_stack_provider(&pi, st, pb->provider, err);
   if(rc)
     return rc;
-  if(!pi->vt->snapshot_list || !pi->vt->snapshot_create || !pi->vt->snapshot_delete)
-    return drover_error_set(err, DROVER_E_UNSUPPORTED,
-                            "backup: provider %s cannot take snapshots", pi->vt->name);
   for(i = 0; i < c->p.ntargets; i++) {
     size_t b = dv_block_find(st->tpl, c->p.targets[i]), found = 0;
     for(j = 0; j < st->ninsts; j++) {
       const dv_inst *in = &st->insts[j];
+      dv_pinst *ti = NULL;
       if(b != (size_t)-1 ? in->block != b : strcmp(in->address, c->p.targets[i]))
         continue;
       found++;
-      if(st->tpl->blocks[in->block].rtype != instance_type(pi->vt))
+      /* Each target is snapshotted by its own provider. */
+      rc = dv_stack_provider(&ti, st, st->tpl->blocks[in->block].provider, err);
+      if(rc)
+        return rc;
+      if(st->tpl->blocks[in->block].rtype != instance_type(ti->vt) ||
+         !ti->vt->snapshot_list || !ti->vt->snapshot_create || !ti->vt->snapshot_delete)
         return drover_error_set(err, DROVER_E_ARG,
                                 "backup: target \"%s\" of policy \"%s\" is a %s, not an "
-                                "instance",
+                                "instance that can be snapshotted",
                                 in->address, c->pol->address,
                                 st->tpl->blocks[in->block].type_name);
       if(!in->live) {
@@ -124,7 +127,7 @@ static drover_code resolve_targets(ctx *c, drover_error *err)
                          in->address, c->pol->address);
         return DROVER_E_NOT_FOUND;
       }
-      if(add_target(c, pi->vt, pi->state, in->live, NULL))
+      if(add_target(c, ti->vt, ti->state, in->live, NULL))
         return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
     }
     if(!found)
@@ -137,9 +140,10 @@ static drover_code resolve_targets(ctx *c, drover_error *err)
     drover_live_list all;
     const drover_rtype *it = instance_type(pi->vt);
     memset(&all, 0, sizeof(all));
-    if(!it)
+    if(!it || !pi->vt->snapshot_list || !pi->vt->snapshot_create || !pi->vt->snapshot_delete)
       return drover_error_set(err, DROVER_E_UNSUPPORTED,
-                              "backup: provider %s has no instance type", pi->vt->name);
+                              "backup: provider %s has no instances it can snapshot",
+                              pi->vt->name);
     rc = pi->vt->list(pi->state, it, NULL, &all, err);
     for(i = 0; !rc && i < all.count; i++) {
       const drover_live *l = all.items[i];
