@@ -429,6 +429,59 @@ START_TEST(restore_refuses_running)
 }
 END_TEST
 
+START_TEST(list_every_policy)
+{
+  char *out = NULL;
+  json_t *r, *e;
+  size_t i;
+
+  json_decref(run_at(utc(2026, 3, 28, 10, 20), DROVER_OK));
+  add_snap("bk-db-0", "manual1", NULL);
+  ck_assert_int_eq(drover_backup_list(&out, st, NULL, &err), 0);
+  r = json_loads(out, 0, NULL);
+  free(out);
+  ck_assert_uint_eq(json_array_size(json_object_get(r, "snapshots")), 2);
+  json_array_foreach(json_object_get(r, "snapshots"), i, e) {
+    ck_assert_str_eq(json_string_value(json_object_get(e, "policy")), "nightly");
+    ck_assert_str_eq(json_string_value(json_object_get(e, "action")), "listed");
+  }
+  json_decref(r);
+}
+END_TEST
+
+START_TEST(selector_across_stacks)
+{
+  static const char text[] =
+    "{\"stack\": \"ops\", \"resources\": {"
+    " \"all\": {\"type\": \"backup.policy\", \"properties\": {"
+    "   \"selector\": {\"stack\": \"b?\", \"address\": \"db[[]1]\"},"
+    "   \"schedule\": \"@daily\", \"retention\": {\"keep_last\": 1}}}}}";
+  drover_options opts = DROVER_OPTIONS_INIT;
+  drover_backup_opts o = DROVER_BACKUP_OPTS_INIT;
+  drover_template *t2 = NULL;
+  drover_stack *s2 = NULL;
+  char *out = NULL;
+  json_t *r;
+
+  ck_assert_int_eq(drover_template_load_buffer(&t2, text, strlen(text), "ops.json", &err), 0);
+  ck_assert_int_eq(drover_stack_open(&s2, t2, NULL, &opts, &err), 0);
+  o.now = utc(2026, 6, 1, 12, 0);
+  ck_assert_msg(drover_backup_run(&out, s2, "all", &o, &err) == 0, "%s", err.text);
+  r = json_loads(out, 0, NULL);
+  free(out);
+  /* stack "bk" matches b?, and only db[1] matches the address glob */
+  ck_assert_uint_eq(json_array_size(json_object_get(r, "targets")), 1);
+  ck_assert_str_eq(json_string_value(json_object_get(
+                       json_array_get(json_object_get(r, "targets"), 0), "address")),
+                   "bk/db[1]");
+  ck_assert_uint_eq(count_named("bk-db-1", NULL), 1);
+  ck_assert_uint_eq(count_named("bk-db-0", NULL), 0);
+  json_decref(r);
+  drover_stack_free(s2);
+  drover_template_free(t2);
+}
+END_TEST
+
 START_TEST(unknown_policy)
 {
   drover_backup_opts o = DROVER_BACKUP_OPTS_INIT;
@@ -489,6 +542,8 @@ static Suite *suite(void)
   tcase_add_test(tc, pre_failure_aborts_post_runs);
   tcase_add_test(tc, prune_only_own_snapshots);
   tcase_add_test(tc, restore_refuses_running);
+  tcase_add_test(tc, list_every_policy);
+  tcase_add_test(tc, selector_across_stacks);
   tcase_add_test(tc, unknown_policy);
   tcase_add_test(tc, names_and_parsing);
   suite_add_tcase(s, tc);

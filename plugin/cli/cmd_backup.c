@@ -11,7 +11,7 @@
 static const char backup_usage[] =
   "Usage: drover backup run   [options] [-t] TEMPLATE POLICY\n"
   "       drover backup prune [options] [-t] TEMPLATE POLICY [--dry-run]\n"
-  "       drover backup list  [options] [-t] TEMPLATE POLICY\n"
+  "       drover backup list  [options] [-t] TEMPLATE [POLICY]\n"
   "\n"
   "run    takes this schedule slot's snapshot of each target of the\n"
   "       backup.policy POLICY, running its pre and post hooks inside the\n"
@@ -19,7 +19,7 @@ static const char backup_usage[] =
   "       duplicated. Snapshots are named drover-<key>-<YYYYMMDDTHHMMZ>.\n"
   "prune  applies the policy's retention to the snapshots it made (never to\n"
   "       others); --dry-run lists each as kept (and by which rule) or not.\n"
-  "list   lists the policy's snapshots.\n"
+  "list   lists the policy's snapshots (without POLICY: every policy's).\n"
   "\n"
   "Options:\n"
   "  -t, --template FILE, --var, --var-file, --stack, --provider-config\n"
@@ -160,9 +160,10 @@ static void print_report(const char *verb, const char *text, const struct cli *c
     table(r, "snapshots", cols, heads, 5, cli);
   }
   else if(!strcmp(verb, "list")) {
-    static const char *const cols[] = {"instance", "snapshot", "slot", "created"};
-    static const char *const heads[] = {"INSTANCE", "SNAPSHOT", "SLOT", "CREATED"};
-    table(r, "snapshots", cols, heads, 4, cli);
+    static const char *const cols[] = {"policy", "instance", "snapshot", "slot", "created"};
+    static const char *const heads[] = {"POLICY", "INSTANCE", "SNAPSHOT", "SLOT", "CREATED"};
+    table(r, "snapshots", cols + !!json_object_get(r, "policy"),
+          heads + !!json_object_get(r, "policy"), 5 - !!json_object_get(r, "policy"), cli);
   }
   else
     printf("Restored %s (%s) from %s\n", field(r, "address"), field(r, "instance"),
@@ -190,7 +191,7 @@ static int run_verb(const char *verb, int argc, char **argv, const char *usage)
   ret = cli_parse(&cli, argc, argv, CLI_OPT_LOCK, usage, 2);
   if(ret >= 0)
     return ret;
-  if(!cli.template_path || !cli.output_name) {
+  if(!cli.template_path || (!cli.output_name && strcmp(verb, "list"))) {
     cli_errorf("%s: needs a template and %s", cli.cmd,
                strcmp(verb, "restore") ? "a policy name" : "an instance");
     return CLI_EXIT_ERROR;

@@ -383,7 +383,8 @@ drover_code drover_backup_run(char **out, drover_stack *stack, const char *polic
  * rest. */
 drover_code drover_backup_prune(char **out, drover_stack *stack, const char *policy,
                                 const drover_backup_opts *opts, drover_error *err);
-/* Lists the policy's snapshots. */
+/* Lists the policy's snapshots; policy NULL: every policy of the stack,
+ * each entry naming its policy. */
 drover_code drover_backup_list(char **out, drover_stack *stack, const char *policy,
                                drover_error *err);
 /* Restores instance `address` in place from snapshot; refuses a running

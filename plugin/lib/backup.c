@@ -495,9 +495,44 @@ drover_code drover_backup_prune(char **out, drover_stack *stack, const char *pol
   return prune_or_list(out, stack, policy, o, 1, err);
 }
 
+/* Every policy's list, merged: each entry gains "policy". */
+static drover_code list_all(char **out, drover_stack *stack, drover_error *err)
+{
+  json_t *all = json_pack("{s:[]}", "snapshots"), *one, *e;
+  drover_code rc = all ? DROVER_OK : DROVER_E_NOMEM;
+  size_t i, k;
+
+  *out = NULL;
+  for(i = 0; !rc && i < stack->ninsts; i++) {
+    const dv_inst *in = &stack->insts[i];
+    char *text = NULL;
+    if(strcmp(stack->tpl->blocks[in->block].type_name, "backup.policy"))
+      continue;
+    rc = prune_or_list(&text, stack, in->address, NULL, 0, err);
+    one = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    json_array_foreach(json_object_get(one, "snapshots"), k, e) {
+      if(json_object_set_new(e, "policy", json_string(in->address)) ||
+         json_array_append(json_object_get(all, "snapshots"), e))
+        rc = DROVER_E_NOMEM;
+    }
+    json_decref(one);
+  }
+  if(rc == DROVER_E_NOMEM)
+    drover_error_set(err, rc, "out of memory");
+  if(all) {
+    drover_code r2 = dump(out, all, err);
+    if(!rc)
+      rc = r2;
+  }
+  return rc;
+}
+
 drover_code drover_backup_list(char **out, drover_stack *stack, const char *policy,
                                drover_error *err)
 {
+  if(!policy)
+    return list_all(out, stack, err);
   return prune_or_list(out, stack, policy, NULL, 0, err);
 }
 
