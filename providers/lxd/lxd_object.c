@@ -4,9 +4,13 @@
 #include <string.h>
 #include "lxd.h"
 
+/* Keys an update carries over from the live config: LXD's own, and the
+ * backup labels (lxd_snapshot.c) that let a removed policy find the
+ * instances holding its snapshots. */
 static int is_server_key(const char *key)
 {
-  return !strncmp(key, "volatile.", 9) || !strncmp(key, "image.", 6);
+  return !strncmp(key, "volatile.", 9) || !strncmp(key, "image.", 6) ||
+         !strncmp(key, LXD_BACKUP_PREFIX, strlen(LXD_BACKUP_PREFIX));
 }
 
 static int is_label_key(const char *key)
