@@ -106,8 +106,19 @@ static drover_code m_create(void *state, const drover_rtype *type,
 static drover_code m_del(void *state, const drover_rtype *type, const drover_live *cur,
                          double deadline, drover_error *err)
 {
-  (void)state; (void)type; (void)cur; (void)deadline;
-  return drover_error_set(err, DROVER_E_INTERNAL, "not used");
+  (void)state; (void)type; (void)deadline; (void)err;
+  note("del", cur->name, NULL);
+  return DROVER_OK;
+}
+
+static drover_code m_snapshot_clone(void *state, const char *instance, const char *snapshot,
+                                    const char *new_name, const json_t *labels,
+                                    double deadline, drover_error *err)
+{
+  (void)state; (void)deadline; (void)err;
+  note("clone", instance, snapshot);
+  note("as", new_name, json_string_value(json_object_get(labels, DROVER_LABEL_ADDRESS)));
+  return DROVER_OK;
 }
 
 static drover_code m_check(const drover_rtype *type, const json_t *props, char *where,
@@ -199,7 +210,7 @@ static drover_code m_exec(void *state, const char *instance, const char *const *
 static const drover_provider mem_provider = {
   DROVER_PROVIDER_VERSION, "backup", 0, 0, types, m_init, m_cleanup, m_list, m_create,
   NULL, m_del, NULL, m_check, m_snapshot_list, m_snapshot_create, m_snapshot_delete,
-  m_snapshot_restore, m_exec
+  m_snapshot_restore, m_exec, m_snapshot_clone
 };
 
 /* ------------------------------------------------------------------------
@@ -212,7 +223,7 @@ static const char tpl_text[] =
   " \"nightly\": {\"type\": \"backup.policy\", \"properties\": {"
   "   \"targets\": [\"db\"], \"schedule\": \"@hourly\", \"timezone\": \"Europe/Berlin\","
   "   \"retention\": {\"keep_last\": 2, \"keep_daily\": 2},"
-  "   \"hooks\": {\"pre\": [\"pre\"], \"post\": [\"post\"]}}}}}";
+  "   \"hooks\": {\"pre\": [\"pre\"], \"post\": [\"post\"], \"check\": [\"check\"]}}}}}";
 
 static drover_template *tpl;
 static drover_stack *st;
@@ -482,6 +493,40 @@ START_TEST(selector_across_stacks)
 }
 END_TEST
 
+START_TEST(verify_drill)
+{
+  drover_backup_opts o = DROVER_BACKUP_OPTS_INIT;
+  char *out = NULL, newest[96], expect[1024];
+  json_t *r;
+
+  /* No snapshot yet: nothing to drill, a clear failure. */
+  ck_assert_int_eq(drover_backup_verify(&out, st, "nightly", &o, &err), DROVER_E_PROVIDER);
+  ck_assert_ptr_nonnull(strstr(out, "no snapshot of bk-db-0"));
+  free(out);
+  json_decref(run_at(utc(2026, 3, 28, 10, 20), DROVER_OK));
+  json_decref(run_at(utc(2026, 3, 28, 12, 20), DROVER_OK));
+  calls[0] = '\0';
+  drover_error_clear(&err);
+  ck_assert_msg(drover_backup_verify(&out, st, "nightly", &o, &err) == 0, "%s", err.text);
+  r = json_loads(out, 0, NULL);
+  free(out);
+  dv_snap_name(newest, sizeof(newest), key, utc(2026, 3, 28, 12, 0));
+  ck_assert_str_eq(json_string_value(json_object_get(
+                       json_array_get(json_object_get(r, "targets"), 0), "snapshot")), newest);
+  ck_assert_str_eq(result_of(r, 0), "passed");
+  ck_assert_str_eq(result_of(r, 1), "passed");
+  /* leftover scratch removed first, then clone, check, delete */
+  snprintf(expect, sizeof(expect),
+           "del:drover-verify-%s-0 clone:bk-db-0/%s as:drover-verify-%s-0/nightly.verify[0] "
+           "check:drover-verify-%s-0 del:drover-verify-%s-0 "
+           "del:drover-verify-%s-1 clone:bk-db-1/%s as:drover-verify-%s-1/nightly.verify[1] "
+           "check:drover-verify-%s-1 del:drover-verify-%s-1 ",
+           key, newest, key, key, key, key, newest, key, key, key);
+  ck_assert_str_eq(calls, expect);
+  json_decref(r);
+}
+END_TEST
+
 START_TEST(unknown_policy)
 {
   drover_backup_opts o = DROVER_BACKUP_OPTS_INIT;
@@ -544,6 +589,7 @@ static Suite *suite(void)
   tcase_add_test(tc, restore_refuses_running);
   tcase_add_test(tc, list_every_policy);
   tcase_add_test(tc, selector_across_stacks);
+  tcase_add_test(tc, verify_drill);
   tcase_add_test(tc, unknown_policy);
   tcase_add_test(tc, names_and_parsing);
   suite_add_tcase(s, tc);

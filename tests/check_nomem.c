@@ -306,7 +306,7 @@ static const drover_provider nomem_provider = {
   np_update,
   np_del,
   np_read,
-  NULL, NULL, NULL, NULL, NULL, NULL /* version 2: no check, snapshots or exec */
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL /* version 2: no check, snapshots, exec or clone */
 };
 
 /* ------------------------------------------------------------------------

@@ -469,7 +469,7 @@ const drover_provider fake_provider = {
   fake_update,
   fake_del,
   fake_read,
-  NULL, NULL, NULL, NULL, NULL, NULL /* version 2: no check, snapshots or exec */
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL /* version 2: no check, snapshots, exec or clone */
 };
 
 /* ------------------------------------------------------------------------

@@ -12,6 +12,7 @@ static const char backup_usage[] =
   "Usage: drover backup run   [options] [-t] TEMPLATE POLICY\n"
   "       drover backup prune [options] [-t] TEMPLATE POLICY [--dry-run]\n"
   "       drover backup list  [options] [-t] TEMPLATE [POLICY]\n"
+  "       drover backup verify [options] [-t] TEMPLATE POLICY\n"
   "\n"
   "run    takes this schedule slot's snapshot of each target of the\n"
   "       backup.policy POLICY, running its pre and post hooks inside the\n"
@@ -20,6 +21,8 @@ static const char backup_usage[] =
   "prune  applies the policy's retention to the snapshots it made (never to\n"
   "       others); --dry-run lists each as kept (and by which rule) or not.\n"
   "list   lists the policy's snapshots (without POLICY: every policy's).\n"
+  "verify a DR drill: copies each target's newest snapshot into a scratch\n"
+  "       instance, runs the policy's hooks.check command in it, deletes it.\n"
   "\n"
   "Options:\n"
   "  -t, --template FILE, --var, --var-file, --stack, --provider-config\n"
@@ -159,6 +162,11 @@ static void print_report(const char *verb, const char *text, const struct cli *c
     static const char *const heads[] = {"INSTANCE", "SNAPSHOT", "SLOT", "ACTION", "KEPT BY"};
     table(r, "snapshots", cols, heads, 5, cli);
   }
+  else if(!strcmp(verb, "verify")) {
+    static const char *const cols[] = {"address", "snapshot", "result"};
+    static const char *const heads[] = {"ADDRESS", "SNAPSHOT", "RESULT"};
+    table(r, "targets", cols, heads, 3, cli);
+  }
   else if(!strcmp(verb, "list")) {
     static const char *const cols[] = {"policy", "instance", "snapshot", "slot", "created"};
     static const char *const heads[] = {"POLICY", "INSTANCE", "SNAPSHOT", "SLOT", "CREATED"};
@@ -223,6 +231,8 @@ static int run_verb(const char *verb, int argc, char **argv, const char *usage)
       rc = drover_backup_prune(&text, cs.stack, cli.output_name, &bo, &err);
     else if(!strcmp(verb, "list"))
       rc = drover_backup_list(&text, cs.stack, cli.output_name, &err);
+    else if(!strcmp(verb, "verify"))
+      rc = drover_backup_verify(&text, cs.stack, cli.output_name, &bo, &err);
     else
       rc = drover_backup_restore(&text, cs.stack, cli.output_name, own.snapshot, &bo, &err);
   }
@@ -241,7 +251,7 @@ out:
 
 int cli_cmd_backup(int argc, char **argv)
 {
-  static const char *const verbs[] = {"run", "prune", "list"};
+  static const char *const verbs[] = {"run", "prune", "list", "verify"};
   char name[32];
   size_t i;
 
@@ -256,7 +266,7 @@ int cli_cmd_backup(int argc, char **argv)
     argv[1] = name;
     return run_verb(verbs[i], argc - 1, argv + 1, backup_usage);
   }
-  cli_errorf("backup: unknown action '%s' (run, prune, list)", argv[1]);
+  cli_errorf("backup: unknown action '%s' (run, prune, list, verify)", argv[1]);
   return CLI_EXIT_ERROR;
 }
 

@@ -387,6 +387,12 @@ drover_code drover_backup_prune(char **out, drover_stack *stack, const char *pol
  * each entry naming its policy. */
 drover_code drover_backup_list(char **out, drover_stack *stack, const char *policy,
                                drover_error *err);
+/* A DR drill: for each target, copies the policy's newest snapshot into
+ * a scratch instance, starts it, runs the policy's hooks.check command in
+ * it, and deletes it. DROVER_E_PROVIDER when a target fails. (Exports are
+ * not drilled yet.) */
+drover_code drover_backup_verify(char **out, drover_stack *stack, const char *policy,
+                                 const drover_backup_opts *opts, drover_error *err);
 /* Restores instance `address` in place from snapshot; refuses a running
  * instance unless opts->force. */
 drover_code drover_backup_restore(char **out, drover_stack *stack, const char *address,

@@ -250,6 +250,13 @@ typedef struct drover_provider {
   drover_code (*exec)(void *state, const char *instance, const char *const *argv,
                       double deadline, int *exit_status, char **output,
                       drover_error *err);
+  /* Creates instance new_name from instance's snapshot with the
+   * ownership labels in labels (label name -> string, DROVER_LABEL_*)
+   * replacing the copied ones, starts it and waits until deadline (a DR
+   * drill's scratch instance; deleted with del() on the instance type). */
+  drover_code (*snapshot_clone)(void *state, const char *instance, const char *snapshot,
+                                const char *new_name, const json_t *labels,
+                                double deadline, drover_error *err);
 } drover_provider;
 
 /* --------------------------------------------------------------------------

@@ -21,6 +21,7 @@ typedef struct dv_policy {
   dv_retention ret;        /* ret.tz points at tz */
   char *export_url;        /* "s3://b/p" or "file:///dir"; NULL: none */
   char **pre, **post;      /* NULL-terminated argv, or NULL */
+  char **check;            /* verify: run in the scratch instance, or NULL */
   double hook_timeout;     /* seconds per hook */
   int delete_on_remove;    /* on_delete == "delete" */
 } dv_policy;

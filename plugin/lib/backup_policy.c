@@ -237,6 +237,8 @@ drover_code dv_policy_parse(dv_policy *out, const json_t *props, char *where,
         rc = hook_argv(&out->pre, x, ptr, where, wsize, err);
       else if(!strcmp(key, "post"))
         rc = hook_argv(&out->post, x, ptr, where, wsize, err);
+      else if(!strcmp(key, "check"))
+        rc = hook_argv(&out->check, x, ptr, where, wsize, err);
       else if(!strcmp(key, "timeout")) {
         long long t = json_is_string(x) ? dv_duration_parse(json_string_value(x))
                       : json_is_integer(x) ? json_integer_value(x) : -1;
@@ -246,7 +248,7 @@ drover_code dv_policy_parse(dv_policy *out, const json_t *props, char *where,
         out->hook_timeout = (double)t;
       }
       else
-        rc = bad(err, where, wsize, ptr, "unknown hook (known: pre, post, timeout):", key);
+        rc = bad(err, where, wsize, ptr, "unknown hook (known: pre, post, check, timeout):", key);
       if(rc)
         return rc;
     }
@@ -268,6 +270,7 @@ void dv_policy_free(dv_policy *p)
   free(p->export_url);
   free_argv(p->pre);
   free_argv(p->post);
+  free_argv(p->check);
   memset(p, 0, sizeof(*p));
 }
 

@@ -301,5 +301,6 @@ const drover_provider dv_provider_lxd = {
   lxd_snapshot_create,
   lxd_snapshot_delete,
   lxd_snapshot_restore,
-  lxd_exec
+  lxd_exec,
+  lxd_snapshot_clone
 };

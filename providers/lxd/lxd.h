@@ -236,6 +236,10 @@ LXD_HIDDEN drover_code lxd_snapshot_delete(void *state, const char *instance,
 LXD_HIDDEN drover_code lxd_snapshot_restore(void *state, const char *instance,
                                             const char *snapshot, double deadline,
                                             drover_error *err);
+LXD_HIDDEN drover_code lxd_snapshot_clone(void *state, const char *instance,
+                                          const char *snapshot, const char *new_name,
+                                          const json_t *labels, double deadline,
+                                          drover_error *err);
 LXD_HIDDEN drover_code lxd_exec(void *state, const char *instance,
                                 const char *const *argv, double deadline,
                                 int *exit_status, char **output, drover_error *err);

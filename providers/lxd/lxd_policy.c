@@ -31,7 +31,7 @@ static const drover_prop policy_props[] = {
    "keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly, max_age"},
   {"export", DROVER_T_STRING, 0, NULL, NULL, "s3://bucket/prefix or file:///directory"},
   {"hooks", DROVER_T_OBJECT, 0, NULL, NULL,
-   "pre and post commands run in each instance, timeout"},
+   "pre and post commands run in each instance, check (verify), timeout"},
   {"on_delete", DROVER_T_STRING, 0, "\"keep\"", on_delete_values,
    "what removing the policy does to its snapshots"},
   {NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}

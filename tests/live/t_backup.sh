@@ -1,7 +1,8 @@
 #!/bin/sh
 # Backups on the real LXD with a real SQLite database (the host's sqlite3
 # through a read-only /usr disk): run with hooks, one snapshot per slot,
-# restore in place (refused while running), prune by the retention with
+# restore in place (refused while running), a DR drill (verify) passing
+# and failing, prune by the retention with
 # manual snapshots untouched, kill -9 mid-run then run again, and the
 # policy's removal deleting its snapshots as the plan says.
 STACK=lt-backup-$$
@@ -82,6 +83,13 @@ expect_rc "restore the stopped instance" 0
 api_wait PUT "/1.0/instances/$DB/state" '{"action":"start"}'
 check "the rows are back" test "$(sq 'SELECT group_concat(v) FROM t ORDER BY rowid')" = "a,b"
 
+# The DR drill: the newest snapshot, copied and started, has the 2 rows.
+run backup verify $S "$T" hourly --json
+expect_rc "backup verify passes on a good snapshot" 0
+check "verify checked the newest snapshot" jqt --arg s "$SNAP1" \
+  '.targets[0].snapshot == $s and .targets[0].result == "passed" and .targets[0].check.status == 0' "$TMP/out"
+check "verify left no scratch instance" test -z "$(named_instances drover-verify)"
+
 # kill -9 while the pre hook holds the run, then run again.
 inx touch /data/hold
 inx rm -f /data/pre-started
@@ -111,8 +119,13 @@ for delay in 0.05 0.15 0.3; do
   check "slot $now has exactly one snapshot" \
     test "$(policy_snaps | grep -c "T0${i}00Z$")" -eq 1
 done
+sq "INSERT INTO t VALUES('c');" >/dev/null
 run backup run $S "$T" hourly --now $T3 --json
 expect_rc "backup run the next day" 0
+run backup verify $S "$T" hourly --json
+expect_rc "backup verify fails when its check fails (3 rows)" 1
+check "the report says the check failed" jqt '.targets[0].result == "failed" and .targets[0].check.status != 0' "$TMP/out"
+check "the failed drill left no scratch instance" test -z "$(named_instances drover-verify)"
 
 # A manual snapshot is never the policy's business.
 api_wait POST "/1.0/instances/$DB/snapshots" '{"name":"manual1"}'
