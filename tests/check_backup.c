@@ -337,12 +337,17 @@ START_TEST(pre_failure_aborts_post_runs)
   json_t *r;
 
   pre_status = 3;
+  dv_secret_add("output");
   r = run_at(utc(2026, 3, 28, 11, 5), DROVER_E_PARTIAL);
   ck_assert_str_eq(result_of(r, 0), "failed");
   ck_assert_str_eq(result_of(r, 1), "created");
   ck_assert_uint_eq(count_named("bk-db-0", NULL), 0);
   ck_assert_uint_eq(count_named("bk-db-1", NULL), 1);
   ck_assert_str_eq(calls, "pre:bk-db-0 post:bk-db-0 ");
+  /* hook output reaches the report, with registered secrets redacted */
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+                       json_array_get(json_object_get(r, "targets"), 0), "pre"), "output")),
+                   "hook (sensitive)\n");
   ck_assert_int_eq(json_integer_value(json_object_get(
                        json_object_get(json_array_get(json_object_get(r, "targets"), 0),
                                        "pre"), "status")), 3);

@@ -282,6 +282,20 @@ static int run_hook(const ctx *c, const target *t, char **argv, const char *whic
   else
     rc = t->vt->exec(t->state, t->name, (const char *const *)argv,
                      drover_now() + c->p.hook_timeout, &status, &output, &e);
+  if(output) {
+    /* Hooks may print what the template marked sensitive: redact as the
+     * log sink does (a secret of 4+ characters grows to at most 11). */
+    size_t len = strlen(output), cap = 3 * len + 64;
+    char *red = realloc(output, cap);
+    if(red) {
+      output = red;
+      dv_redact(output, cap);
+    }
+    else {
+      free(output);
+      output = NULL;
+    }
+  }
   h = json_pack("{s:i, s:s}", "status", status, "output", output ? output : "");
   if(h && rc)
     json_object_set_new(h, "error", json_string(e.text));
