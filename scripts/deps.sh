@@ -22,6 +22,10 @@ PKGS="$PKGS check valgrind clang libclang-rt-14-dev groff-base man-db"
 PKGS="$PKGS jq curl ca-certificates git xz-utils openssl lxd busybox-static"
 # util-linux/bsdutils: script(1) for the TTY tests; procps: pgrep/ps.
 PKGS="$PKGS bsdutils util-linux procps"
+# Backups: time zones for schedules and retention (tests use Europe/Berlin
+# and America/New_York); sqlite3 for the live database round trip (the
+# host's binary, read inside a container through a read-only /usr).
+PKGS="$PKGS tzdata sqlite3"
 # The SPANK plugin and its live tests: a real one-node Slurm.
 PKGS="$PKGS slurm-wlm slurm-client libslurm-dev munge"
 

@@ -306,7 +306,8 @@ static const drover_provider nomem_provider = {
   np_update,
   np_del,
   np_read,
-  NULL
+  NULL, /* version 2: no settings schema, */
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL /* check, snapshots, exec or clone */
 };
 
 /* ------------------------------------------------------------------------

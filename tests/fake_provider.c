@@ -510,7 +510,8 @@ const drover_provider fake_provider = {
   fake_update,
   fake_del,
   fake_read,
-  NULL
+  NULL, /* version 2: no settings schema, */
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL /* check, snapshots, exec or clone */
 };
 
 /* ------------------------------------------------------------------------

@@ -33,6 +33,8 @@ static const struct subcommand commands[] = {
   {"show", cli_cmd_show, "list the stack's live resources"},
   {"output", cli_cmd_output, "print the stack's outputs"},
   {"graph", cli_cmd_graph, "print the dependency graph as Graphviz DOT"},
+  {"backup", cli_cmd_backup, "run, prune or list a backup policy's snapshots"},
+  {"restore", cli_cmd_restore, "restore an instance in place from a snapshot"},
 #ifdef HAVE_SLURM
   {"gc", drover_cli_gc, "delete stacks left behind by finished Slurm jobs"},
 #endif

@@ -353,6 +353,52 @@ typedef struct drover_apply_result {
 drover_code drover_apply(drover_plan *plan, const drover_apply_opts *opts,
                          drover_apply_result *result, drover_error *err);
 
+/* ------------------------------------------------------------------------
+ * Backups (backup.c): backup.policy resources of an open stack
+ *
+ * Each call refreshes the stack if it was not, and writes a JSON report
+ * to *out (caller frees; also written, as far as it got, on a partial
+ * failure). Snapshot names and labels: doc/backups.md.
+ */
+
+typedef struct drover_backup_opts {
+  unsigned version;     /* DROVER_BACKUP_OPTS_VERSION */
+  long long now;        /* Unix seconds; 0: the clock (tests pass a fake one) */
+  int dry_run;          /* prune: report only */
+  int force;            /* restore: also over a running instance */
+  double timeout;       /* seconds per cloud operation; 0: 600 */
+} drover_backup_opts;
+
+#define DROVER_BACKUP_OPTS_VERSION 1
+#define DROVER_BACKUP_OPTS_INIT {DROVER_BACKUP_OPTS_VERSION, 0, 0, 0, 0}
+
+/* Takes the current slot's snapshot of each target, with the pre and
+ * post hooks around it; a snapshot that already exists for the slot is
+ * kept ("exists"), never duplicated. DROVER_E_PARTIAL when some targets
+ * failed. policy: the resource name or address. */
+drover_code drover_backup_run(char **out, drover_stack *stack, const char *policy,
+                              const drover_backup_opts *opts, drover_error *err);
+/* Applies the retention to the policy's own snapshots (others are never
+ * touched); opts->dry_run reports what would go and which rule keeps the
+ * rest. */
+drover_code drover_backup_prune(char **out, drover_stack *stack, const char *policy,
+                                const drover_backup_opts *opts, drover_error *err);
+/* Lists the policy's snapshots; policy NULL: every policy of the stack,
+ * each entry naming its policy. */
+drover_code drover_backup_list(char **out, drover_stack *stack, const char *policy,
+                               drover_error *err);
+/* A DR drill: for each target, copies the policy's newest snapshot into
+ * a scratch instance, starts it, runs the policy's hooks.check command in
+ * it, and deletes it. DROVER_E_PROVIDER when a target fails. (Exports are
+ * not drilled yet.) */
+drover_code drover_backup_verify(char **out, drover_stack *stack, const char *policy,
+                                 const drover_backup_opts *opts, drover_error *err);
+/* Restores instance `address` in place from snapshot; refuses a running
+ * instance unless opts->force. */
+drover_code drover_backup_restore(char **out, drover_stack *stack, const char *address,
+                                  const char *snapshot, const drover_backup_opts *opts,
+                                  drover_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -22,7 +22,8 @@ extern "C" {
 #endif
 
 /* 2: drover_rtype gained exports, rules and name_check; drover_provider
- * gained settings; drover_res_req and drover_live gained sensitive. The
+ * gained settings, then the check, snapshot and exec ops; drover_res_req
+ * and drover_live gained sensitive (and drover_live delete_note). The
  * engine reads those members only from tables that say version >= 2. */
 #define DROVER_PROVIDER_VERSION 2
 #define DROVER_PROVIDER_VERSION_MIN 1
@@ -124,6 +125,8 @@ typedef struct drover_live {
   char *stack;         /* stack label; NULL when missing (appended member) */
   char *sensitive;     /* sensitive label (DROVER_LABEL_SENSITIVE); NULL when
                           missing (version >= 2) */
+  char *delete_note;   /* what deleting it also does, for the plan ("its 3
+                          snapshots are deleted"); NULL: nothing (appended) */
 } drover_live;
 
 /* Returns a zeroed object (properties and attributes are empty objects);
@@ -141,6 +144,28 @@ typedef struct drover_live_list {
 drover_code drover_live_list_push(drover_live_list *list, drover_live *live);
 /* Frees the items and the array; leaves an empty list. */
 void drover_live_list_clear(drover_live_list *list);
+
+/* One instance snapshot as listed (version 2). labels holds what the
+ * provider stored with the snapshot (for LXD: the "user.drover.backup.*"
+ * keys of the instance config the snapshot captured), name -> string. */
+typedef struct drover_snapshot {
+  char *instance;       /* owned */
+  char *name;           /* owned */
+  long long created;    /* Unix seconds */
+  json_t *labels;       /* owned object */
+} drover_snapshot;
+
+typedef struct drover_snapshot_list {
+  drover_snapshot *items;
+  size_t count, cap;
+} drover_snapshot_list;
+
+/* Copies instance and name; takes labels (a new reference, may be NULL
+ * for none), also on failure. */
+drover_code drover_snapshot_list_push(drover_snapshot_list *list, const char *instance,
+                                      const char *name, long long created,
+                                      json_t *labels);
+void drover_snapshot_list_clear(drover_snapshot_list *list);
 
 /* --------------------------------------------------------------------------
  * Requests
@@ -231,6 +256,54 @@ typedef struct drover_provider {
    * unused). NULL: not declared (any key reaches init). validate checks
    * the template's settings against it with file:line:col. */
   const struct drover_setting *settings;
+
+  /* Optional: checks what a type's schema cannot express (a cron
+   * expression, a time zone, one of two properties) on properties that
+   * hold no ${...} reference, at template load. On a violation it writes
+   * the RFC 6901 pointer of the bad value, relative to the properties
+   * ("/retention/keep_daily"), to where and returns DROVER_E_TEMPLATE
+   * with err->text saying what is wrong (the loader adds file:line:col);
+   * err->column, when set, is a 1-based column inside that string value. */
+  drover_code (*check)(const drover_rtype *type, const json_t *properties, char *where,
+                       size_t where_size, drover_error *err);
+
+  /* Backups. All optional; the engine answers
+   * DROVER_E_UNSUPPORTED when one is NULL. instance is a cloud name of
+   * an object of the provider's instance type. Thread safe like the rest. */
+
+  /* Appends every snapshot of instance to out. */
+  drover_code (*snapshot_list)(void *state, const char *instance,
+                               drover_snapshot_list *out, drover_error *err);
+  /* Stores label (key -> text) so that the snapshot carries it, then takes
+   * snapshot `snapshot` of instance and waits until deadline. A snapshot
+   * of that name that already exists (a retry after a kill) is adopted:
+   * *existed = 1 and success. */
+  drover_code (*snapshot_create)(void *state, const char *instance, const char *snapshot,
+                                 const char *label_key, const char *label_text,
+                                 double deadline, int *existed, drover_error *err);
+  /* Deletes a snapshot; one already gone is success. */
+  drover_code (*snapshot_delete)(void *state, const char *instance, const char *snapshot,
+                                 double deadline, drover_error *err);
+  /* Restores instance in place from snapshot (the instance must be
+   * stopped, or the provider stops nothing itself: the caller decides). */
+  drover_code (*snapshot_restore)(void *state, const char *instance,
+                                  const char *snapshot, double deadline,
+                                  drover_error *err);
+  /* Runs argv (NULL-terminated) inside the running instance without a
+   * terminal and waits until deadline. *exit_status gets its exit status;
+   * *output (caller frees, may be NULL) its stdout then stderr, cut to
+   * 64 KiB. A command that runs and fails is DROVER_OK with a non-zero
+   * status; failing to run it at all is an error. */
+  drover_code (*exec)(void *state, const char *instance, const char *const *argv,
+                      double deadline, int *exit_status, char **output,
+                      drover_error *err);
+  /* Creates instance new_name from instance's snapshot with the
+   * ownership labels in labels (label name -> string, DROVER_LABEL_*)
+   * replacing the copied ones, starts it and waits until deadline (a DR
+   * drill's scratch instance; deleted with del() on the instance type). */
+  drover_code (*snapshot_clone)(void *state, const char *instance, const char *snapshot,
+                                const char *new_name, const json_t *labels,
+                                double deadline, drover_error *err);
 } drover_provider;
 
 typedef struct drover_setting {
@@ -266,6 +339,18 @@ void drover_logf(const drover_provider_env *env, drover_log_level level,
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* Checks the properties of a backup.policy (schedule, timezone,
+ * retention, targets or selector, export, hooks) for a provider's check
+ * op; same contract as drover_provider.check. */
+drover_code drover_backup_policy_check(const json_t *properties, char *where,
+                                       size_t where_size, drover_error *err);
+/* The 8-hex-digit key of a policy (stack, address) that its snapshot
+ * names and labels carry, into out[9]. */
+drover_code drover_backup_key(char out[9], const char *stack, const char *address);
+/* Non-zero when snapshot is named as a snapshot of the policy with key
+ * ("drover-<key>-<YYYYMMDDTHHMMZ>"). */
+int drover_backup_is_snapshot_of(const char *snapshot, const char *key);
 
 /* --------------------------------------------------------------------------
  * HTTP (one shared module on libcurl, plugin/lib/http.c)

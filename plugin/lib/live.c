@@ -30,6 +30,7 @@ void drover_live_free(drover_live *l)
   free(l->status);
   free(l->stack);
   free(l->sensitive);
+  free(l->delete_note);
   json_decref(l->properties);
   json_decref(l->attributes);
   free(l);
@@ -56,7 +57,8 @@ drover_live *dv_live_dup(const drover_live *l)
      dup_str(&c->hash, l->hash) || dup_str(&c->deps, l->deps) ||
      dup_str(&c->etag, l->etag) || dup_str(&c->status, l->status) ||
      dup_str(&c->stack, l->stack) ||
-     dup_str(&c->sensitive, l->sensitive) || !c->properties || !c->attributes) {
+     dup_str(&c->sensitive, l->sensitive) || dup_str(&c->delete_note, l->delete_note) ||
+     !c->properties || !c->attributes) {
     drover_live_free(c);
     return NULL;
   }

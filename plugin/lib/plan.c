@@ -301,7 +301,10 @@ static drover_code plan_delete(dv_plan_entry *e, const drover_live *live,
   else
     e->address = dv_aprintf("(%s)", live->name ? live->name : fallback_address);
   e->type = dv_strdup(type);
-  e->reason = dv_strdup(reason);
+  if(live->delete_note)
+    e->reason = dv_aprintf("%s; %s", reason, live->delete_note);
+  else
+    e->reason = dv_strdup(reason);
   if(!e->address || !e->type || !e->reason)
     return DROVER_E_NOMEM;
   return note_live(e, live);

@@ -93,8 +93,19 @@ const drover_rtype *dv_rtype_find(const char *name, const drover_provider **prov
   memcpy(pname, name, len);
   pname[len] = '\0';
   p = dv_provider_find(pname);
-  if(!p)
+  if(!p) {
+    /* A cloud-neutral type (backup.policy) is served by the first
+     * provider that declares it: the one that holds its targets. */
+    size_t k;
+    for(k = 0; (p = dv_provider_at(k)) != NULL; k++)
+      for(i = 0; p->types[i]; i++)
+        if(!strcmp(p->types[i]->name, name)) {
+          if(provider)
+            *provider = p;
+          return p->types[i];
+        }
     return NULL;
+  }
   for(i = 0; p->types[i]; i++) {
     if(!strcmp(p->types[i]->name, name)) {
       if(provider)

@@ -685,6 +685,61 @@ out:
   return rc;
 }
 
+/* Whether any string inside v holds a ${...} reference. */
+static int any_ref(const json_t *v)
+{
+  const char *k;
+  json_t *x;
+  size_t i;
+
+  if(json_is_string(v))
+    return dv_has_ref(json_string_value(v));
+  if(json_is_object(v)) {
+    json_object_foreach((json_t *)v, k, x)
+      if(any_ref(x))
+        return 1;
+  }
+  if(json_is_array(v)) {
+    json_array_foreach(v, i, x)
+      if(any_ref(x))
+        return 1;
+  }
+  return 0;
+}
+
+/* The provider's own check of a type (version 2 tables), on literal
+ * properties; its relative pointer becomes file:line:col. */
+static drover_code type_check(drover_template *tpl, const dv_block *b, json_t *props,
+                              const char *sub, drover_error *err)
+{
+  char where[256], text[DROVER_ERROR_TEXT], *ptr;
+  drover_error local;
+  drover_code rc;
+  int col;
+
+  if(!b->provider || b->provider->version < 2 || !b->provider->check || !props ||
+     any_ref(props))
+    return DROVER_OK;
+  drover_error_clear(&local);
+  where[0] = '\0';
+  rc = b->provider->check(b->rtype, props, where, sizeof(where), &local);
+  if(!rc)
+    return DROVER_OK;
+  snprintf(text, sizeof(text), "resource \"%.100s\" (%.100s): %.700s", b->name, b->type_name,
+           local.text);
+  col = local.column;
+  ptr = dv_aprintf("%s%s", sub, where);
+  if(!ptr)
+    return nomem(err);
+  rc = dv_tpl_error(err, tpl, ptr, 0, rc == DROVER_E_NOMEM ? rc : DROVER_E_TEMPLATE,
+                    "%s", text);
+  /* A column inside a one-line string value: past its opening quote. */
+  if(col > 0 && err && err->column > 0 && json_is_string(json_object_get(props, where + 1)))
+    err->column += col;
+  free(ptr);
+  return rc;
+}
+
 static drover_code parse_properties(drover_template *tpl, dv_block *b, json_t *props,
                                     drover_error *err)
 {
@@ -742,6 +797,9 @@ static drover_code parse_properties(drover_template *tpl, dv_block *b, json_t *p
                       b->name, b->type_name, dp->name);
     goto out;
   }
+  rc = type_check(tpl, b, props, sub, err);
+  if(rc)
+    goto out;
   b->properties = json_incref(props);
 out:
   free(names);

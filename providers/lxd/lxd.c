@@ -17,7 +17,7 @@ static const char *const default_sockets[] = {
 };
 
 static const drover_rtype *const lxd_types[] = {
-  &lxd_instance_type, &lxd_profile_type, &lxd_volume_type, NULL
+  &lxd_instance_type, &lxd_profile_type, &lxd_volume_type, &lxd_policy_type, NULL
 };
 
 static const lxd_type_ops *ops_for(const drover_rtype *type)
@@ -28,6 +28,8 @@ static const lxd_type_ops *ops_for(const drover_rtype *type)
     return &lxd_profile_ops;
   if(type == &lxd_volume_type)
     return &lxd_volume_ops;
+  if(type == &lxd_policy_type)
+    return &lxd_policy_ops;
   return NULL;
 }
 
@@ -350,6 +352,14 @@ out:
   return rc;
 }
 
+static drover_code lxd_check(const drover_rtype *type, const json_t *props, char *where,
+                             size_t where_size, drover_error *err)
+{
+  if(type == &lxd_policy_type)
+    return drover_backup_policy_check(props, where, where_size, err);
+  return DROVER_OK;
+}
+
 const drover_provider dv_provider_lxd = {
   DROVER_PROVIDER_VERSION,
   "lxd",
@@ -363,5 +373,12 @@ const drover_provider dv_provider_lxd = {
   lxd_update,
   lxd_del,
   lxd_read,
-  lxd_settings
+  lxd_settings,
+  lxd_check,
+  lxd_snapshot_list,
+  lxd_snapshot_create,
+  lxd_snapshot_delete,
+  lxd_snapshot_restore,
+  lxd_exec,
+  lxd_snapshot_clone
 };

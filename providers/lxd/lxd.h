@@ -106,6 +106,13 @@ LXD_HIDDEN drover_code lxd_wait(lxd_state *st, const char *op, double deadline,
                                 const char *address, unsigned allow, int *exists,
                                 drover_error *err);
 
+/* lxd_wait that also hands back the finished operation's "metadata"
+ * (new reference in *meta when not NULL; NULL when LXD had already
+ * forgotten the operation). */
+LXD_HIDDEN drover_code lxd_wait_meta(lxd_state *st, const char *op, double deadline,
+                                     const char *address, unsigned allow, int *exists,
+                                     json_t **meta, drover_error *err);
+
 /* A call that may answer with an operation: waits for it when it does. */
 LXD_HIDDEN drover_code lxd_call_wait(lxd_state *st, const char *method,
                                      const char *path, const char *if_match,
@@ -188,7 +195,7 @@ LXD_HIDDEN drover_code lxd_get(lxd_state *st, const char *path, const char *addr
                                json_t **obj, char **etag, drover_error *err);
 
 /* Turns one listed LXD object into a live object (*out owned by the
- * caller). ctx is what lxd_list_owned was given; etag may be NULL. */
+ * caller), or leaves *out NULL to skip an object of another drover type. ctx is what lxd_list_owned was given; etag may be NULL. */
 typedef drover_code (*lxd_live_fn)(drover_live **out, const json_t *obj,
                                    const void *ctx, const char *etag,
                                    drover_error *err);
@@ -231,5 +238,41 @@ LXD_HIDDEN extern const drover_rtype lxd_profile_type;
 LXD_HIDDEN extern const lxd_type_ops lxd_profile_ops;
 LXD_HIDDEN extern const drover_rtype lxd_volume_type;
 LXD_HIDDEN extern const lxd_type_ops lxd_volume_ops;
+LXD_HIDDEN extern const drover_rtype lxd_policy_type;
+LXD_HIDDEN extern const lxd_type_ops lxd_policy_ops;
+/* A profile that records a backup.policy (lxd.profile skips it): its
+ * config holds LXD_KIND_KEY = LXD_KIND_POLICY. In lxd_profile.c, so the
+ * profile type does not call into lxd_policy.c, which builds on it. */
+#define LXD_KIND_KEY "user.drover_kind"
+#define LXD_KIND_POLICY "backup.policy"
+LXD_HIDDEN int lxd_is_policy(const json_t *obj);
+
+/* --------------------------------------------------------------------------
+ * Backups (lxd_snapshot.c, lxd_exec.c): the version 2 table ops
+ */
+
+/* Snapshot labels live in instance config keys with this prefix, set just
+ * before the snapshot so that its captured config carries them. */
+#define LXD_BACKUP_PREFIX "user.drover.backup."
+
+LXD_HIDDEN drover_code lxd_snapshot_list(void *state, const char *instance,
+                                         drover_snapshot_list *out, drover_error *err);
+LXD_HIDDEN drover_code lxd_snapshot_create(void *state, const char *instance,
+                                           const char *snapshot, const char *label_key,
+                                           const char *label_text, double deadline,
+                                           int *existed, drover_error *err);
+LXD_HIDDEN drover_code lxd_snapshot_delete(void *state, const char *instance,
+                                           const char *snapshot, double deadline,
+                                           drover_error *err);
+LXD_HIDDEN drover_code lxd_snapshot_restore(void *state, const char *instance,
+                                            const char *snapshot, double deadline,
+                                            drover_error *err);
+LXD_HIDDEN drover_code lxd_snapshot_clone(void *state, const char *instance,
+                                          const char *snapshot, const char *new_name,
+                                          const json_t *labels, double deadline,
+                                          drover_error *err);
+LXD_HIDDEN drover_code lxd_exec(void *state, const char *instance,
+                                const char *const *argv, double deadline,
+                                int *exit_status, char **output, drover_error *err);
 
 #endif /* DROVER_LXD_H */

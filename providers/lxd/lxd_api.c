@@ -454,6 +454,13 @@ drover_code lxd_wait(lxd_state *st, const char *op, double deadline,
                      const char *address, unsigned allow, int *exists,
                      drover_error *err)
 {
+  return lxd_wait_meta(st, op, deadline, address, allow, exists, NULL, err);
+}
+
+drover_code lxd_wait_meta(lxd_state *st, const char *op, double deadline,
+                          const char *address, unsigned allow, int *exists,
+                          json_t **meta, drover_error *err)
+{
   drover_code rc = DROVER_OK;
   char *path = NULL;
   const char *q = strchr(op, '?');
@@ -504,8 +511,11 @@ drover_code lxd_wait(lxd_state *st, const char *op, double deadline,
     }
     code = (long)json_integer_value(json_object_get(res.meta, "status_code"));
     errtext = json_string_value(json_object_get(res.meta, "err"));
-    if(code == 200)
+    if(code == 200) {
+      if(meta)
+        *meta = json_incref(json_object_get(res.meta, "metadata"));
       goto out;
+    }
     if(code == 400 || code == 401) {
       if((allow & LXD_ALLOW_EXISTS) && errtext && strstr(errtext, "already exists")) {
         if(exists)

@@ -6,9 +6,13 @@
 #include <string.h>
 #include "lxd.h"
 
+/* Keys an update carries over from the live config: LXD's own, and the
+ * backup labels (lxd_snapshot.c) that let a removed policy find the
+ * instances holding its snapshots. */
 static int is_server_key(const char *key)
 {
-  return !strncmp(key, "volatile.", 9) || !strncmp(key, "image.", 6);
+  return !strncmp(key, "volatile.", 9) || !strncmp(key, "image.", 6) ||
+         !strncmp(key, LXD_BACKUP_PREFIX, strlen(LXD_BACKUP_PREFIX));
 }
 
 static int is_label_key(const char *key)
@@ -95,7 +99,10 @@ drover_code lxd_list_owned(lxd_state *st, const char *path, const char *stack,
     }
     if(!lxd_owned(obj, stack))
       continue;
+    l = NULL;
     rc = fn(&l, obj, ctx, NULL, err);
+    if(!rc && !l)
+      continue; /* fn says: not of this type */
     if(!rc && (rc = drover_live_list_push(out, l)) != DROVER_OK)
       lxd_fail(err, rc, NULL, "out of memory");
     if(rc)

@@ -18,16 +18,27 @@ const drover_rtype lxd_profile_type = {
   "lxd.profile", prof_props, 0, "an LXD profile", prof_exports, NULL, lxd_name_object
 };
 
+int lxd_is_policy(const json_t *obj)
+{
+  const char *k = json_string_value(json_object_get(json_object_get(obj, "config"),
+                                                    LXD_KIND_KEY));
+  return k && !strcmp(k, LXD_KIND_POLICY);
+}
+
 /* *out owned by the caller. ctx unused (lxd_live_fn). */
 static drover_code prof_live(drover_live **out, const json_t *obj, const void *ctx,
                              const char *etag, drover_error *err)
 {
   drover_live *l = NULL;
   const char *desc = json_string_value(json_object_get(obj, "description"));
-  drover_code rc = lxd_live_base(&l, obj, etag, err);
+  drover_code rc;
   json_t *p;
 
   (void)ctx;
+  *out = NULL;
+  if(lxd_is_policy(obj))
+    return DROVER_OK; /* a backup.policy record (lxd_policy.c), not a profile */
+  rc = lxd_live_base(&l, obj, etag, err);
   if(rc)
     return rc;
   p = l->properties;

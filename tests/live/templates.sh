@@ -25,6 +25,7 @@ RUN_ID=$$
 declare -A VARS=(
   [quickstart]="--var replicas=2"
   [webtier]="--var replicas=2"
+  [backup-gfs]="--var replicas=2"
 )
 
 pass=0 fail=0
@@ -158,6 +159,24 @@ for tpl in "${templates[@]}"; do
       fi
     fi
   fi
+  # Backup policies run: a snapshot of each target, listed, prunable.
+  for pol in $(jq -r '.resources | to_entries[] | select(.value.type == "backup.policy") | .key' "$tpl"); do
+    if check "$base: backup run $pol" 0 "$DROVER" backup run --json --stack "$stack" "${vars[@]}" "$tpl" "$pol"; then
+      nt=$(jq '.targets | length' "$LOG")
+      if jq -e '(.targets | length) > 0 and all(.targets[]; .result == "created")' "$LOG" >/dev/null 2>&1; then
+        ok "$base: backup run $pol snapshotted its $nt targets"
+      else
+        nok "$base: backup run $pol did not snapshot every target"; sed 's/^/    # /' "$LOG" | head -n 20
+      fi
+      if check "$base: backup list $pol" 0 "$DROVER" backup list --json --stack "$stack" "${vars[@]}" "$tpl" "$pol" &&
+         jq -e --argjson n "$nt" '.snapshots | length == $n' "$LOG" >/dev/null 2>&1; then
+        ok "$base: backup list $pol shows one snapshot per target"
+      else
+        nok "$base: backup list $pol does not show one snapshot per target"
+      fi
+      check "$base: backup prune --dry-run $pol" 0 "$DROVER" backup prune --dry-run --json --stack "$stack" "${vars[@]}" "$tpl" "$pol"
+    fi
+  done
   check "$base: destroy" 0 "$DROVER" destroy --yes --stack "$stack" "${vars[@]}" "$tpl"
   n=$(owned_count "$stack")
   if [ "$n" = 0 ]; then ok "$base: nothing left labelled with $stack"; else nok "$base: $n objects still labelled with $stack"; fi

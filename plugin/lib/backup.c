@@ -1,0 +1,741 @@
+/* backup.c - the backup commands every shell shares (drover backup, and
+ * later scheduled jobs): run, prune, list and restore for a backup.policy
+ * of an open stack. Reports are JSON text for the shells to print.
+ *
+ * A snapshot belongs to a policy when both hold: its name is
+ * drover-<key>-<slot> (backup.h) and the label the provider stored with it
+ * under <key> names the same stack and policy. Anything else (a manual
+ * snapshot, another policy's) is never touched. */
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "engine.h"
+#include "backup.h"
+
+/* One instance a policy backs up. */
+typedef struct target {
+  char *name;             /* cloud name */
+  char *address;          /* resource address, with the stack for selectors */
+  char *status;           /* "Running", or NULL */
+  const drover_provider *vt;
+  void *state;            /* the provider's, borrowed from the stack */
+} target;
+
+typedef struct ctx {
+  drover_stack *stack;
+  const dv_inst *pol;     /* the policy's inst */
+  dv_policy p;
+  char key[9];
+  target *t;
+  size_t nt;
+  long long now;
+  double timeout;
+} ctx;
+
+static void ctx_free(ctx *c)
+{
+  size_t i;
+
+  for(i = 0; i < c->nt; i++) {
+    free(c->t[i].name);
+    free(c->t[i].address);
+    free(c->t[i].status);
+  }
+  free(c->t);
+  dv_policy_free(&c->p);
+}
+
+static drover_code add_target(ctx *c, const drover_provider *vt, void *state,
+                              const drover_live *l, const char *stack_name)
+{
+  target *t;
+  size_t i;
+
+  for(i = 0; i < c->nt; i++)
+    if(c->t[i].vt == vt && !strcmp(c->t[i].name, l->name))
+      return DROVER_OK; /* named twice */
+  t = realloc(c->t, (c->nt + 1) * sizeof(*t));
+  if(!t)
+    return DROVER_E_NOMEM;
+  c->t = t;
+  t = &c->t[c->nt];
+  memset(t, 0, sizeof(*t));
+  t->vt = vt;
+  t->state = state;
+  t->name = dv_strdup(l->name);
+  t->address = stack_name ? dv_aprintf("%s/%s", stack_name, l->address ? l->address : "?")
+                          : dv_strdup(l->address ? l->address : l->name);
+  t->status = dv_strdup(l->status);
+  if(!t->name || !t->address || (l->status && !t->status)) {
+    free(t->name);
+    free(t->address);
+    free(t->status);
+    return DROVER_E_NOMEM;
+  }
+  c->nt++;
+  return DROVER_OK;
+}
+
+/* The instance type of provider vt ("<name>.instance"), or NULL. */
+static const drover_rtype *instance_type(const drover_provider *vt)
+{
+  size_t i, n = strlen(vt->name);
+
+  for(i = 0; vt->types[i]; i++)
+    if(!strncmp(vt->types[i]->name, vt->name, n) &&
+       !strcmp(vt->types[i]->name + n, ".instance"))
+      return vt->types[i];
+  return NULL;
+}
+
+static drover_code resolve_targets(ctx *c, drover_error *err)
+{
+  drover_stack *st = c->stack;
+  const dv_block *pb = &st->tpl->blocks[c->pol->block];
+  dv_pinst *pi = NULL;
+  drover_code rc;
+  size_t i, j;
+
+  rc = dv_stack_provider(&pi, st, pb->provider, err);
+  if(rc)
+    return rc;
+  for(i = 0; i < c->p.ntargets; i++) {
+    size_t b = dv_block_find(st->tpl, c->p.targets[i]), found = 0;
+    for(j = 0; j < st->ninsts; j++) {
+      const dv_inst *in = &st->insts[j];
+      dv_pinst *ti = NULL;
+      if(b != (size_t)-1 ? in->block != b : strcmp(in->address, c->p.targets[i]))
+        continue;
+      found++;
+      /* Each target is snapshotted by its own provider. */
+      rc = dv_stack_provider(&ti, st, st->tpl->blocks[in->block].provider, err);
+      if(rc)
+        return rc;
+      if(st->tpl->blocks[in->block].rtype != instance_type(ti->vt) ||
+         !ti->vt->snapshot_list || !ti->vt->snapshot_create || !ti->vt->snapshot_delete)
+        return drover_error_set(err, DROVER_E_ARG,
+                                "backup: target \"%s\" of policy \"%s\" is a %s, not an "
+                                "instance that can be snapshotted",
+                                in->address, c->pol->address,
+                                st->tpl->blocks[in->block].type_name);
+      if(!in->live) {
+        drover_error_set(err, DROVER_E_NOT_FOUND,
+                         "backup: target \"%s\" of policy \"%s\" does not exist (apply "
+                         "the stack first)",
+                         in->address, c->pol->address);
+        return DROVER_E_NOT_FOUND;
+      }
+      if(add_target(c, ti->vt, ti->state, in->live, NULL))
+        return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+    }
+    if(!found)
+      return drover_error_set(err, DROVER_E_ARG,
+                              "backup: policy \"%s\" targets \"%s\", which is not a "
+                              "resource of stack %s",
+                              c->pol->address, c->p.targets[i], st->name);
+  }
+  if(c->p.has_selector) {
+    drover_live_list all;
+    const drover_rtype *it = instance_type(pi->vt);
+    memset(&all, 0, sizeof(all));
+    if(!it || !pi->vt->snapshot_list || !pi->vt->snapshot_create || !pi->vt->snapshot_delete)
+      return drover_error_set(err, DROVER_E_UNSUPPORTED,
+                              "backup: provider %s has no instances it can snapshot",
+                              pi->vt->name);
+    rc = pi->vt->list(pi->state, it, NULL, &all, err);
+    for(i = 0; !rc && i < all.count; i++) {
+      const drover_live *l = all.items[i];
+      if(!l->stack || !l->address)
+        continue;
+      if(c->p.sel_stack && fnmatch(c->p.sel_stack, l->stack, 0))
+        continue;
+      if(c->p.sel_address && fnmatch(c->p.sel_address, l->address, 0))
+        continue;
+      if(add_target(c, pi->vt, pi->state, l, l->stack))
+        rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+    }
+    drover_live_list_clear(&all);
+  }
+  return rc;
+}
+
+static drover_code ctx_open(ctx *c, drover_stack *stack, const char *policy,
+                            const drover_backup_opts *o, drover_error *err)
+{
+  char where[256];
+  drover_code rc;
+  size_t i;
+
+  memset(c, 0, sizeof(*c));
+  c->stack = stack;
+  c->now = o && o->now ? o->now : (long long)time(NULL);
+  c->timeout = o && o->timeout > 0 ? o->timeout : 600;
+  if(!policy)
+    return drover_error_set(err, DROVER_E_ARG, "backup: which policy?");
+  for(i = 0; i < stack->ninsts; i++) {
+    const dv_block *b = &stack->tpl->blocks[stack->insts[i].block];
+    if(!strcmp(b->type_name, "backup.policy") &&
+       (!strcmp(stack->insts[i].address, policy) || !strcmp(b->name, policy))) {
+      c->pol = &stack->insts[i];
+      break;
+    }
+  }
+  if(!c->pol)
+    return drover_error_set(err, DROVER_E_ARG,
+                            "backup: stack %s has no backup.policy \"%s\"", stack->name,
+                            policy);
+  if(!c->pol->known)
+    return drover_error_set(err, DROVER_E_ARG,
+                            "backup: policy \"%s\" refers to values known only after "
+                            "apply; apply the stack first",
+                            policy);
+  rc = dv_policy_parse(&c->p, c->pol->desired, where, sizeof(where), err);
+  if(rc) {
+    drover_error_locate(err, NULL, c->pol->address);
+    return rc;
+  }
+  if(dv_policy_key(c->key, stack->name, c->pol->address))
+    return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+  if(!stack->refreshed) {
+    rc = drover_stack_refresh(stack, err);
+    if(rc)
+      return rc;
+  }
+  return resolve_targets(c, err);
+}
+
+/* The label stored with each snapshot under the policy's key. Caller
+ * frees. */
+static char *label_text(const ctx *c, long long slot)
+{
+  json_t *o = json_pack("{s:s, s:s, s:I, s:s}", "stack", c->stack->name, "policy",
+                        c->pol->address, "slot", (json_int_t)slot, "on_delete",
+                        c->p.delete_on_remove ? "delete" : "keep");
+  char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+  json_decref(o);
+  return s;
+}
+
+static int str_is(const json_t *v, const char *s)
+{
+  const char *t = json_string_value(v);
+  return t && !strcmp(t, s);
+}
+
+/* The slot of snapshot s when this policy made it (name and label
+ * agree), else -1. */
+static long long policy_slot(const ctx *c, const drover_snapshot *s)
+{
+  long long slot = dv_snap_slot(s->name, c->key);
+  const char *text = json_string_value(json_object_get(s->labels, c->key));
+  json_t *l;
+  int ok;
+
+  if(slot < 0 || !text)
+    return -1;
+  l = json_loads(text, 0, NULL);
+  ok = l && str_is(json_object_get(l, "stack"), c->stack->name) &&
+       str_is(json_object_get(l, "policy"), c->pol->address);
+  json_decref(l);
+  return ok ? slot : -1;
+}
+
+static char *iso_utc(long long t, char *buf, size_t size)
+{
+  time_t tt = (time_t)t;
+  struct tm tm;
+
+  gmtime_r(&tt, &tm);
+  strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+static drover_code dump(char **out, json_t *report, drover_error *err)
+{
+  *out = json_dumps(report, JSON_COMPACT);
+  json_decref(report);
+  return *out ? DROVER_OK : drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+}
+
+/* ------------------------------------------------------------------------
+ * run
+ */
+
+/* Runs one hook; fills the entry's "<which>" member. Returns non-zero
+ * when it failed (a pre failure aborts the snapshot). */
+static int run_hook(const ctx *c, const target *t, char **argv, const char *which,
+                    json_t *entry)
+{
+  drover_error e;
+  char *output = NULL;
+  int status = -1;
+  drover_code rc;
+  json_t *h;
+
+  drover_error_clear(&e);
+  if(!t->vt->exec)
+    rc = drover_error_set(&e, DROVER_E_UNSUPPORTED, "provider %s cannot run commands",
+                          t->vt->name);
+  else
+    rc = t->vt->exec(t->state, t->name, (const char *const *)argv,
+                     drover_now() + c->p.hook_timeout, &status, &output, &e);
+  if(output) {
+    /* Hooks may print what the template marked sensitive: redact as the
+     * log sink does (a secret of 4+ characters grows to at most 11). */
+    size_t len = strlen(output), cap = 3 * len + 64;
+    char *red = realloc(output, cap);
+    if(red) {
+      output = red;
+      dv_redact(output, cap);
+    }
+    else {
+      free(output);
+      output = NULL;
+    }
+  }
+  h = json_pack("{s:i, s:s}", "status", status, "output", output ? output : "");
+  if(h && rc)
+    json_object_set_new(h, "error", json_string(e.text));
+  if(h)
+    json_object_set_new(entry, which, h);
+  if(rc)
+    dv_log(c->stack, DROVER_LOG_ERROR, "backup: %s hook in %s could not run: %s", which,
+           t->name, e.text);
+  else if(status)
+    dv_log(c->stack, DROVER_LOG_ERROR, "backup: %s hook in %s exited with %d", which,
+           t->name, status);
+  free(output);
+  return rc || status;
+}
+
+drover_code drover_backup_run(char **out, drover_stack *stack, const char *policy,
+                              const drover_backup_opts *o, drover_error *err)
+{
+  ctx c;
+  drover_code rc;
+  json_t *report = NULL, *arr;
+  time_t slot_t;
+  char name[96], when[32];
+  size_t i, failed = 0;
+
+  *out = NULL;
+  rc = ctx_open(&c, stack, policy, o, err);
+  if(rc)
+    goto out;
+  rc = dv_cron_slot_of(&c.p.cron, (time_t)c.now, &slot_t, err);
+  if(rc)
+    goto out;
+  dv_snap_name(name, sizeof(name), c.key, (long long)slot_t);
+  report = json_pack("{s:s, s:s, s:s, s:[]}", "policy", c.pol->address, "slot",
+                     iso_utc((long long)slot_t, when, sizeof(when)), "snapshot", name,
+                     "targets");
+  if(!report) {
+    rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+    goto out;
+  }
+  arr = json_object_get(report, "targets");
+  for(i = 0; i < c.nt; i++) {
+    target *t = &c.t[i];
+    drover_snapshot_list snaps;
+    json_t *entry = json_pack("{s:s, s:s}", "instance", t->name, "address", t->address);
+    const char *result = NULL;
+    drover_error e;
+    int exists = 0, pre_failed = 0, hooks = t->status && !strcmp(t->status, "Running");
+    size_t k;
+    char *label = label_text(&c, (long long)slot_t);
+
+    drover_error_clear(&e);
+    memset(&snaps, 0, sizeof(snaps));
+    if(!entry || !label || json_array_append_new(arr, entry)) {
+      free(label);
+      rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+      goto out;
+    }
+    /* One snapshot per slot: an earlier (or killed) run's is kept. */
+    if(t->vt->snapshot_list(t->state, t->name, &snaps, &e) == DROVER_OK) {
+      for(k = 0; k < snaps.count; k++)
+        if(!strcmp(snaps.items[k].name, name) && policy_slot(&c, &snaps.items[k]) >= 0)
+          exists = 1;
+    }
+    drover_snapshot_list_clear(&snaps);
+    if(e.code)
+      result = "failed";
+    else if(exists)
+      result = "exists";
+    else {
+      if(hooks && c.p.pre)
+        pre_failed = run_hook(&c, t, c.p.pre, "pre", entry);
+      if(pre_failed) {
+        drover_error_set(&e, DROVER_E_PROVIDER,
+                         "pre hook failed in %s: snapshot not taken", t->name);
+        result = "failed";
+      }
+      else {
+        int existed = 0;
+        if(t->vt->snapshot_create(t->state, t->name, name, c.key, label,
+                                  drover_now() + c.timeout, &existed, &e) == DROVER_OK)
+          result = existed ? "exists" : "created";
+        else
+          result = "failed";
+      }
+      /* post always runs once pre was tried. */
+      if(hooks && c.p.post && run_hook(&c, t, c.p.post, "post", entry) && !e.code)
+        drover_error_set(&e, DROVER_E_PROVIDER, "post hook failed in %s", t->name);
+      if(hooks && c.p.post && e.code && strcmp(result, "failed"))
+        result = "failed";
+    }
+    free(label);
+    json_object_set_new(entry, "result", json_string(result));
+    if(e.code) {
+      json_object_set_new(entry, "error", json_string(e.text));
+      dv_log(stack, DROVER_LOG_ERROR, "backup: %s: %s", t->name, e.text);
+      failed++;
+    }
+  }
+  if(failed)
+    rc = drover_error_set(err, c.nt == failed ? DROVER_E_PROVIDER : DROVER_E_PARTIAL,
+                          "backup run: %zu of %zu targets failed", failed, c.nt);
+out:
+  if(report) {
+    drover_code r2 = dump(out, report, err);
+    if(!rc)
+      rc = r2;
+  }
+  ctx_free(&c);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * prune and list
+ */
+
+static drover_code prune_or_list(char **out, drover_stack *stack, const char *policy,
+                                 const drover_backup_opts *o, int prune, drover_error *err)
+{
+  ctx c;
+  drover_code rc;
+  json_t *report = NULL, *arr;
+  size_t i, failed = 0;
+  int dry = o && o->dry_run;
+
+  *out = NULL;
+  rc = ctx_open(&c, stack, policy, o, err);
+  if(rc)
+    goto out;
+  report = json_pack("{s:s, s:b, s:[]}", "policy", c.pol->address, "dry_run", dry || !prune,
+                     "snapshots");
+  if(!report) {
+    rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+    goto out;
+  }
+  arr = json_object_get(report, "snapshots");
+  for(i = 0; i < c.nt && !rc; i++) {
+    target *t = &c.t[i];
+    drover_snapshot_list snaps;
+    time_t *times = NULL;
+    unsigned *kept = NULL;
+    size_t *idx = NULL, n = 0, k;
+    drover_error e;
+
+    drover_error_clear(&e);
+    memset(&snaps, 0, sizeof(snaps));
+    rc = t->vt->snapshot_list(t->state, t->name, &snaps, err);
+    if(rc)
+      break;
+    times = calloc(snaps.count + 1, sizeof(*times));
+    kept = calloc(snaps.count + 1, sizeof(*kept));
+    idx = calloc(snaps.count + 1, sizeof(*idx));
+    if(!times || !kept || !idx)
+      rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+    for(k = 0; !rc && k < snaps.count; k++) {
+      long long slot = policy_slot(&c, &snaps.items[k]);
+      if(slot < 0)
+        continue; /* not this policy's: never touched */
+      times[n] = (time_t)slot;
+      idx[n++] = k;
+    }
+    if(!rc && n && prune)
+      rc = dv_retention_apply(&c.p.ret, times, n, (time_t)c.now, kept, err);
+    for(k = 0; !rc && k < n; k++) {
+      const drover_snapshot *s = &snaps.items[idx[k]];
+      char why[128], when[32], created[32];
+      const char *action = !prune ? "listed" : kept[k] ? "keep" : dry ? "would delete"
+                                                                     : "delete";
+      json_t *entry;
+      if(prune && !kept[k] && !dry) {
+        drover_error_clear(&e);
+        if(t->vt->snapshot_delete(t->state, t->name, s->name, drover_now() + c.timeout, &e)) {
+          action = "failed";
+          failed++;
+          dv_log(stack, DROVER_LOG_ERROR, "backup prune: %s/%s: %s", t->name, s->name, e.text);
+        }
+        else
+          action = "deleted";
+      }
+      dv_retention_reasons(kept[k], why, sizeof(why));
+      entry = json_pack("{s:s, s:s, s:s, s:s, s:s}", "instance", t->name, "snapshot",
+                        s->name, "slot", iso_utc((long long)times[k], when, sizeof(when)),
+                        "created", iso_utc(s->created, created, sizeof(created)), "action",
+                        action);
+      if(entry && prune && kept[k])
+        json_object_set_new(entry, "kept_by", json_string(why));
+      if(!entry || json_array_append_new(arr, entry))
+        rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+    }
+    free(times);
+    free(kept);
+    free(idx);
+    drover_snapshot_list_clear(&snaps);
+  }
+  if(!rc && failed)
+    rc = drover_error_set(err, DROVER_E_PARTIAL, "backup prune: %zu deletions failed",
+                          failed);
+out:
+  if(report) {
+    drover_code r2 = dump(out, report, err);
+    if(!rc)
+      rc = r2;
+  }
+  ctx_free(&c);
+  return rc;
+}
+
+drover_code drover_backup_prune(char **out, drover_stack *stack, const char *policy,
+                                const drover_backup_opts *o, drover_error *err)
+{
+  return prune_or_list(out, stack, policy, o, 1, err);
+}
+
+/* Every policy's list, merged: each entry gains "policy". */
+static drover_code list_all(char **out, drover_stack *stack, drover_error *err)
+{
+  json_t *all = json_pack("{s:[]}", "snapshots"), *one, *e;
+  drover_code rc = all ? DROVER_OK : DROVER_E_NOMEM;
+  size_t i, k;
+
+  *out = NULL;
+  for(i = 0; !rc && i < stack->ninsts; i++) {
+    const dv_inst *in = &stack->insts[i];
+    char *text = NULL;
+    if(strcmp(stack->tpl->blocks[in->block].type_name, "backup.policy"))
+      continue;
+    rc = prune_or_list(&text, stack, in->address, NULL, 0, err);
+    one = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    json_array_foreach(json_object_get(one, "snapshots"), k, e) {
+      if(json_object_set_new(e, "policy", json_string(in->address)) ||
+         json_array_append(json_object_get(all, "snapshots"), e))
+        rc = DROVER_E_NOMEM;
+    }
+    json_decref(one);
+  }
+  if(rc == DROVER_E_NOMEM)
+    drover_error_set(err, rc, "out of memory");
+  if(all) {
+    drover_code r2 = dump(out, all, err);
+    if(!rc)
+      rc = r2;
+  }
+  return rc;
+}
+
+drover_code drover_backup_list(char **out, drover_stack *stack, const char *policy,
+                               drover_error *err)
+{
+  if(!policy)
+    return list_all(out, stack, err);
+  return prune_or_list(out, stack, policy, NULL, 0, err);
+}
+
+/* ------------------------------------------------------------------------
+ * restore
+ */
+
+drover_code drover_backup_restore(char **out, drover_stack *stack, const char *address,
+                                  const char *snapshot, const drover_backup_opts *o,
+                                  drover_error *err)
+{
+  dv_inst *in = NULL;
+  dv_pinst *pi = NULL;
+  drover_code rc;
+  size_t i;
+  double timeout = o && o->timeout > 0 ? o->timeout : 600;
+
+  *out = NULL;
+  if(!address || !snapshot)
+    return drover_error_set(err, DROVER_E_ARG, "restore: needs an instance and a snapshot");
+  if(!stack->refreshed) {
+    rc = drover_stack_refresh(stack, err);
+    if(rc)
+      return rc;
+  }
+  for(i = 0; i < stack->ninsts; i++)
+    if(!strcmp(stack->insts[i].address, address))
+      in = &stack->insts[i];
+  if(!in)
+    return drover_error_set(err, DROVER_E_ARG, "restore: stack %s has no resource \"%s\"",
+                            stack->name, address);
+  if(!in->live)
+    return drover_error_set(err, DROVER_E_NOT_FOUND,
+                            "restore: \"%s\" does not exist in the cloud", address);
+  rc = dv_stack_provider(&pi, stack, stack->tpl->blocks[in->block].provider, err);
+  if(rc)
+    return rc;
+  if(!pi->vt->snapshot_restore || stack->tpl->blocks[in->block].rtype != instance_type(pi->vt))
+    return drover_error_set(err, DROVER_E_UNSUPPORTED,
+                            "restore: \"%s\" is not an instance that can be restored",
+                            address);
+  if(in->live->status && !strcmp(in->live->status, "Running") && !(o && o->force))
+    return drover_error_set(err, DROVER_E_ARG,
+                            "restore: instance %s (%s) is running; restoring would "
+                            "overwrite it in place. Stop it first, or pass --force",
+                            in->live->name, address);
+  rc = pi->vt->snapshot_restore(pi->state, in->live->name, snapshot, drover_now() + timeout,
+                                err);
+  if(rc)
+    return rc;
+  *out = dv_aprintf("{\"instance\":\"%s\",\"address\":\"%s\",\"snapshot\":\"%s\","
+                    "\"result\":\"restored\"}",
+                    in->live->name, address, snapshot);
+  return *out ? DROVER_OK : drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+}
+
+/* ------------------------------------------------------------------------
+ * verify: a DR drill from snapshots
+ */
+
+/* The newest snapshot this policy made of t into name (size bytes);
+ * 0 when there is none. */
+static int newest_snapshot(const ctx *c, const target *t, char *name, size_t size,
+                           drover_error *err)
+{
+  drover_snapshot_list snaps;
+  long long best = -1;
+  size_t k;
+
+  memset(&snaps, 0, sizeof(snaps));
+  if(t->vt->snapshot_list(t->state, t->name, &snaps, err))
+    return 0;
+  for(k = 0; k < snaps.count; k++) {
+    long long slot = policy_slot(c, &snaps.items[k]);
+    if(slot > best) {
+      best = slot;
+      snprintf(name, size, "%s", snaps.items[k].name);
+    }
+  }
+  drover_snapshot_list_clear(&snaps);
+  return best >= 0;
+}
+
+/* Deletes the scratch instance (also one a killed drill left). */
+static drover_code drop_scratch(const ctx *c, const target *t, const char *name,
+                                const char *address, drover_error *err)
+{
+  drover_live l;
+  const drover_rtype *it = instance_type(t->vt);
+
+  memset(&l, 0, sizeof(l));
+  l.name = (char *)name;
+  l.address = (char *)address;
+  if(!it)
+    return drover_error_set(err, DROVER_E_UNSUPPORTED, "no instance type");
+  return t->vt->del(t->state, it, &l, drover_now() + c->timeout, err);
+}
+
+drover_code drover_backup_verify(char **out, drover_stack *stack, const char *policy,
+                                 const drover_backup_opts *o, drover_error *err)
+{
+  ctx c;
+  drover_code rc;
+  json_t *report = NULL, *arr;
+  size_t i, failed = 0;
+
+  *out = NULL;
+  rc = ctx_open(&c, stack, policy, o, err);
+  if(rc)
+    goto out;
+  report = json_pack("{s:s, s:[]}", "policy", c.pol->address, "targets");
+  if(!report) {
+    rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+    goto out;
+  }
+  arr = json_object_get(report, "targets");
+  for(i = 0; i < c.nt; i++) {
+    target *t = &c.t[i];
+    char snap[128], scratch[64], address[160];
+    const char *result = "passed";
+    json_t *entry = json_pack("{s:s, s:s}", "instance", t->name, "address", t->address);
+    json_t *labels = NULL;
+    drover_error e;
+
+    drover_error_clear(&e);
+    /* Named and labelled as the policy's own resource: a drill killed
+     * midway leaves an orphan the next plan shows and apply deletes. */
+    snprintf(scratch, sizeof(scratch), "drover-verify-%s-%zu", c.key, i);
+    snprintf(address, sizeof(address), "%s.verify[%zu]", c.pol->address, i);
+    labels = json_pack("{s:s, s:s, s:s, s:s}", DROVER_LABEL_STACK, stack->name,
+                       DROVER_LABEL_ADDRESS, address, DROVER_LABEL_HASH, "",
+                       DROVER_LABEL_DEPS, "");
+    if(!entry || !labels || json_array_append_new(arr, entry)) {
+      json_decref(labels);
+      rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+      goto out;
+    }
+    if(!t->vt->snapshot_clone) {
+      drover_error_set(&e, DROVER_E_UNSUPPORTED, "provider %s cannot clone snapshots",
+                       t->vt->name);
+      result = "failed";
+    }
+    else if(!newest_snapshot(&c, t, snap, sizeof(snap), &e)) {
+      if(!e.code)
+        drover_error_set(&e, DROVER_E_NOT_FOUND, "no snapshot of %s to verify (run "
+                         "drover backup run first)", t->name);
+      result = "failed";
+    }
+    else {
+      json_object_set_new(entry, "snapshot", json_string(snap));
+      json_object_set_new(entry, "scratch", json_string(scratch));
+      if(drop_scratch(&c, t, scratch, address, &e) ||
+         t->vt->snapshot_clone(t->state, t->name, snap, scratch, labels,
+                               drover_now() + c.timeout, &e))
+        result = "failed";
+      else {
+        target s = *t;
+        s.name = scratch;
+        if(c.p.check && run_hook(&c, &s, c.p.check, "check", entry)) {
+          drover_error_set(&e, DROVER_E_PROVIDER, "check failed in the copy of %s", t->name);
+          result = "failed";
+        }
+      }
+      /* Always remove the scratch instance, whatever happened. */
+      {
+        drover_error e2;
+        drover_error_clear(&e2);
+        if(drop_scratch(&c, t, scratch, address, &e2)) {
+          drover_error_set(&e, e2.code, "%s", e2.text);
+          result = "failed";
+        }
+      }
+    }
+    json_decref(labels);
+    json_object_set_new(entry, "result", json_string(result));
+    if(e.code) {
+      json_object_set_new(entry, "error", json_string(e.text));
+      failed++;
+    }
+  }
+  if(failed)
+    rc = drover_error_set(err, DROVER_E_PROVIDER, "backup verify: %zu of %zu targets failed",
+                          failed, c.nt);
+out:
+  if(report) {
+    drover_code r2 = dump(out, report, err);
+    if(!rc)
+      rc = r2;
+  }
+  ctx_free(&c);
+  return rc;
+}
