@@ -93,6 +93,7 @@ static drover_code lxd_init(void *state, const json_t *config,
 
   memset(&res, 0, sizeof(res));
   memset(&hc, 0, sizeof(hc));
+  hc.version = DROVER_HTTP_CONFIG_VERSION;
   if(env)
     st->env = *env;
   pthread_mutex_init(&st->lock, NULL);
