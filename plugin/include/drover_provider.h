@@ -21,7 +21,11 @@
 extern "C" {
 #endif
 
-#define DROVER_PROVIDER_VERSION 1
+/* Version 2 appended table_size to struct drover_provider. The engine
+ * accepts tables from DROVER_PROVIDER_VERSION_MIN up to its own version
+ * and reads an appended member only when the table's version has it. */
+#define DROVER_PROVIDER_VERSION 2
+#define DROVER_PROVIDER_VERSION_MIN 1
 
 /* Ownership label keys. Each provider stores them in its cloud's own
  * label mechanism (LXD: config "user.drover.<key>"). */
@@ -182,7 +186,29 @@ typedef struct drover_provider {
    * absent. *out is owned by the caller. */
   drover_code (*read)(void *state, const drover_rtype *type, const char *name,
                       drover_live **out, drover_error *err);
+
+  /* Version 2: sizeof(drover_provider) as the provider was built, so the
+   * engine never reads past the end of a table from an older module. */
+  size_t table_size;
 } drover_provider;
+
+/* --------------------------------------------------------------------------
+ * Loadable modules
+ *
+ * A provider built as a module (configure --enable-<name>=dl) is
+ * <name>.so in $(pkglibdir)/providers or in a directory given to
+ * drover_provider_dir_add(). It exports exactly one symbol,
+ * DROVER_PROVIDER_ENTRY, a drover_provider_entry_fn. The engine calls it
+ * with its own DROVER_PROVIDER_VERSION; the module returns its table (or
+ * NULL if it cannot serve that engine), and the engine accepts it only
+ * when the table's version is in [DROVER_PROVIDER_VERSION_MIN, engine's]
+ * and table_size covers that version's members. The module links
+ * libdrover.so for the helpers below, so it shares the engine's secret
+ * list and log sink. Modules must be root's files, not group/world
+ * writable, not symlinks, in a directory chain of the same kind.
+ */
+#define DROVER_PROVIDER_ENTRY "drover_provider_entry"
+typedef const drover_provider *(*drover_provider_entry_fn)(unsigned engine_version);
 
 /* --------------------------------------------------------------------------
  * Helpers for providers (implemented in libdrover)
@@ -202,6 +228,14 @@ void drover_error_locate(drover_error *err, const char *source, const char *addr
 
 /* Monotonic seconds. */
 double drover_now(void);
+
+/* The provider table called name: built in, or its module loaded on first
+ * use (drover_provider_dir_add() in drover.h). *out is borrowed for the
+ * process's life. DROVER_E_NOT_FOUND when there is none, DROVER_E_CONFIG
+ * (saying why) when its module was refused. For tools and tests that
+ * drive a provider's table directly. */
+drover_code drover_provider_get(const drover_provider **out, const char *name,
+                                drover_error *err);
 
 /* Logs through env with printf formatting. */
 void drover_logf(const drover_provider_env *env, drover_log_level level,
