@@ -237,6 +237,10 @@ const drover_provider *dv_provider_find(const char *name);
 const drover_provider *dv_provider_at(size_t i);
 /* Resource type by full name ("lxd.instance"); sets *provider. */
 const drover_rtype *dv_rtype_find(const char *name, const drover_provider **provider);
+/* Every provider there is (after loading every module in the search
+ * directories) as {"name":{}...}: what a bare stack asks when its caller
+ * names no providers. *out: free(). */
+drover_code dv_providers_all_json(char **out, drover_error *err);
 /* Why the module for provider name was refused (borrowed, one line), or
  * NULL when none was. */
 const char *dv_provider_refusal(const char *name);

@@ -612,7 +612,7 @@ drover_code drover_stacks_list(char ***names, const char *providers_json,
   json_error_t jerr;
   drover_live_list found = {NULL, 0, 0};
   dv_pinst p;
-  char **v = NULL;
+  char **v = NULL, *all = NULL;
   size_t n = 0, cap = 0, i, t;
   const char *key;
 
@@ -624,8 +624,14 @@ drover_code drover_stacks_list(char ***names, const char *providers_json,
   env.log = opts->log;
   env.log_userdata = opts->log_userdata;
   env.user_agent = "drover/" DROVER_VERSION;
-  provs = json_loads(providers_json ? providers_json : "{}", JSON_REJECT_DUPLICATES,
-                     &jerr);
+  /* No providers named: every provider may hold labelled objects. */
+  if(!providers_json) {
+    rc = dv_providers_all_json(&all, err);
+    if(rc)
+      goto out;
+    providers_json = all;
+  }
+  provs = json_loads(providers_json, JSON_REJECT_DUPLICATES, &jerr);
   if(!json_is_object(provs)) {
     rc = drover_error_set(err, DROVER_E_ARG, "stacks: providers must be a JSON object");
     goto out;
@@ -692,6 +698,7 @@ out:
   drover_live_list_clear(&found);
   drover_strv_free(v);
   json_decref(provs);
+  free(all);
   return rc;
 }
 

@@ -439,6 +439,14 @@ drover_code drover_providers_load_all(drover_error *err)
   return rc;
 }
 
+drover_code dv_providers_all_json(char **out, drover_error *err)
+{
+  drover_code rc = drover_providers_load_all(err);
+
+  *out = NULL;
+  return rc ? rc : drover_providers_json(out, err);
+}
+
 drover_code drover_providers_json(char **out, drover_error *err)
 {
   json_t *obj = json_object();
