@@ -241,6 +241,13 @@ const drover_rtype *dv_rtype_find(const char *name, const drover_provider **prov
  * directories) as {"name":{}...}: what a bare stack asks when its caller
  * names no providers. *out: free(). */
 drover_code dv_providers_all_json(char **out, drover_error *err);
+/* t->flags when p's version has it (2 and up), else 0. */
+unsigned dv_rtype_flags(const drover_provider *p, const drover_rtype *t);
+/* For a type whose IDs the cloud assigns: sets l's attribute "id" to its
+ * name (the ID) unless the provider set one, so references to .id
+ * resolve. Returns DROVER_E_NOMEM or 0. */
+drover_code dv_live_fill_id(const drover_provider *p, const drover_rtype *t,
+                            drover_live *l);
 /* Why the module for provider name was refused (borrowed, one line), or
  * NULL when none was. */
 const char *dv_provider_refusal(const char *name);

@@ -151,14 +151,35 @@ static const drover_prop *find_prop(const drover_stack *stack, const dv_plan_ent
   return NULL;
 }
 
+/* Whether e's type takes its ID from the cloud (DROVER_RTYPE_SERVER_ID). */
+static int server_id(const dv_plan_entry *e)
+{
+  const drover_provider *p = NULL;
+  const drover_rtype *rt = dv_rtype_find(e->type, &p);
+
+  return (dv_rtype_flags(p, rt) & DROVER_RTYPE_SERVER_ID) != 0;
+}
+
+/* The cloud-assigned ID of e's object when known, else NULL. */
+static const char *known_id(const dv_plan_entry *e)
+{
+  if(!server_id(e))
+    return NULL;
+  if(e->inst && e->inst->live)
+    return e->inst->live->name;
+  return e->orphan ? e->orphan->name : NULL;
+}
+
 static void render_entry(FILE *out, const drover_plan *plan, const dv_plan_entry *e,
                          style st)
 {
   const char *col = st.on[0] ? action_color(e->action) : "";
+  const char *id = known_id(e);
   size_t i;
 
-  put_line(out, "  %s%s %s%s (%s) %s: %s", col, action_symbol(e->action), e->address,
-           st.off, e->type, action_phrase(e->action), e->reason ? e->reason : "");
+  put_line(out, "  %s%s %s%s (%s%s%s) %s: %s", col, action_symbol(e->action), e->address,
+           st.off, e->type, id ? " " : "", id ? id : "", action_phrase(e->action),
+           e->reason ? e->reason : "");
   if(e->action == DROVER_ACTION_CREATE && e->inst) {
     const char *key;
     json_t *v;
@@ -167,7 +188,9 @@ static void render_entry(FILE *out, const drover_plan *plan, const dv_plan_entry
       put_line(out, "      %s+%s %s = %s", col, st.off, key, t ? t : "?");
       free(t);
     }
-    if(!json_object_get(e->inst->desired, "name"))
+    if(server_id(e))
+      put_line(out, "      %s+%s id = (known after apply)", col, st.off);
+    else if(!json_object_get(e->inst->desired, "name"))
       put_line(out, "      %s+%s name = \"%s\"", col, st.off, e->inst->name);
   }
   else if((e->action == DROVER_ACTION_UPDATE || e->action == DROVER_ACTION_REPLACE) &&
@@ -251,7 +274,7 @@ static json_t *entry_json(const dv_plan_entry *e)
     after = dv_json_display(e->inst->desired, 1);
     if(!after)
       goto out;
-    if(json_is_object(after) && !json_object_get(after, "name") &&
+    if(json_is_object(after) && !server_id(e) && !json_object_get(after, "name") &&
        json_object_set_new(after, "name", json_string(e->inst->name)))
       goto out;
   }
@@ -262,6 +285,12 @@ static json_t *entry_json(const dv_plan_entry *e)
                 "changed", changed,
                 "before", before ? before : json_null(),
                 "after", after ? after : json_null());
+  /* Cloud-assigned IDs: "id" is the object's ID, null until created. */
+  if(o && server_id(e) &&
+     json_object_set_new(o, "id", known_id(e) ? json_string(known_id(e)) : json_null())) {
+    json_decref(o);
+    o = NULL;
+  }
   return o;
 out:
   json_decref(changed);

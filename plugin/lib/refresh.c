@@ -340,6 +340,10 @@ static drover_code place(drover_stack *stack, const addr_ix *ix, size_t nix,
   inst = &stack->insts[hit->inst];
   if(inst_block(stack, inst)->rtype != type)
     return add_orphan(stack, live, type, err);
+  if(dv_live_fill_id(inst_block(stack, inst)->provider, type, live)) {
+    drover_live_free(live);
+    return drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
+  }
   if(!inst->live) {
     inst->live = live;
     return DROVER_OK;

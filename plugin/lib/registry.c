@@ -331,6 +331,22 @@ const drover_provider *dv_provider_at(size_t i)
   return p;
 }
 
+unsigned dv_rtype_flags(const drover_provider *p, const drover_rtype *t)
+{
+  /* A version 1 module's types end before flags: never read it there. */
+  return p && t && p->version >= 2 ? t->flags : 0u;
+}
+
+drover_code dv_live_fill_id(const drover_provider *p, const drover_rtype *t,
+                            drover_live *l)
+{
+  if(!l || !l->name || !l->attributes || json_object_get(l->attributes, "id") ||
+     !(dv_rtype_flags(p, t) & DROVER_RTYPE_SERVER_ID))
+    return DROVER_OK;
+  return json_object_set_new(l->attributes, "id", json_string(l->name))
+           ? DROVER_E_NOMEM : DROVER_OK;
+}
+
 const drover_rtype *dv_rtype_find(const char *name, const drover_provider **provider)
 {
   const char *dot = strchr(name, '.');
