@@ -37,6 +37,8 @@ static const drover_prop vm_props[] = {
    NULL, "image to boot"},
   {"size", DROVER_T_INTEGER, 0, "1", NULL, "size units"},
   {"tags", DROVER_T_STRING_MAP, 0, "{}", NULL, "free tags"},
+  {"disks", DROVER_T_OBJECT_ARRAY, 0, "[]", NULL, "block devices, in order"},
+  {"nics", DROVER_T_MAP_OF_OBJECTS, 0, "{}", NULL, "network interfaces by name"},
   {NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}
 };
 

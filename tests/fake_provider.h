@@ -16,7 +16,8 @@
  * attribute "id" (unknown until created) for "known after apply" tests.
  *
  * Server-assigned IDs: provider "fakeid" (fake_register_server_id()) has
- * one type, fakeid.vm (image, size, tags; DROVER_RTYPE_SERVER_ID), in the
+ * one type, fakeid.vm (image, size, tags, disks: an array of objects,
+ * nics: a map of objects; DROVER_RTYPE_SERVER_ID), in the
  * same store. Its create ignores req->name and names the object
  * "i-<n>"; a create carrying the idempotency token of an earlier one
  * returns that object (EC2's ClientToken), unless tokens are switched off.

@@ -49,7 +49,12 @@ typedef enum {
   DROVER_T_ARRAY = 5,      /* array of strings */
   DROVER_T_OBJECT = 6,     /* object of anything */
   DROVER_T_STRING_MAP = 7, /* object whose values are strings (LXD config) */
-  DROVER_T_OBJECT_MAP = 8  /* object whose values are string maps (LXD devices) */
+  DROVER_T_OBJECT_MAP = 8, /* object whose values are string maps (LXD devices) */
+  DROVER_T_OBJECT_ARRAY = 9, /* array of objects (EC2 block device mappings,
+                                network interfaces); plans show changes per
+                                element path, "disks[1].size" */
+  DROVER_T_MAP_OF_OBJECTS = 10 /* object whose values are objects of anything
+                                  (nested maps, lists) */
 } drover_ptype;
 
 #define DROVER_PROP_REQUIRED 0x01u  /* must be set in the template */

@@ -315,6 +315,14 @@ struct drover_plan {
  * its hash, so old and new can exist side by side (apply.c, plan.c). */
 #define DV_CBD_BASE_MAX 56
 
+/* plan_diff.c: appends to the JSON array out one {"path","before","after"}
+ * per place where have (live) and want (desired) differ below path,
+ * descending into objects (path.key) and arrays (path[i]); a side that is
+ * absent is null, an unknown want is a difference. Values are new
+ * references to the raw (unredacted) values. */
+drover_code dv_diff_paths(json_t *out, const char *path, const json_t *have,
+                          const json_t *want);
+
 /* plan_render.c: a deep copy of v for display: unknowns become the
  * string "(known after apply)" and, when redact is set, strings holding a
  * registered secret are redacted (dv_redact). New reference; NULL on OOM. */
