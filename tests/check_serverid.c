@@ -238,8 +238,13 @@ START_TEST(token_stable_and_generational)
   snprintf(first, sizeof(first), "%s", vm_id(f.stack, "vm[0]"));
   ck_assert_int_eq(fake_mutate("fakeid.vm", first, "image", "\"alpine\""), 0);
   fx_plan(&f, 0);
+  /* The peer holds vm[0]'s ID: the replacement gives vm[0] a new one, so
+   * the peer is planned as an update to a value known after apply. */
+  ck_assert_int_eq(drover_plan_action(f.plan, 0), DROVER_ACTION_REPLACE);
+  ck_assert_int_eq(drover_plan_action(f.plan, 2), DROVER_ACTION_UPDATE);
   ck_assert_int_eq(fx_apply(&f), DROVER_OK);
   ck_assert_uint_eq(f.res.replaced, 1);
+  ck_assert_uint_eq(f.res.updated, 1);
   /* Had the token repeated, the cloud would have answered with the old
    * (deleted) VM instead of making a new one. */
   ck_assert_uint_eq(fake_count("fakeid.vm", "sid"), 2);
@@ -248,7 +253,15 @@ START_TEST(token_stable_and_generational)
   fx_plan(&f, 0);
   ck_assert_str_ne(vm_id(f.stack, "vm[0]"), first);
   ck_assert_int_eq(strncmp(vm_id(f.stack, "vm[0]"), "i-", 2), 0);
-  ck_assert_int_eq(drover_plan_action(f.plan, 0), DROVER_ACTION_NOOP);
+  /* Converged in one apply: the peer already holds the new ID. */
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
+  {
+    json_t *peer = fake_get("fake.thing", f.stack->insts[2].name);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+                       json_object_get(peer, "properties"), "tags"), "vm")),
+                     vm_id(f.stack, "vm[0]"));
+    json_decref(peer);
+  }
   fx_close(&f);
 }
 END_TEST

@@ -156,6 +156,9 @@ typedef struct dv_inst {
   drover_live *live;    /* from refresh (owned); NULL when absent */
   drover_live *applied; /* what apply created/updated (owned); NULL before */
   char *deps;           /* comma-separated addresses of its dependencies */
+  int replacing;        /* plan.c: this plan replaces it and the cloud assigns
+                           its ID, so its live attributes (the old ID) are
+                           not what references will see */
 } dv_inst;
 
 typedef struct dv_pinst {     /* an instantiated provider */

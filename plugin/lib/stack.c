@@ -524,7 +524,7 @@ json_t *dv_inst_attr(const drover_stack *stack, const dv_inst *inst, const char 
     return json_deep_copy(v);
   if(!strcmp(attr, "name") && inst->name)
     return json_string(inst->name);
-  if(inst->live && inst->live->attributes &&
+  if(inst->live && inst->live->attributes && !inst->replacing &&
      (v = json_object_get(inst->live->attributes, attr)) != NULL)
     return json_deep_copy(v);
   return dv_unknown();
