@@ -297,12 +297,17 @@ typedef struct drover_http_config {
   const char *client_cert;     /* PEM paths for TLS client auth, or NULL */
   const char *client_key;
   double connect_timeout;      /* seconds; 0: 10 */
-  double timeout;              /* seconds per attempt; 0: 60 (0 would cut a
-                                  multi-GB transfer: set it for those) */
+  double timeout;              /* seconds per attempt; 0: 60. Not applied to
+                                  streamed transfers (body_path, body_read,
+                                  response_path), which may take hours:
+                                  they fail on stall_timeout instead */
   unsigned max_retries;        /* per request; 0: 4 */
   double retry_base;           /* seconds; 0: 0.25, doubled per try, full jitter */
   double retry_max;            /* cap on one backoff sleep; 0: 8 */
   unsigned retry_budget;       /* retries allowed over the handle's life; 0: 100 */
+  double stall_timeout;        /* streamed transfers: seconds without a byte
+                                  moving before an attempt fails (transient,
+                                  retried); 0: 30 */
 } drover_http_config;
 
 typedef struct drover_http_response {

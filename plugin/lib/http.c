@@ -70,6 +70,7 @@ struct drover_http {
   char *client_key;
   long connect_timeout_ms;
   long timeout_ms;
+  double stall;                 /* streamed transfers: seconds without progress */
   unsigned max_retries;
   dv_backoff backoff;
   unsigned retry_budget;
@@ -177,6 +178,7 @@ drover_code drover_http_new(drover_http **out, const drover_http_config *cfg,
   http->connect_timeout_ms =
     (long)((cfg->connect_timeout > 0 ? cfg->connect_timeout : 10.0) * 1000.0);
   http->timeout_ms = (long)((cfg->timeout > 0 ? cfg->timeout : 60.0) * 1000.0);
+  http->stall = cfg->stall_timeout > 0 ? cfg->stall_timeout : 30.0;
   http->max_retries = cfg->max_retries ? cfg->max_retries : 4;
   http->backoff.base = cfg->retry_base > 0 ? cfg->retry_base : 0.25;
   http->backoff.cap = cfg->retry_max > 0 ? cfg->retry_max : 8.0;
@@ -297,10 +299,41 @@ static int has_body(const drover_http_req *req)
   return req->body || req->body_path || req->body_read;
 }
 
+/* Stall detection for streamed transfers: curl calls this at least once a
+ * second; the attempt fails once no byte moved for stall seconds. (curl's
+ * own LOW_SPEED check averages over a window, so a burst followed by
+ * silence is noticed late.) */
+typedef struct stall_clock {
+  double stall, last;
+  curl_off_t dl, ul;
+  int stalled;
+} stall_clock;
+
+static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+  stall_clock *c = userp;
+  double now = drover_now();
+
+  (void)dltotal;
+  (void)ultotal;
+  if(dlnow != c->dl || ulnow != c->ul || c->last == 0) {
+    c->dl = dlnow;
+    c->ul = ulnow;
+    c->last = now;
+    return 0;
+  }
+  if(now - c->last < c->stall)
+    return 0;
+  c->stalled = 1;
+  return 1;
+}
+
 /* Sets the options of one easy handle. Returns a curl code. */
 static CURLcode easy_setup(drover_http *http, CURL *h, const char *url,
                            const drover_http_req *req, struct curl_slist *headers,
-                           dv_http_attempt *a, dv_http_upload *u, char *errbuf)
+                           dv_http_attempt *a, dv_http_upload *u, stall_clock *clk,
+                           char *errbuf)
 {
   const char *method = req->method;
   CURLcode cc = CURLE_OK;
@@ -317,7 +350,17 @@ static CURLcode easy_setup(drover_http *http, CURL *h, const char *url,
   SET(CURLOPT_FOLLOWLOCATION, 0L);
   SET(CURLOPT_USERAGENT, "drover/" DROVER_VERSION);
   SET(CURLOPT_CONNECTTIMEOUT_MS, http->connect_timeout_ms);
-  SET(CURLOPT_TIMEOUT_MS, http->timeout_ms);
+  /* A streamed body may take hours: bound it by progress, not by time.
+   * Other requests keep the total bound (a long-poll such as LXD's
+   * operation wait is silent for most of it). */
+  if(!req->body_path && !req->body_read && !req->response_path)
+    SET(CURLOPT_TIMEOUT_MS, http->timeout_ms);
+  else {
+    clk->stall = http->stall;
+    SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+    SET(CURLOPT_XFERINFODATA, clk);
+    SET(CURLOPT_NOPROGRESS, 0L);
+  }
   /* TLS verification is never switched off. VERIFYHOST 2 is "on" (1 is
    * treated the same since curl 7.66). */
   SET(CURLOPT_SSL_VERIFYPEER, 1L);
@@ -554,6 +597,7 @@ drover_code drover_http_perform(drover_http *http, const drover_http_req *req,
   char last[CURL_ERROR_SIZE + 64];
   dv_http_attempt a;
   dv_http_upload u;
+  stall_clock clk;
   unsigned tries, seed;
   CURL *h = NULL;
   const char *method = "?", *path = "?";
@@ -621,7 +665,8 @@ drover_code drover_http_perform(drover_http *http, const drover_http_req *req,
     h = curl_easy_init();
     if(!h)
       goto nomem;
-    cc = easy_setup(http, h, url, req, headers, &a, &u, errbuf);
+    memset(&clk, 0, sizeof(clk));
+    cc = easy_setup(http, h, url, req, headers, &a, &u, &clk, errbuf);
     if(cc) {
       rc = drover_error_set(err, DROVER_E_INTERNAL, "http: %s %s: setup: %s",
                             method, path, curl_easy_strerror(cc));
@@ -654,7 +699,11 @@ drover_code drover_http_perform(drover_http *http, const drover_http_req *req,
                             errbuf[0] ? errbuf : curl_easy_strerror(cc));
       goto out;
     }
-    if(cc) {
+    if(cc == CURLE_ABORTED_BY_CALLBACK && clk.stalled) {
+      snprintf(last, sizeof(last), "no data moved for %.0f s", clk.stall);
+      oc = OUT_RETRY;
+    }
+    else if(cc) {
       snprintf(last, sizeof(last), "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
       oc = curl_is_transient(cc) ? OUT_RETRY : OUT_FAIL;
     }
