@@ -131,6 +131,74 @@ START_TEST(every_provider_by_default)
 }
 END_TEST
 
+typedef struct warnings {
+  int n;
+  char last[1200];
+} warnings;
+
+static void collect(void *ud, drover_log_level level, const char *msg)
+{
+  warnings *w = ud;
+  if(level == DROVER_LOG_WARN) {
+    w->n++;
+    snprintf(w->last, sizeof(w->last), "%s", msg);
+  }
+}
+
+START_TEST(implied_provider_not_set_up_is_skipped)
+{
+  drover_options opts = DROVER_OPTIONS_INIT;
+  drover_destroy_opts d = DROVER_DESTROY_OPTS_INIT;
+  drover_destroy_result res;
+  drover_error err;
+  warnings w;
+  char **names = NULL, cfg[96];
+  int have_lxd = dv_provider_find("lxd") != NULL;
+  FILE *f;
+
+  /* Every provider is asked (providers NULL); LXD, when built in, cannot
+   * find its socket here and is skipped with a warning, not an error. */
+  setenv("LXD_SOCKET", "/nonexistent/lxd.sock", 1);
+  memset(&w, 0, sizeof(w));
+  seed_job("job-21-web");
+  opts.lock_dir = lockdir;
+  opts.log = collect;
+  opts.log_userdata = &w;
+  opts.log_level = DROVER_LOG_WARN;
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_stacks_list(&names, NULL, &opts, &err), DROVER_OK);
+  ck_assert_ptr_nonnull(names);
+  ck_assert_str_eq(names[0], "job-21-web");
+  drover_strv_free(names);
+  ck_assert_int_eq(drover_stack_destroy_bare("job-21-web", NULL, &opts, &d, &res, &err),
+                   DROVER_OK);
+  ck_assert_uint_eq(res.deleted, 3);
+  ck_assert_uint_eq(fake_count(NULL, "job-21-web"), 0);
+  if(have_lxd) {
+    ck_assert_int_eq(w.n, 2);
+    ck_assert_msg(strstr(w.last, "provider lxd is not set up here, skipped") != NULL,
+                  "%s", w.last);
+  }
+
+  /* Named in the admin config, the same failure is an error. */
+  if(have_lxd) {
+    snprintf(cfg, sizeof(cfg), "%s/providers.json", lockdir);
+    f = fopen(cfg, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"lxd\": {}}", f);
+    fclose(f);
+    opts.provider_config = cfg;
+    seed_job("job-22-web");
+    drover_error_clear(&err);
+    ck_assert_int_eq(drover_stack_destroy_bare("job-22-web", NULL, &opts, &d, &res, &err),
+                     DROVER_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.text, "/nonexistent/lxd.sock"));
+    ck_assert_uint_eq(fake_count(NULL, "job-22-web"), 3);
+  }
+  unsetenv("LXD_SOCKET");
+}
+END_TEST
+
 START_TEST(job_stack_names)
 {
   char a[DROVER_JOB_STACK_MAX + 1], b[DROVER_JOB_STACK_MAX + 1];
@@ -164,6 +232,7 @@ static Suite *destroy_suite(void)
   tcase_add_test(tc, destroy_bare_lock_held);
   tcase_add_test(tc, destroy_bare_bad_options);
   tcase_add_test(tc, every_provider_by_default);
+  tcase_add_test(tc, implied_provider_not_set_up_is_skipped);
   tcase_add_test(tc, job_stack_names);
   suite_add_tcase(s, tc);
   return s;

@@ -183,6 +183,9 @@ struct drover_stack {
   size_t nproviders;
   drover_live_list orphans;   /* labelled with the stack, address not in template */
   int refreshed;
+  int providers_implied;      /* opened bare with no providers named: every
+                                 provider is asked, and one not set up here
+                                 is skipped (refresh.c) */
   drover_options opts;        /* copy; strings borrowed from the caller */
   drover_provider_env env;
   int lock_fd;                /* -1 when not held */

@@ -914,6 +914,7 @@ drover_code drover_stack_open_bare(drover_stack **out, const char *name,
     goto out;
   /* The stack owns its template; the caller's strings are not kept. */
   (*out)->owned_tpl = tpl;
+  (*out)->providers_implied = all != NULL;
   tpl = NULL;
   (*out)->opts.stack_name = (*out)->name;
 out:
