@@ -247,6 +247,21 @@ const drover_rtype *dv_rtype_find(const char *name, const drover_provider **prov
  * directories) as {"name":{}...}: what a bare stack asks when its caller
  * names no providers. *out: free(). */
 drover_code dv_providers_all_json(char **out, drover_error *err);
+/* Checks a provider table: version within
+ * [DROVER_PROVIDER_VERSION_MIN, DROVER_PROVIDER_VERSION], table_size
+ * covering its version, the required members. what names it in errors. */
+drover_code dv_provider_check(const drover_provider *p, const char *what,
+                              drover_error *err);
+/* Bytes of struct drover_provider that a version-vers table has. */
+size_t dv_provider_table_size(unsigned vers);
+
+/* module.c: opens the provider module at path (trust checks, dlopen, entry
+ * symbol, dv_provider_check, provider name want unless NULL). *out is a
+ * full-size copy of its table (caller frees) and *handle its dlopen
+ * handle (caller keeps it open while the table is used, or dlcloses). */
+drover_code dv_module_open(const char *path, const char *want, drover_provider **out,
+                           void **handle, drover_error *err);
+
 /* t->flags when p's version has it (2 and up), else 0. */
 unsigned dv_rtype_flags(const drover_provider *p, const drover_rtype *t);
 /* For a type whose IDs the cloud assigns: sets l's attribute "id" to its
