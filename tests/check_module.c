@@ -130,7 +130,7 @@ START_TEST(refuses_small_table)
   staged s;
 
   stage(&s, "tsmall", "tsmall", 0755);
-  expect_refused(s.path, "is too small for version 2");
+  expect_refused(s.path, "is too small for version 3");
   unstage(&s);
 }
 END_TEST

@@ -306,6 +306,7 @@ static const drover_provider nomem_provider = {
   np_update,
   np_del,
   np_read,
+  NULL,
   sizeof(drover_provider)
 };
 

@@ -42,11 +42,15 @@ static const drover_prop vm_props[] = {
   {NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}
 };
 
-const drover_rtype fake_thing_type = {"fake.thing", thing_props, 1, "a thing", 0};
-const drover_rtype fake_group_type = {"fake.group", group_props, 0, "a group", 0};
+static const char *const fake_exports[] = {"id", NULL};
+
+const drover_rtype fake_thing_type = {"fake.thing", thing_props, 1, "a thing",
+                                      fake_exports, NULL, NULL, 0};
+const drover_rtype fake_group_type = {"fake.group", group_props, 0, "a group",
+                                      fake_exports, NULL, NULL, 0};
 const drover_rtype fake_vm_type = {"fakeid.vm", vm_props, 1,
                                    "a VM whose ID the cloud assigns",
-                                   DROVER_RTYPE_SERVER_ID};
+                                   fake_exports, NULL, NULL, DROVER_RTYPE_SERVER_ID};
 static const drover_rtype *const fakeid_types[] = {&fake_vm_type, NULL};
 
 static const drover_rtype *const fake_types[] = {&fake_thing_type,
@@ -60,6 +64,7 @@ typedef struct fobj {
   char *type;
   char *name;
   char *stack, *address, *hash, *deps;
+  char *sensitive;   /* DROVER_LABEL_SENSITIVE, or NULL */
   json_t *props;
   unsigned long etag;
   unsigned long id;
@@ -131,6 +136,7 @@ static void obj_free(fobj *o)
   free(o->hash);
   free(o->deps);
   free(o->token);
+  free(o->sensitive);
   json_decref(o->props);
   free(o);
 }
@@ -268,6 +274,7 @@ static drover_live *to_live(const fobj *o)
   l->address = xdup(o->address);
   l->hash = xdup(o->hash);
   l->deps = xdup(o->deps);
+  l->sensitive = xdup(o->sensitive);
   snprintf(buf, sizeof(buf), "e%lu", o->etag);
   l->etag = list_etags ? xdup(buf) : NULL;
   l->status = xdup("Ready");
@@ -433,6 +440,7 @@ static drover_code fake_create(void *state, const drover_rtype *type,
     json_decref(o->props);
     free(o->hash);
     free(o->deps);
+    free(o->sensitive);
   }
   else {
     o = calloc(1, sizeof(*o));
@@ -450,6 +458,7 @@ static drover_code fake_create(void *state, const drover_rtype *type,
   }
   o->hash = xdup(req->hash);
   o->deps = xdup(req->deps);
+  o->sensitive = req->sensitive && *req->sensitive ? xdup(req->sensitive) : NULL;
   o->props = store_props(req->properties, req->name);
   o->etag = ++etag_counter;
   *out = to_live(o);
@@ -496,10 +505,12 @@ static drover_code fake_update(void *state, const drover_rtype *type,
   free(o->address);
   free(o->hash);
   free(o->deps);
+  free(o->sensitive);
   o->stack = xdup(req->stack);
   o->address = xdup(req->address);
   o->hash = xdup(req->hash);
   o->deps = xdup(req->deps);
+  o->sensitive = req->sensitive && *req->sensitive ? xdup(req->sensitive) : NULL;
   o->etag = ++etag_counter;
   *out = to_live(o);
   if(!*out)
@@ -573,6 +584,7 @@ const drover_provider fake_provider = {
   fake_update,
   fake_del,
   fake_read,
+  NULL,
   sizeof(drover_provider)
 };
 
@@ -592,7 +604,7 @@ int fake_register(void)
 const drover_provider fake_id_provider = {
   DROVER_PROVIDER_VERSION, "fakeid", DROVER_CAP_ETAG, sizeof(fstate), fakeid_types,
   fake_init, fake_cleanup, fake_list, fake_create, fake_update, fake_del, fake_read,
-  sizeof(drover_provider)
+  NULL, sizeof(drover_provider)
 };
 
 int fake_register_server_id(void)

@@ -2,23 +2,52 @@
  * engine.h - libdrover internals shared between the engine's files.
  * Not installed. Cross-file internal names use the dv_ prefix.
  *
- * Data flow:
- *   drover_template (template.c, posmap.c)  raw JSON + parsed declarations
- *   drover_stack    (stack.c, eval.c)        params bound, count expanded,
- *                                            graph built, desired props
+ * Data flow, in pipeline order; each file calls only files above it or
+ * the leaves (util, error, log, index, posmap, value, ref, registry, live)
+ * and never back (tests/layers.sh):
+ *   drover_template (template.c, posmap.c)  raw JSON + parsed declarations;
+ *                   (ref.c)                  reference syntax and checks
+ *   evaluation      (eval.c, value.c)        references resolved, unknowns
+ *   drover_stack    (stack.c)                params bound, count expanded,
+ *                                            graph built, desired props;
+ *                   (stack_providers.c)      provider instances
  *   refresh         (refresh.c)              live objects attached to insts,
  *                                            orphans collected
  *   drover_plan     (plan.c, plan_render.c, plan_file.c)
- *   apply           (apply.c)                dependency waves on a thread pool
+ *   apply           (apply.c)                dependency graph on a thread pool
  */
 #ifndef DROVER_ENGINE_H
 #define DROVER_ENGINE_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdarg.h>
 #include "drover.h"
 #include "drover_provider.h"
+
+/* ------------------------------------------------------------------------
+ * Name index (index.c): string -> position, O(1) per lookup
+ */
+
+typedef struct dv_index {
+  const char **keys;  /* borrowed; valid where vals[i] != (size_t)-1 */
+  size_t *vals;
+  size_t cap, n;      /* cap: a power of two, at most half full */
+} dv_index;
+
+/* Empty index sized for about expect keys. DROVER_E_NOMEM on failure
+ * (ix is then empty, and dv_index_free is still fine). */
+drover_code dv_index_init(dv_index *ix, size_t expect);
+/* Maps key (borrowed: must outlive ix) to val (not (size_t)-1). A key
+ * already present keeps its first value. Grows as needed; DROVER_E_NOMEM
+ * leaves ix as it was. */
+drover_code dv_index_put(dv_index *ix, const char *key, size_t val);
+/* The value of key, or (size_t)-1. ix may be NULL or empty. */
+size_t dv_index_get(const dv_index *ix, const char *key);
+/* The same for the len bytes at s (need not be NUL-terminated). */
+size_t dv_index_getn(const dv_index *ix, const char *s, size_t len);
+void dv_index_free(dv_index *ix);
 
 /* ------------------------------------------------------------------------
  * Positions (posmap.c): JSON pointer -> line:column of the value
@@ -83,14 +112,18 @@ typedef struct dv_block {
   char *type_name;                /* "lxd.instance" */
   const drover_provider *provider;
   const drover_rtype *rtype;
-  json_t *properties;             /* borrowed, unevaluated */
-  json_t *count;                  /* borrowed, unevaluated; NULL: no count */
+  json_t *properties;             /* unevaluated; a reference of its own (the
+                                     declaration is dropped after load) */
+  json_t *count;                  /* likewise; NULL: no count */
   char **depends_on;              /* explicit, block names */
   size_t n_depends_on;
   unsigned lifecycle;             /* DV_LC_* */
   char **ignore_changes;          /* property names */
   size_t n_ignore_changes;
   char *pointer;                  /* "/resources/<name>" */
+  char **secret_ptrs;             /* sensitive.c: pointers inside properties whose
+                                     values derive from a secret ("/config/k") */
+  size_t nsecret_ptrs;
 } dv_block;
 
 typedef struct dv_output {
@@ -105,8 +138,13 @@ struct drover_template {
   char *source;                   /* path or given name */
   char *text;                     /* the file's bytes, kept for saved plans */
   size_t len;
-  json_t *root;                   /* owns every borrowed json_t above */
-  dv_posmap *posmap;
+  json_t *root;                   /* owns every borrowed json_t above; its
+                                     "resources" member is dropped after load */
+  dv_posmap *posmap;              /* built on the first error (posmap.c), under
+                                     posmap_mu: templates without errors, and
+                                     large ones, never pay for it */
+  pthread_mutex_t posmap_mu;
+  int posmap_mu_ok;               /* posmap_mu was initialised */
   char *stack;                    /* the "stack" member */
   char *description;
   dv_param *params;
@@ -116,6 +154,7 @@ struct drover_template {
   dv_output *outputs;
   size_t noutputs;
   json_t *providers;              /* borrowed "providers" object, or NULL */
+  dv_index block_ix;              /* block name -> index into blocks */
 };
 
 /* ------------------------------------------------------------------------
@@ -127,8 +166,12 @@ struct drover_vars {
 };
 
 /* ------------------------------------------------------------------------
- * Values (eval.c)
+ * Values (value.c)
  */
+
+/* The member that makes an object the unknown marker; reserved in
+ * templates. */
+#define DV_UNKNOWN_KEY "$drover:unknown"
 
 /* The "known after apply" marker. New reference. Compare with dv_is_unknown,
  * never with json_equal. */
@@ -150,15 +193,20 @@ typedef struct dv_inst {
   size_t block;         /* index into tpl->blocks */
   int index;            /* count.index, -1 without count */
   char *name;           /* cloud name: properties.name or dv_default_name() */
+  int name_is_default;  /* name is dv_default_name() (no "name" property) */
   json_t *desired;      /* evaluated properties, defaults filled; may hold unknowns */
   int known;            /* desired holds no unknowns */
   char hash[17];        /* dv_hash_json(desired) when known, "" otherwise */
   drover_live *live;    /* from refresh (owned); NULL when absent */
   drover_live *applied; /* what apply created/updated (owned); NULL before */
-  char *deps;           /* comma-separated addresses of its dependencies */
-  int replacing;        /* plan.c: this plan replaces it and the cloud assigns
-                           its ID, so its live attributes (the old ID) are
-                           not what references will see */
+  const char *deps;     /* comma-separated addresses of its dependencies
+                           (borrowed: its block's stack->block_depstr) */
+  unsigned char runtime_refs; /* its last evaluation read an applied or live
+                                 attribute, or one not known yet */
+  unsigned char eval_changed; /* its last evaluation changed desired */
+  unsigned char replacing; /* plan.c: this plan replaces it and the cloud
+                              assigns its ID, so its live attributes (the
+                              old ID) are not what references will see */
 } dv_inst;
 
 typedef struct dv_pinst {     /* an instantiated provider */
@@ -178,6 +226,8 @@ struct drover_stack {
   size_t *block_ninst;        /* per block: number of insts (count) */
   size_t **block_deps;        /* per block: blocks it depends on (refs + depends_on) */
   size_t *block_ndeps;
+  char **block_depstr;        /* per block: the deps label of its instances,
+                                 "a,b[0],b[1]" (every instance it depends on) */
   size_t *topo;               /* blocks in dependency order */
   dv_pinst *providers;
   size_t nproviders;
@@ -193,12 +243,16 @@ struct drover_stack {
   drover_template *owned_tpl;
   const drover_rtype **orphan_types; /* refresh.c: type of orphans.items[i]
                                         (parallel array, orphans.count long) */
+  size_t orphan_cap;          /* allocated length of orphan_types */
   unsigned long refresh_gen;  /* bumped by every refresh: live objects were
                                  freed; plans made before are stale */
   drover_live_list copies;    /* refresh.c: extra claimants of an address that
                                  are not the object drover made (an out-of-band
                                  copy); never deleted or updated, only shown */
   const drover_rtype **copy_types; /* type of copies.items[i] */
+  size_t copy_cap;            /* allocated length of copy_types */
+  unsigned long eval_runtime; /* eval.c: references resolved from applied or
+                                 live attributes or still unknown, so far */
 };
 
 /* A valid cloud name from stack and address: lowercase letters, digits
@@ -211,26 +265,38 @@ char *dv_default_name(const char *stack, const char *address);
  * hash. Used by open (plan time) and by apply before each action. */
 drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error *err);
 
-/* Attribute attr of inst for references: applied attributes, then desired
- * properties, then "name", then live attributes; otherwise unknown.
- * New reference. */
+/* eval.c: attribute attr of inst for references: applied attributes, then
+ * desired properties, then "name", then live attributes; otherwise
+ * unknown. New reference. */
 json_t *dv_inst_attr(const drover_stack *stack, const dv_inst *inst, const char *attr);
 
-/* Evaluates an arbitrary template value (outputs). New reference in *out. */
+/* eval.c: evaluates an arbitrary template value (properties, count,
+ * outputs) against what stack knows now. New reference in *out. */
 drover_code dv_stack_eval_value(json_t **out, drover_stack *stack, const json_t *in,
                                 int count_index, const char *pointer,
                                 drover_error *err);
 
+/* ------------------------------------------------------------------------
+ * Provider instances of a stack (stack_providers.c)
+ */
+
 /* The instantiated provider for a block's type, initialising it on first
- * use. */
+ * use. Not thread safe; the pointer is valid until the next call. */
 drover_code dv_stack_provider(dv_pinst **out, drover_stack *stack,
                               const drover_provider *vt, drover_error *err);
-
-/* refresh.c: frees what refresh, apply and the lock attached to the stack:
- * every inst's live and applied, the orphans and their types, the
- * instantiated providers (cleanup, state, config) and the lock. Leaves
- * the pointers NULL. drover_stack_free() calls it first. */
-void dv_stack_release_runtime(drover_stack *stack);
+/* Initialises p for vt with the settings tplcfg["<name>"] overlaid by the
+ * admin file opts->provider_config. On failure p is left uninitialised
+ * and empty. Release with dv_pinst_release(). */
+drover_code dv_pinst_init(dv_pinst *p, const drover_provider *vt, const json_t *tplcfg,
+                          const drover_options *opts, const drover_provider_env *env,
+                          drover_error *err);
+/* Cleanup, state and config of p; p is then empty (safe to call twice). */
+void dv_pinst_release(dv_pinst *p);
+/* The template's "providers" object (the stack's own template for bare
+ * stacks), or NULL. Borrowed. */
+const json_t *dv_template_providers(const drover_stack *stack);
+/* Releases every provider instance of stack (drover_stack_free). */
+void dv_stack_providers_release(drover_stack *stack);
 
 /* live.c: a deep copy of l. Caller frees with drover_live_free(); NULL on
  * OOM (or when l is NULL). */
@@ -251,12 +317,12 @@ const drover_rtype *dv_rtype_find(const char *name, const drover_provider **prov
  * directories) as {"name":{}...}: what a bare stack asks when its caller
  * names no providers. *out: free(). */
 drover_code dv_providers_all_json(char **out, drover_error *err);
-/* Checks a provider table: version within
+/* module.c: checks a provider table: version within
  * [DROVER_PROVIDER_VERSION_MIN, DROVER_PROVIDER_VERSION], table_size
  * covering its version, the required members. what names it in errors. */
 drover_code dv_provider_check(const drover_provider *p, const char *what,
                               drover_error *err);
-/* Bytes of struct drover_provider that a version-vers table has. */
+/* module.c: bytes of struct drover_provider that a version-vers table has. */
 size_t dv_provider_table_size(unsigned vers);
 
 /* module.c: opens the provider module at path (trust checks, dlopen, entry
@@ -285,10 +351,19 @@ drover_code dv_provider_register(const drover_provider *p, drover_error *err);
  */
 
 /* Marks value as secret: every later log line and error text has it
- * replaced by "(sensitive)". Thread safe. Values shorter than 4
- * characters are not registered (they would redact ordinary words). */
+ * replaced by "(sensitive)" (also its JSON-escaped spelling). Thread safe.
+ * Values shorter than 4 characters are replaced only as whole tokens, so
+ * they do not mangle ordinary words; "" is ignored. */
 void dv_secret_add(const char *value);
-/* Replaces registered secrets in buf in place (NUL-terminated, size bytes). */
+/* A copy of in with registered secrets replaced. Caller frees; NULL on
+ * OOM. */
+char *dv_redact_dup(const char *in);
+/* The same with secrets of 4 characters or more only: for plans and show,
+ * which redact sensitive values by structure first, so a 1-character
+ * secret "1" does not turn "Plan: 1 to create" into nonsense. */
+char *dv_redact_display(const char *in);
+/* Replaces registered secrets in buf in place (NUL-terminated, size bytes);
+ * on OOM buf becomes "(sensitive)". */
 void dv_redact(char *buf, size_t size);
 /* Formats into dst (size bytes) as one line (CR/LF become blanks) with
  * secrets redacted before the text is cut to fit, so no part of a secret
@@ -349,7 +424,7 @@ struct drover_plan {
 drover_code dv_diff_paths(json_t *out, const char *path, const json_t *have,
                           const json_t *want);
 
-/* plan.c: whether live_name is the object drover names name: name itself,
+/* stack.c: whether live_name is the object drover names name: name itself,
  * or drover's own create_before_destroy variant of it. */
 int dv_owns_name(const char *live_name, const char *name);
 
@@ -360,8 +435,10 @@ int dv_owns_name(const char *live_name, const char *name);
 int dv_desired_holds(const dv_block *b, const json_t *desired, const drover_live *live);
 
 /* plan_render.c: a deep copy of v for display: unknowns become the
- * string "(known after apply)" and, when redact is set, strings holding a
- * registered secret are redacted (dv_redact). New reference; NULL on OOM. */
+ * string "(known after apply)" and, when redact is set, registered secrets
+ * of 4 characters or more are redacted inside strings (dv_redact_display;
+ * shorter ones are redacted by structure, dv_props_display). New
+ * reference; NULL on OOM. */
 json_t *dv_json_display(const json_t *v, int redact);
 
 /* plan_file.c: refreshes plan's stack, plans again with plan->flags and
@@ -372,13 +449,63 @@ json_t *dv_json_display(const json_t *v, int redact);
 drover_code dv_plan_check_fresh(drover_plan *plan, drover_error *err);
 
 /* ------------------------------------------------------------------------
+ * Schemas from the provider's tables (schema.c)
+ */
+
+struct dv_ref;
+
+/* Checks props (the block's properties object at pointer) against the
+ * type's value rules and cloud-name rule. Before evaluation (evaluated 0)
+ * strings holding references are skipped; unknowns always are. */
+drover_code dv_rules_check(const drover_template *tpl, const char *what,
+                           const dv_block *b, const json_t *props, const char *pointer,
+                           int evaluated, drover_error *err);
+/* DROVER_E_REFERENCE when target's type does not export ref->attr. */
+drover_code dv_attr_check(const drover_template *tpl, const dv_block *target,
+                          const struct dv_ref *ref, const char *pointer,
+                          drover_error *err);
+/* Checks the template's settings for vt (at pointer) against vt's
+ * settings schema: unknown keys, types, rules. */
+drover_code dv_settings_check(const drover_template *tpl, const drover_provider *vt,
+                              const json_t *settings, const char *pointer,
+                              drover_error *err);
+
+/* ------------------------------------------------------------------------
+ * Sensitive values by structure (sensitive.c)
+ */
+
+/* Load time, after dv_refs_check: fills every block's secret_ptrs (values
+ * derived from sensitive params, directly or through other resources, and
+ * DROVER_PROP_SENSITIVE properties), marks outputs derived from secrets
+ * sensitive, and rejects a cloud name derived from a secret. */
+drover_code dv_taint_compute(drover_template *tpl, drover_error *err);
+/* Whether attribute attr of block b holds (part of) a secret. */
+int dv_block_attr_sensitive(const dv_block *b, const char *attr);
+/* A display copy of props (dv_json_display, redacted) where the values at
+ * b's secret pointers (b may be NULL) and at label's (a JSON array text,
+ * may be NULL) are replaced by "(sensitive)". New reference; NULL on OOM. */
+json_t *dv_props_display(const json_t *props, const dv_block *b, const char *label);
+/* Registers (dv_secret_add) the values at those pointers inside props. */
+void dv_secrets_register(const json_t *props, const dv_block *b, const char *label);
+/* b's pointers as the DROVER_LABEL_SENSITIVE text: a compact JSON array,
+ * "" for none. Caller frees; NULL on OOM. */
+char *dv_secret_label(const dv_block *b);
+/* Registers the secret values of every inst's desired and live properties
+ * and of the orphans (after refresh, so old values read from the cloud are
+ * redacted in logs and errors too). */
+void dv_stack_register_secrets(const drover_stack *stack);
+
+/* ------------------------------------------------------------------------
  * Template checks shared by load and open (template.c)
  */
 
-/* base + "/" + seg with seg escaped per RFC 6901. Caller frees. */
-char *dv_ptr_join(const char *base, const char *seg);
-/* Index of the resource block called name, or (size_t)-1. */
-size_t dv_block_find(const drover_template *tpl, const char *name);
+/* Index of the resource block called name, or (size_t)-1. Inline so the
+ * files below template.c (ref.c) can look blocks up without calling into
+ * it. */
+static inline size_t dv_block_find(const drover_template *tpl, const char *name)
+{
+  return tpl ? dv_index_get(&tpl->block_ix, name) : (size_t)-1;
+}
 /* Checks v against param p's type and constraints. On a violation writes
  * a phrase such as `25 is above the maximum 20` to msg and returns 1. */
 int dv_param_check(const dv_param *p, const json_t *v, char *msg, size_t size);
@@ -390,7 +517,7 @@ drover_code dv_prop_check(const drover_template *tpl, const char *what,
                           const char *pointer, int evaluated, drover_error *err);
 
 /* ------------------------------------------------------------------------
- * References (eval.c)
+ * References (ref.c)
  *
  * Grammar inside "${" ... "}" (surrounding blanks ignored):
  *   params.NAME | count.index | stack.name |
@@ -419,6 +546,14 @@ typedef struct dv_ref {
 /* Called for each reference found; pointer names the string holding it. */
 typedef drover_code (*dv_ref_fn)(void *ud, const dv_ref *ref, const char *pointer,
                                  drover_error *err);
+/* Called for each literal piece of a string; fails only on OOM. */
+typedef drover_code (*dv_lit_fn)(void *ud, const char *p, size_t n);
+
+/* Walks string s (at pointer in tpl): literal pieces (with "$${" turned
+ * into "${") go to lit, references to fn; either may be NULL. Syntax
+ * errors are DROVER_E_REFERENCE at pointer. */
+drover_code dv_ref_walk(const drover_template *tpl, const char *s, const char *pointer,
+                        dv_lit_fn lit, dv_ref_fn fn, void *ud, drover_error *err);
 
 /* Walks every string inside v (v is at pointer in tpl) and calls fn for
  * each reference. Syntax errors are DROVER_E_REFERENCE at the string. */
@@ -434,6 +569,8 @@ drover_code dv_refs_check(const drover_template *tpl, drover_error *err);
 
 /* Small helpers (util.c). */
 char *dv_strdup(const char *s);                 /* NULL-safe; caller frees */
+/* base + "/" + seg with seg escaped per RFC 6901. Caller frees. */
+char *dv_ptr_join(const char *base, const char *seg);
 char *dv_aprintf(const char *fmt, ...)          /* caller frees; NULL on OOM */
 #if defined(__GNUC__)
     __attribute__((format(printf, 1, 2)))

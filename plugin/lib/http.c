@@ -294,10 +294,6 @@ static int curl_is_transient(CURLcode cc)
  * One attempt's easy handle
  */
 
-int dv_http_has_body(const drover_http_req *req)
-{
-  return req->body || req->body_path || req->body_read;
-}
 
 /* Stall detection for streamed transfers: curl calls this at least once a
  * second; the attempt fails once no byte moved for stall seconds. (curl's
@@ -485,7 +481,11 @@ drover_code drover_http_perform(drover_http *http, const drover_http_req *req,
   method = req->method;
   path = req->path;
   u.req = req;
-  seed = atomic_fetch_add(&http->seed, 0x9e3779b9u) ^ (unsigned)(drover_now() * 1e6);
+  /* Through uint64_t: a double above UINT_MAX (monotonic microseconds
+   * after 71 minutes of uptime) converted straight to unsigned is
+   * undefined behaviour (found by tests/fuzz, clang's UBSan). */
+  seed = atomic_fetch_add(&http->seed, 0x9e3779b9u) ^
+         (unsigned)(uint64_t)(drover_now() * 1e6);
   url = req->query && *req->query ? dv_aprintf("%s%s?%s", http->base_url, path, req->query)
                                   : dv_aprintf("%s%s", http->base_url, path);
   if(!url)

@@ -7,6 +7,11 @@
 #include "engine.h"
 #include "http_int.h"
 
+int dv_http_has_body(const drover_http_req *req)
+{
+  return req->body || req->body_path || req->body_read;
+}
+
 /* Appends a header line (copied); -1 on allocation failure, list intact. */
 static int add_header(struct curl_slist **list, const char *line)
 {

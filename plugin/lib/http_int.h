@@ -64,7 +64,7 @@ int dv_http_on_seek(void *userp, curl_off_t offset, int origin);
  * case-insensitive)? */
 int dv_http_line_is(const char *line, const char *name, size_t nlen);
 
-/* Whether req has a body (memory, file or stream). http.c. */
+/* Whether req has a body (memory, file or stream). */
 int dv_http_has_body(const drover_http_req *req);
 
 /* The request's fixed header lines: Expect (off), Accept, Content-Type

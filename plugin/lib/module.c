@@ -5,11 +5,42 @@
  * appended only when iVersion says they exist), so the core never reads
  * past the end of an older module's shorter table. */
 #include <dlfcn.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "engine.h"
 #include "trust.h"
+
+size_t dv_provider_table_size(unsigned vers)
+{
+  /* 1: up to read; 2: settings added; 3: table_size added. */
+  if(vers >= 3)
+    return offsetof(drover_provider, table_size) + sizeof(size_t);
+  return vers == 2 ? offsetof(drover_provider, table_size)
+                   : offsetof(drover_provider, settings);
+}
+
+drover_code dv_provider_check(const drover_provider *p, const char *what,
+                              drover_error *err)
+{
+  if(!p || p->version < DROVER_PROVIDER_VERSION_MIN || p->version > DROVER_PROVIDER_VERSION)
+    return drover_error_set(err, p ? DROVER_E_CONFIG : DROVER_E_INTERNAL,
+                            "%s: provider table version %u not supported (this "
+                            "drover accepts %u..%u)", what, p ? p->version : 0u,
+                            DROVER_PROVIDER_VERSION_MIN, DROVER_PROVIDER_VERSION);
+  if(p->version >= 3 && p->table_size < dv_provider_table_size(p->version))
+    return drover_error_set(err, DROVER_E_CONFIG,
+                            "%s: provider table of %zu bytes is too small for "
+                            "version %u (%zu)", what, p->table_size, p->version,
+                            dv_provider_table_size(p->version));
+  if(!p->name || !*p->name || !p->types || !p->init || !p->list || !p->create ||
+     !p->del)
+    return drover_error_set(err, DROVER_E_CONFIG,
+                            "%s: provider %s lacks a required member", what,
+                            p->name ? p->name : "(unnamed)");
+  return DROVER_OK;
+}
 
 drover_code dv_module_open(const char *path, const char *want, drover_provider **out,
                            void **handle, drover_error *err)
@@ -65,7 +96,7 @@ drover_code dv_module_open(const char *path, const char *want, drover_provider *
     rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
     goto out;
   }
-  n = t->version >= 2 ? t->table_size : dv_provider_table_size(t->version);
+  n = t->version >= 3 ? t->table_size : dv_provider_table_size(t->version);
   memcpy(copy, t, n < sizeof(*copy) ? n : sizeof(*copy));
   *out = copy;
   *handle = h;

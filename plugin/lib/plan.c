@@ -5,7 +5,6 @@
  * orphans sorted by address), which saved plans rely on to compare a
  * fresh plan with the one that was reviewed.
  */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include "engine.h"
@@ -97,28 +96,6 @@ size_t drover_plan_changes(const drover_plan *plan)
  * Diff
  */
 
-/* A name drover itself gave a create_before_destroy replacement:
- * base + "-" + 6 hex digits (see apply.c). */
-static int is_cbd_name(const char *live, const char *base)
-{
-  size_t bl = strlen(base), i;
-
-  if(bl > DV_CBD_BASE_MAX)
-    bl = DV_CBD_BASE_MAX; /* apply.c cuts the base so the name fits 63 */
-
-  if(strncmp(live, base, bl) || live[bl] != '-' || strlen(live + bl + 1) != 6)
-    return 0;
-  for(i = bl + 1; live[i]; i++)
-    if(!isxdigit((unsigned char)live[i]))
-      return 0;
-  return 1;
-}
-
-int dv_owns_name(const char *live_name, const char *name)
-{
-  return live_name && name && (!strcmp(live_name, name) || is_cbd_name(live_name, name));
-}
-
 static int ignored(const dv_block *b, const char *prop)
 {
   size_t i;
@@ -193,7 +170,7 @@ static drover_code diff_inst(dv_plan_entry *e, int *force, const drover_stack *s
       const char *ln = inst->live->name;
       if(!ln && json_is_string(have))
         ln = json_string_value(have);
-      differs = ln && strcmp(ln, inst->name) && !is_cbd_name(ln, inst->name);
+      differs = ln && strcmp(ln, inst->name) && !dv_owns_name(ln, inst->name);
     }
     else if(!want)
       continue; /* not managed: no desired value */
@@ -333,17 +310,12 @@ static drover_code plan_delete(dv_plan_entry *e, const drover_live *live,
 /* The block an address like "web[2]" belongs to, or NULL. */
 static const dv_block *block_of_address(const drover_stack *stack, const char *addr)
 {
-  size_t i, len;
+  size_t b;
 
   if(!stack->tpl || !addr)
     return NULL;
-  len = strcspn(addr, "[");
-  for(i = 0; i < stack->tpl->nblocks; i++) {
-    const char *n = stack->tpl->blocks[i].name;
-    if(strlen(n) == len && !strncmp(n, addr, len))
-      return &stack->tpl->blocks[i];
-  }
-  return NULL;
+  b = dv_index_getn(&stack->tpl->block_ix, addr, strcspn(addr, "["));
+  return b == (size_t)-1 ? NULL : &stack->tpl->blocks[b];
 }
 
 /* Server-assigned IDs: when this plan replaces an object whose ID the

@@ -55,33 +55,6 @@ static struct refusal {
   char text[DROVER_ERROR_TEXT];
 } refused[MAX_REFUSED];
 
-size_t dv_provider_table_size(unsigned vers)
-{
-  return vers >= 2 ? offsetof(drover_provider, table_size) + sizeof(size_t)
-                   : offsetof(drover_provider, table_size);
-}
-
-drover_code dv_provider_check(const drover_provider *p, const char *what,
-                              drover_error *err)
-{
-  if(!p || p->version < DROVER_PROVIDER_VERSION_MIN || p->version > DROVER_PROVIDER_VERSION)
-    return drover_error_set(err, p ? DROVER_E_CONFIG : DROVER_E_INTERNAL,
-                            "%s: provider table version %u not supported (this "
-                            "drover accepts %u..%u)", what, p ? p->version : 0u,
-                            DROVER_PROVIDER_VERSION_MIN, DROVER_PROVIDER_VERSION);
-  if(p->version >= 2 && p->table_size < dv_provider_table_size(p->version))
-    return drover_error_set(err, DROVER_E_CONFIG,
-                            "%s: provider table of %zu bytes is too small for "
-                            "version %u (%zu)", what, p->table_size, p->version,
-                            dv_provider_table_size(p->version));
-  if(!p->name || !*p->name || !p->types || !p->init || !p->list || !p->create ||
-     !p->del)
-    return drover_error_set(err, DROVER_E_CONFIG,
-                            "%s: provider %s lacks a required member", what,
-                            p->name ? p->name : "(unnamed)");
-  return DROVER_OK;
-}
-
 drover_code dv_provider_register(const drover_provider *p, drover_error *err)
 {
   size_t i;
@@ -292,8 +265,8 @@ const drover_provider *dv_provider_at(size_t i)
 
 unsigned dv_rtype_flags(const drover_provider *p, const drover_rtype *t)
 {
-  /* A version 1 module's types end before flags: never read it there. */
-  return p && t && p->version >= 2 ? t->flags : 0u;
+  /* An older module's types end before flags: never read it there. */
+  return p && t && p->version >= 3 ? t->flags : 0u;
 }
 
 drover_code dv_live_fill_id(const drover_provider *p, const drover_rtype *t,
