@@ -215,7 +215,7 @@ static const drover_provider mem_provider = {
   .del = m_del, .check = m_check, .snapshot_list = m_snapshot_list,
   .snapshot_create = m_snapshot_create, .snapshot_delete = m_snapshot_delete,
   .snapshot_restore = m_snapshot_restore, .exec = m_exec,
-  .snapshot_clone = m_snapshot_clone
+  .snapshot_clone = m_snapshot_clone, .table_size = sizeof(drover_provider)
 };
 
 /* ------------------------------------------------------------------------

@@ -20,6 +20,7 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "config.h"
 #include "engine.h"
 
 /* --------------------------------------------------------------------------
@@ -627,6 +628,15 @@ int main(void)
 
   if(drover_global_init() != DROVER_OK)
     return 1;
+#ifndef DROVER_WITH_LXD
+  {
+    /* --enable-lxd=dl: the provider is the build tree's module. */
+    drover_error err;
+    drover_error_clear(&err);
+    if(drover_provider_dir_add(TEST_BUILDDIR "/providers/.libs", &err))
+      return 1;
+  }
+#endif
   sr = srunner_create(lxd_suite());
   srunner_run_all(sr, CK_NORMAL);
   failed = srunner_ntests_failed(sr);

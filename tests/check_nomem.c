@@ -307,7 +307,8 @@ static const drover_provider nomem_provider = {
   np_del,
   np_read,
   NULL, /* version 2: no settings schema, */
-  NULL, NULL, NULL, NULL, NULL, NULL, NULL /* check, snapshots, exec or clone */
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL, /* check, snapshots, exec or clone */
+  sizeof(drover_provider)
 };
 
 /* ------------------------------------------------------------------------

@@ -21,6 +21,7 @@
 #define DROVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #ifdef __cplusplus
@@ -186,7 +187,10 @@ void drover_stack_free(drover_stack *stack);
  * This is how the SPANK epilog and `drover gc` remove a stack whose
  * template may have changed. providers_json is a JSON object text shaped
  * like a template's "providers" member: which providers to ask, with
- * their settings (e.g. {"lxd": {}}). *out: drover_stack_free().
+ * their settings (e.g. {"lxd": {}}); NULL asks every provider there is
+ * (built in, and every module in the search directories), each with the
+ * settings from opts->provider_config or its own defaults.
+ * *out: drover_stack_free().
  */
 drover_code drover_stack_open_bare(drover_stack **out, const char *name,
                                    const char *providers_json,
@@ -194,7 +198,8 @@ drover_code drover_stack_open_bare(drover_stack **out, const char *name,
 
 /*
  * Names of every stack that owns objects in the given providers (one bulk
- * list per resource type). *names is a NULL-terminated array owned by the
+ * list per resource type); providers_json as for drover_stack_open_bare(),
+ * NULL for every provider. *names is a NULL-terminated array owned by the
  * caller: drover_strv_free().
  */
 drover_code drover_stacks_list(char ***names, const char *providers_json,
@@ -398,6 +403,88 @@ drover_code drover_backup_verify(char **out, drover_stack *stack, const char *po
 drover_code drover_backup_restore(char **out, drover_stack *stack, const char *address,
                                   const char *snapshot, const drover_backup_opts *opts,
                                   drover_error *err);
+
+/* --------------------------------------------------------------------------
+ * Provider modules (registry.c)
+ *
+ * Providers are built in or loaded from <name>.so modules (configure
+ * --enable-<name>=dl). A template naming an unknown provider loads its
+ * module from the search directories: those added here, in order, then
+ * $(pkglibdir)/providers. A module must be root's, not group/world
+ * writable, not a symlink, in a directory chain of the same kind; one that
+ * is refused is an error saying why, never loaded. Call these from one
+ * thread before apply starts its workers.
+ */
+
+/* Adds an absolute directory to search before $(pkglibdir)/providers. */
+drover_code drover_provider_dir_add(const char *dir, drover_error *err);
+
+/* Loads the module at the absolute path. *name (may be NULL) is the
+ * provider's name, borrowed for the process's life. */
+drover_code drover_provider_load(const char *path, const char **name,
+                                 drover_error *err);
+
+/* Loads every module in the search directories whose provider is not
+ * known yet: `drover gc` and the SPANK epilog must ask every provider that
+ * may hold labelled objects. */
+drover_code drover_providers_load_all(drover_error *err);
+
+/* Every known provider (built in, loaded) as a JSON object text with
+ * empty settings, {"lxd":{}}: the providers argument of
+ * drover_stack_open_bare() and drover_stacks_list() when nothing more
+ * specific is known. Caller frees *out with free(). */
+drover_code drover_providers_json(char **out, drover_error *err);
+
+/* --------------------------------------------------------------------------
+ * Stacks known only by name (destroy.c) and Slurm job stacks (jobstack.c)
+ */
+
+typedef struct drover_destroy_opts {
+  unsigned version;          /* DROVER_DESTROY_OPTS_VERSION */
+  double lock_wait;          /* seconds to wait for the stack lock (0: try once) */
+  int dry_run;               /* plan only; result->planned says what would go */
+  const drover_apply_opts *apply; /* NULL: the defaults */
+} drover_destroy_opts;
+#define DROVER_DESTROY_OPTS_VERSION 1
+#define DROVER_DESTROY_OPTS_INIT {DROVER_DESTROY_OPTS_VERSION, 0, 0, NULL}
+
+typedef struct drover_destroy_result {
+  size_t planned;            /* objects the destroy plan would delete */
+  size_t deleted;            /* objects deleted */
+} drover_destroy_result;
+
+/*
+ * Destroys everything labelled with stack name: opens it bare
+ * (providers_json as for drover_stack_open_bare(), NULL for every
+ * provider), takes its lock, refreshes, plans the destroy and applies it.
+ * What the SPANK epilog and `drover gc` do. DROVER_E_LOCKED when someone
+ * holds the lock past dopts->lock_wait. result may be NULL.
+ */
+drover_code drover_stack_destroy_bare(const char *name, const char *providers_json,
+                                      const drover_options *opts,
+                                      const drover_destroy_opts *dopts,
+                                      drover_destroy_result *result, drover_error *err);
+
+/* Longest job stack name, and longest template name it is built from. */
+#define DROVER_JOB_STACK_MAX 40
+#define DROVER_JOB_TEMPLATE_MAX 32
+
+/* A template name a job may ask for: [a-z0-9_-], 1..32 bytes. */
+int drover_job_template_name_ok(const char *name);
+
+/*
+ * The stack name for a Slurm job: "job-<jobid>-<name>", '_' mapped to
+ * '-'. When that is longer than DROVER_JOB_STACK_MAX, the name part is cut
+ * and an 8-hex-digit hash of the full name appended, so the result is
+ * deterministic (the epilog recomputes it) and still unique per job.
+ * Returns 0, or -1 for a bad name or a buf smaller than
+ * DROVER_JOB_STACK_MAX + 1.
+ */
+int drover_job_stack_name(char *buf, size_t size, uint32_t jobid, const char *name);
+
+/* Parses "job-<digits>-..." into *jobid. Returns 0, or -1 if stack is not
+ * a job stack. */
+int drover_job_stack_jobid(const char *stack, uint32_t *jobid);
 
 #ifdef __cplusplus
 }

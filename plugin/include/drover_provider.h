@@ -25,7 +25,11 @@ extern "C" {
  * gained settings, then the check, snapshot and exec ops; drover_res_req
  * and drover_live gained sensitive (and drover_live delete_note). The
  * engine reads those members only from tables that say version >= 2. */
-#define DROVER_PROVIDER_VERSION 2
+/* 3: drover_provider gained table_size, drover_rtype flags and
+ * drover_res_req idempotency_token. Modules built against an older
+ * header are still accepted (DROVER_PROVIDER_VERSION_MIN); their tables
+ * are copied into a full-size struct, so members they lack read as zero. */
+#define DROVER_PROVIDER_VERSION 3
 #define DROVER_PROVIDER_VERSION_MIN 1
 
 /* Ownership label keys. Each provider stores them in its cloud's own
@@ -51,7 +55,12 @@ typedef enum {
   DROVER_T_ARRAY = 5,      /* array of strings */
   DROVER_T_OBJECT = 6,     /* object of anything */
   DROVER_T_STRING_MAP = 7, /* object whose values are strings (LXD config) */
-  DROVER_T_OBJECT_MAP = 8  /* object whose values are string maps (LXD devices) */
+  DROVER_T_OBJECT_MAP = 8, /* object whose values are string maps (LXD devices) */
+  DROVER_T_OBJECT_ARRAY = 9, /* array of objects (EC2 block device mappings,
+                                network interfaces); plans show changes per
+                                element path, "disks[1].size" */
+  DROVER_T_MAP_OF_OBJECTS = 10 /* object whose values are objects of anything
+                                  (nested maps, lists) */
 } drover_ptype;
 
 #define DROVER_PROP_REQUIRED 0x01u  /* must be set in the template */
@@ -88,6 +97,20 @@ typedef struct drover_rule {
  * Pure: no I/O, callable before init. */
 typedef int (*drover_name_check_fn)(const char *name, char *why, size_t size);
 
+/* Identity of a type's objects (drover_rtype.flags). Without
+ * DROVER_RTYPE_SERVER_ID drover chooses the name (req->name, deterministic
+ * from stack and address; LXD). With it the cloud assigns an ID when it
+ * creates the object (EC2 instances, volumes, snapshots): req->name is
+ * only a display name the provider may set as a tag, drover_live.name is
+ * the ID, and attributes carry it as "id" (the engine adds it if the
+ * provider did not), so `${resource.x.id}` resolves after create.
+ * Ownership is then the labels alone, so create must set them in the
+ * request that creates the object, and should pass req->idempotency_token
+ * where the cloud takes one (EC2 ClientToken): a create whose response was
+ * lost and is retried then returns the first object, and one interrupted
+ * by a crash is found by its labels on the next refresh and adopted. */
+#define DROVER_RTYPE_SERVER_ID 0x01u
+
 typedef struct drover_rtype {
   const char *name;            /* "lxd.instance" */
   const drover_prop *props;    /* terminated by an entry with name == NULL */
@@ -105,6 +128,8 @@ typedef struct drover_rtype {
   const drover_rule *rules;
   /* Rule for the cloud name (given or derived); NULL: any. */
   drover_name_check_fn name_check;
+  /* ---- version >= 3 ---- */
+  unsigned flags;              /* DROVER_RTYPE_* */
 } drover_rtype;
 
 /* --------------------------------------------------------------------------
@@ -185,6 +210,12 @@ typedef struct drover_res_req {
    * for none. Stored as the DROVER_LABEL_SENSITIVE label so a later run
    * redacts the old values even after the template stopped marking them. */
   const char *sensitive;
+  /* version >= 3. create: a token the same for every try of one create, also
+   * in a later run after a crash ("drover-" and 16 hex digits, from
+   * stack, address, the desired hash and, for a replacement, the replaced
+   * object's name), different for the next generation of the resource.
+   * Pass it to clouds that deduplicate creates (EC2 ClientToken). */
+  const char *idempotency_token;
 } drover_res_req;
 
 /* What the engine lends a provider at init. */
@@ -304,6 +335,11 @@ typedef struct drover_provider {
   drover_code (*snapshot_clone)(void *state, const char *instance, const char *snapshot,
                                 const char *new_name, const json_t *labels,
                                 double deadline, drover_error *err);
+
+  /* ---- version >= 3 ---- */
+  /* sizeof(drover_provider) as the provider was built, so the engine never
+   * reads past the end of a table from an older module. */
+  size_t table_size;
 } drover_provider;
 
 typedef struct drover_setting {
@@ -312,6 +348,24 @@ typedef struct drover_setting {
   drover_rule rule;            /* value rules (flags 0: none) */
   const char *doc;
 } drover_setting;
+
+/* --------------------------------------------------------------------------
+ * Loadable modules
+ *
+ * A provider built as a module (configure --enable-<name>=dl) is
+ * <name>.so in $(pkglibdir)/providers or in a directory given to
+ * drover_provider_dir_add(). It exports exactly one symbol,
+ * DROVER_PROVIDER_ENTRY, a drover_provider_entry_fn. The engine calls it
+ * with its own DROVER_PROVIDER_VERSION; the module returns its table (or
+ * NULL if it cannot serve that engine), and the engine accepts it only
+ * when the table's version is in [DROVER_PROVIDER_VERSION_MIN, engine's]
+ * and table_size covers that version's members. The module links
+ * libdrover.so for the helpers below, so it shares the engine's secret
+ * list and log sink. Modules must be root's files, not group/world
+ * writable, not symlinks, in a directory chain of the same kind.
+ */
+#define DROVER_PROVIDER_ENTRY "drover_provider_entry"
+typedef const drover_provider *(*drover_provider_entry_fn)(unsigned engine_version);
 
 /* --------------------------------------------------------------------------
  * Helpers for providers (implemented in libdrover)
@@ -331,6 +385,14 @@ void drover_error_locate(drover_error *err, const char *source, const char *addr
 
 /* Monotonic seconds. */
 double drover_now(void);
+
+/* The provider table called name: built in, or its module loaded on first
+ * use (drover_provider_dir_add() in drover.h). *out is borrowed for the
+ * process's life. DROVER_E_NOT_FOUND when there is none, DROVER_E_CONFIG
+ * (saying why) when its module was refused. For tools and tests that
+ * drive a provider's table directly. */
+drover_code drover_provider_get(const drover_provider **out, const char *name,
+                                drover_error *err);
 
 /* Logs through env with printf formatting. */
 void drover_logf(const drover_provider_env *env, drover_log_level level,
@@ -354,11 +416,22 @@ int drover_backup_is_snapshot_of(const char *snapshot, const char *key);
 
 /* --------------------------------------------------------------------------
  * HTTP (one shared module on libcurl, plugin/lib/http.c)
+ *
+ * One handle per endpoint (drover_http_new), shared by every thread of a
+ * provider. A request is one struct (drover_http_req) performed with
+ * drover_http_perform(): each attempt uses its own curl easy handle, so
+ * retries re-send the body from its start and call the per-attempt hook
+ * again (a request signer such as SigV4 needs a fresh date per try).
+ * drover_http_request() is the JSON convenience on top of it.
  */
 
 typedef struct drover_http drover_http;
 
+#define DROVER_HTTP_CONFIG_VERSION 1
+
 typedef struct drover_http_config {
+  unsigned version;            /* DROVER_HTTP_CONFIG_VERSION (appended members
+                                  are read only when version says so) */
   const char *base_url;        /* "http://lxd" over a socket, "https://h:8443" */
   const char *unix_socket;     /* path, or NULL for TCP */
   const char *ca_file;         /* verify the server against this CA/cert; NULL: system store */
@@ -366,19 +439,87 @@ typedef struct drover_http_config {
   const char *client_cert;     /* PEM paths for TLS client auth, or NULL */
   const char *client_key;
   double connect_timeout;      /* seconds; 0: 10 */
-  double timeout;              /* seconds per request; 0: 60 */
+  double timeout;              /* seconds per attempt; 0: 60. Not applied to
+                                  streamed transfers (body_path, body_read,
+                                  response_path), which may take hours:
+                                  they fail on stall_timeout instead */
   unsigned max_retries;        /* per request; 0: 4 */
   double retry_base;           /* seconds; 0: 0.25, doubled per try, full jitter */
   double retry_max;            /* cap on one backoff sleep; 0: 8 */
   unsigned retry_budget;       /* retries allowed over the handle's life; 0: 100 */
+  double stall_timeout;        /* streamed transfers: seconds without a byte
+                                  moving before an attempt fails (transient,
+                                  retried); 0: 30 */
 } drover_http_config;
 
 typedef struct drover_http_response {
   long status;                 /* HTTP status */
-  char *body;                  /* NUL-terminated, owned */
+  char *body;                  /* NUL-terminated, owned; "" when the body went
+                                  to drover_http_req.response_path */
   size_t len;
   char *etag;                  /* owned; NULL when absent */
+  /* Appended: every response header, owned, as name/value pairs
+   * (headers[2*i], headers[2*i+1]); look them up with
+   * drover_http_response_header(). */
+  char **headers;
+  size_t nheaders;
+  unsigned long long written;  /* bytes written to response_path */
 } drover_http_response;
+
+/* Headers the per-attempt hook adds (opaque; see drover_http_headers_add). */
+typedef struct drover_http_headers drover_http_headers;
+struct drover_http_req;
+
+/* What the hook learns about the attempt it is about to sign. */
+typedef struct drover_http_attempt {
+  unsigned number;             /* 0 for the first try, 1 for the first retry */
+  const char *url;             /* full URL, with the query */
+  const char *host;            /* the Host header curl sends ("h:8443") */
+} drover_http_attempt;
+
+/* Called before every attempt, retries included, from the calling thread.
+ * May add headers (they replace same-named ones of the request). A
+ * non-zero return stops the request with that error (no retry). */
+typedef drover_code (*drover_http_attempt_fn)(void *userdata,
+                                              const struct drover_http_req *req,
+                                              const drover_http_attempt *attempt,
+                                              drover_http_headers *add,
+                                              drover_error *err);
+
+/* Reads up to size bytes of a streamed body starting at offset into buf
+ * and sets *nread (0 only at the end). A retry starts again at offset 0,
+ * so a source that cannot go back must fail then. */
+typedef drover_code (*drover_http_read_fn)(void *userdata, unsigned long long offset,
+                                           char *buf, size_t size, size_t *nread,
+                                           drover_error *err);
+
+#define DROVER_HTTP_REQ_VERSION 1
+
+/* One request. Only method and path are required; every pointer is
+ * borrowed for the duration of drover_http_perform(). At most one body
+ * source is set: body, body_path or body_read. */
+typedef struct drover_http_req {
+  unsigned version;            /* DROVER_HTTP_REQ_VERSION */
+  const char *method;          /* "GET", "PUT", ... */
+  const char *path;            /* appended to the base URL; already escaped */
+  const char *query;           /* "a=1&b=x%20y", already escaped, no '?'; or NULL */
+  const char *const *headers;  /* NULL-terminated "Name: value" lines, or NULL */
+  const char *accept;          /* Accept header, or NULL for none */
+  const char *content_type;    /* sent with a body; NULL: none */
+  const char *if_match;        /* If-Match header, or NULL */
+  const void *body;            /* body in memory, body_len bytes */
+  const char *body_path;       /* or: the first body_len bytes of this file */
+  drover_http_read_fn body_read; /* or: a stream of body_len bytes */
+  void *body_userdata;
+  unsigned long long body_len; /* known length of any body source */
+  const char *payload_hash;    /* hex SHA-256 of the body if known, for the hook
+                                  (not checked by the transport); or NULL */
+  drover_http_attempt_fn on_attempt; /* or NULL */
+  void *attempt_userdata;
+  const char *response_path;   /* a 2xx body is written to this file (created
+                                  0600 or truncated, per attempt) instead of
+                                  memory; other bodies stay in memory */
+} drover_http_req;
 
 /* Copies what it needs from cfg. *out is owned by the caller:
  * drover_http_free(). Thread safe to share between threads. */
@@ -387,12 +528,31 @@ drover_code drover_http_new(drover_http **out, const drover_http_config *cfg,
 void drover_http_free(drover_http *http);
 
 /*
- * One request, retried on connection errors, 429 and 5xx with exponential
- * backoff, jitter and Retry-After, within the retry budget. Any other
- * status is returned to the caller in resp (the caller maps 4xx to its
- * own message). Transport failure after the retries is DROVER_E_TRANSIENT.
- * body may be NULL; if_match may be NULL. Free resp with
- * drover_http_response_free().
+ * Performs req, retried on connection errors, 429 and 5xx with the shared
+ * backoff (exponential, full jitter, Retry-After) within the retry budget.
+ * Any other status is returned to the caller in resp (the caller maps 4xx
+ * to its own message). Transport failure after the retries is
+ * DROVER_E_TRANSIENT; resp then holds the last response, if any. resp is
+ * always initialised; free it with drover_http_response_free().
+ */
+drover_code drover_http_perform(drover_http *http, const drover_http_req *req,
+                                drover_http_response *resp, drover_error *err);
+
+/* Adds "name: value" to the attempt's headers (for the hook). A name
+ * with ':' or space, or CR/LF in either, is refused (DROVER_E_ARG): no
+ * header injection. */
+drover_code drover_http_headers_add(drover_http_headers *add, const char *name,
+                                    const char *value, drover_error *err);
+
+/* First response header called name (case-insensitive), borrowed from
+ * resp; NULL when absent. */
+const char *drover_http_response_header(const drover_http_response *resp,
+                                        const char *name);
+
+/*
+ * JSON convenience: Accept and (with a body) Content-Type are
+ * application/json. body may be NULL; if_match may be NULL. Otherwise as
+ * drover_http_perform().
  */
 drover_code drover_http_request(drover_http *http, const char *method,
                                 const char *path, const char *if_match,

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "backoff.h"
 #include "engine.h"
 
 #define BACKOFF_CAP 30.0
@@ -416,17 +417,6 @@ static int has_cycle(const run *r)
  * One node
  */
 
-static void sleep_s(double s)
-{
-  struct timespec ts;
-
-  if(s <= 0)
-    return;
-  ts.tv_sec = (time_t)s;
-  ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-  nanosleep(&ts, NULL);
-}
-
 static int cancelled(const run *r)
 {
   /* Set by a signal handler, read by every worker: an atomic load keeps
@@ -472,7 +462,12 @@ static int goal_holds(node *nd, opkind op, const drover_res_req *req,
   drover_live *l = NULL;
   drover_error local;
   drover_code rc;
-  const char *name = op == OP_DELETE ? (cur ? cur->name : NULL) : req->name;
+  /* Where the cloud assigns IDs, an object is read by its ID (cur's name);
+   * a create's is not known yet, so its retry relies on the idempotency
+   * token instead. */
+  int sid = (dv_rtype_flags(nd->vt, nd->rtype) & DROVER_RTYPE_SERVER_ID) != 0;
+  const char *name = op == OP_DELETE || (sid && op == OP_UPDATE) ? (cur ? cur->name : NULL)
+                     : sid ? NULL : req->name;
   int holds = 0;
 
   if(!nd->vt->read || !name)
@@ -542,10 +537,10 @@ static drover_code call_op(run *r, node *nd, opkind op, drover_res_req *req,
         *err = local;
       return rc;
     }
-    backoff = r->retry_base * (double)(1u << (attempt < 20 ? attempt : 20));
-    if(backoff > BACKOFF_CAP)
-      backoff = BACKOFF_CAP;
-    backoff *= (double)rand_r(seed) / ((double)RAND_MAX + 1.0); /* full jitter */
+    {
+      dv_backoff policy = {r->retry_base, BACKOFF_CAP};
+      backoff = dv_backoff_delay(&policy, attempt, -1, seed);
+    }
     {
       char msg[DROVER_ERROR_TEXT + 64];
       snprintf(msg, sizeof(msg), "retry %u/%u in %.2fs: %s", attempt + 1,
@@ -554,9 +549,25 @@ static drover_code call_op(run *r, node *nd, opkind op, drover_res_req *req,
       dv_log(r->stack, DROVER_LOG_WARN, "apply: %s: %s", nd->e->address, msg);
     }
     until = drover_now() + backoff;
-    while(drover_now() < until && !cancelled(r))
-      sleep_s(until - drover_now() < 0.05 ? until - drover_now() : 0.05);
+    dv_backoff_sleep_until(until, r->opts->cancel);
   }
+}
+
+/* The idempotency token of a create (drover_res_req.idempotency_token):
+ * the same for every try of this create, in this run or a later one after
+ * a crash; new for the next generation (other properties, or replacing
+ * the object named replaced). */
+static drover_code idem_token(char out[32], const char *stack, const char *address,
+                              const char *hash, const char *replaced)
+{
+  json_t *parts = json_pack("[s,s,s,s]", stack, address, hash, replaced ? replaced : "");
+  char h[17];
+  drover_code rc = parts ? dv_hash_json(h, parts) : DROVER_E_NOMEM;
+
+  json_decref(parts);
+  if(!rc)
+    snprintf(out, 32, "drover-%s", h);
+  return rc;
 }
 
 /* Creates (name NULL: the instance's own name) or updates nd's instance. */
@@ -569,7 +580,7 @@ static drover_code build(run *r, node *nd, opkind op, const char *altname,
   drover_res_req req;
   drover_live *out = NULL;
   json_t *props = NULL;
-  char hash[17], cbd[80], *sens = NULL;
+  char hash[17], cbd[80], token[32], *sens = NULL;
   const char *name;
   int known;
 
@@ -618,8 +629,20 @@ static drover_code build(run *r, node *nd, opkind op, const char *altname,
     req.if_match = nd->e->etag;
     req.changed = (const char *const *)nd->e->changed;
   }
+  else {
+    rc = idem_token(token, s->name, inst->address, hash,
+                    nd->target ? nd->target->name : NULL);
+    if(rc) {
+      json_decref(props);
+      free(sens);
+      return drover_error_set(err, rc, "apply: out of memory");
+    }
+    req.idempotency_token = token;
+  }
   rc = call_op(r, nd, op, &req, op == OP_UPDATE ? inst->live : NULL, &out, seed, err);
   json_decref(props);
+  if(!rc && dv_live_fill_id(nd->vt, nd->rtype, out))
+    rc = drover_error_set(err, DROVER_E_NOMEM, "apply: out of memory");
   free(sens);
   if(rc) {
     drover_live_free(out);
@@ -795,7 +818,16 @@ static void *worker(void *arg)
       case DROVER_ACTION_NOOP: break;
       }
       finish(r, idx, N_OK);
-      emit(r, DROVER_EVENT_DONE, nd, NULL, drover_now() - t0, r->finished);
+      {
+        /* A cloud-assigned ID is known only now: say it. */
+        char idmsg[300];
+        const drover_live *made = nd->e->inst ? nd->e->inst->applied : NULL;
+        int sid = dv_rtype_flags(nd->vt, nd->rtype) & DROVER_RTYPE_SERVER_ID;
+        if(sid && made && made->name)
+          snprintf(idmsg, sizeof(idmsg), "id %s", made->name);
+        emit(r, DROVER_EVENT_DONE, nd, sid && made && made->name ? idmsg : NULL,
+             drover_now() - t0, r->finished);
+      }
     }
     wake(r, tail);
   }

@@ -30,7 +30,9 @@ static json_t *inst_attr(const dv_inst *inst, const char *attr, int *runtime)
   if(!strcmp(attr, "name") && inst->name)
     return json_string(inst->name);
   *runtime = 1;
-  if(inst->live && inst->live->attributes &&
+  /* Being replaced where the cloud assigns IDs (plan.c): the live object's
+   * attributes are the old one's; the new one's are known after apply. */
+  if(inst->live && inst->live->attributes && !inst->replacing &&
      (v = json_object_get(inst->live->attributes, attr)) != NULL)
     return json_deep_copy(v);
   return dv_unknown();

@@ -512,6 +512,36 @@ drover_code dv_prop_check(const drover_template *tpl, const char *what,
     if(!json_is_object(v))
       want = "an object";
     break;
+  case DROVER_T_OBJECT_ARRAY:
+    if(!json_is_array(v)) {
+      want = "an array of objects";
+      break;
+    }
+    for(i = 0; i < json_array_size(v); i++) {
+      json_t *e = json_array_get(v, i);
+      if(json_is_object(e) || dv_is_unknown(e))
+        continue;
+      snprintf(idx, sizeof(idx), "%zu", i);
+      return member_error(tpl, pointer, idx, err,
+                          "property \"%s\" of %s must be an array of objects, "
+                          "but element %zu is %s",
+                          prop->name, what, i, jtype(e));
+    }
+    break;
+  case DROVER_T_MAP_OF_OBJECTS:
+    if(!json_is_object(v)) {
+      want = "an object of objects";
+      break;
+    }
+    json_object_foreach((json_t *)v, key, m) {
+      if(json_is_object(m) || dv_is_unknown(m))
+        continue;
+      return member_error(tpl, pointer, key, err,
+                          "property \"%s\" of %s maps \"%s\" to %s; values must "
+                          "be objects",
+                          prop->name, what, key, jtype(m));
+    }
+    break;
   case DROVER_T_STRING_MAP:
   case DROVER_T_OBJECT_MAP:
     if(!json_is_object(v)) {
@@ -661,6 +691,10 @@ static drover_code parse_type(drover_template *tpl, dv_block *b, json_t *t,
                           "(provider %s has %s)",
                           name, b->name, prov->name, list);
     }
+    else if(dot && dv_provider_refusal(pname))
+      rc = dv_tpl_error(err, tpl, sub, 0, DROVER_E_CONFIG,
+                        "resource \"%s\": provider \"%s\": %s", b->name, pname,
+                        dv_provider_refusal(pname));
     else if(dot) {
       char sug[160];
       rc = dv_tpl_error(err, tpl, sub, 0, DROVER_E_TEMPLATE,
@@ -1091,8 +1125,13 @@ static drover_code parse_providers(drover_template *tpl, json_t *pv, drover_erro
       return nomem(err);
     if(!dv_provider_find(key)) {
       char sug[160];
-      rc = dv_tpl_error(err, tpl, p, 1, DROVER_E_TEMPLATE, "unknown provider \"%s\"%s",
-                        key, suggest_provider(sug, sizeof(sug), key));
+      const char *why = dv_provider_refusal(key);
+      if(why)
+        rc = dv_tpl_error(err, tpl, p, 1, DROVER_E_CONFIG, "provider \"%s\": %s", key,
+                          why);
+      else
+        rc = dv_tpl_error(err, tpl, p, 1, DROVER_E_TEMPLATE, "unknown provider \"%s\"%s",
+                          key, suggest_provider(sug, sizeof(sug), key));
     }
     else if(!json_is_object(v))
       rc = dv_tpl_error(err, tpl, p, 0, DROVER_E_TEMPLATE,

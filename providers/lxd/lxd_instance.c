@@ -36,7 +36,7 @@ static const drover_rule inst_rules[] = {
 
 const drover_rtype lxd_instance_type = {
   "lxd.instance", inst_props, 1, "an LXD container or virtual machine",
-  inst_exports, inst_rules, lxd_name_instance
+  inst_exports, inst_rules, lxd_name_instance, 0
 };
 
 /* --------------------------------------------------------------------------

@@ -43,7 +43,7 @@ static const char *const policy_exports[] = {NULL};
 const drover_rtype lxd_policy_type = {
   "backup.policy", policy_props, 2,
   "a backup policy: snapshots on a schedule with retention (doc/backups.md)",
-  policy_exports, NULL, lxd_name_object
+  policy_exports, NULL, lxd_name_object, 0
 };
 
 #define KIND_KEY LXD_KIND_KEY

@@ -15,7 +15,7 @@ static const drover_prop prof_props[] = {
 static const char *const prof_exports[] = {NULL};
 
 const drover_rtype lxd_profile_type = {
-  "lxd.profile", prof_props, 0, "an LXD profile", prof_exports, NULL, lxd_name_object
+  "lxd.profile", prof_props, 0, "an LXD profile", prof_exports, NULL, lxd_name_object, 0
 };
 
 int lxd_is_policy(const json_t *obj)

@@ -30,7 +30,7 @@ static const drover_rule vol_rules[] = {
 
 const drover_rtype lxd_volume_type = {
   "lxd.storage_volume", vol_props, 0, "a custom LXD storage volume",
-  vol_exports, vol_rules, lxd_name_object
+  vol_exports, vol_rules, lxd_name_object, 0
 };
 
 /* *out owned by the caller. ctx is the pool name (lxd_live_fn). */

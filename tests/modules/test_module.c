@@ -2,7 +2,7 @@
  * built several ways (tests/Makefile.include):
  *   MOD_NAME      the provider's name, a C string
  *   MOD_VERSION   the table's version
- *   MOD_SIZE      its table_size (version 2), or leave unset for sizeof
+ *   MOD_SIZE      its table_size (version 3), or leave unset for sizeof
  *   MOD_NO_ENTRY  export a differently named function instead of the entry
  * Its ops do nothing; the registry never calls them in the tests.
  */
@@ -14,7 +14,8 @@
 #endif
 
 static const drover_prop tm_props[] = {{NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}};
-static const drover_rtype tm_thing = {MOD_NAME ".thing", tm_props, 0, "a test thing"};
+static const drover_rtype tm_thing = {MOD_NAME ".thing", tm_props, 0, "a test thing",
+                                      NULL, NULL, NULL, 0};
 static const drover_rtype *const tm_types[] = {&tm_thing, NULL};
 
 static drover_code tm_init(void *state, const json_t *config,
@@ -44,8 +45,8 @@ static drover_code tm_del(void *state, const drover_rtype *type, const drover_li
 }
 
 static const drover_provider tm_provider = {
-  MOD_VERSION, MOD_NAME, 0, 0, tm_types, tm_init, NULL, tm_list, tm_create,
-  NULL, tm_del, NULL, MOD_SIZE
+  .version = MOD_VERSION, .name = MOD_NAME, .types = tm_types, .init = tm_init,
+  .list = tm_list, .create = tm_create, .del = tm_del, .table_size = MOD_SIZE
 };
 
 #ifdef MOD_NO_ENTRY
