@@ -189,7 +189,22 @@ struct drover_stack {
                                         (parallel array, orphans.count long) */
   unsigned long refresh_gen;  /* bumped by every refresh: live objects were
                                  freed; plans made before are stale */
+  /* nodes.c: many node stacks share one set of providers and one list
+   * per type. provider_host (borrowed) is the stack whose providers this
+   * one uses; they are initialised before any worker thread starts, so
+   * lookups through it only read. When prelisted is set, the next
+   * refresh takes its objects from prelist instead of calling list. */
+  drover_stack *provider_host;
+  int prelisted;
+  struct dv_prelist *prelist;
+  size_t nprelist;
 };
+
+/* One type's objects listed for a stack by someone else (nodes.c). */
+typedef struct dv_prelist {
+  const drover_rtype *type;
+  drover_live_list found;     /* owned */
+} dv_prelist;
 
 /* A valid cloud name from stack and address: lowercase letters, digits
  * and '-', starting with a letter, at most 63 characters; over-long names

@@ -177,6 +177,8 @@ drover_code dv_stack_provider(dv_pinst **out, drover_stack *stack,
   drover_code rc;
 
   *out = NULL;
+  if(stack->provider_host)
+    return dv_stack_provider(out, stack->provider_host, vt, err);
   if(!stack->env.user_agent)
     stack->env.user_agent = "drover/" DROVER_VERSION;
   if(!stack->env.log && stack->opts.log) {
@@ -224,6 +226,19 @@ static void clear_live(drover_stack *stack)
   stack->refreshed = 0;
 }
 
+/* Frees what nodes.c listed for the stack and refresh did not take. */
+static void clear_prelist(drover_stack *stack)
+{
+  size_t i;
+
+  for(i = 0; i < stack->nprelist; i++)
+    drover_live_list_clear(&stack->prelist[i].found);
+  free(stack->prelist);
+  stack->prelist = NULL;
+  stack->nprelist = 0;
+  stack->prelisted = 0;
+}
+
 void dv_stack_release_runtime(drover_stack *stack)
 {
   size_t i;
@@ -231,6 +246,7 @@ void dv_stack_release_runtime(drover_stack *stack)
   if(!stack)
     return;
   clear_live(stack);
+  clear_prelist(stack);
   for(i = 0; i < stack->ninsts; i++) {
     drover_live_free(stack->insts[i].applied);
     stack->insts[i].applied = NULL;
@@ -390,6 +406,7 @@ typedef struct list_job {
   drover_live_list found;      /* owned */
   drover_error err;
   drover_code rc;
+  int given;                   /* found came from the stack's prelist */
 } list_job;
 
 typedef struct list_run {
@@ -401,6 +418,8 @@ typedef struct list_run {
 
 static void run_job(list_job *j, const char *stack)
 {
+  if(j->given)
+    return;
   drover_error_clear(&j->err);
   j->rc = j->vt->list(j->state, j->type, stack, &j->found, &j->err);
   if(j->rc) {
@@ -500,6 +519,16 @@ drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
       jobs[j].type = provs[i]->types[t];
     }
   }
+  /* Listed already for many node stacks at once (nodes.c): take it. */
+  for(j = 0; stack->prelisted && j < njobs; j++) {
+    jobs[j].given = 1;
+    for(k = 0; k < stack->nprelist; k++)
+      if(stack->prelist[k].type == jobs[j].type) {
+        jobs[j].found = stack->prelist[k].found;
+        memset(&stack->prelist[k].found, 0, sizeof(stack->prelist[k].found));
+      }
+  }
+  clear_prelist(stack);
   run_jobs(jobs, njobs, stack->name);
   /* Results are placed in provider and type order, whichever list
    * finished first, so plans and the first error are deterministic. */
