@@ -165,16 +165,19 @@ void sl_log(void *userdata, drover_log_level level, const char *msg)
 {
   static const char *const names[] = {"error", "warning", "info", "debug"};
   char ts[32];
-  time_t now = time(NULL);
+  struct timespec now;
   struct tm tm;
 
   (void)userdata;
   if(level > sl_log_level)
     return;
-  gmtime_r(&now, &tm);
-  strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  /* One write per line, so lines of concurrent programs do not mix. */
-  fprintf(stderr, "%s drover[%ld] %s: %s\n", ts, (long)getpid(),
+  clock_gettime(CLOCK_REALTIME, &now);
+  gmtime_r(&now.tv_sec, &tm);
+  strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+  /* One write per line, so lines of concurrent programs do not mix;
+   * milliseconds, for the resume timings. */
+  fprintf(stderr, "%s.%03ldZ drover[%ld] %s: %s\n", ts, now.tv_nsec / 1000000L,
+          (long)getpid(),
           names[level <= DROVER_LOG_DEBUG ? level : DROVER_LOG_DEBUG], msg);
   fflush(stderr);
 }
