@@ -24,7 +24,7 @@ say() { printf 'slurm-node-image: %s\n' "$*"; }
 
 if lxc image alias list --format csv 2>/dev/null | cut -d, -f1 | grep -qx "$alias_name"; then
   [ "$force" = yes ] || { say "image $alias_name exists"; exit 0; }
-  lxc image alias delete "$alias_name"
+  lxc image delete "$alias_name"
 fi
 [ -x /bin/busybox ] || { echo "slurm-node-image: /bin/busybox missing (apt-get install busybox-static)" >&2; exit 1; }
 
@@ -76,9 +76,13 @@ mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd
 mkdir -p /var/spool/slurmd /var/log/slurm /run/slurm
 BOOT
 chmod 755 "$r/bin/drover-node-boot"
+# slurmd -b: the container shares the host's kernel, so its uptime is the
+# host's; slurmctld ignores a resumed node whose boot time is older than
+# the resume request ("Still waiting for boot"). -b reports the boot at
+# slurmd's start.
 cat >"$r/etc/inittab" <<'EOF2'
 ::sysinit:/bin/drover-node-boot
-::respawn:/bin/sh -c 'exec /usr/sbin/slurmd -D -N "$(hostname)" >>/var/log/slurm/slurmd.out 2>&1'
+::respawn:/bin/sh -c 'exec /usr/sbin/slurmd -D -b -N "$(hostname)" >>/var/log/slurm/slurmd.out 2>&1'
 ::ctrlaltdel:/bin/true
 ::shutdown:/bin/true
 EOF2

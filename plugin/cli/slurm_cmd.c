@@ -166,6 +166,31 @@ static void resume_done(void *ud, size_t i, drover_code rc, const drover_error *
     sl_logf(DROVER_LOG_ERROR, "resume %s: %s", node, msg);
 }
 
+/* A failed create may leave a half-made instance (LXD keeps the record
+ * of a container whose image it could not find): delete what the failed
+ * nodes own, so a DOWN node has no instance. One more list per type. */
+static void resume_cleanup(drover_nodeset *set, const drover_nodeset_opts *base)
+{
+  drover_nodeset_opts no = *base;
+  drover_error err;
+  unsigned char *failed;
+  size_t i, n = drover_nodeset_count(set);
+  char line[DROVER_ERROR_TEXT + 300];
+
+  failed = calloc(n ? n : 1, 1);
+  if(!failed)
+    return;
+  for(i = 0; i < n; i++)
+    failed[i] = drover_nodeset_result(set, i, NULL, NULL) != DROVER_OK;
+  no.done = NULL;
+  drover_error_clear(&err);
+  if(drover_nodeset_refresh(set, 0, &err) ||
+     drover_nodeset_apply(set, failed, DROVER_PLAN_DESTROY, &no, &err))
+    sl_logf(DROVER_LOG_ERROR, "resume: cleaning up failed nodes: %s (reconcile will)",
+            drover_error_format(&err, line, sizeof(line)));
+  free(failed);
+}
+
 /* Marks every node of names DOWN (resume only) after a failure that
  * stopped the whole batch. */
 static void all_down(enum sl_kind kind, char **names, const char *why)
@@ -249,7 +274,9 @@ static int power_work(enum sl_kind kind, const sl_conf *conf, char **names)
   no.done = resume_done;
   no.userdata = &c;
   drover_error_clear(&err);
-  drover_nodeset_apply(set, NULL, kind == SL_RESUME ? 0 : DROVER_PLAN_DESTROY, &no, &err);
+  if(drover_nodeset_apply(set, NULL, kind == SL_RESUME ? 0 : DROVER_PLAN_DESTROY, &no,
+                          &err) && kind == SL_RESUME)
+    resume_cleanup(set, &no);
   sl_logf(c.failed ? DROVER_LOG_WARN : DROVER_LOG_INFO,
           "%s: %zu node(s): %zu done, %zu failed in %.2fs", kind_names[kind], n, c.ok,
           c.failed, sl_now() - t0);

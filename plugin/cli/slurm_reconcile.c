@@ -187,7 +187,8 @@ int sl_cmd_reconcile(int argc, char **argv)
       r[i].in.in_slurm = 1;
       r[i].in.powered_down = (f->state & NODE_STATE_POWERED_DOWN) != 0;
       r[i].in.powering_up = (f->state & NODE_STATE_POWERING_UP) != 0;
-      r[i].in.powering_down = (f->state & NODE_STATE_POWERING_DOWN) != 0;
+      r[i].in.powering_down = (f->state & (NODE_STATE_POWERING_DOWN |
+                                           NODE_STATE_POWER_DOWN)) != 0;
       r[i].in.down = (f->state & NODE_STATE_BASE) == NODE_STATE_DOWN;
       r[i].in.drained = (f->state & NODE_STATE_DRAIN) != 0;
       r[i].in.reason = f->reason;

@@ -140,11 +140,22 @@ const sl_node *sl_nodes_find(const sl_nodes *nodes, const char *name)
   return bsearch(&key, nodes->v, nodes->n, sizeof(key), node_cmp);
 }
 
+/* One node update. slurmctld may be restarting (a resume outlives it):
+ * anything but a refusal is tried again, for about 30 s in all. */
 static int update(update_node_msg_t *u, char *msg, size_t size)
 {
-  if(slurm_update_node(u) != SLURM_SUCCESS)
-    return fail(msg, size, "node %s: update refused: %s", u->node_names,
-                slurm_strerror(slurm_get_errno()));
+  unsigned delay = 1, tries = 0;
+  int e;
+
+  while(slurm_update_node(u) != SLURM_SUCCESS) {
+    e = slurm_get_errno();
+    if(++tries >= 6 || e == ESLURM_INVALID_NODE_NAME || e == ESLURM_ACCESS_DENIED ||
+       e == ESLURM_INVALID_NODE_STATE)
+      return fail(msg, size, "node %s: update refused: %s", u->node_names,
+                  slurm_strerror(e));
+    sleep(delay); /* backoff between attempts, not a wait for an event */
+    delay *= 2;
+  }
   return 0;
 }
 

@@ -452,7 +452,7 @@ typedef struct drover_rc_node {
   int in_slurm;        /* Slurm knows the node (0: only its stack exists) */
   int powered_down;    /* POWERED_DOWN ("~") */
   int powering_up;     /* POWERING_UP ("#") */
-  int powering_down;   /* POWERING_DOWN ("%") */
+  int powering_down;   /* POWERING_DOWN ("%") or POWER_DOWN pending ("!") */
   int down;            /* base state DOWN */
   int drained;         /* DRAIN flag */
   const char *reason;  /* Slurm's reason, or NULL */

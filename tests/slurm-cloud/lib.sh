@@ -73,17 +73,18 @@ cloud_setup() {
     chmod 0755 "$CW/bin/$k"
   done
   write_conf
-  bash "$TOP/scripts/slurm-node-image.sh" >/dev/null || die "cannot build the node image"
+  bash "$TOP/scripts/slurm-node-image.sh" --force >/dev/null || die "cannot build the node image"
   for n in $NODES; do lxc delete -f "$n" >/dev/null 2>&1 || true; done
   : >"$PLOG"
   # The standard config first, then the cloud part on top of it.
-  bash "$TOP/scripts/slurm-setup.sh" >/dev/null || die "standard slurm-setup failed"
+  # No SPANK plugin: the nodes see the host's /usr, not the build tree.
+  bash "$TOP/scripts/slurm-setup.sh" --no-plugin >/dev/null || die "standard slurm-setup failed"
   cat >>"$SCONF" <<EOF2
 # --- drover cloud-node test (tests/slurm-cloud); slurm-setup.sh removes it
 SuspendProgram=$CW/bin/suspend
 ResumeProgram=$CW/bin/resume
 ResumeFailProgram=$CW/bin/resume-fail
-SuspendTime=${SUSPEND_TIME:-20}
+SuspendTime=${SUSPEND_TIME:-10}
 SuspendTimeout=30
 ResumeTimeout=${RESUME_TIMEOUT:-90}
 ResumeRate=0
@@ -101,8 +102,7 @@ EOF2
   done
   echo "PartitionName=cloud Nodes=drvc[1-4] MaxTime=INFINITE State=UP" >>"$SCONF"
   bash "$TOP/scripts/slurm-setup.sh" --stop >/dev/null
-  # slurm-setup.sh wrote the drover SPANK line; keep it (the host node
-  # runs it), start both daemons on the extended config.
+  # Both daemons again, on the extended config.
   slurmctld || die "slurmctld did not start"
   wait_for 20 "slurmctld up" sh -c 'scontrol ping 2>/dev/null | grep -q UP'
   slurmd || die "slurmd did not start"
