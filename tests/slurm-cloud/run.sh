@@ -89,6 +89,7 @@ ok "a job on drvc3 ran once the cause was gone"
 # --- 3. instance deleted behind Slurm's back -----------------------------------
 scontrol update nodename=drvc4 state=power_up || die "power_up drvc4 refused"
 wait_for 60 "drvc4 up" sh -c "sinfo -h -N -n drvc4 -o %T | grep -qx idle"
+wait_for 30 "drvc4's resume finished" grep -q 'resume drvc4: instance ready' "$PLOG"
 lxc delete -f drvc4 >/dev/null || die "cannot delete drvc4's instance"
 out=$(reconcile --json) || die "reconcile failed: $out"
 echo "$out" | python3 -c '
@@ -105,23 +106,26 @@ scontrol update nodename=drvc4 state=power_down || die "power_down drvc4 refused
 # --- 4. orphans -----------------------------------------------------------------
 # drvc2 is powered down; an instance labelled as its stack is an orphan, as
 # is one of a node Slurm does not know. (busybox image: no slurmd in them.)
-"$DROVER" apply --auto-approve templates/slurm-cloud-nodes.json --stack node-drvc2 \
+"$DROVER" apply --auto-approve "$TOP/templates/slurm-cloud-nodes.json" --stack node-drvc2 \
   --var node=drvc2 --var slurmd_port=17002 --var image=busybox >/dev/null ||
   die "cannot make drvc2's orphan"
-"$DROVER" apply --auto-approve templates/slurm-cloud-nodes.json --stack node-drvzz \
+"$DROVER" apply --auto-approve "$TOP/templates/slurm-cloud-nodes.json" --stack node-drvzz \
   --var node=drvzz --var slurmd_port=17099 --var image=busybox >/dev/null ||
   die "cannot make drvzz's orphan"
 "$DROVER" gc >/dev/null 2>&1 || true
 instance_exists drvc2 && instance_exists drvzz || die "drover gc touched node stacks"
 ok "drover gc left the node stacks alone"
+# Within the grace period (30 s here) a young instance is left alone.
+out=$(reconcile) || die "reconcile failed: $out"
+instance_exists drvc2 && instance_exists drvzz || die "reconcile deleted instances within their grace period"
+GRACE=0 write_conf
 out=$(reconcile --dry-run) || die "reconcile --dry-run failed: $out"
 echo "$out" | grep -q '^drvc2: delete' && echo "$out" | grep -q '^drvzz: delete' ||
   die "dry run did not plan both deletes: $out"
 instance_exists drvc2 && instance_exists drvzz || die "--dry-run deleted something"
-GRACE=0 write_conf
 out=$(reconcile) || die "reconcile failed: $out"
 instance_gone drvc2 && instance_gone drvzz || die "orphans survived reconcile: $out"
-ok "reconcile deleted both orphans (dry run first changed nothing)"
+ok "reconcile left young orphans alone, then (grace 0) deleted both; the dry run changed nothing"
 write_conf
 wait_for 60 "drvc4 powered down" sh -c "sinfo -h -N -n drvc4 -o %T | grep -qx 'idle~'"
 wait_for 30 "drvc4's instance deleted" instance_gone drvc4
