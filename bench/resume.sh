@@ -85,7 +85,7 @@ seq_calls() { # the provider's calls, one node after the other
     curl -fsS --unix-socket "$SOCK" "http://lxd$op/wait?timeout=60" >/dev/null
   done
 }
-par_init() { names "$1" | xargs -P8 -n1 lxc init "$IMAGE" >/dev/null; }
+par_init() { names "$1" | xargs -P8 -n1 lxc init "$IMAGE" >/dev/null 2>&1; }
 drover_resume() {
   "$BIN" slurm resume --foreground --config "$WORK/slurm.json" "$PREFIX[1-$1]" 2>/dev/null
 }
