@@ -86,9 +86,6 @@ seq_calls() { # the provider's calls, one node after the other
   done
 }
 par_init() { names "$1" | xargs -P8 -n1 lxc init "$IMAGE" >/dev/null 2>&1; }
-drover_resume() {
-  "$BIN" slurm resume --foreground --config "$WORK/slurm.json" "$PREFIX[1-$1]" 2>/dev/null
-}
 count() { lxc list -c n --format csv | grep -c "^$PREFIX[0-9]*\$" || true; }
 
 printf '%-6s %9s %9s %9s %8s %14s  %s\n' N drover seq par ratio "cpu/100 nodes" verdict
@@ -98,19 +95,17 @@ for N in $NS; do
   cleanup
   d_par=$(t par_init "$N"); [ "$(count)" -eq "$N" ] || { echo "par made $(count)/$N" >&2; exit 1; }
   cleanup
-  # drover's own CPU: the children's user+sys around one run.
+  # drover's own CPU: user+sys of the drover process (bash's time), whose
+  # log goes to its file, so its stderr carries only the times.
   a=$(date +%s.%N)
-  cpu=$( { /usr/bin/env python3 - "$BIN" "$WORK/slurm.json" "$PREFIX[1-$N]" <<'PY'
-import resource, subprocess, sys
-rc = subprocess.call([sys.argv[1], "slurm", "resume", "--foreground", "--config", sys.argv[2], sys.argv[3]])
-u = resource.getrusage(resource.RUSAGE_CHILDREN)
-print("%.3f %d" % (u.ru_utime + u.ru_stime, rc))
-PY
-  } )
+  rc=0
+  { TIMEFORMAT='%3U %3S'; time "$BIN" slurm resume --foreground \
+      --config "$WORK/slurm.json" "$PREFIX[1-$N]" >/dev/null 2>"$WORK/err"; } 2>"$WORK/cpu" || rc=$?
+  cpu=$(tail -n 1 "$WORK/cpu")
   b=$(date +%s.%N)
   d_dr=$(echo "$a $b" | awk '{printf "%.2f", $2 - $1}')
-  set -- $cpu
-  [ "$2" = 0 ] || { echo "drover resume failed (exit $2); see $WORK/power.log" >&2; tail -5 "$WORK/power.log" >&2; exit 1; }
+  [ "$rc" = 0 ] || { echo "drover resume failed (exit $rc); see $WORK/power.log" >&2; tail -5 "$WORK/power.log" >&2; exit 1; }
+  set -- $(echo "$cpu" | awk '{printf "%.3f", $1 + $2}')
   [ "$(count)" -eq "$N" ] || { echo "drover made $(count)/$N" >&2; exit 1; }
   cpu100=$(echo "$1 $N" | awk '{printf "%.3f", $1 * 100 / $2}')
   floor=$(echo "$d_seq $d_par" | awk '{print ($1 < $2) ? $1 : $2}')

@@ -29,8 +29,9 @@ job_done() { [ "$(job_field "$1" JobState)" = COMPLETED ]; }
 job_over() { case $(job_field "$1" JobState) in COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|BOOT_FAIL|"") return 0 ;; esac; return 1; }
 # log_time PATTERN: the time (epoch seconds) of the last power-log line matching PATTERN
 log_time() {
-  grep -E "$1" "$PLOG" | tail -n 1 | cut -d' ' -f1 |
-    python3 -c 'import sys,datetime; t=sys.stdin.read().strip(); print(datetime.datetime.strptime(t,"%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp() if t else "")'
+  local t
+  t=$(grep -E "$1" "$PLOG" | tail -n 1 | cut -d' ' -f1)
+  [ -n "$t" ] && date -d "$t" +%s.%N
 }
 reconcile() { "$DROVER" slurm reconcile --config "$CONF" "$@"; }
 
@@ -53,15 +54,16 @@ t_prog=$(log_time ' info: resume: 2 node\(s\), template')
 t_create=$(log_time 'apply: instance: create')
 t_ready=$(log_time 'resume drvc[0-9]: instance ready')
 t_done=$(log_time 'resume: 2 node\(s\): 2 done')
-python3 - "$t_submit" "$t_prog" "$t_create" "$t_ready" "$t_done" "$t_start" <<'PY'
-import sys
-s, prog, create, ready, done, start = map(float, sys.argv[1:])
-print("  timing: submit -> job start %.2fs" % (start - s))
-print("  timing:   slurmctld until the resume program ran   %.2fs" % (prog - s))
-print("  timing:   drover (refresh, plan, Slurm updates)     %.2fs" % ((create - prog) + (done - ready)))
-print("  timing:   container create+start (LXD)              %.2fs" % (ready - create))
-print("  timing:   slurmd registration and job launch        %.2fs" % (start - done))
-PY
+[ -n "$t_prog" ] && [ -n "$t_create" ] && [ -n "$t_ready" ] && [ -n "$t_done" ] ||
+  die "the power log lacks the resume's lines"
+awk -v s="$t_submit" -v prog="$t_prog" -v create="$t_create" -v ready="$t_ready" \
+    -v done="$t_done" -v start="$t_start" 'BEGIN {
+  printf "  timing: submit -> job start %.2fs\n", start - s
+  printf "  timing:   slurmctld until the resume program ran   %.2fs\n", prog - s
+  printf "  timing:   drover (refresh, plan, Slurm updates)     %.2fs\n", (create - prog) + (done - ready)
+  printf "  timing:   container create+start (LXD)              %.2fs\n", ready - create
+  printf "  timing:   slurmd registration and job launch        %.2fs\n", start - done
+}'
 # Power down after SuspendTime: both nodes idle~ again, instances gone.
 wait_for 120 "nodes powered down (idle~)" sh -c "[ \$(sinfo -h -N -p cloud -o %T | grep -c 'idle~') -eq 4 ]"
 wait_for 60 "instances deleted" sh -c "! lxc list -c n --format csv | grep -q '^drvc'"
@@ -92,12 +94,7 @@ wait_for 60 "drvc4 up" sh -c "sinfo -h -N -n drvc4 -o %T | grep -qx idle"
 wait_for 30 "drvc4's resume finished" grep -q 'resume drvc4: instance ready' "$PLOG"
 lxc delete -f drvc4 >/dev/null || die "cannot delete drvc4's instance"
 out=$(reconcile --json) || die "reconcile failed: $out"
-echo "$out" | python3 -c '
-import json,sys
-r={x["node"]:x for x in json.load(sys.stdin)}
-d=r["drvc4"]
-assert d["actions"]==["create"] and d["result"]=="ok", d
-' || die "reconcile --json did not rebuild drvc4: $out"
+echo "$out" | jq -e '.[] | select(.node == "drvc4") | .actions == ["create"] and .result == "ok"' >/dev/null || die "reconcile --json did not rebuild drvc4: $out"
 instance_exists drvc4 || die "drvc4's instance was not rebuilt"
 wait_for 60 "drvc4 responding again" sh -c "sinfo -h -N -n drvc4 -o %T | grep -qx idle"
 ok "drvc4's instance deleted behind Slurm's back: reconcile rebuilt it, node idle"
