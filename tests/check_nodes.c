@@ -84,6 +84,19 @@ START_TEST(node_stack_names)
 }
 END_TEST
 
+START_TEST(nodeset_duplicate_node)
+{
+  fx f;
+
+  fx_open(&f, 3, "x");
+  ck_assert_int_eq(drover_nodeset_add(f.set, "x1", NULL, &f.err), 0);
+  ck_assert_int_eq(drover_nodeset_refresh(f.set, 0, &f.err), DROVER_E_ARG);
+  ck_assert_ptr_nonnull(strstr(f.err.text, "\"x1\" given twice"));
+  ck_assert_uint_eq(fake_calls(FAKE_OP_LIST, NULL), 0);
+  fx_close(&f);
+}
+END_TEST
+
 /* 40 nodes: one list per type in all, then one create each, at most
  * `parallelism` at once; each node is its own stack. */
 START_TEST(nodeset_one_list_for_all)
@@ -370,6 +383,7 @@ static Suite *nodes_suite(void)
   tcase_add_checked_fixture(tc, setup, NULL);
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, node_stack_names);
+  tcase_add_test(tc, nodeset_duplicate_node);
   tcase_add_test(tc, nodeset_one_list_for_all);
   tcase_add_test(tc, nodeset_failure_isolated);
   tcase_add_test(tc, nodeset_transient_retried);

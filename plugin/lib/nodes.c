@@ -195,16 +195,14 @@ drover_code drover_nodeset_add(drover_nodeset *set, const char *node,
   char name[64];
   dv_node *d;
   drover_code rc;
-  size_t i;
 
   if(!set)
     return drover_error_set(err, DROVER_E_ARG, "nodes: no set");
   rc = drover_node_stack_name(name, sizeof(name), node, err);
   if(rc)
     return rc;
-  for(i = 0; i < set->n; i++)
-    if(!strcmp(set->nodes[i].node, node))
-      return drover_error_set(err, DROVER_E_ARG, "node \"%s\" given twice", node);
+  /* A node given twice is refused by refresh, with the sorted index
+   * (checking here would cost a pass over the set per node). */
   rc = grow(set, err);
   if(rc)
     return rc;
@@ -408,6 +406,19 @@ drover_code drover_nodeset_refresh(drover_nodeset *set, unsigned flags, drover_e
 
   if(!set)
     return drover_error_set(err, DROVER_E_ARG, "nodes: no set");
+  ix = build_ix(set);
+  if(!ix) {
+    rc = drover_error_set(err, DROVER_E_NOMEM, "nodes: out of memory");
+    goto out;
+  }
+  for(i = 1; i < set->n; i++)
+    if(!strcmp(ix[i].stack, ix[i - 1].stack)) {
+      rc = drover_error_set(err, DROVER_E_ARG, "node \"%s\" given twice",
+                            set->nodes[ix[i].node].node);
+      goto out;
+    }
+  free(ix);
+  ix = NULL;
   rc = tpl_providers(&provs, &nprovs, set->tpl, err);
   if(rc)
     goto out;
