@@ -90,10 +90,6 @@ ResumeTimeout=${RESUME_TIMEOUT:-90}
 ResumeRate=0
 SuspendRate=0
 SuspendExcNodes=$HOSTNODE
-# A prolog at allocation (PrologFlags=Alloc is in the standard config):
-# its completion on the resumed nodes launches the batch job at once,
-# instead of at slurmctld's 30-second check of configuring jobs.
-Prolog=/usr/bin/true
 TreeWidth=65533
 CommunicationParameters=NoAddrCache
 # Powered-down cloud nodes are hidden from sinfo without this.
