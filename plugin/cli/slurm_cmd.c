@@ -335,6 +335,8 @@ static int power_main(enum sl_kind kind, int argc, char **argv)
   if(resume_file && *resume_file) {
     if(sl_resume_file_hosts(&hosts, resume_file, msg, sizeof(msg)))
       sl_logf(DROVER_LOG_WARN, "slurm resume: %s; using the argument", msg);
+    else
+      sl_logf(DROVER_LOG_INFO, "resume: nodes %s from SLURM_RESUME_FILE", hosts);
   }
   if(!hosts && optind < argc)
     hosts = strdup(argv[optind]);

@@ -69,6 +69,9 @@ wait_for 120 "nodes powered down (idle~)" sh -c "[ \$(sinfo -h -N -p cloud -o %T
 wait_for 60 "instances deleted" sh -c "! lxc list -c n --format csv | grep -q '^drvc'"
 ok "after SuspendTime the nodes are idle~ and their instances are gone"
 grep -q ' info: suspend: 2 node(s): 2 done' "$PLOG" || die "no suspend of 2 nodes in the log"
+grep -q ' info: resume: nodes drvc\[1-2\] from SLURM_RESUME_FILE' "$PLOG" ||
+  die "the resume did not take its nodes from SLURM_RESUME_FILE"
+ok "the resume read its nodes from SLURM_RESUME_FILE"
 
 # --- 2. missing image ---------------------------------------------------------
 write_conf '{"image": "drover-no-such-image"}'
