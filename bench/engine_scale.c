@@ -66,7 +66,8 @@ static const drover_prop bench_props[] = {
   {"value", DROVER_T_STRING, 0, NULL, NULL, "any text"},
   {"size", DROVER_T_INTEGER, 0, "1", NULL, "a number"},
   {NULL, 0, 0, NULL, NULL, NULL}};
-static const drover_rtype bench_item = {"bench.item", bench_props, 1, "a bench object"};
+static const drover_rtype bench_item = {"bench.item", bench_props, 1, "a bench object",
+                                        NULL, NULL, NULL};
 static const drover_rtype *const bench_types[] = {&bench_item, NULL};
 
 static drover_live *obj_live(const bobj *o, const char *stack)
@@ -215,7 +216,7 @@ static drover_code b_del(void *state, const drover_rtype *type, const drover_liv
 
 static const drover_provider bench_provider = {
   DROVER_PROVIDER_VERSION, "bench", 0, 1, bench_types,
-  b_init, NULL, b_list, b_create, b_update, b_del, NULL};
+  b_init, NULL, b_list, b_create, b_update, b_del, NULL, NULL};
 
 /* Puts every instance of the stack into the cloud as drover would have
  * created it, so the first plan finds nothing to do. */

@@ -620,6 +620,169 @@ START_TEST(render_and_json)
 }
 END_TEST
 
+/* Sensitive values by structure: a derived value, a 2-character secret,
+ * the old value read back after a rotation, and a value the template no
+ * longer marks (the object's label still does). */
+static const char *TPL_SECRET =
+  "{\"drover\": 1, \"stack\": \"ts\",\n"
+  " \"params\": {\"tok\": {\"type\": \"string\", \"sensitive\": SENS},\n"
+  "            \"pin\": {\"type\": \"string\", \"sensitive\": SENS}},\n"
+  " \"resources\": {\n"
+  "  \"web\": {\"type\": \"fake.thing\",\n"
+  "           \"properties\": {\"image\": \"img-${params.pin}\",\n"
+  "                          \"tags\": {\"tok\": \"${params.tok}\",\n"
+  "                                   \"auth\": \"Bearer ${params.tok}\",\n"
+  "                                   \"plain\": \"tablet\"}}},\n"
+  "  \"grp\": {\"type\": \"fake.group\",\n"
+  "           \"properties\": {\"config\": {\"x\": \"${resources.web.image}\"}}}},\n"
+  " \"outputs\": {\"t\": {\"value\": \"${resources.web.tags}\"}}}\n";
+
+static char *secret_tpl(int sensitive)
+{
+  char *out = malloc(strlen(TPL_SECRET) + 16), *p;
+  const char *s = TPL_SECRET;
+
+  ck_assert_ptr_nonnull(out);
+  p = out;
+  while(*s) {
+    if(!strncmp(s, "SENS", 4)) {
+      p += sprintf(p, "%s", sensitive ? "true" : "false");
+      s += 4;
+    }
+    else
+      *p++ = *s++;
+  }
+  *p = '\0';
+  return out;
+}
+
+/* The plan as text and JSON, and show --json, in one string. */
+static char *everything(fx *f)
+{
+  char *buf = NULL, *js = NULL, *show = NULL, *all;
+  size_t len = 0;
+  FILE *mem = open_memstream(&buf, &len);
+
+  ck_assert_int_eq(drover_plan_render(f->plan, mem, 0), DROVER_OK);
+  fclose(mem);
+  ck_assert_int_eq(drover_plan_to_json(&js, f->plan, &f->err), DROVER_OK);
+  ck_assert_int_eq(drover_stack_show_json(&show, f->stack, &f->err), DROVER_OK);
+  all = dv_aprintf("%s\n%s\n%s", buf, js, show);
+  free(buf);
+  free(js);
+  free(show);
+  return all;
+}
+
+START_TEST(secrets_by_structure)
+{
+  const char *v1[] = {"tok=OLD-tok-9f3a1c", "pin=ab", NULL};
+  const char *v2[] = {"tok=NEW-tok-77e0b2", "pin=cd", NULL};
+  const char *v3[] = {"tok=plain-tok-0000", "pin=ef", NULL};
+  char *marked = secret_tpl(1), *unmarked = secret_tpl(0), *all, *o = NULL;
+  json_t *js;
+  fx f;
+
+  converge(marked, v1);
+  fx_open(&f, marked, v2);
+  fx_plan(&f, 0);
+  expect(f.plan, "web", DROVER_ACTION_REPLACE, NULL);
+  all = everything(&f);
+  ck_assert_msg(!strstr(all, "OLD-tok") && !strstr(all, "NEW-tok"), "%s", all);
+  /* The 2-character pins, spliced into image and copied into grp. */
+  ck_assert_msg(!strstr(all, "img-ab") && !strstr(all, "img-cd"), "%s", all);
+  ck_assert_msg(!strstr(all, "\"ab\"") && !strstr(all, "\"cd\""), "%s", all);
+  /* Short secrets do not mangle other words. */
+  ck_assert_ptr_nonnull(strstr(all, "tablet"));
+  free(all);
+  /* The object carries the pointers of its secrets. */
+  ck_assert_ptr_nonnull(f.stack->insts[0].live);
+  ck_assert_ptr_nonnull(f.stack->insts[0].live->sensitive);
+  js = json_loads(f.stack->insts[0].live->sensitive, 0, NULL);
+  ck_assert_msg(json_is_array(js) && json_array_size(js) == 3, "%s",
+                f.stack->insts[0].live->sensitive);
+  json_decref(js);
+  /* An output derived from a secret is sensitive. */
+  ck_assert_int_eq(drover_stack_outputs_json(&o, f.stack, 0, &f.err), DROVER_OK);
+  ck_assert_msg(!strstr(o, "tok-"), "%s", o);
+  free(o);
+  fx_close(&f);
+
+  /* The template stops marking them: what was applied as sensitive is
+   * still redacted (the label), the new plain values are shown. */
+  fx_open(&f, unmarked, v3);
+  fx_plan(&f, 0);
+  all = everything(&f);
+  ck_assert_msg(!strstr(all, "OLD-tok") && !strstr(all, "img-ab"), "%s", all);
+  free(all);
+  fx_close(&f);
+  free(marked);
+  free(unmarked);
+}
+END_TEST
+
+/* Pointers with long keys, escapes (~0 ~1) and array indexes. */
+START_TEST(props_display_pointers)
+{
+  char key[700], *ptrs[3], *ek;
+  dv_block b;
+  json_t *props, *shown;
+
+  memset(key, 'k', sizeof(key) - 1);
+  key[sizeof(key) - 1] = '\0';
+  ek = dv_ptr_join("/tags", key);
+  ptrs[0] = ek;
+  ptrs[1] = "/tags/a~1b~0c";
+  ptrs[2] = "/list/1";
+  memset(&b, 0, sizeof(b));
+  b.secret_ptrs = ptrs;
+  b.nsecret_ptrs = 3;
+  props = json_pack("{s:{s:s, s:s, s:s}, s:[s, s]}", "tags", key, "S1", "a/b~c", "S2",
+                    "other", "shown", "list", "shown-too", "S3");
+  ck_assert_ptr_nonnull(props);
+  shown = dv_props_display(props, &b, "[\"/other\", 5, \"/nope/x\"]");
+  ck_assert_ptr_nonnull(shown);
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(shown, "tags"), key)),
+                   "(sensitive)");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(shown, "tags"),
+                                                     "a/b~c")), "(sensitive)");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(shown, "tags"),
+                                                     "other")), "shown");
+  ck_assert_str_eq(json_string_value(json_array_get(json_object_get(shown, "list"), 0)),
+                   "shown-too");
+  ck_assert_str_eq(json_string_value(json_array_get(json_object_get(shown, "list"), 1)),
+                   "(sensitive)");
+  json_decref(shown);
+  /* The label alone (an orphan): "/tags" covers the whole map. */
+  shown = dv_props_display(props, NULL, "[\"/tags\"]");
+  ck_assert_str_eq(json_string_value(json_object_get(shown, "tags")), "(sensitive)");
+  json_decref(shown);
+  json_decref(props);
+  free(ek);
+}
+END_TEST
+
+START_TEST(short_secret_whole_words)
+{
+  char buf[128], *d;
+
+  dv_secret_add("q7");
+  dv_secret_add("");
+  snprintf(buf, sizeof(buf), "x q7 y q7z aq7 \"q7\" q7");
+  dv_redact(buf, sizeof(buf));
+  ck_assert_str_eq(buf, "x (sensitive) y q7z aq7 \"(sensitive)\" (sensitive)");
+  /* Plans and show redact short secrets by structure only. */
+  d = dv_redact_display("x q7 y");
+  ck_assert_str_eq(d, "x q7 y");
+  free(d);
+  /* A secret with a quote is also found in its JSON spelling. */
+  dv_secret_add("a\"quoted\"secret");
+  snprintf(buf, sizeof(buf), "got \"a\\\"quoted\\\"secret\"");
+  dv_redact(buf, sizeof(buf));
+  ck_assert_str_eq(buf, "got \"(sensitive)\"");
+}
+END_TEST
+
 START_TEST(saved_plan_roundtrip_and_stale)
 {
   const char *size2[] = {"size=2", NULL};
@@ -848,6 +1011,9 @@ static Suite *plan_suite(void)
   tcase_add_test(tc, refresh_duplicates_and_foreign);
   tcase_add_test(tc, copies_left_alone);
   tcase_add_test(tc, render_and_json);
+  tcase_add_test(tc, secrets_by_structure);
+  tcase_add_test(tc, short_secret_whole_words);
+  tcase_add_test(tc, props_display_pointers);
   tcase_add_test(tc, saved_plan_roundtrip_and_stale);
   tcase_add_test(tc, outputs_graph_show);
   tcase_add_test(tc, stacks_list_and_provider_config);

@@ -138,7 +138,7 @@ START_TEST(test_invalid_golden)
 
   snprintf(dir, sizeof(dir), "%s/invalid", srcdir());
   cases = list_dir(dir, &n);
-  ck_assert_msg(n >= 35, "expected at least 35 invalid cases in %s, found %zu", dir, n);
+  ck_assert_msg(n >= 100, "expected at least 100 invalid cases in %s, found %zu", dir, n);
   for(i = 0; i < n; i++) {
     char *input, *expected, *vars, *nl;
     size_t len;
@@ -702,6 +702,97 @@ START_TEST(test_reserved_key)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------
+ * An older provider table (version 1): the engine must not read the
+ * members appended in version 2 (exports, rules, name_check, settings).
+ * The structs below have the version-1 layout, so reading past them is
+ * a global-buffer-overflow under ASan.
+ */
+
+typedef struct v1_rtype {
+  const char *name;
+  const drover_prop *props;
+  int delete_order;
+  const char *doc;
+} v1_rtype;
+
+typedef struct v1_provider {
+  unsigned version;
+  const char *name;
+  unsigned caps;
+  size_t state_size;
+  const drover_rtype *const *types;
+  drover_code (*init)(void *, const json_t *, const drover_provider_env *,
+                      drover_error *);
+  void (*cleanup)(void *);
+  drover_code (*list)(void *, const drover_rtype *, const char *, drover_live_list *,
+                      drover_error *);
+  drover_code (*create)(void *, const drover_rtype *, const drover_res_req *,
+                        drover_live **, drover_error *);
+  drover_code (*update)(void *, const drover_rtype *, const drover_res_req *,
+                        const drover_live *, drover_live **, drover_error *);
+  drover_code (*del)(void *, const drover_rtype *, const drover_live *, double,
+                     drover_error *);
+  drover_code (*read)(void *, const drover_rtype *, const char *, drover_live **,
+                      drover_error *);
+} v1_provider;
+
+static drover_code v1_init(void *st, const json_t *c, const drover_provider_env *e,
+                           drover_error *err)
+{
+  (void)st; (void)c; (void)e; (void)err;
+  return DROVER_OK;
+}
+static void v1_cleanup(void *st) { (void)st; }
+static drover_code v1_list(void *st, const drover_rtype *t, const char *s,
+                           drover_live_list *o, drover_error *err)
+{
+  (void)st; (void)t; (void)s; (void)o; (void)err;
+  return DROVER_OK;
+}
+static drover_code v1_create(void *st, const drover_rtype *t, const drover_res_req *r,
+                             drover_live **o, drover_error *err)
+{
+  (void)st; (void)t; (void)r; (void)o;
+  return drover_error_set(err, DROVER_E_PROVIDER, "not used");
+}
+static drover_code v1_del(void *st, const drover_rtype *t, const drover_live *c,
+                          double d, drover_error *err)
+{
+  (void)st; (void)t; (void)c; (void)d; (void)err;
+  return DROVER_OK;
+}
+
+static const drover_prop v1_props[] = {
+  {"name", DROVER_T_STRING, DROVER_PROP_FORCE_NEW, NULL, NULL, "name"},
+  {"image", DROVER_T_STRING, 0, NULL, NULL, "image"},
+  {NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}
+};
+static const v1_rtype v1_thing = {"old.thing", v1_props, 0, "an old type"};
+static const drover_rtype *const v1_types[] = {(const drover_rtype *)&v1_thing, NULL};
+static const v1_provider v1_table = {1, "old", 0, 0, v1_types, v1_init, v1_cleanup,
+                                     v1_list, v1_create, NULL, v1_del, NULL};
+
+START_TEST(test_version1_provider)
+{
+  drover_error err;
+  char msg[1024];
+
+  drover_error_clear(&err);
+  ck_assert_int_eq(dv_provider_register((const drover_provider *)&v1_table, &err),
+                   DROVER_OK);
+  /* No exports declared: any attribute may be referenced; no settings
+   * schema: any key reaches init; no rules: "" is accepted. */
+  ck_assert_int_eq(try_json("{\"stack\": \"s\", \"providers\": {\"old\": {\"any\": 1}},"
+                            " \"resources\": {"
+                            "  \"a\": {\"type\": \"old.thing\", \"properties\": {\"image\": \"\"}},"
+                            "  \"b\": {\"type\": \"old.thing\","
+                            "         \"properties\": {\"image\": \"${resources.a.whatever}\"}}}}",
+                            msg, sizeof(msg)),
+                   DROVER_OK);
+}
+END_TEST
+
 static Suite *template_suite(void)
 {
   Suite *s = suite_create("template");
@@ -723,6 +814,7 @@ static Suite *template_suite(void)
   tcase_add_test(tc, test_unknown_and_hash);
   tcase_add_test(tc, test_interpolation);
   tcase_add_test(tc, test_reserved_key);
+  tcase_add_test(tc, test_version1_provider);
   suite_add_tcase(s, tc);
   return s;
 }

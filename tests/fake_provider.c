@@ -31,8 +31,12 @@ static const drover_prop group_props[] = {
   {NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}
 };
 
-const drover_rtype fake_thing_type = {"fake.thing", thing_props, 1, "a thing"};
-const drover_rtype fake_group_type = {"fake.group", group_props, 0, "a group"};
+static const char *const fake_exports[] = {"id", NULL};
+
+const drover_rtype fake_thing_type = {"fake.thing", thing_props, 1, "a thing",
+                                      fake_exports, NULL, NULL};
+const drover_rtype fake_group_type = {"fake.group", group_props, 0, "a group",
+                                      fake_exports, NULL, NULL};
 
 static const drover_rtype *const fake_types[] = {&fake_thing_type,
                                                  &fake_group_type, NULL};
@@ -45,6 +49,7 @@ typedef struct fobj {
   char *type;
   char *name;
   char *stack, *address, *hash, *deps;
+  char *sensitive;   /* DROVER_LABEL_SENSITIVE, or NULL */
   json_t *props;
   unsigned long etag;
   unsigned long id;
@@ -110,6 +115,7 @@ static void obj_free(fobj *o)
   free(o->address);
   free(o->hash);
   free(o->deps);
+  free(o->sensitive);
   json_decref(o->props);
   free(o);
 }
@@ -247,6 +253,7 @@ static drover_live *to_live(const fobj *o)
   l->address = xdup(o->address);
   l->hash = xdup(o->hash);
   l->deps = xdup(o->deps);
+  l->sensitive = xdup(o->sensitive);
   snprintf(buf, sizeof(buf), "e%lu", o->etag);
   l->etag = list_etags ? xdup(buf) : NULL;
   l->status = xdup("Ready");
@@ -359,6 +366,7 @@ static drover_code fake_create(void *state, const drover_rtype *type,
     json_decref(o->props);
     free(o->hash);
     free(o->deps);
+    free(o->sensitive);
   }
   else {
     o = calloc(1, sizeof(*o));
@@ -376,6 +384,7 @@ static drover_code fake_create(void *state, const drover_rtype *type,
   }
   o->hash = xdup(req->hash);
   o->deps = xdup(req->deps);
+  o->sensitive = req->sensitive && *req->sensitive ? xdup(req->sensitive) : NULL;
   o->props = store_props(req->properties, req->name);
   o->etag = ++etag_counter;
   *out = to_live(o);
@@ -422,10 +431,12 @@ static drover_code fake_update(void *state, const drover_rtype *type,
   free(o->address);
   free(o->hash);
   free(o->deps);
+  free(o->sensitive);
   o->stack = xdup(req->stack);
   o->address = xdup(req->address);
   o->hash = xdup(req->hash);
   o->deps = xdup(req->deps);
+  o->sensitive = req->sensitive && *req->sensitive ? xdup(req->sensitive) : NULL;
   o->etag = ++etag_counter;
   *out = to_live(o);
   if(!*out)
@@ -498,7 +509,8 @@ const drover_provider fake_provider = {
   fake_create,
   fake_update,
   fake_del,
-  fake_read
+  fake_read,
+  NULL
 };
 
 /* ------------------------------------------------------------------------

@@ -21,7 +21,11 @@
 extern "C" {
 #endif
 
-#define DROVER_PROVIDER_VERSION 1
+/* 2: drover_rtype gained exports, rules and name_check; drover_provider
+ * gained settings; drover_res_req and drover_live gained sensitive. The
+ * engine reads those members only from tables that say version >= 2. */
+#define DROVER_PROVIDER_VERSION 2
+#define DROVER_PROVIDER_VERSION_MIN 1
 
 /* Ownership label keys. Each provider stores them in its cloud's own
  * label mechanism (LXD: config "user.drover.<key>"). */
@@ -30,6 +34,8 @@ extern "C" {
 #define DROVER_LABEL_HASH "hash"       /* hash of the desired properties */
 #define DROVER_LABEL_VERSION "version" /* drover version that wrote it */
 #define DROVER_LABEL_DEPS "deps"       /* comma-separated addresses it depends on */
+#define DROVER_LABEL_SENSITIVE "sensitive" /* comma-separated property pointers that
+                                               held secrets ("/config/user.token") */
 
 /* --------------------------------------------------------------------------
  * Schema
@@ -50,6 +56,7 @@ typedef enum {
 #define DROVER_PROP_REQUIRED 0x01u  /* must be set in the template */
 #define DROVER_PROP_FORCE_NEW 0x02u /* a change forces replacement */
 #define DROVER_PROP_NO_DIFF 0x04u   /* never compared with live state */
+#define DROVER_PROP_SENSITIVE 0x08u /* always holds secrets: shown as (sensitive) */
 
 typedef struct drover_prop {
   const char *name;
@@ -60,6 +67,26 @@ typedef struct drover_prop {
   const char *doc;             /* one line, for errors and docs */
 } drover_prop;
 
+/* Value rules, checked at validate on literal values and at plan on
+ * evaluated ones, so a template that can only fail at apply fails early. */
+#define DROVER_RULE_NONEMPTY 0x01u /* strings: not "" */
+#define DROVER_RULE_MIN 0x02u      /* numbers: >= min; strings: >= min characters */
+#define DROVER_RULE_MAX 0x04u      /* numbers: <= max; strings: <= max characters */
+#define DROVER_RULE_ABOVE_MIN 0x08u /* numbers: > min (with DROVER_RULE_MIN) */
+
+typedef struct drover_rule {
+  const char *prop;            /* property (or setting) name; NULL ends a list */
+  unsigned flags;              /* DROVER_RULE_* */
+  double min, max;
+  const char *pattern;         /* POSIX ERE a string must match wholly, or NULL */
+  const char *pattern_doc;     /* what the pattern means, for errors */
+} drover_rule;
+
+/* A cloud-name rule: 0 when name is acceptable; otherwise writes a phrase
+ * such as `must start with a letter` to why (size bytes) and returns 1.
+ * Pure: no I/O, callable before init. */
+typedef int (*drover_name_check_fn)(const char *name, char *why, size_t size);
+
 typedef struct drover_rtype {
   const char *name;            /* "lxd.instance" */
   const drover_prop *props;    /* terminated by an entry with name == NULL */
@@ -68,6 +95,15 @@ typedef struct drover_rtype {
    * (profiles, volumes: 0). Dependency labels refine this. */
   int delete_order;
   const char *doc;
+  /* ---- version >= 2 (members below are read only from such tables) ---- */
+  /* Attributes references may read besides the properties and "name"
+   * ("status"), NULL-terminated. NULL: not declared, any attribute is
+   * accepted; an empty list declares there are none. */
+  const char *const *exports;
+  /* Value rules per property; NULL or terminated by prop == NULL. */
+  const drover_rule *rules;
+  /* Rule for the cloud name (given or derived); NULL: any. */
+  drover_name_check_fn name_check;
 } drover_rtype;
 
 /* --------------------------------------------------------------------------
@@ -86,6 +122,8 @@ typedef struct drover_live {
                           without labels or server-owned keys */
   json_t *attributes;  /* referenceable attributes; includes "name" */
   char *stack;         /* stack label; NULL when missing (appended member) */
+  char *sensitive;     /* sensitive label (DROVER_LABEL_SENSITIVE); NULL when
+                          missing (version >= 2) */
 } drover_live;
 
 /* Returns a zeroed object (properties and attributes are empty objects);
@@ -118,6 +156,10 @@ typedef struct drover_res_req {
   const char *if_match;        /* update: ETag the plan read, NULL for none */
   const char *const *changed;  /* update: NULL-terminated changed property names */
   double deadline;             /* absolute CLOCK_MONOTONIC seconds for waits */
+  /* version >= 2: comma-separated property pointers that hold secrets, ""
+   * for none. Stored as the DROVER_LABEL_SENSITIVE label so a later run
+   * redacts the old values even after the template stopped marking them. */
+  const char *sensitive;
 } drover_res_req;
 
 /* What the engine lends a provider at init. */
@@ -182,7 +224,21 @@ typedef struct drover_provider {
    * absent. *out is owned by the caller. */
   drover_code (*read)(void *state, const drover_rtype *type, const char *name,
                       drover_live **out, drover_error *err);
+
+  /* ---- version >= 2 ---- */
+  /* The settings init accepts ("providers.<name>" keys), terminated by an
+   * entry with name == NULL, and their rules (drover_setting.rule.prop is
+   * unused). NULL: not declared (any key reaches init). validate checks
+   * the template's settings against it with file:line:col. */
+  const struct drover_setting *settings;
 } drover_provider;
+
+typedef struct drover_setting {
+  const char *name;
+  drover_ptype type;           /* DROVER_T_STRING, _NUMBER, _INTEGER or _BOOLEAN */
+  drover_rule rule;            /* value rules (flags 0: none) */
+  const char *doc;
+} drover_setting;
 
 /* --------------------------------------------------------------------------
  * Helpers for providers (implemented in libdrover)

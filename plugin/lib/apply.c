@@ -569,7 +569,7 @@ static drover_code build(run *r, node *nd, opkind op, const char *altname,
   drover_res_req req;
   drover_live *out = NULL;
   json_t *props = NULL;
-  char hash[17], cbd[80];
+  char hash[17], cbd[80], *sens = NULL;
   const char *name;
   int known;
 
@@ -608,6 +608,11 @@ static drover_code build(run *r, node *nd, opkind op, const char *altname,
   req.name = name;
   req.hash = hash;
   req.deps = inst->deps ? inst->deps : "";
+  req.sensitive = sens = dv_secret_label(&s->tpl->blocks[inst->block]);
+  if(!sens) {
+    json_decref(props);
+    return drover_error_set(err, DROVER_E_NOMEM, "apply: out of memory");
+  }
   req.properties = props;
   if(op == OP_UPDATE) {
     req.if_match = nd->e->etag;
@@ -615,6 +620,7 @@ static drover_code build(run *r, node *nd, opkind op, const char *altname,
   }
   rc = call_op(r, nd, op, &req, op == OP_UPDATE ? inst->live : NULL, &out, seed, err);
   json_decref(props);
+  free(sens);
   if(rc) {
     drover_live_free(out);
     return rc;

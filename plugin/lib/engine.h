@@ -121,6 +121,9 @@ typedef struct dv_block {
   char **ignore_changes;          /* property names */
   size_t n_ignore_changes;
   char *pointer;                  /* "/resources/<name>" */
+  char **secret_ptrs;             /* sensitive.c: pointers inside properties whose
+                                     values derive from a secret ("/config/k") */
+  size_t nsecret_ptrs;
 } dv_block;
 
 typedef struct dv_output {
@@ -332,10 +335,19 @@ drover_code dv_provider_register(const drover_provider *p, drover_error *err);
  */
 
 /* Marks value as secret: every later log line and error text has it
- * replaced by "(sensitive)". Thread safe. Values shorter than 4
- * characters are not registered (they would redact ordinary words). */
+ * replaced by "(sensitive)" (also its JSON-escaped spelling). Thread safe.
+ * Values shorter than 4 characters are replaced only as whole tokens, so
+ * they do not mangle ordinary words; "" is ignored. */
 void dv_secret_add(const char *value);
-/* Replaces registered secrets in buf in place (NUL-terminated, size bytes). */
+/* A copy of in with registered secrets replaced. Caller frees; NULL on
+ * OOM. */
+char *dv_redact_dup(const char *in);
+/* The same with secrets of 4 characters or more only: for plans and show,
+ * which redact sensitive values by structure first, so a 1-character
+ * secret "1" does not turn "Plan: 1 to create" into nonsense. */
+char *dv_redact_display(const char *in);
+/* Replaces registered secrets in buf in place (NUL-terminated, size bytes);
+ * on OOM buf becomes "(sensitive)". */
 void dv_redact(char *buf, size_t size);
 /* Formats into dst (size bytes) as one line (CR/LF become blanks) with
  * secrets redacted before the text is cut to fit, so no part of a secret
@@ -399,8 +411,10 @@ int dv_owns_name(const char *live_name, const char *name);
 int dv_desired_holds(const dv_block *b, const json_t *desired, const drover_live *live);
 
 /* plan_render.c: a deep copy of v for display: unknowns become the
- * string "(known after apply)" and, when redact is set, strings holding a
- * registered secret are redacted (dv_redact). New reference; NULL on OOM. */
+ * string "(known after apply)" and, when redact is set, registered secrets
+ * of 4 characters or more are redacted inside strings (dv_redact_display;
+ * shorter ones are redacted by structure, dv_props_display). New
+ * reference; NULL on OOM. */
 json_t *dv_json_display(const json_t *v, int redact);
 
 /* plan_file.c: refreshes plan's stack, plans again with plan->flags and
@@ -409,6 +423,53 @@ json_t *dv_json_display(const json_t *v, int redact);
  * When the fresh plan could be made, plan takes its entries (and its
  * refresh_gen) whatever the outcome. */
 drover_code dv_plan_check_fresh(drover_plan *plan, drover_error *err);
+
+/* ------------------------------------------------------------------------
+ * Schemas from the provider's tables (schema.c)
+ */
+
+struct dv_ref;
+
+/* Checks props (the block's properties object at pointer) against the
+ * type's value rules and cloud-name rule. Before evaluation (evaluated 0)
+ * strings holding references are skipped; unknowns always are. */
+drover_code dv_rules_check(const drover_template *tpl, const char *what,
+                           const dv_block *b, const json_t *props, const char *pointer,
+                           int evaluated, drover_error *err);
+/* DROVER_E_REFERENCE when target's type does not export ref->attr. */
+drover_code dv_attr_check(const drover_template *tpl, const dv_block *target,
+                          const struct dv_ref *ref, const char *pointer,
+                          drover_error *err);
+/* Checks the template's settings for vt (at pointer) against vt's
+ * settings schema: unknown keys, types, rules. */
+drover_code dv_settings_check(const drover_template *tpl, const drover_provider *vt,
+                              const json_t *settings, const char *pointer,
+                              drover_error *err);
+
+/* ------------------------------------------------------------------------
+ * Sensitive values by structure (sensitive.c)
+ */
+
+/* Load time, after dv_refs_check: fills every block's secret_ptrs (values
+ * derived from sensitive params, directly or through other resources, and
+ * DROVER_PROP_SENSITIVE properties), marks outputs derived from secrets
+ * sensitive, and rejects a cloud name derived from a secret. */
+drover_code dv_taint_compute(drover_template *tpl, drover_error *err);
+/* Whether attribute attr of block b holds (part of) a secret. */
+int dv_block_attr_sensitive(const dv_block *b, const char *attr);
+/* A display copy of props (dv_json_display, redacted) where the values at
+ * b's secret pointers (b may be NULL) and at label's (a JSON array text,
+ * may be NULL) are replaced by "(sensitive)". New reference; NULL on OOM. */
+json_t *dv_props_display(const json_t *props, const dv_block *b, const char *label);
+/* Registers (dv_secret_add) the values at those pointers inside props. */
+void dv_secrets_register(const json_t *props, const dv_block *b, const char *label);
+/* b's pointers as the DROVER_LABEL_SENSITIVE text: a compact JSON array,
+ * "" for none. Caller frees; NULL on OOM. */
+char *dv_secret_label(const dv_block *b);
+/* Registers the secret values of every inst's desired and live properties
+ * and of the orphans (after refresh, so old values read from the cloud are
+ * redacted in logs and errors too). */
+void dv_stack_register_secrets(const drover_stack *stack);
 
 /* ------------------------------------------------------------------------
  * Template checks shared by load and open (template.c)

@@ -486,7 +486,11 @@ drover_code drover_http_request(drover_http *http, const char *method,
     rc = drover_error_set(err, DROVER_E_ARG, "http: bad arguments");
     goto out;
   }
-  seed = atomic_fetch_add(&http->seed, 0x9e3779b9u) ^ (unsigned)(drover_now() * 1e6);
+  /* Through uint64_t: a double above UINT_MAX (monotonic microseconds
+   * after 71 minutes of uptime) converted straight to unsigned is
+   * undefined behaviour (found by tests/fuzz, clang's UBSan). */
+  seed = atomic_fetch_add(&http->seed, 0x9e3779b9u) ^
+         (unsigned)(uint64_t)(drover_now() * 1e6);
   url = dv_aprintf("%s%s", http->base_url, path);
   if(!url)
     goto nomem;

@@ -29,6 +29,7 @@ void drover_live_free(drover_live *l)
   free(l->etag);
   free(l->status);
   free(l->stack);
+  free(l->sensitive);
   json_decref(l->properties);
   json_decref(l->attributes);
   free(l);
@@ -54,7 +55,8 @@ drover_live *dv_live_dup(const drover_live *l)
   if(dup_str(&c->name, l->name) || dup_str(&c->address, l->address) ||
      dup_str(&c->hash, l->hash) || dup_str(&c->deps, l->deps) ||
      dup_str(&c->etag, l->etag) || dup_str(&c->status, l->status) ||
-     dup_str(&c->stack, l->stack) || !c->properties || !c->attributes) {
+     dup_str(&c->stack, l->stack) ||
+     dup_str(&c->sensitive, l->sensitive) || !c->properties || !c->attributes) {
     drover_live_free(c);
     return NULL;
   }

@@ -1,62 +1,11 @@
 /* plan_render.c - plans for people (a Terraform-like diff) and for
- * programs (JSON). Every value shown passes through dv_json_display(),
- * so unknowns read "(known after apply)" and secrets never leave. */
+ * programs (JSON). Every value shown passes through dv_props_display()
+ * (sensitive.c), so unknowns read "(known after apply)" and secrets
+ * never leave. */
 #include <stdlib.h>
 #include <string.h>
 #include "engine.h"
 
-#define UNKNOWN_TEXT "(known after apply)"
-
-json_t *dv_json_display(const json_t *v, int redact)
-{
-  json_t *out = NULL, *item;
-  const char *key;
-  size_t i;
-
-  if(!v)
-    return json_null();
-  if(dv_is_unknown(v))
-    return json_string(UNKNOWN_TEXT);
-  if(json_is_object(v)) {
-    out = json_object();
-    if(!out)
-      return NULL;
-    json_object_foreach((json_t *)v, key, item) {
-      json_t *c = dv_json_display(item, redact);
-      if(!c || json_object_set_new(out, key, c)) {
-        json_decref(out);
-        return NULL;
-      }
-    }
-    return out;
-  }
-  if(json_is_array(v)) {
-    out = json_array();
-    if(!out)
-      return NULL;
-    json_array_foreach(v, i, item) {
-      json_t *c = dv_json_display(item, redact);
-      if(!c || json_array_append_new(out, c)) {
-        json_decref(out);
-        return NULL;
-      }
-    }
-    return out;
-  }
-  if(json_is_string(v) && redact) {
-    size_t len = json_string_length(v);
-    size_t size = len + 64;
-    char *buf = malloc(size);
-    if(!buf)
-      return NULL;
-    memcpy(buf, json_string_value(v), len + 1);
-    dv_redact(buf, size);
-    out = json_string(buf);
-    free(buf);
-    return out;
-  }
-  return json_deep_copy(v);
-}
 
 /* ------------------------------------------------------------------------
  * Human diff
@@ -102,40 +51,52 @@ static const char *action_color(drover_action a)
   return "";
 }
 
-/* One line, redacted at the end as the log sink does. */
-static void put_line(FILE *out, const char *fmt, ...)
+/* One line, with long secrets redacted at the end as a second defence
+ * (values were redacted by structure already; see dv_redact_display). */
+typedef struct sink {
+  FILE *f;
+  int nomem;  /* a line or value could not be made: render fails */
+} sink;
+
+static void put_line(sink *out, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-static void put_line(FILE *out, const char *fmt, ...)
+static void put_line(sink *out, const char *fmt, ...)
 {
-  char line[4096];
+  char *line = NULL, *r = NULL;
   va_list ap;
 
   va_start(ap, fmt);
-  vsnprintf(line, sizeof(line), fmt, ap);
+  if(vasprintf(&line, fmt, ap) < 0)
+    line = NULL;
   va_end(ap);
-  dv_redact(line, sizeof(line));
-  fputs(line, out);
-  fputc('\n', out);
+  if(line)
+    r = dv_redact_display(line);
+  if(r) {
+    fputs(r, out->f);
+    fputc('\n', out->f);
+  }
+  else
+    out->nomem = 1;
+  free(line);
+  free(r);
 }
 
-/* Compact display text of v; caller frees. */
-static char *value_text(const json_t *v)
+/* Compact text of d, a value already made for display (dv_props_display);
+ * caller frees. */
+static char *value_text(const json_t *d)
 {
-  json_t *d = dv_json_display(v, 1);
-  char *s;
-
   if(!d)
-    return NULL;
-  if(json_is_string(d) && !strcmp(json_string_value(d), UNKNOWN_TEXT) &&
-     dv_is_unknown(v))
-    s = dv_strdup(UNKNOWN_TEXT);
-  else
-    s = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
-  json_decref(d);
-  return s;
+    return dv_strdup("null");
+  return json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+}
+
+/* The block of e's inst, or NULL for an orphan. */
+static const dv_block *entry_block(const drover_plan *plan, const dv_plan_entry *e)
+{
+  return e->inst ? &plan->stack->tpl->blocks[e->inst->block] : NULL;
 }
 
 static const drover_prop *find_prop(const drover_stack *stack, const dv_plan_entry *e,
@@ -151,7 +112,7 @@ static const drover_prop *find_prop(const drover_stack *stack, const dv_plan_ent
   return NULL;
 }
 
-static void render_entry(FILE *out, const drover_plan *plan, const dv_plan_entry *e,
+static void render_entry(sink *out, const drover_plan *plan, const dv_plan_entry *e,
                          style st)
 {
   const char *col = st.on[0] ? action_color(e->action) : "";
@@ -161,21 +122,32 @@ static void render_entry(FILE *out, const drover_plan *plan, const dv_plan_entry
            st.off, e->type, action_phrase(e->action), e->reason ? e->reason : "");
   if(e->action == DROVER_ACTION_CREATE && e->inst) {
     const char *key;
-    json_t *v;
-    json_object_foreach(e->inst->desired, key, v) {
+    json_t *v, *shown = dv_props_display(e->inst->desired, entry_block(plan, e), NULL);
+    if(!shown)
+      out->nomem = 1;
+    json_object_foreach(shown, key, v) {
       char *t = value_text(v);
       put_line(out, "      %s+%s %s = %s", col, st.off, key, t ? t : "?");
       free(t);
     }
+    json_decref(shown);
     if(!json_object_get(e->inst->desired, "name"))
       put_line(out, "      %s+%s name = \"%s\"", col, st.off, e->inst->name);
   }
   else if((e->action == DROVER_ACTION_UPDATE || e->action == DROVER_ACTION_REPLACE) &&
           e->inst && e->inst->live) {
+    /* Both sides redacted at the template's and the object's own sensitive
+     * pointers: a rotated secret's old value is as secret as the new. */
+    const dv_block *blk = entry_block(plan, e);
+    const char *label = e->inst->live->sensitive;
+    json_t *want_all = dv_props_display(e->inst->desired, blk, label);
+    json_t *have_all = dv_props_display(e->inst->live->properties, blk, label);
+    if(!want_all || !have_all)
+      out->nomem = 1;
     for(i = 0; i < e->nchanged; i++) {
       const char *k = e->changed[i];
-      const json_t *want = json_object_get(e->inst->desired, k);
-      const json_t *have = json_object_get(e->inst->live->properties, k);
+      const json_t *want = json_object_get(want_all, k);
+      const json_t *have = json_object_get(have_all, k);
       const drover_prop *p = find_prop(plan->stack, e, k);
       json_t *wname = NULL;
       char *a, *b;
@@ -190,6 +162,8 @@ static void render_entry(FILE *out, const drover_plan *plan, const dv_plan_entry
       free(b);
       json_decref(wname);
     }
+    json_decref(want_all);
+    json_decref(have_all);
   }
 }
 
@@ -204,7 +178,7 @@ static size_t n_copies(const drover_plan *plan)
 
 /* Copies are no changes, but never silent: one "!" line each, with what
  * to do about them (doc/templates.md, "Copies"). */
-static void render_copies(FILE *out, const drover_plan *plan, style st)
+static void render_copies(sink *out, const drover_plan *plan, style st)
 {
   size_t i;
 
@@ -221,12 +195,13 @@ static void render_copies(FILE *out, const drover_plan *plan, style st)
            "delete it with the cloud's own tool.");
 }
 
-drover_code drover_plan_render(const drover_plan *plan, FILE *out, int color)
+drover_code drover_plan_render(const drover_plan *plan, FILE *f, int color)
 {
   style st = {"", ""};
+  sink sk = {f, 0}, *out = &sk;
   size_t i, n[5] = {0, 0, 0, 0, 0};
 
-  if(!plan || !out)
+  if(!plan || !f)
     return DROVER_E_ARG;
   if(color) {
     st.on = "\033[1m";
@@ -239,7 +214,7 @@ drover_code drover_plan_render(const drover_plan *plan, FILE *out, int color)
              st.on, st.off, plan->stack->name, plan->n - n_copies(plan),
              plan->n - n_copies(plan) == 1 ? "" : "s");
     render_copies(out, plan, st);
-    return ferror(out) ? DROVER_E_IO : DROVER_OK;
+    goto out;
   }
   put_line(out, "drover will perform these actions on stack \"%s\":", plan->stack->name);
   put_line(out, "%s", "");
@@ -253,7 +228,10 @@ drover_code drover_plan_render(const drover_plan *plan, FILE *out, int color)
            st.on, n[DROVER_ACTION_CREATE], n[DROVER_ACTION_UPDATE],
            n[DROVER_ACTION_REPLACE], n[DROVER_ACTION_DELETE], st.off);
   render_copies(out, plan, st);
-  return ferror(out) ? DROVER_E_IO : DROVER_OK;
+out:
+  if(sk.nomem)
+    return DROVER_E_NOMEM;
+  return ferror(f) ? DROVER_E_IO : DROVER_OK;
 }
 
 /* ------------------------------------------------------------------------
@@ -261,10 +239,12 @@ drover_code drover_plan_render(const drover_plan *plan, FILE *out, int color)
  */
 
 /* A new object describing e, or NULL on OOM (never a partial one). */
-static json_t *entry_json(const dv_plan_entry *e)
+static json_t *entry_json(const drover_plan *plan, const dv_plan_entry *e)
 {
   json_t *o = NULL, *changed, *before = NULL, *after = NULL;
   const drover_live *live = e->inst ? e->inst->live : e->orphan;
+  const dv_block *blk = entry_block(plan, e);
+  const char *label = live ? live->sensitive : NULL;
   size_t i;
 
   changed = json_array();
@@ -274,12 +254,12 @@ static json_t *entry_json(const dv_plan_entry *e)
     if(json_array_append_new(changed, json_string(e->changed[i])))
       goto out;
   if(live && live->properties) {
-    before = dv_json_display(live->properties, 1);
+    before = dv_props_display(live->properties, blk, label);
     if(!before)
       goto out;
   }
   if(e->inst && e->action != DROVER_ACTION_DELETE) {
-    after = dv_json_display(e->inst->desired, 1);
+    after = dv_props_display(e->inst->desired, blk, label);
     if(!after)
       goto out;
     if(json_is_object(after) && !json_object_get(after, "name") &&
@@ -325,7 +305,7 @@ drover_code drover_plan_to_json(char **out, const drover_plan *plan, drover_erro
   if(!root || !arr)
     goto nomem;
   for(i = 0; i < plan->n; i++)
-    if(json_array_append_new(arr, entry_json(&plan->entries[i])))
+    if(json_array_append_new(arr, entry_json(plan, &plan->entries[i])))
       goto nomem;
   *out = json_dumps(root, JSON_INDENT(2));
   if(!*out)

@@ -288,7 +288,7 @@ static drover_code check_ref(void *ud, const dv_ref *ref, const char *pointer,
     return dv_tpl_error(err, tpl, pointer, 0, DROVER_E_REFERENCE,
                         "\"%s\" yields an array and must be the whole string",
                         ref->text);
-  return DROVER_OK;
+  return dv_attr_check(tpl, target, ref, pointer, err);
 }
 
 drover_code dv_refs_check(const drover_template *tpl, drover_error *err)

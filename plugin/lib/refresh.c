@@ -524,6 +524,9 @@ drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
   rc = sort_typed(&stack->copies, stack->copy_types, err);
   if(rc)
     goto out;
+  /* Values that were sensitive, as read back from the cloud (old ones
+   * too), are redacted from every later log line and error. */
+  dv_stack_register_secrets(stack);
   rc = reevaluate(stack, err);
   if(rc)
     goto out;
@@ -544,13 +547,20 @@ out:
  * show / stacks list
  */
 
-static json_t *live_json(const drover_live *l, const char *type, int orphan)
+/* b: the template block of l (NULL for an orphan), whose sensitive
+ * pointers are redacted along with the object's own label's. */
+static json_t *live_json(const drover_live *l, const char *type, int orphan,
+                         const dv_block *b)
 {
-  return json_pack("{s:s?, s:s, s:s?, s:s?, s:s?, s:O, s:b}",
+  json_t *props = l->properties ? dv_props_display(l->properties, b, l->sensitive)
+                                : json_null();
+
+  if(!props)
+    return NULL;
+  return json_pack("{s:s?, s:s, s:s?, s:s?, s:s?, s:o, s:b}",
                    "address", l->address, "type", type, "name", l->name,
                    "hash", l->hash, "status", l->status,
-                   "properties", l->properties ? l->properties : json_null(),
-                   "orphan", orphan);
+                   "properties", props, "orphan", orphan);
 }
 
 drover_code drover_stack_show_json(char **out, const drover_stack *stack,
@@ -568,15 +578,17 @@ drover_code drover_stack_show_json(char **out, const drover_stack *stack,
     if(!inst->live)
       continue;
     if(json_array_append_new(arr, live_json(inst->live,
-                                            inst_block(stack, inst)->type_name, 0)))
+                                            inst_block(stack, inst)->type_name, 0,
+                                            inst_block(stack, inst))))
       goto nomem;
   }
   for(i = 0; i < stack->orphans.count; i++)
     if(json_array_append_new(arr, live_json(stack->orphans.items[i],
-                                            stack->orphan_types[i]->name, 1)))
+                                            stack->orphan_types[i]->name, 1, NULL)))
       goto nomem;
   for(i = 0; i < stack->copies.count; i++) {
-    json_t *c = live_json(stack->copies.items[i], stack->copy_types[i]->name, 0);
+    /* A copy keeps the original's labels, its sensitive label too. */
+    json_t *c = live_json(stack->copies.items[i], stack->copy_types[i]->name, 0, NULL);
     if(!c || json_object_set_new(c, "copy", json_true()) ||
        json_array_append_new(arr, c))
       goto nomem;

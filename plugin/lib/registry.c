@@ -25,10 +25,14 @@ static const drover_provider *extra[MAX_EXTRA];
 
 static drover_code check_table(const drover_provider *p, drover_error *err)
 {
-  if(!p || p->version != DROVER_PROVIDER_VERSION)
+  /* An older table is accepted: the engine reads the members a later
+   * version appended only when p->version says they exist. */
+  if(!p || p->version < DROVER_PROVIDER_VERSION_MIN ||
+     p->version > DROVER_PROVIDER_VERSION)
     return drover_error_set(err, DROVER_E_INTERNAL,
-                            "provider table has version %u, expected %u",
-                            p ? p->version : 0u, DROVER_PROVIDER_VERSION);
+                            "provider table has version %u, expected %u to %u",
+                            p ? p->version : 0u, DROVER_PROVIDER_VERSION_MIN,
+                            DROVER_PROVIDER_VERSION);
   if(!p->name || !p->types || !p->init || !p->list || !p->create || !p->del)
     return drover_error_set(err, DROVER_E_INTERNAL,
                             "provider %s lacks a required member",

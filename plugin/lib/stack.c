@@ -224,6 +224,10 @@ static void register_secret(const json_t *v)
     dv_secret_add(json_string_value(v));
     return;
   }
+  /* A sensitive boolean would blank "true" or "false" out of every
+   * message; its uses are redacted by structure (sensitive.c). */
+  if(json_is_boolean(v) || json_is_null(v))
+    return;
   text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
   dv_secret_add(text);
   free(text);
@@ -735,6 +739,10 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
     rc = nomem(err);
   if(rc)
     goto out;
+  /* Derived values (a secret spliced into a longer string) are secrets
+   * themselves, whatever their length: registered before the checks below
+   * can quote them in an error. */
+  dv_secrets_register(desired, b, NULL);
 
   /* Where the schema wants text, a number or boolean that a whole-string
    * reference produced is written as text ("${count.index}" in a string
@@ -766,6 +774,9 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
     if(rc)
       goto out;
   }
+  rc = dv_rules_check(tpl, what, b, desired, pp, 1, err);
+  if(rc)
+    goto out;
   for(dp = b->rtype->props; dp && dp->name; dp++) {
     json_t *def;
     json_error_t je;

@@ -375,6 +375,15 @@ static drover_code parse_param(drover_template *tpl, dv_param *p, const char *na
                         jtype(v));
       goto out;
     }
+    /* Integers are bounded by integers, string lengths count characters. */
+    if(p->type != DV_PARAM_NUMBER && !json_is_integer(v)) {
+      char nb[64];
+      fmt_num(nb, sizeof(nb), json_number_value(v));
+      rc = dv_tpl_error(err, tpl, sub, 0, DROVER_E_TEMPLATE,
+                        "\"%s\" of %s param \"%s\" must be an integer, not %s", k,
+                        param_types[p->type], name, nb);
+      goto out;
+    }
     if(i) {
       p->has_max = 1;
       p->max = json_number_value(v);
@@ -723,6 +732,8 @@ static drover_code parse_properties(drover_template *tpl, dv_block *b, json_t *p
         goto out;
     }
   }
+  if(props && (rc = dv_rules_check(tpl, what, b, props, sub, 0, err)))
+    goto out;
   for(dp = b->rtype->props; dp && dp->name; dp++) {
     if(!(dp->flags & DROVER_PROP_REQUIRED) || (props && json_object_get(props, dp->name)))
       continue;
@@ -1029,6 +1040,8 @@ static drover_code parse_providers(drover_template *tpl, json_t *pv, drover_erro
       rc = dv_tpl_error(err, tpl, p, 0, DROVER_E_TEMPLATE,
                         "settings of provider \"%s\" must be an object, not %s", key,
                         jtype(v));
+    else
+      rc = dv_settings_check(tpl, dv_provider_find(key), v, p, err);
     free(p);
     if(rc)
       return rc;
@@ -1161,7 +1174,10 @@ static drover_code validate(drover_template *tpl, drover_error *err)
         return rc;
     }
   }
-  return dv_refs_check(tpl, err);
+  rc = dv_refs_check(tpl, err);
+  if(rc)
+    return rc;
+  return dv_taint_compute(tpl, err);
 }
 
 /* 1-based line:column of byte offset off in buf, counting characters. */
@@ -1358,6 +1374,9 @@ void drover_template_free(drover_template *tpl)
       free(b->ignore_changes[j]);
     free(b->ignore_changes);
     free(b->pointer);
+    for(j = 0; j < b->nsecret_ptrs; j++)
+      free(b->secret_ptrs[j]);
+    free(b->secret_ptrs);
     json_decref(b->properties);
     json_decref(b->count);
   }

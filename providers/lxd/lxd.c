@@ -35,10 +35,26 @@ static const lxd_type_ops *ops_for(const drover_rtype *type)
  * Settings
  */
 
-static const char *const setting_names[] = {
-  "project", "socket", "url", "client_cert", "client_key", "server_cert", "timeout",
-  "request_timeout", NULL
+/* The settings schema validate checks templates against (init checks the
+ * merged settings again: the admin file and environment are not in the
+ * template). */
+#define NONEMPTY {NULL, DROVER_RULE_NONEMPTY, 0, 0, NULL, NULL}
+static const drover_setting lxd_settings[] = {
+  {"project", DROVER_T_STRING, NONEMPTY, "LXD project"},
+  {"socket", DROVER_T_STRING, NONEMPTY, "unix socket path"},
+  {"url", DROVER_T_STRING, NONEMPTY, "https://host:8443"},
+  {"client_cert", DROVER_T_STRING, NONEMPTY, "PEM path"},
+  {"client_key", DROVER_T_STRING, NONEMPTY, "PEM path"},
+  {"server_cert", DROVER_T_STRING, NONEMPTY, "PEM path of the server or its CA"},
+  {"timeout", DROVER_T_NUMBER,
+   {NULL, DROVER_RULE_MIN | DROVER_RULE_ABOVE_MIN, 0, 0, NULL, NULL},
+   "seconds per async operation"},
+  {"request_timeout", DROVER_T_NUMBER,
+   {NULL, DROVER_RULE_MIN, 2, 0, NULL, NULL}, "seconds per HTTP request"},
+  {NULL, DROVER_T_ANY, {NULL, 0, 0, 0, NULL, NULL}, NULL}
 };
+#undef NONEMPTY
+
 
 /* A string setting: the environment variable env (when set and not
  * empty) overrides config[key]. Borrowed. */
@@ -104,10 +120,10 @@ static drover_code lxd_init(void *state, const json_t *config,
     goto out;
   }
   json_object_foreach((json_t *)config, key, v) {
-    for(i = 0; setting_names[i]; i++)
-      if(!strcmp(key, setting_names[i]))
+    for(i = 0; lxd_settings[i].name; i++)
+      if(!strcmp(key, lxd_settings[i].name))
         break;
-    if(!setting_names[i]) {
+    if(!lxd_settings[i].name) {
       rc = lxd_fail(err, DROVER_E_CONFIG, NULL, "unknown setting \"%s\"", key);
       goto out;
     }
@@ -286,6 +302,54 @@ static drover_code lxd_read(void *state, const drover_rtype *type, const char *n
   return ops->read(state, name, out, err);
 }
 
+/* --------------------------------------------------------------------------
+ * Parsing a list reply without HTTP (for the fuzzer)
+ */
+
+drover_code lxd_parse_list_reply(const char *type, char *buf, size_t len,
+                                 const char *stack, drover_live_list *out,
+                                 drover_error *err)
+{
+  static const char *const expanded[] = {"expanded_config", "expanded_devices", NULL};
+  const lxd_type_ops *ops = !strcmp(type, "instance") ? &lxd_instance_ops
+                            : !strcmp(type, "profile") ? &lxd_profile_ops
+                                                       : &lxd_volume_ops;
+  json_t *root = NULL, *meta, *obj;
+  drover_code rc = DROVER_OK;
+  size_t i;
+
+  if(ops == &lxd_instance_ops)
+    len = lxd_drop_members(buf, len, expanded);
+  root = json_loadb(buf, len, 0, NULL);
+  if(!root) {
+    rc = lxd_fail(err, DROVER_E_PROVIDER, NULL, "response is not JSON");
+    goto out;
+  }
+  if(!json_is_string(json_object_get(root, "type")) ||
+     strcmp(json_string_value(json_object_get(root, "type")), "sync")) {
+    rc = lxd_fail(err, DROVER_E_PROVIDER, NULL, "list response is not a sync reply");
+    goto out;
+  }
+  meta = json_object_get(root, "metadata");
+  if(!json_is_array(meta)) {
+    rc = lxd_fail(err, DROVER_E_PROVIDER, NULL, "list response without a metadata array");
+    goto out;
+  }
+  json_array_foreach(meta, i, obj) {
+    drover_live *l = NULL;
+    if(!lxd_owned(obj, stack))
+      continue;
+    rc = ops->live(&l, obj, ops == &lxd_volume_ops ? "default" : NULL, NULL, err);
+    if(!rc && (rc = drover_live_list_push(out, l)) != DROVER_OK)
+      lxd_fail(err, rc, NULL, "out of memory");
+    if(rc)
+      goto out;
+  }
+out:
+  json_decref(root);
+  return rc;
+}
+
 const drover_provider dv_provider_lxd = {
   DROVER_PROVIDER_VERSION,
   "lxd",
@@ -298,5 +362,6 @@ const drover_provider dv_provider_lxd = {
   lxd_create,
   lxd_update,
   lxd_del,
-  lxd_read
+  lxd_read,
+  lxd_settings
 };

@@ -86,6 +86,18 @@ LXD_HIDDEN drover_code lxd_call(lxd_state *st, const char *method, const char *p
                                 const char *address, unsigned allow,
                                 lxd_result *res, drover_error *err);
 
+/* Removes, in place, every member named in keys (NULL-terminated) from
+ * the objects of a list response text; returns the new length (lxd_api.c). */
+LXD_HIDDEN size_t lxd_drop_members(char *buf, size_t len, const char *const *keys);
+
+/* Parses a list reply body (as lxd_call and lxd_list_owned would) for type
+ * "instance", "profile" or "volume" and appends the objects labelled with
+ * stack to out. No HTTP: the entry point of tests/fuzz/fuzz_lxd.c. buf is
+ * modified. Exported only from libdrover_core (tests). */
+drover_code lxd_parse_list_reply(const char *type, char *buf, size_t len,
+                                 const char *stack, drover_live_list *out,
+                                 drover_error *err);
+
 /* Waits for the async operation op until deadline (absolute monotonic
  * seconds). A failed operation is recorded with LXD's error text, unless
  * allow has LXD_ALLOW_EXISTS and the text says "already exists": then
@@ -189,6 +201,12 @@ LXD_HIDDEN drover_code lxd_list_owned(lxd_state *st, const char *path, const cha
                                       unsigned allow, lxd_live_fn fn, const void *ctx,
                                       drover_live_list *out, drover_error *err);
 
+/* Cloud-name rules (drover_name_check_fn). Instances are host names:
+ * 1-63 ASCII letters, digits and '-', starting with a letter, not ending
+ * with '-'. Profiles and volumes: not empty, no '/', not "." or "..". */
+LXD_HIDDEN int lxd_name_instance(const char *name, char *why, size_t size);
+LXD_HIDDEN int lxd_name_object(const char *name, char *why, size_t size);
+
 /* --------------------------------------------------------------------------
  * Types (lxd_instance.c, lxd_profile.c, lxd_volume.c)
  */
@@ -204,6 +222,7 @@ typedef struct lxd_type_ops {
                      drover_error *err);
   drover_code (*read)(lxd_state *st, const char *name, drover_live **out,
                       drover_error *err);
+  lxd_live_fn live;  /* one listed object -> drover_live */
 } lxd_type_ops;
 
 LXD_HIDDEN extern const drover_rtype lxd_instance_type;

@@ -175,7 +175,7 @@ static size_t skip_value(const char *buf, size_t len, size_t i)
  * the same key is left alone.
  * Returns the new length; the text only ever gets shorter. A text that is
  * not JSON comes out as broken as it went in, for the parser to reject. */
-static size_t drop_members(char *buf, size_t len, const char *const *keys)
+size_t lxd_drop_members(char *buf, size_t len, const char *const *keys)
 {
   char stack[DROP_MAX_DEPTH];
   size_t depth = 0, r = 0, w = 0, k;
@@ -337,7 +337,7 @@ static drover_code call_once(lxd_state *st, const char *method, const char *path
   res->status = resp.status;
   if(resp.body && resp.len && (allow & LXD_DROP_EXPANDED) && resp.status == 200) {
     static const char *const expanded[] = {"expanded_config", "expanded_devices", NULL};
-    resp.len = drop_members(resp.body, resp.len, expanded);
+    resp.len = lxd_drop_members(resp.body, resp.len, expanded);
   }
   if(resp.body && resp.len)
     root = json_loadb(resp.body, resp.len, 0, NULL);

@@ -27,8 +27,16 @@ static const drover_prop inst_props[] = {
   {NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}
 };
 
+static const char *const inst_exports[] = {"status", "location", NULL};
+
+static const drover_rule inst_rules[] = {
+  {"image", DROVER_RULE_NONEMPTY, 0, 0, NULL, NULL},
+  {NULL, 0, 0, 0, NULL, NULL}
+};
+
 const drover_rtype lxd_instance_type = {
-  "lxd.instance", inst_props, 1, "an LXD container or virtual machine"
+  "lxd.instance", inst_props, 1, "an LXD container or virtual machine",
+  inst_exports, inst_rules, lxd_name_instance
 };
 
 /* --------------------------------------------------------------------------
@@ -486,5 +494,5 @@ out:
 }
 
 const lxd_type_ops lxd_instance_ops = {
-  inst_list, inst_create, inst_update, inst_del, inst_read
+  inst_list, inst_create, inst_update, inst_del, inst_read, inst_live
 };

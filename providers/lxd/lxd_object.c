@@ -1,5 +1,7 @@
 /* lxd_object.c - what instances, profiles and volumes share: labels in
  * config keys, and the normalisation of config maps. */
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "lxd.h"
@@ -151,6 +153,8 @@ drover_code lxd_config_build(json_t **out, const drover_res_req *req,
      /* An empty value would unset the key in LXD: leave "no deps" absent. */
      (req->deps && *req->deps &&
       lxd_set(cfg, LXD_LABEL(DROVER_LABEL_DEPS), json_string(req->deps))) ||
+     (req->sensitive && *req->sensitive &&
+      lxd_set(cfg, LXD_LABEL(DROVER_LABEL_SENSITIVE), json_string(req->sensitive))) ||
      (image && lxd_set(cfg, LXD_LABEL_IMAGE, json_string(image))))
     goto nomem;
   *out = cfg;
@@ -230,6 +234,7 @@ drover_code lxd_live_base(drover_live **out, const json_t *obj, const char *etag
      dup_label(&l->hash, config, LXD_LABEL(DROVER_LABEL_HASH)) ||
      dup_label(&l->deps, config, LXD_LABEL(DROVER_LABEL_DEPS)) ||
      dup_label(&l->stack, config, LXD_LABEL(DROVER_LABEL_STACK)) ||
+     dup_label(&l->sensitive, config, LXD_LABEL(DROVER_LABEL_SENSITIVE)) ||
      (etag && !(l->etag = strdup(etag))) ||
      (status && !(l->status = strdup(status)))) {
     drover_live_free(l);
@@ -237,4 +242,47 @@ drover_code lxd_live_base(drover_live **out, const json_t *obj, const char *etag
   }
   *out = l;
   return DROVER_OK;
+}
+
+/* --------------------------------------------------------------------------
+ * Name rules (LXD's own, so validate finds what create would refuse)
+ */
+
+int lxd_name_instance(const char *name, char *why, size_t size)
+{
+  size_t n = strlen(name), i;
+
+  if(n == 0 || n > 63) {
+    snprintf(why, size, "must be 1 to 63 characters long, not %zu", n);
+    return 1;
+  }
+  for(i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)name[i];
+    if(!(isalnum(c) && c < 0x80) && c != '-') {
+      snprintf(why, size, "only ASCII letters, digits and '-' are allowed");
+      return 1;
+    }
+  }
+  if(!isalpha((unsigned char)name[0])) {
+    snprintf(why, size, "must start with a letter");
+    return 1;
+  }
+  if(name[n - 1] == '-') {
+    snprintf(why, size, "must not end with '-'");
+    return 1;
+  }
+  return 0;
+}
+
+int lxd_name_object(const char *name, char *why, size_t size)
+{
+  if(!*name) {
+    snprintf(why, size, "must not be empty");
+    return 1;
+  }
+  if(strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
+    snprintf(why, size, "must not contain '/' or be \".\" or \"..\"");
+    return 1;
+  }
+  return 0;
 }

@@ -12,8 +12,10 @@ static const drover_prop prof_props[] = {
   {NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}
 };
 
+static const char *const prof_exports[] = {NULL};
+
 const drover_rtype lxd_profile_type = {
-  "lxd.profile", prof_props, 0, "an LXD profile"
+  "lxd.profile", prof_props, 0, "an LXD profile", prof_exports, NULL, lxd_name_object
 };
 
 /* *out owned by the caller. ctx unused (lxd_live_fn). */
@@ -249,5 +251,5 @@ static drover_code prof_del(lxd_state *st, const drover_live *cur, double deadli
 }
 
 const lxd_type_ops lxd_profile_ops = {
-  prof_list, prof_create, prof_update, prof_del, prof_read
+  prof_list, prof_create, prof_update, prof_del, prof_read, prof_live
 };

@@ -21,8 +21,16 @@ static const drover_prop vol_props[] = {
   {NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}
 };
 
+static const char *const vol_exports[] = {"location", NULL};
+
+static const drover_rule vol_rules[] = {
+  {"pool", DROVER_RULE_NONEMPTY, 0, 0, NULL, NULL},
+  {NULL, 0, 0, 0, NULL, NULL}
+};
+
 const drover_rtype lxd_volume_type = {
-  "lxd.storage_volume", vol_props, 0, "a custom LXD storage volume"
+  "lxd.storage_volume", vol_props, 0, "a custom LXD storage volume",
+  vol_exports, vol_rules, lxd_name_object
 };
 
 /* *out owned by the caller. ctx is the pool name (lxd_live_fn). */
@@ -356,5 +364,5 @@ static drover_code vol_del(lxd_state *st, const drover_live *cur, double deadlin
 }
 
 const lxd_type_ops lxd_volume_ops = {
-  vol_list, vol_create, vol_update, vol_del, vol_read
+  vol_list, vol_create, vol_update, vol_del, vol_read, vol_live
 };
