@@ -15,6 +15,9 @@
 #ifdef HAVE_SLURM
 /* plugin/cli/gc.c: removes stacks of finished Slurm jobs. */
 int drover_cli_gc(int argc, char **argv);
+/* plugin/cli/slurm_cmd.c: elastic cloud nodes (power-save programs). */
+int drover_cli_slurm(int argc, char **argv);
+int drover_cli_slurm_as(const char *prog, int argc, char **argv);
 #endif
 
 static int cmd_version(int argc, char **argv);
@@ -38,6 +41,7 @@ static const struct subcommand commands[] = {
   {"restore", cli_cmd_restore, "restore an instance in place from a snapshot"},
 #ifdef HAVE_SLURM
   {"gc", drover_cli_gc, "delete stacks left behind by finished Slurm jobs"},
+  {"slurm", drover_cli_slurm, "Slurm cloud nodes: resume, suspend, resume-fail, reconcile"},
 #endif
   {"version", cmd_version, "print the version"},
   {"help", cmd_help, "show help for drover or a subcommand"},
@@ -149,6 +153,19 @@ int main(int argc, char **argv)
       goto out;
     }
   }
+#ifdef HAVE_SLURM
+  /* slurm.conf runs the power-save programs through symlinks named
+   * drover-slurm-resume etc., with the hostlist as the only argument. */
+  if(argc > 0 && argv[0]) {
+    const char *base = strrchr(argv[0], '/');
+    base = base ? base + 1 : argv[0];
+    if(!strncmp(base, "drover-slurm-", 13)) {
+      ret = drover_cli_slurm_as(base, argc, argv);
+      if(ret >= 0)
+        goto out;
+    }
+  }
+#endif
   if(argc < 2) {
     usage(stderr);
     ret = CLI_EXIT_ERROR;

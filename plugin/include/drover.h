@@ -486,6 +486,130 @@ int drover_job_stack_name(char *buf, size_t size, uint32_t jobid, const char *na
  * a job stack. */
 int drover_job_stack_jobid(const char *stack, uint32_t *jobid);
 
+
+/* --------------------------------------------------------------------------
+ * Node stacks: elastic (Slurm cloud) nodes (nodes.c, reconcile.c)
+ *
+ * Each cloud node is its own stack, named DROVER_NODE_STACK_PREFIX + the
+ * node's name ("node-cloud1"), built from one node template whose param
+ * "node" (when declared) receives the node's name. `drover gc` only
+ * judges job-<id>-* stacks, so it never touches these. A node set holds
+ * many node stacks: they share one instance of each provider, and one
+ * refresh lists each resource type once for all of them.
+ */
+#define DROVER_NODE_STACK_PREFIX "node-"
+
+/* Writes "node-<node>" into buf (size bytes). DROVER_E_ARG when node
+ * holds anything but lowercase letters, digits and '-', or the name would
+ * pass 63 characters. */
+drover_code drover_node_stack_name(char *buf, size_t size, const char *node,
+                                   drover_error *err);
+/* The node of a node stack's name ("node-x" -> "x"), or NULL when stack is
+ * not one. Borrowed from stack. */
+const char *drover_node_of_stack(const char *stack);
+
+typedef struct drover_nodeset drover_nodeset;
+
+/* tpl (the node template) must outlive the set; opts is copied, its
+ * strings borrowed; opts->stack_name is ignored. Touches no cloud.
+ * *out: drover_nodeset_free(). */
+drover_code drover_nodeset_new(drover_nodeset **out, const drover_template *tpl,
+                               const drover_options *opts, drover_error *err);
+void drover_nodeset_free(drover_nodeset *set);
+/* Opens node's stack from the template with vars (may be NULL; read
+ * during the call only), "node" added when the template declares it and
+ * vars do not set it. */
+drover_code drover_nodeset_add(drover_nodeset *set, const char *node,
+                               const drover_vars *vars, drover_error *err);
+size_t drover_nodeset_count(const drover_nodeset *set);
+/* Borrowed; NULL past the end. */
+const char *drover_nodeset_node(const drover_nodeset *set, size_t i);
+drover_stack *drover_nodeset_stack(drover_nodeset *set, size_t i);
+/* Non-zero for a node refresh added (DROVER_NODESET_ADOPT). */
+int drover_nodeset_adopted(const drover_nodeset *set, size_t i);
+
+/* refresh: also add every node stack found in the cloud that the set does
+ * not hold (from the template when it accepts the node, else bare). */
+#define DROVER_NODESET_ADOPT 0x1u
+/* One list per resource type (no stack filter), every object handed to
+ * its node stack, which is then refreshed from it without a cloud call. */
+drover_code drover_nodeset_refresh(drover_nodeset *set, unsigned flags,
+                                   drover_error *err);
+
+/* What the last refresh found for node i. */
+typedef struct drover_node_live {
+  size_t objects;  /* live objects its stack owns */
+  int complete;    /* every resource exists and matches the template */
+  double age;      /* seconds since its newest object was created; -1 unknown */
+} drover_node_live;
+drover_code drover_nodeset_live(drover_node_live *out, drover_nodeset *set, size_t i,
+                                drover_error *err);
+
+/* Called once per node applied, from worker threads, one at a time. */
+typedef void (*drover_node_done_fn)(void *userdata, size_t i, drover_code rc,
+                                    const drover_error *err);
+
+typedef struct drover_nodeset_opts {
+  unsigned version;        /* DROVER_NODESET_OPTS_VERSION */
+  unsigned parallelism;    /* nodes worked on at once; 0: 16 */
+  double rate;             /* nodes started per second; 0: no limit */
+  double lock_wait;        /* seconds to wait for a busy node's lock (then
+                              refresh it again); 0: fail it as locked */
+  drover_apply_opts apply; /* each node's apply (retries, timeouts, cancel) */
+  drover_node_done_fn done;
+  void *userdata;
+} drover_nodeset_opts;
+#define DROVER_NODESET_OPTS_VERSION 1
+#define DROVER_NODESET_OPTS_INIT {DROVER_NODESET_OPTS_VERSION, 0, 0, 0, \
+                                  DROVER_APPLY_OPTS_INIT, NULL, NULL}
+
+/*
+ * Plans (plan_flags: 0 to build, DROVER_PLAN_DESTROY to delete) and
+ * applies each node whose which[i] is non-zero (which NULL: every node),
+ * in parallel, each under its stack lock. DROVER_E_PARTIAL when some
+ * node failed (err: the first); drover_nodeset_result() tells each.
+ */
+drover_code drover_nodeset_apply(drover_nodeset *set, const unsigned char *which,
+                                 unsigned plan_flags, const drover_nodeset_opts *o,
+                                 drover_error *err);
+/* Node i's outcome of the last apply; err gets its error. */
+drover_code drover_nodeset_result(const drover_nodeset *set, size_t i,
+                                  drover_apply_result *res, drover_error *err);
+
+/*
+ * The repair loop's decisions, a pure function: what to do for each node
+ * given Slurm's view, the cloud's view and the policy.
+ */
+typedef struct drover_rc_node {
+  const char *name;
+  int in_slurm;        /* Slurm knows the node (0: only its stack exists) */
+  int powered_down;    /* POWERED_DOWN ("~") */
+  int powering_up;     /* POWERING_UP ("#") */
+  int powering_down;   /* POWERING_DOWN ("%") or POWER_DOWN pending ("!") */
+  int down;            /* base state DOWN */
+  int drained;         /* DRAIN flag */
+  const char *reason;  /* Slurm's reason, or NULL */
+  double reason_age;   /* seconds since the reason was set; -1 unknown */
+  int busy;            /* a power-save program holds the node's stack lock */
+  size_t objects;      /* live objects its stack owns */
+  int complete;        /* the instance exists and matches the template */
+  double age;          /* seconds since its newest object was created; -1 unknown */
+} drover_rc_node;
+
+#define DROVER_RC_DELETE 0x1u   /* delete the node's instance */
+#define DROVER_RC_CREATE 0x2u   /* (re)build the instance and tell Slurm its address */
+#define DROVER_RC_RESET 0x4u    /* return the node to service (state RESUME) */
+
+typedef struct drover_rc_policy {
+  double grace;        /* seconds an instance of a powered-down node may live
+                          (still booting, being suspended) */
+  double retry_after;  /* seconds before a node drover set DOWN is tried again */
+} drover_rc_policy;
+
+/* actions (what to do) and why (a short static phrase) for one node. */
+void drover_reconcile_decide(unsigned *actions, const char **why,
+                             const drover_rc_node *node, const drover_rc_policy *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -885,12 +885,9 @@ static drover_code setup_nodes(run *r, drover_error *err)
     rc = dv_stack_provider(&p, s, r->nodes[i].vt, err);
     if(rc)
       return rc;
-  }
-  for(i = 0; i < r->n; i++) {
-    size_t j;
-    for(j = 0; j < s->nproviders; j++)
-      if(s->providers[j].vt == r->nodes[i].vt)
-        r->nodes[i].pstate = s->providers[j].state;
+    /* The state block does not move when the providers array grows, and
+     * may belong to another stack (node sets share providers). */
+    r->nodes[i].pstate = p->state;
   }
   rc = build_edges(r);
   if(rc)

@@ -253,7 +253,26 @@ struct drover_stack {
   size_t copy_cap;            /* allocated length of copy_types */
   unsigned long eval_runtime; /* eval.c: references resolved from applied or
                                  live attributes or still unknown, so far */
+  /* nodes.c: many node stacks share one set of providers and one list
+   * per type. provider_host (borrowed) is the stack whose providers this
+   * one uses; they are initialised before any worker thread starts, so
+   * lookups through it only read. When prelisted is set, the next
+   * refresh takes its objects from prelist instead of calling list. */
+  drover_stack *provider_host;
+  int prelisted;
+  struct dv_prelist *prelist;
+  size_t nprelist;
 };
+
+/* One type's objects listed for a stack by someone else (nodes.c). */
+typedef struct dv_prelist {
+  const drover_rtype *type;
+  drover_live_list found;     /* owned */
+} dv_prelist;
+
+/* stack.c: frees what nodes.c listed for the stack and refresh did not
+ * take, and clears prelisted. Refresh and drover_stack_free() call it. */
+void dv_stack_prelist_clear(drover_stack *stack);
 
 /* A valid cloud name from stack and address: lowercase letters, digits
  * and '-', starting with a letter, at most 63 characters; over-long names

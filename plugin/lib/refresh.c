@@ -372,6 +372,7 @@ typedef struct list_job {
   drover_live_list found;      /* owned */
   drover_error err;
   drover_code rc;
+  int given;                   /* found came from the stack's prelist */
 } list_job;
 
 typedef struct list_run {
@@ -383,6 +384,8 @@ typedef struct list_run {
 
 static void run_job(list_job *j, const char *stack)
 {
+  if(j->given)
+    return;
   drover_error_clear(&j->err);
   j->rc = j->vt->list(j->state, j->type, stack, &j->found, &j->err);
   if(j->rc) {
@@ -545,6 +548,16 @@ drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
       jobs[j].type = provs[i]->types[t];
     }
   }
+  /* Listed already for many node stacks at once (nodes.c): take it. */
+  for(j = 0; stack->prelisted && j < njobs; j++) {
+    jobs[j].given = 1;
+    for(k = 0; k < stack->nprelist; k++)
+      if(stack->prelist[k].type == jobs[j].type) {
+        jobs[j].found = stack->prelist[k].found;
+        memset(&stack->prelist[k].found, 0, sizeof(stack->prelist[k].found));
+      }
+  }
+  dv_stack_prelist_clear(stack);
   run_jobs(jobs, njobs, stack->name);
   /* Results are placed in provider and type order, whichever list
    * finished first, so plans and the first error are deterministic. */

@@ -1026,6 +1026,18 @@ out:
 /* The one place a stack is torn down: what open built, what refresh and
  * apply attached (live and applied objects, orphans), the provider
  * instances and the lock. */
+void dv_stack_prelist_clear(drover_stack *stack)
+{
+  size_t i;
+
+  for(i = 0; i < stack->nprelist; i++)
+    drover_live_list_clear(&stack->prelist[i].found);
+  free(stack->prelist);
+  stack->prelist = NULL;
+  stack->nprelist = 0;
+  stack->prelisted = 0;
+}
+
 void drover_stack_free(drover_stack *stack)
 {
   size_t i;
@@ -1057,6 +1069,7 @@ void drover_stack_free(drover_stack *stack)
   free(stack->orphan_types);
   drover_live_list_clear(&stack->copies);
   free(stack->copy_types);
+  dv_stack_prelist_clear(stack);
   dv_stack_providers_release(stack);
   drover_stack_unlock(stack);
   json_decref(stack->params);

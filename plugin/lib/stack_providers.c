@@ -173,6 +173,8 @@ drover_code dv_stack_provider(dv_pinst **out, drover_stack *stack,
   drover_code rc;
 
   *out = NULL;
+  if(stack->provider_host) /* a node stack borrows its set's providers */
+    return dv_stack_provider(out, stack->provider_host, vt, err);
   if(!stack->env.user_agent)
     stack->env.user_agent = "drover/" DROVER_VERSION;
   if(!stack->env.log && stack->opts.log) {

@@ -69,6 +69,7 @@ static drover_code inst_live(drover_live **out, const json_t *obj, const void *c
   const char *kind = json_string_value(json_object_get(obj, "type"));
   const char *status = json_string_value(json_object_get(obj, "status"));
   const char *loc = json_string_value(json_object_get(obj, "location"));
+  const char *created = json_string_value(json_object_get(obj, "created_at"));
   json_t *p, *profiles = json_object_get(obj, "profiles");
 
   (void)ctx;
@@ -89,7 +90,9 @@ static drover_code inst_live(drover_live **out, const json_t *obj, const void *c
      lxd_set(p, "description", json_string(desc ? desc : "")) ||
      json_object_update(l->attributes, p) ||
      lxd_set(l->attributes, "status", json_string(status ? status : "")) ||
-     lxd_set(l->attributes, "location", json_string(loc ? loc : ""))) {
+     lxd_set(l->attributes, "location", json_string(loc ? loc : "")) ||
+     /* RFC 3339; the Slurm repair loop's grace period starts here. */
+     lxd_set(l->attributes, "created_at", json_string(created ? created : ""))) {
     drover_live_free(l);
     return lxd_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
   }

@@ -26,7 +26,11 @@ declare -A VARS=(
   [quickstart]="--var replicas=2"
   [webtier]="--var replicas=2"
   [backup-gfs]="--var replicas=2"
+  [slurm-cloud-nodes]="--var node=ttnode$RUN_ID --var slurmd_port=17190"
 )
+# slurm-cloud-nodes runs on its own image (idempotent when it exists).
+bash "$SRC/scripts/slurm-node-image.sh" >/dev/null || echo "# warning: no node image"
+
 
 pass=0 fail=0
 declare -a cleanup_stacks=() cleanup_files=()
