@@ -14,7 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -34,35 +38,72 @@ typedef struct srv {
   atomic_int served;
   atomic_int stop;
   pthread_mutex_t mu;
-  char last[16384];             /* last request: head and body */
+  char last[16384];             /* last request: head and start of body */
+  unsigned long long body_bytes; /* last request's whole body: length */
+  unsigned long long body_hash;  /* and FNV-1a hash (under mu) */
   pthread_t th;
 } srv;
 
-/* Reads one request (head, then Content-Length bytes of body) into buf.
- * Gives up quietly after a short receive timeout (a TLS hello never ends
- * with a blank line). */
-static void read_request(int c, char *buf, size_t size)
+#define FNV_INIT 0xcbf29ce484222325ull
+
+static unsigned long long fnv(unsigned long long h, const char *p, size_t n)
+{
+  size_t i;
+
+  for(i = 0; i < n; i++) {
+    h ^= (unsigned char)p[i];
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+/* Reads one request (head, then Content-Length bytes of body): the start
+ * into buf, the whole body counted and hashed into *bytes and *hash, so a
+ * body of any size is drained in a fixed buffer. Gives up quietly after a
+ * short receive timeout (a TLS hello never ends with a blank line). */
+static void read_request(int c, char *buf, size_t size, unsigned long long *bytes,
+                         unsigned long long *hash)
 {
   size_t len = 0;
-  long want = -1;
+  long long want = -1, total = 0, body_at = -1;
   struct timeval tv = {0, 300000};
+  char scratch[65536];
 
   setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   buf[0] = '\0';
-  while(len + 1 < size) {
-    ssize_t n = recv(c, buf + len, size - 1 - len, 0);
+  *bytes = 0;
+  *hash = FNV_INIT;
+  for(;;) {
+    int into_buf = len + 1 < size;
+    char *dst = into_buf ? buf + len : scratch;
+    size_t room = into_buf ? size - 1 - len : sizeof(scratch);
+    ssize_t n;
     char *end;
+
+    if(want >= 0 && (long long)room > want - total)
+      room = (size_t)(want - total);
+    if(want >= 0 && total >= want)
+      break;
+    n = recv(c, dst, room, 0);
     if(n <= 0)
       break;
-    len += (size_t)n;
-    buf[len] = '\0';
-    end = strstr(buf, "\r\n\r\n");
-    if(end && want < 0) {
-      char *cl = strcasestr(buf, "\r\nContent-Length:");
-      want = (long)(end + 4 - buf) + (cl && cl < end ? strtol(cl + 17, NULL, 10) : 0);
+    if(into_buf) {
+      len += (size_t)n;
+      buf[len] = '\0';
     }
-    if(want >= 0 && (long)len >= want)
-      break;
+    /* Body bytes seen in this chunk. */
+    if(body_at >= 0) {
+      *bytes += (unsigned long long)n;
+      *hash = fnv(*hash, dst, (size_t)n);
+    }
+    total += n;
+    if(body_at < 0 && (end = strstr(buf, "\r\n\r\n")) != NULL) {
+      char *cl = strcasestr(buf, "\r\nContent-Length:");
+      body_at = (long long)(end + 4 - buf);
+      want = body_at + (cl && cl < end ? strtoll(cl + 17, NULL, 10) : 0);
+      *bytes = (unsigned long long)(total - body_at);
+      *hash = fnv(*hash, buf + body_at, (size_t)(total - body_at));
+    }
   }
 }
 
@@ -70,6 +111,7 @@ static void *srv_main(void *arg)
 {
   srv *s = arg;
   char req[sizeof(s->last)];
+  unsigned long long bytes, hash;
 
   while(!atomic_load(&s->stop)) {
     struct pollfd p = {s->fd, POLLIN, 0};
@@ -81,9 +123,11 @@ static void *srv_main(void *arg)
     c = accept(s->fd, NULL, NULL);
     if(c < 0)
       continue;
-    read_request(c, req, sizeof(req));
+    read_request(c, req, sizeof(req), &bytes, &hash);
     pthread_mutex_lock(&s->mu);
     memcpy(s->last, req, sizeof(s->last));
+    s->body_bytes = bytes;
+    s->body_hash = hash;
     pthread_mutex_unlock(&s->mu);
     n = atomic_fetch_add(&s->served, 1);
     r = s->script[(size_t)n < s->nscript ? (size_t)n : s->nscript - 1];
@@ -95,7 +139,8 @@ static void *srv_main(void *arg)
   return NULL;
 }
 
-static void srv_start(srv *s, int unix_socket, const char *const *script, size_t n)
+/* Binds and listens; no thread yet (a test may fork before srv_run). */
+static void srv_listen(srv *s, int unix_socket, const char *const *script, size_t n)
 {
   memset(s, 0, sizeof(*s));
   s->script = script;
@@ -127,7 +172,17 @@ static void srv_start(srv *s, int unix_socket, const char *const *script, size_t
     s->port = ntohs(sa.sin_port);
   }
   ck_assert_int_eq(listen(s->fd, 16), 0);
+}
+
+static void srv_run(srv *s)
+{
   ck_assert_int_eq(pthread_create(&s->th, NULL, srv_main, s), 0);
+}
+
+static void srv_start(srv *s, int unix_socket, const char *const *script, size_t n)
+{
+  srv_listen(s, unix_socket, script, n);
+  srv_run(s);
 }
 
 static void srv_stop(srv *s)
@@ -162,6 +217,7 @@ static drover_http *client(srv *s, const char *scheme, unsigned max_retries,
   char url[64];
 
   memset(&cfg, 0, sizeof(cfg));
+  cfg.version = DROVER_HTTP_CONFIG_VERSION;
   drover_error_clear(&err);
   if(s->sock[0]) {
     cfg.base_url = "http://lxd";
@@ -350,6 +406,7 @@ START_TEST(connection_refused_transient)
   close(fd);
   snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(sa.sin_port));
   memset(&cfg, 0, sizeof(cfg));
+  cfg.version = DROVER_HTTP_CONFIG_VERSION;
   cfg.base_url = url;
   cfg.max_retries = 2;
   cfg.retry_base = 0.01;
@@ -510,6 +567,446 @@ START_TEST(global_init_refcounted)
 }
 END_TEST
 
+
+/* --------------------------------------------------------------------------
+ * The general transport: drover_http_perform()
+ */
+
+static drover_http_req req_init(const char *method, const char *path)
+{
+  drover_http_req r;
+
+  memset(&r, 0, sizeof(r));
+  r.version = DROVER_HTTP_REQ_VERSION;
+  r.method = method;
+  r.path = path;
+  return r;
+}
+
+START_TEST(headers_query_and_response_headers)
+{
+  static const char *const script[] = {
+    "HTTP/1.1 201 Created\r\nContent-Length: 2\r\nX-Amz-Request-Id: abc123\r\n"
+    "x-multi: one\r\nX-Multi: two\r\nEmpty-One:\r\nConnection: close\r\n\r\nok"};
+  static const char *const extra[] = {"X-Custom: v1", "x-amz-meta-owner: drover", NULL};
+  static const char body[] = "plain text";
+  srv s;
+  drover_http *h;
+  drover_http_response resp;
+  drover_error err;
+  drover_http_req r = req_init("PUT", "/bucket/key%20x");
+  char *last;
+
+  drover_error_clear(&err);
+  srv_start(&s, 0, script, 1);
+  h = client(&s, "http", 4, 100);
+  r.query = "partNumber=2&uploadId=a%2Fb";
+  r.headers = extra;
+  r.content_type = "text/plain";
+  r.accept = "application/xml";
+  r.body = body;
+  r.body_len = strlen(body);
+  ck_assert_int_eq(drover_http_perform(h, &r, &resp, &err), DROVER_OK);
+  ck_assert_int_eq(resp.status, 201);
+  ck_assert_str_eq(resp.body, "ok");
+  /* Looked up by name, case-insensitively; the first of repeated ones. */
+  ck_assert_str_eq(drover_http_response_header(&resp, "x-amz-request-id"), "abc123");
+  ck_assert_str_eq(drover_http_response_header(&resp, "X-MULTI"), "one");
+  ck_assert_str_eq(drover_http_response_header(&resp, "empty-one"), "");
+  ck_assert_ptr_null(drover_http_response_header(&resp, "X-Absent"));
+  last = srv_last(&s);
+  ck_assert_ptr_nonnull(strstr(last, "PUT /bucket/key%20x?partNumber=2&uploadId=a%2Fb "
+                                     "HTTP/1.1\r\n"));
+  ck_assert_ptr_nonnull(strstr(last, "\r\nX-Custom: v1\r\n"));
+  ck_assert_ptr_nonnull(strstr(last, "\r\nx-amz-meta-owner: drover\r\n"));
+  ck_assert_ptr_nonnull(strstr(last, "\r\nContent-Type: text/plain\r\n"));
+  ck_assert_ptr_nonnull(strstr(last, "\r\nAccept: application/xml\r\n"));
+  ck_assert_ptr_null(strcasestr(last, "application/json"));
+  ck_assert_ptr_nonnull(strstr(last, "\r\n\r\nplain text"));
+  free(last);
+  drover_http_response_free(&resp);
+
+  /* A header line with CR/LF is refused before anything is sent. */
+  {
+    static const char *const bad[] = {"X-Evil: a\r\nX-Injected: b", NULL};
+    int served = atomic_load(&s.served);
+    r.headers = bad;
+    drover_error_clear(&err);
+    ck_assert_int_eq(drover_http_perform(h, &r, &resp, &err), DROVER_E_ARG);
+    ck_assert_int_eq(atomic_load(&s.served), served);
+    drover_http_response_free(&resp);
+  }
+  drover_http_free(h);
+  srv_stop(&s);
+}
+END_TEST
+
+typedef struct hook_log {
+  int calls;
+  unsigned numbers[8];
+  int fail_on;                  /* call index that fails; -1: none */
+  char host[64];
+} hook_log;
+
+/* Signs like a SigV4 signer would: a fresh date header per attempt, and a
+ * header that replaces the request's own of the same name. */
+static drover_code count_hook(void *userdata, const drover_http_req *req,
+                              const drover_http_attempt *at, drover_http_headers *add,
+                              drover_error *err)
+{
+  hook_log *log = userdata;
+  char v[32];
+  drover_code rc;
+
+  if(log->calls < 8)
+    log->numbers[log->calls] = at->number;
+  snprintf(log->host, sizeof(log->host), "%s", at->host);
+  if(log->calls++ == log->fail_on)
+    return drover_error_set(err, DROVER_E_CONFIG, "signer: no credentials");
+  snprintf(v, sizeof(v), "attempt-%u", at->number);
+  rc = drover_http_headers_add(add, "X-Amz-Date", v, err);
+  if(!rc)
+    rc = drover_http_headers_add(add, "X-Custom", "from-hook", err);
+  if(!rc)
+    rc = drover_http_headers_add(add, "X-Payload", req->payload_hash, err);
+  return rc;
+}
+
+START_TEST(hook_called_on_every_retry)
+{
+  static const char *const script[] = {R503, R503, R200};
+  static const char *const extra[] = {"X-Custom: from-request", NULL};
+  srv s;
+  drover_http *h;
+  drover_http_response resp;
+  drover_error err;
+  drover_http_req r = req_init("GET", "/signed");
+  hook_log log;
+  char *last, want_host[32];
+
+  memset(&log, 0, sizeof(log));
+  log.fail_on = -1;
+  drover_error_clear(&err);
+  srv_start(&s, 0, script, 3);
+  h = client(&s, "http", 4, 100);
+  r.headers = extra;
+  r.payload_hash = "e3b0c44298fc1c149afbf4c8996fb924";
+  r.on_attempt = count_hook;
+  r.attempt_userdata = &log;
+  ck_assert_int_eq(drover_http_perform(h, &r, &resp, &err), DROVER_OK);
+  ck_assert_int_eq(resp.status, 200);
+  ck_assert_int_eq(atomic_load(&s.served), 3);
+  ck_assert_int_eq(log.calls, 3);
+  ck_assert_uint_eq(log.numbers[0], 0);
+  ck_assert_uint_eq(log.numbers[1], 1);
+  ck_assert_uint_eq(log.numbers[2], 2);
+  snprintf(want_host, sizeof(want_host), "127.0.0.1:%d", s.port);
+  ck_assert_str_eq(log.host, want_host);
+  last = srv_last(&s);
+  /* The last attempt carries the last signature, once, and the hook's
+   * header replaced the request's own. */
+  ck_assert_ptr_nonnull(strstr(last, "\r\nX-Amz-Date: attempt-2\r\n"));
+  ck_assert_ptr_null(strstr(last, "attempt-1"));
+  ck_assert_ptr_nonnull(strstr(last, "\r\nX-Custom: from-hook\r\n"));
+  ck_assert_ptr_null(strstr(last, "from-request"));
+  ck_assert_ptr_nonnull(strstr(last, "\r\nX-Payload: e3b0c44298fc1c149afbf4c8996fb924\r\n"));
+  free(last);
+  drover_http_response_free(&resp);
+
+  /* A hook failure stops the request with its own error, unsent. */
+  memset(&log, 0, sizeof(log));
+  log.fail_on = 0;
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_http_perform(h, &r, &resp, &err), DROVER_E_CONFIG);
+  ck_assert_str_eq(err.text, "signer: no credentials");
+  ck_assert_int_eq(atomic_load(&s.served), 3);
+  drover_http_response_free(&resp);
+  drover_http_free(h);
+  srv_stop(&s);
+}
+END_TEST
+
+/* Writes size bytes of a position-dependent pattern to a fresh temp file
+ * and returns its FNV-1a hash; the path is written to path. */
+static unsigned long long make_file(char *path, size_t pathsize, unsigned long long size)
+{
+  static char chunk[1 << 20];
+  unsigned long long done = 0, hash = FNV_INIT;
+  int fd;
+
+  snprintf(path, pathsize, "/tmp/check_http_body.XXXXXX");
+  fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  while(done < size) {
+    size_t n = size - done < sizeof(chunk) ? (size_t)(size - done) : sizeof(chunk);
+    size_t i;
+    for(i = 0; i < n; i++)
+      chunk[i] = (char)((done + i) * 2654435761u >> 13);
+    ck_assert_int_eq(write(fd, chunk, n), (ssize_t)n);
+    hash = fnv(hash, chunk, n);
+    done += n;
+  }
+  close(fd);
+  return hash;
+}
+
+typedef struct upload_result {
+  int rc;
+  long status;
+  long growth_kb;               /* peak RSS growth during the upload */
+} upload_result;
+
+START_TEST(upload_file_bounded_memory)
+{
+  static const char *const script[] = {R200};
+  const unsigned long long size = 100ull << 20;
+  char path[64];
+  unsigned long long hash;
+  srv s;
+  int pfd[2], status;
+  pid_t pid;
+  upload_result res;
+
+  hash = make_file(path, sizeof(path), size);
+  srv_listen(&s, 0, script, 1);
+  ck_assert_int_eq(pipe(pfd), 0);
+  /* The client runs in a child of its own, forked before the server
+   * thread exists: its peak RSS starts at its RSS at fork, so the growth
+   * measured is the upload's alone. */
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if(pid == 0) {
+    drover_http *h = client(&s, "http", 0, 100);
+    drover_http_response resp;
+    drover_error err;
+    drover_http_req r = req_init("PUT", "/big");
+    struct rusage before, after;
+
+    close(pfd[0]);
+    drover_error_clear(&err);
+    r.body_path = path;
+    r.body_len = size;
+    r.content_type = "application/octet-stream";
+    getrusage(RUSAGE_SELF, &before);
+    res.rc = drover_http_perform(h, &r, &resp, &err);
+    getrusage(RUSAGE_SELF, &after);
+    res.status = resp.status;
+    res.growth_kb = after.ru_maxrss - before.ru_maxrss;
+    drover_http_response_free(&resp);
+    drover_http_free(h);
+    if(write(pfd[1], &res, sizeof(res)) != (ssize_t)sizeof(res))
+      _exit(3);
+    _exit(0);
+  }
+  close(pfd[1]);
+  srv_run(&s);
+  ck_assert_int_eq(read(pfd[0], &res, sizeof(res)), (ssize_t)sizeof(res));
+  close(pfd[0]);
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFEXITED(status));
+  fprintf(stderr, "check_http: 100 MiB upload from a file: peak RSS grew %ld KiB\n",
+          res.growth_kb);
+  ck_assert_int_eq(res.rc, DROVER_OK);
+  ck_assert_int_eq(res.status, 200);
+  pthread_mutex_lock(&s.mu);
+  ck_assert_uint_eq(s.body_bytes, size);
+  ck_assert_uint_eq(s.body_hash, hash);
+  ck_assert_ptr_nonnull(strstr(s.last, "\r\nContent-Length: 104857600\r\n"));
+  pthread_mutex_unlock(&s.mu);
+  /* Bounded: far below the 100 MiB a buffered body would take. */
+  ck_assert_int_lt(res.growth_kb, 30 * 1024);
+  srv_stop(&s);
+  unlink(path);
+}
+END_TEST
+
+typedef struct stream_src {
+  const char *data;
+  size_t len;
+  int restarts;                 /* reads that began at offset 0 */
+} stream_src;
+
+static drover_code stream_read(void *userdata, unsigned long long offset, char *buf,
+                               size_t size, size_t *nread, drover_error *err)
+{
+  stream_src *src = userdata;
+
+  (void)err;
+  if(offset == 0)
+    src->restarts++;
+  if(offset > src->len)
+    return drover_error_set(err, DROVER_E_IO, "stream: bad offset");
+  *nread = src->len - offset < size ? src->len - (size_t)offset : size;
+  memcpy(buf, src->data + offset, *nread);
+  return DROVER_OK;
+}
+
+START_TEST(stream_upload_restarts_on_retry)
+{
+  static const char *const script[] = {R503, R200};
+  srv s;
+  drover_http *h;
+  drover_http_response resp;
+  drover_error err;
+  drover_http_req r = req_init("POST", "/stream");
+  stream_src src;
+  char *data;
+  size_t i, n = 300000;
+
+  data = malloc(n);
+  ck_assert_ptr_nonnull(data);
+  for(i = 0; i < n; i++)
+    data[i] = (char)(i * 7);
+  src.data = data;
+  src.len = n;
+  src.restarts = 0;
+  drover_error_clear(&err);
+  srv_start(&s, 0, script, 2);
+  h = client(&s, "http", 4, 100);
+  r.body_read = stream_read;
+  r.body_userdata = &src;
+  r.body_len = n;
+  ck_assert_int_eq(drover_http_perform(h, &r, &resp, &err), DROVER_OK);
+  ck_assert_int_eq(resp.status, 200);
+  ck_assert_int_eq(atomic_load(&s.served), 2);
+  ck_assert_int_eq(src.restarts, 2);
+  pthread_mutex_lock(&s.mu);
+  ck_assert_uint_eq(s.body_bytes, n);
+  ck_assert_uint_eq(s.body_hash, fnv(FNV_INIT, data, n));
+  ck_assert_ptr_nonnull(strstr(s.last, "POST /stream HTTP/1.1\r\n"));
+  pthread_mutex_unlock(&s.mu);
+  drover_http_response_free(&resp);
+
+  /* A stream shorter than its declared length is an error, not a hang. */
+  src.len = n / 2;
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_http_perform(h, &r, &resp, &err), DROVER_E_IO);
+  ck_assert_ptr_nonnull(strstr(err.text, "POST /stream"));
+  drover_http_response_free(&resp);
+
+  /* A body file shorter than body_len likewise. */
+  {
+    char path[64];
+    make_file(path, sizeof(path), 1000);
+    r = req_init("PUT", "/short");
+    r.body_path = path;
+    r.body_len = 5000;
+    drover_error_clear(&err);
+    ck_assert_int_eq(drover_http_perform(h, &r, &resp, &err), DROVER_E_IO);
+    ck_assert_ptr_nonnull(strstr(err.text, "shorter"));
+    drover_http_response_free(&resp);
+    unlink(path);
+  }
+  drover_http_free(h);
+  srv_stop(&s);
+  free(data);
+}
+END_TEST
+
+START_TEST(download_to_file)
+{
+  const size_t n = 200000;
+  char *ok, *data, path[64];
+  const char *script[3];
+  srv s;
+  drover_http *h;
+  drover_http_response resp;
+  drover_error err;
+  drover_http_req r = req_init("GET", "/object");
+  struct stat st;
+  size_t i, head;
+  FILE *f;
+
+  data = malloc(n);
+  ok = malloc(n + 256);
+  ck_assert_ptr_nonnull(data);
+  ck_assert_ptr_nonnull(ok);
+  for(i = 0; i < n; i++)
+    data[i] = (char)('a' + i % 26);
+  head = (size_t)snprintf(ok, 256, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
+                          "Connection: close\r\n\r\n", n);
+  memcpy(ok + head, data, n);
+  ok[head + n] = '\0';
+  script[0] = R503;             /* a retry truncates what the first try wrote */
+  script[1] = ok;
+  script[2] = "HTTP/1.1 404 Not Found\r\nContent-Length: 17\r\nConnection: close\r\n\r\n"
+              "<Error>no</Error>";
+  srv_start(&s, 0, script, 3);
+  h = client(&s, "http", 4, 100);
+  snprintf(path, sizeof(path), "/tmp/check_http_dl.XXXXXX");
+  i = (size_t)mkstemp(path);
+  /* Stale content the download must replace. */
+  ck_assert_int_eq(write((int)i, "stale stale stale", 17), 17);
+  close((int)i);
+  r.response_path = path;
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_http_perform(h, &r, &resp, &err), DROVER_OK);
+  ck_assert_int_eq(resp.status, 200);
+  ck_assert_uint_eq(resp.written, n);
+  ck_assert_uint_eq(resp.len, 0);
+  ck_assert_str_eq(resp.body, "");
+  ck_assert_int_eq(stat(path, &st), 0);
+  ck_assert_int_eq(st.st_size, (off_t)n);
+  ck_assert_int_eq(st.st_mode & 0777, 0600);
+  {
+    char *got = malloc(n);
+    f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fread(got, 1, n, f), n);
+    fclose(f);
+    ck_assert_int_eq(memcmp(got, data, n), 0);
+    free(got);
+  }
+  drover_http_response_free(&resp);
+
+  /* An error reply stays in memory, for the provider's message; the file
+   * keeps the last good download. */
+  ck_assert_int_eq(drover_http_perform(h, &r, &resp, &err), DROVER_OK);
+  ck_assert_int_eq(resp.status, 404);
+  ck_assert_str_eq(resp.body, "<Error>no</Error>");
+  ck_assert_uint_eq(resp.written, 0);
+  ck_assert_int_eq(stat(path, &st), 0);
+  ck_assert_int_eq(st.st_size, (off_t)n);
+  drover_http_response_free(&resp);
+  drover_http_free(h);
+  srv_stop(&s);
+  unlink(path);
+  free(ok);
+  free(data);
+}
+END_TEST
+
+START_TEST(versions_checked)
+{
+  drover_http_config cfg;
+  drover_http *h = NULL;
+  drover_http_response resp;
+  drover_http_req r = req_init("GET", "/");
+  drover_error err;
+
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.base_url = "http://127.0.0.1:1";
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_http_new(&h, &cfg, &err), DROVER_E_ARG);
+  ck_assert_ptr_null(h);
+  ck_assert_ptr_nonnull(strstr(err.text, "config version 0"));
+  cfg.version = DROVER_HTTP_CONFIG_VERSION;
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_http_new(&h, &cfg, &err), DROVER_OK);
+  r.version = DROVER_HTTP_REQ_VERSION + 1;
+  ck_assert_int_eq(drover_http_perform(h, &r, &resp, &err), DROVER_E_ARG);
+  ck_assert_ptr_nonnull(strstr(err.text, "request version"));
+  r.version = DROVER_HTTP_REQ_VERSION;
+  r.body = "x";
+  r.body_path = "/dev/null";
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_http_perform(h, &r, &resp, &err), DROVER_E_ARG);
+  ck_assert_ptr_nonnull(strstr(err.text, "more than one body"));
+  drover_http_response_free(&resp);
+  drover_http_free(h);
+}
+END_TEST
+
 static Suite *http_suite(void)
 {
   Suite *s = suite_create("http");
@@ -527,6 +1024,12 @@ static Suite *http_suite(void)
   tcase_add_test(tc, tls_failure_not_retried);
   tcase_add_test(tc, threads_share_handle);
   tcase_add_test(tc, global_init_refcounted);
+  tcase_add_test(tc, headers_query_and_response_headers);
+  tcase_add_test(tc, hook_called_on_every_retry);
+  tcase_add_test(tc, upload_file_bounded_memory);
+  tcase_add_test(tc, stream_upload_restarts_on_retry);
+  tcase_add_test(tc, download_to_file);
+  tcase_add_test(tc, versions_checked);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -305,7 +305,8 @@ static const drover_provider nomem_provider = {
   np_create,
   np_update,
   np_del,
-  np_read
+  np_read,
+  sizeof(drover_provider)
 };
 
 /* ------------------------------------------------------------------------

@@ -468,7 +468,8 @@ const drover_provider fake_provider = {
   fake_create,
   fake_update,
   fake_del,
-  fake_read
+  fake_read,
+  sizeof(drover_provider)
 };
 
 /* ------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 #include "config.h"
 #endif
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
 #include "cli.h"
@@ -124,6 +125,27 @@ int main(int argc, char **argv)
   if(rc) {
     fprintf(stderr, "drover: initialisation failed: %s\n", drover_strerror(rc));
     return CLI_EXIT_ERROR;
+  }
+  /* Provider modules outside $(pkglibdir)/providers: a colon-separated
+   * list of absolute directories, searched first. */
+  if(getenv("DROVER_PROVIDER_PATH")) {
+    char *list = strdup(getenv("DROVER_PROVIDER_PATH")), *save = NULL, *d;
+    drover_error err;
+    drover_error_clear(&err);
+    if(!list) {
+      fprintf(stderr, "drover: out of memory\n");
+      ret = CLI_EXIT_ERROR;
+      goto out;
+    }
+    for(d = strtok_r(list, ":", &save); d && !err.code;
+        d = strtok_r(NULL, ":", &save))
+      drover_provider_dir_add(d, &err);
+    free(list);
+    if(err.code) {
+      fprintf(stderr, "drover: DROVER_PROVIDER_PATH: %s\n", err.text);
+      ret = CLI_EXIT_ERROR;
+      goto out;
+    }
   }
   if(argc < 2) {
     usage(stderr);

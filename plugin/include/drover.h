@@ -353,6 +353,37 @@ typedef struct drover_apply_result {
 drover_code drover_apply(drover_plan *plan, const drover_apply_opts *opts,
                          drover_apply_result *result, drover_error *err);
 
+/* --------------------------------------------------------------------------
+ * Provider modules (registry.c)
+ *
+ * Providers are built in or loaded from <name>.so modules (configure
+ * --enable-<name>=dl). A template naming an unknown provider loads its
+ * module from the search directories: those added here, in order, then
+ * $(pkglibdir)/providers. A module must be root's, not group/world
+ * writable, not a symlink, in a directory chain of the same kind; one that
+ * is refused is an error saying why, never loaded. Call these from one
+ * thread before apply starts its workers.
+ */
+
+/* Adds an absolute directory to search before $(pkglibdir)/providers. */
+drover_code drover_provider_dir_add(const char *dir, drover_error *err);
+
+/* Loads the module at the absolute path. *name (may be NULL) is the
+ * provider's name, borrowed for the process's life. */
+drover_code drover_provider_load(const char *path, const char **name,
+                                 drover_error *err);
+
+/* Loads every module in the search directories whose provider is not
+ * known yet: `drover gc` and the SPANK epilog must ask every provider that
+ * may hold labelled objects. */
+drover_code drover_providers_load_all(drover_error *err);
+
+/* Every known provider (built in, loaded) as a JSON object text with
+ * empty settings, {"lxd":{}}: the providers argument of
+ * drover_stack_open_bare() and drover_stacks_list() when nothing more
+ * specific is known. Caller frees *out with free(). */
+drover_code drover_providers_json(char **out, drover_error *err);
+
 #ifdef __cplusplus
 }
 #endif

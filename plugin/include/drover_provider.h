@@ -21,7 +21,11 @@
 extern "C" {
 #endif
 
-#define DROVER_PROVIDER_VERSION 1
+/* Version 2 appended table_size to struct drover_provider. The engine
+ * accepts tables from DROVER_PROVIDER_VERSION_MIN up to its own version
+ * and reads an appended member only when the table's version has it. */
+#define DROVER_PROVIDER_VERSION 2
+#define DROVER_PROVIDER_VERSION_MIN 1
 
 /* Ownership label keys. Each provider stores them in its cloud's own
  * label mechanism (LXD: config "user.drover.<key>"). */
@@ -182,7 +186,29 @@ typedef struct drover_provider {
    * absent. *out is owned by the caller. */
   drover_code (*read)(void *state, const drover_rtype *type, const char *name,
                       drover_live **out, drover_error *err);
+
+  /* Version 2: sizeof(drover_provider) as the provider was built, so the
+   * engine never reads past the end of a table from an older module. */
+  size_t table_size;
 } drover_provider;
+
+/* --------------------------------------------------------------------------
+ * Loadable modules
+ *
+ * A provider built as a module (configure --enable-<name>=dl) is
+ * <name>.so in $(pkglibdir)/providers or in a directory given to
+ * drover_provider_dir_add(). It exports exactly one symbol,
+ * DROVER_PROVIDER_ENTRY, a drover_provider_entry_fn. The engine calls it
+ * with its own DROVER_PROVIDER_VERSION; the module returns its table (or
+ * NULL if it cannot serve that engine), and the engine accepts it only
+ * when the table's version is in [DROVER_PROVIDER_VERSION_MIN, engine's]
+ * and table_size covers that version's members. The module links
+ * libdrover.so for the helpers below, so it shares the engine's secret
+ * list and log sink. Modules must be root's files, not group/world
+ * writable, not symlinks, in a directory chain of the same kind.
+ */
+#define DROVER_PROVIDER_ENTRY "drover_provider_entry"
+typedef const drover_provider *(*drover_provider_entry_fn)(unsigned engine_version);
 
 /* --------------------------------------------------------------------------
  * Helpers for providers (implemented in libdrover)
@@ -203,6 +229,14 @@ void drover_error_locate(drover_error *err, const char *source, const char *addr
 /* Monotonic seconds. */
 double drover_now(void);
 
+/* The provider table called name: built in, or its module loaded on first
+ * use (drover_provider_dir_add() in drover.h). *out is borrowed for the
+ * process's life. DROVER_E_NOT_FOUND when there is none, DROVER_E_CONFIG
+ * (saying why) when its module was refused. For tools and tests that
+ * drive a provider's table directly. */
+drover_code drover_provider_get(const drover_provider **out, const char *name,
+                                drover_error *err);
+
 /* Logs through env with printf formatting. */
 void drover_logf(const drover_provider_env *env, drover_log_level level,
                  const char *fmt, ...)
@@ -213,11 +247,22 @@ void drover_logf(const drover_provider_env *env, drover_log_level level,
 
 /* --------------------------------------------------------------------------
  * HTTP (one shared module on libcurl, plugin/lib/http.c)
+ *
+ * One handle per endpoint (drover_http_new), shared by every thread of a
+ * provider. A request is one struct (drover_http_req) performed with
+ * drover_http_perform(): each attempt uses its own curl easy handle, so
+ * retries re-send the body from its start and call the per-attempt hook
+ * again (a request signer such as SigV4 needs a fresh date per try).
+ * drover_http_request() is the JSON convenience on top of it.
  */
 
 typedef struct drover_http drover_http;
 
+#define DROVER_HTTP_CONFIG_VERSION 1
+
 typedef struct drover_http_config {
+  unsigned version;            /* DROVER_HTTP_CONFIG_VERSION (appended members
+                                  are read only when version says so) */
   const char *base_url;        /* "http://lxd" over a socket, "https://h:8443" */
   const char *unix_socket;     /* path, or NULL for TCP */
   const char *ca_file;         /* verify the server against this CA/cert; NULL: system store */
@@ -225,7 +270,8 @@ typedef struct drover_http_config {
   const char *client_cert;     /* PEM paths for TLS client auth, or NULL */
   const char *client_key;
   double connect_timeout;      /* seconds; 0: 10 */
-  double timeout;              /* seconds per request; 0: 60 */
+  double timeout;              /* seconds per attempt; 0: 60 (0 would cut a
+                                  multi-GB transfer: set it for those) */
   unsigned max_retries;        /* per request; 0: 4 */
   double retry_base;           /* seconds; 0: 0.25, doubled per try, full jitter */
   double retry_max;            /* cap on one backoff sleep; 0: 8 */
@@ -234,10 +280,72 @@ typedef struct drover_http_config {
 
 typedef struct drover_http_response {
   long status;                 /* HTTP status */
-  char *body;                  /* NUL-terminated, owned */
+  char *body;                  /* NUL-terminated, owned; "" when the body went
+                                  to drover_http_req.response_path */
   size_t len;
   char *etag;                  /* owned; NULL when absent */
+  /* Appended: every response header, owned, as name/value pairs
+   * (headers[2*i], headers[2*i+1]); look them up with
+   * drover_http_response_header(). */
+  char **headers;
+  size_t nheaders;
+  unsigned long long written;  /* bytes written to response_path */
 } drover_http_response;
+
+/* Headers the per-attempt hook adds (opaque; see drover_http_headers_add). */
+typedef struct drover_http_headers drover_http_headers;
+struct drover_http_req;
+
+/* What the hook learns about the attempt it is about to sign. */
+typedef struct drover_http_attempt {
+  unsigned number;             /* 0 for the first try, 1 for the first retry */
+  const char *url;             /* full URL, with the query */
+  const char *host;            /* the Host header curl sends ("h:8443") */
+} drover_http_attempt;
+
+/* Called before every attempt, retries included, from the calling thread.
+ * May add headers (they replace same-named ones of the request). A
+ * non-zero return stops the request with that error (no retry). */
+typedef drover_code (*drover_http_attempt_fn)(void *userdata,
+                                              const struct drover_http_req *req,
+                                              const drover_http_attempt *attempt,
+                                              drover_http_headers *add,
+                                              drover_error *err);
+
+/* Reads up to size bytes of a streamed body starting at offset into buf
+ * and sets *nread (0 only at the end). A retry starts again at offset 0,
+ * so a source that cannot go back must fail then. */
+typedef drover_code (*drover_http_read_fn)(void *userdata, unsigned long long offset,
+                                           char *buf, size_t size, size_t *nread,
+                                           drover_error *err);
+
+#define DROVER_HTTP_REQ_VERSION 1
+
+/* One request. Only method and path are required; every pointer is
+ * borrowed for the duration of drover_http_perform(). At most one body
+ * source is set: body, body_path or body_read. */
+typedef struct drover_http_req {
+  unsigned version;            /* DROVER_HTTP_REQ_VERSION */
+  const char *method;          /* "GET", "PUT", ... */
+  const char *path;            /* appended to the base URL; already escaped */
+  const char *query;           /* "a=1&b=x%20y", already escaped, no '?'; or NULL */
+  const char *const *headers;  /* NULL-terminated "Name: value" lines, or NULL */
+  const char *accept;          /* Accept header, or NULL for none */
+  const char *content_type;    /* sent with a body; NULL: none */
+  const char *if_match;        /* If-Match header, or NULL */
+  const void *body;            /* body in memory, body_len bytes */
+  const char *body_path;       /* or: the first body_len bytes of this file */
+  drover_http_read_fn body_read; /* or: a stream of body_len bytes */
+  void *body_userdata;
+  unsigned long long body_len; /* known length of any body source */
+  const char *payload_hash;    /* hex SHA-256 of the body if known, for the hook
+                                  (not checked by the transport); or NULL */
+  drover_http_attempt_fn on_attempt; /* or NULL */
+  void *attempt_userdata;
+  const char *response_path;   /* a 2xx body is written to this file (created
+                                  0600 or truncated, per attempt) instead of
+                                  memory; other bodies stay in memory */
+} drover_http_req;
 
 /* Copies what it needs from cfg. *out is owned by the caller:
  * drover_http_free(). Thread safe to share between threads. */
@@ -246,12 +354,31 @@ drover_code drover_http_new(drover_http **out, const drover_http_config *cfg,
 void drover_http_free(drover_http *http);
 
 /*
- * One request, retried on connection errors, 429 and 5xx with exponential
- * backoff, jitter and Retry-After, within the retry budget. Any other
- * status is returned to the caller in resp (the caller maps 4xx to its
- * own message). Transport failure after the retries is DROVER_E_TRANSIENT.
- * body may be NULL; if_match may be NULL. Free resp with
- * drover_http_response_free().
+ * Performs req, retried on connection errors, 429 and 5xx with the shared
+ * backoff (exponential, full jitter, Retry-After) within the retry budget.
+ * Any other status is returned to the caller in resp (the caller maps 4xx
+ * to its own message). Transport failure after the retries is
+ * DROVER_E_TRANSIENT; resp then holds the last response, if any. resp is
+ * always initialised; free it with drover_http_response_free().
+ */
+drover_code drover_http_perform(drover_http *http, const drover_http_req *req,
+                                drover_http_response *resp, drover_error *err);
+
+/* Adds "name: value" to the attempt's headers (for the hook). A name
+ * with ':' or space, or CR/LF in either, is refused (DROVER_E_ARG): no
+ * header injection. */
+drover_code drover_http_headers_add(drover_http_headers *add, const char *name,
+                                    const char *value, drover_error *err);
+
+/* First response header called name (case-insensitive), borrowed from
+ * resp; NULL when absent. */
+const char *drover_http_response_header(const drover_http_response *resp,
+                                        const char *name);
+
+/*
+ * JSON convenience: Accept and (with a body) Content-Type are
+ * application/json. body may be NULL; if_match may be NULL. Otherwise as
+ * drover_http_perform().
  */
 drover_code drover_http_request(drover_http *http, const char *method,
                                 const char *path, const char *if_match,

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "backoff.h"
 #include "engine.h"
 
 #define BACKOFF_CAP 30.0
@@ -247,17 +248,6 @@ static int has_cycle(const run *r)
  * One node
  */
 
-static void sleep_s(double s)
-{
-  struct timespec ts;
-
-  if(s <= 0)
-    return;
-  ts.tv_sec = (time_t)s;
-  ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-  nanosleep(&ts, NULL);
-}
-
 static int cancelled(const run *r)
 {
   /* Set by a signal handler, read by every worker: an atomic load keeps
@@ -308,10 +298,10 @@ static drover_code call_op(run *r, node *nd, opkind op, drover_res_req *req,
         *err = local;
       return rc;
     }
-    backoff = r->retry_base * (double)(1u << (attempt < 20 ? attempt : 20));
-    if(backoff > BACKOFF_CAP)
-      backoff = BACKOFF_CAP;
-    backoff *= (double)rand_r(seed) / ((double)RAND_MAX + 1.0); /* full jitter */
+    {
+      dv_backoff policy = {r->retry_base, BACKOFF_CAP};
+      backoff = dv_backoff_delay(&policy, attempt, -1, seed);
+    }
     {
       char msg[DROVER_ERROR_TEXT + 64];
       snprintf(msg, sizeof(msg), "retry %u/%u in %.2fs: %s", attempt + 1,
@@ -320,8 +310,7 @@ static drover_code call_op(run *r, node *nd, opkind op, drover_res_req *req,
       dv_log(r->stack, DROVER_LOG_WARN, "apply: %s: %s", nd->e->address, msg);
     }
     until = drover_now() + backoff;
-    while(drover_now() < until && !cancelled(r))
-      sleep_s(until - drover_now() < 0.05 ? until - drover_now() : 0.05);
+    dv_backoff_sleep_until(until, r->opts->cancel);
   }
 }
 

@@ -237,6 +237,9 @@ const drover_provider *dv_provider_find(const char *name);
 const drover_provider *dv_provider_at(size_t i);
 /* Resource type by full name ("lxd.instance"); sets *provider. */
 const drover_rtype *dv_rtype_find(const char *name, const drover_provider **provider);
+/* Why the module for provider name was refused (borrowed, one line), or
+ * NULL when none was. */
+const char *dv_provider_refusal(const char *name);
 /* For unit tests: adds a provider (e.g. the fake one) to the registry.
  * Rejects a table with a wrong version or missing required ops. */
 drover_code dv_provider_register(const drover_provider *p, drover_error *err);

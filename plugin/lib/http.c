@@ -1,14 +1,16 @@
 /* http.c - the one HTTP module, on libcurl, and drover's global init.
  *
- * Every provider talks to its cloud through drover_http_request(): one
- * curl easy handle per request (so any thread may call it), a curl share
+ * Every provider talks to its cloud through drover_http_perform() (or its
+ * JSON wrapper drover_http_request()): one curl easy handle per attempt
+ * (so any thread may call it, and a retry starts clean), a curl share
  * object for the connection/DNS/TLS-session caches (guarded by mutexes),
- * TLS verification always on, and retries with exponential backoff, full
- * jitter and Retry-After, bounded per request (max_retries) and over the
- * handle's life (retry_budget, an atomic counter shared by all threads).
+ * TLS verification always on, and retries with the shared backoff
+ * (backoff.c), bounded per request (max_retries) and over the handle's
+ * life (retry_budget, an atomic counter shared by all threads). The body
+ * source and sink of an attempt live in http_attempt.c.
  *
- * Error texts name the method and path, never a request body: bodies may
- * hold secrets (cloud-init data, tokens).
+ * Error texts name the method and path, never a request body or header:
+ * both may hold secrets (cloud-init data, tokens, signatures).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,11 +20,12 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <curl/curl.h>
+#include "backoff.h"
 #include "engine.h"
-
-/* A response larger than this is refused rather than buffered. */
-#define HTTP_MAX_BODY (256u * 1024u * 1024u)
+#include "http_int.h"
 
 /* --------------------------------------------------------------------------
  * Global init (refcounted; curl_global_init is not thread safe, so the
@@ -59,6 +62,7 @@ void drover_global_cleanup(void)
 
 struct drover_http {
   char *base_url;
+  char *host;                   /* authority of base_url, for signers */
   char *unix_socket;
   char *ca_file;
   char *pinned_pubkey;
@@ -67,8 +71,7 @@ struct drover_http {
   long connect_timeout_ms;
   long timeout_ms;
   unsigned max_retries;
-  double retry_base;
-  double retry_max;
+  dv_backoff backoff;
   unsigned retry_budget;
   atomic_uint retries_used;     /* over the handle's life */
   atomic_uint seed;             /* jitter seed source */
@@ -134,7 +137,13 @@ drover_code drover_http_new(drover_http **out, const drover_http_config *cfg,
   drover_code rc = DROVER_OK;
 
   *out = NULL;
-  if(!cfg || !cfg->base_url || !*cfg->base_url) {
+  if(!cfg || cfg->version < 1 || cfg->version > DROVER_HTTP_CONFIG_VERSION) {
+    rc = drover_error_set(err, DROVER_E_ARG,
+                          "http: config version %u not supported (1..%u)",
+                          cfg ? cfg->version : 0u, DROVER_HTTP_CONFIG_VERSION);
+    goto out;
+  }
+  if(!cfg->base_url || !*cfg->base_url) {
     rc = drover_error_set(err, DROVER_E_ARG, "http: no base URL");
     goto out;
   }
@@ -155,15 +164,22 @@ drover_code drover_http_new(drover_http **out, const drover_http_config *cfg,
   /* Without a trailing slash so paths ("/1.0/...") join cleanly. */
   {
     size_t n = strlen(http->base_url);
+    const char *auth = strstr(http->base_url, "://");
     while(n > 0 && http->base_url[n - 1] == '/')
       http->base_url[--n] = '\0';
+    auth = auth ? auth + 3 : http->base_url;
+    http->host = strndup(auth, strcspn(auth, "/?#"));
+    if(!http->host) {
+      rc = drover_error_set(err, DROVER_E_NOMEM, "http: out of memory");
+      goto out;
+    }
   }
   http->connect_timeout_ms =
     (long)((cfg->connect_timeout > 0 ? cfg->connect_timeout : 10.0) * 1000.0);
   http->timeout_ms = (long)((cfg->timeout > 0 ? cfg->timeout : 60.0) * 1000.0);
   http->max_retries = cfg->max_retries ? cfg->max_retries : 4;
-  http->retry_base = cfg->retry_base > 0 ? cfg->retry_base : 0.25;
-  http->retry_max = cfg->retry_max > 0 ? cfg->retry_max : 8.0;
+  http->backoff.base = cfg->retry_base > 0 ? cfg->retry_base : 0.25;
+  http->backoff.cap = cfg->retry_max > 0 ? cfg->retry_max : 8.0;
   http->retry_budget = cfg->retry_budget ? cfg->retry_budget : 100;
   atomic_init(&http->retries_used, 0u);
   atomic_init(&http->seed, (unsigned)time(NULL) ^ (unsigned)(uintptr_t)http);
@@ -187,6 +203,7 @@ void drover_http_free(drover_http *http)
     for(i = 0; i < CURL_LOCK_DATA_LAST; i++)
       pthread_mutex_destroy(&http->locks[i]);
   free(http->base_url);
+  free(http->host);
   free(http->unix_socket);
   free(http->ca_file);
   free(http->pinned_pubkey);
@@ -197,112 +214,34 @@ void drover_http_free(drover_http *http)
 
 void drover_http_response_free(drover_http_response *resp)
 {
+  size_t i;
+
   if(!resp)
     return;
+  for(i = 0; i < 2 * resp->nheaders; i++)
+    free(resp->headers[i]);
+  free(resp->headers);
   free(resp->body);
   free(resp->etag);
   memset(resp, 0, sizeof(*resp));
 }
 
+const char *drover_http_response_header(const drover_http_response *resp,
+                                        const char *name)
+{
+  size_t i;
+
+  if(!resp || !name)
+    return NULL;
+  for(i = 0; i < resp->nheaders; i++)
+    if(!strcasecmp(resp->headers[2 * i], name))
+      return resp->headers[2 * i + 1];
+  return NULL;
+}
+
 /* --------------------------------------------------------------------------
- * One attempt
+ * Classifying an attempt
  */
-
-typedef struct attempt {
-  char *body;
-  size_t len, cap;
-  int too_big;
-  char *etag;                 /* owned */
-  double retry_after;         /* seconds; < 0 when absent */
-} attempt;
-
-static void attempt_reset(attempt *a)
-{
-  free(a->body);
-  free(a->etag);
-  memset(a, 0, sizeof(*a));
-  a->retry_after = -1;
-}
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userp)
-{
-  attempt *a = userp;
-  size_t n = size * nmemb;
-
-  if(a->len + n + 1 > HTTP_MAX_BODY) {
-    a->too_big = 1;
-    return 0;
-  }
-  if(a->len + n + 1 > a->cap) {
-    size_t cap = a->cap ? a->cap : 4096;
-    char *grown;
-    while(cap < a->len + n + 1)
-      cap *= 2;
-    grown = realloc(a->body, cap);
-    if(!grown)
-      return 0;
-    a->body = grown;
-    a->cap = cap;
-  }
-  memcpy(a->body + a->len, ptr, n);
-  a->len += n;
-  a->body[a->len] = '\0';
-  return n;
-}
-
-/* Value of header line "Name: value" when the name matches, trimmed, as a
- * fresh string the caller frees; NULL otherwise. */
-static char *header_value(const char *line, size_t len, const char *name)
-{
-  size_t nlen = strlen(name);
-  const char *v, *end = line + len;
-  char *copy;
-
-  if(len <= nlen || strncasecmp(line, name, nlen) || line[nlen] != ':')
-    return NULL;
-  v = line + nlen + 1;
-  while(v < end && (*v == ' ' || *v == '\t'))
-    v++;
-  while(end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' ||
-                    end[-1] == '\t'))
-    end--;
-  copy = malloc((size_t)(end - v) + 1);
-  if(!copy)
-    return NULL;
-  memcpy(copy, v, (size_t)(end - v));
-  copy[end - v] = '\0';
-  return copy;
-}
-
-static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userp)
-{
-  attempt *a = userp;
-  size_t n = size * nmemb;
-  char *v;
-
-  /* A new status line (after a 100 Continue, say) starts afresh. */
-  if(n >= 5 && !strncmp(ptr, "HTTP/", 5)) {
-    free(a->etag);
-    a->etag = NULL;
-    a->retry_after = -1;
-    return n;
-  }
-  if((v = header_value(ptr, n, "ETag")) != NULL) {
-    free(a->etag);
-    a->etag = v;
-  }
-  else if((v = header_value(ptr, n, "Retry-After")) != NULL) {
-    /* Only the delay-seconds form; an HTTP-date falls back to backoff. */
-    char *endp;
-    long secs;
-    errno = 0;
-    secs = strtol(v, &endp, 10);
-    if(!errno && endp != v && !*endp && secs >= 0)
-      a->retry_after = (double)secs;
-    free(v);
-  }
-  return n;
-}
 
 /* How a finished attempt is classified. */
 enum outcome { OUT_DONE, OUT_RETRY, OUT_FAIL };
@@ -349,11 +288,21 @@ static int curl_is_transient(CURLcode cc)
   }
 }
 
+/* --------------------------------------------------------------------------
+ * One attempt's easy handle
+ */
+
+static int has_body(const drover_http_req *req)
+{
+  return req->body || req->body_path || req->body_read;
+}
+
 /* Sets the options of one easy handle. Returns a curl code. */
 static CURLcode easy_setup(drover_http *http, CURL *h, const char *url,
-                           const char *method, const char *body, size_t body_len,
-                           struct curl_slist *headers, attempt *a, char *errbuf)
+                           const drover_http_req *req, struct curl_slist *headers,
+                           dv_http_attempt *a, dv_http_upload *u, char *errbuf)
 {
+  const char *method = req->method;
   CURLcode cc = CURLE_OK;
 
 #define SET(opt, val) do { if(!cc) cc = curl_easy_setopt(h, opt, val); } while(0)
@@ -386,13 +335,24 @@ static CURLcode easy_setup(drover_http *http, CURL *h, const char *url,
   if(http->share)
     SET(CURLOPT_SHARE, http->share);
   SET(CURLOPT_HTTPHEADER, headers);
-  SET(CURLOPT_WRITEFUNCTION, on_body);
+  SET(CURLOPT_WRITEFUNCTION, dv_http_on_body);
   SET(CURLOPT_WRITEDATA, a);
-  SET(CURLOPT_HEADERFUNCTION, on_header);
+  SET(CURLOPT_HEADERFUNCTION, dv_http_on_header);
   SET(CURLOPT_HEADERDATA, a);
-  if(body) {
-    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-    SET(CURLOPT_POSTFIELDS, body);
+  if(req->body) {
+    /* Memory: curl sends straight from the caller's buffer, no copy. */
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    SET(CURLOPT_POSTFIELDS, req->body);
+  }
+  else if(has_body(req)) {
+    /* File or stream: read in curl's buffer-sized pieces, so memory stays
+     * bounded whatever the length. */
+    SET(CURLOPT_UPLOAD, 1L);
+    SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
+    SET(CURLOPT_READFUNCTION, dv_http_on_read);
+    SET(CURLOPT_READDATA, u);
+    SET(CURLOPT_SEEKFUNCTION, dv_http_on_seek);
+    SET(CURLOPT_SEEKDATA, u);
   }
   else if(strcmp(method, "GET") && strcmp(method, "DELETE") &&
           strcmp(method, "HEAD")) {
@@ -402,55 +362,14 @@ static CURLcode easy_setup(drover_http *http, CURL *h, const char *url,
   }
   if(!strcmp(method, "HEAD"))
     SET(CURLOPT_NOBODY, 1L);
-  else if(strcmp(method, "GET") || body)
+  else if(strcmp(method, "GET") || has_body(req))
     SET(CURLOPT_CUSTOMREQUEST, method);
 #undef SET
   return cc;
 }
 
-/* Backoff before retry number n (0-based): full jitter over
- * [0, min(retry_max, base * 2^n)], or Retry-After (capped) when given. */
-static double backoff(drover_http *http, unsigned n, double retry_after,
-                      unsigned *seed)
-{
-  double cap = http->retry_base;
-  unsigned i;
-
-  if(retry_after >= 0)
-    return retry_after < http->retry_max ? retry_after : http->retry_max;
-  for(i = 0; i < n && cap < http->retry_max; i++)
-    cap *= 2;
-  if(cap > http->retry_max)
-    cap = http->retry_max;
-  return cap * ((double)rand_r(seed) / ((double)RAND_MAX + 1.0));
-}
-
-static void sleep_seconds(double s)
-{
-  struct timespec ts;
-
-  if(s <= 0)
-    return;
-  ts.tv_sec = (time_t)s;
-  ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-  while(nanosleep(&ts, &ts) == -1 && errno == EINTR)
-    ;
-}
-
-/* Takes one retry from the handle's budget; 0 when the budget is spent. */
-static int budget_take(drover_http *http)
-{
-  unsigned used = atomic_load(&http->retries_used);
-
-  while(used < http->retry_budget) {
-    if(atomic_compare_exchange_weak(&http->retries_used, &used, used + 1))
-      return 1;
-  }
-  return 0;
-}
-
 /* --------------------------------------------------------------------------
- * The request loop
+ * Headers
  */
 
 /* Appends a header line (copied); -1 on allocation failure, list intact. */
@@ -464,72 +383,271 @@ static int add_header(struct curl_slist **list, const char *line)
   return 0;
 }
 
-drover_code drover_http_request(drover_http *http, const char *method,
-                                const char *path, const char *if_match,
-                                const char *body, size_t body_len,
+static int bad_header_text(const char *s)
+{
+  return strpbrk(s, "\r\n") != NULL;
+}
+
+drover_code drover_http_headers_add(drover_http_headers *add, const char *name,
+                                    const char *value, drover_error *err)
+{
+  char *line = NULL;
+  drover_code rc = DROVER_OK;
+
+  if(!add || !name || !*name || !value || strpbrk(name, ": \t") ||
+     bad_header_text(name) || bad_header_text(value)) {
+    rc = drover_error_set(err, DROVER_E_ARG, "http: bad header name or value");
+    goto out;
+  }
+  /* curl sends "Name;" as a header with an empty value. */
+  line = *value ? dv_aprintf("%s: %s", name, value) : dv_aprintf("%s;", name);
+  if(!line || add_header(&add->list, line))
+    rc = drover_error_set(err, DROVER_E_NOMEM, "http: out of memory");
+out:
+  free(line);
+  return rc;
+}
+
+/* The name part of a "Name: value" (or "Name;") line. */
+static size_t line_name_len(const char *line)
+{
+  return strcspn(line, ":;");
+}
+
+/* Appends "name: value" unless value is NULL or empty; -1 on allocation
+ * failure. */
+static int add_named(struct curl_slist **list, const char *name, const char *value)
+{
+  char *line;
+  int bad;
+
+  if(!value || !*value)
+    return 0;
+  line = dv_aprintf("%s: %s", name, value);
+  bad = !line || add_header(list, line);
+  free(line);
+  return bad ? -1 : 0;
+}
+
+/* Builds the request's fixed header lines (checked: a name, no CR/LF).
+ * *out is owned by the caller (curl_slist_free_all). */
+static drover_code base_headers(const drover_http_req *req, struct curl_slist **out,
+                                drover_error *err)
+{
+  struct curl_slist *list = NULL;
+  drover_code rc = DROVER_OK;
+  size_t i;
+
+  /* No "Expect: 100-continue" round trip before a body. */
+  if(add_header(&list, "Expect:") || add_named(&list, "Accept", req->accept) ||
+     add_named(&list, "Content-Type", has_body(req) ? req->content_type : NULL) ||
+     add_named(&list, "If-Match", req->if_match))
+    goto nomem;
+  if((req->accept && bad_header_text(req->accept)) ||
+     (req->content_type && bad_header_text(req->content_type)) ||
+     (req->if_match && bad_header_text(req->if_match))) {
+    rc = drover_error_set(err, DROVER_E_ARG, "http: %s %s: CR or LF in a header",
+                          req->method, req->path);
+    goto out;
+  }
+  for(i = 0; req->headers && req->headers[i]; i++) {
+    const char *h = req->headers[i];
+    size_t n = line_name_len(h);
+    if(n == 0 || !h[n] || bad_header_text(h) || strcspn(h, " \t") < n) {
+      rc = drover_error_set(err, DROVER_E_ARG, "http: %s %s: header %zu is not "
+                            "\"Name: value\"", req->method, req->path, i + 1);
+      goto out;
+    }
+    if(add_header(&list, h))
+      goto nomem;
+  }
+  goto out;
+nomem:
+  rc = drover_error_set(err, DROVER_E_NOMEM, "http: out of memory");
+out:
+  if(rc) {
+    curl_slist_free_all(list);
+    list = NULL;
+  }
+  *out = list;
+  return rc;
+}
+
+/* The attempt's header list: the base lines not named by the hook, then
+ * the hook's. *out is owned by the caller. */
+static drover_code merge_headers(const struct curl_slist *base,
+                                 const struct curl_slist *hook,
+                                 struct curl_slist **out, drover_error *err)
+{
+  struct curl_slist *list = NULL;
+  const struct curl_slist *b, *k;
+
+  for(b = base; b; b = b->next) {
+    size_t n = line_name_len(b->data);
+    for(k = hook; k; k = k->next)
+      if(dv_http_line_is(k->data, b->data, n) && line_name_len(k->data) == n)
+        break;
+    if(!k && add_header(&list, b->data))
+      goto nomem;
+  }
+  for(k = hook; k; k = k->next)
+    if(add_header(&list, k->data))
+      goto nomem;
+  *out = list;
+  return DROVER_OK;
+nomem:
+  curl_slist_free_all(list);
+  *out = NULL;
+  return drover_error_set(err, DROVER_E_NOMEM, "http: out of memory");
+}
+
+/* --------------------------------------------------------------------------
+ * The request loop
+ */
+
+static drover_code check_req(const drover_http_req *req, drover_error *err)
+{
+  int sources;
+
+  if(!req || req->version < 1 || req->version > DROVER_HTTP_REQ_VERSION)
+    return drover_error_set(err, DROVER_E_ARG, "http: request version %u not "
+                            "supported (1..%u)", req ? req->version : 0u,
+                            DROVER_HTTP_REQ_VERSION);
+  if(!req->method || !*req->method || !req->path || req->path[0] != '/' ||
+     strpbrk(req->method, " \r\n") || strpbrk(req->path, " \r\n") ||
+     (req->query && strpbrk(req->query, " \r\n#")))
+    return drover_error_set(err, DROVER_E_ARG, "http: bad method, path or query");
+  sources = !!req->body + !!req->body_path + !!req->body_read;
+  if(sources > 1)
+    return drover_error_set(err, DROVER_E_ARG, "http: %s %s: more than one body "
+                            "source", req->method, req->path);
+  if(req->body && req->body_len > (unsigned long long)SIZE_MAX)
+    return drover_error_set(err, DROVER_E_ARG, "http: body length too large");
+  return DROVER_OK;
+}
+
+/* Hands the attempt's results to resp (moved, not copied). */
+static drover_code take_response(dv_http_attempt *a, drover_http_response *resp)
+{
+  resp->status = a->status;
+  resp->body = a->body ? a->body : strdup("");
+  resp->len = a->len;
+  resp->etag = a->etag;
+  resp->headers = a->headers;
+  resp->nheaders = a->nheaders;
+  resp->written = a->written;
+  a->body = NULL;
+  a->etag = NULL;
+  a->headers = NULL;
+  a->nheaders = a->hcap = 0;
+  return resp->body ? DROVER_OK : DROVER_E_NOMEM;
+}
+
+drover_code drover_http_perform(drover_http *http, const drover_http_req *req,
                                 drover_http_response *resp, drover_error *err)
 {
   drover_code rc = DROVER_OK;
-  struct curl_slist *headers = NULL;
-  char *url = NULL, *hdr = NULL;
+  struct curl_slist *base = NULL, *headers = NULL;
+  drover_http_headers hook = {NULL};
+  char *url = NULL;
   char errbuf[CURL_ERROR_SIZE];
   char last[CURL_ERROR_SIZE + 64];
-  attempt a;
+  dv_http_attempt a;
+  dv_http_upload u;
   unsigned tries, seed;
   CURL *h = NULL;
+  const char *method = "?", *path = "?";
 
   memset(&a, 0, sizeof(a));
-  a.retry_after = -1;
+  a.sink_fd = -1;
+  memset(&u, 0, sizeof(u));
+  u.fd = -1;
   if(resp)
     memset(resp, 0, sizeof(*resp));
-  if(!http || !method || !path || !resp) {
+  if(!http || !resp) {
     rc = drover_error_set(err, DROVER_E_ARG, "http: bad arguments");
     goto out;
   }
+  rc = check_req(req, err);
+  if(rc)
+    goto out;
+  method = req->method;
+  path = req->path;
+  u.req = req;
   seed = atomic_fetch_add(&http->seed, 0x9e3779b9u) ^ (unsigned)(drover_now() * 1e6);
-  url = dv_aprintf("%s%s", http->base_url, path);
+  url = req->query && *req->query ? dv_aprintf("%s%s?%s", http->base_url, path, req->query)
+                                  : dv_aprintf("%s%s", http->base_url, path);
   if(!url)
     goto nomem;
-  /* Headers: JSON both ways; no "Expect: 100-continue" round trip. */
-  if(add_header(&headers, "Accept: application/json") ||
-     add_header(&headers, "Expect:") ||
-     (body && add_header(&headers, "Content-Type: application/json")))
-    goto nomem;
-  if(if_match && *if_match) {
-    hdr = dv_aprintf("If-Match: %s", if_match);
-    if(!hdr || add_header(&headers, hdr))
-      goto nomem;
+  rc = base_headers(req, &base, err);
+  if(rc)
+    goto out;
+  if(req->body_path) {
+    /* Opened once; pread() from offset 0 on each attempt needs no rewind. */
+    u.fd = open(req->body_path, O_RDONLY | O_CLOEXEC);
+    if(u.fd < 0) {
+      rc = drover_error_set(err, DROVER_E_IO, "http: %s %s: %s: %s", method, path,
+                            req->body_path, strerror(errno));
+      goto out;
+    }
   }
 
   for(tries = 0;; tries++) {
     CURLcode cc;
-    long status = 0;
     enum outcome oc;
 
-    attempt_reset(&a);
+    dv_http_attempt_reset(&a, req->response_path);
+    drover_error_clear(&u.err);
+    u.off = 0;
     errbuf[0] = '\0';
+    curl_slist_free_all(headers);
+    headers = NULL;
+    curl_slist_free_all(hook.list);
+    hook.list = NULL;
+    if(req->on_attempt) {
+      drover_http_attempt at;
+      at.number = tries;
+      at.url = url;
+      at.host = http->host;
+      rc = req->on_attempt(req->attempt_userdata, req, &at, &hook, err);
+      if(rc) {
+        drover_error_set(err, rc, "http: %s %s: request hook failed", method, path);
+        goto out;
+      }
+    }
+    rc = merge_headers(base, hook.list, &headers, err);
+    if(rc)
+      goto out;
     h = curl_easy_init();
     if(!h)
       goto nomem;
-    cc = easy_setup(http, h, url, method, body, body_len, headers, &a, errbuf);
+    cc = easy_setup(http, h, url, req, headers, &a, &u, errbuf);
     if(cc) {
       rc = drover_error_set(err, DROVER_E_INTERNAL, "http: %s %s: setup: %s",
                             method, path, curl_easy_strerror(cc));
       goto out;
     }
     cc = curl_easy_perform(h);
-    if(!cc)
-      curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(h);
     h = NULL;
+    if(dv_http_attempt_finish(&a) && !cc)
+      cc = CURLE_WRITE_ERROR;
 
-    if(cc == CURLE_WRITE_ERROR && a.too_big) {
-      rc = drover_error_set(err, DROVER_E_PROVIDER,
-                            "http: %s %s: response larger than %u bytes",
-                            method, path, HTTP_MAX_BODY);
+    /* Failures of our own source or sink are not the network's: no retry. */
+    if(u.err.code || a.err.code) {
+      rc = u.err.code ? u.err.code : a.err.code;
+      drover_error_set(err, rc, "%s %s: %s", method, path,
+                       u.err.code ? u.err.text : a.err.text);
       goto out;
     }
-    if(cc == CURLE_OUT_OF_MEMORY || (cc == CURLE_WRITE_ERROR && !a.too_big))
+    if(cc == CURLE_WRITE_ERROR && a.too_big) {
+      rc = drover_error_set(err, DROVER_E_PROVIDER,
+                            "http: %s %s: response larger than %u bytes (body) or "
+                            "%u bytes (headers)", method, path, DV_HTTP_MAX_BODY,
+                            DV_HTTP_MAX_HEADERS);
+      goto out;
+    }
+    if(cc == CURLE_OUT_OF_MEMORY || cc == CURLE_WRITE_ERROR)
       goto nomem;
     if(cc && curl_is_tls(cc)) {
       rc = drover_error_set(err, DROVER_E_TLS, "http: %s %s: %s", method, path,
@@ -541,30 +659,25 @@ drover_code drover_http_request(drover_http *http, const char *method,
       oc = curl_is_transient(cc) ? OUT_RETRY : OUT_FAIL;
     }
     else {
-      snprintf(last, sizeof(last), "HTTP %ld", status);
-      oc = (status == 429 || status >= 500) ? OUT_RETRY : OUT_DONE;
+      snprintf(last, sizeof(last), "HTTP %ld", a.status);
+      oc = (a.status == 429 || a.status >= 500) ? OUT_RETRY : OUT_DONE;
     }
 
     if(oc == OUT_FAIL) {
       rc = drover_error_set(err, DROVER_E_IO, "http: %s %s: %s", method, path, last);
       goto out;
     }
-    if(oc == OUT_RETRY && tries < http->max_retries && budget_take(http)) {
-      sleep_seconds(backoff(http, tries, a.retry_after, &seed));
+    if(oc == OUT_RETRY && tries < http->max_retries &&
+       dv_backoff_budget_take(&http->retries_used, http->retry_budget)) {
+      dv_backoff_sleep_until(drover_now() + dv_backoff_delay(&http->backoff, tries,
+                                                             a.retry_after, &seed),
+                             NULL);
       continue;
     }
     /* Done, or out of retries: hand the last response to the caller (a
      * provider may still want LXD's error text from a final 503). */
-    if(!cc) {
-      resp->status = status;
-      resp->body = a.body ? a.body : strdup("");
-      resp->len = a.len;
-      resp->etag = a.etag;
-      a.body = NULL;
-      a.etag = NULL;
-      if(!resp->body)
-        goto nomem;
-    }
+    if(!cc && take_response(&a, resp))
+      goto nomem;
     if(oc == OUT_RETRY)
       rc = drover_error_set(err, DROVER_E_TRANSIENT,
                             "http: %s %s: %s (gave up after %u %s%s)",
@@ -578,9 +691,31 @@ nomem:
 out:
   if(h)
     curl_easy_cleanup(h);
-  attempt_reset(&a);
+  dv_http_attempt_reset(&a, NULL);
+  if(u.fd >= 0)
+    close(u.fd);
+  curl_slist_free_all(hook.list);
   curl_slist_free_all(headers);
-  free(hdr);
+  curl_slist_free_all(base);
   free(url);
   return rc;
+}
+
+drover_code drover_http_request(drover_http *http, const char *method,
+                                const char *path, const char *if_match,
+                                const char *body, size_t body_len,
+                                drover_http_response *resp, drover_error *err)
+{
+  drover_http_req req;
+
+  memset(&req, 0, sizeof(req));
+  req.version = DROVER_HTTP_REQ_VERSION;
+  req.method = method;
+  req.path = path;
+  req.accept = "application/json";
+  req.content_type = "application/json";
+  req.if_match = if_match;
+  req.body = body;
+  req.body_len = body ? body_len : 0;
+  return drover_http_perform(http, &req, resp, err);
 }

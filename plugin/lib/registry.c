@@ -1,12 +1,34 @@
-/* registry.c - the providers compiled in, plus any a unit test adds.
+/* registry.c - the providers: compiled in, loaded as modules, or added by
+ * a unit test.
  *
- * A NULL-terminated table, each entry behind its configure switch (curl's
- * available_backends[]). Tables are checked before use, as libfabric
- * checks a provider's ops before accepting it.
+ * Built-in tables are a NULL-terminated list, each entry behind its
+ * configure switch (curl's available_backends[]). Modules are <name>.so
+ * files found in the search directories (drover_provider_dir_add(), then
+ * $(pkglibdir)/providers), loaded on first use of the name or all at once
+ * for `drover gc` and the epilog. Every table is checked before use, as
+ * libfabric checks a provider's ops before accepting it; a module's is
+ * also copied into a full-size, zero-filled table (SQLite reads members a
+ * later version appended only when iVersion says they exist), so the core
+ * never reads past the end of an older module's table.
+ *
+ * Loaded modules are never unloaded: tables, types and strings point into
+ * them. The lists only grow, under one mutex, so indices stay stable.
  */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "config.h"
 #include "engine.h"
+#include "trust.h"
+
+#ifndef DROVER_PROVIDERDIR
+#define DROVER_PROVIDERDIR "/usr/local/lib/drover/providers"
+#endif
 
 #ifdef DROVER_WITH_LXD
 extern const drover_provider dv_provider_lxd;
@@ -19,19 +41,46 @@ static const drover_provider *const builtin[] = {
   NULL
 };
 
-/* Test providers; registered before threads start, so no lock. */
+/* Test providers (MAX_EXTRA), then modules (MAX_LOADED), in one list. */
 #define MAX_EXTRA 4
-static const drover_provider *extra[MAX_EXTRA];
+#define MAX_LOADED 32
+#define MAX_DIRS 8
+#define MAX_REFUSED 8
 
-static drover_code check_table(const drover_provider *p, drover_error *err)
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static const drover_provider *extra[MAX_EXTRA];
+static const drover_provider *loaded[MAX_LOADED];
+static char *dirs[MAX_DIRS];
+/* Why a module of this name was refused, for the template's error. */
+static struct refusal {
+  char name[64];
+  char text[DROVER_ERROR_TEXT];
+} refused[MAX_REFUSED];
+
+/* Size of the table members that version vers has. */
+static size_t table_size_of(unsigned vers)
 {
-  if(!p || p->version != DROVER_PROVIDER_VERSION)
-    return drover_error_set(err, DROVER_E_INTERNAL,
-                            "provider table has version %u, expected %u",
-                            p ? p->version : 0u, DROVER_PROVIDER_VERSION);
-  if(!p->name || !p->types || !p->init || !p->list || !p->create || !p->del)
-    return drover_error_set(err, DROVER_E_INTERNAL,
-                            "provider %s lacks a required member",
+  return vers >= 2 ? offsetof(drover_provider, table_size) + sizeof(size_t)
+                   : offsetof(drover_provider, table_size);
+}
+
+static drover_code check_table(const drover_provider *p, const char *what,
+                               drover_error *err)
+{
+  if(!p || p->version < DROVER_PROVIDER_VERSION_MIN || p->version > DROVER_PROVIDER_VERSION)
+    return drover_error_set(err, p ? DROVER_E_CONFIG : DROVER_E_INTERNAL,
+                            "%s: provider table version %u not supported (this "
+                            "drover accepts %u..%u)", what, p ? p->version : 0u,
+                            DROVER_PROVIDER_VERSION_MIN, DROVER_PROVIDER_VERSION);
+  if(p->version >= 2 && p->table_size < table_size_of(p->version))
+    return drover_error_set(err, DROVER_E_CONFIG,
+                            "%s: provider table of %zu bytes is too small for "
+                            "version %u (%zu)", what, p->table_size, p->version,
+                            table_size_of(p->version));
+  if(!p->name || !*p->name || !p->types || !p->init || !p->list || !p->create ||
+     !p->del)
+    return drover_error_set(err, DROVER_E_CONFIG,
+                            "%s: provider %s lacks a required member", what,
                             p->name ? p->name : "(unnamed)");
   return DROVER_OK;
 }
@@ -39,22 +88,28 @@ static drover_code check_table(const drover_provider *p, drover_error *err)
 drover_code dv_provider_register(const drover_provider *p, drover_error *err)
 {
   size_t i;
-  drover_code rc = check_table(p, err);
+  drover_code rc = check_table(p, "test provider", err);
 
   if(rc)
     return rc;
+  pthread_mutex_lock(&lock);
   for(i = 0; i < MAX_EXTRA; i++) {
     if(extra[i] == p)
-      return DROVER_OK;
+      break;
     if(!extra[i]) {
       extra[i] = p;
-      return DROVER_OK;
+      break;
     }
   }
-  return drover_error_set(err, DROVER_E_INTERNAL, "too many test providers");
+  pthread_mutex_unlock(&lock);
+  if(i == MAX_EXTRA)
+    return drover_error_set(err, DROVER_E_INTERNAL, "too many test providers");
+  return DROVER_OK;
 }
 
-const drover_provider *dv_provider_find(const char *name)
+/* Known provider named name (built in, test or loaded); NULL if none.
+ * Call with lock held. */
+static const drover_provider *find_known(const char *name)
 {
   size_t i;
 
@@ -64,17 +119,216 @@ const drover_provider *dv_provider_find(const char *name)
   for(i = 0; i < MAX_EXTRA && extra[i]; i++)
     if(!strcmp(extra[i]->name, name))
       return extra[i];
+  for(i = 0; i < MAX_LOADED && loaded[i]; i++)
+    if(!strcmp(loaded[i]->name, name))
+      return loaded[i];
   return NULL;
+}
+
+/* A provider name that can be a file name: [a-z0-9_], 1..32 bytes. */
+static int name_ok(const char *name)
+{
+  size_t i;
+
+  for(i = 0; name[i]; i++)
+    if(!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+         name[i] == '_'))
+      return 0;
+  return i > 0 && i <= 32;
+}
+
+static void remember_refusal(const char *name, const drover_error *why)
+{
+  size_t i;
+
+  for(i = 0; i < MAX_REFUSED; i++) {
+    if(!refused[i].name[0] || !strcmp(refused[i].name, name)) {
+      snprintf(refused[i].name, sizeof(refused[i].name), "%s", name);
+      snprintf(refused[i].text, sizeof(refused[i].text), "%s", why->text);
+      return;
+    }
+  }
+}
+
+/* --------------------------------------------------------------------------
+ * Loading one module (lock held)
+ */
+
+/* Loads path, whose provider must be called want (NULL: any). *out is the
+ * accepted table, owned by the registry. */
+static drover_code load_module(const char *path, const char *want,
+                               const drover_provider **out, drover_error *err)
+{
+  char msg[1024];
+  union { void *p; drover_provider_entry_fn fn; } sym;
+  const drover_provider *t;
+  drover_provider *copy = NULL;
+  drover_code rc = DROVER_OK;
+  void *h = NULL;
+  size_t i, n;
+  int fd;
+
+  *out = NULL;
+  for(i = 0; i < MAX_LOADED && loaded[i]; i++)
+    ;
+  if(i == MAX_LOADED) {
+    rc = drover_error_set(err, DROVER_E_CONFIG, "provider module %s: more than %d "
+                          "modules", path, MAX_LOADED);
+    goto out;
+  }
+  /* It runs with the caller's rights, root's in the SPANK epilog: the
+   * shim's checks for its engine module (trust.c). */
+  fd = dv_trust_open_file(path, 0, msg, sizeof(msg));
+  if(fd < 0) {
+    rc = drover_error_set(err, DROVER_E_CONFIG, "provider module refused: %s",
+                          strncmp(msg, "drover: ", 8) ? msg : msg + 8);
+    goto out;
+  }
+  close(fd);
+  h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if(!h) {
+    const char *de = dlerror();
+    rc = drover_error_set(err, DROVER_E_CONFIG, "cannot load provider module %s: %s",
+                          path, de ? de : "dlopen failed");
+    goto out;
+  }
+  sym.p = dlsym(h, DROVER_PROVIDER_ENTRY);
+  if(!sym.p) {
+    rc = drover_error_set(err, DROVER_E_CONFIG, "provider module %s has no %s symbol "
+                          "(not a drover provider module)", path, DROVER_PROVIDER_ENTRY);
+    goto out;
+  }
+  t = sym.fn(DROVER_PROVIDER_VERSION);
+  if(!t) {
+    rc = drover_error_set(err, DROVER_E_CONFIG, "provider module %s cannot serve a "
+                          "version %u engine", path, DROVER_PROVIDER_VERSION);
+    goto out;
+  }
+  rc = check_table(t, path, err);
+  if(rc)
+    goto out;
+  if(want && strcmp(t->name, want)) {
+    rc = drover_error_set(err, DROVER_E_CONFIG, "provider module %s holds provider "
+                          "\"%s\", not \"%s\"", path, t->name, want);
+    goto out;
+  }
+  if(find_known(t->name)) {
+    rc = drover_error_set(err, DROVER_E_CONFIG, "provider module %s: a provider named "
+                          "\"%s\" is already loaded", path, t->name);
+    goto out;
+  }
+  copy = calloc(1, sizeof(*copy));
+  if(!copy) {
+    rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+    goto out;
+  }
+  n = t->version >= 2 ? t->table_size : table_size_of(t->version);
+  memcpy(copy, t, n < sizeof(*copy) ? n : sizeof(*copy));
+  loaded[i] = copy;
+  *out = copy;
+  copy = NULL;
+  h = NULL;                     /* kept open for the process's life */
+out:
+  free(copy);
+  if(h)
+    dlclose(h);
+  return rc;
+}
+
+/* <dir>/<name>.so for each search dir until one exists; loads it. A
+ * missing file is not an error (*out stays NULL). */
+static drover_code load_by_name(const char *name, const drover_provider **out,
+                                drover_error *err)
+{
+  char path[4096];
+  size_t i;
+
+  *out = NULL;
+  for(i = 0; i <= MAX_DIRS; i++) {
+    const char *d = i < MAX_DIRS ? dirs[i] : DROVER_PROVIDERDIR;
+    if(!d)
+      continue;
+    if((size_t)snprintf(path, sizeof(path), "%s/%s.so", d, name) >= sizeof(path))
+      continue;
+    if(access(path, F_OK) && errno == ENOENT)
+      continue;
+    return load_module(path, name, out, err);
+  }
+  return DROVER_OK;
+}
+
+/* --------------------------------------------------------------------------
+ * Lookups
+ */
+
+const drover_provider *dv_provider_find(const char *name)
+{
+  const drover_provider *p;
+
+  pthread_mutex_lock(&lock);
+  p = find_known(name);
+  if(!p && name_ok(name)) {
+    drover_error why;
+    drover_error_clear(&why);
+    if(load_by_name(name, &p, &why))
+      remember_refusal(name, &why);
+  }
+  pthread_mutex_unlock(&lock);
+  return p;
+}
+
+const char *dv_provider_refusal(const char *name)
+{
+  const char *text = NULL;
+  size_t i;
+
+  pthread_mutex_lock(&lock);
+  for(i = 0; i < MAX_REFUSED && refused[i].name[0]; i++)
+    if(!strcmp(refused[i].name, name))
+      text = refused[i].text;
+  pthread_mutex_unlock(&lock);
+  return text;
+}
+
+drover_code drover_provider_get(const drover_provider **out, const char *name,
+                                drover_error *err)
+{
+  const char *why;
+
+  *out = name ? dv_provider_find(name) : NULL;
+  if(*out)
+    return DROVER_OK;
+  why = name ? dv_provider_refusal(name) : NULL;
+  if(why)
+    return drover_error_set(err, DROVER_E_CONFIG, "provider \"%s\": %s", name, why);
+  return drover_error_set(err, DROVER_E_NOT_FOUND, "no provider \"%s\"",
+                          name ? name : "(null)");
 }
 
 const drover_provider *dv_provider_at(size_t i)
 {
-  size_t nb = sizeof(builtin) / sizeof(builtin[0]) - 1;
+  const drover_provider *p = NULL;
+  size_t nb;
 
-  if(i < nb)
-    return builtin[i];
+  /* Counted, not sizeof-derived: the list may be empty (no warning for an
+   * always-false comparison then). */
+  for(nb = 0; builtin[nb]; nb++)
+    if(nb == i)
+      return builtin[nb];
   i -= nb;
-  return i < MAX_EXTRA ? extra[i] : NULL;
+  pthread_mutex_lock(&lock);
+  if(i < MAX_EXTRA)
+    p = extra[i];
+  /* Test providers are packed from 0, so the modules follow the last. */
+  if(!p) {
+    size_t ne = 0;
+    while(ne < MAX_EXTRA && extra[ne])
+      ne++;
+    if(i >= ne && i - ne < MAX_LOADED)
+      p = loaded[i - ne];
+  }
+  pthread_mutex_unlock(&lock);
+  return p;
 }
 
 const drover_rtype *dv_rtype_find(const char *name, const drover_provider **provider)
@@ -99,4 +353,105 @@ const drover_rtype *dv_rtype_find(const char *name, const drover_provider **prov
     }
   }
   return NULL;
+}
+
+/* --------------------------------------------------------------------------
+ * Public: search directories and loading
+ */
+
+drover_code drover_provider_dir_add(const char *dir, drover_error *err)
+{
+  drover_code rc = DROVER_OK;
+  size_t i;
+
+  if(!dir || dir[0] != '/')
+    return drover_error_set(err, DROVER_E_ARG, "provider directory must be an "
+                            "absolute path");
+  pthread_mutex_lock(&lock);
+  for(i = 0; i < MAX_DIRS && dirs[i] && strcmp(dirs[i], dir); i++)
+    ;
+  if(i == MAX_DIRS)
+    rc = drover_error_set(err, DROVER_E_ARG, "more than %d provider directories",
+                          MAX_DIRS);
+  else if(!dirs[i] && !(dirs[i] = strdup(dir)))
+    rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+  pthread_mutex_unlock(&lock);
+  return rc;
+}
+
+drover_code drover_provider_load(const char *path, const char **name, drover_error *err)
+{
+  const drover_provider *p = NULL;
+  drover_code rc;
+
+  if(name)
+    *name = NULL;
+  if(!path || path[0] != '/')
+    return drover_error_set(err, DROVER_E_ARG, "provider module path must be absolute");
+  pthread_mutex_lock(&lock);
+  rc = load_module(path, NULL, &p, err);
+  pthread_mutex_unlock(&lock);
+  if(!rc && name)
+    *name = p->name;
+  return rc;
+}
+
+/* Loads every <name>.so in dir whose name is not known yet. */
+static drover_code load_dir(const char *dir, drover_error *err)
+{
+  drover_code rc = DROVER_OK;
+  struct dirent *de;
+  DIR *d = opendir(dir);
+
+  if(!d)
+    return errno == ENOENT ? DROVER_OK
+                           : drover_error_set(err, DROVER_E_IO, "%s: %s", dir,
+                                              strerror(errno));
+  while(!rc && (de = readdir(d)) != NULL) {
+    size_t n = strlen(de->d_name);
+    char name[64], path[4096];
+    const drover_provider *p;
+    if(n <= 3 || n - 3 >= sizeof(name) || strcmp(de->d_name + n - 3, ".so"))
+      continue;
+    memcpy(name, de->d_name, n - 3);
+    name[n - 3] = '\0';
+    if(!name_ok(name) || find_known(name))
+      continue;
+    if((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path))
+      continue;
+    rc = load_module(path, name, &p, err);
+  }
+  closedir(d);
+  return rc;
+}
+
+drover_code drover_providers_load_all(drover_error *err)
+{
+  drover_code rc = DROVER_OK;
+  size_t i;
+
+  pthread_mutex_lock(&lock);
+  for(i = 0; !rc && i < MAX_DIRS && dirs[i]; i++)
+    rc = load_dir(dirs[i], err);
+  if(!rc)
+    rc = load_dir(DROVER_PROVIDERDIR, err);
+  pthread_mutex_unlock(&lock);
+  return rc;
+}
+
+drover_code drover_providers_json(char **out, drover_error *err)
+{
+  json_t *obj = json_object();
+  const drover_provider *p;
+  drover_code rc = DROVER_OK;
+  size_t i;
+
+  *out = NULL;
+  for(i = 0; obj && (p = dv_provider_at(i)) != NULL; i++)
+    if(!json_object_get(obj, p->name) && json_object_set_new(obj, p->name, json_object()))
+      break;
+  if(!obj || p || !(*out = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS)))
+    rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+  json_decref(obj);
+  return rc;
 }

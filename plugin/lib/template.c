@@ -688,6 +688,10 @@ static drover_code parse_type(drover_template *tpl, dv_block *b, json_t *t,
                           "(provider %s has %s)",
                           name, b->name, prov->name, list);
     }
+    else if(dot && dv_provider_refusal(pname))
+      rc = dv_tpl_error(err, tpl, sub, 0, DROVER_E_CONFIG,
+                        "resource \"%s\": provider \"%s\": %s", b->name, pname,
+                        dv_provider_refusal(pname));
     else if(dot) {
       char sug[160];
       rc = dv_tpl_error(err, tpl, sub, 0, DROVER_E_TEMPLATE,
@@ -1055,8 +1059,13 @@ static drover_code parse_providers(drover_template *tpl, json_t *pv, drover_erro
       return nomem(err);
     if(!dv_provider_find(key)) {
       char sug[160];
-      rc = dv_tpl_error(err, tpl, p, 1, DROVER_E_TEMPLATE, "unknown provider \"%s\"%s",
-                        key, suggest_provider(sug, sizeof(sug), key));
+      const char *why = dv_provider_refusal(key);
+      if(why)
+        rc = dv_tpl_error(err, tpl, p, 1, DROVER_E_CONFIG, "provider \"%s\": %s", key,
+                          why);
+      else
+        rc = dv_tpl_error(err, tpl, p, 1, DROVER_E_TEMPLATE, "unknown provider \"%s\"%s",
+                          key, suggest_provider(sug, sizeof(sug), key));
     }
     else if(!json_is_object(v))
       rc = dv_tpl_error(err, tpl, p, 0, DROVER_E_TEMPLATE,

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "spank_int.h"
+#include "trust.h"
 
 int dvs_fail(char *errbuf, size_t errlen, const char *fmt, ...)
 {
@@ -171,107 +172,20 @@ int dvs_config_parse(dvs_config *cfg, int argc, char *const argv[], char *errbuf
 }
 
 /* ------------------------------------------------------------------------
- * Trusted files
+ * Trusted files: the checks themselves are plugin/lib/trust.c, shared
+ * with the library's provider module loader.
  */
-
-static int check_owner_mode(const struct stat *st, uid_t want_uid, const char *path,
-                            char *errbuf, size_t errlen)
-{
-  if(st->st_uid != want_uid)
-    return dvs_fail(errbuf, errlen, "drover: %s is owned by uid %u, not %u", path,
-                (unsigned)st->st_uid, (unsigned)want_uid);
-  if(st->st_mode & (S_IWGRP | S_IWOTH))
-    return dvs_fail(errbuf, errlen, "drover: %s is group or world writable", path);
-  return 0;
-}
-
-/* Every directory above path (not path itself) must be trusted. */
-static int check_ancestors(const char *path, uid_t want_uid, char *errbuf, size_t errlen)
-{
-  char buf[PATH_MAX];
-  struct stat st;
-  char *slash;
-
-  if(path[0] != '/' || strlen(path) >= sizeof(buf))
-    return dvs_fail(errbuf, errlen, "drover: %s is not an absolute path", path);
-  memcpy(buf, path, strlen(path) + 1);
-  while((slash = strrchr(buf, '/')) != NULL) {
-    if(slash == buf)
-      slash[1] = '\0';
-    else
-      *slash = '\0';
-    if(stat(buf, &st))
-      return dvs_fail(errbuf, errlen, "drover: %s: %s", buf, strerror(errno));
-    /* Root-owned is always fine above the tree (the tests own a subtree). */
-    if(st.st_uid != 0 && st.st_uid != want_uid)
-      return dvs_fail(errbuf, errlen, "drover: %s (above %s) is owned by uid %u", buf, path,
-                  (unsigned)st.st_uid);
-    /* A root-owned sticky directory (/tmp) is fine above the tree: others
-     * may add entries there but cannot rename or remove ours. */
-    if((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_uid == 0 && (st.st_mode & S_ISVTX)))
-      return dvs_fail(errbuf, errlen, "drover: %s (above %s) is group or world writable",
-                  buf, path);
-    if(!strcmp(buf, "/"))
-      break;
-  }
-  return 0;
-}
 
 int dvs_open_trusted_dir(const char *path, uid_t want_uid, char *errbuf, size_t errlen)
 {
-  struct stat st;
-  int fd;
-
   if(!path || !path[0])
     return dvs_fail(errbuf, errlen, "drover: no template_dir in plugstack.conf");
-  if(check_ancestors(path, want_uid, errbuf, errlen))
-    return -1;
-  fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if(fd < 0)
-    return dvs_fail(errbuf, errlen, "drover: %s: %s", path, strerror(errno));
-  if(fstat(fd, &st)) {
-    dvs_fail(errbuf, errlen, "drover: %s: %s", path, strerror(errno));
-    close(fd);
-    return -1;
-  }
-  if(check_owner_mode(&st, want_uid, path, errbuf, errlen)) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-/* Checks the directories above path, opens it without following a final
- * symlink and requires a regular file; what names it in messages is
- * "drover: <what>path". Returns the fd (its stat in *st) or -1. */
-static int open_regular(const char *path, const char *what, uid_t want_uid,
-                        struct stat *st, char *errbuf, size_t errlen)
-{
-  int fd;
-
-  if(check_ancestors(path, want_uid, errbuf, errlen))
-    return -1;
-  fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if(fd < 0)
-    return dvs_fail(errbuf, errlen, "drover: %s%s: %s", what, path,
-                errno == ELOOP ? "is a symlink; refused" : strerror(errno));
-  if(fstat(fd, st) || !S_ISREG(st->st_mode)) {
-    close(fd);
-    return dvs_fail(errbuf, errlen, "drover: %s%s is not a regular file", what, path);
-  }
-  return fd;
+  return dv_trust_open_dir(path, want_uid, errbuf, errlen);
 }
 
 int dvs_open_trusted_file(const char *path, uid_t want_uid, char *errbuf, size_t errlen)
 {
-  struct stat st;
-  int fd = open_regular(path, "", want_uid, &st, errbuf, errlen);
-
-  if(fd >= 0 && check_owner_mode(&st, want_uid, path, errbuf, errlen)) {
-    close(fd);
-    return -1;
-  }
-  return fd;
+  return dv_trust_open_file(path, want_uid, errbuf, errlen);
 }
 
 int dvs_open_template(int dirfd, const char *name, uid_t want_uid, char *errbuf,
@@ -302,7 +216,7 @@ int dvs_open_template(int dirfd, const char *name, uid_t want_uid, char *errbuf,
     close(fd);
     return dvs_fail(errbuf, errlen, "drover: template \"%s\" is not a regular file", name);
   }
-  if(check_owner_mode(&st, want_uid, file, errbuf, errlen)) {
+  if(dv_trust_owner_mode(&st, want_uid, file, errbuf, errlen)) {
     close(fd);
     return -1;
   }
@@ -312,7 +226,7 @@ int dvs_open_template(int dirfd, const char *name, uid_t want_uid, char *errbuf,
 int dvs_open_secret_file(const char *path, uid_t want_uid, char *errbuf, size_t errlen)
 {
   struct stat st;
-  int fd = open_regular(path, "config ", want_uid, &st, errbuf, errlen);
+  int fd = dv_trust_open_regular(path, "config ", want_uid, &st, errbuf, errlen);
 
   if(fd < 0)
     return -1;

@@ -1,6 +1,7 @@
 /* lxd.c - the LXD provider: its table, settings and connection.
  *
- * The only exported name is dv_provider_lxd (plugin/lib/registry.c).
+ * The only exported name is dv_provider_lxd (plugin/lib/registry.c); built
+ * as a module (--enable-lxd=dl), drover_provider_entry instead.
  * Each resource type lives in its own file behind lxd_type_ops; this file
  * dispatches to them. Settings: doc/templates.md, "providers.lxd".
  */
@@ -93,6 +94,7 @@ static drover_code lxd_init(void *state, const json_t *config,
 
   memset(&res, 0, sizeof(res));
   memset(&hc, 0, sizeof(hc));
+  hc.version = DROVER_HTTP_CONFIG_VERSION;
   if(env)
     st->env = *env;
   pthread_mutex_init(&st->lock, NULL);
@@ -285,5 +287,16 @@ const drover_provider dv_provider_lxd = {
   lxd_create,
   lxd_update,
   lxd_del,
-  lxd_read
+  lxd_read,
+  sizeof(drover_provider)
 };
+
+#ifdef DROVER_PROVIDER_MODULE
+/* The module's one exported symbol (DROVER_PROVIDER_ENTRY). This table
+ * is version DROVER_PROVIDER_VERSION as built; the engine checks it fits. */
+const drover_provider *drover_provider_entry(unsigned engine_version);
+const drover_provider *drover_provider_entry(unsigned engine_version)
+{
+  return engine_version >= DROVER_PROVIDER_VERSION_MIN ? &dv_provider_lxd : NULL;
+}
+#endif

@@ -1,0 +1,63 @@
+/*
+ * http_int.h - what http.c (handle and retry loop) shares with
+ * http_attempt.c (one attempt's body source, body sink and response
+ * headers). Internal; not installed.
+ */
+#ifndef DROVER_HTTP_INT_H
+#define DROVER_HTTP_INT_H
+
+#include <curl/curl.h>
+#include "drover_provider.h"
+
+/* A response larger than this is refused rather than buffered in memory
+ * (a body written to response_path has no such bound). */
+#define DV_HTTP_MAX_BODY (256u * 1024u * 1024u)
+/* Response headers are kept in memory: bounded too. */
+#define DV_HTTP_MAX_HEADERS (64u * 1024u)
+
+struct drover_http_headers {
+  struct curl_slist *list;     /* "Name: value" lines, owned */
+};
+
+/* Where one attempt's request body comes from. */
+typedef struct dv_http_upload {
+  const drover_http_req *req;
+  int fd;                      /* body_path, opened once per request; -1 */
+  unsigned long long off;      /* next byte to send */
+  drover_error err;            /* why the source failed (first error wins) */
+} dv_http_upload;
+
+/* What one attempt received. */
+typedef struct dv_http_attempt {
+  const char *response_path;   /* borrowed from the request */
+  long status;                 /* from the last status line */
+  char *body;
+  size_t len, cap;
+  int too_big;                 /* memory body or headers over their bound */
+  int sink_fd;                 /* response_path while writing; -1 */
+  unsigned long long written;
+  char **headers;              /* name, value pairs, owned */
+  size_t nheaders, hcap, hbytes;
+  char *etag;                  /* owned */
+  double retry_after;          /* seconds; < 0 when absent */
+  drover_error err;            /* a sink failure (first error wins) */
+} dv_http_attempt;
+
+/* Resets a (freeing what it holds) for a fresh attempt. */
+void dv_http_attempt_reset(dv_http_attempt *a, const char *response_path);
+/* Closes the sink file. When the status was 2xx and a response_path was
+ * set but no byte came, creates/truncates the file so it shows the empty
+ * body. Returns non-zero (a->err set) on failure. */
+int dv_http_attempt_finish(dv_http_attempt *a);
+
+/* curl callbacks: userp is a dv_http_attempt (body, headers) or a
+ * dv_http_upload (read, seek). */
+size_t dv_http_on_body(char *ptr, size_t size, size_t nmemb, void *userp);
+size_t dv_http_on_header(char *ptr, size_t size, size_t nmemb, void *userp);
+size_t dv_http_on_read(char *buf, size_t size, size_t nitems, void *userp);
+int dv_http_on_seek(void *userp, curl_off_t offset, int origin);
+
+/* Is "Name: value" line a header called name (case-insensitive)? */
+int dv_http_line_is(const char *line, const char *name, size_t nlen);
+
+#endif /* DROVER_HTTP_INT_H */
