@@ -660,7 +660,9 @@ drover_code drover_http_perform(drover_http *http, const drover_http_req *req,
     }
     else {
       snprintf(last, sizeof(last), "HTTP %ld", a.status);
-      oc = (a.status == 429 || a.status >= 500) ? OUT_RETRY : OUT_DONE;
+      /* 501 Not Implemented and 505 are answers, not faults: no retry. */
+      oc = (a.status == 429 || (a.status >= 500 && a.status != 501 && a.status != 505))
+             ? OUT_RETRY : OUT_DONE;
     }
 
     if(oc == OUT_FAIL) {

@@ -42,6 +42,11 @@ out:
   pthread_mutex_unlock(&secrets_lock);
 }
 
+void drover_secret_add(const char *value)
+{
+  dv_secret_add(value);
+}
+
 /* Replace one needle everywhere in buf, truncating if the result grows. */
 static void redact_one(char *buf, size_t size, const char *needle)
 {
