@@ -6,6 +6,8 @@
 # starts its CLI. Everything lives under $DROVER_S3_HOME (default
 # /var/lib/drover-test/s3rver), never in the repository. Listens on
 # 127.0.0.1:$DROVER_S3_PORT (default 4568); the key pair is S3RVER/S3RVER.
+# Its service endpoint is "localhost", so virtual-hosted requests go to
+# <bucket>.s3.localhost:PORT (curl resolves *.localhost to loopback).
 #
 # Usage: scripts/s3-setup.sh [start|stop|status|env]
 #   start   (default) install if needed, start if not running, then check
@@ -90,7 +92,8 @@ do_start() {
   # Paginated ListObjectsV2 in s3rver 4 needs OpenSSL's legacy provider on
   # node 20 (test-env.md). 9>&-: the server must not inherit the setup lock.
   NODE_OPTIONS=--openssl-legacy-provider setsid node "$HOME_DIR/run.js" -d "$DATA" \
-    -a "$ADDR" -p "$PORT" --silent --configure-bucket "$BUCKET" >>"$LOG" 2>&1 </dev/null 9>&- &
+    -a "$ADDR" -p "$PORT" --silent --service-endpoint localhost \
+    --configure-bucket "$BUCKET" >>"$LOG" 2>&1 </dev/null 9>&- &
   echo $! >"$PIDFILE"
   # Wait for it to answer, with a deadline.
   deadline=$(( $(date +%s) + 30 ))
