@@ -23,7 +23,8 @@ static const s3_type_ops *ops_for(const drover_rtype *type)
 
 static const char *const setting_names[] = {
   "endpoint", "region", "addressing", "profile", "credentials_file", "object_prefix",
-  "multipart_threshold", "part_size", "concurrency", "timeout", "ca_file", NULL
+  "multipart_threshold", "part_size", "concurrency", "timeout", "ca_file", "list_max_keys",
+  NULL
 };
 
 /* config[key] when a non-empty string, else the first set variable of
@@ -134,7 +135,8 @@ static drover_code s3_init(void *state, const json_t *config, const drover_provi
     if(!setting_names[i])
       return s3_fail(err, DROVER_E_CONFIG, NULL, "unknown setting \"%s\"", key);
     if(strcmp(key, "multipart_threshold") && strcmp(key, "part_size") &&
-       strcmp(key, "concurrency") && strcmp(key, "timeout") && !json_is_string(v))
+       strcmp(key, "concurrency") && strcmp(key, "timeout") && strcmp(key, "list_max_keys") &&
+       !json_is_string(v))
       return s3_fail(err, DROVER_E_CONFIG, NULL, "%s must be a string", key);
   }
   region = setting(config, "region", "AWS_REGION", "AWS_DEFAULT_REGION");
@@ -181,6 +183,10 @@ static drover_code s3_init(void *state, const json_t *config, const drover_provi
   if(rc)
     goto out;
   st->concurrency = (unsigned)n;
+  rc = int_setting(config, "list_max_keys", 1000, 1, 1000, &n, err);
+  if(rc)
+    goto out;
+  st->list_max_keys = (unsigned)n;
   rc = int_setting(config, "timeout", 600, 1, 86400, &n, err);
   if(rc)
     goto out;

@@ -54,6 +54,7 @@ typedef struct s3_state {
   unsigned long long mp_threshold; /* bytes: multipart at or above */
   unsigned long long part_size;
   unsigned concurrency;        /* parallel requests (parts, refresh reads) */
+  unsigned list_max_keys;      /* ListObjectsV2 page size (S3: at most 1000) */
   double timeout;              /* seconds per HTTP attempt */
   drover_http *http;           /* the endpoint itself */
   pthread_mutex_t lock;        /* guards vh */
@@ -160,12 +161,14 @@ S3_HIDDEN extern const s3_type_ops s3_object_ops;
 
 /* Uploads size bytes of the open file fd to bucket/key in parts of
  * st->part_size, st->concurrency at a time, each retried on transient
- * failure; headers (metadata, content type) go with the initiation. Each
- * part's ETag is checked against its MD5, and the final ETag against the
- * parts'. On failure the upload is aborted so no partial object is left
- * visible. */
+ * failure; headers (metadata) and the content type go with the
+ * initiation. Each part's ETag is checked against its MD5, and the final
+ * ETag against the parts' (md5-of-MD5s-N, as S3 answers) or against
+ * whole_md5, the file's own MD5 (as some servers answer). On failure the
+ * upload is aborted so no partial object is left visible. */
 S3_HIDDEN drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *key,
                                           int fd, unsigned long long size,
+                                          const char *whole_md5,
                                           const char *const *headers,
                                           const char *content_type, const char *address,
                                           drover_error *err);

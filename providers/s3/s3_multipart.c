@@ -166,7 +166,8 @@ static void abort_upload(upload *u)
 }
 
 drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *key, int fd,
-                                unsigned long long size, const char *const *headers,
+                                unsigned long long size, const char *whole_md5,
+                                const char *const *headers,
                                 const char *content_type, const char *address,
                                 drover_error *err)
 {
@@ -174,7 +175,8 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   s3_req r;
   drover_http_response resp;
   xmlDoc *doc = NULL;
-  char *id = NULL, *body = NULL, *q = NULL, final[64], want[64];
+  char *id = NULL, *body = NULL, *q = NULL, *ctline = NULL, final[64], want[64];
+  const char **init_headers = NULL;
   size_t i, len = 0, cap = 0;
   drover_code rc;
   EVP_MD_CTX *all = NULL;
@@ -202,14 +204,25 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
                                                             : st->part_size;
   }
 
-  /* Initiate: metadata and content type go here. */
+  /* Initiate: metadata and content type go here. The initiation has no
+   * body, so the content type is a header line of its own. */
+  for(i = 0; headers && headers[i]; i++)
+    ;
+  init_headers = calloc(i + 2, sizeof(*init_headers));
+  if(!init_headers || asprintf(&ctline, "Content-Type: %s", content_type) < 0) {
+    ctline = NULL;
+    rc = s3_fail(err, DROVER_E_NOMEM, address, "out of memory");
+    goto out;
+  }
+  init_headers[0] = ctline;
+  for(i = 0; headers && headers[i]; i++)
+    init_headers[i + 1] = headers[i];
   memset(&r, 0, sizeof(r));
   r.method = "POST";
   r.bucket = bucket;
   r.key = key;
   r.query = "uploads=";
-  r.headers = headers;
-  r.content_type = content_type;
+  r.headers = init_headers;
   r.what = "initiate multipart upload";
   rc = s3_call(st, &r, &resp, err);
   if(!rc)
@@ -289,10 +302,11 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
     strip_quotes(final, sizeof(final), etag ? etag : resp.etag);
     free(etag);
   }
-  if(strcmp(final, want)) {
+  if(strcmp(final, want) && !(whole_md5 && !strcmp(final, whole_md5))) {
     rc = s3_fail(err, DROVER_E_PROVIDER, address,
-                 "multipart upload of \"%s/%s\": final ETag %s does not match the parts "
-                 "(%s)", bucket, key, final, want);
+                 "multipart upload of \"%s/%s\": final ETag %s matches neither the parts "
+                 "(%s) nor the file (%s)", bucket, key, final, want,
+                 whole_md5 ? whole_md5 : "-");
     goto out;  /* complete: nothing left to abort */
   }
   goto out;
@@ -308,5 +322,7 @@ out:
   free(id);
   free(u.upload_id);
   free(u.parts);
+  free(init_headers);
+  free(ctline);
   return rc;
 }

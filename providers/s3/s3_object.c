@@ -52,19 +52,21 @@ const drover_rtype s3_object_type = {
  * Helpers
  */
 
-/* SHA-256 of the open file's first size bytes, read once. */
-static drover_code file_sha256(char out[65], int fd, unsigned long long size, const char *path,
-                               drover_error *err)
+/* SHA-256 (and, when md5 is not NULL, MD5) of the open file's first size
+ * bytes, read once. */
+static drover_code file_digests(char sha[65], char *md5, int fd, unsigned long long size,
+                                const char *path, drover_error *err)
 {
   static const char hex[] = "0123456789abcdef";
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new(), *mctx = md5 ? EVP_MD_CTX_new() : NULL;
   unsigned char md[32];
   unsigned int mdlen = 0, i;
   char *buf = malloc(1u << 20);
   unsigned long long off = 0;
   drover_code rc = DROVER_OK;
 
-  if(!ctx || !buf || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+  if(!ctx || !buf || (md5 && !mctx) || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
+     (mctx && !EVP_DigestInit_ex(mctx, EVP_md5(), NULL))) {
     rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
     goto out;
   }
@@ -77,16 +79,27 @@ static drover_code file_sha256(char out[65], int fd, unsigned long long size, co
       goto out;
     }
     EVP_DigestUpdate(ctx, buf, (size_t)n);
+    if(mctx)
+      EVP_DigestUpdate(mctx, buf, (size_t)n);
     off += (unsigned long long)n;
   }
   EVP_DigestFinal_ex(ctx, md, &mdlen);
   for(i = 0; i < mdlen; i++) {
-    out[2 * i] = hex[md[i] >> 4];
-    out[2 * i + 1] = hex[md[i] & 15];
+    sha[2 * i] = hex[md[i] >> 4];
+    sha[2 * i + 1] = hex[md[i] & 15];
   }
-  out[2 * mdlen] = '\0';
+  sha[2 * mdlen] = '\0';
+  if(mctx) {
+    EVP_DigestFinal_ex(mctx, md, &mdlen);
+    for(i = 0; i < mdlen; i++) {
+      md5[2 * i] = hex[md[i] >> 4];
+      md5[2 * i + 1] = hex[md[i] & 15];
+    }
+    md5[2 * mdlen] = '\0';
+  }
 out:
   EVP_MD_CTX_free(ctx);
+  EVP_MD_CTX_free(mctx);
   free(buf);
   return rc;
 }
@@ -225,7 +238,7 @@ static drover_code make_live(s3_state *st, drover_live **out, const char *bucket
       else if(sha && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
         drover_error ignore;
         drover_error_clear(&ignore);
-        same = !file_sha256(hash, fd, obj_size, path, &ignore) && !strcmp(hash, sha);
+        same = !file_digests(hash, NULL, fd, obj_size, path, &ignore) && !strcmp(hash, sha);
         close(fd);
       }
     }
@@ -304,6 +317,7 @@ typedef struct list_job {
   const char *stack;
   found *f;
   size_t n, cap;
+  size_t pages;                 /* ListObjectsV2 calls made */
   drover_live **live;
 } list_job;
 
@@ -327,8 +341,9 @@ static drover_code list_keys(list_job *j, char *bucket, const char *prefix, drov
       rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
       break;
     }
-    if(asprintf(&q, "%s%s%slist-type=2&prefix=%s", etok ? "continuation-token=" : "",
-                etok ? etok : "", etok ? "&" : "", eprefix) < 0) {
+    if(asprintf(&q, "%s%s%slist-type=2&max-keys=%u&prefix=%s",
+                etok ? "continuation-token=" : "", etok ? etok : "", etok ? "&" : "",
+                j->st->list_max_keys, eprefix) < 0) {
       free(etok);
       rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
       break;
@@ -342,6 +357,7 @@ static drover_code list_keys(list_job *j, char *bucket, const char *prefix, drov
     r.allow = S3_ALLOW_ERRORS;
     rc = s3_call(j->st, &r, &resp, err);
     free(q);
+    j->pages++;
     if(!rc && (resp.status == 403 || resp.status == 404)) {
       /* Another account's bucket, or gone since the bucket list. */
       drover_http_response_free(&resp);
@@ -439,8 +455,9 @@ static drover_code object_list(s3_state *st, const char *stack, drover_live_list
       drover_live_free(j.live[i]);
     }
   }
-  drover_logf(&st->env, DROVER_LOG_DEBUG, "s3: %zu object(s) under \"%s\" in %zu bucket(s)",
-              j.n, prefix, nb);
+  drover_logf(&st->env, DROVER_LOG_DEBUG,
+              "s3: %zu object(s) under \"%s\" in %zu bucket(s), %zu list page(s)", j.n, prefix,
+              nb, j.pages);
 out:
   for(i = 0; i < j.n; i++)
     free(j.f[i].key);
@@ -560,7 +577,7 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
   const char *ctype = json_string_value(json_object_get(p, "content_type"));
   const json_t *md = json_object_get(p, "metadata");
   char *prefix = s3_stack_prefix(st, req->stack), *full = NULL, *esrc = NULL;
-  char sha[65], num[64], what[1200];
+  char sha[65], md5[33], num[64], what[1200];
   hdrs h;
   const char *k;
   json_t *v;
@@ -637,7 +654,7 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
     goto out;
   }
   size = (unsigned long long)sb.st_size;
-  rc = file_sha256(sha, fd, size, source, err);
+  rc = file_digests(sha, md5, fd, size, source, err);
   if(rc)
     goto out;
   esrc = drover_sigv4_uri_encode(source, strlen(source), 1);
@@ -651,7 +668,7 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
     goto nomem;
   r.headers = (const char *const *)h.v;
   if(size >= st->mp_threshold) {
-    rc = s3_multipart_upload(st, bucket, full, fd, size, r.headers, r.content_type,
+    rc = s3_multipart_upload(st, bucket, full, fd, size, md5, r.headers, r.content_type,
                              req->address, err);
     if(!rc)
       rc = written_live(out, req, bucket, full, NULL, size, err);
