@@ -1,0 +1,445 @@
+/* check_s3.c - the S3 provider's table against a scripted local server.
+ *
+ * The server is a thread answering connection n with script[n] (the last
+ * entry repeats) and keeping every request, so the tests see exactly what
+ * the provider sent: settings checks, credentials, the signed request's
+ * shape, virtual-hosted addressing, error texts without credentials, and
+ * the labels-object fallback of a server without bucket tagging. Live
+ * behaviour against a real S3 server is tests/s3/run.sh.
+ */
+#include <check.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include "drover_provider.h"
+
+#define MAXREQ 16
+
+typedef struct srv {
+  int fd, port;
+  const char *const *script;
+  size_t nscript;
+  atomic_int served, stop;
+  char req[MAXREQ][8192];
+  pthread_t th;
+} srv;
+
+static void read_request(int c, char *buf, size_t size)
+{
+  size_t len = 0;
+  long want = -1;
+  struct timeval tv = {2, 0};
+
+  setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  buf[0] = '\0';
+  while(len + 1 < size) {
+    ssize_t n = recv(c, buf + len, size - 1 - len, 0);
+    char *end;
+    if(n <= 0)
+      break;
+    len += (size_t)n;
+    buf[len] = '\0';
+    end = strstr(buf, "\r\n\r\n");
+    if(end && want < 0) {
+      char *cl = strcasestr(buf, "\r\nContent-Length:");
+      want = (long)(end + 4 - buf) + (cl && cl < end ? strtol(cl + 17, NULL, 10) : 0);
+    }
+    if(want >= 0 && (long)len >= want)
+      break;
+  }
+}
+
+static void *srv_main(void *arg)
+{
+  srv *s = arg;
+  char tmp[8192];
+
+  while(!atomic_load(&s->stop)) {
+    struct pollfd p = {s->fd, POLLIN, 0};
+    int c, n;
+    const char *r;
+    if(poll(&p, 1, 50) <= 0)
+      continue;
+    c = accept(s->fd, NULL, NULL);
+    if(c < 0)
+      continue;
+    read_request(c, tmp, sizeof(tmp));
+    n = atomic_fetch_add(&s->served, 1);
+    if(n < MAXREQ)
+      memcpy(s->req[n], tmp, sizeof(tmp));
+    r = s->script[(size_t)n < s->nscript ? (size_t)n : s->nscript - 1];
+    if(send(c, r, strlen(r), MSG_NOSIGNAL) < 0)
+      perror("send");
+    shutdown(c, SHUT_WR);
+    close(c);
+  }
+  return NULL;
+}
+
+static void srv_start(srv *s, const char *const *script, size_t n)
+{
+  struct sockaddr_in sa;
+  socklen_t len = sizeof(sa);
+
+  memset(s, 0, sizeof(*s));
+  s->script = script;
+  s->nscript = n;
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  s->fd = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_ge(s->fd, 0);
+  ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  ck_assert_int_eq(getsockname(s->fd, (struct sockaddr *)&sa, &len), 0);
+  s->port = ntohs(sa.sin_port);
+  ck_assert_int_eq(listen(s->fd, 16), 0);
+  ck_assert_int_eq(pthread_create(&s->th, NULL, srv_main, s), 0);
+}
+
+static void srv_stop(srv *s)
+{
+  atomic_store(&s->stop, 1);
+  pthread_join(s->th, NULL);
+  close(s->fd);
+}
+
+/* The S3 provider, initialised with config (a JSON text); *state is
+ * allocated here and freed by done(). */
+static const drover_provider *prov(void)
+{
+  const drover_provider *p = NULL;
+  drover_error err;
+
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_provider_get(&p, "s3", &err), DROVER_OK);
+  return p;
+}
+
+static drover_code init(const drover_provider *p, void **state, const char *config,
+                        drover_error *err)
+{
+  json_t *cfg = json_loads(config, 0, NULL);
+  drover_code rc;
+
+  ck_assert_ptr_nonnull(cfg);
+  *state = calloc(1, p->state_size);
+  ck_assert_ptr_nonnull(*state);
+  drover_error_clear(err);
+  rc = p->init(*state, cfg, NULL, err);
+  json_decref(cfg);
+  return rc;
+}
+
+static void done(const drover_provider *p, void *state)
+{
+  p->cleanup(state);
+  free(state);
+}
+
+static const drover_rtype *type(const drover_provider *p, const char *name)
+{
+  size_t i;
+  for(i = 0; p->types[i]; i++)
+    if(!strcmp(p->types[i]->name, name))
+      return p->types[i];
+  ck_abort_msg("no type %s", name);
+  return NULL;
+}
+
+static void env_creds(void)
+{
+  setenv("AWS_ACCESS_KEY_ID", "AKIDCHECKS3", 1);
+  setenv("AWS_SECRET_ACCESS_KEY", "secret-value-check-s3", 1);
+  unsetenv("AWS_SESSION_TOKEN");
+  unsetenv("AWS_PROFILE");
+  setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
+  setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
+  unsetenv("DROVER_S3_ENDPOINT");
+  unsetenv("AWS_REGION");
+  unsetenv("AWS_DEFAULT_REGION");
+}
+
+#define XML_HEAD "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nConnection: close\r\n"
+
+/* A 200 answer with body b. Caller frees. */
+static char *ok_xml(const char *b)
+{
+  char *s = NULL;
+  ck_assert_int_gt(asprintf(&s, XML_HEAD "Content-Length: %zu\r\n\r\n%s", strlen(b), b), 0);
+  return s;
+}
+
+static char *status(int code, const char *reason, const char *b)
+{
+  char *s = NULL;
+  ck_assert_int_gt(asprintf(&s, "HTTP/1.1 %d %s\r\nContent-Type: application/xml\r\n"
+                                "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+                            code, reason, strlen(b), b), 0);
+  return s;
+}
+
+/* --------------------------------------------------------------------------
+ * Settings and credentials
+ */
+
+START_TEST(settings_refused)
+{
+  const drover_provider *p = prov();
+  void *st;
+  drover_error err;
+
+  env_creds();
+  ck_assert_int_eq(init(p, &st, "{\"endpont\": \"http://x\"}", &err), DROVER_E_CONFIG);
+  ck_assert_ptr_nonnull(strstr(err.text, "unknown setting \"endpont\""));
+  done(p, st);
+  ck_assert_int_eq(init(p, &st, "{\"endpoint\": \"ftp://x\"}", &err), DROVER_E_CONFIG);
+  done(p, st);
+  ck_assert_int_eq(init(p, &st, "{\"endpoint\": \"http://h/path\"}", &err), DROVER_E_CONFIG);
+  done(p, st);
+  ck_assert_int_eq(init(p, &st, "{\"addressing\": \"dns\"}", &err), DROVER_E_CONFIG);
+  done(p, st);
+  ck_assert_int_eq(init(p, &st, "{\"part_size\": 1024}", &err), DROVER_E_CONFIG);
+  ck_assert_ptr_nonnull(strstr(err.text, "part_size"));
+  done(p, st);
+}
+END_TEST
+
+START_TEST(credentials_missing_and_from_file)
+{
+  const drover_provider *p = prov();
+  void *st;
+  drover_error err;
+  char path[] = "/tmp/check_s3_credsXXXXXX", cfg[256];
+  int fd = mkstemp(path);
+  FILE *f;
+
+  env_creds();
+  unsetenv("AWS_ACCESS_KEY_ID");
+  unsetenv("AWS_SECRET_ACCESS_KEY");
+  ck_assert_int_eq(init(p, &st, "{}", &err), DROVER_E_CONFIG);
+  ck_assert_ptr_nonnull(strstr(err.text, "no credentials"));
+  done(p, st);
+  setenv("AWS_ACCESS_KEY_ID", "AKIDONLY", 1);
+  ck_assert_int_eq(init(p, &st, "{}", &err), DROVER_E_CONFIG);
+  ck_assert_ptr_nonnull(strstr(err.text, "set together"));
+  ck_assert_ptr_null(strstr(err.text, "AKIDONLY"));
+  done(p, st);
+
+  ck_assert_int_ge(fd, 0);
+  f = fdopen(fd, "w");
+  fputs("# comment\n[default]\naws_access_key_id = AKIDDEF\naws_secret_access_key = s-def\n"
+        "[ci]\naws_access_key_id=AKIDCI\naws_secret_access_key=secret-ci-value\n", f);
+  fclose(f);
+  snprintf(cfg, sizeof(cfg), "{\"credentials_file\": \"%s\", \"profile\": \"ci\"}", path);
+  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
+  done(p, st);
+  snprintf(cfg, sizeof(cfg), "{\"credentials_file\": \"%s\", \"profile\": \"nope\"}", path);
+  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_E_CONFIG);
+  ck_assert_ptr_nonnull(strstr(err.text, "no profile \"nope\""));
+  ck_assert_ptr_null(strstr(err.text, "secret-ci-value"));
+  ck_assert_ptr_null(strstr(err.text, "AKIDCI"));
+  done(p, st);
+  unlink(path);
+}
+END_TEST
+
+/* --------------------------------------------------------------------------
+ * Requests
+ */
+
+/* Path style: ListBuckets is GET / on the endpoint, signed for s3 with the
+ * payload hash header; the secret is nowhere in the request. */
+START_TEST(signed_list_path_style)
+{
+  const drover_provider *p = prov();
+  char *r0 = ok_xml("<ListAllMyBucketsResult><Buckets/></ListAllMyBucketsResult>");
+  const char *script[] = {r0};
+  srv s;
+  void *st;
+  drover_error err;
+  drover_live_list out = {0};
+  char cfg[128];
+
+  env_creds();
+  setenv("AWS_SESSION_TOKEN", "token-value-check", 1);
+  srv_start(&s, script, 1);
+  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\"}", s.port);
+  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
+  ck_assert_int_eq(p->list(st, type(p, "s3.bucket"), "stk", &out, &err), DROVER_OK);
+  ck_assert_uint_eq(out.count, 0);
+  ck_assert_int_eq(atomic_load(&s.served), 1);
+  ck_assert_int_eq(strncmp(s.req[0], "GET / HTTP/1.1\r\n", 16), 0);
+  ck_assert_ptr_nonnull(strcasestr(s.req[0], "\r\nAuthorization: AWS4-HMAC-SHA256 "
+                                              "Credential=AKIDCHECKS3/"));
+  ck_assert_ptr_nonnull(strstr(s.req[0], "/us-east-1/s3/aws4_request, SignedHeaders=host;"
+                                         "x-amz-content-sha256;x-amz-date;x-amz-security-token,"));
+  ck_assert_ptr_nonnull(strcasestr(s.req[0], "\r\nx-amz-content-sha256: e3b0c442"));
+  ck_assert_ptr_nonnull(strcasestr(s.req[0], "\r\nx-amz-security-token: token-value-check"));
+  ck_assert_ptr_null(strstr(s.req[0], "secret-value-check-s3"));
+  done(p, st);
+  srv_stop(&s);
+  drover_live_list_clear(&out);
+  unsetenv("AWS_SESSION_TOKEN");
+  free(r0);
+}
+END_TEST
+
+/* Virtual-hosted style: the bucket is in the Host, not the path. */
+START_TEST(virtual_hosted)
+{
+  const drover_provider *p = prov();
+  char *r0 = ok_xml("<ListAllMyBucketsResult><Buckets><Bucket><Name>b1</Name></Bucket>"
+                    "</Buckets></ListAllMyBucketsResult>");
+  char *r1 = ok_xml("<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>");
+  const char *script[] = {r0, r1};
+  srv s;
+  void *st;
+  drover_error err;
+  drover_live_list out = {0};
+  char cfg[160], host[64];
+
+  env_creds();
+  srv_start(&s, script, 2);
+  snprintf(cfg, sizeof(cfg),
+           "{\"endpoint\": \"http://s3.localhost:%d\", \"addressing\": \"virtual\"}", s.port);
+  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
+  ck_assert_int_eq(p->list(st, type(p, "s3.object"), "stk", &out, &err), DROVER_OK);
+  ck_assert_int_eq(atomic_load(&s.served), 2);
+  snprintf(host, sizeof(host), "\r\nHost: b1.s3.localhost:%d\r\n", s.port);
+  ck_assert_ptr_nonnull(strstr(s.req[1], host));
+  ck_assert_int_eq(strncmp(s.req[1], "GET /?list-type=2&max-keys=1000&prefix=drover%2Fstk%2F ",
+                           55), 0);
+  done(p, st);
+  srv_stop(&s);
+  drover_live_list_clear(&out);
+  free(r0);
+  free(r1);
+}
+END_TEST
+
+/* A refused signature: S3's code and message, where the credentials came
+ * from, and none of what S3 echoes back (key id, token in the canonical
+ * request). Not retried. */
+START_TEST(auth_error_has_no_credential)
+{
+  const drover_provider *p = prov();
+  char *r0 = status(403, "Forbidden",
+                    "<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature "
+                    "we calculated does not match</Message><AWSAccessKeyId>AKIDCHECKS3"
+                    "</AWSAccessKeyId><CanonicalRequest>GET\n/\n\nx-amz-security-token:"
+                    "token-value-check</CanonicalRequest><RequestId>RID42</RequestId></Error>");
+  const char *script[] = {r0};
+  srv s;
+  void *st;
+  drover_error err;
+  drover_live_list out = {0};
+  char cfg[128], text[2048];
+
+  env_creds();
+  setenv("AWS_SESSION_TOKEN", "token-value-check", 1);
+  srv_start(&s, script, 1);
+  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\"}", s.port);
+  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
+  ck_assert_int_eq(p->list(st, type(p, "s3.bucket"), "stk", &out, &err), DROVER_E_PROVIDER);
+  drover_error_format(&err, text, sizeof(text));
+  ck_assert_ptr_nonnull(strstr(text, "HTTP 403 SignatureDoesNotMatch"));
+  ck_assert_ptr_nonnull(strstr(text, "request id RID42"));
+  ck_assert_ptr_nonnull(strstr(text, "check the credentials from environment"));
+  ck_assert_ptr_null(strstr(text, "AKIDCHECKS3"));
+  ck_assert_ptr_null(strstr(text, "token-value-check"));
+  ck_assert_ptr_null(strstr(text, "secret-value-check-s3"));
+  ck_assert_int_eq(atomic_load(&s.served), 1);
+  done(p, st);
+  srv_stop(&s);
+  unsetenv("AWS_SESSION_TOKEN");
+  free(r0);
+}
+END_TEST
+
+/* A server without bucket tagging (501 NotImplemented): labels come from
+ * the labels object; versioning and lifecycle read as off. */
+START_TEST(bucket_labels_object_fallback)
+{
+  const drover_provider *p = prov();
+  char *r0 = ok_xml("<ListAllMyBucketsResult><Buckets><Bucket><Name>b1</Name></Bucket>"
+                    "<Bucket><Name>other</Name></Bucket></Buckets></ListAllMyBucketsResult>");
+  char *ni = status(501, "Not Implemented",
+                    "<Error><Code>NotImplemented</Code><Message>no</Message></Error>");
+  char *labels = NULL;
+  char *nf = status(404, "Not Found", "<Error><Code>NoSuchKey</Code><Message>x</Message></Error>");
+  const char *script[7];
+  srv s;
+  void *st;
+  drover_error err;
+  drover_live_list out = {0};
+  char cfg[128];
+  const char *body = "{\"tags\": {\"drover:stack\": \"stk\", \"drover:address\": \"data\", "
+                     "\"drover:hash\": \"h1\", \"team\": \"hpc\"}}";
+
+  ck_assert_int_gt(asprintf(&labels, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                     "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+                            strlen(body), body), 0);
+  /* One thread (concurrency 1), so the order is fixed: list, b1 tagging,
+   * b1 labels object, b1 versioning, b1 lifecycle, other tagging, other
+   * labels object (none). */
+  script[0] = r0;
+  script[1] = ni;
+  script[2] = labels;
+  script[3] = ni;
+  script[4] = ni;
+  script[5] = ni;
+  script[6] = nf;
+  env_creds();
+  srv_start(&s, script, 7);
+  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\", \"concurrency\": 1}",
+           s.port);
+  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
+  ck_assert_int_eq(p->list(st, type(p, "s3.bucket"), "stk", &out, &err), DROVER_OK);
+  ck_assert_uint_eq(out.count, 1);
+  ck_assert_str_eq(out.items[0]->name, "b1");
+  ck_assert_str_eq(out.items[0]->address, "data");
+  ck_assert_str_eq(out.items[0]->hash, "h1");
+  ck_assert_str_eq(json_string_value(json_object_get(
+                     json_object_get(out.items[0]->properties, "tags"), "team")), "hpc");
+  ck_assert(json_object_get(json_object_get(out.items[0]->properties, "tags"),
+                            "drover:stack") == NULL);
+  ck_assert(json_is_false(json_object_get(out.items[0]->properties, "versioning")));
+  ck_assert_int_eq(atomic_load(&s.served), 7);
+  ck_assert_int_eq(strncmp(s.req[2], "GET /b1/.drover-bucket-tags.json ", 33), 0);
+  done(p, st);
+  srv_stop(&s);
+  drover_live_list_clear(&out);
+  free(r0);
+  free(ni);
+  free(labels);
+  free(nf);
+}
+END_TEST
+
+int main(void)
+{
+  Suite *s = suite_create("s3");
+  TCase *tc = tcase_create("provider");
+  SRunner *sr;
+  int failed;
+
+  tcase_add_test(tc, settings_refused);
+  tcase_add_test(tc, credentials_missing_and_from_file);
+  tcase_add_test(tc, signed_list_path_style);
+  tcase_add_test(tc, virtual_hosted);
+  tcase_add_test(tc, auth_error_has_no_credential);
+  tcase_add_test(tc, bucket_labels_object_fallback);
+  suite_add_tcase(s, tc);
+  sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
