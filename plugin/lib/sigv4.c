@@ -612,7 +612,8 @@ static drover_code sign(drover_sigv4_result *out, const drover_sigv4_request *re
   }
   if(rc)
     goto out;
-  qsort(s.q, s.nq, sizeof(*s.q), qparam_cmp);
+  if(s.nq > 1) /* qsort wants a non-NULL base even for 0 items */
+    qsort(s.q, s.nq, sizeof(*s.q), qparam_cmp);
 
   /* The canonical request. */
   sb_add(&cr, req->method);
