@@ -34,6 +34,9 @@ static const struct subcommand commands[] = {
   {"show", cli_cmd_show, "list the stack's live resources"},
   {"output", cli_cmd_output, "print the stack's outputs"},
   {"graph", cli_cmd_graph, "print the dependency graph as Graphviz DOT"},
+#ifdef DROVER_WITH_S3
+  {"s3", cli_cmd_s3, "S3 transfers: ls, cp, rm, presign"},
+#endif
 #ifdef HAVE_SLURM
   {"gc", drover_cli_gc, "delete stacks left behind by finished Slurm jobs"},
 #endif

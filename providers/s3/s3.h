@@ -5,8 +5,8 @@
  * Names shared between the provider's files carry the s3_ prefix and
  * hidden visibility; everything else is static to its file.
  */
-#ifndef DROVER_S3_H
-#define DROVER_S3_H
+#ifndef DROVER_S3_INTERNAL_H
+#define DROVER_S3_INTERNAL_H
 
 #include <pthread.h>
 #include <jansson.h>
@@ -135,6 +135,11 @@ S3_HIDDEN int s3_labels_each(const drover_res_req *req, s3_label_fn fn, void *ud
 /* The object key prefix of stack ("drover/<stack>/"); stack NULL: the
  * part before the stack (for `drover gc`). Caller frees; NULL on OOM. */
 S3_HIDDEN char *s3_stack_prefix(const s3_state *st, const char *stack);
+
+/* SHA-256 (and, when md5 is not NULL, MD5) as lowercase hex of the open
+ * file's first size bytes, read once with pread. */
+S3_HIDDEN drover_code s3_file_digests(char sha[65], char *md5, int fd, unsigned long long size,
+                                      const char *path, drover_error *err);
 
 /* --------------------------------------------------------------------------
  * Types

@@ -54,7 +54,7 @@ const drover_rtype s3_object_type = {
 
 /* SHA-256 (and, when md5 is not NULL, MD5) of the open file's first size
  * bytes, read once. */
-static drover_code file_digests(char sha[65], char *md5, int fd, unsigned long long size,
+drover_code s3_file_digests(char sha[65], char *md5, int fd, unsigned long long size,
                                 const char *path, drover_error *err)
 {
   static const char hex[] = "0123456789abcdef";
@@ -238,7 +238,7 @@ static drover_code make_live(s3_state *st, drover_live **out, const char *bucket
       else if(sha && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
         drover_error ignore;
         drover_error_clear(&ignore);
-        same = !file_digests(hash, NULL, fd, obj_size, path, &ignore) && !strcmp(hash, sha);
+        same = !s3_file_digests(hash, NULL, fd, obj_size, path, &ignore) && !strcmp(hash, sha);
         close(fd);
       }
     }
@@ -654,7 +654,7 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
     goto out;
   }
   size = (unsigned long long)sb.st_size;
-  rc = file_digests(sha, md5, fd, size, source, err);
+  rc = s3_file_digests(sha, md5, fd, size, source, err);
   if(rc)
     goto out;
   esrc = drover_sigv4_uri_encode(source, strlen(source), 1);

@@ -8,7 +8,7 @@
 # refreshed in pages; a 200 MiB multipart round trip with checksums and the
 # size+mtime shortcut; a wrong secret; kill -9 in the middle of a
 # multipart upload, then apply again; credentials from a file and a
-# session token.
+# session token; drover s3 ls|cp|rm|presign, with a resumed download.
 #
 # s3rver 4.0.4 quirks avoided here (../shared/notes/test-env.md):
 #  - keys with '(' or '*' and header values with double spaces are
@@ -262,6 +262,58 @@ AWS_SESSION_TOKEN=session-token-for-test run plan --detailed-exitcode "$TMP/cred
 expect_rc "a session token is signed and accepted" 0
 run destroy --yes "$TMP/cred.json"; expect_rc "cred: destroy" 0
 rm -f "$TMP/cred.json" "$TMP/cred2.json"
+
+# ---- 7. drover s3 ls|cp|rm|presign ---------------------------------------------------
+export DROVER_S3_ENDPOINT=$EP
+B=drover-ci
+P=s3t-cli-$SUFFIX
+head -c $((70 * 1048576)) /dev/urandom >"$TMP/up.bin"
+printf 'small file\n' >"$TMP/small.txt"
+run s3 cp "$TMP/up.bin" "s3://$B/$P/"; expect_rc "s3 cp uploads a 70 MiB file (multipart)" 0
+run s3 cp --content-type text/plain "$TMP/small.txt" "s3://$B/$P/dir/small.txt"
+expect_rc "s3 cp uploads a small file" 0
+run s3 ls "s3://$B/$P/"
+expect_rc "s3 ls lists a prefix" 0
+grep -q " 73400320  $P/up.bin\$" "$TMP/out" && grep -q " 11  $P/dir/small.txt\$" "$TMP/out" &&
+  ok "s3 ls shows both objects with their sizes" || { notok "s3 ls output"; show "$TMP/out"; }
+run s3 ls; expect_rc "s3 ls lists buckets" 0
+grep -qx "$B" "$TMP/out" && ok "s3 ls shows the bucket" || notok "s3 ls buckets"
+run s3 cp "s3://$B/$P/up.bin" "$TMP/down.bin"; expect_rc "s3 cp downloads" 0
+cmp -s "$TMP/up.bin" "$TMP/down.bin" && ok "the download is the upload" || notok "download differs"
+[ ! -e "$TMP/down.bin.drover-part" ] && ok "no part file left behind" || notok "part file left"
+# A broken download leaves FILE.drover-part and its ETag: cp resumes it.
+etag=$(s3curl HEAD "/$B/$P/up.bin" -I | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: *//p')
+head -c 12345678 "$TMP/up.bin" >"$TMP/res.bin.drover-part"
+printf '%s' "$etag" >"$TMP/res.bin.drover-part.etag"
+run s3 cp "s3://$B/$P/up.bin" "$TMP/res.bin"; expect_rc "s3 cp with a part file" 0
+grep -q "resumed at byte 12345678" "$TMP/err" && ok "it resumed with a ranged GET" || { notok "no resume"; show "$TMP/err"; }
+cmp -s "$TMP/up.bin" "$TMP/res.bin" && ok "the resumed file is complete and correct" || notok "resumed file differs"
+# A part file of another version of the object is not resumed.
+head -c 1000 /dev/urandom >"$TMP/res2.bin.drover-part"
+printf '"not-this-etag"' >"$TMP/res2.bin.drover-part.etag"
+run s3 cp "s3://$B/$P/up.bin" "$TMP/res2.bin"; expect_rc "s3 cp with a stale part file" 0
+! grep -q "resumed" "$TMP/err" && cmp -s "$TMP/up.bin" "$TMP/res2.bin" &&
+  ok "a stale part file is downloaded afresh" || notok "stale part file resumed"
+rm -f "$TMP/down.bin" "$TMP/res.bin" "$TMP/res2.bin"
+run s3 presign --expires 300 "s3://$B/$P/dir/small.txt"; expect_rc "s3 presign" 0
+url=$(cat "$TMP/out")
+[ "$(curl -sS --max-time 30 "$url")" = "small file" ] && ok "plain curl GETs the presigned URL" ||
+  notok "presigned GET"
+run s3 presign --method PUT "s3://$B/$P/put.txt"; expect_rc "s3 presign --method PUT" 0
+[ "$(curl -sS --max-time 30 -o /dev/null -w '%{http_code}' -X PUT --data-binary 'via presign' "$(cat "$TMP/out")")" = 200 ] &&
+  [ "$(s3curl GET "/$B/$P/put.txt")" = "via presign" ] && ok "plain curl PUTs through a presigned URL" ||
+  notok "presigned PUT"
+run s3 rm "s3://$B/$P/up.bin"; expect_rc "s3 rm" 0
+[ "$(status_of HEAD "/$B/$P/up.bin")" = 404 ] && ok "the object is gone" || notok "s3 rm left the object"
+run s3 rm "s3://$B/$P/up.bin"; expect_rc "s3 rm of an absent object is success" 0
+AWS_SECRET_ACCESS_KEY=wrong-secret-value-9f3 run s3 ls "s3://$B/"
+expect_rc "s3 ls with a wrong secret fails" 1
+! grep -q "wrong-secret-value-9f3" "$TMP/err" && grep -q SignatureDoesNotMatch "$TMP/err" &&
+  ok "s3: the auth error names the refusal, not the secret" || { notok "s3 auth error"; show "$TMP/err"; }
+run s3 cp "$TMP/nonexistent" "s3://$B/$P/x"; expect_rc "s3 cp of a missing file fails" 1
+s3curl DELETE "/$B/$P/dir/small.txt" -o /dev/null
+s3curl DELETE "/$B/$P/put.txt" -o /dev/null
+rm -f "$TMP/up.bin" "$TMP/small.txt"
 
 echo "# s3: $checks checks, $failures failed"
 [ "$failures" -eq 0 ]
