@@ -169,7 +169,8 @@ S3_HIDDEN extern const s3_type_ops s3_object_ops;
  * failure; headers (metadata) and the content type go with the
  * initiation. Each part's ETag is checked against its MD5, and the final
  * ETag against the parts' (md5-of-MD5s-N, as S3 answers) or against
- * whole_md5, the file's own MD5 (as some servers answer). On failure the
+ * the file's own MD5 (as some servers answer): whole_md5 when the caller
+ * has it, else read again only when such an answer comes. On failure the
  * upload is aborted so no partial object is left visible. */
 S3_HIDDEN drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *key,
                                           int fd, unsigned long long size,

@@ -157,7 +157,7 @@ drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket
                              const char *key, const char *content_type, drover_error *err)
 {
   struct stat sb;
-  char sha[65], md5[33], what[1200];
+  char what[1200];
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   drover_code rc;
 
@@ -169,18 +169,14 @@ drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket
   if(!content_type)
     content_type = "application/octet-stream";
   if((unsigned long long)sb.st_size >= s3->st.mp_threshold) {
-    /* The whole file's MD5 checks servers that answer with it. */
-    rc = s3_file_digests(sha, md5, fd, (unsigned long long)sb.st_size, path, err);
-    if(!rc)
-      rc = s3_multipart_upload(&s3->st, bucket, key, fd, (unsigned long long)sb.st_size, md5,
-                               NULL, content_type, NULL, err);
+    rc = s3_multipart_upload(&s3->st, bucket, key, fd, (unsigned long long)sb.st_size, NULL,
+                             NULL, content_type, NULL, err);
   }
   else {
+    /* Streamed as it is read, UNSIGNED-PAYLOAD as curl and the AWS CLI do:
+     * no extra pass over the file to hash it first. */
     s3_req r;
     drover_http_response resp;
-    rc = s3_file_digests(sha, NULL, fd, (unsigned long long)sb.st_size, path, err);
-    if(rc)
-      goto out;
     snprintf(what, sizeof(what), "PUT object \"%s/%s\"", bucket, key);
     memset(&r, 0, sizeof(r));
     r.method = "PUT";
@@ -189,7 +185,6 @@ drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket
     r.content_type = content_type;
     r.body_path = path;
     r.stream_len = (unsigned long long)sb.st_size;
-    r.payload_hash = sha;
     r.what = what;
     rc = s3_call(&s3->st, &r, &resp, err);
     drover_http_response_free(&resp);

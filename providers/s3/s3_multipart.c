@@ -175,7 +175,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   s3_req r;
   drover_http_response resp;
   xmlDoc *doc = NULL;
-  char *id = NULL, *body = NULL, *q = NULL, *ctline = NULL, final[64], want[64];
+  char *id = NULL, *body = NULL, *q = NULL, *ctline = NULL, final[64], want[64], whole[33];
   const char **init_headers = NULL;
   size_t i, len = 0, cap = 0;
   drover_code rc;
@@ -301,6 +301,15 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
     char *etag = aws_xml_text(aws_xml_root(doc, "CompleteMultipartUploadResult"), "ETag");
     strip_quotes(final, sizeof(final), etag ? etag : resp.etag);
     free(etag);
+  }
+  if(strcmp(final, want) && !strchr(final, '-') && !whole_md5) {
+    /* A server that answers with the whole object's MD5 (s3rver): compare
+     * with the file's, read once more only on such servers. */
+    char sha[65];
+    rc = s3_file_digests(sha, whole, fd, size, "the uploaded file", err);
+    if(rc)
+      goto out;
+    whole_md5 = whole;
   }
   if(strcmp(final, want) && !(whole_md5 && !strcmp(final, whole_md5))) {
     rc = s3_fail(err, DROVER_E_PROVIDER, address,
