@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 #include "drover_provider.h"
 
 #define MAXREQ 16
@@ -31,27 +32,34 @@ typedef struct srv {
   pthread_t th;
 } srv;
 
+/* Reads one request: keeps its first size-1 bytes in buf (head and the
+ * start of the body) and drains the rest of the body. */
 static void read_request(int c, char *buf, size_t size)
 {
-  size_t len = 0;
+  size_t len = 0, total = 0;
   long want = -1;
   struct timeval tv = {2, 0};
+  char sink[65536];
 
   setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   buf[0] = '\0';
-  while(len + 1 < size) {
-    ssize_t n = recv(c, buf + len, size - 1 - len, 0);
+  for(;;) {
+    int keep = len + 1 < size;
+    ssize_t n = keep ? recv(c, buf + len, size - 1 - len, 0) : recv(c, sink, sizeof(sink), 0);
     char *end;
     if(n <= 0)
       break;
-    len += (size_t)n;
-    buf[len] = '\0';
+    total += (size_t)n;
+    if(keep) {
+      len += (size_t)n;
+      buf[len] = '\0';
+    }
     end = strstr(buf, "\r\n\r\n");
     if(end && want < 0) {
       char *cl = strcasestr(buf, "\r\nContent-Length:");
       want = (long)(end + 4 - buf) + (cl && cl < end ? strtol(cl + 17, NULL, 10) : 0);
     }
-    if(want >= 0 && (long)len >= want)
+    if(want >= 0 && (long)total >= want)
       break;
   }
 }
@@ -423,6 +431,157 @@ START_TEST(bucket_labels_object_fallback)
 }
 END_TEST
 
+/* --------------------------------------------------------------------------
+ * Multipart
+ */
+
+/* A 5 MiB file of known bytes; its MD5 as hex in md5hex. Caller unlinks. */
+static void make_part_file(char *path, char md5hex[33])
+{
+  static const char hex[] = "0123456789abcdef";
+  unsigned char md[16];
+  char *buf = malloc(5u << 20);
+  int fd = mkstemp(path), i;
+
+  ck_assert_ptr_nonnull(buf);
+  ck_assert_int_ge(fd, 0);
+  for(i = 0; i < (5 << 20); i++)
+    buf[i] = (char)(i * 7 + 3);
+  ck_assert_int_eq(write(fd, buf, 5u << 20), 5 << 20);
+  close(fd);
+  ck_assert(EVP_Digest(buf, 5u << 20, md, NULL, EVP_md5(), NULL));
+  for(i = 0; i < 16; i++) {
+    md5hex[2 * i] = hex[md[i] >> 4];
+    md5hex[2 * i + 1] = hex[md[i] & 15];
+  }
+  md5hex[32] = '\0';
+  free(buf);
+}
+
+static drover_code create_big(const drover_provider *p, void *st, const char *path,
+                              drover_live **out, drover_error *err)
+{
+  drover_res_req req;
+  json_t *props = json_pack("{s:s, s:s, s:s, s:s, s:{}}", "bucket", "b", "key", "big.bin",
+                            "source", path, "content_type", "application/x-test", "metadata");
+  drover_code rc;
+
+  memset(&req, 0, sizeof(req));
+  req.stack = "stk";
+  req.address = "big";
+  req.name = "stk-big";
+  req.hash = "h1";
+  req.deps = "";
+  req.properties = props;
+  drover_error_clear(err);
+  rc = p->create(st, type(p, "s3.object"), &req, out, err);
+  json_decref(props);
+  return rc;
+}
+
+#define MP_CFG "{\"endpoint\": \"http://127.0.0.1:%d\", \"multipart_threshold\": 5242880, " \
+               "\"part_size\": 5242880, \"concurrency\": 1}"
+
+/* A part whose ETag is not the MD5 of what was sent is sent again; the
+ * completion lists the good ETag and its answer is checked. */
+START_TEST(multipart_part_retried_on_bad_etag)
+{
+  const drover_provider *p = prov();
+  char path[] = "/tmp/check_s3_partXXXXXX", md5[33], cfg[256], *bad, *good, *done_r, *doneb;
+  char *init_r = ok_xml("<InitiateMultipartUploadResult><UploadId>UP/1</UploadId>"
+                        "</InitiateMultipartUploadResult>");
+  const char *script[4];
+  unsigned char mm[16], raw[16];
+  char final[40];
+  srv s;
+  void *st;
+  drover_error err;
+  drover_live *out = NULL;
+  int i;
+
+  make_part_file(path, md5);
+  for(i = 0; i < 16; i++)
+    sscanf(md5 + 2 * i, "%2hhx", &raw[i]);
+  ck_assert(EVP_Digest(raw, 16, mm, NULL, EVP_md5(), NULL));
+  for(i = 0; i < 16; i++)
+    sprintf(final + 2 * i, "%02x", mm[i]);
+  ck_assert_int_gt(asprintf(&bad, "HTTP/1.1 200 OK\r\nETag: \"0123456789abcdef0123456789abcdef\""
+                                  "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"), 0);
+  ck_assert_int_gt(asprintf(&good, "HTTP/1.1 200 OK\r\nETag: \"%s\"\r\nContent-Length: 0\r\n"
+                                   "Connection: close\r\n\r\n", md5), 0);
+  ck_assert_int_gt(asprintf(&doneb, "<CompleteMultipartUploadResult><ETag>\"%s-1\"</ETag>"
+                                    "</CompleteMultipartUploadResult>", final), 0);
+  done_r = ok_xml(doneb);
+  script[0] = init_r;
+  script[1] = bad;
+  script[2] = good;
+  script[3] = done_r;
+  env_creds();
+  srv_start(&s, script, 4);
+  snprintf(cfg, sizeof(cfg), MP_CFG, s.port);
+  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
+  ck_assert_msg(create_big(p, st, path, &out, &err) == DROVER_OK, "%s", err.text);
+  ck_assert_int_eq(atomic_load(&s.served), 4);
+  ck_assert_int_eq(strncmp(s.req[0], "POST /b/drover/stk/big.bin?uploads= ", 36), 0);
+  ck_assert_ptr_nonnull(strcasestr(s.req[0], "\r\nContent-Type: application/x-test\r\n"));
+  ck_assert_ptr_nonnull(strcasestr(s.req[0], "\r\nx-amz-meta-drover-address: big\r\n"));
+  ck_assert_int_eq(strncmp(s.req[1], "PUT /b/drover/stk/big.bin?partNumber=1&uploadId=UP%2F1 ",
+                           55), 0);
+  ck_assert_int_eq(strncmp(s.req[2], "PUT /b/drover/stk/big.bin?partNumber=1&uploadId=UP%2F1 ",
+                           55), 0);
+  ck_assert_int_eq(strncmp(s.req[3], "POST /b/drover/stk/big.bin?uploadId=UP%2F1 ", 43), 0);
+  ck_assert_ptr_nonnull(strstr(s.req[3], "<Part><PartNumber>1</PartNumber><ETag>\""));
+  ck_assert_ptr_nonnull(strstr(s.req[3], md5));
+  drover_live_free(out);
+  done(p, st);
+  srv_stop(&s);
+  unlink(path);
+  free(init_r);
+  free(bad);
+  free(good);
+  free(doneb);
+  free(done_r);
+}
+END_TEST
+
+/* A part refused for good: the upload is aborted (DELETE ?uploadId=). */
+START_TEST(multipart_aborted_on_failure)
+{
+  const drover_provider *p = prov();
+  char path[] = "/tmp/check_s3_partXXXXXX", md5[33], cfg[256];
+  char *init_r = ok_xml("<InitiateMultipartUploadResult><UploadId>UP2</UploadId>"
+                        "</InitiateMultipartUploadResult>");
+  char *denied = status(403, "Forbidden", "<Error><Code>AccessDenied</Code>"
+                                          "<Message>no</Message></Error>");
+  char *gone = status(204, "No Content", "");
+  const char *script[3];
+  srv s;
+  void *st;
+  drover_error err;
+  drover_live *out = NULL;
+
+  make_part_file(path, md5);
+  script[0] = init_r;
+  script[1] = denied;
+  script[2] = gone;
+  env_creds();
+  srv_start(&s, script, 3);
+  snprintf(cfg, sizeof(cfg), MP_CFG, s.port);
+  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
+  ck_assert_int_eq(create_big(p, st, path, &out, &err), DROVER_E_PROVIDER);
+  ck_assert_ptr_nonnull(strstr(err.text, "AccessDenied"));
+  ck_assert_ptr_null(out);
+  ck_assert_int_eq(atomic_load(&s.served), 3);
+  ck_assert_int_eq(strncmp(s.req[2], "DELETE /b/drover/stk/big.bin?uploadId=UP2 ", 42), 0);
+  done(p, st);
+  srv_stop(&s);
+  unlink(path);
+  free(init_r);
+  free(denied);
+  free(gone);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("s3");
@@ -436,6 +595,8 @@ int main(void)
   tcase_add_test(tc, virtual_hosted);
   tcase_add_test(tc, auth_error_has_no_credential);
   tcase_add_test(tc, bucket_labels_object_fallback);
+  tcase_add_test(tc, multipart_part_retried_on_bad_etag);
+  tcase_add_test(tc, multipart_aborted_on_failure);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
