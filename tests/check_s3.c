@@ -490,7 +490,11 @@ START_TEST(multipart_part_retried_on_bad_etag)
   char path[] = "/tmp/check_s3_partXXXXXX", md5[33], cfg[256], *bad, *good, *done_r, *doneb;
   char *init_r = ok_xml("<InitiateMultipartUploadResult><UploadId>UP/1</UploadId>"
                         "</InitiateMultipartUploadResult>");
-  const char *script[4];
+  char *list_r = ok_xml("<ListMultipartUploadsResult><Upload><Key>drover/stk/big.bin</Key>"
+                        "<UploadId>OLD1</UploadId></Upload><Upload><Key>drover/stk/big.bin.2"
+                        "</Key><UploadId>OLD2</UploadId></Upload></ListMultipartUploadsResult>");
+  char *gone = status(204, "No Content", "");
+  const char *script[6];
   unsigned char mm[16], raw[16];
   char final[40];
   srv s;
@@ -512,26 +516,32 @@ START_TEST(multipart_part_retried_on_bad_etag)
   ck_assert_int_gt(asprintf(&doneb, "<CompleteMultipartUploadResult><ETag>\"%s-1\"</ETag>"
                                     "</CompleteMultipartUploadResult>", final), 0);
   done_r = ok_xml(doneb);
-  script[0] = init_r;
-  script[1] = bad;
-  script[2] = good;
-  script[3] = done_r;
+  /* The stale upload of this key (a killed run's) is aborted first, the
+   * one of another key is left alone. */
+  script[0] = list_r;
+  script[1] = gone;
+  script[2] = init_r;
+  script[3] = bad;
+  script[4] = good;
+  script[5] = done_r;
   env_creds();
-  srv_start(&s, script, 4);
+  srv_start(&s, script, 6);
   snprintf(cfg, sizeof(cfg), MP_CFG, s.port);
   ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
   ck_assert_msg(create_big(p, st, path, &out, &err) == DROVER_OK, "%s", err.text);
-  ck_assert_int_eq(atomic_load(&s.served), 4);
-  ck_assert_int_eq(strncmp(s.req[0], "POST /b/drover/stk/big.bin?uploads= ", 36), 0);
-  ck_assert_ptr_nonnull(strcasestr(s.req[0], "\r\nContent-Type: application/x-test\r\n"));
-  ck_assert_ptr_nonnull(strcasestr(s.req[0], "\r\nx-amz-meta-drover-address: big\r\n"));
-  ck_assert_int_eq(strncmp(s.req[1], "PUT /b/drover/stk/big.bin?partNumber=1&uploadId=UP%2F1 ",
+  ck_assert_int_eq(atomic_load(&s.served), 6);
+  ck_assert_int_eq(strncmp(s.req[0], "GET /b?prefix=drover%2Fstk%2Fbig.bin&uploads= ", 46), 0);
+  ck_assert_int_eq(strncmp(s.req[1], "DELETE /b/drover/stk/big.bin?uploadId=OLD1 ", 43), 0);
+  ck_assert_int_eq(strncmp(s.req[2], "POST /b/drover/stk/big.bin?uploads= ", 36), 0);
+  ck_assert_ptr_nonnull(strcasestr(s.req[2], "\r\nContent-Type: application/x-test\r\n"));
+  ck_assert_ptr_nonnull(strcasestr(s.req[2], "\r\nx-amz-meta-drover-address: big\r\n"));
+  ck_assert_int_eq(strncmp(s.req[3], "PUT /b/drover/stk/big.bin?partNumber=1&uploadId=UP%2F1 ",
                            55), 0);
-  ck_assert_int_eq(strncmp(s.req[2], "PUT /b/drover/stk/big.bin?partNumber=1&uploadId=UP%2F1 ",
+  ck_assert_int_eq(strncmp(s.req[4], "PUT /b/drover/stk/big.bin?partNumber=1&uploadId=UP%2F1 ",
                            55), 0);
-  ck_assert_int_eq(strncmp(s.req[3], "POST /b/drover/stk/big.bin?uploadId=UP%2F1 ", 43), 0);
-  ck_assert_ptr_nonnull(strstr(s.req[3], "<Part><PartNumber>1</PartNumber><ETag>\""));
-  ck_assert_ptr_nonnull(strstr(s.req[3], md5));
+  ck_assert_int_eq(strncmp(s.req[5], "POST /b/drover/stk/big.bin?uploadId=UP%2F1 ", 43), 0);
+  ck_assert_ptr_nonnull(strstr(s.req[5], "<Part><PartNumber>1</PartNumber><ETag>\""));
+  ck_assert_ptr_nonnull(strstr(s.req[5], md5));
   drover_live_free(out);
   done(p, st);
   srv_stop(&s);
@@ -541,6 +551,8 @@ START_TEST(multipart_part_retried_on_bad_etag)
   free(good);
   free(doneb);
   free(done_r);
+  free(list_r);
+  free(gone);
 }
 END_TEST
 
@@ -554,31 +566,35 @@ START_TEST(multipart_aborted_on_failure)
   char *denied = status(403, "Forbidden", "<Error><Code>AccessDenied</Code>"
                                           "<Message>no</Message></Error>");
   char *gone = status(204, "No Content", "");
-  const char *script[3];
+  char *ni = status(501, "Not Implemented", "<Error><Code>NotImplemented</Code></Error>");
+  const char *script[4];
   srv s;
   void *st;
   drover_error err;
   drover_live *out = NULL;
 
   make_part_file(path, md5);
-  script[0] = init_r;
-  script[1] = denied;
-  script[2] = gone;
+  /* No multipart listing here (s3rver): go on without aborting anything. */
+  script[0] = ni;
+  script[1] = init_r;
+  script[2] = denied;
+  script[3] = gone;
   env_creds();
-  srv_start(&s, script, 3);
+  srv_start(&s, script, 4);
   snprintf(cfg, sizeof(cfg), MP_CFG, s.port);
   ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
   ck_assert_int_eq(create_big(p, st, path, &out, &err), DROVER_E_PROVIDER);
   ck_assert_ptr_nonnull(strstr(err.text, "AccessDenied"));
   ck_assert_ptr_null(out);
-  ck_assert_int_eq(atomic_load(&s.served), 3);
-  ck_assert_int_eq(strncmp(s.req[2], "DELETE /b/drover/stk/big.bin?uploadId=UP2 ", 42), 0);
+  ck_assert_int_eq(atomic_load(&s.served), 4);
+  ck_assert_int_eq(strncmp(s.req[3], "DELETE /b/drover/stk/big.bin?uploadId=UP2 ", 42), 0);
   done(p, st);
   srv_stop(&s);
   unlink(path);
   free(init_r);
   free(denied);
   free(gone);
+  free(ni);
 }
 END_TEST
 

@@ -171,7 +171,9 @@ S3_HIDDEN extern const s3_type_ops s3_object_ops;
  * ETag against the parts' (md5-of-MD5s-N, as S3 answers) or against
  * the file's own MD5 (as some servers answer): whole_md5 when the caller
  * has it, else read again only when such an answer comes. On failure the
- * upload is aborted so no partial object is left visible. */
+ * upload is aborted so no partial object is left visible. With an address
+ * (a resource, under its stack's lock) unfinished uploads of the same key
+ * left by a killed run are aborted first. */
 S3_HIDDEN drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *key,
                                           int fd, unsigned long long size,
                                           const char *whole_md5,

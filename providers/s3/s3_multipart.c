@@ -165,6 +165,64 @@ static void abort_upload(upload *u)
   drover_http_response_free(&resp);
 }
 
+/* Aborts the unfinished multipart uploads of exactly bucket/key that an
+ * earlier, killed run left behind (S3 keeps their parts, and bills them,
+ * until then). Best effort: a server that cannot list uploads (s3rver
+ * answers NotImplemented) or a failed abort only logs. */
+static void abort_stale(s3_state *st, const char *bucket, const char *key, const char *address)
+{
+  s3_req r;
+  drover_http_response resp;
+  drover_error e;
+  xmlDoc *doc = NULL;
+  xmlNode *u;
+  char *ekey = drover_sigv4_uri_encode(key, strlen(key), 0), *q = NULL;
+
+  memset(&resp, 0, sizeof(resp));
+  if(!ekey || asprintf(&q, "prefix=%s&uploads=", ekey) < 0) {
+    q = NULL;
+    goto out;
+  }
+  memset(&r, 0, sizeof(r));
+  r.method = "GET";
+  r.bucket = bucket;
+  r.query = q;
+  r.what = "list multipart uploads";
+  r.allow = S3_ALLOW_ERRORS;
+  drover_error_clear(&e);
+  if(s3_call(st, &r, &resp, &e) || resp.status != 200 ||
+     aws_xml_parse(&doc, resp.body, resp.len, "s3: list multipart uploads", NULL))
+    goto out;
+  for(u = aws_xml_child(aws_xml_root(doc, "ListMultipartUploadsResult"), "Upload"); u;
+      u = aws_xml_next(u)) {
+    char *k = aws_xml_text(u, "Key"), *id = aws_xml_text(u, "UploadId");
+    if(k && id && !strcmp(k, key)) {
+      upload stale;
+      memset(&stale, 0, sizeof(stale));
+      stale.st = st;
+      stale.bucket = bucket;
+      stale.key = key;
+      stale.address = address;
+      stale.upload_id = drover_sigv4_uri_encode(id, strlen(id), 0);
+      if(stale.upload_id) {
+        drover_logf(&st->env, DROVER_LOG_INFO,
+                    "s3: %s: aborting an unfinished multipart upload of \"%s/%s\" left by an "
+                    "earlier run", address ? address : "-", bucket, key);
+        abort_upload(&stale);
+      }
+      free(stale.upload_id);
+    }
+    free(k);
+    free(id);
+  }
+out:
+  if(doc)
+    xmlFreeDoc(doc);
+  drover_http_response_free(&resp);
+  free(ekey);
+  free(q);
+}
+
 drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *key, int fd,
                                 unsigned long long size, const char *whole_md5,
                                 const char *const *headers,
@@ -203,6 +261,11 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
     u.parts[i].len = size - u.parts[i].off < st->part_size ? size - u.parts[i].off
                                                             : st->part_size;
   }
+
+  /* Only under a stack's lock (address set): the CLI does not abort an
+   * upload of the same key another admin may be running. */
+  if(address)
+    abort_stale(st, bucket, key, address);
 
   /* Initiate: metadata and content type go here. The initiation has no
    * body, so the content type is a header line of its own. */

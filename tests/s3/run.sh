@@ -20,7 +20,9 @@
 #  - it implements neither bucket tagging, versioning, lifecycle, listing
 #    multipart uploads nor aborting one: the provider's labels-object path
 #    is what runs, and after the kill -9 test the stale upload can be
-#    neither listed nor aborted (only "no half object visible" is checked);
+#    neither listed nor aborted here (only "no half object visible" and a
+#    correct second apply are checked; the abort of stale uploads is
+#    checked against a scripted server in tests/check_s3.c);
 #  - it does not compare the payload hash with the body.
 #
 # Environment: DROVER (the command), DROVER_S3_ENDPOINT (default
