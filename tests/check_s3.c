@@ -431,6 +431,98 @@ START_TEST(bucket_labels_object_fallback)
 }
 END_TEST
 
+/* A server with bucket tagging, versioning and lifecycle (AWS): create
+ * writes the labels as tags and both settings, each with Content-MD5;
+ * refresh reads them back. */
+START_TEST(bucket_tags_versioning_lifecycle)
+{
+  const drover_provider *p = prov();
+  char *ok0 = status(200, "OK", "");
+  char *notags = status(404, "Not Found", "<Error><Code>NoSuchTagSet</Code><Message>x</Message>"
+                                          "</Error>");
+  char *list_r = ok_xml("<ListAllMyBucketsResult><Buckets><Bucket><Name>stk-data</Name>"
+                        "</Bucket></Buckets></ListAllMyBucketsResult>");
+  char *tags_r = ok_xml("<Tagging><TagSet><Tag><Key>drover:stack</Key><Value>stk</Value></Tag>"
+                        "<Tag><Key>drover:address</Key><Value>data</Value></Tag>"
+                        "<Tag><Key>team</Key><Value>a&amp;b</Value></Tag></TagSet></Tagging>");
+  char *ver_r = ok_xml("<VersioningConfiguration><Status>Enabled</Status>"
+                       "</VersioningConfiguration>");
+  char *lc_r = ok_xml("<LifecycleConfiguration><Rule><ID>other</ID><Expiration><Days>1</Days>"
+                      "</Expiration></Rule><Rule><ID>drover-expiration</ID><Filter><Prefix>tmp/"
+                      "</Prefix></Filter><Status>Enabled</Status><Expiration><Days>30</Days>"
+                      "</Expiration></Rule></LifecycleConfiguration>");
+  const char *script[9];
+  srv s;
+  void *st;
+  drover_error err;
+  drover_live *out = NULL;
+  drover_live_list lst = {0};
+  drover_res_req req;
+  json_t *props = json_pack("{s:b, s:i, s:s, s:{s:s}}", "versioning", 1, "expiration_days", 30,
+                            "expiration_prefix", "tmp/", "tags", "team", "a&b");
+  char cfg[160];
+
+  script[0] = ok0;     /* PUT bucket */
+  script[1] = notags;  /* GET ?tagging: none yet, but tagging exists */
+  script[2] = ok0;     /* PUT ?tagging */
+  script[3] = ok0;     /* PUT ?versioning */
+  script[4] = ok0;     /* PUT ?lifecycle */
+  script[5] = list_r;  /* refresh: list buckets */
+  script[6] = tags_r;
+  script[7] = ver_r;
+  script[8] = lc_r;
+  env_creds();
+  srv_start(&s, script, 9);
+  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\", \"concurrency\": 1}",
+           s.port);
+  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
+  memset(&req, 0, sizeof(req));
+  req.stack = "stk";
+  req.address = "data";
+  req.name = "stk-data";
+  req.hash = "h1";
+  req.deps = "";
+  req.properties = props;
+  ck_assert_msg(p->create(st, type(p, "s3.bucket"), &req, &out, &err) == DROVER_OK, "%s",
+                err.text);
+  ck_assert_int_eq(strncmp(s.req[0], "PUT /stk-data HTTP/1.1", 22), 0);
+  ck_assert_int_eq(strncmp(s.req[2], "PUT /stk-data?tagging= ", 23), 0);
+  ck_assert_ptr_nonnull(strcasestr(s.req[2], "\r\nContent-MD5: "));
+  ck_assert_ptr_nonnull(strstr(s.req[2], "<Tag><Key>team</Key><Value>a&amp;b</Value></Tag>"));
+  ck_assert_ptr_nonnull(strstr(s.req[2], "<Tag><Key>drover:address</Key><Value>data</Value>"));
+  ck_assert_ptr_nonnull(strstr(s.req[2], "<Tag><Key>drover:hash</Key><Value>h1</Value>"));
+  ck_assert_int_eq(strncmp(s.req[3], "PUT /stk-data?versioning= ", 26), 0);
+  ck_assert_ptr_nonnull(strstr(s.req[3], "<Status>Enabled</Status>"));
+  ck_assert_int_eq(strncmp(s.req[4], "PUT /stk-data?lifecycle= ", 25), 0);
+  ck_assert_ptr_nonnull(strcasestr(s.req[4], "\r\nContent-MD5: "));
+  ck_assert_ptr_nonnull(strstr(s.req[4], "<ID>drover-expiration</ID><Filter><Prefix>tmp/</Prefix>"
+                                         "</Filter><Status>Enabled</Status><Expiration><Days>30"));
+  drover_live_free(out);
+
+  ck_assert_int_eq(p->list(st, type(p, "s3.bucket"), "stk", &lst, &err), DROVER_OK);
+  ck_assert_uint_eq(lst.count, 1);
+  ck_assert_str_eq(lst.items[0]->address, "data");
+  ck_assert(json_is_true(json_object_get(lst.items[0]->properties, "versioning")));
+  ck_assert_int_eq(json_integer_value(json_object_get(lst.items[0]->properties,
+                                                      "expiration_days")), 30);
+  ck_assert_str_eq(json_string_value(json_object_get(lst.items[0]->properties,
+                                                     "expiration_prefix")), "tmp/");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(lst.items[0]->properties,
+                                                                     "tags"), "team")), "a&b");
+  ck_assert_int_eq(atomic_load(&s.served), 9);
+  drover_live_list_clear(&lst);
+  done(p, st);
+  srv_stop(&s);
+  json_decref(props);
+  free(ok0);
+  free(notags);
+  free(list_r);
+  free(tags_r);
+  free(ver_r);
+  free(lc_r);
+}
+END_TEST
+
 /* --------------------------------------------------------------------------
  * Multipart
  */
@@ -611,6 +703,7 @@ int main(void)
   tcase_add_test(tc, virtual_hosted);
   tcase_add_test(tc, auth_error_has_no_credential);
   tcase_add_test(tc, bucket_labels_object_fallback);
+  tcase_add_test(tc, bucket_tags_versioning_lifecycle);
   tcase_add_test(tc, multipart_part_retried_on_bad_etag);
   tcase_add_test(tc, multipart_aborted_on_failure);
   suite_add_tcase(s, tc);
