@@ -131,7 +131,27 @@ static void *srv_main(void *arg)
     pthread_mutex_unlock(&s->mu);
     n = atomic_fetch_add(&s->served, 1);
     r = s->script[(size_t)n < s->nscript ? (size_t)n : s->nscript - 1];
-    if(send(c, r, strlen(r), MSG_NOSIGNAL) < 0)
+    if(!strncmp(r, "TRICKLE:", 8)) {
+      /* A slow server: the reply in 4 pieces, 0.6 s apart. */
+      size_t len = strlen(r + 8), k;
+      for(k = 0; k < 4; k++) {
+        size_t a = len * k / 4, b = len * (k + 1) / 4;
+        if(k)
+          usleep(600000);
+        if(send(c, r + 8 + a, b - a, MSG_NOSIGNAL) < 0)
+          perror("send");
+      }
+    }
+    else if(!strncmp(r, "HOLD:", 5)) {
+      /* A stalled server: part of the reply, then silence for 6 s (or
+       * until the test stops the server). */
+      int waited;
+      if(send(c, r + 5, strlen(r + 5), MSG_NOSIGNAL) < 0)
+        perror("send");
+      for(waited = 0; waited < 120 && !atomic_load(&s->stop); waited++)
+        usleep(50000);
+    }
+    else if(send(c, r, strlen(r), MSG_NOSIGNAL) < 0)
       perror("send");
     shutdown(c, SHUT_WR);
     close(c);
@@ -976,6 +996,57 @@ START_TEST(download_to_file)
 }
 END_TEST
 
+START_TEST(streamed_bounded_by_stall_not_total)
+{
+  static const char *const script[] = {
+    "TRICKLE:HTTP/1.1 200 OK\r\nContent-Length: 40\r\nConnection: close\r\n\r\n"
+    "0123456789012345678901234567890123456789",
+    "HOLD:HTTP/1.1 200 OK\r\nContent-Length: 40\r\nConnection: close\r\n\r\n0123"};
+  drover_http_config cfg;
+  drover_http *h = NULL;
+  drover_http_response resp;
+  drover_http_req r = req_init("GET", "/slow");
+  drover_error err;
+  char url[64], path[64];
+  double t0;
+  int fd;
+  srv s;
+
+  srv_start(&s, 0, script, 2);
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d", s.port);
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.version = DROVER_HTTP_CONFIG_VERSION;
+  cfg.base_url = url;
+  cfg.timeout = 1;              /* shorter than the trickle (1.8 s) */
+  cfg.stall_timeout = 2;        /* longer than any of its pauses (0.6 s) */
+  cfg.max_retries = 1;
+  cfg.retry_budget = 1;         /* the trickle is not retried: only the hold */
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_http_new(&h, &cfg, &err), DROVER_OK);
+  snprintf(path, sizeof(path), "/tmp/check_http_slow.XXXXXX");
+  fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  close(fd);
+  r.response_path = path;
+  /* A download that keeps moving outlives the total timeout. */
+  ck_assert_int_eq(drover_http_perform(h, &r, &resp, &err), DROVER_OK);
+  ck_assert_int_eq(resp.status, 200);
+  ck_assert_uint_eq(resp.written, 40);
+  drover_http_response_free(&resp);
+  /* One that stops moving fails (transient, retried once, stalls again)
+   * long before the server's 6 s of silence end. */
+  t0 = drover_now();
+  ck_assert_int_eq(drover_http_perform(h, &r, &resp, &err), DROVER_E_TRANSIENT);
+  ck_assert_ptr_nonnull(strstr(err.text, "no data moved for 2 s"));
+  ck_assert_double_lt(drover_now() - t0, 2 * 5.5);
+  ck_assert_ptr_nonnull(strstr(err.text, "gave up after 1 retry"));
+  drover_http_response_free(&resp);
+  drover_http_free(h);
+  srv_stop(&s);
+  unlink(path);
+}
+END_TEST
+
 START_TEST(versions_checked)
 {
   drover_http_config cfg;
@@ -1030,6 +1101,11 @@ static Suite *http_suite(void)
   tcase_add_test(tc, stream_upload_restarts_on_retry);
   tcase_add_test(tc, download_to_file);
   tcase_add_test(tc, versions_checked);
+  suite_add_tcase(s, tc);
+  /* Slow servers, on their own: CK_RUN_CASE=stall runs just these. */
+  tc = tcase_create("stall");
+  tcase_set_timeout(tc, 30);
+  tcase_add_test(tc, streamed_bounded_by_stall_not_total);
   suite_add_tcase(s, tc);
   return s;
 }

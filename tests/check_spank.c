@@ -220,13 +220,14 @@ START_TEST(config_args)
                 "max_instances_per_job=4", "max_instances_per_user=10", "allow_keep=yes",
                 "lock_dir=/run/drover/locks", "log_level=debug", "outputs_dir=/run/x",
                 "epilog=skip", "apply_timeout=120", "lock_wait=5", "epilog_retries=2",
-                "engine=/usr/lib/slurm/drover_spank_engine.so"};
+                "engine=/usr/lib/slurm/drover_spank_engine.so",
+                "provider_dir=/usr/local/lib/drover/providers/"};
   const char *bad[] = {"template_dir=relative", "max_instances_per_job=-1",
                        "max_instances_per_job=abc", "max_instances_per_job=1e3",
                        "max_instances_per_job=", "allow_keep=maybe", "log_level=loud",
                        "epilog=later", "epilog_retries=0", "apply_timeout=-5",
                        "templatedir=/x", "template_dir", "MAX_INSTANCES_PER_JOB=1",
-                       "engine=drover_spank_engine.so"};
+                       "engine=drover_spank_engine.so", "provider_dir=providers"};
   size_t i;
 
   dvs_config_init(&c);
@@ -243,6 +244,7 @@ START_TEST(config_args)
   ck_assert_int_eq(c.epilog, DVS_EPILOG_SKIP);
   ck_assert_uint_eq(c.epilog_retries, 2);
   ck_assert_str_eq(c.engine, "/usr/lib/slurm/drover_spank_engine.so");
+  ck_assert_str_eq(c.provider_dir, "/usr/local/lib/drover/providers");
   for(i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     char *one[1];
     one[0] = (char *)bad[i];

@@ -31,8 +31,23 @@ static const drover_prop group_props[] = {
   {NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}
 };
 
-const drover_rtype fake_thing_type = {"fake.thing", thing_props, 1, "a thing"};
-const drover_rtype fake_group_type = {"fake.group", group_props, 0, "a group"};
+/* fakeid.vm: the server-assigned-ID mode (provider "fakeid"). */
+static const drover_prop vm_props[] = {
+  {"image", DROVER_T_STRING, DROVER_PROP_REQUIRED | DROVER_PROP_FORCE_NEW, NULL,
+   NULL, "image to boot"},
+  {"size", DROVER_T_INTEGER, 0, "1", NULL, "size units"},
+  {"tags", DROVER_T_STRING_MAP, 0, "{}", NULL, "free tags"},
+  {"disks", DROVER_T_OBJECT_ARRAY, 0, "[]", NULL, "block devices, in order"},
+  {"nics", DROVER_T_MAP_OF_OBJECTS, 0, "{}", NULL, "network interfaces by name"},
+  {NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}
+};
+
+const drover_rtype fake_thing_type = {"fake.thing", thing_props, 1, "a thing", 0};
+const drover_rtype fake_group_type = {"fake.group", group_props, 0, "a group", 0};
+const drover_rtype fake_vm_type = {"fakeid.vm", vm_props, 1,
+                                   "a VM whose ID the cloud assigns",
+                                   DROVER_RTYPE_SERVER_ID};
+static const drover_rtype *const fakeid_types[] = {&fake_vm_type, NULL};
 
 static const drover_rtype *const fake_types[] = {&fake_thing_type,
                                                  &fake_group_type, NULL};
@@ -48,6 +63,7 @@ typedef struct fobj {
   json_t *props;
   unsigned long etag;
   unsigned long id;
+  char *token;               /* fakeid.vm: the create's idempotency token */
   struct fobj *next;
 } fobj;
 
@@ -59,7 +75,7 @@ typedef struct ffault {
   struct ffault *next;
 } ffault;
 
-#define NTYPES 2
+#define NTYPES 3
 #define LOGMAX 4096
 
 typedef struct flog {
@@ -77,6 +93,8 @@ static unsigned long etag_counter, id_counter;
 static double delay;
 static int list_etags = 1; /* 0: listed objects carry no ETag, like LXD's lists */
 static drover_code init_fail;
+static unsigned lose_creates;    /* creates that succeed but report a failure */
+static int honour_tokens = 1;    /* fakeid.vm: dedupe creates by token */
 static json_t *last_config;
 static flog oplog[LOGMAX];
 static size_t noplog;
@@ -91,6 +109,8 @@ static int type_index(const char *type)
     return 0;
   if(type && !strcmp(type, "fake.group"))
     return 1;
+  if(type && !strcmp(type, "fakeid.vm"))
+    return 2;
   return -1;
 }
 
@@ -109,6 +129,7 @@ static void obj_free(fobj *o)
   free(o->address);
   free(o->hash);
   free(o->deps);
+  free(o->token);
   json_decref(o->props);
   free(o);
 }
@@ -225,7 +246,14 @@ static drover_live *to_live(const fobj *o)
   json_object_update(l->attributes, o->props);
   json_object_set_new(l->attributes, "name", json_string(o->name));
   snprintf(buf, sizeof(buf), "id-%lu", o->id);
-  json_object_set_new(l->attributes, "id", json_string(buf));
+  /* fakeid.vm: the name is the ID the cloud assigned; the engine adds
+   * attributes.id itself for such types, so leave it out. */
+  if(strcmp(o->type, "fakeid.vm"))
+    json_object_set_new(l->attributes, "id", json_string(buf));
+  else {
+    json_object_del(l->attributes, "name");
+    json_object_del(l->properties, "name");
+  }
   if(!l->name || (list_etags && !l->etag) || !l->properties) {
     drover_live_free(l);
     return NULL;
@@ -302,6 +330,48 @@ static drover_code fake_list(void *state, const drover_rtype *type,
   return rc;
 }
 
+/* Under the lock: fakeid.vm's create. The cloud names it ("i-<n>"); a
+ * request carrying the token of an earlier create gets that object back,
+ * as EC2 does with a ClientToken. */
+static drover_code vm_create(const drover_rtype *type, const drover_res_req *req,
+                             drover_live **out, drover_error *err)
+{
+  char name[32];
+  fobj *o = NULL;
+
+  if(honour_tokens && req->idempotency_token)
+    for(o = objs; o; o = o->next)
+      if(o->token && !strcmp(o->token, req->idempotency_token))
+        break;
+  if(!o) {
+    o = calloc(1, sizeof(*o));
+    if(!o)
+      return drover_error_set(err, DROVER_E_NOMEM, "fake: out of memory");
+    o->id = ++id_counter;
+    snprintf(name, sizeof(name), "i-%06lu", o->id);
+    o->type = xdup(type->name);
+    o->name = xdup(name);
+    o->stack = xdup(req->stack);
+    o->address = xdup(req->address);
+    o->hash = xdup(req->hash);
+    o->deps = xdup(req->deps);
+    o->token = xdup(req->idempotency_token);
+    o->props = req->properties ? json_deep_copy(req->properties) : json_object();
+    o->etag = ++etag_counter;
+    o->next = objs;
+    objs = o;
+  }
+  if(lose_creates) {
+    /* The cloud made it; the answer never arrived. */
+    lose_creates--;
+    drover_error_set(err, DROVER_E_TRANSIENT, "fake: response lost after create");
+    drover_error_locate(err, "fakeid", req->address);
+    return DROVER_E_TRANSIENT;
+  }
+  *out = to_live(o);
+  return *out ? DROVER_OK : drover_error_set(err, DROVER_E_NOMEM, "fake: out of memory");
+}
+
 static drover_code fake_create(void *state, const drover_rtype *type,
                                const drover_res_req *req, drover_live **out,
                                drover_error *err)
@@ -315,6 +385,10 @@ static drover_code fake_create(void *state, const drover_rtype *type,
   if(rc)
     return rc;
   pthread_mutex_lock(&fake_lock);
+  if(type->flags & DROVER_RTYPE_SERVER_ID) {
+    rc = vm_create(type, req, out, err);
+    goto unlock;
+  }
   o = find(type->name, req->name);
   if(o) {
     /* A retry after a lost response: adopt our own object. */
@@ -484,6 +558,35 @@ int fake_register(void)
   return dv_provider_register(&fake_provider, &err) ? -1 : 0;
 }
 
+/* The same store and ops, serving only fakeid.vm. */
+const drover_provider fake_id_provider = {
+  DROVER_PROVIDER_VERSION, "fakeid", DROVER_CAP_ETAG, sizeof(fstate), fakeid_types,
+  fake_init, fake_cleanup, fake_list, fake_create, fake_update, fake_del, fake_read,
+  sizeof(drover_provider)
+};
+
+int fake_register_server_id(void)
+{
+  drover_error err;
+
+  drover_error_clear(&err);
+  return dv_provider_register(&fake_id_provider, &err) ? -1 : 0;
+}
+
+void fake_lose_create_responses(unsigned n)
+{
+  pthread_mutex_lock(&fake_lock);
+  lose_creates = n;
+  pthread_mutex_unlock(&fake_lock);
+}
+
+void fake_set_honour_tokens(int on)
+{
+  pthread_mutex_lock(&fake_lock);
+  honour_tokens = on;
+  pthread_mutex_unlock(&fake_lock);
+}
+
 void fake_reset(void)
 {
   pthread_mutex_lock(&fake_lock);
@@ -503,6 +606,8 @@ void fake_reset(void)
   list_etags = 1;
   delay = 0;
   init_fail = DROVER_OK;
+  lose_creates = 0;
+  honour_tokens = 1;
   json_decref(last_config);
   last_config = NULL;
   noplog = 0;

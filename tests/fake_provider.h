@@ -15,6 +15,13 @@
  * counter bumped on every change). Every object also gets a server-owned
  * attribute "id" (unknown until created) for "known after apply" tests.
  *
+ * Server-assigned IDs: provider "fakeid" (fake_register_server_id()) has
+ * one type, fakeid.vm (image, size, tags, disks: an array of objects,
+ * nics: a map of objects; DROVER_RTYPE_SERVER_ID), in the
+ * same store. Its create ignores req->name and names the object
+ * "i-<n>"; a create carrying the idempotency token of an earlier one
+ * returns that object (EC2's ClientToken), unless tokens are switched off.
+ *
  * Counts calls per op and type, records the order in which ops started
  * and finished, measures the highest number of concurrent calls, and
  * injects faults. Call fake_register() once (before threads) and
@@ -40,8 +47,18 @@ extern const drover_provider fake_provider;
 extern const drover_rtype fake_thing_type;
 extern const drover_rtype fake_group_type;
 
+extern const drover_rtype fake_vm_type;
+
 /* Registers "fake" with the engine (idempotent). Returns 0 on success. */
 int fake_register(void);
+/* Registers "fakeid" (fakeid.vm, server-assigned IDs). */
+int fake_register_server_id(void);
+/* The next n fakeid.vm creates make the object, then fail with
+ * DROVER_E_TRANSIENT as if the response was lost. */
+void fake_lose_create_responses(unsigned n);
+/* fakeid.vm: whether a create with a known token returns the earlier
+ * object (default on; reset by fake_reset). */
+void fake_set_honour_tokens(int on);
 
 /* Empties the store, counters, faults, the op log and the delay. */
 void fake_reset(void);

@@ -344,23 +344,13 @@ int cli_stack_open_bare(struct cli_stack *cs, const struct cli *cli)
 {
   drover_error err;
   drover_code rc;
-  char *providers = NULL;
 
   memset(cs, 0, sizeof(*cs));
   drover_error_clear(&err);
   cli_options(&cs->opts, cli);
-  if(cli->provider_config) {
-    providers = cli_read_file(cli->provider_config, NULL);
-    if(!providers) {
-      cli_errorf("%s: %s", cli->provider_config, strerror(errno));
-      return CLI_EXIT_ERROR;
-    }
-    /* The file is the providers object itself; do not merge it twice. */
-    cs->opts.provider_config = NULL;
-  }
-  rc = drover_stack_open_bare(&cs->stack, cli->stack_name,
-                              providers ? providers : "{\"lxd\":{}}", &cs->opts, &err);
-  free(providers);
+  /* Every provider is asked (built in and modules), with the settings of
+   * --provider-config (merged by the library) or its own defaults. */
+  rc = drover_stack_open_bare(&cs->stack, cli->stack_name, NULL, &cs->opts, &err);
   if(rc) {
     if(!err.code)
       err.code = rc;

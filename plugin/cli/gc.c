@@ -14,7 +14,6 @@
  * Only built with libslurm (HAVE_SLURM); main.c dispatches "drover gc"
  * here. Uses the public API (drover.h) and the command's own helpers.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,8 +37,9 @@ static const char gc_usage[] =
   "root, periodically (cron or scrontab), with the plugin's provider config.\n"
   "\n"
   "Options:\n"
-  "      --provider-config FILE  providers and credentials (the plugin's config=);\n"
-  "                              default {\"lxd\":{}}\n"
+  "      --provider-config FILE  provider settings and credentials (the plugin's\n"
+  "                              config=); every provider is asked, built in or\n"
+  "                              a module, with these settings or its defaults\n"
   "  -n, --dry-run               only say what would be destroyed\n"
   "      --min-age SECONDS       spare stacks of jobs that ended less than this\n"
   "                              long ago (e.g. kept with --drover-keep); default 0\n"
@@ -68,29 +68,6 @@ static void gc_log(void *ud, drover_log_level level, const char *msg)
 {
   if(level <= gc_level)
     cli_log(ud, level, msg);
-}
-
-/* "job-<digits>-<rest>" -> jobid. 0 on success. */
-static int gc_jobid(const char *stack, uint32_t *jobid)
-{
-  unsigned long long v = 0;
-  const char *p;
-
-  if(strncmp(stack, "job-", 4))
-    return -1;
-  p = stack + 4;
-  if(*p < '0' || *p > '9')
-    return -1;
-  while(*p >= '0' && *p <= '9') {
-    v = v * 10 + (unsigned)(*p - '0');
-    if(v > 0xffffffffULL)
-      return -1;
-    p++;
-  }
-  if(*p != '-' || !p[1])
-    return -1;
-  *jobid = (uint32_t)v;
-  return 0;
 }
 
 enum verdict { GC_KEEP, GC_DESTROY, GC_UNKNOWN };
@@ -151,47 +128,6 @@ static enum verdict gc_judge(uint32_t jobid, const struct gc_opts *o, char *why,
   return v;
 }
 
-/* Destroys one stack by its labels. Returns 0 or a drover_code. */
-static drover_code gc_destroy(const char *name, const char *providers_json,
-                              const drover_options *base, const struct gc_opts *o,
-                              size_t *deleted, drover_error *err)
-{
-  drover_options opts = *base;
-  drover_apply_opts ao = DROVER_APPLY_OPTS_INIT;
-  drover_apply_result res;
-  drover_stack *stack = NULL;
-  drover_plan *plan = NULL;
-  drover_code rc;
-
-  *deleted = 0;
-  opts.stack_name = name;
-  rc = drover_stack_open_bare(&stack, name, providers_json, &opts, err);
-  if(rc)
-    goto out;
-  rc = drover_stack_lock(stack, o->lock_timeout, err);
-  if(rc)
-    goto out;
-  rc = drover_stack_refresh(stack, err);
-  if(rc)
-    goto out;
-  rc = drover_plan_new(&plan, stack, DROVER_PLAN_DESTROY, err);
-  if(rc)
-    goto out;
-  if(o->dry_run) {
-    *deleted = drover_plan_changes(plan);
-    goto out;
-  }
-  if(!drover_plan_changes(plan))
-    goto out;
-  memset(&res, 0, sizeof(res));
-  rc = drover_apply(plan, &ao, &res, err);
-  *deleted = res.deleted;
-out:
-  drover_plan_free(plan);
-  drover_stack_free(stack);
-  return rc;
-}
-
 int drover_cli_gc(int argc, char **argv)
 {
   static const struct option longopts[] = {
@@ -208,7 +144,8 @@ int drover_cli_gc(int argc, char **argv)
   struct gc_opts o;
   drover_options opts = DROVER_OPTIONS_INIT;
   drover_error err;
-  char **names = NULL, *providers = NULL, why[256];
+  drover_destroy_opts dopts = DROVER_DESTROY_OPTS_INIT;
+  char **names = NULL, why[256];
   size_t i, seen = 0, destroyed = 0, failed = 0;
   int c, ret = CLI_EXIT_OK;
 
@@ -249,13 +186,6 @@ int drover_cli_gc(int argc, char **argv)
     return CLI_EXIT_ERROR;
   }
 
-  if(o.provider_config) {
-    providers = cli_read_file(o.provider_config, NULL);
-    if(!providers) {
-      cli_errorf("gc: %s: %s", o.provider_config, strerror(errno));
-      return CLI_EXIT_ERROR;
-    }
-  }
   gc_level = o.verbose ? DROVER_LOG_DEBUG : o.quiet ? DROVER_LOG_ERROR : DROVER_LOG_WARN;
   opts.log = gc_log;
   opts.log_level = gc_level;
@@ -265,19 +195,22 @@ int drover_cli_gc(int argc, char **argv)
   drover_error_clear(&err);
   if(drover_global_init()) {
     cli_errorf("gc: library initialisation failed");
-    free(providers);
     return CLI_EXIT_ERROR;
   }
-  if(drover_stacks_list(&names, providers ? providers : "{\"lxd\": {}}", &opts, &err)) {
+  dopts.lock_wait = o.lock_timeout;
+  dopts.dry_run = o.dry_run;
+  /* Every provider (built in and modules): any may hold a job's objects. */
+  if(drover_stacks_list(&names, NULL, &opts, &err)) {
     ret = cli_fail(&err);
     goto out;
   }
   for(i = 0; names && names[i]; i++) {
     uint32_t jobid;
     enum verdict v;
-    size_t deleted = 0;
+    drover_destroy_result res;
+    drover_options sopts = opts;
 
-    if(gc_jobid(names[i], &jobid))
+    if(drover_job_stack_jobid(names[i], &jobid))
       continue; /* not a job stack: not ours to judge */
     seen++;
     v = gc_judge(jobid, &o, why, sizeof(why));
@@ -292,8 +225,8 @@ int drover_cli_gc(int argc, char **argv)
       continue;
     }
     drover_error_clear(&err);
-    if(gc_destroy(names[i], providers ? providers : "{\"lxd\": {}}", &opts, &o, &deleted,
-                  &err)) {
+    sopts.stack_name = names[i];
+    if(drover_stack_destroy_bare(names[i], NULL, &sopts, &dopts, &res, &err)) {
       char line[DROVER_ERROR_TEXT + 300];
       if(err.code == DROVER_E_LOCKED)
         cli_errorf("gc: %s: skipped: someone holds its lock (%s)", names[i],
@@ -306,7 +239,8 @@ int drover_cli_gc(int argc, char **argv)
     destroyed++;
     if(!o.quiet)
       printf("%s: %s %zu object%s: %s\n", names[i], o.dry_run ? "would destroy" : "destroyed",
-             deleted, deleted == 1 ? "" : "s", why);
+             o.dry_run ? res.planned : res.deleted,
+             (o.dry_run ? res.planned : res.deleted) == 1 ? "" : "s", why);
   }
   if(!o.quiet)
     printf("gc: %zu job stack%s, %zu %s, %zu failed\n", seen, seen == 1 ? "" : "s", destroyed,
@@ -314,7 +248,6 @@ int drover_cli_gc(int argc, char **argv)
   ret = failed ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 out:
   drover_strv_free(names);
-  free(providers);
   drover_global_cleanup();
   return ret;
 }

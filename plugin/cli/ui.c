@@ -417,8 +417,9 @@ void cli_progress_event(void *userdata, const drover_event *ev)
   case DROVER_EVENT_DONE:
     busy_remove(p, addr);
     if(!p->quiet)
-      fprintf(p->out, "%s: %s... %sdone%s (%.1fs)\n", addr, verb(ev->action),
-              cli_c(p->color, CLI_GREEN), cli_c(p->color, CLI_RESET), ev->elapsed);
+      fprintf(p->out, "%s: %s... %sdone%s (%.1fs%s%s)\n", addr, verb(ev->action),
+              cli_c(p->color, CLI_GREEN), cli_c(p->color, CLI_RESET), ev->elapsed,
+              ev->message ? ", " : "", ev->message ? ev->message : "");
     break;
   case DROVER_EVENT_RETRY:
     if(!p->quiet)

@@ -21,6 +21,7 @@
 #define DROVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #ifdef __cplusplus
@@ -186,7 +187,10 @@ void drover_stack_free(drover_stack *stack);
  * This is how the SPANK epilog and `drover gc` remove a stack whose
  * template may have changed. providers_json is a JSON object text shaped
  * like a template's "providers" member: which providers to ask, with
- * their settings (e.g. {"lxd": {}}). *out: drover_stack_free().
+ * their settings (e.g. {"lxd": {}}); NULL asks every provider there is
+ * (built in, and every module in the search directories), each with the
+ * settings from opts->provider_config or its own defaults.
+ * *out: drover_stack_free().
  */
 drover_code drover_stack_open_bare(drover_stack **out, const char *name,
                                    const char *providers_json,
@@ -194,7 +198,8 @@ drover_code drover_stack_open_bare(drover_stack **out, const char *name,
 
 /*
  * Names of every stack that owns objects in the given providers (one bulk
- * list per resource type). *names is a NULL-terminated array owned by the
+ * list per resource type); providers_json as for drover_stack_open_bare(),
+ * NULL for every provider. *names is a NULL-terminated array owned by the
  * caller: drover_strv_free().
  */
 drover_code drover_stacks_list(char ***names, const char *providers_json,
@@ -383,6 +388,57 @@ drover_code drover_providers_load_all(drover_error *err);
  * drover_stack_open_bare() and drover_stacks_list() when nothing more
  * specific is known. Caller frees *out with free(). */
 drover_code drover_providers_json(char **out, drover_error *err);
+
+/* --------------------------------------------------------------------------
+ * Stacks known only by name (destroy.c) and Slurm job stacks (jobstack.c)
+ */
+
+typedef struct drover_destroy_opts {
+  unsigned version;          /* DROVER_DESTROY_OPTS_VERSION */
+  double lock_wait;          /* seconds to wait for the stack lock (0: try once) */
+  int dry_run;               /* plan only; result->planned says what would go */
+  const drover_apply_opts *apply; /* NULL: the defaults */
+} drover_destroy_opts;
+#define DROVER_DESTROY_OPTS_VERSION 1
+#define DROVER_DESTROY_OPTS_INIT {DROVER_DESTROY_OPTS_VERSION, 0, 0, NULL}
+
+typedef struct drover_destroy_result {
+  size_t planned;            /* objects the destroy plan would delete */
+  size_t deleted;            /* objects deleted */
+} drover_destroy_result;
+
+/*
+ * Destroys everything labelled with stack name: opens it bare
+ * (providers_json as for drover_stack_open_bare(), NULL for every
+ * provider), takes its lock, refreshes, plans the destroy and applies it.
+ * What the SPANK epilog and `drover gc` do. DROVER_E_LOCKED when someone
+ * holds the lock past dopts->lock_wait. result may be NULL.
+ */
+drover_code drover_stack_destroy_bare(const char *name, const char *providers_json,
+                                      const drover_options *opts,
+                                      const drover_destroy_opts *dopts,
+                                      drover_destroy_result *result, drover_error *err);
+
+/* Longest job stack name, and longest template name it is built from. */
+#define DROVER_JOB_STACK_MAX 40
+#define DROVER_JOB_TEMPLATE_MAX 32
+
+/* A template name a job may ask for: [a-z0-9_-], 1..32 bytes. */
+int drover_job_template_name_ok(const char *name);
+
+/*
+ * The stack name for a Slurm job: "job-<jobid>-<name>", '_' mapped to
+ * '-'. When that is longer than DROVER_JOB_STACK_MAX, the name part is cut
+ * and an 8-hex-digit hash of the full name appended, so the result is
+ * deterministic (the epilog recomputes it) and still unique per job.
+ * Returns 0, or -1 for a bad name or a buf smaller than
+ * DROVER_JOB_STACK_MAX + 1.
+ */
+int drover_job_stack_name(char *buf, size_t size, uint32_t jobid, const char *name);
+
+/* Parses "job-<digits>-..." into *jobid. Returns 0, or -1 if stack is not
+ * a job stack. */
+int drover_job_stack_jobid(const char *stack, uint32_t *jobid);
 
 #ifdef __cplusplus
 }

@@ -21,7 +21,8 @@
 extern "C" {
 #endif
 
-/* Version 2 appended table_size to struct drover_provider. The engine
+/* Version 2 appended table_size to struct drover_provider, flags to
+ * struct drover_rtype and idempotency_token to struct drover_res_req. The engine
  * accepts tables from DROVER_PROVIDER_VERSION_MIN up to its own version
  * and reads an appended member only when the table's version has it. */
 #define DROVER_PROVIDER_VERSION 2
@@ -48,7 +49,12 @@ typedef enum {
   DROVER_T_ARRAY = 5,      /* array of strings */
   DROVER_T_OBJECT = 6,     /* object of anything */
   DROVER_T_STRING_MAP = 7, /* object whose values are strings (LXD config) */
-  DROVER_T_OBJECT_MAP = 8  /* object whose values are string maps (LXD devices) */
+  DROVER_T_OBJECT_MAP = 8, /* object whose values are string maps (LXD devices) */
+  DROVER_T_OBJECT_ARRAY = 9, /* array of objects (EC2 block device mappings,
+                                network interfaces); plans show changes per
+                                element path, "disks[1].size" */
+  DROVER_T_MAP_OF_OBJECTS = 10 /* object whose values are objects of anything
+                                  (nested maps, lists) */
 } drover_ptype;
 
 #define DROVER_PROP_REQUIRED 0x01u  /* must be set in the template */
@@ -64,6 +70,20 @@ typedef struct drover_prop {
   const char *doc;             /* one line, for errors and docs */
 } drover_prop;
 
+/* Identity of a type's objects (drover_rtype.flags). Without
+ * DROVER_RTYPE_SERVER_ID drover chooses the name (req->name, deterministic
+ * from stack and address; LXD). With it the cloud assigns an ID when it
+ * creates the object (EC2 instances, volumes, snapshots): req->name is
+ * only a display name the provider may set as a tag, drover_live.name is
+ * the ID, and attributes carry it as "id" (the engine adds it if the
+ * provider did not), so `${resource.x.id}` resolves after create.
+ * Ownership is then the labels alone, so create must set them in the
+ * request that creates the object, and should pass req->idempotency_token
+ * where the cloud takes one (EC2 ClientToken): a create whose response was
+ * lost and is retried then returns the first object, and one interrupted
+ * by a crash is found by its labels on the next refresh and adopted. */
+#define DROVER_RTYPE_SERVER_ID 0x01u
+
 typedef struct drover_rtype {
   const char *name;            /* "lxd.instance" */
   const drover_prop *props;    /* terminated by an entry with name == NULL */
@@ -72,6 +92,7 @@ typedef struct drover_rtype {
    * (profiles, volumes: 0). Dependency labels refine this. */
   int delete_order;
   const char *doc;
+  unsigned flags;              /* version 2: DROVER_RTYPE_* */
 } drover_rtype;
 
 /* --------------------------------------------------------------------------
@@ -122,6 +143,12 @@ typedef struct drover_res_req {
   const char *if_match;        /* update: ETag the plan read, NULL for none */
   const char *const *changed;  /* update: NULL-terminated changed property names */
   double deadline;             /* absolute CLOCK_MONOTONIC seconds for waits */
+  /* Version 2. create: a token the same for every try of one create, also
+   * in a later run after a crash ("drover-" and 32 hex digits, from
+   * stack, address, the desired hash and, for a replacement, the replaced
+   * object's name), different for the next generation of the resource.
+   * Pass it to clouds that deduplicate creates (EC2 ClientToken). */
+  const char *idempotency_token;
 } drover_res_req;
 
 /* What the engine lends a provider at init. */
@@ -275,12 +302,17 @@ typedef struct drover_http_config {
   const char *client_cert;     /* PEM paths for TLS client auth, or NULL */
   const char *client_key;
   double connect_timeout;      /* seconds; 0: 10 */
-  double timeout;              /* seconds per attempt; 0: 60 (0 would cut a
-                                  multi-GB transfer: set it for those) */
+  double timeout;              /* seconds per attempt; 0: 60. Not applied to
+                                  streamed transfers (body_path, body_read,
+                                  response_path), which may take hours:
+                                  they fail on stall_timeout instead */
   unsigned max_retries;        /* per request; 0: 4 */
   double retry_base;           /* seconds; 0: 0.25, doubled per try, full jitter */
   double retry_max;            /* cap on one backoff sleep; 0: 8 */
   unsigned retry_budget;       /* retries allowed over the handle's life; 0: 100 */
+  double stall_timeout;        /* streamed transfers: seconds without a byte
+                                  moving before an attempt fails (transient,
+                                  retried); 0: 30 */
 } drover_http_config;
 
 typedef struct drover_http_response {

@@ -314,6 +314,23 @@ static drover_code call_op(run *r, node *nd, opkind op, drover_res_req *req,
   }
 }
 
+/* The idempotency token of a create (drover_res_req.idempotency_token):
+ * the same for every try of this create, in this run or a later one after
+ * a crash; new for the next generation (other properties, or replacing
+ * the object named replaced). */
+static drover_code idem_token(char out[32], const char *stack, const char *address,
+                              const char *hash, const char *replaced)
+{
+  json_t *parts = json_pack("[s,s,s,s]", stack, address, hash, replaced ? replaced : "");
+  char h[17];
+  drover_code rc = parts ? dv_hash_json(h, parts) : DROVER_E_NOMEM;
+
+  json_decref(parts);
+  if(!rc)
+    snprintf(out, 32, "drover-%s", h);
+  return rc;
+}
+
 /* Creates (name NULL: the instance's own name) or updates nd's instance. */
 static drover_code build(run *r, node *nd, opkind op, const char *altname,
                          unsigned *seed, drover_error *err)
@@ -324,7 +341,7 @@ static drover_code build(run *r, node *nd, opkind op, const char *altname,
   drover_res_req req;
   drover_live *out = NULL;
   json_t *props = NULL;
-  char hash[17], cbd[80];
+  char hash[17], cbd[80], token[32];
   const char *name;
   int known;
 
@@ -368,8 +385,19 @@ static drover_code build(run *r, node *nd, opkind op, const char *altname,
     req.if_match = nd->e->etag;
     req.changed = (const char *const *)nd->e->changed;
   }
+  else {
+    rc = idem_token(token, s->name, inst->address, hash,
+                    nd->target ? nd->target->name : NULL);
+    if(rc) {
+      json_decref(props);
+      return drover_error_set(err, rc, "apply: out of memory");
+    }
+    req.idempotency_token = token;
+  }
   rc = call_op(r, nd, op, &req, op == OP_UPDATE ? inst->live : NULL, &out, seed, err);
   json_decref(props);
+  if(!rc && dv_live_fill_id(nd->vt, nd->rtype, out))
+    rc = drover_error_set(err, DROVER_E_NOMEM, "apply: out of memory");
   if(rc) {
     drover_live_free(out);
     return rc;
@@ -530,7 +558,16 @@ static void *worker(void *arg)
       case DROVER_ACTION_NOOP: break;
       }
       finish(r, idx, N_OK);
-      emit(r, DROVER_EVENT_DONE, nd, NULL, drover_now() - t0, r->finished);
+      {
+        /* A cloud-assigned ID is known only now: say it. */
+        char idmsg[300];
+        const drover_live *made = nd->e->inst ? nd->e->inst->applied : NULL;
+        int sid = dv_rtype_flags(nd->vt, nd->rtype) & DROVER_RTYPE_SERVER_ID;
+        if(sid && made && made->name)
+          snprintf(idmsg, sizeof(idmsg), "id %s", made->name);
+        emit(r, DROVER_EVENT_DONE, nd, sid && made && made->name ? idmsg : NULL,
+             drover_now() - t0, r->finished);
+      }
     }
     pthread_cond_broadcast(&r->cv);
   }

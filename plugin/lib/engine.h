@@ -156,6 +156,9 @@ typedef struct dv_inst {
   drover_live *live;    /* from refresh (owned); NULL when absent */
   drover_live *applied; /* what apply created/updated (owned); NULL before */
   char *deps;           /* comma-separated addresses of its dependencies */
+  int replacing;        /* plan.c: this plan replaces it and the cloud assigns
+                           its ID, so its live attributes (the old ID) are
+                           not what references will see */
 } dv_inst;
 
 typedef struct dv_pinst {     /* an instantiated provider */
@@ -180,6 +183,9 @@ struct drover_stack {
   size_t nproviders;
   drover_live_list orphans;   /* labelled with the stack, address not in template */
   int refreshed;
+  int providers_implied;      /* opened bare with no providers named: every
+                                 provider is asked, and one not set up here
+                                 is skipped (refresh.c) */
   drover_options opts;        /* copy; strings borrowed from the caller */
   drover_provider_env env;
   int lock_fd;                /* -1 when not held */
@@ -237,6 +243,32 @@ const drover_provider *dv_provider_find(const char *name);
 const drover_provider *dv_provider_at(size_t i);
 /* Resource type by full name ("lxd.instance"); sets *provider. */
 const drover_rtype *dv_rtype_find(const char *name, const drover_provider **provider);
+/* Every provider there is (after loading every module in the search
+ * directories) as {"name":{}...}: what a bare stack asks when its caller
+ * names no providers. *out: free(). */
+drover_code dv_providers_all_json(char **out, drover_error *err);
+/* Checks a provider table: version within
+ * [DROVER_PROVIDER_VERSION_MIN, DROVER_PROVIDER_VERSION], table_size
+ * covering its version, the required members. what names it in errors. */
+drover_code dv_provider_check(const drover_provider *p, const char *what,
+                              drover_error *err);
+/* Bytes of struct drover_provider that a version-vers table has. */
+size_t dv_provider_table_size(unsigned vers);
+
+/* module.c: opens the provider module at path (trust checks, dlopen, entry
+ * symbol, dv_provider_check, provider name want unless NULL). *out is a
+ * full-size copy of its table (caller frees) and *handle its dlopen
+ * handle (caller keeps it open while the table is used, or dlcloses). */
+drover_code dv_module_open(const char *path, const char *want, drover_provider **out,
+                           void **handle, drover_error *err);
+
+/* t->flags when p's version has it (2 and up), else 0. */
+unsigned dv_rtype_flags(const drover_provider *p, const drover_rtype *t);
+/* For a type whose IDs the cloud assigns: sets l's attribute "id" to its
+ * name (the ID) unless the provider set one, so references to .id
+ * resolve. Returns DROVER_E_NOMEM or 0. */
+drover_code dv_live_fill_id(const drover_provider *p, const drover_rtype *t,
+                            drover_live *l);
 /* Why the module for provider name was refused (borrowed, one line), or
  * NULL when none was. */
 const char *dv_provider_refusal(const char *name);
@@ -303,6 +335,14 @@ struct drover_plan {
  * <name cut to DV_CBD_BASE_MAX chars> + "-" + the first 6 hex digits of
  * its hash, so old and new can exist side by side (apply.c, plan.c). */
 #define DV_CBD_BASE_MAX 56
+
+/* plan_diff.c: appends to the JSON array out one {"path","before","after"}
+ * per place where have (live) and want (desired) differ below path,
+ * descending into objects (path.key) and arrays (path[i]); a side that is
+ * absent is null, an unknown want is a difference. Values are new
+ * references to the raw (unredacted) values. */
+drover_code dv_diff_paths(json_t *out, const char *path, const json_t *have,
+                          const json_t *want);
 
 /* plan_render.c: a deep copy of v for display: unknowns become the
  * string "(known after apply)" and, when redact is set, strings holding a

@@ -70,6 +70,7 @@ struct drover_http {
   char *client_key;
   long connect_timeout_ms;
   long timeout_ms;
+  double stall;                 /* streamed transfers: seconds without progress */
   unsigned max_retries;
   dv_backoff backoff;
   unsigned retry_budget;
@@ -177,6 +178,7 @@ drover_code drover_http_new(drover_http **out, const drover_http_config *cfg,
   http->connect_timeout_ms =
     (long)((cfg->connect_timeout > 0 ? cfg->connect_timeout : 10.0) * 1000.0);
   http->timeout_ms = (long)((cfg->timeout > 0 ? cfg->timeout : 60.0) * 1000.0);
+  http->stall = cfg->stall_timeout > 0 ? cfg->stall_timeout : 30.0;
   http->max_retries = cfg->max_retries ? cfg->max_retries : 4;
   http->backoff.base = cfg->retry_base > 0 ? cfg->retry_base : 0.25;
   http->backoff.cap = cfg->retry_max > 0 ? cfg->retry_max : 8.0;
@@ -292,15 +294,46 @@ static int curl_is_transient(CURLcode cc)
  * One attempt's easy handle
  */
 
-static int has_body(const drover_http_req *req)
+int dv_http_has_body(const drover_http_req *req)
 {
   return req->body || req->body_path || req->body_read;
+}
+
+/* Stall detection for streamed transfers: curl calls this at least once a
+ * second; the attempt fails once no byte moved for stall seconds. (curl's
+ * own LOW_SPEED check averages over a window, so a burst followed by
+ * silence is noticed late.) */
+typedef struct stall_clock {
+  double stall, last;
+  curl_off_t dl, ul;
+  int stalled;
+} stall_clock;
+
+static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+  stall_clock *c = userp;
+  double now = drover_now();
+
+  (void)dltotal;
+  (void)ultotal;
+  if(dlnow != c->dl || ulnow != c->ul || c->last == 0) {
+    c->dl = dlnow;
+    c->ul = ulnow;
+    c->last = now;
+    return 0;
+  }
+  if(now - c->last < c->stall)
+    return 0;
+  c->stalled = 1;
+  return 1;
 }
 
 /* Sets the options of one easy handle. Returns a curl code. */
 static CURLcode easy_setup(drover_http *http, CURL *h, const char *url,
                            const drover_http_req *req, struct curl_slist *headers,
-                           dv_http_attempt *a, dv_http_upload *u, char *errbuf)
+                           dv_http_attempt *a, dv_http_upload *u, stall_clock *clk,
+                           char *errbuf)
 {
   const char *method = req->method;
   CURLcode cc = CURLE_OK;
@@ -317,7 +350,17 @@ static CURLcode easy_setup(drover_http *http, CURL *h, const char *url,
   SET(CURLOPT_FOLLOWLOCATION, 0L);
   SET(CURLOPT_USERAGENT, "drover/" DROVER_VERSION);
   SET(CURLOPT_CONNECTTIMEOUT_MS, http->connect_timeout_ms);
-  SET(CURLOPT_TIMEOUT_MS, http->timeout_ms);
+  /* A streamed body may take hours: bound it by progress, not by time.
+   * Other requests keep the total bound (a long-poll such as LXD's
+   * operation wait is silent for most of it). */
+  if(!req->body_path && !req->body_read && !req->response_path)
+    SET(CURLOPT_TIMEOUT_MS, http->timeout_ms);
+  else {
+    clk->stall = http->stall;
+    SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+    SET(CURLOPT_XFERINFODATA, clk);
+    SET(CURLOPT_NOPROGRESS, 0L);
+  }
   /* TLS verification is never switched off. VERIFYHOST 2 is "on" (1 is
    * treated the same since curl 7.66). */
   SET(CURLOPT_SSL_VERIFYPEER, 1L);
@@ -344,7 +387,7 @@ static CURLcode easy_setup(drover_http *http, CURL *h, const char *url,
     SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     SET(CURLOPT_POSTFIELDS, req->body);
   }
-  else if(has_body(req)) {
+  else if(dv_http_has_body(req)) {
     /* File or stream: read in curl's buffer-sized pieces, so memory stays
      * bounded whatever the length. */
     SET(CURLOPT_UPLOAD, 1L);
@@ -364,143 +407,10 @@ static CURLcode easy_setup(drover_http *http, CURL *h, const char *url,
     SET(CURLOPT_BUFFERSIZE, 512L * 1024L);
   if(!strcmp(method, "HEAD"))
     SET(CURLOPT_NOBODY, 1L);
-  else if(strcmp(method, "GET") || has_body(req))
+  else if(strcmp(method, "GET") || dv_http_has_body(req))
     SET(CURLOPT_CUSTOMREQUEST, method);
 #undef SET
   return cc;
-}
-
-/* --------------------------------------------------------------------------
- * Headers
- */
-
-/* Appends a header line (copied); -1 on allocation failure, list intact. */
-static int add_header(struct curl_slist **list, const char *line)
-{
-  struct curl_slist *grown = curl_slist_append(*list, line);
-
-  if(!grown)
-    return -1;
-  *list = grown;
-  return 0;
-}
-
-static int bad_header_text(const char *s)
-{
-  return strpbrk(s, "\r\n") != NULL;
-}
-
-drover_code drover_http_headers_add(drover_http_headers *add, const char *name,
-                                    const char *value, drover_error *err)
-{
-  char *line = NULL;
-  drover_code rc = DROVER_OK;
-
-  if(!add || !name || !*name || !value || strpbrk(name, ": \t") ||
-     bad_header_text(name) || bad_header_text(value)) {
-    rc = drover_error_set(err, DROVER_E_ARG, "http: bad header name or value");
-    goto out;
-  }
-  /* curl sends "Name;" as a header with an empty value. */
-  line = *value ? dv_aprintf("%s: %s", name, value) : dv_aprintf("%s;", name);
-  if(!line || add_header(&add->list, line))
-    rc = drover_error_set(err, DROVER_E_NOMEM, "http: out of memory");
-out:
-  free(line);
-  return rc;
-}
-
-/* The name part of a "Name: value" (or "Name;") line. */
-static size_t line_name_len(const char *line)
-{
-  return strcspn(line, ":;");
-}
-
-/* Appends "name: value" unless value is NULL or empty; -1 on allocation
- * failure. */
-static int add_named(struct curl_slist **list, const char *name, const char *value)
-{
-  char *line;
-  int bad;
-
-  if(!value || !*value)
-    return 0;
-  line = dv_aprintf("%s: %s", name, value);
-  bad = !line || add_header(list, line);
-  free(line);
-  return bad ? -1 : 0;
-}
-
-/* Builds the request's fixed header lines (checked: a name, no CR/LF).
- * *out is owned by the caller (curl_slist_free_all). */
-static drover_code base_headers(const drover_http_req *req, struct curl_slist **out,
-                                drover_error *err)
-{
-  struct curl_slist *list = NULL;
-  drover_code rc = DROVER_OK;
-  size_t i;
-
-  /* No "Expect: 100-continue" round trip before a body. */
-  if(add_header(&list, "Expect:") || add_named(&list, "Accept", req->accept) ||
-     add_named(&list, "Content-Type", has_body(req) ? req->content_type : NULL) ||
-     add_named(&list, "If-Match", req->if_match))
-    goto nomem;
-  if((req->accept && bad_header_text(req->accept)) ||
-     (req->content_type && bad_header_text(req->content_type)) ||
-     (req->if_match && bad_header_text(req->if_match))) {
-    rc = drover_error_set(err, DROVER_E_ARG, "http: %s %s: CR or LF in a header",
-                          req->method, req->path);
-    goto out;
-  }
-  for(i = 0; req->headers && req->headers[i]; i++) {
-    const char *h = req->headers[i];
-    size_t n = line_name_len(h);
-    if(n == 0 || !h[n] || bad_header_text(h) || strcspn(h, " \t") < n) {
-      rc = drover_error_set(err, DROVER_E_ARG, "http: %s %s: header %zu is not "
-                            "\"Name: value\"", req->method, req->path, i + 1);
-      goto out;
-    }
-    if(add_header(&list, h))
-      goto nomem;
-  }
-  goto out;
-nomem:
-  rc = drover_error_set(err, DROVER_E_NOMEM, "http: out of memory");
-out:
-  if(rc) {
-    curl_slist_free_all(list);
-    list = NULL;
-  }
-  *out = list;
-  return rc;
-}
-
-/* The attempt's header list: the base lines not named by the hook, then
- * the hook's. *out is owned by the caller. */
-static drover_code merge_headers(const struct curl_slist *base,
-                                 const struct curl_slist *hook,
-                                 struct curl_slist **out, drover_error *err)
-{
-  struct curl_slist *list = NULL;
-  const struct curl_slist *b, *k;
-
-  for(b = base; b; b = b->next) {
-    size_t n = line_name_len(b->data);
-    for(k = hook; k; k = k->next)
-      if(dv_http_line_is(k->data, b->data, n) && line_name_len(k->data) == n)
-        break;
-    if(!k && add_header(&list, b->data))
-      goto nomem;
-  }
-  for(k = hook; k; k = k->next)
-    if(add_header(&list, k->data))
-      goto nomem;
-  *out = list;
-  return DROVER_OK;
-nomem:
-  curl_slist_free_all(list);
-  *out = NULL;
-  return drover_error_set(err, DROVER_E_NOMEM, "http: out of memory");
 }
 
 /* --------------------------------------------------------------------------
@@ -556,6 +466,7 @@ drover_code drover_http_perform(drover_http *http, const drover_http_req *req,
   char last[CURL_ERROR_SIZE + 64];
   dv_http_attempt a;
   dv_http_upload u;
+  stall_clock clk;
   unsigned tries, seed;
   CURL *h = NULL;
   const char *method = "?", *path = "?";
@@ -581,7 +492,7 @@ drover_code drover_http_perform(drover_http *http, const drover_http_req *req,
                                   : dv_aprintf("%s%s", http->base_url, path);
   if(!url)
     goto nomem;
-  rc = base_headers(req, &base, err);
+  rc = dv_http_base_headers(req, &base, err);
   if(rc)
     goto out;
   if(req->body_path) {
@@ -617,13 +528,14 @@ drover_code drover_http_perform(drover_http *http, const drover_http_req *req,
         goto out;
       }
     }
-    rc = merge_headers(base, hook.list, &headers, err);
+    rc = dv_http_merge_headers(base, hook.list, &headers, err);
     if(rc)
       goto out;
     h = curl_easy_init();
     if(!h)
       goto nomem;
-    cc = easy_setup(http, h, url, req, headers, &a, &u, errbuf);
+    memset(&clk, 0, sizeof(clk));
+    cc = easy_setup(http, h, url, req, headers, &a, &u, &clk, errbuf);
     if(cc) {
       rc = drover_error_set(err, DROVER_E_INTERNAL, "http: %s %s: setup: %s",
                             method, path, curl_easy_strerror(cc));
@@ -656,7 +568,11 @@ drover_code drover_http_perform(drover_http *http, const drover_http_req *req,
                             errbuf[0] ? errbuf : curl_easy_strerror(cc));
       goto out;
     }
-    if(cc) {
+    if(cc == CURLE_ABORTED_BY_CALLBACK && clk.stalled) {
+      snprintf(last, sizeof(last), "no data moved for %.0f s", clk.stall);
+      oc = OUT_RETRY;
+    }
+    else if(cc) {
       snprintf(last, sizeof(last), "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
       oc = curl_is_transient(cc) ? OUT_RETRY : OUT_FAIL;
     }

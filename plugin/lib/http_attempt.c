@@ -256,8 +256,3 @@ int dv_http_on_seek(void *userp, curl_off_t offset, int origin)
   u->off = (unsigned long long)offset;
   return CURL_SEEKFUNC_OK;
 }
-
-int dv_http_line_is(const char *line, const char *name, size_t nlen)
-{
-  return !strncasecmp(line, name, nlen) && (line[nlen] == ':' || line[nlen] == ';');
-}

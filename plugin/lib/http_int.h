@@ -1,7 +1,8 @@
 /*
  * http_int.h - what http.c (handle and retry loop) shares with
  * http_attempt.c (one attempt's body source, body sink and response
- * headers). Internal; not installed.
+ * headers) and http_headers.c (the request's header lines). Internal;
+ * not installed.
  */
 #ifndef DROVER_HTTP_INT_H
 #define DROVER_HTTP_INT_H
@@ -57,7 +58,25 @@ size_t dv_http_on_header(char *ptr, size_t size, size_t nmemb, void *userp);
 size_t dv_http_on_read(char *buf, size_t size, size_t nitems, void *userp);
 int dv_http_on_seek(void *userp, curl_off_t offset, int origin);
 
-/* Is "Name: value" line a header called name (case-insensitive)? */
+/* http_headers.c */
+
+/* Is "Name: value" line a header called name (its first nlen bytes,
+ * case-insensitive)? */
 int dv_http_line_is(const char *line, const char *name, size_t nlen);
+
+/* Whether req has a body (memory, file or stream). http.c. */
+int dv_http_has_body(const drover_http_req *req);
+
+/* The request's fixed header lines: Expect (off), Accept, Content-Type
+ * (with a body), If-Match, then req->headers, each checked. *out is owned
+ * by the caller (curl_slist_free_all). */
+drover_code dv_http_base_headers(const drover_http_req *req, struct curl_slist **out,
+                                 drover_error *err);
+
+/* One attempt's header list: the base lines the hook did not name, then
+ * the hook's. *out is owned by the caller. */
+drover_code dv_http_merge_headers(const struct curl_slist *base,
+                                  const struct curl_slist *hook,
+                                  struct curl_slist **out, drover_error *err);
 
 #endif /* DROVER_HTTP_INT_H */

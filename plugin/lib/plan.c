@@ -318,6 +318,36 @@ static const dv_block *block_of_address(const drover_stack *stack, const char *a
   return NULL;
 }
 
+/* Server-assigned IDs: when this plan replaces an object whose ID the
+ * cloud assigns, its dependents must see that ID as known after apply,
+ * not the old one. Marks inst when e replaces it; re-evaluates inst when a
+ * block it depends on holds such a replacement (repl, per block). */
+static void mark_replaced(drover_stack *stack, dv_inst *inst, const dv_plan_entry *e,
+                          unsigned char *repl)
+{
+  const dv_block *b = &stack->tpl->blocks[inst->block];
+
+  if(e->action == DROVER_ACTION_REPLACE &&
+     (dv_rtype_flags(b->provider, b->rtype) & DROVER_RTYPE_SERVER_ID)) {
+    inst->replacing = 1;
+    repl[inst->block] = 1;
+    /* What an earlier apply made is the object being replaced. */
+    drover_live_free(inst->applied);
+    inst->applied = NULL;
+  }
+}
+
+static drover_code reeval_if_dep_replaced(drover_stack *stack, dv_inst *inst,
+                                          const unsigned char *repl, drover_error *err)
+{
+  size_t i, b = inst->block;
+
+  for(i = 0; stack->block_deps && i < stack->block_ndeps[b]; i++)
+    if(repl[stack->block_deps[b][i]])
+      return dv_stack_eval_inst(stack, inst, err);
+  return DROVER_OK;
+}
+
 drover_code drover_plan_new(drover_plan **out, drover_stack *stack, unsigned flags,
                             drover_error *err)
 {
@@ -325,6 +355,7 @@ drover_code drover_plan_new(drover_plan **out, drover_stack *stack, unsigned fla
   drover_plan *plan = NULL;
   size_t cap, i, j, k;
   int destroy = (flags & DROVER_PLAN_DESTROY) != 0;
+  unsigned char *repl = NULL;
 
   *out = NULL;
   if(!stack)
@@ -343,6 +374,13 @@ drover_code drover_plan_new(drover_plan **out, drover_stack *stack, unsigned fla
   plan->stack = stack;
   plan->flags = flags;
   plan->refresh_gen = stack->refresh_gen;
+  repl = calloc(stack->tpl && stack->tpl->nblocks ? stack->tpl->nblocks : 1, 1);
+  if(!repl) {
+    rc = drover_error_set(err, DROVER_E_NOMEM, "plan: out of memory");
+    goto out;
+  }
+  for(i = 0; i < stack->ninsts; i++)
+    stack->insts[i].replacing = 0;
   /* Instances, blocks in dependency order (reversed when destroying). */
   for(k = 0; stack->tpl && k < stack->tpl->nblocks; k++) {
     size_t blk = stack->topo ? stack->topo[destroy ? stack->tpl->nblocks - 1 - k : k] : k;
@@ -369,8 +407,14 @@ drover_code drover_plan_new(drover_plan **out, drover_stack *stack, unsigned fla
         if(!rc && !e->address)
           rc = DROVER_E_NOMEM;
       }
-      else
+      else {
+        rc = reeval_if_dep_replaced(stack, inst, repl, err);
+        if(rc)
+          goto out;
         rc = plan_inst(e, stack, inst);
+        if(!rc)
+          mark_replaced(stack, inst, e, repl);
+      }
       plan->n++;
       if(rc) {
         rc = drover_error_set(err, rc, "plan: out of memory");
@@ -413,6 +457,7 @@ drover_code drover_plan_new(drover_plan **out, drover_stack *stack, unsigned fla
   *out = plan;
   plan = NULL;
 out:
+  free(repl);
   drover_plan_free(plan);
   return rc;
 }

@@ -151,14 +151,73 @@ static const drover_prop *find_prop(const drover_stack *stack, const dv_plan_ent
   return NULL;
 }
 
+/* Whether e's type takes its ID from the cloud (DROVER_RTYPE_SERVER_ID). */
+static int server_id(const dv_plan_entry *e)
+{
+  const drover_provider *p = NULL;
+  const drover_rtype *rt = dv_rtype_find(e->type, &p);
+
+  return (dv_rtype_flags(p, rt) & DROVER_RTYPE_SERVER_ID) != 0;
+}
+
+/* The cloud-assigned ID of e's object when known, else NULL. */
+static const char *known_id(const dv_plan_entry *e)
+{
+  if(!server_id(e))
+    return NULL;
+  if(e->inst && e->inst->live)
+    return e->inst->live->name;
+  return e->orphan ? e->orphan->name : NULL;
+}
+
+/* Properties whose changes are shown path by path. */
+static int nested(const drover_prop *p)
+{
+  return p->type == DROVER_T_OBJECT_ARRAY || p->type == DROVER_T_MAP_OF_OBJECTS;
+}
+
+/* One "~ path: before -> after" line per difference inside key. */
+static void render_nested(FILE *out, const char *col, style st, const char *key,
+                          const json_t *have, const json_t *want, const char *note)
+{
+  json_t *d = json_array();
+  size_t i;
+
+  if(!d || dv_diff_paths(d, key, have, want)) {
+    put_line(out, "      %s~%s %s: (out of memory)", col, st.off, key);
+    json_decref(d);
+    return;
+  }
+  for(i = 0; i < json_array_size(d); i++) {
+    json_t *x = json_array_get(d, i);
+    json_t *bv = json_object_get(x, "before"), *av = json_object_get(x, "after");
+    char *a = json_is_null(bv) ? NULL : value_text(bv);
+    char *b = json_is_null(av) ? NULL : value_text(av);
+    if(!a)
+      put_line(out, "      %s+%s %s = %s%s", col, st.off,
+               json_string_value(json_object_get(x, "path")), b ? b : "?", note);
+    else if(!b)
+      put_line(out, "      %s-%s %s = %s%s", col, st.off,
+               json_string_value(json_object_get(x, "path")), a, note);
+    else
+      put_line(out, "      %s~%s %s: %s -> %s%s", col, st.off,
+               json_string_value(json_object_get(x, "path")), a, b, note);
+    free(a);
+    free(b);
+  }
+  json_decref(d);
+}
+
 static void render_entry(FILE *out, const drover_plan *plan, const dv_plan_entry *e,
                          style st)
 {
   const char *col = st.on[0] ? action_color(e->action) : "";
+  const char *id = known_id(e);
   size_t i;
 
-  put_line(out, "  %s%s %s%s (%s) %s: %s", col, action_symbol(e->action), e->address,
-           st.off, e->type, action_phrase(e->action), e->reason ? e->reason : "");
+  put_line(out, "  %s%s %s%s (%s%s%s) %s: %s", col, action_symbol(e->action), e->address,
+           st.off, e->type, id ? " " : "", id ? id : "", action_phrase(e->action),
+           e->reason ? e->reason : "");
   if(e->action == DROVER_ACTION_CREATE && e->inst) {
     const char *key;
     json_t *v;
@@ -167,7 +226,9 @@ static void render_entry(FILE *out, const drover_plan *plan, const dv_plan_entry
       put_line(out, "      %s+%s %s = %s", col, st.off, key, t ? t : "?");
       free(t);
     }
-    if(!json_object_get(e->inst->desired, "name"))
+    if(server_id(e))
+      put_line(out, "      %s+%s id = (known after apply)", col, st.off);
+    else if(!json_object_get(e->inst->desired, "name"))
       put_line(out, "      %s+%s name = \"%s\"", col, st.off, e->inst->name);
   }
   else if((e->action == DROVER_ACTION_UPDATE || e->action == DROVER_ACTION_REPLACE) &&
@@ -179,6 +240,11 @@ static void render_entry(FILE *out, const drover_plan *plan, const dv_plan_entry
       const drover_prop *p = find_prop(plan->stack, e, k);
       json_t *wname = NULL;
       char *a, *b;
+      if(p && nested(p)) {
+        render_nested(out, col, st, k, have, want,
+                      (p->flags & DROVER_PROP_FORCE_NEW) ? " (forces replacement)" : "");
+        continue;
+      }
       if(!want && !strcmp(k, "name"))
         want = wname = json_string(e->inst->name);
       a = value_text(have);
@@ -251,7 +317,7 @@ static json_t *entry_json(const dv_plan_entry *e)
     after = dv_json_display(e->inst->desired, 1);
     if(!after)
       goto out;
-    if(json_is_object(after) && !json_object_get(after, "name") &&
+    if(json_is_object(after) && !server_id(e) && !json_object_get(after, "name") &&
        json_object_set_new(after, "name", json_string(e->inst->name)))
       goto out;
   }
@@ -262,6 +328,42 @@ static json_t *entry_json(const dv_plan_entry *e)
                 "changed", changed,
                 "before", before ? before : json_null(),
                 "after", after ? after : json_null());
+  /* Arrays and maps of objects: where inside them, path by path. */
+  if(o && e->inst && live && (e->action == DROVER_ACTION_UPDATE ||
+                              e->action == DROVER_ACTION_REPLACE)) {
+    json_t *diff = json_array(), *raw = json_array();
+    int bad = !diff || !raw;
+    for(i = 0; !bad && i < e->nchanged; i++) {
+      const drover_prop *p = find_prop(NULL, e, e->changed[i]);
+      if(p && nested(p))
+        bad = dv_diff_paths(raw, e->changed[i],
+                            json_object_get(live->properties, e->changed[i]),
+                            json_object_get(e->inst->desired, e->changed[i])) != DROVER_OK;
+    }
+    for(i = 0; !bad && i < json_array_size(raw); i++) {
+      json_t *x = json_array_get(raw, i);
+      json_t *d = json_pack("{s:O, s:o, s:o}", "path", json_object_get(x, "path"),
+                            "before", dv_json_display(json_object_get(x, "before"), 1),
+                            "after", dv_json_display(json_object_get(x, "after"), 1));
+      bad = !d || json_array_append_new(diff, d);
+    }
+    json_decref(raw);
+    if(!bad && json_array_size(diff)) {
+      bad = json_object_set_new(o, "diff", diff) != 0; /* steals diff */
+      diff = NULL;
+    }
+    json_decref(diff);
+    if(bad) {
+      json_decref(o);
+      return NULL;
+    }
+  }
+  /* Cloud-assigned IDs: "id" is the object's ID, null until created. */
+  if(o && server_id(e) &&
+     json_object_set_new(o, "id", known_id(e) ? json_string(known_id(e)) : json_null())) {
+    json_decref(o);
+    o = NULL;
+  }
   return o;
 out:
   json_decref(changed);

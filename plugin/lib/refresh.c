@@ -107,6 +107,42 @@ out:
   return rc;
 }
 
+/* When no provider was named (a bare stack, `drover gc`, the epilog),
+ * every provider is asked. One that is not set up on this machine (init
+ * fails with DROVER_E_CONFIG, and the admin file does not name it) cannot
+ * hold objects we could reach: it is skipped with a warning instead of
+ * failing the whole cleanup. A provider the admin file names must work. */
+static int not_set_up(const drover_provider *vt, const drover_options *opts,
+                      const drover_error *why)
+{
+  json_t *admin;
+  int named;
+
+  if(why->code != DROVER_E_CONFIG)
+    return 0;
+  if(!opts->provider_config || !opts->provider_config[0])
+    return 1;
+  admin = json_load_file(opts->provider_config, 0, NULL);
+  /* An unreadable file is not "unnamed": let its own error show. */
+  named = !admin || json_object_get(admin, vt->name) != NULL;
+  json_decref(admin);
+  return !named;
+}
+
+/* The warning for a skipped provider, redacted, through opts's sink. */
+static void warn_skipped(const drover_options *opts, const drover_provider *vt,
+                         const drover_error *why)
+{
+  char msg[DROVER_ERROR_TEXT + 128];
+
+  if(!opts->log || opts->log_level < DROVER_LOG_WARN)
+    return;
+  snprintf(msg, sizeof(msg), "provider %s is not set up here, skipped: %s", vt->name,
+           why->text);
+  dv_redact(msg, sizeof(msg));
+  opts->log(opts->log_userdata, DROVER_LOG_WARN, msg);
+}
+
 /* Initialises p for vt. On failure p is left uninitialised and empty. */
 static drover_code pinst_init(dv_pinst *p, const drover_provider *vt,
                               const json_t *tplcfg, const drover_options *opts,
@@ -340,6 +376,10 @@ static drover_code place(drover_stack *stack, const addr_ix *ix, size_t nix,
   inst = &stack->insts[hit->inst];
   if(inst_block(stack, inst)->rtype != type)
     return add_orphan(stack, live, type, err);
+  if(dv_live_fill_id(inst_block(stack, inst)->provider, type, live)) {
+    drover_live_free(live);
+    return drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
+  }
   if(!inst->live) {
     inst->live = live;
     return DROVER_OK;
@@ -478,9 +518,23 @@ drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
    * safe, and stack->providers may move); the lists then run at once. */
   for(i = 0; i < nprovs; i++) {
     dv_pinst *p;
-    rc = dv_stack_provider(&p, stack, provs[i], err);
-    if(rc)
+    drover_error why;
+    drover_error_clear(&why);
+    rc = dv_stack_provider(&p, stack, provs[i], &why);
+    if(rc && stack->providers_implied && not_set_up(provs[i], &stack->opts, &why)) {
+      warn_skipped(&stack->opts, provs[i], &why);
+      /* Dropped from the list; the rest keep their order. */
+      memmove(&provs[i], &provs[i + 1], (nprovs - i - 1) * sizeof(*provs));
+      nprovs--;
+      i--;
+      rc = DROVER_OK;
+      continue;
+    }
+    if(rc) {
+      if(err && !err->code)
+        *err = why;
       goto out;
+    }
     for(t = 0; provs[i]->types[t]; t++)
       njobs++;
   }
@@ -612,7 +666,7 @@ drover_code drover_stacks_list(char ***names, const char *providers_json,
   json_error_t jerr;
   drover_live_list found = {NULL, 0, 0};
   dv_pinst p;
-  char **v = NULL;
+  char **v = NULL, *all = NULL;
   size_t n = 0, cap = 0, i, t;
   const char *key;
 
@@ -624,8 +678,14 @@ drover_code drover_stacks_list(char ***names, const char *providers_json,
   env.log = opts->log;
   env.log_userdata = opts->log_userdata;
   env.user_agent = "drover/" DROVER_VERSION;
-  provs = json_loads(providers_json ? providers_json : "{}", JSON_REJECT_DUPLICATES,
-                     &jerr);
+  /* No providers named: every provider may hold labelled objects. */
+  if(!providers_json) {
+    rc = dv_providers_all_json(&all, err);
+    if(rc)
+      goto out;
+    providers_json = all;
+  }
+  provs = json_loads(providers_json, JSON_REJECT_DUPLICATES, &jerr);
   if(!json_is_object(provs)) {
     rc = drover_error_set(err, DROVER_E_ARG, "stacks: providers must be a JSON object");
     goto out;
@@ -637,9 +697,21 @@ drover_code drover_stacks_list(char ***names, const char *providers_json,
       rc = drover_error_set(err, DROVER_E_CONFIG, "stacks: unknown provider \"%s\"", key);
       goto out;
     }
-    rc = pinst_init(&p, vt, provs, opts, &env, err);
-    if(rc)
-      goto out;
+    {
+      drover_error why;
+      drover_error_clear(&why);
+      rc = pinst_init(&p, vt, provs, opts, &env, &why);
+      if(rc && all && not_set_up(vt, opts, &why)) {
+        warn_skipped(opts, vt, &why);
+        rc = DROVER_OK;
+        continue;
+      }
+      if(rc) {
+        if(err && !err->code)
+          *err = why;
+        goto out;
+      }
+    }
     for(t = 0; vt->types[t]; t++) {
       rc = vt->list(p.state, vt->types[t], NULL, &found, err);
       if(rc) {
@@ -692,6 +764,7 @@ out:
   drover_live_list_clear(&found);
   drover_strv_free(v);
   json_decref(provs);
+  free(all);
   return rc;
 }
 

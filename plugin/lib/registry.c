@@ -7,8 +7,7 @@
  * $(pkglibdir)/providers), loaded on first use of the name or all at once
  * for `drover gc` and the epilog. Every table is checked before use, as
  * libfabric checks a provider's ops before accepting it; a module's is
- * also copied into a full-size, zero-filled table (SQLite reads members a
- * later version appended only when iVersion says they exist), so the core
+ * also copied into a full-size, zero-filled table (module.c), so the core
  * never reads past the end of an older module's table.
  *
  * Loaded modules are never unloaded: tables, types and strings point into
@@ -24,7 +23,6 @@
 #include <unistd.h>
 #include "config.h"
 #include "engine.h"
-#include "trust.h"
 
 #ifndef DROVER_PROVIDERDIR
 #define DROVER_PROVIDERDIR "/usr/local/lib/drover/providers"
@@ -63,26 +61,25 @@ static struct refusal {
   char text[DROVER_ERROR_TEXT];
 } refused[MAX_REFUSED];
 
-/* Size of the table members that version vers has. */
-static size_t table_size_of(unsigned vers)
+size_t dv_provider_table_size(unsigned vers)
 {
   return vers >= 2 ? offsetof(drover_provider, table_size) + sizeof(size_t)
                    : offsetof(drover_provider, table_size);
 }
 
-static drover_code check_table(const drover_provider *p, const char *what,
-                               drover_error *err)
+drover_code dv_provider_check(const drover_provider *p, const char *what,
+                              drover_error *err)
 {
   if(!p || p->version < DROVER_PROVIDER_VERSION_MIN || p->version > DROVER_PROVIDER_VERSION)
     return drover_error_set(err, p ? DROVER_E_CONFIG : DROVER_E_INTERNAL,
                             "%s: provider table version %u not supported (this "
                             "drover accepts %u..%u)", what, p ? p->version : 0u,
                             DROVER_PROVIDER_VERSION_MIN, DROVER_PROVIDER_VERSION);
-  if(p->version >= 2 && p->table_size < table_size_of(p->version))
+  if(p->version >= 2 && p->table_size < dv_provider_table_size(p->version))
     return drover_error_set(err, DROVER_E_CONFIG,
                             "%s: provider table of %zu bytes is too small for "
                             "version %u (%zu)", what, p->table_size, p->version,
-                            table_size_of(p->version));
+                            dv_provider_table_size(p->version));
   if(!p->name || !*p->name || !p->types || !p->init || !p->list || !p->create ||
      !p->del)
     return drover_error_set(err, DROVER_E_CONFIG,
@@ -94,7 +91,7 @@ static drover_code check_table(const drover_provider *p, const char *what,
 drover_code dv_provider_register(const drover_provider *p, drover_error *err)
 {
   size_t i;
-  drover_code rc = check_table(p, "test provider", err);
+  drover_code rc = dv_provider_check(p, "test provider", err);
 
   if(rc)
     return rc;
@@ -157,88 +154,40 @@ static void remember_refusal(const char *name, const drover_error *why)
 }
 
 /* --------------------------------------------------------------------------
- * Loading one module (lock held)
+ * Loading one module (lock held; the file itself: module.c)
  */
 
-/* Loads path, whose provider must be called want (NULL: any). *out is the
- * accepted table, owned by the registry. */
+/* Loads path, whose provider must be called want (NULL: any), and adds
+ * it. *out is the accepted table, owned by the registry. */
 static drover_code load_module(const char *path, const char *want,
                                const drover_provider **out, drover_error *err)
 {
-  char msg[1024];
-  union { void *p; drover_provider_entry_fn fn; } sym;
-  const drover_provider *t;
   drover_provider *copy = NULL;
-  drover_code rc = DROVER_OK;
+  drover_code rc;
   void *h = NULL;
-  size_t i, n;
-  int fd;
+  size_t i;
 
   *out = NULL;
   for(i = 0; i < MAX_LOADED && loaded[i]; i++)
     ;
-  if(i == MAX_LOADED) {
-    rc = drover_error_set(err, DROVER_E_CONFIG, "provider module %s: more than %d "
-                          "modules", path, MAX_LOADED);
-    goto out;
-  }
-  /* It runs with the caller's rights, root's in the SPANK epilog: the
-   * shim's checks for its engine module (trust.c). */
-  fd = dv_trust_open_file(path, 0, msg, sizeof(msg));
-  if(fd < 0) {
-    rc = drover_error_set(err, DROVER_E_CONFIG, "provider module refused: %s",
-                          strncmp(msg, "drover: ", 8) ? msg : msg + 8);
-    goto out;
-  }
-  close(fd);
-  h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if(!h) {
-    const char *de = dlerror();
-    rc = drover_error_set(err, DROVER_E_CONFIG, "cannot load provider module %s: %s",
-                          path, de ? de : "dlopen failed");
-    goto out;
-  }
-  sym.p = dlsym(h, DROVER_PROVIDER_ENTRY);
-  if(!sym.p) {
-    rc = drover_error_set(err, DROVER_E_CONFIG, "provider module %s has no %s symbol "
-                          "(not a drover provider module)", path, DROVER_PROVIDER_ENTRY);
-    goto out;
-  }
-  t = sym.fn(DROVER_PROVIDER_VERSION);
-  if(!t) {
-    rc = drover_error_set(err, DROVER_E_CONFIG, "provider module %s cannot serve a "
-                          "version %u engine", path, DROVER_PROVIDER_VERSION);
-    goto out;
-  }
-  rc = check_table(t, path, err);
+  if(i == MAX_LOADED)
+    return drover_error_set(err, DROVER_E_CONFIG, "provider module %s: more than %d "
+                            "modules", path, MAX_LOADED);
+  rc = dv_module_open(path, want, &copy, &h, err);
   if(rc)
-    goto out;
-  if(want && strcmp(t->name, want)) {
-    rc = drover_error_set(err, DROVER_E_CONFIG, "provider module %s holds provider "
-                          "\"%s\", not \"%s\"", path, t->name, want);
-    goto out;
-  }
-  if(find_known(t->name)) {
+    return rc;
+  if(find_known(copy->name)) {
     rc = drover_error_set(err, DROVER_E_CONFIG, "provider module %s: a provider named "
-                          "\"%s\" is already loaded", path, t->name);
-    goto out;
+                          "\"%s\" is already loaded", path, copy->name);
+    free(copy);
+    dlclose(h);
+    return rc;
   }
-  copy = calloc(1, sizeof(*copy));
-  if(!copy) {
-    rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
-    goto out;
-  }
-  n = t->version >= 2 ? t->table_size : table_size_of(t->version);
-  memcpy(copy, t, n < sizeof(*copy) ? n : sizeof(*copy));
+  /* The module stays loaded for the process's life: the table points
+   * into it. */
   loaded[i] = copy;
   *out = copy;
-  copy = NULL;
-  h = NULL;                     /* kept open for the process's life */
-out:
-  free(copy);
-  if(h)
-    dlclose(h);
-  return rc;
+  return DROVER_OK;
 }
 
 /* <dir>/<name>.so for each search dir until one exists; loads it. A
@@ -335,6 +284,22 @@ const drover_provider *dv_provider_at(size_t i)
   }
   pthread_mutex_unlock(&lock);
   return p;
+}
+
+unsigned dv_rtype_flags(const drover_provider *p, const drover_rtype *t)
+{
+  /* A version 1 module's types end before flags: never read it there. */
+  return p && t && p->version >= 2 ? t->flags : 0u;
+}
+
+drover_code dv_live_fill_id(const drover_provider *p, const drover_rtype *t,
+                            drover_live *l)
+{
+  if(!l || !l->name || !l->attributes || json_object_get(l->attributes, "id") ||
+     !(dv_rtype_flags(p, t) & DROVER_RTYPE_SERVER_ID))
+    return DROVER_OK;
+  return json_object_set_new(l->attributes, "id", json_string(l->name))
+           ? DROVER_E_NOMEM : DROVER_OK;
 }
 
 const drover_rtype *dv_rtype_find(const char *name, const drover_provider **provider)
@@ -443,6 +408,14 @@ drover_code drover_providers_load_all(drover_error *err)
     rc = load_dir(DROVER_PROVIDERDIR, err);
   pthread_mutex_unlock(&lock);
   return rc;
+}
+
+drover_code dv_providers_all_json(char **out, drover_error *err)
+{
+  drover_code rc = drover_providers_load_all(err);
+
+  *out = NULL;
+  return rc ? rc : drover_providers_json(out, err);
 }
 
 drover_code drover_providers_json(char **out, drover_error *err)

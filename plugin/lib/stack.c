@@ -524,7 +524,7 @@ json_t *dv_inst_attr(const drover_stack *stack, const dv_inst *inst, const char 
     return json_deep_copy(v);
   if(!strcmp(attr, "name") && inst->name)
     return json_string(inst->name);
-  if(inst->live && inst->live->attributes &&
+  if(inst->live && inst->live->attributes && !inst->replacing &&
      (v = json_object_get(inst->live->attributes, attr)) != NULL)
     return json_deep_copy(v);
   return dv_unknown();
@@ -872,7 +872,7 @@ drover_code drover_stack_open_bare(drover_stack **out, const char *name,
   drover_template *tpl = NULL;
   json_t *prov = NULL, *root = NULL;
   json_error_t je;
-  char *text = NULL;
+  char *text = NULL, *all = NULL;
   drover_code rc;
 
   if(!out || !name)
@@ -883,7 +883,14 @@ drover_code drover_stack_open_bare(drover_stack **out, const char *name,
                             "invalid stack name \"%s\": stack names match "
                             "^[a-z][a-z0-9-]{0,62}$",
                             name);
-  prov = json_loads(providers_json ? providers_json : "{}", 0, &je);
+  /* No providers named: every provider may hold objects with our label. */
+  if(!providers_json) {
+    rc = dv_providers_all_json(&all, err);
+    if(rc)
+      goto out;
+    providers_json = all;
+  }
+  prov = json_loads(providers_json, 0, &je);
   if(!prov || !json_is_object(prov)) {
     rc = drover_error_set(err, DROVER_E_ARG, "providers: %s",
                           prov ? "must be a JSON object" : je.text);
@@ -907,11 +914,13 @@ drover_code drover_stack_open_bare(drover_stack **out, const char *name,
     goto out;
   /* The stack owns its template; the caller's strings are not kept. */
   (*out)->owned_tpl = tpl;
+  (*out)->providers_implied = all != NULL;
   tpl = NULL;
   (*out)->opts.stack_name = (*out)->name;
 out:
   drover_template_free(tpl);
   free(text);
+  free(all);
   json_decref(root);
   json_decref(prov);
   return rc;

@@ -539,6 +539,36 @@ drover_code dv_prop_check(const drover_template *tpl, const char *what,
     if(!json_is_object(v))
       want = "an object";
     break;
+  case DROVER_T_OBJECT_ARRAY:
+    if(!json_is_array(v)) {
+      want = "an array of objects";
+      break;
+    }
+    for(i = 0; i < json_array_size(v); i++) {
+      json_t *e = json_array_get(v, i);
+      if(json_is_object(e) || dv_is_unknown(e))
+        continue;
+      snprintf(idx, sizeof(idx), "%zu", i);
+      return member_error(tpl, pointer, idx, err,
+                          "property \"%s\" of %s must be an array of objects, "
+                          "but element %zu is %s",
+                          prop->name, what, i, jtype(e));
+    }
+    break;
+  case DROVER_T_MAP_OF_OBJECTS:
+    if(!json_is_object(v)) {
+      want = "an object of objects";
+      break;
+    }
+    json_object_foreach((json_t *)v, key, m) {
+      if(json_is_object(m) || dv_is_unknown(m))
+        continue;
+      return member_error(tpl, pointer, key, err,
+                          "property \"%s\" of %s maps \"%s\" to %s; values must "
+                          "be objects",
+                          prop->name, what, key, jtype(m));
+    }
+    break;
   case DROVER_T_STRING_MAP:
   case DROVER_T_OBJECT_MAP:
     if(!json_is_object(v)) {

@@ -122,6 +122,8 @@ int dvs_config_parse(dvs_config *cfg, int argc, char *const argv[], char *errbuf
       bad = set_path(cfg->outputs_dir, sizeof(cfg->outputs_dir), v);
     else if(KEY("engine"))
       bad = set_path(cfg->engine, sizeof(cfg->engine), v);
+    else if(KEY("provider_dir"))
+      bad = set_path(cfg->provider_dir, sizeof(cfg->provider_dir), v);
     else if(KEY("lock_dir"))
       bad = set_path(cfg->lock_dir, sizeof(cfg->lock_dir), v);
     else if(KEY("max_instances_per_job"))

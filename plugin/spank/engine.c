@@ -25,7 +25,6 @@
 #include <slurm/spank.h>
 #include "spank_engine.h"
 
-#define DEFAULT_PROVIDERS "{\"lxd\": {}}"
 #define MAX_TEMPLATE_BYTES (1024 * 1024)
 #define MAX_CONFIG_BYTES (256 * 1024)
 
@@ -225,24 +224,28 @@ typedef struct job_ctx {
   gid_t gid;
   char stack[DVS_STACK_MAX + 1];
   char providers_path[64];
-  char *providers_json;  /* owned */
   int config_fd;
 } job_ctx;
 
+/* Opens the admin's provider config (credentials) after the trust checks.
+ * Every provider is asked for a job's objects (providers NULL in the
+ * library calls), each with its settings from this file or its own
+ * defaults; nothing here names a provider. */
 static int job_ctx_config(job_ctx *jc, char *msg, size_t msglen)
 {
+  struct stat st;
+
   jc->config_fd = -1;
-  jc->providers_json = NULL;
-  if(!cfg.provider_config[0]) {
-    jc->providers_json = strdup(DEFAULT_PROVIDERS);
-    return jc->providers_json ? 0 : -1;
-  }
+  if(!cfg.provider_config[0])
+    return 0;
   jc->config_fd = dvs_open_secret_file(cfg.provider_config, 0, msg, msglen);
   if(jc->config_fd < 0)
     return -1;
-  if(dvs_read_fd(&jc->providers_json, NULL, jc->config_fd, MAX_CONFIG_BYTES, msg, msglen))
+  if(fstat(jc->config_fd, &st) || st.st_size > MAX_CONFIG_BYTES) {
+    snprintf(msg, msglen, "drover: config %s is larger than %d bytes",
+             cfg.provider_config, MAX_CONFIG_BYTES);
     return -1;
-  lseek(jc->config_fd, 0, SEEK_SET);
+  }
   snprintf(jc->providers_path, sizeof(jc->providers_path), "/proc/self/fd/%d",
            jc->config_fd);
   return 0;
@@ -250,8 +253,6 @@ static int job_ctx_config(job_ctx *jc, char *msg, size_t msglen)
 
 static void job_ctx_free(job_ctx *jc)
 {
-  free(jc->providers_json);
-  jc->providers_json = NULL;
   if(jc->config_fd >= 0)
     close(jc->config_fd);
   jc->config_fd = -1;
@@ -281,39 +282,22 @@ static void job_apply_opts(drover_apply_opts *ao, job_ctx *jc)
 }
 
 /* Destroys everything the stack owns, found by its label (the template may
- * have changed or may not load). */
+ * have changed or may not load): the library's bare-stack destroy. */
 static drover_code destroy_stack(job_ctx *jc, drover_error *err)
 {
-  drover_stack *stack = NULL;
-  drover_plan *plan = NULL;
   drover_options opts;
   drover_apply_opts ao;
-  drover_apply_result res;
+  drover_destroy_opts dopts = DROVER_DESTROY_OPTS_INIT;
+  drover_destroy_result res;
   drover_code rc;
 
   job_opts(&opts, jc);
   job_apply_opts(&ao, jc);
-  rc = drover_stack_open_bare(&stack, jc->stack, jc->providers_json, &opts, err);
-  if(rc)
-    goto out;
-  rc = drover_stack_lock(stack, cfg.lock_wait, err);
-  if(rc)
-    goto out;
-  rc = drover_stack_refresh(stack, err);
-  if(rc)
-    goto out;
-  rc = drover_plan_new(&plan, stack, DROVER_PLAN_DESTROY, err);
-  if(rc)
-    goto out;
-  if(drover_plan_changes(plan) == 0)
-    goto out;
-  memset(&res, 0, sizeof(res));
-  rc = drover_apply(plan, &ao, &res, err);
-  if(!rc)
+  dopts.lock_wait = cfg.lock_wait;
+  dopts.apply = &ao;
+  rc = drover_stack_destroy_bare(jc->stack, NULL, &opts, &dopts, &res, err);
+  if(!rc && res.planned)
     slurm_info("drover: %s: destroyed (%zu deleted)", jc->stack, res.deleted);
-out:
-  drover_plan_free(plan);
-  drover_stack_free(stack);
   return rc;
 }
 
@@ -332,7 +316,7 @@ static long user_instances(job_ctx *jc, char *msg, size_t msglen)
 
   job_opts(&opts, jc);
   drover_error_clear(&err);
-  if(drover_stacks_list(&names, jc->providers_json, &opts, &err)) {
+  if(drover_stacks_list(&names, NULL, &opts, &err)) {
     err_msg(msg, msglen, "listing stacks for max_instances_per_user", &err);
     return -1;
   }
@@ -358,7 +342,7 @@ static long user_instances(job_ctx *jc, char *msg, size_t msglen)
       snprintf(other.stack, sizeof(other.stack), "%s", names[i]);
       job_opts(&opts, &other);
       drover_error_clear(&err);
-      if(drover_stack_open_bare(&stack, names[i], jc->providers_json, &opts, &err) ||
+      if(drover_stack_open_bare(&stack, names[i], NULL, &opts, &err) ||
          drover_stack_refresh(stack, &err) ||
          drover_stack_show_json(&show, stack, &err)) {
         err_msg(msg, msglen, names[i], &err);
@@ -540,10 +524,26 @@ static int export_outputs(spank_t sp, const char *path, const char *text)
  * Entry points
  */
 
+/* Copies the shim's configuration and adds the admin's provider module
+ * directory (plugstack provider_dir=) to the library's search path. */
+static int engine_setup(const dvs_config *c, char *msg, size_t msglen)
+{
+  drover_error err;
+
+  cfg = *c;
+  drover_error_clear(&err);
+  if(cfg.provider_dir[0] && drover_provider_dir_add(cfg.provider_dir, &err)) {
+    snprintf(msg, msglen, "drover: provider_dir: %s", err.text);
+    return -1;
+  }
+  return 0;
+}
+
 static int engine_precheck(const dvs_config *c, const dvs_request *req, char *msg,
                            size_t msglen)
 {
-  cfg = *c;
+  if(engine_setup(c, msg, msglen))
+    return -1;
   return precheck_template(req, msg, msglen);
 }
 
@@ -564,7 +564,8 @@ static int engine_prolog(const dvs_config *c, const dvs_job *job, const dvs_requ
   job_ctx jc;
   int rc;
 
-  cfg = *c;
+  if(engine_setup(c, msg, msglen))
+    return -1;
   job_ctx_init(&jc, job);
   if(drover_global_init()) {
     snprintf(msg, msglen, "drover: library initialisation failed");
@@ -584,7 +585,10 @@ static void engine_epilog(const dvs_config *c, const dvs_job *job)
   job_ctx jc;
   unsigned attempt;
 
-  cfg = *c;
+  if(engine_setup(c, msg, sizeof(msg))) {
+    slurm_error("%s; drover gc will remove the job's stack", msg);
+    return;
+  }
   job_ctx_init(&jc, job);
   if(job_ctx_config(&jc, msg, sizeof(msg))) {
     slurm_error("drover: %s: cannot destroy: %s", jc.stack, msg);

@@ -194,64 +194,15 @@ int dvs_request_parse(dvs_request *out, const char *arg, char *errbuf, size_t er
   return 0;
 }
 
-/* FNV-1a, 32 bits: only to keep cut stack names unique and stable. */
-static uint32_t fnv1a(const char *s)
-{
-  uint32_t h = 2166136261u;
-
-  while(*s) {
-    h ^= (unsigned char)*s++;
-    h *= 16777619u;
-  }
-  return h;
-}
-
+/* Job stack names are the library's (plugin/lib/jobstack.c, libc only,
+ * compiled into the shim too), so the shim, the engine and `drover gc`
+ * agree by construction. */
 int dvs_stack_name(char *buf, size_t size, uint32_t jobid, const char *name)
 {
-  char prefix[32];
-  size_t plen, nlen, room, i;
-  int n;
-
-  if(size < DVS_STACK_MAX + 1 || !dvs_name_valid(name))
-    return -1;
-  n = snprintf(prefix, sizeof(prefix), "job-%u-", (unsigned)jobid);
-  if(n < 0 || (size_t)n >= sizeof(prefix))
-    return -1;
-  plen = (size_t)n;
-  nlen = strlen(name);
-  memcpy(buf, prefix, plen);
-  if(plen + nlen <= DVS_STACK_MAX) {
-    for(i = 0; i < nlen; i++)
-      buf[plen + i] = name[i] == '_' ? '-' : name[i];
-    buf[plen + nlen] = '\0';
-    return 0;
-  }
-  /* Cut: <prefix><head>-<8 hex>. */
-  room = DVS_STACK_MAX - plen - 9;
-  for(i = 0; i < room; i++)
-    buf[plen + i] = name[i] == '_' ? '-' : name[i];
-  snprintf(buf + plen + room, size - plen - room, "-%08x", (unsigned)fnv1a(name));
-  return 0;
+  return dvs_name_valid(name) ? drover_job_stack_name(buf, size, jobid, name) : -1;
 }
 
 int dvs_stack_jobid(const char *stack, uint32_t *jobid)
 {
-  unsigned long long v = 0;
-  const char *p;
-
-  if(!stack || strncmp(stack, "job-", 4))
-    return -1;
-  p = stack + 4;
-  if(!is_digit((unsigned char)*p))
-    return -1;
-  while(is_digit((unsigned char)*p)) {
-    v = v * 10 + (unsigned)(*p - '0');
-    if(v > 0xffffffffULL)
-      return -1;
-    p++;
-  }
-  if(*p != '-' || !p[1])
-    return -1;
-  *jobid = (uint32_t)v;
-  return 0;
+  return drover_job_stack_jobid(stack, jobid);
 }

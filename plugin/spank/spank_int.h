@@ -30,7 +30,7 @@
 #define DVS_VALUE_MAX 256      /* param value length */
 #define DVS_PARAMS_MAX 32      /* params per request */
 #define DVS_REQUEST_MAX 4096   /* the whole option value */
-#define DVS_STACK_MAX 40       /* stack names: ^[a-z][a-z0-9-]{0,39}$ */
+#define DVS_STACK_MAX DROVER_JOB_STACK_MAX /* stack names: ^[a-z][a-z0-9-]{0,39}$ */
 
 typedef struct dvs_param {
   char key[DVS_KEY_MAX + 1];
@@ -91,6 +91,7 @@ typedef struct dvs_config {
   char outputs_dir[512];     /* default /run/drover-jobs */
   char lock_dir[512];        /* "" : the engine's default */
   char engine[512];          /* "" : DVS_ENGINE_FILE next to drover.so */
+  char provider_dir[512];    /* "" : only $(pkglibdir)/providers */
   long max_instances_per_job;  /* 0: unlimited */
   long max_instances_per_user; /* 0: unlimited */
   int allow_keep;            /* default 0 */

@@ -28,7 +28,7 @@ static const drover_prop inst_props[] = {
 };
 
 const drover_rtype lxd_instance_type = {
-  "lxd.instance", inst_props, 1, "an LXD container or virtual machine"
+  "lxd.instance", inst_props, 1, "an LXD container or virtual machine", 0
 };
 
 /* --------------------------------------------------------------------------

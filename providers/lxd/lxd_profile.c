@@ -13,7 +13,7 @@ static const drover_prop prof_props[] = {
 };
 
 const drover_rtype lxd_profile_type = {
-  "lxd.profile", prof_props, 0, "an LXD profile"
+  "lxd.profile", prof_props, 0, "an LXD profile", 0
 };
 
 /* *out owned by the caller. ctx unused (lxd_live_fn). */

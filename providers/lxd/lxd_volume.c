@@ -22,7 +22,7 @@ static const drover_prop vol_props[] = {
 };
 
 const drover_rtype lxd_volume_type = {
-  "lxd.storage_volume", vol_props, 0, "a custom LXD storage volume"
+  "lxd.storage_volume", vol_props, 0, "a custom LXD storage volume", 0
 };
 
 /* *out owned by the caller. ctx is the pool name (lxd_live_fn). */

@@ -14,7 +14,7 @@
 #endif
 
 static const drover_prop tm_props[] = {{NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}};
-static const drover_rtype tm_thing = {MOD_NAME ".thing", tm_props, 0, "a test thing"};
+static const drover_rtype tm_thing = {MOD_NAME ".thing", tm_props, 0, "a test thing", 0};
 static const drover_rtype *const tm_types[] = {&tm_thing, NULL};
 
 static drover_code tm_init(void *state, const json_t *config,

@@ -34,6 +34,17 @@ engine=$(dirname "$so")/drover_spank_engine.so
 [ -f "$engine" ] || fail "no $engine next to $so"
 got_e=$(nm -D --defined-only "$engine" | awk '{print $3}' | sort | tr '\n' ' ')
 [ "$got_e" = "dvs_engine " ] || fail "engine exports differ: $got_e"
+# The engine uses libdrover.so, not a private copy of the core: a provider
+# module it loads links libdrover.so too, and both must see one secret
+# list and one registry. So it needs libdrover and defines no engine code.
+needed_e=$(readelf -d "$engine" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+case " $needed_e" in
+  *" libdrover.so"*) ;;
+  *) fail "engine does not link libdrover.so: $needed_e" ;;
+esac
+if nm --defined-only "$engine" 2>/dev/null | grep -Eq ' [Tt] (drover_stack_open|drover_error_set|dv_provider_find|dv_stack_eval_inst)$'; then
+  fail "engine holds its own copy of the libdrover core"
+fi
 # plugin_type must be "spank" for the Slurm loader.
 strings -a "$so" | grep -qx spank || fail "plugin_type string missing"
 pass "$(echo $got); NEEDED: $needed"

@@ -1,0 +1,297 @@
+/* check_serverid.c - resource types whose IDs the cloud assigns
+ * (DROVER_RTYPE_SERVER_ID), with the fake provider's "fakeid" mode:
+ * create, refresh, plan and destroy work; references to .id resolve after
+ * create; the plan shows the ID once known; a create the cloud accepted
+ * but whose answer was lost is retried with the same idempotency token and
+ * makes no duplicate; one interrupted by a crash is adopted by its labels
+ * on the next run. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "engine.h"
+#include "fake_provider.h"
+
+static const char TPL[] =
+  "{\"stack\": \"sid\", \"resources\": {\n"
+  "  \"vm\": {\"type\": \"fakeid.vm\", \"count\": 2,\n"
+  "          \"properties\": {\"image\": \"busybox\", \"size\": 2}},\n"
+  "  \"peer\": {\"type\": \"fake.thing\",\n"
+  "            \"properties\": {\"image\": \"busybox\",\n"
+  "                           \"tags\": {\"vm\": \"${resources.vm[0].id}\"}}}}}\n";
+
+typedef struct fx {
+  drover_template *tpl;
+  drover_stack *stack;
+  drover_plan *plan;
+  drover_error err;
+  drover_apply_opts ao;
+  drover_apply_result res;
+} fx;
+
+static void fx_open(fx *f)
+{
+  drover_apply_opts ao = DROVER_APPLY_OPTS_INIT;
+  char buf[1200];
+
+  memset(f, 0, sizeof(*f));
+  f->ao = ao;
+  f->ao.retry_base = 0.001;
+  ck_assert_msg(fake_stack_open(&f->tpl, &f->stack, TPL, NULL, NULL, &f->err) == DROVER_OK,
+                "open: %s", drover_error_format(&f->err, buf, sizeof(buf)));
+}
+
+static void fx_plan(fx *f, unsigned flags)
+{
+  char buf[1200];
+  drover_code rc;
+
+  drover_plan_free(f->plan);
+  f->plan = NULL;
+  drover_error_clear(&f->err);
+  rc = drover_stack_refresh(f->stack, &f->err);
+  if(!rc)
+    rc = drover_plan_new(&f->plan, f->stack, flags, &f->err);
+  ck_assert_msg(rc == DROVER_OK, "plan: %s", drover_error_format(&f->err, buf, sizeof(buf)));
+}
+
+static drover_code fx_apply(fx *f)
+{
+  drover_error_clear(&f->err);
+  memset(&f->res, 0, sizeof(f->res));
+  return drover_apply(f->plan, &f->ao, &f->res, &f->err);
+}
+
+static void fx_close(fx *f)
+{
+  drover_plan_free(f->plan);
+  fake_stack_close(f->tpl, f->stack);
+  memset(f, 0, sizeof(*f));
+}
+
+/* The plan as rendered text; caller frees. */
+static char *render(const drover_plan *plan)
+{
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&buf, &len);
+
+  ck_assert_ptr_nonnull(m);
+  ck_assert_int_eq(drover_plan_render(plan, m, 0), DROVER_OK);
+  fclose(m);
+  return buf;
+}
+
+/* The ID (cloud name) of the fakeid.vm labelled address; "" if none. */
+static const char *vm_id(const drover_stack *st, const char *address)
+{
+  size_t i;
+
+  for(i = 0; i < st->ninsts; i++)
+    if(!strcmp(st->insts[i].address, address) && st->insts[i].live)
+      return st->insts[i].live->name;
+  return "";
+}
+
+static void setup(void)
+{
+  ck_assert_int_eq(fake_register(), 0);
+  ck_assert_int_eq(fake_register_server_id(), 0);
+  fake_reset();
+}
+
+START_TEST(create_refresh_plan_destroy)
+{
+  fx f;
+  char *text, *json = NULL, want[64], id0[32];
+  json_t *peer, *root;
+  size_t i;
+
+  fx_open(&f);
+  fx_plan(&f, 0);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 3);
+  /* Before create the ID is unknown, and no name is invented for it. */
+  text = render(f.plan);
+  ck_assert_ptr_nonnull(strstr(text, "id = (known after apply)"));
+  ck_assert_ptr_null(strstr(text, "name = \"sid-vm"));
+  free(text);
+  ck_assert_int_eq(drover_plan_to_json(&json, f.plan, &f.err), DROVER_OK);
+  root = json_loads(json, 0, NULL);
+  free(json);
+  for(i = 0; i < json_array_size(json_object_get(root, "resources")); i++) {
+    json_t *r = json_array_get(json_object_get(root, "resources"), i);
+    if(!strcmp(json_string_value(json_object_get(r, "type")), "fakeid.vm"))
+      ck_assert(json_is_null(json_object_get(r, "id")));
+    else
+      ck_assert_ptr_null(json_object_get(r, "id"));
+  }
+  json_decref(root);
+
+  ck_assert_int_eq(fx_apply(&f), DROVER_OK);
+  ck_assert_uint_eq(f.res.created, 3);
+  ck_assert_uint_eq(fake_count("fakeid.vm", "sid"), 2);
+
+  /* The peer got vm[0]'s ID, assigned by the cloud during this apply. */
+  fx_plan(&f, 0);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
+  /* Copied: the next refresh frees what vm_id points into. */
+  snprintf(id0, sizeof(id0), "%s", vm_id(f.stack, "vm[0]"));
+  ck_assert_int_eq(strncmp(id0, "i-", 2), 0);
+  ck_assert_str_ne(id0, vm_id(f.stack, "vm[1]"));
+  peer = fake_get("fake.thing", f.stack->insts[2].name);
+  ck_assert_ptr_nonnull(peer);
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(
+                     peer, "properties"), "tags"), "vm")), id0);
+  json_decref(peer);
+
+  /* A change that forces replacement shows the old ID. */
+  ck_assert_int_eq(fake_mutate("fakeid.vm", id0, "image", "\"alpine\""), 0);
+  fx_plan(&f, 0);
+  text = render(f.plan);
+  snprintf(want, sizeof(want), "(fakeid.vm %s) must be replaced", id0);
+  ck_assert_msg(strstr(text, want) != NULL, "no \"%s\" in:\n%s", want, text);
+  free(text);
+
+  /* Destroy: the objects go by their IDs. */
+  fx_plan(&f, DROVER_PLAN_DESTROY);
+  ck_assert_int_eq(fx_apply(&f), DROVER_OK);
+  ck_assert_uint_eq(fake_count(NULL, "sid"), 0);
+  fx_close(&f);
+}
+END_TEST
+
+START_TEST(lost_response_retried_without_duplicate)
+{
+  fx f;
+
+  /* The cloud makes each VM, but the first answer for it never comes. */
+  fake_lose_create_responses(1);
+  fx_open(&f);
+  fx_plan(&f, 0);
+  ck_assert_int_eq(fx_apply(&f), DROVER_OK);
+  ck_assert_uint_eq(fake_calls(FAKE_OP_CREATE, "fakeid.vm"), 3);
+  ck_assert_uint_eq(fake_count("fakeid.vm", "sid"), 2);
+  fx_close(&f);
+}
+END_TEST
+
+START_TEST(without_tokens_a_lost_response_duplicates)
+{
+  fx f;
+
+  /* The control: a cloud that ignores the token makes a second VM on the
+   * retry, so the test above really depends on the token. */
+  fake_set_honour_tokens(0);
+  fake_lose_create_responses(1);
+  fx_open(&f);
+  fx_plan(&f, 0);
+  ck_assert_int_eq(fx_apply(&f), DROVER_OK);
+  ck_assert_uint_eq(fake_count("fakeid.vm", "sid"), 3);
+  fx_close(&f);
+}
+END_TEST
+
+START_TEST(crash_after_accept_is_adopted)
+{
+  fx f;
+  char id0[32];
+
+  /* Run 1: every create of vm[0] is accepted by the cloud but reported as
+   * failed, and apply gives up (max_retries 1 and a lost answer each time):
+   * the same as a drover killed right after the cloud said yes. */
+  fake_lose_create_responses(100);
+  fx_open(&f);
+  f.ao.max_retries = 1;
+  fx_plan(&f, 0);
+  ck_assert_int_eq(fx_apply(&f), DROVER_E_PARTIAL);
+  ck_assert_uint_eq(fake_count("fakeid.vm", "sid"), 2);
+  fx_close(&f);
+
+  /* Run 2, a fresh process's view: refresh finds both by their labels,
+   * plans no create for them, and makes no duplicate. */
+  fake_lose_create_responses(0);
+  fx_open(&f);
+  fx_plan(&f, 0);
+  snprintf(id0, sizeof(id0), "%s", vm_id(f.stack, "vm[0]"));
+  ck_assert_int_eq(strncmp(id0, "i-", 2), 0);
+  ck_assert_int_eq(drover_plan_action(f.plan, 0), DROVER_ACTION_NOOP);
+  ck_assert_int_eq(drover_plan_action(f.plan, 1), DROVER_ACTION_NOOP);
+  ck_assert_int_eq(fx_apply(&f), DROVER_OK);
+  ck_assert_uint_eq(fake_count("fakeid.vm", "sid"), 2);
+  ck_assert_str_eq(vm_id(f.stack, "vm[0]"), id0);
+  ck_assert_uint_eq(fake_count("fake.thing", "sid"), 1);
+  fx_close(&f);
+}
+END_TEST
+
+START_TEST(token_stable_and_generational)
+{
+  fx f;
+  json_t *a;
+  char first[64];
+
+  /* The create's token reached the cloud; a replacement brings a new one. */
+  fx_open(&f);
+  fx_plan(&f, 0);
+  ck_assert_int_eq(fx_apply(&f), DROVER_OK);
+  fx_plan(&f, 0);
+  snprintf(first, sizeof(first), "%s", vm_id(f.stack, "vm[0]"));
+  ck_assert_int_eq(fake_mutate("fakeid.vm", first, "image", "\"alpine\""), 0);
+  fx_plan(&f, 0);
+  /* The peer holds vm[0]'s ID: the replacement gives vm[0] a new one, so
+   * the peer is planned as an update to a value known after apply. */
+  ck_assert_int_eq(drover_plan_action(f.plan, 0), DROVER_ACTION_REPLACE);
+  ck_assert_int_eq(drover_plan_action(f.plan, 2), DROVER_ACTION_UPDATE);
+  ck_assert_int_eq(fx_apply(&f), DROVER_OK);
+  ck_assert_uint_eq(f.res.replaced, 1);
+  ck_assert_uint_eq(f.res.updated, 1);
+  /* Had the token repeated, the cloud would have answered with the old
+   * (deleted) VM instead of making a new one. */
+  ck_assert_uint_eq(fake_count("fakeid.vm", "sid"), 2);
+  a = fake_get("fakeid.vm", first);
+  ck_assert_ptr_null(a);
+  fx_plan(&f, 0);
+  ck_assert_str_ne(vm_id(f.stack, "vm[0]"), first);
+  ck_assert_int_eq(strncmp(vm_id(f.stack, "vm[0]"), "i-", 2), 0);
+  /* Converged in one apply: the peer already holds the new ID. */
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
+  {
+    json_t *peer = fake_get("fake.thing", f.stack->insts[2].name);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+                       json_object_get(peer, "properties"), "tags"), "vm")),
+                     vm_id(f.stack, "vm[0]"));
+    json_decref(peer);
+  }
+  fx_close(&f);
+}
+END_TEST
+
+static Suite *serverid_suite(void)
+{
+  Suite *s = suite_create("serverid");
+  TCase *tc = tcase_create("core");
+
+  tcase_add_checked_fixture(tc, setup, NULL);
+  tcase_add_test(tc, create_refresh_plan_destroy);
+  tcase_add_test(tc, lost_response_retried_without_duplicate);
+  tcase_add_test(tc, without_tokens_a_lost_response_duplicates);
+  tcase_add_test(tc, crash_after_accept_is_adopted);
+  tcase_add_test(tc, token_stable_and_generational);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void)
+{
+  SRunner *sr;
+  int failed;
+
+  if(drover_global_init())
+    return 99;
+  sr = srunner_create(serverid_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  drover_global_cleanup();
+  return failed ? 1 : 0;
+}
