@@ -24,7 +24,7 @@ static const drover_prop bucket_props[] = {
 };
 
 const drover_rtype s3_bucket_type = {
-  "s3.bucket", bucket_props, 0, "an S3 bucket"
+  "s3.bucket", bucket_props, 0, "an S3 bucket", 0
 };
 
 #define RULE_ID "drover-expiration"

@@ -45,7 +45,7 @@ static const drover_prop object_props[] = {
 
 /* Deleted before the buckets that hold them. */
 const drover_rtype s3_object_type = {
-  "s3.object", object_props, 1, "an S3 object"
+  "s3.object", object_props, 1, "an S3 object", 0
 };
 
 /* --------------------------------------------------------------------------
