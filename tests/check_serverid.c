@@ -266,6 +266,39 @@ START_TEST(token_stable_and_generational)
 }
 END_TEST
 
+START_TEST(duplicate_claim_resolved_by_labels)
+{
+  fx f;
+  char id0[32];
+  size_t i, deletes = 0;
+
+  /* Names say nothing where the cloud assigns IDs: a second object with
+   * vm[0]'s labels (a replacement cut short between create and delete)
+   * is drover's own leftover, deleted; the one built from the desired
+   * state stays. Nothing is set aside as a "copy" by its name. */
+  fx_open(&f);
+  fx_plan(&f, 0);
+  ck_assert_int_eq(fx_apply(&f), DROVER_OK);
+  fx_plan(&f, 0);
+  snprintf(id0, sizeof(id0), "%s", vm_id(f.stack, "vm[0]"));
+  ck_assert_int_eq(fake_seed("fakeid.vm", "i-leftover", "sid", "vm[0]", "0000000000000000", "",
+                             "{\"image\": \"busybox\", \"size\": 1}"), 0);
+  fx_plan(&f, 0);
+  ck_assert_str_eq(vm_id(f.stack, "vm[0]"), id0);
+  for(i = 0; i < drover_plan_count(f.plan); i++)
+    if(drover_plan_action(f.plan, i) == DROVER_ACTION_DELETE) {
+      deletes++;
+      ck_assert_str_eq(drover_plan_address(f.plan, i), "vm[0]");
+    }
+  ck_assert_uint_eq(deletes, 1);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 1);
+  ck_assert_int_eq(fx_apply(&f), DROVER_OK);
+  ck_assert_ptr_null(fake_get("fakeid.vm", "i-leftover"));
+  ck_assert_uint_eq(fake_count("fakeid.vm", "sid"), 2);
+  fx_close(&f);
+}
+END_TEST
+
 static Suite *serverid_suite(void)
 {
   Suite *s = suite_create("serverid");
@@ -277,6 +310,7 @@ static Suite *serverid_suite(void)
   tcase_add_test(tc, without_tokens_a_lost_response_duplicates);
   tcase_add_test(tc, crash_after_accept_is_adopted);
   tcase_add_test(tc, token_stable_and_generational);
+  tcase_add_test(tc, duplicate_claim_resolved_by_labels);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -72,6 +72,7 @@ typedef struct ffault {
   char *address;
   unsigned n;
   drover_code code;
+  int after;             /* fake_fail_after: the op acts, then fails */
   struct ffault *next;
 } ffault;
 
@@ -158,12 +159,12 @@ static void log_op(fake_op op, int end, const char *address)
 }
 
 /* Under the lock: consumes one matching fault. */
-static drover_code take_fault(fake_op op, const char *address)
+static drover_code take_fault_when(fake_op op, const char *address, int after)
 {
   ffault *f;
 
   for(f = faults; f; f = f->next) {
-    if(f->op != op || !f->n)
+    if(f->op != op || !f->n || f->after != after)
       continue;
     if(f->address && (!address || strcmp(f->address, address)))
       continue;
@@ -171,6 +172,35 @@ static drover_code take_fault(fake_op op, const char *address)
     return f->code;
   }
   return DROVER_OK;
+}
+
+static drover_code take_fault(fake_op op, const char *address)
+{
+  return take_fault_when(op, address, 0);
+}
+
+/* End of a create/update/delete that changed the store: a fault injected
+ * with fake_fail_after() turns its success into rc, as if the reply had
+ * been lost. *out (may be NULL) is freed then. */
+static drover_code after_fault(fake_op op, const char *address, drover_code rc,
+                               drover_live **out, drover_error *err)
+{
+  drover_code f;
+
+  if(rc)
+    return rc;
+  pthread_mutex_lock(&fake_lock);
+  f = take_fault_when(op, address, 1);
+  pthread_mutex_unlock(&fake_lock);
+  if(!f)
+    return rc;
+  if(out) {
+    drover_live_free(*out);
+    *out = NULL;
+  }
+  drover_error_set(err, f, "fake: injected fault after the change (reply lost)");
+  drover_error_locate(err, "fake", address);
+  return f;
 }
 
 static void sleep_for(double s)
@@ -428,7 +458,7 @@ static drover_code fake_create(void *state, const drover_rtype *type,
 unlock:
   pthread_mutex_unlock(&fake_lock);
   op_leave(FAKE_OP_CREATE, req->address);
-  return rc;
+  return after_fault(FAKE_OP_CREATE, req->address, rc, out, err);
 }
 
 static drover_code fake_update(void *state, const drover_rtype *type,
@@ -477,7 +507,7 @@ static drover_code fake_update(void *state, const drover_rtype *type,
 unlock:
   pthread_mutex_unlock(&fake_lock);
   op_leave(FAKE_OP_UPDATE, req->address);
-  return rc;
+  return after_fault(FAKE_OP_UPDATE, req->address, rc, out, err);
 }
 
 static drover_code fake_del(void *state, const drover_rtype *type,
@@ -503,7 +533,7 @@ static drover_code fake_del(void *state, const drover_rtype *type,
   }
   pthread_mutex_unlock(&fake_lock);
   op_leave(FAKE_OP_DELETE, cur->address);
-  return DROVER_OK;
+  return after_fault(FAKE_OP_DELETE, cur->address, DROVER_OK, NULL, err);
 }
 
 static drover_code fake_read(void *state, const drover_rtype *type,
@@ -664,6 +694,23 @@ void fake_fail(fake_op op, const char *address, unsigned n, drover_code code)
   f->address = xdup(address);
   f->n = n;
   f->code = code;
+  pthread_mutex_lock(&fake_lock);
+  f->next = faults;
+  faults = f;
+  pthread_mutex_unlock(&fake_lock);
+}
+
+void fake_fail_after(fake_op op, const char *address, unsigned n, drover_code code)
+{
+  ffault *f = calloc(1, sizeof(*f));
+
+  if(!f)
+    return;
+  f->op = op;
+  f->address = xdup(address);
+  f->n = n;
+  f->code = code;
+  f->after = 1;
   pthread_mutex_lock(&fake_lock);
   f->next = faults;
   faults = f;

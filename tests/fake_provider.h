@@ -82,6 +82,11 @@ void fake_set_delay(double seconds);
  * DROVER_E_TIMEOUT, ...) before touching the store. */
 void fake_fail(fake_op op, const char *address, unsigned n, drover_code code);
 
+/* The next n create/update/delete calls of op on address (NULL: any)
+ * change the store, then fail with code: a request carried out whose
+ * reply was lost. */
+void fake_fail_after(fake_op op, const char *address, unsigned n, drover_code code);
+
 /* init fails with code while set (0 clears). */
 void fake_fail_init(drover_code code);
 

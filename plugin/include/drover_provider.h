@@ -144,7 +144,7 @@ typedef struct drover_res_req {
   const char *const *changed;  /* update: NULL-terminated changed property names */
   double deadline;             /* absolute CLOCK_MONOTONIC seconds for waits */
   /* Version 2. create: a token the same for every try of one create, also
-   * in a later run after a crash ("drover-" and 32 hex digits, from
+   * in a later run after a crash ("drover-" and 16 hex digits, from
    * stack, address, the desired hash and, for a replacement, the replaced
    * object's name), different for the next generation of the resource.
    * Pass it to clouds that deduplicate creates (EC2 ClientToken). */

@@ -18,7 +18,9 @@
  * attributes of what was just created resolve. Transient errors (and
  * timeouts of a wait) are retried with exponential backoff and full
  * jitter; the provider contract makes create idempotent (adopt an object
- * with our labels), so a retry never duplicates.
+ * with our labels), so a retry never duplicates. After a failure that may
+ * have come after the cloud acted (a lost reply), the object is read back
+ * and the call counts as done when its goal holds (goal_holds).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -257,6 +259,69 @@ static int cancelled(const run *r)
 
 typedef enum { OP_CREATE, OP_UPDATE, OP_DELETE } opkind;
 
+static int same_str(const char *a, const char *b)
+{
+  return a && b && !strcmp(a, b);
+}
+
+/* Failures after which the request may still have been carried out: the
+ * reply was lost (reset, 5xx, timeout), or a retry of a request that had
+ * acted met its effect ("already stopped", "already exists", 404). */
+static int ambiguous(drover_code rc, const drover_res_req *req)
+{
+  switch(rc) {
+  case DROVER_E_PROVIDER:
+  case DROVER_E_TRANSIENT:
+  case DROVER_E_NOT_FOUND:
+  case DROVER_E_TIMEOUT:
+  case DROVER_E_IO:
+    return 1;
+  case DROVER_E_CONFLICT:
+    /* A saved plan's ETag no longer matching is a real conflict. */
+    return !req || !req->if_match;
+  default:
+    return 0;
+  }
+}
+
+/* After an ambiguous failure: reads the object back and tells whether the
+ * call's goal holds anyway: deleted (not found), or created/updated (our
+ * labels, the desired hash, every managed property as desired). Success
+ * is judged by the cloud's state, not by the failed call's message. On
+ * success a create/update's *out is the object read (owned by the caller). */
+static int goal_holds(node *nd, opkind op, const drover_res_req *req,
+                      const drover_live *cur, drover_live **out)
+{
+  drover_live *l = NULL;
+  drover_error local;
+  drover_code rc;
+  /* Where the cloud assigns IDs, an object is read by its ID (cur's name);
+   * a create's is not known yet, so its retry relies on the idempotency
+   * token instead. */
+  int sid = (dv_rtype_flags(nd->vt, nd->rtype) & DROVER_RTYPE_SERVER_ID) != 0;
+  const char *name = op == OP_DELETE || (sid && op == OP_UPDATE) ? (cur ? cur->name : NULL)
+                     : sid ? NULL : req->name;
+  int holds = 0;
+
+  if(!nd->vt->read || !name)
+    return 0;
+  drover_error_clear(&local);
+  rc = nd->vt->read(nd->pstate, nd->rtype, name, &l, &local);
+  if(op == OP_DELETE)
+    holds = rc == DROVER_E_NOT_FOUND;
+  else if(!rc && l)
+    holds = same_str(l->name, name) && same_str(l->stack, req->stack) &&
+            same_str(l->address, req->address) && same_str(l->hash, req->hash) &&
+            dv_desired_holds(nd->block, req->properties, l);
+  if(holds && out) {
+    drover_live_free(*out);
+    *out = l;
+    l = NULL;
+  }
+  drover_live_free(l);
+  return holds;
+}
+
 /* One provider call with retries. *out (create/update) is owned by the
  * caller. */
 static drover_code call_op(run *r, node *nd, opkind op, drover_res_req *req,
@@ -292,6 +357,13 @@ static drover_code call_op(run *r, node *nd, opkind op, drover_res_req *req,
     if(!local.code)
       drover_error_set(&local, rc, "%s: operation failed", nd->vt->name);
     drover_error_locate(&local, nd->vt->name, nd->e->address);
+    if(ambiguous(rc, req) && goal_holds(nd, op, req, cur, out)) {
+      dv_log(r->stack, DROVER_LOG_WARN, "apply: %s: %s failed (%s), but the cloud "
+             "shows it done; counted as done", nd->e->address,
+             op == OP_DELETE ? "delete" : op == OP_CREATE ? "create" : "update",
+             local.text);
+      return DROVER_OK;
+    }
     if((rc != DROVER_E_TRANSIENT && rc != DROVER_E_TIMEOUT) ||
        attempt >= r->max_retries || cancelled(r)) {
       if(err && !err->code)

@@ -195,6 +195,10 @@ struct drover_stack {
                                         (parallel array, orphans.count long) */
   unsigned long refresh_gen;  /* bumped by every refresh: live objects were
                                  freed; plans made before are stale */
+  drover_live_list copies;    /* refresh.c: extra claimants of an address that
+                                 are not the object drover made (an out-of-band
+                                 copy); never deleted or updated, only shown */
+  const drover_rtype **copy_types; /* type of copies.items[i] */
 };
 
 /* A valid cloud name from stack and address: lowercase letters, digits
@@ -317,6 +321,7 @@ typedef struct dv_plan_entry {
   size_t nchanged;
   char *etag;               /* live ETag at plan time, or NULL */
   char *live_hash;          /* live hash label at plan time, or NULL */
+  int copy;                 /* a no-op entry showing a copy (orphan holds it) */
   char *observed;           /* dv_hash_json of the live properties at plan time, or
                                NULL: a saved plan is stale when this changes, also
                                where the cloud's list gives no ETag (LXD) */
@@ -343,6 +348,16 @@ struct drover_plan {
  * references to the raw (unredacted) values. */
 drover_code dv_diff_paths(json_t *out, const char *path, const json_t *have,
                           const json_t *want);
+
+/* plan.c: whether live_name is the object drover names name: name itself,
+ * or drover's own create_before_destroy variant of it. */
+int dv_owns_name(const char *live_name, const char *name);
+
+/* plan.c: whether live shows every managed property of desired (b's
+ * schema, without NO_DIFF, ignore_changes and the name), as the plan's
+ * diff compares them: apply's test that an ambiguous failure reached its
+ * goal anyway. */
+int dv_desired_holds(const dv_block *b, const json_t *desired, const drover_live *live);
 
 /* plan_render.c: a deep copy of v for display: unknowns become the
  * string "(known after apply)" and, when redact is set, strings holding a

@@ -75,7 +75,7 @@ drover_code drover_graph_dot(char **out, const drover_stack *stack,
   }
   for(i = 0; plan && i < plan->n; i++) {
     const dv_plan_entry *e = &plan->entries[i];
-    if(e->inst)
+    if(e->inst || e->copy) /* copies are left alone: nothing to draw */
       continue;
     fputs("  ", f);
     put_id(f, e->address);

@@ -114,6 +114,11 @@ static int is_cbd_name(const char *live, const char *base)
   return 1;
 }
 
+int dv_owns_name(const char *live_name, const char *name)
+{
+  return live_name && name && (!strcmp(live_name, name) || is_cbd_name(live_name, name));
+}
+
 static int ignored(const dv_block *b, const char *prop)
 {
   size_t i;
@@ -122,6 +127,29 @@ static int ignored(const dv_block *b, const char *prop)
     if(!strcmp(b->ignore_changes[i], prop))
       return 1;
   return 0;
+}
+
+int dv_desired_holds(const dv_block *b, const json_t *desired, const drover_live *live)
+{
+  const drover_prop *p;
+
+  if(!b || !b->rtype || !live || !json_is_object(desired))
+    return 0;
+  for(p = b->rtype->props; p->name; p++) {
+    const json_t *want, *have;
+    /* The name is the caller's to compare (it may be a replacement's). */
+    if((p->flags & DROVER_PROP_NO_DIFF) || ignored(b, p->name) || !strcmp(p->name, "name"))
+      continue;
+    want = json_object_get(desired, p->name);
+    if(!want)
+      continue;
+    if(!dv_is_known(want))
+      return 0;
+    have = json_object_get(live->properties, p->name);
+    if(!have || !json_equal((json_t *)want, (json_t *)have))
+      return 0;
+  }
+  return 1;
 }
 
 /* Appends a copy of name to the entry's NULL-terminated changed list. */
@@ -366,7 +394,7 @@ drover_code drover_plan_new(drover_plan **out, drover_stack *stack, unsigned fla
       return rc;
   }
   plan = calloc(1, sizeof(*plan));
-  cap = stack->ninsts + stack->orphans.count;
+  cap = stack->ninsts + stack->orphans.count + stack->copies.count;
   if(!plan || !(plan->entries = calloc(cap ? cap : 1, sizeof(*plan->entries)))) {
     rc = drover_error_set(err, DROVER_E_NOMEM, "plan: out of memory");
     goto out;
@@ -429,6 +457,28 @@ drover_code drover_plan_new(drover_plan **out, drover_stack *stack, unsigned fla
     rc = e->orphan ? plan_delete(e, e->orphan, stack->orphan_types[i]->name, "?",
                                  destroy ? "destroy" : "no longer in the template")
                    : DROVER_E_NOMEM;
+    if(rc) {
+      rc = drover_error_set(err, rc, "plan: out of memory");
+      goto out;
+    }
+  }
+  /* Copies: shown, never acted on (no-op entries, after the orphans). */
+  for(i = 0; i < stack->copies.count; i++) {
+    dv_plan_entry *e = &plan->entries[plan->n++];
+    const drover_live *c = stack->copies.items[i];
+    e->copy = 1;
+    e->orphan = dv_live_dup(c);
+    rc = e->orphan ? plan_delete(e, e->orphan, stack->copy_types[i]->name, "?",
+                                 "copy") : DROVER_E_NOMEM;
+    if(!rc) {
+      e->action = DROVER_ACTION_NOOP;
+      free(e->reason);
+      e->reason = dv_aprintf("\"%s\" carries the labels of %s but is not the object "
+                             "drover made (a copy); left alone", c->name ? c->name : "?",
+                             e->address);
+      if(!e->reason)
+        rc = DROVER_E_NOMEM;
+    }
     if(rc) {
       rc = drover_error_set(err, rc, "plan: out of memory");
       goto out;

@@ -257,6 +257,9 @@ static void clear_live(drover_stack *stack)
   drover_live_list_clear(&stack->orphans);
   free(stack->orphan_types);
   stack->orphan_types = NULL;
+  drover_live_list_clear(&stack->copies);
+  free(stack->copy_types);
+  stack->copy_types = NULL;
   stack->refreshed = 0;
 }
 
@@ -279,24 +282,42 @@ void dv_stack_release_runtime(drover_stack *stack)
   drover_stack_unlock(stack);
 }
 
-/* Appends live (owned, also on failure) to the orphans with its type. */
-static drover_code add_orphan(drover_stack *stack, drover_live *live,
-                              const drover_rtype *type, drover_error *err)
+/* Appends live (owned, also on failure) to list, and its type to the
+ * parallel array *types. */
+static drover_code add_typed(drover_live_list *list, const drover_rtype ***types,
+                             drover_live *live, const drover_rtype *type,
+                             drover_error *err)
 {
   drover_code rc;
   const drover_rtype **t;
 
-  t = realloc(stack->orphan_types, (stack->orphans.count + 1) * sizeof(*t));
+  t = realloc(*types, (list->count + 1) * sizeof(*t));
   if(!t) {
     drover_live_free(live);
     return drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
   }
-  stack->orphan_types = t;
-  rc = drover_live_list_push(&stack->orphans, live);
+  *types = t;
+  rc = drover_live_list_push(list, live);
   if(rc)
     return drover_error_set(err, rc, "refresh: out of memory");
-  stack->orphan_types[stack->orphans.count - 1] = type;
+  t[list->count - 1] = type;
   return DROVER_OK;
+}
+
+static drover_code add_orphan(drover_stack *stack, drover_live *live,
+                              const drover_rtype *type, drover_error *err)
+{
+  return add_typed(&stack->orphans, &stack->orphan_types, live, type, err);
+}
+
+/* An extra claimant of an address: kept, shown, never acted on. */
+static drover_code add_copy(drover_stack *stack, drover_live *live,
+                            const drover_rtype *type, drover_error *err)
+{
+  dv_log(stack, DROVER_LOG_WARN, "refresh: %s: \"%s\" carries its labels but is not "
+         "the object drover made (a copy?); it is left alone",
+         live->address ? live->address : "?", live->name ? live->name : "?");
+  return add_typed(&stack->copies, &stack->copy_types, live, type, err);
 }
 
 /* ------------------------------------------------------------------------
@@ -359,6 +380,17 @@ static drover_code collect_providers(const drover_provider ***out, size_t *n,
   return DROVER_OK;
 }
 
+/* Whether type's objects are told apart by the names drover gives them.
+ * Not so where the cloud assigns IDs: there the labels alone say whose
+ * an object is, and the copy rules below, which go by name, do not apply. */
+static int named_by_drover(const drover_rtype *type)
+{
+  const drover_provider *p = NULL;
+
+  return !type || !dv_rtype_find(type->name, &p) ||
+         !(dv_rtype_flags(p, type) & DROVER_RTYPE_SERVER_ID);
+}
+
 /* Attaches one listed object (owned) to its inst or to the orphans. */
 static drover_code place(drover_stack *stack, const addr_ix *ix, size_t nix,
                          drover_live *live, const drover_rtype *type,
@@ -381,43 +413,129 @@ static drover_code place(drover_stack *stack, const addr_ix *ix, size_t nix,
     return drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
   }
   if(!inst->live) {
+    /* Alone but under another name than drover gives it, where the name
+     * is drover's own choice (no "name" property): a copy whose original
+     * is gone. Replacing it would destroy it; create the real one. */
+    if(live->name && !json_object_get(inst->desired, "name") && named_by_drover(type) &&
+       !dv_owns_name(live->name, inst->name))
+      return add_copy(stack, live, type, err);
     inst->live = live;
     return DROVER_OK;
   }
-  /* Two objects claim one address: keep the one built from the current
-   * desired state, else the first; the other is deleted as an orphan. */
-  dv_log(stack, DROVER_LOG_WARN, "refresh: %s: two objects claim it (%s, %s)",
-         inst->address, inst->live->name ? inst->live->name : "?",
-         live->name ? live->name : "?");
-  if(inst->hash[0] && live->hash && !strcmp(live->hash, inst->hash) &&
-     !(inst->live->hash && !strcmp(inst->live->hash, inst->hash))) {
-    drover_live *old = inst->live;
-    inst->live = live;
-    return add_orphan(stack, old, type, err);
+  /* Two objects claim one address. For name-chosen types the owner is the
+   * one under the instance's own name (or drover's create_before_destroy
+   * variant of it): `lxc copy web-0 web-copy` keeps the labels but not the
+   * name. Only when both carry drover's names (a replacement interrupted
+   * between create and delete) is the one not built from the current
+   * desired state drover's own leftover, deleted as an orphan. */
+  {
+    int by_name = named_by_drover(type);
+    int old_owns = !by_name || dv_owns_name(inst->live->name, inst->name);
+    int new_owns = !by_name || dv_owns_name(live->name, inst->name);
+    int new_wins = inst->hash[0] && live->hash && !strcmp(live->hash, inst->hash) &&
+                   !(inst->live->hash && !strcmp(inst->live->hash, inst->hash));
+    drover_live *loser;
+
+    if(old_owns != new_owns)
+      new_wins = new_owns;
+    if(new_wins) {
+      loser = inst->live;
+      inst->live = live;
+    }
+    else
+      loser = live;
+    if(old_owns && new_owns) {
+      dv_log(stack, DROVER_LOG_WARN, "refresh: %s: two of drover's objects claim it "
+             "(%s, %s); the older is deleted", inst->address,
+             inst->live->name ? inst->live->name : "?", loser->name ? loser->name : "?");
+      return add_orphan(stack, loser, type, err);
+    }
+    return add_copy(stack, loser, type, err);
   }
-  return add_orphan(stack, live, type, err);
 }
 
-/* Orphans sorted by address then name, so plans are deterministic. */
-static void sort_orphans(drover_stack *stack)
+/* Among orphans (sorted) that claim one address, those not under drover's
+ * own name for it are copies: moved to the copies, never deleted. When no
+ * claimant has that name (an explicit "name" that is no longer in the
+ * template), the original cannot be told from the copies, and every one
+ * of them is kept. */
+static drover_code sift_orphan_copies(drover_stack *stack, drover_error *err)
 {
-  size_t i, j, n = stack->orphans.count;
+  drover_live_list *o = &stack->orphans;
+  size_t i = 0, j, k, w;
+  drover_code rc = DROVER_OK;
+  unsigned char *copy = calloc(o->count ? o->count : 1, 1);
+
+  if(!copy)
+    return drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
+  while(i < o->count) {
+    const char *a = o->items[i]->address;
+    char *own = NULL;
+    int owned = 0;
+    for(j = i + 1; a && j < o->count && o->items[j]->address &&
+                   !strcmp(o->items[j]->address, a) &&
+                   stack->orphan_types[j] == stack->orphan_types[i]; j++)
+      ;
+    if(!a || j == i + 1 || !named_by_drover(stack->orphan_types[i])) {
+      i = a ? j : i + 1;
+      continue;
+    }
+    own = dv_default_name(stack->name, a);
+    if(!own) {
+      rc = drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
+      goto out;
+    }
+    for(k = i; k < j; k++)
+      owned |= dv_owns_name(o->items[k]->name, own);
+    for(k = i; k < j; k++)
+      copy[k] = !owned || !dv_owns_name(o->items[k]->name, own);
+    free(own);
+    i = j;
+  }
+  for(i = 0, w = 0; i < o->count; i++) {
+    if(!copy[i]) {
+      o->items[w] = o->items[i];
+      stack->orphan_types[w++] = stack->orphan_types[i];
+      continue;
+    }
+    rc = add_copy(stack, o->items[i], stack->orphan_types[i], err);
+    o->items[i] = NULL;
+    if(rc) {
+      /* Keep the list whole: what is left stays an orphan entry. */
+      for(k = i + 1; k < o->count; k++) {
+        o->items[w] = o->items[k];
+        stack->orphan_types[w++] = stack->orphan_types[k];
+      }
+      break;
+    }
+  }
+  o->count = w;
+out:
+  free(copy);
+  return rc;
+}
+
+/* Objects sorted by address then name (types kept parallel), so plans
+ * are deterministic. */
+static void sort_typed(drover_live_list *list, const drover_rtype **types)
+{
+  size_t i, j, n = list->count;
 
   for(i = 1; i < n; i++) {
-    drover_live *l = stack->orphans.items[i];
-    const drover_rtype *t = stack->orphan_types[i];
+    drover_live *l = list->items[i];
+    const drover_rtype *t = types[i];
     for(j = i; j > 0; j--) {
-      drover_live *p = stack->orphans.items[j - 1];
+      drover_live *p = list->items[j - 1];
       int c = strcmp(p->address ? p->address : "", l->address ? l->address : "");
       if(!c)
         c = strcmp(p->name ? p->name : "", l->name ? l->name : "");
       if(c <= 0)
         break;
-      stack->orphans.items[j] = p;
-      stack->orphan_types[j] = stack->orphan_types[j - 1];
+      list->items[j] = p;
+      types[j] = types[j - 1];
     }
-    stack->orphans.items[j] = l;
-    stack->orphan_types[j] = t;
+    list->items[j] = l;
+    types[j] = t;
   }
 }
 
@@ -581,7 +699,11 @@ drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
         goto out;
     }
   }
-  sort_orphans(stack);
+  sort_typed(&stack->orphans, stack->orphan_types);
+  rc = sift_orphan_copies(stack, err);
+  if(rc)
+    goto out;
+  sort_typed(&stack->copies, stack->copy_types);
   /* What the cloud reports (server-assigned attributes) may resolve
    * references that were unknown when the stack was opened. */
   for(i = 0; stack->tpl && stack->topo && i < stack->tpl->nblocks; i++) {
@@ -594,8 +716,8 @@ drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
   }
   stack->refreshed = 1;
   dv_log(stack, DROVER_LOG_INFO, "refresh: stack \"%s\": %zu live object(s), "
-         "%zu orphan(s) in %.2fs", stack->name, total, stack->orphans.count,
-         drover_now() - t0);
+         "%zu orphan(s), %zu copies in %.2fs", stack->name, total,
+         stack->orphans.count, stack->copies.count, drover_now() - t0);
 out:
   for(j = 0; jobs && j < njobs; j++)
     drover_live_list_clear(&jobs[j].found);
@@ -640,6 +762,12 @@ drover_code drover_stack_show_json(char **out, const drover_stack *stack,
     if(json_array_append_new(arr, live_json(stack->orphans.items[i],
                                             stack->orphan_types[i]->name, 1)))
       goto nomem;
+  for(i = 0; i < stack->copies.count; i++) {
+    json_t *c = live_json(stack->copies.items[i], stack->copy_types[i]->name, 0);
+    if(!c || json_object_set_new(c, "copy", json_true()) ||
+       json_array_append_new(arr, c))
+      goto nomem;
+  }
   *out = json_dumps(arr, JSON_INDENT(2) | JSON_SORT_KEYS);
   if(!*out)
     goto nomem;

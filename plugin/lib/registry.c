@@ -140,6 +140,17 @@ static int name_ok(const char *name)
   return i > 0 && i <= 32;
 }
 
+/* The recorded refusal of name, or NULL. Lock held. */
+static const char *refusal_of(const char *name)
+{
+  size_t i;
+
+  for(i = 0; i < MAX_REFUSED && refused[i].name[0]; i++)
+    if(!strcmp(refused[i].name, name))
+      return refused[i].text;
+  return NULL;
+}
+
 static void remember_refusal(const char *name, const drover_error *why)
 {
   size_t i;
@@ -222,7 +233,9 @@ const drover_provider *dv_provider_find(const char *name)
 
   pthread_mutex_lock(&lock);
   p = find_known(name);
-  if(!p && name_ok(name)) {
+  /* A module refused once stays refused for this process: a template
+   * naming it a hundred times checks and dlopens it once. */
+  if(!p && name_ok(name) && !refusal_of(name)) {
     drover_error why;
     drover_error_clear(&why);
     if(load_by_name(name, &p, &why))
@@ -234,13 +247,10 @@ const drover_provider *dv_provider_find(const char *name)
 
 const char *dv_provider_refusal(const char *name)
 {
-  const char *text = NULL;
-  size_t i;
+  const char *text;
 
   pthread_mutex_lock(&lock);
-  for(i = 0; i < MAX_REFUSED && refused[i].name[0]; i++)
-    if(!strcmp(refused[i].name, name))
-      text = refused[i].text;
+  text = refusal_of(name);
   pthread_mutex_unlock(&lock);
   return text;
 }
