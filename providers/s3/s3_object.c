@@ -43,9 +43,13 @@ static const drover_prop object_props[] = {
   {NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}
 };
 
-/* Deleted before the buckets that hold them. */
+/* Deleted before the buckets that hold them. The object's identity is
+ * its bucket and key (drover_live.name "bucket/key", also its "id"), not a
+ * name drover derives: DROVER_RTYPE_SERVER_ID makes ownership the labels
+ * alone, as for IDs a cloud assigns, so the engine's copy-by-name rules
+ * (made for LXD's `lxc copy`) do not mistake every object for a copy. */
 const drover_rtype s3_object_type = {
-  "s3.object", object_props, 1, "an S3 object", 0
+  "s3.object", object_props, 1, "an S3 object", DROVER_RTYPE_SERVER_ID
 };
 
 /* --------------------------------------------------------------------------
