@@ -15,7 +15,7 @@ die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
 
 # Build: toolchain, autotools, libraries the library links.
 PKGS="build-essential autoconf automake libtool pkg-config
-  libcurl4-openssl-dev libssl-dev libjansson-dev"
+  libcurl4-openssl-dev libssl-dev libjansson-dev libxml2-dev"
 # Unit tests, sanitizers, valgrind, clang warning build, man page check.
 PKGS="$PKGS check valgrind clang libclang-rt-14-dev groff-base man-db"
 # Scripts and live tests: the real LXD and its busybox image, HTTP on the socket.

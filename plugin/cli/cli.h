@@ -160,6 +160,8 @@ const char *cli_c(int color, const char *code);
 #define CLI_RESET "\033[0m"
 
 /* ---- subcommands ---- */
+/* cmd_s3.c (S3 provider built in only) */
+int cli_cmd_s3(int argc, char **argv);
 int cli_cmd_validate(int argc, char **argv);
 int cli_cmd_plan(int argc, char **argv);
 int cli_cmd_apply(int argc, char **argv);

@@ -386,6 +386,11 @@ void drover_error_locate(drover_error *err, const char *source, const char *addr
 /* Monotonic seconds. */
 double drover_now(void);
 
+/* Registers a credential a provider loaded (a secret key, a token): from
+ * now on it is replaced by "(sensitive)" in every log line and error
+ * text of the process. Values shorter than 4 bytes are ignored. */
+void drover_secret_add(const char *value);
+
 /* The provider table called name: built in, or its module loaded on first
  * use (drover_provider_dir_add() in drover.h). *out is borrowed for the
  * process's life. DROVER_E_NOT_FOUND when there is none, DROVER_E_CONFIG

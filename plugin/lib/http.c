@@ -399,6 +399,8 @@ static CURLcode easy_setup(drover_http *http, CURL *h, const char *url,
     SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
     SET(CURLOPT_POSTFIELDS, "");
   }
+  if(req->response_path)  /* bulk downloads: larger writes (curl's own tool: 100 KiB) */
+    SET(CURLOPT_BUFFERSIZE, 512L * 1024L);
   if(!strcmp(method, "HEAD"))
     SET(CURLOPT_NOBODY, 1L);
   else if(strcmp(method, "GET") || dv_http_has_body(req))
@@ -576,7 +578,9 @@ drover_code drover_http_perform(drover_http *http, const drover_http_req *req,
     }
     else {
       snprintf(last, sizeof(last), "HTTP %ld", a.status);
-      oc = (a.status == 429 || a.status >= 500) ? OUT_RETRY : OUT_DONE;
+      /* 501 Not Implemented and 505 are answers, not faults: no retry. */
+      oc = (a.status == 429 || (a.status >= 500 && a.status != 501 && a.status != 505))
+             ? OUT_RETRY : OUT_DONE;
     }
 
     if(oc == OUT_FAIL) {

@@ -81,6 +81,12 @@ void dv_secret_add(const char *value)
   free(esc);
 }
 
+/* The public name providers use (drover_provider.h). */
+void drover_secret_add(const char *value)
+{
+  dv_secret_add(value);
+}
+
 static int word_byte(unsigned char c)
 {
   return c >= 0x80 || isalnum(c) || c == '_';

@@ -31,10 +31,16 @@
 #ifdef DROVER_WITH_LXD
 extern const drover_provider dv_provider_lxd;
 #endif
+#ifdef DROVER_WITH_S3
+extern const drover_provider dv_provider_s3;
+#endif
 
 static const drover_provider *const builtin[] = {
 #ifdef DROVER_WITH_LXD
   &dv_provider_lxd,
+#endif
+#ifdef DROVER_WITH_S3
+  &dv_provider_s3,
 #endif
   NULL
 };

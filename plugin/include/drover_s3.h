@@ -1,0 +1,69 @@
+/*
+ * drover_s3.h - S3 transfers for shells (the `drover s3` command, backup
+ * jobs): list, upload, download, delete, presign, with the S3 provider's
+ * settings, credentials, signing and multipart rules (doc/s3.md).
+ *
+ * Available when the S3 provider is built into libdrover (--enable-s3=yes).
+ * A handle may be used from one thread at a time; it runs its own parallel
+ * part transfers inside.
+ */
+#ifndef DROVER_S3_H
+#define DROVER_S3_H
+
+#include "drover.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct drover_s3 drover_s3;
+
+/* Opens a handle from providers.s3-style settings as JSON text (NULL or
+ * "" for none: the environment decides). *out owned by the caller:
+ * drover_s3_close(). DROVER_E_CONFIG for bad settings or no credentials. */
+drover_code drover_s3_open(drover_s3 **out, const char *settings_json, drover_error *err);
+void drover_s3_close(drover_s3 *s3);
+
+typedef struct drover_s3_entry {
+  const char *name;            /* bucket name, or object key */
+  unsigned long long size;     /* objects only */
+  const char *modified;        /* ISO 8601 as S3 gave it; may be "" */
+} drover_s3_entry;
+
+/* Calls fn for every bucket (bucket NULL) or every object under prefix
+ * (NULL: all), following continuation tokens. A non-zero return from fn
+ * stops the listing (DROVER_E_CANCELLED). */
+typedef int (*drover_s3_list_fn)(void *userdata, const drover_s3_entry *entry);
+drover_code drover_s3_list(drover_s3 *s3, const char *bucket, const char *prefix,
+                           drover_s3_list_fn fn, void *userdata, drover_error *err);
+
+/* Uploads the file at path: one streamed PUT (UNSIGNED-PAYLOAD, so the
+ * file is read once) below the multipart threshold, a checked multipart
+ * upload at or above it.
+ * content_type NULL: application/octet-stream. */
+drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket,
+                             const char *key, const char *content_type, drover_error *err);
+
+/* Downloads bucket/key to path, streamed to "<path>.drover-part" (memory
+ * does not grow with the object) and renamed into place when complete. A
+ * part file left by a broken download of the same object (same ETag) is
+ * resumed with a ranged GET. *resumed_from (may be NULL) is the byte the
+ * download started at. */
+drover_code drover_s3_download(drover_s3 *s3, const char *bucket, const char *key,
+                               const char *path, unsigned long long *resumed_from,
+                               drover_error *err);
+
+/* Deletes bucket/key; an absent object is success. */
+drover_code drover_s3_delete(drover_s3 *s3, const char *bucket, const char *key,
+                             drover_error *err);
+
+/* A presigned URL for method ("GET", "PUT") on bucket/key, valid for
+ * expires seconds (1..604800) from now. *url owned by the caller (free). */
+drover_code drover_s3_presign(char **url, drover_s3 *s3, const char *method,
+                              const char *bucket, const char *key, long expires,
+                              drover_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,293 @@
+/* s3.c - the S3 provider: its table, settings and connection.
+ *
+ * The only exported name is dv_provider_s3 (plugin/lib/registry.c); built
+ * as a module (--enable-s3=dl), drover_provider_entry instead. Types live
+ * in s3_bucket.c and s3_object.c behind s3_type_ops; this file dispatches.
+ * Settings: doc/providers-s3.md.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <libxml/parser.h>
+#include "s3.h"
+
+static const drover_rtype *const s3_types[] = {&s3_bucket_type, &s3_object_type, NULL};
+
+static const s3_type_ops *ops_for(const drover_rtype *type)
+{
+  if(type == &s3_bucket_type)
+    return &s3_bucket_ops;
+  if(type == &s3_object_type)
+    return &s3_object_ops;
+  return NULL;
+}
+
+static const char *const setting_names[] = {
+  "endpoint", "region", "addressing", "profile", "credentials_file", "object_prefix",
+  "multipart_threshold", "part_size", "concurrency", "timeout", "ca_file", "list_max_keys",
+  NULL
+};
+
+/* config[key] when a non-empty string, else the first set variable of
+ * envs (NULL-terminated), else NULL. Borrowed. */
+static const char *setting(const json_t *config, const char *key, const char *env1,
+                           const char *env2)
+{
+  const char *v = json_string_value(json_object_get(config, key));
+
+  if(v && *v)
+    return v;
+  v = env1 ? getenv(env1) : NULL;
+  if(v && *v)
+    return v;
+  v = env2 ? getenv(env2) : NULL;
+  return v && *v ? v : NULL;
+}
+
+/* A positive integer setting; def when absent. */
+static drover_code int_setting(const json_t *config, const char *key, unsigned long long def,
+                               unsigned long long min, unsigned long long max,
+                               unsigned long long *out, drover_error *err)
+{
+  const json_t *v = json_object_get(config, key);
+
+  *out = def;
+  if(!v)
+    return DROVER_OK;
+  if(!json_is_integer(v) || json_integer_value(v) < (json_int_t)min ||
+     (unsigned long long)json_integer_value(v) > max)
+    return s3_fail(err, DROVER_E_CONFIG, NULL, "%s must be an integer from %llu to %llu", key,
+                   min, max);
+  *out = (unsigned long long)json_integer_value(v);
+  return DROVER_OK;
+}
+
+static void s3_cleanup(void *state)
+{
+  s3_state *st = state;
+  size_t i;
+
+  if(!st)
+    return;
+  drover_http_free(st->http);
+  for(i = 0; i < st->nvh; i++) {
+    drover_http_free(st->vh[i].http);
+    free(st->vh[i].bucket);
+  }
+  free(st->vh);
+  s3_cred_free(&st->cred);
+  free(st->scheme);
+  free(st->host);
+  free(st->region);
+  free(st->object_prefix);
+  free(st->ca_file);
+  if(st->lock_ready)
+    pthread_mutex_destroy(&st->lock);
+  memset(st, 0, sizeof(*st));
+}
+
+/* Splits "scheme://host[:port][/]" into st->scheme and st->host. */
+static drover_code parse_endpoint(s3_state *st, const char *url, drover_error *err)
+{
+  const char *sep = strstr(url, "://"), *host, *slash;
+
+  if(!sep || (strncmp(url, "http", 4) || (sep - url != 4 && sep - url != 5)) ||
+     (sep - url == 5 && url[4] != 's'))
+    return s3_fail(err, DROVER_E_CONFIG, NULL,
+                   "endpoint \"%s\" must be http://HOST[:PORT] or https://HOST[:PORT]", url);
+  host = sep + 3;
+  slash = strchr(host, '/');
+  if(slash && slash[1])
+    return s3_fail(err, DROVER_E_CONFIG, NULL, "endpoint \"%s\" must not have a path", url);
+  if(host == slash || !*host || strpbrk(host, "@?#"))
+    return s3_fail(err, DROVER_E_CONFIG, NULL, "endpoint \"%s\" has no usable host", url);
+  st->scheme = strndup(url, (size_t)(sep - url));
+  st->host = slash ? strndup(host, (size_t)(slash - host)) : strdup(host);
+  if(!st->scheme || !st->host)
+    return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+  return DROVER_OK;
+}
+
+static drover_code s3_init(void *state, const json_t *config, const drover_provider_env *env,
+                           drover_error *err)
+{
+  s3_state *st = state;
+  const char *endpoint, *region, *addressing, *prefix, *ca;
+  const json_t *v;
+  const char *key;
+  unsigned long long n;
+  char *def_endpoint = NULL;
+  drover_code rc = DROVER_OK;
+  size_t i;
+
+  if(env)
+    st->env = *env;
+  pthread_mutex_init(&st->lock, NULL);
+  st->lock_ready = 1;
+  /* libxml2's global init, once, before the worker threads parse. */
+  xmlInitParser();
+
+  if(config && !json_is_object(config))
+    return s3_fail(err, DROVER_E_CONFIG, NULL, "settings must be an object");
+  json_object_foreach((json_t *)config, key, v) {
+    for(i = 0; setting_names[i]; i++)
+      if(!strcmp(key, setting_names[i]))
+        break;
+    if(!setting_names[i])
+      return s3_fail(err, DROVER_E_CONFIG, NULL, "unknown setting \"%s\"", key);
+    if(strcmp(key, "multipart_threshold") && strcmp(key, "part_size") &&
+       strcmp(key, "concurrency") && strcmp(key, "timeout") && strcmp(key, "list_max_keys") &&
+       !json_is_string(v))
+      return s3_fail(err, DROVER_E_CONFIG, NULL, "%s must be a string", key);
+  }
+  region = setting(config, "region", "AWS_REGION", "AWS_DEFAULT_REGION");
+  st->region = strdup(region ? region : "us-east-1");
+  endpoint = setting(config, "endpoint", "DROVER_S3_ENDPOINT", NULL);
+  if(!st->region || (!endpoint && asprintf(&def_endpoint, "https://s3.%s.amazonaws.com",
+                                           st->region) < 0)) {
+    def_endpoint = NULL;
+    rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+    goto out;
+  }
+  rc = parse_endpoint(st, endpoint ? endpoint : def_endpoint, err);
+  if(rc)
+    goto out;
+  /* AWS wants virtual-hosted style; other servers (an endpoint given)
+   * mostly path style. */
+  addressing = setting(config, "addressing", "DROVER_S3_ADDRESSING", NULL);
+  if(!addressing)
+    st->path_style = endpoint != NULL;
+  else if(!strcmp(addressing, "path"))
+    st->path_style = 1;
+  else if(!strcmp(addressing, "virtual"))
+    st->path_style = 0;
+  else {
+    rc = s3_fail(err, DROVER_E_CONFIG, NULL, "addressing must be \"path\" or \"virtual\", not "
+                 "\"%s\"", addressing);
+    goto out;
+  }
+  prefix = setting(config, "object_prefix", NULL, NULL);
+  st->object_prefix = strdup(prefix ? prefix : "drover/{stack}/");
+  ca = setting(config, "ca_file", NULL, NULL);
+  st->ca_file = ca ? strdup(ca) : NULL;
+  if(!st->object_prefix || (ca && !st->ca_file)) {
+    rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+    goto out;
+  }
+  /* Parts: S3's limits are 5 MiB..5 GiB and 10,000 parts. */
+  rc = int_setting(config, "part_size", 16ull << 20, 5ull << 20, 5ull << 30, &st->part_size, err);
+  if(!rc)
+    rc = int_setting(config, "multipart_threshold", 64ull << 20, 5ull << 20, 5ull << 30,
+                     &st->mp_threshold, err);
+  if(!rc)
+    rc = int_setting(config, "concurrency", 4, 1, 64, &n, err);
+  if(rc)
+    goto out;
+  st->concurrency = (unsigned)n;
+  rc = int_setting(config, "list_max_keys", 1000, 1, 1000, &n, err);
+  if(rc)
+    goto out;
+  st->list_max_keys = (unsigned)n;
+  rc = int_setting(config, "timeout", 600, 1, 86400, &n, err);
+  if(rc)
+    goto out;
+  st->timeout = (double)n;
+  rc = s3_cred_load(&st->cred, config, err);
+  if(rc)
+    goto out;
+  rc = drover_http_new(&st->http, &(drover_http_config){
+                         .version = DROVER_HTTP_CONFIG_VERSION,
+                         .base_url = endpoint ? endpoint : def_endpoint,
+                         .ca_file = st->ca_file, .timeout = st->timeout}, err);
+  if(rc)
+    goto out;
+  drover_logf(&st->env, DROVER_LOG_DEBUG, "s3: %s://%s, region %s, %s style, credentials from %s",
+              st->scheme, st->host, st->region, st->path_style ? "path" : "virtual-hosted",
+              st->cred.source);
+out:
+  free(def_endpoint);
+  return rc;
+}
+
+static drover_code s3_list(void *state, const drover_rtype *type, const char *stack,
+                           drover_live_list *out, drover_error *err)
+{
+  const s3_type_ops *ops = ops_for(type);
+
+  if(!ops)
+    return s3_fail(err, DROVER_E_INTERNAL, NULL, "unknown type %s", type ? type->name : "?");
+  return ops->list(state, stack, out, err);
+}
+
+static drover_code s3_create(void *state, const drover_rtype *type, const drover_res_req *req,
+                             drover_live **out, drover_error *err)
+{
+  const s3_type_ops *ops = ops_for(type);
+
+  *out = NULL;
+  if(!ops)
+    return s3_fail(err, DROVER_E_INTERNAL, req->address, "unknown type");
+  if(!req->name || !req->stack || !req->address)
+    return s3_fail(err, DROVER_E_ARG, req->address, "create needs name, stack and address");
+  return ops->put(state, req, NULL, out, err);
+}
+
+static drover_code s3_update(void *state, const drover_rtype *type, const drover_res_req *req,
+                             const drover_live *cur, drover_live **out, drover_error *err)
+{
+  const s3_type_ops *ops = ops_for(type);
+
+  *out = NULL;
+  if(!ops)
+    return s3_fail(err, DROVER_E_INTERNAL, req->address, "unknown type");
+  if(!cur || !cur->name)
+    return s3_fail(err, DROVER_E_ARG, req->address, "update needs the current object");
+  return ops->put(state, req, cur, out, err);
+}
+
+static drover_code s3_del(void *state, const drover_rtype *type, const drover_live *cur,
+                          double deadline, drover_error *err)
+{
+  const s3_type_ops *ops = ops_for(type);
+
+  (void)deadline;
+  if(!ops)
+    return s3_fail(err, DROVER_E_INTERNAL, NULL, "unknown type");
+  if(!cur || !cur->name)
+    return s3_fail(err, DROVER_E_ARG, NULL, "delete needs the object's name");
+  return ops->del(state, cur, err);
+}
+
+static drover_code s3_read(void *state, const drover_rtype *type, const char *name,
+                           drover_live **out, drover_error *err)
+{
+  const s3_type_ops *ops = ops_for(type);
+
+  *out = NULL;
+  if(!ops)
+    return s3_fail(err, DROVER_E_INTERNAL, NULL, "unknown type");
+  return ops->read(state, name, out, err);
+}
+
+const drover_provider dv_provider_s3 = {
+  .version = DROVER_PROVIDER_VERSION,
+  .name = "s3",
+  .state_size = sizeof(s3_state),
+  .types = s3_types,
+  .init = s3_init,
+  .cleanup = s3_cleanup,
+  .list = s3_list,
+  .create = s3_create,
+  .update = s3_update,
+  .del = s3_del,
+  .read = s3_read,
+  .table_size = sizeof(drover_provider)
+};
+
+#ifdef DROVER_PROVIDER_MODULE
+/* The module's one exported symbol (DROVER_PROVIDER_ENTRY). */
+const drover_provider *drover_provider_entry(unsigned engine_version);
+const drover_provider *drover_provider_entry(unsigned engine_version)
+{
+  return engine_version >= DROVER_PROVIDER_VERSION_MIN ? &dv_provider_s3 : NULL;
+}
+#endif

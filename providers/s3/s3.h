@@ -1,0 +1,184 @@
+/*
+ * s3.h - internals of the S3 provider. Only providers/s3/ includes this;
+ * the engine sees nothing but the exported table dv_provider_s3.
+ *
+ * Names shared between the provider's files carry the s3_ prefix and
+ * hidden visibility; everything else is static to its file.
+ */
+#ifndef DROVER_S3_INTERNAL_H
+#define DROVER_S3_INTERNAL_H
+
+#include <pthread.h>
+#include <jansson.h>
+#include "drover_provider.h"
+#include "drover_sigv4.h"
+
+#if defined(__GNUC__)
+#define S3_HIDDEN __attribute__((visibility("hidden")))
+#define S3_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define S3_HIDDEN
+#define S3_PRINTF(a, b)
+#endif
+
+/* Ownership labels: bucket tags "drover:<label>", object metadata
+ * "x-amz-meta-drover-<label>". */
+#define S3_TAG_PREFIX "drover:"
+#define S3_META_PREFIX "drover-"
+/* Buckets on servers without bucket tagging keep their tags (labels
+ * included) in this object instead. */
+#define S3_LABEL_OBJECT ".drover-bucket-tags.json"
+
+typedef struct s3_cred {
+  char *akid;
+  char *secret;
+  char *token;                 /* NULL when none */
+  char source[160];            /* where they came from, for messages (no values) */
+} s3_cred;
+
+typedef struct s3_vhost {
+  char *bucket;
+  drover_http *http;
+} s3_vhost;
+
+/* Provider state: the engine allocates sizeof(s3_state) zeroed bytes. */
+typedef struct s3_state {
+  drover_provider_env env;     /* copy; strings borrowed from the engine */
+  s3_cred cred;
+  char *scheme;                /* "https" */
+  char *host;                  /* "s3.us-east-1.amazonaws.com", with :port if any */
+  char *region;
+  int path_style;              /* 1: /bucket/key; 0: bucket.host/key */
+  char *object_prefix;         /* "drover/{stack}/" */
+  char *ca_file;
+  unsigned long long mp_threshold; /* bytes: multipart at or above */
+  unsigned long long part_size;
+  unsigned concurrency;        /* parallel requests (parts, refresh reads) */
+  unsigned list_max_keys;      /* ListObjectsV2 page size (S3: at most 1000) */
+  double timeout;              /* seconds per HTTP attempt */
+  drover_http *http;           /* the endpoint itself */
+  pthread_mutex_t lock;        /* guards vh */
+  int lock_ready;
+  s3_vhost *vh;                /* virtual-hosted style: one handle per bucket */
+  size_t nvh;
+} s3_state;
+
+/* --------------------------------------------------------------------------
+ * Credentials (s3_cred.c)
+ */
+
+/* Loads credentials: the file named by settings "credentials_file" (with
+ * settings "profile"), else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/
+ * AWS_SESSION_TOKEN, else the shared credentials file
+ * (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials), else the config
+ * file (AWS_CONFIG_FILE or ~/.aws/config), with the profile from settings,
+ * AWS_PROFILE or "default". Registers the secret and token for redaction.
+ * Errors name files and profiles, never a value. */
+S3_HIDDEN drover_code s3_cred_load(s3_cred *c, const json_t *config, drover_error *err);
+S3_HIDDEN void s3_cred_free(s3_cred *c);
+
+/* --------------------------------------------------------------------------
+ * Requests (s3_api.c)
+ */
+
+#define S3_ALLOW_404 0x1u      /* a 404 is an answer, not an error */
+#define S3_ALLOW_ERRORS 0x2u   /* any status is an answer (caller looks) */
+
+typedef struct s3_req {
+  const char *method;
+  const char *bucket;          /* NULL: the service (list buckets) */
+  const char *key;             /* raw key; NULL: the bucket itself */
+  const char *query;           /* encoded, or NULL */
+  const char *const *headers;  /* NULL-terminated "Name: value"; x-amz-* are signed */
+  const char *content_type;
+  const void *body;            /* in memory: body_len bytes, hashed for SigV4 */
+  size_t body_len;
+  const char *body_path;       /* or: the first stream_len bytes of a file */
+  drover_http_read_fn body_read; /* or: a stream of stream_len bytes */
+  void *body_userdata;
+  unsigned long long stream_len;
+  const char *payload_hash;    /* for a file or stream; NULL: UNSIGNED-PAYLOAD */
+  const char *response_path;   /* a 2xx body goes to this file */
+  const char *what;            /* "PUT object \"b/k\"", for errors */
+  unsigned allow;              /* S3_ALLOW_* */
+} s3_req;
+
+/* One signed request. A status the caller did not allow is recorded as
+ * "s3: <what>: HTTP <status> <Code>: <Message> (request id <id>)"; 404
+ * NOT_FOUND, 409 CONFLICT, 5xx and throttling TRANSIENT, the rest
+ * PROVIDER. resp is always initialised; drover_http_response_free(). */
+S3_HIDDEN drover_code s3_call(s3_state *st, const s3_req *r, drover_http_response *resp,
+                              drover_error *err);
+
+/* Records "s3: <address>: <text>" and locates it at "s3". Returns code. */
+S3_HIDDEN drover_code s3_fail(drover_error *err, drover_code code, const char *address,
+                              const char *fmt, ...) S3_PRINTF(4, 5);
+
+/* Runs fn(ud, i, err) for i in [0, n) on up to st->concurrency threads.
+ * The first failure stops the remaining jobs and is what *err holds. */
+typedef drover_code (*s3_job_fn)(void *ud, size_t i, drover_error *err);
+S3_HIDDEN drover_code s3_parallel(s3_state *st, size_t n, s3_job_fn fn, void *ud,
+                                  drover_error *err);
+
+/* Every bucket name of the account. *names and each entry owned by the
+ * caller (s3_strv_free). */
+S3_HIDDEN drover_code s3_list_buckets(s3_state *st, char ***names, size_t *n,
+                                      drover_error *err);
+S3_HIDDEN void s3_strv_free(char **v, size_t n);
+
+/* The drover labels as "drover-<label>" metadata or "drover:<label>"
+ * tags: calls fn(ud, label, value) for stack, address, hash, deps, version.
+ * Returns the first non-zero fn result. */
+typedef int (*s3_label_fn)(void *ud, const char *label, const char *value);
+S3_HIDDEN int s3_labels_each(const drover_res_req *req, s3_label_fn fn, void *ud);
+
+/* The object key prefix of stack ("drover/<stack>/"); stack NULL: the
+ * part before the stack (for `drover gc`). Caller frees; NULL on OOM. */
+S3_HIDDEN char *s3_stack_prefix(const s3_state *st, const char *stack);
+
+/* SHA-256 (and, when md5 is not NULL, MD5) as lowercase hex of the open
+ * file's first size bytes, read once with pread. */
+S3_HIDDEN drover_code s3_file_digests(char sha[65], char *md5, int fd, unsigned long long size,
+                                      const char *path, drover_error *err);
+
+/* --------------------------------------------------------------------------
+ * Types
+ */
+
+typedef struct s3_type_ops {
+  drover_code (*list)(s3_state *st, const char *stack, drover_live_list *out,
+                      drover_error *err);
+  drover_code (*put)(s3_state *st, const drover_res_req *req, const drover_live *cur,
+                     drover_live **out, drover_error *err);
+  drover_code (*del)(s3_state *st, const drover_live *cur, drover_error *err);
+  drover_code (*read)(s3_state *st, const char *name, drover_live **out,
+                      drover_error *err);
+} s3_type_ops;
+
+S3_HIDDEN extern const drover_rtype s3_bucket_type;
+S3_HIDDEN extern const s3_type_ops s3_bucket_ops;
+S3_HIDDEN extern const drover_rtype s3_object_type;
+S3_HIDDEN extern const s3_type_ops s3_object_ops;
+
+/* --------------------------------------------------------------------------
+ * Multipart upload (s3_multipart.c)
+ */
+
+/* Uploads size bytes of the open file fd to bucket/key in parts of
+ * st->part_size, st->concurrency at a time, each retried on transient
+ * failure; headers (metadata) and the content type go with the
+ * initiation. Each part's ETag is checked against its MD5, and the final
+ * ETag against the parts' (md5-of-MD5s-N, as S3 answers) or against
+ * the file's own MD5 (as some servers answer): whole_md5 when the caller
+ * has it, else read again only when such an answer comes. On failure the
+ * upload is aborted so no partial object is left visible. With an address
+ * (a resource, under its stack's lock) unfinished uploads of the same key
+ * left by a killed run are aborted first. */
+S3_HIDDEN drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *key,
+                                          int fd, unsigned long long size,
+                                          const char *whole_md5,
+                                          const char *const *headers,
+                                          const char *content_type, const char *address,
+                                          drover_error *err);
+
+#endif

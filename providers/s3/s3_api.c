@@ -1,0 +1,429 @@
+/* s3_api.c - signed S3 requests on the shared transport, error mapping,
+ * bounded parallel jobs, and the helpers the types share. */
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include "config.h"
+#include "s3.h"
+#include "aws_xml.h"
+
+drover_code s3_fail(drover_error *err, drover_code code, const char *address,
+                    const char *fmt, ...)
+{
+  char msg[768];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  if(address)
+    drover_error_set(err, code, "s3: %s: %s", address, msg);
+  else
+    drover_error_set(err, code, "s3: %s", msg);
+  drover_error_locate(err, "s3", address);
+  return code;
+}
+
+void s3_strv_free(char **v, size_t n)
+{
+  size_t i;
+
+  for(i = 0; v && i < n; i++)
+    free(v[i]);
+  free(v);
+}
+
+/* --------------------------------------------------------------------------
+ * Handles: the endpoint, or one per bucket for virtual-hosted style
+ */
+
+static drover_code new_handle(s3_state *st, const char *host, drover_http **out,
+                              drover_error *err)
+{
+  drover_http_config hc;
+  char *url = NULL;
+  drover_code rc;
+
+  memset(&hc, 0, sizeof(hc));
+  hc.version = DROVER_HTTP_CONFIG_VERSION;
+  if(asprintf(&url, "%s://%s", st->scheme, host) < 0)
+    return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+  hc.base_url = url;
+  hc.ca_file = st->ca_file;
+  hc.timeout = st->timeout;
+  rc = drover_http_new(out, &hc, err);
+  free(url);
+  return rc;
+}
+
+/* The handle for bucket (borrowed from st). */
+static drover_code handle_for(s3_state *st, const char *bucket, drover_http **out,
+                              drover_error *err)
+{
+  drover_code rc = DROVER_OK;
+  char *host = NULL;
+  size_t i;
+
+  if(st->path_style || !bucket) {
+    *out = st->http;
+    return DROVER_OK;
+  }
+  pthread_mutex_lock(&st->lock);
+  for(i = 0; i < st->nvh; i++)
+    if(!strcmp(st->vh[i].bucket, bucket)) {
+      *out = st->vh[i].http;
+      goto out;
+    }
+  {
+    s3_vhost *g = realloc(st->vh, (st->nvh + 1) * sizeof(*g));
+    drover_http *h = NULL;
+    if(!g || asprintf(&host, "%s.%s", bucket, st->host) < 0) {
+      if(g)
+        st->vh = g;
+      host = NULL;
+      rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+      goto out;
+    }
+    st->vh = g;
+    rc = new_handle(st, host, &h, err);
+    if(rc)
+      goto out;
+    st->vh[st->nvh].bucket = strdup(bucket);
+    if(!st->vh[st->nvh].bucket) {
+      drover_http_free(h);
+      rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+      goto out;
+    }
+    st->vh[st->nvh++].http = h;
+    *out = h;
+  }
+out:
+  pthread_mutex_unlock(&st->lock);
+  free(host);
+  return rc;
+}
+
+/* --------------------------------------------------------------------------
+ * Signing: the transport calls this before every attempt
+ */
+
+typedef struct sign_ctx {
+  s3_state *st;
+  const char *payload_hash;
+} sign_ctx;
+
+static drover_code sign_attempt(void *ud, const drover_http_req *req,
+                                const drover_http_attempt *attempt,
+                                drover_http_headers *add, drover_error *err)
+{
+  sign_ctx *sc = ud;
+  s3_state *st = sc->st;
+  drover_sigv4_header hdr[48];
+  char *copies[48];
+  size_t nh = 0, nc = 0, i;
+  drover_sigv4_request sr;
+  drover_sigv4_params p;
+  drover_sigv4_result res;
+  drover_code rc = DROVER_OK;
+
+  memset(&res, 0, sizeof(res));
+  hdr[nh].name = "host";
+  hdr[nh++].value = attempt->host;
+  /* Every x-amz-* header is signed (S3 requires it); others need not be. */
+  for(i = 0; req->headers && req->headers[i]; i++) {
+    const char *h = req->headers[i], *colon = strchr(h, ':');
+    char *name;
+    if(!colon || strncasecmp(h, "x-amz-", 6) || nh == sizeof(hdr) / sizeof(hdr[0]))
+      continue;
+    name = strndup(h, (size_t)(colon - h));
+    if(!name) {
+      rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+      goto out;
+    }
+    copies[nc++] = name;
+    hdr[nh].name = name;
+    hdr[nh].value = colon + 1;
+    nh++;
+  }
+  memset(&sr, 0, sizeof(sr));
+  sr.method = req->method;
+  sr.path = req->path;
+  sr.query = req->query;
+  sr.headers = hdr;
+  sr.nheaders = nh;
+  sr.payload_hash = sc->payload_hash;
+  memset(&p, 0, sizeof(p));
+  p.access_key_id = st->cred.akid;
+  p.secret_access_key = st->cred.secret;
+  p.session_token = st->cred.token;
+  p.region = st->region;
+  p.service = "s3";
+  p.when = time(NULL);          /* the signer is pure; the clock is read here */
+  p.flags = DROVER_SIGV4_S3_FLAGS;
+  rc = drover_sigv4_sign(&res, &sr, &p, err);
+  if(rc)
+    goto out;
+  for(i = 0; i < res.nadd_headers && !rc; i++) {
+    char *colon = strchr(res.add_headers[i], ':');
+    *colon = '\0';
+    rc = drover_http_headers_add(add, res.add_headers[i], colon + 2, err);
+  }
+out:
+  for(i = 0; i < nc; i++)
+    free(copies[i]);
+  drover_sigv4_result_free(&res);
+  return rc;
+}
+
+/* --------------------------------------------------------------------------
+ * One request
+ */
+
+/* Caller frees. */
+static char *join4(const char *a, const char *b, const char *c, const char *d)
+{
+  char *out = NULL;
+  if(asprintf(&out, "%s%s%s%s", a, b, c, d) < 0)
+    return NULL;
+  return out;
+}
+
+drover_code s3_call(s3_state *st, const s3_req *r, drover_http_response *resp,
+                    drover_error *err)
+{
+  drover_http *h = NULL;
+  drover_http_req hr;
+  sign_ctx sc;
+  char *path = NULL, *ekey = NULL, hash[65];
+  drover_code rc;
+
+  memset(resp, 0, sizeof(*resp));
+  rc = handle_for(st, r->bucket, &h, err);
+  if(rc)
+    return rc;
+  if(r->key) {
+    ekey = drover_sigv4_uri_encode(r->key, strlen(r->key), 1);
+    if(!ekey)
+      return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+  }
+  if(!r->bucket)
+    path = strdup("/");
+  else if(st->path_style)
+    path = ekey ? join4("/", r->bucket, "/", ekey) : join4("/", r->bucket, "", "");
+  else
+    path = ekey ? join4("/", ekey, "", "") : strdup("/");
+  if(!path) {
+    free(ekey);
+    return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+  }
+  memset(&hr, 0, sizeof(hr));
+  hr.version = DROVER_HTTP_REQ_VERSION;
+  hr.method = r->method;
+  hr.path = path;
+  hr.query = r->query;
+  hr.headers = r->headers;
+  hr.content_type = r->content_type;
+  hr.response_path = r->response_path;
+  sc.st = st;
+  if(r->body || (!r->body_path && !r->body_read)) {
+    /* In memory (or none): the real payload hash. */
+    drover_sigv4_sha256_hex(hash, r->body, r->body_len);
+    hr.body = r->body;
+    hr.body_len = r->body_len;
+    sc.payload_hash = hash;
+  }
+  else {
+    hr.body_path = r->body_path;
+    hr.body_read = r->body_read;
+    hr.body_userdata = r->body_userdata;
+    hr.body_len = r->stream_len;
+    sc.payload_hash = r->payload_hash ? r->payload_hash : DROVER_SIGV4_UNSIGNED_PAYLOAD;
+  }
+  hr.payload_hash = sc.payload_hash;
+  hr.on_attempt = sign_attempt;
+  hr.attempt_userdata = &sc;
+  rc = drover_http_perform(h, &hr, resp, err);
+  if(!rc && resp->status >= 300 && !(r->allow & S3_ALLOW_ERRORS) &&
+     !(resp->status == 404 && (r->allow & S3_ALLOW_404))) {
+    aws_error e;
+    const char *what = r->what ? r->what : r->method;
+    int auth;
+    aws_error_parse(&e, resp->body, resp->len);
+    rc = aws_error_class(resp->status, &e);
+    auth = !strcmp(e.code, "SignatureDoesNotMatch") || !strcmp(e.code, "InvalidAccessKeyId") ||
+           !strcmp(e.code, "InvalidToken") || !strcmp(e.code, "ExpiredToken");
+    if(!e.code[0])
+      s3_fail(err, rc, NULL, "%s: HTTP %ld", what, resp->status);
+    else
+      s3_fail(err, rc, NULL, "%s: HTTP %ld %s: %s%s%s%s%s%s%s", what, resp->status, e.code,
+              e.message[0] ? e.message : "no message",
+              e.request_id[0] ? " (request id " : "", e.request_id,
+              e.request_id[0] ? ")" : "",
+              auth ? " (check the credentials from " : "", auth ? st->cred.source : "",
+              auth ? ")" : "");
+  }
+  free(path);
+  free(ekey);
+  return rc;
+}
+
+/* --------------------------------------------------------------------------
+ * Bounded parallel jobs
+ */
+
+typedef struct pool {
+  s3_job_fn fn;
+  void *ud;
+  size_t n;
+  atomic_size_t next;
+  atomic_int stop;
+  pthread_mutex_t mu;
+  drover_code rc;
+  drover_error err;
+} pool;
+
+static void *pool_main(void *arg)
+{
+  pool *p = arg;
+
+  while(!atomic_load(&p->stop)) {
+    size_t i = atomic_fetch_add(&p->next, 1);
+    drover_error e;
+    drover_code rc;
+    if(i >= p->n)
+      break;
+    drover_error_clear(&e);
+    rc = p->fn(p->ud, i, &e);
+    if(rc) {
+      pthread_mutex_lock(&p->mu);
+      if(!p->rc) {
+        p->rc = rc;
+        p->err = e;
+      }
+      pthread_mutex_unlock(&p->mu);
+      atomic_store(&p->stop, 1);
+    }
+  }
+  return NULL;
+}
+
+drover_code s3_parallel(s3_state *st, size_t n, s3_job_fn fn, void *ud, drover_error *err)
+{
+  pool p;
+  pthread_t th[64];
+  size_t nt = st->concurrency ? st->concurrency : 1, started = 0, i;
+
+  if(!n)
+    return DROVER_OK;
+  if(nt > n)
+    nt = n;
+  if(nt > sizeof(th) / sizeof(th[0]))
+    nt = sizeof(th) / sizeof(th[0]);
+  memset(&p, 0, sizeof(p));
+  p.fn = fn;
+  p.ud = ud;
+  p.n = n;
+  atomic_init(&p.next, 0);
+  atomic_init(&p.stop, 0);
+  pthread_mutex_init(&p.mu, NULL);
+  for(i = 1; i < nt; i++)
+    if(pthread_create(&th[started], NULL, pool_main, &p) == 0)
+      started++;
+  pool_main(&p);              /* the caller's thread works too */
+  for(i = 0; i < started; i++)
+    pthread_join(th[i], NULL);
+  pthread_mutex_destroy(&p.mu);
+  if(p.rc) {
+    if(err && !err->code)
+      *err = p.err;
+    return p.rc;
+  }
+  return DROVER_OK;
+}
+
+/* --------------------------------------------------------------------------
+ * Shared helpers
+ */
+
+drover_code s3_list_buckets(s3_state *st, char ***names, size_t *n, drover_error *err)
+{
+  s3_req r;
+  drover_http_response resp;
+  xmlDoc *doc = NULL;
+  xmlNode *b;
+  drover_code rc;
+  size_t cap = 0;
+
+  *names = NULL;
+  *n = 0;
+  memset(&r, 0, sizeof(r));
+  r.method = "GET";
+  r.what = "list buckets";
+  rc = s3_call(st, &r, &resp, err);
+  if(!rc)
+    rc = aws_xml_parse(&doc, resp.body, resp.len, "s3: list buckets", err);
+  if(rc)
+    goto out;
+  b = aws_xml_child(aws_xml_root(doc, "ListAllMyBucketsResult"), "Buckets");
+  for(b = aws_xml_child(b, "Bucket"); b; b = aws_xml_next(b)) {
+    char *name = aws_xml_text(b, "Name");
+    if(!name)
+      continue;
+    if(*n == cap) {
+      char **g = realloc(*names, (cap ? cap * 2 : 16) * sizeof(*g));
+      if(!g) {
+        free(name);
+        rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+        goto out;
+      }
+      *names = g;
+      cap = cap ? cap * 2 : 16;
+    }
+    (*names)[(*n)++] = name;
+  }
+out:
+  if(rc) {
+    s3_strv_free(*names, *n);
+    *names = NULL;
+    *n = 0;
+  }
+  if(doc)
+    xmlFreeDoc(doc);
+  drover_http_response_free(&resp);
+  return rc;
+}
+
+int s3_labels_each(const drover_res_req *req, s3_label_fn fn, void *ud)
+{
+  int r;
+
+  if((r = fn(ud, DROVER_LABEL_STACK, req->stack)))
+    return r;
+  if((r = fn(ud, DROVER_LABEL_ADDRESS, req->address)))
+    return r;
+  if(req->hash && *req->hash && (r = fn(ud, DROVER_LABEL_HASH, req->hash)))
+    return r;
+  if(req->deps && *req->deps && (r = fn(ud, DROVER_LABEL_DEPS, req->deps)))
+    return r;
+  return fn(ud, DROVER_LABEL_VERSION, PACKAGE_VERSION);
+}
+
+/* Caller frees. */
+char *s3_stack_prefix(const s3_state *st, const char *stack)
+{
+  const char *mark = strstr(st->object_prefix, "{stack}");
+  char *out = NULL;
+
+  if(!mark)
+    return strdup(st->object_prefix);
+  if(!stack)
+    return strndup(st->object_prefix, (size_t)(mark - st->object_prefix));
+  if(asprintf(&out, "%.*s%s%s", (int)(mark - st->object_prefix), st->object_prefix, stack,
+              mark + 7) < 0)
+    return NULL;
+  return out;
+}

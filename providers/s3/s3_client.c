@@ -1,0 +1,436 @@
+/* s3_client.c - the public S3 transfer API (drover_s3.h) on the
+ * provider's state: same settings, credentials, signing and multipart. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "s3.h"
+#include "aws_xml.h"
+#include "drover_s3.h"
+
+extern const drover_provider dv_provider_s3;
+
+struct drover_s3 {
+  s3_state st;
+};
+
+drover_code drover_s3_open(drover_s3 **out, const char *settings_json, drover_error *err)
+{
+  drover_s3 *h = calloc(1, sizeof(*h));
+  json_t *cfg = NULL;
+  json_error_t je;
+  drover_code rc;
+
+  *out = NULL;
+  if(!h)
+    return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+  memset(&je, 0, sizeof(je));
+  if(settings_json && *settings_json) {
+    cfg = json_loads(settings_json, JSON_REJECT_DUPLICATES, &je);
+    if(!json_is_object(cfg)) {
+      json_decref(cfg);
+      free(h);
+      return s3_fail(err, DROVER_E_CONFIG, NULL, "settings are not a JSON object (%s)",
+                     je.text[0] ? je.text : "wrong type");
+    }
+  }
+  rc = dv_provider_s3.init(&h->st, cfg, NULL, err);
+  json_decref(cfg);
+  if(rc) {
+    dv_provider_s3.cleanup(&h->st);
+    free(h);
+    return rc;
+  }
+  *out = h;
+  return DROVER_OK;
+}
+
+void drover_s3_close(drover_s3 *s3)
+{
+  if(!s3)
+    return;
+  dv_provider_s3.cleanup(&s3->st);
+  free(s3);
+}
+
+/* --------------------------------------------------------------------------
+ * List
+ */
+
+static drover_code list_buckets(drover_s3 *s3, drover_s3_list_fn fn, void *ud,
+                                drover_error *err)
+{
+  char **names = NULL;
+  size_t n = 0, i;
+  drover_code rc = s3_list_buckets(&s3->st, &names, &n, err);
+
+  for(i = 0; !rc && i < n; i++) {
+    drover_s3_entry e = {names[i], 0, ""};
+    if(fn(ud, &e))
+      rc = DROVER_E_CANCELLED;
+  }
+  s3_strv_free(names, n);
+  return rc;
+}
+
+drover_code drover_s3_list(drover_s3 *s3, const char *bucket, const char *prefix,
+                           drover_s3_list_fn fn, void *ud, drover_error *err)
+{
+  char *token = NULL, *eprefix;
+  drover_code rc = DROVER_OK;
+
+  if(!bucket)
+    return list_buckets(s3, fn, ud, err);
+  eprefix = drover_sigv4_uri_encode(prefix ? prefix : "", prefix ? strlen(prefix) : 0, 0);
+  if(!eprefix)
+    return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+  for(;;) {
+    s3_req r;
+    drover_http_response resp;
+    xmlDoc *doc = NULL;
+    xmlNode *root, *c;
+    char *q = NULL, *etok = NULL, trunc[16];
+    if(token && !(etok = drover_sigv4_uri_encode(token, strlen(token), 0))) {
+      rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+      break;
+    }
+    if(asprintf(&q, "%s%s%slist-type=2&max-keys=%u&prefix=%s",
+                etok ? "continuation-token=" : "", etok ? etok : "", etok ? "&" : "",
+                s3->st.list_max_keys, eprefix) < 0) {
+      free(etok);
+      rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+      break;
+    }
+    free(etok);
+    memset(&r, 0, sizeof(r));
+    r.method = "GET";
+    r.bucket = bucket;
+    r.query = q;
+    r.what = "list objects";
+    rc = s3_call(&s3->st, &r, &resp, err);
+    free(q);
+    if(!rc)
+      rc = aws_xml_parse(&doc, resp.body, resp.len, "s3: list objects", err);
+    drover_http_response_free(&resp);
+    if(rc)
+      break;
+    root = aws_xml_root(doc, "ListBucketResult");
+    for(c = aws_xml_child(root, "Contents"); c && !rc; c = aws_xml_next(c)) {
+      char *key = aws_xml_text(c, "Key"), *mod = aws_xml_text(c, "LastModified");
+      char size[32];
+      drover_s3_entry e;
+      e.name = key ? key : "";
+      e.size = aws_xml_text_buf(c, "Size", size, sizeof(size)) ? strtoull(size, NULL, 10) : 0;
+      e.modified = mod ? mod : "";
+      if(fn(ud, &e))
+        rc = DROVER_E_CANCELLED;
+      free(key);
+      free(mod);
+    }
+    free(token);
+    token = NULL;
+    if(!rc && aws_xml_text_buf(root, "IsTruncated", trunc, sizeof(trunc)) &&
+       !strcmp(trunc, "true")) {
+      token = aws_xml_text(root, "NextContinuationToken");
+      if(!token)
+        rc = s3_fail(err, DROVER_E_PROVIDER, NULL,
+                     "list objects: truncated page without a continuation token");
+    }
+    xmlFreeDoc(doc);
+    if(rc || !token)
+      break;
+  }
+  free(token);
+  free(eprefix);
+  return rc;
+}
+
+/* --------------------------------------------------------------------------
+ * Upload, delete
+ */
+
+drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket,
+                             const char *key, const char *content_type, drover_error *err)
+{
+  struct stat sb;
+  char what[1200];
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  drover_code rc;
+
+  if(fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    rc = s3_fail(err, DROVER_E_IO, NULL, "%s: %s", path,
+                 fd < 0 ? strerror(errno) : "not a regular file");
+    goto out;
+  }
+  if(!content_type)
+    content_type = "application/octet-stream";
+  if((unsigned long long)sb.st_size >= s3->st.mp_threshold) {
+    rc = s3_multipart_upload(&s3->st, bucket, key, fd, (unsigned long long)sb.st_size, NULL,
+                             NULL, content_type, NULL, err);
+  }
+  else {
+    /* Streamed as it is read, UNSIGNED-PAYLOAD as curl and the AWS CLI do:
+     * no extra pass over the file to hash it first. */
+    s3_req r;
+    drover_http_response resp;
+    snprintf(what, sizeof(what), "PUT object \"%s/%s\"", bucket, key);
+    memset(&r, 0, sizeof(r));
+    r.method = "PUT";
+    r.bucket = bucket;
+    r.key = key;
+    r.content_type = content_type;
+    r.body_path = path;
+    r.stream_len = (unsigned long long)sb.st_size;
+    r.what = what;
+    rc = s3_call(&s3->st, &r, &resp, err);
+    drover_http_response_free(&resp);
+  }
+out:
+  if(fd >= 0)
+    close(fd);
+  return rc;
+}
+
+drover_code drover_s3_delete(drover_s3 *s3, const char *bucket, const char *key,
+                             drover_error *err)
+{
+  s3_req r;
+  drover_http_response resp;
+  drover_code rc;
+  char what[1200];
+
+  snprintf(what, sizeof(what), "DELETE object \"%s/%s\"", bucket, key);
+  memset(&r, 0, sizeof(r));
+  r.method = "DELETE";
+  r.bucket = bucket;
+  r.key = key;
+  r.what = what;
+  r.allow = S3_ALLOW_404;
+  rc = s3_call(&s3->st, &r, &resp, err);
+  drover_http_response_free(&resp);
+  return rc;
+}
+
+/* --------------------------------------------------------------------------
+ * Download with resume
+ */
+
+/* Appends the file at from to the open fd. */
+static drover_code append_file(int fd, const char *from, drover_error *err)
+{
+  int in = open(from, O_RDONLY | O_CLOEXEC);
+  char *buf = malloc(1u << 20);
+  drover_code rc = DROVER_OK;
+  ssize_t n;
+
+  if(in < 0 || !buf) {
+    rc = s3_fail(err, in < 0 ? DROVER_E_IO : DROVER_E_NOMEM, NULL, "%s: %s", from,
+                 in < 0 ? strerror(errno) : "out of memory");
+    goto out;
+  }
+  while((n = read(in, buf, 1u << 20)) > 0) {
+    ssize_t off = 0;
+    while(off < n) {
+      ssize_t w = write(fd, buf + off, (size_t)(n - off));
+      if(w < 0) {
+        rc = s3_fail(err, DROVER_E_IO, NULL, "write: %s", strerror(errno));
+        goto out;
+      }
+      off += w;
+    }
+  }
+  if(n < 0)
+    rc = s3_fail(err, DROVER_E_IO, NULL, "%s: %s", from, strerror(errno));
+out:
+  if(in >= 0)
+    close(in);
+  free(buf);
+  return rc;
+}
+
+drover_code drover_s3_download(drover_s3 *s3, const char *bucket, const char *key,
+                               const char *path, unsigned long long *resumed_from,
+                               drover_error *err)
+{
+  s3_req r;
+  drover_http_response resp;
+  char *part = NULL, *tagf = NULL, *range = NULL, what[1200], have_tag[256], rangehdr[64];
+  const char *hdrs[2] = {rangehdr, NULL};
+  unsigned long long size = 0, from = 0;
+  const char *cl;
+  char *etag = NULL;
+  struct stat sb;
+  FILE *f;
+  drover_code rc;
+  int fd = -1;
+
+  memset(&resp, 0, sizeof(resp));
+  if(resumed_from)
+    *resumed_from = 0;
+  if(asprintf(&part, "%s.drover-part", path) < 0 || asprintf(&tagf, "%s.etag", part) < 0 ||
+     asprintf(&range, "%s.range", part) < 0) {
+    rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+    goto out;
+  }
+  snprintf(what, sizeof(what), "HEAD object \"%s/%s\"", bucket, key);
+  memset(&r, 0, sizeof(r));
+  r.method = "HEAD";
+  r.bucket = bucket;
+  r.key = key;
+  r.what = what;
+  rc = s3_call(&s3->st, &r, &resp, err);
+  if(rc)
+    goto out;
+  cl = drover_http_response_header(&resp, "content-length");
+  size = cl ? strtoull(cl, NULL, 10) : 0;
+  etag = resp.etag ? strdup(resp.etag) : strdup("");
+  drover_http_response_free(&resp);
+  if(!etag) {
+    rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+    goto out;
+  }
+
+  /* A part file of this very object (same ETag) is resumed. */
+  have_tag[0] = '\0';
+  if((f = fopen(tagf, "r"))) {
+    if(!fgets(have_tag, sizeof(have_tag), f))
+      have_tag[0] = '\0';
+    fclose(f);
+  }
+  if(etag[0] && !strcmp(have_tag, etag) && stat(part, &sb) == 0 &&
+     (unsigned long long)sb.st_size < size)
+    from = (unsigned long long)sb.st_size;
+  else {
+    f = fopen(tagf, "w");
+    if(!f || fputs(etag, f) < 0 || fclose(f) != 0) {
+      rc = s3_fail(err, DROVER_E_IO, NULL, "%s: %s", tagf, strerror(errno));
+      goto out;
+    }
+  }
+
+  snprintf(what, sizeof(what), "GET object \"%s/%s\"", bucket, key);
+  memset(&r, 0, sizeof(r));
+  r.method = "GET";
+  r.bucket = bucket;
+  r.key = key;
+  r.what = what;
+  if(from) {
+    /* The rest, only if the object is still the one the part came from. */
+    snprintf(rangehdr, sizeof(rangehdr), "Range: bytes=%llu-", from);
+    r.headers = hdrs;
+    r.response_path = range;
+  }
+  else {
+    r.response_path = part;
+  }
+  rc = s3_call(&s3->st, &r, &resp, err);
+  if(rc)
+    goto out;
+  if(from) {
+    if(resp.status != 206) {
+      rc = s3_fail(err, DROVER_E_PROVIDER, NULL,
+                   "GET object \"%s/%s\": asked for bytes %llu- and got HTTP %ld", bucket, key,
+                   from, resp.status);
+      goto out;
+    }
+    fd = open(part, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if(fd < 0) {
+      rc = s3_fail(err, DROVER_E_IO, NULL, "%s: %s", part, strerror(errno));
+      goto out;
+    }
+    rc = append_file(fd, range, err);
+    if(close(fd) != 0 && !rc)
+      rc = s3_fail(err, DROVER_E_IO, NULL, "%s: %s", part, strerror(errno));
+    fd = -1;
+    unlink(range);
+    if(rc)
+      goto out;
+  }
+  if(stat(part, &sb) != 0 || (unsigned long long)sb.st_size != size) {
+    rc = s3_fail(err, DROVER_E_PROVIDER, NULL, "GET object \"%s/%s\": got %lld of %llu bytes",
+                 bucket, key, (long long)(stat(part, &sb) == 0 ? sb.st_size : -1), size);
+    goto out;
+  }
+  if(rename(part, path) != 0) {
+    rc = s3_fail(err, DROVER_E_IO, NULL, "rename to %s: %s", path, strerror(errno));
+    goto out;
+  }
+  unlink(tagf);
+  if(resumed_from)
+    *resumed_from = from;
+out:
+  drover_http_response_free(&resp);
+  free(part);
+  free(tagf);
+  free(range);
+  free(etag);
+  return rc;
+}
+
+/* --------------------------------------------------------------------------
+ * Presign
+ */
+
+drover_code drover_s3_presign(char **url, drover_s3 *s3, const char *method,
+                              const char *bucket, const char *key, long expires,
+                              drover_error *err)
+{
+  s3_state *st = &s3->st;
+  char *ekey = drover_sigv4_uri_encode(key, strlen(key), 1), *path = NULL, *host = NULL;
+  drover_sigv4_header hdr[1];
+  drover_sigv4_request sr;
+  drover_sigv4_params p;
+  drover_sigv4_result res;
+  drover_code rc;
+
+  *url = NULL;
+  memset(&res, 0, sizeof(res));
+  if(!ekey)
+    return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+  if(st->path_style) {
+    host = strdup(st->host);
+    if(asprintf(&path, "/%s/%s", bucket, ekey) < 0)
+      path = NULL;
+  }
+  else {
+    if(asprintf(&host, "%s.%s", bucket, st->host) < 0)
+      host = NULL;
+    if(asprintf(&path, "/%s", ekey) < 0)
+      path = NULL;
+  }
+  if(!host || !path) {
+    rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+    goto out;
+  }
+  hdr[0].name = "host";
+  hdr[0].value = host;
+  memset(&sr, 0, sizeof(sr));
+  sr.method = method;
+  sr.path = path;
+  sr.headers = hdr;
+  sr.nheaders = 1;
+  sr.payload_hash = DROVER_SIGV4_UNSIGNED_PAYLOAD;
+  memset(&p, 0, sizeof(p));
+  p.access_key_id = st->cred.akid;
+  p.secret_access_key = st->cred.secret;
+  p.session_token = st->cred.token;
+  p.region = st->region;
+  p.service = "s3";
+  p.when = time(NULL);
+  p.expires = expires;
+  rc = drover_sigv4_presign(&res, &sr, &p, err);
+  if(!rc && asprintf(url, "%s://%s%s?%s", st->scheme, host, path, res.query) < 0) {
+    *url = NULL;
+    rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+  }
+out:
+  drover_sigv4_result_free(&res);
+  free(ekey);
+  free(path);
+  free(host);
+  return rc;
+}

@@ -1,0 +1,400 @@
+/* s3_multipart.c - multipart upload: initiate, parts in parallel (each
+ * streamed from the file with pread, MD5 computed on the way and checked
+ * against the part's ETag, retried on a transient failure), complete with
+ * the part list, check the final ETag; abort on any failure so no partial
+ * object is left behind as a visible object.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include "s3.h"
+#include "aws_xml.h"
+
+#define PART_TRIES 3
+
+typedef struct part {
+  unsigned long long off, len;
+  unsigned char md5[16];
+  char etag[40];                /* "<hex md5>" as S3 answered, quotes stripped */
+} part;
+
+typedef struct upload {
+  s3_state *st;
+  const char *bucket, *key, *address;
+  char *upload_id;              /* encoded for the query */
+  int fd;
+  part *parts;
+  size_t nparts;
+} upload;
+
+/* The body of one part: pread from the file; MD5 restarted at offset 0
+ * (a retry sends the part again from its start). */
+typedef struct part_body {
+  int fd;
+  part *p;
+  EVP_MD_CTX *md;
+} part_body;
+
+static drover_code part_read(void *ud, unsigned long long offset, char *buf, size_t size,
+                             size_t *nread, drover_error *err)
+{
+  part_body *b = ud;
+  ssize_t n;
+
+  *nread = 0;
+  if(offset == 0 && !EVP_DigestInit_ex(b->md, EVP_md5(), NULL))
+    return s3_fail(err, DROVER_E_INTERNAL, NULL, "MD5 init failed");
+  if(offset >= b->p->len)
+    return DROVER_OK;
+  if(size > b->p->len - offset)
+    size = (size_t)(b->p->len - offset);
+  n = pread(b->fd, buf, size, (off_t)(b->p->off + offset));
+  if(n <= 0)
+    return s3_fail(err, DROVER_E_IO, NULL, "read for part upload failed: %s",
+                   n < 0 ? strerror(errno) : "file shrank");
+  EVP_DigestUpdate(b->md, buf, (size_t)n);
+  *nread = (size_t)n;
+  return DROVER_OK;
+}
+
+static void hex(char *out, const unsigned char *md, size_t n)
+{
+  static const char h[] = "0123456789abcdef";
+  size_t i;
+  for(i = 0; i < n; i++) {
+    out[2 * i] = h[md[i] >> 4];
+    out[2 * i + 1] = h[md[i] & 15];
+  }
+  out[2 * n] = '\0';
+}
+
+/* ETag without its quotes, into out (size bytes). */
+static void strip_quotes(char *out, size_t size, const char *etag)
+{
+  size_t n;
+
+  if(!etag)
+    etag = "";
+  if(*etag == '"')
+    etag++;
+  n = strlen(etag);
+  if(n && etag[n - 1] == '"')
+    n--;
+  if(n >= size)
+    n = size - 1;
+  memcpy(out, etag, n);
+  out[n] = '\0';
+}
+
+static drover_code upload_part(void *ud, size_t i, drover_error *err)
+{
+  upload *u = ud;
+  part *p = &u->parts[i];
+  part_body b = {u->fd, p, EVP_MD_CTX_new()};
+  char q[512], what[256], want[33];
+  drover_code rc = DROVER_OK;
+  int attempt;
+
+  if(!b.md)
+    return s3_fail(err, DROVER_E_NOMEM, u->address, "out of memory");
+  snprintf(q, sizeof(q), "partNumber=%zu&uploadId=%s", i + 1, u->upload_id);
+  snprintf(what, sizeof(what), "upload part %zu of %zu", i + 1, u->nparts);
+  for(attempt = 0; attempt < PART_TRIES; attempt++) {
+    s3_req r;
+    drover_http_response resp;
+    drover_error e;
+    unsigned int mdlen = 0;
+    drover_error_clear(&e);
+    memset(&r, 0, sizeof(r));
+    r.method = "PUT";
+    r.bucket = u->bucket;
+    r.key = u->key;
+    r.query = q;
+    r.body_read = part_read;
+    r.body_userdata = &b;
+    r.stream_len = p->len;
+    r.what = what;
+    rc = s3_call(u->st, &r, &resp, &e);
+    if(!rc) {
+      EVP_DigestFinal_ex(b.md, p->md5, &mdlen);
+      hex(want, p->md5, 16);
+      strip_quotes(p->etag, sizeof(p->etag), resp.etag);
+      if(strcmp(p->etag, want)) {
+        /* The server stored other bytes than we sent: send it again. */
+        rc = s3_fail(&e, DROVER_E_TRANSIENT, u->address,
+                     "part %zu: ETag %s is not the MD5 of the bytes sent (%s)", i + 1, p->etag,
+                     want);
+      }
+    }
+    drover_http_response_free(&resp);
+    if(rc != DROVER_E_TRANSIENT) {
+      if(rc && err && !err->code)
+        *err = e;
+      break;
+    }
+    if(attempt + 1 == PART_TRIES && err && !err->code)
+      *err = e;
+  }
+  EVP_MD_CTX_free(b.md);
+  return rc;
+}
+
+static void abort_upload(upload *u)
+{
+  s3_req r;
+  drover_http_response resp;
+  drover_error e;
+  char q[400];
+
+  snprintf(q, sizeof(q), "uploadId=%s", u->upload_id);
+  memset(&r, 0, sizeof(r));
+  r.method = "DELETE";
+  r.bucket = u->bucket;
+  r.key = u->key;
+  r.query = q;
+  r.what = "abort multipart upload";
+  r.allow = S3_ALLOW_404;
+  drover_error_clear(&e);
+  if(s3_call(u->st, &r, &resp, &e))
+    drover_logf(&u->st->env, DROVER_LOG_WARN,
+                "s3: %s: could not abort multipart upload of \"%s/%s\": %s",
+                u->address ? u->address : "-", u->bucket, u->key, e.text);
+  drover_http_response_free(&resp);
+}
+
+/* Aborts the unfinished multipart uploads of exactly bucket/key that an
+ * earlier, killed run left behind (S3 keeps their parts, and bills them,
+ * until then). Best effort: a server that cannot list uploads (s3rver
+ * answers NotImplemented) or a failed abort only logs. */
+static void abort_stale(s3_state *st, const char *bucket, const char *key, const char *address)
+{
+  s3_req r;
+  drover_http_response resp;
+  drover_error e;
+  xmlDoc *doc = NULL;
+  xmlNode *u;
+  char *ekey = drover_sigv4_uri_encode(key, strlen(key), 0), *q = NULL;
+
+  memset(&resp, 0, sizeof(resp));
+  if(!ekey || asprintf(&q, "prefix=%s&uploads=", ekey) < 0) {
+    q = NULL;
+    goto out;
+  }
+  memset(&r, 0, sizeof(r));
+  r.method = "GET";
+  r.bucket = bucket;
+  r.query = q;
+  r.what = "list multipart uploads";
+  r.allow = S3_ALLOW_ERRORS;
+  drover_error_clear(&e);
+  if(s3_call(st, &r, &resp, &e) || resp.status != 200 ||
+     aws_xml_parse(&doc, resp.body, resp.len, "s3: list multipart uploads", NULL))
+    goto out;
+  for(u = aws_xml_child(aws_xml_root(doc, "ListMultipartUploadsResult"), "Upload"); u;
+      u = aws_xml_next(u)) {
+    char *k = aws_xml_text(u, "Key"), *id = aws_xml_text(u, "UploadId");
+    if(k && id && !strcmp(k, key)) {
+      upload stale;
+      memset(&stale, 0, sizeof(stale));
+      stale.st = st;
+      stale.bucket = bucket;
+      stale.key = key;
+      stale.address = address;
+      stale.upload_id = drover_sigv4_uri_encode(id, strlen(id), 0);
+      if(stale.upload_id) {
+        drover_logf(&st->env, DROVER_LOG_INFO,
+                    "s3: %s: aborting an unfinished multipart upload of \"%s/%s\" left by an "
+                    "earlier run", address ? address : "-", bucket, key);
+        abort_upload(&stale);
+      }
+      free(stale.upload_id);
+    }
+    free(k);
+    free(id);
+  }
+out:
+  if(doc)
+    xmlFreeDoc(doc);
+  drover_http_response_free(&resp);
+  free(ekey);
+  free(q);
+}
+
+drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *key, int fd,
+                                unsigned long long size, const char *whole_md5,
+                                const char *const *headers,
+                                const char *content_type, const char *address,
+                                drover_error *err)
+{
+  upload u;
+  s3_req r;
+  drover_http_response resp;
+  xmlDoc *doc = NULL;
+  char *id = NULL, *body = NULL, *q = NULL, *ctline = NULL, final[64], want[64], whole[33];
+  const char **init_headers = NULL;
+  size_t i, len = 0, cap = 0;
+  drover_code rc;
+  EVP_MD_CTX *all = NULL;
+  unsigned char md[16];
+  unsigned int mdlen = 0;
+
+  memset(&u, 0, sizeof(u));
+  memset(&resp, 0, sizeof(resp));
+  u.st = st;
+  u.bucket = bucket;
+  u.key = key;
+  u.address = address;
+  u.fd = fd;
+  u.nparts = (size_t)((size + st->part_size - 1) / st->part_size);
+  if(u.nparts > 10000)
+    return s3_fail(err, DROVER_E_ARG, address,
+                   "%llu bytes need %zu parts of %llu; S3 allows 10000 (raise part_size)",
+                   size, u.nparts, st->part_size);
+  u.parts = calloc(u.nparts ? u.nparts : 1, sizeof(*u.parts));
+  if(!u.parts)
+    return s3_fail(err, DROVER_E_NOMEM, address, "out of memory");
+  for(i = 0; i < u.nparts; i++) {
+    u.parts[i].off = i * st->part_size;
+    u.parts[i].len = size - u.parts[i].off < st->part_size ? size - u.parts[i].off
+                                                            : st->part_size;
+  }
+
+  /* Only under a stack's lock (address set): the CLI does not abort an
+   * upload of the same key another admin may be running. */
+  if(address)
+    abort_stale(st, bucket, key, address);
+
+  /* Initiate: metadata and content type go here. The initiation has no
+   * body, so the content type is a header line of its own. */
+  for(i = 0; headers && headers[i]; i++)
+    ;
+  init_headers = calloc(i + 2, sizeof(*init_headers));
+  if(!init_headers || asprintf(&ctline, "Content-Type: %s", content_type) < 0) {
+    ctline = NULL;
+    rc = s3_fail(err, DROVER_E_NOMEM, address, "out of memory");
+    goto out;
+  }
+  init_headers[0] = ctline;
+  for(i = 0; headers && headers[i]; i++)
+    init_headers[i + 1] = headers[i];
+  memset(&r, 0, sizeof(r));
+  r.method = "POST";
+  r.bucket = bucket;
+  r.key = key;
+  r.query = "uploads=";
+  r.headers = init_headers;
+  r.what = "initiate multipart upload";
+  rc = s3_call(st, &r, &resp, err);
+  if(!rc)
+    rc = aws_xml_parse(&doc, resp.body, resp.len, "s3: initiate multipart upload", err);
+  if(rc)
+    goto out;
+  id = aws_xml_text(aws_xml_root(doc, "InitiateMultipartUploadResult"), "UploadId");
+  xmlFreeDoc(doc);
+  doc = NULL;
+  drover_http_response_free(&resp);
+  if(!id || !*id) {
+    rc = s3_fail(err, DROVER_E_PROVIDER, address, "initiate multipart upload: no UploadId");
+    goto out;
+  }
+  u.upload_id = drover_sigv4_uri_encode(id, strlen(id), 0);
+  if(!u.upload_id) {
+    rc = s3_fail(err, DROVER_E_NOMEM, address, "out of memory");
+    goto out;
+  }
+  drover_logf(&st->env, DROVER_LOG_DEBUG, "s3: %s: multipart upload of %llu bytes in %zu parts",
+              address ? address : "-", size, u.nparts);
+
+  /* Parts, st->concurrency at a time. */
+  rc = s3_parallel(st, u.nparts, upload_part, &u, err);
+  if(rc)
+    goto abort;
+
+  /* Complete, and check the result against the parts' MD5s. */
+  all = EVP_MD_CTX_new();
+  if(!all || !EVP_DigestInit_ex(all, EVP_md5(), NULL)) {
+    rc = s3_fail(err, DROVER_E_NOMEM, address, "out of memory");
+    goto abort;
+  }
+  cap = 64 + u.nparts * 96;
+  body = malloc(cap);
+  if(!body) {
+    rc = s3_fail(err, DROVER_E_NOMEM, address, "out of memory");
+    goto abort;
+  }
+  len = (size_t)snprintf(body, cap, "<CompleteMultipartUpload>");
+  for(i = 0; i < u.nparts; i++) {
+    len += (size_t)snprintf(body + len, cap - len,
+                            "<Part><PartNumber>%zu</PartNumber><ETag>\"%s\"</ETag></Part>",
+                            i + 1, u.parts[i].etag);
+    EVP_DigestUpdate(all, u.parts[i].md5, 16);
+  }
+  len += (size_t)snprintf(body + len, cap - len, "</CompleteMultipartUpload>");
+  EVP_DigestFinal_ex(all, md, &mdlen);
+  hex(want, md, 16);
+  snprintf(want + 32, sizeof(want) - 32, "-%zu", u.nparts);
+  if(asprintf(&q, "uploadId=%s", u.upload_id) < 0) {
+    q = NULL;
+    rc = s3_fail(err, DROVER_E_NOMEM, address, "out of memory");
+    goto abort;
+  }
+  memset(&r, 0, sizeof(r));
+  r.method = "POST";
+  r.bucket = bucket;
+  r.key = key;
+  r.query = q;
+  r.content_type = "application/xml";
+  r.body = body;
+  r.body_len = len;
+  r.what = "complete multipart upload";
+  rc = s3_call(st, &r, &resp, err);
+  if(!rc)
+    rc = aws_xml_parse(&doc, resp.body, resp.len, "s3: complete multipart upload", err);
+  if(rc)
+    goto abort;
+  if(aws_xml_root(doc, "Error")) {
+    /* S3 may answer 200 and still fail the completion. */
+    rc = aws_error_set(err, "s3: complete multipart upload", 500, resp.body, resp.len);
+    goto abort;
+  }
+  {
+    char *etag = aws_xml_text(aws_xml_root(doc, "CompleteMultipartUploadResult"), "ETag");
+    strip_quotes(final, sizeof(final), etag ? etag : resp.etag);
+    free(etag);
+  }
+  if(strcmp(final, want) && !strchr(final, '-') && !whole_md5) {
+    /* A server that answers with the whole object's MD5 (s3rver): compare
+     * with the file's, read once more only on such servers. */
+    char sha[65];
+    rc = s3_file_digests(sha, whole, fd, size, "the uploaded file", err);
+    if(rc)
+      goto out;
+    whole_md5 = whole;
+  }
+  if(strcmp(final, want) && !(whole_md5 && !strcmp(final, whole_md5))) {
+    rc = s3_fail(err, DROVER_E_PROVIDER, address,
+                 "multipart upload of \"%s/%s\": final ETag %s matches neither the parts "
+                 "(%s) nor the file (%s)", bucket, key, final, want,
+                 whole_md5 ? whole_md5 : "-");
+    goto out;  /* complete: nothing left to abort */
+  }
+  goto out;
+abort:
+  abort_upload(&u);
+out:
+  if(doc)
+    xmlFreeDoc(doc);
+  drover_http_response_free(&resp);
+  EVP_MD_CTX_free(all);
+  free(body);
+  free(q);
+  free(id);
+  free(u.upload_id);
+  free(u.parts);
+  free(init_headers);
+  free(ctline);
+  return rc;
+}

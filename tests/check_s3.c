@@ -1,0 +1,715 @@
+/* check_s3.c - the S3 provider's table against a scripted local server.
+ *
+ * The server is a thread answering connection n with script[n] (the last
+ * entry repeats) and keeping every request, so the tests see exactly what
+ * the provider sent: settings checks, credentials, the signed request's
+ * shape, virtual-hosted addressing, error texts without credentials, and
+ * the labels-object fallback of a server without bucket tagging. Live
+ * behaviour against a real S3 server is tests/s3/run.sh.
+ */
+#include <check.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include "drover_provider.h"
+
+#define MAXREQ 16
+
+typedef struct srv {
+  int fd, port;
+  const char *const *script;
+  size_t nscript;
+  atomic_int served, stop;
+  char req[MAXREQ][8192];
+  pthread_t th;
+} srv;
+
+/* Reads one request: keeps its first size-1 bytes in buf (head and the
+ * start of the body) and drains the rest of the body. */
+static void read_request(int c, char *buf, size_t size)
+{
+  size_t len = 0, total = 0;
+  long want = -1;
+  struct timeval tv = {2, 0};
+  char sink[65536];
+
+  setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  buf[0] = '\0';
+  for(;;) {
+    int keep = len + 1 < size;
+    ssize_t n = keep ? recv(c, buf + len, size - 1 - len, 0) : recv(c, sink, sizeof(sink), 0);
+    char *end;
+    if(n <= 0)
+      break;
+    total += (size_t)n;
+    if(keep) {
+      len += (size_t)n;
+      buf[len] = '\0';
+    }
+    end = strstr(buf, "\r\n\r\n");
+    if(end && want < 0) {
+      char *cl = strcasestr(buf, "\r\nContent-Length:");
+      want = (long)(end + 4 - buf) + (cl && cl < end ? strtol(cl + 17, NULL, 10) : 0);
+    }
+    if(want >= 0 && (long)total >= want)
+      break;
+  }
+}
+
+static void *srv_main(void *arg)
+{
+  srv *s = arg;
+  char tmp[8192];
+
+  while(!atomic_load(&s->stop)) {
+    struct pollfd p = {s->fd, POLLIN, 0};
+    int c, n;
+    const char *r;
+    if(poll(&p, 1, 50) <= 0)
+      continue;
+    c = accept(s->fd, NULL, NULL);
+    if(c < 0)
+      continue;
+    read_request(c, tmp, sizeof(tmp));
+    n = atomic_fetch_add(&s->served, 1);
+    if(n < MAXREQ)
+      memcpy(s->req[n], tmp, sizeof(tmp));
+    r = s->script[(size_t)n < s->nscript ? (size_t)n : s->nscript - 1];
+    if(send(c, r, strlen(r), MSG_NOSIGNAL) < 0)
+      perror("send");
+    shutdown(c, SHUT_WR);
+    close(c);
+  }
+  return NULL;
+}
+
+static void srv_start(srv *s, const char *const *script, size_t n)
+{
+  struct sockaddr_in sa;
+  socklen_t len = sizeof(sa);
+
+  memset(s, 0, sizeof(*s));
+  s->script = script;
+  s->nscript = n;
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  s->fd = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_ge(s->fd, 0);
+  ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  ck_assert_int_eq(getsockname(s->fd, (struct sockaddr *)&sa, &len), 0);
+  s->port = ntohs(sa.sin_port);
+  ck_assert_int_eq(listen(s->fd, 16), 0);
+  ck_assert_int_eq(pthread_create(&s->th, NULL, srv_main, s), 0);
+}
+
+static void srv_stop(srv *s)
+{
+  atomic_store(&s->stop, 1);
+  pthread_join(s->th, NULL);
+  close(s->fd);
+}
+
+/* The S3 provider, initialised with config (a JSON text); *state is
+ * allocated here and freed by done(). */
+static const drover_provider *prov(void)
+{
+  const drover_provider *p = NULL;
+  drover_error err;
+
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_provider_get(&p, "s3", &err), DROVER_OK);
+  return p;
+}
+
+static drover_code init(const drover_provider *p, void **state, const char *config,
+                        drover_error *err)
+{
+  json_t *cfg = json_loads(config, 0, NULL);
+  drover_code rc;
+
+  ck_assert_ptr_nonnull(cfg);
+  *state = calloc(1, p->state_size);
+  ck_assert_ptr_nonnull(*state);
+  drover_error_clear(err);
+  rc = p->init(*state, cfg, NULL, err);
+  json_decref(cfg);
+  return rc;
+}
+
+static void done(const drover_provider *p, void *state)
+{
+  p->cleanup(state);
+  free(state);
+}
+
+static const drover_rtype *type(const drover_provider *p, const char *name)
+{
+  size_t i;
+  for(i = 0; p->types[i]; i++)
+    if(!strcmp(p->types[i]->name, name))
+      return p->types[i];
+  ck_abort_msg("no type %s", name);
+  return NULL;
+}
+
+static void env_creds(void)
+{
+  setenv("AWS_ACCESS_KEY_ID", "AKIDCHECKS3", 1);
+  setenv("AWS_SECRET_ACCESS_KEY", "secret-value-check-s3", 1);
+  unsetenv("AWS_SESSION_TOKEN");
+  unsetenv("AWS_PROFILE");
+  setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
+  setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
+  unsetenv("DROVER_S3_ENDPOINT");
+  unsetenv("AWS_REGION");
+  unsetenv("AWS_DEFAULT_REGION");
+}
+
+#define XML_HEAD "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nConnection: close\r\n"
+
+/* A 200 answer with body b. Caller frees. */
+static char *ok_xml(const char *b)
+{
+  char *s = NULL;
+  ck_assert_int_gt(asprintf(&s, XML_HEAD "Content-Length: %zu\r\n\r\n%s", strlen(b), b), 0);
+  return s;
+}
+
+static char *status(int code, const char *reason, const char *b)
+{
+  char *s = NULL;
+  ck_assert_int_gt(asprintf(&s, "HTTP/1.1 %d %s\r\nContent-Type: application/xml\r\n"
+                                "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+                            code, reason, strlen(b), b), 0);
+  return s;
+}
+
+/* --------------------------------------------------------------------------
+ * Settings and credentials
+ */
+
+START_TEST(settings_refused)
+{
+  const drover_provider *p = prov();
+  void *st;
+  drover_error err;
+
+  env_creds();
+  ck_assert_int_eq(init(p, &st, "{\"endpont\": \"http://x\"}", &err), DROVER_E_CONFIG);
+  ck_assert_ptr_nonnull(strstr(err.text, "unknown setting \"endpont\""));
+  done(p, st);
+  ck_assert_int_eq(init(p, &st, "{\"endpoint\": \"ftp://x\"}", &err), DROVER_E_CONFIG);
+  done(p, st);
+  ck_assert_int_eq(init(p, &st, "{\"endpoint\": \"http://h/path\"}", &err), DROVER_E_CONFIG);
+  done(p, st);
+  ck_assert_int_eq(init(p, &st, "{\"addressing\": \"dns\"}", &err), DROVER_E_CONFIG);
+  done(p, st);
+  ck_assert_int_eq(init(p, &st, "{\"part_size\": 1024}", &err), DROVER_E_CONFIG);
+  ck_assert_ptr_nonnull(strstr(err.text, "part_size"));
+  done(p, st);
+}
+END_TEST
+
+START_TEST(credentials_missing_and_from_file)
+{
+  const drover_provider *p = prov();
+  void *st;
+  drover_error err;
+  char path[] = "/tmp/check_s3_credsXXXXXX", cfg[256];
+  int fd = mkstemp(path);
+  FILE *f;
+
+  env_creds();
+  unsetenv("AWS_ACCESS_KEY_ID");
+  unsetenv("AWS_SECRET_ACCESS_KEY");
+  ck_assert_int_eq(init(p, &st, "{}", &err), DROVER_E_CONFIG);
+  ck_assert_ptr_nonnull(strstr(err.text, "no credentials"));
+  done(p, st);
+  setenv("AWS_ACCESS_KEY_ID", "AKIDONLY", 1);
+  ck_assert_int_eq(init(p, &st, "{}", &err), DROVER_E_CONFIG);
+  ck_assert_ptr_nonnull(strstr(err.text, "set together"));
+  ck_assert_ptr_null(strstr(err.text, "AKIDONLY"));
+  done(p, st);
+
+  ck_assert_int_ge(fd, 0);
+  f = fdopen(fd, "w");
+  fputs("# comment\n[default]\naws_access_key_id = AKIDDEF\naws_secret_access_key = s-def\n"
+        "[ci]\naws_access_key_id=AKIDCI\naws_secret_access_key=secret-ci-value\n", f);
+  fclose(f);
+  snprintf(cfg, sizeof(cfg), "{\"credentials_file\": \"%s\", \"profile\": \"ci\"}", path);
+  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
+  done(p, st);
+  snprintf(cfg, sizeof(cfg), "{\"credentials_file\": \"%s\", \"profile\": \"nope\"}", path);
+  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_E_CONFIG);
+  ck_assert_ptr_nonnull(strstr(err.text, "no profile \"nope\""));
+  ck_assert_ptr_null(strstr(err.text, "secret-ci-value"));
+  ck_assert_ptr_null(strstr(err.text, "AKIDCI"));
+  done(p, st);
+  unlink(path);
+}
+END_TEST
+
+/* --------------------------------------------------------------------------
+ * Requests
+ */
+
+/* Path style: ListBuckets is GET / on the endpoint, signed for s3 with the
+ * payload hash header; the secret is nowhere in the request. */
+START_TEST(signed_list_path_style)
+{
+  const drover_provider *p = prov();
+  char *r0 = ok_xml("<ListAllMyBucketsResult><Buckets/></ListAllMyBucketsResult>");
+  const char *script[] = {r0};
+  srv s;
+  void *st;
+  drover_error err;
+  drover_live_list out = {0};
+  char cfg[128];
+
+  env_creds();
+  setenv("AWS_SESSION_TOKEN", "token-value-check", 1);
+  srv_start(&s, script, 1);
+  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\"}", s.port);
+  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
+  ck_assert_int_eq(p->list(st, type(p, "s3.bucket"), "stk", &out, &err), DROVER_OK);
+  ck_assert_uint_eq(out.count, 0);
+  ck_assert_int_eq(atomic_load(&s.served), 1);
+  ck_assert_int_eq(strncmp(s.req[0], "GET / HTTP/1.1\r\n", 16), 0);
+  ck_assert_ptr_nonnull(strcasestr(s.req[0], "\r\nAuthorization: AWS4-HMAC-SHA256 "
+                                              "Credential=AKIDCHECKS3/"));
+  ck_assert_ptr_nonnull(strstr(s.req[0], "/us-east-1/s3/aws4_request, SignedHeaders=host;"
+                                         "x-amz-content-sha256;x-amz-date;x-amz-security-token,"));
+  ck_assert_ptr_nonnull(strcasestr(s.req[0], "\r\nx-amz-content-sha256: e3b0c442"));
+  ck_assert_ptr_nonnull(strcasestr(s.req[0], "\r\nx-amz-security-token: token-value-check"));
+  ck_assert_ptr_null(strstr(s.req[0], "secret-value-check-s3"));
+  done(p, st);
+  srv_stop(&s);
+  drover_live_list_clear(&out);
+  unsetenv("AWS_SESSION_TOKEN");
+  free(r0);
+}
+END_TEST
+
+/* Virtual-hosted style: the bucket is in the Host, not the path. */
+START_TEST(virtual_hosted)
+{
+  const drover_provider *p = prov();
+  char *r0 = ok_xml("<ListAllMyBucketsResult><Buckets><Bucket><Name>b1</Name></Bucket>"
+                    "</Buckets></ListAllMyBucketsResult>");
+  char *r1 = ok_xml("<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>");
+  const char *script[] = {r0, r1};
+  srv s;
+  void *st;
+  drover_error err;
+  drover_live_list out = {0};
+  char cfg[160], host[64];
+
+  env_creds();
+  srv_start(&s, script, 2);
+  snprintf(cfg, sizeof(cfg),
+           "{\"endpoint\": \"http://s3.localhost:%d\", \"addressing\": \"virtual\"}", s.port);
+  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
+  ck_assert_int_eq(p->list(st, type(p, "s3.object"), "stk", &out, &err), DROVER_OK);
+  ck_assert_int_eq(atomic_load(&s.served), 2);
+  snprintf(host, sizeof(host), "\r\nHost: b1.s3.localhost:%d\r\n", s.port);
+  ck_assert_ptr_nonnull(strstr(s.req[1], host));
+  ck_assert_int_eq(strncmp(s.req[1], "GET /?list-type=2&max-keys=1000&prefix=drover%2Fstk%2F ",
+                           55), 0);
+  done(p, st);
+  srv_stop(&s);
+  drover_live_list_clear(&out);
+  free(r0);
+  free(r1);
+}
+END_TEST
+
+/* A refused signature: S3's code and message, where the credentials came
+ * from, and none of what S3 echoes back (key id, token in the canonical
+ * request). Not retried. */
+START_TEST(auth_error_has_no_credential)
+{
+  const drover_provider *p = prov();
+  char *r0 = status(403, "Forbidden",
+                    "<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature "
+                    "we calculated does not match</Message><AWSAccessKeyId>AKIDCHECKS3"
+                    "</AWSAccessKeyId><CanonicalRequest>GET\n/\n\nx-amz-security-token:"
+                    "token-value-check</CanonicalRequest><RequestId>RID42</RequestId></Error>");
+  const char *script[] = {r0};
+  srv s;
+  void *st;
+  drover_error err;
+  drover_live_list out = {0};
+  char cfg[128], text[2048];
+
+  env_creds();
+  setenv("AWS_SESSION_TOKEN", "token-value-check", 1);
+  srv_start(&s, script, 1);
+  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\"}", s.port);
+  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
+  ck_assert_int_eq(p->list(st, type(p, "s3.bucket"), "stk", &out, &err), DROVER_E_PROVIDER);
+  drover_error_format(&err, text, sizeof(text));
+  ck_assert_ptr_nonnull(strstr(text, "HTTP 403 SignatureDoesNotMatch"));
+  ck_assert_ptr_nonnull(strstr(text, "request id RID42"));
+  ck_assert_ptr_nonnull(strstr(text, "check the credentials from environment"));
+  ck_assert_ptr_null(strstr(text, "AKIDCHECKS3"));
+  ck_assert_ptr_null(strstr(text, "token-value-check"));
+  ck_assert_ptr_null(strstr(text, "secret-value-check-s3"));
+  ck_assert_int_eq(atomic_load(&s.served), 1);
+  done(p, st);
+  srv_stop(&s);
+  unsetenv("AWS_SESSION_TOKEN");
+  free(r0);
+}
+END_TEST
+
+/* A server without bucket tagging (501 NotImplemented): labels come from
+ * the labels object; versioning and lifecycle read as off. */
+START_TEST(bucket_labels_object_fallback)
+{
+  const drover_provider *p = prov();
+  char *r0 = ok_xml("<ListAllMyBucketsResult><Buckets><Bucket><Name>b1</Name></Bucket>"
+                    "<Bucket><Name>other</Name></Bucket></Buckets></ListAllMyBucketsResult>");
+  char *ni = status(501, "Not Implemented",
+                    "<Error><Code>NotImplemented</Code><Message>no</Message></Error>");
+  char *labels = NULL;
+  char *nf = status(404, "Not Found", "<Error><Code>NoSuchKey</Code><Message>x</Message></Error>");
+  const char *script[7];
+  srv s;
+  void *st;
+  drover_error err;
+  drover_live_list out = {0};
+  char cfg[128];
+  const char *body = "{\"tags\": {\"drover:stack\": \"stk\", \"drover:address\": \"data\", "
+                     "\"drover:hash\": \"h1\", \"team\": \"hpc\"}}";
+
+  ck_assert_int_gt(asprintf(&labels, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                     "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+                            strlen(body), body), 0);
+  /* One thread (concurrency 1), so the order is fixed: list, b1 tagging,
+   * b1 labels object, b1 versioning, b1 lifecycle, other tagging, other
+   * labels object (none). */
+  script[0] = r0;
+  script[1] = ni;
+  script[2] = labels;
+  script[3] = ni;
+  script[4] = ni;
+  script[5] = ni;
+  script[6] = nf;
+  env_creds();
+  srv_start(&s, script, 7);
+  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\", \"concurrency\": 1}",
+           s.port);
+  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
+  ck_assert_int_eq(p->list(st, type(p, "s3.bucket"), "stk", &out, &err), DROVER_OK);
+  ck_assert_uint_eq(out.count, 1);
+  ck_assert_str_eq(out.items[0]->name, "b1");
+  ck_assert_str_eq(out.items[0]->address, "data");
+  ck_assert_str_eq(out.items[0]->hash, "h1");
+  ck_assert_str_eq(json_string_value(json_object_get(
+                     json_object_get(out.items[0]->properties, "tags"), "team")), "hpc");
+  ck_assert(json_object_get(json_object_get(out.items[0]->properties, "tags"),
+                            "drover:stack") == NULL);
+  ck_assert(json_is_false(json_object_get(out.items[0]->properties, "versioning")));
+  ck_assert_int_eq(atomic_load(&s.served), 7);
+  ck_assert_int_eq(strncmp(s.req[2], "GET /b1/.drover-bucket-tags.json ", 33), 0);
+  done(p, st);
+  srv_stop(&s);
+  drover_live_list_clear(&out);
+  free(r0);
+  free(ni);
+  free(labels);
+  free(nf);
+}
+END_TEST
+
+/* A server with bucket tagging, versioning and lifecycle (AWS): create
+ * writes the labels as tags and both settings, each with Content-MD5;
+ * refresh reads them back. */
+START_TEST(bucket_tags_versioning_lifecycle)
+{
+  const drover_provider *p = prov();
+  char *ok0 = status(200, "OK", "");
+  char *notags = status(404, "Not Found", "<Error><Code>NoSuchTagSet</Code><Message>x</Message>"
+                                          "</Error>");
+  char *list_r = ok_xml("<ListAllMyBucketsResult><Buckets><Bucket><Name>stk-data</Name>"
+                        "</Bucket></Buckets></ListAllMyBucketsResult>");
+  char *tags_r = ok_xml("<Tagging><TagSet><Tag><Key>drover:stack</Key><Value>stk</Value></Tag>"
+                        "<Tag><Key>drover:address</Key><Value>data</Value></Tag>"
+                        "<Tag><Key>team</Key><Value>a&amp;b</Value></Tag></TagSet></Tagging>");
+  char *ver_r = ok_xml("<VersioningConfiguration><Status>Enabled</Status>"
+                       "</VersioningConfiguration>");
+  char *lc_r = ok_xml("<LifecycleConfiguration><Rule><ID>other</ID><Expiration><Days>1</Days>"
+                      "</Expiration></Rule><Rule><ID>drover-expiration</ID><Filter><Prefix>tmp/"
+                      "</Prefix></Filter><Status>Enabled</Status><Expiration><Days>30</Days>"
+                      "</Expiration></Rule></LifecycleConfiguration>");
+  const char *script[9];
+  srv s;
+  void *st;
+  drover_error err;
+  drover_live *out = NULL;
+  drover_live_list lst = {0};
+  drover_res_req req;
+  json_t *props = json_pack("{s:b, s:i, s:s, s:{s:s}}", "versioning", 1, "expiration_days", 30,
+                            "expiration_prefix", "tmp/", "tags", "team", "a&b");
+  char cfg[160];
+
+  script[0] = ok0;     /* PUT bucket */
+  script[1] = notags;  /* GET ?tagging: none yet, but tagging exists */
+  script[2] = ok0;     /* PUT ?tagging */
+  script[3] = ok0;     /* PUT ?versioning */
+  script[4] = ok0;     /* PUT ?lifecycle */
+  script[5] = list_r;  /* refresh: list buckets */
+  script[6] = tags_r;
+  script[7] = ver_r;
+  script[8] = lc_r;
+  env_creds();
+  srv_start(&s, script, 9);
+  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\", \"concurrency\": 1}",
+           s.port);
+  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
+  memset(&req, 0, sizeof(req));
+  req.stack = "stk";
+  req.address = "data";
+  req.name = "stk-data";
+  req.hash = "h1";
+  req.deps = "";
+  req.properties = props;
+  ck_assert_msg(p->create(st, type(p, "s3.bucket"), &req, &out, &err) == DROVER_OK, "%s",
+                err.text);
+  ck_assert_int_eq(strncmp(s.req[0], "PUT /stk-data HTTP/1.1", 22), 0);
+  ck_assert_int_eq(strncmp(s.req[2], "PUT /stk-data?tagging= ", 23), 0);
+  ck_assert_ptr_nonnull(strcasestr(s.req[2], "\r\nContent-MD5: "));
+  ck_assert_ptr_nonnull(strstr(s.req[2], "<Tag><Key>team</Key><Value>a&amp;b</Value></Tag>"));
+  ck_assert_ptr_nonnull(strstr(s.req[2], "<Tag><Key>drover:address</Key><Value>data</Value>"));
+  ck_assert_ptr_nonnull(strstr(s.req[2], "<Tag><Key>drover:hash</Key><Value>h1</Value>"));
+  ck_assert_int_eq(strncmp(s.req[3], "PUT /stk-data?versioning= ", 26), 0);
+  ck_assert_ptr_nonnull(strstr(s.req[3], "<Status>Enabled</Status>"));
+  ck_assert_int_eq(strncmp(s.req[4], "PUT /stk-data?lifecycle= ", 25), 0);
+  ck_assert_ptr_nonnull(strcasestr(s.req[4], "\r\nContent-MD5: "));
+  ck_assert_ptr_nonnull(strstr(s.req[4], "<ID>drover-expiration</ID><Filter><Prefix>tmp/</Prefix>"
+                                         "</Filter><Status>Enabled</Status><Expiration><Days>30"));
+  drover_live_free(out);
+
+  ck_assert_int_eq(p->list(st, type(p, "s3.bucket"), "stk", &lst, &err), DROVER_OK);
+  ck_assert_uint_eq(lst.count, 1);
+  ck_assert_str_eq(lst.items[0]->address, "data");
+  ck_assert(json_is_true(json_object_get(lst.items[0]->properties, "versioning")));
+  ck_assert_int_eq(json_integer_value(json_object_get(lst.items[0]->properties,
+                                                      "expiration_days")), 30);
+  ck_assert_str_eq(json_string_value(json_object_get(lst.items[0]->properties,
+                                                     "expiration_prefix")), "tmp/");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(lst.items[0]->properties,
+                                                                     "tags"), "team")), "a&b");
+  ck_assert_int_eq(atomic_load(&s.served), 9);
+  drover_live_list_clear(&lst);
+  done(p, st);
+  srv_stop(&s);
+  json_decref(props);
+  free(ok0);
+  free(notags);
+  free(list_r);
+  free(tags_r);
+  free(ver_r);
+  free(lc_r);
+}
+END_TEST
+
+/* --------------------------------------------------------------------------
+ * Multipart
+ */
+
+/* A 5 MiB file of known bytes; its MD5 as hex in md5hex. Caller unlinks. */
+static void make_part_file(char *path, char md5hex[33])
+{
+  static const char hex[] = "0123456789abcdef";
+  unsigned char md[16];
+  char *buf = malloc(5u << 20);
+  int fd = mkstemp(path), i;
+
+  ck_assert_ptr_nonnull(buf);
+  ck_assert_int_ge(fd, 0);
+  for(i = 0; i < (5 << 20); i++)
+    buf[i] = (char)(i * 7 + 3);
+  ck_assert_int_eq(write(fd, buf, 5u << 20), 5 << 20);
+  close(fd);
+  ck_assert(EVP_Digest(buf, 5u << 20, md, NULL, EVP_md5(), NULL));
+  for(i = 0; i < 16; i++) {
+    md5hex[2 * i] = hex[md[i] >> 4];
+    md5hex[2 * i + 1] = hex[md[i] & 15];
+  }
+  md5hex[32] = '\0';
+  free(buf);
+}
+
+static drover_code create_big(const drover_provider *p, void *st, const char *path,
+                              drover_live **out, drover_error *err)
+{
+  drover_res_req req;
+  json_t *props = json_pack("{s:s, s:s, s:s, s:s, s:{}}", "bucket", "b", "key", "big.bin",
+                            "source", path, "content_type", "application/x-test", "metadata");
+  drover_code rc;
+
+  memset(&req, 0, sizeof(req));
+  req.stack = "stk";
+  req.address = "big";
+  req.name = "stk-big";
+  req.hash = "h1";
+  req.deps = "";
+  req.properties = props;
+  drover_error_clear(err);
+  rc = p->create(st, type(p, "s3.object"), &req, out, err);
+  json_decref(props);
+  return rc;
+}
+
+#define MP_CFG "{\"endpoint\": \"http://127.0.0.1:%d\", \"multipart_threshold\": 5242880, " \
+               "\"part_size\": 5242880, \"concurrency\": 1}"
+
+/* A part whose ETag is not the MD5 of what was sent is sent again; the
+ * completion lists the good ETag and its answer is checked. */
+START_TEST(multipart_part_retried_on_bad_etag)
+{
+  const drover_provider *p = prov();
+  char path[] = "/tmp/check_s3_partXXXXXX", md5[33], cfg[256], *bad, *good, *done_r, *doneb;
+  char *init_r = ok_xml("<InitiateMultipartUploadResult><UploadId>UP/1</UploadId>"
+                        "</InitiateMultipartUploadResult>");
+  char *list_r = ok_xml("<ListMultipartUploadsResult><Upload><Key>drover/stk/big.bin</Key>"
+                        "<UploadId>OLD1</UploadId></Upload><Upload><Key>drover/stk/big.bin.2"
+                        "</Key><UploadId>OLD2</UploadId></Upload></ListMultipartUploadsResult>");
+  char *gone = status(204, "No Content", "");
+  const char *script[6];
+  unsigned char mm[16], raw[16];
+  char final[40];
+  srv s;
+  void *st;
+  drover_error err;
+  drover_live *out = NULL;
+  int i;
+
+  make_part_file(path, md5);
+  for(i = 0; i < 16; i++)
+    sscanf(md5 + 2 * i, "%2hhx", &raw[i]);
+  ck_assert(EVP_Digest(raw, 16, mm, NULL, EVP_md5(), NULL));
+  for(i = 0; i < 16; i++)
+    sprintf(final + 2 * i, "%02x", mm[i]);
+  ck_assert_int_gt(asprintf(&bad, "HTTP/1.1 200 OK\r\nETag: \"0123456789abcdef0123456789abcdef\""
+                                  "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"), 0);
+  ck_assert_int_gt(asprintf(&good, "HTTP/1.1 200 OK\r\nETag: \"%s\"\r\nContent-Length: 0\r\n"
+                                   "Connection: close\r\n\r\n", md5), 0);
+  ck_assert_int_gt(asprintf(&doneb, "<CompleteMultipartUploadResult><ETag>\"%s-1\"</ETag>"
+                                    "</CompleteMultipartUploadResult>", final), 0);
+  done_r = ok_xml(doneb);
+  /* The stale upload of this key (a killed run's) is aborted first, the
+   * one of another key is left alone. */
+  script[0] = list_r;
+  script[1] = gone;
+  script[2] = init_r;
+  script[3] = bad;
+  script[4] = good;
+  script[5] = done_r;
+  env_creds();
+  srv_start(&s, script, 6);
+  snprintf(cfg, sizeof(cfg), MP_CFG, s.port);
+  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
+  ck_assert_msg(create_big(p, st, path, &out, &err) == DROVER_OK, "%s", err.text);
+  ck_assert_int_eq(atomic_load(&s.served), 6);
+  ck_assert_int_eq(strncmp(s.req[0], "GET /b?prefix=drover%2Fstk%2Fbig.bin&uploads= ", 46), 0);
+  ck_assert_int_eq(strncmp(s.req[1], "DELETE /b/drover/stk/big.bin?uploadId=OLD1 ", 43), 0);
+  ck_assert_int_eq(strncmp(s.req[2], "POST /b/drover/stk/big.bin?uploads= ", 36), 0);
+  ck_assert_ptr_nonnull(strcasestr(s.req[2], "\r\nContent-Type: application/x-test\r\n"));
+  ck_assert_ptr_nonnull(strcasestr(s.req[2], "\r\nx-amz-meta-drover-address: big\r\n"));
+  ck_assert_int_eq(strncmp(s.req[3], "PUT /b/drover/stk/big.bin?partNumber=1&uploadId=UP%2F1 ",
+                           55), 0);
+  ck_assert_int_eq(strncmp(s.req[4], "PUT /b/drover/stk/big.bin?partNumber=1&uploadId=UP%2F1 ",
+                           55), 0);
+  ck_assert_int_eq(strncmp(s.req[5], "POST /b/drover/stk/big.bin?uploadId=UP%2F1 ", 43), 0);
+  ck_assert_ptr_nonnull(strstr(s.req[5], "<Part><PartNumber>1</PartNumber><ETag>\""));
+  ck_assert_ptr_nonnull(strstr(s.req[5], md5));
+  drover_live_free(out);
+  done(p, st);
+  srv_stop(&s);
+  unlink(path);
+  free(init_r);
+  free(bad);
+  free(good);
+  free(doneb);
+  free(done_r);
+  free(list_r);
+  free(gone);
+}
+END_TEST
+
+/* A part refused for good: the upload is aborted (DELETE ?uploadId=). */
+START_TEST(multipart_aborted_on_failure)
+{
+  const drover_provider *p = prov();
+  char path[] = "/tmp/check_s3_partXXXXXX", md5[33], cfg[256];
+  char *init_r = ok_xml("<InitiateMultipartUploadResult><UploadId>UP2</UploadId>"
+                        "</InitiateMultipartUploadResult>");
+  char *denied = status(403, "Forbidden", "<Error><Code>AccessDenied</Code>"
+                                          "<Message>no</Message></Error>");
+  char *gone = status(204, "No Content", "");
+  char *ni = status(501, "Not Implemented", "<Error><Code>NotImplemented</Code></Error>");
+  const char *script[4];
+  srv s;
+  void *st;
+  drover_error err;
+  drover_live *out = NULL;
+
+  make_part_file(path, md5);
+  /* No multipart listing here (s3rver): go on without aborting anything. */
+  script[0] = ni;
+  script[1] = init_r;
+  script[2] = denied;
+  script[3] = gone;
+  env_creds();
+  srv_start(&s, script, 4);
+  snprintf(cfg, sizeof(cfg), MP_CFG, s.port);
+  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
+  ck_assert_int_eq(create_big(p, st, path, &out, &err), DROVER_E_PROVIDER);
+  ck_assert_ptr_nonnull(strstr(err.text, "AccessDenied"));
+  ck_assert_ptr_null(out);
+  ck_assert_int_eq(atomic_load(&s.served), 4);
+  ck_assert_int_eq(strncmp(s.req[3], "DELETE /b/drover/stk/big.bin?uploadId=UP2 ", 42), 0);
+  done(p, st);
+  srv_stop(&s);
+  unlink(path);
+  free(init_r);
+  free(denied);
+  free(gone);
+  free(ni);
+}
+END_TEST
+
+int main(void)
+{
+  Suite *s = suite_create("s3");
+  TCase *tc = tcase_create("provider");
+  SRunner *sr;
+  int failed;
+
+  tcase_add_test(tc, settings_refused);
+  tcase_add_test(tc, credentials_missing_and_from_file);
+  tcase_add_test(tc, signed_list_path_style);
+  tcase_add_test(tc, virtual_hosted);
+  tcase_add_test(tc, auth_error_has_no_credential);
+  tcase_add_test(tc, bucket_labels_object_fallback);
+  tcase_add_test(tc, bucket_tags_versioning_lifecycle);
+  tcase_add_test(tc, multipart_part_retried_on_bad_etag);
+  tcase_add_test(tc, multipart_aborted_on_failure);
+  suite_add_tcase(s, tc);
+  sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# tests/s3/run.sh - the S3 provider through the drover command against a
+# real S3 server that checks signatures (scripts/s3-setup.sh: s3rver 4.0.4
+# on 127.0.0.1:4568). The truth is read back with curl --aws-sigv4
+# (libcurl's own signer), not only through drover.
+#
+# Checks: apply / re-plan / drift / destroy; awkward keys; 1,000 objects
+# refreshed in pages; a 200 MiB multipart round trip with checksums and the
+# size+mtime shortcut; a wrong secret; kill -9 in the middle of a
+# multipart upload, then apply again; credentials from a file and a
+# session token; drover s3 ls|cp|rm|presign, with a resumed download.
+#
+# s3rver 4.0.4 quirks avoided here (../shared/notes/test-env.md):
+#  - keys with '(' or '*' and header values with double spaces are
+#    wrongly refused by it, and it escapes '&' twice in listings (a key
+#    "a&b" lists as "a&amp;b"): the awkward keys use space, '+', '%', '/',
+#    unicode, '~', '=', ',', ';' and ':' but not '(', '*' or '&';
+#  - it signs virtual-hosted requests with the bucket in the path, unlike
+#    AWS, so virtual-hosted addressing is not tested live here;
+#  - it implements neither bucket tagging, versioning, lifecycle, listing
+#    multipart uploads nor aborting one: the provider's labels-object path
+#    is what runs, and after the kill -9 test the stale upload can be
+#    neither listed nor aborted here (only "no half object visible" and a
+#    correct second apply are checked; the abort of stale uploads is
+#    checked against a scripted server in tests/check_s3.c);
+#  - it does not compare the payload hash with the body.
+#
+# Environment: DROVER (the command), DROVER_S3_ENDPOINT (default
+# http://127.0.0.1:4568), S3_BIG_MB (default 200).
+# Ends with "# s3: N checks, M failed"; exit status non-zero on failure.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+DROVER=${DROVER:-$TOP/drover}
+EP=${DROVER_S3_ENDPOINT:-http://127.0.0.1:4568}
+BIG_MB=${S3_BIG_MB:-200}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/drover-s3.XXXXXX")
+SUFFIX=$$
+export NO_COLOR=1 DROVER_LOCK_DIR=$TMP/locks
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+unset AWS_SESSION_TOKEN AWS_PROFILE AWS_SHARED_CREDENTIALS_FILE AWS_CONFIG_FILE
+mkdir -p "$DROVER_LOCK_DIR"
+
+checks=0 failures=0
+ok() { checks=$((checks + 1)); echo "ok - s3: $*"; }
+notok() { checks=$((checks + 1)); failures=$((failures + 1)); echo "not ok - s3: $*"; }
+diag() { echo "# s3: $*"; }
+show() { sed 's/^/#   /' "$1" | head -${2:-15}; }
+# run ARGS...: drover with output in $TMP/out, $TMP/err and status in $rc.
+run() { "$DROVER" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null; rc=$?; }
+expect_rc() {
+  if [ "$rc" -eq "$2" ]; then ok "$1"
+  else notok "$1 (exit $rc, want $2)"; show "$TMP/err"; show "$TMP/out"; fi
+}
+# s3curl METHOD PATH [curl args...]: one request signed by libcurl.
+s3curl() {
+  local m=$1 p=$2; shift 2
+  curl -sS --max-time 120 -X "$m" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+    --aws-sigv4 "aws:amz:us-east-1:s3" --user S3RVER:S3RVER "$@" "$EP$p"
+}
+status_of() { s3curl "$1" "$2" -o /dev/null -w '%{http_code}' 2>/dev/null; }
+# enc STRING: S3 key encoding ('/' kept).
+enc() { printf '%s' "$1" | jq -sRr @uri | sed 's/%2F/\//g'; }
+cleanup() {
+  for t in "$TMP"/*.json; do
+    [ -f "$t" ] && "$DROVER" destroy --yes "$t" >/dev/null 2>&1 </dev/null
+  done
+  [ -n "${KEEP:-}" ] || rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+command -v jq >/dev/null && command -v curl >/dev/null || { notok "jq and curl are needed"; exit 1; }
+if [ "$(status_of GET /)" != 200 ]; then
+  notok "no S3 server answers signed requests on $EP (run scripts/s3-setup.sh)"
+  echo "# s3: $checks checks, $failures failed"
+  exit 1
+fi
+
+# ---- 1. apply, re-plan, drift, destroy ----------------------------------------
+STACK=s3t-basic-$SUFFIX
+printf 'from a file\n' >"$TMP/file.txt"
+cat >"$TMP/basic.json" <<EOF
+{"drover": 1, "stack": "$STACK",
+ "providers": {"s3": {"endpoint": "$EP"}},
+ "resources": {
+  "data": {"type": "s3.bucket", "properties": {"tags": {"team": "hpc"}}},
+  "note": {"type": "s3.object", "properties": {"bucket": "\${resources.data.name}",
+     "key": "note.txt", "content": "hello\\n", "content_type": "text/plain",
+     "metadata": {"purpose": "test"}}},
+  "file": {"type": "s3.object", "properties": {"bucket": "\${resources.data.name}",
+     "key": "dir/file.txt", "source": "$TMP/file.txt"}}
+ }}
+EOF
+B=$STACK-data
+run apply --yes "$TMP/basic.json"; expect_rc "apply creates a bucket and two objects" 0
+[ "$(s3curl GET "/$B/drover/$STACK/note.txt")" = hello ] &&
+  ok "the inline object holds its content" || notok "inline object content"
+[ "$(s3curl GET "/$B/drover/$STACK/dir/file.txt")" = "from a file" ] &&
+  ok "the file object holds the file" || notok "file object content"
+s3curl HEAD "/$B/drover/$STACK/note.txt" -I >"$TMP/head" 2>&1
+grep -qi "^x-amz-meta-purpose: test" "$TMP/head" && grep -qi "^x-amz-meta-drover-address: note" "$TMP/head" &&
+  grep -qi "^content-type: text/plain" "$TMP/head" &&
+  ok "metadata, ownership labels and content type are stored" || { notok "object metadata"; show "$TMP/head"; }
+run plan --detailed-exitcode "$TMP/basic.json"; expect_rc "re-plan after apply: no changes" 0
+# Drift: the object rewritten out of band (labels kept, content changed).
+s3curl PUT "/$B/drover/$STACK/note.txt" --data-binary 'changed' \
+  -H "x-amz-meta-drover-stack: $STACK" -H "x-amz-meta-drover-address: note" -o /dev/null
+run plan --detailed-exitcode "$TMP/basic.json"; expect_rc "an object changed out of band shows in the plan" 2
+grep -q 'note (s3.object[^)]*) will be updated' "$TMP/out" && ok "the drift is an update of note" ||
+  { notok "drift plan"; show "$TMP/out"; }
+run apply --yes "$TMP/basic.json"; expect_rc "apply repairs the drift" 0
+[ "$(s3curl GET "/$B/drover/$STACK/note.txt")" = hello ] && ok "content restored" || notok "content restored"
+# A changed local file is an update; the same bytes touched again are not.
+printf 'from a file, v2\n' >"$TMP/file.txt"
+run plan --detailed-exitcode "$TMP/basic.json"; expect_rc "a changed source file shows in the plan" 2
+run apply --yes "$TMP/basic.json"; expect_rc "apply uploads the changed file" 0
+touch -d '2001-01-01' "$TMP/file.txt"
+run plan --detailed-exitcode "$TMP/basic.json"; expect_rc "a touched but unchanged file is no change" 0
+run destroy --yes "$TMP/basic.json"; expect_rc "destroy" 0
+[ "$(status_of HEAD "/$B")" = 404 ] && ok "the bucket is gone" || notok "bucket still there after destroy"
+rm -f "$TMP/basic.json"
+
+# ---- 2. awkward keys -----------------------------------------------------------
+STACK=s3t-keys-$SUFFIX
+B=$STACK-b
+KEYS=("with space/a+b.txt" "100%/per%20cent" "unicode/ሴ-é-日本.txt" "a/b/c/~tilde=eq,semi;colon:" "plus+plus")
+{
+  printf '{"drover": 1, "stack": "%s", "providers": {"s3": {"endpoint": "%s"}},\n' "$STACK" "$EP"
+  printf ' "resources": {"b": {"type": "s3.bucket", "properties": {}}'
+  i=0
+  for k in "${KEYS[@]}"; do
+    printf ',\n  "k%d": {"type": "s3.object", "properties": {"bucket": "${resources.b.name}", "key": %s, "content": "key %d"}}' \
+      "$i" "$(printf '%s' "$k" | jq -Rs .)" "$i"
+    i=$((i + 1))
+  done
+  printf '}}\n'
+} >"$TMP/keys.json"
+run apply --yes "$TMP/keys.json"; expect_rc "apply objects with awkward keys" 0
+i=0
+for k in "${KEYS[@]}"; do
+  got=$(s3curl GET "/$B/$(enc "drover/$STACK/$k")")
+  [ "$got" = "key $i" ] && ok "key \"$k\" reads back" || notok "key \"$k\" (got \"$got\")"
+  i=$((i + 1))
+done
+run plan --detailed-exitcode "$TMP/keys.json"; expect_rc "awkward keys: re-plan finds every object, no changes" 0
+run destroy --yes "$TMP/keys.json"; expect_rc "awkward keys: destroy" 0
+rm -f "$TMP/keys.json"
+
+# ---- 3. 1,000 objects, refreshed in pages ------------------------------------------
+STACK=s3t-many-$SUFFIX
+cat >"$TMP/many.json" <<EOF
+{"drover": 1, "stack": "$STACK",
+ "providers": {"s3": {"endpoint": "$EP", "list_max_keys": 250, "concurrency": 8}},
+ "resources": {
+  "b": {"type": "s3.bucket", "properties": {}},
+  "o": {"type": "s3.object", "count": 1000, "properties": {"bucket": "\${resources.b.name}",
+        "key": "many/\${count.index}", "content": "object \${count.index}"}}
+ }}
+EOF
+t0=$(date +%s.%N)
+run apply --yes "$TMP/many.json"; expect_rc "apply 1,000 objects" 0
+t1=$(date +%s.%N)
+diag "1,000 objects applied in $(awk "BEGIN{printf \"%.2f\", $t1 - $t0}") s"
+run plan -v --detailed-exitcode "$TMP/many.json"; expect_rc "1,000 objects: re-plan, no changes" 0
+t2=$(date +%s.%N)
+diag "1,000 objects refreshed and planned in $(awk "BEGIN{printf \"%.2f\", $t2 - $t1}") s"
+grep -q '1000 object(s) under "drover/'"$STACK"'/" in [0-9]* bucket(s), [4-9] list page(s)' "$TMP/err" &&
+  ok "refresh read the 1,000 keys in pages of 250" ||
+  { notok "refresh paging"; grep 'list page' "$TMP/err" | head -3 | sed 's/^/#   /'; }
+# One object removed out of band: exactly one create.
+s3curl DELETE "/$STACK-b/drover/$STACK/many/517" -o /dev/null
+run plan --detailed-exitcode "$TMP/many.json"; expect_rc "one of 1,000 removed out of band: changes" 2
+grep -q 'Plan: 1 to create, 0 to update, 0 to replace, 0 to delete' "$TMP/out" &&
+  ok "exactly that one object is re-created" || { notok "plan after one removal"; tail -3 "$TMP/out" | sed 's/^/#   /'; }
+run destroy --yes "$TMP/many.json"; expect_rc "1,000 objects: destroy" 0
+rm -f "$TMP/many.json"
+
+# ---- 4. 200 MiB multipart round trip ----------------------------------------------
+STACK=s3t-big-$SUFFIX
+B=$STACK-b
+head -c $((BIG_MB * 1048576)) /dev/urandom >"$TMP/big.bin"
+want=$(sha256sum "$TMP/big.bin" | cut -d' ' -f1)
+cat >"$TMP/big.json" <<EOF
+{"drover": 1, "stack": "$STACK",
+ "providers": {"s3": {"endpoint": "$EP", "multipart_threshold": 67108864, "part_size": 16777216}},
+ "resources": {
+  "b": {"type": "s3.bucket", "properties": {}},
+  "big": {"type": "s3.object", "properties": {"bucket": "\${resources.b.name}",
+          "key": "big.bin", "source": "$TMP/big.bin"}}
+ }}
+EOF
+t0=$(date +%s.%N)
+run apply -v --yes "$TMP/big.json"; expect_rc "apply a ${BIG_MB} MiB file" 0
+t1=$(date +%s.%N)
+diag "${BIG_MB} MiB uploaded in $(awk "BEGIN{printf \"%.2f\", $t1 - $t0}") s"
+grep -q "multipart upload of $((BIG_MB * 1048576)) bytes in $(( (BIG_MB + 15) / 16 )) parts" "$TMP/err" &&
+  ok "it went up in $(( (BIG_MB + 15) / 16 )) parts" || { notok "multipart not used"; grep -i multipart "$TMP/err" | head -3; }
+s3curl GET "/$B/drover/$STACK/big.bin" -o "$TMP/big.back"
+got=$(sha256sum "$TMP/big.back" | cut -d' ' -f1)
+[ "$got" = "$want" ] && ok "downloaded again, the SHA-256 matches" || notok "checksum mismatch after round trip"
+etag=$(s3curl HEAD "/$B/drover/$STACK/big.bin" -I | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: *//p')
+# AWS answers md5(part MD5s)-N; s3rver answers the whole object's MD5.
+whole_md5=$(md5sum "$TMP/big.bin" | cut -d' ' -f1)
+case $etag in *-$(( (BIG_MB + 15) / 16 ))\"|*-$(( (BIG_MB + 15) / 16 ))|\"$whole_md5\") ok "ETag fits the upload ($etag)" ;;
+  *) notok "ETag $etag is neither a $(( (BIG_MB + 15) / 16 ))-part ETag nor the file's MD5" ;; esac
+rm -f "$TMP/big.back"
+t0=$(date +%s.%N)
+run plan --detailed-exitcode "$TMP/big.json"; expect_rc "unchanged big file: no changes" 0
+t1=$(date +%s.%N)
+diag "re-plan with the unchanged ${BIG_MB} MiB file: $(awk "BEGIN{printf \"%.2f\", $t1 - $t0}") s (size+mtime, not read)"
+
+# ---- 5. kill -9 in the middle of a multipart upload, then apply again -------------
+# One part at a time, so the upload is surely unfinished while parts exist.
+printf 'x' | dd of="$TMP/big.bin" bs=1 seek=7 conv=notrunc 2>/dev/null
+want=$(sha256sum "$TMP/big.bin" | cut -d' ' -f1)
+jq '.providers.s3.concurrency = 1' "$TMP/big.json" >"$TMP/big1.json" && mv "$TMP/big1.json" "$TMP/big.json"
+s3curl DELETE "/$B/drover/$STACK/big.bin" -o /dev/null
+"$DROVER" apply -v --yes "$TMP/big.json" >"$TMP/kill.out" 2>"$TMP/kill.err" </dev/null &
+pid=$!
+# Wait (with a deadline) for the upload to have begun: s3rver keeps parts
+# under its data dir; the initiation is logged by drover at debug level.
+deadline=$(( $(date +%s) + 60 ))
+until grep -q "multipart upload of" "$TMP/kill.err" 2>/dev/null; do
+  [ "$(date +%s)" -lt "$deadline" ] && kill -0 "$pid" 2>/dev/null || break
+  sleep 0.05
+done
+kill -9 "$pid" 2>/dev/null && ok "killed drover -9 during the multipart upload" ||
+  notok "drover ended before it could be killed mid-upload"
+wait "$pid" 2>/dev/null
+[ "$(status_of HEAD "/$B/drover/$STACK/big.bin")" = 404 ] &&
+  ok "no half object is visible after the kill" || notok "an object is visible after the kill"
+run apply --yes "$TMP/big.json"; expect_rc "apply again after the kill" 0
+s3curl GET "/$B/drover/$STACK/big.bin" -o "$TMP/big.back"
+[ "$(sha256sum "$TMP/big.back" | cut -d' ' -f1)" = "$want" ] &&
+  ok "the object is complete and correct after the second apply" || notok "checksum after kill and re-apply"
+rm -f "$TMP/big.back"
+run destroy --yes "$TMP/big.json"; expect_rc "big: destroy" 0
+rm -f "$TMP/big.json" "$TMP/big.bin"
+
+# ---- 6. wrong secret, credentials file, session token ------------------------------
+STACK=s3t-cred-$SUFFIX
+cat >"$TMP/cred.json" <<EOF
+{"drover": 1, "stack": "$STACK", "providers": {"s3": {"endpoint": "$EP"}},
+ "resources": {"b": {"type": "s3.bucket", "properties": {}}}}
+EOF
+AWS_SECRET_ACCESS_KEY=wrong-secret-value-9f3 run plan "$TMP/cred.json"
+expect_rc "a wrong secret fails" 1
+grep -q "SignatureDoesNotMatch" "$TMP/err" && grep -q "check the credentials from environment" "$TMP/err" &&
+  ok "the error says the signature was refused and where the credentials came from" ||
+  { notok "auth error text"; show "$TMP/err"; }
+if grep -q "wrong-secret-value-9f3" "$TMP/out" "$TMP/err" || grep -q "S3RVER" "$TMP/err"; then
+  notok "the auth error shows a credential"; show "$TMP/err"
+else ok "the auth error holds no credential"; fi
+printf '[ci]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n' >"$TMP/creds"
+jq --arg f "$TMP/creds" '.providers.s3.credentials_file = $f | .providers.s3.profile = "ci"' \
+  "$TMP/cred.json" >"$TMP/cred2.json"
+( unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; "$DROVER" apply --yes "$TMP/cred2.json" ) \
+  >"$TMP/out" 2>"$TMP/err" </dev/null; rc=$?
+expect_rc "credentials from a file named in the settings, with a profile" 0
+( unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; export AWS_SHARED_CREDENTIALS_FILE=$TMP/creds AWS_PROFILE=ci
+  "$DROVER" plan --detailed-exitcode "$TMP/cred.json" ) >"$TMP/out" 2>"$TMP/err" </dev/null; rc=$?
+expect_rc "credentials from the shared credentials file and AWS_PROFILE" 0
+AWS_SESSION_TOKEN=session-token-for-test run plan --detailed-exitcode "$TMP/cred.json"
+expect_rc "a session token is signed and accepted" 0
+run destroy --yes "$TMP/cred.json"; expect_rc "cred: destroy" 0
+rm -f "$TMP/cred.json" "$TMP/cred2.json"
+
+# ---- 7. drover s3 ls|cp|rm|presign ---------------------------------------------------
+export DROVER_S3_ENDPOINT=$EP
+B=drover-ci
+P=s3t-cli-$SUFFIX
+head -c $((70 * 1048576)) /dev/urandom >"$TMP/up.bin"
+printf 'small file\n' >"$TMP/small.txt"
+run s3 cp "$TMP/up.bin" "s3://$B/$P/"; expect_rc "s3 cp uploads a 70 MiB file (multipart)" 0
+run s3 cp --content-type text/plain "$TMP/small.txt" "s3://$B/$P/dir/small.txt"
+expect_rc "s3 cp uploads a small file" 0
+run s3 ls "s3://$B/$P/"
+expect_rc "s3 ls lists a prefix" 0
+grep -q " 73400320  $P/up.bin\$" "$TMP/out" && grep -q " 11  $P/dir/small.txt\$" "$TMP/out" &&
+  ok "s3 ls shows both objects with their sizes" || { notok "s3 ls output"; show "$TMP/out"; }
+run s3 ls; expect_rc "s3 ls lists buckets" 0
+grep -qx "$B" "$TMP/out" && ok "s3 ls shows the bucket" || notok "s3 ls buckets"
+run s3 cp "s3://$B/$P/up.bin" "$TMP/down.bin"; expect_rc "s3 cp downloads" 0
+cmp -s "$TMP/up.bin" "$TMP/down.bin" && ok "the download is the upload" || notok "download differs"
+[ ! -e "$TMP/down.bin.drover-part" ] && ok "no part file left behind" || notok "part file left"
+# A broken download leaves FILE.drover-part and its ETag: cp resumes it.
+etag=$(s3curl HEAD "/$B/$P/up.bin" -I | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: *//p')
+head -c 12345678 "$TMP/up.bin" >"$TMP/res.bin.drover-part"
+printf '%s' "$etag" >"$TMP/res.bin.drover-part.etag"
+run s3 cp "s3://$B/$P/up.bin" "$TMP/res.bin"; expect_rc "s3 cp with a part file" 0
+grep -q "resumed at byte 12345678" "$TMP/err" && ok "it resumed with a ranged GET" || { notok "no resume"; show "$TMP/err"; }
+cmp -s "$TMP/up.bin" "$TMP/res.bin" && ok "the resumed file is complete and correct" || notok "resumed file differs"
+# A part file of another version of the object is not resumed.
+head -c 1000 /dev/urandom >"$TMP/res2.bin.drover-part"
+printf '"not-this-etag"' >"$TMP/res2.bin.drover-part.etag"
+run s3 cp "s3://$B/$P/up.bin" "$TMP/res2.bin"; expect_rc "s3 cp with a stale part file" 0
+! grep -q "resumed" "$TMP/err" && cmp -s "$TMP/up.bin" "$TMP/res2.bin" &&
+  ok "a stale part file is downloaded afresh" || notok "stale part file resumed"
+rm -f "$TMP/down.bin" "$TMP/res.bin" "$TMP/res2.bin"
+run s3 presign --expires 300 "s3://$B/$P/dir/small.txt"; expect_rc "s3 presign" 0
+url=$(cat "$TMP/out")
+[ "$(curl -sS --max-time 30 "$url")" = "small file" ] && ok "plain curl GETs the presigned URL" ||
+  notok "presigned GET"
+run s3 presign --method PUT "s3://$B/$P/put.txt"; expect_rc "s3 presign --method PUT" 0
+[ "$(curl -sS --max-time 30 -o /dev/null -w '%{http_code}' -X PUT --data-binary 'via presign' "$(cat "$TMP/out")")" = 200 ] &&
+  [ "$(s3curl GET "/$B/$P/put.txt")" = "via presign" ] && ok "plain curl PUTs through a presigned URL" ||
+  notok "presigned PUT"
+run s3 rm "s3://$B/$P/up.bin"; expect_rc "s3 rm" 0
+[ "$(status_of HEAD "/$B/$P/up.bin")" = 404 ] && ok "the object is gone" || notok "s3 rm left the object"
+run s3 rm "s3://$B/$P/up.bin"; expect_rc "s3 rm of an absent object is success" 0
+AWS_SECRET_ACCESS_KEY=wrong-secret-value-9f3 run s3 ls "s3://$B/"
+expect_rc "s3 ls with a wrong secret fails" 1
+! grep -q "wrong-secret-value-9f3" "$TMP/err" && grep -q SignatureDoesNotMatch "$TMP/err" &&
+  ok "s3: the auth error names the refusal, not the secret" || { notok "s3 auth error"; show "$TMP/err"; }
+run s3 cp "$TMP/nonexistent" "s3://$B/$P/x"; expect_rc "s3 cp of a missing file fails" 1
+s3curl DELETE "/$B/$P/dir/small.txt" -o /dev/null
+s3curl DELETE "/$B/$P/put.txt" -o /dev/null
+rm -f "$TMP/up.bin" "$TMP/small.txt"
+
+echo "# s3: $checks checks, $failures failed"
+[ "$failures" -eq 0 ]
