@@ -66,6 +66,22 @@ check "the instances were updated, not recreated (same count, same names)" \
 run plan $A --detailed-exitcode
 expect_rc "plan after the fix has no changes" 0
 
+# A key the template sets, removed out of band (the property is missing
+# from the live object, not changed): that is drift too.
+cfg=$(api_jq "/1.0/profiles/$prof" '.metadata.config | del(.["limits.processes"])' -c)
+check "out-of-band: PUT the profile without limits.processes" \
+  api_wait PUT "/1.0/profiles/$prof" "{\"config\":$cfg,\"description\":\"drover live test profile\",\"devices\":{}}"
+check "LXD: the profile has no limits.processes" \
+  test "$(api_jq "/1.0/profiles/$prof" '.metadata.config["limits.processes"] // "absent"')" = absent
+run plan $A --json
+check "plan --json: base update, changed [config], the key missing before" \
+  jqt '.resources[] | select(.address == "base") | .action == "update" and .changed == ["config"]
+       and (.before.config | has("limits.processes") | not) and .after.config["limits.processes"] == "100"' "$TMP/out"
+run apply $A --yes
+expect_rc "apply puts the missing key back" 0
+check "LXD: the profile has limits.processes 100 again" \
+  test "$(api_jq "/1.0/profiles/$prof" '.metadata.config["limits.processes"]')" = 100
+
 # A labelled object whose address is no longer in the template is an
 # orphan; one created out of band with our labels must be deleted.
 check "out-of-band: create an instance labelled node[7] of the stack" \
