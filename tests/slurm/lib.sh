@@ -85,8 +85,16 @@ node_is_idle() {
 }
 
 # Instances of a stack, by the name prefix the engine derives.
-stack_instances() { lxc list -c n --format csv 2>/dev/null | grep "^$1-" || true; }
-stack_profiles() { lxc profile list --format csv 2>/dev/null | cut -d, -f1 | grep "^$1-" || true; }
+# A failed lxc call prints a line no real name has, so that a "nothing
+# left" test cannot pass on an error.
+stack_instances() {
+  _l=$(lxc list -c n --format csv 2>&1) || { echo "!lxc-list-failed: $_l"; return 1; }
+  printf '%s\n' "$_l" | grep "^$1-" || true
+}
+stack_profiles() {
+  _l=$(lxc profile list --format csv 2>&1) || { echo "!lxc-profile-list-failed: $_l"; return 1; }
+  printf '%s\n' "$_l" | cut -d, -f1 | grep "^$1-" || true
+}
 
 # Waits until the job has left the queue (or at most $2 seconds).
 wait_job_gone() {
