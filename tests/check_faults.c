@@ -337,6 +337,64 @@ START_TEST(delete_order_in_use)
 }
 END_TEST
 
+/* Orphans with no deps label (an older drover, a label lost): the types'
+ * delete_order alone must put the thing before the group it uses. The
+ * thing's delete is slow, so a group delete started alongside it would
+ * find the group still in use. */
+START_TEST(delete_order_by_type_alone)
+{
+  /* One unrelated resource, so that the fake's objects are listed. */
+  static const char *EMPTY =
+    "{\"drover\": 1, \"stack\": \"fe\", \"resources\": {\n"
+    "  \"k\": {\"type\": \"fake.thing\", \"properties\": {\"image\": \"x\"}}}}\n";
+  fx f;
+
+  ck_assert_int_eq(fake_seed("fake.group", "fe-g", "fe", "g", "h", NULL, NULL), 0);
+  ck_assert_int_eq(fake_seed("fake.thing", "fe-t", "fe", "t", "h", NULL,
+                             "{\"image\": \"x\", \"tags\": {\"uses\": \"fe-g\"}}"), 0);
+  fx_open(&f, EMPTY, NULL);
+  fx_plan(&f, 0);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 3);
+  fake_set_delay_for("t", 0.2);
+  f.ao.parallelism = 8;
+  fx_apply_ok(&f);
+  ck_assert_uint_eq(f.res.deleted, 2);
+  ck_assert_uint_eq(fake_stat(FAKE_STAT_DELETE_REFUSED), 0);
+  ck_assert_int_lt(fake_log_pos(FAKE_OP_DELETE, "t", 1), fake_log_pos(FAKE_OP_DELETE, "g", 0));
+  ck_assert_uint_eq(fake_count(NULL, NULL), 1);
+  fx_close(&f);
+}
+END_TEST
+
+/* An object of another type that carries one of our addresses is not that
+ * resource: it is an orphan (deleted), and the resource is created. */
+START_TEST(other_type_at_address_is_orphan)
+{
+  fx f;
+  size_t i;
+  int create = 0, del = 0;
+
+  ck_assert_int_eq(fake_seed("fake.group", "fx-imposter", "fx", "solo", "h", NULL, NULL), 0);
+  fx_open(&f, TPL, NULL);
+  fx_plan(&f, 0);
+  for(i = 0; i < drover_plan_count(f.plan); i++) {
+    if(strcmp(drover_plan_address(f.plan, i), "solo"))
+      continue;
+    if(!strcmp(drover_plan_type(f.plan, i), "fake.thing"))
+      create += drover_plan_action(f.plan, i) == DROVER_ACTION_CREATE;
+    else if(!strcmp(drover_plan_type(f.plan, i), "fake.group"))
+      del += drover_plan_action(f.plan, i) == DROVER_ACTION_DELETE;
+  }
+  ck_assert_int_eq(create, 1);
+  ck_assert_int_eq(del, 1);
+  fx_apply_ok(&f);
+  ck_assert_ptr_null(fake_get("fake.group", "fx-imposter"));
+  ck_assert_str_eq(prop_str("fake.thing", "fx-solo", "image"), "solo");
+  fx_close(&f);
+  converged(TPL);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------
  * Order that holds when the dependency is slow
  */
@@ -435,6 +493,8 @@ static Suite *faults_suite(void)
   tcase_add_test(tc, faults_before_every_op);
   tcase_add_test(tc, create_taken_name_refused);
   tcase_add_test(tc, delete_order_in_use);
+  tcase_add_test(tc, delete_order_by_type_alone);
+  tcase_add_test(tc, other_type_at_address_is_orphan);
   tcase_add_test(tc, create_order_depends_on_and_known_name);
   tcase_add_test(tc, delete_order_depends_on);
   tcase_add_test(tc, missing_live_property_is_a_difference);
