@@ -524,6 +524,73 @@ START_TEST(apply_update_conflict)
 }
 END_TEST
 
+/* A request carried out whose reply was lost: the call fails after the
+ * store changed. Apply reads the object back and counts the action as
+ * done when its goal holds, without retrying; when the goal does not hold
+ * (the call failed before acting) or cannot be read, it stays a failure. */
+START_TEST(apply_ambiguous_failures)
+{
+  static const char *const n1[] = {"n=1", NULL};
+  fx f;
+
+  /* create: permanent and transient errors after the change */
+  fx_open(&f, TPL, n1);
+  fx_plan(&f, 0);
+  fake_fail_after(FAKE_OP_CREATE, "solo", 1, DROVER_E_PROVIDER);
+  fake_fail_after(FAKE_OP_CREATE, "web[0]", 1, DROVER_E_TRANSIENT);
+  fx_apply_ok(&f);
+  ck_assert_uint_eq(f.res.created, 3);
+  ck_assert_uint_eq(fake_calls(FAKE_OP_CREATE, "fake.thing"), 2); /* no retry */
+  ck_assert_uint_ge(fake_calls(FAKE_OP_READ, "fake.thing"), 2);
+  fx_plan(&f, 0);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
+
+  /* update */
+  ck_assert_int_eq(fake_mutate("fake.thing", "ta-web-0", "size", "5"), 0);
+  fx_plan(&f, 0);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 1);
+  fake_reset_counts();
+  fake_fail_after(FAKE_OP_UPDATE, "web[0]", 1, DROVER_E_PROVIDER);
+  fx_apply_ok(&f);
+  ck_assert_uint_eq(f.res.updated, 1);
+  ck_assert_uint_eq(fake_calls(FAKE_OP_UPDATE, NULL), 1);
+  fx_plan(&f, 0);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
+
+  /* update failing before it acted: a failure, not a false success */
+  ck_assert_int_eq(fake_mutate("fake.thing", "ta-web-0", "size", "7"), 0);
+  fx_plan(&f, 0);
+  fake_fail(FAKE_OP_UPDATE, "web[0]", 1, DROVER_E_PROVIDER);
+  ck_assert_int_eq(fx_apply(&f), DROVER_E_PARTIAL);
+  ck_assert_int_eq(f.err.code, DROVER_E_PROVIDER);
+  fx_plan(&f, 0);
+  fx_apply_ok(&f);
+
+  /* delete: "not found" on the retry of a delete that had acted */
+  fx_plan(&f, DROVER_PLAN_DESTROY);
+  fake_reset_counts();
+  fake_fail_after(FAKE_OP_DELETE, "solo", 1, DROVER_E_NOT_FOUND);
+  fake_fail_after(FAKE_OP_DELETE, "grp", 1, DROVER_E_TIMEOUT);
+  fx_apply_ok(&f);
+  ck_assert_uint_eq(f.res.deleted, 3);
+  ck_assert_uint_eq(fake_calls(FAKE_OP_DELETE, NULL), 3);
+  ck_assert_uint_eq(fake_count(NULL, "ta"), 0);
+  fx_close(&f);
+
+  /* create failing before it acted, and a lost reply whose object cannot
+   * be read back: both stay failures */
+  fx_open(&f, TPL, n1);
+  fx_plan(&f, 0);
+  fake_fail(FAKE_OP_CREATE, "solo", 1, DROVER_E_PROVIDER);
+  fake_fail_after(FAKE_OP_CREATE, "grp", 1, DROVER_E_PROVIDER);
+  fake_fail(FAKE_OP_READ, NULL, 1, DROVER_E_TRANSIENT);
+  ck_assert_int_eq(fx_apply(&f), DROVER_E_PARTIAL);
+  ck_assert_uint_eq(f.res.failed, 2);
+  ck_assert_ptr_null(fake_get("fake.thing", "ta-solo"));
+  fx_close(&f);
+}
+END_TEST
+
 static Suite *apply_suite(void)
 {
   Suite *s = suite_create("apply");
@@ -543,6 +610,7 @@ static Suite *apply_suite(void)
   tcase_add_test(tc, apply_lock_contention);
   tcase_add_test(tc, apply_cancel);
   tcase_add_test(tc, apply_update_conflict);
+  tcase_add_test(tc, apply_ambiguous_failures);
   suite_add_tcase(s, tc);
   return s;
 }

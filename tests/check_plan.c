@@ -114,6 +114,14 @@ static long find_entry(const drover_plan *p, const char *address)
   return -1;
 }
 
+/* Whether the fake holds type/name (the copy fake_get returns is freed). */
+static int fake_get_decref(const char *type, const char *name)
+{
+  json_t *o = fake_get(type, name);
+  json_decref(o);
+  return o != NULL;
+}
+
 static void expect(const drover_plan *p, const char *address, drover_action a,
                    const char *reason)
 {
@@ -386,25 +394,145 @@ START_TEST(refresh_duplicates_and_foreign)
   long i;
 
   converge(TPL, NULL);
-  /* A second object claiming web[0] with a stale hash, and one from
-   * another stack that must be left alone. */
-  ck_assert_int_eq(fake_seed("fake.thing", "tp-web-0-dup", "tp", "web[0]", "stale",
+  /* A second object of drover's own claiming web[0] (a replacement's
+   * create_before_destroy name, left by an interrupted run) with a stale
+   * hash, and one from another stack that must be left alone. */
+  ck_assert_int_eq(fake_seed("fake.thing", "tp-web-0-00abcd", "tp", "web[0]", "stale",
                              NULL, "{\"image\": \"busybox\"}"), 0);
   ck_assert_int_eq(fake_seed("fake.thing", "other-web-0", "other", "web[0]", "x",
                              NULL, "{\"image\": \"busybox\"}"), 0);
   fx_open(&f, TPL, NULL);
   fx_plan(&f, 0);
   ck_assert_uint_eq(f.stack->orphans.count, 1);
-  ck_assert_str_eq(f.stack->orphans.items[0]->name, "tp-web-0-dup");
+  ck_assert_str_eq(f.stack->orphans.items[0]->name, "tp-web-0-00abcd");
+  ck_assert_uint_eq(f.stack->copies.count, 0);
   i = find_entry(f.plan, "web[0]");
   ck_assert_int_eq(drover_plan_action(f.plan, (size_t)i), DROVER_ACTION_NOOP);
   ck_assert_str_eq(f.plan->entries[i].inst->live->name, "tp-web-0");
   ck_assert_uint_eq(drover_plan_changes(f.plan), 1);
   fx_apply(&f);
-  ck_assert_ptr_null(fake_get("fake.thing", "tp-web-0-dup"));
+  ck_assert_ptr_null(fake_get("fake.thing", "tp-web-0-00abcd"));
   ck_assert_uint_eq(fake_count_address("fake.thing", "web[0]"), 2); /* ours + other's */
   ck_assert_uint_eq(fake_count(NULL, "other"), 1);
   fx_close(&f);
+}
+END_TEST
+
+/* `lxc copy web-0 web-copy`: the copy carries every label of the original
+ * and is listed first. The original (drover's name) stays the owner and is
+ * never replaced; the copy is shown as a copy and never deleted, by apply,
+ * by destroy, or when its block leaves the template. */
+START_TEST(copies_left_alone)
+{
+  static const char *const one[] = {"n=1", "image=alpine", NULL};
+  static const char *TPL_NOWEB =
+    "{\"drover\": 1, \"stack\": \"tp\", \"resources\": {\n"
+    "  \"grp\": {\"type\": \"fake.group\", \"properties\": {\"config\": {\"a\": \"1\"}}}}}\n";
+  fx f;
+  json_t *orig, *cp, *j;
+  char *text = NULL, *js = NULL;
+  size_t len = 0;
+  FILE *mem;
+  long i;
+
+  converge(TPL, NULL);
+  orig = fake_get("fake.thing", "tp-web-0");
+  ck_assert_ptr_nonnull(orig);
+  cp = json_deep_copy(json_object_get(orig, "labels"));
+  ck_assert_int_eq(fake_seed("fake.thing", "web-copy", "tp", "web[0]",
+                             json_string_value(json_object_get(cp, "hash")), NULL,
+                             "{\"image\": \"busybox\", \"size\": 1}"), 0);
+  json_decref(cp);
+  json_decref(orig);
+  fake_reset_counts();
+
+  fx_open(&f, TPL, NULL);
+  fx_plan(&f, 0);
+  i = find_entry(f.plan, "web[0]");
+  ck_assert_int_ge(i, 0);
+  ck_assert_str_eq(f.plan->entries[i].inst->live->name, "tp-web-0");
+  ck_assert_int_eq(drover_plan_action(f.plan, (size_t)i), DROVER_ACTION_NOOP);
+  ck_assert_uint_eq(f.stack->orphans.count, 0);
+  ck_assert_uint_eq(f.stack->copies.count, 1);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
+  /* The copy is an entry of its own, marked, in text and JSON. */
+  i = (long)drover_plan_count(f.plan) - 1;
+  ck_assert_int_eq(f.plan->entries[i].copy, 1);
+  ck_assert_int_eq(drover_plan_action(f.plan, (size_t)i), DROVER_ACTION_NOOP);
+  ck_assert_ptr_nonnull(strstr(drover_plan_reason(f.plan, (size_t)i), "web-copy"));
+  mem = open_memstream(&text, &len);
+  ck_assert_int_eq(drover_plan_render(f.plan, mem, 0), DROVER_OK);
+  fclose(mem);
+  ck_assert_msg(strstr(text, "No changes."), "%s", text);
+  ck_assert_msg(strstr(text, "! web[0] (fake.thing) copy: \"web-copy\""), "%s", text);
+  free(text);
+  ck_assert_int_eq(drover_plan_to_json(&js, f.plan, &f.err), DROVER_OK);
+  j = json_loads(js, 0, NULL);
+  ck_assert_ptr_nonnull(j);
+  ck_assert(json_is_true(json_object_get(json_array_get(json_object_get(j, "resources"),
+                                                          (size_t)i), "copy")));
+  ck_assert_str_eq(json_string_value(json_object_get(
+                     json_array_get(json_object_get(j, "resources"), (size_t)i), "name")),
+                   "web-copy");
+  json_decref(j);
+  free(js);
+  fx_apply(&f);
+  fx_close(&f);
+  ck_assert_uint_eq(fake_calls(FAKE_OP_DELETE, NULL), 0);
+  ck_assert_uint_eq(fake_calls(FAKE_OP_CREATE, NULL), 0);
+
+  /* A change that forces replacement replaces the original only. */
+  {
+    static const char *const img[] = {"image=alpine", NULL};
+    fx_open(&f, TPL, img);
+    fx_plan(&f, 0);
+    expect(f.plan, "web[0]", DROVER_ACTION_REPLACE, NULL);
+    fx_apply(&f);
+    fx_close(&f);
+    ck_assert(fake_get_decref("fake.thing", "web-copy"));
+    ck_assert_uint_eq(fake_count_address("fake.thing", "web[0]"), 2);
+  }
+
+  /* Scaled down to one: web[1] goes, the copy of web[0] stays. */
+  fake_reset_counts();
+  fx_open(&f, TPL, one);
+  fx_plan(&f, 0);
+  fx_apply(&f);
+  fx_close(&f);
+  ck_assert_uint_eq(fake_calls(FAKE_OP_DELETE, NULL), 1); /* web[1] */
+  ck_assert(fake_get_decref("fake.thing", "web-copy"));
+
+  /* Destroy deletes the original, never the copy. */
+  fx_open(&f, TPL, one);
+  fx_plan(&f, DROVER_PLAN_DESTROY);
+  ck_assert_uint_eq(f.stack->copies.count, 1);
+  fx_apply(&f);
+  fx_close(&f);
+  ck_assert_ptr_null(fake_get("fake.thing", "tp-web-0"));
+  ck_assert(fake_get_decref("fake.thing", "web-copy"));
+
+  /* Alone under a name drover did not give it: the real one is created
+   * beside it, the copy is not replaced. */
+  fake_reset_counts();
+  fx_open(&f, TPL, one);
+  fx_plan(&f, 0);
+  expect(f.plan, "web[0]", DROVER_ACTION_CREATE, NULL);
+  fx_apply(&f);
+  fx_close(&f);
+  ck_assert_uint_eq(fake_calls(FAKE_OP_DELETE, NULL), 0);
+  ck_assert(fake_get_decref("fake.thing", "tp-web-0"));
+  ck_assert(fake_get_decref("fake.thing", "web-copy"));
+
+  /* The block leaves the template: the original is deleted as an orphan,
+   * the copy is kept. */
+  fx_open(&f, TPL_NOWEB, NULL);
+  fx_plan(&f, 0);
+  ck_assert_uint_eq(f.stack->copies.count, 1);
+  expect(f.plan, "web[0]", DROVER_ACTION_DELETE, NULL);
+  fx_apply(&f);
+  fx_close(&f);
+  ck_assert_ptr_null(fake_get("fake.thing", "tp-web-0"));
+  ck_assert(fake_get_decref("fake.thing", "web-copy"));
 }
 END_TEST
 
@@ -720,6 +848,7 @@ static Suite *plan_suite(void)
   tcase_add_test(tc, plan_ignore_changes_and_prevent_destroy);
   tcase_add_test(tc, plan_destroy);
   tcase_add_test(tc, refresh_duplicates_and_foreign);
+  tcase_add_test(tc, copies_left_alone);
   tcase_add_test(tc, render_and_json);
   tcase_add_test(tc, saved_plan_roundtrip_and_stale);
   tcase_add_test(tc, outputs_graph_show);

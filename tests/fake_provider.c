@@ -703,6 +703,11 @@ void fake_fail_at(fake_op op, const char *address, unsigned n, drover_code code,
   pthread_mutex_unlock(&fake_lock);
 }
 
+void fake_fail_after(fake_op op, const char *address, unsigned n, drover_code code)
+{
+  fake_fail_at(op, address, n, code, FAKE_FAULT_AFTER);
+}
+
 void fake_set_delay_for(const char *address, double seconds)
 {
   fdelay *d = calloc(1, sizeof(*d));

@@ -92,6 +92,11 @@ typedef enum {
 void fake_fail_at(fake_op op, const char *address, unsigned n, drover_code code,
                   fake_when when);
 
+/* The next n create/update/delete calls of op on address (NULL: any)
+ * change the store, then fail with code: a request carried out whose
+ * reply was lost. Same as fake_fail_at(..., FAKE_FAULT_AFTER). */
+void fake_fail_after(fake_op op, const char *address, unsigned n, drover_code code);
+
 /* Every create/update/delete of address sleeps this much longer (on top
  * of fake_set_delay), so a dependency can be made slow. */
 void fake_set_delay_for(const char *address, double seconds);

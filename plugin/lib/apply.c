@@ -18,9 +18,12 @@
  * attributes of what was just created resolve. Transient errors (and
  * timeouts of a wait) are retried with exponential backoff and full
  * jitter; the provider contract makes create idempotent (adopt an object
- * with our labels), so a retry never duplicates.
+ * with our labels), so a retry never duplicates. After a failure that may
+ * have come after the cloud acted (a lost reply), the object is read back
+ * and the call counts as done when its goal holds (goal_holds).
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,8 +35,11 @@ typedef enum {
   N_WAIT = 0, N_RUNNING, N_OK, N_FAILED, N_SKIPPED
 } nstate;
 
+/* Nodes [0, n) are the plan's actions; nodes [n, nn) are barriers: no
+ * action, just "every predecessor has finished", so a group waiting for a
+ * group costs |A| + |B| edges instead of |A| x |B| (see build_edges). */
 typedef struct node {
-  dv_plan_entry *e;
+  dv_plan_entry *e;           /* NULL for a barrier */
   const drover_provider *vt;
   const drover_rtype *rtype;
   void *pstate;
@@ -44,15 +50,17 @@ typedef struct node {
   size_t npending;
   int blocked;                /* a dependency failed or was skipped */
   nstate state;
-  drover_error err;
 } node;
 
 typedef struct run {
   drover_plan *plan;
   drover_stack *stack;
   node *nodes;
-  size_t n;
+  size_t n;                   /* actions */
+  size_t nn, capnodes;        /* actions and barriers */
   size_t *queue;              /* ready nodes, FIFO; each enters once */
+  size_t *todo;               /* finish(): nodes whose dependents to release
+                                 (each enters once: nn long) */
   size_t head, tail;
   size_t finished;
   pthread_mutex_t mu;         /* scheduler state */
@@ -103,13 +111,12 @@ static void emit(run *r, drover_event_kind kind, const node *nd, const char *msg
 static drover_code add_edge(run *r, size_t from, size_t to)
 {
   node *a = &r->nodes[from];
-  size_t i;
 
+  /* No search for an existing edge (that would cost the node's degree per
+   * edge): a duplicate only counts twice in npending and is released
+   * twice, which is the same thing. */
   if(from == to)
     return DROVER_OK;
-  for(i = 0; i < a->nsucc; i++)
-    if(a->succ[i] == to)
-      return DROVER_OK;
   if(a->nsucc == a->capsucc) {
     size_t cap = a->capsucc ? a->capsucc * 2 : 4;
     size_t *g = realloc(a->succ, cap * sizeof(*g));
@@ -123,100 +130,262 @@ static drover_code add_edge(run *r, size_t from, size_t to)
   return DROVER_OK;
 }
 
-/* Whether the comma-separated list names address. */
-static int list_has(const char *list, const char *address)
-{
-  size_t len;
-
-  if(!list || !address)
-    return 0;
-  len = strlen(address);
-  while(*list) {
-    size_t n = strcspn(list, ",");
-    if(n == len && !strncmp(list, address, len))
-      return 1;
-    list += n;
-    if(*list == ',')
-      list++;
-  }
-  return 0;
-}
-
-static int block_depends(const drover_stack *s, size_t a, size_t b)
-{
-  size_t i;
-
-  if(!s->block_deps || !s->block_ndeps)
-    return 0;
-  for(i = 0; i < s->block_ndeps[a]; i++)
-    if(s->block_deps[a][i] == b)
-      return 1;
-  return 0;
-}
-
 static int is_build(drover_action a)
 {
   return a == DROVER_ACTION_CREATE || a == DROVER_ACTION_UPDATE ||
          a == DROVER_ACTION_REPLACE;
 }
 
+#define NONE ((size_t)-1)
+
+/* A new barrier node; its index, or NONE on OOM (the array is sized for
+ * every barrier build_edges can make, so this only guards the bound). */
+static size_t new_barrier(run *r)
+{
+  if(r->nn == r->capnodes)
+    return NONE;
+  memset(&r->nodes[r->nn], 0, sizeof(r->nodes[0]));
+  return r->nn++;
+}
+
+/* Node lists sorted by a key, for bsearch-style range lookups. */
+typedef struct keyed {
+  uintptr_t type;             /* rtype pointer, or 0 */
+  const char *key;
+  size_t node;
+} keyed;
+
+static int keyed_cmp(const void *a, const void *b)
+{
+  const keyed *x = a, *y = b;
+  int c = x->type < y->type ? -1 : x->type > y->type;
+
+  if(!c)
+    c = strcmp(x->key, y->key);
+  if(!c)
+    c = x->node < y->node ? -1 : x->node > y->node;
+  return c;
+}
+
+/* First element of v[0..n) whose (type, key) is not below (type, s[0..len)). */
+static size_t keyed_lower(const keyed *v, size_t n, uintptr_t type, const char *s,
+                          size_t len)
+{
+  size_t lo = 0, hi = n;
+
+  while(lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = v[mid].type < type ? -1 : v[mid].type > type;
+    if(!c) {
+      c = strncmp(v[mid].key, s, len);
+      if(!c && v[mid].key[len])
+        c = 1;
+    }
+    if(c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+static int keyed_is(const keyed *k, uintptr_t type, const char *s, size_t len)
+{
+  return k->type == type && !strncmp(k->key, s, len) && !k->key[len];
+}
+
+static int order_desc(const void *a, const void *b)
+{
+  int x = *(const int *)a, y = *(const int *)b;
+
+  return x > y ? -1 : x < y;
+}
+
+/* The edges, "a before b", with the same meaning as comparing every pair
+ * of nodes but in O(edges log n):
+ *  - a build of an instance waits for every build of the instances of the
+ *    blocks it depends on: builds of block X -> barrier X -> builds that
+ *    depend on X;
+ *  - it also waits for the delete of an orphan of its type holding its
+ *    name (sorted by type and name, looked up per orphan);
+ *  - deletes go in decreasing delete_order: one barrier per order level,
+ *    level k -> barrier k -> level k + 1;
+ *  - at equal order, a delete whose deps label names another delete's
+ *    address goes first (sorted by address, looked up per label entry),
+ *    and when destroying, the instances of a block go before those of the
+ *    blocks it depends on (deletes of X -> barrier "dependents of Y" ->
+ *    deletes of Y, for each Y that X depends on). */
 static drover_code build_edges(run *r)
 {
   drover_stack *s = r->stack;
-  size_t i, j;
-  drover_code rc;
+  size_t nblocks = s->tpl ? s->tpl->nblocks : 0;
+  size_t *bb = NULL, *db = NULL, *lv = NULL;
+  unsigned char *depended = NULL; /* per block: some block depends on it */
+  keyed *builds = NULL, *dels = NULL;
+  int *orders = NULL;
+  size_t i, k, nbuilds = 0, ndels = 0, norders = 0;
+  drover_code rc = DROVER_E_NOMEM;
 
+  bb = malloc((nblocks + 1) * sizeof(*bb));
+  db = malloc((nblocks + 1) * sizeof(*db));
+  builds = malloc((r->n + 1) * sizeof(*builds));
+  dels = malloc((r->n + 1) * sizeof(*dels));
+  orders = malloc((r->n + 1) * sizeof(*orders));
+  lv = malloc((r->n + 1) * sizeof(*lv));
+  depended = calloc(nblocks + 1, 1);
+  if(!bb || !db || !builds || !dels || !orders || !lv || !depended)
+    goto out;
+  for(i = 0; i < nblocks; i++) {
+    size_t j;
+    bb[i] = db[i] = NONE;
+    for(j = 0; s->block_ndeps && j < s->block_ndeps[i]; j++)
+      depended[s->block_deps[i][j]] = 1;
+  }
+
+  /* Builds: per block barrier, then the dependents. */
   for(i = 0; i < r->n; i++) {
-    node *a = &r->nodes[i];
-    for(j = 0; j < r->n; j++) {
-      node *b = &r->nodes[j];
-      if(i == j)
-        continue;
-      if(is_build(b->e->action) && b->e->inst) {
-        /* b builds an instance: it waits for the builds of its deps... */
-        if(is_build(a->e->action) && a->e->inst &&
-           block_depends(s, b->e->inst->block, a->e->inst->block)) {
-          rc = add_edge(r, i, j);
-          if(rc)
-            return rc;
-        }
-        /* ...and for the delete of an orphan that holds its name. */
-        if(a->e->action == DROVER_ACTION_DELETE && !a->e->inst && a->target &&
-           a->rtype == b->rtype && a->target->name &&
-           !strcmp(a->target->name, b->e->inst->name)) {
-          rc = add_edge(r, i, j);
-          if(rc)
-            return rc;
-        }
-      }
-      else if(b->e->action == DROVER_ACTION_DELETE &&
-              a->e->action == DROVER_ACTION_DELETE) {
-        /* Deletes: a goes before b? */
-        int before = 0;
-        if(a->rtype->delete_order != b->rtype->delete_order)
-          before = a->rtype->delete_order > b->rtype->delete_order;
-        else if(a->target && list_has(a->target->deps, b->e->address))
-          before = 1;
-        else if(a->e->inst && b->e->inst &&
-                block_depends(s, a->e->inst->block, b->e->inst->block))
-          before = 1;
-        if(before) {
-          rc = add_edge(r, i, j);
-          if(rc)
-            return rc;
-        }
-      }
+    const node *a = &r->nodes[i];
+    if(!is_build(a->e->action) || !a->e->inst)
+      continue;
+    builds[nbuilds].type = (uintptr_t)a->rtype;
+    builds[nbuilds].key = a->e->inst->name;
+    builds[nbuilds++].node = i;
+    k = a->e->inst->block;
+    if(!depended[k])
+      continue; /* nobody waits for this block: no barrier, no edge */
+    if(bb[k] == NONE && (bb[k] = new_barrier(r)) == NONE)
+      goto out;
+    if(add_edge(r, i, bb[k]))
+      goto out;
+  }
+  for(i = 0; i < r->n; i++) {
+    const node *b = &r->nodes[i];
+    size_t y, j;
+    if(!is_build(b->e->action) || !b->e->inst)
+      continue;
+    y = b->e->inst->block;
+    for(j = 0; s->block_ndeps && j < s->block_ndeps[y]; j++) {
+      size_t x = s->block_deps[y][j];
+      if(bb[x] != NONE && add_edge(r, bb[x], i))
+        goto out;
     }
   }
-  return DROVER_OK;
+  /* Orphan deletes before the build that reuses their name. */
+  if(nbuilds)
+    qsort(builds, nbuilds, sizeof(*builds), keyed_cmp);
+  for(i = 0; i < r->n && nbuilds; i++) {
+    const node *a = &r->nodes[i];
+    const char *nm;
+    size_t j, len;
+    if(a->e->action != DROVER_ACTION_DELETE || a->e->inst || !a->target ||
+       !a->target->name)
+      continue;
+    nm = a->target->name;
+    len = strlen(nm);
+    for(j = keyed_lower(builds, nbuilds, (uintptr_t)a->rtype, nm, len);
+        j < nbuilds && keyed_is(&builds[j], (uintptr_t)a->rtype, nm, len); j++)
+      if(add_edge(r, i, builds[j].node))
+        goto out;
+  }
+
+  /* Deletes: levels of delete_order. */
+  for(i = 0; i < r->n; i++) {
+    const node *a = &r->nodes[i];
+    if(a->e->action != DROVER_ACTION_DELETE)
+      continue;
+    dels[ndels].type = 0;
+    dels[ndels].key = a->e->address;
+    dels[ndels++].node = i;
+    orders[norders++] = a->rtype->delete_order;
+  }
+  if(norders)
+    qsort(orders, norders, sizeof(*orders), order_desc);
+  for(i = 0, k = 0; i < norders; i++)
+    if(!k || orders[k - 1] != orders[i])
+      orders[k++] = orders[i];
+  norders = k;
+  for(k = 0; k < norders; k++)
+    if((lv[k] = new_barrier(r)) == NONE)
+      goto out;
+  for(i = 0; i < ndels; i++) {
+    size_t n = dels[i].node;
+    int o = r->nodes[n].rtype->delete_order;
+    size_t lo = 0, hi = norders;
+    while(lo < hi) { /* orders is descending */
+      size_t mid = lo + (hi - lo) / 2;
+      if(orders[mid] > o)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    if(add_edge(r, n, lv[lo]))
+      goto out;
+    if(lo > 0 && add_edge(r, lv[lo - 1], n))
+      goto out;
+  }
+  /* Equal order: deps labels. */
+  if(ndels)
+    qsort(dels, ndels, sizeof(*dels), keyed_cmp);
+  for(i = 0; i < ndels; i++) {
+    const node *a = &r->nodes[dels[i].node];
+    const char *l = a->target ? a->target->deps : NULL;
+    while(l && *l) {
+      size_t len = strcspn(l, ","), j;
+      for(j = keyed_lower(dels, ndels, 0, l, len);
+          j < ndels && keyed_is(&dels[j], 0, l, len); j++) {
+        const node *b = &r->nodes[dels[j].node];
+        if(b->rtype->delete_order == a->rtype->delete_order &&
+           add_edge(r, dels[i].node, dels[j].node))
+          goto out;
+      }
+      l += len;
+      if(*l == ',')
+        l++;
+    }
+  }
+  /* Equal order, destroying: dependents' instances first. */
+  for(i = 0; i < r->n; i++) {
+    const node *a = &r->nodes[i];
+    size_t x, j;
+    if(a->e->action != DROVER_ACTION_DELETE || !a->e->inst || !s->block_ndeps)
+      continue;
+    x = a->e->inst->block;
+    for(j = 0; j < s->block_ndeps[x]; j++) {
+      size_t y = s->block_deps[x][j];
+      if(s->tpl->blocks[y].rtype->delete_order != a->rtype->delete_order)
+        continue;
+      if(db[y] == NONE && (db[y] = new_barrier(r)) == NONE)
+        goto out;
+      if(add_edge(r, i, db[y]))
+        goto out;
+    }
+  }
+  for(i = 0; i < r->n; i++) {
+    const node *b = &r->nodes[i];
+    if(b->e->action != DROVER_ACTION_DELETE || !b->e->inst)
+      continue;
+    k = b->e->inst->block;
+    if(db[k] != NONE && add_edge(r, db[k], i))
+      goto out;
+  }
+  rc = DROVER_OK;
+out:
+  free(bb);
+  free(db);
+  free(builds);
+  free(dels);
+  free(orders);
+  free(lv);
+  free(depended);
+  return rc;
 }
 
 /* Kahn's algorithm over a copy of the counters: labels written by older
  * templates could in theory disagree with each other. */
 static int has_cycle(const run *r)
 {
-  size_t *pend = calloc(r->n ? r->n : 1, sizeof(*pend));
-  size_t *q = calloc(r->n ? r->n : 1, sizeof(*q));
+  size_t *pend = calloc(r->nn ? r->nn : 1, sizeof(*pend));
+  size_t *q = calloc(r->nn ? r->nn : 1, sizeof(*q));
   size_t h = 0, t = 0, i, k, seen = 0;
   int cyc;
 
@@ -225,7 +394,7 @@ static int has_cycle(const run *r)
     free(q);
     return -1;
   }
-  for(i = 0; i < r->n; i++) {
+  for(i = 0; i < r->nn; i++) {
     pend[i] = r->nodes[i].npending;
     if(!pend[i])
       q[t++] = i;
@@ -237,7 +406,7 @@ static int has_cycle(const run *r)
       if(--pend[nd->succ[k]] == 0)
         q[t++] = nd->succ[k];
   }
-  cyc = seen != r->n;
+  cyc = seen != r->nn;
   free(pend);
   free(q);
   return cyc;
@@ -266,6 +435,64 @@ static int cancelled(const run *r)
 }
 
 typedef enum { OP_CREATE, OP_UPDATE, OP_DELETE } opkind;
+
+static int same_str(const char *a, const char *b)
+{
+  return a && b && !strcmp(a, b);
+}
+
+/* Failures after which the request may still have been carried out: the
+ * reply was lost (reset, 5xx, timeout), or a retry of a request that had
+ * acted met its effect ("already stopped", "already exists", 404). */
+static int ambiguous(drover_code rc, const drover_res_req *req)
+{
+  switch(rc) {
+  case DROVER_E_PROVIDER:
+  case DROVER_E_TRANSIENT:
+  case DROVER_E_NOT_FOUND:
+  case DROVER_E_TIMEOUT:
+  case DROVER_E_IO:
+    return 1;
+  case DROVER_E_CONFLICT:
+    /* A saved plan's ETag no longer matching is a real conflict. */
+    return !req || !req->if_match;
+  default:
+    return 0;
+  }
+}
+
+/* After an ambiguous failure: reads the object back and tells whether the
+ * call's goal holds anyway: deleted (not found), or created/updated (our
+ * labels, the desired hash, every managed property as desired). Success
+ * is judged by the cloud's state, not by the failed call's message. On
+ * success a create/update's *out is the object read (owned by the caller). */
+static int goal_holds(node *nd, opkind op, const drover_res_req *req,
+                      const drover_live *cur, drover_live **out)
+{
+  drover_live *l = NULL;
+  drover_error local;
+  drover_code rc;
+  const char *name = op == OP_DELETE ? (cur ? cur->name : NULL) : req->name;
+  int holds = 0;
+
+  if(!nd->vt->read || !name)
+    return 0;
+  drover_error_clear(&local);
+  rc = nd->vt->read(nd->pstate, nd->rtype, name, &l, &local);
+  if(op == OP_DELETE)
+    holds = rc == DROVER_E_NOT_FOUND;
+  else if(!rc && l)
+    holds = same_str(l->name, name) && same_str(l->stack, req->stack) &&
+            same_str(l->address, req->address) && same_str(l->hash, req->hash) &&
+            dv_desired_holds(nd->block, req->properties, l);
+  if(holds && out) {
+    drover_live_free(*out);
+    *out = l;
+    l = NULL;
+  }
+  drover_live_free(l);
+  return holds;
+}
 
 /* One provider call with retries. *out (create/update) is owned by the
  * caller. */
@@ -302,6 +529,13 @@ static drover_code call_op(run *r, node *nd, opkind op, drover_res_req *req,
     if(!local.code)
       drover_error_set(&local, rc, "%s: operation failed", nd->vt->name);
     drover_error_locate(&local, nd->vt->name, nd->e->address);
+    if(ambiguous(rc, req) && goal_holds(nd, op, req, cur, out)) {
+      dv_log(r->stack, DROVER_LOG_WARN, "apply: %s: %s failed (%s), but the cloud "
+             "shows it done; counted as done", nd->e->address,
+             op == OP_DELETE ? "delete" : op == OP_CREATE ? "create" : "update",
+             local.text);
+      return DROVER_OK;
+    }
     if((rc != DROVER_E_TRANSIENT && rc != DROVER_E_TIMEOUT) ||
        attempt >= r->max_retries || cancelled(r)) {
       if(err && !err->code)
@@ -436,27 +670,16 @@ static drover_code exec_node(run *r, node *nd, unsigned *seed, drover_error *err
  * Scheduler
  */
 
-/* Under r->mu: records nd's outcome and releases or skips its dependents. */
+/* Under r->mu: records nd's outcome and releases or skips its dependents.
+ * A barrier whose last predecessor finished passes the outcome on at once
+ * (it has no action); it is not counted as finished work. */
 static void finish(run *r, size_t idx, nstate st)
 {
-  size_t *todo = NULL, ntodo = 0, k;
+  size_t *todo = r->todo, ntodo = 0, k;
 
   r->nodes[idx].state = st;
   r->finished++;
-  todo = malloc(r->n * sizeof(*todo));
-  if(todo)
-    todo[ntodo++] = idx;
-  else {
-    /* No memory to walk the graph: still release dependents (blocked). */
-    node *nd = &r->nodes[idx];
-    for(k = 0; k < nd->nsucc; k++) {
-      node *s = &r->nodes[nd->succ[k]];
-      s->blocked = 1;
-      if(--s->npending == 0)
-        r->queue[r->tail++] = nd->succ[k];
-    }
-    return;
-  }
+  todo[ntodo++] = idx;
   while(ntodo) {
     node *nd = &r->nodes[todo[--ntodo]];
     for(k = 0; k < nd->nsucc; k++) {
@@ -466,6 +689,11 @@ static void finish(run *r, size_t idx, nstate st)
         s->blocked = 1;
       if(--s->npending)
         continue;
+      if(si >= r->n) {
+        s->state = s->blocked ? N_SKIPPED : N_OK;
+        todo[ntodo++] = si;
+        continue;
+      }
       if(!s->blocked) {
         r->queue[r->tail++] = si;
         continue;
@@ -479,7 +707,23 @@ static void finish(run *r, size_t idx, nstate st)
       todo[ntodo++] = si;
     }
   }
-  free(todo);
+}
+
+/* Under r->mu, after finish(): wakes one waiting worker for each node
+ * made ready beyond the one this worker takes itself, or every worker
+ * when all is done. (A broadcast per action woke every worker to find,
+ * on a chain of 100,000, nothing to do.) Workers that are not waiting
+ * look at the queue before they wait, so no ready node is left behind. */
+static void wake(run *r, size_t tail_before)
+{
+  size_t k, added = r->tail - tail_before;
+
+  if(r->finished >= r->n) {
+    pthread_cond_broadcast(&r->cv);
+    return;
+  }
+  for(k = 1; k < added && k < r->parallelism; k++)
+    pthread_cond_signal(&r->cv);
 }
 
 static void *worker(void *arg)
@@ -489,9 +733,10 @@ static void *worker(void *arg)
 
   pthread_mutex_lock(&r->mu);
   for(;;) {
-    size_t idx;
+    size_t idx, tail;
     node *nd;
     drover_code rc;
+    drover_error nerr;
     double t0;
 
     while(r->head == r->tail && r->finished < r->n)
@@ -508,8 +753,9 @@ static void *worker(void *arg)
       emit(r, DROVER_EVENT_SKIPPED, nd, nd->blocked ? "a dependency failed" : "cancelled",
            0, r->finished + 1);
       nd->blocked = 1;
+      tail = r->tail;
       finish(r, idx, N_SKIPPED);
-      pthread_cond_broadcast(&r->cv);
+      wake(r, tail);
       continue;
     }
     nd->state = N_RUNNING;
@@ -519,15 +765,17 @@ static void *worker(void *arg)
     emit(r, DROVER_EVENT_START, nd, NULL, 0, 0);
     dv_log(r->stack, DROVER_LOG_INFO, "apply: %s: %s", nd->e->address,
            drover_action_name(nd->e->action));
-    rc = exec_node(r, nd, &seed, &nd->err);
+    drover_error_clear(&nerr);
+    rc = exec_node(r, nd, &seed, &nerr);
 
     pthread_mutex_lock(&r->mu);
+    tail = r->tail;
     if(rc) {
       char line[DROVER_ERROR_TEXT + 64];
       r->res.failed++;
       if(!r->first.code)
-        r->first = nd->err;
-      drover_error_format(&nd->err, line, sizeof(line));
+        r->first = nerr;
+      drover_error_format(&nerr, line, sizeof(line));
       finish(r, idx, N_FAILED);
       emit(r, DROVER_EVENT_FAILED, nd, line, drover_now() - t0, r->finished);
       dv_log(r->stack, DROVER_LOG_ERROR, "apply: %s", line);
@@ -543,7 +791,7 @@ static void *worker(void *arg)
       finish(r, idx, N_OK);
       emit(r, DROVER_EVENT_DONE, nd, NULL, drover_now() - t0, r->finished);
     }
-    pthread_cond_broadcast(&r->cv);
+    wake(r, tail);
   }
   pthread_cond_broadcast(&r->cv);
   pthread_mutex_unlock(&r->mu);
@@ -560,9 +808,19 @@ static drover_code setup_nodes(run *r, drover_error *err)
   size_t i, k = 0;
   drover_code rc;
 
-  r->nodes = calloc(r->plan->n ? r->plan->n : 1, sizeof(*r->nodes));
-  r->queue = calloc(r->plan->n ? r->plan->n : 1, sizeof(*r->queue));
-  if(!r->nodes || !r->queue)
+  size_t nblocks = s->tpl ? s->tpl->nblocks : 0, nact = 0;
+
+  for(i = 0; i < r->plan->n; i++)
+    if(r->plan->entries[i].action != DROVER_ACTION_NOOP)
+      nact++;
+  /* Room for the barriers too: build_edges makes at most one per block
+   * holding a build, one per block holding a delete, and one per delete
+   * level (at most one per delete). */
+  r->capnodes = nact + 2 * (nact < nblocks ? nact : nblocks) + nact + 1;
+  r->nodes = calloc(r->capnodes, sizeof(*r->nodes));
+  r->queue = calloc(nact + 1, sizeof(*r->queue));
+  r->todo = calloc(r->capnodes, sizeof(*r->todo));
+  if(!r->nodes || !r->queue || !r->todo)
     return drover_error_set(err, DROVER_E_NOMEM, "apply: out of memory");
   for(i = 0; i < r->plan->n; i++) {
     dv_plan_entry *e = &r->plan->entries[i];
@@ -582,7 +840,7 @@ static drover_code setup_nodes(run *r, drover_error *err)
     else
       nd->target = e->orphan;
   }
-  r->n = k;
+  r->n = r->nn = k;
   /* Initialise every provider before any thread starts. */
   for(i = 0; i < r->n; i++) {
     dv_pinst *p;
@@ -709,10 +967,11 @@ out:
     pthread_mutex_destroy(&r.evmu);
     pthread_cond_destroy(&r.cv);
   }
-  for(i = 0; r.nodes && i < r.plan->n; i++)
+  for(i = 0; r.nodes && i < r.nn; i++)
     free(r.nodes[i].succ);
   free(r.nodes);
   free(r.queue);
+  free(r.todo);
   free(threads);
   if(took_lock)
     drover_stack_unlock(r.stack);

@@ -2,23 +2,52 @@
  * engine.h - libdrover internals shared between the engine's files.
  * Not installed. Cross-file internal names use the dv_ prefix.
  *
- * Data flow:
- *   drover_template (template.c, posmap.c)  raw JSON + parsed declarations
- *   drover_stack    (stack.c, eval.c)        params bound, count expanded,
- *                                            graph built, desired props
+ * Data flow, in pipeline order; each file calls only files above it or
+ * the leaves (util, error, log, index, posmap, value, ref, registry, live)
+ * and never back (tests/layers.sh):
+ *   drover_template (template.c, posmap.c)  raw JSON + parsed declarations;
+ *                   (ref.c)                  reference syntax and checks
+ *   evaluation      (eval.c, value.c)        references resolved, unknowns
+ *   drover_stack    (stack.c)                params bound, count expanded,
+ *                                            graph built, desired props;
+ *                   (stack_providers.c)      provider instances
  *   refresh         (refresh.c)              live objects attached to insts,
  *                                            orphans collected
  *   drover_plan     (plan.c, plan_render.c, plan_file.c)
- *   apply           (apply.c)                dependency waves on a thread pool
+ *   apply           (apply.c)                dependency graph on a thread pool
  */
 #ifndef DROVER_ENGINE_H
 #define DROVER_ENGINE_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdarg.h>
 #include "drover.h"
 #include "drover_provider.h"
+
+/* ------------------------------------------------------------------------
+ * Name index (index.c): string -> position, O(1) per lookup
+ */
+
+typedef struct dv_index {
+  const char **keys;  /* borrowed; valid where vals[i] != (size_t)-1 */
+  size_t *vals;
+  size_t cap, n;      /* cap: a power of two, at most half full */
+} dv_index;
+
+/* Empty index sized for about expect keys. DROVER_E_NOMEM on failure
+ * (ix is then empty, and dv_index_free is still fine). */
+drover_code dv_index_init(dv_index *ix, size_t expect);
+/* Maps key (borrowed: must outlive ix) to val (not (size_t)-1). A key
+ * already present keeps its first value. Grows as needed; DROVER_E_NOMEM
+ * leaves ix as it was. */
+drover_code dv_index_put(dv_index *ix, const char *key, size_t val);
+/* The value of key, or (size_t)-1. ix may be NULL or empty. */
+size_t dv_index_get(const dv_index *ix, const char *key);
+/* The same for the len bytes at s (need not be NUL-terminated). */
+size_t dv_index_getn(const dv_index *ix, const char *s, size_t len);
+void dv_index_free(dv_index *ix);
 
 /* ------------------------------------------------------------------------
  * Positions (posmap.c): JSON pointer -> line:column of the value
@@ -83,8 +112,9 @@ typedef struct dv_block {
   char *type_name;                /* "lxd.instance" */
   const drover_provider *provider;
   const drover_rtype *rtype;
-  json_t *properties;             /* borrowed, unevaluated */
-  json_t *count;                  /* borrowed, unevaluated; NULL: no count */
+  json_t *properties;             /* unevaluated; a reference of its own (the
+                                     declaration is dropped after load) */
+  json_t *count;                  /* likewise; NULL: no count */
   char **depends_on;              /* explicit, block names */
   size_t n_depends_on;
   unsigned lifecycle;             /* DV_LC_* */
@@ -105,8 +135,13 @@ struct drover_template {
   char *source;                   /* path or given name */
   char *text;                     /* the file's bytes, kept for saved plans */
   size_t len;
-  json_t *root;                   /* owns every borrowed json_t above */
-  dv_posmap *posmap;
+  json_t *root;                   /* owns every borrowed json_t above; its
+                                     "resources" member is dropped after load */
+  dv_posmap *posmap;              /* built on the first error (posmap.c), under
+                                     posmap_mu: templates without errors, and
+                                     large ones, never pay for it */
+  pthread_mutex_t posmap_mu;
+  int posmap_mu_ok;               /* posmap_mu was initialised */
   char *stack;                    /* the "stack" member */
   char *description;
   dv_param *params;
@@ -116,6 +151,7 @@ struct drover_template {
   dv_output *outputs;
   size_t noutputs;
   json_t *providers;              /* borrowed "providers" object, or NULL */
+  dv_index block_ix;              /* block name -> index into blocks */
 };
 
 /* ------------------------------------------------------------------------
@@ -127,8 +163,12 @@ struct drover_vars {
 };
 
 /* ------------------------------------------------------------------------
- * Values (eval.c)
+ * Values (value.c)
  */
+
+/* The member that makes an object the unknown marker; reserved in
+ * templates. */
+#define DV_UNKNOWN_KEY "$drover:unknown"
 
 /* The "known after apply" marker. New reference. Compare with dv_is_unknown,
  * never with json_equal. */
@@ -150,12 +190,17 @@ typedef struct dv_inst {
   size_t block;         /* index into tpl->blocks */
   int index;            /* count.index, -1 without count */
   char *name;           /* cloud name: properties.name or dv_default_name() */
+  int name_is_default;  /* name is dv_default_name() (no "name" property) */
   json_t *desired;      /* evaluated properties, defaults filled; may hold unknowns */
   int known;            /* desired holds no unknowns */
   char hash[17];        /* dv_hash_json(desired) when known, "" otherwise */
   drover_live *live;    /* from refresh (owned); NULL when absent */
   drover_live *applied; /* what apply created/updated (owned); NULL before */
-  char *deps;           /* comma-separated addresses of its dependencies */
+  const char *deps;     /* comma-separated addresses of its dependencies
+                           (borrowed: its block's stack->block_depstr) */
+  unsigned char runtime_refs; /* its last evaluation read an applied or live
+                                 attribute, or one not known yet */
+  unsigned char eval_changed; /* its last evaluation changed desired */
 } dv_inst;
 
 typedef struct dv_pinst {     /* an instantiated provider */
@@ -175,6 +220,8 @@ struct drover_stack {
   size_t *block_ninst;        /* per block: number of insts (count) */
   size_t **block_deps;        /* per block: blocks it depends on (refs + depends_on) */
   size_t *block_ndeps;
+  char **block_depstr;        /* per block: the deps label of its instances,
+                                 "a,b[0],b[1]" (every instance it depends on) */
   size_t *topo;               /* blocks in dependency order */
   dv_pinst *providers;
   size_t nproviders;
@@ -187,8 +234,16 @@ struct drover_stack {
   drover_template *owned_tpl;
   const drover_rtype **orphan_types; /* refresh.c: type of orphans.items[i]
                                         (parallel array, orphans.count long) */
+  size_t orphan_cap;          /* allocated length of orphan_types */
   unsigned long refresh_gen;  /* bumped by every refresh: live objects were
                                  freed; plans made before are stale */
+  drover_live_list copies;    /* refresh.c: extra claimants of an address that
+                                 are not the object drover made (an out-of-band
+                                 copy); never deleted or updated, only shown */
+  const drover_rtype **copy_types; /* type of copies.items[i] */
+  size_t copy_cap;            /* allocated length of copy_types */
+  unsigned long eval_runtime; /* eval.c: references resolved from applied or
+                                 live attributes or still unknown, so far */
 };
 
 /* A valid cloud name from stack and address: lowercase letters, digits
@@ -201,26 +256,38 @@ char *dv_default_name(const char *stack, const char *address);
  * hash. Used by open (plan time) and by apply before each action. */
 drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error *err);
 
-/* Attribute attr of inst for references: applied attributes, then desired
- * properties, then "name", then live attributes; otherwise unknown.
- * New reference. */
+/* eval.c: attribute attr of inst for references: applied attributes, then
+ * desired properties, then "name", then live attributes; otherwise
+ * unknown. New reference. */
 json_t *dv_inst_attr(const drover_stack *stack, const dv_inst *inst, const char *attr);
 
-/* Evaluates an arbitrary template value (outputs). New reference in *out. */
+/* eval.c: evaluates an arbitrary template value (properties, count,
+ * outputs) against what stack knows now. New reference in *out. */
 drover_code dv_stack_eval_value(json_t **out, drover_stack *stack, const json_t *in,
                                 int count_index, const char *pointer,
                                 drover_error *err);
 
+/* ------------------------------------------------------------------------
+ * Provider instances of a stack (stack_providers.c)
+ */
+
 /* The instantiated provider for a block's type, initialising it on first
- * use. */
+ * use. Not thread safe; the pointer is valid until the next call. */
 drover_code dv_stack_provider(dv_pinst **out, drover_stack *stack,
                               const drover_provider *vt, drover_error *err);
-
-/* refresh.c: frees what refresh, apply and the lock attached to the stack:
- * every inst's live and applied, the orphans and their types, the
- * instantiated providers (cleanup, state, config) and the lock. Leaves
- * the pointers NULL. drover_stack_free() calls it first. */
-void dv_stack_release_runtime(drover_stack *stack);
+/* Initialises p for vt with the settings tplcfg["<name>"] overlaid by the
+ * admin file opts->provider_config. On failure p is left uninitialised
+ * and empty. Release with dv_pinst_release(). */
+drover_code dv_pinst_init(dv_pinst *p, const drover_provider *vt, const json_t *tplcfg,
+                          const drover_options *opts, const drover_provider_env *env,
+                          drover_error *err);
+/* Cleanup, state and config of p; p is then empty (safe to call twice). */
+void dv_pinst_release(dv_pinst *p);
+/* The template's "providers" object (the stack's own template for bare
+ * stacks), or NULL. Borrowed. */
+const json_t *dv_template_providers(const drover_stack *stack);
+/* Releases every provider instance of stack (drover_stack_free). */
+void dv_stack_providers_release(drover_stack *stack);
 
 /* live.c: a deep copy of l. Caller frees with drover_live_free(); NULL on
  * OOM (or when l is NULL). */
@@ -282,6 +349,7 @@ typedef struct dv_plan_entry {
   size_t nchanged;
   char *etag;               /* live ETag at plan time, or NULL */
   char *live_hash;          /* live hash label at plan time, or NULL */
+  int copy;                 /* a no-op entry showing a copy (orphan holds it) */
   char *observed;           /* dv_hash_json of the live properties at plan time, or
                                NULL: a saved plan is stale when this changes, also
                                where the cloud's list gives no ETag (LXD) */
@@ -301,6 +369,16 @@ struct drover_plan {
  * its hash, so old and new can exist side by side (apply.c, plan.c). */
 #define DV_CBD_BASE_MAX 56
 
+/* stack.c: whether live_name is the object drover names name: name itself,
+ * or drover's own create_before_destroy variant of it. */
+int dv_owns_name(const char *live_name, const char *name);
+
+/* plan.c: whether live shows every managed property of desired (b's
+ * schema, without NO_DIFF, ignore_changes and the name), as the plan's
+ * diff compares them: apply's test that an ambiguous failure reached its
+ * goal anyway. */
+int dv_desired_holds(const dv_block *b, const json_t *desired, const drover_live *live);
+
 /* plan_render.c: a deep copy of v for display: unknowns become the
  * string "(known after apply)" and, when redact is set, strings holding a
  * registered secret are redacted (dv_redact). New reference; NULL on OOM. */
@@ -317,10 +395,13 @@ drover_code dv_plan_check_fresh(drover_plan *plan, drover_error *err);
  * Template checks shared by load and open (template.c)
  */
 
-/* base + "/" + seg with seg escaped per RFC 6901. Caller frees. */
-char *dv_ptr_join(const char *base, const char *seg);
-/* Index of the resource block called name, or (size_t)-1. */
-size_t dv_block_find(const drover_template *tpl, const char *name);
+/* Index of the resource block called name, or (size_t)-1. Inline so the
+ * files below template.c (ref.c) can look blocks up without calling into
+ * it. */
+static inline size_t dv_block_find(const drover_template *tpl, const char *name)
+{
+  return tpl ? dv_index_get(&tpl->block_ix, name) : (size_t)-1;
+}
 /* Checks v against param p's type and constraints. On a violation writes
  * a phrase such as `25 is above the maximum 20` to msg and returns 1. */
 int dv_param_check(const dv_param *p, const json_t *v, char *msg, size_t size);
@@ -332,7 +413,7 @@ drover_code dv_prop_check(const drover_template *tpl, const char *what,
                           const char *pointer, int evaluated, drover_error *err);
 
 /* ------------------------------------------------------------------------
- * References (eval.c)
+ * References (ref.c)
  *
  * Grammar inside "${" ... "}" (surrounding blanks ignored):
  *   params.NAME | count.index | stack.name |
@@ -361,6 +442,14 @@ typedef struct dv_ref {
 /* Called for each reference found; pointer names the string holding it. */
 typedef drover_code (*dv_ref_fn)(void *ud, const dv_ref *ref, const char *pointer,
                                  drover_error *err);
+/* Called for each literal piece of a string; fails only on OOM. */
+typedef drover_code (*dv_lit_fn)(void *ud, const char *p, size_t n);
+
+/* Walks string s (at pointer in tpl): literal pieces (with "$${" turned
+ * into "${") go to lit, references to fn; either may be NULL. Syntax
+ * errors are DROVER_E_REFERENCE at pointer. */
+drover_code dv_ref_walk(const drover_template *tpl, const char *s, const char *pointer,
+                        dv_lit_fn lit, dv_ref_fn fn, void *ud, drover_error *err);
 
 /* Walks every string inside v (v is at pointer in tpl) and calls fn for
  * each reference. Syntax errors are DROVER_E_REFERENCE at the string. */
@@ -376,6 +465,8 @@ drover_code dv_refs_check(const drover_template *tpl, drover_error *err);
 
 /* Small helpers (util.c). */
 char *dv_strdup(const char *s);                 /* NULL-safe; caller frees */
+/* base + "/" + seg with seg escaped per RFC 6901. Caller frees. */
+char *dv_ptr_join(const char *base, const char *seg);
 char *dv_aprintf(const char *fmt, ...)          /* caller frees; NULL on OOM */
 #if defined(__GNUC__)
     __attribute__((format(printf, 1, 2)))

@@ -31,14 +31,20 @@ static const char *color_of(drover_action a)
   return "black";
 }
 
-static const dv_plan_entry *entry_for(const drover_plan *plan, const dv_inst *inst)
+/* Per instance (by index), its plan entry or NULL: one pass over the plan
+ * instead of a search per instance. *out: caller frees; NULL on OOM. */
+static const dv_plan_entry **entries_by_inst(const drover_stack *stack,
+                                             const drover_plan *plan)
 {
+  const dv_plan_entry **v = calloc(stack->ninsts + 1, sizeof(*v));
   size_t i;
 
-  for(i = 0; plan && i < plan->n; i++)
-    if(plan->entries[i].inst == inst)
-      return &plan->entries[i];
-  return NULL;
+  for(i = 0; v && plan && i < plan->n; i++) {
+    const dv_inst *in = plan->entries[i].inst;
+    if(in && in >= stack->insts && in < stack->insts + stack->ninsts)
+      v[in - stack->insts] = &plan->entries[i];
+  }
+  return v;
 }
 
 /* *out: DOT text, caller frees with free(). */
@@ -47,20 +53,26 @@ drover_code drover_graph_dot(char **out, const drover_stack *stack,
 {
   char *buf = NULL;
   size_t len = 0, i, d, k;
+  const dv_plan_entry **by_inst;
   FILE *f;
 
   *out = NULL;
   if(!stack)
     return drover_error_set(err, DROVER_E_ARG, "graph: no stack");
-  f = open_memstream(&buf, &len);
-  if(!f)
+  by_inst = entries_by_inst(stack, plan);
+  if(!by_inst)
     return drover_error_set(err, DROVER_E_NOMEM, "graph: out of memory");
+  f = open_memstream(&buf, &len);
+  if(!f) {
+    free(by_inst);
+    return drover_error_set(err, DROVER_E_NOMEM, "graph: out of memory");
+  }
   fputs("digraph ", f);
   put_id(f, stack->name);
   fputs(" {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n", f);
   for(i = 0; i < stack->ninsts; i++) {
     const dv_inst *inst = &stack->insts[i];
-    const dv_plan_entry *e = entry_for(plan, inst);
+    const dv_plan_entry *e = by_inst[i];
     char label[512];
     snprintf(label, sizeof(label), "%s\\n%s%s%s", inst->address,
              stack->tpl->blocks[inst->block].type_name, e ? "\\n" : "",
@@ -75,7 +87,7 @@ drover_code drover_graph_dot(char **out, const drover_stack *stack,
   }
   for(i = 0; plan && i < plan->n; i++) {
     const dv_plan_entry *e = &plan->entries[i];
-    if(e->inst)
+    if(e->inst || e->copy) /* copies are left alone: nothing to draw */
       continue;
     fputs("  ", f);
     put_id(f, e->address);
@@ -97,6 +109,7 @@ drover_code drover_graph_dot(char **out, const drover_stack *stack,
     }
   }
   fputs("}\n", f);
+  free(by_inst);
   if(fclose(f) != 0 || !buf) {
     free(buf);
     return drover_error_set(err, DROVER_E_NOMEM, "graph: out of memory");

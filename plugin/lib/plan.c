@@ -5,7 +5,6 @@
  * orphans sorted by address), which saved plans rely on to compare a
  * fresh plan with the one that was reviewed.
  */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include "engine.h"
@@ -97,23 +96,6 @@ size_t drover_plan_changes(const drover_plan *plan)
  * Diff
  */
 
-/* A name drover itself gave a create_before_destroy replacement:
- * base + "-" + 6 hex digits (see apply.c). */
-static int is_cbd_name(const char *live, const char *base)
-{
-  size_t bl = strlen(base), i;
-
-  if(bl > DV_CBD_BASE_MAX)
-    bl = DV_CBD_BASE_MAX; /* apply.c cuts the base so the name fits 63 */
-
-  if(strncmp(live, base, bl) || live[bl] != '-' || strlen(live + bl + 1) != 6)
-    return 0;
-  for(i = bl + 1; live[i]; i++)
-    if(!isxdigit((unsigned char)live[i]))
-      return 0;
-  return 1;
-}
-
 static int ignored(const dv_block *b, const char *prop)
 {
   size_t i;
@@ -122,6 +104,29 @@ static int ignored(const dv_block *b, const char *prop)
     if(!strcmp(b->ignore_changes[i], prop))
       return 1;
   return 0;
+}
+
+int dv_desired_holds(const dv_block *b, const json_t *desired, const drover_live *live)
+{
+  const drover_prop *p;
+
+  if(!b || !b->rtype || !live || !json_is_object(desired))
+    return 0;
+  for(p = b->rtype->props; p->name; p++) {
+    const json_t *want, *have;
+    /* The name is the caller's to compare (it may be a replacement's). */
+    if((p->flags & DROVER_PROP_NO_DIFF) || ignored(b, p->name) || !strcmp(p->name, "name"))
+      continue;
+    want = json_object_get(desired, p->name);
+    if(!want)
+      continue;
+    if(!dv_is_known(want))
+      return 0;
+    have = json_object_get(live->properties, p->name);
+    if(!have || !json_equal((json_t *)want, (json_t *)have))
+      return 0;
+  }
+  return 1;
 }
 
 /* Appends a copy of name to the entry's NULL-terminated changed list. */
@@ -165,7 +170,7 @@ static drover_code diff_inst(dv_plan_entry *e, int *force, const drover_stack *s
       const char *ln = inst->live->name;
       if(!ln && json_is_string(have))
         ln = json_string_value(have);
-      differs = ln && strcmp(ln, inst->name) && !is_cbd_name(ln, inst->name);
+      differs = ln && strcmp(ln, inst->name) && !dv_owns_name(ln, inst->name);
     }
     else if(!want)
       continue; /* not managed: no desired value */
@@ -305,17 +310,12 @@ static drover_code plan_delete(dv_plan_entry *e, const drover_live *live,
 /* The block an address like "web[2]" belongs to, or NULL. */
 static const dv_block *block_of_address(const drover_stack *stack, const char *addr)
 {
-  size_t i, len;
+  size_t b;
 
   if(!stack->tpl || !addr)
     return NULL;
-  len = strcspn(addr, "[");
-  for(i = 0; i < stack->tpl->nblocks; i++) {
-    const char *n = stack->tpl->blocks[i].name;
-    if(strlen(n) == len && !strncmp(n, addr, len))
-      return &stack->tpl->blocks[i];
-  }
-  return NULL;
+  b = dv_index_getn(&stack->tpl->block_ix, addr, strcspn(addr, "["));
+  return b == (size_t)-1 ? NULL : &stack->tpl->blocks[b];
 }
 
 drover_code drover_plan_new(drover_plan **out, drover_stack *stack, unsigned flags,
@@ -335,7 +335,7 @@ drover_code drover_plan_new(drover_plan **out, drover_stack *stack, unsigned fla
       return rc;
   }
   plan = calloc(1, sizeof(*plan));
-  cap = stack->ninsts + stack->orphans.count;
+  cap = stack->ninsts + stack->orphans.count + stack->copies.count;
   if(!plan || !(plan->entries = calloc(cap ? cap : 1, sizeof(*plan->entries)))) {
     rc = drover_error_set(err, DROVER_E_NOMEM, "plan: out of memory");
     goto out;
@@ -385,6 +385,28 @@ drover_code drover_plan_new(drover_plan **out, drover_stack *stack, unsigned fla
     rc = e->orphan ? plan_delete(e, e->orphan, stack->orphan_types[i]->name, "?",
                                  destroy ? "destroy" : "no longer in the template")
                    : DROVER_E_NOMEM;
+    if(rc) {
+      rc = drover_error_set(err, rc, "plan: out of memory");
+      goto out;
+    }
+  }
+  /* Copies: shown, never acted on (no-op entries, after the orphans). */
+  for(i = 0; i < stack->copies.count; i++) {
+    dv_plan_entry *e = &plan->entries[plan->n++];
+    const drover_live *c = stack->copies.items[i];
+    e->copy = 1;
+    e->orphan = dv_live_dup(c);
+    rc = e->orphan ? plan_delete(e, e->orphan, stack->copy_types[i]->name, "?",
+                                 "copy") : DROVER_E_NOMEM;
+    if(!rc) {
+      e->action = DROVER_ACTION_NOOP;
+      free(e->reason);
+      e->reason = dv_aprintf("\"%s\" carries the labels of %s but is not the object "
+                             "drover made (a copy); left alone", c->name ? c->name : "?",
+                             e->address);
+      if(!e->reason)
+        rc = DROVER_E_NOMEM;
+    }
     if(rc) {
       rc = drover_error_set(err, rc, "plan: out of memory");
       goto out;

@@ -193,6 +193,34 @@ static void render_entry(FILE *out, const drover_plan *plan, const dv_plan_entry
   }
 }
 
+static size_t n_copies(const drover_plan *plan)
+{
+  size_t i, n = 0;
+
+  for(i = 0; i < plan->n; i++)
+    n += plan->entries[i].copy != 0;
+  return n;
+}
+
+/* Copies are no changes, but never silent: one "!" line each, with what
+ * to do about them (doc/templates.md, "Copies"). */
+static void render_copies(FILE *out, const drover_plan *plan, style st)
+{
+  size_t i;
+
+  if(!n_copies(plan))
+    return;
+  put_line(out, "%s", "");
+  put_line(out, "%sLeft alone (copies):%s", st.on, st.off);
+  for(i = 0; i < plan->n; i++) {
+    const dv_plan_entry *e = &plan->entries[i];
+    if(e->copy)
+      put_line(out, "  ! %s (%s) copy: %s", e->address, e->type, e->reason);
+  }
+  put_line(out, "%s", "To keep a copy, remove its user.drover.* labels; to drop it, "
+           "delete it with the cloud's own tool.");
+}
+
 drover_code drover_plan_render(const drover_plan *plan, FILE *out, int color)
 {
   style st = {"", ""};
@@ -208,7 +236,9 @@ drover_code drover_plan_render(const drover_plan *plan, FILE *out, int color)
     n[plan->entries[i].action]++;
   if(!drover_plan_changes(plan)) {
     put_line(out, "%sNo changes.%s Stack \"%s\" matches the template (%zu resource%s).",
-             st.on, st.off, plan->stack->name, plan->n, plan->n == 1 ? "" : "s");
+             st.on, st.off, plan->stack->name, plan->n - n_copies(plan),
+             plan->n - n_copies(plan) == 1 ? "" : "s");
+    render_copies(out, plan, st);
     return ferror(out) ? DROVER_E_IO : DROVER_OK;
   }
   put_line(out, "drover will perform these actions on stack \"%s\":", plan->stack->name);
@@ -222,6 +252,7 @@ drover_code drover_plan_render(const drover_plan *plan, FILE *out, int color)
   put_line(out, "%sPlan: %zu to create, %zu to update, %zu to replace, %zu to delete.%s",
            st.on, n[DROVER_ACTION_CREATE], n[DROVER_ACTION_UPDATE],
            n[DROVER_ACTION_REPLACE], n[DROVER_ACTION_DELETE], st.off);
+  render_copies(out, plan, st);
   return ferror(out) ? DROVER_E_IO : DROVER_OK;
 }
 
@@ -262,6 +293,13 @@ static json_t *entry_json(const dv_plan_entry *e)
                 "changed", changed,
                 "before", before ? before : json_null(),
                 "after", after ? after : json_null());
+  /* A copy: marked, with its cloud name (the address is the original's). */
+  if(o && e->copy && e->orphan &&
+     (json_object_set_new(o, "copy", json_true()) ||
+      json_object_set_new(o, "name", json_string(e->orphan->name ? e->orphan->name : "")))) {
+    json_decref(o);
+    o = NULL;
+  }
   return o;
 out:
   json_decref(changed);

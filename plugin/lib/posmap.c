@@ -464,6 +464,26 @@ dv_pos dv_posmap_key(const dv_posmap *map, const char *pointer)
   return exact && e->key.line ? e->key : e->value;
 }
 
+/* tpl's position index, built from its text on first use. The index is a
+ * cache of the (immutable) text, so it is filled in through a const
+ * template, under the template's lock: stacks in several threads may
+ * share one template. NULL when it cannot be built (positions then read
+ * 0:0; the error itself still stands). */
+static const dv_posmap *tpl_posmap(const drover_template *tpl)
+{
+  drover_template *t = (drover_template *)tpl;
+  const dv_posmap *map;
+
+  if(!t->posmap_mu_ok)
+    return t->posmap;
+  pthread_mutex_lock(&t->posmap_mu);
+  if(!t->posmap && t->text && dv_posmap_build(&t->posmap, t->text, t->len))
+    t->posmap = NULL;
+  map = t->posmap;
+  pthread_mutex_unlock(&t->posmap_mu);
+  return map;
+}
+
 drover_code dv_tpl_error(drover_error *err, const drover_template *tpl,
                          const char *pointer, int at_key, drover_code code,
                          const char *fmt, ...)
@@ -479,8 +499,9 @@ drover_code dv_tpl_error(drover_error *err, const drover_template *tpl,
   va_end(ap);
   drover_error_set(err, code, "%s", text);
   if(tpl) {
-    pos = at_key ? dv_posmap_key(tpl->posmap, pointer ? pointer : "")
-                 : dv_posmap_value(tpl->posmap, pointer ? pointer : "");
+    const dv_posmap *map = tpl_posmap(tpl);
+    pos = at_key ? dv_posmap_key(map, pointer ? pointer : "")
+                 : dv_posmap_value(map, pointer ? pointer : "");
     drover_error_locate(err, tpl->source, NULL);
   }
   err->line = pos.line;

@@ -1,213 +1,19 @@
-/* refresh.c - providers instantiated for a stack, and refresh: one bulk
- * list per resource type, live objects matched to instances by their
- * address label, everything else labelled with the stack is an orphan.
+/* refresh.c - refresh: one bulk list per resource type, live objects
+ * matched to instances by their address label, everything else labelled
+ * with the stack is an orphan. The providers it lists through are
+ * instantiated by stack_providers.c.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include "engine.h"
 
 /* Most list calls refresh runs at once (one per provider and type). */
 #define REFRESH_MAX_THREADS 8
 
 /* ------------------------------------------------------------------------
- * Provider configuration
- */
-
-static int secret_key(const char *key)
-{
-  static const char *const words[] = {"key", "secret", "token", "password", NULL};
-  size_t i;
-
-  for(i = 0; words[i]; i++)
-    if(strcasestr(key, words[i]))
-      return 1;
-  return 0;
-}
-
-/* Registers string values under credential-looking keys as secrets. */
-static void mark_secrets(const json_t *v, int under_secret)
-{
-  const char *key;
-  json_t *item;
-  size_t i;
-
-  if(json_is_string(v)) {
-    if(under_secret)
-      dv_secret_add(json_string_value(v));
-  }
-  else if(json_is_object(v)) {
-    json_object_foreach((json_t *)v, key, item)
-      mark_secrets(item, under_secret || secret_key(key));
-  }
-  else if(json_is_array(v)) {
-    json_array_foreach(v, i, item)
-      mark_secrets(item, under_secret);
-  }
-}
-
-/* The merged settings for provider name: tplcfg["name"] overlaid by the
- * admin file's "name" object. *out is a new reference. */
-static drover_code provider_config(json_t **out, const char *name,
-                                   const json_t *tplcfg, const char *admin_path,
-                                   drover_error *err)
-{
-  drover_code rc = DROVER_OK;
-  json_t *cfg = NULL, *admin = NULL, *mine;
-  json_error_t jerr;
-  struct stat st;
-
-  *out = NULL;
-  mine = tplcfg ? json_object_get(tplcfg, name) : NULL;
-  cfg = json_is_object(mine) ? json_deep_copy(mine) : json_object();
-  if(!cfg) {
-    rc = drover_error_set(err, DROVER_E_NOMEM, "provider %s: out of memory", name);
-    goto out;
-  }
-  if(admin_path && admin_path[0]) {
-    if(stat(admin_path, &st) != 0 || !S_ISREG(st.st_mode)) {
-      rc = drover_error_set(err, DROVER_E_CONFIG,
-                            "provider config %s: not a regular file", admin_path);
-      goto out;
-    }
-    admin = json_load_file(admin_path, JSON_REJECT_DUPLICATES, &jerr);
-    if(!admin) {
-      rc = drover_error_set(err, DROVER_E_CONFIG, "provider config %s:%d:%d: %s",
-                            admin_path, jerr.line, jerr.column, jerr.text);
-      goto out;
-    }
-    if(!json_is_object(admin)) {
-      rc = drover_error_set(err, DROVER_E_CONFIG,
-                            "provider config %s: expected a JSON object", admin_path);
-      goto out;
-    }
-    mine = json_object_get(admin, name);
-    if(mine && !json_is_object(mine)) {
-      rc = drover_error_set(err, DROVER_E_CONFIG,
-                            "provider config %s: \"%s\" must be an object",
-                            admin_path, name);
-      goto out;
-    }
-    if(mine) {
-      mark_secrets(mine, 0);
-      if(json_object_update(cfg, mine)) {
-        rc = drover_error_set(err, DROVER_E_NOMEM, "provider %s: out of memory", name);
-        goto out;
-      }
-    }
-  }
-  *out = cfg;
-  cfg = NULL;
-out:
-  json_decref(cfg);
-  json_decref(admin);
-  return rc;
-}
-
-/* Initialises p for vt. On failure p is left uninitialised and empty. */
-static drover_code pinst_init(dv_pinst *p, const drover_provider *vt,
-                              const json_t *tplcfg, const drover_options *opts,
-                              const drover_provider_env *env, drover_error *err)
-{
-  drover_code rc;
-  drover_error local;
-
-  p->vt = vt;
-  rc = provider_config(&p->config, vt->name, tplcfg, opts->provider_config, err);
-  if(rc)
-    return rc;
-  p->state = calloc(1, vt->state_size ? vt->state_size : 1);
-  if(!p->state) {
-    rc = drover_error_set(err, DROVER_E_NOMEM, "provider %s: out of memory", vt->name);
-    goto fail;
-  }
-  drover_error_clear(&local);
-  rc = vt->init(p->state, p->config, env, &local);
-  if(rc) {
-    if(!local.code)
-      drover_error_set(&local, rc, "provider %s: init failed", vt->name);
-    drover_error_locate(&local, vt->name, NULL);
-    if(err && !err->code)
-      *err = local;
-    if(vt->cleanup)
-      vt->cleanup(p->state);
-    goto fail;
-  }
-  p->initialised = 1;
-  return DROVER_OK;
-fail:
-  free(p->state);
-  p->state = NULL;
-  json_decref(p->config);
-  p->config = NULL;
-  return rc;
-}
-
-static void pinst_release(dv_pinst *p)
-{
-  if(p->initialised && p->vt->cleanup)
-    p->vt->cleanup(p->state);
-  p->initialised = 0;
-  free(p->state);
-  p->state = NULL;
-  json_decref(p->config);
-  p->config = NULL;
-}
-
-static const json_t *template_providers(const drover_stack *stack)
-{
-  if(stack->tpl)
-    return stack->tpl->providers;
-  if(stack->owned_tpl)
-    return stack->owned_tpl->providers;
-  return NULL;
-}
-
-/* Not thread safe: apply resolves every provider before its workers
- * start. The returned pointer is valid until the next call (the array may
- * grow). */
-drover_code dv_stack_provider(dv_pinst **out, drover_stack *stack,
-                              const drover_provider *vt, drover_error *err)
-{
-  dv_pinst *p = NULL, *grown;
-  size_t i;
-  drover_code rc;
-
-  *out = NULL;
-  if(!stack->env.user_agent)
-    stack->env.user_agent = "drover/" DROVER_VERSION;
-  if(!stack->env.log && stack->opts.log) {
-    stack->env.log = stack->opts.log;
-    stack->env.log_userdata = stack->opts.log_userdata;
-  }
-  for(i = 0; i < stack->nproviders; i++)
-    if(stack->providers[i].vt == vt)
-      p = &stack->providers[i];
-  if(!p) {
-    grown = realloc(stack->providers, (stack->nproviders + 1) * sizeof(*grown));
-    if(!grown)
-      return drover_error_set(err, DROVER_E_NOMEM, "provider %s: out of memory",
-                              vt->name);
-    stack->providers = grown;
-    p = &stack->providers[stack->nproviders++];
-    memset(p, 0, sizeof(*p));
-    p->vt = vt;
-  }
-  if(!p->initialised) {
-    rc = pinst_init(p, vt, template_providers(stack), &stack->opts, &stack->env, err);
-    if(rc)
-      return rc;
-    dv_log(stack, DROVER_LOG_DEBUG, "provider %s: initialised", vt->name);
-  }
-  *out = p;
-  return DROVER_OK;
-}
-
-/* ------------------------------------------------------------------------
- * Runtime state attached to a stack
+ * What the last refresh attached to a stack
  */
 
 static void clear_live(drover_stack *stack)
@@ -221,46 +27,59 @@ static void clear_live(drover_stack *stack)
   drover_live_list_clear(&stack->orphans);
   free(stack->orphan_types);
   stack->orphan_types = NULL;
+  stack->orphan_cap = 0;
+  drover_live_list_clear(&stack->copies);
+  free(stack->copy_types);
+  stack->copy_types = NULL;
+  stack->copy_cap = 0;
   stack->refreshed = 0;
 }
 
-void dv_stack_release_runtime(drover_stack *stack)
-{
-  size_t i;
-
-  if(!stack)
-    return;
-  clear_live(stack);
-  for(i = 0; i < stack->ninsts; i++) {
-    drover_live_free(stack->insts[i].applied);
-    stack->insts[i].applied = NULL;
-  }
-  for(i = 0; i < stack->nproviders; i++)
-    pinst_release(&stack->providers[i]);
-  free(stack->providers);
-  stack->providers = NULL;
-  stack->nproviders = 0;
-  drover_stack_unlock(stack);
-}
-
-/* Appends live (owned, also on failure) to the orphans with its type. */
-static drover_code add_orphan(drover_stack *stack, drover_live *live,
-                              const drover_rtype *type, drover_error *err)
+/* Appends live (owned, also on failure) to list, and its type to the
+ * parallel array *types of capacity *cap. The types grow with the list's
+ * own capacity (doubling), so n objects cost O(n), not a realloc each. */
+static drover_code add_typed(drover_live_list *list, const drover_rtype ***types,
+                             size_t *cap, drover_live *live,
+                             const drover_rtype *type, drover_error *err)
 {
   drover_code rc;
   const drover_rtype **t;
 
-  t = realloc(stack->orphan_types, (stack->orphans.count + 1) * sizeof(*t));
-  if(!t) {
-    drover_live_free(live);
-    return drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
-  }
-  stack->orphan_types = t;
-  rc = drover_live_list_push(&stack->orphans, live);
+  rc = drover_live_list_push(list, live);
   if(rc)
     return drover_error_set(err, rc, "refresh: out of memory");
-  stack->orphan_types[stack->orphans.count - 1] = type;
+  if(list->count > *cap) {
+    size_t n = list->cap > list->count ? list->cap : list->count;
+    t = realloc(*types, n * sizeof(*t));
+    if(!t) {
+      /* Keep the two arrays the same length: the live object goes. */
+      drover_live_free(list->items[--list->count]);
+      list->items[list->count] = NULL;
+      return drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
+    }
+    *types = t;
+    *cap = n;
+  }
+  (*types)[list->count - 1] = type;
   return DROVER_OK;
+}
+
+static drover_code add_orphan(drover_stack *stack, drover_live *live,
+                              const drover_rtype *type, drover_error *err)
+{
+  return add_typed(&stack->orphans, &stack->orphan_types, &stack->orphan_cap, live,
+                   type, err);
+}
+
+/* An extra claimant of an address: kept, shown, never acted on. */
+static drover_code add_copy(drover_stack *stack, drover_live *live,
+                            const drover_rtype *type, drover_error *err)
+{
+  dv_log(stack, DROVER_LOG_WARN, "refresh: %s: \"%s\" carries its labels but is not "
+         "the object drover made (a copy?); it is left alone",
+         live->address ? live->address : "?", live->name ? live->name : "?");
+  return add_typed(&stack->copies, &stack->copy_types, &stack->copy_cap, live,
+                   type, err);
 }
 
 /* ------------------------------------------------------------------------
@@ -288,7 +107,7 @@ static drover_code collect_providers(const drover_provider ***out, size_t *n,
                                      const drover_stack *stack, drover_error *err)
 {
   const drover_provider **v;
-  const json_t *tplp = template_providers(stack);
+  const json_t *tplp = dv_template_providers(stack);
   size_t cap, i, j, k = 0;
   const char *key;
   json_t *val;
@@ -341,44 +160,151 @@ static drover_code place(drover_stack *stack, const addr_ix *ix, size_t nix,
   if(inst_block(stack, inst)->rtype != type)
     return add_orphan(stack, live, type, err);
   if(!inst->live) {
+    /* Alone but under another name than drover gives it, where the name
+     * is drover's own choice (no "name" property): a copy whose original
+     * is gone. Replacing it would destroy it; create the real one. */
+    if(live->name && !json_object_get(inst->desired, "name") &&
+       !dv_owns_name(live->name, inst->name))
+      return add_copy(stack, live, type, err);
     inst->live = live;
     return DROVER_OK;
   }
-  /* Two objects claim one address: keep the one built from the current
-   * desired state, else the first; the other is deleted as an orphan. */
-  dv_log(stack, DROVER_LOG_WARN, "refresh: %s: two objects claim it (%s, %s)",
-         inst->address, inst->live->name ? inst->live->name : "?",
-         live->name ? live->name : "?");
-  if(inst->hash[0] && live->hash && !strcmp(live->hash, inst->hash) &&
-     !(inst->live->hash && !strcmp(inst->live->hash, inst->hash))) {
-    drover_live *old = inst->live;
-    inst->live = live;
-    return add_orphan(stack, old, type, err);
+  /* Two objects claim one address. For name-chosen types the owner is the
+   * one under the instance's own name (or drover's create_before_destroy
+   * variant of it): `lxc copy web-0 web-copy` keeps the labels but not the
+   * name. Only when both carry drover's names (a replacement interrupted
+   * between create and delete) is the one not built from the current
+   * desired state drover's own leftover, deleted as an orphan. */
+  {
+    int old_owns = dv_owns_name(inst->live->name, inst->name);
+    int new_owns = dv_owns_name(live->name, inst->name);
+    int new_wins = inst->hash[0] && live->hash && !strcmp(live->hash, inst->hash) &&
+                   !(inst->live->hash && !strcmp(inst->live->hash, inst->hash));
+    drover_live *loser;
+
+    if(old_owns != new_owns)
+      new_wins = new_owns;
+    if(new_wins) {
+      loser = inst->live;
+      inst->live = live;
+    }
+    else
+      loser = live;
+    if(old_owns && new_owns) {
+      dv_log(stack, DROVER_LOG_WARN, "refresh: %s: two of drover's objects claim it "
+             "(%s, %s); the older is deleted", inst->address,
+             inst->live->name ? inst->live->name : "?", loser->name ? loser->name : "?");
+      return add_orphan(stack, loser, type, err);
+    }
+    return add_copy(stack, loser, type, err);
   }
-  return add_orphan(stack, live, type, err);
 }
 
-/* Orphans sorted by address then name, so plans are deterministic. */
-static void sort_orphans(drover_stack *stack)
+/* Among orphans (sorted) that claim one address, those not under drover's
+ * own name for it are copies: moved to the copies, never deleted. When no
+ * claimant has that name (an explicit "name" that is no longer in the
+ * template), the original cannot be told from the copies, and every one
+ * of them is kept. */
+static drover_code sift_orphan_copies(drover_stack *stack, drover_error *err)
 {
-  size_t i, j, n = stack->orphans.count;
+  drover_live_list *o = &stack->orphans;
+  size_t i = 0, j, k, w;
+  drover_code rc = DROVER_OK;
+  unsigned char *copy = calloc(o->count ? o->count : 1, 1);
 
-  for(i = 1; i < n; i++) {
-    drover_live *l = stack->orphans.items[i];
-    const drover_rtype *t = stack->orphan_types[i];
-    for(j = i; j > 0; j--) {
-      drover_live *p = stack->orphans.items[j - 1];
-      int c = strcmp(p->address ? p->address : "", l->address ? l->address : "");
-      if(!c)
-        c = strcmp(p->name ? p->name : "", l->name ? l->name : "");
-      if(c <= 0)
-        break;
-      stack->orphans.items[j] = p;
-      stack->orphan_types[j] = stack->orphan_types[j - 1];
+  if(!copy)
+    return drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
+  while(i < o->count) {
+    const char *a = o->items[i]->address;
+    char *own = NULL;
+    int owned = 0;
+    for(j = i + 1; a && j < o->count && o->items[j]->address &&
+                   !strcmp(o->items[j]->address, a) &&
+                   stack->orphan_types[j] == stack->orphan_types[i]; j++)
+      ;
+    if(!a || j == i + 1) {
+      i = a ? j : i + 1;
+      continue;
     }
-    stack->orphans.items[j] = l;
-    stack->orphan_types[j] = t;
+    own = dv_default_name(stack->name, a);
+    if(!own) {
+      rc = drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
+      goto out;
+    }
+    for(k = i; k < j; k++)
+      owned |= dv_owns_name(o->items[k]->name, own);
+    for(k = i; k < j; k++)
+      copy[k] = !owned || !dv_owns_name(o->items[k]->name, own);
+    free(own);
+    i = j;
   }
+  for(i = 0, w = 0; i < o->count; i++) {
+    if(!copy[i]) {
+      o->items[w] = o->items[i];
+      stack->orphan_types[w++] = stack->orphan_types[i];
+      continue;
+    }
+    rc = add_copy(stack, o->items[i], stack->orphan_types[i], err);
+    o->items[i] = NULL;
+    if(rc) {
+      /* Keep the list whole: what is left stays an orphan entry. */
+      for(k = i + 1; k < o->count; k++) {
+        o->items[w] = o->items[k];
+        stack->orphan_types[w++] = stack->orphan_types[k];
+      }
+      break;
+    }
+  }
+  o->count = w;
+out:
+  free(copy);
+  return rc;
+}
+
+/* Objects sorted by address then name (types kept parallel), so plans
+ * are deterministic; equal ones keep the order they were listed in. */
+typedef struct typed_ent {
+  drover_live *live;
+  const drover_rtype *type;
+  size_t pos;
+} typed_ent;
+
+static int typed_cmp(const void *a, const void *b)
+{
+  const typed_ent *x = a, *y = b;
+  int c = strcmp(x->live->address ? x->live->address : "",
+                 y->live->address ? y->live->address : "");
+
+  if(!c)
+    c = strcmp(x->live->name ? x->live->name : "", y->live->name ? y->live->name : "");
+  if(!c)
+    c = x->pos < y->pos ? -1 : x->pos > y->pos;
+  return c;
+}
+
+static drover_code sort_typed(drover_live_list *list, const drover_rtype **types,
+                              drover_error *err)
+{
+  size_t i, n = list->count;
+  typed_ent *v;
+
+  if(n < 2)
+    return DROVER_OK;
+  v = malloc(n * sizeof(*v));
+  if(!v)
+    return drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
+  for(i = 0; i < n; i++) {
+    v[i].live = list->items[i];
+    v[i].type = types[i];
+    v[i].pos = i;
+  }
+  qsort(v, n, sizeof(*v), typed_cmp);
+  for(i = 0; i < n; i++) {
+    list->items[i] = v[i].live;
+    types[i] = v[i].type;
+  }
+  free(v);
+  return DROVER_OK;
 }
 
 /* One bulk list: a provider's objects of one type. Filled by a worker;
@@ -444,6 +370,55 @@ static void run_jobs(list_job *jobs, size_t njobs, const char *stack)
   list_worker(&r);
   for(i = 0; i < started; i++)
     pthread_join(threads[i], NULL);
+}
+
+/* What the cloud reports (server-assigned attributes) may resolve
+ * references that were unknown when the stack was opened, and what apply
+ * created may answer them differently. Blocks are evaluated again, in
+ * dependency order, only where that can change something: an instance
+ * whose last evaluation read an applied or live attribute (or one not
+ * known yet), or a block depending on a block that changed now or holds
+ * applied objects. The rest read only templates, params and other
+ * blocks' unchanged properties. */
+static drover_code reevaluate(drover_stack *stack, drover_error *err)
+{
+  const drover_template *tpl = stack->tpl;
+  unsigned char *changed = NULL, *applied = NULL;
+  size_t i, j, k;
+  drover_code rc = DROVER_OK;
+
+  if(!tpl || !stack->topo || !tpl->nblocks)
+    return DROVER_OK;
+  changed = calloc(tpl->nblocks, 1);
+  applied = calloc(tpl->nblocks, 1);
+  if(!changed || !applied) {
+    rc = drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
+    goto out;
+  }
+  for(i = 0; i < stack->ninsts; i++)
+    if(stack->insts[i].applied)
+      applied[stack->insts[i].block] = 1;
+  for(i = 0; i < tpl->nblocks; i++) {
+    size_t b = stack->topo[i], first = stack->block_first[b];
+    int need = 0;
+    for(j = 0; j < stack->block_ndeps[b] && !need; j++)
+      need = changed[stack->block_deps[b][j]] || applied[stack->block_deps[b][j]];
+    for(k = 0; k < stack->block_ninst[b] && !need; k++)
+      need = stack->insts[first + k].runtime_refs;
+    if(!need)
+      continue;
+    for(k = 0; k < stack->block_ninst[b]; k++) {
+      rc = dv_stack_eval_inst(stack, &stack->insts[first + k], err);
+      if(rc)
+        goto out;
+      if(stack->insts[first + k].eval_changed)
+        changed[b] = 1;
+    }
+  }
+out:
+  free(changed);
+  free(applied);
+  return rc;
 }
 
 drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
@@ -527,21 +502,22 @@ drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
         goto out;
     }
   }
-  sort_orphans(stack);
-  /* What the cloud reports (server-assigned attributes) may resolve
-   * references that were unknown when the stack was opened. */
-  for(i = 0; stack->tpl && stack->topo && i < stack->tpl->nblocks; i++) {
-    size_t b = stack->topo[i];
-    for(k = 0; k < stack->block_ninst[b]; k++) {
-      rc = dv_stack_eval_inst(stack, &stack->insts[stack->block_first[b] + k], err);
-      if(rc)
-        goto out;
-    }
-  }
+  rc = sort_typed(&stack->orphans, stack->orphan_types, err);
+  if(rc)
+    goto out;
+  rc = sift_orphan_copies(stack, err);
+  if(rc)
+    goto out;
+  rc = sort_typed(&stack->copies, stack->copy_types, err);
+  if(rc)
+    goto out;
+  rc = reevaluate(stack, err);
+  if(rc)
+    goto out;
   stack->refreshed = 1;
   dv_log(stack, DROVER_LOG_INFO, "refresh: stack \"%s\": %zu live object(s), "
-         "%zu orphan(s) in %.2fs", stack->name, total, stack->orphans.count,
-         drover_now() - t0);
+         "%zu orphan(s), %zu copies in %.2fs", stack->name, total,
+         stack->orphans.count, stack->copies.count, drover_now() - t0);
 out:
   for(j = 0; jobs && j < njobs; j++)
     drover_live_list_clear(&jobs[j].found);
@@ -586,6 +562,12 @@ drover_code drover_stack_show_json(char **out, const drover_stack *stack,
     if(json_array_append_new(arr, live_json(stack->orphans.items[i],
                                             stack->orphan_types[i]->name, 1)))
       goto nomem;
+  for(i = 0; i < stack->copies.count; i++) {
+    json_t *c = live_json(stack->copies.items[i], stack->copy_types[i]->name, 0);
+    if(!c || json_object_set_new(c, "copy", json_true()) ||
+       json_array_append_new(arr, c))
+      goto nomem;
+  }
   *out = json_dumps(arr, JSON_INDENT(2) | JSON_SORT_KEYS);
   if(!*out)
     goto nomem;
@@ -637,7 +619,7 @@ drover_code drover_stacks_list(char ***names, const char *providers_json,
       rc = drover_error_set(err, DROVER_E_CONFIG, "stacks: unknown provider \"%s\"", key);
       goto out;
     }
-    rc = pinst_init(&p, vt, provs, opts, &env, err);
+    rc = dv_pinst_init(&p, vt, provs, opts, &env, err);
     if(rc)
       goto out;
     for(t = 0; vt->types[t]; t++) {
@@ -675,7 +657,7 @@ drover_code drover_stacks_list(char ***names, const char *providers_json,
       }
       drover_live_list_clear(&found);
     }
-    pinst_release(&p);
+    dv_pinst_release(&p);
   }
   if(!v) {
     v = calloc(1, sizeof(*v));
@@ -688,7 +670,7 @@ drover_code drover_stacks_list(char ***names, const char *providers_json,
   *names = v;
   v = NULL;
 out:
-  pinst_release(&p);
+  dv_pinst_release(&p);
   drover_live_list_clear(&found);
   drover_strv_free(v);
   json_decref(provs);

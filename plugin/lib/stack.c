@@ -8,6 +8,7 @@
  *      ranges, reject cycles, order the blocks topologically;
  *   4. evaluate each instance's desired properties in that order.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -15,7 +16,9 @@
 #include <unistd.h>
 #include "engine.h"
 
-#define MAX_COUNT 10000
+/* Per block: a guard against a mistyped count, not a limit of the engine
+ * (bench/README.md: memory per resource). */
+#define MAX_COUNT 100000
 #define NAME_MAX_LEN 63
 
 static drover_code nomem(drover_error *err)
@@ -82,6 +85,28 @@ char *dv_default_name(const char *stack, const char *address)
   free(full);
   free(raw);
   return out;
+}
+
+/* A name drover itself gave a create_before_destroy replacement:
+ * base + "-" + 6 hex digits (see apply.c). */
+static int is_cbd_name(const char *live, const char *base)
+{
+  size_t bl = strlen(base), i;
+
+  if(bl > DV_CBD_BASE_MAX)
+    bl = DV_CBD_BASE_MAX; /* apply.c cuts the base so the name fits 63 */
+
+  if(strncmp(live, base, bl) || live[bl] != '-' || strlen(live + bl + 1) != 6)
+    return 0;
+  for(i = bl + 1; live[i]; i++)
+    if(!isxdigit((unsigned char)live[i]))
+      return 0;
+  return 1;
+}
+
+int dv_owns_name(const char *live_name, const char *name)
+{
+  return live_name && name && (!strcmp(live_name, name) || is_cbd_name(live_name, name));
 }
 
 static int stack_name_ok(const char *s)
@@ -348,6 +373,7 @@ static drover_code expand(drover_stack *st, drover_error *err)
       in->index = b->count ? (int)k : -1;
       in->address = b->count ? dv_aprintf("%s[%zu]", b->name, k) : dv_strdup(b->name);
       in->name = in->address ? dv_default_name(st->name, in->address) : NULL;
+      in->name_is_default = 1;
       if(!in->address || !in->name)
         return nomem(err);
     }
@@ -361,8 +387,23 @@ static drover_code expand(drover_stack *st, drover_error *err)
 
 typedef struct graph_ctx {
   drover_stack *st;
-  unsigned char *mark; /* per block: referenced; NULL when only checking */
+  size_t *deps;        /* blocks referenced so far; NULL when only checking */
+  size_t n, cap;
 } graph_ctx;
+
+static drover_code graph_push(graph_ctx *g, size_t b)
+{
+  if(g->n == g->cap) {
+    size_t cap = g->cap ? 2 * g->cap : 8;
+    size_t *grown = realloc(g->deps, cap * sizeof(*grown));
+    if(!grown)
+      return DROVER_E_NOMEM;
+    g->deps = grown;
+    g->cap = cap;
+  }
+  g->deps[g->n++] = b;
+  return DROVER_OK;
+}
 
 static drover_code graph_ref(void *ud, const dv_ref *ref, const char *pointer,
                              drover_error *err)
@@ -382,78 +423,141 @@ static drover_code graph_ref(void *ud, const dv_ref *ref, const char *pointer,
                         "index %ld out of range in \"%s\": resource \"%s\" has count "
                         "%zu",
                         ref->index, ref->text, ref->name, g->st->block_ninst[b]);
-  if(g->mark)
-    g->mark[b] = 1;
+  if(g->cap != (size_t)-1 && graph_push(g, b))
+    return nomem(err);
   return DROVER_OK;
 }
 
-/* DFS from b; appends to topo in post-order. path holds the grey chain. */
-static drover_code visit(drover_stack *st, size_t b, unsigned char *state, size_t *path,
-                         size_t depth, size_t *ntopo, drover_error *err)
+static int size_cmp(const void *a, const void *b)
+{
+  size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* The cycle path[k..depth] closed by an edge back to d (path[k] == d),
+ * reported from the member declared first so the message does not depend
+ * on where the search entered the cycle. */
+static drover_code cycle_error(const drover_stack *st, const size_t *path, size_t depth,
+                               size_t d, drover_error *err)
 {
   const drover_template *tpl = st->tpl;
-  size_t i, j;
-  drover_code rc;
+  size_t k = 0, first = 0, len, j, o;
+  char msg[DROVER_ERROR_TEXT];
 
-  state[b] = 1;
-  path[depth] = b;
+  while(path[k] != d)
+    k++;
+  len = depth - k + 1;
+  for(j = 1; j < len; j++)
+    if(path[k + j] < path[k + first])
+      first = j;
+  o = (size_t)snprintf(msg, sizeof(msg), "dependency cycle: ");
+  for(j = 0; j <= len && o < sizeof(msg); j++)
+    o += (size_t)snprintf(msg + o, sizeof(msg) - o, "%s%s", j ? " -> " : "",
+                          tpl->blocks[path[k + (first + j) % len]].name);
+  return dv_tpl_error(err, tpl, tpl->blocks[path[k + first]].pointer, 1, DROVER_E_CYCLE,
+                      "%s", msg);
+}
+
+/* Depth-first from every block in declaration order, appending blocks to
+ * topo in post-order. Iterative (a chain of 100,000 blocks would be as
+ * deep a recursion); path/next hold the grey chain and where each of its
+ * members is in its dependency list. */
+static drover_code topo_sort(drover_stack *st, unsigned char *state, size_t *path,
+                             size_t *next, drover_error *err)
+{
+  size_t root, ntopo = 0;
+
+  for(root = 0; root < st->tpl->nblocks; root++) {
+    size_t depth = 0;
+    if(state[root])
+      continue;
+    state[root] = 1;
+    path[0] = root;
+    next[0] = 0;
+    for(;;) {
+      size_t b = path[depth], d;
+      if(next[depth] < st->block_ndeps[b]) {
+        d = st->block_deps[b][next[depth]++];
+        if(state[d] == 2)
+          continue;
+        if(state[d] == 1)
+          return cycle_error(st, path, depth, d, err);
+        state[d] = 1;
+        path[++depth] = d;
+        next[depth] = 0;
+        continue;
+      }
+      state[b] = 2;
+      st->topo[ntopo++] = b;
+      if(!depth)
+        break;
+      depth--;
+    }
+  }
+  return DROVER_OK;
+}
+
+/* "a,b[0],b[1]": every instance of every block that block b depends on,
+ * the deps label of b's instances. Caller frees. */
+static char *deps_string(const drover_stack *st, size_t b)
+{
+  size_t i, k, len = 1, o = 0;
+  char *out;
+
   for(i = 0; i < st->block_ndeps[b]; i++) {
     size_t d = st->block_deps[b][i];
-    if(state[d] == 2)
-      continue;
-    if(state[d] == 1) {
-      /* The cycle is path[k..depth] with path[k] == d. Start it at the
-       * member declared first so the message does not depend on where
-       * the search entered the cycle. */
-      size_t k = 0, first, len, o = 0;
-      char msg[DROVER_ERROR_TEXT];
-      while(path[k] != d)
-        k++;
-      len = depth - k + 1;
-      first = 0;
-      for(j = 1; j < len; j++)
-        if(path[k + j] < path[k + first])
-          first = j;
-      o = (size_t)snprintf(msg, sizeof(msg), "dependency cycle: ");
-      for(j = 0; j <= len && o < sizeof(msg); j++)
-        o += (size_t)snprintf(msg + o, sizeof(msg) - o, "%s%s", j ? " -> " : "",
-                              tpl->blocks[path[k + (first + j) % len]].name);
-      return dv_tpl_error(err, tpl, tpl->blocks[path[k + first]].pointer, 1,
-                          DROVER_E_CYCLE, "%s", msg);
-    }
-    rc = visit(st, d, state, path, depth + 1, ntopo, err);
-    if(rc)
-      return rc;
+    for(k = 0; k < st->block_ninst[d]; k++)
+      len += strlen(st->insts[st->block_first[d] + k].address) + 1;
   }
-  state[b] = 2;
-  st->topo[(*ntopo)++] = b;
-  return DROVER_OK;
+  out = malloc(len);
+  if(!out)
+    return NULL;
+  for(i = 0; i < st->block_ndeps[b]; i++) {
+    size_t d = st->block_deps[b][i];
+    for(k = 0; k < st->block_ninst[d]; k++) {
+      const char *a = st->insts[st->block_first[d] + k].address;
+      size_t al = strlen(a);
+      if(o)
+        out[o++] = ',';
+      memcpy(out + o, a, al);
+      o += al;
+    }
+  }
+  out[o] = '\0';
+  return out;
 }
 
 static drover_code build_graph(drover_stack *st, drover_error *err)
 {
   const drover_template *tpl = st->tpl;
-  unsigned char *mark = NULL, *state = NULL;
-  size_t *path = NULL, bi, i, ntopo = 0;
+  unsigned char *state = NULL;
+  size_t *path = NULL, *next = NULL, bi, i;
   graph_ctx g;
   drover_code rc = DROVER_OK;
 
+  memset(&g, 0, sizeof(g));
+  g.st = st;
   st->block_deps = calloc(tpl->nblocks + 1, sizeof(*st->block_deps));
   st->block_ndeps = calloc(tpl->nblocks + 1, sizeof(size_t));
+  st->block_depstr = calloc(tpl->nblocks + 1, sizeof(*st->block_depstr));
   st->topo = calloc(tpl->nblocks + 1, sizeof(size_t));
-  mark = calloc(tpl->nblocks + 1, 1);
   state = calloc(tpl->nblocks + 1, 1);
   path = calloc(tpl->nblocks + 1, sizeof(size_t));
-  if(!st->block_deps || !st->block_ndeps || !st->topo || !mark || !state || !path) {
+  next = calloc(tpl->nblocks + 1, sizeof(size_t));
+  if(!st->block_deps || !st->block_ndeps || !st->block_depstr || !st->topo || !state ||
+     !path || !next) {
     rc = nomem(err);
     goto out;
   }
-  g.st = st;
+  /* Each block's dependencies as a sorted list of distinct blocks: what
+   * its references name plus depends_on, itself excluded (self references
+   * were rejected at load). Sparse, so the graph costs its edges, not
+   * blocks x blocks. */
   for(bi = 0; bi < tpl->nblocks; bi++) {
     const dv_block *b = &tpl->blocks[bi];
     size_t n = 0;
-    memset(mark, 0, tpl->nblocks);
-    g.mark = mark;
+    g.n = 0;
     if(b->properties) {
       char *p = dv_ptr_join(b->pointer, "properties");
       if(!p) {
@@ -467,23 +571,28 @@ static drover_code build_graph(drover_stack *st, drover_error *err)
     }
     for(i = 0; i < b->n_depends_on; i++) {
       size_t d = dv_block_find(tpl, b->depends_on[i]);
-      if(d != (size_t)-1)
-        mark[d] = 1;
+      if(d != (size_t)-1 && graph_push(&g, d)) {
+        rc = nomem(err);
+        goto out;
+      }
     }
-    mark[bi] = 0; /* self references were rejected at load */
-    for(i = 0; i < tpl->nblocks; i++)
-      n += mark[i];
-    st->block_deps[bi] = calloc(n + 1, sizeof(size_t));
+    if(g.n)
+      qsort(g.deps, g.n, sizeof(*g.deps), size_cmp);
+    st->block_deps[bi] = calloc(g.n + 1, sizeof(size_t));
     if(!st->block_deps[bi]) {
       rc = nomem(err);
       goto out;
     }
-    for(i = 0; i < tpl->nblocks; i++)
-      if(mark[i])
-        st->block_deps[bi][st->block_ndeps[bi]++] = i;
+    for(i = 0; i < g.n; i++)
+      if(g.deps[i] != bi && (!n || st->block_deps[bi][n - 1] != g.deps[i]))
+        st->block_deps[bi][n++] = g.deps[i];
+    st->block_ndeps[bi] = n;
   }
   /* Outputs make no edges, but their indexes must be in range too. */
-  g.mark = NULL;
+  free(g.deps);
+  g.deps = NULL;
+  g.n = 0;
+  g.cap = (size_t)-1;
   for(i = 0; i < tpl->noutputs; i++) {
     char *p = dv_ptr_join(tpl->outputs[i].pointer, "value");
     if(!p) {
@@ -495,40 +604,30 @@ static drover_code build_graph(drover_stack *st, drover_error *err)
     if(rc)
       goto out;
   }
+  rc = topo_sort(st, state, path, next, err);
+  if(rc)
+    goto out;
+  /* One deps label per block, shared by its instances. */
   for(bi = 0; bi < tpl->nblocks; bi++) {
-    if(state[bi])
-      continue;
-    rc = visit(st, bi, state, path, 0, &ntopo, err);
-    if(rc)
+    st->block_depstr[bi] = deps_string(st, bi);
+    if(!st->block_depstr[bi]) {
+      rc = nomem(err);
       goto out;
+    }
+    for(i = 0; i < st->block_ninst[bi]; i++)
+      st->insts[st->block_first[bi] + i].deps = st->block_depstr[bi];
   }
 out:
-  free(mark);
+  free(g.deps);
   free(state);
   free(path);
+  free(next);
   return rc;
 }
 
 /* ------------------------------------------------------------------------
  * Instances
  */
-
-json_t *dv_inst_attr(const drover_stack *stack, const dv_inst *inst, const char *attr)
-{
-  json_t *v;
-
-  if(inst->applied && inst->applied->attributes &&
-     (v = json_object_get(inst->applied->attributes, attr)) != NULL)
-    return json_deep_copy(v);
-  if(inst->desired && (v = json_object_get(inst->desired, attr)) != NULL)
-    return json_deep_copy(v);
-  if(!strcmp(attr, "name") && inst->name)
-    return json_string(inst->name);
-  if(inst->live && inst->live->attributes &&
-     (v = json_object_get(inst->live->attributes, attr)) != NULL)
-    return json_deep_copy(v);
-  return dv_unknown();
-}
 
 static const drover_prop *prop_find(const drover_rtype *rt, const char *name)
 {
@@ -607,45 +706,22 @@ static int coerce_text(json_t *parent, const char *key, const drover_prop *prop,
   return 0;
 }
 
-/* "a,b[0],b[1]": every instance of every block inst's block depends on. */
-static char *deps_string(const drover_stack *st, const dv_inst *inst)
-{
-  size_t b = inst->block, i, k, len = 1;
-  char *out;
-
-  for(i = 0; i < st->block_ndeps[b]; i++) {
-    size_t d = st->block_deps[b][i];
-    for(k = 0; k < st->block_ninst[d]; k++)
-      len += strlen(st->insts[st->block_first[d] + k].address) + 1;
-  }
-  out = malloc(len);
-  if(!out)
-    return NULL;
-  out[0] = '\0';
-  for(i = 0; i < st->block_ndeps[b]; i++) {
-    size_t d = st->block_deps[b][i];
-    for(k = 0; k < st->block_ninst[d]; k++) {
-      if(out[0])
-        strcat(out, ",");
-      strcat(out, st->insts[st->block_first[d] + k].address);
-    }
-  }
-  return out;
-}
-
 drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error *err)
 {
   const drover_template *tpl;
   const dv_block *b;
   const drover_prop *dp;
   json_t *desired = NULL, *v;
-  char *pp = NULL, *sub = NULL, *deps = NULL, *name = NULL;
+  char *pp = NULL, *sub = NULL, *name = NULL;
   char what[200];
   const char *key;
+  int keep_name, same;
+  unsigned long runtime_before;
   drover_code rc = DROVER_OK;
 
   if(!stack || !inst)
     return drover_error_set(err, DROVER_E_ARG, "eval: missing argument");
+  runtime_before = stack->eval_runtime;
   tpl = stack->tpl;
   b = &tpl->blocks[inst->block];
   pp = dv_ptr_join(b->pointer, "properties");
@@ -676,6 +752,10 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
     dp = prop_find(b->rtype, key);
     if(!dp)
       continue; /* rejected at load */
+    /* The property's pointer is only for the message: a check is pure,
+     * so check first (no error recorded) and build it only to say why. */
+    if(!dv_prop_check(tpl, what, dp, v, pp, 1, NULL))
+      continue;
     free(sub);
     sub = dv_ptr_join(pp, key);
     if(!sub) {
@@ -722,35 +802,41 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
                       inst->address);
     goto out;
   }
-  else
+  else if(!(inst->name && inst->name_is_default))
     name = dv_default_name(stack->name, inst->address);
-  deps = deps_string(stack, inst);
-  if(!name || !deps) {
+  /* else: already the default name, which never changes; name stays NULL */
+  keep_name = !name && inst->name && inst->name_is_default && !json_is_string(v);
+  if(!name && !keep_name) {
     rc = nomem(err);
     goto out;
   }
-  inst->known = dv_is_known(desired);
-  inst->hash[0] = '\0';
-  if(inst->known) {
+  same = inst->desired && json_equal(desired, inst->desired);
+  if(same && inst->known && inst->hash[0]) {
+    /* Unchanged (refresh re-evaluates dependents): same hash. */
+  }
+  else if((inst->known = dv_is_known(desired)) != 0) {
     rc = dv_hash_json(inst->hash, desired);
     if(rc) {
       drover_error_set(err, rc, "cannot hash the properties of %s", inst->address);
       goto out;
     }
   }
+  else
+    inst->hash[0] = '\0';
   json_decref(inst->desired);
   inst->desired = desired;
   desired = NULL;
-  free(inst->name);
-  inst->name = name;
-  name = NULL;
-  free(inst->deps);
-  inst->deps = deps;
-  deps = NULL;
+  inst->eval_changed = !same;
+  inst->runtime_refs = stack->eval_runtime != runtime_before;
+  if(!keep_name) {
+    free(inst->name);
+    inst->name = name;
+    inst->name_is_default = !json_is_string(v);
+    name = NULL;
+  }
 out:
   json_decref(desired);
   free(name);
-  free(deps);
   free(sub);
   free(pp);
   return rc;
@@ -917,16 +1003,15 @@ out:
   return rc;
 }
 
+/* The one place a stack is torn down: what open built, what refresh and
+ * apply attached (live and applied objects, orphans), the provider
+ * instances and the lock. */
 void drover_stack_free(drover_stack *stack)
 {
   size_t i;
 
   if(!stack)
     return;
-  /* refresh.c's runtime first (live, applied, orphans, providers, lock);
-   * what follows frees anything it left, so a stack that never reached
-   * refresh is freed the same way. */
-  dv_stack_release_runtime(stack);
   for(i = 0; i < stack->ninsts; i++) {
     dv_inst *in = &stack->insts[i];
     free(in->address);
@@ -934,7 +1019,6 @@ void drover_stack_free(drover_stack *stack)
     json_decref(in->desired);
     drover_live_free(in->live);
     drover_live_free(in->applied);
-    free(in->deps);
   }
   free(stack->insts);
   free(stack->block_first);
@@ -943,20 +1027,18 @@ void drover_stack_free(drover_stack *stack)
     for(i = 0; i < stack->tpl->nblocks; i++)
       free(stack->block_deps[i]);
   free(stack->block_deps);
+  if(stack->block_depstr)
+    for(i = 0; i < stack->tpl->nblocks; i++)
+      free(stack->block_depstr[i]);
+  free(stack->block_depstr);
   free(stack->block_ndeps);
   free(stack->topo);
-  for(i = 0; stack->providers && i < stack->nproviders; i++) {
-    dv_pinst *p = &stack->providers[i];
-    if(p->initialised && p->vt && p->vt->cleanup)
-      p->vt->cleanup(p->state);
-    free(p->state);
-    json_decref(p->config);
-  }
-  free(stack->providers);
   drover_live_list_clear(&stack->orphans);
   free(stack->orphan_types);
-  if(stack->lock_fd >= 0)
-    close(stack->lock_fd);
+  drover_live_list_clear(&stack->copies);
+  free(stack->copy_types);
+  dv_stack_providers_release(stack);
+  drover_stack_unlock(stack);
   json_decref(stack->params);
   free(stack->name);
   free(stack->owned_text);

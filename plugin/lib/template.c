@@ -23,32 +23,6 @@
  * Small helpers
  */
 
-char *dv_ptr_join(const char *base, const char *seg)
-{
-  size_t bl = strlen(base), sl = strlen(seg), i, o;
-  char *out = malloc(bl + 1 + 2 * sl + 1);
-
-  if(!out)
-    return NULL;
-  memcpy(out, base, bl);
-  o = bl;
-  out[o++] = '/';
-  for(i = 0; i < sl; i++) {
-    if(seg[i] == '~') {
-      out[o++] = '~';
-      out[o++] = '0';
-    }
-    else if(seg[i] == '/') {
-      out[o++] = '~';
-      out[o++] = '1';
-    }
-    else
-      out[o++] = seg[i];
-  }
-  out[o] = '\0';
-  return out;
-}
-
 static char *ptr_index(const char *base, size_t i)
 {
   return dv_aprintf("%s/%zu", base, i);
@@ -180,16 +154,6 @@ static drover_code check_keys(const drover_template *tpl, const json_t *obj,
 static drover_code nomem(drover_error *err)
 {
   return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
-}
-
-size_t dv_block_find(const drover_template *tpl, const char *name)
-{
-  size_t i;
-
-  for(i = 0; tpl && i < tpl->nblocks; i++)
-    if(!strcmp(tpl->blocks[i].name, name))
-      return i;
-  return (size_t)-1;
 }
 
 /* ------------------------------------------------------------------------
@@ -767,7 +731,7 @@ static drover_code parse_properties(drover_template *tpl, dv_block *b, json_t *p
                       b->name, b->type_name, dp->name);
     goto out;
   }
-  b->properties = props;
+  b->properties = json_incref(props);
 out:
   free(names);
   free(pp);
@@ -785,7 +749,7 @@ static drover_code parse_count(drover_template *tpl, dv_block *b, json_t *c,
   if(!sub)
     return nomem(err);
   if((json_is_integer(c) && json_integer_value(c) >= 0) || str_has_ref(c))
-    b->count = c;
+    b->count = json_incref(c);
   else
     rc = dv_tpl_error(err, tpl, sub, 0, DROVER_E_TEMPLATE,
                       "count of resource \"%s\" must be a non-negative integer or a "
@@ -843,13 +807,6 @@ static drover_code parse_depends(drover_template *tpl, dv_block *b, json_t *d,
   rc = string_list(tpl, d, sub, what, &b->depends_on, &b->n_depends_on, err);
   if(rc)
     goto out;
-  names = calloc(tpl->nblocks + 1, sizeof(*names));
-  if(!names) {
-    rc = nomem(err);
-    goto out;
-  }
-  for(i = 0; i < tpl->nblocks; i++)
-    names[i] = tpl->blocks[i].name;
   for(i = 0; i < b->n_depends_on; i++) {
     const char *dn = b->depends_on[i];
     ep = ptr_index(sub, i);
@@ -863,6 +820,16 @@ static drover_code parse_depends(drover_template *tpl, dv_block *b, json_t *d,
       goto out;
     }
     if(dv_block_find(tpl, dn) == (size_t)-1) {
+      size_t j;
+      /* The candidate list only on this error path: building it for
+       * every block would cost blocks x blocks. */
+      names = calloc(tpl->nblocks + 1, sizeof(*names));
+      if(!names) {
+        rc = nomem(err);
+        goto out;
+      }
+      for(j = 0; j < tpl->nblocks; j++)
+        names[j] = tpl->blocks[j].name;
       suggest(sug, sizeof(sug), dn, names, tpl->nblocks);
       rc = dv_tpl_error(err, tpl, ep, 0, DROVER_E_TEMPLATE,
                         "resource \"%s\" depends on unknown resource \"%s\"%s",
@@ -1164,6 +1131,11 @@ static drover_code validate(drover_template *tpl, drover_error *err)
       return dv_tpl_error(err, tpl, b->pointer, 0, DROVER_E_TEMPLATE,
                           "resource \"%s\" must be an object, not %s", key, jtype(v));
   }
+  rc = dv_index_init(&tpl->block_ix, tpl->nblocks);
+  for(i = 0; !rc && i < tpl->nblocks; i++)
+    rc = dv_index_put(&tpl->block_ix, tpl->blocks[i].name, i);
+  if(rc)
+    return nomem(err);
   for(i = 0; i < tpl->nblocks; i++) {
     rc = parse_resource(tpl, &tpl->blocks[i],
                         json_object_get(res, tpl->blocks[i].name), err);
@@ -1291,14 +1263,22 @@ drover_code drover_template_load_buffer(drover_template **out, const char *buf,
       rc = syntax_error(tpl, &je, err);
     goto out;
   }
-  rc = dv_posmap_build(&tpl->posmap, tpl->text, tpl->len);
-  if(rc) {
-    drover_error_set(err, rc, "%s: cannot index positions", tpl->source);
+  /* Positions are indexed only when an error needs one (posmap.c). */
+  if(pthread_mutex_init(&tpl->posmap_mu, NULL)) {
+    rc = drover_error_set(err, DROVER_E_INTERNAL, "%s: cannot create a lock",
+                          tpl->source);
     goto out;
   }
+  tpl->posmap_mu_ok = 1;
   rc = validate(tpl, err);
   if(rc)
     goto out;
+  /* What the engine needs of each declaration is now in its dv_block
+   * (properties and count as references of their own); the declaration
+   * objects and the resources table go, about half a KB a block
+   * (doc/dev/engine-scale.md). The text stays for saved plans and
+   * positions. */
+  json_object_del(tpl->root, "resources");
   *out = tpl;
   tpl = NULL;
 out:
@@ -1378,7 +1358,10 @@ void drover_template_free(drover_template *tpl)
       free(b->ignore_changes[j]);
     free(b->ignore_changes);
     free(b->pointer);
+    json_decref(b->properties);
+    json_decref(b->count);
   }
+  dv_index_free(&tpl->block_ix);
   free(tpl->blocks);
   for(i = 0; i < tpl->noutputs; i++) {
     free(tpl->outputs[i].name);
@@ -1387,6 +1370,8 @@ void drover_template_free(drover_template *tpl)
   }
   free(tpl->outputs);
   dv_posmap_free(tpl->posmap);
+  if(tpl->posmap_mu_ok)
+    pthread_mutex_destroy(&tpl->posmap_mu);
   json_decref(tpl->root);
   free(tpl->stack);
   free(tpl->description);

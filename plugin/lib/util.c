@@ -89,3 +89,29 @@ const char *dv_did_you_mean(const char *word, const char *const *candidates, siz
   }
   return best;
 }
+
+char *dv_ptr_join(const char *base, const char *seg)
+{
+  size_t bl = strlen(base), sl = strlen(seg), i, o;
+  char *out = malloc(bl + 1 + 2 * sl + 1);
+
+  if(!out)
+    return NULL;
+  memcpy(out, base, bl);
+  o = bl;
+  out[o++] = '/';
+  for(i = 0; i < sl; i++) {
+    if(seg[i] == '~') {
+      out[o++] = '~';
+      out[o++] = '0';
+    }
+    else if(seg[i] == '/') {
+      out[o++] = '~';
+      out[o++] = '1';
+    }
+    else
+      out[o++] = seg[i];
+  }
+  out[o] = '\0';
+  return out;
+}

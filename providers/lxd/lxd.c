@@ -36,7 +36,8 @@ static const lxd_type_ops *ops_for(const drover_rtype *type)
  */
 
 static const char *const setting_names[] = {
-  "project", "socket", "url", "client_cert", "client_key", "server_cert", "timeout", NULL
+  "project", "socket", "url", "client_cert", "client_key", "server_cert", "timeout",
+  "request_timeout", NULL
 };
 
 /* A string setting: the environment variable env (when set and not
@@ -125,7 +126,19 @@ static drover_code lxd_init(void *state, const json_t *config,
   /* Each HTTP request is bounded; a /wait call stays below that bound
    * and is repeated until the operation's deadline. */
   hc.timeout = 60;
-  st->wait_chunk = 50;
+  timeout = json_object_get(config, "request_timeout");
+  if(timeout) {
+    if(!json_is_number(timeout) || json_number_value(timeout) < 2) {
+      rc = lxd_fail(err, DROVER_E_CONFIG, NULL,
+                    "request_timeout must be a number of seconds, at least 2");
+      goto out;
+    }
+    hc.timeout = json_number_value(timeout);
+  }
+  /* Whole seconds (LXD's timeout= is an integer), safely below the bound. */
+  st->wait_chunk = (double)(long)(hc.timeout * 5 / 6);
+  if(st->wait_chunk < 1)
+    st->wait_chunk = 1;
 
   url = setting(config, "url", "DROVER_LXD_URL");
   if(url) {

@@ -65,13 +65,21 @@ LXD_HIDDEN void lxd_result_free(lxd_result *r);
  * LXD 5.0 has no fields= parameter, and those two are about half of an
  * instance list that never reads them. */
 #define LXD_DROP_EXPANDED 0x4u
+/* Shape checks of a successful reply: its "metadata" must be an object
+ * (one object read, an operation) or an array (a listing). Anything else
+ * is an error, never an empty list or an absent object. */
+#define LXD_META_OBJECT 0x8u
+#define LXD_META_ARRAY 0x10u
 
 /* One REST call. body (may be NULL) is sent as compact JSON. address
  * (may be NULL) names the resource in error texts. A status >= 400 not
  * allowed by allow is recorded in err as "lxd: <address>: <LXD's message>"
  * with 404 on GET/DELETE -> DROVER_E_NOT_FOUND, 412 -> DROVER_E_CONFLICT, transient-
  * looking messages and exhausted retries -> DROVER_E_TRANSIENT, other 4xx
- * -> DROVER_E_PROVIDER. res is always initialised; free it with
+ * -> DROVER_E_PROVIDER. A successful status whose body is not an LXD
+ * sync/async envelope (invalid or truncated JSON, an error envelope, a
+ * missing type) is an error, as is an allowed 404 that is not LXD's own
+ * not-found envelope. res is always initialised; free it with
  * lxd_result_free(). */
 LXD_HIDDEN drover_code lxd_call(lxd_state *st, const char *method, const char *path,
                                 const char *if_match, const json_t *body,

@@ -246,9 +246,71 @@ static size_t drop_members(char *buf, size_t len, const char *const *keys)
  * One call
  */
 
-drover_code lxd_call(lxd_state *st, const char *method, const char *path,
-                     const char *if_match, const json_t *body, const char *address,
-                     unsigned allow, lxd_result *res, drover_error *err)
+/* A reply that is not what LXD sends is an error, never "nothing there":
+ * a 2xx must be a sync or async envelope (async with its operation), and
+ * an allowed 404 must be LXD's own error envelope saying 404. An error
+ * envelope inside a 2xx (seen from broken proxies) is an error too. */
+static drover_code envelope_check(const json_t *root, long status, const char *method,
+                                  const char *path, const char *address,
+                                  drover_error *err)
+{
+  const char *type, *text;
+  json_int_t code;
+
+  if(!root) /* garbled on the way more often than by LXD itself: retried */
+    return lxd_fail(err, DROVER_E_TRANSIENT, address,
+                    "%s %s: HTTP %ld reply is not JSON (empty, truncated or garbled)",
+                    method, path, status);
+  if(!json_is_object(root))
+    return lxd_fail(err, DROVER_E_PROVIDER, address,
+                    "%s %s: HTTP %ld reply is not an LXD response object",
+                    method, path, status);
+  type = json_string_value(json_object_get(root, "type"));
+  text = json_string_value(json_object_get(root, "error"));
+  code = json_integer_value(json_object_get(root, "error_code"));
+  if(status == 404) {
+    if(type && !strcmp(type, "error") && code == 404)
+      return DROVER_OK;
+    return lxd_fail(err, DROVER_E_PROVIDER, address,
+                    "%s %s: HTTP 404 without LXD's not-found reply", method, path);
+  }
+  if(type && !strcmp(type, "error"))
+    return lxd_fail(err, code >= 500 || lxd_transient_text(text) ? DROVER_E_TRANSIENT
+                                                                 : DROVER_E_PROVIDER,
+                    address, "%s %s: HTTP %ld reply carries an error%s%s",
+                    method, path, status, text && *text ? ": " : "",
+                    text && *text ? text : "");
+  if(!type || (strcmp(type, "sync") && strcmp(type, "async")))
+    return lxd_fail(err, DROVER_E_PROVIDER, address,
+                    "%s %s: HTTP %ld reply has no valid \"type\" (sync/async)",
+                    method, path, status);
+  if(!strcmp(type, "async") &&
+     !(json_string_value(json_object_get(root, "operation")) &&
+       *json_string_value(json_object_get(root, "operation"))))
+    return lxd_fail(err, DROVER_E_PROVIDER, address,
+                    "%s %s: async reply without an operation", method, path);
+  return DROVER_OK;
+}
+
+/* The metadata shape the caller asked for (LXD_META_*). */
+static drover_code meta_check(const lxd_result *res, unsigned allow, const char *method,
+                              const char *path, const char *address, drover_error *err)
+{
+  if((allow & LXD_META_OBJECT) && !json_is_object(res->meta))
+    return lxd_fail(err, DROVER_E_PROVIDER, address,
+                    "%s %s: reply without the expected metadata object", method, path);
+  if((allow & LXD_META_ARRAY) && !json_is_array(res->meta))
+    return lxd_fail(err, DROVER_E_PROVIDER, address,
+                    "%s %s: reply without the expected metadata list", method, path);
+  return DROVER_OK;
+}
+
+/* One request and its checks. *malformed is set when the reply was
+ * answered but not in LXD's shape (envelope_check/meta_check failed). */
+static drover_code call_once(lxd_state *st, const char *method, const char *path,
+                             const char *if_match, const json_t *body,
+                             const char *address, unsigned allow, lxd_result *res,
+                             int *malformed, drover_error *err)
 {
   drover_http_response resp;
   drover_error herr;
@@ -279,7 +341,7 @@ drover_code lxd_call(lxd_state *st, const char *method, const char *path,
   }
   if(resp.body && resp.len)
     root = json_loadb(resp.body, resp.len, 0, NULL);
-  if(root) {
+  if(json_is_object(root)) {
     json_t *m = json_object_get(root, "metadata");
     const char *e = json_string_value(json_object_get(root, "error"));
     const char *op = json_string_value(json_object_get(root, "operation"));
@@ -303,7 +365,10 @@ drover_code lxd_call(lxd_state *st, const char *method, const char *path,
     goto out;
   }
   if((allow & LXD_ALLOW_404) && resp.status == 404) {
-    rc = DROVER_OK;
+    /* "Gone" only on LXD's own not-found envelope: a bare 404 (a proxy's
+     * page, a truncated body) is no evidence that the object is absent. */
+    rc = envelope_check(root, resp.status, method, path, address, err);
+    *malformed = rc != DROVER_OK;
     goto out;
   }
   if((allow & LXD_ALLOW_EXISTS) && resp.status >= 400 && says_exists(resp.status, msg)) {
@@ -335,9 +400,11 @@ drover_code lxd_call(lxd_state *st, const char *method, const char *path,
       rc = lxd_fail(err, code, address, "HTTP %ld from %s %s", resp.status, method, path);
     goto out;
   }
-  if(!root) {
-    rc = lxd_fail(err, DROVER_E_PROVIDER, address, "%s %s: response is not JSON",
-                  method, path);
+  rc = envelope_check(root, resp.status, method, path, address, err);
+  if(!rc)
+    rc = meta_check(res, allow, method, path, address, err);
+  if(rc) {
+    *malformed = 1;
     goto out;
   }
   rc = DROVER_OK;
@@ -346,6 +413,37 @@ out:
   drover_http_response_free(&resp);
   free(text);
   return rc;
+}
+
+/* A GET is safe to ask again: a reply garbled on the way (cut short,
+ * not JSON, not LXD's shape) is re-read a few times before it becomes the
+ * error. Other methods are not repeated here; apply reads the object back
+ * instead (ambiguous failures). */
+#define LXD_MALFORMED_REREADS 2
+
+drover_code lxd_call(lxd_state *st, const char *method, const char *path,
+                     const char *if_match, const json_t *body, const char *address,
+                     unsigned allow, lxd_result *res, drover_error *err)
+{
+  drover_code rc;
+  unsigned attempt;
+
+  for(attempt = 0;; attempt++) {
+    drover_error local;
+    int malformed = 0;
+
+    drover_error_clear(&local);
+    rc = call_once(st, method, path, if_match, body, address, allow, res, &malformed,
+                   &local);
+    if(rc && malformed && !strcmp(method, "GET") && attempt < LXD_MALFORMED_REREADS) {
+      drover_logf(&st->env, DROVER_LOG_WARN, "lxd: %s; reading again", local.text);
+      lxd_result_free(res);
+      continue;
+    }
+    if(rc && err && !err->code)
+      *err = local;
+    return rc;
+  }
 }
 
 /* --------------------------------------------------------------------------
@@ -390,12 +488,18 @@ drover_code lxd_wait(lxd_state *st, const char *op, double deadline,
       goto out;
     }
     lxd_result_free(&res);
-    rc = lxd_call(st, "GET", path, NULL, NULL, address, LXD_ALLOW_404, &res, err);
+    rc = lxd_call(st, "GET", path, NULL, NULL, address, LXD_ALLOW_404 | LXD_META_OBJECT,
+                  &res, err);
     if(rc)
       goto out;
     if(res.status == 404) {
       /* LXD forgets finished operations after a few seconds. The caller
        * reads the object back, which tells the real outcome. */
+      goto out;
+    }
+    if(!json_is_integer(json_object_get(res.meta, "status_code"))) {
+      rc = lxd_fail(err, DROVER_E_PROVIDER, address,
+                    "operation %s: reply without a status code", op);
       goto out;
     }
     code = (long)json_integer_value(json_object_get(res.meta, "status_code"));

@@ -117,6 +117,24 @@ static drover_code inst_reread(lxd_state *st, const char *name, const char *addr
   return rc;
 }
 
+/* Whether name is now in the state action leads to (read back). */
+static int state_reached(lxd_state *st, const char *name, const char *address,
+                         const char *action)
+{
+  json_t *obj = NULL;
+  drover_error local;
+  const char *status;
+  int reached = 0;
+
+  drover_error_clear(&local);
+  if(inst_get(st, name, address, &obj, NULL, &local) == DROVER_OK && obj) {
+    status = json_string_value(json_object_get(obj, "status"));
+    reached = status && !strcmp(status, !strcmp(action, "start") ? "Running" : "Stopped");
+  }
+  json_decref(obj);
+  return reached;
+}
+
 /* PUT /state: "start", or "stop" (graceful first unless force). */
 static drover_code inst_state(lxd_state *st, const char *name, const char *address,
                               const char *action, int force, double deadline,
@@ -156,7 +174,19 @@ static drover_code inst_state(lxd_state *st, const char *name, const char *addre
     rc = lxd_fail(err, DROVER_E_NOMEM, address, "out of memory");
     goto out;
   }
-  rc = lxd_call_wait(st, "PUT", path, NULL, body, address, deadline, err);
+  drover_error_clear(&local);
+  rc = lxd_call_wait(st, "PUT", path, NULL, body, address, deadline, &local);
+  if(rc && rc != DROVER_E_NOMEM && state_reached(st, name, address, action)) {
+    /* The change was made but its reply lost, and the retry met it done
+     * ("The instance is already stopped"): the state decides, not the
+     * message. */
+    drover_logf(&st->env, DROVER_LOG_INFO, "lxd: %s: %s reported \"%s\", but the "
+                "instance is %s", address ? address : name, action, local.text,
+                !strcmp(action, "start") ? "running" : "stopped");
+    rc = DROVER_OK;
+  }
+  else if(rc && err && !err->code)
+    *err = local;
 out:
   json_decref(body);
   free(path);

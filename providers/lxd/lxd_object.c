@@ -54,7 +54,8 @@ drover_code lxd_get(lxd_state *st, const char *path, const char *address,
     *etag = NULL;
   if(!path)
     return lxd_fail(err, DROVER_E_NOMEM, address, "out of memory");
-  rc = lxd_call(st, "GET", path, NULL, NULL, address, LXD_ALLOW_404, &res, err);
+  rc = lxd_call(st, "GET", path, NULL, NULL, address, LXD_ALLOW_404 | LXD_META_OBJECT,
+                &res, err);
   if(!rc && res.status != 404) {
     *obj = res.meta;
     res.meta = NULL;
@@ -79,11 +80,17 @@ drover_code lxd_list_owned(lxd_state *st, const char *path, const char *stack,
 
   if(!path)
     return lxd_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-  rc = lxd_call(st, "GET", path, NULL, NULL, NULL, allow, &res, err);
+  rc = lxd_call(st, "GET", path, NULL, NULL, NULL, allow | LXD_META_ARRAY, &res, err);
   if(rc || res.status == 404)
     goto out;
   json_array_foreach(res.meta, i, obj) {
     drover_live *l;
+    if(!json_is_object(obj)) {
+      /* Skipping it could hide an owned object: refuse the listing. */
+      rc = lxd_fail(err, DROVER_E_PROVIDER, NULL, "GET %s: item %zu of the listing "
+                    "is not an object", path, i);
+      goto out;
+    }
     if(!lxd_owned(obj, stack))
       continue;
     rc = fn(&l, obj, ctx, NULL, err);

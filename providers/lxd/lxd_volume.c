@@ -72,7 +72,7 @@ static drover_code vol_pools(lxd_state *st, drover_error *err)
     rc = lxd_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
     goto out;
   }
-  rc = lxd_call(st, "GET", path, NULL, NULL, NULL, 0, &res, err);
+  rc = lxd_call(st, "GET", path, NULL, NULL, NULL, LXD_META_ARRAY, &res, err);
   if(rc)
     goto out;
   n = json_array_size(res.meta);
@@ -83,8 +83,12 @@ static drover_code vol_pools(lxd_state *st, drover_error *err)
   }
   json_array_foreach(res.meta, i, v) {
     const char *url = json_string_value(v), *slash;
-    if(!url)
-      continue;
+    if(!url) {
+      /* A pool left out would hide its volumes: refuse the listing. */
+      rc = lxd_fail(err, DROVER_E_PROVIDER, NULL, "storage pool list: item %zu is not "
+                    "a string", i);
+      goto out;
+    }
     slash = strrchr(url, '/');
     st->pools[st->npools] = strdup(slash ? slash + 1 : url);
     if(!st->pools[st->npools]) {

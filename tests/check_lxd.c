@@ -1,0 +1,636 @@
+/* check_lxd.c - the LXD provider against a scripted local LXD.
+ *
+ * A thread listens on a unix socket in a temp dir and answers each request
+ * (one per connection) from a routing table: the first route whose
+ * "METHOD /path" prefix starts the request line gives the status and body.
+ * The provider is driven through its table (dv_provider_find("lxd")), as
+ * the engine does. What is checked: replies that do not have LXD's shape
+ * (error envelopes inside a 200, missing or mistyped metadata, invalid or
+ * truncated JSON, a bare 404) are errors on every call path, never an
+ * empty list, an absent object or a deletion.
+ */
+#include <check.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "engine.h"
+
+/* --------------------------------------------------------------------------
+ * The scripted LXD
+ */
+
+typedef struct route {
+  const char *prefix;   /* "GET /1.0/instances?" */
+  int status;
+  const char *body;
+  long claim;           /* Content-Length to announce; < 0: the body's length */
+  int first;            /* > 0: body answers the first `first` hits, then later */
+  const char *later;
+  int hits;             /* touched by the server thread only */
+} route;
+
+#define MAX_ROUTES 16
+
+typedef struct stub {
+  int fd;
+  char dir[64];
+  char sock[128];
+  route routes[MAX_ROUTES];
+  size_t nroutes;
+  atomic_int stop;
+  atomic_int deletes;   /* DELETE requests seen */
+  atomic_int puts;      /* PUT requests seen */
+  pthread_t th;
+} stub;
+
+static void read_head(int c, char *buf, size_t size)
+{
+  size_t len = 0;
+  long want = -1;
+  struct timeval tv = {1, 0};
+
+  setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  buf[0] = '\0';
+  while(len + 1 < size) {
+    ssize_t n = recv(c, buf + len, size - 1 - len, 0);
+    char *end;
+    if(n <= 0)
+      break;
+    len += (size_t)n;
+    buf[len] = '\0';
+    end = strstr(buf, "\r\n\r\n");
+    if(end && want < 0) {
+      char *cl = strcasestr(buf, "\r\nContent-Length:");
+      want = (long)(end + 4 - buf) + (cl && cl < end ? strtol(cl + 17, NULL, 10) : 0);
+    }
+    if(want >= 0 && (long)len >= want)
+      break;
+  }
+}
+
+static void *stub_main(void *arg)
+{
+  stub *s = arg;
+  char req[16384], head[256];
+
+  while(!atomic_load(&s->stop)) {
+    struct pollfd p = {s->fd, POLLIN, 0};
+    route *r = NULL;
+    size_t i;
+    int c;
+
+    if(poll(&p, 1, 50) <= 0)
+      continue;
+    c = accept(s->fd, NULL, NULL);
+    if(c < 0)
+      continue;
+    read_head(c, req, sizeof(req));
+    if(!strncmp(req, "DELETE ", 7))
+      atomic_fetch_add(&s->deletes, 1);
+    if(!strncmp(req, "PUT ", 4))
+      atomic_fetch_add(&s->puts, 1);
+    for(i = 0; i < s->nroutes && !r; i++)
+      if(!strncmp(req, s->routes[i].prefix, strlen(s->routes[i].prefix)))
+        r = &s->routes[i];
+    if(!r) {
+      static route nf = {"", 404,
+        "{\"type\":\"error\",\"error\":\"not found\",\"error_code\":404}", -1, 0,
+        NULL, 0};
+      fprintf(stderr, "stub: no route for %.80s\n", req);
+      r = &nf;
+    }
+    {
+      const char *body = r->first > 0 && r->hits++ >= r->first ? r->later : r->body;
+      size_t blen = strlen(body);
+      int n = snprintf(head, sizeof(head),
+                       "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+                       "Content-Length: %ld\r\nConnection: close\r\n\r\n",
+                       r->status, r->claim >= 0 ? r->claim : (long)blen);
+      if(send(c, head, (size_t)n, MSG_NOSIGNAL) < 0 ||
+         send(c, body, blen, MSG_NOSIGNAL) < 0)
+        perror("send");
+    }
+    shutdown(c, SHUT_WR);
+    close(c);
+  }
+  return NULL;
+}
+
+static void stub_route(stub *s, const char *prefix, int status, const char *body,
+                       long claim)
+{
+  ck_assert_uint_lt(s->nroutes, MAX_ROUTES);
+  s->routes[s->nroutes].prefix = prefix;
+  s->routes[s->nroutes].status = status;
+  s->routes[s->nroutes].body = body;
+  s->routes[s->nroutes].claim = claim;
+  s->nroutes++;
+}
+
+/* Routes are set before start and never change while the thread runs. */
+static void stub_start(stub *s)
+{
+  struct sockaddr_un sa;
+
+  strcpy(s->dir, "/tmp/check_lxd.XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(s->dir));
+  snprintf(s->sock, sizeof(s->sock), "%s/lxd.sock", s->dir);
+  memset(&sa, 0, sizeof(sa));
+  sa.sun_family = AF_UNIX;
+  memcpy(sa.sun_path, s->sock, strlen(s->sock) + 1);
+  s->fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  ck_assert_int_ge(s->fd, 0);
+  ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  ck_assert_int_eq(listen(s->fd, 16), 0);
+  ck_assert_int_eq(pthread_create(&s->th, NULL, stub_main, s), 0);
+}
+
+static void stub_stop(stub *s)
+{
+  atomic_store(&s->stop, 1);
+  pthread_join(s->th, NULL);
+  close(s->fd);
+  unlink(s->sock);
+  rmdir(s->dir);
+}
+
+/* The routes every test needs: init's project probe. */
+static void stub_init(stub *s)
+{
+  memset(s, 0, sizeof(*s));
+  stub_route(s, "GET /1.0/networks", 200, "{\"type\":\"sync\",\"metadata\":[]}", -1);
+}
+
+/* --------------------------------------------------------------------------
+ * The provider
+ */
+
+typedef struct prov {
+  const drover_provider *vt;
+  void *state;
+} prov;
+
+static const drover_rtype *type_named(const drover_provider *vt, const char *name)
+{
+  size_t i;
+
+  for(i = 0; vt->types[i]; i++)
+    if(!strcmp(vt->types[i]->name, name))
+      return vt->types[i];
+  ck_abort_msg("no type %s", name);
+  return NULL;
+}
+
+static void prov_open(prov *p, stub *s)
+{
+  json_t *cfg = json_pack("{s:s}", "socket", s->sock);
+  drover_error err;
+
+  drover_error_clear(&err);
+  p->vt = dv_provider_find("lxd");
+  ck_assert_ptr_nonnull(p->vt);
+  p->state = calloc(1, p->vt->state_size);
+  ck_assert_ptr_nonnull(p->state);
+  ck_assert_msg(p->vt->init(p->state, cfg, NULL, &err) == DROVER_OK, "init: %s", err.text);
+  json_decref(cfg);
+}
+
+static void prov_close(prov *p)
+{
+  p->vt->cleanup(p->state);
+  free(p->state);
+}
+
+/* list of type against a stub answering the listing with status/body. */
+static drover_code list_with(const char *type, const char *prefix, int status,
+                             const char *body, long claim, size_t *count,
+                             drover_error *err)
+{
+  stub s;
+  prov p;
+  drover_live_list out = {NULL, 0, 0};
+  drover_code rc;
+
+  stub_init(&s);
+  stub_route(&s, "GET /1.0/storage-pools?", 200,
+             "{\"type\":\"sync\",\"metadata\":[\"/1.0/storage-pools/default\"]}", -1);
+  stub_route(&s, prefix, status, body, claim);
+  stub_start(&s);
+  prov_open(&p, &s);
+  drover_error_clear(err);
+  rc = p.vt->list(p.state, type_named(p.vt, type), "st", &out, err);
+  *count = out.count;
+  drover_live_list_clear(&out);
+  prov_close(&p);
+  stub_stop(&s);
+  return rc;
+}
+
+#define INST_LIST "GET /1.0/instances?"
+#define OK_ITEM "{\"name\":\"st-web-0\",\"status\":\"Running\",\"config\":" \
+                "{\"user.drover.stack\":\"st\",\"user.drover.address\":\"web[0]\"}}"
+
+/* --------------------------------------------------------------------------
+ * Listings
+ */
+
+START_TEST(list_valid_control)
+{
+  drover_error err;
+  size_t n = 99;
+
+  ck_assert_int_eq(list_with("lxd.instance", INST_LIST, 200,
+                             "{\"type\":\"sync\",\"metadata\":[" OK_ITEM "]}", -1, &n, &err),
+                   DROVER_OK);
+  ck_assert_uint_eq(n, 1);
+  ck_assert_int_eq(list_with("lxd.instance", INST_LIST, 200,
+                             "{\"type\":\"sync\",\"metadata\":[]}", -1, &n, &err),
+                   DROVER_OK);
+  ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
+/* Each body, given with a 200, must make the instance list fail. */
+static const char *const bad_lists[] = {
+  "{\"type\":\"error\",\"error\":\"Failed to fetch instances\",\"error_code\":403,"
+  "\"metadata\":[]}",
+  "{\"type\":\"sync\"}",                             /* no metadata */
+  "{\"type\":\"sync\",\"metadata\":null}",
+  "{\"type\":\"sync\",\"metadata\":{}}",             /* wrong type */
+  "{\"type\":\"sync\",\"metadata\":\"none\"}",
+  "{\"type\":\"sync\",\"metadata\":[\"/1.0/instances/st-web-0\"]}", /* not recursion=1 */
+  "{\"metadata\":[]}",                               /* no type */
+  "{\"type\":\"sync\",\"metadata\":[" OK_ITEM,       /* truncated */
+  "{\"type\":\"sync\",\"metadata\":[}",              /* invalid */
+  "<html>bad gateway</html>",
+  "[]",
+  "",
+  NULL
+};
+
+START_TEST(list_bad_shapes_fail)
+{
+  size_t i;
+
+  for(i = 0; bad_lists[i]; i++) {
+    drover_error err;
+    size_t n = 99;
+    drover_code rc = list_with("lxd.instance", INST_LIST, 200, bad_lists[i], -1, &n, &err);
+    ck_assert_msg(rc != DROVER_OK, "list accepted %s", bad_lists[i]);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_msg(strstr(err.text, "lxd: "), "error text: %s", err.text);
+  }
+}
+END_TEST
+
+START_TEST(list_error_envelope_names_lxd_text)
+{
+  drover_error err;
+  size_t n;
+
+  ck_assert_int_ne(list_with("lxd.instance", INST_LIST, 200, bad_lists[0], -1, &n, &err),
+                   DROVER_OK);
+  ck_assert_msg(strstr(err.text, "Failed to fetch instances"), "%s", err.text);
+}
+END_TEST
+
+/* A body cut short of its Content-Length. */
+START_TEST(list_short_body_fails)
+{
+  drover_error err;
+  size_t n = 99;
+
+  ck_assert_int_ne(list_with("lxd.instance", INST_LIST, 200,
+                             "{\"type\":\"sync\",\"metadata\":[]}", 400, &n, &err),
+                   DROVER_OK);
+  ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
+START_TEST(profile_and_volume_lists_fail)
+{
+  drover_error err;
+  size_t n = 99;
+
+  ck_assert_int_ne(list_with("lxd.profile", "GET /1.0/profiles?", 200,
+                             "{\"type\":\"sync\"}", -1, &n, &err), DROVER_OK);
+  ck_assert_int_ne(list_with("lxd.storage_volume", "GET /1.0/storage-pools/default/", 200,
+                             "{\"type\":\"error\",\"error\":\"x\",\"error_code\":500}", -1,
+                             &n, &err), DROVER_OK);
+  ck_assert_int_ne(list_with("lxd.storage_volume", "GET /1.0/storage-pools/default/", 200,
+                             "{\"type\":\"sync\",\"metadata\":{}}", -1, &n, &err),
+                   DROVER_OK);
+  /* A bare 404 (not LXD's envelope) is no proof that the pool is empty. */
+  ck_assert_int_ne(list_with("lxd.storage_volume", "GET /1.0/storage-pools/default/", 404,
+                             "", -1, &n, &err), DROVER_OK);
+  ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
+/* --------------------------------------------------------------------------
+ * Read, delete, create, update, operations
+ */
+
+START_TEST(read_without_metadata_is_not_absent)
+{
+  stub s;
+  prov p;
+  drover_live *out = NULL;
+  drover_error err;
+  drover_code rc;
+
+  stub_init(&s);
+  stub_route(&s, "GET /1.0/instances/st-web-0", 200, "{\"type\":\"sync\"}", -1);
+  stub_start(&s);
+  prov_open(&p, &s);
+  drover_error_clear(&err);
+  rc = p.vt->read(p.state, type_named(p.vt, "lxd.instance"), "st-web-0", &out, &err);
+  ck_assert_int_ne(rc, DROVER_OK);
+  ck_assert_int_ne(rc, DROVER_E_NOT_FOUND);
+  ck_assert_ptr_null(out);
+  prov_close(&p);
+  stub_stop(&s);
+}
+END_TEST
+
+/* Delete of st-web-0 whose GET answers status/body: returns the code. */
+static drover_code delete_with(const char *type, const char *get_prefix, int status,
+                               const char *body, int *deletes, drover_error *err)
+{
+  stub s;
+  prov p;
+  drover_live *cur = drover_live_new();
+  drover_code rc;
+
+  ck_assert_ptr_nonnull(cur);
+  cur->name = strdup("st-web-0");
+  cur->address = strdup("web[0]");
+  stub_init(&s);
+  stub_route(&s, get_prefix, status, body, -1);
+  /* Deleting would answer with an error envelope inside a 200. */
+  stub_route(&s, "DELETE ", 200, "{\"type\":\"error\",\"error\":\"nope\",\"error_code\":500}",
+             -1);
+  stub_start(&s);
+  prov_open(&p, &s);
+  drover_error_clear(err);
+  rc = p.vt->del(p.state, type_named(p.vt, type), cur, drover_now() + 30, err);
+  *deletes = atomic_load(&s.deletes);
+  prov_close(&p);
+  stub_stop(&s);
+  drover_live_free(cur);
+  return rc;
+}
+
+START_TEST(delete_never_assumes_gone)
+{
+  static const char *const bodies[] = {
+    "{\"type\":\"sync\"}",
+    "{\"type\":\"sync\",\"metadata\":[]}",
+    "{\"type\":\"error\",\"error\":\"Instance not found\",\"error_code\":404}",
+    "{\"type\":\"sync\",\"metadata\":{\"name\":\"st-web-0\"",
+    NULL
+  };
+  drover_error err;
+  int deletes;
+  size_t i;
+
+  for(i = 0; bodies[i]; i++) {
+    ck_assert_msg(delete_with("lxd.instance", "GET /1.0/instances/", 200, bodies[i],
+                              &deletes, &err) != DROVER_OK, "delete accepted %s", bodies[i]);
+    ck_assert_int_eq(deletes, 0);
+  }
+  /* A 404 without LXD's envelope is not "gone" either. */
+  ck_assert_int_ne(delete_with("lxd.instance", "GET /1.0/instances/", 404, "not here",
+                               &deletes, &err), DROVER_OK);
+  /* The DELETE itself answered with an error envelope in a 200. */
+  ck_assert_int_ne(delete_with("lxd.instance", "GET /1.0/instances/", 200,
+                               "{\"type\":\"sync\",\"metadata\":{\"name\":\"st-web-0\","
+                               "\"status\":\"Stopped\"}}", &deletes, &err), DROVER_OK);
+  ck_assert_int_eq(deletes, 1);
+  ck_assert_int_ne(delete_with("lxd.profile", "GET /1.0/profiles/", 200, "{}", &deletes,
+                               &err), DROVER_OK);
+  ck_assert_int_eq(deletes, 1);
+}
+END_TEST
+
+START_TEST(delete_real_404_is_gone)
+{
+  drover_error err;
+  int deletes;
+
+  ck_assert_int_eq(delete_with("lxd.instance", "GET /1.0/instances/", 404,
+                               "{\"type\":\"error\",\"error\":\"Instance not found\","
+                               "\"error_code\":404,\"metadata\":null}", &deletes, &err),
+                   DROVER_OK);
+  ck_assert_int_eq(deletes, 0);
+}
+END_TEST
+
+static drover_code create_with(const char *post_body, const char *wait_body,
+                               drover_error *err)
+{
+  stub s;
+  prov p;
+  drover_res_req req;
+  drover_live *out = NULL;
+  json_t *props = json_pack("{s:s, s:s}", "image", "busybox", "state", "stopped");
+  drover_code rc;
+
+  stub_init(&s);
+  stub_route(&s, "POST /1.0/instances", 200, post_body, -1);
+  stub_route(&s, "GET /1.0/operations/", 200, wait_body, -1);
+  stub_route(&s, "GET /1.0/instances/st-web-0", 200,
+             "{\"type\":\"sync\",\"metadata\":{\"name\":\"st-web-0\",\"status\":\"Stopped\","
+             "\"config\":{\"user.drover.stack\":\"st\",\"user.drover.address\":\"web[0]\"}}}",
+             -1);
+  stub_start(&s);
+  prov_open(&p, &s);
+  memset(&req, 0, sizeof(req));
+  req.stack = "st";
+  req.address = "web[0]";
+  req.name = "st-web-0";
+  req.hash = "0123456789abcdef";
+  req.deps = "";
+  req.properties = props;
+  req.deadline = drover_now() + 30;
+  drover_error_clear(err);
+  rc = p.vt->create(p.state, type_named(p.vt, "lxd.instance"), &req, &out, err);
+  drover_live_free(out);
+  prov_close(&p);
+  stub_stop(&s);
+  json_decref(props);
+  return rc;
+}
+
+#define OP_OK "{\"type\":\"sync\",\"metadata\":{\"status_code\":200,\"status\":\"Success\"}}"
+#define ASYNC "{\"type\":\"async\",\"operation\":\"/1.0/operations/abc\",\"metadata\":{}}"
+
+START_TEST(create_checks_replies)
+{
+  drover_error err;
+
+  ck_assert_int_eq(create_with(ASYNC, OP_OK, &err), DROVER_OK); /* control */
+  ck_assert_int_ne(create_with("{\"type\":\"error\",\"error\":\"Failed creating "
+                               "instance record\",\"error_code\":400}", OP_OK, &err),
+                   DROVER_OK);
+  ck_assert_msg(strstr(err.text, "Failed creating instance record"), "%s", err.text);
+  ck_assert_int_ne(create_with("{\"type\":\"async\",\"metadata\":{}}", OP_OK, &err),
+                   DROVER_OK);
+  ck_assert_int_ne(create_with("{\"type\":\"asy", OP_OK, &err), DROVER_OK);
+  /* The operation's own reply. */
+  ck_assert_int_ne(create_with(ASYNC, "{\"type\":\"sync\",\"metadata\":{}}", &err),
+                   DROVER_OK);
+  ck_assert_int_ne(create_with(ASYNC, "{\"type\":\"sync\"}", &err), DROVER_OK);
+  ck_assert_int_ne(create_with(ASYNC, "{\"type\":\"error\",\"error\":\"x\","
+                               "\"error_code\":400}", &err), DROVER_OK);
+  ck_assert_int_ne(create_with(ASYNC, "{\"type\":\"sync\",\"metadata\":{\"status_code\":20",
+                               &err), DROVER_OK);
+}
+END_TEST
+
+START_TEST(update_error_envelope_fails)
+{
+  stub s;
+  prov p;
+  drover_res_req req;
+  drover_live *cur = drover_live_new(), *out = NULL;
+  json_t *props = json_pack("{s:{}, s:{}, s:s}", "config", "devices", "description", "x");
+  drover_error err;
+  drover_code rc;
+
+  stub_init(&s);
+  stub_route(&s, "GET /1.0/profiles/st-p", 200,
+             "{\"type\":\"sync\",\"metadata\":{\"name\":\"st-p\",\"config\":{}}}", -1);
+  stub_route(&s, "PUT /1.0/profiles/st-p", 200,
+             "{\"type\":\"error\",\"error\":\"Profile is busy\",\"error_code\":400}", -1);
+  stub_start(&s);
+  prov_open(&p, &s);
+  cur->name = strdup("st-p");
+  memset(&req, 0, sizeof(req));
+  req.stack = "st";
+  req.address = "p";
+  req.name = "st-p";
+  req.hash = "0123456789abcdef";
+  req.deps = "";
+  req.properties = props;
+  drover_error_clear(&err);
+  rc = p.vt->update(p.state, type_named(p.vt, "lxd.profile"), &req, cur, &out, &err);
+  ck_assert_int_ne(rc, DROVER_OK);
+  ck_assert_int_eq(atomic_load(&s.puts), 1);
+  ck_assert_msg(strstr(err.text, "Profile is busy"), "%s", err.text);
+  drover_live_free(out);
+  drover_live_free(cur);
+  prov_close(&p);
+  stub_stop(&s);
+  json_decref(props);
+}
+END_TEST
+
+/* The stop was made but its reply lost; the retry says "already stopped".
+ * The instance's state decides: the delete goes on. */
+START_TEST(stop_already_done_counts)
+{
+  stub s;
+  prov p;
+  drover_live *cur = drover_live_new();
+  drover_error err;
+  drover_code rc;
+
+  stub_init(&s);
+  stub_route(&s, "GET /1.0/instances/st-web-0", 200,
+             "{\"type\":\"sync\",\"metadata\":{\"name\":\"st-web-0\",\"status\":\"Running\"}}",
+             -1);
+  s.routes[s.nroutes - 1].first = 1;
+  s.routes[s.nroutes - 1].later =
+    "{\"type\":\"sync\",\"metadata\":{\"name\":\"st-web-0\",\"status\":\"Stopped\"}}";
+  stub_route(&s, "PUT /1.0/instances/st-web-0/state", 400,
+             "{\"type\":\"error\",\"error\":\"The instance is already stopped\","
+             "\"error_code\":400}", -1);
+  stub_route(&s, "DELETE /1.0/instances/st-web-0", 200, ASYNC, -1);
+  stub_route(&s, "GET /1.0/operations/", 200, OP_OK, -1);
+  stub_start(&s);
+  prov_open(&p, &s);
+  cur->name = strdup("st-web-0");
+  drover_error_clear(&err);
+  rc = p.vt->del(p.state, type_named(p.vt, "lxd.instance"), cur, drover_now() + 30, &err);
+  ck_assert_msg(rc == DROVER_OK, "%s", err.text);
+  ck_assert_int_eq(atomic_load(&s.deletes), 1);
+  prov_close(&p);
+  stub_stop(&s);
+  drover_live_free(cur);
+}
+END_TEST
+
+/* Control: "already stopped" while the instance is still running is an
+ * error, and nothing is deleted. */
+START_TEST(stop_failed_is_error)
+{
+  stub s;
+  prov p;
+  drover_live *cur = drover_live_new();
+  drover_error err;
+
+  stub_init(&s);
+  stub_route(&s, "GET /1.0/instances/st-web-0", 200,
+             "{\"type\":\"sync\",\"metadata\":{\"name\":\"st-web-0\",\"status\":\"Running\"}}",
+             -1);
+  stub_route(&s, "PUT /1.0/instances/st-web-0/state", 400,
+             "{\"type\":\"error\",\"error\":\"The instance is already stopped\","
+             "\"error_code\":400}", -1);
+  stub_start(&s);
+  prov_open(&p, &s);
+  cur->name = strdup("st-web-0");
+  drover_error_clear(&err);
+  ck_assert_int_ne(p.vt->del(p.state, type_named(p.vt, "lxd.instance"), cur,
+                             drover_now() + 30, &err), DROVER_OK);
+  ck_assert_msg(strstr(err.text, "already stopped"), "%s", err.text);
+  ck_assert_int_eq(atomic_load(&s.deletes), 0);
+  prov_close(&p);
+  stub_stop(&s);
+  drover_live_free(cur);
+}
+END_TEST
+
+static Suite *lxd_suite(void)
+{
+  Suite *s = suite_create("lxd");
+  TCase *tc = tcase_create("replies");
+
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, list_valid_control);
+  tcase_add_test(tc, list_bad_shapes_fail);
+  tcase_add_test(tc, list_error_envelope_names_lxd_text);
+  tcase_add_test(tc, list_short_body_fails);
+  tcase_add_test(tc, profile_and_volume_lists_fail);
+  tcase_add_test(tc, read_without_metadata_is_not_absent);
+  tcase_add_test(tc, delete_never_assumes_gone);
+  tcase_add_test(tc, delete_real_404_is_gone);
+  tcase_add_test(tc, create_checks_replies);
+  tcase_add_test(tc, update_error_envelope_fails);
+  tcase_add_test(tc, stop_already_done_counts);
+  tcase_add_test(tc, stop_failed_is_error);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void)
+{
+  SRunner *sr;
+  int failed;
+
+  if(drover_global_init() != DROVER_OK)
+    return 1;
+  sr = srunner_create(lxd_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  drover_global_cleanup();
+  return failed ? 1 : 0;
+}
