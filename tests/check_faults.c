@@ -125,9 +125,9 @@ static void setup(void)
  * Lost responses and half-done ops
  */
 
-/* The create reached the cloud but its answer was lost: the retry must
- * ask for the same name with the same labels, so the provider adopts the
- * object instead of failing or making a second one. */
+/* The create reached the cloud but its answer was lost: apply reads the
+ * object back and, its goal holding, counts it as created without a
+ * second create; never a second object. */
 START_TEST(create_lost_response_adopted)
 {
   fx f;
@@ -139,8 +139,9 @@ START_TEST(create_lost_response_adopted)
   fx_apply_ok(&f);
   ck_assert_uint_eq(f.res.created, 4);
   ck_assert_uint_eq(f.res.failed, 0);
-  ck_assert_uint_eq(fake_calls(FAKE_OP_CREATE, "fake.thing"), 3 + 1);
-  ck_assert_uint_eq(fake_calls(FAKE_OP_CREATE, "fake.group"), 2);
+  ck_assert_uint_eq(fake_calls(FAKE_OP_CREATE, "fake.thing"), 3);
+  ck_assert_uint_eq(fake_calls(FAKE_OP_CREATE, "fake.group"), 1);
+  ck_assert_uint_ge(fake_calls(FAKE_OP_READ, NULL), 2);
   ck_assert_uint_eq(fake_count_address("fake.thing", "web[1]"), 1);
   ck_assert_uint_eq(fake_count(NULL, NULL), 4);
   fx_close(&f);
@@ -165,31 +166,34 @@ START_TEST(create_midway_converges)
 }
 END_TEST
 
-/* A lost response is not retried forever, and a permanent error after the
- * change is reported, not taken for success. */
-START_TEST(create_lost_permanent_reported)
+/* A permanent error after the change (the cloud acted, then answered
+ * badly): read back, the goal holds, so it is done. The same error before
+ * the change stays a failure for that resource alone. */
+START_TEST(create_permanent_after_vs_before)
 {
   fx f;
 
   fx_open(&f, TPL, NULL);
   fx_plan(&f, 0);
   fake_fail_at(FAKE_OP_CREATE, "solo", 1, DROVER_E_PROVIDER, FAKE_FAULT_AFTER);
+  fx_apply_ok(&f);
+  ck_assert_uint_eq(f.res.created, 4);
+  ck_assert_uint_eq(fake_calls(FAKE_OP_CREATE, "fake.thing"), 3);
+  ck_assert_uint_eq(fake_count_address("fake.thing", "solo"), 1);
+  fx_close(&f);
+  converged(TPL);
+
+  fake_reset();
+  fx_open(&f, TPL, NULL);
+  fx_plan(&f, 0);
+  fake_fail_at(FAKE_OP_CREATE, "solo", 1, DROVER_E_PROVIDER, FAKE_FAULT_BEFORE);
   ck_assert_int_eq(fx_apply(&f), DROVER_E_PARTIAL);
   ck_assert_int_eq(f.err.code, DROVER_E_PROVIDER);
   ck_assert_str_eq(f.err.address, "solo");
   ck_assert_uint_eq(f.res.failed, 1);
-  ck_assert_uint_eq(fake_calls(FAKE_OP_CREATE, "fake.thing"), 3);
+  ck_assert_uint_eq(f.res.created, 3);
+  ck_assert_uint_eq(fake_count_address("fake.thing", "solo"), 0);
   fx_close(&f);
-  /* The next run finds the object and has nothing to create. */
-  {
-    fx g;
-    fx_open(&g, TPL, NULL);
-    fx_plan(&g, 0);
-    fx_apply_ok(&g);
-    ck_assert_uint_eq(g.res.created, 0);
-    ck_assert_uint_eq(fake_count_address("fake.thing", "solo"), 1);
-    fx_close(&g);
-  }
 }
 END_TEST
 
@@ -214,15 +218,18 @@ START_TEST(update_lost_response_and_midway)
   fake_fail_at(FAKE_OP_UPDATE, "web[1]", 1, DROVER_E_TRANSIENT, FAKE_FAULT_MIDWAY);
   fx_apply_ok(&f);
   ck_assert_uint_eq(f.res.updated, 2);
-  ck_assert_uint_eq(fake_calls(FAKE_OP_UPDATE, NULL), 4);
+  /* web[0] read back and done; web[1] half done, so updated again. */
+  ck_assert_uint_eq(fake_calls(FAKE_OP_UPDATE, NULL), 3);
   ck_assert_str_eq(prop_str("fake.thing", "fx-web-1", "state"), "running");
   fx_close(&f);
   converged(TPL);
 }
 END_TEST
 
-/* A delete whose answer was lost: the retry finds the object gone, which
- * is success; a delete stopped midway (stopped, not deleted) finishes. */
+/* A delete whose answer was lost: read back, the object is gone, so it
+ * is done without a retry; a delete stopped midway (stopped, not
+ * deleted) is tried again and finishes. A delete of an object already
+ * gone succeeds. */
 START_TEST(delete_lost_response_and_midway)
 {
   fx f;
@@ -237,8 +244,19 @@ START_TEST(delete_lost_response_and_midway)
   ck_assert_uint_eq(f.res.deleted, 4);
   ck_assert_uint_eq(f.res.failed, 0);
   ck_assert_uint_eq(fake_count(NULL, NULL), 0);
+  ck_assert_uint_eq(fake_calls(FAKE_OP_DELETE, NULL), 4 + 1);
+  fx_close(&f);
+
+  /* Gone between plan and apply: the delete still succeeds. */
+  fake_reset();
+  fx_open(&f, TPL, NULL);
+  fx_plan(&f, 0);
+  fx_apply_ok(&f);
+  fx_plan(&f, DROVER_PLAN_DESTROY);
+  ck_assert_int_eq(fake_remove("fake.thing", "fx-solo"), 0);
+  fx_apply_ok(&f);
   ck_assert_uint_eq(fake_stat(FAKE_STAT_DELETE_MISSING), 1);
-  ck_assert_uint_eq(fake_calls(FAKE_OP_DELETE, NULL), 4 + 2);
+  ck_assert_uint_eq(fake_count(NULL, NULL), 0);
   fx_close(&f);
 }
 END_TEST
@@ -487,7 +505,7 @@ static Suite *faults_suite(void)
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, create_lost_response_adopted);
   tcase_add_test(tc, create_midway_converges);
-  tcase_add_test(tc, create_lost_permanent_reported);
+  tcase_add_test(tc, create_permanent_after_vs_before);
   tcase_add_test(tc, update_lost_response_and_midway);
   tcase_add_test(tc, delete_lost_response_and_midway);
   tcase_add_test(tc, faults_before_every_op);
