@@ -148,6 +148,12 @@ named_instances() {
   api_jq "/1.0/instances?recursion=0" '.metadata[] | select(startswith($p))
       | ltrimstr("/1.0/instances/")' --arg p "/1.0/instances/${1:-$STACK}-" | sort
 }
+# Profiles whose name starts with the stack's prefix, labelled or not (a
+# drover that failed to label, or a run killed at the wrong moment).
+named_profiles() {
+  api_jq "/1.0/profiles?recursion=0" '.metadata[] | select(startswith($p))
+      | ltrimstr("/1.0/profiles/")' --arg p "/1.0/profiles/${1:-$STACK}-" | sort
+}
 instance_json() { api_jq "/1.0/instances/$1" .metadata; }
 instance_status() { api_jq "/1.0/instances/$1" .metadata.status; }
 
@@ -168,7 +174,7 @@ force_cleanup() {
     api_wait PUT "/1.0/instances/$n/state" '{"action":"stop","force":true}' >/dev/null 2>&1
     api_wait DELETE "/1.0/instances/$n" >/dev/null 2>&1
   done
-  for n in $(labelled_profiles | awk '{print $2}'); do
+  for n in $(labelled_profiles | awk '{print $2}') $(named_profiles); do
     api DELETE "/1.0/profiles/$n" >/dev/null 2>&1
   done
   for n in $(labelled_volumes | awk '{print $2}'); do
