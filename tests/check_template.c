@@ -2,8 +2,9 @@
  *
  * The golden cases live in tests/invalid/<NN-name>/: input.json, error
  * (the exact expected "input.json:line:col: message") and optionally vars
- * ("k=v" lines applied before drover_stack_open). every tests/valid/ JSON file must
- * load and open with their defaults.
+ * ("k=v" lines applied before drover_stack_open). Every tests/valid/NAME.json
+ * must load, open with its defaults and give the graph and plan in
+ * NAME.expected.
  */
 #include <check.h>
 #include <dirent.h>
@@ -178,31 +179,85 @@ START_TEST(test_invalid_golden)
 }
 END_TEST
 
+/* What a valid template means, as text: its dependency graph (DOT) and
+ * the plan against an empty fake cloud. Caller frees. */
+static char *valid_result(const char *json, size_t len, const char *name)
+{
+  drover_template *tpl = NULL;
+  drover_stack *st = NULL;
+  drover_plan *plan = NULL;
+  drover_error err;
+  char *dot = NULL, *text = NULL, *out = NULL;
+  size_t tlen = 0;
+  FILE *mem;
+
+  drover_error_clear(&err);
+  ck_assert_msg(drover_template_load_buffer(&tpl, json, len, name, &err) == DROVER_OK,
+                "valid/%s: %s", name, err.text);
+  ck_assert_msg(drover_stack_open(&st, tpl, NULL, NULL, &err) == DROVER_OK,
+                "valid/%s: %s", name, err.text);
+  ck_assert_msg(drover_stack_refresh(st, &err) == DROVER_OK, "valid/%s: %s", name, err.text);
+  ck_assert_msg(drover_plan_new(&plan, st, 0, &err) == DROVER_OK, "valid/%s: %s", name, err.text);
+  ck_assert_int_eq(drover_graph_dot(&dot, st, NULL, &err), DROVER_OK);
+  mem = open_memstream(&text, &tlen);
+  ck_assert_ptr_nonnull(mem);
+  ck_assert_int_eq(drover_plan_render(plan, mem, 0), DROVER_OK);
+  fclose(mem);
+  ck_assert_int_ge(asprintf(&out, "%s\n%s", dot, text), 0);
+  free(dot);
+  free(text);
+  drover_plan_free(plan);
+  drover_stack_free(st);
+  drover_template_free(tpl);
+  return out;
+}
+
+/* Every tests/valid/NAME.json loads, opens with its defaults, and gives
+ * exactly the graph and plan in NAME.expected. DROVER_TEST_BLESS=1
+ * writes the .expected files instead (review them before committing). */
 START_TEST(test_valid_templates)
 {
-  char dir[1024], path[1200], msg[2048];
-  size_t n, i, seen = 0;
+  char dir[1024], path[1200];
+  size_t n, i, seen = 0, failures = 0;
   char **files;
+  const char *bless = getenv("DROVER_TEST_BLESS");
 
   snprintf(dir, sizeof(dir), "%s/valid", srcdir());
   files = list_dir(dir, &n);
   for(i = 0; i < n; i++) {
-    size_t len;
-    char *input;
-    drover_error err;
-    if(strlen(files[i]) > 5 && !strcmp(files[i] + strlen(files[i]) - 5, ".json")) {
+    size_t len, flen = strlen(files[i]);
+    char *input, *got, *want;
+
+    if(flen > 5 && !strcmp(files[i] + flen - 5, ".json")) {
+      fake_reset();
       snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
       input = slurp(path, &len);
       ck_assert_ptr_nonnull(input);
-      ck_assert_msg(load_open(input, len, NULL, msg, sizeof(msg), &err) == DROVER_OK,
-                    "valid/%s: %s", files[i], msg);
+      got = valid_result(input, len, files[i]);
+      snprintf(path, sizeof(path), "%s/%.*s.expected", dir, (int)(flen - 5), files[i]);
+      if(bless && !strcmp(bless, "1")) {
+        FILE *f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(got, f);
+        fclose(f);
+      }
+      want = slurp(path, NULL);
+      ck_assert_msg(want != NULL, "%s: missing (every valid case needs its expected result)", path);
+      if(strcmp(got, want)) {
+        fprintf(stderr, "valid/%s: result differs from %s\n--- want\n%s--- got\n%s", files[i],
+                path, want, got);
+        failures++;
+      }
+      free(want);
+      free(got);
       free(input);
       seen++;
     }
     free(files[i]);
   }
   free(files);
-  ck_assert_uint_ge(seen, 3);
+  ck_assert_uint_ge(seen, 4);
+  ck_assert_msg(failures == 0, "%zu valid case(s) gave another result (see stderr)", failures);
 }
 END_TEST
 

@@ -77,9 +77,16 @@ typedef struct ffault {
   char *address;
   unsigned n;
   drover_code code;
-  int after;             /* fake_fail_after: the op acts, then fails */
+  fake_when when;
   struct ffault *next;
 } ffault;
+
+/* An extra delay for the store-changing calls on one address. */
+typedef struct fdelay {
+  char *address;
+  double seconds;
+  struct fdelay *next;
+} fdelay;
 
 #define NTYPES 3
 #define LOGMAX 4096
@@ -93,15 +100,17 @@ typedef struct flog {
 static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
 static fobj *objs;
 static ffault *faults;
+static fdelay *delays;
 static unsigned calls[FAKE_OP_N][NTYPES];
 static unsigned inflight, max_inflight;
 static unsigned long etag_counter, id_counter;
 static double delay;
-static int list_etags = 1; /* 0: listed objects carry no ETag, like LXD's lists */
+static int list_etags; /* 0: listed objects carry no ETag, like LXD's lists */
 static drover_code init_fail;
 static unsigned lose_creates;    /* creates that succeed but report a failure */
 static int honour_tokens = 1;    /* fakeid.vm: dedupe creates by token */
 static json_t *last_config;
+static unsigned deletes_missing, refused_deletes, stops_before_delete;
 static flog oplog[LOGMAX];
 static size_t noplog;
 
@@ -164,13 +173,13 @@ static void log_op(fake_op op, int end, const char *address)
   noplog++;
 }
 
-/* Under the lock: consumes one matching fault. */
-static drover_code take_fault_when(fake_op op, const char *address, int after)
+/* Under the lock: consumes one matching fault injected at when. */
+static drover_code take_fault(fake_op op, const char *address, fake_when when)
 {
   ffault *f;
 
   for(f = faults; f; f = f->next) {
-    if(f->op != op || !f->n || f->after != after)
+    if(f->op != op || !f->n || f->when != when)
       continue;
     if(f->address && (!address || strcmp(f->address, address)))
       continue;
@@ -178,35 +187,6 @@ static drover_code take_fault_when(fake_op op, const char *address, int after)
     return f->code;
   }
   return DROVER_OK;
-}
-
-static drover_code take_fault(fake_op op, const char *address)
-{
-  return take_fault_when(op, address, 0);
-}
-
-/* End of a create/update/delete that changed the store: a fault injected
- * with fake_fail_after() turns its success into rc, as if the reply had
- * been lost. *out (may be NULL) is freed then. */
-static drover_code after_fault(fake_op op, const char *address, drover_code rc,
-                               drover_live **out, drover_error *err)
-{
-  drover_code f;
-
-  if(rc)
-    return rc;
-  pthread_mutex_lock(&fake_lock);
-  f = take_fault_when(op, address, 1);
-  pthread_mutex_unlock(&fake_lock);
-  if(!f)
-    return rc;
-  if(out) {
-    drover_live_free(*out);
-    *out = NULL;
-  }
-  drover_error_set(err, f, "fake: injected fault after the change (reply lost)");
-  drover_error_locate(err, "fake", address);
-  return f;
 }
 
 static void sleep_for(double s)
@@ -229,10 +209,16 @@ static drover_code op_enter(fake_op op, const drover_rtype *type, const char *ad
   drover_code rc;
   int ti = type_index(type ? type->name : NULL);
 
+  double extra = 0;
+  fdelay *d;
+
   pthread_mutex_lock(&fake_lock);
   if(ti >= 0)
     calls[op][ti]++;
-  rc = take_fault(op, address);
+  rc = take_fault(op, address, FAKE_FAULT_BEFORE);
+  for(d = delays; d && address; d = d->next)
+    if(!strcmp(d->address, address))
+      extra = d->seconds;
   if(!rc && op != FAKE_OP_LIST) {
     inflight++;
     if(inflight > max_inflight)
@@ -246,9 +232,61 @@ static drover_code op_enter(fake_op op, const drover_rtype *type, const char *ad
     drover_error_locate(err, "fake", address);
     return rc;
   }
-  if(op != FAKE_OP_LIST)
-    sleep_for(delay);
+  if(op != FAKE_OP_LIST && op != FAKE_OP_READ)
+    sleep_for(delay + extra);
   return DROVER_OK;
+}
+
+/* Under the lock: a fault injected at when (after the store changed, or
+ * midway through a two-step op), recorded in err. A lost response. */
+static drover_code late_fault(fake_op op, const char *address, fake_when when,
+                              drover_error *err)
+{
+  drover_code rc = take_fault(op, address, when);
+
+  if(rc) {
+    drover_error_set(err, rc, "fake: injected %s fault %s the change",
+                     rc == DROVER_E_TRANSIENT ? "transient" : "permanent",
+                     when == FAKE_FAULT_AFTER ? "after" : "midway through");
+    drover_error_locate(err, "fake", address);
+  }
+  return rc;
+}
+
+/* Under the lock: whether o carries these stack and address labels (the
+ * LXD provider adopts only such an object, lxd_owned_at()). */
+static int owned_at(const fobj *o, const char *stack, const char *address)
+{
+  return o->stack && stack && o->address && address && !strcmp(o->stack, stack) &&
+         !strcmp(o->address, address);
+}
+
+/* Under the lock: a running thing (state "running" or unset: the default). */
+static int is_running(const fobj *o)
+{
+  const char *st = json_string_value(json_object_get(o->props, "state"));
+
+  return !strcmp(o->type, "fake.thing") && (!st || !strcmp(st, "running"));
+}
+
+/* Under the lock: a group is in use while a thing's tags name it, as an
+ * LXD profile is while an instance lists it; LXD refuses its delete. */
+static int in_use(const fobj *g)
+{
+  const fobj *o;
+
+  if(strcmp(g->type, "fake.group"))
+    return 0;
+  for(o = objs; o; o = o->next) {
+    const char *k;
+    json_t *v;
+    if(strcmp(o->type, "fake.thing"))
+      continue;
+    json_object_foreach(json_object_get(o->props, "tags"), k, v)
+      if(json_is_string(v) && !strcmp(json_string_value(v), g->name))
+        return 1;
+  }
+  return 0;
 }
 
 static void op_leave(fake_op op, const char *address)
@@ -261,8 +299,11 @@ static void op_leave(fake_op op, const char *address)
   pthread_mutex_unlock(&fake_lock);
 }
 
-/* Under the lock: the object as the engine sees it. NULL on OOM. */
-static drover_live *to_live(const fobj *o)
+/* Under the lock: the object as the engine sees it. etag: whether it
+ * carries its ETag (a single-object read does; a list only when
+ * fake_set_list_etags() asked for it, as LXD's lists carry none). NULL on
+ * OOM. */
+static drover_live *to_live(const fobj *o, int etag)
 {
   drover_live *l = drover_live_new();
   char buf[32];
@@ -276,7 +317,7 @@ static drover_live *to_live(const fobj *o)
   l->deps = xdup(o->deps);
   l->sensitive = xdup(o->sensitive);
   snprintf(buf, sizeof(buf), "e%lu", o->etag);
-  l->etag = list_etags ? xdup(buf) : NULL;
+  l->etag = etag ? xdup(buf) : NULL;
   l->status = xdup("Ready");
   json_decref(l->properties);
   l->properties = json_deep_copy(o->props);
@@ -291,7 +332,7 @@ static drover_live *to_live(const fobj *o)
     json_object_del(l->attributes, "name");
     json_object_del(l->properties, "name");
   }
-  if(!l->name || (list_etags && !l->etag) || !l->properties) {
+  if(!l->name || (etag && !l->etag) || !l->properties) {
     drover_live_free(l);
     return NULL;
   }
@@ -357,7 +398,7 @@ static drover_code fake_list(void *state, const drover_rtype *type,
       continue;
     if(stack && strcmp(o->stack, stack))
       continue;
-    l = to_live(o);
+    l = to_live(o, list_etags);
     if(!l || drover_live_list_push(out, l)) {
       rc = drover_error_set(err, DROVER_E_NOMEM, "fake: out of memory");
       break;
@@ -405,10 +446,16 @@ static drover_code vm_create(const drover_rtype *type, const drover_res_req *req
     drover_error_locate(err, "fakeid", req->address);
     return DROVER_E_TRANSIENT;
   }
-  *out = to_live(o);
+  *out = to_live(o, 1);
   return *out ? DROVER_OK : drover_error_set(err, DROVER_E_NOMEM, "fake: out of memory");
 }
 
+/* As the LXD provider's create: LXD answers 409 for a taken name, and the
+ * provider adopts the object only when it carries this stack's labels for
+ * this address (a retry after a lost response), bringing it to the desired
+ * state; otherwise "already exists and is not owned", a permanent error.
+ * LXD creates an instance stopped and then starts it: a midway fault
+ * leaves a labelled thing stopped. */
 static drover_code fake_create(void *state, const drover_rtype *type,
                                const drover_res_req *req, drover_live **out,
                                drover_error *err)
@@ -428,11 +475,9 @@ static drover_code fake_create(void *state, const drover_rtype *type,
   }
   o = find(type->name, req->name);
   if(o) {
-    /* A retry after a lost response: adopt our own object. */
-    if(!o->stack || strcmp(o->stack, req->stack) || !o->address ||
-       strcmp(o->address, req->address)) {
-      rc = drover_error_set(err, DROVER_E_CONFLICT,
-                            "fake: %s \"%s\" already exists and is not ours",
+    if(!owned_at(o, req->stack, req->address)) {
+      rc = drover_error_set(err, DROVER_E_PROVIDER,
+                            "fake: %s \"%s\" already exists and is not owned by this stack",
                             type->name, req->name);
       drover_error_locate(err, "fake", req->address);
       goto unlock;
@@ -461,13 +506,21 @@ static drover_code fake_create(void *state, const drover_rtype *type,
   o->sensitive = req->sensitive && *req->sensitive ? xdup(req->sensitive) : NULL;
   o->props = store_props(req->properties, req->name);
   o->etag = ++etag_counter;
-  *out = to_live(o);
+  if(!strcmp(type->name, "fake.thing") && (rc = late_fault(FAKE_OP_CREATE, req->address,
+                                                          FAKE_FAULT_MIDWAY, err))) {
+    json_object_set_new(o->props, "state", json_string("stopped"));
+    goto unlock;
+  }
+  rc = late_fault(FAKE_OP_CREATE, req->address, FAKE_FAULT_AFTER, err);
+  if(rc)
+    goto unlock;
+  *out = to_live(o, 1);
   if(!*out)
     rc = drover_error_set(err, DROVER_E_NOMEM, "fake: out of memory");
 unlock:
   pthread_mutex_unlock(&fake_lock);
   op_leave(FAKE_OP_CREATE, req->address);
-  return after_fault(FAKE_OP_CREATE, req->address, rc, out, err);
+  return rc;
 }
 
 static drover_code fake_update(void *state, const drover_rtype *type,
@@ -499,8 +552,23 @@ static drover_code fake_update(void *state, const drover_rtype *type,
     drover_error_locate(err, "fake", req->address);
     goto unlock;
   }
-  json_decref(o->props);
-  o->props = store_props(req->properties, o->name);
+  {
+    /* LXD's update is a PUT, then a state change: midway, the properties
+     * are in and the power state is still the old one. */
+    json_t *old_state = json_incref(json_object_get(o->props, "state"));
+    json_decref(o->props);
+    o->props = store_props(req->properties, o->name);
+    o->etag = ++etag_counter;
+    if((rc = late_fault(FAKE_OP_UPDATE, req->address, FAKE_FAULT_MIDWAY, err))) {
+      if(old_state)
+        json_object_set(o->props, "state", old_state);
+      else
+        json_object_del(o->props, "state");
+    }
+    json_decref(old_state);
+    if(rc)
+      goto unlock;
+  }
   free(o->stack);
   free(o->address);
   free(o->hash);
@@ -512,15 +580,21 @@ static drover_code fake_update(void *state, const drover_rtype *type,
   o->deps = xdup(req->deps);
   o->sensitive = req->sensitive && *req->sensitive ? xdup(req->sensitive) : NULL;
   o->etag = ++etag_counter;
-  *out = to_live(o);
+  rc = late_fault(FAKE_OP_UPDATE, req->address, FAKE_FAULT_AFTER, err);
+  if(rc)
+    goto unlock;
+  *out = to_live(o, 1);
   if(!*out)
     rc = drover_error_set(err, DROVER_E_NOMEM, "fake: out of memory");
 unlock:
   pthread_mutex_unlock(&fake_lock);
   op_leave(FAKE_OP_UPDATE, req->address);
-  return after_fault(FAKE_OP_UPDATE, req->address, rc, out, err);
+  return rc;
 }
 
+/* As the LXD provider's delete: an object already gone is success (LXD's
+ * 404); a group still in use is refused (LXD: "in use"); a running thing
+ * is stopped first (a midway fault leaves it stopped, not deleted). */
 static drover_code fake_del(void *state, const drover_rtype *type,
                             const drover_live *cur, double deadline,
                             drover_error *err)
@@ -534,17 +608,38 @@ static drover_code fake_del(void *state, const drover_rtype *type,
   if(rc)
     return rc;
   pthread_mutex_lock(&fake_lock);
-  for(pp = &objs; *pp; pp = &(*pp)->next) {
-    if(!strcmp((*pp)->type, type->name) && !strcmp((*pp)->name, cur->name)) {
-      fobj *o = *pp;
-      *pp = o->next;
-      obj_free(o);
+  for(pp = &objs; *pp; pp = &(*pp)->next)
+    if(!strcmp((*pp)->type, type->name) && !strcmp((*pp)->name, cur->name))
       break;
-    }
+  if(!*pp) {
+    deletes_missing++;
+    goto unlock;
   }
+  if(in_use(*pp)) {
+    refused_deletes++;
+    rc = drover_error_set(err, DROVER_E_PROVIDER,
+                          "fake: %s \"%s\" is currently in use", type->name, cur->name);
+    drover_error_locate(err, "fake", cur->address);
+    goto unlock;
+  }
+  if(is_running(*pp)) {
+    json_object_set_new((*pp)->props, "state", json_string("stopped"));
+    (*pp)->etag = ++etag_counter;
+    stops_before_delete++;
+    rc = late_fault(FAKE_OP_DELETE, cur->address, FAKE_FAULT_MIDWAY, err);
+    if(rc)
+      goto unlock;
+  }
+  {
+    fobj *o = *pp;
+    *pp = o->next;
+    obj_free(o);
+  }
+  rc = late_fault(FAKE_OP_DELETE, cur->address, FAKE_FAULT_AFTER, err);
+unlock:
   pthread_mutex_unlock(&fake_lock);
   op_leave(FAKE_OP_DELETE, cur->address);
-  return after_fault(FAKE_OP_DELETE, cur->address, DROVER_OK, NULL, err);
+  return rc;
 }
 
 static drover_code fake_read(void *state, const drover_rtype *type,
@@ -564,7 +659,7 @@ static drover_code fake_read(void *state, const drover_rtype *type,
   if(!o)
     rc = drover_error_set(err, DROVER_E_NOT_FOUND, "fake: %s \"%s\" not found",
                           type->name, name);
-  else if(!(*out = to_live(o)))
+  else if(!(*out = to_live(o, 1)))
     rc = drover_error_set(err, DROVER_E_NOMEM, "fake: out of memory");
   pthread_mutex_unlock(&fake_lock);
   op_leave(FAKE_OP_READ, NULL);
@@ -646,9 +741,16 @@ void fake_reset(void)
     free(f->address);
     free(f);
   }
+  while(delays) {
+    fdelay *d = delays;
+    delays = d->next;
+    free(d->address);
+    free(d);
+  }
   memset(calls, 0, sizeof(calls));
   inflight = max_inflight = 0;
-  list_etags = 1;
+  deletes_missing = refused_deletes = stops_before_delete = 0;
+  list_etags = 0;
   delay = 0;
   init_fail = DROVER_OK;
   lose_creates = 0;
@@ -701,21 +803,11 @@ void fake_set_delay(double seconds)
 
 void fake_fail(fake_op op, const char *address, unsigned n, drover_code code)
 {
-  ffault *f = calloc(1, sizeof(*f));
-
-  if(!f)
-    return;
-  f->op = op;
-  f->address = xdup(address);
-  f->n = n;
-  f->code = code;
-  pthread_mutex_lock(&fake_lock);
-  f->next = faults;
-  faults = f;
-  pthread_mutex_unlock(&fake_lock);
+  fake_fail_at(op, address, n, code, FAKE_FAULT_BEFORE);
 }
 
-void fake_fail_after(fake_op op, const char *address, unsigned n, drover_code code)
+void fake_fail_at(fake_op op, const char *address, unsigned n, drover_code code,
+                  fake_when when)
 {
   ffault *f = calloc(1, sizeof(*f));
 
@@ -725,11 +817,45 @@ void fake_fail_after(fake_op op, const char *address, unsigned n, drover_code co
   f->address = xdup(address);
   f->n = n;
   f->code = code;
-  f->after = 1;
+  f->when = when;
   pthread_mutex_lock(&fake_lock);
   f->next = faults;
   faults = f;
   pthread_mutex_unlock(&fake_lock);
+}
+
+void fake_fail_after(fake_op op, const char *address, unsigned n, drover_code code)
+{
+  fake_fail_at(op, address, n, code, FAKE_FAULT_AFTER);
+}
+
+void fake_set_delay_for(const char *address, double seconds)
+{
+  fdelay *d = calloc(1, sizeof(*d));
+
+  if(!d || !(d->address = xdup(address))) {
+    free(d);
+    return;
+  }
+  d->seconds = seconds;
+  pthread_mutex_lock(&fake_lock);
+  d->next = delays;
+  delays = d;
+  pthread_mutex_unlock(&fake_lock);
+}
+
+unsigned fake_stat(fake_stat_kind kind)
+{
+  unsigned n = 0;
+
+  pthread_mutex_lock(&fake_lock);
+  switch(kind) {
+  case FAKE_STAT_DELETE_MISSING: n = deletes_missing; break;
+  case FAKE_STAT_DELETE_REFUSED: n = refused_deletes; break;
+  case FAKE_STAT_STOP_BEFORE_DELETE: n = stops_before_delete; break;
+  }
+  pthread_mutex_unlock(&fake_lock);
+  return n;
 }
 
 void fake_fail_init(drover_code code)

@@ -26,6 +26,16 @@
  * and finished, measures the highest number of concurrent calls, and
  * injects faults. Call fake_register() once (before threads) and
  * fake_reset() at the start of every test.
+ *
+ * It is as strict as LXD behind drover's LXD provider, so engine tests
+ * test the engine: create of a taken name adopts the object only when it
+ * carries this stack's labels for this address (else "already exists and
+ * is not owned by this stack", DROVER_E_PROVIDER); delete of a group
+ * whose name a thing's tags hold is refused ("in use"); a running thing
+ * is stopped before its delete; delete of a missing object succeeds (the
+ * provider's answer to LXD's 404); lists carry no ETags unless asked;
+ * update with a stale If-Match is DROVER_E_CONFLICT; and faults can hit
+ * any op before or after the store changes (a lost response).
  */
 #ifndef DROVER_FAKE_PROVIDER_H
 #define DROVER_FAKE_PROVIDER_H
@@ -70,7 +80,8 @@ unsigned fake_calls(fake_op op, const char *type);
  * since the last reset. */
 unsigned fake_max_concurrent(void);
 
-/* Whether listed objects carry ETags (default on; LXD's lists carry none). */
+/* Whether listed objects carry ETags (default off, as LXD's lists carry
+ * none; read/create/update results always carry one). */
 void fake_set_list_etags(int on);
 
 /* Every create/update/delete sleeps this long (outside the lock), so
@@ -79,13 +90,42 @@ void fake_set_delay(double seconds);
 
 /* The next n calls of op whose address equals address (NULL: any call of
  * that op) fail with code (DROVER_E_TRANSIENT, DROVER_E_PROVIDER,
- * DROVER_E_TIMEOUT, ...) before touching the store. */
+ * DROVER_E_TIMEOUT, ...) before touching the store. See fake_fail_at. */
 void fake_fail(fake_op op, const char *address, unsigned n, drover_code code);
+
+/* When an injected fault hits: before the store changes (nothing
+ * happened), after it (the change is made but the answer is lost), or
+ * midway through a two-step op (create: a thing exists, labelled, but
+ * stopped; update: properties changed, power state not; delete: a
+ * running thing stopped but not deleted). */
+typedef enum {
+  FAKE_FAULT_BEFORE = 0,
+  FAKE_FAULT_AFTER = 1,
+  FAKE_FAULT_MIDWAY = 2
+} fake_when;
+
+/* As fake_fail, at when. AFTER and MIDWAY apply to create, update and
+ * delete (list, read and init change nothing). */
+void fake_fail_at(fake_op op, const char *address, unsigned n, drover_code code,
+                  fake_when when);
 
 /* The next n create/update/delete calls of op on address (NULL: any)
  * change the store, then fail with code: a request carried out whose
- * reply was lost. */
+ * reply was lost. Same as fake_fail_at(..., FAKE_FAULT_AFTER). */
 void fake_fail_after(fake_op op, const char *address, unsigned n, drover_code code);
+
+/* Every create/update/delete of address sleeps this much longer (on top
+ * of fake_set_delay), so a dependency can be made slow. */
+void fake_set_delay_for(const char *address, double seconds);
+
+typedef enum {
+  FAKE_STAT_DELETE_MISSING = 0,    /* deletes of objects already gone */
+  FAKE_STAT_DELETE_REFUSED = 1,    /* deletes refused: group in use */
+  FAKE_STAT_STOP_BEFORE_DELETE = 2 /* running things stopped by a delete */
+} fake_stat_kind;
+
+/* Counters since the last fake_reset(). */
+unsigned fake_stat(fake_stat_kind kind);
 
 /* init fails with code while set (0 clears). */
 void fake_fail_init(drover_code code);

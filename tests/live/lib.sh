@@ -34,9 +34,19 @@ notok() {
   echo "not ok - $TEST: $*"
 }
 # check DESCRIPTION COMMAND...: one line, pass when the command succeeds.
+# A check during which an LXD query failed (see api_get) fails.
 check() {
   _desc=$1; shift
-  if "$@"; then ok "$_desc"; else notok "$_desc"; fi
+  if "$@"; then
+    if api_errors_seen; then notok "$_desc (an LXD query failed)"; else ok "$_desc"; fi
+  else
+    api_errors_seen; notok "$_desc"
+  fi
+}
+api_errors_seen() {
+  [ -s "$API_ERRORS" ] || return 1
+  sed 's/^/#   LXD API error: /' "$API_ERRORS"; : >"$API_ERRORS"
+  return 0
 }
 # expect_rc DESCRIPTION WANT: checks $rc (from run) and shows stderr on failure.
 expect_rc() {
@@ -86,26 +96,47 @@ api_wait() {
   return 0
 }
 
+# api_get PATH: a GET whose reply must be LXD's {"type":"sync",
+# "status_code":200}; the body on stdout. Anything else (curl failed, an
+# error reply, not JSON) is recorded in $TMP/api-errors, which makes the
+# next check fail however its own test came out: a failed query must
+# never read as "nothing there".
+API_ERRORS=$TMP/api-errors
+api_get() {
+  _b=$(curl -sS --max-time 120 --unix-socket "$SOCK" "http://lxd$1" 2>&1)
+  _c=$?
+  if [ "$_c" -ne 0 ]; then api_failed "GET $1: curl exit $_c: $_b"; return 1; fi
+  if ! printf '%s' "$_b" | jq -e '.type == "sync" and .status_code == 200' >/dev/null 2>&1; then
+    api_failed "GET $1: not a sync 200 reply: $(printf '%s' "$_b" | head -c 300)"
+    return 1
+  fi
+  printf '%s\n' "$_b"
+}
+api_failed() { echo "$*" >>"$API_ERRORS"; echo "# $TEST: LXD API: $*" >&2; }
+# api_jq PATH FILTER [jq args...]: api_get piped into jq -r, both checked.
+# On failure prints a line no real name or address has, so that an
+# emptiness or equality test cannot pass by accident.
+api_jq() {
+  _p=$1; _f=$2; shift 2
+  _b=$(api_get "$_p") || { echo "!api-error"; return 1; }
+  _o=$(printf '%s' "$_b" | jq -r "$@" "$_f" 2>&1) ||
+    { api_failed "GET $_p: jq failed on the reply: $_o"; echo "!api-error"; return 1; }
+  [ -z "$_o" ] || printf '%s\n' "$_o"
+}
+
 # The drover ownership labels live in config as user.drover.<key>.
 # labelled_instances [STACK]: "address name" lines of instances labelled
 # with the stack, sorted.
+LABELLED='.metadata[] | select(.config["user.drover.stack"] == $s)
+      | "\(.config["user.drover.address"] // "-") \(.name)"'
 labelled_instances() {
-  api GET "/1.0/instances?recursion=1" |
-    jq -r --arg s "${1:-$STACK}" '.metadata[]
-      | select(.config["user.drover.stack"] == $s)
-      | "\(.config["user.drover.address"] // "-") \(.name)"' | sort
+  api_jq "/1.0/instances?recursion=1" "$LABELLED" --arg s "${1:-$STACK}" | sort
 }
 labelled_profiles() {
-  api GET "/1.0/profiles?recursion=1" |
-    jq -r --arg s "${1:-$STACK}" '.metadata[]
-      | select(.config["user.drover.stack"] == $s)
-      | "\(.config["user.drover.address"] // "-") \(.name)"' | sort
+  api_jq "/1.0/profiles?recursion=1" "$LABELLED" --arg s "${1:-$STACK}" | sort
 }
 labelled_volumes() {
-  api GET "/1.0/storage-pools/$POOL/volumes/custom?recursion=1" |
-    jq -r --arg s "${1:-$STACK}" '.metadata[]?
-      | select(.config["user.drover.stack"] == $s)
-      | "\(.config["user.drover.address"] // "-") \(.name)"' | sort
+  api_jq "/1.0/storage-pools/$POOL/volumes/custom?recursion=1" "$LABELLED" --arg s "${1:-$STACK}" | sort
 }
 # Everything labelled with the stack, any type.
 labelled_all() {
@@ -114,12 +145,17 @@ labelled_all() {
 # Instances whose name starts with the stack's prefix, labelled or not
 # (a create interrupted before its labels were written would show here).
 named_instances() {
-  api GET "/1.0/instances?recursion=0" |
-    jq -r --arg p "/1.0/instances/${1:-$STACK}-" '.metadata[] | select(startswith($p))
-      | ltrimstr("/1.0/instances/")' | sort
+  api_jq "/1.0/instances?recursion=0" '.metadata[] | select(startswith($p))
+      | ltrimstr("/1.0/instances/")' --arg p "/1.0/instances/${1:-$STACK}-" | sort
 }
-instance_json() { api GET "/1.0/instances/$1" | jq .metadata; }
-instance_status() { api GET "/1.0/instances/$1" | jq -r .metadata.status; }
+# Profiles whose name starts with the stack's prefix, labelled or not (a
+# drover that failed to label, or a run killed at the wrong moment).
+named_profiles() {
+  api_jq "/1.0/profiles?recursion=0" '.metadata[] | select(startswith($p))
+      | ltrimstr("/1.0/profiles/")' --arg p "/1.0/profiles/${1:-$STACK}-" | sort
+}
+instance_json() { api_jq "/1.0/instances/$1" .metadata; }
+instance_status() { api_jq "/1.0/instances/$1" .metadata.status; }
 
 # seq_addresses RESOURCE N: the addresses RESOURCE[0]..RESOURCE[N-1], sorted
 # as labelled_instances sorts them.
@@ -138,7 +174,7 @@ force_cleanup() {
     api_wait PUT "/1.0/instances/$n/state" '{"action":"stop","force":true}' >/dev/null 2>&1
     api_wait DELETE "/1.0/instances/$n" >/dev/null 2>&1
   done
-  for n in $(labelled_profiles | awk '{print $2}'); do
+  for n in $(labelled_profiles | awk '{print $2}') $(named_profiles); do
     api DELETE "/1.0/profiles/$n" >/dev/null 2>&1
   done
   for n in $(labelled_volumes | awk '{print $2}'); do
@@ -148,6 +184,9 @@ force_cleanup() {
 
 finish() {
   trap - EXIT INT TERM
+  # A query failed after the last check (a wait loop, a count kept for
+  # later): that is a failure too.
+  if api_errors_seen; then notok "an LXD query failed"; fi
   if [ "${LIVE_KEEP:-0}" = 1 ]; then
     diag "kept stack $STACK and $TMP"
   else

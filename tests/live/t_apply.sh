@@ -72,7 +72,12 @@ check "output prints name = value lines" grep -q "^profile = \"$prof\"$" "$TMP/o
 
 run graph -t "$T" --stack "$STACK" --var replicas=3
 expect_rc "graph" 0
-check "graph prints DOT" grep -q 'digraph' "$TMP/out"
+check "graph prints a DOT digraph named after the stack" grep -q "^digraph \"$STACK\" {$" "$TMP/out"
+check "graph has one node per resource instance, with its type" sh -c '
+  for r in base "node[0]" "node[1]" "node[2]"; do grep -Fq "  \"$r\" [label=\"$r\\n" "$1" || exit 1; done
+  test "$(grep -c "\[label=" "$1")" -eq 4 && grep -q "lxd.profile" "$1"' sh "$TMP/out"
+check "graph has exactly the edges node[i] -> base" sh -c '
+  test "$(grep -- " -> " "$1" | sort | tr -d " ;" | tr "\n" " ")" = "\"node[0]\"->\"base\" \"node[1]\"->\"base\" \"node[2]\"->\"base\" "' sh "$TMP/out"
 
 run destroy -t "$T" --stack "$STACK" --var replicas=3 --yes
 expect_rc "destroy" 0

@@ -66,10 +66,17 @@ wait "$pid"
 rc=$?
 check "SIGTERM mid-apply exits 130 (got $rc)" test "$rc" -eq 130
 check "it reports the interruption" grep -q '^Apply interrupted' "$TMP/bg.out"
-sleep 1
+# drover has exited: whatever it started must be complete now (no wait).
 after=$(named_instances | wc -l)
+created=$(sed -n 's/^Apply interrupted: \([0-9]*\) created, .*/\1/p' "$TMP/bg.out")
+notatt=$(sed -n 's/.* \([0-9]*\) not attempted\.$/\1/p' "$TMP/bg.out")
 check "it stopped early ($after of $N instances)" test "$after" -lt "$N"
-check "no instance was left unlabelled" test "$(labelled_instances | wc -l)" -eq "$after"
+check "in-flight actions finished: none failed" grep -Eq ' 0 failed, [0-9]+ not attempted\.$' "$TMP/bg.out"
+check "in-flight actions finished: $after present = ${created:-?} reported created" \
+  test "${created:-x}" = "$after"
+check "created + not attempted = $N (nothing lost)" test "$(( ${created:-0} + ${notatt:-0} ))" -eq "$N"
+check "every instance present is complete: labelled and running" \
+  test "$(labelled_instances | wc -l) $(for n in $(named_instances); do instance_status "$n"; done | sort -u | tr '\n' ' ')" = "$after Running "
 run apply -t "$T" --stack "$STACK" --yes
 expect_rc "apply after the interruption" 0
 labelled_instances | awk '{print $1}' >"$TMP/got"

@@ -21,8 +21,15 @@ check "answering n exits 1 (got $rc)" test "$rc" -eq 1
 check "answering n changes nothing" test -z "$(labelled_all)"
 
 # ^C at the prompt (the pty turns it into SIGINT): exit 130, no change.
-(sleep 1.5; printf '\003') | script -qec "$cmd" /dev/null >"$TMP/tty.out" 2>&1
+# The ^C is typed once the prompt is on the screen, never during refresh.
+: >"$TMP/tty.out"
+( i=0
+  while ! grep -qF 'Apply these changes? [y/N]' "$TMP/tty.out" && [ $i -lt 1200 ]; do
+    sleep 0.05; i=$((i + 1))
+  done
+  printf '\003' ) | script -qfec "$cmd" /dev/null >"$TMP/tty.out" 2>&1
 rc=$?
+check "the prompt was shown before the ^C" grep -qF 'Apply these changes? [y/N]' "$TMP/tty.out"
 check "^C at the prompt exits 130 (got $rc)" test "$rc" -eq 130
 check "^C at the prompt changes nothing" test -z "$(labelled_all)"
 

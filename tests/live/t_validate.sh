@@ -10,7 +10,8 @@ nolxd() { RUN_ENV=LXD_SOCKET=/nonexistent/lxd.socket; "$@"; RUN_ENV=; }
 
 nolxd run validate "$TPL/basic.json"
 expect_rc "validate of a good template (no LXD needed)" 0
-check "validate says valid" grep -q 'valid' "$TMP/out"
+check "validate says valid (not invalid), with the stack and resource count" \
+  grep -Eq 'basic\.json: valid \(stack lt-basic, 4 resources\)$' "$TMP/out"
 nolxd run validate -t "$TPL/basic.json" --var replicas=5 --json
 check "validate --json parses and reports 6 resources" \
   jqt '.valid == true and .resources == 6' "$TMP/out"
@@ -64,10 +65,17 @@ run validate
 expect_rc "validate without a template is an error" 1
 run help
 expect_rc "help" 0
+check "help lists every command" sh -c 'for c in validate plan apply destroy show output graph gc version help; do
+  grep -Eq "^  $c +[a-z]" "$1" || exit 1; done' sh "$TMP/out"
+check "help lists the exit codes" grep -q '^Exit codes: 0 success, 1 error' "$TMP/out"
 for c in validate plan apply destroy show output graph version; do
   run "$c" --help
   expect_rc "$c --help" 0
+  check "$c --help prints $c's usage" grep -q "^Usage: drover $c " "$TMP/out"
 done
+run apply --help
+check "apply --help documents --parallelism and --auto-approve/--yes" \
+  sh -c 'grep -q -- "--parallelism" "$1" && grep -q -- "--yes" "$1"' sh "$TMP/out"
 run help apply
 check "help apply prints apply's usage" grep -q 'Usage: drover apply' "$TMP/out"
 run version

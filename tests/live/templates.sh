@@ -54,13 +54,29 @@ check() {
   return $(( rc != want ))
 }
 
-# Objects labelled with the stack, counted over the types the templates use.
+# lxd_get PATH: the body of a GET that LXD answered {"type":"sync",
+# "status_code":200}; fails (message on stderr) on anything else.
+lxd_get() {
+  local body rc
+  body=$(curl -sS --max-time 20 --unix-socket "$SOCK" "http://lxd$1" 2>&1); rc=$?
+  if [ "$rc" -ne 0 ]; then echo "# LXD GET $1: curl exit $rc: $body" >&2; return 1; fi
+  if ! jq -e '.type == "sync" and .status_code == 200 and (.metadata | type == "array" or type == "object")' \
+       <<<"$body" >/dev/null 2>&1; then
+    echo "# LXD GET $1: not a sync 200 reply: ${body:0:300}" >&2; return 1
+  fi
+  printf '%s\n' "$body"
+}
+
+# Objects labelled with the stack, counted over the types the templates
+# use. Prints "error" (never a number) and fails when a query failed, so
+# neither "nothing left" nor "some created" can pass on a failed call.
 owned_count() {
-  local stack=$1 n=0 c url
+  local stack=$1 n=0 c url body
   for url in "/1.0/instances?recursion=1" "/1.0/profiles?recursion=1" \
              "/1.0/storage-pools/default/volumes/custom?recursion=1"; do
-    c=$(curl -fsS --max-time 20 --unix-socket "$SOCK" "http://lxd$url" |
-        jq --arg s "$stack" '[.metadata[]? | select(.config["user.drover.stack"] == $s)] | length') || c=999
+    body=$(lxd_get "$url") || { echo error; return 1; }
+    c=$(jq --arg s "$stack" '[.metadata[] | select(.config["user.drover.stack"] == $s)] | length' <<<"$body") ||
+      { echo error; return 1; }
     n=$((n + c))
   done
   echo "$n"
@@ -94,8 +110,7 @@ fi
 # Stacks an earlier, killed run left behind (tt-*), found by label alone.
 stale=$(for url in "/1.0/instances?recursion=1" "/1.0/profiles?recursion=1" \
                    "/1.0/storage-pools/default/volumes/custom?recursion=1"; do
-          curl -fsS --max-time 20 --unix-socket "$SOCK" "http://lxd$url" |
-            jq -r '.metadata[]?.config["user.drover.stack"] // empty'
+          lxd_get "$url" | jq -r '.metadata[]?.config["user.drover.stack"] // empty'
         done | grep -E '^tt-.*-[0-9]+$' | sort -u)
 for s in $stale; do
   pid=${s##*-}
@@ -135,7 +150,7 @@ for tpl in "${templates[@]}"; do
 
   if check "$base: apply" 0 "$DROVER" apply --yes --stack "$stack" "${vars[@]}" "$tpl"; then
     n=$(owned_count "$stack")
-    if [ "$n" -gt 0 ]; then ok "$base: $n objects labelled with $stack"; else nok "$base: no objects labelled with $stack after apply"; fi
+    if [ "$n" != error ] && [ "$n" -gt 0 ]; then ok "$base: $n objects labelled with $stack"; else nok "$base: no objects labelled with $stack after apply"; fi
     check "$base: plan after apply shows no changes" 0 \
       "$DROVER" plan --detailed-exitcode --stack "$stack" "${vars[@]}" "$tpl"
     if check "$base: apply again" 0 "$DROVER" apply --yes --json --stack "$stack" "${vars[@]}" "$tpl"; then
@@ -152,8 +167,8 @@ for tpl in "${templates[@]}"; do
         nok "$base: outputs are empty or have null values"; sed 's/^/    # /' "$LOG" | head -n 20
       fi
       # Arrays of names in the outputs name live instances of the stack.
-      live=$(curl -fsS --max-time 20 --unix-socket "$SOCK" "http://lxd/1.0/instances?recursion=1" |
-             jq -c --arg s "$stack" '[.metadata[] | select(.config["user.drover.stack"] == $s) | .name]')
+      live=$(lxd_get "/1.0/instances?recursion=1" |
+             jq -c --arg s "$stack" '[.metadata[] | select(.config["user.drover.stack"] == $s) | .name]') || live=error
       if jq -e --argjson live "$live" \
            '[.[].value | select(type == "array") | .[] | select(type == "string")] as $n
             | ($n | length) > 0 and all($n[]; . as $x | $live | index([$x]) != null)' "$LOG" >/dev/null 2>&1; then
@@ -183,7 +198,9 @@ for tpl in "${templates[@]}"; do
   done
   check "$base: destroy" 0 "$DROVER" destroy --yes --stack "$stack" "${vars[@]}" "$tpl"
   n=$(owned_count "$stack")
-  if [ "$n" = 0 ]; then ok "$base: nothing left labelled with $stack"; else nok "$base: $n objects still labelled with $stack"; fi
+  if [ "$n" = 0 ]; then ok "$base: nothing left labelled with $stack"
+  elif [ "$n" = error ]; then nok "$base: cannot tell what is left: an LXD query failed"
+  else nok "$base: $n objects still labelled with $stack"; fi
 done
 
 echo "$pass passed, $fail failed"

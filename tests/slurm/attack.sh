@@ -87,7 +87,7 @@ chmod 0755 "$work/evil.so"
 out=$UHOME/preload.out; rm -f "$out"
 j=$(as_user "LD_PRELOAD=$work/evil.so LXD_SOCKET=/nonexistent DROVER_LOCK_DIR=$UHOME DROVER_LXD_URL=https://127.0.0.1:1 sbatch --parsable -o $out --drover=one:tag=preload --wrap 'echo name=\$DROVER_NAME'") ||
   fail "sbatch with LD_PRELOAD"
-wait_job_gone "$j" 60
+wait_job_gone "$j" 60 || fail "job $j did not end within 60s"
 check "the preloaded sbatch ran as the user (the attack was live)" grep -q "uid=$(id -u "$TUSER") comm=sbatch" "$log"
 check "job $j got its stack despite the user's LXD_SOCKET/DROVER_* variables" grep -qx "name=job-$j-one-box" "$out"
 grep -q '^uid=0 ' "$log" && fail "LD_PRELOAD reached a root process: $(grep '^uid=0 ' "$log")"
@@ -95,7 +95,7 @@ note "ok: LD_PRELOAD never loaded as root (lines: $(wc -l <"$log"))"
 # Forged variables in the SPANK job environment itself.
 j=$(forge 'one:tag=forgedenv' "LD_PRELOAD=$work/evil.so" LXD_SOCKET=/nonexistent \
   DROVER_LOCK_DIR=/var/tmp SLURM_NODELIST=othernode SLURMD_NODENAME=othernode) || fail forge
-wait_job_gone "$j" 60
+wait_job_gone "$j" 60 || fail "job $j did not end within 60s"
 grep -q SCRIPT-RAN "$UHOME/forged.$j.out" || fail "forged-env job $j did not run: $(cat "$UHOME/forged.$j.out")"
 grep -q "job-$j-one: applied" "$SLURMD_LOG" || fail "forged env changed what the prolog did for job $j"
 grep -q '^uid=0 ' "$log" && fail "LD_PRELOAD reached a root process"

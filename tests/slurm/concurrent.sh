@@ -19,7 +19,7 @@ check "job $b started with its outputs" wait_grep "name=job-$b-one-box tag=beta"
 check "tags differ in LXD" test "$(lxc config get "job-$a-one-box" user.tag)/$(lxc config get "job-$b-one-box" user.tag)" = alpha/beta
 note "ok: job-$a-one and job-$b-one live at the same time"
 as_user "touch $flag"
-wait_job_gone "$a" 60; wait_job_gone "$b" 60
+wait_job_gone "$a" 60 || fail "job $a did not end within 60s"; wait_job_gone "$b" 60 || fail "job $b did not end within 60s"
 i=0; while [ -n "$(stack_instances "job-$a-one")$(stack_instances "job-$b-one")" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 [ -z "$(stack_instances "job-$a-one")$(stack_instances "job-$b-one")" ] || fail "stacks left after the jobs"
 check "node idle" node_is_idle

@@ -19,7 +19,7 @@ gc() { "$DROVER_BIN" gc --provider-config "$CONF" "$@"; }
 slurm_with_args "$BASE_ARGS epilog=skip"
 flag=$UHOME/gc.go; rm -f "$flag" "$UHOME"/gc.*.out
 done_job=$(as_user "sbatch --parsable -o gc.%j.out --drover=one:tag=gc1 --wrap 'echo ok'") || fail sbatch
-wait_job_gone "$done_job" 60
+wait_job_gone "$done_job" 60 || fail "job $done_job did not end within 60s"
 grep -q "job-$done_job-one: epilog=skip" "$SLURMD_LOG" || fail "the epilog did not skip"
 [ -n "$(stack_instances "job-$done_job-one")" ] || fail "epilog=skip still destroyed job-$done_job-one"
 note "ok: job $done_job finished, its stack is still there (epilog=skip)"
@@ -41,7 +41,7 @@ echo "$out" | grep -q "^job-$run_job-one: kept: job $run_job is RUNNING" || fail
 [ -n "$(stack_instances "job-$run_job-one")" ] || fail "gc destroyed the running job's stack"
 note "ok: gc destroyed the finished job's stack and left the running one"
 as_user "touch $flag"
-wait_job_gone "$run_job" 60
+wait_job_gone "$run_job" 60 || fail "job $run_job did not end within 60s"
 out=$(gc) || fail "gc failed: $out"
 [ -z "$(stack_instances "job-$run_job-one")" ] || fail "second gc left job-$run_job-one"
 
@@ -57,7 +57,7 @@ note "ok: a stack of a job slurmctld does not know is destroyed"
 # --drover-keep
 slurm_with_args "$BASE_ARGS"
 kept=$(as_user "sbatch --parsable -o gc.%j.out --drover=one:tag=kept --drover-keep --wrap 'echo ok'") || fail sbatch
-wait_job_gone "$kept" 60
+wait_job_gone "$kept" 60 || fail "job $kept did not end within 60s"
 grep -q "job-$kept-one: kept after the job" "$SLURMD_LOG" || fail "the epilog did not keep job-$kept-one"
 [ -n "$(stack_instances "job-$kept-one")" ] || fail "--drover-keep stack destroyed by the epilog"
 out=$(gc --min-age 3600 -v) || fail "gc --min-age: $out"

@@ -22,7 +22,11 @@ BASE_ARGS="template_dir=$TPL config=$CONF max_instances_per_job=5 max_instances_
 
 pass() { echo "PASS: $(basename "$0" .sh): $*"; exit 0; }
 fail() { echo "FAIL: $(basename "$0" .sh): $*"; exit 1; }
-skip() { echo "SKIP: $(basename "$0" .sh): $*"; exit 77; }
+# A skip is exit 77; run.sh counts it as a failure under CI=true.
+skip() {
+  if [ "${CI:-}" = true ]; then echo "FAIL: $(basename "$0" .sh): would skip under CI: $*"; exit 1; fi
+  echo "SKIP: $(basename "$0" .sh): $*"; exit 77
+}
 note() { echo "  $(basename "$0" .sh): $*"; }
 check() { # description command...
   d=$1; shift
@@ -81,8 +85,16 @@ node_is_idle() {
 }
 
 # Instances of a stack, by the name prefix the engine derives.
-stack_instances() { lxc list -c n --format csv 2>/dev/null | grep "^$1-" || true; }
-stack_profiles() { lxc profile list --format csv 2>/dev/null | cut -d, -f1 | grep "^$1-" || true; }
+# A failed lxc call prints a line no real name has, so that a "nothing
+# left" test cannot pass on an error.
+stack_instances() {
+  _l=$(lxc list -c n --format csv 2>&1) || { echo "!lxc-list-failed: $_l"; return 1; }
+  printf '%s\n' "$_l" | grep "^$1-" || true
+}
+stack_profiles() {
+  _l=$(lxc profile list --format csv 2>&1) || { echo "!lxc-profile-list-failed: $_l"; return 1; }
+  printf '%s\n' "$_l" | cut -d, -f1 | grep "^$1-" || true
+}
 
 # Waits until the job has left the queue (or at most $2 seconds).
 wait_job_gone() {

@@ -29,7 +29,7 @@ note "ok: job $b refused: $(grep 'per user' "$UHOME/lim.$b.out" | head -n 1)"
 [ -z "$(stack_instances "job-$b-many")" ] || fail "job $b left instances"
 [ "$(stack_instances "job-$a-many" | wc -l)" = 5 ] || fail "job $a lost instances"
 as_user "touch $flag"
-wait_job_gone "$a" 60
+wait_job_gone "$a" 60 || fail "job $a did not end within 60s"
 i=0; while [ -n "$(stack_instances "job-$a-many")" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
 [ -z "$(stack_instances "job-$a-many")" ] || fail "job $a left instances"
 check "node idle" node_is_idle

@@ -17,7 +17,7 @@ jid=$(echo "$out" | sed -n 's/^alloc=\([0-9]*\)$/\1/p')
 echo "$out" | grep -qx "file=$OUTDIR/$jid/outputs.json" || fail "no outputs file before the first step"
 echo "$out" | grep -qx "step1 job-$jid-one-box fromsalloc" || fail "step 1 did not see the outputs"
 echo "$out" | grep -qx "step2 job-$jid-one-box" || fail "step 2 did not see the outputs"
-wait_job_gone "$jid" 30
+wait_job_gone "$jid" 30 || fail "job $jid did not end within 30s"
 i=0; while [ -n "$(stack_instances "job-$jid-one")" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 [ -z "$(stack_instances "job-$jid-one")" ] || fail "job-$jid-one left after salloc"
 check "node idle" node_is_idle

@@ -14,7 +14,7 @@ for t in 0 1; do
     fail "task $t did not see the outputs"
 done
 note "ok: both tasks saw DROVER_NAME/TAG/FIRST_STATUS"
-wait_job_gone "$jid" 30
+wait_job_gone "$jid" 30 || fail "job $jid did not end within 30s"
 i=0; while [ -n "$(stack_instances "job-$jid-one")" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 [ -z "$(stack_instances "job-$jid-one")" ] || fail "job-$jid-one left after srun"
 check "node idle" node_is_idle
