@@ -240,11 +240,15 @@ LXD_HIDDEN extern const drover_rtype lxd_volume_type;
 LXD_HIDDEN extern const lxd_type_ops lxd_volume_ops;
 LXD_HIDDEN extern const drover_rtype lxd_policy_type;
 LXD_HIDDEN extern const lxd_type_ops lxd_policy_ops;
-/* A profile that records a backup.policy (lxd.profile skips it): its
- * config holds LXD_KIND_KEY = LXD_KIND_POLICY. In lxd_profile.c, so the
- * profile type does not call into lxd_policy.c, which builds on it. */
+LXD_HIDDEN extern const drover_rtype lxd_drift_type;
+LXD_HIDDEN extern const lxd_type_ops lxd_drift_ops;
+/* A profile that records a policy (lxd.profile skips it): its config
+ * holds LXD_KIND_KEY = the policy's type name, one ending in ".policy"
+ * (LXD_KIND_POLICY, LXD_KIND_DRIFT). In lxd_profile.c, so the profile
+ * type does not call into lxd_policy.c, which builds on it. */
 #define LXD_KIND_KEY "user.drover_kind"
 #define LXD_KIND_POLICY "backup.policy"
+#define LXD_KIND_DRIFT "drift.policy"
 LXD_HIDDEN int lxd_is_policy(const json_t *obj);
 
 /* --------------------------------------------------------------------------
