@@ -449,7 +449,7 @@ typedef struct drover_slot_plan {
   long long slot;    /* the slot this run is for: the last one at or before now */
   long long next;    /* the first slot after now: where the next job begins */
   long long missed;  /* slots after last_slot and before slot, coalesced into this
-                        run (capped at 100000) */
+                        run (counted up to 1000) */
   int run;           /* 0: slot was already run (last_slot >= slot) */
 } drover_slot_plan;
 

@@ -125,8 +125,8 @@ drover_code drover_metrics_format(char **out, const drover_run_metrics *m, drove
   return DROVER_OK;
 }
 
-/* Keeps [A-Za-z0-9_.-] of s in the file name, the rest as '_', so a
- * name cannot leave dir. */
+/* Keeps [A-Za-z0-9.-] of s in the file name, the rest as '_': no '/',
+ * so a name cannot leave dir (and the "drover_" prefix keeps it visible). */
 static void safe_part(char *dst, size_t size, const char *s)
 {
   size_t i;
@@ -136,8 +136,6 @@ static void safe_part(char *dst, size_t size, const char *s)
               (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '.') && s[i] != '/'
                ? s[i] : '_';
   dst[i] = '\0';
-  if(dst[0] == '.')
-    dst[0] = '_';
 }
 
 drover_code drover_metrics_write(const char *dir, const drover_run_metrics *m,

@@ -9,7 +9,7 @@
 #include "engine.h"
 #include "drift.h"
 
-#define MISSED_CAP 100000
+#define MISSED_CAP 1000
 
 char *dv_iso_utc(long long t, char *buf, size_t size)
 {
