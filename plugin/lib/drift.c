@@ -21,6 +21,7 @@ typedef struct ctx {
   const dv_inst *pol;
   dv_drift_policy p;
   char *dir;                /* templates directory (owned) */
+  char *base;               /* the policy template's directory (owned) */
   const drover_drift_opts *o;
 } ctx;
 
@@ -82,7 +83,9 @@ static drover_code check_stack(ctx *c, const char *name, json_t *entry, size_t *
   drover_plan *plan = NULL;
   drover_options opts = c->stack->opts;
   drover_error e;
-  char *path = dv_aprintf("%s/%s.json", c->dir, name);
+  char *path = c->p.tpl ? dv_aprintf("%s%s%s", c->p.tpl[0] == '/' ? "" : c->base,
+                                     c->p.tpl[0] == '/' ? "" : "/", c->p.tpl)
+                        : dv_aprintf("%s/%s.json", c->dir, name);
   char *vpath = dv_aprintf("%s/%s.vars.json", c->dir, name);
   char *pj = NULL;
   json_t *pr = NULL, *list, *r;
@@ -108,6 +111,23 @@ static drover_code check_stack(ctx *c, const char *name, json_t *entry, size_t *
   if(file_exists(vpath) && drover_vars_load_file(vars, vpath, &e)) {
     entry_fail(entry, "vars cannot be loaded (stack left alone)", &e);
     goto out;
+  }
+  {
+    const char *k;
+    json_t *v;
+    json_object_foreach(c->p.vars, k, v) {
+      char num[64];
+      const char *s = json_is_string(v) ? json_string_value(v) : json_is_true(v) ? "true"
+                      : json_is_false(v) ? "false" : num;
+      if(json_is_integer(v))
+        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+      else if(json_is_real(v))
+        snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+      if(drover_vars_set(vars, k, s, &e)) {
+        entry_fail(entry, "the policy's vars do not fit (stack left alone)", &e);
+        goto out;
+      }
+    }
   }
   opts.stack_name = name;
   if(drover_stack_open(&ts, tpl, vars, &opts, &e) ||
@@ -254,17 +274,18 @@ drover_code drover_drift_run(char **out, drover_stack *stack, const char *policy
     drover_error_locate(err, NULL, c.pol->address);
     goto out;
   }
-  if(c.p.templates && c.p.templates[0] == '/')
-    c.dir = strdup(c.p.templates);
-  else {
-    /* Relative to the policy template's directory. */
+  {
+    /* Relative paths are read from the policy template's directory. */
     char *src = strdup(drover_template_source(stack->tpl));
-    c.dir = src ? dv_aprintf("%s%s%s", dirname(src), c.p.templates ? "/" : "",
-                             c.p.templates ? c.p.templates : "")
-                : NULL;
+    c.base = src ? strdup(dirname(src)) : NULL;
     free(src);
   }
-  if(!c.dir) {
+  if(c.p.templates && c.p.templates[0] == '/')
+    c.dir = strdup(c.p.templates);
+  else if(c.base)
+    c.dir = dv_aprintf("%s%s%s", c.base, c.p.templates ? "/" : "",
+                       c.p.templates ? c.p.templates : "");
+  if(!c.dir || !c.base) {
     rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
     goto out;
   }
@@ -308,6 +329,7 @@ out:
   }
   drover_strv_free(names);
   free(c.dir);
+  free(c.base);
   dv_drift_policy_free(&c.p);
   return rc;
 }

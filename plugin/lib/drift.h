@@ -15,6 +15,8 @@ typedef struct dv_drift_policy {
   size_t ntargets;
   char *sel_stack;         /* glob (fnmatch) on the stack label, NULL: none */
   char *templates;         /* directory of STACK.json, NULL: the policy's */
+  char *tpl;               /* or: one template for every target, NULL: none */
+  json_t *vars;            /* vars for every target (owned), NULL: none */
   dv_cron cron;            /* schedule, read in tz */
   char tz[64];
   int auto_repair;

@@ -87,6 +87,16 @@ drover_code dv_drift_policy_parse(dv_drift_policy *out, const json_t *props, cha
     return bad(err, where, wsize, "/templates", "templates is a directory path");
   if(v && !(out->templates = strdup(json_string_value(v))))
     return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+  v = json_object_get(props, "template");
+  if(v && (!json_string_value(v) || !*json_string_value(v)))
+    return bad(err, where, wsize, "/template", "template is a file path");
+  if(v && !(out->tpl = strdup(json_string_value(v))))
+    return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+  v = json_object_get(props, "vars");
+  json_object_foreach((json_t *)v, key, x)
+    if(!json_is_string(x) && !json_is_number(x) && !json_is_boolean(x))
+      return bad(err, where, wsize, "/vars", "vars values are strings, numbers or booleans");
+  out->vars = json_incref((json_t *)v);
   out->auto_repair = json_is_true(json_object_get(props, "auto_repair"));
   return DROVER_OK;
 }
@@ -100,6 +110,8 @@ void dv_drift_policy_free(dv_drift_policy *p)
   free(p->targets);
   free(p->sel_stack);
   free(p->templates);
+  free(p->tpl);
+  json_decref(p->vars);
   memset(p, 0, sizeof(*p));
 }
 

@@ -53,6 +53,9 @@ static const drover_prop drift_props[] = {
   {"templates", DROVER_T_STRING, 0, NULL, NULL,
    "directory of each target's template STACK.json (and STACK.vars.json); default: "
    "the policy template's"},
+  {"template", DROVER_T_STRING, 0, NULL, NULL,
+   "instead of templates: one template file for every target"},
+  {"vars", DROVER_T_OBJECT, 0, NULL, NULL, "params given to every target's template"},
   {"schedule", DROVER_T_STRING, DROVER_PROP_REQUIRED, NULL, NULL,
    "5-field cron or @hourly/@daily/@weekly/@monthly/@yearly"},
   {"timezone", DROVER_T_STRING, 0, "\"UTC\"", NULL, "IANA zone the schedule is read in"},
