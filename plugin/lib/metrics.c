@@ -10,118 +10,81 @@
 #include <unistd.h>
 #include "engine.h"
 
-/* Appends to a growing string; sets *oom on failure. */
-typedef struct sbuf {
-  char *s;
-  size_t len, cap;
-  int oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static void sb_add(sbuf *b, const char *fmt, ...)
-{
-  va_list ap;
-  int n;
-
-  if(b->oom)
-    return;
-  for(;;) {
-    va_start(ap, fmt);
-    n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-    va_end(ap);
-    if(n < 0) {
-      b->oom = 1;
-      return;
-    }
-    if(b->s && b->len + (size_t)n < b->cap) {
-      b->len += (size_t)n;
-      return;
-    }
-    {
-      size_t cap = (b->cap ? b->cap * 2 : 1024) + (size_t)n;
-      char *s = realloc(b->s, cap);
-      if(!s) {
-        b->oom = 1;
-        return;
-      }
-      b->s = s;
-      b->cap = cap;
-    }
-  }
-}
-
 /* A label value with \, " and newline escaped (the text format's rule). */
-static void sb_label(sbuf *b, const char *v)
+static void put_label(FILE *f, const char *v)
 {
   for(; v && *v; v++) {
     if(*v == '\\')
-      sb_add(b, "\\\\");
+      fputs("\\\\", f);
     else if(*v == '"')
-      sb_add(b, "\\\"");
+      fputs("\\\"", f);
     else if(*v == '\n')
-      sb_add(b, "\\n");
+      fputs("\\n", f);
     else
-      sb_add(b, "%c", *v);
+      fputc(*v, f);
   }
 }
 
-static void sample(sbuf *b, const drover_run_metrics *m, const char *name, const char *help,
+static void sample(FILE *b, const drover_run_metrics *m, const char *name, const char *help,
                    double value)
 {
-  sb_add(b, "# HELP drover_policy_%s %s\n# TYPE drover_policy_%s gauge\ndrover_policy_%s{stack=\"",
-         name, help, name, name);
-  sb_label(b, m->stack);
-  sb_add(b, "\",policy=\"");
-  sb_label(b, m->policy);
-  sb_add(b, "\",kind=\"");
-  sb_label(b, m->kind);
-  sb_add(b, "\"} %.17g\n", value);
+  fprintf(b, "# HELP drover_policy_%s %s\n# TYPE drover_policy_%s gauge\ndrover_policy_%s{stack=\"",
+          name, help, name, name);
+  put_label(b, m->stack);
+  fputs("\",policy=\"", b);
+  put_label(b, m->policy);
+  fputs("\",kind=\"", b);
+  put_label(b, m->kind);
+  fprintf(b, "\"} %.17g\n", value);
 }
 
 drover_code drover_metrics_format(char **out, const drover_run_metrics *m, drover_error *err)
 {
-  sbuf b = {NULL, 0, 0, 0};
+  char *text = NULL;
+  size_t len = 0;
+  int bad;
+  FILE *b;
 
   *out = NULL;
   if(!m || !m->stack || !m->policy || !m->kind)
     return drover_error_set(err, DROVER_E_ARG, "metrics: stack, policy and kind are required");
-  sample(&b, m, "last_run_timestamp_seconds", "Start of the last run (Unix time).",
+  b = open_memstream(&text, &len);
+  if(!b)
+    return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+  sample(b, m, "last_run_timestamp_seconds", "Start of the last run (Unix time).",
          (double)m->started);
-  sample(&b, m, "last_run_success", "1 if the last run succeeded, else 0.", m->ok ? 1 : 0);
+  sample(b, m, "last_run_success", "1 if the last run succeeded, else 0.", m->ok ? 1 : 0);
   if(m->last_success > 0)
-    sample(&b, m, "last_success_timestamp_seconds", "Start of the last successful run.",
+    sample(b, m, "last_success_timestamp_seconds", "Start of the last successful run.",
            (double)m->last_success);
-  sample(&b, m, "last_run_duration_seconds", "How long the last run took.", m->duration);
-  sample(&b, m, "last_slot_timestamp_seconds", "The schedule slot the last run was for.",
+  sample(b, m, "last_run_duration_seconds", "How long the last run took.", m->duration);
+  sample(b, m, "last_slot_timestamp_seconds", "The schedule slot the last run was for.",
          (double)m->slot);
-  sample(&b, m, "missed_slots", "Slots missed before the last run, run once with it.",
+  sample(b, m, "missed_slots", "Slots missed before the last run, run once with it.",
          (double)m->missed);
   if(m->bytes >= 0)
-    sample(&b, m, "bytes", "Bytes the last backup run exported.", (double)m->bytes);
+    sample(b, m, "bytes", "Bytes the last backup run exported.", (double)m->bytes);
   if(m->kept >= 0)
-    sample(&b, m, "snapshots_kept", "Snapshots the last prune kept.", (double)m->kept);
+    sample(b, m, "snapshots_kept", "Snapshots the last prune kept.", (double)m->kept);
   if(m->deleted >= 0)
-    sample(&b, m, "snapshots_deleted", "Snapshots the last prune deleted.", (double)m->deleted);
+    sample(b, m, "snapshots_deleted", "Snapshots the last prune deleted.", (double)m->deleted);
   if(m->current >= 0)
-    sample(&b, m, "current_count", "Instances before the last scale run.", (double)m->current);
+    sample(b, m, "current_count", "Instances before the last scale run.", (double)m->current);
   if(m->desired >= 0)
-    sample(&b, m, "desired_count", "Instances the last scale run asked for.",
+    sample(b, m, "desired_count", "Instances the last scale run asked for.",
            (double)m->desired);
   if(m->drifted >= 0)
-    sample(&b, m, "drifted_resources", "Resources the last drift check found drifted.",
+    sample(b, m, "drifted_resources", "Resources the last drift check found drifted.",
            (double)m->drifted);
   if(m->repaired >= 0)
-    sample(&b, m, "repaired_stacks", "Stacks the last drift check repaired.",
+    sample(b, m, "repaired_stacks", "Stacks the last drift check repaired.",
            (double)m->repaired);
-  if(b.oom) {
-    free(b.s);
+  bad = ferror(b);
+  if(fclose(b) || bad) {
+    free(text);
     return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
   }
-  *out = b.s;
+  *out = text;
   return DROVER_OK;
 }
 
