@@ -227,8 +227,10 @@ int cli_parse(struct cli *cli, int argc, char **argv, unsigned accepts,
   }
   /* The subcommand decides what positionals mean; here only the path. */
   for(i = 0; i < npos; i++) {
-    /* output NAME, backup ... POLICY, restore INSTANCE: a second word. */
+    /* output NAME, backup|drift|schedule ... POLICY, restore INSTANCE: a
+     * second word. */
     if((!strcmp(cli->cmd, "output") || !strncmp(cli->cmd, "backup ", 7) ||
+        !strncmp(cli->cmd, "drift ", 6) || !strncmp(cli->cmd, "schedule ", 9) ||
         !strcmp(cli->cmd, "restore")) && (cli->template_path || i > 0)) {
       if(cli->output_name) {
         cli_errorf("%s: unexpected argument '%s'", cli->cmd, positional[i]);
