@@ -9,6 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include "engine.h"
 #include "schedule.h"
@@ -423,6 +427,116 @@ START_TEST(webhook_url_refused)
 }
 END_TEST
 
+
+/* A loopback receiver: answers the first `fail` requests with 503, the
+ * rest with 200, and keeps the last request it read. */
+typedef struct receiver {
+  int fd, port, fail, served;
+  char last[8192];
+} receiver;
+
+static void *serve(void *arg)
+{
+  receiver *r = arg;
+  int c;
+
+  while((c = accept(r->fd, NULL, NULL)) >= 0) {
+    size_t n = 0;
+    ssize_t k;
+    const char *hdr_end, *cl;
+    /* Read headers, then Content-Length bytes of body. */
+    while(n < sizeof(r->last) - 1 && (k = read(c, r->last + n, sizeof(r->last) - 1 - n)) > 0) {
+      n += (size_t)k;
+      r->last[n] = '\0';
+      hdr_end = strstr(r->last, "\r\n\r\n");
+      cl = strcasestr(r->last, "content-length:");
+      if(hdr_end && cl && n >= (size_t)(hdr_end + 4 - r->last) + (size_t)atoi(cl + 15))
+        break;
+    }
+    r->served++;
+    {
+      const char *ans = r->served <= r->fail
+                          ? "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                          : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+      (void)!write(c, ans, strlen(ans));
+    }
+    close(c);
+  }
+  return NULL;
+}
+
+static void receiver_start(receiver *r, pthread_t *t, int fail)
+{
+  struct sockaddr_in a;
+  socklen_t len = sizeof(a);
+
+  memset(r, 0, sizeof(*r));
+  r->fail = fail;
+  r->fd = socket(AF_INET, SOCK_STREAM, 0);
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ck_assert_int_eq(bind(r->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  ck_assert_int_eq(listen(r->fd, 8), 0);
+  getsockname(r->fd, (struct sockaddr *)&a, &len);
+  r->port = ntohs(a.sin_port);
+  ck_assert_int_eq(pthread_create(t, NULL, serve, r), 0);
+}
+
+static void receiver_stop(receiver *r, pthread_t t)
+{
+  shutdown(r->fd, SHUT_RDWR);
+  close(r->fd);
+  pthread_join(t, NULL);
+}
+
+START_TEST(webhook_delivered_after_retry)
+{
+  drover_webhook w = DROVER_WEBHOOK_INIT;
+  drover_error err;
+  receiver r;
+  pthread_t t;
+  char url[128];
+
+  drover_error_clear(&err);
+  receiver_start(&r, &t, 1);
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/hooks/drover?token=tok-123456", r.port);
+  w.url = url;
+  w.timeout = 5;
+  w.retries = 3;
+  ck_assert_msg(drover_webhook_send(&w, "{\"event\":\"drift\"}", &err) == DROVER_OK, "%s",
+                err.text);
+  receiver_stop(&r, t);
+  ck_assert_int_eq(r.served, 2); /* the 503 was retried */
+  ck_assert_ptr_nonnull(strstr(r.last, "POST /hooks/drover?token=tok-123456 HTTP/1.1\r\n"));
+  ck_assert_ptr_nonnull(strcasestr(r.last, "content-type: application/json\r\n"));
+  ck_assert_ptr_nonnull(strstr(r.last, "\r\n\r\n{\"event\":\"drift\"}"));
+}
+END_TEST
+
+START_TEST(webhook_failure_hides_url)
+{
+  drover_webhook w = DROVER_WEBHOOK_INIT;
+  drover_error err;
+  receiver r;
+  pthread_t t;
+  char url[128];
+
+  drover_error_clear(&err);
+  receiver_start(&r, &t, 100);
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/h?token=tok-abcdef", r.port);
+  w.url = url;
+  w.timeout = 5;
+  w.retries = 2;
+  ck_assert_int_ne(drover_webhook_send(&w, "{}", &err), DROVER_OK);
+  receiver_stop(&r, t);
+  ck_assert_int_eq(r.served, 3); /* one try and two retries */
+  ck_assert_ptr_nonnull(strstr(err.text, "webhook: delivery failed"));
+  ck_assert_ptr_null(strstr(err.text, "tok-abcdef"));
+  ck_assert_ptr_null(strstr(err.text, "/h"));
+}
+END_TEST
+
 static Suite *suite(void)
 {
   Suite *s = suite_create("schedule");
@@ -436,6 +550,8 @@ static Suite *suite(void)
   tcase_add_test(tc, metrics_write_atomic);
   tcase_add_test(tc, webhook_body_no_secrets);
   tcase_add_test(tc, webhook_url_refused);
+  tcase_add_test(tc, webhook_delivered_after_retry);
+  tcase_add_test(tc, webhook_failure_hides_url);
   suite_add_tcase(s, tc);
   return s;
 }
