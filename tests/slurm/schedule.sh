@@ -4,7 +4,8 @@
 # backups as Slurm jobs, each resubmitting the next slot first; prune keeps
 # the right snapshot (keep_last 1: the newest slot's); installing twice
 # leaves one pending job; killing a job mid-run (its pre hook blocks)
-# leaves the next slot scheduled; list shows next run and last result;
+# leaves the next slot scheduled; the pending job survives a slurmctld
+# restart; list shows next run and last result;
 # remove cancels the jobs. About 3 minutes: three minute slots.
 . "$(dirname "$0")/lib.sh"
 need_slurm; need_lxd
@@ -57,6 +58,17 @@ check "installing twice says it is already scheduled" sh -c "echo '$out' | grep 
 check "installing twice leaves one pending job" test "$(pending)" = 1
 check "the job file holds no secret-readable mode (0600)" \
   test "$(stat -c %a "$SD/${STACK}_nightly.job.json")" = 600
+
+# slurmctld restarted: the pending job survives (StateSaveLocation).
+before=$(squeue -h --name="$NAME" --states=PENDING -o %i)
+pid=$(cat /run/slurmctld.pid 2>/dev/null)
+[ -n "$pid" ] && kill "$pid" || fail "no slurmctld pid to restart"
+i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+slurmctld || fail "slurmctld did not start again"
+i=0; while ! scontrol ping 2>/dev/null | grep -q UP && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+check "slurmctld is back" sh -c 'scontrol ping | grep -q UP'
+check "after a slurmctld restart the same job ($before) is pending" \
+  test "$(squeue -h --name="$NAME" --states=PENDING -o %i)" = "$before"
 
 # runs: how many runs of the policy have logged their result line.
 runs() { cat "$SD"/logs/*.out 2>/dev/null | grep -c "^drover schedule: $NAME kind=backup .*result=ok"; }
