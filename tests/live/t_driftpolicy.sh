@@ -51,8 +51,8 @@ check "out-of-band: stop $STACK-node-0" \
 check "out-of-band: stop and delete $STACK-node-1" \
   sh -c '. "$1"; api_wait PUT "/1.0/instances/$2-node-1/state" "{\"action\":\"stop\",\"force\":true}" &&
          api_wait DELETE "/1.0/instances/$2-node-1"' sh "$(dirname "$0")/lib.sh" "$STACK"
-check "LXD: node-0 stopped, node-1 gone" \
-  sh -c 'test "$(labelled_instances | awk "{print \$2}" | tr "\n" " ")" = "$1-node-0 "' sh "$STACK"
+only_node0() { test "$(labelled_instances | awk '{print $2}' | tr '\n' ' ')" = "$STACK-node-0 "; }
+check "LXD: node-0 stopped, node-1 gone" only_node0
 check "LXD: node-0 is Stopped" test "$(instance_status "$STACK-node-0")" = Stopped
 
 run drift run "$TMP/policy.json" check --json
