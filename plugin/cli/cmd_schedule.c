@@ -219,6 +219,11 @@ static json_t *job_from_cli(const struct cli *cli, const char *own[O_COUNT])
     goto out;
   }
   cron = own[O_SCHEDULE] ? own[O_SCHEDULE] : jstr(d, "schedule");
+  /* A scale policy's schedule is its windows of counts, not when to run:
+   * it is checked every 5 minutes unless told (its cooldown rules how
+   * often the count may change). */
+  if(!cron && !strcmp(kind, "scale"))
+    cron = "*/5 * * * *";
   if(!cron) {
     cli_errorf("%s: policy %s has no cron schedule; give one with --schedule", cli->cmd,
                cli->output_name);
