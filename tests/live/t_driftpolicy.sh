@@ -51,15 +51,20 @@ check "out-of-band: stop $STACK-node-0" \
 check "out-of-band: stop and delete $STACK-node-1" \
   sh -c '. "$1"; api_wait PUT "/1.0/instances/$2-node-1/state" "{\"action\":\"stop\",\"force\":true}" &&
          api_wait DELETE "/1.0/instances/$2-node-1"' sh "$(dirname "$0")/lib.sh" "$STACK"
+prof=$(labelled_profiles | awk '{print $2}')
+check "out-of-band: PATCH the profile's limits.processes" \
+  api_wait PATCH "/1.0/profiles/$prof" '{"config":{"limits.processes":"50"}}'
 only_node0() { test "$(labelled_instances | awk '{print $2}' | tr '\n' ' ')" = "$STACK-node-0 "; }
 check "LXD: node-0 stopped, node-1 gone" only_node0
 check "LXD: node-0 is Stopped" test "$(instance_status "$STACK-node-0")" = Stopped
 
 run drift run "$TMP/policy.json" check --json
 expect_rc "drift run reports (no repair without auto_repair; B still unloadable)" 1
-check "report: node[0] stopped out of band, node[1] deleted out of band, 2 drifted" \
-  jqt --arg s "$STACK" '.drifted == 2 and .repaired == 0 and (.stacks[] | select(.stack == $s)
-       | .result == "drifted" and .drifted == 2
+check "report: node[0] stopped out of band, node[1] deleted out of band, base's config changed, 3 drifted" \
+  jqt --arg s "$STACK" '.drifted == 3 and .repaired == 0 and (.stacks[] | select(.stack == $s)
+       | .result == "drifted" and .drifted == 3
+       and ([.resources[] | select(.address == "base" and .action == "update"
+              and .why == "changed out of band: config")] | length == 1)
        and ([.resources[] | select(.address == "node[0]" and .action == "update"
               and .why == "stopped out of band" and .changed == ["state"])] | length == 1)
        and ([.resources[] | select(.address == "node[1]" and .action == "create"
@@ -92,17 +97,19 @@ expect_rc "schedule run with auto_repair fails overall (B cannot be checked)" 1
 check "LXD: node-0 is running again" test "$(instance_status "$STACK-node-0")" = Running
 check "LXD: node-1 was recreated and runs" test "$(instance_status "$STACK-node-1")" = Running
 check "one log line of result" \
-  test "$(grep -c "^drover schedule: drover:$STACK-ops:check kind=drift .*result=failed .*drifted=2" "$TMP/err")" = 1
+  test "$(grep -c "^drover schedule: drover:$STACK-ops:check kind=drift .*result=failed .*drifted=3" "$TMP/err")" = 1
+check "LXD: the profile has limits.processes 100 again" \
+  test "$(api_jq "/1.0/profiles/$prof" '.metadata.config["limits.processes"]')" = 100
 check "the webhook got one POST of JSON at /hook" \
   sh -c 'test "$(cat "$1/req.1")" = "POST /hook?token=s3cr3t-t0ken application/json" && test ! -e "$1/body.2"' sh "$TMP"
-check "webhook body: failure event for the policy, 2 drifted, the error named" \
+check "webhook body: failure event for the policy, 3 drifted, the error named" \
   jqt --arg p "$STACK-ops" '.event == "failure" and .stack == $p and .policy == "check"
-       and .kind == "drift" and .ok == false and .drifted == 2
+       and .kind == "drift" and .ok == false and .drifted == 3
        and (.error | test("drift run"))' "$TMP/body.1"
 check "webhook body carries no token" sh -c '! grep -q s3cr3t "$1"' sh "$TMP/body.1"
 P="$TMP/metrics/drover_$STACK-ops_check.prom"
-check "metrics: drifted_resources 2, last run failed, no last success yet" \
-  sh -c 'grep -qx "drover_policy_drifted_resources{stack=\"$2-ops\",policy=\"check\",kind=\"drift\"} 2" "$1" &&
+check "metrics: drifted_resources 3, last run failed, no last success yet" \
+  sh -c 'grep -qx "drover_policy_drifted_resources{stack=\"$2-ops\",policy=\"check\",kind=\"drift\"} 3" "$1" &&
          grep -qx "drover_policy_last_run_success{stack=\"$2-ops\",policy=\"check\",kind=\"drift\"} 0" "$1" &&
          ! grep -q last_success_timestamp "$1"' sh "$P" "$STACK"
 run schedule run "$TMP/policy.json" check --var repair=true --state-dir "$TMP/state" --metrics-dir "$TMP/metrics"
