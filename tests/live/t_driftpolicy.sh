@@ -26,6 +26,10 @@ cat >"$TMP/policy.json" <<JSON
         "schedule": "*/10 * * * *",
         "auto_repair": "\${params.repair}"
       }
+    },
+    "bylabel": {
+      "type": "drift.policy",
+      "properties": {"selector": {"stack": "$STACK*"}, "schedule": "@hourly"}
     }
   }
 }
@@ -120,6 +124,11 @@ run drift run "$TMP/policy.json" check --json
 check "after the repair $STACK is clean" \
   jqt --arg s "$STACK" '.stacks[] | select(.stack == $s) | .result == "clean" and .drifted == 0' "$TMP/out"
 check "LXD: $B's instance is still there and running" test "$(instance_status "$B-node-0")" = Running
+
+run drift run "$TMP/policy.json" bylabel --json
+check "a selector on the stack label finds both stacks (and not others)" \
+  jqt --arg s "$STACK" --arg b "$B" '([.stacks[].stack] | sort) == ([$s, $b] | sort)
+       and (.stacks[] | select(.stack == $s) | .result == "clean")' "$TMP/out"
 
 kill "$NODE_PID" 2>/dev/null
 run destroy -t "$TPL/basic.json" --stack "$B" --yes

@@ -76,7 +76,7 @@ wait_runs() { # n seconds
   i=0; while [ "$(runs)" -lt "$1" ] && [ $i -lt $(($2 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
   [ "$(runs)" -ge "$1" ]
 }
-check "two backups ran as Slurm jobs within 150s" wait_runs 2 150
+check "two backups ran as Slurm jobs within 170s" wait_runs 2 170
 note "runs logged: $(runs); logs: $(ls "$SD/logs" | tr '\n' ' ')"
 check "each run was its own job (two job logs at least)" test "$(ls "$SD/logs" | wc -l)" -ge 2
 check "a job is pending for the next slot after the runs" test "$(pending)" = 1
