@@ -45,6 +45,7 @@ t "the textfile has current 2 and desired 6" \
   sh -c "grep -qx 'drover_policy_current_count{stack=\"shop\",policy=\"web_hours\",kind=\"scale\"} 2' '$P' &&
          grep -qx 'drover_policy_desired_count{stack=\"shop\",policy=\"web_hours\",kind=\"scale\"} 6' '$P' &&
          grep -qx 'drover_policy_last_success_timestamp_seconds{stack=\"shop\",policy=\"web_hours\",kind=\"scale\"} 1764493500' '$P'"
+t "counts that do not apply to scale are not in the log line" sh -c "! grep -q 'kept=\|drifted=' '$tmp/err'"
 t "one log line with the counts" \
   test "$(grep -c '^drover schedule: drover:shop:web_hours kind=scale slot=2025-11-30T09:05:00Z result=ok .*current=2 desired=6' "$tmp/err")" = 1
 

@@ -601,13 +601,26 @@ static int cmd_run(const struct cli *cli, const char *own[O_COUNT])
     cli_fail(&err);
     drover_error_clear(&err);
   }
-  /* The one line of result. */
-  fprintf(stderr,
-          "drover schedule: %s kind=%s slot=%s result=%s duration=%.1fs missed=%lld"
-          " kept=%lld deleted=%lld current=%lld desired=%lld drifted=%lld%s%s\n",
-          jstr(job, "name"), m.kind, iso(sp.slot, when, sizeof(when)),
-          m.ok ? "ok" : "failed", m.duration, m.missed, m.kept, m.deleted, m.current,
-          m.desired, m.drifted, m.error ? " error=" : "", m.error ? m.error : "");
+  /* The one line of result; counts that do not apply are left out. */
+  {
+    char counts[256] = "";
+    size_t n = 0;
+#define COUNT(label, v)                                                            \
+    if((v) >= 0 && n < sizeof(counts))                                            \
+      n += (size_t)snprintf(counts + n, sizeof(counts) - n, " %s=%lld", label, (v))
+    COUNT("kept", m.kept);
+    COUNT("deleted", m.deleted);
+    COUNT("bytes", m.bytes);
+    COUNT("current", m.current);
+    COUNT("desired", m.desired);
+    COUNT("drifted", m.drifted);
+    COUNT("repaired", m.repaired);
+#undef COUNT
+    fprintf(stderr, "drover schedule: %s kind=%s slot=%s result=%s duration=%.1fs missed=%lld%s%s%s\n",
+            jstr(job, "name"), m.kind, iso(sp.slot, when, sizeof(when)),
+            m.ok ? "ok" : "failed", m.duration, m.missed, counts, m.error ? " error=" : "",
+            m.error ? m.error : "");
+  }
   if(jstr(job, "webhook") && (!m.ok || m.drifted > 0)) {
     drover_webhook w = DROVER_WEBHOOK_INIT;
     char *body = NULL;
