@@ -21,6 +21,10 @@ t() { d=$1; shift; if "$@"; then ok "$d"; else bad "$d"; fi; }
 cat >"$tmp/fake" <<'SH'
 #!/bin/sh
 echo "$*" >>"$(dirname "$0")/argv"
+while [ $# -gt 0 ]; do
+  [ "$1" = --var-file ] && { stat -c %a "$2" >"$(dirname "$0")/vars.mode"; cp "$2" "$(dirname "$0")/vars.seen"; }
+  shift
+done
 if [ -e "$(dirname "$0")/fail" ]; then
   echo '{"policy":"web_hours","stack":"shop","ok":false,"error":"scale: lxd: instance \"shop-web-3\": quota exceeded"}'
   echo "drover: scale run: 1 error" >&2
@@ -39,8 +43,11 @@ P=$tmp/metrics/drover_shop_web_hours.prom
 
 "$D" schedule run --job "$tmp/job.json" --now 1764493500 2>"$tmp/err"
 t "a scale run succeeds (exit $?)" test $? = 0
-t "scale run was called with the policy, --json and the stack" \
-  grep -qx "scale run -t /etc/drover/shop.json web_hours --json --stack shop --var a=b" "$tmp/argv"
+t "scale run was called with the policy, --json, the stack and the vars in a file" \
+  grep -qx "scale run -t /etc/drover/shop.json web_hours --json --stack shop --var-file $tmp/state/shop_web_hours.vars.json" "$tmp/argv"
+t "the vars file held a=b, mode 0600, and is gone after the run" \
+  sh -c "jq -e '. == {\"a\": \"b\"}' '$tmp/vars.seen' >/dev/null && test \"\$(cat '$tmp/vars.mode')\" = 600 &&
+         test ! -e '$tmp/state/shop_web_hours.vars.json'"
 t "the textfile has current 2 and desired 6" \
   sh -c "grep -qx 'drover_policy_current_count{stack=\"shop\",policy=\"web_hours\",kind=\"scale\"} 2' '$P' &&
          grep -qx 'drover_policy_desired_count{stack=\"shop\",policy=\"web_hours\",kind=\"scale\"} 6' '$P' &&

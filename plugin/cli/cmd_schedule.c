@@ -394,8 +394,7 @@ out:
  * Strings borrowed from job; the array is the caller's (free). */
 static char **sub_argv(const json_t *job, const char *a, const char *b)
 {
-  size_t n = 0, i, max = 16 + 2 * (json_array_size(json_object_get(job, "vars")) +
-                                   json_array_size(json_object_get(job, "var_files")));
+  size_t n = 0, i, max = 16 + 2 * json_array_size(json_object_get(job, "var_files"));
   char **v = calloc(max, sizeof(*v));
   json_t *x;
 
@@ -410,13 +409,16 @@ static char **sub_argv(const json_t *job, const char *a, const char *b)
   v[n++] = (char *)"--json";
   v[n++] = (char *)"--stack";
   v[n++] = (char *)jstr(job, "stack");
-  json_array_foreach(json_object_get(job, "vars"), i, x) {
-    v[n++] = (char *)"--var";
-    v[n++] = (char *)json_string_value(x);
-  }
   json_array_foreach(json_object_get(job, "var_files"), i, x) {
     v[n++] = (char *)"--var-file";
     v[n++] = (char *)json_string_value(x);
+  }
+  /* The --var values go in a 0600 file (run_policy), never on a command
+   * line other users can read; last, so they win over the var files as
+   * --var would. */
+  if(jstr(job, "vars_file")) {
+    v[n++] = (char *)"--var-file";
+    v[n++] = (char *)jstr(job, "vars_file");
   }
   if(jstr(job, "provider_config")) {
     v[n++] = (char *)"--provider-config";
@@ -473,12 +475,45 @@ static long long count_action(const json_t *arr, const char *field, const char *
   return n;
 }
 
+/* Writes the job's "k=v" vars as a JSON object to a 0600 file and records
+ * its path as job's "vars_file". 0, or -1 (errbuf says why). */
+static int vars_file(json_t *job, char *errbuf, size_t esize)
+{
+  json_t *o = json_object(), *x;
+  char *path = state_path(job, ".vars.json");
+  const char *kv, *eq;
+  size_t i;
+  int ret = -1;
+
+  json_array_foreach(json_object_get(job, "vars"), i, x)
+    if((kv = json_string_value(x)) != NULL && (eq = strchr(kv, '=')) != NULL) {
+      char *k = strndup(kv, (size_t)(eq - kv));
+      if(k)
+        json_object_set_new(o, k, json_string(eq + 1));
+      free(k);
+    }
+  if(o && path && !write_json(path, o) &&
+     !json_object_set_new(job, "vars_file", json_string(path)))
+    ret = 0;
+  else
+    snprintf(errbuf, esize, "cannot write the vars file %s", path ? path : "");
+  json_decref(o);
+  free(path);
+  return ret;
+}
+
 /* Runs the policy's steps and fills m (strings in m point into errbuf). */
-static void run_policy(const json_t *job, drover_run_metrics *m, char *errbuf, size_t esize)
+static void run_policy(json_t *job, drover_run_metrics *m, char *errbuf, size_t esize)
 {
   const char *kind = jstr(job, "kind");
   json_t *r = NULL, *r2 = NULL, *x;
   size_t i;
+
+  if(json_array_size(json_object_get(job, "vars")) && vars_file(job, errbuf, esize)) {
+    m->ok = 0;
+    m->error = errbuf;
+    return;
+  }
 
   if(!strcmp(kind, "backup")) {
     int ok1 = step(job, "backup", "run", &r, errbuf, esize);
@@ -506,6 +541,8 @@ static void run_policy(const json_t *job, drover_run_metrics *m, char *errbuf, s
       m->repaired = json_integer_value(json_object_get(r, "repaired"));
   }
   m->error = errbuf[0] ? errbuf : NULL;
+  if(jstr(job, "vars_file"))
+    unlink(jstr(job, "vars_file"));
   json_decref(r);
   json_decref(r2);
 }
