@@ -490,23 +490,34 @@ static void receiver_stop(receiver *r, pthread_t t)
   pthread_join(t, NULL);
 }
 
-START_TEST(webhook_delivered_after_retry)
+/* Sends body to a receiver that fails the first `fail` requests, at
+ * path (with a token query) with `retries`; r is stopped on return. */
+static drover_code send_to(receiver *r, int fail, unsigned retries, const char *path,
+                           const char *body, drover_error *err)
 {
   drover_webhook w = DROVER_WEBHOOK_INIT;
-  drover_error err;
-  receiver r;
   pthread_t t;
   char url[128];
+  drover_code rc;
 
-  drover_error_clear(&err);
-  receiver_start(&r, &t, 1);
-  snprintf(url, sizeof(url), "http://127.0.0.1:%d/hooks/drover?token=tok-123456", r.port);
+  drover_error_clear(err);
+  receiver_start(r, &t, fail);
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", r->port, path);
   w.url = url;
   w.timeout = 5;
-  w.retries = 3;
-  ck_assert_msg(drover_webhook_send(&w, "{\"event\":\"drift\"}", &err) == DROVER_OK, "%s",
-                err.text);
-  receiver_stop(&r, t);
+  w.retries = retries;
+  rc = drover_webhook_send(&w, body, err);
+  receiver_stop(r, t);
+  return rc;
+}
+
+START_TEST(webhook_delivered_after_retry)
+{
+  drover_error err;
+  receiver r;
+
+  ck_assert_msg(send_to(&r, 1, 3, "/hooks/drover?token=tok-123456", "{\"event\":\"drift\"}",
+                        &err) == DROVER_OK, "%s", err.text);
   ck_assert_int_eq(r.served, 2); /* the 503 was retried */
   ck_assert_ptr_nonnull(strstr(r.last, "POST /hooks/drover?token=tok-123456 HTTP/1.1\r\n"));
   ck_assert_ptr_nonnull(strcasestr(r.last, "content-type: application/json\r\n"));
@@ -516,20 +527,10 @@ END_TEST
 
 START_TEST(webhook_failure_hides_url)
 {
-  drover_webhook w = DROVER_WEBHOOK_INIT;
   drover_error err;
   receiver r;
-  pthread_t t;
-  char url[128];
 
-  drover_error_clear(&err);
-  receiver_start(&r, &t, 100);
-  snprintf(url, sizeof(url), "http://127.0.0.1:%d/h?token=tok-abcdef", r.port);
-  w.url = url;
-  w.timeout = 5;
-  w.retries = 2;
-  ck_assert_int_ne(drover_webhook_send(&w, "{}", &err), DROVER_OK);
-  receiver_stop(&r, t);
+  ck_assert_int_ne(send_to(&r, 100, 2, "/h?token=tok-abcdef", "{}", &err), DROVER_OK);
   ck_assert_int_eq(r.served, 3); /* one try and two retries */
   ck_assert_ptr_nonnull(strstr(err.text, "webhook: delivery failed"));
   ck_assert_ptr_null(strstr(err.text, "tok-abcdef"));
