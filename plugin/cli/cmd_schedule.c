@@ -284,9 +284,12 @@ static json_t *job_load(const char *path)
   json_error_t je;
   json_t *job = json_load_file(path, 0, &je);
 
+  const char *kind = jstr(job, "kind");
+
   if(!job || !jstr(job, "template") || !jstr(job, "policy") || !jstr(job, "stack") ||
-     !jstr(job, "kind") || !jstr(job, "schedule") || !jstr(job, "state_dir") ||
-     !jstr(job, "name") || !jstr(job, "exe")) {
+     !kind || (strcmp(kind, "backup") && strcmp(kind, "scale") && strcmp(kind, "drift")) ||
+     !jstr(job, "schedule") || !jstr(job, "state_dir") || !jstr(job, "name") ||
+     !jstr(job, "exe")) {
     cli_errorf("schedule: %s: not a drover schedule job file%s%s", path, job ? "" : ": ",
                job ? "" : je.text);
     json_decref(job);
@@ -569,8 +572,10 @@ static int cmd_run(const struct cli *cli, const char *own[O_COUNT])
   drover_error_clear(&err);
   if(!job)
     return CLI_EXIT_ERROR;
-  if(own[O_JOB] && own[O_METRICS])
-    json_object_set_new(job, "metrics_dir", json_string(own[O_METRICS]));
+  if((own[O_JOB] && own[O_METRICS]) || !jstr(job, "metrics_dir"))
+    json_object_set_new(job, "metrics_dir",
+                        json_string(dflt(own[O_METRICS], "DROVER_METRICS_DIR",
+                                         "/var/lib/node_exporter/textfile_collector")));
   statep = state_path(job, ".state.json");
   lockp = state_path(job, ".run.lock");
   if(!statep || !lockp || mkdirs(jstr(job, "state_dir")))
