@@ -70,5 +70,13 @@ t "the textfile says failed and keeps the last success time" \
   sh -c "grep -qx 'drover_policy_last_run_success{stack=\"shop\",policy=\"web_hours\",kind=\"scale\"} 0' '$P' &&
          grep -qx 'drover_policy_last_success_timestamp_seconds{stack=\"shop\",policy=\"web_hours\",kind=\"scale\"} 1764493500' '$P'"
 t "no temporary file is left next to the textfile" test "$(ls -A "$tmp/metrics" | wc -l)" = 1
+# list on a host without Slurm (cron): no squeue call, the schedule's next
+# slot, the last result.
+cp "$tmp/job.json" "$tmp/state/shop_web_hours.job.json"
+DROVER_SLURM_BINDIR=/nonexistent "$D" schedule list --json --state-dir "$tmp/state" >"$tmp/list" 2>"$tmp/err"
+t "schedule list without Slurm succeeds quietly (exit $?)" test $? = 0 -a ! -s "$tmp/err"
+t "it shows the policy, its next slot and the last result" \
+  jq -e '.[0].name == "drover:shop:web_hours" and .[0].last_result == "failed" and .[0].job_id == null
+         and (.[0].next_slot | test("^[0-9-]{10}T[0-9]{2}:[0-9][05]:00Z$"))' "$tmp/list"
 echo "# schedule_cli: $fails failed"
 [ "$fails" -eq 0 ]

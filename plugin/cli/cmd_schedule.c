@@ -722,14 +722,20 @@ static int cmd_list(const struct cli *cli, const char *own[O_COUNT])
 {
   json_t *all = installed(dflt(own[O_STATE], "DROVER_STATE_DIR", "/var/lib/drover/schedule"));
   json_t *out = json_array(), *job;
+  int slurm = cli_sched_have_slurm();
   size_t i;
 
   json_array_foreach(all, i, job) {
-    json_t *jobs = cli_sched_jobs(jstr(job, "name"), "PENDING,RUNNING,CONFIGURING");
+    json_t *jobs = slurm ? cli_sched_jobs(jstr(job, "name"), "PENDING,RUNNING,CONFIGURING")
+                         : json_array();
     json_t *st = json_object_get(job, "state"), *pend = NULL, *x;
+    drover_slot_plan sp;
+    drover_error err;
     char when[32];
     size_t k;
     long long last = json_integer_value(json_object_get(st, "last_run"));
+
+    drover_error_clear(&err);
     json_array_foreach(jobs, k, x)
       if(!pend && !strcmp(jstr(x, "state"), "PENDING"))
         pend = x;
@@ -742,6 +748,11 @@ static int cmd_list(const struct cli *cli, const char *own[O_COUNT])
                      "last_run", last ? iso(last, when, sizeof(when)) : NULL, "template",
                      jstr(job, "template"), "error", json_object_get(st, "error"), "jobs",
                      jobs ? jobs : json_array()));
+    /* The schedule's own next slot: what cron will run next. */
+    if(!drover_schedule_plan(&sp, jstr(job, "schedule"), jstr(job, "timezone"), 0,
+                             (long long)time(NULL), &err))
+      json_object_set_new(json_array_get(out, json_array_size(out) - 1), "next_slot",
+                          json_string(iso(sp.next, when, sizeof(when))));
     json_decref(jobs);
   }
   if(cli->json) {

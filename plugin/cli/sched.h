@@ -30,6 +30,10 @@ int cli_sched_submit(const char *name, long long begin, const char *exe,
                      const char *jobfile, const char *logdir, const char *partition,
                      char *id, size_t idsize);
 
+/* Whether squeue is there: a host without Slurm runs policies from cron
+ * and has no jobs to show. */
+int cli_sched_have_slurm(void);
+
 /* scancel every job named name. 0 or -1 (message printed). */
 int cli_sched_cancel(const char *name);
 

@@ -209,6 +209,12 @@ out:
   return ret;
 }
 
+int cli_sched_have_slurm(void)
+{
+  char bin[256];
+  return access(slurm_bin("squeue", bin, sizeof(bin)), X_OK) == 0;
+}
+
 int cli_sched_cancel(const char *name)
 {
   char bin[256], nameopt[512], *err = NULL;
