@@ -318,6 +318,9 @@ drover_code drover_scale_run(char **out, drover_stack *stack, const char *policy
       rc = apply_scaled(st2, opts, r, err);
     applied = !rc;
     json_object_set_new(r, "applied", json_boolean(applied));
+    /* An applied change starts the cooldown. */
+    if(applied && c.pol.cooldown > 0)
+      json_object_set_new(r, "cooldown_until", time_json(c.in.now + c.pol.cooldown));
     /* Record even a failed change: the decision happened; the cooldown
      * starts only from an applied one. */
     {
