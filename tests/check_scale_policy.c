@@ -554,6 +554,28 @@ START_TEST(run_scales_up_and_down)
   ck_assert(json_is_true(json_object_get(label, "applied")));
   json_decref(label);
 
+  /* A plain plan keeps what the policy set: the recorded count (6) goes
+   * into the vars, and the stack reopened with them plans no change. */
+  {
+    drover_vars *vars = drover_vars_new();
+    drover_stack *plain;
+    drover_plan *plan = NULL;
+    drover_error err;
+    int changed = 0;
+    drover_error_clear(&err);
+    ck_assert_int_eq(drover_stack_refresh(st, &err), 0);
+    ck_assert_int_eq(drover_scale_counts(vars, st, &changed, &err), 0);
+    ck_assert_int_eq(changed, 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(vars->counts, "web")), 6);
+    ck_assert_int_eq(drover_stack_open(&plain, tpl, vars, NULL, &err), 0);
+    ck_assert_int_eq(drover_stack_refresh(plain, &err), 0);
+    ck_assert_int_eq(drover_plan_new(&plan, plain, 0, &err), 0);
+    ck_assert_uint_eq(drover_plan_changes(plan), 0);
+    drover_plan_free(plan);
+    drover_stack_free(plain);
+    drover_vars_free(vars);
+  }
+
   /* The same window again: nothing to do. */
   r = run_at(st, mon10 + 60, 0);
   assert_report(r, 6, 6, 0, "weekday-day");

@@ -49,6 +49,23 @@ int cli_make_plan(drover_plan **plan, struct cli_stack *cs, const struct cli *cl
   rc = drover_stack_refresh(cs->stack, &err);
   if(rc)
     goto out;
+  /* A scale.policy's last decision holds over the template's count:
+   * reopen with the counts it recorded, so apply does not undo it. */
+  if(!(flags & DROVER_PLAN_DESTROY) && cs->tpl && cs->vars) {
+    int changed = 0;
+    rc = drover_scale_counts(cs->vars, cs->stack, &changed, &err);
+    if(!rc && changed) {
+      drover_stack_free(cs->stack);
+      cs->stack = NULL;
+      rc = drover_stack_open(&cs->stack, cs->tpl, cs->vars, &cs->opts, &err);
+      if(!rc)
+        rc = drover_stack_lock(cs->stack, cli->lock_timeout, &err);
+      if(!rc)
+        rc = drover_stack_refresh(cs->stack, &err);
+    }
+    if(rc)
+      goto out;
+  }
   if(cli_cancelled()) {
     rc = DROVER_E_CANCELLED;
     goto out;

@@ -447,6 +447,16 @@ typedef struct drover_scale_opts {
 drover_code drover_scale_run(char **out, drover_stack *stack, const char *policy,
                              const drover_scale_opts *opts, drover_error *err);
 
+/*
+ * After a refresh: adds to vars the count each scale.policy of the stack
+ * last left its target at (its recorded decision), where that differs
+ * from the count the stack was opened with, and sets *changed. A plain
+ * plan or apply reopens the stack with these vars, so it keeps the scale
+ * the policy set instead of undoing it (drover plan and apply do).
+ */
+drover_code drover_scale_counts(drover_vars *vars, const drover_stack *stack, int *changed,
+                                drover_error *err);
+
 /* After a refresh: what every scale.policy of the stack asks for now, as
  * a JSON array text of {"policy","target","current","desired","rule",
  * "reason",...} (caller frees). For drover plan. */

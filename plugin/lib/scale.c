@@ -200,9 +200,13 @@ static drover_code record(drover_stack *st, const scale_ctx *c, int applied,
   if(pi->vt->version < 4 || !pi->vt->label_set)
     return drover_error_set(err, DROVER_E_UNSUPPORTED, "provider %s cannot label objects: "
                             "scale decisions cannot be kept", pi->vt->name);
-  label = json_pack("{s:I, s:I, s:b, s:s, s:I, s:I}", "desired", (json_int_t)c->d.desired,
-                    "current", (json_int_t)c->in.current, "applied", applied, "rule",
-                    c->d.rule, "decided_at", (json_int_t)c->in.now, "changed_at",
+  /* count: what the target has now, which plain plans keep (scale.c's
+   * recorded_counts) until the policy decides otherwise. */
+  label = json_pack("{s:I, s:I, s:I, s:b, s:s, s:I, s:I}", "desired",
+                    (json_int_t)c->d.desired, "current", (json_int_t)c->in.current,
+                    "count", (json_int_t)(applied ? c->d.desired : c->in.current),
+                    "applied", applied, "rule", c->d.rule, "decided_at",
+                    (json_int_t)c->in.now, "changed_at",
                     (json_int_t)(applied ? c->in.now : c->in.last_change));
   text = label ? json_dumps(label, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   json_decref(label);
@@ -214,7 +218,59 @@ static drover_code record(drover_stack *st, const scale_ctx *c, int applied,
   return rc;
 }
 
-/* The stack again, with the target's count overridden: same template,
+/* The count policy inst last left its target at, from the label on its
+ * live object; -1 when it has none. */
+static long recorded_count(const dv_inst *inst)
+{
+  const char *text = inst->live ? json_string_value(json_object_get(
+                                    inst->live->attributes, "label_" DV_SCALE_LABEL))
+                                : NULL;
+  json_t *label = text ? json_loads(text, 0, NULL) : NULL;
+  json_t *v = json_object_get(label, "count");
+  long n = json_is_integer(v) && json_integer_value(v) >= 0 ? (long)json_integer_value(v)
+                                                             : -1;
+
+  json_decref(label);
+  return n;
+}
+
+/* Adds to vars, for every policy of the refreshed stack whose target is
+ * not skip, the count it last left its target at, where that differs
+ * from the stack's count. *changed is set when one was added. */
+static drover_code recorded_counts(drover_vars *vars, const drover_stack *st,
+                                   const char *skip, int *changed, drover_error *err)
+{
+  drover_code rc = DROVER_OK;
+  size_t i, t;
+
+  for(i = 0; !rc && i < st->ninsts; i++) {
+    const dv_inst *in = &st->insts[i];
+    const char *target;
+    long n;
+    if(!is_policy(st, in) || !in->known || (n = recorded_count(in)) < 0)
+      continue;
+    target = json_string_value(json_object_get(in->desired, "target"));
+    t = target ? dv_block_find(st->tpl, target) : (size_t)-1;
+    if(t == (size_t)-1 || !st->tpl->blocks[t].count || (skip && !strcmp(target, skip)) ||
+       (size_t)n == st->block_ninst[t])
+      continue;
+    rc = drover_vars_count_set(vars, target, n, err);
+    *changed = 1;
+  }
+  return rc;
+}
+
+drover_code drover_scale_counts(drover_vars *vars, const drover_stack *stack, int *changed,
+                                drover_error *err)
+{
+  *changed = 0;
+  if(!vars || !stack || !stack->tpl)
+    return drover_error_set(err, DROVER_E_ARG, "scale counts: no vars or stack");
+  return recorded_counts(vars, stack, NULL, changed, err);
+}
+
+/* The stack again, with the target's count overridden (and the counts
+ * the stack's other policies left their targets at): same template,
  * params, name and options. *out: drover_stack_free(). */
 static drover_code reopen(drover_stack **out, const drover_stack *st, const scale_ctx *c,
                           drover_error *err)
@@ -230,7 +286,12 @@ static drover_code reopen(drover_stack **out, const drover_stack *st, const scal
     return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
   }
   o.stack_name = st->name;
-  rc = drover_vars_count_set(vars, c->pol.target, c->d.desired, err);
+  {
+    int other = 0;
+    rc = recorded_counts(vars, st, c->pol.target, &other, err);
+  }
+  if(!rc)
+    rc = drover_vars_count_set(vars, c->pol.target, c->d.desired, err);
   if(!rc)
     rc = drover_stack_open(out, st->tpl, vars, &o, err);
   drover_vars_free(vars);
