@@ -264,7 +264,7 @@ LXD_HIDDEN drover_code lxd_record_read(lxd_state *st, const char *kind, const ch
 LXD_HIDDEN extern const drover_rtype lxd_scale_type;
 LXD_HIDDEN extern const lxd_type_ops lxd_scale_ops;
 
-/* Run labels (drover_provider.label_set, lxd_scale.c): config
+/* Run labels (drover_provider.label_set, lxd_label.c): config
  * "user.drover.<key>" other than the ownership labels. */
 /* Adds attribute "label_<key>" for each such key of obj's config; -1 on OOM. */
 LXD_HIDDEN int lxd_labels_to_attributes(json_t *attributes, const json_t *obj);
