@@ -228,9 +228,11 @@ int cli_parse(struct cli *cli, int argc, char **argv, unsigned accepts,
   }
   /* The subcommand decides what positionals mean; here only the path. */
   for(i = 0; i < npos; i++) {
-    /* output NAME, backup ... POLICY, restore INSTANCE: a second word. */
+    /* output NAME, backup ... POLICY, scale run POLICY, restore INSTANCE:
+     * a second word. */
     if((!strcmp(cli->cmd, "output") || !strncmp(cli->cmd, "backup ", 7) ||
-        !strcmp(cli->cmd, "restore")) && (cli->template_path || i > 0)) {
+        !strncmp(cli->cmd, "scale ", 6) || !strcmp(cli->cmd, "restore")) &&
+       (cli->template_path || i > 0)) {
       if(cli->output_name) {
         cli_errorf("%s: unexpected argument '%s'", cli->cmd, positional[i]);
         return CLI_EXIT_ERROR;
