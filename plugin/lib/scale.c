@@ -423,7 +423,8 @@ drover_code drover_scale_asks(char **out, drover_stack *stack,
                             "scale asks: %s", out && stack ? "out of memory" : "no stack");
   }
   for(i = 0; !rc && stack->tpl && i < stack->ninsts; i++) {
-    if(!is_policy(stack, &stack->insts[i]))
+    /* A policy known only after apply asks for nothing yet. */
+    if(!is_policy(stack, &stack->insts[i]) || !stack->insts[i].known)
       continue;
     rc = evaluate(&c, stack, &stack->insts[i], opts, 0, err);
     if(!rc && json_array_append_new(arr, report_of(&c, stack)))
