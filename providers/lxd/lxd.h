@@ -265,11 +265,12 @@ LXD_HIDDEN extern const drover_rtype lxd_scale_type;
 LXD_HIDDEN extern const lxd_type_ops lxd_scale_ops;
 
 /* Run labels (drover_provider.label_set, lxd_label.c): config
- * "user.drover.<key>" other than the ownership labels. */
-/* Adds attribute "label_<key>" for each such key of obj's config; -1 on OOM. */
+ * "user.drover.<key>" ([a-z_], 1..32) other than the ownership labels.
+ * Updates keep them (lxd_config_build). lxd_run_label: whether a config
+ * key is one (lxd_object.c). */
+LXD_HIDDEN int lxd_run_label(const char *config_key);
+/* Adds attribute "label_<key>" for each run label of obj's config; -1 on OOM. */
 LXD_HIDDEN int lxd_labels_to_attributes(json_t *attributes, const json_t *obj);
-/* The reverse, into a config object, from a live object's attributes. */
-LXD_HIDDEN int lxd_attributes_to_labels(json_t *config, const json_t *attributes);
 LXD_HIDDEN drover_code lxd_label_set(void *state, const drover_rtype *type,
                                      const char *name, const char *key, const char *text,
                                      drover_error *err);

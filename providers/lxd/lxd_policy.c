@@ -14,7 +14,7 @@
  *
  * scale.policy (lxd_scale.c) is recorded the same way with its own kind;
  * the record_* functions here serve both. Labels a run sets on the record
- * (lxd_label_set) survive a template update of the policy. */
+ * (lxd_label.c) survive a template update of the policy. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,10 +129,10 @@ drover_code lxd_record_list(lxd_state *st, const char *kind, const char *stack,
   return rc;
 }
 
-/* The profile that records req: a request for lxd.profile. cur (may be
- * NULL) gives the run labels to keep. */
+/* The profile that records req: a request for lxd.profile (whose update
+ * keeps the run labels). */
 static drover_code as_profile(json_t **out, const drover_res_req *req, const char *kind,
-                              const drover_live *cur, drover_error *err)
+                              drover_error *err)
 {
   char *text = json_dumps(req->properties, JSON_COMPACT | JSON_SORT_KEYS);
   char desc[200];
@@ -143,11 +143,6 @@ static drover_code as_profile(json_t **out, const drover_res_req *req, const cha
                           KIND_KEY, kind, POLICY_KEY, text, "devices", "description", desc)
               : NULL;
   free(text);
-  if(*out && cur &&
-     lxd_attributes_to_labels(json_object_get(*out, "config"), cur->attributes)) {
-    json_decref(*out);
-    *out = NULL;
-  }
   return *out ? DROVER_OK : lxd_fail(err, DROVER_E_NOMEM, req->address, "out of memory");
 }
 
@@ -157,7 +152,7 @@ drover_code lxd_record_create(lxd_state *st, const char *kind, const drover_res_
   json_t *props = NULL;
   drover_res_req r = *req;
   drover_live *prof = NULL;
-  drover_code rc = as_profile(&props, req, kind, NULL, err);
+  drover_code rc = as_profile(&props, req, kind, err);
 
   *out = NULL;
   if(!rc) {
@@ -183,7 +178,7 @@ drover_code lxd_record_update(lxd_state *st, const char *kind, const drover_res_
   *out = NULL;
   if(!r.name)
     r.name = cur->name;
-  rc = as_profile(&props, &r, kind, cur, err);
+  rc = as_profile(&props, &r, kind, err);
   if(!rc) {
     r.properties = props;
     rc = lxd_profile_ops.update(st, &r, cur, &prof, err);

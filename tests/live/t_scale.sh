@@ -67,6 +67,15 @@ check "the decision is a label on the policy's LXD record" \
   jqf '.desired == 3 and .applied == true and .count == 3 and .changed_at == 1774637700' \
   "$(decision >"$TMP/label"; echo "$TMP/label")"
 
+# An update of the policy from the template keeps its recorded decision,
+# and a plain apply keeps the count the policy set.
+run apply --stack $STACK --var replicas=1 --var day_count=3 --var night_count=1 \
+  --var cooldown=9m "$T" --yes
+expect_rc "apply with the policy's cooldown changed" 0
+check "still three web containers after the plain apply" test "$(web_count)" = 3
+check "the decision label survived the policy's update" \
+  jqf '.desired == 3 and .count == 3' "$(decision >"$TMP/label"; echo "$TMP/label")"
+
 run scale run $S "$T" hours --json --now $HELD
 expect_rc "scale run at 20:01, inside the cooldown" 0
 check "report: desired 1 held by the cooldown, nothing applied" \
