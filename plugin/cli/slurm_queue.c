@@ -4,7 +4,9 @@
 #include "config.h"
 #endif
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <slurm/slurm.h>
 #include <slurm/slurm_errno.h>
 #include "cli.h"
@@ -37,6 +39,17 @@ drover_code cli_slurm_pending(void *userdata, const char *partition, long *pendi
   (void)userdata;
   *pending = -1;
   if(!inited) {
+    /* libslurm exits the process when it finds no configuration: ask
+     * first, so a host without Slurm gets an error, not an exit. */
+    const char *conf = getenv("SLURM_CONF");
+    if(access(conf && *conf ? conf : "/etc/slurm/slurm.conf", R_OK)) {
+      if(!err->code) {
+        err->code = DROVER_E_CONFIG;
+        snprintf(err->text, sizeof(err->text), "slurm: no readable slurm.conf (%s)",
+                 conf && *conf ? conf : "/etc/slurm/slurm.conf");
+      }
+      return DROVER_E_CONFIG;
+    }
     slurm_init(NULL);
     inited = 1;
   }
