@@ -276,7 +276,7 @@ typedef struct mobj {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static mobj objs[32];
 static size_t nobjs;
-static int creates, deletes, labels_set;
+static int creates, deletes, labels_set, fail_creates;
 
 static const drover_prop node_props[] = {
   {"size", DROVER_T_INTEGER, 0, "1", NULL, NULL},
@@ -347,7 +347,9 @@ static drover_code m_create(void *state, const drover_rtype *type,
 {
   mobj *o;
 
-  (void)state; (void)err;
+  (void)state;
+  if(fail_creates)
+    return drover_error_set(err, DROVER_E_PROVIDER, "create refused (test)");
   pthread_mutex_lock(&mu);
   ck_assert_uint_lt(nobjs, 32);
   o = &objs[nobjs++];
@@ -443,7 +445,7 @@ static void reset(void)
   ck_assert_int_eq(dv_provider_register(&mem_provider, &err), DROVER_OK);
   while(nobjs)
     json_decref(objs[--nobjs].props);
-  creates = deletes = labels_set = 0;
+  creates = deletes = labels_set = fail_creates = 0;
 }
 
 static const char run_tpl[] =
@@ -628,6 +630,59 @@ START_TEST(run_cooldown_holds)
 }
 END_TEST
 
+START_TEST(run_failed_apply_is_recorded)
+{
+  drover_template *tpl = NULL;
+  drover_stack *st, *plain = NULL;
+  drover_scale_opts o = DROVER_SCALE_OPTS_INIT;
+  drover_vars *vars = drover_vars_new();
+  drover_plan *plan = NULL;
+  drover_error err;
+  char *text = NULL;
+  json_t *r, *label;
+  int changed = 0;
+
+  reset();
+  st = open_stack(&tpl, run_tpl, NULL);
+  apply_all(st);
+  fail_creates = 1;
+  o.now = utc(2026, 3, 30, 8, 0);
+  drover_error_clear(&err);
+  ck_assert_int_ne(drover_scale_run(&text, st, "hours", &o, &err), DROVER_OK);
+  r = json_loads(text, 0, NULL);
+  ck_assert_ptr_nonnull(r);
+  ck_assert(json_is_false(json_object_get(r, "ok")));
+  ck_assert(json_is_false(json_object_get(r, "applied")));
+  ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(r, "error")),
+                               "create refused"));
+  json_decref(r);
+  free(text);
+  ck_assert_uint_eq(count_nodes(), 2);
+  /* Recorded: not applied, no cooldown started, but the count to reach. */
+  label = json_loads(policy_obj()->label, 0, NULL);
+  ck_assert_ptr_nonnull(label);
+  ck_assert(json_is_false(json_object_get(label, "applied")));
+  ck_assert_int_eq(json_integer_value(json_object_get(label, "changed_at")), 0);
+  ck_assert_int_eq(json_integer_value(json_object_get(label, "count")), 6);
+  json_decref(label);
+  /* So the next plain apply finishes the scale-up instead of undoing it. */
+  fail_creates = 0;
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_stack_refresh(st, &err), 0);
+  ck_assert_int_eq(drover_scale_counts(vars, st, &changed, &err), 0);
+  ck_assert_int_eq(changed, 1);
+  ck_assert_int_eq(drover_stack_open(&plain, tpl, vars, NULL, &err), 0);
+  ck_assert_int_eq(drover_stack_refresh(plain, &err), 0);
+  ck_assert_int_eq(drover_plan_new(&plan, plain, 0, &err), 0);
+  ck_assert_uint_eq(drover_plan_changes(plan), 4);
+  drover_plan_free(plan);
+  drover_stack_free(plain);
+  drover_vars_free(vars);
+  drover_stack_free(st);
+  drover_template_free(tpl);
+}
+END_TEST
+
 START_TEST(run_errors)
 {
   drover_template *tpl = NULL;
@@ -748,6 +803,7 @@ static Suite *suite(void)
   tc = tcase_create("run");
   tcase_add_test(tc, run_scales_up_and_down);
   tcase_add_test(tc, run_cooldown_holds);
+  tcase_add_test(tc, run_failed_apply_is_recorded);
   tcase_add_test(tc, run_errors);
   tcase_add_test(tc, target_must_be_counted);
   tcase_add_test(tc, count_override_and_saved_plan);

@@ -181,8 +181,9 @@ static json_t *report_of(const scale_ctx *c, const drover_stack *st)
 }
 
 /* Writes the decision label on the policy's object through the stack's
- * provider instance (already initialised by refresh). */
-static drover_code record(drover_stack *st, const scale_ctx *c, int applied,
+ * provider instance (already initialised by refresh). tried: an apply of
+ * the new count ran (applied: and succeeded). */
+static drover_code record(drover_stack *st, const scale_ctx *c, int tried, int applied,
                           drover_error *err)
 {
   const dv_block *b = c->pblock;
@@ -200,11 +201,12 @@ static drover_code record(drover_stack *st, const scale_ctx *c, int applied,
   if(pi->vt->version < 4 || !pi->vt->label_set)
     return drover_error_set(err, DROVER_E_UNSUPPORTED, "provider %s cannot label objects: "
                             "scale decisions cannot be kept", pi->vt->name);
-  /* count: what the target has now, which plain plans keep (scale.c's
-   * recorded_counts) until the policy decides otherwise. */
+  /* count: what plain plans keep (recorded_counts) until the policy
+   * decides again: the new count once an apply of it ran, so a partly
+   * failed scale-up is finished by the next apply, not undone. */
   label = json_pack("{s:I, s:I, s:I, s:b, s:s, s:I, s:I}", "desired",
                     (json_int_t)c->d.desired, "current", (json_int_t)c->in.current,
-                    "count", (json_int_t)(applied ? c->d.desired : c->in.current),
+                    "count", (json_int_t)(tried ? c->d.desired : c->in.current),
                     "applied", applied, "rule", c->d.rule, "decided_at",
                     (json_int_t)c->in.now, "changed_at",
                     (json_int_t)(applied ? c->in.now : c->in.last_change));
@@ -299,9 +301,9 @@ static drover_code reopen(drover_stack **out, const drover_stack *st, const scal
 }
 
 /* Plans and applies the scaled stack under its lock; counts what changed
- * into r. */
+ * into r. *tried: the apply started. */
 static drover_code apply_scaled(drover_stack *st2, const drover_scale_opts *o, json_t *r,
-                                drover_error *err)
+                                int *tried, drover_error *err)
 {
   static const drover_apply_opts defaults = DROVER_APPLY_OPTS_INIT;
   drover_apply_result res;
@@ -314,6 +316,7 @@ static drover_code apply_scaled(drover_stack *st2, const drover_scale_opts *o, j
     rc = drover_stack_refresh(st2, err);
   if(!rc)
     rc = drover_plan_new(&plan, st2, 0, err);
+  *tried = !rc;
   if(!rc)
     rc = drover_apply(plan, o && o->apply ? o->apply : &defaults, &res, err);
   json_object_set_new(r, "changes",
@@ -343,7 +346,7 @@ drover_code drover_scale_run(char **out, drover_stack *stack, const char *policy
   scale_ctx c;
   json_t *r = NULL;
   drover_code rc;
-  int applied = 0;
+  int applied = 0, tried = 0;
 
   if(out)
     *out = NULL;
@@ -371,12 +374,13 @@ drover_code drover_scale_run(char **out, drover_stack *stack, const char *policy
     goto out;
   }
   if(!c.d.held && c.d.desired != c.in.current) {
-    /* The override goes through the normal pipeline on a second stack:
-     * hand the lock over rather than hold two locks on one name. */
+    /* The override goes through the normal pipeline on a second stack,
+     * which takes the lock (two stacks of one name exclude each other)
+     * and refreshes again under it. */
     drover_stack_unlock(stack);
     rc = reopen(&st2, stack, &c, err);
     if(!rc)
-      rc = apply_scaled(st2, opts, r, err);
+      rc = apply_scaled(st2, opts, r, &tried, err);
     applied = !rc;
     json_object_set_new(r, "applied", json_boolean(applied));
     /* An applied change starts the cooldown. */
@@ -388,13 +392,13 @@ drover_code drover_scale_run(char **out, drover_stack *stack, const char *policy
       drover_error rerr;
       drover_code rrc;
       drover_error_clear(&rerr);
-      rrc = record(stack, &c, applied, rc ? &rerr : err);
+      rrc = record(stack, &c, tried, applied, rc ? &rerr : err);
       if(!rc)
         rc = rrc;
     }
   }
   else
-    rc = record(stack, &c, 0, err);
+    rc = record(stack, &c, 0, 0, err);
 out:
   if(rc)
     fail_report(r, err);
