@@ -343,14 +343,16 @@ typedef struct drover_provider {
   size_t table_size;
 
   /* ---- version >= 4 ---- */
-  /* Optional: sets the label key ([a-z_], 1..32 bytes) of the object
-   * called name of type to text (at most 4 KiB), text NULL removes it,
-   * leaving its properties and other labels as they are (LXD: config
+  /* Optional: sets the run label key ([a-z_], 1..32 bytes, not an
+   * ownership label) of the object called name of type to text (not
+   * NULL, at most 4 KiB), leaving its properties and other labels as
+   * they are, also through later updates (LXD: config
    * "user.drover.<key>"). list and read then report the text as the
    * string attribute "label_<key>". Used for what a run decided (a
    * scale.policy's last decision), which is not desired state: it never
-   * changes the hash label, so plans ignore it. DROVER_E_NOT_FOUND when
-   * the object is gone. */
+   * changes the hash label, so plans ignore it. DROVER_E_ARG for a bad
+   * key or text, DROVER_E_UNSUPPORTED for a type that cannot carry one,
+   * DROVER_E_NOT_FOUND when the object is gone. Thread safe. */
   drover_code (*label_set)(void *state, const drover_rtype *type, const char *name,
                            const char *key, const char *text, drover_error *err);
 } drover_provider;
