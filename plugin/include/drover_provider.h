@@ -352,7 +352,7 @@ typedef struct drover_provider {
    * scale.policy's last decision), which is not desired state: it never
    * changes the hash label, so plans ignore it. DROVER_E_ARG for a bad
    * key or text, DROVER_E_UNSUPPORTED for a type that cannot carry one,
-   * DROVER_E_NOT_FOUND when the object is gone. Thread safe. */
+   * an error when the object is gone. Thread safe. */
   drover_code (*label_set)(void *state, const drover_rtype *type, const char *name,
                            const char *key, const char *text, drover_error *err);
 } drover_provider;
