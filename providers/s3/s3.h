@@ -126,6 +126,24 @@ S3_HIDDEN drover_code s3_list_buckets(s3_state *st, char ***names, size_t *n,
                                       drover_error *err);
 S3_HIDDEN void s3_strv_free(char **v, size_t n);
 
+/* ListObjectsV2 of bucket under prefix (NULL: all), following continuation
+ * tokens: fn(ud, entry, err) once per object, in the server's order; the
+ * entry's strings are borrowed for the call. A non-zero fn result stops
+ * the listing and is returned (fn records its own error, if any). *pages
+ * (may be NULL) counts the requests made. With S3_LIST_REFRESH a 403 or
+ * 404 is an empty listing (another account's bucket, or one deleted since
+ * the bucket list) and messages name the bucket. */
+#define S3_LIST_REFRESH 0x1u
+typedef struct s3_list_entry {
+  const char *key;
+  unsigned long long size;
+  const char *modified;        /* LastModified as sent; "" when absent */
+} s3_list_entry;
+typedef drover_code (*s3_list_fn)(void *ud, const s3_list_entry *e, drover_error *err);
+S3_HIDDEN drover_code s3_list_objects(s3_state *st, const char *bucket, const char *prefix,
+                                      unsigned flags, s3_list_fn fn, void *ud, size_t *pages,
+                                      drover_error *err);
+
 /* The drover labels as "drover-<label>" metadata or "drover:<label>"
  * tags: calls fn(ud, label, value) for stack, address, hash, deps, version.
  * Returns the first non-zero fn result. */

@@ -9,7 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 #include "s3.h"
-#include "aws_xml.h"
 #include "drover_s3.h"
 
 extern const drover_provider dv_provider_s3;
@@ -77,76 +76,31 @@ static drover_code list_buckets(drover_s3 *s3, drover_s3_list_fn fn, void *ud,
   return rc;
 }
 
+typedef struct list_ctx {
+  drover_s3_list_fn fn;
+  void *ud;
+} list_ctx;
+
+static drover_code list_one(void *ud, const s3_list_entry *e, drover_error *err)
+{
+  list_ctx *c = ud;
+  drover_s3_entry out;
+
+  (void)err;
+  out.name = e->key;
+  out.size = e->size;
+  out.modified = e->modified;
+  return c->fn(c->ud, &out) ? DROVER_E_CANCELLED : DROVER_OK;
+}
+
 drover_code drover_s3_list(drover_s3 *s3, const char *bucket, const char *prefix,
                            drover_s3_list_fn fn, void *ud, drover_error *err)
 {
-  char *token = NULL, *eprefix;
-  drover_code rc = DROVER_OK;
+  list_ctx c = {fn, ud};
 
   if(!bucket)
     return list_buckets(s3, fn, ud, err);
-  eprefix = drover_sigv4_uri_encode(prefix ? prefix : "", prefix ? strlen(prefix) : 0, 0);
-  if(!eprefix)
-    return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-  for(;;) {
-    s3_req r;
-    drover_http_response resp;
-    xmlDoc *doc = NULL;
-    xmlNode *root, *c;
-    char *q = NULL, *etok = NULL, trunc[16];
-    if(token && !(etok = drover_sigv4_uri_encode(token, strlen(token), 0))) {
-      rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-      break;
-    }
-    if(asprintf(&q, "%s%s%slist-type=2&max-keys=%u&prefix=%s",
-                etok ? "continuation-token=" : "", etok ? etok : "", etok ? "&" : "",
-                s3->st.list_max_keys, eprefix) < 0) {
-      free(etok);
-      rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-      break;
-    }
-    free(etok);
-    memset(&r, 0, sizeof(r));
-    r.method = "GET";
-    r.bucket = bucket;
-    r.query = q;
-    r.what = "list objects";
-    rc = s3_call(&s3->st, &r, &resp, err);
-    free(q);
-    if(!rc)
-      rc = aws_xml_parse(&doc, resp.body, resp.len, "s3: list objects", err);
-    drover_http_response_free(&resp);
-    if(rc)
-      break;
-    root = aws_xml_root(doc, "ListBucketResult");
-    for(c = aws_xml_child(root, "Contents"); c && !rc; c = aws_xml_next(c)) {
-      char *key = aws_xml_text(c, "Key"), *mod = aws_xml_text(c, "LastModified");
-      char size[32];
-      drover_s3_entry e;
-      e.name = key ? key : "";
-      e.size = aws_xml_text_buf(c, "Size", size, sizeof(size)) ? strtoull(size, NULL, 10) : 0;
-      e.modified = mod ? mod : "";
-      if(fn(ud, &e))
-        rc = DROVER_E_CANCELLED;
-      free(key);
-      free(mod);
-    }
-    free(token);
-    token = NULL;
-    if(!rc && aws_xml_text_buf(root, "IsTruncated", trunc, sizeof(trunc)) &&
-       !strcmp(trunc, "true")) {
-      token = aws_xml_text(root, "NextContinuationToken");
-      if(!token)
-        rc = s3_fail(err, DROVER_E_PROVIDER, NULL,
-                     "list objects: truncated page without a continuation token");
-    }
-    xmlFreeDoc(doc);
-    if(rc || !token)
-      break;
-  }
-  free(token);
-  free(eprefix);
-  return rc;
+  return s3_list_objects(&s3->st, bucket, prefix, 0, list_one, &c, NULL, err);
 }
 
 /* --------------------------------------------------------------------------
