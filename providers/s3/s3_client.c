@@ -107,11 +107,57 @@ drover_code drover_s3_list(drover_s3 *s3, const char *bucket, const char *prefix
  * Upload, delete
  */
 
+/* One PUT streamed as it is read, UNSIGNED-PAYLOAD as curl and the AWS CLI
+ * do: no pass over the file before sending (a payload hash or Content-MD5
+ * header would need one). Integrity instead: the MD5 of the bytes sent,
+ * computed on the way, must be the ETag the server answers (S3's ETag of
+ * a single PUT is the MD5 of the object, except with SSE-KMS/SSE-C,
+ * whose ETag is no MD5: then only the length is, by the transport). */
+static drover_code put_checked(s3_state *st, int fd, unsigned long long size,
+                               const char *bucket, const char *key, const char *content_type,
+                               drover_error *err)
+{
+  s3_req r;
+  drover_http_response resp;
+  s3_md5_body b;
+  unsigned char md[16];
+  char what[1200], want[33], got[64];
+  drover_code rc;
+
+  memset(&resp, 0, sizeof(resp));
+  rc = s3_md5_body_init(&b, fd, 0, size, err);
+  if(rc)
+    return rc;
+  snprintf(what, sizeof(what), "PUT object \"%s/%s\"", bucket, key);
+  memset(&r, 0, sizeof(r));
+  r.method = "PUT";
+  r.bucket = bucket;
+  r.key = key;
+  r.content_type = content_type;
+  r.body_read = s3_md5_body_read;
+  r.body_userdata = &b;
+  r.stream_len = size;
+  r.what = what;
+  rc = s3_call(st, &r, &resp, err);
+  if(rc)
+    goto out;
+  s3_md5_body_final(&b, md);
+  s3_hex(want, md, 16);
+  s3_etag_strip(got, sizeof(got), resp.etag);
+  if(strlen(got) == 32 && strspn(got, "0123456789abcdef") == 32 && strcmp(got, want))
+    rc = s3_fail(err, DROVER_E_PROVIDER, NULL,
+                 "%s: the server stored other bytes than were sent (ETag %s, MD5 sent %s)",
+                 what, got, want);
+out:
+  drover_http_response_free(&resp);
+  s3_md5_body_free(&b);
+  return rc;
+}
+
 drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket,
                              const char *key, const char *content_type, drover_error *err)
 {
   struct stat sb;
-  char what[1200];
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   drover_code rc;
 
@@ -127,21 +173,8 @@ drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket
                              NULL, content_type, NULL, err);
   }
   else {
-    /* Streamed as it is read, UNSIGNED-PAYLOAD as curl and the AWS CLI do:
-     * no extra pass over the file to hash it first. */
-    s3_req r;
-    drover_http_response resp;
-    snprintf(what, sizeof(what), "PUT object \"%s/%s\"", bucket, key);
-    memset(&r, 0, sizeof(r));
-    r.method = "PUT";
-    r.bucket = bucket;
-    r.key = key;
-    r.content_type = content_type;
-    r.body_path = path;
-    r.stream_len = (unsigned long long)sb.st_size;
-    r.what = what;
-    rc = s3_call(&s3->st, &r, &resp, err);
-    drover_http_response_free(&resp);
+    rc = put_checked(&s3->st, fd, (unsigned long long)sb.st_size, bucket, key, content_type,
+                     err);
   }
 out:
   if(fd >= 0)
