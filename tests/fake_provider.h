@@ -5,7 +5,8 @@
  *   fake.thing  name (string, force new), image (string, required, force
  *               new), size (integer, default 1), tags (string map,
  *               default {}), state (running|stopped, default "running"),
- *               note (string, never diffed); delete_order 1
+ *               note (string, never diffed), blob (string,
+ *               DROVER_PROP_DIGEST); delete_order 1
  *   fake.group  name (force new), members (array, default []), config
  *               (string map, default {}); delete_order 0
  *

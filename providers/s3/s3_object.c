@@ -33,7 +33,8 @@ static const drover_prop object_props[] = {
    "bucket name (e.g. ${resources.data.name})"},
   {"key", DROVER_T_STRING, DROVER_PROP_REQUIRED | DROVER_PROP_FORCE_NEW, NULL, NULL,
    "object key, below the stack's prefix (settings object_prefix)"},
-  {"content", DROVER_T_STRING, 0, NULL, NULL, "the object's content, inline (or source)"},
+  {"content", DROVER_T_STRING, DROVER_PROP_DIGEST, NULL, NULL,
+   "the object's content, inline (or source)"},
   {"source", DROVER_T_STRING, 0, NULL, NULL, "a local file to upload (or content)"},
   {"content_type", DROVER_T_STRING, 0, "\"application/octet-stream\"", NULL,
    "Content-Type stored with the object"},
@@ -201,13 +202,22 @@ static drover_code make_live(s3_state *st, drover_live **out, const char *bucket
       goto nomem;
   }
   else {
-    /* Inline content: the bytes themselves when read and intact. */
-    char hash[65];
+    /* Inline content: the bytes themselves when read and intact; above
+     * INLINE_MAX (not read) the recorded SHA-256, which the engine
+     * compares with the desired content's, provided the object is still
+     * what was written: its ETag, where it is an MD5, the recorded MD5. */
+    char hash[65], etag[64];
+    const char *md5 = meta(resp, "md5");
     json_t *content = NULL;
     if(have_body) {
       drover_sigv4_sha256_hex(hash, resp->body, resp->len);
       if(sha && !strcmp(hash, sha))
         content = json_stringn(resp->body, resp->len); /* NULL: not UTF-8 */
+    }
+    else if(sha && md5) {
+      s3_etag_strip(etag, sizeof(etag), resp->etag);
+      if(strlen(etag) != 32 || strspn(etag, "0123456789abcdef") != 32 || !strcmp(etag, md5))
+        content = json_pack("{s:s}", "sha256", sha);
     }
     if(json_object_set_new(l->properties, "content", content ? content : json_null()))
       goto nomem;
@@ -524,9 +534,15 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
   r.content_type = ctype ? ctype : "application/octet-stream";
   r.what = what;
   if(!source) {
+    unsigned char dg[16];
     size = json_string_length(content);
     drover_sigv4_sha256_hex(sha, json_string_value(content), (size_t)size);
-    if(label_hdr(&h, "sha256", sha))
+    /* The MD5 too: a later refresh that does not read the bytes checks the
+     * object's ETag (S3's MD5 of a single PUT) against it. */
+    if(!EVP_Digest(json_string_value(content), (size_t)size, dg, NULL, EVP_md5(), NULL))
+      goto nomem;
+    s3_hex(md5, dg, 16);
+    if(label_hdr(&h, "sha256", sha) || label_hdr(&h, "md5", md5))
       goto nomem;
     r.headers = (const char *const *)h.v;
     r.body = json_string_value(content);
