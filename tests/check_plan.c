@@ -243,8 +243,8 @@ END_TEST
  * (content too large to read back) equals the desired string with that
  * SHA-256, and nothing else; other properties never compare so. */
 static const char *TPL_BLOB =
-  "{\"drover\": 1, \"stack\": \"tb\", \"resources\": {\"b\": {\"type\": \"fake.thing\",\n"
-  " \"properties\": {\"image\": \"busybox\", \"blob\": \"large content\"}}}}\n";
+  "{\"drover\": 1, \"stack\": \"tb\", \"resources\": {\"g\": {\"type\": \"fake.group\",\n"
+  " \"properties\": {\"blob\": \"large content\"}}}}\n";
 
 static void digest_json(char *out, size_t size, const char *text)
 {
@@ -261,21 +261,25 @@ START_TEST(plan_digest_property)
   converge(TPL_BLOB, NULL);
   digest_json(same, sizeof(same), "large content");
   digest_json(other, sizeof(other), "large content, changed");
-  ck_assert_int_eq(fake_mutate("fake.thing", "tb-b", "blob", same), 0);
+  ck_assert_int_eq(fake_mutate("fake.group", "tb-g", "blob", same), 0);
   fx_open(&f, TPL_BLOB, NULL);
   fx_plan(&f, 0);
   ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
-  ck_assert_int_eq(fake_mutate("fake.thing", "tb-b", "blob", other), 0);
+  ck_assert_int_eq(fake_mutate("fake.group", "tb-g", "blob", other), 0);
   fx_plan(&f, 0);
-  expect(f.plan, "b", DROVER_ACTION_UPDATE, "changed outside drover: \"blob\"");
+  expect(f.plan, "g", DROVER_ACTION_UPDATE, "changed outside drover: \"blob\"");
   fx_apply(&f);
   fx_plan(&f, 0);
   ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
+  fx_close(&f);
   /* image is no digest property: the digest of "busybox" is no match. */
+  converge(TPL, NULL);
   digest_json(same, sizeof(same), "busybox");
-  ck_assert_int_eq(fake_mutate("fake.thing", "tb-b", "image", same), 0);
+  ck_assert_int_eq(fake_mutate("fake.thing", "tp-web-0", "image", same), 0);
+  fx_open(&f, TPL, NULL);
   fx_plan(&f, 0);
-  expect(f.plan, "b", DROVER_ACTION_REPLACE, NULL);
+  expect(f.plan, "web[0]", DROVER_ACTION_REPLACE, NULL);
+  expect(f.plan, "web[1]", DROVER_ACTION_NOOP, NULL);
   fx_close(&f);
 }
 END_TEST

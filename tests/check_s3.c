@@ -163,6 +163,19 @@ static const drover_rtype *type(const drover_provider *p, const char *name)
   return NULL;
 }
 
+/* A create request of stack "stk" for address with props (borrowed). */
+static void res_req(drover_res_req *req, const char *address, const char *name,
+                    const json_t *props)
+{
+  memset(req, 0, sizeof(*req));
+  req->stack = "stk";
+  req->address = address;
+  req->name = name;
+  req->hash = "h1";
+  req->deps = "";
+  req->properties = props;
+}
+
 static void env_creds(void)
 {
   setenv("AWS_ACCESS_KEY_ID", "AKIDCHECKS3", 1);
@@ -478,13 +491,7 @@ START_TEST(bucket_tags_versioning_lifecycle)
   snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\", \"concurrency\": 1}",
            s.port);
   ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
-  memset(&req, 0, sizeof(req));
-  req.stack = "stk";
-  req.address = "data";
-  req.name = "stk-data";
-  req.hash = "h1";
-  req.deps = "";
-  req.properties = props;
+  res_req(&req, "data", "stk-data", props);
   ck_assert_msg(p->create(st, type(p, "s3.bucket"), &req, &out, &err) == DROVER_OK, "%s",
                 err.text);
   ck_assert_int_eq(strncmp(s.req[0], "PUT /stk-data HTTP/1.1", 22), 0);
@@ -560,13 +567,7 @@ static drover_code create_big(const drover_provider *p, void *st, const char *pa
                             "source", path, "content_type", "application/x-test", "metadata");
   drover_code rc;
 
-  memset(&req, 0, sizeof(req));
-  req.stack = "stk";
-  req.address = "big";
-  req.name = "stk-big";
-  req.hash = "h1";
-  req.deps = "";
-  req.properties = props;
+  res_req(&req, "big", "stk-big", props);
   drover_error_clear(err);
   rc = p->create(st, type(p, "s3.object"), &req, out, err);
   json_decref(props);
@@ -808,13 +809,7 @@ START_TEST(inline_put_records_digests)
   srv_start(&s, script, 1);
   snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\"}", s.port);
   ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
-  memset(&req, 0, sizeof(req));
-  req.stack = "stk";
-  req.address = "hi";
-  req.name = "stk-hi";
-  req.hash = "h1";
-  req.deps = "";
-  req.properties = props;
+  res_req(&req, "hi", "stk-hi", props);
   ck_assert_msg(p->create(st, type(p, "s3.object"), &req, &out, &err) == DROVER_OK, "%s",
                 err.text);
   ck_assert_ptr_nonnull(strcasestr(s.req[0], "\r\nx-amz-meta-drover-md5: "
