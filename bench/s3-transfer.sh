@@ -7,8 +7,9 @@
 #   nice -n 10 bench/s3-transfer.sh --sizes "64 512" --reps 1
 #
 # For each size (MiB), a random file, then REPS rounds of (median shown):
-#   - drover upload, both paths: a multipart upload (the default at or above
-#     multipart_threshold, 64 MiB) and one PUT (multipart_threshold raised
+#   - drover upload, both paths: a multipart upload in 16 MiB parts (the
+#     default at or above multipart_threshold, 64 MiB; forced here with
+#     the lowest threshold, 5 MiB) and one PUT (multipart_threshold raised
 #     to S3's 5 GiB single-PUT limit);
 #   - curl upload (one PUT, UNSIGNED-PAYLOAD, no checksum);
 #   - drover download and curl download, each checked against the file's
@@ -53,6 +54,7 @@ B=drover-ci
 P=bench-$$
 TMP=$(mktemp -d "${TMPDIR:-/var/tmp}/drover-s3bench.XXXXXX")
 printf '{"s3": {"multipart_threshold": 5368709120}}\n' >"$TMP/oneput.json"
+printf '{"s3": {"multipart_threshold": 5242880}}\n' >"$TMP/multipart.json"
 
 CURL=(curl -sS --fail -H "x-amz-content-sha256: UNSIGNED-PAYLOAD"
       --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY")
@@ -86,7 +88,7 @@ check_down() {
   rm -f "$TMP/down.bin"
 }
 drover_up() {
-  timed du "$DROVER" s3 cp "$f" "s3://$B/$P/drover.bin"
+  timed du "$DROVER" s3 cp --provider-config "$TMP/multipart.json" "$f" "s3://$B/$P/drover.bin"
   timed d1 "$DROVER" s3 cp --provider-config "$TMP/oneput.json" "$f" "s3://$B/$P/drover.bin"
 }
 curl_up() { timed cu "${CURL[@]}" -o /dev/null -T "$f" "$EP/$B/$P/curl.bin"; }
@@ -121,10 +123,12 @@ server_complete() {
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 col_median() { cut -d' ' -f1 "$TMP/$1" | median; }
 col_maxrss() { cut -d' ' -f2 "$TMP/$1" | sort -n | tail -1; }
+col_range() { cut -d' ' -f1 "$TMP/$1" | sort -n | awk 'NR==1{a=$1} {b=$1} END{printf "%.2f-%.2f", a, b}'; }
 ratio() { awk "BEGIN{printf \"%.2f\", $1 / ($2 > 0 ? $2 : 0.01)}"; }
 verdict() { awk "BEGIN{exit !($1 <= 1.00)}" && echo MET || echo "NOT MET"; }
 
-printf '%-8s %-32s %9s %8s %6s %9s %8s  %s\n' size path drover_s curl_s ratio drover_MB curl_MB target
+printf '%-8s %-30s %9s %8s %6s %9s %8s  %-8s %s\n' size path drover_s curl_s ratio drover_MB curl_MB target \
+  "runs (min-max s): drover / curl"
 up1_met=1 upm_met=1 upm_client_met=1 down_met=1
 rss_first="" rss_max=0
 for mb in $SIZES; do
@@ -142,30 +146,32 @@ for mb in $SIZES; do
   done
   ct=$(col_median cu); cr=$(col_maxrss cu)
   sc=$(col_median sc)
-  for row in "d1:upload, one PUT" "du:upload, multipart (default)" "dd:download"; do
+  for row in "d1:upload, one PUT" "du:upload, multipart" "dd:download"; do
     lab=${row%%:*} name=${row#*:}
     c=cu
     [ "$lab" = dd ] && c=cd
     dt=$(col_median "$lab"); ct=$(col_median $c); dr=$(col_maxrss "$lab"); cr=$(col_maxrss $c)
     r=$(ratio "$dt" "$ct")
-    printf '%-8s %-32s %9.2f %8.2f %6s %9.1f %8.1f  %s\n' "${mb}MiB" "$name" "$dt" "$ct" "$r" \
-      "$(awk "BEGIN{print $dr/1024}")" "$(awk "BEGIN{print $cr/1024}")" "$(verdict "$r")"
+    printf '%-8s %-30s %9.2f %8.2f %6s %9.1f %8.1f  %-8s %s / %s\n' "${mb}MiB" "$name" "$dt" "$ct" \
+      "$r" "$(awk "BEGIN{print $dr/1024}")" "$(awk "BEGIN{print $cr/1024}")" "$(verdict "$r")" \
+      "$(col_range "$lab")" "$(col_range $c)"
     [ "$(verdict "$r")" = MET ] || case $lab in d1) up1_met=0 ;; du) upm_met=0 ;; dd) down_met=0 ;; esac
     if [ "$lab" = du ]; then
       # The same, less what s3rver spends assembling the parts.
       cl=$(awk "BEGIN{printf \"%.2f\", $dt - $sc}")
       r=$(ratio "$cl" "$ct")
-      printf '%-8s %-32s %9.2f %8.2f %6s %9s %8s  %s\n' "${mb}MiB" \
+      printf '%-8s %-30s %9.2f %8.2f %6s %9s %8s  %s\n' "${mb}MiB" \
         "  less s3rver's assembly" "$cl" "$ct" "$r" "" "" "$(verdict "$r")"
       [ "$(verdict "$r")" = MET ] || upm_client_met=0
     fi
     [ -z "$rss_first" ] && rss_first=$dr
     [ "$dr" -gt "$rss_max" ] && rss_max=$dr
   done
-  printf '%-8s s3rver CompleteMultipartUpload of %s parts (curl-driven, median): %.2f s\n' \
-    "${mb}MiB" "$(cat "$TMP/nparts")" "$sc"
+  printf '%-8s s3rver CompleteMultipartUpload of %s parts alone (curl-driven): %.2f s (%s)\n' \
+    "${mb}MiB" "$(cat "$TMP/nparts")" "$sc" "$(col_range sc)"
   rm -f "$f"
 done
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs (a shared machine: compare the ranges)"
 echo
 growth=$(awk "BEGIN{printf \"%.2f\", $rss_max / ($rss_first > 0 ? $rss_first : 1)}")
 m() { [ "$1" = 1 ] && echo MET || echo "NOT MET"; }
