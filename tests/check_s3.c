@@ -199,6 +199,15 @@ static char *ok_xml(const char *b)
   return s;
 }
 
+/* A 200 answer with no body and ETag "etag". Caller frees. */
+static char *etag_ok(const char *etag)
+{
+  char *s = NULL;
+  ck_assert_int_gt(asprintf(&s, "HTTP/1.1 200 OK\r\nETag: \"%s\"\r\nContent-Length: 0\r\n"
+                                "Connection: close\r\n\r\n", etag), 0);
+  return s;
+}
+
 static char *status(int code, const char *reason, const char *b)
 {
   char *s = NULL;
@@ -604,10 +613,8 @@ START_TEST(multipart_part_retried_on_bad_etag)
   ck_assert(EVP_Digest(raw, 16, mm, NULL, EVP_md5(), NULL));
   for(i = 0; i < 16; i++)
     sprintf(final + 2 * i, "%02x", mm[i]);
-  ck_assert_int_gt(asprintf(&bad, "HTTP/1.1 200 OK\r\nETag: \"0123456789abcdef0123456789abcdef\""
-                                  "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"), 0);
-  ck_assert_int_gt(asprintf(&good, "HTTP/1.1 200 OK\r\nETag: \"%s\"\r\nContent-Length: 0\r\n"
-                                   "Connection: close\r\n\r\n", md5), 0);
+  bad = etag_ok("0123456789abcdef0123456789abcdef");
+  good = etag_ok(md5);
   ck_assert_int_gt(asprintf(&doneb, "<CompleteMultipartUploadResult><ETag>\"%s-1\"</ETag>"
                                     "</CompleteMultipartUploadResult>", final), 0);
   done_r = ok_xml(doneb);
@@ -802,8 +809,7 @@ START_TEST(inline_put_records_digests)
   void *st;
   srv s;
 
-  ck_assert_int_gt(asprintf(&ok, "HTTP/1.1 200 OK\r\nETag: \"5d41402abc4b2a76b9719d911017c592\""
-                                 "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"), 0);
+  ok = etag_ok("5d41402abc4b2a76b9719d911017c592");
   script[0] = ok;
   env_creds();
   srv_start(&s, script, 1);
@@ -836,12 +842,9 @@ START_TEST(single_put_checked_by_etag)
   srv s;
 
   make_part_file(path, md5);
-  ck_assert_int_gt(asprintf(&good, "HTTP/1.1 200 OK\r\nETag: \"%s\"\r\nContent-Length: 0\r\n"
-                                   "Connection: close\r\n\r\n", md5), 0);
-  ck_assert_int_gt(asprintf(&bad, "HTTP/1.1 200 OK\r\nETag: \"0123456789abcdef0123456789abcdef\""
-                                  "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"), 0);
-  ck_assert_int_gt(asprintf(&kms, "HTTP/1.1 200 OK\r\nETag: \"kms-0123\"\r\n"
-                                  "Content-Length: 0\r\nConnection: close\r\n\r\n"), 0);
+  good = etag_ok(md5);
+  bad = etag_ok("0123456789abcdef0123456789abcdef");
+  kms = etag_ok("kms-0123");
   script[0] = good;
   script[1] = bad;
   script[2] = kms;
@@ -883,8 +886,7 @@ START_TEST(multipart_whole_md5_answer)
   srv s;
 
   make_part_file(path, md5);
-  ck_assert_int_gt(asprintf(&part, "HTTP/1.1 200 OK\r\nETag: \"%s\"\r\nContent-Length: 0\r\n"
-                                   "Connection: close\r\n\r\n", md5), 0);
+  part = etag_ok(md5);
   ck_assert_int_gt(asprintf(&body, "<CompleteMultipartUploadResult><ETag>\"%s\"</ETag>"
                                    "</CompleteMultipartUploadResult>", md5), 0);
   done_ok = ok_xml(body);
