@@ -9,6 +9,7 @@
 #
 #   tests/schedule_cli.sh [DROVER]   (default ./drover)
 set -u
+. "$(dirname "$0")/live/jq.sh"
 D=${1:-./drover}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -46,8 +47,8 @@ t "a scale run succeeds (exit $?)" test $? = 0
 t "scale run was called with the policy, --json, the stack and the vars in a file" \
   grep -qx "scale run -t /etc/drover/shop.json web_hours --json --stack shop --var-file $tmp/state/shop_web_hours.vars.json" "$tmp/argv"
 t "the vars file held a=b, mode 0600, and is gone after the run" \
-  sh -c "jq -e '. == {\"a\": \"b\"}' '$tmp/vars.seen' >/dev/null && test \"\$(cat '$tmp/vars.mode')\" = 600 &&
-         test ! -e '$tmp/state/shop_web_hours.vars.json'"
+  sh -c ". '$(dirname "$0")/live/jq.sh'; jqt '. == {\"a\": \"b\"}' '$tmp/vars.seen' &&
+         test \"\$(cat '$tmp/vars.mode')\" = 600 && test ! -e '$tmp/state/shop_web_hours.vars.json'"
 t "the textfile has current 2 and desired 6" \
   sh -c "grep -qx 'drover_policy_current_count{stack=\"shop\",policy=\"web_hours\",kind=\"scale\"} 2' '$P' &&
          grep -qx 'drover_policy_desired_count{stack=\"shop\",policy=\"web_hours\",kind=\"scale\"} 6' '$P' &&
@@ -76,7 +77,7 @@ cp "$tmp/job.json" "$tmp/state/shop_web_hours.job.json"
 DROVER_SLURM_BINDIR=/nonexistent "$D" schedule list --json --state-dir "$tmp/state" >"$tmp/list" 2>"$tmp/err"
 t "schedule list without Slurm succeeds quietly (exit $?)" test $? = 0 -a ! -s "$tmp/err"
 t "it shows the policy, its next slot and the last result" \
-  jq -e '.[0].name == "drover:shop:web_hours" and .[0].last_result == "failed" and .[0].job_id == null
-         and (.[0].next_slot | test("^[0-9-]{10}T[0-9]{2}:[0-9][05]:00Z$"))' "$tmp/list" >/dev/null
+  jqt '.[0].name == "drover:shop:web_hours" and .[0].last_result == "failed" and .[0].job_id == null
+         and (.[0].next_slot | test("^[0-9-]{10}T[0-9]{2}:[0-9][05]:00Z$"))' "$tmp/list"
 echo "# schedule_cli: $fails failed"
 [ "$fails" -eq 0 ]

@@ -1,16 +1,20 @@
-/* lxd_policy.c - backup.policy and drift.policy, served by the LXD
- * provider that holds their targets (same connection and project).
+/* lxd_policy.c - backup.policy, served by the LXD provider that holds its
+ * targets (same connection and project).
  *
  * A policy has no LXD object of its own, yet drover keeps no local state,
  * so each policy is recorded as an LXD profile that no instance uses: the
- * usual ownership labels, "user.drover_kind" = its type name, and the
+ * usual ownership labels, "user.drover_kind" = "backup.policy", and the
  * evaluated policy as JSON in "user.drover_policy" (readable by scheduled
  * jobs without the template). lxd.profile skips these profiles.
  *
  * Deleting a policy (removed from the template, or destroy) first applies
  * its on_delete: "delete" removes every snapshot the policy made (named
  * drover-<key>-<slot> on an instance carrying its label), "keep" leaves
- * them labelled for `drover backup list`. The plan says which. */
+ * them labelled for `drover backup list`. The plan says which.
+ *
+ * scale.policy (lxd_scale.c) is recorded the same way with its own kind;
+ * the record_* functions here serve both. Labels a run sets on the record
+ * (lxd_label.c) survive a template update of the policy. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,46 +50,24 @@ const drover_rtype lxd_policy_type = {
   policy_exports, NULL, lxd_name_object, 0
 };
 
-static const drover_prop drift_props[] = {
-  {"targets", DROVER_T_ARRAY, 0, NULL, NULL, "names of the stacks checked"},
-  {"selector", DROVER_T_STRING_MAP, 0, NULL, NULL,
-   "instead of targets: a glob on the stack label, key stack"},
-  {"templates", DROVER_T_STRING, 0, NULL, NULL,
-   "directory of each target's template STACK.json (and STACK.vars.json); default: "
-   "the policy template's"},
-  {"template", DROVER_T_STRING, 0, NULL, NULL,
-   "instead of templates: one template file for every target"},
-  {"vars", DROVER_T_OBJECT, 0, NULL, NULL, "params given to every target's template"},
-  {"schedule", DROVER_T_STRING, DROVER_PROP_REQUIRED, NULL, NULL,
-   "5-field cron or @hourly/@daily/@weekly/@monthly/@yearly"},
-  {"timezone", DROVER_T_STRING, 0, "\"UTC\"", NULL, "IANA zone the schedule is read in"},
-  {"auto_repair", DROVER_T_BOOLEAN, 0, "false", NULL,
-   "apply the plan that repairs the drift (never one that deletes)"},
-  {NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}
-};
-
-const drover_rtype lxd_drift_type = {
-  "drift.policy", drift_props, 2,
-  "a drift check: plans target stacks on a schedule, optionally repairs (doc/schedule.md)",
-  policy_exports, NULL, lxd_name_object, 0
-};
-
 #define KIND_KEY LXD_KIND_KEY
+#define KIND LXD_KIND_POLICY
 #define POLICY_KEY "user.drover_policy"
 
-/* *out owned by the caller; NULL for a profile that is not a policy of
- * kind ctx (a type name). */
+/* *out owned by the caller; NULL for a profile that is not a record of
+ * kind ctx (a string; NULL: backup.policy). */
 static drover_code policy_live(drover_live **out, const json_t *obj, const void *ctx,
                                const char *etag, drover_error *err)
 {
+  const char *kind = ctx ? (const char *)ctx : KIND;
+  const char *text, *have;
   drover_live *l = NULL;
-  const char *text, *kind = ctx;
   json_t *props;
   drover_code rc;
 
   *out = NULL;
-  text = json_string_value(json_object_get(json_object_get(obj, "config"), KIND_KEY));
-  if(!lxd_is_policy(obj) || !text || strcmp(text, kind))
+  have = json_string_value(json_object_get(json_object_get(obj, "config"), KIND_KEY));
+  if(!have || strcmp(have, kind))
     return DROVER_OK;
   rc = lxd_live_base(&l, obj, etag, err);
   if(rc)
@@ -99,11 +81,12 @@ static drover_code policy_live(drover_live **out, const json_t *obj, const void 
   }
   json_decref(props);
   if(json_object_update(l->attributes, l->properties) ||
-     lxd_set(l->attributes, "name", json_string(l->name))) {
+     lxd_set(l->attributes, "name", json_string(l->name)) ||
+     lxd_labels_to_attributes(l->attributes, obj)) {
     drover_live_free(l);
     return lxd_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
   }
-  if(!strcmp(kind, LXD_KIND_POLICY)) {
+  if(!strcmp(kind, KIND)) {
     const char *od = json_string_value(json_object_get(l->properties, "on_delete"));
     int del = od && !strcmp(od, "delete");
     l->delete_note = strdup(del ? "its snapshots are deleted (on_delete: delete)"
@@ -117,8 +100,8 @@ static drover_code policy_live(drover_live **out, const json_t *obj, const void 
   return DROVER_OK;
 }
 
-static drover_code kind_read(lxd_state *st, const char *kind, const char *name,
-                             drover_live **out, drover_error *err)
+drover_code lxd_record_read(lxd_state *st, const char *kind, const char *name,
+                            drover_live **out, drover_error *err)
 {
   json_t *obj = NULL;
   char *etag = NULL;
@@ -136,8 +119,8 @@ static drover_code kind_read(lxd_state *st, const char *kind, const char *name,
   return rc;
 }
 
-static drover_code kind_list(lxd_state *st, const char *kind, const char *stack,
-                             drover_live_list *out, drover_error *err)
+drover_code lxd_record_list(lxd_state *st, const char *kind, const char *stack,
+                            drover_live_list *out, drover_error *err)
 {
   char *path = lxd_path(st, "/1.0/profiles?recursion=1");
   drover_code rc = lxd_list_owned(st, path, stack, 0, policy_live, kind, out, err);
@@ -146,14 +129,15 @@ static drover_code kind_list(lxd_state *st, const char *kind, const char *stack,
   return rc;
 }
 
-/* The profile that records req: a request for lxd.profile. */
-static drover_code as_profile(json_t **out, const char *kind, const drover_res_req *req,
+/* The profile that records req: a request for lxd.profile (whose update
+ * keeps the run labels). */
+static drover_code as_profile(json_t **out, const drover_res_req *req, const char *kind,
                               drover_error *err)
 {
   char *text = json_dumps(req->properties, JSON_COMPACT | JSON_SORT_KEYS);
   char desc[200];
 
-  snprintf(desc, sizeof(desc), "drover %s %.80s of stack %.80s", kind,
+  snprintf(desc, sizeof(desc), "drover %.20s %.80s of stack %.80s", kind,
            req->address ? req->address : "", req->stack ? req->stack : "");
   *out = text ? json_pack("{s:s, s:{s:s, s:s}, s:{}, s:s}", "name", req->name, "config",
                           KIND_KEY, kind, POLICY_KEY, text, "devices", "description", desc)
@@ -162,13 +146,13 @@ static drover_code as_profile(json_t **out, const char *kind, const drover_res_r
   return *out ? DROVER_OK : lxd_fail(err, DROVER_E_NOMEM, req->address, "out of memory");
 }
 
-static drover_code kind_create(lxd_state *st, const char *kind, const drover_res_req *req,
-                               drover_live **out, drover_error *err)
+drover_code lxd_record_create(lxd_state *st, const char *kind, const drover_res_req *req,
+                              drover_live **out, drover_error *err)
 {
   json_t *props = NULL;
   drover_res_req r = *req;
   drover_live *prof = NULL;
-  drover_code rc = as_profile(&props, kind, req, err);
+  drover_code rc = as_profile(&props, req, kind, err);
 
   *out = NULL;
   if(!rc) {
@@ -176,14 +160,15 @@ static drover_code kind_create(lxd_state *st, const char *kind, const drover_res
     rc = lxd_profile_ops.create(st, &r, &prof, err);
   }
   if(!rc)
-    rc = kind_read(st, kind, req->name, out, err);
+    rc = lxd_record_read(st, kind, req->name, out, err);
   drover_live_free(prof);
   json_decref(props);
   return rc;
 }
 
-static drover_code kind_update(lxd_state *st, const char *kind, const drover_res_req *req,
-                               const drover_live *cur, drover_live **out, drover_error *err)
+drover_code lxd_record_update(lxd_state *st, const char *kind, const drover_res_req *req,
+                              const drover_live *cur, drover_live **out,
+                              drover_error *err)
 {
   json_t *props = NULL;
   drover_res_req r = *req;
@@ -193,13 +178,13 @@ static drover_code kind_update(lxd_state *st, const char *kind, const drover_res
   *out = NULL;
   if(!r.name)
     r.name = cur->name;
-  rc = as_profile(&props, kind, &r, err);
+  rc = as_profile(&props, &r, kind, err);
   if(!rc) {
     r.properties = props;
     rc = lxd_profile_ops.update(st, &r, cur, &prof, err);
   }
   if(!rc)
-    rc = kind_read(st, kind, r.name, out, err);
+    rc = lxd_record_read(st, kind, r.name, out, err);
   drover_live_free(prof);
   json_decref(props);
   return rc;
@@ -258,45 +243,32 @@ static drover_code policy_del(lxd_state *st, const drover_live *cur, double dead
   return rc;
 }
 
-/* One set of ops per kind: lxd_type_ops carries no type. */
-#define KIND_OPS(pfx, kind)                                                          \
-  static drover_code pfx##_list(lxd_state *st, const char *stack, drover_live_list *out, \
-                                drover_error *err)                                   \
-  {                                                                                  \
-    return kind_list(st, kind, stack, out, err);                                     \
-  }                                                                                  \
-  static drover_code pfx##_create(lxd_state *st, const drover_res_req *req,          \
-                                  drover_live **out, drover_error *err)              \
-  {                                                                                  \
-    return kind_create(st, kind, req, out, err);                                     \
-  }                                                                                  \
-  static drover_code pfx##_update(lxd_state *st, const drover_res_req *req,          \
-                                  const drover_live *cur, drover_live **out,         \
-                                  drover_error *err)                                 \
-  {                                                                                  \
-    return kind_update(st, kind, req, cur, out, err);                                \
-  }                                                                                  \
-  static drover_code pfx##_read(lxd_state *st, const char *name, drover_live **out,  \
-                                drover_error *err)                                   \
-  {                                                                                  \
-    return kind_read(st, kind, name, out, err);                                      \
-  }
-
-KIND_OPS(policy, LXD_KIND_POLICY)
-KIND_OPS(drift, LXD_KIND_DRIFT)
-
-/* A drift policy owns nothing but its record. */
-static drover_code drift_del(lxd_state *st, const drover_live *cur, double deadline,
-                             drover_error *err)
+static drover_code policy_list(lxd_state *st, const char *stack, drover_live_list *out,
+                               drover_error *err)
 {
-  return lxd_profile_ops.del(st, cur, deadline, err);
+  return lxd_record_list(st, KIND, stack, out, err);
+}
+
+static drover_code policy_create(lxd_state *st, const drover_res_req *req,
+                                 drover_live **out, drover_error *err)
+{
+  return lxd_record_create(st, KIND, req, out, err);
+}
+
+static drover_code policy_update(lxd_state *st, const drover_res_req *req,
+                                 const drover_live *cur, drover_live **out,
+                                 drover_error *err)
+{
+  return lxd_record_update(st, KIND, req, cur, out, err);
+}
+
+static drover_code policy_read(lxd_state *st, const char *name, drover_live **out,
+                               drover_error *err)
+{
+  return lxd_record_read(st, KIND, name, out, err);
 }
 
 const lxd_type_ops lxd_policy_ops = {
   policy_list, policy_create, policy_update, policy_del, policy_read,
   NULL /* no list-reply parser: policies are listed through profiles */
-};
-
-const lxd_type_ops lxd_drift_ops = {
-  drift_list, drift_create, drift_update, drift_del, drift_read, NULL
 };

@@ -22,10 +22,8 @@ int lxd_is_policy(const json_t *obj)
 {
   const char *k = json_string_value(json_object_get(json_object_get(obj, "config"),
                                                     LXD_KIND_KEY));
-  size_t n = k ? strlen(k) : 0;
-
-  /* Any drover policy kind ("backup.policy", "drift.policy", ...). */
-  return n > 7 && !strcmp(k + n - 7, ".policy");
+  return k && (!strcmp(k, LXD_KIND_POLICY) || !strcmp(k, LXD_KIND_SCALE) ||
+               !strcmp(k, LXD_KIND_DRIFT));
 }
 
 /* *out owned by the caller. ctx unused (lxd_live_fn). */
@@ -40,7 +38,7 @@ static drover_code prof_live(drover_live **out, const json_t *obj, const void *c
   (void)ctx;
   *out = NULL;
   if(lxd_is_policy(obj))
-    return DROVER_OK; /* a policy record (lxd_policy.c), not a profile */
+    return DROVER_OK; /* a backup.policy record (lxd_policy.c), not a profile */
   rc = lxd_live_base(&l, obj, etag, err);
   if(rc)
     return rc;

@@ -81,11 +81,11 @@ note "runs logged: $(runs); logs: $(ls "$SD/logs" | tr '\n' ' ')"
 check "each run was its own job (two job logs at least)" test "$(ls "$SD/logs" | wc -l)" -ge 2
 check "a job is pending for the next slot after the runs" test "$(pending)" = 1
 
-list=$(D backup list --json "$W/backup.json" nightly) || fail "backup list"
+D backup list --json "$W/backup.json" nightly >"$W/list" || fail "backup list"
 last=$(jq -r .last_slot "$SD/${STACK}_nightly.state.json")
 want=$(date -u -d "@$last" +%Y-%m-%dT%H:%M:%SZ)
 check "prune kept exactly one snapshot (keep_last 1), the newest slot's ($want)" \
-  sh -c "echo '$list' | jq -e --arg w '$want' '(.snapshots | length) == 1 and .snapshots[0].slot == \$w' >/dev/null"
+  jqt --arg w "$want" '(.snapshots | length) == 1 and .snapshots[0].slot == $w' "$W/list"
 M="$W/metrics/drover_${STACK}_nightly.prom"
 check "metrics: kept 1, deleted 1 by the last run, success" \
   sh -c "grep -qx 'drover_policy_snapshots_kept{stack=\"$STACK\",policy=\"nightly\",kind=\"backup\"} 1' $M &&
@@ -104,7 +104,7 @@ done
 [ -n "$running" ] || fail "no run of $NAME started within 90s"
 check "while job $running runs, the next slot is already pending" test "$(pending)" = 1
 check "job $running is mid-run (its slot claimed, result not written)" \
-  sh -c "jq -e '.last_result == \"running\"' '$SD/${STACK}_nightly.state.json' >/dev/null"
+  jqt '.last_result == "running"' "$SD/${STACK}_nightly.state.json"
 scancel "$running"
 wait_job_gone "$running" 60 || fail "job $running did not end after scancel"
 lxc exec "$db" -- rm -f /tmp/block
@@ -113,9 +113,10 @@ nextjob=$(squeue -h --name="$NAME" --states=PENDING -o %i)
 check "the pending job begins in the future" \
   test "$(date -d "$(squeue -h -j "$nextjob" -o %S)" +%s)" -gt "$(date +%s)"
 
-out=$(D schedule list --json --state-dir "$SD") || fail "schedule list"
+D schedule list --json --state-dir "$SD" >"$W/slist" || fail "schedule list"
 check "schedule list shows the next run and the job id" \
-  sh -c "echo '$out' | jq -e --arg n '$NAME' --arg j '$nextjob' '.[] | select(.name == \$n) | .job_id == \$j and (.next_run | length) > 0 and .last_result == \"running\"' >/dev/null"
+  jqt --arg n "$NAME" --arg j "$nextjob" '.[] | select(.name == $n) | .job_id == $j
+       and (.next_run | length) > 0 and .last_result == "running"' "$W/slist"
 out=$(D schedule remove --state-dir "$SD" "$STACK:nightly" 2>&1) || fail "remove: $out"
 i=0; while [ -n "$(squeue -h --name="$NAME" -o %i)" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 check "remove leaves no job of the policy" test -z "$(squeue -h --name="$NAME" -o %i)"
