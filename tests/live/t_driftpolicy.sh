@@ -52,9 +52,11 @@ check "fresh: $STACK clean, $B reported as unloadable" \
 
 check "out-of-band: stop $STACK-node-0" \
   api_wait PUT "/1.0/instances/$STACK-node-0/state" '{"action":"stop","force":true,"timeout":30}'
-check "out-of-band: stop and delete $STACK-node-1" \
-  sh -c '. "$1"; api_wait PUT "/1.0/instances/$2-node-1/state" "{\"action\":\"stop\",\"force\":true}" &&
-         api_wait DELETE "/1.0/instances/$2-node-1"' sh "$(dirname "$0")/lib.sh" "$STACK"
+stop_delete() {
+  api_wait PUT "/1.0/instances/$1/state" '{"action":"stop","force":true}' &&
+    api_wait DELETE "/1.0/instances/$1"
+}
+check "out-of-band: stop and delete $STACK-node-1" stop_delete "$STACK-node-1"
 prof=$(labelled_profiles | awk '{print $2}')
 check "out-of-band: PATCH the profile's limits.processes" \
   api_wait PATCH "/1.0/profiles/$prof" '{"config":{"limits.processes":"50"}}'
