@@ -1,0 +1,182 @@
+/* ec2_api.c - signed EC2 Query calls on the shared transport, and the
+ * error mapping: client errors surface at once with the AWS code and
+ * message; throttling, 5xx and connection errors are the transport's to
+ * retry (backoff.c: capped exponential, full jitter, a shared budget). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "drover_sigv4.h"
+#include "ec2.h"
+
+static int ends_with(const char *s, const char *tail)
+{
+  size_t n = strlen(s), m = strlen(tail);
+  return n >= m && !strcmp(s + n - m, tail);
+}
+
+drover_code ec2_error_class(long status, const aws_error *e)
+{
+  const char *c = e ? e->code : "";
+
+  if(ends_with(c, ".NotFound") || ends_with(c, ".Malformed"))
+    return DROVER_E_NOT_FOUND;
+  /* InsufficientInstanceCapacity is a 500 in AWS's table, but no retry of
+   * ours brings capacity back: the caller (an elastic-node program)
+   * must see it at once. */
+  if(!strcmp(c, "InsufficientInstanceCapacity") || !strcmp(c, "InstanceLimitExceeded"))
+    return DROVER_E_PROVIDER;
+  return aws_error_class(status, e);
+}
+
+/* --------------------------------------------------------------------------
+ * Signing: the transport calls this before every attempt
+ */
+
+typedef struct sign_ctx {
+  ec2_state *st;
+  const char *payload_hash;
+} sign_ctx;
+
+static drover_code sign_attempt(void *ud, const drover_http_req *req,
+                                const drover_http_attempt *attempt,
+                                drover_http_headers *add, drover_error *err)
+{
+  sign_ctx *sc = ud;
+  drover_sigv4_header hdr[2];
+  drover_sigv4_request sr;
+  drover_sigv4_params p;
+  drover_sigv4_result res;
+  ec2_cred c;
+  drover_code rc;
+  size_t i;
+
+  memset(&res, 0, sizeof(res));
+  memset(&c, 0, sizeof(c));
+  /* Per attempt: role credentials may have been refreshed meanwhile. */
+  rc = ec2_cred_get(sc->st, &c, err);
+  if(rc)
+    goto out;
+  hdr[0].name = "host";
+  hdr[0].value = attempt->host;
+  hdr[1].name = "content-type";
+  hdr[1].value = req->content_type;
+  memset(&sr, 0, sizeof(sr));
+  sr.method = req->method;
+  sr.path = req->path;
+  sr.query = req->query;
+  sr.headers = hdr;
+  sr.nheaders = 2;
+  sr.payload_hash = sc->payload_hash;
+  memset(&p, 0, sizeof(p));
+  p.access_key_id = c.akid;
+  p.secret_access_key = c.secret;
+  p.session_token = c.token;
+  p.region = sc->st->region;
+  p.service = "ec2";
+  p.when = time(NULL);          /* the signer is pure; the clock is read here */
+  p.flags = DROVER_SIGV4_SERVICE_FLAGS;
+  rc = drover_sigv4_sign(&res, &sr, &p, err);
+  if(rc)
+    goto out;
+  for(i = 0; i < res.nadd_headers && !rc; i++) {
+    char *colon = strchr(res.add_headers[i], ':');
+    *colon = '\0';
+    rc = drover_http_headers_add(add, res.add_headers[i], colon + 2, err);
+  }
+out:
+  drover_sigv4_result_free(&res);
+  ec2_cred_free(&c);
+  return rc;
+}
+
+/* --------------------------------------------------------------------------
+ * One call
+ */
+
+drover_code ec2_call(ec2_state *st, const ec2_form *f, const char *address, xmlDoc **doc,
+                     char *code, drover_error *err)
+{
+  drover_http_response resp;
+  drover_http_req hr;
+  sign_ctx sc;
+  char hash[65];
+  drover_code rc;
+
+  *doc = NULL;
+  if(code)
+    code[0] = '\0';
+  memset(&resp, 0, sizeof(resp));
+  if(ec2_form_done(f))
+    return ec2_fail(err, DROVER_E_NOMEM, address, "out of memory");
+  drover_sigv4_sha256_hex(hash, f->buf, f->len);
+  memset(&hr, 0, sizeof(hr));
+  hr.version = DROVER_HTTP_REQ_VERSION;
+  hr.method = "POST";
+  hr.path = "/";
+  hr.content_type = "application/x-www-form-urlencoded; charset=utf-8";
+  hr.body = f->buf;
+  hr.body_len = f->len;
+  hr.payload_hash = hash;
+  sc.st = st;
+  sc.payload_hash = hash;
+  hr.on_attempt = sign_attempt;
+  hr.attempt_userdata = &sc;
+  rc = drover_http_perform(st->http, &hr, &resp, err);
+  if(rc && !resp.status) {
+    /* No answer at all (connection errors after the retries). */
+    drover_error_locate(err, "aws", address);
+    goto out;
+  }
+  if(resp.status >= 300) {
+    aws_error e;
+    drover_code c;
+    int auth;
+    aws_error_parse(&e, resp.body, resp.len);
+    c = ec2_error_class(resp.status, &e);
+    if(code)
+      snprintf(code, 64, "%s", e.code);
+    auth = !strcmp(e.code, "AuthFailure") || !strcmp(e.code, "SignatureDoesNotMatch") ||
+           !strcmp(e.code, "InvalidClientTokenId") || !strcmp(e.code, "ExpiredToken");
+    /* A final 503 after the retries: the transport's text says how many
+     * it made; the AWS code and message say why. */
+    if(rc)
+      drover_error_clear(err);
+    if(!e.code[0])
+      rc = ec2_fail(err, c, address, "%s: HTTP %ld", f->action, resp.status);
+    else
+      rc = ec2_fail(err, c, address, "%s: HTTP %ld %s: %s%s%s%s%s%s%s", f->action,
+                    resp.status, e.code, e.message[0] ? e.message : "no message",
+                    e.request_id[0] ? " (request id " : "", e.request_id,
+                    e.request_id[0] ? ")" : "",
+                    auth ? " (check the credentials from " : "",
+                    auth ? st->cred.source : "", auth ? ")" : "");
+    goto out;
+  }
+  if(rc)
+    goto out;
+  rc = aws_xml_parse(doc, resp.body, resp.len, f->action, err);
+  if(rc)
+    drover_error_locate(err, "aws", address);
+out:
+  drover_http_response_free(&resp);
+  return rc;
+}
+
+int ec2_pause(const ec2_state *st, double deadline)
+{
+  double left = deadline - drover_now(), d = st->poll_interval;
+  struct timespec ts;
+
+  if(left <= 0)
+    return 1;
+  if(d > left)
+    d = left;
+  ts.tv_sec = (time_t)d;
+  ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
+  while(nanosleep(&ts, &ts) == -1 && errno == EINTR)
+    ;
+  return 0;
+}
