@@ -255,7 +255,8 @@ static drover_code wait_state(ec2_state *st, const char *id, const char *want, d
       drover_live_free(l);
       if(!strcmp(last, want))
         return DROVER_OK;
-      if(!strcmp(last, "terminated") || !strcmp(last, "shutting-down"))
+      if(strcmp(want, "terminated") &&
+         (!strcmp(last, "terminated") || !strcmp(last, "shutting-down")))
         return ec2_fail(err, DROVER_E_PROVIDER, address, "instance %s is %s (waiting for %s)",
                         id, last, want);
     }
