@@ -371,7 +371,11 @@ const server = http.createServer((req, res) => {
       }
       const j = body ? JSON.parse(body) : {};
       if (req.url === '/_standin/fault') faults.push({ action: '*', status: 503, code: 'RequestLimitExceeded', count: 1, after: false, ...j });
-      else if (req.url === '/_standin/config') { if (j.transition_ms !== undefined) opt.transitionMs = j.transition_ms; }
+      else if (req.url === '/_standin/config' && j.transition_ms !== undefined) {
+        // Transitions under way end no later than the new setting says.
+        opt.transitionMs = j.transition_ms;
+        for (const i of instances.values()) if (i.until) i.until = Math.min(i.until, later());
+      }
       else if (req.url === '/_standin/clear-faults') faults = [];
       return res.end('{}');
     }
