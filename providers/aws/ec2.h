@@ -93,6 +93,11 @@ typedef struct ec2_form {
   size_t len, cap;
   int oom;
   const char *action;          /* borrowed */
+  /* For calls without an idempotency token (CreateSnapshot): called before
+   * each retry; DROVER_E_CONFLICT means the first try took effect after
+   * all (its answer was lost), so the call stops with that code. */
+  drover_code (*before_retry)(void *ud, drover_error *err);
+  void *retry_ud;
 } ec2_form;
 
 EC2_HIDDEN void ec2_form_init(ec2_form *f, const char *action);
@@ -163,6 +168,22 @@ EC2_HIDDEN drover_code ec2_error_class(long status, const aws_error *e);
  * (request id <id>)", and code (when not NULL, 64 bytes) gets the AWS code. */
 EC2_HIDDEN drover_code ec2_call(ec2_state *st, const ec2_form *f, const char *address,
                                 xmlDoc **doc, char *code, drover_error *err);
+
+/* ec2_call, the answer dropped, and f freed. */
+EC2_HIDDEN drover_code ec2_do(ec2_state *st, ec2_form *f, const char *address, char *code,
+                              drover_error *err);
+
+/* Sends base, then base + NextToken while answers carry one; fn reads
+ * each page and sets *next (owned; NULL on the last page). */
+typedef drover_code (*ec2_page_fn)(xmlDoc *doc, void *ud, char **next, drover_error *err);
+EC2_HIDDEN drover_code ec2_each_page(ec2_state *st, const ec2_form *base, const char *address,
+                                     ec2_page_fn fn, void *ud, drover_error *err);
+
+/* Rewrites drover's labels and the user's tags (req's "tags") on id, and
+ * removes the user tags of had (the live "tags") no longer wanted. With
+ * display_name, also drover:name and Name. */
+EC2_HIDDEN drover_code ec2_retag(ec2_state *st, const char *id, const drover_res_req *req,
+                                 const json_t *had, int display_name, drover_error *err);
 
 /* Sleeps poll_interval, or until deadline if sooner; 1 when the deadline
  * has passed. */

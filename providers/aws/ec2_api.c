@@ -38,6 +38,7 @@ drover_code ec2_error_class(long status, const aws_error *e)
 typedef struct sign_ctx {
   ec2_state *st;
   const char *payload_hash;
+  const ec2_form *form;
 } sign_ctx;
 
 static drover_code sign_attempt(void *ud, const drover_http_req *req,
@@ -55,6 +56,11 @@ static drover_code sign_attempt(void *ud, const drover_http_req *req,
 
   memset(&res, 0, sizeof(res));
   memset(&c, 0, sizeof(c));
+  if(attempt->number > 0 && sc->form->before_retry) {
+    rc = sc->form->before_retry(sc->form->retry_ud, err);
+    if(rc)
+      return rc;
+  }
   /* Per attempt: role credentials may have been refreshed meanwhile. */
   rc = ec2_cred_get(sc->st, &c, err);
   if(rc)
@@ -122,9 +128,12 @@ drover_code ec2_call(ec2_state *st, const ec2_form *f, const char *address, xmlD
   hr.payload_hash = hash;
   sc.st = st;
   sc.payload_hash = hash;
+  sc.form = f;
   hr.on_attempt = sign_attempt;
   hr.attempt_userdata = &sc;
   rc = drover_http_perform(st->http, &hr, &resp, err);
+  if(rc == DROVER_E_CONFLICT && f->before_retry)
+    goto out;                   /* the first try took effect: the caller adopts */
   if(rc && !resp.status) {
     /* No answer at all (connection errors after the retries). */
     drover_error_locate(err, "aws", address);
@@ -163,6 +172,87 @@ drover_code ec2_call(ec2_state *st, const ec2_form *f, const char *address, xmlD
 out:
   drover_http_response_free(&resp);
   return rc;
+}
+
+drover_code ec2_do(ec2_state *st, ec2_form *f, const char *address, char *code,
+                   drover_error *err)
+{
+  xmlDoc *doc = NULL;
+  drover_code rc = ec2_call(st, f, address, &doc, code, err);
+
+  xmlFreeDoc(doc);
+  ec2_form_free(f);
+  return rc;
+}
+
+/* A copy of base's body with NextToken=token appended. */
+static void form_page(ec2_form *f, const ec2_form *base, const char *token)
+{
+  memset(f, 0, sizeof(*f));
+  f->action = base->action;
+  if(base->oom || !base->buf) {
+    f->oom = 1;
+    return;
+  }
+  f->buf = strdup(base->buf);
+  f->len = base->len;
+  f->cap = f->len + 1;
+  if(!f->buf)
+    f->oom = 1;
+  if(token)
+    ec2_form_add(f, "NextToken", token);
+}
+
+drover_code ec2_each_page(ec2_state *st, const ec2_form *base, const char *address,
+                          ec2_page_fn fn, void *ud, drover_error *err)
+{
+  char *token = NULL;
+  drover_code rc = DROVER_OK;
+
+  do {
+    ec2_form f;
+    xmlDoc *doc = NULL;
+    char *next = NULL;
+    form_page(&f, base, token);
+    rc = ec2_call(st, &f, address, &doc, NULL, err);
+    if(!rc)
+      rc = fn(doc, ud, &next, err);
+    xmlFreeDoc(doc);
+    ec2_form_free(&f);
+    free(token);
+    token = next;
+  } while(!rc && token);
+  free(token);
+  return rc;
+}
+
+drover_code ec2_retag(ec2_state *st, const char *id, const drover_res_req *req,
+                      const json_t *had, int display_name, drover_error *err)
+{
+  const json_t *want = json_object_get(req->properties, "tags");
+  const char *k;
+  json_t *v;
+  unsigned n = 0;
+  ec2_form f;
+  drover_code rc;
+
+  ec2_form_init(&f, "CreateTags");
+  ec2_form_add(&f, "ResourceId.1", id);
+  ec2_form_tags(&f, "", &n, req, want, display_name);
+  rc = ec2_do(st, &f, req->address, NULL, err);
+  if(rc)
+    return rc;
+  n = 0;
+  ec2_form_init(&f, "DeleteTags");
+  ec2_form_add(&f, "ResourceId.1", id);
+  json_object_foreach((json_t *)had, k, v)
+    /* Name stays while drover sets it as the display name. */
+    if(!json_object_get(want, k) && !(display_name && !strcmp(k, "Name")))
+      ec2_form_addf(&f, k, "Tag.%u.Key", ++n);
+  if(n)
+    return ec2_do(st, &f, req->address, NULL, err);
+  ec2_form_free(&f);
+  return DROVER_OK;
 }
 
 int ec2_pause(const ec2_state *st, double deadline)

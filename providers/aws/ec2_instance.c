@@ -59,46 +59,28 @@ const drover_rtype ec2_instance_type = {
  * Describe calls
  */
 
-/* A copy of base's body with NextToken=token appended. */
-static void form_page(ec2_form *f, const ec2_form *base, const char *token)
+typedef struct page_ctx {
+  int keep_gone;
+  drover_live_list *out;
+} page_ctx;
+
+static drover_code inst_page(xmlDoc *doc, void *ud, char **next, drover_error *err)
 {
-  memset(f, 0, sizeof(*f));
-  f->action = base->action;
-  if(base->oom || !base->buf) {
-    f->oom = 1;
-    return;
-  }
-  f->buf = strdup(base->buf);
-  f->len = base->len;
-  f->cap = f->len + 1;
-  if(!f->buf)
-    f->oom = 1;
-  if(token)
-    ec2_form_add(f, "NextToken", token);
+  page_ctx *pc = ud;
+  return ec2_parse_instances(doc, pc->keep_gone, pc->out, next, err);
 }
 
 /* Every page of a DescribeInstances. */
 static drover_code describe(ec2_state *st, const ec2_form *base, const char *address,
                             int keep_gone, drover_live_list *out, drover_error *err)
 {
-  char *token = NULL;
-  drover_code rc = DROVER_OK;
+  page_ctx pc = {keep_gone, out};
+  return ec2_each_page(st, base, address, inst_page, &pc, err);
+}
 
-  do {
-    ec2_form f;
-    xmlDoc *doc = NULL;
-    char *next = NULL;
-    form_page(&f, base, token);
-    rc = ec2_call(st, &f, address, &doc, NULL, err);
-    if(!rc)
-      rc = ec2_parse_instances(doc, keep_gone, out, &next, err);
-    xmlFreeDoc(doc);
-    ec2_form_free(&f);
-    free(token);
-    token = next;
-  } while(!rc && token);
-  free(token);
-  return rc;
+static drover_code size_page(xmlDoc *doc, void *ud, char **next, drover_error *err)
+{
+  return ec2_parse_volume_sizes(doc, ud, next, err);
 }
 
 /* Sets properties.root_volume_size of the instances in list[from..] from
@@ -107,26 +89,12 @@ static drover_code add_root_sizes(ec2_state *st, const ec2_form *base, drover_li
                                   size_t from, drover_error *err)
 {
   json_t *sizes = json_object();
-  char *token = NULL;
-  drover_code rc = DROVER_OK;
+  drover_code rc;
   size_t i;
 
   if(!sizes)
     return ec2_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-  do {
-    ec2_form f;
-    xmlDoc *doc = NULL;
-    char *next = NULL;
-    form_page(&f, base, token);
-    rc = ec2_call(st, &f, NULL, &doc, NULL, err);
-    if(!rc)
-      rc = ec2_parse_volume_sizes(doc, sizes, &next, err);
-    xmlFreeDoc(doc);
-    ec2_form_free(&f);
-    free(token);
-    token = next;
-  } while(!rc && token);
-  free(token);
+  rc = ec2_each_page(st, base, NULL, size_page, sizes, err);
   for(i = from; !rc && i < list->count; i++) {
     drover_live *l = list->items[i];
     const char *dev = json_string_value(json_object_get(l->attributes, "root_device"));
@@ -272,15 +240,10 @@ static drover_code act(ec2_state *st, const char *action, const char *id, const 
                        drover_error *err)
 {
   ec2_form f;
-  xmlDoc *doc = NULL;
-  drover_code rc;
 
   ec2_form_init(&f, action);
   ec2_form_add(&f, "InstanceId.1", id);
-  rc = ec2_call(st, &f, address, &doc, NULL, err);
-  xmlFreeDoc(doc);
-  ec2_form_free(&f);
-  return rc;
+  return ec2_do(st, &f, address, NULL, err);
 }
 
 /* Brings id from status to want ("running"/"stopped"). */
@@ -403,50 +366,11 @@ static int changed(const drover_res_req *req, const char *prop)
   return 0;
 }
 
-/* Rewrites drover's labels and the user's tags; removes user tags no
- * longer wanted. */
-static drover_code retag(ec2_state *st, const drover_res_req *req, const drover_live *cur,
-                         drover_error *err)
-{
-  const json_t *want = json_object_get(req->properties, "tags");
-  const json_t *had = json_object_get(cur->properties, "tags");
-  const char *k;
-  const json_t *v;
-  xmlDoc *doc = NULL;
-  unsigned n = 0;
-  ec2_form f;
-  drover_code rc;
-
-  ec2_form_init(&f, "CreateTags");
-  ec2_form_add(&f, "ResourceId.1", cur->name);
-  ec2_form_tags(&f, "", &n, req, want, 1);
-  rc = ec2_call(st, &f, req->address, &doc, NULL, err);
-  xmlFreeDoc(doc);
-  doc = NULL;
-  ec2_form_free(&f);
-  if(rc)
-    return rc;
-  n = 0;
-  ec2_form_init(&f, "DeleteTags");
-  ec2_form_add(&f, "ResourceId.1", cur->name);
-  json_object_foreach((json_t *)had, k, v)
-    if(!json_object_get(want, k) && !(want && !strcmp(k, "Name")))
-      ec2_form_addf(&f, k, "Tag.%u.Key", ++n);
-  (void)v;
-  if(n)
-    rc = ec2_call(st, &f, req->address, &doc, NULL, err);
-  xmlFreeDoc(doc);
-  ec2_form_free(&f);
-  return rc;
-}
-
 static drover_code modify(ec2_state *st, const char *id, const char *address,
                           const char *type, const json_t *groups, drover_error *err)
 {
-  xmlDoc *doc = NULL;
   ec2_form f;
   size_t i;
-  drover_code rc;
 
   ec2_form_init(&f, "ModifyInstanceAttribute");
   ec2_form_add(&f, "InstanceId", id);
@@ -454,10 +378,7 @@ static drover_code modify(ec2_state *st, const char *id, const char *address,
     ec2_form_add(&f, "InstanceType.Value", type);
   for(i = 0; i < json_array_size(groups); i++)
     ec2_form_addf(&f, json_string_value(json_array_get(groups, i)), "GroupId.%zu", i + 1);
-  rc = ec2_call(st, &f, address, &doc, NULL, err);
-  xmlFreeDoc(doc);
-  ec2_form_free(&f);
-  return rc;
+  return ec2_do(st, &f, address, NULL, err);
 }
 
 static drover_code inst_update(ec2_state *st, const drover_res_req *req, const drover_live *cur,
@@ -486,7 +407,7 @@ static drover_code inst_update(ec2_state *st, const drover_res_req *req, const d
   if(changed(req, "security_groups") && json_array_size(json_object_get(p, "security_groups")))
     rc = modify(st, id, req->address, NULL, json_object_get(p, "security_groups"), err);
   if(!rc)
-    rc = retag(st, req, cur, err);
+    rc = ec2_retag(st, id, req, json_object_get(cur->properties, "tags"), 1, err);
   if(!rc)
     rc = set_state(st, id, status, want, deadline, req->address, err);
   if(!rc)
