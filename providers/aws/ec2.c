@@ -2,7 +2,7 @@
  *
  * The only exported name is dv_provider_aws (plugin/lib/registry.c); built
  * as a module (--enable-aws=dl), drover_provider_entry instead. Types live
- * in ec2_instance.c behind ec2_type_ops; this file dispatches.
+ * in ec2_instance.c, ec2_volume.c and ec2_snapshot.c behind ec2_type_ops; this file dispatches.
  * Settings: doc/aws.md.
  */
 #include <stdlib.h>
@@ -10,12 +10,17 @@
 #include <libxml/parser.h>
 #include "ec2.h"
 
-static const drover_rtype *const ec2_types[] = {&ec2_instance_type, NULL};
+static const drover_rtype *const ec2_types[] = {&ec2_instance_type, &ec2_volume_type,
+                                                &ec2_snapshot_type, NULL};
 
 static const ec2_type_ops *ops_for(const drover_rtype *type)
 {
   if(type == &ec2_instance_type)
     return &ec2_instance_ops;
+  if(type == &ec2_volume_type)
+    return &ec2_volume_ops;
+  if(type == &ec2_snapshot_type)
+    return &ec2_snapshot_ops;
   return NULL;
 }
 

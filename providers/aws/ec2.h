@@ -146,6 +146,19 @@ EC2_HIDDEN drover_code ec2_parse_instances(xmlDoc *doc, int keep_gone, drover_li
 EC2_HIDDEN drover_code ec2_parse_volume_sizes(xmlDoc *doc, json_t *sizes, char **next,
                                               drover_error *err);
 
+/* Appends the volumes of a DescribeVolumes (or CreateVolume) answer to
+ * out, leaving out aws.instance's root volumes (tag drover:root) and
+ * volumes being deleted. Properties: size, type, zone, instance, device,
+ * tags; attributes id, name, status, attachment. *next as above. */
+EC2_HIDDEN drover_code ec2_parse_volumes(xmlDoc *doc, drover_live_list *out, char **next,
+                                         drover_error *err);
+
+/* Appends the snapshots of a DescribeSnapshots answer to out.
+ * Properties: volume, description, tags; attributes id, name, status,
+ * created (Unix seconds) and all_tags (every tag, drover's included). */
+EC2_HIDDEN drover_code ec2_parse_snapshots(xmlDoc *doc, drover_live_list *out, char **next,
+                                           drover_error *err);
+
 /* --------------------------------------------------------------------------
  * Calls (ec2_api.c)
  */
@@ -207,5 +220,9 @@ typedef struct ec2_type_ops {
 
 EC2_HIDDEN extern const drover_rtype ec2_instance_type;
 EC2_HIDDEN extern const ec2_type_ops ec2_instance_ops;
+EC2_HIDDEN extern const drover_rtype ec2_volume_type;
+EC2_HIDDEN extern const ec2_type_ops ec2_volume_ops;
+EC2_HIDDEN extern const drover_rtype ec2_snapshot_type;
+EC2_HIDDEN extern const ec2_type_ops ec2_snapshot_ops;
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "ec2.h"
 
 static int set_new(json_t *obj, const char *key, json_t *v)
@@ -20,6 +21,18 @@ static json_t *text_json(const xmlNode *parent, const char *name)
 
   free(t);
   return j;
+}
+
+/* The nextToken of root (owned), NULL when absent or empty. */
+static char *next_token(const xmlNode *root)
+{
+  char *t = aws_xml_text(root, "nextToken");
+
+  if(t && !*t) {
+    free(t);
+    t = NULL;
+  }
+  return t;
 }
 
 /* Moves tag value v (owned) to the live label it names, or to tags. */
@@ -51,13 +64,44 @@ static int take_tag(drover_live *l, json_t *tags, const char *key, char *v)
   return (int)i;
 }
 
+/* Reads item's tagSet: labels into l, the rest into tags. *dname (caller
+ * frees) gets drover:name when there is one; a Name tag equal to it is
+ * drover's, not the user's. 0, or -1 on allocation failure. */
+static int read_tags(const xmlNode *item, drover_live *l, json_t *tags, char **dname)
+{
+  xmlNode *set = aws_xml_child(item, "tagSet"), *n;
+  char *tagname = NULL;
+  int bad = 0;
+
+  *dname = NULL;
+  for(n = set ? aws_xml_child(set, "item") : NULL; n && !bad; n = aws_xml_next(n)) {
+    char *k = aws_xml_text(n, "key"), *v = aws_xml_text(n, "value");
+    if(!k) {
+      free(v);
+      continue;
+    }
+    if(!v)
+      v = strdup("");
+    if(v && !strcmp(k, EC2_TAG_NAME) && !*dname && !(*dname = strdup(v)))
+      bad = 1;
+    if(v && !strcmp(k, "Name") && !tagname && !(tagname = strdup(v)))
+      bad = 1;
+    bad |= !v || take_tag(l, tags, k, v);
+    free(k);
+  }
+  if(*dname && tagname && !strcmp(*dname, tagname))
+    json_object_del(tags, "Name");
+  free(tagname);
+  return bad ? -1 : 0;
+}
+
 /* One instancesSet/item. *out owned by the caller. */
 static drover_code parse_one(const xmlNode *it, drover_live **out, drover_error *err)
 {
   drover_live *l = drover_live_new();
-  xmlNode *n, *state = aws_xml_child(it, "instanceState"), *tagset, *groups, *place;
+  xmlNode *n, *state = aws_xml_child(it, "instanceState"), *groups, *place;
   json_t *tags = json_object(), *sg = json_array(), *p;
-  char *status = NULL, *dname = NULL, *tagname = NULL;
+  char *status = NULL, *dname = NULL;
   const char *st;
   drover_code rc = DROVER_OK;
 
@@ -72,32 +116,8 @@ static drover_code parse_one(const xmlNode *it, drover_live **out, drover_error 
   l->status = strdup(status ? status : "unknown");
   if(!l->status)
     goto nomem;
-  tagset = aws_xml_child(it, "tagSet");
-  for(n = tagset ? aws_xml_child(tagset, "item") : NULL; n; n = aws_xml_next(n)) {
-    char *k = aws_xml_text(n, "key"), *v = aws_xml_text(n, "value");
-    int bad;
-    if(!k) {
-      free(v);
-      continue;
-    }
-    if(!v)
-      v = strdup("");
-    if(!strcmp(k, EC2_TAG_NAME) && v) {
-      free(dname);
-      dname = strdup(v);
-    }
-    if(!strcmp(k, "Name") && v) {
-      free(tagname);
-      tagname = strdup(v);
-    }
-    bad = !v || take_tag(l, tags, k, v);
-    free(k);
-    if(bad)
-      goto nomem;
-  }
-  /* The Name tag drover set itself is not the user's. */
-  if(dname && tagname && !strcmp(dname, tagname))
-    json_object_del(tags, "Name");
+  if(read_tags(it, l, tags, &dname))
+    goto nomem;
   groups = aws_xml_child(it, "groupSet");
   for(n = groups ? aws_xml_child(groups, "item") : NULL; n; n = aws_xml_next(n)) {
     char *g = aws_xml_text(n, "groupId");
@@ -139,7 +159,6 @@ out:
   json_decref(sg);
   free(status);
   free(dname);
-  free(tagname);
   return rc;
 }
 
@@ -188,11 +207,7 @@ drover_code ec2_parse_instances(xmlDoc *doc, int keep_gone, drover_live_list *ou
   for(r = aws_xml_child(set, "item"); r && !rc; r = aws_xml_next(r))
     rc = parse_set(aws_xml_child(r, "instancesSet"), keep_gone, out, err);
   if(!rc) {
-    *next = aws_xml_text(root, "nextToken");
-    if(*next && !**next) {
-      free(*next);
-      *next = NULL;
-    }
+    *next = next_token(root);
   }
   return rc;
 }
@@ -227,10 +242,164 @@ drover_code ec2_parse_volume_sizes(xmlDoc *doc, json_t *sizes, char **next,
     }
     free(size);
   }
-  *next = aws_xml_text(root, "nextToken");
-  if(*next && !**next) {
-    free(*next);
-    *next = NULL;
-  }
+  *next = next_token(root);
   return DROVER_OK;
+}
+
+/* One volumeSet/item. *out owned by the caller; NULL for a root volume
+ * (aws.instance's) or a volume on its way out. */
+static drover_code parse_volume(const xmlNode *it, drover_live **out, drover_error *err)
+{
+  drover_live *l = drover_live_new();
+  json_t *tags = json_object(), *p;
+  xmlNode *att = aws_xml_child(it, "attachmentSet"), *a;
+  char *dname = NULL, *size = NULL, *inst = NULL, *dev = NULL, *root = NULL;
+  drover_code rc = DROVER_OK;
+
+  *out = NULL;
+  if(!l || !tags)
+    goto nomem;
+  l->name = aws_xml_text(it, "volumeId");
+  l->status = aws_xml_text(it, "status");
+  if(!l->name || !l->status) {
+    rc = ec2_fail(err, DROVER_E_PROVIDER, NULL, "a volume in the answer has no volumeId or status");
+    goto out;
+  }
+  if(read_tags(it, l, tags, &dname))
+    goto nomem;
+  if(!strcmp(l->status, "deleting") || !strcmp(l->status, "deleted"))
+    goto out;
+  {
+    /* read_tags drops drover's own tags; the root marker is looked up here. */
+    xmlNode *set = aws_xml_child(it, "tagSet"), *n;
+    for(n = set ? aws_xml_child(set, "item") : NULL; n && !root; n = aws_xml_next(n)) {
+      char *k = aws_xml_text(n, "key");
+      if(k && !strcmp(k, EC2_TAG_ROOT))
+        root = k;
+      else
+        free(k);
+    }
+    if(root)
+      goto out;
+  }
+  a = att ? aws_xml_child(att, "item") : NULL;
+  if(a) {
+    inst = aws_xml_text(a, "instanceId");
+    dev = aws_xml_text(a, "device");
+  }
+  size = aws_xml_text(it, "size");
+  p = l->properties;
+  if(set_new(p, "size", json_integer(size ? atoll(size) : 0)) ||
+     set_new(p, "type", text_json(it, "volumeType")) ||
+     set_new(p, "zone", text_json(it, "availabilityZone")) ||
+     set_new(p, "instance", json_string(inst ? inst : "")) ||
+     set_new(p, "device", json_string(dev ? dev : "")) ||
+     set_new(p, "tags", json_incref(tags)) ||
+     set_new(l->attributes, "id", json_string(l->name)) ||
+     set_new(l->attributes, "name", json_string(dname ? dname : l->name)) ||
+     set_new(l->attributes, "status", json_string(l->status)) ||
+     set_new(l->attributes, "attachment", a ? text_json(a, "status") : json_string("")))
+    goto nomem;
+  *out = l;
+  l = NULL;
+  goto out;
+nomem:
+  rc = ec2_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+out:
+  drover_live_free(l);
+  json_decref(tags);
+  free(dname);
+  free(size);
+  free(inst);
+  free(dev);
+  free(root);
+  return rc;
+}
+
+drover_code ec2_parse_volumes(xmlDoc *doc, drover_live_list *out, char **next,
+                              drover_error *err)
+{
+  xmlNode *root = aws_xml_root(doc, NULL), *set, *v;
+  drover_code rc = DROVER_OK;
+
+  *next = NULL;
+  set = root ? aws_xml_child(root, "volumeSet") : NULL;
+  if(!set && root && aws_xml_child(root, "volumeId"))
+    set = NULL;                 /* CreateVolume answers with one volume, no set */
+  else if(!set)
+    return ec2_fail(err, DROVER_E_PROVIDER, NULL, "answer has no volumeSet");
+  for(v = set ? aws_xml_child(set, "item") : root; v && !rc; v = set ? aws_xml_next(v) : NULL) {
+    drover_live *l = NULL;
+    rc = parse_volume(v, &l, err);
+    if(!rc && l && drover_live_list_push(out, l))
+      rc = ec2_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+  }
+  if(!rc)
+    *next = next_token(root);
+  return rc;
+}
+
+/* "2026-11-30T18:00:00.000Z" as Unix seconds; 0 when malformed. */
+static long long utc_seconds(const char *s)
+{
+  struct tm tm;
+
+  memset(&tm, 0, sizeof(tm));
+  if(!s || !strptime(s, "%Y-%m-%dT%H:%M:%S", &tm))
+    return 0;
+  return (long long)timegm(&tm);
+}
+
+drover_code ec2_parse_snapshots(xmlDoc *doc, drover_live_list *out, char **next,
+                                drover_error *err)
+{
+  xmlNode *root = aws_xml_root(doc, NULL), *set, *it;
+  drover_code rc = DROVER_OK;
+
+  *next = NULL;
+  set = root ? aws_xml_child(root, "snapshotSet") : NULL;
+  if(!set)
+    return ec2_fail(err, DROVER_E_PROVIDER, NULL, "answer has no snapshotSet");
+  for(it = aws_xml_child(set, "item"); it && !rc; it = aws_xml_next(it)) {
+    drover_live *l = drover_live_new();
+    json_t *tags = json_object(), *all = json_object();
+    char *dname = NULL, *start = aws_xml_text(it, "startTime");
+    xmlNode *ts = aws_xml_child(it, "tagSet"), *n;
+    int bad = !l || !tags || !all;
+    if(!bad) {
+      l->name = aws_xml_text(it, "snapshotId");
+      l->status = aws_xml_text(it, "status");
+      bad = !l->name || !l->status;
+    }
+    /* Every tag as it is too, for backups' drover:backup.* labels. */
+    for(n = ts ? aws_xml_child(ts, "item") : NULL; n && !bad; n = aws_xml_next(n)) {
+      char *k = aws_xml_text(n, "key"), *v = aws_xml_text(n, "value");
+      if(k)
+        bad = json_object_set_new(all, k, json_string(v ? v : ""));
+      free(k);
+      free(v);
+    }
+    bad = bad || read_tags(it, l, tags, &dname) ||
+          set_new(l->properties, "volume", text_json(it, "volumeId")) ||
+          set_new(l->properties, "description", text_json(it, "description")) ||
+          set_new(l->properties, "tags", json_incref(tags)) ||
+          set_new(l->attributes, "id", json_string(l->name)) ||
+          set_new(l->attributes, "name", json_string(dname ? dname : l->name)) ||
+          set_new(l->attributes, "status", json_string(l->status)) ||
+          set_new(l->attributes, "created", json_integer(utc_seconds(start))) ||
+          set_new(l->attributes, "all_tags", json_incref(all));
+    json_decref(tags);
+    json_decref(all);
+    free(dname);
+    free(start);
+    if(bad) {
+      drover_live_free(l);
+      rc = ec2_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+    }
+    else if(drover_live_list_push(out, l))
+      rc = ec2_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+  }
+  if(!rc)
+    *next = next_token(root);
+  return rc;
 }

@@ -13,6 +13,8 @@
 // shutting-down -> terminated, each after --transition-ms), ModifyInstance-
 // Attribute (InstanceType only while stopped, GroupId.N), CreateTags,
 // DeleteTags, DescribeVolumes (tag and attachment filters), DescribeImages;
+// CreateVolume (ClientToken), Attach/Detach/Modify/DeleteVolume,
+// CreateSnapshot (no token, like EC2), DescribeSnapshots, DeleteSnapshot;
 // IMDSv2 (PUT /latest/api/token, then GETs with the token).
 //
 // Test controls (unsigned, loopback only): POST /_standin/fault
@@ -49,7 +51,8 @@ const NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 const images = { 'ami-0abcdef1234567890': '/dev/xvda', 'ami-0fedcba0987654321': '/dev/sda1' };
 const instances = new Map();   // id -> instance
 const volumes = new Map();     // id -> volume
-const tokens = new Map();      // ClientToken -> instance id
+const snapshots = new Map();   // id -> snapshot
+const tokens = new Map();      // ClientToken -> instance or volume id
 const pages = new Map();       // NextToken -> remaining ids
 const imdsTokens = new Set();
 const stats = { calls: {}, faults: 0, rejected: 0, imds: { token: 0, role: 0, creds: 0 } };
@@ -86,9 +89,19 @@ function advance() {
       i.state = { pending: 'running', stopping: 'stopped', 'shutting-down': 'terminated' }[i.state] || i.state;
       i.until = 0;
       if (i.state === 'terminated') for (const v of volumes.values())
-        if (v.instance === i.id) volumes.delete(v.id);
+        if (v.instance === i.id) { if (v.root) volumes.delete(v.id); else { v.instance = ''; v.status = 'available'; } }
     }
   }
+  for (const v of volumes.values()) {
+    if (v.until && now >= v.until) {
+      if (v.status === 'creating') v.status = 'available';
+      if (v.attach === 'attaching') { v.attach = 'attached'; v.status = 'in-use'; }
+      if (v.attach === 'detaching') { v.attach = ''; v.instance = ''; v.device = ''; v.status = 'available'; }
+      v.until = 0;
+    }
+  }
+  for (const sn of snapshots.values())
+    if (sn.until && now >= sn.until) { sn.status = 'completed'; sn.until = 0; }
 }
 const stateCode = { pending: 0, running: 16, 'shutting-down': 32, terminated: 48, stopping: 64, stopped: 80 };
 
@@ -148,6 +161,7 @@ function matches(obj, fs, kind) {
     if (f.name === 'tag-key') return f.values.some((v) => obj.tags.has(v));
     if (f.name === 'instance-state-name' && kind === 'instance') return f.values.includes(obj.state);
     if (f.name === 'attachment.instance-id' && kind === 'volume') return f.values.includes(obj.instance);
+    if (f.name === 'volume-id' && kind === 'snapshot') return f.values.includes(obj.volume);
     throw new ApiError(400, 'InvalidParameterValue', 'The filter \'' + f.name + '\' is invalid');
   });
 }
@@ -191,6 +205,22 @@ function instanceXml(i) {
       '</volumeId><status>attached</status><deleteOnTermination>true</deleteOnTermination></ebs></item>' : '') + '</blockDeviceMapping>' +
     (i.token ? '<clientToken>' + esc(i.token) + '</clientToken>' : '') +
     tagSet(i.tags) + '</item>';
+}
+function volumeXml(v) {
+  return '<volumeId>' + v.id + '</volumeId><size>' + v.size + '</size><snapshotId/><availabilityZone>' + esc(v.zone) +
+    '</availabilityZone><status>' + v.status + '</status><createTime>2026-01-01T00:00:00.000Z</createTime>' +
+    '<attachmentSet>' + (v.instance ? '<item><volumeId>' + v.id + '</volumeId><instanceId>' + v.instance + '</instanceId><device>' +
+      esc(v.device) + '</device><status>' + v.attach + '</status><deleteOnTermination>' + !!v.root + '</deleteOnTermination></item>' : '') +
+    '</attachmentSet><volumeType>' + esc(v.type) + '</volumeType>' + tagSet(v.tags);
+}
+function snapshotXml(x) {
+  return '<snapshotId>' + x.id + '</snapshotId><volumeId>' + x.volume + '</volumeId><status>' + x.status + '</status><startTime>' +
+    x.start + '</startTime><progress>' + (x.status === 'completed' ? '100%' : '50%') + '</progress><ownerId>123456789012</ownerId>' +
+    '<volumeSize>' + x.size + '</volumeSize><description>' + esc(x.description) + '</description>' + tagSet(x.tags);
+}
+function vol(id) {
+  if (!volumes.has(id)) throw new ApiError(400, 'InvalidVolume.NotFound', "The volume '" + id + "' does not exist.");
+  return volumes.get(id);
 }
 function respond(action, inner) {
   return '<?xml version="1.0" encoding="UTF-8"?>\n<' + action + 'Response xmlns="' + NS + '"><requestId>' + reqId() +
@@ -240,7 +270,8 @@ const actions = {
       if (p.get('BlockDeviceMapping.1.DeviceName') !== root) throw new ApiError(400, 'InvalidBlockDeviceMapping', 'not the root device');
       size = +p.get('BlockDeviceMapping.1.Ebs.VolumeSize') || 8;
     }
-    volumes.set(vol, { id: vol, size, instance: id, device: root, tags: vtags });
+    volumes.set(vol, { id: vol, size, instance: id, device: root, tags: vtags, root: true, status: 'in-use',
+      attach: 'attached', type: 'gp3', zone: 'us-east-1a' });
     const i = {
       id, image, type: p.get('InstanceType') || 'm1.small', key: p.get('KeyName') || '', subnet: p.get('SubnetId') || 'subnet-0default',
       groups: list(p, 'SecurityGroupId').length ? list(p, 'SecurityGroupId') : ['sg-0default'], tags: itags, state: 'pending',
@@ -310,16 +341,78 @@ const actions = {
     return respond('DeleteTags', '<return>true</return>');
   },
   DescribeVolumes(p) {
+    const ids = list(p, 'VolumeId');
+    for (const id of ids) if (!volumes.has(id)) throw new ApiError(400, 'InvalidVolume.NotFound', "The volume '" + id + "' does not exist.");
     const fs = filters(p);
-    const all = [...volumes.values()].filter((v) => matches(v, fs, 'volume')).map((v) => v.id);
+    const all = [...volumes.values()].filter((v) => (!ids.length || ids.includes(v.id)) && matches(v, fs, 'volume')).map((v) => v.id);
     const [items, next] = page(p, all);
-    return respond('DescribeVolumes', '<volumeSet>' + items.map((id) => {
-      const v = volumes.get(id);
-      return '<item><volumeId>' + v.id + '</volumeId><size>' + v.size + '</size><availabilityZone>us-east-1a</availabilityZone>' +
-        '<status>in-use</status><volumeType>gp3</volumeType><attachmentSet><item><volumeId>' + v.id + '</volumeId><instanceId>' + v.instance +
-        '</instanceId><device>' + v.device + '</device><status>attached</status><deleteOnTermination>true</deleteOnTermination></item></attachmentSet>' +
-        tagSet(v.tags) + '</item>';
-    }).join('') + '</volumeSet>' + (next ? '<nextToken>' + next + '</nextToken>' : ''));
+    return respond('DescribeVolumes', '<volumeSet>' + items.map((id) => '<item>' + volumeXml(volumes.get(id)) + '</item>').join('') +
+      '</volumeSet>' + (next ? '<nextToken>' + next + '</nextToken>' : ''));
+  },
+  CreateVolume(p) {
+    const token = p.get('ClientToken');
+    if (token && tokens.has(token)) return respond('CreateVolume', volumeXml(volumes.get(tokens.get(token))));
+    if (!p.get('AvailabilityZone')) throw new ApiError(400, 'MissingParameter', 'The request must contain the parameter AvailabilityZone');
+    const id = 'vol-' + hex(3), tags = new Map();
+    if (p.get('TagSpecification.1.ResourceType') === 'volume') for (const [k, v] of tagList(p, 'TagSpecification.1.')) tags.set(k, v);
+    const v = { id, size: +p.get('Size') || 8, type: p.get('VolumeType') || 'gp2', zone: p.get('AvailabilityZone'), instance: '',
+      device: '', attach: '', status: 'creating', until: later(), tags };
+    volumes.set(id, v);
+    if (token) tokens.set(token, id);
+    return respond('CreateVolume', volumeXml(v));
+  },
+  AttachVolume(p) {
+    const v = vol(p.get('VolumeId')), i = instances.get(p.get('InstanceId'));
+    if (!i) throw new ApiError(400, 'InvalidInstanceID.NotFound', "The instance ID '" + p.get('InstanceId') + "' does not exist");
+    if (v.status !== 'available') throw new ApiError(400, 'IncorrectState', "vol '" + v.id + "' is not 'available'.");
+    if (!p.get('Device')) throw new ApiError(400, 'MissingParameter', 'The request must contain the parameter device');
+    Object.assign(v, { instance: i.id, device: p.get('Device'), attach: 'attaching', until: later() });
+    return respond('AttachVolume', '<volumeId>' + v.id + '</volumeId><instanceId>' + i.id + '</instanceId><device>' + esc(v.device) + '</device><status>attaching</status>');
+  },
+  DetachVolume(p) {
+    const v = vol(p.get('VolumeId'));
+    if (!v.instance) throw new ApiError(400, 'IncorrectState', "Volume '" + v.id + "' is in the 'available' state.");
+    Object.assign(v, { attach: 'detaching', until: later() });
+    return respond('DetachVolume', '<volumeId>' + v.id + '</volumeId><status>detaching</status>');
+  },
+  ModifyVolume(p) {
+    const v = vol(p.get('VolumeId'));
+    if (p.has('Size')) {
+      if (+p.get('Size') < v.size) throw new ApiError(400, 'InvalidParameterValue', 'New size cannot be smaller than existing size');
+      v.size = +p.get('Size');
+    }
+    if (p.has('VolumeType')) v.type = p.get('VolumeType');
+    return respond('ModifyVolume', '<volumeModification><volumeId>' + v.id + '</volumeId><modificationState>modifying</modificationState></volumeModification>');
+  },
+  DeleteVolume(p) {
+    const v = vol(p.get('VolumeId'));
+    if (v.status !== 'available') throw new ApiError(400, 'VolumeInUse', 'Volume ' + v.id + ' is currently attached');
+    volumes.delete(v.id);
+    return respond('DeleteVolume', '<return>true</return>');
+  },
+  CreateSnapshot(p) {
+    const v = vol(p.get('VolumeId'));
+    const id = 'snap-' + hex(4), tags = new Map();
+    if (p.get('TagSpecification.1.ResourceType') === 'snapshot') for (const [k, x] of tagList(p, 'TagSpecification.1.')) tags.set(k, x);
+    const sn = { id, volume: v.id, size: v.size, description: p.get('Description') || '', status: 'pending', until: later(),
+      start: new Date().toISOString(), tags };
+    snapshots.set(id, sn);
+    return respond('CreateSnapshot', snapshotXml(sn));
+  },
+  DescribeSnapshots(p) {
+    const ids = list(p, 'SnapshotId');
+    for (const id of ids) if (!snapshots.has(id)) throw new ApiError(400, 'InvalidSnapshot.NotFound', "The snapshot '" + id + "' does not exist.");
+    const fs = filters(p);
+    const all = [...snapshots.values()].filter((x) => (!ids.length || ids.includes(x.id)) && matches(x, fs, 'snapshot')).map((x) => x.id);
+    const [items, next] = page(p, all);
+    return respond('DescribeSnapshots', '<snapshotSet>' + items.map((id) => '<item>' + snapshotXml(snapshots.get(id)) + '</item>').join('') +
+      '</snapshotSet>' + (next ? '<nextToken>' + next + '</nextToken>' : ''));
+  },
+  DeleteSnapshot(p) {
+    const id = p.get('SnapshotId');
+    if (!snapshots.has(id)) throw new ApiError(400, 'InvalidSnapshot.NotFound', "The snapshot '" + id + "' does not exist.");
+    snapshots.delete(id);
+    return respond('DeleteSnapshot', '<return>true</return>');
   },
   DescribeImages(p) {
     const ids = list(p, 'ImageId');
@@ -367,7 +460,11 @@ const server = http.createServer((req, res) => {
       if (req.url === '/_standin/stats') {
         return res.end(JSON.stringify({ ...stats, instances: [...instances.values()].map((i) => ({
           id: i.id, state: i.state, type: i.type, image: i.image, token: i.token, groups: i.groups, user_data: i.userData,
-          tags: Object.fromEntries(i.tags), root_size: (volumes.get(i.volume) || {}).size })) }));
+          tags: Object.fromEntries(i.tags), root_size: (volumes.get(i.volume) || {}).size })),
+          volumes: [...volumes.values()].filter((v) => !v.root).map((v) => ({ id: v.id, size: v.size, type: v.type, zone: v.zone,
+            status: v.status, instance: v.instance, device: v.device, tags: Object.fromEntries(v.tags) })),
+          snapshots: [...snapshots.values()].map((x) => ({ id: x.id, volume: x.volume, status: x.status, description: x.description,
+            tags: Object.fromEntries(x.tags) })) }));
       }
       const j = body ? JSON.parse(body) : {};
       if (req.url === '/_standin/fault') faults.push({ action: '*', status: 503, code: 'RequestLimitExceeded', count: 1, after: false, ...j });
