@@ -159,6 +159,21 @@ static int from_files(ec2_state *st, ec2_cred *c, const char *profile, drover_co
  * IMDSv2
  */
 
+/* Stops the transport's retries: off EC2, commands that ask every
+ * provider (drover gc, the SPANK epilog) should wait for the metadata
+ * service once, briefly (1 s to connect), not four times. */
+static drover_code imds_once(void *ud, const drover_http_req *req,
+                             const drover_http_attempt *attempt, drover_http_headers *add,
+                             drover_error *err)
+{
+  (void)ud;
+  (void)req;
+  (void)add;
+  if(attempt->number > 0)
+    return ec2_fail(err, DROVER_E_TRANSIENT, NULL, "instance metadata service did not answer");
+  return DROVER_OK;
+}
+
 /* One IMDS request; the body (caller frees) on 200. Called with st->lock. */
 static drover_code imds_req(ec2_state *st, const char *method, const char *path,
                             const char *header, char **body, drover_error *err)
@@ -175,7 +190,7 @@ static drover_code imds_req(ec2_state *st, const char *method, const char *path,
     rc = drover_http_new(&st->imds, &(drover_http_config){
                            .version = DROVER_HTTP_CONFIG_VERSION,
                            .base_url = st->imds_endpoint, .connect_timeout = 1,
-                           .timeout = 5, .max_retries = 1}, err);
+                           .timeout = 3}, err);
     if(rc)
       return rc;
   }
@@ -184,6 +199,7 @@ static drover_code imds_req(ec2_state *st, const char *method, const char *path,
   hr.method = method;
   hr.path = path;
   hr.headers = hdrs;
+  hr.on_attempt = imds_once;
   rc = drover_http_perform(st->imds, &hr, &resp, err);
   if(!rc && resp.status != 200)
     rc = ec2_fail(err, resp.status == 404 ? DROVER_E_NOT_FOUND : DROVER_E_PROVIDER, NULL,
