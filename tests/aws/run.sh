@@ -15,8 +15,8 @@
 # survived, and the retry budget respected; a client error surfaced at
 # once with its AWS code; credentials from the environment (with a session
 # token), from a shared credentials file with a profile, from the config
-# file, and from IMDSv2 (token PUT then GET, fetched once per run); no
-# secret in any output.
+# file, and from IMDSv2 (token PUT then GET, fetched once per run); the
+# shipped templates/slurm-cloud-nodes-aws.json; no secret in any output.
 #
 # Environment: DROVER (the command). Needs node, curl and jq.
 # Ends with "# aws: N checks, M failed"; exit status non-zero on failure.
@@ -332,6 +332,27 @@ i1=$(stats | jq -c .imds)
   notok "IMDS calls: before $i0 after $i1"
 export AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=$SECRET
 run destroy --yes "$TMP/kill.json"; expect_rc "destroy the kill stack" 0
+
+# ---- 9. the shipped elastic-node template ---------------------------------------------
+TPL=$TOP/templates/slurm-cloud-nodes-aws.json
+ST=node-awscloud$SUFFIX
+printf '{"aws": {"endpoint": "%s", "poll_interval": 0.05}}\n' "$EP" >"$TMP/admin.json"
+run validate --var node=awscloud1 "$TPL"; expect_rc "the AWS node template validates" 0
+run apply --yes --stack "$ST" --var node=awscloud1 --provider-config "$TMP/admin.json" "$TPL"
+expect_rc "the AWS node template applies" 0
+L=$(live "$ST")
+[ "$(jq length <<<"$L")" = 1 ] && jq -e '.[0] | .tags.Name == "awscloud1" and .type == "c5.large"
+  and .root_size == 20 and .groups == ["sg-0aaa"]' <<<"$L" >/dev/null &&
+  jq -r '.[0].user_data' <<<"$L" | base64 -d | grep -q 'exec slurmd -N awscloud1' &&
+  ok "one node instance, named, sized, with slurmd in its user data" || { notok "node template instance"; echo "# $L"; }
+run output --json --stack "$ST" --var node=awscloud1 --provider-config "$TMP/admin.json" "$TPL"
+jq -e '(.address.value | test("^[0-9.]+$")) and .hostname.value == "awscloud1"' "$TMP/out" >/dev/null &&
+  ok "outputs: address (private IP) and hostname for Slurm" || { notok "node template outputs"; show "$TMP/out"; }
+run plan --detailed-exitcode --stack "$ST" --var node=awscloud1 --provider-config "$TMP/admin.json" "$TPL"
+expect_rc "the node template re-plans with no changes" 0
+run destroy --yes --stack "$ST" --var node=awscloud1 --provider-config "$TMP/admin.json" "$TPL"
+expect_rc "the node template destroys" 0
+[ "$(live "$ST" | jq length)" = 0 ] && ok "the node instance is gone" || notok "node instance left"
 
 # ---- 8. no secret in any output ------------------------------------------------------------
 leaked=
