@@ -3,7 +3,8 @@
  * API Reference (tests/fixtures/aws/SOURCES.md names each page):
  * DescribeInstances (with unicode tags, a terminated instance, an empty
  * reservation set, two pages), RunInstances (request and answer),
- * DescribeVolumes, and both error shapes. */
+ * DescribeVolumes, CreateVolume, DescribeSnapshots, and both error
+ * shapes. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,6 +178,76 @@ START_TEST(volume_sizes)
   ck_assert_int_eq(json_integer_value(json_object_get(sizes, "i-1234567890abcdef0\n/dev/xvda")),
                    80);
   json_decref(sizes);
+  xmlFreeDoc(doc);
+}
+END_TEST
+
+START_TEST(volumes)
+{
+  xmlDoc *doc = load_doc("ec2-describe-volumes.xml");
+  drover_live_list list = {NULL, 0, 0};
+  char *next = (char *)"unset";
+  drover_error err;
+  const drover_live *l;
+
+  drover_error_clear(&err);
+  ck_assert_int_eq(ec2_parse_volumes(doc, &list, &next, &err), DROVER_OK);
+  ck_assert_ptr_null(next);
+  ck_assert_uint_eq(list.count, 2);
+  l = list.items[0];
+  ck_assert_str_eq(l->name, "vol-1234567890abcdef0");
+  ck_assert_str_eq(l->status, "in-use");
+  ck_assert_int_eq(json_integer_value(json_object_get(l->properties, "size")), 80);
+  ck_assert_str_eq(sprop(l, "type"), "standard");
+  ck_assert_str_eq(sprop(l, "zone"), "us-east-1a");
+  ck_assert_str_eq(sprop(l, "instance"), "i-1234567890abcdef0");
+  ck_assert_str_eq(sprop(l, "device"), "/dev/xvda");
+  ck_assert_str_eq(sattr(l, "attachment"), "attached");
+  /* Unattached: empty instance and device, as the template's defaults. */
+  ck_assert_str_eq(sprop(list.items[1], "instance"), "");
+  ck_assert_str_eq(sprop(list.items[1], "device"), "");
+  drover_live_list_clear(&list);
+  xmlFreeDoc(doc);
+
+  /* CreateVolume answers with the volume's fields at the top level. */
+  doc = load_doc("ec2-create-volume.xml");
+  ck_assert_int_eq(ec2_parse_volumes(doc, &list, &next, &err), DROVER_OK);
+  ck_assert_uint_eq(list.count, 1);
+  ck_assert_str_eq(list.items[0]->name, "vol-1234567890abcdef0");
+  ck_assert_str_eq(list.items[0]->status, "creating");
+  drover_live_list_clear(&list);
+  xmlFreeDoc(doc);
+}
+END_TEST
+
+START_TEST(snapshots)
+{
+  xmlDoc *doc = load_doc("ec2-describe-snapshots.xml");
+  drover_live_list list = {NULL, 0, 0};
+  char *next = NULL;
+  drover_error err;
+  const drover_live *l;
+  const json_t *all;
+
+  drover_error_clear(&err);
+  ck_assert_int_eq(ec2_parse_snapshots(doc, &list, &next, &err), DROVER_OK);
+  ck_assert_str_eq(next, "AAAAAQAAA");
+  free(next);
+  ck_assert_uint_eq(list.count, 1);
+  l = list.items[0];
+  ck_assert_str_eq(l->name, "snap-1234567890abcdef0");
+  ck_assert_str_eq(l->status, "pending");
+  ck_assert_str_eq(l->stack, "web");
+  ck_assert_str_eq(l->address, "snap");
+  ck_assert_str_eq(sprop(l, "volume"), "vol-1234567890abcdef0");
+  ck_assert_str_eq(sprop(l, "description"), "Daily Backup ✓");
+  ck_assert_uint_eq(json_object_size(json_object_get(l->properties, "tags")), 1);
+  ck_assert_int_eq(json_integer_value(json_object_get(l->attributes, "created")), 1796004005);
+  /* The run tag stays readable for the de-duplication check. */
+  all = json_object_get(l->attributes, "all_tags");
+  ck_assert_str_eq(json_string_value(json_object_get(all, "drover:run")),
+                   "drover-0123456789abcdef");
+  drover_live_list_clear(&list);
   xmlFreeDoc(doc);
 }
 END_TEST
@@ -393,6 +464,8 @@ static Suite *ec2_suite(void)
   tcase_add_test(an, pages);
   tcase_add_test(an, run_instances_answer);
   tcase_add_test(an, volume_sizes);
+  tcase_add_test(an, volumes);
+  tcase_add_test(an, snapshots);
   suite_add_tcase(s, an);
   tcase_add_loop_test(er, error_shapes, 0, (int)(sizeof(err_cases) / sizeof(err_cases[0])));
   tcase_add_test(er, error_without_document);
