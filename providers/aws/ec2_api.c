@@ -149,19 +149,25 @@ drover_code ec2_call(ec2_state *st, const ec2_form *f, const char *address, xmlD
       snprintf(code, 64, "%s", e.code);
     auth = !strcmp(e.code, "AuthFailure") || !strcmp(e.code, "SignatureDoesNotMatch") ||
            !strcmp(e.code, "InvalidClientTokenId") || !strcmp(e.code, "ExpiredToken");
-    /* A final 503 after the retries: the transport's text says how many
-     * it made; the AWS code and message say why. */
-    if(rc)
+    char gave_up[96] = "";
+    /* A final 503 after the retries: the AWS code and message say why,
+     * the transport's text how many retries it made. */
+    if(rc) {
+      const char *g = strstr(err->text, "(gave up");
+      snprintf(gave_up, sizeof(gave_up), " %.*s", g ? (int)strcspn(g, "\n") : 0, g ? g : "");
       drover_error_clear(err);
+    }
     if(!e.code[0])
-      rc = ec2_fail(err, c, address, "%s: HTTP %ld", f->action, resp.status);
+      rc = ec2_fail(err, c, address, "%s: HTTP %ld%s", f->action, resp.status,
+                    gave_up[1] ? gave_up : "");
     else
-      rc = ec2_fail(err, c, address, "%s: HTTP %ld %s: %s%s%s%s%s%s%s", f->action,
+      rc = ec2_fail(err, c, address, "%s: HTTP %ld %s: %s%s%s%s%s%s%s%s", f->action,
                     resp.status, e.code, e.message[0] ? e.message : "no message",
                     e.request_id[0] ? " (request id " : "", e.request_id,
                     e.request_id[0] ? ")" : "",
                     auth ? " (check the credentials from " : "",
-                    auth ? st->cred.source : "", auth ? ")" : "");
+                    auth ? st->cred.source : "", auth ? ")" : "",
+                    gave_up[1] ? gave_up : "");
     goto out;
   }
   if(rc)

@@ -185,7 +185,8 @@ d0=$(calls DescribeInstances)
 run plan "$TMP/budget.json"; expect_rc "a run out of retry budget fails" 1
 [ "$(( $(calls DescribeInstances) - d0 ))" = 3 ] && ok "retry budget 2: exactly 3 tries" ||
   notok "budget: $(( $(calls DescribeInstances) - d0 )) tries"
-grep -q 'RequestLimitExceeded' "$TMP/err" && ok "the error names RequestLimitExceeded" ||
+grep 'RequestLimitExceeded' "$TMP/err" | grep -q 'retry budget spent' &&
+  ok "the error names RequestLimitExceeded and the spent retry budget" ||
   { notok "budget error text"; show "$TMP/err"; }
 control clear-faults '{}'
 control fault '{"action": "DescribeInstances", "status": 500, "code": "InternalError", "count": 2}'
