@@ -95,19 +95,6 @@ static void ec2_cleanup(void *state)
   memset(st, 0, sizeof(*st));
 }
 
-/* A copy of s, or NULL for NULL; *oom set on failure. */
-static char *dup_opt(const char *s, int *oom)
-{
-  char *d;
-
-  if(!s)
-    return NULL;
-  d = strdup(s);
-  if(!d)
-    *oom = 1;
-  return d;
-}
-
 static drover_code ec2_init(void *state, const json_t *config, const drover_provider_env *env,
                             drover_error *err)
 {
@@ -140,18 +127,18 @@ static drover_code ec2_init(void *state, const json_t *config, const drover_prov
   if(!st->region)
     oom = 1;
   else if(endpoint)
-    st->endpoint = dup_opt(endpoint, &oom);
+    st->endpoint = ec2_dup(endpoint, &oom);
   else if(asprintf(&st->endpoint, "https://ec2.%s.amazonaws.com", st->region) < 0) {
     st->endpoint = NULL;
     oom = 1;
   }
   imds = setting(config, "imds_endpoint", "AWS_EC2_METADATA_SERVICE_ENDPOINT", NULL);
-  st->imds_endpoint = dup_opt(imds ? imds : "http://169.254.169.254", &oom);
+  st->imds_endpoint = ec2_dup(imds ? imds : "http://169.254.169.254", &oom);
   off = getenv("AWS_EC2_METADATA_DISABLED");
   st->imds_disabled = off && !strcasecmp(off, "true");
-  st->ca_file = dup_opt(setting(config, "ca_file", NULL, NULL), &oom);
-  st->profile = dup_opt(setting(config, "profile", NULL, NULL), &oom);
-  st->credentials_file = dup_opt(setting(config, "credentials_file", NULL, NULL), &oom);
+  st->ca_file = ec2_dup(setting(config, "ca_file", NULL, NULL), &oom);
+  st->profile = ec2_dup(setting(config, "profile", NULL, NULL), &oom);
+  st->credentials_file = ec2_dup(setting(config, "credentials_file", NULL, NULL), &oom);
   if(oom) {
     rc = ec2_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
     goto out;

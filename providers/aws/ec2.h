@@ -198,6 +198,22 @@ EC2_HIDDEN drover_code ec2_each_page(ec2_state *st, const ec2_form *base, const 
 EC2_HIDDEN drover_code ec2_retag(ec2_state *st, const char *id, const drover_res_req *req,
                                  const json_t *had, int display_name, drover_error *err);
 
+/* Whether req->changed names prop. */
+EC2_HIDDEN int ec2_changed(const drover_res_req *req, const char *prop);
+
+/* deadline when set (> 0), else now + fallback seconds. */
+EC2_HIDDEN double ec2_deadline(double deadline, double fallback);
+
+/* Moves list's first item to *out (owned by the caller) and clears the
+ * list; with rc OK and an empty list, NOT_FOUND "<what> <id> not found".
+ * Returns the resulting code. */
+EC2_HIDDEN drover_code ec2_take_first(drover_code rc, drover_live_list *list, const char *what,
+                                      const char *id, const char *address, drover_live **out,
+                                      drover_error *err);
+
+/* A copy of s (caller frees), NULL for NULL; *oom set on failure. */
+EC2_HIDDEN char *ec2_dup(const char *s, int *oom);
+
 /* Sleeps poll_interval, or until deadline if sooner; 1 when the deadline
  * has passed. */
 EC2_HIDDEN int ec2_pause(const ec2_state *st, double deadline);

@@ -261,6 +261,48 @@ drover_code ec2_retag(ec2_state *st, const char *id, const drover_res_req *req,
   return DROVER_OK;
 }
 
+int ec2_changed(const drover_res_req *req, const char *prop)
+{
+  size_t i;
+
+  for(i = 0; req->changed && req->changed[i]; i++)
+    if(!strcmp(req->changed[i], prop))
+      return 1;
+  return 0;
+}
+
+double ec2_deadline(double deadline, double fallback)
+{
+  return deadline > 0 ? deadline : drover_now() + fallback;
+}
+
+drover_code ec2_take_first(drover_code rc, drover_live_list *list, const char *what,
+                           const char *id, const char *address, drover_live **out,
+                           drover_error *err)
+{
+  *out = NULL;
+  if(!rc && !list->count)
+    rc = ec2_fail(err, DROVER_E_NOT_FOUND, address, "%s %s not found", what, id);
+  if(!rc) {
+    *out = list->items[0];
+    list->items[0] = NULL;
+  }
+  drover_live_list_clear(list);
+  return rc;
+}
+
+char *ec2_dup(const char *s, int *oom)
+{
+  char *d;
+
+  if(!s)
+    return NULL;
+  d = strdup(s);
+  if(!d)
+    *oom = 1;
+  return d;
+}
+
 int ec2_pause(const ec2_state *st, double deadline)
 {
   double left = deadline - drover_now(), d = st->poll_interval;

@@ -7,12 +7,12 @@
  * a value: credentials reach no log, plan or error text (and are
  * registered for redaction in case a server echoes one back).
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <openssl/crypto.h>
+#include "aws_ini.h"
 #include "ec2.h"
 
 /* Role credentials are refreshed this long before they expire. */
@@ -20,19 +20,11 @@
 /* IMDSv2 token lifetime asked for (seconds). */
 #define EC2_IMDS_TTL 21600
 
-static void wipe_free(char *s)
-{
-  if(s) {
-    OPENSSL_cleanse(s, strlen(s));
-    free(s);
-  }
-}
-
 void ec2_cred_free(ec2_cred *c)
 {
-  wipe_free(c->akid);
-  wipe_free(c->secret);
-  wipe_free(c->token);
+  aws_wipe_free(c->akid);
+  aws_wipe_free(c->secret);
+  aws_wipe_free(c->token);
   memset(c, 0, sizeof(*c));
 }
 
@@ -42,69 +34,9 @@ static const char *env(const char *name)
   return v && *v ? v : NULL;
 }
 
-static char *trim(char *s)
-{
-  char *e;
-
-  while(isspace((unsigned char)*s))
-    s++;
-  e = s + strlen(s);
-  while(e > s && isspace((unsigned char)e[-1]))
-    *--e = '\0';
-  return s;
-}
-
 /* --------------------------------------------------------------------------
  * Shared credentials and config files
  */
-
-/* Reads profile's keys from an INI file; in a config file a profile is
- * "[profile NAME]" (but "[default]"). Returns 1 when the file was read,
- * 0 when it cannot be opened; -1 on allocation failure. */
-static int read_ini(ec2_cred *c, const char *path, const char *profile, int config_style)
-{
-  FILE *f = fopen(path, "r");
-  char line[4096], want[300];
-  int in = 0, rc = 1;
-
-  if(!f)
-    return 0;
-  if(config_style && strcmp(profile, "default"))
-    snprintf(want, sizeof(want), "profile %s", profile);
-  else
-    snprintf(want, sizeof(want), "%s", profile);
-  while(fgets(line, sizeof(line), f)) {
-    char *l = trim(line), *eq, **dst = NULL;
-    if(!*l || *l == '#' || *l == ';')
-      continue;
-    if(*l == '[') {
-      char *end = strchr(l, ']');
-      if(end)
-        *end = '\0';
-      in = !strcmp(trim(l + 1), want);
-      continue;
-    }
-    if(!in || !(eq = strchr(l, '=')))
-      continue;
-    *eq = '\0';
-    l = trim(l);
-    if(!strcmp(l, "aws_access_key_id"))
-      dst = &c->akid;
-    else if(!strcmp(l, "aws_secret_access_key"))
-      dst = &c->secret;
-    else if(!strcmp(l, "aws_session_token"))
-      dst = &c->token;
-    if(dst) {
-      wipe_free(*dst);
-      *dst = strdup(trim(eq + 1));
-      if(!*dst)
-        rc = -1;
-    }
-  }
-  OPENSSL_cleanse(line, sizeof(line));
-  fclose(f);
-  return rc;
-}
 
 /* "~/.aws/<name>", or NULL without HOME. Caller frees. */
 static char *home_file(const char *name)
@@ -135,7 +67,7 @@ static int from_files(ec2_state *st, ec2_cred *c, const char *profile, drover_co
     int r;
     if(!paths[i])
       continue;
-    r = read_ini(c, paths[i], profile, i == 1);
+    r = aws_ini_read(paths[i], profile, i == 1, &c->akid, &c->secret, &c->token, NULL);
     if(r < 0)
       *rc = ec2_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
     else if(r > 0 && c->akid && c->secret) {
@@ -241,7 +173,7 @@ static drover_code from_imds(ec2_state *st, ec2_cred *c, drover_error *err)
     rc = imds_req(st, "PUT", "/latest/api/token", hdr, &tok, err);
     if(rc)
       goto out;
-    wipe_free(st->imds_token);
+    aws_wipe_free(st->imds_token);
     st->imds_token = tok;
     st->imds_token_expires = drover_now() + EC2_IMDS_TTL;
     drover_secret_add(tok);
@@ -363,18 +295,6 @@ done:
   return DROVER_OK;
 }
 
-static char *dup_or_null(const char *s, int *oom)
-{
-  char *d;
-
-  if(!s)
-    return NULL;
-  d = strdup(s);
-  if(!d)
-    *oom = 1;
-  return d;
-}
-
 drover_code ec2_cred_get(ec2_state *st, ec2_cred *out, drover_error *err)
 {
   drover_code rc = DROVER_OK;
@@ -385,9 +305,9 @@ drover_code ec2_cred_get(ec2_state *st, ec2_cred *out, drover_error *err)
   if(st->cred_imds && drover_now() > st->cred.expires - EC2_CRED_MARGIN)
     rc = from_imds(st, &st->cred, err);
   if(!rc) {
-    out->akid = dup_or_null(st->cred.akid, &oom);
-    out->secret = dup_or_null(st->cred.secret, &oom);
-    out->token = dup_or_null(st->cred.token, &oom);
+    out->akid = ec2_dup(st->cred.akid, &oom);
+    out->secret = ec2_dup(st->cred.secret, &oom);
+    out->token = ec2_dup(st->cred.token, &oom);
     out->expires = st->cred.expires;
     memcpy(out->source, st->cred.source, sizeof(out->source));
   }

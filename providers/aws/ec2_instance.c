@@ -169,21 +169,14 @@ static drover_code read_one(ec2_state *st, const char *id, const char *address, 
   ec2_form_add(&f, "InstanceId.1", id);
   rc = describe(st, &f, address, (flags & RO_GONE) != 0, &list, err);
   ec2_form_free(&f);
-  if(!rc && list.count == 0)
-    rc = ec2_fail(err, DROVER_E_NOT_FOUND, address, "instance %s not found", id);
-  if(!rc && (flags & RO_SIZES)) {
+  if(!rc && list.count && (flags & RO_SIZES)) {
     ec2_form_init(&f, "DescribeVolumes");
     ec2_form_add(&f, "Filter.1.Name", "attachment.instance-id");
     ec2_form_add(&f, "Filter.1.Value.1", id);
     rc = add_root_sizes(st, &f, &list, 0, err);
     ec2_form_free(&f);
   }
-  if(!rc) {
-    *out = list.items[0];
-    list.items[0] = NULL;
-  }
-  drover_live_list_clear(&list);
-  return rc;
+  return ec2_take_first(rc, &list, "instance", id, address, out, err);
 }
 
 static drover_code inst_read(ec2_state *st, const char *id, drover_live **out,
@@ -270,11 +263,6 @@ static drover_code set_state(ec2_state *st, const char *id, const char *status,
   return rc;
 }
 
-static double deadline_of(double d)
-{
-  return d > 0 ? d : drover_now() + 600;
-}
-
 /* --------------------------------------------------------------------------
  * Create, update, delete
  */
@@ -310,7 +298,7 @@ static drover_code inst_create(ec2_state *st, const drover_res_req *req, drover_
 {
   const json_t *p = req->properties;
   const char *want = json_string_value(json_object_get(p, "state"));
-  double deadline = deadline_of(req->deadline);
+  double deadline = ec2_deadline(req->deadline, 600);
   drover_live_list made = {NULL, 0, 0};
   char *root = NULL, *next = NULL, *id = NULL;
   xmlDoc *doc = NULL;
@@ -356,16 +344,6 @@ out:
   return rc;
 }
 
-static int changed(const drover_res_req *req, const char *prop)
-{
-  size_t i;
-
-  for(i = 0; req->changed && req->changed[i]; i++)
-    if(!strcmp(req->changed[i], prop))
-      return 1;
-  return 0;
-}
-
 static drover_code modify(ec2_state *st, const char *id, const char *address,
                           const char *type, const json_t *groups, drover_error *err)
 {
@@ -387,7 +365,7 @@ static drover_code inst_update(ec2_state *st, const drover_res_req *req, const d
   const json_t *p = req->properties;
   const char *want = json_string_value(json_object_get(p, "state"));
   const char *id = cur->name;
-  double deadline = deadline_of(req->deadline);
+  double deadline = ec2_deadline(req->deadline, 600);
   char status[32];
   drover_code rc = DROVER_OK;
 
@@ -395,7 +373,7 @@ static drover_code inst_update(ec2_state *st, const drover_res_req *req, const d
   if(!want)
     want = "running";
   /* EC2 changes the type of a stopped instance only. */
-  if(changed(req, "instance_type")) {
+  if(ec2_changed(req, "instance_type")) {
     rc = set_state(st, id, status, "stopped", deadline, req->address, err);
     if(!rc)
       rc = modify(st, id, req->address, json_string_value(json_object_get(p, "instance_type")),
@@ -404,7 +382,7 @@ static drover_code inst_update(ec2_state *st, const drover_res_req *req, const d
       return rc;
     snprintf(status, sizeof(status), "stopped");
   }
-  if(changed(req, "security_groups") && json_array_size(json_object_get(p, "security_groups")))
+  if(ec2_changed(req, "security_groups") && json_array_size(json_object_get(p, "security_groups")))
     rc = modify(st, id, req->address, NULL, json_object_get(p, "security_groups"), err);
   if(!rc)
     rc = ec2_retag(st, id, req, json_object_get(cur->properties, "tags"), 1, err);
@@ -430,7 +408,8 @@ static drover_code inst_del(ec2_state *st, const drover_live *cur, double deadli
     drover_error_locate(err, "aws", cur->address);
     return rc;
   }
-  return wait_state(st, cur->name, "terminated", deadline_of(deadline), cur->address, err);
+  return wait_state(st, cur->name, "terminated", ec2_deadline(deadline, 600), cur->address,
+                    err);
 }
 
 const ec2_type_ops ec2_instance_ops = {inst_list, inst_create, inst_update, inst_del,

@@ -103,15 +103,7 @@ static drover_code snap_read_at(ec2_state *st, const char *id, const char *addre
   drover_live_list list = {NULL, 0, 0};
   drover_code rc = snap_find(st, NULL, id, address, &list, err);
 
-  *out = NULL;
-  if(!rc && !list.count)
-    rc = ec2_fail(err, DROVER_E_NOT_FOUND, address, "snapshot %s not found", id);
-  if(!rc) {
-    *out = list.items[0];
-    list.items[0] = NULL;
-  }
-  drover_live_list_clear(&list);
-  return rc;
+  return ec2_take_first(rc, &list, "snapshot", id, address, out, err);
 }
 
 static drover_code snap_read(ec2_state *st, const char *id, drover_live **out,
@@ -184,11 +176,6 @@ static drover_code check_made(void *ud, drover_error *err)
   return c;
 }
 
-static double deadline_of(double d)
-{
-  return d > 0 ? d : drover_now() + 3600;
-}
-
 static drover_code snap_create(ec2_state *st, const drover_res_req *req, drover_live **out,
                                drover_error *err)
 {
@@ -232,7 +219,7 @@ static drover_code snap_create(ec2_state *st, const drover_res_req *req, drover_
   }
 wait:
   if(!rc)
-    rc = snap_wait(st, id, deadline_of(req->deadline), req->address, err);
+    rc = snap_wait(st, id, ec2_deadline(req->deadline, 3600), req->address, err);
   if(!rc)
     rc = snap_read_at(st, id, req->address, out, err);
   xmlFreeDoc(doc);

@@ -81,14 +81,7 @@ static drover_code vol_read_at(ec2_state *st, const char *id, const char *addres
   ec2_form_add(&f, "VolumeId.1", id);
   rc = ec2_each_page(st, &f, address, vol_page, &list, err);
   ec2_form_free(&f);
-  if(!rc && !list.count)
-    rc = ec2_fail(err, DROVER_E_NOT_FOUND, address, "volume %s not found", id);
-  if(!rc) {
-    *out = list.items[0];
-    list.items[0] = NULL;
-  }
-  drover_live_list_clear(&list);
-  return rc;
+  return ec2_take_first(rc, &list, "volume", id, address, out, err);
 }
 
 static drover_code vol_read(ec2_state *st, const char *id, drover_live **out,
@@ -135,11 +128,6 @@ static drover_code vol_wait(ec2_state *st, const char *id, const char *want,
   }
 }
 
-static double deadline_of(double d)
-{
-  return d > 0 ? d : drover_now() + 600;
-}
-
 static drover_code attach(ec2_state *st, const char *id, const char *inst, const char *dev,
                           double deadline, const char *address, drover_error *err)
 {
@@ -184,7 +172,7 @@ static drover_code vol_create(ec2_state *st, const drover_res_req *req, drover_l
                               drover_error *err)
 {
   const json_t *p = req->properties;
-  double deadline = deadline_of(req->deadline);
+  double deadline = ec2_deadline(req->deadline, 600);
   drover_live_list made = {NULL, 0, 0};
   char size[32], *next = NULL, *id = NULL;
   xmlDoc *doc = NULL;
@@ -223,38 +211,28 @@ static drover_code vol_create(ec2_state *st, const drover_res_req *req, drover_l
   return rc;
 }
 
-static int changed(const drover_res_req *req, const char *prop)
-{
-  size_t i;
-
-  for(i = 0; req->changed && req->changed[i]; i++)
-    if(!strcmp(req->changed[i], prop))
-      return 1;
-  return 0;
-}
-
 static drover_code vol_update(ec2_state *st, const drover_res_req *req, const drover_live *cur,
                               drover_live **out, drover_error *err)
 {
   const json_t *p = req->properties;
-  double deadline = deadline_of(req->deadline);
+  double deadline = ec2_deadline(req->deadline, 600);
   const char *id = cur->name;
   drover_code rc = DROVER_OK;
 
-  if(changed(req, "size") || changed(req, "type")) {
+  if(ec2_changed(req, "size") || ec2_changed(req, "type")) {
     ec2_form f;
     char size[32];
     snprintf(size, sizeof(size), "%lld",
              (long long)json_integer_value(json_object_get(p, "size")));
     ec2_form_init(&f, "ModifyVolume");
     ec2_form_add(&f, "VolumeId", id);
-    if(changed(req, "size"))
+    if(ec2_changed(req, "size"))
       ec2_form_add(&f, "Size", size);
-    if(changed(req, "type"))
+    if(ec2_changed(req, "type"))
       ec2_form_add(&f, "VolumeType", str(p, "type"));
     rc = ec2_do(st, &f, req->address, NULL, err);
   }
-  if(!rc && (changed(req, "instance") || changed(req, "device"))) {
+  if(!rc && (ec2_changed(req, "instance") || ec2_changed(req, "device"))) {
     if(*str(cur->properties, "instance"))
       rc = detach(st, id, deadline, req->address, err);
     if(!rc && *str(p, "instance"))
@@ -274,7 +252,7 @@ static drover_code vol_del(ec2_state *st, const drover_live *cur, double deadlin
   drover_error e;
   drover_code rc = DROVER_OK;
 
-  deadline = deadline_of(deadline);
+  deadline = ec2_deadline(deadline, 600);
   if(*str(cur->properties, "instance"))
     rc = detach(st, cur->name, deadline, cur->address, err);
   if(rc == DROVER_E_NOT_FOUND)
