@@ -14,6 +14,19 @@ void aws_wipe_free(char *s)
   }
 }
 
+char *aws_ini_path(int credentials)
+{
+  const char *v = getenv(credentials ? "AWS_SHARED_CREDENTIALS_FILE" : "AWS_CONFIG_FILE");
+  const char *home = getenv("HOME");
+  char *p = NULL;
+
+  if(v && *v)
+    return strdup(v);
+  if(home && *home && asprintf(&p, "%s/.aws/%s", home, credentials ? "credentials" : "config") < 0)
+    p = NULL;
+  return p;
+}
+
 static char *trim(char *s)
 {
   char *e;

@@ -16,6 +16,12 @@
 int aws_ini_read(const char *path, const char *profile, int config_style, char **akid,
                  char **secret, char **token, int *found);
 
+/* The path of the shared credentials file (credentials: 1) or the config
+ * file (0): $AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials,
+ * $AWS_CONFIG_FILE or ~/.aws/config. Caller frees; NULL without HOME or
+ * on allocation failure. */
+char *aws_ini_path(int credentials);
+
 /* Wipes and frees a secret string; NULL is a no-op. */
 void aws_wipe_free(char *s);
 

@@ -118,6 +118,9 @@ EC2_HIDDEN void ec2_form_tags(ec2_form *f, const char *prefix, unsigned *n,
                               const drover_res_req *req, const json_t *tags,
                               int display_name);
 
+/* Adds Filter.<n> on the stack tag (stack NULL: any drover stack). */
+EC2_HIDDEN void ec2_form_stack_filter(ec2_form *f, unsigned n, const char *stack);
+
 /* The RunInstances request for req (properties of aws.instance):
  * one instance, ClientToken from req->idempotency_token, tags on the
  * instance and its volumes through TagSpecifications, user data in

@@ -38,17 +38,6 @@ static const char *env(const char *name)
  * Shared credentials and config files
  */
 
-/* "~/.aws/<name>", or NULL without HOME. Caller frees. */
-static char *home_file(const char *name)
-{
-  const char *home = env("HOME");
-  char *p = NULL;
-
-  if(home && asprintf(&p, "%s/.aws/%s", home, name) < 0)
-    p = NULL;
-  return p;
-}
-
 /* 1 with c filled from a file, 0 when no file had the profile's keys. */
 static int from_files(ec2_state *st, ec2_cred *c, const char *profile, drover_code *rc,
                       drover_error *err)
@@ -59,9 +48,8 @@ static int from_files(ec2_state *st, ec2_cred *c, const char *profile, drover_co
   if(st->credentials_file)
     paths[0] = strdup(st->credentials_file);
   else {
-    paths[0] = env("AWS_SHARED_CREDENTIALS_FILE") ? strdup(env("AWS_SHARED_CREDENTIALS_FILE"))
-                                                 : home_file("credentials");
-    paths[1] = env("AWS_CONFIG_FILE") ? strdup(env("AWS_CONFIG_FILE")) : home_file("config");
+    paths[0] = aws_ini_path(1);
+    paths[1] = aws_ini_path(0);
   }
   for(i = 0; i < 2 && !found && !*rc; i++) {
     int r;

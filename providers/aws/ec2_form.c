@@ -113,6 +113,13 @@ void ec2_form_tags(ec2_form *f, const char *prefix, unsigned *n, const drover_re
       tag(f, prefix, n, k, json_string_value(v));
 }
 
+void ec2_form_stack_filter(ec2_form *f, unsigned n, const char *stack)
+{
+  ec2_form_addf(f, stack ? "tag:" EC2_TAG_PREFIX DROVER_LABEL_STACK : "tag-key",
+                "Filter.%u.Name", n);
+  ec2_form_addf(f, stack ? stack : EC2_TAG_PREFIX DROVER_LABEL_STACK, "Filter.%u.Value.1", n);
+}
+
 /* Base64 of s for UserData. Caller frees; NULL on OOM. */
 static char *base64(const char *s)
 {

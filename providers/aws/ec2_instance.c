@@ -124,14 +124,7 @@ static drover_code inst_list(ec2_state *st, const char *stack, drover_live_list 
 
   snprintf(max, sizeof(max), "%u", st->page_size);
   ec2_form_init(&f, "DescribeInstances");
-  if(stack) {
-    ec2_form_add(&f, "Filter.1.Name", "tag:" EC2_TAG_PREFIX DROVER_LABEL_STACK);
-    ec2_form_add(&f, "Filter.1.Value.1", stack);
-  }
-  else {
-    ec2_form_add(&f, "Filter.1.Name", "tag-key");
-    ec2_form_add(&f, "Filter.1.Value.1", EC2_TAG_PREFIX DROVER_LABEL_STACK);
-  }
+  ec2_form_stack_filter(&f, 1, stack);
   ec2_form_add(&f, "Filter.2.Name", "instance-state-name");
   for(i = 0; live_states[i]; i++)
     ec2_form_addf(&f, live_states[i], "Filter.2.Value.%u", i + 1);
@@ -142,8 +135,7 @@ static drover_code inst_list(ec2_state *st, const char *stack, drover_live_list 
     return rc;
   /* Root volume sizes: one more filtered call, whatever the count. */
   ec2_form_init(&v, "DescribeVolumes");
-  ec2_form_add(&v, "Filter.1.Name", "tag:" EC2_TAG_PREFIX DROVER_LABEL_STACK);
-  ec2_form_add(&v, "Filter.1.Value.1", stack);
+  ec2_form_stack_filter(&v, 1, stack);
   ec2_form_add(&v, "Filter.2.Name", "tag-key");
   ec2_form_add(&v, "Filter.2.Value.1", EC2_TAG_ROOT);
   ec2_form_add(&v, "MaxResults", max);

@@ -70,30 +70,17 @@ static drover_code snap_find(ec2_state *st, const char *key, const char *value,
 static drover_code snap_list(ec2_state *st, const char *stack, drover_live_list *out,
                              drover_error *err)
 {
-  drover_live_list all = {NULL, 0, 0};
+  ec2_form f;
+  char max[16];
   drover_code rc;
-  size_t i;
 
-  if(stack)
-    return snap_find(st, EC2_TAG_PREFIX DROVER_LABEL_STACK, stack, NULL, out, err);
-  /* Every drover snapshot: those with a stack tag (backups made by
-   * policies carry none and are not resources). */
-  {
-    ec2_form f;
-    ec2_form_init(&f, "DescribeSnapshots");
-    ec2_form_add(&f, "Owner.1", "self");
-    ec2_form_add(&f, "Filter.1.Name", "tag-key");
-    ec2_form_add(&f, "Filter.1.Value.1", EC2_TAG_PREFIX DROVER_LABEL_STACK);
-    rc = ec2_each_page(st, &f, NULL, snap_page, &all, err);
-    ec2_form_free(&f);
-  }
-  for(i = 0; !rc && i < all.count; i++) {
-    rc = drover_live_list_push(out, all.items[i]);
-    all.items[i] = NULL;
-    if(rc)
-      rc = ec2_fail(err, rc, NULL, "out of memory");
-  }
-  drover_live_list_clear(&all);
+  snprintf(max, sizeof(max), "%u", st->page_size);
+  ec2_form_init(&f, "DescribeSnapshots");
+  ec2_form_add(&f, "Owner.1", "self");
+  ec2_form_stack_filter(&f, 1, stack);
+  ec2_form_add(&f, "MaxResults", max);
+  rc = ec2_each_page(st, &f, NULL, snap_page, out, err);
+  ec2_form_free(&f);
   return rc;
 }
 

@@ -55,14 +55,7 @@ static drover_code vol_list(ec2_state *st, const char *stack, drover_live_list *
 
   snprintf(max, sizeof(max), "%u", st->page_size);
   ec2_form_init(&f, "DescribeVolumes");
-  if(stack) {
-    ec2_form_add(&f, "Filter.1.Name", "tag:" EC2_TAG_PREFIX DROVER_LABEL_STACK);
-    ec2_form_add(&f, "Filter.1.Value.1", stack);
-  }
-  else {
-    ec2_form_add(&f, "Filter.1.Name", "tag-key");
-    ec2_form_add(&f, "Filter.1.Value.1", EC2_TAG_PREFIX DROVER_LABEL_STACK);
-  }
+  ec2_form_stack_filter(&f, 1, stack);
   ec2_form_add(&f, "MaxResults", max);
   rc = ec2_each_page(st, &f, NULL, vol_page, out, err);
   ec2_form_free(&f);

@@ -40,17 +40,6 @@ static const char *env(const char *name)
   return v && *v ? v : NULL;
 }
 
-/* "~/.aws/<name>", or NULL without HOME. Caller frees. */
-static char *home_file(const char *name)
-{
-  const char *home = env("HOME");
-  char *p = NULL;
-
-  if(home && asprintf(&p, "%s/.aws/%s", home, name) < 0)
-    p = NULL;
-  return p;
-}
-
 drover_code s3_cred_load(s3_cred *c, const json_t *config, drover_error *err)
 {
   const char *file = json_string_value(json_object_get(config, "credentials_file"));
@@ -99,9 +88,8 @@ drover_code s3_cred_load(s3_cred *c, const json_t *config, drover_error *err)
     snprintf(c->source, sizeof(c->source), "environment");
     goto done;
   }
-  shared = env("AWS_SHARED_CREDENTIALS_FILE") ? strdup(env("AWS_SHARED_CREDENTIALS_FILE"))
-                                             : home_file("credentials");
-  cfg = env("AWS_CONFIG_FILE") ? strdup(env("AWS_CONFIG_FILE")) : home_file("config");
+  shared = aws_ini_path(1);
+  cfg = aws_ini_path(0);
   if(shared && read_ini(c, shared, profile, 0, &found, &rc, err) && !rc && c->akid &&
      c->secret) {
     snprintf(c->source, sizeof(c->source), "%.100s, profile %.40s", shared, profile);
