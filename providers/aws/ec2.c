@@ -151,6 +151,10 @@ static drover_code ec2_init(void *state, const json_t *config, const drover_prov
   st->poll_interval = num_setting(config, "poll_interval", 2.0);
   st->page_size = (unsigned)num_setting(config, "page_size", 1000);
   st->timeout = num_setting(config, "timeout", 60);
+  st->max_retries = (unsigned)num_setting(config, "max_retries", 4);
+  st->retry_budget = (unsigned)num_setting(config, "retry_budget", 100);
+  st->retry_base = num_setting(config, "retry_base", 0.25);
+  atomic_init(&st->retries_used, 0u);
   rc = ec2_cred_load(st, err);
   if(rc)
     goto out;
@@ -158,9 +162,8 @@ static drover_code ec2_init(void *state, const json_t *config, const drover_prov
                          .version = DROVER_HTTP_CONFIG_VERSION,
                          .base_url = st->endpoint, .ca_file = st->ca_file,
                          .timeout = st->timeout,
-                         .max_retries = (unsigned)num_setting(config, "max_retries", 0),
-                         .retry_budget = (unsigned)num_setting(config, "retry_budget", 0),
-                         .retry_base = num_setting(config, "retry_base", 0)}, err);
+                         .max_retries = st->max_retries, .retry_budget = st->retry_budget,
+                         .retry_base = st->retry_base}, err);
   if(rc)
     goto out;
   drover_logf(&st->env, DROVER_LOG_DEBUG, "aws: %s, region %s, credentials from %s",

@@ -10,6 +10,7 @@
 #define DROVER_EC2_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <jansson.h>
 #include <libxml/tree.h>
 #include "drover_provider.h"
@@ -54,6 +55,12 @@ typedef struct ec2_state {
   double poll_interval;        /* seconds between describe calls while waiting */
   unsigned page_size;          /* MaxResults of describe calls */
   double timeout;
+  /* The transport retries throttling sent as 503 and 429; a
+   * RequestLimitExceeded sent as a 400 is retried by ec2_call, with the
+   * same limits and backoff, counted here. */
+  unsigned max_retries, retry_budget;
+  double retry_base;
+  atomic_uint retries_used;
   drover_http *http;           /* the EC2 endpoint */
   drover_http *imds;           /* the metadata service, made when first needed */
   pthread_mutex_t lock;        /* guards cred, imds and the IMDS token */
@@ -176,9 +183,9 @@ EC2_HIDDEN drover_code ec2_fail(drover_error *err, drover_code code, const char 
  * rest PROVIDER (surfaced at once, with the AWS code and message). */
 EC2_HIDDEN drover_code ec2_error_class(long status, const aws_error *e);
 
-/* Sends f signed with SigV4 (service ec2). Throttling (RequestLimitExceeded
- * as 503), 5xx and connection errors are retried by the transport with
- * backoff and full jitter within the handle's retry budget. On success
+/* Sends f signed with SigV4 (service ec2). Throttling (RequestLimitExceeded,
+ * as 503 or 400), 5xx and connection errors are retried with backoff and
+ * full jitter within max_retries and the retry budget. On success
  * *doc is the parsed answer (caller frees with xmlFreeDoc). On an error
  * answer err reads "aws: <address>: <Action>: HTTP <s> <Code>: <Message>
  * (request id <id>)", and code (when not NULL, 64 bytes) gets the AWS code. */

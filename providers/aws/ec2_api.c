@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 #include "drover_sigv4.h"
@@ -102,6 +103,45 @@ out:
  * One call
  */
 
+/* RequestLimitExceeded in an answer the transport does not retry: EC2
+ * documents throttling by its code, and servers send it with 503 or 400. */
+static int throttled_4xx(const drover_http_response *r)
+{
+  aws_error e;
+
+  return r->status >= 400 && r->status < 500 && r->status != 429 &&
+         aws_error_parse(&e, r->body, r->len) && !strcmp(e.code, "RequestLimitExceeded");
+}
+
+/* Takes one retry from the provider's budget; 0 when it is spent. */
+static int budget_take(ec2_state *st)
+{
+  unsigned n = atomic_load(&st->retries_used);
+
+  while(n < st->retry_budget)
+    if(atomic_compare_exchange_weak(&st->retries_used, &n, n + 1))
+      return 1;
+  return 0;
+}
+
+/* Capped exponential backoff with full jitter before retry number try. */
+static void backoff(const ec2_state *st, unsigned try, unsigned *seed)
+{
+  double ceiling = st->retry_base, d;
+  struct timespec ts;
+  unsigned i;
+
+  for(i = 0; i < try && ceiling < 8.0; i++)
+    ceiling *= 2;
+  if(ceiling > 8.0)
+    ceiling = 8.0;
+  d = ceiling * ((double)rand_r(seed) / ((double)RAND_MAX + 1.0));
+  ts.tv_sec = (time_t)d;
+  ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
+  while(nanosleep(&ts, &ts) == -1 && errno == EINTR)
+    ;
+}
+
 drover_code ec2_call(ec2_state *st, const ec2_form *f, const char *address, xmlDoc **doc,
                      char *code, drover_error *err)
 {
@@ -109,6 +149,7 @@ drover_code ec2_call(ec2_state *st, const ec2_form *f, const char *address, xmlD
   drover_http_req hr;
   sign_ctx sc;
   char hash[65];
+  unsigned try, seed = (unsigned)(unsigned long long)(drover_now() * 1e6) ^ (unsigned)(uintptr_t)f;
   drover_code rc;
 
   *doc = NULL;
@@ -131,7 +172,13 @@ drover_code ec2_call(ec2_state *st, const ec2_form *f, const char *address, xmlD
   sc.form = f;
   hr.on_attempt = sign_attempt;
   hr.attempt_userdata = &sc;
-  rc = drover_http_perform(st->http, &hr, &resp, err);
+  for(try = 0;; try++) {
+    rc = drover_http_perform(st->http, &hr, &resp, err);
+    if(rc || !throttled_4xx(&resp) || try >= st->max_retries || !budget_take(st))
+      break;
+    drover_http_response_free(&resp);
+    backoff(st, try, &seed);
+  }
   if(rc == DROVER_E_CONFLICT && f->before_retry)
     goto out;                   /* the first try took effect: the caller adopts */
   if(rc && !resp.status) {

@@ -192,6 +192,17 @@ control clear-faults '{}'
 control fault '{"action": "DescribeInstances", "status": 500, "code": "InternalError", "count": 2}'
 run plan --detailed-exitcode "$T"; expect_rc "plan survives two 500 answers" 0
 control clear-faults '{}'
+# Throttling sent as a 400 (EC2 documents it by code, not status).
+control fault '{"action": "DescribeInstances", "status": 400, "code": "RequestLimitExceeded", "count": 2}'
+f0=$(stats | jq .faults)
+run plan --detailed-exitcode "$T"; expect_rc "plan survives RequestLimitExceeded sent as 400" 0
+[ "$(( $(stats | jq .faults) - f0 ))" = 2 ] && ok "both 400 throttles were retried" || notok "400 throttle count"
+control fault '{"action": "DescribeInstances", "status": 400, "code": "RequestLimitExceeded", "count": 10}'
+d0=$(calls DescribeInstances)
+run plan "$TMP/budget.json"; expect_rc "400 throttles beyond the budget fail" 1
+[ "$(( $(calls DescribeInstances) - d0 ))" = 3 ] && ok "retry budget 2 holds for 400 throttles too: 3 tries" ||
+  notok "400 budget: $(( $(calls DescribeInstances) - d0 )) tries"
+control clear-faults '{}'
 
 run destroy --yes "$T"; expect_rc "destroy" 0
 [ "$(live "$S" | jq length)" = 0 ] && ok "every instance of the stack is terminated" || notok "after destroy"
