@@ -338,18 +338,6 @@ drover_code ec2_take_first(drover_code rc, drover_live_list *list, const char *w
   return rc;
 }
 
-char *ec2_dup(const char *s, int *oom)
-{
-  char *d;
-
-  if(!s)
-    return NULL;
-  d = strdup(s);
-  if(!d)
-    *oom = 1;
-  return d;
-}
-
 int ec2_pause(const ec2_state *st, double deadline)
 {
   double left = deadline - drover_now(), d = st->poll_interval;

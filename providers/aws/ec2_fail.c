@@ -1,7 +1,10 @@
-/* ec2_fail.c - the provider's error texts ("aws: <address>: ..."). Its
- * own file so the unit tests link the pure parts without the transport. */
+/* ec2_fail.c - the provider's error texts ("aws: <address>: ...") and the
+ * copy helper every file uses. Their own file so the unit tests link the
+ * pure parts without the transport, and no two files call each other. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "ec2.h"
 
 drover_code ec2_fail(drover_error *err, drover_code code, const char *address,
@@ -20,3 +23,16 @@ drover_code ec2_fail(drover_error *err, drover_code code, const char *address,
   drover_error_locate(err, "aws", address);
   return code;
 }
+
+char *ec2_dup(const char *s, int *oom)
+{
+  char *d;
+
+  if(!s)
+    return NULL;
+  d = strdup(s);
+  if(!d)
+    *oom = 1;
+  return d;
+}
+
