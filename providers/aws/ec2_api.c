@@ -12,26 +12,6 @@
 #include "drover_sigv4.h"
 #include "ec2.h"
 
-static int ends_with(const char *s, const char *tail)
-{
-  size_t n = strlen(s), m = strlen(tail);
-  return n >= m && !strcmp(s + n - m, tail);
-}
-
-drover_code ec2_error_class(long status, const aws_error *e)
-{
-  const char *c = e ? e->code : "";
-
-  if(ends_with(c, ".NotFound") || ends_with(c, ".Malformed"))
-    return DROVER_E_NOT_FOUND;
-  /* InsufficientInstanceCapacity is a 500 in AWS's table, but no retry of
-   * ours brings capacity back: the caller (an elastic-node program)
-   * must see it at once. */
-  if(!strcmp(c, "InsufficientInstanceCapacity") || !strcmp(c, "InstanceLimitExceeded"))
-    return DROVER_E_PROVIDER;
-  return aws_error_class(status, e);
-}
-
 /* --------------------------------------------------------------------------
  * Signing: the transport calls this before every attempt
  */
