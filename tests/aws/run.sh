@@ -38,6 +38,8 @@ unset AWS_SESSION_TOKEN AWS_PROFILE AWS_SHARED_CREDENTIALS_FILE AWS_CONFIG_FILE 
 export AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=$SECRET
 mkdir -p "$DROVER_LOCK_DIR" "$HOME"
 
+# jqt: tests/live/jq.sh (jq -e alone passes on empty input)
+. "$TOP/tests/live/jq.sh"
 checks=0 failures=0
 ok() { checks=$((checks + 1)); echo "ok - aws: $*"; }
 notok() { checks=$((checks + 1)); failures=$((failures + 1)); echo "not ok - aws: $*"; }
@@ -113,7 +115,7 @@ run apply --yes "$T"; expect_rc "apply creates two instances" 0
 L=$(live "$S")
 [ "$(jq length <<<"$L")" = 2 ] && [ "$(jq -r '[.[].state] | unique | join(",")' <<<"$L")" = running ] &&
   ok "two running instances in the stand-in" || { notok "instances after apply"; echo "# $L"; }
-jq -e 'length == 2 and all(.[]; .tags["drover:address"] != null and .tags["drover:hash"] != null
+jqt 'length == 2 and all(.[]; .tags["drover:address"] != null and .tags["drover:hash"] != null
   and .tags["ünïcödé"] == "värde ✓ 日本" and .tags.role == "web" and .type == "t3.micro"
   and .root_size == 12 and .groups == ["sg-0aaa"] and (.token | startswith("drover-")))' <<<"$L" >/dev/null &&
   ok "ownership and unicode tags, type, groups, root size and ClientToken as asked" ||
@@ -132,7 +134,7 @@ grep -q 'web\[0\].*will be updated in place: changed outside drover' "$TMP/out" 
   grep -q '"state"' "$TMP/out" && grep -q '"tags"' "$TMP/out" &&
   ok "the drift is an in-place update naming tags and state" || { notok "drift plan"; show "$TMP/out" 20; }
 run apply --yes "$T"; expect_rc "apply repairs the drift" 0
-jq -e --arg id "$ID0" '.[] | select(.id == $id) | .state == "running" and .tags.role == "web"' \
+jqt --arg id "$ID0" '.[] | select(.id == $id) | .state == "running" and .tags.role == "web"' \
   <<<"$(live "$S")" >/dev/null && ok "drift repaired in place (same ID, running, tag back)" ||
   { notok "drift repair"; live "$S"; }
 
@@ -144,14 +146,14 @@ before=$(live "$S" | jq -c '[.[].id] | sort')
 run apply --yes "$T"; expect_rc "apply changes the type" 0
 L=$(live "$S")
 [ "$(jq -c '[.[].id] | sort' <<<"$L")" = "$before" ] &&
-  jq -e 'all(.[]; .type == "t3.large" and .state == "running")' <<<"$L" >/dev/null &&
+  jqt 'all(.[]; .type == "t3.large" and .state == "running")' <<<"$L" >/dev/null &&
   ok "same instances, new type, running again" || { notok "type update"; echo "# $L"; }
 [ "$(calls StopInstances)" -ge 2 ] && [ "$(calls ModifyInstanceAttribute)" -ge 2 ] &&
   ok "the type was changed while stopped (Stop, Modify, Start)" || notok "type change path"
 
 template "$T" "$S" 2 t3.large $IMG stopped
 run apply --yes "$T"; expect_rc "apply state=stopped" 0
-jq -e 'all(.[]; .state == "stopped")' <<<"$(live "$S")" >/dev/null &&
+jqt 'all(.[]; .state == "stopped")' <<<"$(live "$S")" >/dev/null &&
   ok "both instances stopped in place" || { notok "stop"; live "$S"; }
 run plan --detailed-exitcode "$T"; expect_rc "re-plan after stop: no changes" 0
 
@@ -161,7 +163,7 @@ grep -q 'must be replaced: "image" forces replacement' "$TMP/out" && ok "image f
   { notok "replace plan"; show "$TMP/out" 20; }
 run apply --yes "$T"; expect_rc "apply replaces both" 0
 L=$(live "$S")
-[ "$(jq length <<<"$L")" = 2 ] && jq -e --argjson old "$before" 'all(.[]; (.id as $i | $old | index($i)) == null
+[ "$(jq length <<<"$L")" = 2 ] && jqt --argjson old "$before" 'all(.[]; (.id as $i | $old | index($i)) == null
   and .image == "'$IMG2'" and .state == "stopped")' <<<"$L" >/dev/null &&
   ok "two new instances from the new image, the old ones terminated" || { notok "replace"; echo "# $L"; }
 run plan --detailed-exitcode "$T"; expect_rc "re-plan after replace: no changes" 0
@@ -236,12 +238,12 @@ c0=$(calls CreateSnapshot)
 run apply --yes "$TMP/vol.json"; expect_rc "apply an instance, an attached volume and a snapshot of it" 0
 V=$(vols) N=$(snaps)
 HID=$(live "$SV" | jq -r '.[0].id')
-[ "$(jq length <<<"$V")" = 1 ] && jq -e --arg h "$HID" '.[0] | .status == "in-use" and .instance == $h
+[ "$(jq length <<<"$V")" = 1 ] && jqt --arg h "$HID" '.[0] | .status == "in-use" and .instance == $h
   and .device == "/dev/sdf" and .size == 10 and .type == "gp3" and .tags["ünï"] == "✓"' <<<"$V" >/dev/null &&
   ok "the volume is attached to the instance, with its tags" || { notok "volume after apply"; echo "# $V"; }
 VID=$(jq -r '.[0].id' <<<"$V")
 [ "$(( $(calls CreateSnapshot) - c0 ))" = 1 ] && [ "$(jq length <<<"$N")" = 1 ] &&
-  jq -e --arg v "$VID" '.[0] | .volume == $v and .status == "completed" and (.tags["drover:run"] | startswith("drover-"))
+  jqt --arg v "$VID" '.[0] | .volume == $v and .status == "completed" and (.tags["drover:run"] | startswith("drover-"))
     and .description == "nightly ✓"' <<<"$N" >/dev/null &&
   ok "a lost CreateSnapshot answer: the run tag found it, no second CreateSnapshot, one snapshot" ||
   { notok "snapshot after lost answer ($(( $(calls CreateSnapshot) - c0 )) calls)"; echo "# $N"; }
@@ -251,11 +253,11 @@ run plan --detailed-exitcode "$TMP/vol.json"; expect_rc "a bigger volume of anot
 grep -q 'data (aws.volume [^)]*) will be updated in place' "$TMP/out" && ok "size and type change in place" ||
   { notok "volume plan"; show "$TMP/out" 20; }
 run apply --yes "$TMP/vol.json"; expect_rc "apply grows the volume" 0
-jq -e --arg v "$VID" '.[0] | .id == $v and .size == 20 and .type == "io2" and .status == "in-use"' <<<"$(vols)" >/dev/null &&
+jqt --arg v "$VID" '.[0] | .id == $v and .size == 20 and .type == "io2" and .status == "in-use"' <<<"$(vols)" >/dev/null &&
   ok "same volume, 20 GiB io2, still attached" || { notok "volume update"; vols; }
 vtemplate "$TMP/vol.json" 20 io2 0
 run apply --yes "$TMP/vol.json"; expect_rc "apply detaches the volume and drops the snapshot" 0
-jq -e --arg v "$VID" '.[0] | .id == $v and .status == "available" and .instance == ""' <<<"$(vols)" >/dev/null &&
+jqt --arg v "$VID" '.[0] | .id == $v and .status == "available" and .instance == ""' <<<"$(vols)" >/dev/null &&
   [ "$(snaps | jq length)" = 0 ] && ok "volume detached in place, snapshot deleted" || { notok "detach"; vols; snaps; }
 run plan --detailed-exitcode "$TMP/vol.json"; expect_rc "re-plan after detach: no changes" 0
 run destroy --yes "$TMP/vol.json"; expect_rc "destroy the volume stack" 0
@@ -353,12 +355,12 @@ run validate --var node=awscloud1 "$TPL"; expect_rc "the AWS node template valid
 run apply --yes --stack "$ST" --var node=awscloud1 --provider-config "$TMP/admin.json" "$TPL"
 expect_rc "the AWS node template applies" 0
 L=$(live "$ST")
-[ "$(jq length <<<"$L")" = 1 ] && jq -e '.[0] | .tags.Name == "awscloud1" and .type == "c5.large"
+[ "$(jq length <<<"$L")" = 1 ] && jqt '.[0] | .tags.Name == "awscloud1" and .type == "c5.large"
   and .root_size == 20 and .groups == ["sg-0aaa"]' <<<"$L" >/dev/null &&
   jq -r '.[0].user_data' <<<"$L" | base64 -d | grep -q 'exec slurmd -N awscloud1' &&
   ok "one node instance, named, sized, with slurmd in its user data" || { notok "node template instance"; echo "# $L"; }
 run output --json --stack "$ST" --var node=awscloud1 --provider-config "$TMP/admin.json" "$TPL"
-jq -e '(.address.value | test("^[0-9.]+$")) and .hostname.value == "awscloud1"' "$TMP/out" >/dev/null &&
+jqt '(.address.value | test("^[0-9.]+$")) and .hostname.value == "awscloud1"' "$TMP/out" >/dev/null &&
   ok "outputs: address (private IP) and hostname for Slurm" || { notok "node template outputs"; show "$TMP/out"; }
 run plan --detailed-exitcode --stack "$ST" --var node=awscloud1 --provider-config "$TMP/admin.json" "$TPL"
 expect_rc "the node template re-plans with no changes" 0
