@@ -27,6 +27,7 @@ declare -A VARS=(
   [quickstart]="--var replicas=2"
   [webtier]="--var replicas=2"
   [backup-gfs]="--var replicas=2"
+  [drift-repair]="--var replicas=2"
   [business-hours-web]="--var replicas=1 --var day_count=2 --var night_count=1"
   [slurm-cloud-nodes]="--var node=ttnode$RUN_ID --var slurmd_port=17190"
 )
@@ -35,7 +36,7 @@ bash "$SRC/scripts/slurm-node-image.sh" >/dev/null || echo "# warning: no node i
 
 
 pass=0 fail=0
-declare -a cleanup_stacks=() cleanup_files=()
+declare -a cleanup_stacks=() cleanup_files=() cleanup_dirs=()
 
 ok()   { pass=$((pass + 1)); echo "ok $((pass + fail)) - $*"; }
 nok()  { fail=$((fail + 1)); echo "not ok $((pass + fail)) - $*"; }
@@ -94,6 +95,7 @@ on_exit() {
     fi
   done
   rm -f "${cleanup_files[@]}"
+  [ ${#cleanup_dirs[@]} -eq 0 ] || rm -rf "${cleanup_dirs[@]}"
 }
 trap on_exit EXIT
 trap 'exit 130' INT TERM
@@ -204,6 +206,29 @@ for tpl in "${templates[@]}"; do
       check "$base: backup prune --dry-run $pol" 0 "$DROVER" backup prune --dry-run --json --stack "$stack" "${vars[@]}" "$tpl" "$pol"
     fi
   done
+  # Drift policies run: clean after apply; an instance stopped out of band
+  # is reported and, with auto_repair, started again.
+  for pol in $(jq -r '.resources | to_entries[] | select(.value.type == "drift.policy") | .key' "$tpl"); do
+    if check "$base: drift run $pol" 0 "$DROVER" drift run --json --stack "$stack" "${vars[@]}" "$tpl" "$pol"; then
+      if jqt '.drifted == 0 and (.stacks | length) == 1 and .stacks[0].result == "clean"' "$LOG"; then
+        ok "$base: drift run $pol finds the fresh stack clean"
+      else nok "$base: drift run $pol on a fresh stack"; sed 's/^/    # /' "$LOG" | head -n 20; fi
+    fi
+    victim=$(lxd_get "/1.0/instances?recursion=1" |
+             jq -r --arg s "$stack" '[.metadata[] | select(.config["user.drover.stack"] == $s)][0].name')
+    curl -sS --max-time 60 --unix-socket "$SOCK" -X PUT -d '{"action":"stop","force":true,"timeout":30}' \
+      "http://lxd/1.0/instances/$victim/state" | jq -r '.operation // empty' |
+      while read -r op; do curl -sS --max-time 60 --unix-socket "$SOCK" "http://lxd$op/wait?timeout=50" >/dev/null; done
+    if check "$base: drift run $pol after stopping $victim out of band" 0 \
+         "$DROVER" drift run --json --stack "$stack" "${vars[@]}" "$tpl" "$pol"; then
+      if jqt '.drifted == 1 and .stacks[0].result == "repaired"
+             and .stacks[0].resources[0].why == "stopped out of band"' "$LOG"; then
+        ok "$base: drift run $pol reports $victim stopped out of band and repairs it"
+      else nok "$base: drift run $pol report"; sed 's/^/    # /' "$LOG" | head -n 20; fi
+      st=$(lxd_get "/1.0/instances/$victim" | jq -r .metadata.status)
+      if [ "$st" = Running ]; then ok "$base: $victim is running again"; else nok "$base: $victim is $st"; fi
+    fi
+  done
   # Scale policies run at a fixed time (Monday 10:00 in Berlin, business
   # hours): the count they ask for is applied and later plans keep it.
   for pol in $(jq -r '.resources | to_entries[] | select(.value.type == "scale.policy") | .key' "$tpl"); do
@@ -222,6 +247,18 @@ for tpl in "${templates[@]}"; do
       fi
       check "$base: plan after scale run shows no changes" 0 \
         "$DROVER" plan --detailed-exitcode --stack "$stack" "${vars[@]}" "$tpl"
+    fi
+  done
+  # Scheduled runs of every policy: one run, its metrics textfile.
+  for pol in $(jq -r '.resources | to_entries[] | select(.value.type | test("^(backup|drift|scale)[.]policy$")) | .key' "$tpl"); do
+    sd=$(mktemp -d /tmp/drover-templates-sched.XXXXXX)
+    cleanup_dirs+=("$sd")
+    if check "$base: schedule run $pol" 0 "$DROVER" schedule run --stack "$stack" "${vars[@]}" \
+         --state-dir "$sd/state" --metrics-dir "$sd/metrics" "$tpl" "$pol"; then
+      if grep -q "^drover_policy_last_run_success{stack=\"$stack\",policy=\"$pol\",kind=\"[a-z]*\"} 1$" \
+           "$sd/metrics/drover_${stack}_$pol.prom" 2>/dev/null; then
+        ok "$base: schedule run $pol wrote a successful run's metrics"
+      else nok "$base: schedule run $pol metrics"; sed 's/^/    # /' "$sd/metrics/"*.prom 2>&1 | head; fi
     fi
   done
   check "$base: destroy" 0 "$DROVER" destroy --yes --stack "$stack" "${vars[@]}" "$tpl"
