@@ -29,7 +29,9 @@ extern "C" {
  * drover_res_req idempotency_token. Modules built against an older
  * header are still accepted (DROVER_PROVIDER_VERSION_MIN); their tables
  * are copied into a full-size struct, so members they lack read as zero. */
-#define DROVER_PROVIDER_VERSION 3
+/* 4: drover_provider gained backup_export and backup_import (after
+ * table_size; a version 3 table's copy reads them as NULL). */
+#define DROVER_PROVIDER_VERSION 4
 #define DROVER_PROVIDER_VERSION_MIN 1
 
 /* Ownership label keys. Each provider stores them in its cloud's own
@@ -340,6 +342,33 @@ typedef struct drover_provider {
   /* sizeof(drover_provider) as the provider was built, so the engine never
    * reads past the end of a table from an older module. */
   size_t table_size;
+
+  /* ---- version >= 4 ---- */
+  /* Portable backups (export to object storage, restore elsewhere). Both
+   * optional.
+   *
+   * backup_export writes instance's snapshot as the cloud's own backup
+   * archive (LXD: an instance backup tarball) to the file path (created
+   * 0600), streamed: memory does not grow with the size. The archive holds
+   * no drover ownership labels, so importing it under another name never
+   * claims a resource of the stack; the labels the snapshot carried go to
+   * *info instead ({"labels": {label: text}, ...: what the provider wants
+   * recorded}; new reference, caller frees; NULL on failure). scratch is a
+   * name the provider may use for a temporary object on the way (LXD: an
+   * instance copied from the snapshot); one a killed run left is deleted
+   * first, and nothing is left behind on success or failure. */
+  drover_code (*backup_export)(void *state, const char *instance, const char *snapshot,
+                               const char *scratch, const char *path, double deadline,
+                               json_t **info, drover_error *err);
+  /* Creates instance name from the archive at path (made by
+   * backup_export), streamed, then sets labels (label -> text, may be
+   * NULL or empty) and, when start is non-zero, starts it; waits until
+   * deadline. An instance of that name that exists is an error (the
+   * caller decides about overwriting). On failure nothing is left: an
+   * instance created on the way is deleted. */
+  drover_code (*backup_import)(void *state, const char *path, const char *name,
+                               const json_t *labels, int start, double deadline,
+                               drover_error *err);
 } drover_provider;
 
 typedef struct drover_setting {

@@ -383,7 +383,9 @@ const drover_provider dv_provider_lxd = {
   lxd_snapshot_restore,
   lxd_exec,
   lxd_snapshot_clone,
-  sizeof(drover_provider)
+  sizeof(drover_provider),
+  lxd_backup_export,
+  lxd_backup_import
 };
 
 #ifdef DROVER_PROVIDER_MODULE
