@@ -129,6 +129,22 @@ char *dv_export_object(const dv_export_loc *loc, const char *snapshot,
 int dv_export_object_parse(const dv_export_loc *loc, const char *object, const char *key,
                            long long *slot, char *instance, size_t size);
 
+/* One (instance, slot) of a policy's export objects as listed. */
+typedef struct dv_export_item {
+  char instance[96];
+  long long slot;
+  int archive, manifest;       /* which of the two objects exist */
+  unsigned long long size;     /* of the archive */
+} dv_export_item;
+
+/* The retention over exports, per instance: items sorted by instance then
+ * slot (n of them). kept[i] gets the DV_KEEP_* bits of a complete export
+ * (archive and manifest) the rules keep; del[i] is set for a complete
+ * export they do not keep, and for the leftover of a killed run (one
+ * object of the two) older than the instance's newest complete export. */
+drover_code dv_export_retention(const dv_retention *r, const dv_export_item *items, size_t n,
+                                time_t now, unsigned *kept, int *del, drover_error *err);
+
 /* Checks a manifest's shape and that it belongs to stack and policy
  * (NULL: any). Writes what is wrong to err (DROVER_E_CORRUPT). */
 drover_code dv_manifest_check(const json_t *m, const char *stack, const char *policy,

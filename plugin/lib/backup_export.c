@@ -147,12 +147,7 @@ typedef struct ex_obj {
   unsigned long long size;
 } ex_obj;
 
-typedef struct ex_item {
-  char instance[96];
-  long long slot;
-  int archive, manifest;
-  unsigned long long size;     /* of the archive */
-} ex_item;
+typedef dv_export_item ex_item;
 
 typedef struct ex_scan {
   const dv_export_loc *loc;
@@ -444,50 +439,32 @@ static drover_code delete_export(dv_bctx *c, const ex_item *it, drover_error *e)
   return rc;
 }
 
-/* One instance's exports, items[0..n), sorted by slot. */
-static drover_code prune_group(dv_bctx *c, const ex_item *items, size_t n, int prune, int dry,
-                               json_t *arr, size_t *failed, drover_error *err)
+/* Reports (and with prune applies) the retention over items[0..n). */
+static drover_code prune_items(dv_bctx *c, const ex_item *items, size_t n, int prune,
+                               int dry, json_t *arr, size_t *failed, drover_error *err)
 {
-  time_t *times = calloc(n + 1, sizeof(*times));
   unsigned *kept = calloc(n + 1, sizeof(*kept));
-  size_t *idx = calloc(n + 1, sizeof(*idx));
-  long long newest_complete = -1;
-  size_t k, m = 0;
+  int *del = calloc(n + 1, sizeof(*del));
   drover_code rc = DROVER_OK;
+  size_t k;
 
-  if(!times || !kept || !idx) {
+  if(!kept || !del)
     rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
-    goto out;
-  }
-  for(k = 0; k < n; k++)
-    if(items[k].manifest && items[k].archive) {
-      times[m] = (time_t)items[k].slot;
-      idx[m++] = k;
-      newest_complete = items[k].slot;
-    }
-  if(prune && m)
-    rc = dv_retention_apply(&c->p.ret, times, m, (time_t)c->now, kept, err);
+  if(!rc && prune)
+    rc = dv_export_retention(&c->p.ret, items, n, (time_t)c->now, kept, del, err);
   for(k = 0; !rc && k < n; k++) {
     const ex_item *it = &items[k];
     char snap[96], when[32], why[128], *akey, *url;
     const char *action = "listed", *state;
-    unsigned bits = 0;
-    int complete = it->manifest && it->archive, del = 0;
-    size_t j;
+    int complete = it->manifest && it->archive;
     json_t *entry;
     time_t tt = (time_t)it->slot;
     struct tm tm;
 
-    for(j = 0; complete && j < m; j++)
-      if(idx[j] == k)
-        bits = kept[j];
     state = complete ? "complete" : it->archive ? "incomplete" : "manifest without archive";
     if(prune) {
-      /* A leftover of a killed run is dead once a later slot of the
-       * instance is complete (the lock keeps a running export out). */
-      del = complete ? !bits : it->slot < newest_complete;
-      action = !del ? "keep" : dry ? "would delete" : "delete";
-      if(del && !dry) {
+      action = !del[k] ? "keep" : dry ? "would delete" : "delete";
+      if(del[k] && !dry) {
         drover_error e;
         drover_error_clear(&e);
         if(delete_export(c, it, &e)) {
@@ -511,17 +488,15 @@ static drover_code prune_group(dv_bctx *c, const ex_item *items, size_t n, int p
                 : NULL;
     free(akey);
     free(url);
-    if(entry && prune && !del && complete) {
-      dv_retention_reasons(bits, why, sizeof(why));
+    if(entry && prune && !del[k] && complete) {
+      dv_retention_reasons(kept[k], why, sizeof(why));
       json_object_set_new(entry, "kept_by", json_string(why));
     }
     if(!entry || json_array_append_new(arr, entry))
       rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
   }
-out:
-  free(times);
   free(kept);
-  free(idx);
+  free(del);
   return rc;
 }
 
@@ -529,16 +504,13 @@ drover_code dv_export_prune(dv_bctx *c, int prune, int dry, json_t *arr, size_t 
                             drover_error *err)
 {
   ex_item *items = NULL;
-  size_t n = 0, i, j;
+  size_t n = 0;
   drover_code rc = store_open(c, err);
 
   if(!rc)
     rc = scan(c, &items, &n, err);
-  for(i = 0; !rc && i < n; i = j) {
-    for(j = i + 1; j < n && !strcmp(items[j].instance, items[i].instance); j++)
-      ;
-    rc = prune_group(c, items + i, j - i, prune, dry, arr, failed, err);
-  }
+  if(!rc)
+    rc = prune_items(c, items, n, prune, dry, arr, failed, err);
   free(items);
   return rc;
 }

@@ -170,3 +170,48 @@ out:
   free(buf);
   return rc;
 }
+
+drover_code dv_export_retention(const dv_retention *r, const dv_export_item *items, size_t n,
+                                time_t now, unsigned *kept, int *del, drover_error *err)
+{
+  time_t *times = calloc(n + 1, sizeof(*times));
+  unsigned *bits = calloc(n + 1, sizeof(*bits));
+  size_t *idx = calloc(n + 1, sizeof(*idx));
+  drover_code rc = DROVER_OK;
+  size_t i, j, k, m;
+
+  if(!times || !bits || !idx) {
+    rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+    goto out;
+  }
+  for(i = 0; !rc && i < n; i = j) {
+    long long newest = -1;
+    for(j = i; j < n && !strcmp(items[j].instance, items[i].instance); j++)
+      ;
+    for(k = i, m = 0; k < j; k++) {
+      kept[k] = 0;
+      del[k] = 0;
+      if(items[k].archive && items[k].manifest) {
+        times[m] = (time_t)items[k].slot;
+        idx[m++] = k;
+        newest = items[k].slot;
+      }
+    }
+    if(m)
+      rc = dv_retention_apply(r, times, m, now, bits, err);
+    for(k = 0; !rc && k < m; k++) {
+      kept[idx[k]] = bits[k];
+      del[idx[k]] = !bits[k];
+    }
+    /* A lone object of a killed run is dead once a later slot of the
+     * instance is complete (the stack lock keeps a running export out). */
+    for(k = i; k < j; k++)
+      if(!(items[k].archive && items[k].manifest))
+        del[k] = items[k].slot < newest;
+  }
+out:
+  free(times);
+  free(bits);
+  free(idx);
+  return rc;
+}
