@@ -91,7 +91,12 @@ static drover_code resolve_targets(ctx *c, drover_error *err)
     for(j = 0; j < st->ninsts; j++) {
       const dv_inst *in = &st->insts[j];
       dv_pinst *ti = NULL;
-      if(b != (size_t)-1 ? in->block != b : strcmp(in->address, c->p.targets[i]))
+      /* A resource name, an address, or a cloud name (what a reference
+       * such as ${resources.db.name} gives, which also makes the graph
+       * edge from the policy to its target). */
+      if(b != (size_t)-1 ? in->block != b
+                         : strcmp(in->address, c->p.targets[i]) &&
+                               (!in->name || strcmp(in->name, c->p.targets[i])))
         continue;
       found++;
       /* Each target is snapshotted by its own provider. */
