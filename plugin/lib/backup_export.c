@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include "config.h"
 #include "engine.h"
 #include "backup.h"
 #ifdef DROVER_WITH_S3
