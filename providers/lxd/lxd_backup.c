@@ -44,7 +44,9 @@ static drover_code transfer_fail(drover_error *err, const drover_http_response *
 
 /* Copies instance/snapshot into the stopped instance scratch and takes
  * every user.drover.* key out of its config; the labels the snapshot
- * carried (without the prefix, backup labels left out) go to labels. */
+ * carried (without the prefix, backup labels left out) go to labels.
+ * A scratch copy a killed run left is unlabelled; the next export of the
+ * instance deletes it first. */
 static drover_code make_scratch(lxd_state *st, const char *instance, const char *snapshot,
                                 const char *scratch, json_t *labels, json_t *info,
                                 double deadline, drover_error *err)
@@ -72,11 +74,29 @@ static drover_code make_scratch(lxd_state *st, const char *instance, const char 
     rc = lxd_fail(err, DROVER_E_NOT_FOUND, instance, "snapshot %s not found", snapshot);
     goto out;
   }
+  /* The labels the snapshot carried go to the caller; in the copy they
+   * are blanked from its first request on, so a run killed before the
+   * clean-up below leaves no second claimant of the stack's resource. */
+  cfg = json_object();
+  json_object_foreach(json_object_get(snap, "config"), key, v) {
+    size_t pl = strlen(LXD_LABEL_PREFIX);
+    if(!cfg || strncmp(key, LXD_LABEL_PREFIX, pl) ||
+       !strncmp(key, LXD_BACKUP_PREFIX, strlen(LXD_BACKUP_PREFIX)))
+      continue;
+    if(json_object_set(labels, key + pl, v) || lxd_set(cfg, key, json_string(""))) {
+      rc = lxd_fail(err, DROVER_E_NOMEM, instance, "out of memory");
+      goto out;
+    }
+  }
   /* LXD 5.0 gives a copy made from a snapshot no profiles unless asked. */
-  body = json_pack("{s:s, s:{s:s, s:s, s:b}, s:O}", "name", scratch, "source", "type",
-                   "copy", "source", src, "instance_only", 1, "profiles",
-                   json_object_get(snap, "profiles") ? json_object_get(snap, "profiles")
-                                                     : json_null());
+  body = cfg ? json_pack("{s:s, s:{s:s, s:s, s:b}, s:O, s:O}", "name", scratch, "source",
+                         "type", "copy", "source", src, "instance_only", 1, "config", cfg,
+                         "profiles",
+                         json_object_get(snap, "profiles") ? json_object_get(snap, "profiles")
+                                                           : json_null())
+             : NULL;
+  json_decref(cfg);
+  cfg = NULL;
   if(!body) {
     rc = lxd_fail(err, DROVER_E_NOMEM, instance, "out of memory");
     goto out;
@@ -95,15 +115,9 @@ static drover_code make_scratch(lxd_state *st, const char *instance, const char 
     goto out;
   }
   json_object_foreach(json_object_get(obj, "config"), key, v) {
-    size_t pl = strlen(LXD_LABEL_PREFIX);
-    int err_set;
-    if(strncmp(key, LXD_LABEL_PREFIX, pl))
-      err_set = json_object_set(cfg, key, v);
-    else if(!strncmp(key, LXD_BACKUP_PREFIX, strlen(LXD_BACKUP_PREFIX)))
-      err_set = 0;
-    else
-      err_set = json_object_set(labels, key + pl, v);
-    if(err_set) {
+    if(!strncmp(key, LXD_LABEL_PREFIX, strlen(LXD_LABEL_PREFIX)))
+      continue;
+    if(json_object_set(cfg, key, v)) {
       rc = lxd_fail(err, DROVER_E_NOMEM, scratch, "out of memory");
       goto out;
     }

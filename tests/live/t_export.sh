@@ -6,7 +6,8 @@
 # is the stack's again); restored under another name and into a second LXD
 # project (plain copies); verify drills it; prune applies the retention to
 # exports and removes a killed run's leftover; a corrupted export is refused
-# by restore and failed by verify, with nothing created.
+# by restore and failed by verify, with nothing created; kill -9 mid-export
+# then run again leaves one complete export and no scratch copy.
 # The truth is read from LXD's API and from S3 with curl --aws-sigv4.
 STACK=lt-export-$$
 . "$(dirname "$0")/lib.sh"
@@ -187,6 +188,26 @@ check "verify reports the checksum mismatch" \
   jqt '.targets[0].checksum == "mismatch" and .targets[0].result == "failed"' "$TMP/out"
 check "the failed drill created no scratch instance" \
   test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-verify"))')"
+
+# ---- kill -9 during an export, then run again -----------------------------
+# Whenever the kill lands (snapshot, scratch copy, download, upload), the
+# next run of the slot leaves exactly one complete export and no scratch.
+for delay in 0.3 0.8; do
+  now=2026-03-28T13:20:00Z
+  [ "$delay" = 0.8 ] && now=2026-03-28T14:20:00Z
+  "$DROVER" backup run $S "$T" nightly --now "$now" >/dev/null 2>&1 </dev/null &
+  pid=$!
+  sleep "$delay"
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  run backup run $S "$T" nightly --now "$now" --json
+  expect_rc "run slot $now again after kill -9 at ${delay}s" 0
+  slot=$(jq -r .snapshot "$TMP/out")
+  check "slot $now: one complete export, archive and manifest" \
+    test "$(s3keys | grep -c "/$slot/")" -eq 2
+  check "slot $now: no scratch copy left" \
+    test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-export"))')"
+done
 
 cleanup_extra
 finish
