@@ -53,7 +53,8 @@ void dv_snap_name(char *buf, size_t size, const char *key, long long slot);
 long long dv_snap_slot(const char *name, const char *key);
 
 /* ------------------------------------------------------------------------
- * The commands' context (backup.c), shared with the export code
+ * The commands' context (backup.c; instance type and hooks: backup_target.c),
+ * shared with the export code
  */
 
 /* One instance a policy backs up. */
