@@ -153,43 +153,73 @@ drover_code drover_s3_list(drover_s3 *s3, const char *bucket, const char *prefix
  * Upload, delete
  */
 
+/* A request on object bucket/key; what (size bytes) names it for errors. */
+static void obj_req(s3_req *r, char *what, size_t size, const char *method,
+                    const char *bucket, const char *key)
+{
+  snprintf(what, size, "%s object \"%s/%s\"", method, bucket, key);
+  memset(r, 0, sizeof(*r));
+  r->method = method;
+  r->bucket = bucket;
+  r->key = key;
+  r->what = what;
+}
+
+/* The open regular file fd (size bytes) at path to bucket/key: one
+ * streamed PUT below the threshold (signed with sha when given, else
+ * UNSIGNED-PAYLOAD), a checked multipart upload at or above it (against
+ * md5 when given). hdrs: extra headers (metadata) or NULL. */
+static drover_code send_file(drover_s3 *s3, const char *path, int fd,
+                             unsigned long long size, const char *bucket, const char *key,
+                             const char *content_type, const char *const *hdrs,
+                             const char *sha, const char *md5, drover_error *err)
+{
+  s3_req r;
+  drover_http_response resp;
+  char what[1200];
+  drover_code rc;
+
+  if(!content_type)
+    content_type = "application/octet-stream";
+  if(size >= s3->st.mp_threshold)
+    return s3_multipart_upload(&s3->st, bucket, key, fd, size, md5, hdrs, content_type, NULL,
+                               err);
+  /* Streamed as it is read, UNSIGNED-PAYLOAD as curl and the AWS CLI do
+   * unless the caller has the hash: no extra pass over the file. */
+  obj_req(&r, what, sizeof(what), "PUT", bucket, key);
+  r.headers = hdrs;
+  r.content_type = content_type;
+  r.body_path = path;
+  r.stream_len = size;
+  r.payload_hash = sha;
+  rc = s3_call(&s3->st, &r, &resp, err);
+  drover_http_response_free(&resp);
+  return rc;
+}
+
+/* Opens path as a regular file: *fd and *size. */
+static drover_code open_file(const char *path, int *fd, unsigned long long *size,
+                             drover_error *err)
+{
+  struct stat sb;
+
+  *fd = open(path, O_RDONLY | O_CLOEXEC);
+  if(*fd < 0 || fstat(*fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+    return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", path,
+                   *fd < 0 ? strerror(errno) : "not a regular file");
+  *size = (unsigned long long)sb.st_size;
+  return DROVER_OK;
+}
+
 drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket,
                              const char *key, const char *content_type, drover_error *err)
 {
-  struct stat sb;
-  char what[1200];
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  drover_code rc;
+  unsigned long long size = 0;
+  int fd = -1;
+  drover_code rc = open_file(path, &fd, &size, err);
 
-  if(fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    rc = s3_fail(err, DROVER_E_IO, NULL, "%s: %s", path,
-                 fd < 0 ? strerror(errno) : "not a regular file");
-    goto out;
-  }
-  if(!content_type)
-    content_type = "application/octet-stream";
-  if((unsigned long long)sb.st_size >= s3->st.mp_threshold) {
-    rc = s3_multipart_upload(&s3->st, bucket, key, fd, (unsigned long long)sb.st_size, NULL,
-                             NULL, content_type, NULL, err);
-  }
-  else {
-    /* Streamed as it is read, UNSIGNED-PAYLOAD as curl and the AWS CLI do:
-     * no extra pass over the file to hash it first. */
-    s3_req r;
-    drover_http_response resp;
-    snprintf(what, sizeof(what), "PUT object \"%s/%s\"", bucket, key);
-    memset(&r, 0, sizeof(r));
-    r.method = "PUT";
-    r.bucket = bucket;
-    r.key = key;
-    r.content_type = content_type;
-    r.body_path = path;
-    r.stream_len = (unsigned long long)sb.st_size;
-    r.what = what;
-    rc = s3_call(&s3->st, &r, &resp, err);
-    drover_http_response_free(&resp);
-  }
-out:
+  if(!rc)
+    rc = send_file(s3, path, fd, size, bucket, key, content_type, NULL, NULL, NULL, err);
   if(fd >= 0)
     close(fd);
   return rc;
@@ -203,12 +233,7 @@ drover_code drover_s3_delete(drover_s3 *s3, const char *bucket, const char *key,
   drover_code rc;
   char what[1200];
 
-  snprintf(what, sizeof(what), "DELETE object \"%s/%s\"", bucket, key);
-  memset(&r, 0, sizeof(r));
-  r.method = "DELETE";
-  r.bucket = bucket;
-  r.key = key;
-  r.what = what;
+  obj_req(&r, what, sizeof(what), "DELETE", bucket, key);
   r.allow = S3_ALLOW_404;
   rc = s3_call(&s3->st, &r, &resp, err);
   drover_http_response_free(&resp);
@@ -444,25 +469,22 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
                                      const char *const *meta, char sha256[65],
                                      drover_error *err)
 {
-  struct stat sb;
-  char what[1200], md5[33];
+  char md5[33];
   const char **hdrs = NULL;
   char **lines = NULL;
+  unsigned long long size = 0;
   size_t n = 0, i;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = -1;
   drover_code rc;
 
   sha256[0] = '\0';
   for(n = 0; meta && meta[2 * n]; n++)
     ;
-  if(fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    rc = s3_fail(err, DROVER_E_IO, NULL, "%s: %s", path,
-                 fd < 0 ? strerror(errno) : "not a regular file");
-    goto out;
-  }
+  rc = open_file(path, &fd, &size, err);
   /* One read for both digests: SHA-256 signs a single PUT (the server
    * checks it) and is recorded; MD5 checks a multipart upload's ETag. */
-  rc = s3_file_digests(sha256, md5, fd, (unsigned long long)sb.st_size, path, err);
+  if(!rc)
+    rc = s3_file_digests(sha256, md5, fd, size, path, err);
   if(rc)
     goto out;
   hdrs = calloc(n + 2, sizeof(*hdrs));
@@ -487,28 +509,7 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
     }
     hdrs[i] = lines[i];
   }
-  if(!content_type)
-    content_type = "application/octet-stream";
-  if((unsigned long long)sb.st_size >= s3->st.mp_threshold)
-    rc = s3_multipart_upload(&s3->st, bucket, key, fd, (unsigned long long)sb.st_size, md5,
-                             hdrs, content_type, NULL, err);
-  else {
-    s3_req r;
-    drover_http_response resp;
-    snprintf(what, sizeof(what), "PUT object \"%s/%s\"", bucket, key);
-    memset(&r, 0, sizeof(r));
-    r.method = "PUT";
-    r.bucket = bucket;
-    r.key = key;
-    r.headers = hdrs;
-    r.content_type = content_type;
-    r.body_path = path;
-    r.stream_len = (unsigned long long)sb.st_size;
-    r.payload_hash = sha256;
-    r.what = what;
-    rc = s3_call(&s3->st, &r, &resp, err);
-    drover_http_response_free(&resp);
-  }
+  rc = send_file(s3, path, fd, size, bucket, key, content_type, hdrs, sha256, md5, err);
 out:
   for(i = 0; lines && i <= n; i++)
     free(lines[i]);
@@ -530,15 +531,10 @@ drover_code drover_s3_put(drover_s3 *s3, const char *bucket, const char *key,
   char what[1200];
   drover_code rc;
 
-  snprintf(what, sizeof(what), "PUT object \"%s/%s\"", bucket, key);
-  memset(&r, 0, sizeof(r));
-  r.method = "PUT";
-  r.bucket = bucket;
-  r.key = key;
+  obj_req(&r, what, sizeof(what), "PUT", bucket, key);
   r.content_type = content_type ? content_type : "application/octet-stream";
   r.body = data;
   r.body_len = len;
-  r.what = what;
   rc = s3_call(&s3->st, &r, &resp, err);
   drover_http_response_free(&resp);
   return rc;
@@ -554,12 +550,7 @@ drover_code drover_s3_get(drover_s3 *s3, const char *bucket, const char *key, si
 
   *data = NULL;
   *len = 0;
-  snprintf(what, sizeof(what), "GET object \"%s/%s\"", bucket, key);
-  memset(&r, 0, sizeof(r));
-  r.method = "GET";
-  r.bucket = bucket;
-  r.key = key;
-  r.what = what;
+  obj_req(&r, what, sizeof(what), "GET", bucket, key);
   rc = s3_call(&s3->st, &r, &resp, err);
   if(!rc && resp.len > max)
     rc = s3_fail(err, DROVER_E_PROVIDER, NULL, "%s: %zu bytes, more than the %zu expected",
@@ -584,12 +575,7 @@ drover_code drover_s3_head(drover_s3 *s3, const char *bucket, const char *key,
 
   *size = 0;
   *sha256 = NULL;
-  snprintf(what, sizeof(what), "HEAD object \"%s/%s\"", bucket, key);
-  memset(&r, 0, sizeof(r));
-  r.method = "HEAD";
-  r.bucket = bucket;
-  r.key = key;
-  r.what = what;
+  obj_req(&r, what, sizeof(what), "HEAD", bucket, key);
   rc = s3_call(&s3->st, &r, &resp, err);
   if(!rc) {
     v = drover_http_response_header(&resp, "content-length");
