@@ -138,6 +138,14 @@ expect_rc "restore into a second LXD project" 0
 check "the instance exists in that project with the rows" \
   test "$(lxc exec "$DB" --project "$PROJ" -- cat /data/rows)" = a,b
 
+# "Another LXD server": its own settings file (here the same daemon, so
+# the test needs no second one; the settings come from the file alone).
+printf '{"socket": "%s", "project": "%s"}\n' "$SOCK" "$PROJ" >"$TMP/remote.json"
+run restore $S "$T" db --from-export nightly --remote "$TMP/remote.json" --name "$STACK-remote"
+expect_rc "restore onto a remote given by a settings file" 0
+check "the instance exists where the remote's settings point" \
+  test "$(lxc exec "$STACK-remote" --project "$PROJ" -- cat /data/rows)" = a,b
+
 # ---- the DR drill ---------------------------------------------------------
 run backup verify $S "$T" nightly --json
 expect_rc "backup verify drills the export" 0
@@ -147,6 +155,11 @@ check "verify passed on the newest export with a good checksum" \
      .targets[0].check.status == 0' "$TMP/out"
 check "verify left no scratch instance" \
   test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-verify"))')"
+run backup verify $S "$T" nightly --project "$PROJ" --json
+expect_rc "backup verify drills into a scratch project" 0
+check "the drill in the other project passed and left nothing there" \
+  sh -c "jq -e '.targets[0].result == \"passed\"' '$TMP/out' >/dev/null &&
+         test -z \"\$(lxc list --project '$PROJ' -c n --format csv | grep drover-verify)\""
 
 # ---- retention over exports, and a killed run's leftover ----------------
 run backup run $S "$T" nightly --now $T2 --json
