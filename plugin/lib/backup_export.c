@@ -554,10 +554,9 @@ static drover_code find_export(json_t **m, dv_bctx *c, const char *who, const ch
   free(items);
   if(!rc && !*m)
     rc = drover_error_set(err, DROVER_E_NOT_FOUND,
-                          "backup: policy \"%s\" has no complete export of \"%s\"%s%s%s "
+                          "backup: policy \"%s\" has no complete export of \"%s\"%s%s "
                           "(see drover backup list)",
-                          c->pol->address, who, snap ? " for " : "", snap ? snap : "",
-                          "");
+                          c->pol->address, who, snap ? " for " : "", snap ? snap : "");
   return rc;
 }
 
