@@ -16,15 +16,70 @@
 
 #define EXPORT_BACKUP "drover-export"
 
-/* Deletes instance name (stopping it first); one already gone is fine. */
+/* Waits for every running LXD operation on instance name: a run killed
+ * mid-export leaves its copy or backup operation running, and LXD
+ * refuses to delete an instance that is busy. */
+static drover_code settle(lxd_state *st, const char *name, double deadline,
+                          drover_error *err)
+{
+  char *path = lxd_path(st, "/1.0/operations?recursion=1"), *want = NULL;
+  lxd_result res;
+  json_t *op, *inst;
+  size_t i, j;
+  drover_error le;
+  drover_code rc;
+
+  memset(&res, 0, sizeof(res));
+  drover_error_clear(&le);
+  if(!path || asprintf(&want, "/1.0/instances/%s", name) < 0) {
+    want = NULL;
+    rc = lxd_fail(&le, DROVER_E_NOMEM, name, "out of memory");
+    goto out;
+  }
+  rc = lxd_call(st, "GET", path, NULL, NULL, name, LXD_META_OBJECT, &res, &le);
+  json_array_foreach(json_object_get(res.meta, "running"), i, op) {
+    const char *id = json_string_value(json_object_get(op, "id"));
+    json_array_foreach(json_object_get(json_object_get(op, "resources"), "instances"), j, inst) {
+      const char *r = json_string_value(inst);
+      char *oppath = NULL;
+      /* "/1.0/instances/<name>" or with "?project=..." */
+      if(rc || !id || !r || strncmp(r, want, strlen(want)) ||
+         (r[strlen(want)] && r[strlen(want)] != '?'))
+        continue;
+      if(asprintf(&oppath, "/1.0/operations/%s", id) < 0)
+        rc = lxd_fail(&le, DROVER_E_NOMEM, name, "out of memory");
+      else
+        rc = lxd_wait(st, oppath, deadline, name, 0, NULL, &le);
+      free(oppath);
+      break;
+    }
+  }
+out:
+  /* An operation that failed (a killed copy) is no reason not to delete;
+   * running out of time or memory is. */
+  if(rc == DROVER_E_NOMEM || rc == DROVER_E_TIMEOUT) {
+    if(err && !err->code)
+      *err = le;
+  }
+  else
+    rc = DROVER_OK;
+  lxd_result_free(&res);
+  free(want);
+  free(path);
+  return rc;
+}
+
+/* Deletes instance name (stopping it first) once nothing runs on it;
+ * one already gone is fine. */
 static drover_code drop_instance(lxd_state *st, const char *name, double deadline,
                                  drover_error *err)
 {
   drover_live l;
+  drover_code rc = settle(st, name, deadline, err);
 
   memset(&l, 0, sizeof(l));
   l.name = (char *)name;
-  return lxd_instance_ops.del(st, &l, deadline, err);
+  return rc ? rc : lxd_instance_ops.del(st, &l, deadline, err);
 }
 
 /* An LXD reply whose body is not JSON (a file transfer) or an error

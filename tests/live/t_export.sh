@@ -47,6 +47,12 @@ cleanup_extra() {
     api_wait DELETE "/1.0/instances/$n?project=$PROJ" >/dev/null 2>&1
   done
   api DELETE "/1.0/projects/$PROJ" >/dev/null 2>&1
+  # Scratch copies carry no labels: found by the policy's key.
+  for n in $(api_jq '/1.0/instances' '.metadata[]' 2>/dev/null | sed 's|.*/||' |
+             grep -E "^drover-(export|verify)-${KEY:-none}-"); do
+    api_wait PUT "/1.0/instances/$n/state" '{"action":"stop","force":true}' >/dev/null 2>&1
+    api_wait DELETE "/1.0/instances/$n" >/dev/null 2>&1
+  done
   : >"$API_ERRORS"
 }
 trap 'cleanup_extra; on_abort' INT TERM
@@ -67,6 +73,7 @@ inx "$DB" 'mkdir -p /data && echo a,b >/data/rows'
 run backup run $S "$T" nightly --now $T1 --json
 expect_rc "backup run with export" 0
 SNAP1=$(jq -r .snapshot "$TMP/out")
+KEY=$(echo "$SNAP1" | cut -d- -f2)
 check "the export was created" test "$(export_result result)" = created
 SHA1=$(export_result sha256)
 check "the report gives its SHA-256" sh -c "echo '$SHA1' | grep -Eq '^[0-9a-f]{64}$'"
@@ -96,7 +103,7 @@ check "the exported instance carries no drover labels" \
   sh -c "sed -n '/^container:/,/^[a-z]/p' '$TMP/backup.yaml' | grep -q 'image.description' &&
          ! sed -n '/^container:/,/^[a-z]/p' '$TMP/backup.yaml' | grep -q 'user.drover'"
 check "nothing is left on the LXD side (no scratch copy)" \
-  test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-export"))')"
+  test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-export-'"$KEY"'"))')"
 check "no LXD backup is left on the instance" \
   test "$(api_jq "/1.0/instances/$DB/backups" '.metadata | length')" = 0
 
@@ -154,12 +161,12 @@ check "verify passed on the newest export with a good checksum" \
      .targets[0].checksum == "ok" and .targets[0].result == "passed" and
      .targets[0].check.status == 0' "$TMP/out"
 check "verify left no scratch instance" \
-  test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-verify"))')"
+  test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-verify-'"$KEY"'"))')"
 run backup verify $S "$T" nightly --project "$PROJ" --json
 expect_rc "backup verify drills into a scratch project" 0
 check "the drill in the other project passed and left nothing there" \
   sh -c "jq -e '.targets[0].result == \"passed\"' '$TMP/out' >/dev/null &&
-         test -z \"\$(lxc list --project '$PROJ' -c n --format csv | grep drover-verify)\""
+         test -z \"\$(lxc list --project '$PROJ' -c n --format csv | grep drover-verify-$KEY)\""
 
 # ---- retention over exports, and a killed run's leftover ----------------
 run backup run $S "$T" nightly --now $T2 --json
@@ -167,7 +174,6 @@ expect_rc "backup run, second slot" 0
 SNAP2=$(jq -r .snapshot "$TMP/out")
 # A run killed between upload and manifest leaves an archive alone; one
 # for an older slot than a complete export is dead.
-KEY=$(echo "$SNAP1" | cut -d- -f2)
 LEFT=dr/nightly/drover-$KEY-20260328T1030Z/$DB.tar.gz
 s3curl PUT "/$BUCKET/$LEFT" --data-binary 'half' >/dev/null
 run backup list $S "$T" nightly --json
@@ -200,7 +206,18 @@ expect_rc "verify fails on the corrupted export" 1
 check "verify reports the checksum mismatch" \
   jqt '.targets[0].checksum == "mismatch" and .targets[0].result == "failed"' "$TMP/out"
 check "the failed drill created no scratch instance" \
-  test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-verify"))')"
+  test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-verify-'"$KEY"'"))')"
+
+# ---- a failed upload: reported, and nothing left on the LXD side ---------
+run backup run --stack "$STACK" --var bucket="$STACK-missing" "$T" nightly --now 2026-03-28T15:20:00Z --json
+expect_rc "backup run whose upload fails (no such bucket)" 1
+check "the report says the export failed, with S3's reason" \
+  jqt '.targets[0].result == "failed" and .targets[0].export.result == "failed" and
+       (.targets[0].export.error | test("NoSuchBucket"))' "$TMP/out"
+check "the failed export left no scratch copy" \
+  test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-export-'"$KEY"'"))')"
+check "the failed export left no LXD backup" \
+  test "$(api_jq "/1.0/instances/$DB/backups" '.metadata | length')" = 0
 
 # ---- kill -9 during an export, then run again -----------------------------
 # Whenever the kill lands (snapshot, scratch copy, download, upload), the
@@ -219,7 +236,7 @@ for delay in 0.3 0.8; do
   check "slot $now: one complete export, archive and manifest" \
     test "$(s3keys | grep -c "/$slot/")" -eq 2
   check "slot $now: no scratch copy left" \
-    test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-export"))')"
+    test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-export-'"$KEY"'"))')"
 done
 
 cleanup_extra
