@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "lxd.h"
 
 #define EXPORT_BACKUP "drover-export"
@@ -298,7 +299,7 @@ static drover_code import_file(lxd_state *st, const char *path, const char *name
   drover_error herr;
   json_t *root = NULL;
   const char *op, *type;
-  FILE *f = NULL;
+  struct stat sb;
   long long size = -1;
   drover_code rc;
 
@@ -308,11 +309,8 @@ static drover_code import_file(lxd_state *st, const char *path, const char *name
     rc = lxd_fail(err, DROVER_E_NOMEM, name, "out of memory");
     goto out;
   }
-  f = fopen(path, "rb");
-  if(f && fseek(f, 0, SEEK_END) == 0)
-    size = ftell(f);
-  if(f)
-    fclose(f);
+  if(stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+    size = (long long)sb.st_size;
   if(size < 0) {
     rc = lxd_fail(err, DROVER_E_IO, name, "%s: cannot read the backup file", path);
     goto out;
