@@ -14,8 +14,8 @@
 #             curl --aws-sigv4 -T of that file
 #     drover: drover backup run of a policy with "export": snapshot, copy
 #             of the snapshot into a scratch instance, LXD backup streamed
-#             to a file, SHA-256 + MD5 in one read, signed upload (multipart
-#             at 64 MiB), manifest
+#             to a file, SHA-256 + MD5 in one read, checked upload
+#             (multipart at 64 MiB), manifest
 # Then drover's peak RSS (GNU time) with --size and with a tiny instance,
 # with and without export: the data is streamed, so it must not grow with
 # the size. Targets: drover within 1.1x of the raw steps, and peak RSS

@@ -57,11 +57,11 @@ drover_code drover_s3_download(drover_s3 *s3, const char *bucket, const char *ke
 drover_code drover_s3_delete(drover_s3 *s3, const char *bucket, const char *key,
                              drover_error *err);
 
-/* Uploads the file at path as drover_s3_upload does, with its SHA-256
- * computed first in one read: a single PUT is signed with it (a server
- * that checks payloads refuses a file changed since), a multipart upload
- * checks its final ETag against the file's MD5 from the same read. The
- * SHA-256 is stored as metadata "x-amz-meta-drover-sha256", beside meta
+/* Uploads the file at path as drover_s3_upload does (a single PUT checked
+ * against its ETag, or a checked multipart upload), with its SHA-256 and
+ * MD5 computed first in one read: the multipart upload's final ETag is
+ * checked against that MD5, and the SHA-256 is stored as metadata
+ * "x-amz-meta-drover-sha256", beside meta
  * (NULL or NULL-terminated name, value pairs; names [a-z0-9-], stored as
  * "x-amz-meta-drover-<name>"), and written to sha256 as 64 hex digits
  * ("" on failure). */
