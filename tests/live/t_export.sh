@@ -208,6 +208,23 @@ check "verify reports the checksum mismatch" \
 check "the failed drill created no scratch instance" \
   test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-verify-'"$KEY"'"))')"
 
+# ---- an export above the multipart threshold: metadata and checksum intact
+printf '{"s3": {"multipart_threshold": 5242880, "part_size": 5242880}}\n' >"$TMP/mp.json"
+inx "$DB" 'head -c 12000000 /dev/urandom >/data/blob'
+run backup run $S --provider-config "$TMP/mp.json" "$T" nightly --now 2026-03-28T16:20:00Z --json
+expect_rc "backup run whose export is a multipart upload (12 MB, 5 MiB parts)" 0
+SHAM=$(export_result sha256)
+SNAPM=$(jq -r .snapshot "$TMP/out")
+s3curl GET "/$BUCKET/dr/nightly/$SNAPM/$DB.tar.gz" -o "$TMP/m.tar.gz"
+check "the export above the multipart threshold (over two parts) has the reported SHA-256" \
+  sh -c "test \"\$(sha256sum '$TMP/m.tar.gz' | cut -d' ' -f1)\" = '$SHAM' &&
+         test \$(stat -c %s '$TMP/m.tar.gz') -gt 10485760"
+check "the export above the multipart threshold carries the SHA-256 as metadata" \
+  sh -c "curl -sS -I -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' --aws-sigv4 aws:amz:us-east-1:s3 \
+    --user S3RVER:S3RVER '$EP/$BUCKET/dr/nightly/$SNAPM/$DB.tar.gz' | tr -d '\r' |
+    grep -qix 'x-amz-meta-drover-sha256: $SHAM'"
+inx "$DB" 'rm -f /data/blob'
+
 # ---- a failed upload: reported, and nothing left on the LXD side ---------
 run backup run --stack "$STACK" --var bucket="$STACK-missing" "$T" nightly --now 2026-03-28T15:20:00Z --json
 expect_rc "backup run whose upload fails (no such bucket)" 1
