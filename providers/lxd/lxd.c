@@ -383,7 +383,11 @@ const drover_provider dv_provider_lxd = {
   lxd_snapshot_restore,
   lxd_exec,
   lxd_snapshot_clone,
-  sizeof(drover_provider)
+  sizeof(drover_provider),
+  lxd_lock_read,
+  lxd_lock_create,
+  lxd_lock_write,
+  lxd_lock_delete
 };
 
 #ifdef DROVER_PROVIDER_MODULE

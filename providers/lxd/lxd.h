@@ -275,4 +275,19 @@ LXD_HIDDEN drover_code lxd_exec(void *state, const char *instance,
                                 const char *const *argv, double deadline,
                                 int *exit_status, char **output, drover_error *err);
 
+/* --------------------------------------------------------------------------
+ * The stack lease (lxd_lease.c): the version 4 lock ops
+ */
+
+LXD_HIDDEN drover_code lxd_lock_read(void *state, const char *stack, json_t **record,
+                                     char **etag, drover_error *err);
+LXD_HIDDEN drover_code lxd_lock_create(void *state, const char *stack,
+                                       const json_t *record, char **etag,
+                                       drover_error *err);
+LXD_HIDDEN drover_code lxd_lock_write(void *state, const char *stack,
+                                      const json_t *record, const char *if_match,
+                                      char **etag, drover_error *err);
+LXD_HIDDEN drover_code lxd_lock_delete(void *state, const char *stack,
+                                       const char *if_match, drover_error *err);
+
 #endif /* DROVER_LXD_H */
