@@ -218,6 +218,8 @@ typedef struct dv_pinst {     /* an instantiated provider */
   const drover_provider *vt;
   void *state;                /* vt->state_size bytes, owned */
   int initialised;
+  int skipped;                /* not set up here: left out (and warned about)
+                                 once, by dv_stack_providers_up */
   json_t *config;             /* merged settings (owned) */
 } dv_pinst;
 

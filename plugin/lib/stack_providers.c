@@ -295,6 +295,32 @@ static drover_code collect_providers(const drover_provider ***out, size_t *n,
   return DROVER_OK;
 }
 
+/* The stack's entry for vt when an earlier call skipped it, or NULL. */
+static dv_pinst *skipped(drover_stack *stack, const drover_provider *vt)
+{
+  size_t i;
+
+  if(stack->provider_host)
+    stack = stack->provider_host;
+  for(i = 0; i < stack->nproviders; i++)
+    if(stack->providers[i].vt == vt && stack->providers[i].skipped)
+      return &stack->providers[i];
+  return NULL;
+}
+
+/* The stack's (uninitialised) entry for vt, to mark it skipped. */
+static dv_pinst *skipped_mark(drover_stack *stack, const drover_provider *vt)
+{
+  size_t i;
+
+  if(stack->provider_host)
+    stack = stack->provider_host;
+  for(i = 0; i < stack->nproviders; i++)
+    if(stack->providers[i].vt == vt && !stack->providers[i].initialised)
+      return &stack->providers[i];
+  return NULL;
+}
+
 drover_code dv_stack_providers_up(const drover_provider ***out, size_t *n,
                                   drover_stack *stack, drover_error *err)
 {
@@ -310,11 +336,14 @@ drover_code dv_stack_providers_up(const drover_provider ***out, size_t *n,
   /* One after the other: init is not thread safe, and stack->providers
    * may move. */
   for(i = 0; i < nprovs; i++) {
-    dv_pinst *p;
+    dv_pinst *p = skipped(stack, provs[i]);
     drover_error why;
     drover_error_clear(&why);
-    rc = dv_stack_provider(&p, stack, provs[i], &why);
-    if(rc && stack->providers_implied && dv_provider_skip_unset(provs[i], &stack->opts, &why)) {
+    rc = p ? DROVER_E_CONFIG : dv_stack_provider(&p, stack, provs[i], &why);
+    if(rc && stack->providers_implied &&
+       (p || dv_provider_skip_unset(provs[i], &stack->opts, &why))) {
+      if(!p && (p = skipped_mark(stack, provs[i])) != NULL)
+        p->skipped = 1;
       /* Dropped from the list; the rest keep their order. */
       memmove(&provs[i], &provs[i + 1], (nprovs - i - 1) * sizeof(*provs));
       nprovs--;
