@@ -171,6 +171,8 @@ int cli_cmd_output(int argc, char **argv);
 int cli_cmd_graph(int argc, char **argv);
 int cli_cmd_backup(int argc, char **argv);
 int cli_cmd_restore(int argc, char **argv);
+/* cmd_lock.c */
+int cli_cmd_force_unlock(int argc, char **argv);
 
 /* Shared by plan, apply and destroy: lock, refresh, plan. On failure
  * prints the error and returns an exit code; 0 with *plan set. */
