@@ -360,7 +360,9 @@ typedef void (*drover_progress_fn)(void *userdata, const drover_event *ev);
 typedef struct drover_apply_opts {
   unsigned version;          /* DROVER_APPLY_OPTS_VERSION */
   unsigned parallelism;      /* 0: 10 */
-  unsigned max_retries;      /* 0: 5 */
+  unsigned max_retries;      /* retries of a transient failure, 0 for none;
+                                DROVER_RETRIES_DEFAULT: 5. (Version 1 callers:
+                                0 also means 5, as it did then.) */
   double retry_base;         /* seconds; 0: 0.5 */
   double op_timeout;         /* seconds per cloud operation; 0: 300 */
   drover_progress_fn progress;
@@ -368,8 +370,11 @@ typedef struct drover_apply_opts {
   volatile int *cancel;      /* set non-zero (e.g. from a signal handler) to stop
                                 starting new actions */
 } drover_apply_opts;
-#define DROVER_APPLY_OPTS_VERSION 1
-#define DROVER_APPLY_OPTS_INIT {DROVER_APPLY_OPTS_VERSION, 0, 0, 0, 0, NULL, NULL, NULL}
+/* 2: max_retries 0 means no retry; "unset" is DROVER_RETRIES_DEFAULT. */
+#define DROVER_APPLY_OPTS_VERSION 2
+#define DROVER_RETRIES_DEFAULT ((unsigned)-1)
+#define DROVER_APPLY_OPTS_INIT {DROVER_APPLY_OPTS_VERSION, 0, DROVER_RETRIES_DEFAULT, 0, 0, \
+                                NULL, NULL, NULL}
 
 typedef struct drover_apply_result {
   size_t created, updated, replaced, deleted, failed, skipped;

@@ -928,7 +928,9 @@ drover_code drover_apply(drover_plan *plan, const drover_apply_opts *opts,
   r.stack = plan->stack;
   r.opts = opts ? opts : &defopts;
   r.parallelism = r.opts->parallelism ? r.opts->parallelism : 10;
-  r.max_retries = r.opts->max_retries ? r.opts->max_retries : 5;
+  r.max_retries = r.opts->max_retries;
+  if(r.max_retries == DROVER_RETRIES_DEFAULT || (r.opts->version < 2 && !r.max_retries))
+    r.max_retries = 5;
   r.retry_base = r.opts->retry_base > 0 ? r.opts->retry_base : 0.5;
   r.op_timeout = r.opts->op_timeout > 0 ? r.opts->op_timeout : 300;
 
