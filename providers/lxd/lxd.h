@@ -101,7 +101,9 @@ drover_code lxd_parse_list_reply(const char *type, char *buf, size_t len,
 /* Waits for the async operation op until deadline (absolute monotonic
  * seconds). A failed operation is recorded with LXD's error text, unless
  * allow has LXD_ALLOW_EXISTS and the text says "already exists": then
- * *exists (if not NULL) is set and DROVER_OK returned. */
+ * *exists (if not NULL) is set and DROVER_OK returned. An operation LXD
+ * has already forgotten (404) is DROVER_E_TRANSIENT, never success: the
+ * caller reads the object back to learn what happened. */
 LXD_HIDDEN drover_code lxd_wait(lxd_state *st, const char *op, double deadline,
                                 const char *address, unsigned allow, int *exists,
                                 drover_error *err);
