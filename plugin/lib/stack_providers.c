@@ -295,21 +295,9 @@ static drover_code collect_providers(const drover_provider ***out, size_t *n,
   return DROVER_OK;
 }
 
-/* The stack's entry for vt when an earlier call skipped it, or NULL. */
-static dv_pinst *skipped(drover_stack *stack, const drover_provider *vt)
-{
-  size_t i;
-
-  if(stack->provider_host)
-    stack = stack->provider_host;
-  for(i = 0; i < stack->nproviders; i++)
-    if(stack->providers[i].vt == vt && stack->providers[i].skipped)
-      return &stack->providers[i];
-  return NULL;
-}
-
-/* The stack's (uninitialised) entry for vt, to mark it skipped. */
-static dv_pinst *skipped_mark(drover_stack *stack, const drover_provider *vt)
+/* The stack's uninitialised entry for vt (skipped or just failed), or
+ * NULL. */
+static dv_pinst *uninitialised(drover_stack *stack, const drover_provider *vt)
 {
   size_t i;
 
@@ -319,6 +307,14 @@ static dv_pinst *skipped_mark(drover_stack *stack, const drover_provider *vt)
     if(stack->providers[i].vt == vt && !stack->providers[i].initialised)
       return &stack->providers[i];
   return NULL;
+}
+
+/* The stack's entry for vt when an earlier call skipped it, or NULL. */
+static dv_pinst *skipped(drover_stack *stack, const drover_provider *vt)
+{
+  dv_pinst *p = uninitialised(stack, vt);
+
+  return p && p->skipped ? p : NULL;
 }
 
 drover_code dv_stack_providers_up(const drover_provider ***out, size_t *n,
@@ -342,7 +338,7 @@ drover_code dv_stack_providers_up(const drover_provider ***out, size_t *n,
     rc = p ? DROVER_E_CONFIG : dv_stack_provider(&p, stack, provs[i], &why);
     if(rc && stack->providers_implied &&
        (p || dv_provider_skip_unset(provs[i], &stack->opts, &why))) {
-      if(!p && (p = skipped_mark(stack, provs[i])) != NULL)
+      if(!p && (p = uninitialised(stack, provs[i])) != NULL)
         p->skipped = 1;
       /* Dropped from the list; the rest keep their order. */
       memmove(&provs[i], &provs[i + 1], (nprovs - i - 1) * sizeof(*provs));

@@ -153,24 +153,34 @@ drover_code lxd_lock_read(void *state, const char *stack, json_t **record, char 
   return rc;
 }
 
-drover_code lxd_lock_create(void *state, const char *stack, const json_t *record,
-                            char **etag, drover_error *err)
+/* Creates the record (create: POST, refused when the profile exists) or
+ * replaces it (PUT with If-Match if_match), then reads back its ETag. */
+static drover_code lock_put(lxd_state *st, const char *stack, const json_t *record,
+                            int create, const char *if_match, char **etag,
+                            drover_error *err)
 {
-  lxd_state *st = state;
-  char *name = lock_name(stack), *path = lxd_path(st, "/1.0/profiles");
-  json_t *body = name ? lock_body(name, record, 1) : NULL;
+  char *name = lock_name(stack), *path = NULL;
+  json_t *body = name ? lock_body(name, record, create) : NULL;
   lxd_result res;
   drover_code rc;
 
   memset(&res, 0, sizeof(res));
   *etag = NULL;
+  if(name)
+    path = create ? lxd_path(st, "/1.0/profiles")
+                  : lxd_name_path(st, "/1.0/profiles/", name, NULL);
   if(!name || !path || !body) {
     rc = lxd_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
     goto out;
   }
-  rc = lxd_call(st, "POST", path, NULL, body, NULL, LXD_ALLOW_EXISTS, &res, err);
+  /* A 412 is DROVER_E_CONFLICT already (lxd_call); "exists" and a 404 on
+   * PUT are ours to map, without error text: the caller reads again. */
+  rc = lxd_call(st, create ? "POST" : "PUT", path, if_match, body, NULL,
+                create ? LXD_ALLOW_EXISTS : LXD_ALLOW_404, &res, err);
   if(!rc && res.status == 409)
-    rc = DROVER_E_CONFLICT; /* someone else's: no error text, the caller reads it */
+    rc = DROVER_E_CONFLICT;
+  else if(!rc && res.status == 404)
+    rc = DROVER_E_NOT_FOUND;
   if(!rc)
     rc = lock_etag_after(st, name, record, etag, err);
 out:
@@ -181,34 +191,16 @@ out:
   return rc;
 }
 
+drover_code lxd_lock_create(void *state, const char *stack, const json_t *record,
+                            char **etag, drover_error *err)
+{
+  return lock_put(state, stack, record, 1, NULL, etag, err);
+}
+
 drover_code lxd_lock_write(void *state, const char *stack, const json_t *record,
                            const char *if_match, char **etag, drover_error *err)
 {
-  lxd_state *st = state;
-  char *name = lock_name(stack);
-  char *path = name ? lxd_name_path(st, "/1.0/profiles/", name, NULL) : NULL;
-  json_t *body = name ? lock_body(name, record, 0) : NULL;
-  lxd_result res;
-  drover_code rc;
-
-  memset(&res, 0, sizeof(res));
-  *etag = NULL;
-  if(!name || !path || !body) {
-    rc = lxd_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-    goto out;
-  }
-  /* 412 is DROVER_E_CONFLICT (lxd_call); a 404 on PUT is ours to map. */
-  rc = lxd_call(st, "PUT", path, if_match, body, NULL, LXD_ALLOW_404, &res, err);
-  if(!rc && res.status == 404)
-    rc = DROVER_E_NOT_FOUND;
-  if(!rc)
-    rc = lock_etag_after(st, name, record, etag, err);
-out:
-  lxd_result_free(&res);
-  json_decref(body);
-  free(path);
-  free(name);
-  return rc;
+  return lock_put(state, stack, record, 0, if_match, etag, err);
 }
 
 drover_code lxd_lock_delete(void *state, const char *stack, const char *if_match,
