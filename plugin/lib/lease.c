@@ -15,6 +15,9 @@
 
 #define WAIT_BASE 0.2 /* seconds: the first wait between tries */
 #define WAIT_CAP 2.0  /* the longest */
+/* Reads again at once after losing a race, so the holder is named even
+ * without a wait. */
+#define QUICK_REREADS 3
 
 static double wall(const drover_stack *stack)
 {
@@ -229,7 +232,7 @@ static drover_code slot_take(dv_leases *l, dv_lease_slot *s, double deadline,
 {
   dv_backoff policy = {WAIT_BASE, WAIT_CAP};
   unsigned seed = (unsigned)getpid() ^ (unsigned)(drover_now() * 1e6);
-  unsigned attempt = 0;
+  unsigned attempt = 0, quick = 0;
   char last[DV_LEASE_ID_LEN + 1] = "";
   char who[512];
 
@@ -284,6 +287,8 @@ static drover_code slot_take(dv_leases *l, dv_lease_slot *s, double deadline,
       }
       json_decref(holder);
     }
+    else if(quick++ < QUICK_REREADS)
+      continue; /* it changed between our read and write: read the new one */
     else if(drover_now() >= deadline)
       return drover_error_set(err, DROVER_E_LOCKED, "lock: stack \"%s\": the lease in "
                               "%s kept changing until the wait ran out",
