@@ -351,6 +351,66 @@ START_TEST(without_leases_the_file_lock_remains)
 }
 END_TEST
 
+typedef struct taker {
+  unsigned after;   /* creates before the takeover */
+} taker;
+
+/* Another host takes the lease over (as after a long stall of ours) once
+ * the apply has made some objects. */
+static void *take_over_later(void *arg)
+{
+  taker *t = arg;
+  double until = drover_now() + 10;
+
+  while(fake_calls(FAKE_OP_CREATE, NULL) < t->after && drover_now() < until)
+    usleep(1000);
+  ck_assert_int_eq(fake_lock_put("st", dead_holder), 0);
+  return NULL;
+}
+
+/* A lost lease stops the apply: nothing more is started, and it fails
+ * with the lock code, saying why. 100 slow actions one at a time leave
+ * the renewal (every 0.05 s) ample time to notice. */
+START_TEST(apply_stops_when_the_lease_is_lost)
+{
+  static const char tpl_text[] =
+    "{\"drover\": 1, \"stack\": \"st\", \"resources\": {\"t\": {\"type\": "
+    "\"fake.thing\", \"count\": 100, \"properties\": {\"image\": \"i\"}}}}";
+  drover_options opts = DROVER_OPTIONS_INIT;
+  drover_apply_opts ao = DROVER_APPLY_OPTS_INIT;
+  drover_apply_result res;
+  drover_template *tpl = NULL;
+  drover_stack *st = NULL;
+  drover_plan *plan = NULL;
+  drover_error err;
+  taker t = {3};
+  pthread_t th;
+
+  opts.lock_dir = dirs[0];
+  opts.lock_lease = 2;
+  opts.lock_renew = 0.05;
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_template_load_buffer(&tpl, tpl_text, strlen(tpl_text), "t.json",
+                                               &err), DROVER_OK);
+  ck_assert_int_eq(drover_stack_open(&st, tpl, NULL, &opts, &err), DROVER_OK);
+  ck_assert_int_eq(drover_stack_lock(st, 0, &err), DROVER_OK);
+  ck_assert_int_eq(drover_stack_refresh(st, &err), DROVER_OK);
+  ck_assert_int_eq(drover_plan_new(&plan, st, 0, &err), DROVER_OK);
+  fake_set_delay(0.05);
+  ao.parallelism = 1;
+  ck_assert_int_eq(pthread_create(&th, NULL, take_over_later, &t), 0);
+  ck_assert_int_eq(drover_apply(plan, &ao, &res, &err), DROVER_E_LOCKED);
+  pthread_join(th, NULL);
+  ck_assert_msg(strstr(err.text, "taken over") != NULL, "%s", err.text);
+  ck_assert_uint_gt(res.skipped, 0);
+  ck_assert_uint_lt(res.created, 100);
+  ck_assert_uint_eq(res.created + res.skipped, 100);
+  drover_plan_free(plan);
+  drover_stack_free(st);
+  drover_template_free(tpl);
+}
+END_TEST
+
 START_TEST(bad_settings_are_errors)
 {
   drover_stack *a = host(0, 1, 0.9, 0);
@@ -388,6 +448,7 @@ static Suite *suite(void)
   tcase_add_test(tc, lost_lease_is_noticed);
   tcase_add_test(tc, renewal_survives_a_lost_answer);
   tcase_add_test(tc, without_leases_the_file_lock_remains);
+  tcase_add_test(tc, apply_stops_when_the_lease_is_lost);
   tcase_add_test(tc, bad_settings_are_errors);
   suite_add_tcase(s, tc);
   return s;
