@@ -294,6 +294,7 @@ START_TEST(lost_lease_is_noticed)
 {
   drover_stack *a = host(0, 2, 0.05, 0);
   drover_error err, why;
+  json_t *rec;
 
   drover_error_clear(&err);
   ck_assert_int_eq(drover_stack_lock(a, 0, &err), DROVER_OK);
@@ -306,7 +307,10 @@ START_TEST(lost_lease_is_noticed)
   ck_assert_msg(strstr(why.text, "taken over") != NULL, "%s", why.text);
   drover_stack_free(a);
   /* Theirs is left alone on release. */
-  ck_assert_ptr_nonnull(fake_lock_get("st"));
+  rec = fake_lock_get("st");
+  ck_assert_ptr_nonnull(rec);
+  ck_assert_str_eq(rec_str(rec, DV_LEASE_ID), "0123456789abcdef0123456789abcdef");
+  json_decref(rec);
 }
 END_TEST
 
