@@ -171,6 +171,8 @@ static drover_code slot_try(dv_leases *l, dv_lease_slot *s, const json_t *mine,
   *holder = NULL;
   drover_error_clear(&e);
   rc = s->vt->lock_read(s->pstate, stack->name, &rec, &etag, &e);
+  if(rc == DROVER_E_UNSUPPORTED)
+    return rc; /* no lease in this provider: the caller drops it */
   if(rc == DROVER_E_NOT_FOUND) {
     drover_error_clear(&e);
     rc = s->vt->lock_create(s->pstate, stack->name, mine, &got, &e);
@@ -328,21 +330,6 @@ drover_code dv_lease_acquire(drover_stack *stack, double deadline, drover_error 
     rc = drover_error_set(err, DROVER_E_NOMEM, "lock: out of memory");
     goto out;
   }
-  for(i = 0; i < l->n; i++) {
-    /* A provider whose lease is switched off by its settings is skipped. */
-    drover_error probe;
-    json_t *rec = NULL;
-    char *etag = NULL;
-    drover_error_clear(&probe);
-    if(l->slots[i].vt->lock_read(l->slots[i].pstate, stack->name, &rec, &etag,
-                                 &probe) == DROVER_E_UNSUPPORTED) {
-      memmove(&l->slots[i], &l->slots[i + 1], (l->n - i - 1) * sizeof(*l->slots));
-      l->n--;
-      i--;
-    }
-    json_decref(rec);
-    free(etag);
-  }
   if(!l->n)
     goto out;
   /* Renewing from the start: while a later provider's lease is awaited,
@@ -350,10 +337,25 @@ drover_code dv_lease_acquire(drover_stack *stack, double deadline, drover_error 
   rc = dv_lease_renew_start(l, err);
   if(rc)
     goto out;
-  for(taken = 0; taken < l->n; taken++) {
+  for(taken = 0; taken < l->n;) {
     rc = slot_take(l, &l->slots[taken], deadline, err);
+    if(rc == DROVER_E_UNSUPPORTED) {
+      /* Its lease is switched off by its settings: not one of ours. */
+      pthread_mutex_lock(&l->mu);
+      memmove(&l->slots[taken], &l->slots[taken + 1],
+              (l->n - taken - 1) * sizeof(*l->slots));
+      l->n--;
+      pthread_mutex_unlock(&l->mu);
+      rc = DROVER_OK;
+      continue;
+    }
     if(rc)
       goto out;
+    taken++;
+  }
+  if(!l->n) {
+    dv_lease_renew_stop(l);
+    goto out; /* no lease anywhere: the lock file only */
   }
   dv_log(stack, DROVER_LOG_DEBUG, "lock: holding lock %s of stack \"%s\" in %zu "
          "provider(s), lease %.3gs renewed every %.3gs", l->id, stack->name, l->n,
