@@ -233,7 +233,7 @@ static drover_code slot_take(dv_leases *l, dv_lease_slot *s, double deadline,
                              drover_error *err)
 {
   dv_backoff policy = {WAIT_BASE, WAIT_CAP};
-  unsigned seed = (unsigned)getpid() ^ (unsigned)(drover_now() * 1e6);
+  unsigned seed = (unsigned)getpid() ^ (unsigned)(unsigned long long)(drover_now() * 1e6);
   unsigned attempt = 0, quick = 0;
   char last[DV_LEASE_ID_LEN + 1] = "";
   char who[512];
