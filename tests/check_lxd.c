@@ -35,6 +35,7 @@ typedef struct route {
   int first;            /* > 0: body answers the first `first` hits, then later */
   const char *later;
   int later_status;     /* the status that goes with later; 0: status */
+  const char *etag;     /* ETag header to send, or NULL */
   int hits;             /* touched by the server thread only */
 } route;
 
@@ -104,7 +105,7 @@ static void *stub_main(void *arg)
     if(!r) {
       static route nf = {"", 404,
         "{\"type\":\"error\",\"error\":\"not found\",\"error_code\":404}", -1, 0,
-        NULL, 0, 0};
+        NULL, 0, NULL, 0};
       fprintf(stderr, "stub: no route for %.80s\n", req);
       r = &nf;
     }
@@ -114,9 +115,10 @@ static void *stub_main(void *arg)
       size_t blen = strlen(body);
       int n = snprintf(head, sizeof(head),
                        "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
-                       "Content-Length: %ld\r\nConnection: close\r\n\r\n",
+                       "%s%s%sContent-Length: %ld\r\nConnection: close\r\n\r\n",
                        later && r->later_status ? r->later_status : r->status,
-                       r->claim >= 0 ? r->claim : (long)blen);
+                       r->etag ? "ETag: " : "", r->etag ? r->etag : "",
+                       r->etag ? "\r\n" : "", r->claim >= 0 ? r->claim : (long)blen);
       if(send(c, head, (size_t)n, MSG_NOSIGNAL) < 0 ||
          send(c, body, blen, MSG_NOSIGNAL) < 0)
         perror("send");
@@ -695,6 +697,101 @@ START_TEST(error_prefix_once)
 }
 END_TEST
 
+/* --------------------------------------------------------------------------
+ * The stack lease (lxd_lease.c): LXD's answers mapped to the lock ops'
+ * compare-and-swap outcomes
+ */
+
+#define LOCK_GET "GET /1.0/profiles/drover-lock-st"
+#define LOCK_BODY(extra) "{\"type\":\"sync\",\"metadata\":{\"name\":\"drover-lock-st\"," \
+  "\"config\":{\"user.drover_kind\":\"stack.lock\",\"user.drover_lock.id\":\"x\"" extra "}}}"
+
+/* One lock op against a stub with the given routes (prefix, status, body,
+ * etag; prefix NULL ends them). op: 'r'ead, 'c'reate, 'w'rite, 'd'elete. */
+typedef struct lroute { const char *prefix; int status; const char *body, *etag; } lroute;
+
+static drover_code lock_op(char op, const lroute *routes, json_t **record, char **etag,
+                           int *deletes, drover_error *err)
+{
+  stub s;
+  prov p;
+  json_t *mine = json_pack("{s:s}", "id", "x");
+  drover_code rc = DROVER_E_INTERNAL;
+  size_t i;
+
+  stub_init(&s);
+  for(i = 0; routes[i].prefix; i++) {
+    stub_route(&s, routes[i].prefix, routes[i].status, routes[i].body, -1);
+    s.routes[s.nroutes - 1].etag = routes[i].etag;
+  }
+  stub_start(&s);
+  prov_open(&p, &s);
+  drover_error_clear(err);
+  *record = NULL;
+  *etag = NULL;
+  if(op == 'r')
+    rc = p.vt->lock_read(p.state, "st", record, etag, err);
+  else if(op == 'c')
+    rc = p.vt->lock_create(p.state, "st", mine, etag, err);
+  else if(op == 'w')
+    rc = p.vt->lock_write(p.state, "st", mine, "\"e1\"", etag, err);
+  else if(op == 'd')
+    rc = p.vt->lock_delete(p.state, "st", "\"e1\"", err);
+  *deletes = atomic_load(&s.deletes);
+  prov_close(&p);
+  stub_stop(&s);
+  json_decref(mine);
+  return rc;
+}
+
+START_TEST(lock_ops_map_lxd_answers)
+{
+  static const lroute held[] = {{LOCK_GET, 200, LOCK_BODY(",\"user.x\":\"y\""), "\"e1\""},
+                                {NULL, 0, NULL, NULL}};
+  static const lroute foreign[] = {{LOCK_GET, 200, "{\"type\":\"sync\",\"metadata\":"
+                                    "{\"name\":\"drover-lock-st\",\"config\":{}}}", "\"e1\""},
+                                   {NULL, 0, NULL, NULL}};
+  static const lroute absent[] = {{LOCK_GET, 404, NOT_FOUND_BODY, NULL}, {NULL, 0, NULL, NULL}};
+  static const lroute taken[] = {{"POST /1.0/profiles", 409, "{\"type\":\"error\",\"error\":"
+                                  "\"Profile already exists\",\"error_code\":409}", NULL},
+                                 {NULL, 0, NULL, NULL}};
+  static const lroute stale[] = {{"PUT /1.0/profiles/drover-lock-st", 412,
+                                  "{\"type\":\"error\",\"error\":\"ETag doesn't match\","
+                                  "\"error_code\":412}", NULL}, {NULL, 0, NULL, NULL}};
+  static const lroute written[] = {{"PUT /1.0/profiles/drover-lock-st", 200,
+                                    "{\"type\":\"sync\",\"metadata\":{}}", NULL},
+                                   {LOCK_GET, 200, LOCK_BODY(""), "\"e2\""},
+                                   {NULL, 0, NULL, NULL}};
+  static const lroute moved[] = {{LOCK_GET, 200, LOCK_BODY(""), "\"e3\""},
+                                 {NULL, 0, NULL, NULL}};
+  json_t *rec;
+  char *etag;
+  int deletes;
+  drover_error err;
+
+  /* Read: the record without its prefix or other keys, and the ETag. */
+  ck_assert_int_eq(lock_op('r', held, &rec, &etag, &deletes, &err), DROVER_OK);
+  ck_assert_str_eq(json_string_value(json_object_get(rec, "id")), "x");
+  ck_assert_uint_eq(json_object_size(rec), 1);
+  ck_assert_str_eq(etag, "\"e1\"");
+  json_decref(rec);
+  free(etag);
+  ck_assert_int_eq(lock_op('r', foreign, &rec, &etag, &deletes, &err), DROVER_E_CONFIG);
+  ck_assert_msg(strstr(err.text, "not a drover stack lock"), "%s", err.text);
+  ck_assert_int_eq(lock_op('r', absent, &rec, &etag, &deletes, &err), DROVER_E_NOT_FOUND);
+  /* Create of a taken name, write with a stale ETag: conflicts. */
+  ck_assert_int_eq(lock_op('c', taken, &rec, &etag, &deletes, &err), DROVER_E_CONFLICT);
+  ck_assert_int_eq(lock_op('w', stale, &rec, &etag, &deletes, &err), DROVER_E_CONFLICT);
+  /* A write that went through hands back the new ETag, read after it. */
+  ck_assert_int_eq(lock_op('w', written, &rec, &etag, &deletes, &err), DROVER_OK);
+  ck_assert_str_eq(etag, "\"e2\"");
+  free(etag);
+  /* Delete compares the ETag itself (LXD does not on DELETE). */
+  ck_assert_int_eq(lock_op('d', moved, &rec, &etag, &deletes, &err), DROVER_E_CONFLICT);
+  ck_assert_int_eq(deletes, 0);
+}
+END_TEST
+
 static Suite *lxd_suite(void)
 {
   Suite *s = suite_create("lxd");
@@ -715,6 +812,7 @@ static Suite *lxd_suite(void)
   tcase_add_test(tc, stop_failed_is_error);
   tcase_add_test(tc, forgotten_operation_is_read_back);
   tcase_add_test(tc, error_prefix_once);
+  tcase_add_test(tc, lock_ops_map_lxd_answers);
   suite_add_tcase(s, tc);
   return s;
 }
