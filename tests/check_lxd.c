@@ -715,7 +715,9 @@ static drover_code lock_op(char op, const lroute *routes, json_t **record, char 
 {
   stub s;
   prov p;
-  json_t *mine = json_pack("{s:s}", "id", "x");
+  /* LXD drops a config key set to "": read back without "job", it is
+   * still the record written. */
+  json_t *mine = json_pack("{s:s, s:s}", "id", "x", "job", "");
   drover_code rc = DROVER_E_INTERNAL;
   size_t i;
 

@@ -119,6 +119,24 @@ static drover_code lock_get(lxd_state *st, const char *name, json_t **record,
   return rc;
 }
 
+/* Whether a and b hold the same record. LXD drops config keys set to "",
+ * so a missing member equals an empty one. */
+static int same_record(const json_t *a, const json_t *b)
+{
+  const char *k;
+  json_t *v;
+
+  json_object_foreach((json_t *)a, k, v)
+    if(strcmp(json_string_value(v) ? json_string_value(v) : "",
+              json_string_value(json_object_get(b, k)) ?
+              json_string_value(json_object_get(b, k)) : ""))
+      return 0;
+  json_object_foreach((json_t *)b, k, v)
+    if(!json_object_get(a, k) && json_string_value(v) && *json_string_value(v))
+      return 0;
+  return 1;
+}
+
 /* After a create or write: the ETag of the record now stored, which must
  * be the one just written (anything else: someone else's, a conflict). */
 static drover_code lock_etag_after(lxd_state *st, const char *name, const json_t *record,
@@ -129,7 +147,7 @@ static drover_code lock_etag_after(lxd_state *st, const char *name, const json_t
 
   if(rc == DROVER_E_NOT_FOUND)
     rc = lxd_fail(err, DROVER_E_NOT_FOUND, NULL, "profile \"%s\" vanished", name);
-  else if(!rc && !json_equal(now, (json_t *)record)) {
+  else if(!rc && !same_record(now, record)) {
     free(*etag);
     *etag = NULL;
     rc = lxd_fail(err, DROVER_E_CONFLICT, NULL, "profile \"%s\" changed under us", name);

@@ -528,7 +528,8 @@ START_TEST(lock_compare_and_swap)
 {
   void *st = connect_ok();
   drover_error err;
-  json_t *mine = json_pack("{s:s, s:s}", "id", "aaaa", "expires", "1.000");
+  json_t *mine = json_pack("{s:s, s:s, s:s}", "id", "aaaa", "expires", "1.000",
+                           "job", ""); /* LXD drops keys set to "" */
   json_t *theirs = json_pack("{s:s, s:s}", "id", "bbbb", "expires", "2.000");
   json_t *got = NULL;
   char *e1 = NULL, *e2 = NULL, *e3 = NULL, *er = NULL;
@@ -541,7 +542,8 @@ START_TEST(lock_compare_and_swap)
   /* A second create of the record is refused, not merged. */
   ck_assert_int_eq(P->lock_create(st, stack, theirs, &e2, &err), DROVER_E_CONFLICT);
   ck_assert_int_eq(P->lock_read(st, stack, &got, &er, &err), DROVER_OK);
-  ck_assert(json_equal(got, mine));
+  ck_assert_str_eq(json_string_value(json_object_get(got, "id")), "aaaa");
+  ck_assert_str_eq(json_string_value(json_object_get(got, "expires")), "1.000");
   ck_assert_str_eq(er, e1);
   json_decref(got);
   free(er);

@@ -24,6 +24,7 @@ lease_present() {
   curl -s --max-time 30 --unix-socket "$SOCK" "http://lxd/1.0/profiles/$LOCKP" |
     jq -e '.status_code == 200' >/dev/null 2>&1
 }
+lease_absent() { ! lease_present; }
 # wait_lease SECONDS: until the lease profile exists (a holder has it).
 wait_lease() {
   _end=$(( $(date +%s) + $1 ))
@@ -63,7 +64,17 @@ seq_addresses node "$N" >"$TMP/want"
 check "LXD: exactly node[0..$((N - 1))]" cmp -s "$TMP/got" "$TMP/want"
 check "LXD: no duplicate instances by name" test "$(named_instances | wc -l)" -eq "$N"
 check "LXD: one profile of the stack" test "$(labelled_profiles | wc -l)" -eq 1
-check "the lease was released (no lock profile left)" sh -c '! "$@"' sh lease_present
+check "the lease was released (no lock profile left)" lease_absent
+
+# ---- a lease shorter than the apply is renewed -------------------------
+# 3 more instances one at a time take seconds; the 1 s lease is renewed
+# every 0.33 s all along (a failed renewal would stop the apply).
+RUN_ENV="DROVER_LOCK_LEASE=1"
+run apply -t "$T" --stack "$STACK" --var replicas=6 --parallelism 1 --yes --lock-timeout 30
+RUN_ENV=
+expect_rc "an apply longer than its 1 s lease" 0
+check "no renewal failed, the lease was never lost" \
+  sh -c '! grep -Eq "could not renew|was taken over|was removed|ran out" "$1"' sh "$TMP/err"
 
 # ---- a holder killed with -9 -------------------------------------------
 # A slow holder: one action at a time over 6 more instances.
@@ -98,7 +109,7 @@ check "it said it took over the dead holder's lease" \
 labelled_instances | awk '{print $1}' >"$TMP/got"
 check "LXD: exactly node[0..$((N - 1))] again (the killed run's extras removed)" \
   cmp -s "$TMP/got" "$TMP/want"
-check "and released (no lock profile left)" sh -c '! "$@"' sh lease_present
+check "and released (no lock profile left)" lease_absent
 
 # ---- force-unlock with the right id ------------------------------------
 DROVER_LOCK_DIR="$TMP/host1" DROVER_LOCK_LEASE=60 \
@@ -111,7 +122,7 @@ kill -9 "$holder" 2>/dev/null
 wait "$holder"
 run force-unlock "$id" --stack "$STACK"
 expect_rc "force-unlock with the lease's id" 0
-check "the lease is gone at once (60 s lease)" sh -c '! "$@"' sh lease_present
+check "the lease is gone at once (60 s lease)" lease_absent
 RUN_ENV="DROVER_LOCK_DIR=$TMP/host4"
 run destroy $A --yes --lock-timeout 0
 RUN_ENV=
