@@ -220,7 +220,7 @@ START_TEST(loads_by_name_from_dir)
   ck_assert_ptr_nonnull(p);
   ck_assert_uint_eq(p->version, DROVER_PROVIDER_VERSION);
   ck_assert_uint_eq(p->table_size, sizeof(drover_provider));
-  ck_assert_ptr_nonnull(p->lock_read); /* version 4: its lock ops are kept */
+  ck_assert_ptr_nonnull(p->lock_read); /* version 5: its lock ops are kept */
   for(i = 0; (q = dv_provider_at(i)) != NULL && q != p; i++)
     ;
   ck_assert_ptr_eq(q, p);

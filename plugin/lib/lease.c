@@ -26,7 +26,7 @@ static double wall(const drover_stack *stack)
 
 static int has_lock_ops(const drover_provider *vt)
 {
-  return vt->version >= 4 && vt->lock_read && vt->lock_create && vt->lock_write &&
+  return vt->version >= 5 && vt->lock_read && vt->lock_create && vt->lock_write &&
          vt->lock_delete;
 }
 

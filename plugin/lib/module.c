@@ -15,9 +15,12 @@
 size_t dv_provider_table_size(unsigned vers)
 {
   /* 1: up to read; 2: settings, check, the snapshot ops, exec and
-   * snapshot_clone added; 3: table_size added; 4: the lock ops. */
-  if(vers >= 4)
-    return offsetof(drover_provider, lock_delete) + sizeof(((drover_provider *)0)->lock_delete);
+   * snapshot_clone added; 3: table_size added; 4: label_set added; 5: the
+   * lock ops. */
+  if(vers >= 5)
+    return offsetof(drover_provider, lock_delete) + sizeof(void (*)(void));
+  if(vers == 4)
+    return offsetof(drover_provider, label_set) + sizeof(void (*)(void));
   if(vers == 3)
     return offsetof(drover_provider, table_size) + sizeof(size_t);
   return vers == 2 ? offsetof(drover_provider, table_size)

@@ -4,7 +4,7 @@
  *   MOD_VERSION   the table's version
  *   MOD_SIZE      its table_size (version 3), or leave unset for sizeof
  *   MOD_NO_ENTRY  export a differently named function instead of the entry
- *   MOD_LOCK_OPS  fill in the version 4 lock ops
+ *   MOD_LOCK_OPS  fill in the version 5 lock ops
  * Its ops do nothing; the registry never calls them in the tests.
  */
 #include <string.h>
@@ -46,7 +46,7 @@ static drover_code tm_del(void *state, const drover_rtype *type, const drover_li
 }
 
 #ifdef MOD_LOCK_OPS
-/* Lock ops (version 4) in the table; a module claiming an older version
+/* Lock ops (version 5) in the table; a module claiming an older version
  * must not have them read. */
 static drover_code tm_lock_read(void *state, const char *stack, json_t **record,
                                 char **etag, drover_error *err)
