@@ -116,22 +116,32 @@ drover_code fake_lock_create(void *state, const char *stack, const json_t *recor
   return rc;
 }
 
-drover_code fake_lock_write(void *state, const char *stack, const json_t *record,
-                            const char *if_match, char **etag, drover_error *err)
+/* Under mu: the entry of stack, counted as a call of op, when its version
+ * is if_match; otherwise the fault, DROVER_E_NOT_FOUND or
+ * DROVER_E_CONFLICT. */
+static drover_code at_entry(fake_op op, const char *stack, const char *if_match,
+                            drover_error *err)
 {
-  drover_code rc;
-  json_t *entry;
+  drover_code rc = enter(op, err);
+  json_t *entry = records ? json_object_get(records, stack) : NULL;
 
-  (void)state;
-  *etag = NULL;
-  pthread_mutex_lock(&mu);
-  rc = enter(FAKE_OP_LOCK_WRITE, err);
-  entry = records ? json_object_get(records, stack) : NULL;
   if(!rc && !entry)
     rc = DROVER_E_NOT_FOUND;
   else if(!rc && !at_version(entry, if_match))
     rc = DROVER_E_CONFLICT;
-  else if(!rc)
+  return rc;
+}
+
+drover_code fake_lock_write(void *state, const char *stack, const json_t *record,
+                            const char *if_match, char **etag, drover_error *err)
+{
+  drover_code rc;
+
+  (void)state;
+  *etag = NULL;
+  pthread_mutex_lock(&mu);
+  rc = at_entry(FAKE_OP_LOCK_WRITE, stack, if_match, err);
+  if(!rc)
     rc = store(stack, record, etag, err);
   pthread_mutex_unlock(&mu);
   return rc;
@@ -141,17 +151,11 @@ drover_code fake_lock_delete(void *state, const char *stack, const char *if_matc
                              drover_error *err)
 {
   drover_code rc;
-  json_t *entry;
 
   (void)state;
   pthread_mutex_lock(&mu);
-  rc = enter(FAKE_OP_LOCK_DELETE, err);
-  entry = records ? json_object_get(records, stack) : NULL;
-  if(!rc && !entry)
-    rc = DROVER_E_NOT_FOUND;
-  else if(!rc && !at_version(entry, if_match))
-    rc = DROVER_E_CONFLICT;
-  else if(!rc)
+  rc = at_entry(FAKE_OP_LOCK_DELETE, stack, if_match, err);
+  if(!rc)
     json_object_del(records, stack);
   pthread_mutex_unlock(&mu);
   return rc;

@@ -76,12 +76,17 @@ expect_rc "an apply longer than its 1 s lease" 0
 check "no renewal failed, the lease was never lost" \
   sh -c '! grep -Eq "could not renew|was taken over|was removed|ran out" "$1"' sh "$TMP/err"
 
+# slow_holder LEASE: an apply on host1 that takes seconds (one action at a
+# time over more instances) with a lease of LEASE seconds; $holder its pid.
+slow_holder() {
+  DROVER_LOCK_DIR="$TMP/host1" DROVER_LOCK_LEASE=$1 DROVER_LOCK_SKEW=1 \
+    "$DROVER" apply -t "$T" --stack "$STACK" --var replicas=9 --parallelism 1 --yes \
+    >"$TMP/k.out" 2>"$TMP/k.err" </dev/null &
+  holder=$!
+}
+
 # ---- a holder killed with -9 -------------------------------------------
-# A slow holder: one action at a time over 6 more instances.
-DROVER_LOCK_DIR="$TMP/host1" DROVER_LOCK_LEASE=4 DROVER_LOCK_SKEW=1 \
-  "$DROVER" apply -t "$T" --stack "$STACK" --var replicas=9 --parallelism 1 --yes \
-  >"$TMP/k.out" 2>"$TMP/k.err" </dev/null &
-holder=$!
+slow_holder 4
 check "the holder took the lease" wait_lease 60
 id=$(lease_id)
 kill -9 "$holder" 2>/dev/null
@@ -112,10 +117,7 @@ check "LXD: exactly node[0..$((N - 1))] again (the killed run's extras removed)"
 check "and released (no lock profile left)" lease_absent
 
 # ---- force-unlock with the right id ------------------------------------
-DROVER_LOCK_DIR="$TMP/host1" DROVER_LOCK_LEASE=60 \
-  "$DROVER" apply -t "$T" --stack "$STACK" --var replicas=9 --parallelism 1 --yes \
-  >"$TMP/k.out" 2>"$TMP/k.err" </dev/null &
-holder=$!
+slow_holder 60
 check "a second holder took the lease" wait_lease 60
 id=$(lease_id)
 kill -9 "$holder" 2>/dev/null
