@@ -852,7 +852,7 @@ START_TEST(lock_ops_map_lxd_answers)
   ck_assert_int_eq(lock_op('w', written, &rec, &etag, &deletes, &err), DROVER_OK);
   ck_assert_str_eq(etag, "\"e2\"");
   free(etag);
-  /* Delete compares the ETag itself (LXD does not on DELETE). */
+  /* Delete compares the ETag itself (If-Match on DELETE is not relied on). */
   ck_assert_int_eq(lock_op('d', moved, &rec, &etag, &deletes, &err), DROVER_E_CONFLICT);
   ck_assert_int_eq(deletes, 0);
 }

@@ -7,9 +7,9 @@
  * once the profile changed. Creating it is itself a compare-and-swap (two
  * creators of one name: one wins, the other hears "already exists"). It
  * carries no user.drover.stack label, so lxd.profile never lists it as an
- * object of the stack. LXD does not check If-Match on DELETE, so delete
- * compares the ETag first: the engine deletes only while it holds the
- * lease, when nobody else may write the record.
+ * object of the stack. LXD's API does not promise to check If-Match on
+ * DELETE, so delete compares the ETag first: the engine deletes only while
+ * it holds the lease, when nobody else may write the record.
  */
 #include <stdlib.h>
 #include <string.h>
