@@ -215,9 +215,17 @@ static drover_code b_del(void *state, const drover_rtype *type, const drover_liv
 }
 
 static const drover_provider bench_provider = {
-  DROVER_PROVIDER_VERSION, "bench", 0, 1, bench_types,
-  b_init, NULL, b_list, b_create, b_update, b_del, NULL, NULL,
-  NULL, NULL, NULL, NULL, NULL, NULL, NULL, sizeof(drover_provider), NULL, NULL, NULL};
+  .version = DROVER_PROVIDER_VERSION,
+  .name = "bench",
+  .state_size = 1,
+  .types = bench_types,
+  .init = b_init,
+  .list = b_list,
+  .create = b_create,
+  .update = b_update,
+  .del = b_del,
+  .table_size = sizeof(drover_provider),
+};
 
 /* Puts every instance of the stack into the cloud as drover would have
  * created it, so the first plan finds nothing to do. */

@@ -237,6 +237,35 @@ START_TEST(apply_transient_retry)
 }
 END_TEST
 
+/* max_retries: 0 is "no retry", the default is 5 (DROVER_RETRIES_DEFAULT);
+ * a version 1 caller's 0 still means the default. */
+START_TEST(apply_max_retries_zero_means_none)
+{
+  static const struct { unsigned version, retries, calls; } rows[] = {
+    {DROVER_APPLY_OPTS_VERSION, 0, 1},
+    {DROVER_APPLY_OPTS_VERSION, 1, 2},
+    {DROVER_APPLY_OPTS_VERSION, DROVER_RETRIES_DEFAULT, 6},
+    {1, 0, 6},
+  };
+  size_t i;
+
+  for(i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    fx f;
+    fake_reset();
+    fx_open(&f, TPL_FLAT, (const char *const[]){"n=1", NULL});
+    fx_plan(&f, 0);
+    f.ao.version = rows[i].version;
+    f.ao.max_retries = rows[i].retries;
+    fake_fail(FAKE_OP_CREATE, "t[0]", 100, DROVER_E_TRANSIENT);
+    ck_assert_int_eq(fx_apply(&f), DROVER_E_PARTIAL);
+    ck_assert_msg(fake_calls(FAKE_OP_CREATE, NULL) == rows[i].calls,
+                  "row %zu: %u create calls, want %u", i,
+                  fake_calls(FAKE_OP_CREATE, NULL), rows[i].calls);
+    fx_close(&f);
+  }
+}
+END_TEST
+
 START_TEST(apply_permanent_failure_skips_dependents)
 {
   fx f;
@@ -604,6 +633,7 @@ static Suite *apply_suite(void)
   tcase_add_test(tc, apply_dependency_order_and_references);
   tcase_add_test(tc, apply_parallelism_bound);
   tcase_add_test(tc, apply_transient_retry);
+  tcase_add_test(tc, apply_max_retries_zero_means_none);
   tcase_add_test(tc, apply_permanent_failure_skips_dependents);
   tcase_add_test(tc, apply_idempotent);
   tcase_add_test(tc, apply_crash_safety);

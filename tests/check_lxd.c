@@ -34,6 +34,8 @@ typedef struct route {
   long claim;           /* Content-Length to announce; < 0: the body's length */
   int first;            /* > 0: body answers the first `first` hits, then later */
   const char *later;
+  int later_status;     /* the status that goes with later; 0: status */
+  const char *etag;     /* ETag header to send, or NULL */
   int hits;             /* touched by the server thread only */
 } route;
 
@@ -103,17 +105,20 @@ static void *stub_main(void *arg)
     if(!r) {
       static route nf = {"", 404,
         "{\"type\":\"error\",\"error\":\"not found\",\"error_code\":404}", -1, 0,
-        NULL, 0};
+        NULL, 0, NULL, 0};
       fprintf(stderr, "stub: no route for %.80s\n", req);
       r = &nf;
     }
     {
-      const char *body = r->first > 0 && r->hits++ >= r->first ? r->later : r->body;
+      int later = r->first > 0 && r->hits++ >= r->first;
+      const char *body = later ? r->later : r->body;
       size_t blen = strlen(body);
       int n = snprintf(head, sizeof(head),
                        "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
-                       "Content-Length: %ld\r\nConnection: close\r\n\r\n",
-                       r->status, r->claim >= 0 ? r->claim : (long)blen);
+                       "%s%s%sContent-Length: %ld\r\nConnection: close\r\n\r\n",
+                       later && r->later_status ? r->later_status : r->status,
+                       r->etag ? "ETag: " : "", r->etag ? r->etag : "",
+                       r->etag ? "\r\n" : "", r->claim >= 0 ? r->claim : (long)blen);
       if(send(c, head, (size_t)n, MSG_NOSIGNAL) < 0 ||
          send(c, body, blen, MSG_NOSIGNAL) < 0)
         perror("send");
@@ -732,6 +737,196 @@ START_TEST(stop_failed_is_error)
 }
 END_TEST
 
+#define NOT_FOUND_BODY "{\"type\":\"error\",\"error\":\"not found\",\"error_code\":404}"
+#define STOPPED_BODY "{\"type\":\"sync\",\"metadata\":{\"name\":\"st-web-0\"," \
+                     "\"status\":\"Stopped\"}}"
+
+/* The DELETE's operation is forgotten (404 on its wait) before drover
+ * reads its result. The instance read back decides: still there is a
+ * failure (never "deleted"), gone is success. */
+static drover_code delete_forgotten(int gone_after, int *deletes, drover_error *err)
+{
+  stub s;
+  prov p;
+  drover_live *cur = drover_live_new();
+  drover_code rc;
+
+  stub_init(&s);
+  stub_route(&s, "GET /1.0/instances/st-web-0", 200, STOPPED_BODY, -1);
+  if(gone_after) {
+    s.routes[s.nroutes - 1].first = 1;
+    s.routes[s.nroutes - 1].later = NOT_FOUND_BODY;
+    s.routes[s.nroutes - 1].later_status = 404;
+  }
+  stub_route(&s, "DELETE /1.0/instances/st-web-0", 200, ASYNC, -1);
+  stub_route(&s, "GET /1.0/operations/", 404, NOT_FOUND_BODY, -1);
+  stub_start(&s);
+  prov_open(&p, &s);
+  cur->name = strdup("st-web-0");
+  drover_error_clear(err);
+  rc = p.vt->del(p.state, type_named(p.vt, "lxd.instance"), cur, drover_now() + 30, err);
+  *deletes = atomic_load(&s.deletes);
+  prov_close(&p);
+  stub_stop(&s);
+  drover_live_free(cur);
+  return rc;
+}
+
+START_TEST(forgotten_operation_is_read_back)
+{
+  drover_error err;
+  int deletes;
+
+  ck_assert_int_eq(delete_forgotten(0, &deletes, &err), DROVER_E_TRANSIENT);
+  ck_assert_int_eq(deletes, 1);
+  ck_assert_msg(strstr(err.text, "ended unseen"), "%s", err.text);
+  ck_assert_int_eq(delete_forgotten(1, &deletes, &err), DROVER_OK);
+  ck_assert_int_eq(deletes, 1);
+}
+END_TEST
+
+/* LXD's message carries "lxd: <address>:" once, also when the resource
+ * is called "instance" (the node template's) and when the engine locates
+ * an error the provider wrote without an address. */
+START_TEST(error_prefix_once)
+{
+  stub s;
+  prov p;
+  drover_res_req req;
+  drover_live *out = NULL;
+  json_t *props = json_pack("{s:s}", "image", "nosuch");
+  drover_error err;
+  char line[DROVER_ERROR_TEXT + 300];
+
+  stub_init(&s);
+  stub_route(&s, "POST /1.0/instances", 400,
+             "{\"type\":\"error\",\"error\":\"Image not found\",\"error_code\":400}", -1);
+  stub_start(&s);
+  prov_open(&p, &s);
+  memset(&req, 0, sizeof(req));
+  req.stack = "node-cloud1";
+  req.address = "instance";
+  req.name = "cloud1";
+  req.hash = "0123456789abcdef";
+  req.deps = "";
+  req.properties = props;
+  req.deadline = drover_now() + 30;
+  drover_error_clear(&err);
+  ck_assert_int_ne(p.vt->create(p.state, type_named(p.vt, "lxd.instance"), &req, &out,
+                                &err), DROVER_OK);
+  drover_error_locate(&err, "lxd", "instance"); /* as apply does */
+  ck_assert_str_eq(drover_error_format(&err, line, sizeof(line)),
+                   "lxd: instance: Image not found");
+  prov_close(&p);
+  stub_stop(&s);
+  json_decref(props);
+  /* Written without an address, located by the engine afterwards. */
+  drover_error_clear(&err);
+  drover_error_set(&err, DROVER_E_NOT_FOUND, "lxd: instance \"st-web-0\" not found");
+  drover_error_locate(&err, "lxd", NULL); /* lxd_fail without an address */
+  drover_error_locate(&err, "lxd", "web[0]");
+  ck_assert_str_eq(drover_error_format(&err, line, sizeof(line)),
+                   "lxd: web[0]: instance \"st-web-0\" not found");
+}
+END_TEST
+
+/* --------------------------------------------------------------------------
+ * The stack lease (lxd_lease.c): LXD's answers mapped to the lock ops'
+ * compare-and-swap outcomes
+ */
+
+#define LOCK_GET "GET /1.0/profiles/drover-lock-st"
+#define LOCK_BODY(extra) "{\"type\":\"sync\",\"metadata\":{\"name\":\"drover-lock-st\"," \
+  "\"config\":{\"user.drover_kind\":\"stack.lock\",\"user.drover_lock.id\":\"x\"" extra "}}}"
+
+/* One lock op against a stub with the given routes (prefix, status, body,
+ * etag; prefix NULL ends them). op: 'r'ead, 'c'reate, 'w'rite, 'd'elete. */
+typedef struct lroute { const char *prefix; int status; const char *body, *etag; } lroute;
+
+static drover_code lock_op(char op, const lroute *routes, json_t **record, char **etag,
+                           int *deletes, drover_error *err)
+{
+  stub s;
+  prov p;
+  /* LXD drops a config key set to "": read back without "job", it is
+   * still the record written. */
+  json_t *mine = json_pack("{s:s, s:s}", "id", "x", "job", "");
+  drover_code rc = DROVER_E_INTERNAL;
+  size_t i;
+
+  stub_init(&s);
+  for(i = 0; routes[i].prefix; i++) {
+    stub_route(&s, routes[i].prefix, routes[i].status, routes[i].body, -1);
+    s.routes[s.nroutes - 1].etag = routes[i].etag;
+  }
+  stub_start(&s);
+  prov_open(&p, &s);
+  drover_error_clear(err);
+  *record = NULL;
+  *etag = NULL;
+  if(op == 'r')
+    rc = p.vt->lock_read(p.state, "st", record, etag, err);
+  else if(op == 'c')
+    rc = p.vt->lock_create(p.state, "st", mine, etag, err);
+  else if(op == 'w')
+    rc = p.vt->lock_write(p.state, "st", mine, "\"e1\"", etag, err);
+  else if(op == 'd')
+    rc = p.vt->lock_delete(p.state, "st", "\"e1\"", err);
+  *deletes = atomic_load(&s.deletes);
+  prov_close(&p);
+  stub_stop(&s);
+  json_decref(mine);
+  return rc;
+}
+
+START_TEST(lock_ops_map_lxd_answers)
+{
+  static const lroute held[] = {{LOCK_GET, 200, LOCK_BODY(",\"user.x\":\"y\""), "\"e1\""},
+                                {NULL, 0, NULL, NULL}};
+  static const lroute foreign[] = {{LOCK_GET, 200, "{\"type\":\"sync\",\"metadata\":"
+                                    "{\"name\":\"drover-lock-st\",\"config\":{}}}", "\"e1\""},
+                                   {NULL, 0, NULL, NULL}};
+  static const lroute absent[] = {{LOCK_GET, 404, NOT_FOUND_BODY, NULL}, {NULL, 0, NULL, NULL}};
+  static const lroute taken[] = {{"POST /1.0/profiles", 409, "{\"type\":\"error\",\"error\":"
+                                  "\"Profile already exists\",\"error_code\":409}", NULL},
+                                 {NULL, 0, NULL, NULL}};
+  static const lroute stale[] = {{"PUT /1.0/profiles/drover-lock-st", 412,
+                                  "{\"type\":\"error\",\"error\":\"ETag doesn't match\","
+                                  "\"error_code\":412}", NULL}, {NULL, 0, NULL, NULL}};
+  static const lroute written[] = {{"PUT /1.0/profiles/drover-lock-st", 200,
+                                    "{\"type\":\"sync\",\"metadata\":{}}", NULL},
+                                   {LOCK_GET, 200, LOCK_BODY(""), "\"e2\""},
+                                   {NULL, 0, NULL, NULL}};
+  static const lroute moved[] = {{LOCK_GET, 200, LOCK_BODY(""), "\"e3\""},
+                                 {NULL, 0, NULL, NULL}};
+  json_t *rec;
+  char *etag;
+  int deletes;
+  drover_error err;
+
+  /* Read: the record without its prefix or other keys, and the ETag. */
+  ck_assert_int_eq(lock_op('r', held, &rec, &etag, &deletes, &err), DROVER_OK);
+  ck_assert_str_eq(json_string_value(json_object_get(rec, "id")), "x");
+  ck_assert_uint_eq(json_object_size(rec), 1);
+  ck_assert_str_eq(etag, "\"e1\"");
+  json_decref(rec);
+  free(etag);
+  ck_assert_int_eq(lock_op('r', foreign, &rec, &etag, &deletes, &err), DROVER_E_CONFIG);
+  ck_assert_msg(strstr(err.text, "not a drover stack lock"), "%s", err.text);
+  ck_assert_int_eq(lock_op('r', absent, &rec, &etag, &deletes, &err), DROVER_E_NOT_FOUND);
+  /* Create of a taken name, write with a stale ETag: conflicts. */
+  ck_assert_int_eq(lock_op('c', taken, &rec, &etag, &deletes, &err), DROVER_E_CONFLICT);
+  ck_assert_int_eq(lock_op('w', stale, &rec, &etag, &deletes, &err), DROVER_E_CONFLICT);
+  /* A write that went through hands back the new ETag, read after it. */
+  ck_assert_int_eq(lock_op('w', written, &rec, &etag, &deletes, &err), DROVER_OK);
+  ck_assert_str_eq(etag, "\"e2\"");
+  free(etag);
+  /* Delete compares the ETag itself (If-Match on DELETE is not relied on). */
+  ck_assert_int_eq(lock_op('d', moved, &rec, &etag, &deletes, &err), DROVER_E_CONFLICT);
+  ck_assert_int_eq(deletes, 0);
+}
+END_TEST
+
 static Suite *lxd_suite(void)
 {
   Suite *s = suite_create("lxd");
@@ -752,6 +947,9 @@ static Suite *lxd_suite(void)
   tcase_add_test(tc, stop_already_done_counts);
   tcase_add_test(tc, stop_failed_is_error);
   tcase_add_test(tc, backup_import_checks);
+  tcase_add_test(tc, forgotten_operation_is_read_back);
+  tcase_add_test(tc, error_prefix_once);
+  tcase_add_test(tc, lock_ops_map_lxd_answers);
   suite_add_tcase(s, tc);
   return s;
 }

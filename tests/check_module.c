@@ -176,6 +176,27 @@ START_TEST(accepts_older_table_by_path)
 }
 END_TEST
 
+/* A version 3 table loads; the lock ops past its table_size are never
+ * read (the copy stops there), so it keeps no lease. */
+START_TEST(accepts_version_3_without_lock_ops)
+{
+  staged s;
+  drover_error err;
+  const char *name = NULL;
+  const drover_provider *p;
+
+  stage(&s, "tv3", "tv3", 0755);
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_provider_load(s.path, &name, &err), DROVER_OK);
+  p = dv_provider_find("tv3");
+  ck_assert_ptr_nonnull(p);
+  ck_assert_uint_eq(p->version, 3);
+  ck_assert_ptr_null(p->lock_read);
+  ck_assert_ptr_null(p->lock_delete);
+  unstage(&s);
+}
+END_TEST
+
 START_TEST(loads_by_name_from_dir)
 {
   staged s;
@@ -199,6 +220,7 @@ START_TEST(loads_by_name_from_dir)
   ck_assert_ptr_nonnull(p);
   ck_assert_uint_eq(p->version, DROVER_PROVIDER_VERSION);
   ck_assert_uint_eq(p->table_size, sizeof(drover_provider));
+  ck_assert_ptr_nonnull(p->lock_read); /* version 6: its lock ops are kept */
   for(i = 0; (q = dv_provider_at(i)) != NULL && q != p; i++)
     ;
   ck_assert_ptr_eq(q, p);
@@ -264,6 +286,7 @@ static Suite *module_suite(void)
   tcase_add_test(tc, refuses_writable_directory);
   tcase_add_test(tc, refuses_symlink);
   tcase_add_test(tc, refuses_wrong_version);
+  tcase_add_test(tc, accepts_version_3_without_lock_ops);
   tcase_add_test(tc, refuses_missing_entry);
   tcase_add_test(tc, refuses_small_table);
   tcase_add_test(tc, refuses_not_a_library);

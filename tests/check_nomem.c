@@ -310,7 +310,8 @@ static const drover_provider nomem_provider = {
   NULL, NULL, NULL, NULL, NULL, NULL, NULL, /* check, snapshots, exec or clone */
   sizeof(drover_provider),
   NULL, /* version 4: no run labels */
-  NULL, NULL /* version 5: no backup export or import */
+  NULL, NULL, /* version 5: no backup export or import */
+  NULL, NULL, NULL, NULL /* version 6: no stack lease */
 };
 
 /* ------------------------------------------------------------------------

@@ -684,7 +684,8 @@ const drover_provider fake_provider = {
   NULL, NULL, NULL, NULL, NULL, NULL, NULL, /* check, snapshots, exec or clone */
   sizeof(drover_provider),
   NULL, /* version 4: no run labels */
-  NULL, NULL /* version 5: no backup export or import */
+  NULL, NULL, /* version 5: no backup export or import */
+  fake_lock_read, fake_lock_create, fake_lock_write, fake_lock_delete /* version 6 */
 };
 
 /* ------------------------------------------------------------------------
@@ -705,7 +706,9 @@ const drover_provider fake_id_provider = {
   .state_size = sizeof(fstate), .types = fakeid_types, .init = fake_init,
   .cleanup = fake_cleanup, .list = fake_list, .create = fake_create,
   .update = fake_update, .del = fake_del, .read = fake_read,
-  .table_size = sizeof(drover_provider)
+  .table_size = sizeof(drover_provider), .lock_read = fake_lock_read,
+  .lock_create = fake_lock_create, .lock_write = fake_lock_write,
+  .lock_delete = fake_lock_delete
 };
 
 int fake_register_server_id(void)
@@ -762,6 +765,7 @@ void fake_reset(void)
   last_config = NULL;
   noplog = 0;
   pthread_mutex_unlock(&fake_lock);
+  fake_lock_reset();
 }
 
 unsigned fake_calls(fake_op op, const char *type)

@@ -51,7 +51,11 @@ typedef enum {
   FAKE_OP_DELETE = 3,
   FAKE_OP_READ = 4,
   FAKE_OP_INIT = 5,
-  FAKE_OP_N = 6
+  FAKE_OP_LOCK_READ = 6,    /* the lock ops (fake_lock.c) */
+  FAKE_OP_LOCK_CREATE = 7,
+  FAKE_OP_LOCK_WRITE = 8,
+  FAKE_OP_LOCK_DELETE = 9,
+  FAKE_OP_N = 10
 } fake_op;
 
 extern const drover_provider fake_provider;
@@ -176,6 +180,36 @@ json_t *fake_last_config(void);
 /* Zeroes the call counters, the concurrency high-water mark and the op
  * log, keeping the store. */
 void fake_reset_counts(void);
+
+/* ------------------------------------------------------------------------
+ * The stack lease (fake_lock.c): one record per stack, in a store of its
+ * own, versioned by a counter (ETag "l<N>", bumped on every write), with
+ * the compare-and-swap rules of the lock ops: create of an existing
+ * record, or write/delete with a stale version, is DROVER_E_CONFLICT.
+ * fake_reset() empties it and switches the ops back on.
+ */
+
+/* The lock ops of "fake" and "fakeid" (the provider tables use them). */
+drover_code fake_lock_read(void *state, const char *stack, json_t **record,
+                           char **etag, drover_error *err);
+drover_code fake_lock_create(void *state, const char *stack, const json_t *record,
+                             char **etag, drover_error *err);
+drover_code fake_lock_write(void *state, const char *stack, const json_t *record,
+                            const char *if_match, char **etag, drover_error *err);
+drover_code fake_lock_delete(void *state, const char *stack, const char *if_match,
+                             drover_error *err);
+void fake_lock_reset(void);
+/* Off: lock_read answers DROVER_E_UNSUPPORTED (a cloud without leases). */
+void fake_lock_set_enabled(int on);
+/* Calls of a lock op since the last reset. */
+unsigned fake_lock_calls(fake_op op);
+/* The next n calls of lock op fail with code before touching the store. */
+void fake_lock_fail(fake_op op, unsigned n, drover_code code);
+/* A copy of the stack's record, or NULL (json_decref). */
+json_t *fake_lock_get(const char *stack);
+/* Out of band: sets the stack's record (JSON object text; NULL removes
+ * it), bumping its version, as another host or an admin would. */
+int fake_lock_put(const char *stack, const char *record_json);
 
 /* ------------------------------------------------------------------------
  * Helpers for engine tests

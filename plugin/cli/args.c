@@ -114,6 +114,7 @@ int cli_parse(struct cli *cli, int argc, char **argv, unsigned accepts,
   cli->cmd = argv[0];
   cli->accepts = accepts;
   cli->lock_timeout = 60;
+  cli->max_retries = DROVER_RETRIES_DEFAULT; /* --max-retries 0: none */
   /* Terraform spells it with one dash; accept both. */
   for(i = 1; i < argc; i++)
     if(!strcmp(argv[i], "-detailed-exitcode"))

@@ -193,6 +193,8 @@ void cli_scale_print_asks(FILE *f, const char *asks_json);
 drover_code cli_slurm_pending(void *userdata, const char *partition, long *pending,
                               drover_error *err);
 #endif
+/* cmd_lock.c */
+int cli_cmd_force_unlock(int argc, char **argv);
 
 /* Shared by plan, apply and destroy: lock, refresh, plan. On failure
  * prints the error and returns an exit code; 0 with *plan set. */

@@ -42,6 +42,7 @@ static const struct subcommand commands[] = {
   {"drift", cli_cmd_drift, "plan a drift policy's stacks, report and repair drift"},
   {"schedule", cli_cmd_schedule, "run policies on their schedule as Slurm jobs or from cron"},
   {"scale", cli_cmd_scale, "run a scale policy: decide the count and apply it"},
+  {"force-unlock", cli_cmd_force_unlock, "remove a stack's lease from the cloud, by lock id"},
 #ifdef DROVER_WITH_S3
   {"s3", cli_cmd_s3, "S3 transfers: ls, cp, rm, presign"},
 #endif

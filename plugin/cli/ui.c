@@ -141,32 +141,7 @@ int cli_fail(const drover_error *err)
 {
   char buf[DROVER_ERROR_TEXT + 512];
 
-  char pre[512];
-  size_t n;
-
-  if(err->line > 0 || !err->text[0])
-    drover_error_format(err, buf, sizeof(buf));
-  else {
-    /* "source: address: text", leaving out a prefix the text (written by
-     * a provider that names itself) already carries. */
-    pre[0] = '\0';
-    if(err->address[0]) {
-      snprintf(pre, sizeof(pre), "%s:", err->address);
-      if(strstr(err->text, pre))
-        pre[0] = '\0';
-      else
-        snprintf(pre, sizeof(pre), "%s: ", err->address);
-    }
-    n = strlen(err->source);
-    if(err->source[0] && !(!strncmp(err->text, err->source, n) && err->text[n] == ':') &&
-       !(!strncmp(pre, err->source, n) && pre[n] == ':')) {
-      char both[512];
-      snprintf(both, sizeof(both), "%s: %s", err->source, pre);
-      snprintf(buf, sizeof(buf), "%s%s", both, err->text);
-    }
-    else
-      snprintf(buf, sizeof(buf), "%s%s", pre, err->text);
-  }
+  drover_error_format(err, buf, sizeof(buf));
   cli_errorf("%s", buf);
   return cli_exit_code(err->code);
 }

@@ -173,9 +173,19 @@ typedef struct drover_options {
   const char *provider_config; /* path of a JSON file merged over the template's
                                    "providers" (admin credentials); NULL for none */
   const char *lock_dir;      /* NULL: $DROVER_LOCK_DIR, else /run/drover or /tmp */
+  /* ---- version >= 2: the stack lease in the provider (doc/locks.md) ---- */
+  double lock_lease;         /* seconds a lease lasts unless renewed; 0:
+                                $DROVER_LOCK_LEASE, else 30; < 0: no lease in
+                                the provider, the lock file only */
+  double lock_renew;         /* seconds between renewals; 0: $DROVER_LOCK_RENEW,
+                                else a third of the lease */
+  double lock_skew;          /* seconds the hosts' clocks may differ; a lease
+                                is taken over only this long after it ran
+                                out; 0: $DROVER_LOCK_SKEW, else 10; < 0: none */
 } drover_options;
-#define DROVER_OPTIONS_VERSION 1
-#define DROVER_OPTIONS_INIT {DROVER_OPTIONS_VERSION, NULL, NULL, NULL, DROVER_LOG_INFO, NULL, NULL}
+#define DROVER_OPTIONS_VERSION 2
+#define DROVER_OPTIONS_INIT {DROVER_OPTIONS_VERSION, NULL, NULL, NULL, DROVER_LOG_INFO, \
+                             NULL, NULL, 0, 0, 0}
 
 /*
  * Checks params against their declarations, expands count, resolves the
@@ -245,15 +255,34 @@ drover_code drover_stack_outputs_json(char **out, drover_stack *stack,
                                       int reveal_sensitive, drover_error *err);
 
 /*
- * The per-stack lock: a lock file on this machine (flock), so two drover
- * processes never refresh-plan-apply one stack at the same time. Waits up
- * to wait_seconds (0: try once) and then fails with DROVER_E_LOCKED naming
- * the holder's pid. drover_apply() takes it itself if the caller does not
- * hold it. Released by drover_stack_unlock() or drover_stack_free().
+ * The per-stack lock, so two drover processes never refresh-plan-apply
+ * one stack at the same time: a lock file on this machine (flock), then,
+ * in every provider of the stack that offers one, a lease held in the
+ * cloud by compare-and-swap, so processes on other machines are kept out
+ * too (doc/locks.md). The lease records a random lock id, host, pid and
+ * Slurm job, and is renewed by a thread while held. Waits up to
+ * wait_seconds (0: try once), with backoff, logging who holds it, then
+ * fails with DROVER_E_LOCKED naming the holder (and the lock id that
+ * drover_stack_force_unlock() needs). A holder that died is taken over
+ * only once its lease ran out (plus opts.lock_skew). drover_apply() takes
+ * the lock itself if the caller does not hold it, and stops starting
+ * actions if the lease is lost. Released by drover_stack_unlock() or
+ * drover_stack_free().
  */
 drover_code drover_stack_lock(drover_stack *stack, double wait_seconds,
                               drover_error *err);
 void drover_stack_unlock(drover_stack *stack);
+
+/*
+ * Removes the stack's lease from every provider of the stack whose lease
+ * carries lock_id, whoever holds it, for a holder that will not come back
+ * before its lease runs out. A lease with another id is left alone
+ * (DROVER_E_ARG, naming the lock id it has); DROVER_E_NOT_FOUND when the
+ * stack holds no lease anywhere. A live holder notices at its next renewal
+ * and stops starting actions. Does not take the lock itself.
+ */
+drover_code drover_stack_force_unlock(drover_stack *stack, const char *lock_id,
+                                      drover_error *err);
 
 /* --------------------------------------------------------------------------
  * Plans
@@ -338,7 +367,9 @@ typedef void (*drover_progress_fn)(void *userdata, const drover_event *ev);
 typedef struct drover_apply_opts {
   unsigned version;          /* DROVER_APPLY_OPTS_VERSION */
   unsigned parallelism;      /* 0: 10 */
-  unsigned max_retries;      /* 0: 5 */
+  unsigned max_retries;      /* retries of a transient failure, 0 for none;
+                                DROVER_RETRIES_DEFAULT: 5. (Version 1 callers:
+                                0 also means 5, as it did then.) */
   double retry_base;         /* seconds; 0: 0.5 */
   double op_timeout;         /* seconds per cloud operation; 0: 300 */
   drover_progress_fn progress;
@@ -346,8 +377,11 @@ typedef struct drover_apply_opts {
   volatile int *cancel;      /* set non-zero (e.g. from a signal handler) to stop
                                 starting new actions */
 } drover_apply_opts;
-#define DROVER_APPLY_OPTS_VERSION 1
-#define DROVER_APPLY_OPTS_INIT {DROVER_APPLY_OPTS_VERSION, 0, 0, 0, 0, NULL, NULL, NULL}
+/* 2: max_retries 0 means no retry; "unset" is DROVER_RETRIES_DEFAULT. */
+#define DROVER_APPLY_OPTS_VERSION 2
+#define DROVER_RETRIES_DEFAULT ((unsigned)-1)
+#define DROVER_APPLY_OPTS_INIT {DROVER_APPLY_OPTS_VERSION, 0, DROVER_RETRIES_DEFAULT, 0, 0, \
+                                NULL, NULL, NULL}
 
 typedef struct drover_apply_result {
   size_t created, updated, replaced, deleted, failed, skipped;

@@ -31,7 +31,9 @@ extern "C" {
  * are copied into a full-size struct, so members they lack read as zero. */
 /* 4: drover_provider gained label_set. */
 /* 5: drover_provider gained backup_export and backup_import. */
-#define DROVER_PROVIDER_VERSION 5
+/* 6: drover_provider gained the lock ops (lock_read, lock_create,
+ * lock_write, lock_delete); older tables load with them NULL. */
+#define DROVER_PROVIDER_VERSION 6
 #define DROVER_PROVIDER_VERSION_MIN 1
 
 /* Ownership label keys. Each provider stores them in its cloud's own
@@ -388,6 +390,36 @@ typedef struct drover_provider {
   drover_code (*backup_import)(void *state, const char *path, const char *name,
                                const json_t *labels, int start, double deadline,
                                drover_error *err);
+
+  /* ---- version >= 6 ---- */
+  /* The stack lease (plugin/lib/lease.c, doc/locks.md): one small record
+   * per stack, kept in the cloud and changed only by compare-and-swap, so
+   * drover processes on different machines exclude each other. Optional:
+   * all four or none; DROVER_E_UNSUPPORTED from lock_read (e.g. a setting
+   * turned it off) also means "no lease here". stack is a valid stack
+   * name. record is an object of string values that the engine writes
+   * (lock id, owner, times) and the provider stores and gives back
+   * unchanged; it never holds secrets. etag is the record's version: every
+   * write changes it (*etag owned by the caller). The object is drover's
+   * own and carries no stack label, so list() never returns it. Called
+   * from a renewal thread while apply runs: thread safe like the rest. */
+  /* Reads the record; DROVER_E_NOT_FOUND when there is none. */
+  drover_code (*lock_read)(void *state, const char *stack, json_t **record,
+                           char **etag, drover_error *err);
+  /* Creates the record only if there is none: DROVER_E_CONFLICT when one
+   * exists (also when an earlier try of this very call made it). */
+  drover_code (*lock_create)(void *state, const char *stack, const json_t *record,
+                             char **etag, drover_error *err);
+  /* Replaces the record only if its version is still if_match:
+   * DROVER_E_CONFLICT when it changed, DROVER_E_NOT_FOUND when it is gone. */
+  drover_code (*lock_write)(void *state, const char *stack, const json_t *record,
+                            const char *if_match, char **etag, drover_error *err);
+  /* Deletes the record only if its version is still if_match (same
+   * errors). Where the cloud's delete is not conditional the provider
+   * compares first; the engine deletes only a record it holds, whose
+   * lease has not run out, so nobody else may write it in between. */
+  drover_code (*lock_delete)(void *state, const char *stack, const char *if_match,
+                             drover_error *err);
 } drover_provider;
 
 typedef struct drover_setting {

@@ -421,7 +421,10 @@ static int cancelled(const run *r)
 {
   /* Set by a signal handler, read by every worker: an atomic load keeps
    * that from being a data race without changing the public type. */
-  return r->opts->cancel && __atomic_load_n(r->opts->cancel, __ATOMIC_RELAXED);
+  if(r->opts->cancel && __atomic_load_n(r->opts->cancel, __ATOMIC_RELAXED))
+    return 1;
+  /* Another machine took the stack's lease: start nothing more. */
+  return dv_lease_lost(r->stack, NULL);
 }
 
 typedef enum { OP_CREATE, OP_UPDATE, OP_DELETE } opkind;
@@ -925,7 +928,9 @@ drover_code drover_apply(drover_plan *plan, const drover_apply_opts *opts,
   r.stack = plan->stack;
   r.opts = opts ? opts : &defopts;
   r.parallelism = r.opts->parallelism ? r.opts->parallelism : 10;
-  r.max_retries = r.opts->max_retries ? r.opts->max_retries : 5;
+  r.max_retries = r.opts->max_retries;
+  if(r.max_retries == DROVER_RETRIES_DEFAULT || (r.opts->version < 2 && !r.max_retries))
+    r.max_retries = 5;
   r.retry_base = r.opts->retry_base > 0 ? r.opts->retry_base : 0.5;
   r.op_timeout = r.opts->op_timeout > 0 ? r.opts->op_timeout : 300;
 
@@ -985,6 +990,8 @@ drover_code drover_apply(drover_plan *plan, const drover_apply_opts *opts,
       *err = r.first;
     rc = DROVER_E_PARTIAL;
   }
+  else if(r.res.skipped && dv_lease_lost(r.stack, err))
+    rc = DROVER_E_LOCKED;
   else if(r.cancelled || (cancelled(&r) && r.res.skipped)) {
     rc = drover_error_set(err, DROVER_E_CANCELLED,
                           "apply: cancelled; %zu action(s) not started",

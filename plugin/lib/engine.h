@@ -211,10 +211,17 @@ typedef struct dv_inst {
                               old ID) are not what references will see */
 } dv_inst;
 
+/* Wall-clock seconds (Unix time, with fractions). Leases record times on
+ * it; tests give a stack a fake one (drover_stack.wall). */
+typedef double (*dv_wall_fn)(void *arg);
+typedef struct dv_leases dv_leases; /* lease.h */
+
 typedef struct dv_pinst {     /* an instantiated provider */
   const drover_provider *vt;
   void *state;                /* vt->state_size bytes, owned */
   int initialised;
+  int skipped;                /* not set up here: left out (and warned about)
+                                 once, by dv_stack_providers_up */
   json_t *config;             /* merged settings (owned) */
 } dv_pinst;
 
@@ -243,6 +250,10 @@ struct drover_stack {
   drover_options opts;        /* copy; strings borrowed from the caller */
   drover_provider_env env;
   int lock_fd;                /* -1 when not held */
+  dv_leases *leases;          /* lease.c: the provider leases held with the
+                                 lock file; NULL when none */
+  dv_wall_fn wall;            /* NULL: the real clock (dv_wall_now) */
+  void *wall_arg;
   char *owned_text;           /* set when the stack owns its template */
   drover_template *owned_tpl;
   const drover_rtype **orphan_types; /* refresh.c: type of orphans.items[i]
@@ -324,6 +335,19 @@ void dv_pinst_release(dv_pinst *p);
 const json_t *dv_template_providers(const drover_stack *stack);
 /* Releases every provider instance of stack (drover_stack_free). */
 void dv_stack_providers_release(drover_stack *stack);
+/* Every provider the stack talks to (its blocks', its template's, those
+ * already instantiated), each initialised; when no provider was named
+ * (providers_implied), one not set up here is skipped with a warning.
+ * *out (caller frees the array; the tables are borrowed) in that order.
+ * Not thread safe, like dv_stack_provider(). */
+drover_code dv_stack_providers_up(const drover_provider ***out, size_t *n,
+                                  drover_stack *stack, drover_error *err);
+/* When no provider was named (a bare stack, `drover gc`, the epilog),
+ * every provider is asked; one whose init failed with why because it is
+ * not set up on this machine is skipped: returns 1 after a warning
+ * through opts's sink. 0: the failure stands. */
+int dv_provider_skip_unset(const drover_provider *vt, const drover_options *opts,
+                           const drover_error *why);
 
 /* live.c: a deep copy of l. Caller frees with drover_live_free(); NULL on
  * OOM (or when l is NULL). */
@@ -372,6 +396,24 @@ const char *dv_provider_refusal(const char *name);
 /* For unit tests: adds a provider (e.g. the fake one) to the registry.
  * Rejects a table with a wrong version or missing required ops. */
 drover_code dv_provider_register(const drover_provider *p, drover_error *err);
+
+/* ------------------------------------------------------------------------
+ * The stack lease in the providers (lease.c, lease_renew.c,
+ * lease_record.c; doc/locks.md)
+ */
+
+/* The real wall clock (CLOCK_REALTIME); arg unused. */
+double dv_wall_now(void *arg);
+/* After the lock file: takes the lease in every provider of the stack
+ * that has the lock ops, in name order, waiting (backoff, logging the
+ * holder) until deadline (monotonic seconds), and starts its renewal.
+ * Nothing held on failure: DROVER_E_LOCKED names the holder. */
+drover_code dv_lease_acquire(drover_stack *stack, double deadline, drover_error *err);
+/* Stops the renewal and deletes the records the stack still holds. */
+void dv_lease_release(drover_stack *stack);
+/* Non-zero once a renewal found the stack's lease gone or taken over;
+ * then why (may be NULL) gets DROVER_E_LOCKED saying so. Thread safe. */
+int dv_lease_lost(const drover_stack *stack, drover_error *why);
 
 /* ------------------------------------------------------------------------
  * Logging (log.c)

@@ -74,6 +74,31 @@ void drover_error_locate(drover_error *err, const char *source, const char *addr
     copy_str(err->address, sizeof(err->address), address);
 }
 
+/* text past "p:" and the blanks after it when text starts so; else NULL. */
+static const char *after_prefix(const char *text, const char *p)
+{
+  size_t n = strlen(p);
+
+  if(strncmp(text, p, n) || text[n] != ':')
+    return NULL;
+  text += n + 1;
+  while(*text == ' ')
+    text++;
+  return text;
+}
+
+/* Whether text holds "addr:" anywhere. */
+static int mentions(const char *text, const char *addr)
+{
+  size_t n = strlen(addr);
+  const char *p;
+
+  for(p = strstr(text, addr); p; p = strstr(p + 1, addr))
+    if(p[n] == ':')
+      return 1;
+  return 0;
+}
+
 const char *drover_error_format(const drover_error *err, char *buf, size_t size)
 {
   if(!buf || !size)
@@ -84,12 +109,21 @@ const char *drover_error_format(const drover_error *err, char *buf, size_t size)
   }
   if(err->line > 0)
     snprintf(buf, size, "%s:%d:%d: %s", err->source, err->line, err->column, err->text);
-  else if(err->address[0] && err->source[0])
-    snprintf(buf, size, "%s: %s: %s", err->source, err->address, err->text);
-  else if(err->address[0])
-    snprintf(buf, size, "%s: %s", err->address, err->text);
-  else if(err->source[0])
-    snprintf(buf, size, "%s: %s", err->source, err->text);
+  else if((err->address[0] || err->source[0]) && err->text[0]) {
+    /* "source: address: text", without repeating what the text already
+     * says: a provider writes its own "lxd: web[0]: ..." (or, before the
+     * engine located the error, "lxd: instance ... not found"). */
+    const char *t = err->text, *rest;
+    const char *src = err->source, *addr = err->address;
+    if(src[0] && (rest = after_prefix(t, src)) != NULL)
+      t = rest;
+    if(addr[0] && (rest = after_prefix(t, addr)) != NULL)
+      t = rest;
+    else if(addr[0] && mentions(t, addr))
+      addr = ""; /* "apply: web[0]: ..." names it already */
+    snprintf(buf, size, "%s%s%s%s%s", src, src[0] ? ": " : "", addr, addr[0] ? ": " : "",
+             t);
+  }
   else
     snprintf(buf, size, "%s", err->text[0] ? err->text : drover_strerror(err->code));
   return buf;

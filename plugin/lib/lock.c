@@ -1,5 +1,6 @@
-/* lock.c - the per-stack lock on this machine: flock() on
- * <lock_dir>/<stack>.lock.
+/* lock.c - the per-stack lock: on this machine flock() on
+ * <lock_dir>/<stack>.lock, then the lease in the providers (lease.c) that
+ * keeps other machines out (doc/locks.md).
  *
  * flock locks belong to the open file description, so two stacks in one
  * process exclude each other just like two processes do, and the kernel
@@ -150,6 +151,10 @@ drover_code drover_stack_lock(drover_stack *stack, double wait_seconds,
   stack->lock_fd = fd;
   fd = -1;
   dv_log(stack, DROVER_LOG_DEBUG, "lock: holding %s", path);
+  /* Then the other machines: the rest of the wait goes to the lease. */
+  rc = dv_lease_acquire(stack, deadline, err);
+  if(rc)
+    drover_stack_unlock(stack);
 out:
   if(fd >= 0)
     close(fd);
@@ -162,6 +167,7 @@ void drover_stack_unlock(drover_stack *stack)
 {
   if(!stack || stack->lock_fd < 0)
     return;
+  dv_lease_release(stack);
   /* Clear the pid first so a waiter never names a process that let go. */
   if(ftruncate(stack->lock_fd, 0) != 0)
     dv_log(stack, DROVER_LOG_DEBUG, "lock: could not clear the lock file");

@@ -13,46 +13,6 @@
 #define REFRESH_MAX_THREADS 8
 
 /* ------------------------------------------------------------------------
- * Providers not set up here
- */
-
-/* When no provider was named (a bare stack, `drover gc`, the epilog),
- * every provider is asked. One that is not set up on this machine (init
- * fails with DROVER_E_CONFIG, and the admin file does not name it) cannot
- * hold objects we could reach: it is skipped with a warning instead of
- * failing the whole cleanup. A provider the admin file names must work. */
-static int not_set_up(const drover_provider *vt, const drover_options *opts,
-                      const drover_error *why)
-{
-  json_t *admin;
-  int named;
-
-  if(why->code != DROVER_E_CONFIG)
-    return 0;
-  if(!opts->provider_config || !opts->provider_config[0])
-    return 1;
-  admin = json_load_file(opts->provider_config, 0, NULL);
-  /* An unreadable file is not "unnamed": let its own error show. */
-  named = !admin || json_object_get(admin, vt->name) != NULL;
-  json_decref(admin);
-  return !named;
-}
-
-/* The warning for a skipped provider, redacted, through opts's sink. */
-static void warn_skipped(const drover_options *opts, const drover_provider *vt,
-                         const drover_error *why)
-{
-  char msg[DROVER_ERROR_TEXT + 128];
-
-  if(!opts->log || opts->log_level < DROVER_LOG_WARN)
-    return;
-  snprintf(msg, sizeof(msg), "provider %s is not set up here, skipped: %s", vt->name,
-           why->text);
-  dv_redact(msg, sizeof(msg));
-  opts->log(opts->log_userdata, DROVER_LOG_WARN, msg);
-}
-
-/* ------------------------------------------------------------------------
  * What the last refresh attached to a stack
  */
 
@@ -139,47 +99,6 @@ static int addr_cmp(const void *a, const void *b)
 static const dv_block *inst_block(const drover_stack *stack, const dv_inst *inst)
 {
   return &stack->tpl->blocks[inst->block];
-}
-
-/* Every provider the stack talks to: those of its blocks, those its
- * template names, and any already instantiated (bare stacks). */
-static drover_code collect_providers(const drover_provider ***out, size_t *n,
-                                     const drover_stack *stack, drover_error *err)
-{
-  const drover_provider **v;
-  const json_t *tplp = dv_template_providers(stack);
-  size_t cap, i, j, k = 0;
-  const char *key;
-  json_t *val;
-
-  cap = stack->nproviders + (stack->tpl ? stack->tpl->nblocks : 0) +
-        (tplp ? json_object_size(tplp) : 0) + 1;
-  v = calloc(cap, sizeof(*v));
-  if(!v)
-    return drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
-#define ADD(p) do { for(j = 0; j < k; j++) if(v[j] == (p)) break; \
-                    if(j == k) v[k++] = (p); } while(0)
-  for(i = 0; i < stack->nproviders; i++)
-    ADD(stack->providers[i].vt);
-  for(i = 0; stack->tpl && i < stack->tpl->nblocks; i++)
-    if(stack->tpl->blocks[i].provider)
-      ADD(stack->tpl->blocks[i].provider);
-  if(json_is_object(tplp)) {
-    json_object_foreach((json_t *)tplp, key, val) {
-      const drover_provider *p = dv_provider_find(key);
-      (void)val;
-      if(!p) {
-        free(v);
-        return drover_error_set(err, DROVER_E_CONFIG, "refresh: unknown provider \"%s\"",
-                                key);
-      }
-      ADD(p);
-    }
-  }
-#undef ADD
-  *out = v;
-  *n = k;
-  return DROVER_OK;
 }
 
 /* Whether type's objects are told apart by the names drover gives them.
@@ -505,33 +424,12 @@ drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
     }
     qsort(ix, stack->ninsts, sizeof(*ix), addr_cmp);
   }
-  rc = collect_providers(&provs, &nprovs, stack, err);
+  rc = dv_stack_providers_up(&provs, &nprovs, stack, err);
   if(rc)
     goto out;
-  /* Providers are initialised here, one after the other (not thread
-   * safe, and stack->providers may move); the lists then run at once. */
-  for(i = 0; i < nprovs; i++) {
-    dv_pinst *p;
-    drover_error why;
-    drover_error_clear(&why);
-    rc = dv_stack_provider(&p, stack, provs[i], &why);
-    if(rc && stack->providers_implied && not_set_up(provs[i], &stack->opts, &why)) {
-      warn_skipped(&stack->opts, provs[i], &why);
-      /* Dropped from the list; the rest keep their order. */
-      memmove(&provs[i], &provs[i + 1], (nprovs - i - 1) * sizeof(*provs));
-      nprovs--;
-      i--;
-      rc = DROVER_OK;
-      continue;
-    }
-    if(rc) {
-      if(err && !err->code)
-        *err = why;
-      goto out;
-    }
+  for(i = 0; i < nprovs; i++)
     for(t = 0; provs[i]->types[t]; t++)
       njobs++;
-  }
   jobs = calloc(njobs ? njobs : 1, sizeof(*jobs));
   if(!jobs) {
     rc = drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
@@ -724,8 +622,7 @@ drover_code drover_stacks_list(char ***names, const char *providers_json,
       drover_error why;
       drover_error_clear(&why);
       rc = dv_pinst_init(&p, vt, provs, opts, &env, &why);
-      if(rc && all && not_set_up(vt, opts, &why)) {
-        warn_skipped(opts, vt, &why);
+      if(rc && all && dv_provider_skip_unset(vt, opts, &why)) {
         rc = DROVER_OK;
         continue;
       }

@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -933,11 +934,24 @@ static drover_code check_names(drover_stack *st, drover_error *err)
  * Open and free
  */
 
+/* *opts as far as its version has members (a caller built against an
+ * older drover.h passes a shorter struct); the rest from the defaults. */
+static drover_options options_copy(const drover_options *opts)
+{
+  static const drover_options defaults = DROVER_OPTIONS_INIT;
+  drover_options o = defaults;
+
+  if(opts && opts->version >= 2)
+    o = *opts;
+  else if(opts)
+    memcpy(&o, opts, offsetof(drover_options, lock_lease));
+  return o;
+}
+
 drover_code drover_stack_open(drover_stack **out, const drover_template *tpl,
                               const drover_vars *vars, const drover_options *opts,
                               drover_error *err)
 {
-  static const drover_options defaults = DROVER_OPTIONS_INIT;
   drover_stack *st = NULL;
   drover_code rc;
   size_t t, k;
@@ -950,7 +964,7 @@ drover_code drover_stack_open(drover_stack **out, const drover_template *tpl,
     return nomem(err);
   st->lock_fd = -1;
   st->tpl = tpl;
-  st->opts = opts ? *opts : defaults;
+  st->opts = options_copy(opts);
   st->env.log = st->opts.log;
   st->env.log_userdata = st->opts.log_userdata;
   st->env.user_agent = "drover/" DROVER_VERSION;
@@ -993,8 +1007,7 @@ drover_code drover_stack_open_bare(drover_stack **out, const char *name,
                                    const char *providers_json,
                                    const drover_options *opts, drover_error *err)
 {
-  static const drover_options defaults = DROVER_OPTIONS_INIT;
-  drover_options o = opts ? *opts : defaults;
+  drover_options o = options_copy(opts);
   drover_template *tpl = NULL;
   json_t *prov = NULL, *root = NULL;
   json_error_t je;
@@ -1099,8 +1112,9 @@ void drover_stack_free(drover_stack *stack)
   drover_live_list_clear(&stack->copies);
   free(stack->copy_types);
   dv_stack_prelist_clear(stack);
-  dv_stack_providers_release(stack);
+  /* The lease lives in the providers: let it go while they are up. */
   drover_stack_unlock(stack);
+  dv_stack_providers_release(stack);
   json_decref(stack->params);
   json_decref(stack->counts);
   free(stack->name);

@@ -3,6 +3,7 @@
  * and cleanup. Used by refresh, apply and `drover stacks`; released by
  * drover_stack_free().
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -200,6 +201,160 @@ drover_code dv_stack_provider(dv_pinst **out, drover_stack *stack,
     dv_log(stack, DROVER_LOG_DEBUG, "provider %s: initialised", vt->name);
   }
   *out = p;
+  return DROVER_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * Every provider of a stack, up (refresh, the stack lease)
+ */
+
+/* When no provider was named (a bare stack, `drover gc`, the epilog),
+ * every provider is asked. One that is not set up on this machine (init
+ * fails with DROVER_E_CONFIG, and the admin file does not name it) cannot
+ * hold objects we could reach: it is skipped with a warning instead of
+ * failing the whole cleanup. A provider the admin file names must work. */
+static int not_set_up(const drover_provider *vt, const drover_options *opts,
+                      const drover_error *why)
+{
+  json_t *admin;
+  int named;
+
+  if(why->code != DROVER_E_CONFIG)
+    return 0;
+  if(!opts->provider_config || !opts->provider_config[0])
+    return 1;
+  admin = json_load_file(opts->provider_config, 0, NULL);
+  /* An unreadable file is not "unnamed": let its own error show. */
+  named = !admin || json_object_get(admin, vt->name) != NULL;
+  json_decref(admin);
+  return !named;
+}
+
+/* The warning for a skipped provider, redacted, through opts's sink. */
+static void warn_skipped(const drover_options *opts, const drover_provider *vt,
+                         const drover_error *why)
+{
+  char msg[DROVER_ERROR_TEXT + 128];
+
+  if(!opts->log || opts->log_level < DROVER_LOG_WARN)
+    return;
+  snprintf(msg, sizeof(msg), "provider %s is not set up here, skipped: %s", vt->name,
+           why->text);
+  dv_redact(msg, sizeof(msg));
+  opts->log(opts->log_userdata, DROVER_LOG_WARN, msg);
+}
+
+int dv_provider_skip_unset(const drover_provider *vt, const drover_options *opts,
+                           const drover_error *why)
+{
+  if(!not_set_up(vt, opts, why))
+    return 0;
+  warn_skipped(opts, vt, why);
+  return 1;
+}
+
+/* Every provider the stack talks to: those of its blocks, those its
+ * template names, and any already instantiated (bare stacks). */
+static drover_code collect_providers(const drover_provider ***out, size_t *n,
+                                     const drover_stack *stack, drover_error *err)
+{
+  const drover_provider **v;
+  const json_t *tplp = dv_template_providers(stack);
+  size_t cap, i, j, k = 0;
+  const char *key;
+  json_t *val;
+
+  cap = stack->nproviders + (stack->tpl ? stack->tpl->nblocks : 0) +
+        (tplp ? json_object_size(tplp) : 0) + 1;
+  v = calloc(cap, sizeof(*v));
+  if(!v)
+    return drover_error_set(err, DROVER_E_NOMEM, "refresh: out of memory");
+#define ADD(p) do { for(j = 0; j < k; j++) if(v[j] == (p)) break; \
+                    if(j == k) v[k++] = (p); } while(0)
+  for(i = 0; i < stack->nproviders; i++)
+    ADD(stack->providers[i].vt);
+  for(i = 0; stack->tpl && i < stack->tpl->nblocks; i++)
+    if(stack->tpl->blocks[i].provider)
+      ADD(stack->tpl->blocks[i].provider);
+  if(json_is_object(tplp)) {
+    json_object_foreach((json_t *)tplp, key, val) {
+      const drover_provider *p = dv_provider_find(key);
+      (void)val;
+      if(!p) {
+        free(v);
+        return drover_error_set(err, DROVER_E_CONFIG, "refresh: unknown provider \"%s\"",
+                                key);
+      }
+      ADD(p);
+    }
+  }
+#undef ADD
+  *out = v;
+  *n = k;
+  return DROVER_OK;
+}
+
+/* The stack's uninitialised entry for vt (skipped or just failed), or
+ * NULL. */
+static dv_pinst *uninitialised(drover_stack *stack, const drover_provider *vt)
+{
+  size_t i;
+
+  if(stack->provider_host)
+    stack = stack->provider_host;
+  for(i = 0; i < stack->nproviders; i++)
+    if(stack->providers[i].vt == vt && !stack->providers[i].initialised)
+      return &stack->providers[i];
+  return NULL;
+}
+
+/* The stack's entry for vt when an earlier call skipped it, or NULL. */
+static dv_pinst *skipped(drover_stack *stack, const drover_provider *vt)
+{
+  dv_pinst *p = uninitialised(stack, vt);
+
+  return p && p->skipped ? p : NULL;
+}
+
+drover_code dv_stack_providers_up(const drover_provider ***out, size_t *n,
+                                  drover_stack *stack, drover_error *err)
+{
+  const drover_provider **provs = NULL;
+  size_t nprovs = 0, i;
+  drover_code rc;
+
+  *out = NULL;
+  *n = 0;
+  rc = collect_providers(&provs, &nprovs, stack, err);
+  if(rc)
+    return rc;
+  /* One after the other: init is not thread safe, and stack->providers
+   * may move. */
+  for(i = 0; i < nprovs; i++) {
+    dv_pinst *p = skipped(stack, provs[i]);
+    drover_error why;
+    drover_error_clear(&why);
+    rc = p ? DROVER_E_CONFIG : dv_stack_provider(&p, stack, provs[i], &why);
+    if(rc && stack->providers_implied &&
+       (p || dv_provider_skip_unset(provs[i], &stack->opts, &why))) {
+      if(!p && (p = uninitialised(stack, provs[i])) != NULL)
+        p->skipped = 1;
+      /* Dropped from the list; the rest keep their order. */
+      memmove(&provs[i], &provs[i + 1], (nprovs - i - 1) * sizeof(*provs));
+      nprovs--;
+      i--;
+      rc = DROVER_OK;
+      continue;
+    }
+    if(rc) {
+      if(err && !err->code)
+        *err = why;
+      free(provs);
+      return rc;
+    }
+  }
+  *out = provs;
+  *n = nprovs;
   return DROVER_OK;
 }
 

@@ -101,7 +101,9 @@ drover_code lxd_parse_list_reply(const char *type, char *buf, size_t len,
 /* Waits for the async operation op until deadline (absolute monotonic
  * seconds). A failed operation is recorded with LXD's error text, unless
  * allow has LXD_ALLOW_EXISTS and the text says "already exists": then
- * *exists (if not NULL) is set and DROVER_OK returned. */
+ * *exists (if not NULL) is set and DROVER_OK returned. An operation LXD
+ * has already forgotten (404) is DROVER_E_TRANSIENT, never success: the
+ * caller reads the object back to learn what happened. */
 LXD_HIDDEN drover_code lxd_wait(lxd_state *st, const char *op, double deadline,
                                 const char *address, unsigned allow, int *exists,
                                 drover_error *err);
@@ -314,5 +316,20 @@ LXD_HIDDEN drover_code lxd_backup_import(void *state, const char *path, const ch
 LXD_HIDDEN drover_code lxd_exec(void *state, const char *instance,
                                 const char *const *argv, double deadline,
                                 int *exit_status, char **output, drover_error *err);
+
+/* --------------------------------------------------------------------------
+ * The stack lease (lxd_lease.c): the version 5 lock ops
+ */
+
+LXD_HIDDEN drover_code lxd_lock_read(void *state, const char *stack, json_t **record,
+                                     char **etag, drover_error *err);
+LXD_HIDDEN drover_code lxd_lock_create(void *state, const char *stack,
+                                       const json_t *record, char **etag,
+                                       drover_error *err);
+LXD_HIDDEN drover_code lxd_lock_write(void *state, const char *stack,
+                                      const json_t *record, const char *if_match,
+                                      char **etag, drover_error *err);
+LXD_HIDDEN drover_code lxd_lock_delete(void *state, const char *stack,
+                                       const char *if_match, drover_error *err);
 
 #endif /* DROVER_LXD_H */

@@ -500,8 +500,12 @@ drover_code lxd_wait_meta(lxd_state *st, const char *op, double deadline,
     if(rc)
       goto out;
     if(res.status == 404) {
-      /* LXD forgets finished operations after a few seconds. The caller
-       * reads the object back, which tells the real outcome. */
+      /* LXD forgets finished operations after a few seconds: whether this
+       * one succeeded is unknown, never assumed. Transient, so the caller
+       * reads the object back (delete, start/stop) or apply does
+       * (ambiguous failures) and decides from the object's state. */
+      rc = lxd_fail(err, DROVER_E_TRANSIENT, address, "operation %s ended unseen: "
+                    "LXD no longer knows it, so its outcome is read back", op);
       goto out;
     }
     if(!json_is_integer(json_object_get(res.meta, "status_code"))) {

@@ -466,6 +466,7 @@ static drover_code inst_del(lxd_state *st, const drover_live *cur, double deadli
   lxd_result res;
   drover_code rc;
   const char *status;
+  drover_error local;
 
   memset(&res, 0, sizeof(res));
   deadline = lxd_deadline(st, deadline);
@@ -483,9 +484,20 @@ static drover_code inst_del(lxd_state *st, const drover_live *cur, double deadli
     rc = lxd_fail(err, DROVER_E_NOMEM, addr, "out of memory");
     goto out;
   }
-  rc = lxd_call(st, "DELETE", path, NULL, NULL, addr, LXD_ALLOW_404, &res, err);
+  drover_error_clear(&local);
+  rc = lxd_call(st, "DELETE", path, NULL, NULL, addr, LXD_ALLOW_404, &res, &local);
   if(!rc && res.op)
-    rc = lxd_wait(st, res.op, deadline, addr, 0, NULL, err);
+    rc = lxd_wait(st, res.op, deadline, addr, 0, NULL, &local);
+  if(rc == DROVER_E_TRANSIENT) {
+    /* Its outcome unknown (a lost reply, a forgotten operation): the
+     * instance itself says whether it is gone. */
+    json_t *again = NULL;
+    if(inst_get(st, cur->name, addr, &again, NULL, &local) == DROVER_OK && !again)
+      rc = DROVER_OK;
+    json_decref(again);
+  }
+  if(rc && err && !err->code)
+    *err = local;
 out:
   lxd_result_free(&res);
   json_decref(obj);

@@ -37,7 +37,7 @@ LIBS="$lib $(sed -n 's/^\(JANSSON\|CURL\|OPENSSL\|LIBXML2\)_LIBS = //p' "$mk" |
   tr '\n' ' ') -lpthread -lm -ldl"
 for h in template refs plan planfile lxd; do
   extra=""
-  [ "$h" = lxd ] || extra=$SRC/tests/fake_provider.c
+  [ "$h" = lxd ] || extra="$SRC/tests/fake_provider.c $SRC/tests/fake_lock.c"
   # shellcheck disable=SC2086
   clang $CFL -o "$OUT/fuzz_$h" "$SRC/tests/fuzz/fuzz_$h.c" $extra $LIBS
 done

@@ -24,6 +24,10 @@ POOL=default
 export NO_COLOR=1
 export DROVER_LOCK_DIR="$TMP/locks"
 mkdir -p "$DROVER_LOCK_DIR"
+# The stack's lease in LXD (profile drover-lock-<stack>): short, so a run
+# after a kill -9 waits seconds, not the default 30 + 10, for the dead
+# holder's lease to run out.
+export DROVER_LOCK_LEASE="${DROVER_LOCK_LEASE:-3}" DROVER_LOCK_SKEW="${DROVER_LOCK_SKEW:-1}"
 
 checks=0
 failures=0
@@ -180,6 +184,8 @@ force_cleanup() {
   for n in $(labelled_volumes | awk '{print $2}'); do
     api_wait DELETE "/1.0/storage-pools/$POOL/volumes/custom/$n" >/dev/null 2>&1
   done
+  # A lease a killed drover left (it would run out by itself).
+  api DELETE "/1.0/profiles/drover-lock-$STACK" >/dev/null 2>&1
 }
 
 finish() {

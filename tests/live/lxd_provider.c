@@ -520,6 +520,62 @@ START_TEST(volume_lifecycle)
 }
 END_TEST
 
+/* --------------------------------------------------------------------------
+ * The stack lease (lock ops): compare-and-swap on LXD's ETags
+ */
+
+START_TEST(lock_compare_and_swap)
+{
+  void *st = connect_ok();
+  drover_error err;
+  json_t *mine = json_pack("{s:s, s:s, s:s}", "id", "aaaa", "expires", "1.000",
+                           "job", ""); /* LXD drops keys set to "" */
+  json_t *theirs = json_pack("{s:s, s:s}", "id", "bbbb", "expires", "2.000");
+  json_t *got = NULL;
+  char *e1 = NULL, *e2 = NULL, *e3 = NULL, *er = NULL;
+
+  ck_assert_ptr_nonnull(P->lock_read);
+  drover_error_clear(&err);
+  ck_assert_int_eq(P->lock_read(st, stack, &got, &er, &err), DROVER_E_NOT_FOUND);
+  ck_assert_msg(P->lock_create(st, stack, mine, &e1, &err) == DROVER_OK, "%s", err.text);
+  ck_assert_ptr_nonnull(e1);
+  /* A second create of the record is refused, not merged. */
+  ck_assert_int_eq(P->lock_create(st, stack, theirs, &e2, &err), DROVER_E_CONFLICT);
+  ck_assert_int_eq(P->lock_read(st, stack, &got, &er, &err), DROVER_OK);
+  ck_assert_str_eq(json_string_value(json_object_get(got, "id")), "aaaa");
+  ck_assert_str_eq(json_string_value(json_object_get(got, "expires")), "1.000");
+  ck_assert_str_eq(er, e1);
+  json_decref(got);
+  free(er);
+  /* Write with the current ETag: a new one; with the old one: refused. */
+  ck_assert_msg(P->lock_write(st, stack, theirs, e1, &e2, &err) == DROVER_OK, "%s",
+                err.text);
+  ck_assert_str_ne(e2, e1);
+  ck_assert_int_eq(P->lock_write(st, stack, mine, e1, &e3, &err), DROVER_E_CONFLICT);
+  ck_assert_int_eq(P->lock_delete(st, stack, e1, &err), DROVER_E_CONFLICT);
+  ck_assert_int_eq(P->lock_read(st, stack, &got, &er, &err), DROVER_OK);
+  ck_assert(json_equal(got, theirs));
+  json_decref(got);
+  free(er);
+  /* The record is no object of the stack: lists never show it. */
+  {
+    drover_live_list l = {0};
+    ck_assert_int_eq(P->list(st, type_named("lxd.profile"), stack, &l, &err), DROVER_OK);
+    ck_assert_uint_eq(l.count, 0);
+    drover_live_list_clear(&l);
+  }
+  ck_assert_int_eq(P->lock_delete(st, stack, e2, &err), DROVER_OK);
+  ck_assert_int_eq(P->lock_read(st, stack, &got, &er, &err), DROVER_E_NOT_FOUND);
+  ck_assert_int_eq(P->lock_write(st, stack, mine, e2, &e3, &err), DROVER_E_NOT_FOUND);
+  free(e1);
+  free(e2);
+  free(e3);
+  json_decref(mine);
+  json_decref(theirs);
+  done(st);
+}
+END_TEST
+
 /* Removes whatever this run's stack left behind; returns how many. */
 static int sweep(void)
 {
@@ -576,6 +632,7 @@ int main(void)
   tcase_add_test(tc, profile_lifecycle);
   tcase_add_test(tc, profile_in_use);
   tcase_add_test(tc, volume_lifecycle);
+  tcase_add_test(tc, lock_compare_and_swap);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

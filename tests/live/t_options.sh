@@ -82,7 +82,10 @@ check "node[0] was retried exactly twice (retry 1/2, 2/2)" sh -c '
   test "$(grep -c "node\[0\]: retry [0-9]/2" "$1")" -eq 2 &&
   grep -q "node\[0\]: retry 1/2" "$1" && grep -q "node\[0\]: retry 2/2" "$1"' sh "$TMP/err"
 check "the failure is a timeout of node[0]" grep -Eiq 'node\[0\].*(timeout|timed out|deadline)' "$TMP/err"
-# (--max-retries 0 means the default, 5: the library reads 0 as "unset".)
+# --max-retries 0: no retry at all (0 is not "unset").
+run apply -t "$T" --stack "$STACK" --var replicas=1 --yes --op-timeout 0.001 --max-retries 0
+expect_rc "apply with --max-retries 0 fails" 1
+check "--max-retries 0: node[0] never retried" sh -c '! grep -q "node\[0\]: retry" "$1"' sh "$TMP/err"
 run apply -t "$T" --stack "$STACK" --var replicas=1 --yes --op-timeout 0.001 --max-retries 1
 check "--max-retries 1: node[0] retried exactly once" sh -c '
   test "$(grep -c "node\[0\]: retry [0-9]/1" "$1")" -eq 1' sh "$TMP/err"
