@@ -460,6 +460,12 @@ int dv_desired_holds(const dv_block *b, const json_t *desired, const drover_live
  * reference; NULL on OOM. */
 json_t *dv_json_display(const json_t *v, int redact);
 
+/* plan.c: fills the observed fingerprint of every entry that has a live
+ * object and none yet, from the live objects the plan was made with.
+ * DROVER_E_STALE_PLAN when the stack was refreshed since (those objects
+ * are gone); DROVER_E_NOMEM. */
+drover_code dv_plan_observe(drover_plan *plan);
+
 /* plan_file.c: refreshes plan's stack, plans again with plan->flags and
  * compares every entry's address, action, ETag and live hash with plan.
  * A difference is DROVER_E_STALE_PLAN naming the address (err->address).

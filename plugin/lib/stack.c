@@ -17,8 +17,10 @@
 #include "engine.h"
 
 /* Per block: a guard against a mistyped count, not a limit of the engine
- * (bench/README.md: memory per resource). */
+ * (doc/dev/engine-scale.md: memory per resource). The environment
+ * variable DROVER_MAX_COUNT sets another, up to COUNT_LIMIT_CAP. */
 #define MAX_COUNT 100000
+#define COUNT_LIMIT_CAP 100000000
 #define NAME_MAX_LEN 63
 
 static drover_code nomem(drover_error *err)
@@ -311,16 +313,42 @@ static drover_code bind_params(drover_stack *st, const drover_vars *vars,
  * Count and instances
  */
 
+/* The count limit: DROVER_MAX_COUNT when set, else MAX_COUNT. A value
+ * that is not a whole number from 1 to COUNT_LIMIT_CAP is an error
+ * rather than silently the default. */
+static drover_code count_limit(long long *out, drover_error *err)
+{
+  const char *s = getenv("DROVER_MAX_COUNT");
+  char *end;
+  long long v;
+
+  *out = MAX_COUNT;
+  if(!s || !*s)
+    return DROVER_OK;
+  errno = 0;
+  v = strtoll(s, &end, 10);
+  if(!int_text(s) || *end || errno || v < 1 || v > COUNT_LIMIT_CAP)
+    return drover_error_set(err, DROVER_E_ARG,
+                            "DROVER_MAX_COUNT: \"%s\" is not a whole number from 1 to "
+                            "%d", s, COUNT_LIMIT_CAP);
+  *out = v;
+  return DROVER_OK;
+}
+
 static drover_code eval_count(drover_stack *st, size_t bi, size_t *n, drover_error *err)
 {
   const dv_block *b = &st->tpl->blocks[bi];
   json_t *v = NULL;
   char *p = NULL, *shown = NULL;
   drover_code rc = DROVER_OK;
+  long long limit;
 
   *n = 1;
   if(!b->count)
     return DROVER_OK;
+  rc = count_limit(&limit, err);
+  if(rc)
+    return rc;
   p = dv_ptr_join(b->pointer, "count");
   if(!p)
     return nomem(err);
@@ -334,11 +362,11 @@ static drover_code eval_count(drover_stack *st, size_t bi, size_t *n, drover_err
                       b->name, shown ? shown : "that");
     goto out;
   }
-  if(json_integer_value(v) > MAX_COUNT) {
+  if(json_integer_value(v) > limit) {
     rc = dv_tpl_error(err, st->tpl, p, 0, DROVER_E_PARAM,
                       "count of resource \"%s\" is %" JSON_INTEGER_FORMAT
-                      ", above the limit %d",
-                      b->name, json_integer_value(v), MAX_COUNT);
+                      ", above the limit %lld",
+                      b->name, json_integer_value(v), limit);
     goto out;
   }
   *n = (size_t)json_integer_value(v);
