@@ -107,13 +107,28 @@ typedef struct dv_param {
 #define DV_LC_PREVENT_DESTROY 0x1u
 #define DV_LC_CREATE_BEFORE_DESTROY 0x2u
 
+/* A resource reference inside a block's properties, as load found it:
+ * enough for the graph without walking the properties again. */
+typedef struct dv_bref {
+  size_t block;                   /* the block it names */
+  long index;                     /* DV_REF_NO_INDEX, DV_REF_ALL, or >= 0 */
+} dv_bref;
+
 typedef struct dv_block {
   char *name;                     /* key under "resources" */
   char *type_name;                /* "lxd.instance" */
   const drover_provider *provider;
   const drover_rtype *rtype;
   json_t *properties;             /* unevaluated; a reference of its own (the
-                                     declaration is dropped after load) */
+                                     declaration is dropped after load), or NULL
+                                     when props_len says where its text is: use
+                                     dv_block_properties() */
+  size_t props_off, props_len;    /* a block without count: its properties'
+                                     bytes in tpl->text (the tree is dropped
+                                     after load, parsed again when evaluated) */
+  dv_bref *refs;                  /* resource references in properties, in the
+                                     order dv_refs_each walks them */
+  size_t nrefs;
   json_t *count;                  /* likewise; NULL: no count */
   char **depends_on;              /* explicit, block names */
   size_t n_depends_on;
@@ -288,6 +303,10 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
  * desired properties, then "name", then live attributes; otherwise
  * unknown. New reference. */
 json_t *dv_inst_attr(const drover_stack *stack, const dv_inst *inst, const char *attr);
+
+/* eval.c: whether evaluating v would only copy it (no string in it holds
+ * a '$'). */
+int dv_eval_is_literal(const json_t *v);
 
 /* eval.c: evaluates an arbitrary template value (properties, count,
  * outputs) against what stack knows now. New reference in *out. */
@@ -523,6 +542,20 @@ void dv_stack_register_secrets(const drover_stack *stack);
 /* ------------------------------------------------------------------------
  * Template checks shared by load and open (template.c)
  */
+
+/* A new reference to b's unevaluated properties in *out (NULL when it has
+ * none): its tree, or its text parsed again. DROVER_E_NOMEM. */
+drover_code dv_block_properties(const drover_template *tpl, const dv_block *b,
+                                json_t **out);
+/* Whether b declares properties. */
+static inline int dv_block_has_props(const dv_block *b)
+{
+  return b->properties != NULL || b->props_len != 0;
+}
+/* span.c: fills off[i] and len[i] (tpl->nblocks each) with the bytes in
+ * tpl->text of blocks[i]'s "properties" value (len 0: none). Non-zero when
+ * the text cannot be matched to the blocks; the caller then keeps trees. */
+int dv_props_spans(const drover_template *tpl, size_t *off, size_t *len);
 
 /* Index of the resource block called name, or (size_t)-1. Inline so the
  * files below template.c (ref.c) can look blocks up without calling into

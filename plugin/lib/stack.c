@@ -460,6 +460,41 @@ static drover_code graph_ref(void *ud, const dv_ref *ref, const char *pointer,
   return DROVER_OK;
 }
 
+/* Pushes the blocks b's properties reference, from the list load kept.
+ * An index out of range is reported by walking the properties as written,
+ * so the message names the reference and its place. */
+static drover_code block_refs(graph_ctx *g, const dv_block *b, drover_error *err)
+{
+  json_t *props = NULL;
+  char *p = NULL;
+  drover_code rc;
+  size_t i;
+
+  for(i = 0; i < b->nrefs; i++) {
+    const dv_bref *r = &b->refs[i];
+    if(r->block == (size_t)-1 ||
+       (r->index >= 0 && (size_t)r->index >= g->st->block_ninst[r->block]))
+      break;
+    if(graph_push(g, r->block))
+      return nomem(err);
+  }
+  if(i == b->nrefs)
+    return DROVER_OK;
+  rc = dv_block_properties(g->st->tpl, b, &props);
+  if(!rc && !(p = dv_ptr_join(b->pointer, "properties")))
+    rc = DROVER_E_NOMEM;
+  if(rc) {
+    rc = nomem(err);
+    goto out;
+  }
+  g->n = 0;
+  rc = dv_refs_each(g->st->tpl, props, p, graph_ref, g, err);
+out:
+  free(p);
+  json_decref(props);
+  return rc;
+}
+
 static int size_cmp(const void *a, const void *b)
 {
   size_t x = *(const size_t *)a, y = *(const size_t *)b;
@@ -590,17 +625,9 @@ static drover_code build_graph(drover_stack *st, drover_error *err)
     const dv_block *b = &tpl->blocks[bi];
     size_t n = 0;
     g.n = 0;
-    if(b->properties) {
-      char *p = dv_ptr_join(b->pointer, "properties");
-      if(!p) {
-        rc = nomem(err);
-        goto out;
-      }
-      rc = dv_refs_each(tpl, b->properties, p, graph_ref, &g, err);
-      free(p);
-      if(rc)
-        goto out;
-    }
+    rc = block_refs(&g, b, err);
+    if(rc)
+      goto out;
     for(i = 0; i < b->n_depends_on; i++) {
       size_t d = dv_block_find(tpl, b->depends_on[i]);
       if(d != (size_t)-1 && graph_push(&g, d)) {
@@ -743,7 +770,7 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
   const drover_template *tpl;
   const dv_block *b;
   const drover_prop *dp;
-  json_t *desired = NULL, *v;
+  json_t *desired = NULL, *props = NULL, *v;
   char *pp = NULL, *sub = NULL, *name = NULL;
   char what[200];
   const char *key;
@@ -761,8 +788,17 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
     rc = nomem(err);
     goto out;
   }
-  if(b->properties)
-    rc = dv_stack_eval_value(&desired, stack, b->properties, inst->index, pp, err);
+  if(dv_block_properties(tpl, b, &props)) {
+    rc = nomem(err);
+    goto out;
+  }
+  if(props && !b->properties && dv_eval_is_literal(props)) {
+    /* Parsed just now from the text and nothing to evaluate: it is ours. */
+    desired = props;
+    props = NULL;
+  }
+  else if(props)
+    rc = dv_stack_eval_value(&desired, stack, props, inst->index, pp, err);
   else if(!(desired = json_object()))
     rc = nomem(err);
   if(rc)
@@ -875,6 +911,7 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
   }
 out:
   json_decref(desired);
+  json_decref(props);
   free(name);
   free(sub);
   free(pp);

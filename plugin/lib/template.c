@@ -1277,6 +1277,98 @@ static drover_code validate(drover_template *tpl, drover_error *err)
   return dv_taint_compute(tpl, err);
 }
 
+/* ------------------------------------------------------------------------
+ * After load: what the engine keeps of each block
+ */
+
+typedef struct refs_ctx {
+  const drover_template *tpl;
+  dv_block *b;
+  size_t cap;
+} refs_ctx;
+
+static drover_code keep_ref(void *ud, const dv_ref *ref, const char *pointer,
+                            drover_error *err)
+{
+  refs_ctx *x = ud;
+  dv_block *b = x->b;
+
+  (void)pointer;
+  if(ref->kind != DV_REF_RESOURCE)
+    return DROVER_OK;
+  if(b->nrefs == x->cap) {
+    size_t cap = x->cap ? 2 * x->cap : 2;
+    dv_bref *g = realloc(b->refs, cap * sizeof(*g));
+    if(!g)
+      return nomem(err);
+    b->refs = g;
+    x->cap = cap;
+  }
+  b->refs[b->nrefs].block = dv_block_find(x->tpl, ref->name);
+  b->refs[b->nrefs++].index = ref->index;
+  return DROVER_OK;
+}
+
+/* Records each block's resource references (the graph's edges), then
+ * drops the properties tree of every block without count whose text
+ * span is known: a block declared on its own is evaluated once per open,
+ * and parsing its few bytes again then costs about what copying the tree
+ * did, while the tree cost about 0.4 KB a block for as long as the
+ * template lived (doc/dev/engine-scale.md). Counted blocks keep theirs:
+ * they are evaluated once per instance. */
+static drover_code compact_blocks(drover_template *tpl, drover_error *err)
+{
+  size_t *off = NULL, *len = NULL, i;
+  drover_code rc = DROVER_OK;
+
+  for(i = 0; i < tpl->nblocks && !rc; i++) {
+    refs_ctx x = {tpl, &tpl->blocks[i], 0};
+    if(tpl->blocks[i].properties)
+      rc = dv_refs_each(tpl, tpl->blocks[i].properties, tpl->blocks[i].pointer, keep_ref,
+                        &x, err);
+  }
+  if(rc || !tpl->nblocks)
+    return rc;
+  off = malloc(tpl->nblocks * sizeof(*off));
+  len = malloc(tpl->nblocks * sizeof(*len));
+  if(!off || !len) {
+    rc = nomem(err);
+    goto out;
+  }
+  if(dv_props_spans(tpl, off, len))
+    goto out; /* keys spelled with escapes: the trees stay */
+  for(i = 0; i < tpl->nblocks; i++) {
+    dv_block *b = &tpl->blocks[i];
+    if(b->count || !b->properties || !len[i])
+      continue;
+    json_decref(b->properties);
+    b->properties = NULL;
+    b->props_off = off[i];
+    b->props_len = len[i];
+  }
+out:
+  free(off);
+  free(len);
+  return rc;
+}
+
+drover_code dv_block_properties(const drover_template *tpl, const dv_block *b,
+                                json_t **out)
+{
+  json_error_t je;
+
+  *out = NULL;
+  if(b->properties) {
+    *out = json_incref(b->properties);
+    return DROVER_OK;
+  }
+  if(!b->props_len)
+    return DROVER_OK;
+  /* The text was accepted at load: only the allocator can fail here. */
+  *out = json_loadb(tpl->text + b->props_off, b->props_len, 0, &je);
+  return *out ? DROVER_OK : DROVER_E_NOMEM;
+}
+
 /* 1-based line:column of byte offset off in buf, counting characters. */
 static void offset_pos(const char *buf, size_t len, size_t off, int *line, int *col)
 {
@@ -1384,6 +1476,8 @@ drover_code drover_template_load_buffer(drover_template **out, const char *buf,
   }
   tpl->posmap_mu_ok = 1;
   rc = validate(tpl, err);
+  if(!rc)
+    rc = compact_blocks(tpl, err);
   if(rc)
     goto out;
   /* What the engine needs of each declaration is now in its dv_block
@@ -1476,6 +1570,7 @@ void drover_template_free(drover_template *tpl)
     free(b->secret_ptrs);
     json_decref(b->properties);
     json_decref(b->count);
+    free(b->refs);
   }
   dv_index_free(&tpl->block_ix);
   free(tpl->blocks);
