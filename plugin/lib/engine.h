@@ -116,7 +116,8 @@ typedef struct dv_bref {
 
 typedef struct dv_block {
   char *name;                     /* key under "resources" */
-  char *type_name;                /* "lxd.instance" */
+  const char *type_name;          /* "lxd.instance": rtype->name (borrowed;
+                                     provider tables live for the process) */
   const drover_provider *provider;
   const drover_rtype *rtype;
   json_t *properties;             /* unevaluated; a reference of its own (the
@@ -204,7 +205,8 @@ drover_code dv_hash_json(char out[17], const json_t *v);
  */
 
 typedef struct dv_inst {
-  char *address;        /* "web[0]", or "db" without count */
+  char *address;        /* "web[0]", or "db" without count; without count it is
+                           the block's name (borrowed, not freed) */
   size_t block;         /* index into tpl->blocks */
   int index;            /* count.index, -1 without count */
   char *name;           /* cloud name: properties.name or dv_default_name() */
@@ -239,10 +241,14 @@ struct drover_stack {
   size_t ninsts;
   size_t *block_first;        /* per block: index of its first inst */
   size_t *block_ninst;        /* per block: number of insts (count) */
-  size_t **block_deps;        /* per block: blocks it depends on (refs + depends_on) */
+  size_t **block_deps;        /* per block: blocks it depends on (refs + depends_on);
+                                 NULL when block_ndeps is 0; the lists point
+                                 into block_deps_buf */
+  size_t *block_deps_buf;     /* every block's list, one after another */
   size_t *block_ndeps;
   char **block_depstr;        /* per block: the deps label of its instances,
-                                 "a,b[0],b[1]" (every instance it depends on) */
+                                 "a,b[0],b[1]" (every instance it depends on);
+                                 NULL without dependencies (insts' deps: "") */
   size_t *topo;               /* blocks in dependency order */
   dv_pinst *providers;
   size_t nproviders;
@@ -422,11 +428,19 @@ void dv_log(const drover_stack *stack, drover_log_level level, const char *fmt, 
  * Plans (plan.c)
  */
 
+/* dv_plan_entry.borrowed: which strings the entry does not own (they
+ * outlive it: the instance's address, the type's name, a constant
+ * reason), so a plan of 100,000 entries holds no copy of them. */
+#define DV_PE_ADDRESS 0x1u
+#define DV_PE_TYPE 0x2u
+#define DV_PE_REASON 0x4u
+
 typedef struct dv_plan_entry {
   drover_action action;
   char *address;
   char *type;
   char *reason;
+  unsigned borrowed;        /* DV_PE_*: strings above not owned */
   dv_inst *inst;            /* NULL for an orphan delete */
   drover_live *orphan;      /* orphan deletes: a copy of the orphan (owned), so
                                the plan outlives the stack's next refresh */

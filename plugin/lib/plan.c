@@ -25,9 +25,12 @@ static void entry_clear(dv_plan_entry *e)
 {
   size_t i;
 
-  free(e->address);
-  free(e->type);
-  free(e->reason);
+  if(!(e->borrowed & DV_PE_ADDRESS))
+    free(e->address);
+  if(!(e->borrowed & DV_PE_TYPE))
+    free(e->type);
+  if(!(e->borrowed & DV_PE_REASON))
+    free(e->reason);
   for(i = 0; i < e->nchanged; i++)
     free(e->changed[i]);
   free(e->changed);
@@ -263,14 +266,15 @@ static drover_code plan_inst(dv_plan_entry *e, drover_stack *stack, dv_inst *ins
   int force = 0, drift;
 
   e->inst = inst;
-  e->address = dv_strdup(inst->address);
-  e->type = dv_strdup(b->type_name);
-  if(!e->address || !e->type)
-    return DROVER_E_NOMEM;
+  /* The instance and its type outlive the plan (it holds the stack). */
+  e->address = inst->address;
+  e->type = (char *)b->type_name;
+  e->borrowed = DV_PE_ADDRESS | DV_PE_TYPE;
   if(!inst->live) {
     e->action = DROVER_ACTION_CREATE;
-    e->reason = dv_strdup("not in the cloud");
-    return e->reason ? DROVER_OK : DROVER_E_NOMEM;
+    e->reason = (char *)"not in the cloud";
+    e->borrowed |= DV_PE_REASON;
+    return DROVER_OK;
   }
   rc = note_live(e, inst->live);
   if(rc)
@@ -280,8 +284,9 @@ static drover_code plan_inst(dv_plan_entry *e, drover_stack *stack, dv_inst *ins
     return rc;
   if(!e->nchanged) {
     e->action = DROVER_ACTION_NOOP;
-    e->reason = dv_strdup("up to date");
-    return e->reason ? DROVER_OK : DROVER_E_NOMEM;
+    e->reason = (char *)"up to date";
+    e->borrowed |= DV_PE_REASON;
+    return DROVER_OK;
   }
   /* Same template input as when it was written: someone else changed it. */
   drift = inst->known && inst->hash[0] && inst->live->hash &&
@@ -420,10 +425,10 @@ drover_code drover_plan_new(drover_plan **out, drover_stack *stack, unsigned fla
         e->inst = inst;
         rc = plan_delete(e, inst->live, stack->tpl->blocks[inst->block].type_name,
                          inst->address, "destroy");
-        free(e->address);
-        e->address = dv_strdup(inst->address);
-        if(!rc && !e->address)
-          rc = DROVER_E_NOMEM;
+        if(!(e->borrowed & DV_PE_ADDRESS))
+          free(e->address);
+        e->address = inst->address;
+        e->borrowed |= DV_PE_ADDRESS;
       }
       else {
         rc = reeval_if_dep_replaced(stack, inst, repl, err);

@@ -403,7 +403,9 @@ static drover_code expand(drover_stack *st, drover_error *err)
       dv_inst *in = &st->insts[st->ninsts++];
       in->block = bi;
       in->index = b->count ? (int)k : -1;
-      in->address = b->count ? dv_aprintf("%s[%zu]", b->name, k) : dv_strdup(b->name);
+      /* Without count the address is the block's name: borrowed (the
+       * template outlives its stacks), one string less per resource. */
+      in->address = b->count ? dv_aprintf("%s[%zu]", b->name, k) : b->name;
       in->name = in->address ? dv_default_name(st->name, in->address) : NULL;
       in->name_is_default = 1;
       if(!in->address || !in->name)
@@ -599,7 +601,7 @@ static drover_code build_graph(drover_stack *st, drover_error *err)
 {
   const drover_template *tpl = st->tpl;
   unsigned char *state = NULL;
-  size_t *path = NULL, *next = NULL, bi, i;
+  size_t *path = NULL, *next = NULL, bi, i, nall = 0, capall = 0;
   graph_ctx g;
   drover_code rc = DROVER_OK;
 
@@ -635,17 +637,32 @@ static drover_code build_graph(drover_stack *st, drover_error *err)
         goto out;
       }
     }
-    if(g.n)
-      qsort(g.deps, g.n, sizeof(*g.deps), size_cmp);
-    st->block_deps[bi] = calloc(g.n + 1, sizeof(size_t));
-    if(!st->block_deps[bi]) {
-      rc = nomem(err);
-      goto out;
+    if(!g.n)
+      continue; /* no list for a block without dependencies */
+    qsort(g.deps, g.n, sizeof(*g.deps), size_cmp);
+    /* Every list goes into one buffer (no allocation per block); the
+     * pointers are set once it has stopped moving. */
+    if(nall + g.n > capall) {
+      size_t cap = capall ? 2 * capall : 64, *grown;
+      while(cap < nall + g.n)
+        cap *= 2;
+      if(!(grown = realloc(st->block_deps_buf, cap * sizeof(*grown)))) {
+        rc = nomem(err);
+        goto out;
+      }
+      st->block_deps_buf = grown;
+      capall = cap;
     }
     for(i = 0; i < g.n; i++)
-      if(g.deps[i] != bi && (!n || st->block_deps[bi][n - 1] != g.deps[i]))
-        st->block_deps[bi][n++] = g.deps[i];
+      if(g.deps[i] != bi && (!n || st->block_deps_buf[nall + n - 1] != g.deps[i]))
+        st->block_deps_buf[nall + n++] = g.deps[i];
     st->block_ndeps[bi] = n;
+    nall += n;
+  }
+  for(bi = 0, nall = 0; bi < tpl->nblocks; bi++) {
+    if(st->block_ndeps[bi])
+      st->block_deps[bi] = st->block_deps_buf + nall;
+    nall += st->block_ndeps[bi];
   }
   /* Outputs make no edges, but their indexes must be in range too. */
   free(g.deps);
@@ -666,15 +683,23 @@ static drover_code build_graph(drover_stack *st, drover_error *err)
   rc = topo_sort(st, state, path, next, err);
   if(rc)
     goto out;
-  /* One deps label per block, shared by its instances. */
+  /* One deps label per block, shared by its instances; blocks without
+   * dependencies share one empty label, and one depending on a single
+   * instance borrows that instance's address (no allocation either). */
   for(bi = 0; bi < tpl->nblocks; bi++) {
-    st->block_depstr[bi] = deps_string(st, bi);
-    if(!st->block_depstr[bi]) {
-      rc = nomem(err);
-      goto out;
+    const char *label = "";
+    if(st->block_ndeps[bi] == 1 && st->block_ninst[st->block_deps[bi][0]] == 1)
+      label = st->insts[st->block_first[st->block_deps[bi][0]]].address;
+    else if(st->block_ndeps[bi]) {
+      st->block_depstr[bi] = deps_string(st, bi);
+      if(!st->block_depstr[bi]) {
+        rc = nomem(err);
+        goto out;
+      }
+      label = st->block_depstr[bi];
     }
     for(i = 0; i < st->block_ninst[bi]; i++)
-      st->insts[st->block_first[bi] + i].deps = st->block_depstr[bi];
+      st->insts[st->block_first[bi] + i].deps = label;
   }
 out:
   free(g.deps);
@@ -1111,7 +1136,8 @@ void drover_stack_free(drover_stack *stack)
     return;
   for(i = 0; i < stack->ninsts; i++) {
     dv_inst *in = &stack->insts[i];
-    free(in->address);
+    if(!in->address || stack->tpl->blocks[in->block].count)
+      free(in->address);
     free(in->name);
     json_decref(in->desired);
     drover_live_free(in->live);
@@ -1120,10 +1146,8 @@ void drover_stack_free(drover_stack *stack)
   free(stack->insts);
   free(stack->block_first);
   free(stack->block_ninst);
-  if(stack->block_deps)
-    for(i = 0; i < stack->tpl->nblocks; i++)
-      free(stack->block_deps[i]);
-  free(stack->block_deps);
+  free(stack->block_deps); /* the lists point into block_deps_buf */
+  free(stack->block_deps_buf);
   if(stack->block_depstr)
     for(i = 0; i < stack->tpl->nblocks; i++)
       free(stack->block_depstr[i]);

@@ -711,9 +711,9 @@ static drover_code parse_type(drover_template *tpl, dv_block *b, json_t *t,
     goto out;
   }
   b->provider = prov;
-  b->type_name = dv_strdup(name);
-  if(!b->type_name)
-    rc = nomem(err);
+  /* The type's own name (equal to name): provider tables live for the
+   * process, so the block borrows it rather than keeping a copy each. */
+  b->type_name = b->rtype->name;
 out:
   free(sub);
   return rc;
@@ -1557,7 +1557,6 @@ void drover_template_free(drover_template *tpl)
   for(i = 0; i < tpl->nblocks; i++) {
     dv_block *b = &tpl->blocks[i];
     free(b->name);
-    free(b->type_name);
     for(j = 0; b->depends_on && b->depends_on[j]; j++)
       free(b->depends_on[j]);
     free(b->depends_on);
