@@ -480,58 +480,6 @@ out:
   return rc;
 }
 
-/* ------------------------------------------------------------------------
- * Shared values
- */
-
-static int shareable(const json_t *v)
-{
-  return json_is_string(v) || json_is_integer(v) || json_is_real(v);
-}
-
-/* Each scalar member of obj equal to from's member of the same key
- * becomes a reference to from's value, and obj's own copy is freed.
- * Scalars are never changed in place (jansson's reference counts are
- * atomic), so sharing them is invisible; a live object that matches its
- * desired properties then costs about 0.3 KB less for as long as the
- * stack holds it (doc/dev/engine-scale.md). Nothing here allocates. */
-static void share_scalars(json_t *obj, const json_t *from)
-{
-  void *it, *fit;
-
-  if(!json_is_object(obj) || !json_is_object(from))
-    return;
-  fit = json_object_iter((json_t *)from);
-  for(it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
-    const char *key = json_object_iter_key(it);
-    json_t *v = json_object_iter_value(it), *w;
-    /* Keys in the same order (the usual case) cost no lookup. */
-    if(fit && !strcmp(json_object_iter_key(fit), key)) {
-      w = json_object_iter_value(fit);
-      fit = json_object_iter_next((json_t *)from, fit);
-    }
-    else
-      w = json_object_get(from, key);
-    /* Replacing the value under an iterator leaves the table as it is. */
-    if(w && w != v && shareable(v) && json_typeof(w) == json_typeof(v) &&
-       json_equal(v, w))
-      json_object_iter_set(obj, it, w);
-  }
-}
-
-static void share_live_values(drover_stack *stack)
-{
-  size_t i;
-
-  for(i = 0; i < stack->ninsts; i++) {
-    drover_live *l = stack->insts[i].live;
-    if(!l)
-      continue;
-    share_scalars(l->properties, stack->insts[i].desired);
-    share_scalars(l->attributes, l->properties);
-  }
-}
-
 drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
 {
   drover_code rc = DROVER_OK;
@@ -637,7 +585,6 @@ drover_code drover_stack_refresh(drover_stack *stack, drover_error *err)
         goto out;
     }
   }
-  share_live_values(stack);
   rc = sort_typed(&stack->orphans, stack->orphan_types, err);
   if(rc)
     goto out;
