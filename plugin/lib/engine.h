@@ -566,10 +566,21 @@ static inline int dv_block_has_props(const dv_block *b)
 {
   return b->properties != NULL || b->props_len != 0;
 }
-/* span.c: fills off[i] and len[i] (tpl->nblocks each) with the bytes in
- * tpl->text of blocks[i]'s "properties" value (len 0: none). Non-zero when
- * the text cannot be matched to the blocks; the caller then keeps trees. */
-int dv_props_spans(const drover_template *tpl, size_t *off, size_t *len);
+/* span.c: one member of the top-level "resources" object, as bytes of
+ * the template's text. */
+typedef struct dv_res_span {
+  size_t key_off, key_len;     /* the name, written without escapes */
+  size_t val_off, val_len;     /* the declaration object */
+  size_t props_off, props_len; /* its "properties" value; len 0: none */
+} dv_res_span;
+/* span.c: scans text (len bytes): *out (caller frees; NULL when empty)
+ * gets one entry per member of the top-level "resources" object, in
+ * order, *n their number, and *res_off, *res_len that object's own bytes.
+ * Non-zero when the text does not have that shape, spells a key it looks
+ * at with an escape, or nests too deep: the caller then parses the whole
+ * text (what it finds is only trusted once jansson accepts each piece). */
+int dv_scan_resources(const char *text, size_t len, size_t *res_off, size_t *res_len,
+                      dv_res_span **out, size_t *n);
 
 /* Index of the resource block called name, or (size_t)-1. Inline so the
  * files below template.c (ref.c) can look blocks up without calling into

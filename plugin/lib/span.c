@@ -1,15 +1,23 @@
-/* span.c - where each resource's "properties" object lies in the text of
- * a template jansson has already accepted, so load can drop the parsed
- * tree of a block declared on its own and parse its few bytes again when
- * it is evaluated (doc/dev/engine-scale.md: memory per resource).
+/* span.c - where the resource declarations, and each one's "properties"
+ * object, lie in a template's text. Load uses it twice: to parse each
+ * declaration on its own (no tree of every resource at once), and to drop
+ * the parsed properties of a block declared on its own, parsing its few
+ * bytes again when it is evaluated (doc/dev/engine-scale.md).
  *
- * A small scanner, not a parser: the text is known to be valid JSON with
- * no duplicate keys. Keys written with escapes are not decoded; a
+ * A small scanner, not a parser: what it finds is only used when jansson
+ * accepts every piece it names, and template.c falls back to parsing the
+ * whole text when anything here or there fails. Keys are not decoded: a
  * template that spells "resources", "properties" or a resource name with
- * one simply keeps its trees (the caller's fallback).
+ * an escape takes that fallback.
  */
+#include <stdlib.h>
 #include <string.h>
 #include "engine.h"
+
+/* Deeper than jansson's own limit (2048) less the levels above a
+ * declaration: such a template takes the whole-text path, so the limit
+ * applies as it always did. */
+#define MAX_DEPTH 2040
 
 typedef struct scan {
   const char *s;
@@ -23,8 +31,8 @@ static void skip_ws(scan *c)
     c->i++;
 }
 
-/* At '"': moves past the closing quote. *raw (may be NULL) is set when the
- * string holds no escape, so its bytes are its value. */
+/* At '"': moves past the closing quote. *raw (may be NULL) is cleared when
+ * the string holds an escape, so its bytes are not its value. */
 static int skip_string(scan *c, int *raw)
 {
   if(raw)
@@ -61,7 +69,8 @@ static int skip_value(scan *c)
         return -1;
     }
     else if(ch == '{' || ch == '[') {
-      depth++;
+      if(++depth > MAX_DEPTH)
+        return -1;
       c->i++;
     }
     else if(ch == '}' || ch == ']') {
@@ -82,8 +91,9 @@ static int skip_value(scan *c)
   return 0;
 }
 
-/* At '{' (after blanks): calls member() for each key, with the scanner at
- * the key's value; member must move past the value. */
+/* At '{' (after blanks): calls member() for each key (key: its first byte
+ * after the quote; raw: written without escapes) with the scanner at the
+ * key's value; member must move past the value. */
 typedef int (*member_fn)(scan *c, const char *key, int raw, void *ud);
 
 static int each_member(scan *c, member_fn member, void *ud)
@@ -124,7 +134,6 @@ static int each_member(scan *c, member_fn member, void *ud)
   }
 }
 
-/* key points into the text just after its opening quote. */
 static int key_is(const char *key, const char *want)
 {
   size_t n = strlen(want);
@@ -133,43 +142,57 @@ static int key_is(const char *key, const char *want)
 }
 
 typedef struct span_ctx {
-  const drover_template *tpl;
-  size_t *off, *len;
-  size_t next;        /* index of the next block expected */
-  size_t cur;         /* the block being scanned */
+  const char *text;
+  dv_res_span *v;
+  size_t n, cap;
+  size_t res_off, res_len;
   int seen_resources;
 } span_ctx;
 
 static int in_resource(scan *c, const char *key, int raw, void *ud)
 {
   span_ctx *x = ud;
+  dv_res_span *r = &x->v[x->n - 1];
   size_t start;
 
-  if(!raw || !key_is(key, "properties"))
-    return raw ? skip_value(c) : -1;
+  if(!raw)
+    return -1;
+  if(!key_is(key, "properties"))
+    return skip_value(c);
   start = c->i;
   if(skip_value(c))
     return -1;
-  x->off[x->cur] = start;
-  x->len[x->cur] = c->i - start;
+  r->props_off = start;
+  r->props_len = c->i - start;
   return 0;
 }
 
 static int in_resources(scan *c, const char *key, int raw, void *ud)
 {
   span_ctx *x = ud;
-  const char *name;
-  size_t n;
+  dv_res_span *r;
 
-  /* Members come in declaration order, as jansson keeps them. */
-  if(!raw || x->next >= x->tpl->nblocks)
+  if(!raw)
     return -1;
-  name = x->tpl->blocks[x->next].name;
-  n = strlen(name);
-  if(strncmp(key, name, n) || key[n] != '"')
+  if(x->n == x->cap) {
+    size_t cap = x->cap ? 2 * x->cap : 64;
+    dv_res_span *g = realloc(x->v, cap * sizeof(*g));
+    if(!g)
+      return -1;
+    x->v = g;
+    x->cap = cap;
+  }
+  r = &x->v[x->n++];
+  memset(r, 0, sizeof(*r));
+  r->key_off = (size_t)(key - x->text);
+  r->key_len = strcspn(key, "\"");
+  r->val_off = c->i;
+  if(c->i >= c->len || c->s[c->i] != '{')
+    return -1; /* not an object: load says so from the whole text */
+  if(each_member(c, in_resource, x))
     return -1;
-  x->cur = x->next++;
-  return each_member(c, in_resource, x);
+  r->val_len = c->i - r->val_off;
+  return 0;
 }
 
 static int in_top(scan *c, const char *key, int raw, void *ud)
@@ -180,23 +203,33 @@ static int in_top(scan *c, const char *key, int raw, void *ud)
     return -1;
   if(!key_is(key, "resources"))
     return skip_value(c);
+  if(x->seen_resources)
+    return -1; /* a duplicate: jansson names it */
   x->seen_resources = 1;
-  return each_member(c, in_resources, x);
+  x->res_off = c->i;
+  if(each_member(c, in_resources, x))
+    return -1;
+  x->res_len = c->i - x->res_off;
+  return 0;
 }
 
-int dv_props_spans(const drover_template *tpl, size_t *off, size_t *len)
+int dv_scan_resources(const char *text, size_t len, size_t *res_off, size_t *res_len,
+                      dv_res_span **out, size_t *n)
 {
-  scan c = {tpl->text, tpl->len, 0};
+  scan c = {text, len, 0};
   span_ctx x;
-  size_t i;
 
   memset(&x, 0, sizeof(x));
-  x.tpl = tpl;
-  x.off = off;
-  x.len = len;
-  for(i = 0; i < tpl->nblocks; i++)
-    off[i] = len[i] = 0;
-  if(each_member(&c, in_top, &x) || !x.seen_resources || x.next != tpl->nblocks)
+  x.text = text;
+  *out = NULL;
+  *n = 0;
+  if(each_member(&c, in_top, &x) || !x.seen_resources) {
+    free(x.v);
     return -1;
+  }
+  *res_off = x.res_off;
+  *res_len = x.res_len;
+  *out = x.v;
+  *n = x.n;
   return 0;
 }
