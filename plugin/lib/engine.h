@@ -434,6 +434,8 @@ void dv_log(const drover_stack *stack, drover_log_level level, const char *fmt, 
 #define DV_PE_ADDRESS 0x1u
 #define DV_PE_TYPE 0x2u
 #define DV_PE_REASON 0x4u
+#define DV_PE_LIVE 0x8u   /* etag and live_hash: the live object's own, valid
+                             while the plan is current (refresh_gen) */
 
 typedef struct dv_plan_entry {
   drover_action action;
@@ -446,8 +448,8 @@ typedef struct dv_plan_entry {
                                the plan outlives the stack's next refresh */
   char **changed;           /* property names that differ */
   size_t nchanged;
-  char *etag;               /* live ETag at plan time, or NULL */
-  char *live_hash;          /* live hash label at plan time, or NULL */
+  char *etag;               /* live ETag at plan time, or NULL (DV_PE_LIVE) */
+  char *live_hash;          /* live hash label at plan time, or NULL (DV_PE_LIVE) */
   int copy;                 /* a no-op entry showing a copy (orphan holds it) */
   char *observed;           /* dv_hash_json of the live properties at plan time, or
                                NULL: a saved plan is stale when this changes, also

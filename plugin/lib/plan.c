@@ -34,8 +34,10 @@ static void entry_clear(dv_plan_entry *e)
   for(i = 0; i < e->nchanged; i++)
     free(e->changed[i]);
   free(e->changed);
-  free(e->etag);
-  free(e->live_hash);
+  if(!(e->borrowed & DV_PE_LIVE)) {
+    free(e->etag);
+    free(e->live_hash);
+  }
   free(e->observed);
   drover_live_free(e->orphan);
   memset(e, 0, sizeof(*e));
@@ -233,10 +235,12 @@ static int multiple(const char *list)
  * neither, and hashing every live object was a fifth of a plan's cost. */
 static drover_code note_live(dv_plan_entry *e, const drover_live *live)
 {
-  if(live->etag && !(e->etag = dv_strdup(live->etag)))
-    return DROVER_E_NOMEM;
-  if(live->hash && !(e->live_hash = dv_strdup(live->hash)))
-    return DROVER_E_NOMEM;
+  /* Borrowed: an orphan's copy is the entry's own, an instance's live
+   * object lives until the next refresh, and a plan is not used past it
+   * (apply and save refuse a stale plan; a review copies what it keeps). */
+  e->etag = live->etag;
+  e->live_hash = live->hash;
+  e->borrowed |= DV_PE_LIVE;
   return DROVER_OK;
 }
 

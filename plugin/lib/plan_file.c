@@ -80,20 +80,31 @@ static drover_code compare(const seen *old, size_t nold, drover_plan *fresh,
   return DROVER_OK;
 }
 
-static drover_code seen_of_plan(seen **out, const drover_plan *plan)
+/* What plan's entries show, copied where refresh would free it (the live
+ * objects' labels an entry borrows): *strs holds those copies, freed with
+ * it. */
+static drover_code seen_of_plan(seen **out, char ***strs, const drover_plan *plan)
 {
-  size_t i;
+  size_t i, k = 0;
   seen *s = calloc(plan->n ? plan->n : 1, sizeof(*s));
+  char **c = calloc(2 * plan->n + 1, sizeof(*c));
 
   *out = s;
-  if(!s)
+  *strs = c;
+  if(!s || !c)
     return DROVER_E_NOMEM;
   for(i = 0; i < plan->n; i++) {
-    s[i].address = plan->entries[i].address;
-    s[i].action = plan->entries[i].action;
-    s[i].etag = plan->entries[i].etag;
-    s[i].live_hash = plan->entries[i].live_hash;
-    s[i].observed = plan->entries[i].observed;
+    const dv_plan_entry *e = &plan->entries[i];
+    s[i].address = e->address;
+    s[i].action = e->action;
+    s[i].etag = e->etag;
+    s[i].live_hash = e->live_hash;
+    s[i].observed = e->observed;
+    if(!(e->borrowed & DV_PE_LIVE))
+      continue;
+    if((e->etag && !(s[i].etag = c[k++] = dv_strdup(e->etag))) ||
+       (e->live_hash && !(s[i].live_hash = c[k++] = dv_strdup(e->live_hash))))
+      return DROVER_E_NOMEM;
   }
   return DROVER_OK;
 }
@@ -103,6 +114,7 @@ drover_code dv_plan_check_fresh(drover_plan *plan, drover_error *err)
   drover_code rc;
   drover_plan *fresh = NULL;
   seen *old = NULL;
+  char **strs = NULL;
   dv_plan_entry *tmp;
   size_t tn;
 
@@ -112,9 +124,10 @@ drover_code dv_plan_check_fresh(drover_plan *plan, drover_error *err)
     return drover_error_set(err, rc, "apply: stack \"%s\" was refreshed after this "
                             "plan was made; plan again", plan->stack->name);
   if(!rc)
-    rc = seen_of_plan(&old, plan);
+    rc = seen_of_plan(&old, &strs, plan);
   if(rc) {
     free(old);
+    drover_strv_free(strs);
     return drover_error_set(err, rc, "plan: out of memory");
   }
   rc = drover_stack_refresh(plan->stack, err);
@@ -135,6 +148,7 @@ drover_code dv_plan_check_fresh(drover_plan *plan, drover_error *err)
   }
   drover_plan_free(fresh);
   free(old);
+  drover_strv_free(strs);
   return rc;
 }
 

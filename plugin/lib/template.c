@@ -1162,6 +1162,42 @@ static drover_code index_blocks(drover_template *tpl, drover_error *err)
   return rc ? nomem(err) : DROVER_OK;
 }
 
+/* b's name and pointer. A valid name needs no escaping in a pointer, so
+ * one allocation holds "/resources/<name>" and, after its NUL, the name
+ * (about 30 bytes less a block); any other name gets the two apart, for
+ * the message that rejects it. DROVER_E_NOMEM. */
+static drover_code block_names(dv_block *b, const char *key, size_t klen)
+{
+  if(klen < 64 && memchr(key, '\0', klen) == NULL) {
+    char tmp[64];
+    memcpy(tmp, key, klen);
+    tmp[klen] = '\0';
+    if(name_ok(tmp, 0)) {
+      b->pointer = malloc(11 + 2 * (klen + 1));
+      if(!b->pointer)
+        return DROVER_E_NOMEM;
+      memcpy(b->pointer, "/resources/", 11);
+      memcpy(b->pointer + 11, tmp, klen + 1);
+      b->name = b->pointer + 11 + klen + 1;
+      memcpy(b->name, tmp, klen + 1);
+      return DROVER_OK;
+    }
+  }
+  b->name = malloc(klen + 1);
+  if(!b->name)
+    return DROVER_E_NOMEM;
+  memcpy(b->name, key, klen);
+  b->name[klen] = '\0';
+  b->pointer = dv_ptr_join("/resources", b->name);
+  return b->pointer ? DROVER_OK : DROVER_E_NOMEM;
+}
+
+/* Whether b->name lives inside b->pointer's allocation (block_names). */
+static int names_joined(const dv_block *b)
+{
+  return b->pointer && b->name == b->pointer + strlen(b->pointer) + 1;
+}
+
 static drover_code resources_from_tree(drover_template *tpl, json_t *res,
                                        drover_error *err)
 {
@@ -1176,9 +1212,7 @@ static drover_code resources_from_tree(drover_template *tpl, json_t *res,
   /* Names first, so depends_on can name resources declared later. */
   json_object_foreach(res, key, v) {
     dv_block *b = &tpl->blocks[tpl->nblocks++];
-    b->name = dv_strdup(key);
-    b->pointer = dv_ptr_join("/resources", key);
-    if(!b->name || !b->pointer)
+    if(block_names(b, key, strlen(key)))
       return nomem(err);
     if(!name_ok(key, 0))
       return dv_tpl_error(err, tpl, b->pointer, 1, DROVER_E_TEMPLATE,
@@ -1210,16 +1244,10 @@ static drover_code resources_from_text(drover_template *tpl, const dv_res_span *
     return nomem(err);
   for(i = 0; i < n; i++) {
     dv_block *b = &tpl->blocks[tpl->nblocks++];
-    b->name = malloc(spans[i].key_len + 1);
-    if(!b->name)
+    if(block_names(b, tpl->text + spans[i].key_off, spans[i].key_len))
       return nomem(err);
-    memcpy(b->name, tpl->text + spans[i].key_off, spans[i].key_len);
-    b->name[spans[i].key_len] = '\0';
     if(!name_ok(b->name, 0))
       return DROVER_E_TEMPLATE;
-    b->pointer = dv_ptr_join("/resources", b->name);
-    if(!b->pointer)
-      return nomem(err);
   }
   rc = index_blocks(tpl, err);
   if(!rc && tpl->block_ix.n != tpl->nblocks)
@@ -1671,7 +1699,8 @@ void drover_template_free(drover_template *tpl)
   free(tpl->params);
   for(i = 0; i < tpl->nblocks; i++) {
     dv_block *b = &tpl->blocks[i];
-    free(b->name);
+    if(!names_joined(b))
+      free(b->name);
     for(j = 0; b->depends_on && b->depends_on[j]; j++)
       free(b->depends_on[j]);
     free(b->depends_on);
