@@ -207,17 +207,17 @@ drover_code dv_hash_json(char out[17], const json_t *v);
 typedef struct dv_inst {
   char *address;        /* "web[0]", or "db" without count; without count it is
                            the block's name (borrowed, not freed) */
-  size_t block;         /* index into tpl->blocks */
-  int index;            /* count.index, -1 without count */
   char *name;           /* cloud name: properties.name or dv_default_name() */
-  int name_is_default;  /* name is dv_default_name() (no "name" property) */
   json_t *desired;      /* evaluated properties, defaults filled; may hold unknowns */
-  int known;            /* desired holds no unknowns */
-  char hash[17];        /* dv_hash_json(desired) when known, "" otherwise */
   drover_live *live;    /* from refresh (owned); NULL when absent */
   drover_live *applied; /* what apply created/updated (owned); NULL before */
   const char *deps;     /* comma-separated addresses of its dependencies
                            (borrowed: its block's stack->block_depstr) */
+  size_t block;         /* index into tpl->blocks */
+  int index;            /* count.index, -1 without count */
+  int name_is_default;  /* name is dv_default_name() (no "name" property) */
+  int known;            /* desired holds no unknowns */
+  char hash[17];        /* dv_hash_json(desired) when known, "" otherwise */
   unsigned char runtime_refs; /* its last evaluation read an applied or live
                                  attribute, or one not known yet */
   unsigned char eval_changed; /* its last evaluation changed desired */
@@ -237,6 +237,8 @@ struct drover_stack {
   const drover_template *tpl;
   char *name;
   json_t *params;             /* name -> typed value, after defaults */
+  json_t *defaults;           /* property default text -> its value, parsed
+                                 once (stack.c), or NULL */
   dv_inst *insts;
   size_t ninsts;
   size_t *block_first;        /* per block: index of its first inst */

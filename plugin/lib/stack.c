@@ -790,6 +790,38 @@ static int coerce_text(json_t *parent, const char *key, const drover_prop *prop,
   return 0;
 }
 
+/* *out: a new reference to property dp's default. Each default text is
+ * parsed once per stack (stack->defaults): scalars are shared by every
+ * instance that leaves the property out, containers copied (they could
+ * be changed in place). Callers hold apply's evaluation lock. */
+static drover_code prop_default(drover_stack *st, const dv_block *b,
+                                const drover_prop *dp, json_t **out, drover_error *err)
+{
+  json_t *v = st->defaults ? json_object_get(st->defaults, dp->default_json) : NULL;
+  json_error_t je;
+
+  *out = NULL;
+  if(!v) {
+    /* Defaults are constants of the provider table, exercised by every
+     * plan that leaves them out; jansson reports an allocation failure
+     * while lexing as a syntax error, so only a failure it names as
+     * anything but memory or syntax is the table's fault. */
+    memset(&je, 0, sizeof(je)); /* jansson may fail before it fills je */
+    v = json_loads(dp->default_json, JSON_DECODE_ANY, &je);
+    if(!v && json_error_code(&je) != json_error_out_of_memory &&
+       json_error_code(&je) != json_error_invalid_syntax && je.text[0])
+      return drover_error_set(err, DROVER_E_INTERNAL,
+                              "%s: bad default for property \"%s\" of %s: %s",
+                              b->provider ? b->provider->name : "provider", dp->name,
+                              b->type_name, je.text);
+    if(!v || (!st->defaults && !(st->defaults = json_object())) ||
+       json_object_set_new(st->defaults, dp->default_json, v))
+      return nomem(err);
+  }
+  *out = json_is_object(v) || json_is_array(v) ? json_deep_copy(v) : json_incref(v);
+  return *out ? DROVER_OK : nomem(err);
+}
+
 drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error *err)
 {
   const drover_template *tpl;
@@ -868,24 +900,12 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
     goto out;
   for(dp = b->rtype->props; dp && dp->name; dp++) {
     json_t *def;
-    json_error_t je;
     if(!dp->default_json || json_object_get(desired, dp->name))
       continue;
-    /* Defaults are constants of the provider table, exercised by every
-     * plan that leaves them out; jansson reports an allocation failure
-     * while lexing as a syntax error, so only a failure it names as
-     * anything but memory or syntax is the table's fault. */
-    memset(&je, 0, sizeof(je)); /* jansson may fail before it fills je */
-    def = json_loads(dp->default_json, JSON_DECODE_ANY, &je);
-    if(!def && json_error_code(&je) != json_error_out_of_memory &&
-       json_error_code(&je) != json_error_invalid_syntax && je.text[0]) {
-      rc = drover_error_set(err, DROVER_E_INTERNAL,
-                            "%s: bad default for property \"%s\" of %s: %s",
-                            b->provider ? b->provider->name : "provider", dp->name,
-                            b->type_name, je.text);
+    rc = prop_default(stack, b, dp, &def, err);
+    if(rc)
       goto out;
-    }
-    if(!def || json_object_set_new(desired, dp->name, def)) {
+    if(json_object_set_new(desired, dp->name, def)) {
       rc = nomem(err);
       goto out;
     }
@@ -923,9 +943,14 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
   }
   else
     inst->hash[0] = '\0';
-  json_decref(inst->desired);
-  inst->desired = desired;
-  desired = NULL;
+  if(!same) {
+    json_decref(inst->desired);
+    inst->desired = desired;
+    desired = NULL;
+  }
+  /* else the equal tree it has stays, and the new one goes at once: apply
+   * evaluates on its workers, whose memory would otherwise hold a second
+   * copy of every evaluated instance. */
   inst->eval_changed = !same;
   inst->runtime_refs = stack->eval_runtime != runtime_before;
   if(!keep_name) {
@@ -1162,6 +1187,7 @@ void drover_stack_free(drover_stack *stack)
   dv_stack_providers_release(stack);
   drover_stack_unlock(stack);
   json_decref(stack->params);
+  json_decref(stack->defaults);
   free(stack->name);
   free(stack->owned_text);
   drover_template_free(stack->owned_tpl);
