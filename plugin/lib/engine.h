@@ -128,7 +128,8 @@ typedef struct dv_block {
                                      bytes in tpl->text (the tree is dropped
                                      after load, parsed again when evaluated) */
   dv_bref *refs;                  /* resource references in properties, in the
-                                     order dv_refs_each walks them */
+                                     order dv_refs_each walks them (borrowed:
+                                     they live in tpl->refs) */
   size_t nrefs;
   json_t *count;                  /* likewise; NULL: no count */
   char **depends_on;              /* explicit, block names */
@@ -171,6 +172,9 @@ struct drover_template {
   size_t noutputs;
   json_t *providers;              /* borrowed "providers" object, or NULL */
   dv_index block_ix;              /* block name -> index into blocks */
+  dv_bref *refs;                  /* every block's references, one after
+                                     another (blocks[i].refs point into it) */
+  size_t nrefs;
 };
 
 /* ------------------------------------------------------------------------

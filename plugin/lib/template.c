@@ -1374,30 +1374,31 @@ static drover_code validate(drover_template *tpl, const dv_res_span *spans,
  */
 
 typedef struct refs_ctx {
-  const drover_template *tpl;
+  drover_template *tpl;
   dv_block *b;
-  size_t cap;
+  size_t cap;         /* of tpl->refs */
 } refs_ctx;
 
 static drover_code keep_ref(void *ud, const dv_ref *ref, const char *pointer,
                             drover_error *err)
 {
   refs_ctx *x = ud;
-  dv_block *b = x->b;
+  drover_template *tpl = x->tpl;
 
   (void)pointer;
   if(ref->kind != DV_REF_RESOURCE)
     return DROVER_OK;
-  if(b->nrefs == x->cap) {
-    size_t cap = x->cap ? 2 * x->cap : 2;
-    dv_bref *g = realloc(b->refs, cap * sizeof(*g));
+  if(tpl->nrefs == x->cap) {
+    size_t cap = x->cap ? 2 * x->cap : 64;
+    dv_bref *g = realloc(tpl->refs, cap * sizeof(*g));
     if(!g)
       return nomem(err);
-    b->refs = g;
+    tpl->refs = g;
     x->cap = cap;
   }
-  b->refs[b->nrefs].block = dv_block_find(x->tpl, ref->name);
-  b->refs[b->nrefs++].index = ref->index;
+  tpl->refs[tpl->nrefs].block = dv_block_find(tpl, ref->name);
+  tpl->refs[tpl->nrefs++].index = ref->index;
+  x->b->nrefs++;
   return DROVER_OK;
 }
 
@@ -1416,12 +1417,21 @@ static drover_code compact_blocks(drover_template *tpl, const dv_res_span *given
   size_t i, n = ngiven, res_off, res_len;
   drover_code rc = DROVER_OK;
 
+  refs_ctx x = {tpl, NULL, 0};
+
+  /* Every block's references go into one buffer (no allocation per
+   * block); the blocks point into it once it has stopped moving. */
   for(i = 0; i < tpl->nblocks && !rc; i++) {
-    refs_ctx x = {tpl, &tpl->blocks[i], 0};
+    x.b = &tpl->blocks[i];
     if(tpl->blocks[i].properties)
       rc = dv_refs_each(tpl, tpl->blocks[i].properties, tpl->blocks[i].pointer, keep_ref,
                         &x, err);
   }
+  for(i = 0, n = 0; !rc && i < tpl->nblocks; i++) {
+    tpl->blocks[i].refs = tpl->blocks[i].nrefs ? tpl->refs + n : NULL;
+    n += tpl->blocks[i].nrefs;
+  }
+  n = ngiven;
   if(rc || !tpl->nblocks)
     return rc;
   if(!spans && dv_scan_resources(tpl->text, tpl->len, &res_off, &res_len, &found, &n))
@@ -1713,9 +1723,9 @@ void drover_template_free(drover_template *tpl)
     free(b->secret_ptrs);
     json_decref(b->properties);
     json_decref(b->count);
-    free(b->refs);
   }
   dv_index_free(&tpl->block_ix);
+  free(tpl->refs);
   free(tpl->blocks);
   for(i = 0; i < tpl->noutputs; i++) {
     free(tpl->outputs[i].name);
