@@ -295,10 +295,9 @@ static void plan_apply(unsigned flags, drover_apply_result *res, drover_code wan
   drover_error_clear(&err);
 }
 
-START_TEST(apply_failure_skips_every_dependent)
+/* Opens "base" (count HALF) and "top" (count HALF, depends_on base). */
+static void open_base_top(void)
 {
-  drover_apply_result res;
-  char *json = NULL;
   sbuf b = {NULL, 0, 0};
 
   sb_add(&b, "{\"stack\": \"sc\", \"resources\": {"
@@ -306,9 +305,15 @@ START_TEST(apply_failure_skips_every_dependent)
          "{\"image\": \"b\"}},"
          "\"top\": {\"type\": \"fake.thing\", \"count\": %d, \"depends_on\": [\"base\"], "
          "\"properties\": {\"image\": \"t\"}}}}", HALF, HALF);
-  json = b.p;
-  ck_assert_int_eq(fake_stack_open(&tpl, &st, json, NULL, NULL, &err), DROVER_OK);
-  free(json);
+  ck_assert_int_eq(fake_stack_open(&tpl, &st, b.p, NULL, NULL, &err), DROVER_OK);
+  free(b.p);
+}
+
+START_TEST(apply_failure_skips_every_dependent)
+{
+  drover_apply_result res;
+
+  open_base_top();
   fake_fail(FAKE_OP_CREATE, "base[700]", 1, DROVER_E_PROVIDER);
   plan_apply(0, &res, DROVER_E_PARTIAL);
   ck_assert_uint_eq(res.created, HALF - 1);
@@ -334,15 +339,8 @@ END_TEST
 START_TEST(orphans_sharing_a_label_delete_in_order)
 {
   drover_apply_result res;
-  sbuf b = {NULL, 0, 0};
 
-  sb_add(&b, "{\"stack\": \"sc\", \"resources\": {"
-         "\"base\": {\"type\": \"fake.thing\", \"count\": %d, \"properties\": "
-         "{\"image\": \"b\"}},"
-         "\"top\": {\"type\": \"fake.thing\", \"count\": %d, \"depends_on\": [\"base\"], "
-         "\"properties\": {\"image\": \"t\"}}}}", HALF, HALF);
-  ck_assert_int_eq(fake_stack_open(&tpl, &st, b.p, NULL, NULL, &err), DROVER_OK);
-  free(b.p);
+  open_base_top();
   plan_apply(0, &res, DROVER_OK);
   ck_assert_uint_eq(res.created, 2 * HALF);
   fake_stack_close(tpl, st);
