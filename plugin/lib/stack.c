@@ -814,8 +814,12 @@ static drover_code prop_default(drover_stack *st, const dv_block *b,
                               "%s: bad default for property \"%s\" of %s: %s",
                               b->provider ? b->provider->name : "provider", dp->name,
                               b->type_name, je.text);
-    if(!v || (!st->defaults && !(st->defaults = json_object())) ||
-       json_object_set_new(st->defaults, dp->default_json, v))
+    if(v && !st->defaults && !(st->defaults = json_object())) {
+      json_decref(v);
+      v = NULL;
+    }
+    /* json_object_set_new takes v, also when it fails. */
+    if(!v || json_object_set_new(st->defaults, dp->default_json, v))
       return nomem(err);
   }
   *out = json_is_object(v) || json_is_array(v) ? json_deep_copy(v) : json_incref(v);
