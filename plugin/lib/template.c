@@ -1631,17 +1631,16 @@ drover_code drover_template_load_buffer(drover_template **out, const char *buf,
                                         size_t len, const char *source,
                                         drover_error *err)
 {
-  drover_error quiet;
-
   if(!out)
     return drover_error_set(err, DROVER_E_ARG, "template: no output pointer");
   *out = NULL;
   if(!buf && len)
     return drover_error_set(err, DROVER_E_ARG, "template: no buffer");
-  /* The fast way first; what it says on failure is not kept (the
-   * ordinary way says it again, with its position). */
-  drover_error_clear(&quiet);
-  if(!load_attempt(out, buf, len, source, 1, &quiet))
+  /* The fast way first, recording nothing (no error detail, so no
+   * position index either: the text beyond the declarations read so far
+   * is not known to be JSON yet, and posmap.c assumes it is). On any
+   * failure the ordinary way says what is wrong, with its position. */
+  if(!load_attempt(out, buf, len, source, 1, NULL))
     return DROVER_OK;
   return load_attempt(out, buf, len, source, 0, err);
 }
