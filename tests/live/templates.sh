@@ -16,6 +16,7 @@
 set -uo pipefail
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
+. "$SRC/tests/live/jq.sh"
 DROVER=${DROVER:-$SRC/drover}
 SOCK=${LXD_SOCKET:-/var/lib/lxd/unix.socket}
 # Stack names end in this script's pid, so a rerun can tell a stack that a
@@ -26,6 +27,7 @@ declare -A VARS=(
   [quickstart]="--var replicas=2"
   [webtier]="--var replicas=2"
   [backup-gfs]="--var replicas=2"
+  [business-hours-web]="--var replicas=1 --var day_count=2 --var night_count=1"
   [slurm-cloud-nodes]="--var node=ttnode$RUN_ID --var slurmd_port=17190"
 )
 # slurm-cloud-nodes runs on its own image (idempotent when it exists).
@@ -60,7 +62,7 @@ lxd_get() {
   local body rc
   body=$(curl -sS --max-time 20 --unix-socket "$SOCK" "http://lxd$1" 2>&1); rc=$?
   if [ "$rc" -ne 0 ]; then echo "# LXD GET $1: curl exit $rc: $body" >&2; return 1; fi
-  if ! jq -e '.type == "sync" and .status_code == 200 and (.metadata | type == "array" or type == "object")' \
+  if ! jqt '.type == "sync" and .status_code == 200 and (.metadata | type == "array" or type == "object")' \
        <<<"$body" >/dev/null 2>&1; then
     echo "# LXD GET $1: not a sync 200 reply: ${body:0:300}" >&2; return 1
   fi
@@ -154,14 +156,14 @@ for tpl in "${templates[@]}"; do
     check "$base: plan after apply shows no changes" 0 \
       "$DROVER" plan --detailed-exitcode --stack "$stack" "${vars[@]}" "$tpl"
     if check "$base: apply again" 0 "$DROVER" apply --yes --json --stack "$stack" "${vars[@]}" "$tpl"; then
-      if jq -e '.ok == true and .created == 0 and .updated == 0 and .replaced == 0 and .deleted == 0' "$LOG" >/dev/null 2>&1; then
+      if jqt '.ok == true and .created == 0 and .updated == 0 and .replaced == 0 and .deleted == 0' "$LOG" >/dev/null 2>&1; then
         ok "$base: apply again changes nothing"
       else
         nok "$base: apply again changed something"; sed 's/^/    # /' "$LOG" | head -n 30
       fi
     fi
     if check "$base: output --json" 0 "$DROVER" output --json --stack "$stack" "${vars[@]}" "$tpl"; then
-      if jq -e 'type == "object" and length > 0 and all(.[]; .value != null)' "$LOG" >/dev/null 2>&1; then
+      if jqt 'type == "object" and length > 0 and all(.[]; .value != null)' "$LOG" >/dev/null 2>&1; then
         ok "$base: outputs are a non-empty JSON object, no null values"
       else
         nok "$base: outputs are empty or have null values"; sed 's/^/    # /' "$LOG" | head -n 20
@@ -169,7 +171,7 @@ for tpl in "${templates[@]}"; do
       # Arrays of names in the outputs name live instances of the stack.
       live=$(lxd_get "/1.0/instances?recursion=1" |
              jq -c --arg s "$stack" '[.metadata[] | select(.config["user.drover.stack"] == $s) | .name]') || live=error
-      if jq -e --argjson live "$live" \
+      if jqt --argjson live "$live" \
            '[.[].value | select(type == "array") | .[] | select(type == "string")] as $n
             | ($n | length) > 0 and all($n[]; . as $x | $live | index([$x]) != null)' "$LOG" >/dev/null 2>&1; then
         ok "$base: output name lists match live instances ($live)"
@@ -182,18 +184,38 @@ for tpl in "${templates[@]}"; do
   for pol in $(jq -r '.resources | to_entries[] | select(.value.type == "backup.policy") | .key' "$tpl"); do
     if check "$base: backup run $pol" 0 "$DROVER" backup run --json --stack "$stack" "${vars[@]}" "$tpl" "$pol"; then
       nt=$(jq '.targets | length' "$LOG")
-      if jq -e '(.targets | length) > 0 and all(.targets[]; .result == "created")' "$LOG" >/dev/null 2>&1; then
+      if jqt '(.targets | length) > 0 and all(.targets[]; .result == "created")' "$LOG" >/dev/null 2>&1; then
         ok "$base: backup run $pol snapshotted its $nt targets"
       else
         nok "$base: backup run $pol did not snapshot every target"; sed 's/^/    # /' "$LOG" | head -n 20
       fi
       if check "$base: backup list $pol" 0 "$DROVER" backup list --json --stack "$stack" "${vars[@]}" "$tpl" "$pol" &&
-         jq -e --argjson n "$nt" '.snapshots | length == $n' "$LOG" >/dev/null 2>&1; then
+         jqt --argjson n "$nt" '.snapshots | length == $n' "$LOG" >/dev/null 2>&1; then
         ok "$base: backup list $pol shows one snapshot per target"
       else
         nok "$base: backup list $pol does not show one snapshot per target"
       fi
       check "$base: backup prune --dry-run $pol" 0 "$DROVER" backup prune --dry-run --json --stack "$stack" "${vars[@]}" "$tpl" "$pol"
+    fi
+  done
+  # Scale policies run at a fixed time (Monday 10:00 in Berlin, business
+  # hours): the count they ask for is applied and later plans keep it.
+  for pol in $(jq -r '.resources | to_entries[] | select(.value.type == "scale.policy") | .key' "$tpl"); do
+    if check "$base: scale run $pol" 0 env DROVER_NOW=2026-03-30T08:00:00Z \
+         "$DROVER" scale run --json --stack "$stack" "${vars[@]}" "$tpl" "$pol"; then
+      want=$(jq -r '.desired' "$LOG")
+      tgt=$(jq -r '.target' "$LOG")
+      have=$(lxd_get "/1.0/instances?recursion=1" |
+             jq --arg s "$stack" --arg t "$tgt[" '[.metadata[] | select(.config["user.drover.stack"] == $s
+               and (.config["user.drover.address"] | startswith($t)))] | length') || have=error
+      if jqt '.ok == true and .error == null and (.rule | type == "string")' "$LOG" >/dev/null 2>&1 &&
+         [ "$have" = "$want" ]; then
+        ok "$base: scale run $pol left $have $tgt instances, as it decided"
+      else
+        nok "$base: scale run $pol: decided $want, $have live"; sed 's/^/    # /' "$LOG" | head -n 30
+      fi
+      check "$base: plan after scale run shows no changes" 0 \
+        "$DROVER" plan --detailed-exitcode --stack "$stack" "${vars[@]}" "$tpl"
     fi
   done
   check "$base: destroy" 0 "$DROVER" destroy --yes --stack "$stack" "${vars[@]}" "$tpl"
