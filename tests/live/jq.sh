@@ -1,6 +1,6 @@
 # jq.sh - jqt, the one JSON check the shell tests use (sourced by
-# tests/live/lib.sh, tests/live/templates.sh, tests/slurm/lib.sh and
-# tests/slurm-cloud/lib.sh).
+# tests/live/lib.sh, tests/live/templates.sh, tests/slurm/lib.sh,
+# tests/slurm-cloud/lib.sh and tests/aws/run.sh).
 #
 # jqt [JQ-OPTIONS] FILTER [FILE...]: true when jq parses the input and the
 # filter's last value is neither false nor null. jq -e alone exits 0 on
