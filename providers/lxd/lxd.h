@@ -246,7 +246,8 @@ LXD_HIDDEN extern const lxd_type_ops lxd_policy_ops;
 #define LXD_KIND_KEY "user.drover_kind"
 #define LXD_KIND_POLICY "backup.policy"
 #define LXD_KIND_SCALE "scale.policy"
-/* A record of either kind. */
+#define LXD_KIND_DRIFT "drift.policy"
+/* A record of any of these kinds. */
 LXD_HIDDEN int lxd_is_policy(const json_t *obj);
 
 /* Policy records of kind (LXD_KIND_*) as live objects (lxd_policy.c);
@@ -263,6 +264,9 @@ LXD_HIDDEN drover_code lxd_record_read(lxd_state *st, const char *kind, const ch
                                        drover_live **out, drover_error *err);
 LXD_HIDDEN extern const drover_rtype lxd_scale_type;
 LXD_HIDDEN extern const lxd_type_ops lxd_scale_ops;
+/* drift.policy (lxd_drift.c), recorded the same way. */
+LXD_HIDDEN extern const drover_rtype lxd_drift_type;
+LXD_HIDDEN extern const lxd_type_ops lxd_drift_ops;
 
 /* Run labels (drover_provider.label_set, lxd_label.c): config
  * "user.drover.<key>" ([a-z_], 1..32) other than the ownership labels.
@@ -276,7 +280,8 @@ LXD_HIDDEN drover_code lxd_label_set(void *state, const drover_rtype *type,
                                      drover_error *err);
 
 /* --------------------------------------------------------------------------
- * Backups (lxd_snapshot.c, lxd_exec.c): the version 2 table ops
+ * Backups (lxd_snapshot.c, lxd_exec.c: the version 2 table ops;
+ * lxd_backup.c: the version 4 ones)
  */
 
 /* Snapshot labels live in instance config keys with this prefix, set just
@@ -299,6 +304,13 @@ LXD_HIDDEN drover_code lxd_snapshot_clone(void *state, const char *instance,
                                           const char *snapshot, const char *new_name,
                                           const json_t *labels, double deadline,
                                           drover_error *err);
+LXD_HIDDEN drover_code lxd_backup_export(void *state, const char *instance,
+                                         const char *snapshot, const char *scratch,
+                                         const char *path, double deadline, json_t **info,
+                                         drover_error *err);
+LXD_HIDDEN drover_code lxd_backup_import(void *state, const char *path, const char *name,
+                                         const json_t *labels, int start, double deadline,
+                                         drover_error *err);
 LXD_HIDDEN drover_code lxd_exec(void *state, const char *instance,
                                 const char *const *argv, double deadline,
                                 int *exit_status, char **output, drover_error *err);

@@ -11,7 +11,8 @@
 # Each step is one check; the last line is "N passed, M failed".
 #
 # Needs: a built ./drover (or $DROVER), LXD with the busybox image
-# (scripts/lxd-setup.sh), jq, curl. Stack names are unique per run, and
+# (scripts/lxd-setup.sh), the local S3 server for backup-gfs's export
+# (scripts/s3-setup.sh), jq, curl. Stack names are unique per run, and
 # an EXIT trap destroys whatever a failed run left, so it is safe to rerun.
 set -uo pipefail
 
@@ -26,7 +27,8 @@ RUN_ID=$$
 declare -A VARS=(
   [quickstart]="--var replicas=2"
   [webtier]="--var replicas=2"
-  [backup-gfs]="--var replicas=2"
+  [backup-gfs]="--var replicas=2 --var export=s3://drover-tpl-$RUN_ID/gfs"
+  [drift-repair]="--var replicas=2"
   [business-hours-web]="--var replicas=1 --var day_count=2 --var night_count=1"
   [slurm-cloud-nodes]="--var node=ttnode$RUN_ID --var slurmd_port=17190"
 )
@@ -34,8 +36,27 @@ declare -A VARS=(
 bash "$SRC/scripts/slurm-node-image.sh" >/dev/null || echo "# warning: no node image"
 
 
+# backup-gfs exports to the local S3 server (scripts/s3-setup.sh) into a
+# bucket of this run, emptied and removed on exit.
+S3_EP=${DROVER_S3_ENDPOINT:-http://127.0.0.1:4568}
+S3_BUCKET=drover-tpl-$RUN_ID
+export DROVER_S3_ENDPOINT=$S3_EP AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+s3curl() {
+  local m=$1 p=$2; shift 2
+  curl -sS --max-time 60 -X "$m" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+    --aws-sigv4 "aws:amz:us-east-1:s3" --user S3RVER:S3RVER "$@" "$S3_EP$p"
+}
+s3_drop_bucket() {
+  local k
+  for k in $(s3curl GET "/$S3_BUCKET?list-type=2" 2>/dev/null | grep -o '<Key>[^<]*</Key>' |
+             sed 's/<Key>//; s/<\/Key>//'); do
+    s3curl DELETE "/$S3_BUCKET/$k" >/dev/null 2>&1
+  done
+  s3curl DELETE "/$S3_BUCKET" >/dev/null 2>&1
+}
+
 pass=0 fail=0
-declare -a cleanup_stacks=() cleanup_files=()
+declare -a cleanup_stacks=() cleanup_files=() cleanup_dirs=()
 
 ok()   { pass=$((pass + 1)); echo "ok $((pass + fail)) - $*"; }
 nok()  { fail=$((fail + 1)); echo "not ok $((pass + fail)) - $*"; }
@@ -94,6 +115,8 @@ on_exit() {
     fi
   done
   rm -f "${cleanup_files[@]}"
+  [ ${#cleanup_dirs[@]} -eq 0 ] || rm -rf "${cleanup_dirs[@]}"
+  s3_drop_bucket
 }
 trap on_exit EXIT
 trap 'exit 130' INT TERM
@@ -105,6 +128,12 @@ if [ ! -x "$DROVER" ]; then
 fi
 if ! curl -fsS --max-time 5 --unix-socket "$SOCK" http://lxd/1.0 >/dev/null 2>&1; then
   echo "templates.sh: LXD does not answer on $SOCK (scripts/lxd-setup.sh)" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+if [ "$(s3curl PUT "/$S3_BUCKET" -o /dev/null -w '%{http_code}' 2>/dev/null)" != 200 ]; then
+  echo "templates.sh: no S3 server answers on $S3_EP for backup-gfs's export (scripts/s3-setup.sh)" >&2
   echo "0 passed, 1 failed"
   exit 1
 fi
@@ -195,6 +224,14 @@ for tpl in "${templates[@]}"; do
       else
         nok "$base: backup run $pol did not snapshot every target"; sed 's/^/    # /' "$LOG" | head -n 20
       fi
+      if jq -e 'any(.targets[]; has("export"))' "$LOG" >/dev/null 2>&1; then
+        if jq -e 'all(.targets[]; .export.result == "created" and (.export.sha256 | length) == 64)' \
+             "$LOG" >/dev/null 2>&1; then
+          ok "$base: backup run $pol exported its $nt targets with their SHA-256"
+        else
+          nok "$base: backup run $pol did not export every target"; sed 's/^/    # /' "$LOG" | head -n 20
+        fi
+      fi
       if check "$base: backup list $pol" 0 "$DROVER" backup list --json --stack "$stack" "${vars[@]}" "$tpl" "$pol" &&
          jqt --argjson n "$nt" '.snapshots | length == $n' "$LOG" >/dev/null 2>&1; then
         ok "$base: backup list $pol shows one snapshot per target"
@@ -202,6 +239,29 @@ for tpl in "${templates[@]}"; do
         nok "$base: backup list $pol does not show one snapshot per target"
       fi
       check "$base: backup prune --dry-run $pol" 0 "$DROVER" backup prune --dry-run --json --stack "$stack" "${vars[@]}" "$tpl" "$pol"
+    fi
+  done
+  # Drift policies run: clean after apply; an instance stopped out of band
+  # is reported and, with auto_repair, started again.
+  for pol in $(jq -r '.resources | to_entries[] | select(.value.type == "drift.policy") | .key' "$tpl"); do
+    if check "$base: drift run $pol" 0 "$DROVER" drift run --json --stack "$stack" "${vars[@]}" "$tpl" "$pol"; then
+      if jqt '.drifted == 0 and (.stacks | length) == 1 and .stacks[0].result == "clean"' "$LOG"; then
+        ok "$base: drift run $pol finds the fresh stack clean"
+      else nok "$base: drift run $pol on a fresh stack"; sed 's/^/    # /' "$LOG" | head -n 20; fi
+    fi
+    victim=$(lxd_get "/1.0/instances?recursion=1" |
+             jq -r --arg s "$stack" '[.metadata[] | select(.config["user.drover.stack"] == $s)][0].name')
+    curl -sS --max-time 60 --unix-socket "$SOCK" -X PUT -d '{"action":"stop","force":true,"timeout":30}' \
+      "http://lxd/1.0/instances/$victim/state" | jq -r '.operation // empty' |
+      while read -r op; do curl -sS --max-time 60 --unix-socket "$SOCK" "http://lxd$op/wait?timeout=50" >/dev/null; done
+    if check "$base: drift run $pol after stopping $victim out of band" 0 \
+         "$DROVER" drift run --json --stack "$stack" "${vars[@]}" "$tpl" "$pol"; then
+      if jqt '.drifted == 1 and .stacks[0].result == "repaired"
+             and .stacks[0].resources[0].why == "stopped out of band"' "$LOG"; then
+        ok "$base: drift run $pol reports $victim stopped out of band and repairs it"
+      else nok "$base: drift run $pol report"; sed 's/^/    # /' "$LOG" | head -n 20; fi
+      st=$(lxd_get "/1.0/instances/$victim" | jq -r .metadata.status)
+      if [ "$st" = Running ]; then ok "$base: $victim is running again"; else nok "$base: $victim is $st"; fi
     fi
   done
   # Scale policies run at a fixed time (Monday 10:00 in Berlin, business
@@ -222,6 +282,18 @@ for tpl in "${templates[@]}"; do
       fi
       check "$base: plan after scale run shows no changes" 0 \
         "$DROVER" plan --detailed-exitcode --stack "$stack" "${vars[@]}" "$tpl"
+    fi
+  done
+  # Scheduled runs of every policy: one run, its metrics textfile.
+  for pol in $(jq -r '.resources | to_entries[] | select(.value.type | test("^(backup|drift|scale)[.]policy$")) | .key' "$tpl"); do
+    sd=$(mktemp -d /tmp/drover-templates-sched.XXXXXX)
+    cleanup_dirs+=("$sd")
+    if check "$base: schedule run $pol" 0 "$DROVER" schedule run --stack "$stack" "${vars[@]}" \
+         --state-dir "$sd/state" --metrics-dir "$sd/metrics" "$tpl" "$pol"; then
+      if grep -q "^drover_policy_last_run_success{stack=\"$stack\",policy=\"$pol\",kind=\"[a-z]*\"} 1$" \
+           "$sd/metrics/drover_${stack}_$pol.prom" 2>/dev/null; then
+        ok "$base: schedule run $pol wrote a successful run's metrics"
+      else nok "$base: schedule run $pol metrics"; sed 's/^/    # /' "$sd/metrics/"*.prom 2>&1 | head; fi
     fi
   done
   check "$base: destroy" 0 "$DROVER" destroy --yes --stack "$stack" "${vars[@]}" "$tpl"
