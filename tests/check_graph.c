@@ -195,6 +195,39 @@ START_TEST(test_count_expansion)
 }
 END_TEST
 
+/* DROVER_MAX_COUNT sets the count limit, and the error names the count's
+ * place; a value that is not a whole number from 1 up is refused rather
+ * than taken as the default. */
+START_TEST(test_count_limit_from_env)
+{
+  const char *j = "{\"stack\":\"z\",\"resources\":{\n"
+                  "  \"w\":{\"type\":\"fake.thing\",\"count\":6,\"properties\":{\"image\":\"i\"}}}}";
+  const char *bad[] = {"lots", "0", "-3", "5x", " 5", "100000001"};
+  size_t i;
+
+  setenv("DROVER_MAX_COUNT", "5", 1);
+  ck_assert_int_eq(open_with(j, NULL, NULL), DROVER_E_PARAM);
+  ck_assert_str_eq(err.text, "count of resource \"w\" is 6, above the limit 5");
+  ck_assert_str_eq(err.source, "g.json");
+  ck_assert_int_eq(err.line, 2);
+  ck_assert_int_eq(err.column, 36);
+  teardown();
+  setenv("DROVER_MAX_COUNT", "6", 1);
+  ck_assert_int_eq(open_with(j, NULL, NULL), DROVER_OK);
+  ck_assert_uint_eq(st->ninsts, 6);
+  teardown();
+  for(i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    setenv("DROVER_MAX_COUNT", bad[i], 1);
+    ck_assert_int_eq(open_with(j, NULL, NULL), DROVER_E_ARG);
+    ck_assert_msg(strstr(err.text, "DROVER_MAX_COUNT") != NULL, "%s: %s", bad[i], err.text);
+    teardown();
+  }
+  unsetenv("DROVER_MAX_COUNT");
+  ck_assert_int_eq(open_with(j, NULL, NULL), DROVER_OK);
+  ck_assert_uint_eq(st->ninsts, 6);
+}
+END_TEST
+
 START_TEST(test_count_zero)
 {
   const char *j = "{\"stack\":\"z\",\"resources\":{"
@@ -480,6 +513,7 @@ static Suite *graph_suite(void)
   tcase_add_test(tc, test_cycle_messages);
   tcase_add_test(tc, test_open_bare);
   tcase_add_test(tc, test_opts_copied);
+  tcase_add_test(tc, test_count_limit_from_env);
   suite_add_tcase(s, tc);
   return s;
 }

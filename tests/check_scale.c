@@ -295,10 +295,9 @@ static void plan_apply(unsigned flags, drover_apply_result *res, drover_code wan
   drover_error_clear(&err);
 }
 
-START_TEST(apply_failure_skips_every_dependent)
+/* Opens "base" (count HALF) and "top" (count HALF, depends_on base). */
+static void open_base_top(void)
 {
-  drover_apply_result res;
-  char *json = NULL;
   sbuf b = {NULL, 0, 0};
 
   sb_add(&b, "{\"stack\": \"sc\", \"resources\": {"
@@ -306,9 +305,15 @@ START_TEST(apply_failure_skips_every_dependent)
          "{\"image\": \"b\"}},"
          "\"top\": {\"type\": \"fake.thing\", \"count\": %d, \"depends_on\": [\"base\"], "
          "\"properties\": {\"image\": \"t\"}}}}", HALF, HALF);
-  json = b.p;
-  ck_assert_int_eq(fake_stack_open(&tpl, &st, json, NULL, NULL, &err), DROVER_OK);
-  free(json);
+  ck_assert_int_eq(fake_stack_open(&tpl, &st, b.p, NULL, NULL, &err), DROVER_OK);
+  free(b.p);
+}
+
+START_TEST(apply_failure_skips_every_dependent)
+{
+  drover_apply_result res;
+
+  open_base_top();
   fake_fail(FAKE_OP_CREATE, "base[700]", 1, DROVER_E_PROVIDER);
   plan_apply(0, &res, DROVER_E_PARTIAL);
   ck_assert_uint_eq(res.created, HALF - 1);
@@ -325,6 +330,42 @@ START_TEST(apply_failure_skips_every_dependent)
   ck_assert_int_lt(fake_log_pos(FAKE_OP_CREATE, "base[700]", 1),
                    fake_log_pos(FAKE_OP_CREATE, "top[0]", 0));
   ck_assert_uint_eq(fake_count("fake.thing", "sc"), 2 * HALF);
+}
+END_TEST
+
+/* Orphans whose deps labels are the same ("top[i]" each carry every
+ * base's address) are deleted through one barrier per label: every top
+ * before any base, and a failed top keeps every base. */
+START_TEST(orphans_sharing_a_label_delete_in_order)
+{
+  drover_apply_result res;
+
+  open_base_top();
+  plan_apply(0, &res, DROVER_OK);
+  ck_assert_uint_eq(res.created, 2 * HALF);
+  fake_stack_close(tpl, st);
+  tpl = NULL;
+  st = NULL;
+  /* Both blocks leave the template: all their objects are orphans. */
+  ck_assert_int_eq(fake_stack_open(&tpl, &st, "{\"stack\": \"sc\", \"providers\": "
+                                   "{\"fake\": {\"region\": \"x\"}}, \"resources\": {}}",
+                                   NULL, NULL, &err), DROVER_OK);
+  fake_reset_counts();
+  fake_fail(FAKE_OP_DELETE, "top[5]", 1, DROVER_E_PROVIDER);
+  plan_apply(0, &res, DROVER_E_PARTIAL);
+  ck_assert_uint_eq(res.deleted, HALF - 1);
+  ck_assert_uint_eq(res.failed, 1);
+  ck_assert_uint_eq(res.skipped, HALF);
+  ck_assert_uint_eq(fake_count_address("fake.thing", "top[5]"), 1);
+  ck_assert_uint_eq(fake_count("fake.thing", "sc"), HALF + 1);
+  fake_reset_counts();
+  plan_apply(0, &res, DROVER_OK);
+  ck_assert_uint_eq(res.deleted, HALF + 1);
+  ck_assert_int_lt(fake_log_pos(FAKE_OP_DELETE, "top[5]", 1),
+                   fake_log_pos(FAKE_OP_DELETE, "base[0]", 0));
+  ck_assert_int_lt(fake_log_pos(FAKE_OP_DELETE, "top[5]", 1),
+                   fake_log_pos(FAKE_OP_DELETE, "base[1499]", 0));
+  ck_assert_uint_eq(fake_count(NULL, "sc"), 0);
 }
 END_TEST
 
@@ -374,6 +415,7 @@ static Suite *scale_suite(void)
   tcase_add_test(tc, graph_dot_large);
   tcase_add_test(tc, apply_failure_skips_every_dependent);
   tcase_add_test(tc, destroy_by_delete_order);
+  tcase_add_test(tc, orphans_sharing_a_label_delete_in_order);
   suite_add_tcase(s, tc);
   return s;
 }

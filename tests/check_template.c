@@ -829,6 +829,75 @@ static const drover_rtype *const v1_types[] = {(const drover_rtype *)&v1_thing, 
 static const v1_provider v1_table = {1, "old", 0, 0, v1_types, v1_init, v1_cleanup,
                                      v1_list, v1_create, NULL, v1_del, NULL};
 
+/* Blocks declared on their own keep their properties as text after load
+ * (span.c) and their references as a list. Parsed again, the properties
+ * equal the trees the whole-text load keeps, which is what a template
+ * spelling a resource name with an escape gets; both open to the same
+ * desired properties. */
+START_TEST(test_properties_kept_as_text)
+{
+  static const char plain[] =
+    "{\"stack\":\"s\",\"resources\":{"
+    "\"a\":{\"type\":\"fake.thing\",\"properties\":{\"image\":"
+    "\"q\\\"b\\\\s \\u00e9 ${resources.c.name} $${lit}\","
+    "\"tags\":{\"k\":\"v\",\"n\":\"[{}]\"},\"size\":3}},"
+    "\"b\":{\"type\":\"fake.thing\",\"count\":2,\"properties\":{\"image\":\"i\"}},"
+    "\"c\" : {\"type\":\"fake.thing\"  ,  \"properties\" : { \"image\" : \"} ] \\\" {\" } }"
+    "}}";
+  char escaped[sizeof(plain) + 8];
+  const char *a = strstr(plain, "\"a\":");
+  drover_template *t1 = NULL, *t2 = NULL;
+  drover_stack *s1 = NULL, *s2 = NULL;
+  drover_error err;
+  size_t i;
+
+  /* The same template with "a" written as "\u0061". */
+  snprintf(escaped, sizeof(escaped), "%.*s\"\\u0061\"%s", (int)(a - plain), plain, a + 3);
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_template_load_buffer(&t1, plain, strlen(plain), "p", &err),
+                   DROVER_OK);
+  ck_assert_int_eq(drover_template_load_buffer(&t2, escaped, strlen(escaped), "e", &err),
+                   DROVER_OK);
+  ck_assert_uint_eq(t1->nblocks, 3);
+  ck_assert_uint_eq(t2->nblocks, 3);
+  ck_assert_str_eq(t2->blocks[0].name, "a");
+  /* Plain: a and c as text, b (counted) as a tree; escaped: every tree. */
+  ck_assert_ptr_null(t1->blocks[0].properties);
+  ck_assert_uint_gt(t1->blocks[0].props_len, 0);
+  ck_assert_ptr_nonnull(t1->blocks[1].properties);
+  ck_assert_ptr_null(t1->blocks[2].properties);
+  for(i = 0; i < 3; i++)
+    ck_assert_ptr_nonnull(t2->blocks[i].properties);
+  for(i = 0; i < 3; i++) {
+    json_t *p1 = NULL, *p2 = NULL;
+    ck_assert_int_eq(dv_block_properties(t1, &t1->blocks[i], &p1), DROVER_OK);
+    ck_assert_int_eq(dv_block_properties(t2, &t2->blocks[i], &p2), DROVER_OK);
+    ck_assert_ptr_nonnull(p1);
+    ck_assert_msg(json_equal(p1, p2), "block %zu differs", i);
+    json_decref(p1);
+    json_decref(p2);
+  }
+  ck_assert_uint_eq(t1->blocks[0].nrefs, 1);
+  ck_assert_uint_eq(t1->blocks[0].refs[0].block, 2);
+  ck_assert_int_eq(t1->blocks[0].refs[0].index, DV_REF_NO_INDEX);
+  ck_assert_uint_eq(t1->blocks[2].nrefs, 0);
+  ck_assert_int_eq(drover_stack_open(&s1, t1, NULL, NULL, &err), DROVER_OK);
+  ck_assert_int_eq(drover_stack_open(&s2, t2, NULL, NULL, &err), DROVER_OK);
+  ck_assert_uint_eq(s1->ninsts, 4);
+  for(i = 0; i < s1->ninsts; i++)
+    ck_assert_msg(json_equal(s1->insts[i].desired, s2->insts[i].desired),
+                  "%s differs", s1->insts[i].address);
+  ck_assert_str_eq(json_string_value(json_object_get(s1->insts[0].desired, "image")),
+                   "q\"b\\s \xc3\xa9 s-c ${lit}");
+  ck_assert_str_eq(json_string_value(json_object_get(s1->insts[3].desired, "image")),
+                   "} ] \" {");
+  drover_stack_free(s1);
+  drover_stack_free(s2);
+  drover_template_free(t1);
+  drover_template_free(t2);
+}
+END_TEST
+
 START_TEST(test_version1_provider)
 {
   drover_error err;
@@ -871,6 +940,7 @@ static Suite *template_suite(void)
   tcase_add_test(tc, test_interpolation);
   tcase_add_test(tc, test_reserved_key);
   tcase_add_test(tc, test_version1_provider);
+  tcase_add_test(tc, test_properties_kept_as_text);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -195,6 +195,118 @@ static int keyed_is(const keyed *k, uintptr_t type, const char *s, size_t len)
   return k->type == type && !strncmp(k->key, s, len) && !k->key[len];
 }
 
+/* Edges from `from` to every delete (dels, sorted by address) that label
+ * names at delete order `order`. Sets *hit when one of them is marked in
+ * member (may be NULL). */
+static drover_code walk_label(run *r, const keyed *dels, size_t ndels, const char *l,
+                              int order, size_t from, const unsigned char *member,
+                              int *hit)
+{
+  while(l && *l) {
+    size_t len = strcspn(l, ","), j;
+    for(j = keyed_lower(dels, ndels, 0, l, len);
+        j < ndels && keyed_is(&dels[j], 0, l, len); j++) {
+      if(r->nodes[dels[j].node].rtype->delete_order != order)
+        continue;
+      if(member) {
+        if(member[dels[j].node])
+          *hit = 1;
+      }
+      else if(add_edge(r, from, dels[j].node))
+        return DROVER_E_NOMEM;
+    }
+    l += len;
+    if(*l == ',')
+      l++;
+  }
+  return DROVER_OK;
+}
+
+/* A delete, its label and order, for grouping equal labels. */
+typedef struct labelled {
+  const char *label;
+  int order;
+  size_t node;
+} labelled;
+
+static int labelled_cmp(const void *a, const void *b)
+{
+  const labelled *x = a, *y = b;
+  int c = strcmp(x->label, y->label);
+
+  if(!c)
+    c = x->order < y->order ? -1 : x->order > y->order;
+  if(!c)
+    c = x->node < y->node ? -1 : x->node > y->node;
+  return c;
+}
+
+/* A delete whose deps label names another delete's address at the same
+ * order goes first. Deletes carrying the same label at the same order
+ * (every instance of a block carries its block's) wait through one
+ * barrier, so each distinct label is walked once: deleting N instances
+ * that depend on M costs N + M edges, not N x M. A group whose label
+ * names one of its own members keeps the direct edges (a barrier would
+ * make a cycle of what is a skipped self edge). */
+static drover_code label_edges(run *r, const keyed *dels, size_t ndels)
+{
+  labelled *v = calloc(ndels + 1, sizeof(*v));
+  unsigned char *member = calloc(r->n + 1, 1);
+  size_t i, k, n = 0;
+  drover_code rc = DROVER_E_NOMEM;
+
+  if(!v || !member)
+    goto out;
+  for(i = 0; i < ndels; i++) {
+    const node *a = &r->nodes[dels[i].node];
+    if(!a->target || !a->target->deps || !*a->target->deps)
+      continue;
+    v[n].label = a->target->deps;
+    v[n].order = a->rtype->delete_order;
+    v[n++].node = dels[i].node;
+  }
+  if(n)
+    qsort(v, n, sizeof(*v), labelled_cmp);
+  for(i = 0; i < n; i = k) {
+    size_t from = v[i].node, b;
+    int self = 0;
+    for(k = i + 1; k < n && v[k].order == v[i].order && !strcmp(v[k].label, v[i].label);
+        k++)
+      ;
+    if(k - i > 1) {
+      for(b = i; b < k; b++)
+        member[v[b].node] = 1;
+      rc = walk_label(r, dels, ndels, v[i].label, v[i].order, 0, member, &self);
+      for(b = i; b < k; b++)
+        member[v[b].node] = 0;
+      if(rc)
+        goto out;
+    }
+    if(k - i > 1 && !self) {
+      if((from = new_barrier(r)) == NONE) {
+        rc = DROVER_E_NOMEM;
+        goto out;
+      }
+      for(b = i; b < k; b++)
+        if(add_edge(r, v[b].node, from)) {
+          rc = DROVER_E_NOMEM;
+          goto out;
+        }
+      rc = walk_label(r, dels, ndels, v[i].label, v[i].order, from, NULL, NULL);
+    }
+    else
+      for(b = i, rc = DROVER_OK; !rc && b < k; b++)
+        rc = walk_label(r, dels, ndels, v[b].label, v[b].order, v[b].node, NULL, NULL);
+    if(rc)
+      goto out;
+  }
+  rc = DROVER_OK;
+out:
+  free(v);
+  free(member);
+  return rc;
+}
+
 static int order_desc(const void *a, const void *b)
 {
   int x = *(const int *)a, y = *(const int *)b;
@@ -327,23 +439,8 @@ static drover_code build_edges(run *r)
   /* Equal order: deps labels. */
   if(ndels)
     qsort(dels, ndels, sizeof(*dels), keyed_cmp);
-  for(i = 0; i < ndels; i++) {
-    const node *a = &r->nodes[dels[i].node];
-    const char *l = a->target ? a->target->deps : NULL;
-    while(l && *l) {
-      size_t len = strcspn(l, ","), j;
-      for(j = keyed_lower(dels, ndels, 0, l, len);
-          j < ndels && keyed_is(&dels[j], 0, l, len); j++) {
-        const node *b = &r->nodes[dels[j].node];
-        if(b->rtype->delete_order == a->rtype->delete_order &&
-           add_edge(r, dels[i].node, dels[j].node))
-          goto out;
-      }
-      l += len;
-      if(*l == ',')
-        l++;
-    }
-  }
+  if(label_edges(r, dels, ndels))
+    goto out;
   /* Equal order, destroying: dependents' instances first. */
   for(i = 0; i < r->n; i++) {
     const node *a = &r->nodes[i];
@@ -855,9 +952,10 @@ static drover_code setup_nodes(run *r, drover_error *err)
     if(r->plan->entries[i].action != DROVER_ACTION_NOOP)
       nact++;
   /* Room for the barriers too: build_edges makes at most one per block
-   * holding a build, one per block holding a delete, and one per delete
-   * level (at most one per delete). */
-  r->capnodes = nact + 2 * (nact < nblocks ? nact : nblocks) + nact + 1;
+   * holding a build, one per block holding a delete, one per delete
+   * level (at most one per delete), and one per group of two or more
+   * deletes sharing a deps label (at most one per two deletes). */
+  r->capnodes = nact + 2 * (nact < nblocks ? nact : nblocks) + nact + nact / 2 + 1;
   r->nodes = calloc(r->capnodes, sizeof(*r->nodes));
   r->queue = calloc(nact + 1, sizeof(*r->queue));
   r->todo = calloc(r->capnodes, sizeof(*r->todo));

@@ -107,13 +107,30 @@ typedef struct dv_param {
 #define DV_LC_PREVENT_DESTROY 0x1u
 #define DV_LC_CREATE_BEFORE_DESTROY 0x2u
 
+/* A resource reference inside a block's properties, as load found it:
+ * enough for the graph without walking the properties again. */
+typedef struct dv_bref {
+  size_t block;                   /* the block it names */
+  long index;                     /* DV_REF_NO_INDEX, DV_REF_ALL, or >= 0 */
+} dv_bref;
+
 typedef struct dv_block {
   char *name;                     /* key under "resources" */
-  char *type_name;                /* "lxd.instance" */
+  const char *type_name;          /* "lxd.instance": rtype->name (borrowed;
+                                     provider tables live for the process) */
   const drover_provider *provider;
   const drover_rtype *rtype;
   json_t *properties;             /* unevaluated; a reference of its own (the
-                                     declaration is dropped after load) */
+                                     declaration is dropped after load), or NULL
+                                     when props_len says where its text is: use
+                                     dv_block_properties() */
+  size_t props_off, props_len;    /* a block without count: its properties'
+                                     bytes in tpl->text (the tree is dropped
+                                     after load, parsed again when evaluated) */
+  dv_bref *refs;                  /* resource references in properties, in the
+                                     order dv_refs_each walks them (borrowed:
+                                     they live in tpl->refs) */
+  size_t nrefs;
   json_t *count;                  /* likewise; NULL: no count */
   char **depends_on;              /* explicit, block names */
   size_t n_depends_on;
@@ -155,6 +172,9 @@ struct drover_template {
   size_t noutputs;
   json_t *providers;              /* borrowed "providers" object, or NULL */
   dv_index block_ix;              /* block name -> index into blocks */
+  dv_bref *refs;                  /* every block's references, one after
+                                     another (blocks[i].refs point into it) */
+  size_t nrefs;
 };
 
 /* ------------------------------------------------------------------------
@@ -191,18 +211,19 @@ drover_code dv_hash_json(char out[17], const json_t *v);
  */
 
 typedef struct dv_inst {
-  char *address;        /* "web[0]", or "db" without count */
-  size_t block;         /* index into tpl->blocks */
-  int index;            /* count.index, -1 without count */
+  char *address;        /* "web[0]", or "db" without count; without count it is
+                           the block's name (borrowed, not freed) */
   char *name;           /* cloud name: properties.name or dv_default_name() */
-  int name_is_default;  /* name is dv_default_name() (no "name" property) */
   json_t *desired;      /* evaluated properties, defaults filled; may hold unknowns */
-  int known;            /* desired holds no unknowns */
-  char hash[17];        /* dv_hash_json(desired) when known, "" otherwise */
   drover_live *live;    /* from refresh (owned); NULL when absent */
   drover_live *applied; /* what apply created/updated (owned); NULL before */
   const char *deps;     /* comma-separated addresses of its dependencies
                            (borrowed: its block's stack->block_depstr) */
+  size_t block;         /* index into tpl->blocks */
+  int index;            /* count.index, -1 without count */
+  int name_is_default;  /* name is dv_default_name() (no "name" property) */
+  int known;            /* desired holds no unknowns */
+  char hash[17];        /* dv_hash_json(desired) when known, "" otherwise */
   unsigned char runtime_refs; /* its last evaluation read an applied or live
                                  attribute, or one not known yet */
   unsigned char eval_changed; /* its last evaluation changed desired */
@@ -229,16 +250,22 @@ struct drover_stack {
   const drover_template *tpl;
   char *name;
   json_t *params;             /* name -> typed value, after defaults */
+  json_t *defaults;           /* property default text -> its value, parsed
+                                 once (stack.c), or NULL */
   json_t *counts;             /* block name -> count override from the vars
                                  (owned; NULL: none), kept by saved plans */
   dv_inst *insts;
   size_t ninsts;
   size_t *block_first;        /* per block: index of its first inst */
   size_t *block_ninst;        /* per block: number of insts (count) */
-  size_t **block_deps;        /* per block: blocks it depends on (refs + depends_on) */
+  size_t **block_deps;        /* per block: blocks it depends on (refs + depends_on);
+                                 NULL when block_ndeps is 0; the lists point
+                                 into block_deps_buf */
+  size_t *block_deps_buf;     /* every block's list, one after another */
   size_t *block_ndeps;
   char **block_depstr;        /* per block: the deps label of its instances,
-                                 "a,b[0],b[1]" (every instance it depends on) */
+                                 "a,b[0],b[1]" (every instance it depends on);
+                                 NULL without dependencies (insts' deps: "") */
   size_t *topo;               /* blocks in dependency order */
   dv_pinst *providers;
   size_t nproviders;
@@ -303,6 +330,10 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
  * desired properties, then "name", then live attributes; otherwise
  * unknown. New reference. */
 json_t *dv_inst_attr(const drover_stack *stack, const dv_inst *inst, const char *attr);
+
+/* eval.c: whether evaluating v would only copy it (no string in it holds
+ * a '$'). */
+int dv_eval_is_literal(const json_t *v);
 
 /* eval.c: evaluates an arbitrary template value (properties, count,
  * outputs) against what stack knows now. New reference in *out. */
@@ -453,18 +484,28 @@ void dv_log(const drover_stack *stack, drover_log_level level, const char *fmt, 
  * Plans (plan.c)
  */
 
+/* dv_plan_entry.borrowed: which strings the entry does not own (they
+ * outlive it: the instance's address, the type's name, a constant
+ * reason), so a plan of 100,000 entries holds no copy of them. */
+#define DV_PE_ADDRESS 0x1u
+#define DV_PE_TYPE 0x2u
+#define DV_PE_REASON 0x4u
+#define DV_PE_LIVE 0x8u   /* etag and live_hash: the live object's own, valid
+                             while the plan is current (refresh_gen) */
+
 typedef struct dv_plan_entry {
   drover_action action;
   char *address;
   char *type;
   char *reason;
+  unsigned borrowed;        /* DV_PE_*: strings above not owned */
   dv_inst *inst;            /* NULL for an orphan delete */
   drover_live *orphan;      /* orphan deletes: a copy of the orphan (owned), so
                                the plan outlives the stack's next refresh */
   char **changed;           /* property names that differ */
   size_t nchanged;
-  char *etag;               /* live ETag at plan time, or NULL */
-  char *live_hash;          /* live hash label at plan time, or NULL */
+  char *etag;               /* live ETag at plan time, or NULL (DV_PE_LIVE) */
+  char *live_hash;          /* live hash label at plan time, or NULL (DV_PE_LIVE) */
   int copy;                 /* a no-op entry showing a copy (orphan holds it) */
   char *observed;           /* dv_hash_json of the live properties at plan time, or
                                NULL: a saved plan is stale when this changes, also
@@ -509,6 +550,12 @@ int dv_desired_holds(const dv_block *b, const json_t *desired, const drover_live
  * shorter ones are redacted by structure, dv_props_display). New
  * reference; NULL on OOM. */
 json_t *dv_json_display(const json_t *v, int redact);
+
+/* plan.c: fills the observed fingerprint of every entry that has a live
+ * object and none yet, from the live objects the plan was made with.
+ * DROVER_E_STALE_PLAN when the stack was refreshed since (those objects
+ * are gone); DROVER_E_NOMEM. */
+drover_code dv_plan_observe(drover_plan *plan);
 
 /* plan_file.c: refreshes plan's stack, plans again with plan->flags and
  * compares every entry's address, action, ETag and live hash with plan.
@@ -567,6 +614,31 @@ void dv_stack_register_secrets(const drover_stack *stack);
 /* ------------------------------------------------------------------------
  * Template checks shared by load and open (template.c)
  */
+
+/* A new reference to b's unevaluated properties in *out (NULL when it has
+ * none): its tree, or its text parsed again. DROVER_E_NOMEM. */
+drover_code dv_block_properties(const drover_template *tpl, const dv_block *b,
+                                json_t **out);
+/* Whether b declares properties. */
+static inline int dv_block_has_props(const dv_block *b)
+{
+  return b->properties != NULL || b->props_len != 0;
+}
+/* span.c: one member of the top-level "resources" object, as bytes of
+ * the template's text. */
+typedef struct dv_res_span {
+  size_t key_off, key_len;     /* the name, written without escapes */
+  size_t val_off, val_len;     /* the declaration object */
+  size_t props_off, props_len; /* its "properties" value; len 0: none */
+} dv_res_span;
+/* span.c: scans text (len bytes): *out (caller frees; NULL when empty)
+ * gets one entry per member of the top-level "resources" object, in
+ * order, *n their number, and *res_off, *res_len that object's own bytes.
+ * Non-zero when the text does not have that shape, spells a key it looks
+ * at with an escape, or nests too deep: the caller then parses the whole
+ * text (what it finds is only trusted once jansson accepts each piece). */
+int dv_scan_resources(const char *text, size_t len, size_t *res_off, size_t *res_len,
+                      dv_res_span **out, size_t *n);
 
 /* Index of the resource block called name, or (size_t)-1. Inline so the
  * files below template.c (ref.c) can look blocks up without calling into

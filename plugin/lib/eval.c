@@ -181,6 +181,29 @@ static int needs_eval(const json_t *v)
          (json_is_string(v) && strchr(json_string_value(v), '$'));
 }
 
+int dv_eval_is_literal(const json_t *v)
+{
+  const char *key;
+  json_t *m;
+  size_t i;
+
+  if(json_is_string(v))
+    return !strchr(json_string_value(v), '$');
+  if(json_is_array(v)) {
+    for(i = 0; i < json_array_size(v); i++)
+      if(!dv_eval_is_literal(json_array_get(v, i)))
+        return 0;
+    return 1;
+  }
+  if(json_is_object(v)) {
+    json_object_foreach((json_t *)v, key, m)
+      if(!dv_eval_is_literal(m))
+        return 0;
+    return 1;
+  }
+  return 1;
+}
+
 static drover_code eval_value(json_t **out, drover_stack *stack, const json_t *in,
                               int count_index, const char *pointer, drover_error *err)
 {

@@ -26,14 +26,19 @@ static void entry_clear(dv_plan_entry *e)
 {
   size_t i;
 
-  free(e->address);
-  free(e->type);
-  free(e->reason);
+  if(!(e->borrowed & DV_PE_ADDRESS))
+    free(e->address);
+  if(!(e->borrowed & DV_PE_TYPE))
+    free(e->type);
+  if(!(e->borrowed & DV_PE_REASON))
+    free(e->reason);
   for(i = 0; i < e->nchanged; i++)
     free(e->changed[i]);
   free(e->changed);
-  free(e->etag);
-  free(e->live_hash);
+  if(!(e->borrowed & DV_PE_LIVE)) {
+    free(e->etag);
+    free(e->live_hash);
+  }
   free(e->observed);
   drover_live_free(e->orphan);
   memset(e, 0, sizeof(*e));
@@ -243,19 +248,36 @@ static int multiple(const char *list)
   return strchr(list, ',') != NULL;
 }
 
-/* What a saved plan must find again at apply: the live object's ETag, its
- * hash label and a fingerprint of its observed properties. */
+/* What a saved plan must find again at apply: the live object's ETag and
+ * its hash label. The fingerprint of its observed properties is taken
+ * only when a plan is saved or checked (dv_plan_observe): most plans are
+ * neither, and hashing every live object was a fifth of a plan's cost. */
 static drover_code note_live(dv_plan_entry *e, const drover_live *live)
 {
-  char fp[17];
+  /* Borrowed: an orphan's copy is the entry's own, an instance's live
+   * object lives until the next refresh, and a plan is not used past it
+   * (apply and save refuse a stale plan; a review copies what it keeps). */
+  e->etag = live->etag;
+  e->live_hash = live->hash;
+  e->borrowed |= DV_PE_LIVE;
+  return DROVER_OK;
+}
 
-  if(live->etag && !(e->etag = dv_strdup(live->etag)))
-    return DROVER_E_NOMEM;
-  if(live->hash && !(e->live_hash = dv_strdup(live->hash)))
-    return DROVER_E_NOMEM;
-  if(live->properties && !dv_hash_json(fp, live->properties) &&
-     !(e->observed = dv_strdup(fp)))
-    return DROVER_E_NOMEM;
+drover_code dv_plan_observe(drover_plan *plan)
+{
+  size_t i;
+
+  if(plan->stack && plan->refresh_gen != plan->stack->refresh_gen)
+    return DROVER_E_STALE_PLAN;
+  for(i = 0; i < plan->n; i++) {
+    dv_plan_entry *e = &plan->entries[i];
+    const drover_live *live = e->orphan ? e->orphan : e->inst ? e->inst->live : NULL;
+    char fp[17];
+    if(e->observed || !live || !live->properties || dv_hash_json(fp, live->properties))
+      continue;
+    if(!(e->observed = dv_strdup(fp)))
+      return DROVER_E_NOMEM;
+  }
   return DROVER_OK;
 }
 
@@ -267,14 +289,15 @@ static drover_code plan_inst(dv_plan_entry *e, drover_stack *stack, dv_inst *ins
   int force = 0, drift;
 
   e->inst = inst;
-  e->address = dv_strdup(inst->address);
-  e->type = dv_strdup(b->type_name);
-  if(!e->address || !e->type)
-    return DROVER_E_NOMEM;
+  /* The instance and its type outlive the plan (it holds the stack). */
+  e->address = inst->address;
+  e->type = (char *)b->type_name;
+  e->borrowed = DV_PE_ADDRESS | DV_PE_TYPE;
   if(!inst->live) {
     e->action = DROVER_ACTION_CREATE;
-    e->reason = dv_strdup("not in the cloud");
-    return e->reason ? DROVER_OK : DROVER_E_NOMEM;
+    e->reason = (char *)"not in the cloud";
+    e->borrowed |= DV_PE_REASON;
+    return DROVER_OK;
   }
   rc = note_live(e, inst->live);
   if(rc)
@@ -284,8 +307,9 @@ static drover_code plan_inst(dv_plan_entry *e, drover_stack *stack, dv_inst *ins
     return rc;
   if(!e->nchanged) {
     e->action = DROVER_ACTION_NOOP;
-    e->reason = dv_strdup("up to date");
-    return e->reason ? DROVER_OK : DROVER_E_NOMEM;
+    e->reason = (char *)"up to date";
+    e->borrowed |= DV_PE_REASON;
+    return DROVER_OK;
   }
   /* Same template input as when it was written: someone else changed it. */
   drift = inst->known && inst->hash[0] && inst->live->hash &&
@@ -424,10 +448,10 @@ drover_code drover_plan_new(drover_plan **out, drover_stack *stack, unsigned fla
         e->inst = inst;
         rc = plan_delete(e, inst->live, stack->tpl->blocks[inst->block].type_name,
                          inst->address, "destroy");
-        free(e->address);
-        e->address = dv_strdup(inst->address);
-        if(!rc && !e->address)
-          rc = DROVER_E_NOMEM;
+        if(!(e->borrowed & DV_PE_ADDRESS))
+          free(e->address);
+        e->address = inst->address;
+        e->borrowed |= DV_PE_ADDRESS;
       }
       else {
         rc = reeval_if_dep_replaced(stack, inst, repl, err);

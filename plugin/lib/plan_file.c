@@ -49,12 +49,17 @@ static drover_code stale(drover_error *err, const char *address, const char *why
 }
 
 /* Compares what a review saw with a fresh plan, entry by entry (plans are
- * built in a deterministic order). */
-static drover_code compare(const seen *old, size_t nold, const drover_plan *fresh,
+ * built in a deterministic order). Takes the fresh plan's fingerprints
+ * first (dv_plan_observe). */
+static drover_code compare(const seen *old, size_t nold, drover_plan *fresh,
                            drover_error *err)
 {
   size_t i, n = nold < fresh->n ? nold : fresh->n;
+  drover_code rc = dv_plan_observe(fresh);
 
+  if(rc)
+    return drover_error_set(err, rc, "plan: %s", rc == DROVER_E_NOMEM ? "out of memory"
+                            : "the stack was refreshed after the plan was made");
   for(i = 0; i < n; i++) {
     const dv_plan_entry *e = &fresh->entries[i];
     if(!same_str(old[i].address, e->address))
@@ -75,20 +80,31 @@ static drover_code compare(const seen *old, size_t nold, const drover_plan *fres
   return DROVER_OK;
 }
 
-static drover_code seen_of_plan(seen **out, const drover_plan *plan)
+/* What plan's entries show, copied where refresh would free it (the live
+ * objects' labels an entry borrows): *strs holds those copies, freed with
+ * it. */
+static drover_code seen_of_plan(seen **out, char ***strs, const drover_plan *plan)
 {
-  size_t i;
+  size_t i, k = 0;
   seen *s = calloc(plan->n ? plan->n : 1, sizeof(*s));
+  char **c = calloc(2 * plan->n + 1, sizeof(*c));
 
   *out = s;
-  if(!s)
+  *strs = c;
+  if(!s || !c)
     return DROVER_E_NOMEM;
   for(i = 0; i < plan->n; i++) {
-    s[i].address = plan->entries[i].address;
-    s[i].action = plan->entries[i].action;
-    s[i].etag = plan->entries[i].etag;
-    s[i].live_hash = plan->entries[i].live_hash;
-    s[i].observed = plan->entries[i].observed;
+    const dv_plan_entry *e = &plan->entries[i];
+    s[i].address = e->address;
+    s[i].action = e->action;
+    s[i].etag = e->etag;
+    s[i].live_hash = e->live_hash;
+    s[i].observed = e->observed;
+    if(!(e->borrowed & DV_PE_LIVE))
+      continue;
+    if((e->etag && !(s[i].etag = c[k++] = dv_strdup(e->etag))) ||
+       (e->live_hash && !(s[i].live_hash = c[k++] = dv_strdup(e->live_hash))))
+      return DROVER_E_NOMEM;
   }
   return DROVER_OK;
 }
@@ -98,13 +114,20 @@ drover_code dv_plan_check_fresh(drover_plan *plan, drover_error *err)
   drover_code rc;
   drover_plan *fresh = NULL;
   seen *old = NULL;
+  char **strs = NULL;
   dv_plan_entry *tmp;
   size_t tn;
 
   /* Remember what the plan saw before refresh frees the live objects. */
-  rc = seen_of_plan(&old, plan);
+  rc = dv_plan_observe(plan);
+  if(rc == DROVER_E_STALE_PLAN)
+    return drover_error_set(err, rc, "apply: stack \"%s\" was refreshed after this "
+                            "plan was made; plan again", plan->stack->name);
+  if(!rc)
+    rc = seen_of_plan(&old, &strs, plan);
   if(rc) {
     free(old);
+    drover_strv_free(strs);
     return drover_error_set(err, rc, "plan: out of memory");
   }
   rc = drover_stack_refresh(plan->stack, err);
@@ -125,6 +148,7 @@ drover_code dv_plan_check_fresh(drover_plan *plan, drover_error *err)
   }
   drover_plan_free(fresh);
   free(old);
+  drover_strv_free(strs);
   return rc;
 }
 
@@ -164,6 +188,11 @@ drover_code drover_plan_save(const drover_plan *plan, const char *path,
     return drover_error_set(err, DROVER_E_ARG,
                             "plan save: stack \"%s\" has no template to save",
                             plan->stack->name);
+  if(plan->refresh_gen != plan->stack->refresh_gen)
+    /* The live objects it was made from are gone: nothing to fingerprint. */
+    return drover_error_set(err, DROVER_E_STALE_PLAN,
+                            "plan save: stack \"%s\" was refreshed after this plan was "
+                            "made; plan again", plan->stack->name);
   entries = json_array();
   root = json_pack("{s:i, s:s, s:s?, s:s%, s:O, s:s, s:i, s:o}",
                    "drover_plan", PLAN_FORMAT, "drover_version", DROVER_VERSION,
@@ -179,11 +208,17 @@ drover_code drover_plan_save(const drover_plan *plan, const char *path,
     goto nomem;
   for(i = 0; i < plan->n; i++) {
     const dv_plan_entry *e = &plan->entries[i];
+    const drover_live *live = e->orphan ? e->orphan : e->inst ? e->inst->live : NULL;
+    const char *observed = e->observed;
+    char fp[17];
+    /* Fingerprints are taken here, not by every plan (dv_plan_observe). */
+    if(!observed && live && live->properties && !dv_hash_json(fp, live->properties))
+      observed = fp;
     if(json_array_append_new(entries,
                              json_pack("{s:s, s:s, s:s*, s:s*, s:s*}", "address", e->address,
                                        "action", drover_action_name(e->action),
                                        "etag", e->etag, "live_hash", e->live_hash,
-                                       "observed", e->observed)))
+                                       "observed", observed)))
       goto nomem;
   }
   text = json_dumps(root, JSON_INDENT(1));

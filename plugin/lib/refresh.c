@@ -587,6 +587,7 @@ drover_code drover_stacks_list(char ***names, const char *providers_json,
   json_error_t jerr;
   drover_live_list found = {NULL, 0, 0};
   dv_pinst p;
+  dv_index seen = {NULL, NULL, 0, 0}; /* stack name -> index into v */
   char **v = NULL, *all = NULL;
   size_t n = 0, cap = 0, i, t;
   const char *key;
@@ -640,13 +641,7 @@ drover_code drover_stacks_list(char ***names, const char *providers_json,
       }
       for(i = 0; i < found.count; i++) {
         const char *s = found.items[i]->stack;
-        size_t j;
-        if(!s)
-          continue;
-        for(j = 0; j < n; j++)
-          if(!strcmp(v[j], s))
-            break;
-        if(j < n)
+        if(!s || dv_index_get(&seen, s) != (size_t)-1)
           continue;
         if(n + 2 > cap) {
           char **g;
@@ -659,7 +654,9 @@ drover_code drover_stacks_list(char ***names, const char *providers_json,
           v = g;
         }
         v[n] = dv_strdup(s);
-        if(!v[n]) {
+        if(!v[n] || dv_index_put(&seen, v[n], n)) {
+          free(v[n]);
+          v[n] = NULL;
           rc = drover_error_set(err, DROVER_E_NOMEM, "stacks: out of memory");
           goto out;
         }
@@ -680,6 +677,7 @@ drover_code drover_stacks_list(char ***names, const char *providers_json,
   *names = v;
   v = NULL;
 out:
+  dv_index_free(&seen);
   dv_pinst_release(&p);
   drover_live_list_clear(&found);
   drover_strv_free(v);

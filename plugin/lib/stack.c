@@ -18,8 +18,10 @@
 #include "engine.h"
 
 /* Per block: a guard against a mistyped count, not a limit of the engine
- * (bench/README.md: memory per resource). */
+ * (doc/dev/engine-scale.md: memory per resource). The environment
+ * variable DROVER_MAX_COUNT sets another, up to COUNT_LIMIT_CAP. */
 #define MAX_COUNT 100000
+#define COUNT_LIMIT_CAP 100000000
 #define NAME_MAX_LEN 63
 
 static drover_code nomem(drover_error *err)
@@ -312,16 +314,42 @@ static drover_code bind_params(drover_stack *st, const drover_vars *vars,
  * Count and instances
  */
 
+/* The count limit: DROVER_MAX_COUNT when set, else MAX_COUNT. A value
+ * that is not a whole number from 1 to COUNT_LIMIT_CAP is an error
+ * rather than silently the default. */
+static drover_code count_limit(long long *out, drover_error *err)
+{
+  const char *s = getenv("DROVER_MAX_COUNT");
+  char *end;
+  long long v;
+
+  *out = MAX_COUNT;
+  if(!s || !*s)
+    return DROVER_OK;
+  errno = 0;
+  v = strtoll(s, &end, 10);
+  if(!int_text(s) || *end || errno || v < 1 || v > COUNT_LIMIT_CAP)
+    return drover_error_set(err, DROVER_E_ARG,
+                            "DROVER_MAX_COUNT: \"%s\" is not a whole number from 1 to "
+                            "%d", s, COUNT_LIMIT_CAP);
+  *out = v;
+  return DROVER_OK;
+}
+
 static drover_code eval_count(drover_stack *st, size_t bi, size_t *n, drover_error *err)
 {
   const dv_block *b = &st->tpl->blocks[bi];
   json_t *v = NULL;
   char *p = NULL, *shown = NULL;
   drover_code rc = DROVER_OK;
+  long long limit;
 
   *n = 1;
   if(!b->count)
     return DROVER_OK;
+  rc = count_limit(&limit, err);
+  if(rc)
+    return rc;
   p = dv_ptr_join(b->pointer, "count");
   if(!p)
     return nomem(err);
@@ -338,11 +366,11 @@ static drover_code eval_count(drover_stack *st, size_t bi, size_t *n, drover_err
                       b->name, shown ? shown : "that");
     goto out;
   }
-  if(json_integer_value(v) > MAX_COUNT) {
+  if(json_integer_value(v) > limit) {
     rc = dv_tpl_error(err, st->tpl, p, 0, DROVER_E_PARAM,
                       "count of resource \"%s\" is %" JSON_INTEGER_FORMAT
-                      ", above the limit %d",
-                      b->name, json_integer_value(v), MAX_COUNT);
+                      ", above the limit %lld",
+                      b->name, json_integer_value(v), limit);
     goto out;
   }
   *n = (size_t)json_integer_value(v);
@@ -403,7 +431,9 @@ static drover_code expand(drover_stack *st, drover_error *err)
       dv_inst *in = &st->insts[st->ninsts++];
       in->block = bi;
       in->index = b->count ? (int)k : -1;
-      in->address = b->count ? dv_aprintf("%s[%zu]", b->name, k) : dv_strdup(b->name);
+      /* Without count the address is the block's name: borrowed (the
+       * template outlives its stacks), one string less per resource. */
+      in->address = b->count ? dv_aprintf("%s[%zu]", b->name, k) : b->name;
       in->name = in->address ? dv_default_name(st->name, in->address) : NULL;
       in->name_is_default = 1;
       if(!in->address || !in->name)
@@ -458,6 +488,41 @@ static drover_code graph_ref(void *ud, const dv_ref *ref, const char *pointer,
   if(g->cap != (size_t)-1 && graph_push(g, b))
     return nomem(err);
   return DROVER_OK;
+}
+
+/* Pushes the blocks b's properties reference, from the list load kept.
+ * An index out of range is reported by walking the properties as written,
+ * so the message names the reference and its place. */
+static drover_code block_refs(graph_ctx *g, const dv_block *b, drover_error *err)
+{
+  json_t *props = NULL;
+  char *p = NULL;
+  drover_code rc;
+  size_t i;
+
+  for(i = 0; i < b->nrefs; i++) {
+    const dv_bref *r = &b->refs[i];
+    if(r->block == (size_t)-1 ||
+       (r->index >= 0 && (size_t)r->index >= g->st->block_ninst[r->block]))
+      break;
+    if(graph_push(g, r->block))
+      return nomem(err);
+  }
+  if(i == b->nrefs)
+    return DROVER_OK;
+  rc = dv_block_properties(g->st->tpl, b, &props);
+  if(!rc && !(p = dv_ptr_join(b->pointer, "properties")))
+    rc = DROVER_E_NOMEM;
+  if(rc) {
+    rc = nomem(err);
+    goto out;
+  }
+  g->n = 0;
+  rc = dv_refs_each(g->st->tpl, props, p, graph_ref, g, err);
+out:
+  free(p);
+  json_decref(props);
+  return rc;
 }
 
 static int size_cmp(const void *a, const void *b)
@@ -564,7 +629,7 @@ static drover_code build_graph(drover_stack *st, drover_error *err)
 {
   const drover_template *tpl = st->tpl;
   unsigned char *state = NULL;
-  size_t *path = NULL, *next = NULL, bi, i;
+  size_t *path = NULL, *next = NULL, bi, i, nall = 0, capall = 0;
   graph_ctx g;
   drover_code rc = DROVER_OK;
 
@@ -590,17 +655,9 @@ static drover_code build_graph(drover_stack *st, drover_error *err)
     const dv_block *b = &tpl->blocks[bi];
     size_t n = 0;
     g.n = 0;
-    if(b->properties) {
-      char *p = dv_ptr_join(b->pointer, "properties");
-      if(!p) {
-        rc = nomem(err);
-        goto out;
-      }
-      rc = dv_refs_each(tpl, b->properties, p, graph_ref, &g, err);
-      free(p);
-      if(rc)
-        goto out;
-    }
+    rc = block_refs(&g, b, err);
+    if(rc)
+      goto out;
     for(i = 0; i < b->n_depends_on; i++) {
       size_t d = dv_block_find(tpl, b->depends_on[i]);
       if(d != (size_t)-1 && graph_push(&g, d)) {
@@ -608,17 +665,32 @@ static drover_code build_graph(drover_stack *st, drover_error *err)
         goto out;
       }
     }
-    if(g.n)
-      qsort(g.deps, g.n, sizeof(*g.deps), size_cmp);
-    st->block_deps[bi] = calloc(g.n + 1, sizeof(size_t));
-    if(!st->block_deps[bi]) {
-      rc = nomem(err);
-      goto out;
+    if(!g.n)
+      continue; /* no list for a block without dependencies */
+    qsort(g.deps, g.n, sizeof(*g.deps), size_cmp);
+    /* Every list goes into one buffer (no allocation per block); the
+     * pointers are set once it has stopped moving. */
+    if(nall + g.n > capall) {
+      size_t cap = capall ? 2 * capall : 64, *grown;
+      while(cap < nall + g.n)
+        cap *= 2;
+      if(!(grown = realloc(st->block_deps_buf, cap * sizeof(*grown)))) {
+        rc = nomem(err);
+        goto out;
+      }
+      st->block_deps_buf = grown;
+      capall = cap;
     }
     for(i = 0; i < g.n; i++)
-      if(g.deps[i] != bi && (!n || st->block_deps[bi][n - 1] != g.deps[i]))
-        st->block_deps[bi][n++] = g.deps[i];
+      if(g.deps[i] != bi && (!n || st->block_deps_buf[nall + n - 1] != g.deps[i]))
+        st->block_deps_buf[nall + n++] = g.deps[i];
     st->block_ndeps[bi] = n;
+    nall += n;
+  }
+  for(bi = 0, nall = 0; bi < tpl->nblocks; bi++) {
+    if(st->block_ndeps[bi])
+      st->block_deps[bi] = st->block_deps_buf + nall;
+    nall += st->block_ndeps[bi];
   }
   /* Outputs make no edges, but their indexes must be in range too. */
   free(g.deps);
@@ -639,15 +711,23 @@ static drover_code build_graph(drover_stack *st, drover_error *err)
   rc = topo_sort(st, state, path, next, err);
   if(rc)
     goto out;
-  /* One deps label per block, shared by its instances. */
+  /* One deps label per block, shared by its instances; blocks without
+   * dependencies share one empty label, and one depending on a single
+   * instance borrows that instance's address (no allocation either). */
   for(bi = 0; bi < tpl->nblocks; bi++) {
-    st->block_depstr[bi] = deps_string(st, bi);
-    if(!st->block_depstr[bi]) {
-      rc = nomem(err);
-      goto out;
+    const char *label = "";
+    if(st->block_ndeps[bi] == 1 && st->block_ninst[st->block_deps[bi][0]] == 1)
+      label = st->insts[st->block_first[st->block_deps[bi][0]]].address;
+    else if(st->block_ndeps[bi]) {
+      st->block_depstr[bi] = deps_string(st, bi);
+      if(!st->block_depstr[bi]) {
+        rc = nomem(err);
+        goto out;
+      }
+      label = st->block_depstr[bi];
     }
     for(i = 0; i < st->block_ninst[bi]; i++)
-      st->insts[st->block_first[bi] + i].deps = st->block_depstr[bi];
+      st->insts[st->block_first[bi] + i].deps = label;
   }
 out:
   free(g.deps);
@@ -738,12 +818,48 @@ static int coerce_text(json_t *parent, const char *key, const drover_prop *prop,
   return 0;
 }
 
+/* *out: a new reference to property dp's default. Each default text is
+ * parsed once per stack (stack->defaults): scalars are shared by every
+ * instance that leaves the property out, containers copied (they could
+ * be changed in place). Callers hold apply's evaluation lock. */
+static drover_code prop_default(drover_stack *st, const dv_block *b,
+                                const drover_prop *dp, json_t **out, drover_error *err)
+{
+  json_t *v = st->defaults ? json_object_get(st->defaults, dp->default_json) : NULL;
+  json_error_t je;
+
+  *out = NULL;
+  if(!v) {
+    /* Defaults are constants of the provider table, exercised by every
+     * plan that leaves them out; jansson reports an allocation failure
+     * while lexing as a syntax error, so only a failure it names as
+     * anything but memory or syntax is the table's fault. */
+    memset(&je, 0, sizeof(je)); /* jansson may fail before it fills je */
+    v = json_loads(dp->default_json, JSON_DECODE_ANY, &je);
+    if(!v && json_error_code(&je) != json_error_out_of_memory &&
+       json_error_code(&je) != json_error_invalid_syntax && je.text[0])
+      return drover_error_set(err, DROVER_E_INTERNAL,
+                              "%s: bad default for property \"%s\" of %s: %s",
+                              b->provider ? b->provider->name : "provider", dp->name,
+                              b->type_name, je.text);
+    if(v && !st->defaults && !(st->defaults = json_object())) {
+      json_decref(v);
+      v = NULL;
+    }
+    /* json_object_set_new takes v, also when it fails. */
+    if(!v || json_object_set_new(st->defaults, dp->default_json, v))
+      return nomem(err);
+  }
+  *out = json_is_object(v) || json_is_array(v) ? json_deep_copy(v) : json_incref(v);
+  return *out ? DROVER_OK : nomem(err);
+}
+
 drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error *err)
 {
   const drover_template *tpl;
   const dv_block *b;
   const drover_prop *dp;
-  json_t *desired = NULL, *v;
+  json_t *desired = NULL, *props = NULL, *v;
   char *pp = NULL, *sub = NULL, *name = NULL;
   char what[200];
   const char *key;
@@ -761,8 +877,17 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
     rc = nomem(err);
     goto out;
   }
-  if(b->properties)
-    rc = dv_stack_eval_value(&desired, stack, b->properties, inst->index, pp, err);
+  if(dv_block_properties(tpl, b, &props)) {
+    rc = nomem(err);
+    goto out;
+  }
+  if(props && !b->properties && dv_eval_is_literal(props)) {
+    /* Parsed just now from the text and nothing to evaluate: it is ours. */
+    desired = props;
+    props = NULL;
+  }
+  else if(props)
+    rc = dv_stack_eval_value(&desired, stack, props, inst->index, pp, err);
   else if(!(desired = json_object()))
     rc = nomem(err);
   if(rc)
@@ -807,24 +932,12 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
     goto out;
   for(dp = b->rtype->props; dp && dp->name; dp++) {
     json_t *def;
-    json_error_t je;
     if(!dp->default_json || json_object_get(desired, dp->name))
       continue;
-    /* Defaults are constants of the provider table, exercised by every
-     * plan that leaves them out; jansson reports an allocation failure
-     * while lexing as a syntax error, so only a failure it names as
-     * anything but memory or syntax is the table's fault. */
-    memset(&je, 0, sizeof(je)); /* jansson may fail before it fills je */
-    def = json_loads(dp->default_json, JSON_DECODE_ANY, &je);
-    if(!def && json_error_code(&je) != json_error_out_of_memory &&
-       json_error_code(&je) != json_error_invalid_syntax && je.text[0]) {
-      rc = drover_error_set(err, DROVER_E_INTERNAL,
-                            "%s: bad default for property \"%s\" of %s: %s",
-                            b->provider ? b->provider->name : "provider", dp->name,
-                            b->type_name, je.text);
+    rc = prop_default(stack, b, dp, &def, err);
+    if(rc)
       goto out;
-    }
-    if(!def || json_object_set_new(desired, dp->name, def)) {
+    if(json_object_set_new(desired, dp->name, def)) {
       rc = nomem(err);
       goto out;
     }
@@ -862,9 +975,14 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
   }
   else
     inst->hash[0] = '\0';
-  json_decref(inst->desired);
-  inst->desired = desired;
-  desired = NULL;
+  if(!same) {
+    json_decref(inst->desired);
+    inst->desired = desired;
+    desired = NULL;
+  }
+  /* else the equal tree it has stays, and the new one goes at once: apply
+   * evaluates on its workers, whose memory would otherwise hold a second
+   * copy of every evaluated instance. */
   inst->eval_changed = !same;
   inst->runtime_refs = stack->eval_runtime != runtime_before;
   if(!keep_name) {
@@ -875,6 +993,7 @@ drover_code dv_stack_eval_inst(drover_stack *stack, dv_inst *inst, drover_error 
   }
 out:
   json_decref(desired);
+  json_decref(props);
   free(name);
   free(sub);
   free(pp);
@@ -1088,7 +1207,8 @@ void drover_stack_free(drover_stack *stack)
     return;
   for(i = 0; i < stack->ninsts; i++) {
     dv_inst *in = &stack->insts[i];
-    free(in->address);
+    if(!in->address || stack->tpl->blocks[in->block].count)
+      free(in->address);
     free(in->name);
     json_decref(in->desired);
     drover_live_free(in->live);
@@ -1097,10 +1217,8 @@ void drover_stack_free(drover_stack *stack)
   free(stack->insts);
   free(stack->block_first);
   free(stack->block_ninst);
-  if(stack->block_deps)
-    for(i = 0; i < stack->tpl->nblocks; i++)
-      free(stack->block_deps[i]);
-  free(stack->block_deps);
+  free(stack->block_deps); /* the lists point into block_deps_buf */
+  free(stack->block_deps_buf);
   if(stack->block_depstr)
     for(i = 0; i < stack->tpl->nblocks; i++)
       free(stack->block_depstr[i]);
@@ -1116,6 +1234,7 @@ void drover_stack_free(drover_stack *stack)
   drover_stack_unlock(stack);
   dv_stack_providers_release(stack);
   json_decref(stack->params);
+  json_decref(stack->defaults);
   json_decref(stack->counts);
   free(stack->name);
   free(stack->owned_text);

@@ -712,9 +712,9 @@ static drover_code parse_type(drover_template *tpl, dv_block *b, json_t *t,
     goto out;
   }
   b->provider = prov;
-  b->type_name = dv_strdup(name);
-  if(!b->type_name)
-    rc = nomem(err);
+  /* The type's own name (equal to name): provider tables live for the
+   * process, so the block borrows it rather than keeping a copy each. */
+  b->type_name = b->rtype->name;
 out:
   free(sub);
   return rc;
@@ -1152,14 +1152,128 @@ static drover_code parse_providers(drover_template *tpl, json_t *pv, drover_erro
  * The template
  */
 
-static drover_code validate(drover_template *tpl, drover_error *err)
+/* Indexes the named blocks, then parses each declaration. */
+static drover_code index_blocks(drover_template *tpl, drover_error *err)
+{
+  drover_code rc = dv_index_init(&tpl->block_ix, tpl->nblocks);
+  size_t i;
+
+  for(i = 0; !rc && i < tpl->nblocks; i++)
+    rc = dv_index_put(&tpl->block_ix, tpl->blocks[i].name, i);
+  return rc ? nomem(err) : DROVER_OK;
+}
+
+/* b's name and pointer. A valid name needs no escaping in a pointer, so
+ * one allocation holds "/resources/<name>" and, after its NUL, the name
+ * (about 30 bytes less a block); any other name gets the two apart, for
+ * the message that rejects it. DROVER_E_NOMEM. */
+static drover_code block_names(dv_block *b, const char *key, size_t klen)
+{
+  if(klen < 64 && memchr(key, '\0', klen) == NULL) {
+    char tmp[64];
+    memcpy(tmp, key, klen);
+    tmp[klen] = '\0';
+    if(name_ok(tmp, 0)) {
+      b->pointer = malloc(11 + 2 * (klen + 1));
+      if(!b->pointer)
+        return DROVER_E_NOMEM;
+      memcpy(b->pointer, "/resources/", 11);
+      memcpy(b->pointer + 11, tmp, klen + 1);
+      b->name = b->pointer + 11 + klen + 1;
+      memcpy(b->name, tmp, klen + 1);
+      return DROVER_OK;
+    }
+  }
+  b->name = malloc(klen + 1);
+  if(!b->name)
+    return DROVER_E_NOMEM;
+  memcpy(b->name, key, klen);
+  b->name[klen] = '\0';
+  b->pointer = dv_ptr_join("/resources", b->name);
+  return b->pointer ? DROVER_OK : DROVER_E_NOMEM;
+}
+
+/* Whether b->name lives inside b->pointer's allocation (block_names). */
+static int names_joined(const dv_block *b)
+{
+  return b->pointer && b->name == b->pointer + strlen(b->pointer) + 1;
+}
+
+static drover_code resources_from_tree(drover_template *tpl, json_t *res,
+                                       drover_error *err)
+{
+  const char *key;
+  json_t *v;
+  drover_code rc;
+  size_t i;
+
+  tpl->blocks = calloc(json_object_size(res) + 1, sizeof(*tpl->blocks));
+  if(!tpl->blocks)
+    return nomem(err);
+  /* Names first, so depends_on can name resources declared later. */
+  json_object_foreach(res, key, v) {
+    dv_block *b = &tpl->blocks[tpl->nblocks++];
+    if(block_names(b, key, strlen(key)))
+      return nomem(err);
+    if(!name_ok(key, 0))
+      return dv_tpl_error(err, tpl, b->pointer, 1, DROVER_E_TEMPLATE,
+                          "invalid resource name \"%s\": names match %s", key, NAME_RE);
+    if(!json_is_object(v))
+      return dv_tpl_error(err, tpl, b->pointer, 0, DROVER_E_TEMPLATE,
+                          "resource \"%s\" must be an object, not %s", key, jtype(v));
+  }
+  rc = index_blocks(tpl, err);
+  for(i = 0; !rc && i < tpl->nblocks; i++)
+    rc = parse_resource(tpl, &tpl->blocks[i], json_object_get(res, tpl->blocks[i].name),
+                        err);
+  return rc;
+}
+
+/* The fast load's resources: each declaration parsed on its own from its
+ * bytes and dropped once its block is filled, so no tree of every
+ * resource exists at once. Any problem (a bad name, a duplicate, a
+ * declaration jansson refuses) returns an error, and load starts again
+ * from the whole text, which reports it as it always did. */
+static drover_code resources_from_text(drover_template *tpl, const dv_res_span *spans,
+                                       size_t n, drover_error *err)
+{
+  drover_code rc;
+  size_t i;
+
+  tpl->blocks = calloc(n + 1, sizeof(*tpl->blocks));
+  if(!tpl->blocks)
+    return nomem(err);
+  for(i = 0; i < n; i++) {
+    dv_block *b = &tpl->blocks[tpl->nblocks++];
+    if(block_names(b, tpl->text + spans[i].key_off, spans[i].key_len))
+      return nomem(err);
+    if(!name_ok(b->name, 0))
+      return DROVER_E_TEMPLATE;
+  }
+  rc = index_blocks(tpl, err);
+  if(!rc && tpl->block_ix.n != tpl->nblocks)
+    rc = DROVER_E_TEMPLATE; /* a name declared twice */
+  for(i = 0; !rc && i < n; i++) {
+    json_error_t je;
+    json_t *decl = json_loadb(tpl->text + spans[i].val_off, spans[i].val_len,
+                              JSON_REJECT_DUPLICATES, &je);
+    if(!decl)
+      return DROVER_E_SYNTAX;
+    rc = parse_resource(tpl, &tpl->blocks[i], decl, err);
+    json_decref(decl);
+  }
+  return rc;
+}
+
+/* spans: the declarations in the text (fast load), or NULL: from the tree. */
+static drover_code validate(drover_template *tpl, const dv_res_span *spans,
+                            size_t nspans, drover_error *err)
 {
   static const char *const keys[] = {"drover", "stack", "description", "params",
                                      "providers", "resources", "outputs"};
   json_t *root = tpl->root, *v, *res;
   const char *key;
   drover_code rc;
-  size_t i;
   char vb[64];
 
   if(!json_is_object(root))
@@ -1225,34 +1339,12 @@ static drover_code validate(drover_template *tpl, drover_error *err)
   if(!json_is_object(res))
     return dv_tpl_error(err, tpl, "/resources", 0, DROVER_E_TEMPLATE,
                         "\"resources\" must be an object, not %s", jtype(res));
-  tpl->blocks = calloc(json_object_size(res) + 1, sizeof(*tpl->blocks));
-  if(!tpl->blocks)
-    return nomem(err);
-  /* Names first, so depends_on can name resources declared later. */
-  json_object_foreach(res, key, v) {
-    dv_block *b = &tpl->blocks[tpl->nblocks++];
-    b->name = dv_strdup(key);
-    b->pointer = dv_ptr_join("/resources", key);
-    if(!b->name || !b->pointer)
-      return nomem(err);
-    if(!name_ok(key, 0))
-      return dv_tpl_error(err, tpl, b->pointer, 1, DROVER_E_TEMPLATE,
-                          "invalid resource name \"%s\": names match %s", key, NAME_RE);
-    if(!json_is_object(v))
-      return dv_tpl_error(err, tpl, b->pointer, 0, DROVER_E_TEMPLATE,
-                          "resource \"%s\" must be an object, not %s", key, jtype(v));
-  }
-  rc = dv_index_init(&tpl->block_ix, tpl->nblocks);
-  for(i = 0; !rc && i < tpl->nblocks; i++)
-    rc = dv_index_put(&tpl->block_ix, tpl->blocks[i].name, i);
+  if(spans)
+    rc = resources_from_text(tpl, spans, nspans, err);
+  else
+    rc = resources_from_tree(tpl, res, err);
   if(rc)
-    return nomem(err);
-  for(i = 0; i < tpl->nblocks; i++) {
-    rc = parse_resource(tpl, &tpl->blocks[i],
-                        json_object_get(res, tpl->blocks[i].name), err);
-    if(rc)
-      return rc;
-  }
+    return rc;
 
   if((v = json_object_get(root, "outputs")) != NULL) {
     if(!json_is_object(v))
@@ -1278,6 +1370,109 @@ static drover_code validate(drover_template *tpl, drover_error *err)
   if(rc)
     return rc;
   return dv_taint_compute(tpl, err);
+}
+
+/* ------------------------------------------------------------------------
+ * After load: what the engine keeps of each block
+ */
+
+typedef struct refs_ctx {
+  drover_template *tpl;
+  dv_block *b;
+  size_t cap;         /* of tpl->refs */
+} refs_ctx;
+
+static drover_code keep_ref(void *ud, const dv_ref *ref, const char *pointer,
+                            drover_error *err)
+{
+  refs_ctx *x = ud;
+  drover_template *tpl = x->tpl;
+
+  (void)pointer;
+  if(ref->kind != DV_REF_RESOURCE)
+    return DROVER_OK;
+  if(tpl->nrefs == x->cap) {
+    size_t cap = x->cap ? 2 * x->cap : 64;
+    dv_bref *g = realloc(tpl->refs, cap * sizeof(*g));
+    if(!g)
+      return nomem(err);
+    tpl->refs = g;
+    x->cap = cap;
+  }
+  tpl->refs[tpl->nrefs].block = dv_block_find(tpl, ref->name);
+  tpl->refs[tpl->nrefs++].index = ref->index;
+  x->b->nrefs++;
+  return DROVER_OK;
+}
+
+/* Records each block's resource references (the graph's edges), then
+ * drops the properties tree of every block without count whose text
+ * span is known: a block declared on its own is evaluated once per open,
+ * and parsing its few bytes again then costs about what copying the tree
+ * did, while the tree cost about 0.4 KB a block for as long as the
+ * template lived (doc/dev/engine-scale.md). Counted blocks keep theirs:
+ * they are evaluated once per instance. */
+static drover_code compact_blocks(drover_template *tpl, const dv_res_span *given,
+                                  size_t ngiven, drover_error *err)
+{
+  dv_res_span *found = NULL;
+  const dv_res_span *spans = given;
+  size_t i, n = ngiven, res_off, res_len;
+  drover_code rc = DROVER_OK;
+
+  refs_ctx x = {tpl, NULL, 0};
+
+  /* Every block's references go into one buffer (no allocation per
+   * block); the blocks point into it once it has stopped moving. */
+  for(i = 0; i < tpl->nblocks && !rc; i++) {
+    x.b = &tpl->blocks[i];
+    if(tpl->blocks[i].properties)
+      rc = dv_refs_each(tpl, tpl->blocks[i].properties, tpl->blocks[i].pointer, keep_ref,
+                        &x, err);
+  }
+  for(i = 0, n = 0; !rc && i < tpl->nblocks; i++) {
+    tpl->blocks[i].refs = tpl->blocks[i].nrefs ? tpl->refs + n : NULL;
+    n += tpl->blocks[i].nrefs;
+  }
+  n = ngiven;
+  if(rc || !tpl->nblocks)
+    return rc;
+  if(!spans && dv_scan_resources(tpl->text, tpl->len, &res_off, &res_len, &found, &n))
+    return DROVER_OK; /* keys spelled with escapes: the trees stay */
+  if(!spans)
+    spans = found;
+  for(i = 0; n == tpl->nblocks && i < n; i++) {
+    dv_block *b = &tpl->blocks[i];
+    /* Members come in declaration order, as jansson keeps them. */
+    if(spans[i].key_len != strlen(b->name) ||
+       memcmp(tpl->text + spans[i].key_off, b->name, spans[i].key_len))
+      break;
+    if(b->count || !b->properties || !spans[i].props_len)
+      continue;
+    json_decref(b->properties);
+    b->properties = NULL;
+    b->props_off = spans[i].props_off;
+    b->props_len = spans[i].props_len;
+  }
+  free(found);
+  return DROVER_OK;
+}
+
+drover_code dv_block_properties(const drover_template *tpl, const dv_block *b,
+                                json_t **out)
+{
+  json_error_t je;
+
+  *out = NULL;
+  if(b->properties) {
+    *out = json_incref(b->properties);
+    return DROVER_OK;
+  }
+  if(!b->props_len)
+    return DROVER_OK;
+  /* The text was accepted at load: only the allocator can fail here. */
+  *out = json_loadb(tpl->text + b->props_off, b->props_len, 0, &je);
+  return *out ? DROVER_OK : DROVER_E_NOMEM;
 }
 
 /* 1-based line:column of byte offset off in buf, counting characters. */
@@ -1342,19 +1537,41 @@ static drover_code syntax_error(const drover_template *tpl, const json_error_t *
   return DROVER_E_SYNTAX;
 }
 
-drover_code drover_template_load_buffer(drover_template **out, const char *buf,
-                                        size_t len, const char *source,
-                                        drover_error *err)
+/* The whole text but the "resources" object, which becomes {} padded
+ * with blanks (same length, so nothing else moves), parsed: the fast
+ * load's root. NULL when jansson refuses it or on OOM. */
+static json_t *parse_without_resources(const drover_template *tpl, size_t res_off,
+                                       size_t res_len)
+{
+  char *mod = malloc(tpl->len + 1);
+  json_error_t je;
+  json_t *root;
+
+  if(!mod || res_len < 2) {
+    free(mod);
+    return NULL;
+  }
+  memcpy(mod, tpl->text, tpl->len + 1);
+  memcpy(mod + res_off, "{}", 2);
+  memset(mod + res_off + 2, ' ', res_len - 2);
+  root = json_loadb(mod, tpl->len, JSON_REJECT_DUPLICATES, &je);
+  free(mod);
+  return root;
+}
+
+/* One attempt at loading. fast: each declaration parsed on its own from
+ * its bytes (span.c); it fails on any problem at all, and the caller then
+ * loads again the ordinary way (fast 0: the whole text as one tree),
+ * which reports problems with their positions as it always did. */
+static drover_code load_attempt(drover_template **out, const char *buf, size_t len,
+                                const char *source, int fast, drover_error *err)
 {
   drover_template *tpl = NULL;
+  dv_res_span *spans = NULL;
+  size_t nspans = 0, res_off = 0, res_len = 0;
   json_error_t je;
   drover_code rc;
 
-  if(!out)
-    return drover_error_set(err, DROVER_E_ARG, "template: no output pointer");
-  *out = NULL;
-  if(!buf && len)
-    return drover_error_set(err, DROVER_E_ARG, "template: no buffer");
   tpl = calloc(1, sizeof(*tpl));
   if(!tpl)
     return nomem(err);
@@ -1368,16 +1585,24 @@ drover_code drover_template_load_buffer(drover_template **out, const char *buf,
     memcpy(tpl->text, buf, len);
   tpl->text[len] = '\0';
   tpl->len = len;
-  /* jansson may fail before it writes je (an early allocation). */
-  memset(&je, 0, sizeof(je));
-  tpl->root = json_loadb(tpl->text, len, JSON_REJECT_DUPLICATES, &je);
-  if(!tpl->root) {
-    /* jansson leaves the text empty when its parser's allocations fail. */
-    if(json_error_code(&je) == json_error_out_of_memory || !je.text[0])
-      rc = nomem(err);
-    else
-      rc = syntax_error(tpl, &je, err);
-    goto out;
+  if(fast) {
+    rc = DROVER_E_SYNTAX;
+    if(dv_scan_resources(tpl->text, len, &res_off, &res_len, &spans, &nspans) ||
+       !(tpl->root = parse_without_resources(tpl, res_off, res_len)))
+      goto out;
+  }
+  else {
+    /* jansson may fail before it writes je (an early allocation). */
+    memset(&je, 0, sizeof(je));
+    tpl->root = json_loadb(tpl->text, len, JSON_REJECT_DUPLICATES, &je);
+    if(!tpl->root) {
+      /* jansson leaves the text empty when its parser's allocations fail. */
+      if(json_error_code(&je) == json_error_out_of_memory || !je.text[0])
+        rc = nomem(err);
+      else
+        rc = syntax_error(tpl, &je, err);
+      goto out;
+    }
   }
   /* Positions are indexed only when an error needs one (posmap.c). */
   if(pthread_mutex_init(&tpl->posmap_mu, NULL)) {
@@ -1386,7 +1611,9 @@ drover_code drover_template_load_buffer(drover_template **out, const char *buf,
     goto out;
   }
   tpl->posmap_mu_ok = 1;
-  rc = validate(tpl, err);
+  rc = validate(tpl, fast ? spans : NULL, nspans, err);
+  if(!rc)
+    rc = compact_blocks(tpl, fast ? spans : NULL, nspans, err);
   if(rc)
     goto out;
   /* What the engine needs of each declaration is now in its dv_block
@@ -1398,8 +1625,27 @@ drover_code drover_template_load_buffer(drover_template **out, const char *buf,
   *out = tpl;
   tpl = NULL;
 out:
+  free(spans);
   drover_template_free(tpl);
   return rc;
+}
+
+drover_code drover_template_load_buffer(drover_template **out, const char *buf,
+                                        size_t len, const char *source,
+                                        drover_error *err)
+{
+  if(!out)
+    return drover_error_set(err, DROVER_E_ARG, "template: no output pointer");
+  *out = NULL;
+  if(!buf && len)
+    return drover_error_set(err, DROVER_E_ARG, "template: no buffer");
+  /* The fast way first, recording nothing (no error detail, so no
+   * position index either: the text beyond the declarations read so far
+   * is not known to be JSON yet, and posmap.c assumes it is). On any
+   * failure the ordinary way says what is wrong, with its position. */
+  if(!load_attempt(out, buf, len, source, 1, NULL))
+    return DROVER_OK;
+  return load_attempt(out, buf, len, source, 0, err);
 }
 
 drover_code drover_template_load_file(drover_template **out, const char *path,
@@ -1465,8 +1711,8 @@ void drover_template_free(drover_template *tpl)
   free(tpl->params);
   for(i = 0; i < tpl->nblocks; i++) {
     dv_block *b = &tpl->blocks[i];
-    free(b->name);
-    free(b->type_name);
+    if(!names_joined(b))
+      free(b->name);
     for(j = 0; b->depends_on && b->depends_on[j]; j++)
       free(b->depends_on[j]);
     free(b->depends_on);
@@ -1481,6 +1727,7 @@ void drover_template_free(drover_template *tpl)
     json_decref(b->count);
   }
   dv_index_free(&tpl->block_ix);
+  free(tpl->refs);
   free(tpl->blocks);
   for(i = 0; i < tpl->noutputs; i++) {
     free(tpl->outputs[i].name);
