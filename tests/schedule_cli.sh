@@ -79,5 +79,25 @@ t "schedule list without Slurm succeeds quietly (exit $?)" test $? = 0 -a ! -s "
 t "it shows the policy, its next slot and the last result" \
   jqt '.[0].name == "drover:shop:web_hours" and .[0].last_result == "failed" and .[0].job_id == null
          and (.[0].next_slot | test("^[0-9-]{10}T[0-9]{2}:[0-9][05]:00Z$"))' "$tmp/list"
+# A backup.policy run: backup run then prune; bytes are the exports' sizes,
+# kept and deleted come from prune's snapshot actions.
+cat >"$tmp/fakeb" <<'SH'
+#!/bin/sh
+case "$1 $2" in
+  "backup run") echo '{"policy":"nightly","stack":"shop","targets":[{"instance":"shop-db","result":"created","export":{"object":"s3://b/p/x.tar.gz","sha256":"00","size":1000}},{"instance":"shop-db2","result":"created","export":{"object":"s3://b/p/y.tar.gz","sha256":"11","size":24}}],"ok":true}' ;;
+  "backup prune") echo '{"policy":"nightly","snapshots":[{"action":"keep"},{"action":"deleted"},{"action":"keep"}],"ok":true}' ;;
+  *) exit 2 ;;
+esac
+SH
+chmod +x "$tmp/fakeb"
+sed -e 's/"web_hours"/"nightly"/; s/"scale"/"backup"/; s/drover:shop:web_hours/drover:shop:nightly/' \
+    -e "s|$tmp/fake\"|$tmp/fakeb\"|" "$tmp/job.json" >"$tmp/jobb.json"
+B=$tmp/metrics/drover_shop_nightly.prom
+"$D" schedule run --job "$tmp/jobb.json" --now 1764493500 2>"$tmp/err"
+t "a backup run succeeds (exit $?)" test $? = 0
+t "bytes are the sum of the exports' sizes (1024)" \
+  grep -qx 'drover_policy_bytes{stack="shop",policy="nightly",kind="backup"} 1024' "$B"
+t "kept 2 and deleted 1 come from prune" \
+  grep -q '^drover schedule: drover:shop:nightly kind=backup .*result=ok .* kept=2 deleted=1 bytes=1024' "$tmp/err"
 echo "# schedule_cli: $fails failed"
 [ "$fails" -eq 0 ]

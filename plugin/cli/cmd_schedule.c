@@ -525,9 +525,16 @@ static void run_policy(json_t *job, drover_run_metrics *m, char *errbuf, size_t 
     m->ok = ok1 && ok2;
     m->kept = r2 ? count_action(json_object_get(r2, "snapshots"), "action", "keep") : -1;
     m->deleted = r2 ? count_action(json_object_get(r2, "snapshots"), "action", "deleted") : -1;
-    json_array_foreach(json_object_get(r, "targets"), i, x)
-      if(json_is_integer(json_object_get(x, "bytes")))
-        m->bytes = (m->bytes < 0 ? 0 : m->bytes) + json_integer_value(json_object_get(x, "bytes"));
+    /* The bytes a run moved are its exports' sizes ("export": {"size"}
+     * per target of backup run --json); a local snapshot moves none. */
+    json_array_foreach(json_object_get(r, "targets"), i, x) {
+      const json_t *b = json_object_get(x, "bytes");
+
+      if(!json_is_integer(b))
+        b = json_object_get(json_object_get(x, "export"), "size");
+      if(json_is_integer(b))
+        m->bytes = (m->bytes < 0 ? 0 : m->bytes) + json_integer_value(b);
+    }
   }
   else if(!strcmp(kind, "scale")) {
     m->ok = step(job, "scale", "run", &r, errbuf, esize);
