@@ -553,5 +553,5 @@ static Suite *apply_suite(void)
 
 int main(void)
 {
-  return fx_run(apply_suite());
+  return run_suite(apply_suite());
 }

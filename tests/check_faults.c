@@ -448,5 +448,5 @@ static Suite *faults_suite(void)
 
 int main(void)
 {
-  return fx_run(faults_suite());
+  return run_suite(faults_suite());
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include "engine.h"
 #include "scripted_server.h"
+#include "run_suite.h"
 
 /* --------------------------------------------------------------------------
  * The scripted server
@@ -990,15 +991,5 @@ static Suite *http_suite(void)
 
 int main(void)
 {
-  SRunner *sr;
-  int failed;
-
-  if(drover_global_init())
-    return 99;
-  sr = srunner_create(http_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  drover_global_cleanup();
-  return failed ? 1 : 0;
+  return run_suite(http_suite());
 }

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "engine.h"
 #include "scripted_server.h"
+#include "run_suite.h"
 
 /* --------------------------------------------------------------------------
  * The scripted LXD
@@ -507,11 +508,6 @@ static Suite *lxd_suite(void)
 
 int main(void)
 {
-  SRunner *sr;
-  int failed;
-
-  if(drover_global_init() != DROVER_OK)
-    return 1;
 #ifndef DROVER_WITH_LXD
   {
     /* --enable-lxd=dl: the provider is the build tree's module. */
@@ -521,10 +517,5 @@ int main(void)
       return 1;
   }
 #endif
-  sr = srunner_create(lxd_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  drover_global_cleanup();
-  return failed ? 1 : 0;
+  return run_suite(lxd_suite());
 }

@@ -150,5 +150,5 @@ static Suite *nested_suite(void)
 
 int main(void)
 {
-  return fx_run(nested_suite());
+  return run_suite(nested_suite());
 }

@@ -706,7 +706,7 @@ START_TEST(saved_plan_roundtrip_and_stale)
   /* First a cloud whose lists carry ETags; LXD's case (none) follows. */
   fake_set_list_etags(1);
   fx_converge(TPL, NULL);
-  snprintf(path, sizeof(path), "%s/p.plan", fx_tmpdir());
+  snprintf(path, sizeof(path), "%s/p.plan", run_suite_dir());
   fx_open(&f, TPL, size2);
   fx_plan(&f, 0);
   ck_assert_int_eq(drover_plan_save(f.plan, path, &f.err), DROVER_OK);
@@ -847,7 +847,7 @@ START_TEST(stacks_list_and_provider_config)
   drover_strv_free(names);
 
   /* Admin file overlays the template's provider settings. */
-  snprintf(path, sizeof(path), "%s/providers.json", fx_tmpdir());
+  snprintf(path, sizeof(path), "%s/providers.json", run_suite_dir());
   fp = fopen(path, "w");
   ck_assert_ptr_nonnull(fp);
   fputs("{\"fake\": {\"region\": \"admin\", \"api_token\": \"tok-3141592\"}}", fp);
@@ -873,7 +873,7 @@ START_TEST(stacks_list_and_provider_config)
   unlink(path);
 
   /* A directory is not a config file. */
-  opts.provider_config = fx_tmpdir();
+  opts.provider_config = run_suite_dir();
   drover_error_clear(&err);
   ck_assert_int_eq(drover_stack_open(&stack, tpl, NULL, &opts, &err), DROVER_OK);
   ck_assert_int_eq(drover_stack_refresh(stack, &err), DROVER_E_CONFIG);
@@ -934,5 +934,5 @@ static Suite *plan_suite(void)
 
 int main(void)
 {
-  return fx_run(plan_suite());
+  return run_suite(plan_suite());
 }

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include "drover_provider.h"
 #include "scripted_server.h"
+#include "run_suite.h"
 
 /* A TCP scripted server answering from script (see scripted_server.h). */
 static void srv_start(srv *s, const char *const *script, size_t n)
@@ -600,8 +601,6 @@ int main(void)
 {
   Suite *s = suite_create("s3");
   TCase *tc = tcase_create("provider");
-  SRunner *sr;
-  int failed;
 
   tcase_add_test(tc, settings_refused);
   tcase_add_test(tc, credentials_missing_and_from_file);
@@ -613,9 +612,5 @@ int main(void)
   tcase_add_test(tc, multipart_part_retried_on_bad_etag);
   tcase_add_test(tc, multipart_aborted_on_failure);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_suite(s);
 }

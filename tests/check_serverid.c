@@ -251,5 +251,5 @@ static Suite *serverid_suite(void)
 
 int main(void)
 {
-  return fx_run(serverid_suite());
+  return run_suite(serverid_suite());
 }

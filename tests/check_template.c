@@ -15,6 +15,7 @@
 #include "config.h"
 #include "engine.h"
 #include "fake_provider.h"
+#include "run_suite.h"
 
 /* ------------------------------------------------------------------------
  * Helpers
@@ -877,9 +878,6 @@ static Suite *template_suite(void)
 
 int main(void)
 {
-  SRunner *sr;
-  int failed;
-
 #ifndef DROVER_WITH_LXD
   {
     /* --enable-lxd=dl: the golden cases' lxd types come from the build
@@ -890,9 +888,5 @@ int main(void)
       return EXIT_FAILURE;
   }
 #endif
-  sr = srunner_create(template_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_suite(template_suite());
 }

@@ -1,5 +1,4 @@
 /* fixture.c - the engine suites' common fixture (see fixture.h). */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,39 +114,4 @@ char *fx_render(const drover_plan *plan, int color)
   ck_assert_int_eq(drover_plan_render(plan, m, color), DROVER_OK);
   ck_assert_int_eq(fclose(m), 0);
   return buf;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
-}
-
-static char dir[] = "/tmp/drover-check.XXXXXX";
-
-const char *fx_tmpdir(void)
-{
-  return dir;
-}
-
-int fx_run(Suite *s)
-{
-  SRunner *sr;
-  int failed;
-
-  if(!mkdtemp(dir))
-    return 99;
-  setenv("DROVER_LOCK_DIR", dir, 1);
-  if(drover_global_init() != DROVER_OK)
-    return 99;
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  drover_global_cleanup();
-  if(nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS) != 0)
-    failed++;
-  return failed ? 1 : 0;
 }

@@ -5,7 +5,8 @@
  *
  * Every helper that asserts names its caller's file:line in the message,
  * since Check reports the line of the failed assertion, which is here.
- * Link with fixture.c and fake_provider.c.
+ * Link with fixture.c and fake_provider.c; the suites run through
+ * run_suite.h.
  */
 #ifndef DROVER_TEST_FIXTURE_H
 #define DROVER_TEST_FIXTURE_H
@@ -13,6 +14,7 @@
 #include <check.h>
 #include "engine.h"
 #include "fake_provider.h"
+#include "run_suite.h"
 
 typedef struct fx {
   drover_template *tpl;
@@ -54,13 +56,6 @@ void fx_close(fx *f);
 /* The plan as drover_plan_render writes it (color: with ANSI colours);
  * caller frees. */
 char *fx_render(const drover_plan *plan, int color);
-
-/* The test program's main: runs s with the engine initialised and stack
- * locks in a private temp dir (so concurrent runs of the suites never
- * contend), removes the dir. Returns the exit status. */
-int fx_run(Suite *s);
-/* That dir, for the tests' own files (valid while fx_run runs). */
-const char *fx_tmpdir(void);
 
 void fx_open_at(fx *f, const char *tpl, const char *const *vars, const char *file, int line);
 void fx_plan_at(fx *f, unsigned flags, const char *file, int line);
