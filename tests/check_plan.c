@@ -691,6 +691,17 @@ START_TEST(short_secret_whole_words)
 }
 END_TEST
 
+/* Plans tpl with vars on a fresh stack and saves the plan to path. */
+static void save_plan(const char *path, const char *tpl, const char *const *vars)
+{
+  fx f;
+
+  fx_open(&f, tpl, vars);
+  fx_plan(&f, 0);
+  ck_assert_int_eq(drover_plan_save(f.plan, path, &f.err), DROVER_OK);
+  fx_close(&f);
+}
+
 START_TEST(saved_plan_roundtrip_and_stale)
 {
   const char *size2[] = {"size=2", NULL};
@@ -737,10 +748,7 @@ START_TEST(saved_plan_roundtrip_and_stale)
   fx_close(&f);
 
   /* Fresh plan file, loaded fine, then the cloud moves before apply. */
-  fx_open(&f, TPL, size2);
-  fx_plan(&f, 0);
-  ck_assert_int_eq(drover_plan_save(f.plan, path, &f.err), DROVER_OK);
-  fx_close(&f);
+  save_plan(path, TPL, size2);
   drover_error_clear(&err);
   ck_assert_int_eq(drover_plan_load(&loaded, &ls, path, NULL, &err), DROVER_OK);
   ck_assert_int_eq(fake_mutate("fake.thing", "tp-web-1", "size", "9"), 0);
@@ -756,10 +764,7 @@ START_TEST(saved_plan_roundtrip_and_stale)
    * action and the hash label as they were is still caught, by the
    * fingerprint of the observed properties. */
   fake_set_list_etags(0);
-  fx_open(&f, TPL, size2);
-  fx_plan(&f, 0);
-  ck_assert_int_eq(drover_plan_save(f.plan, path, &f.err), DROVER_OK);
-  fx_close(&f);
+  save_plan(path, TPL, size2);
   ck_assert_int_eq(fake_mutate("fake.thing", "tp-web-1", "tags", "{\"q\": \"r\"}"), 0);
   drover_error_clear(&err);
   ck_assert_int_eq(drover_plan_load(&loaded, &ls, path, NULL, &err),
@@ -769,10 +774,7 @@ START_TEST(saved_plan_roundtrip_and_stale)
   fake_set_list_etags(1);
 
   /* Saved again and applied untouched: it works and converges. */
-  fx_open(&f, TPL, size2);
-  fx_plan(&f, 0);
-  ck_assert_int_eq(drover_plan_save(f.plan, path, &f.err), DROVER_OK);
-  fx_close(&f);
+  save_plan(path, TPL, size2);
   drover_error_clear(&err);
   ck_assert_int_eq(drover_plan_load(&loaded, &ls, path, NULL, &err), DROVER_OK);
   ck_assert_int_eq(drover_apply(loaded, &ao, NULL, &err), DROVER_OK);

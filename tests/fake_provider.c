@@ -134,6 +134,21 @@ static char *xdup(const char *s)
   return s ? strdup(s) : NULL;
 }
 
+/* What a create or update writes with the object: its labels from req. */
+static void set_labels(fobj *o, const drover_res_req *req)
+{
+  free(o->stack);
+  free(o->address);
+  free(o->hash);
+  free(o->deps);
+  free(o->sensitive);
+  o->stack = xdup(req->stack);
+  o->address = xdup(req->address);
+  o->hash = xdup(req->hash);
+  o->deps = xdup(req->deps);
+  o->sensitive = req->sensitive && *req->sensitive ? xdup(req->sensitive) : NULL;
+}
+
 static void obj_free(fobj *o)
 {
   if(!o)
@@ -483,9 +498,6 @@ static drover_code fake_create(void *state, const drover_rtype *type,
       goto unlock;
     }
     json_decref(o->props);
-    free(o->hash);
-    free(o->deps);
-    free(o->sensitive);
   }
   else {
     o = calloc(1, sizeof(*o));
@@ -495,15 +507,11 @@ static drover_code fake_create(void *state, const drover_rtype *type,
     }
     o->type = xdup(type->name);
     o->name = xdup(req->name);
-    o->stack = xdup(req->stack);
-    o->address = xdup(req->address);
     o->id = ++id_counter;
     o->next = objs;
     objs = o;
   }
-  o->hash = xdup(req->hash);
-  o->deps = xdup(req->deps);
-  o->sensitive = req->sensitive && *req->sensitive ? xdup(req->sensitive) : NULL;
+  set_labels(o, req);
   o->props = store_props(req->properties, req->name);
   o->etag = ++etag_counter;
   if(!strcmp(type->name, "fake.thing") && (rc = late_fault(FAKE_OP_CREATE, req->address,
@@ -569,16 +577,7 @@ static drover_code fake_update(void *state, const drover_rtype *type,
     if(rc)
       goto unlock;
   }
-  free(o->stack);
-  free(o->address);
-  free(o->hash);
-  free(o->deps);
-  free(o->sensitive);
-  o->stack = xdup(req->stack);
-  o->address = xdup(req->address);
-  o->hash = xdup(req->hash);
-  o->deps = xdup(req->deps);
-  o->sensitive = req->sensitive && *req->sensitive ? xdup(req->sensitive) : NULL;
+  set_labels(o, req);
   o->etag = ++etag_counter;
   rc = late_fault(FAKE_OP_UPDATE, req->address, FAKE_FAULT_AFTER, err);
   if(rc)
