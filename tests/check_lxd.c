@@ -508,14 +508,10 @@ static Suite *lxd_suite(void)
 
 int main(void)
 {
-#ifndef DROVER_WITH_LXD
-  {
-    /* --enable-lxd=dl: the provider is the build tree's module. */
-    drover_error err;
-    drover_error_clear(&err);
-    if(drover_provider_dir_add(TEST_BUILDDIR "/providers/.libs", &err))
-      return 1;
-  }
-#endif
+#ifdef DROVER_WITH_LXD
   return run_suite(lxd_suite());
+#else
+  /* --enable-lxd=dl: the provider is the build tree's module. */
+  return run_suite_with_providers(lxd_suite(), TEST_BUILDDIR "/providers/.libs");
+#endif
 }

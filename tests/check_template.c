@@ -878,15 +878,11 @@ static Suite *template_suite(void)
 
 int main(void)
 {
-#ifndef DROVER_WITH_LXD
-  {
-    /* --enable-lxd=dl: the golden cases' lxd types come from the build
-     * tree's module. */
-    drover_error err;
-    drover_error_clear(&err);
-    if(drover_provider_dir_add(TEST_BUILDDIR "/providers/.libs", &err))
-      return EXIT_FAILURE;
-  }
-#endif
+#ifdef DROVER_WITH_LXD
   return run_suite(template_suite());
+#else
+  /* --enable-lxd=dl: the golden cases' lxd types come from the build
+   * tree's module. */
+  return run_suite_with_providers(template_suite(), TEST_BUILDDIR "/providers/.libs");
+#endif
 }

@@ -20,6 +20,18 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
   return remove(path);
 }
 
+int run_suite_with_providers(Suite *s, const char *providers)
+{
+  drover_error err;
+
+  drover_error_clear(&err);
+  if(drover_provider_dir_add(providers, &err)) {
+    fprintf(stderr, "run_suite: %s\n", err.text); /* s is not freed: the program ends */
+    return 99;
+  }
+  return run_suite(s);
+}
+
 int run_suite(Suite *s)
 {
   SRunner *sr;

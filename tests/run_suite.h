@@ -13,6 +13,10 @@
  * it. Returns the exit status: 0 when every test passed, 1 when one
  * failed, 99 when the run could not be set up. */
 int run_suite(Suite *s);
+/* The same with the folder providers added to the provider search path
+ * first (a provider built as a module, --enable-<name>=dl, found in the
+ * build tree). */
+int run_suite_with_providers(Suite *s, const char *providers);
 
 /* The temp dir, for the tests' own files; valid while run_suite runs. */
 const char *run_suite_dir(void);
