@@ -465,6 +465,19 @@ static drover_code vm_create(const drover_rtype *type, const drover_res_req *req
   return *out ? DROVER_OK : drover_error_set(err, DROVER_E_NOMEM, "fake: out of memory");
 }
 
+/* The end of a create or update that changed o, under fake_lock: a fault
+ * after the change (the answer lost), else o as the answer (*out, the
+ * caller's). */
+static drover_code answer(fake_op op, const fobj *o, const char *address, drover_live **out,
+                          drover_error *err)
+{
+  drover_code rc = late_fault(op, address, FAKE_FAULT_AFTER, err);
+
+  if(!rc && !(*out = to_live(o, 1)))
+    rc = drover_error_set(err, DROVER_E_NOMEM, "fake: out of memory");
+  return rc;
+}
+
 /* As the LXD provider's create: LXD answers 409 for a taken name, and the
  * provider adopts the object only when it carries this stack's labels for
  * this address (a retry after a lost response), bringing it to the desired
@@ -519,12 +532,7 @@ static drover_code fake_create(void *state, const drover_rtype *type,
     json_object_set_new(o->props, "state", json_string("stopped"));
     goto unlock;
   }
-  rc = late_fault(FAKE_OP_CREATE, req->address, FAKE_FAULT_AFTER, err);
-  if(rc)
-    goto unlock;
-  *out = to_live(o, 1);
-  if(!*out)
-    rc = drover_error_set(err, DROVER_E_NOMEM, "fake: out of memory");
+  rc = answer(FAKE_OP_CREATE, o, req->address, out, err);
 unlock:
   pthread_mutex_unlock(&fake_lock);
   op_leave(FAKE_OP_CREATE, req->address);
@@ -579,12 +587,7 @@ static drover_code fake_update(void *state, const drover_rtype *type,
   }
   set_labels(o, req);
   o->etag = ++etag_counter;
-  rc = late_fault(FAKE_OP_UPDATE, req->address, FAKE_FAULT_AFTER, err);
-  if(rc)
-    goto unlock;
-  *out = to_live(o, 1);
-  if(!*out)
-    rc = drover_error_set(err, DROVER_E_NOMEM, "fake: out of memory");
+  rc = answer(FAKE_OP_UPDATE, o, req->address, out, err);
 unlock:
   pthread_mutex_unlock(&fake_lock);
   op_leave(FAKE_OP_UPDATE, req->address);
