@@ -39,7 +39,7 @@ void fx_setup_server_id(void);
 /* Applies the plan and asserts DROVER_OK. */
 #define fx_apply_ok(f) fx_apply_ok_at((f), __FILE__, __LINE__)
 /* Asserts all six counts of the last apply; the counts not named are 0:
- * fx_counts(&f, .created = 4, .failed = 1). */
+ * fx_counts(&f, .created = 4, .failed = 1). Name at least one (C11). */
 #define fx_counts(f, ...) \
   fx_counts_at((f), (drover_apply_result){__VA_ARGS__}, __FILE__, __LINE__)
 /* Opens tpl with vars, plans, applies and closes: a populated cloud. */
