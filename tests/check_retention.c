@@ -232,6 +232,13 @@ END_TEST
  * DST
  */
 
+/* The half-hourly series over Berlin's fall-back day, and its two newest
+ * days. */
+#define HALF_HOURLY_FALL_BACK \
+  {2025, 10, 25, 21, 0}, {2025, 10, 26, 22, 30}, 1800, {2025, 10, 27, 0, 0}
+#define FALL_BACK_TWO_DAYS \
+  "2025-10-26T23:30:00+01:00 daily\n" "2025-10-25T23:30:00+02:00 daily\n"
+
 /* Rules over a regular series of snapshots, from..to (UTC, {year, month,
  * day, hour, minute}) every step seconds, applied at now. */
 static const struct {
@@ -249,17 +256,13 @@ static const struct {
    "2025-10-26T02:00:00+01:00 hourly\n"
    "2025-10-26T02:00:00+02:00 hourly\n"
    "2025-10-26T01:00:00+02:00 hourly\n"},
-  /* Half-hourly snapshots; 26 Oct in Berlin spans 22:00Z..23:00Z next day. */
+  /* Half-hourly snapshots; 26 Oct in Berlin spans 22:00Z..23:00Z next
+   * day. keep_daily 3 reaches the oldest: 25 Oct 23:00 CEST is the same
+   * day. */
   {"daily_fall_back_day_has_25_hours", { .keep_daily = 2, .tz = "Europe/Berlin" },
-   {2025, 10, 25, 21, 0}, {2025, 10, 26, 22, 30}, 1800, {2025, 10, 27, 0, 0},
-   "2025-10-26T23:30:00+01:00 daily\n"
-   "2025-10-25T23:30:00+02:00 daily\n"},
-  /* keep_daily 3 reaches the oldest: 25 Oct 23:00 CEST is the same day. */
+   HALF_HOURLY_FALL_BACK, FALL_BACK_TWO_DAYS},
   {"daily_fall_back_reaches_oldest", { .keep_daily = 3, .tz = "Europe/Berlin" },
-   {2025, 10, 25, 21, 0}, {2025, 10, 26, 22, 30}, 1800, {2025, 10, 27, 0, 0},
-   "2025-10-26T23:30:00+01:00 daily\n"
-   "2025-10-25T23:30:00+02:00 daily\n"
-   "2025-10-25T23:00:00+02:00 oldest-daily\n"},
+   HALF_HOURLY_FALL_BACK, FALL_BACK_TWO_DAYS "2025-10-25T23:00:00+02:00 oldest-daily\n"},
   /* 9 Mar 2025: 02:00 EST -> 03:00 EDT at 07:00Z; no 02:00 hour. */
   {"spring_forward_new_york", { .keep_hourly = 4, .tz = "America/New_York" },
    {2025, 3, 9, 4, 0}, {2025, 3, 9, 8, 0}, 3600, {2025, 3, 9, 9, 0},
