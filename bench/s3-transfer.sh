@@ -3,19 +3,30 @@
 # PUT and GET of the same file to the same server (the local s3rver of
 # scripts/s3-setup.sh), side by side in one run.
 #
-#   bench/s3-transfer.sh                 # 200 MiB and 2 GiB
-#   bench/s3-transfer.sh --sizes "64 512" --reps 3
+#   nice -n 10 bench/s3-transfer.sh                 # 200 MiB and 2 GiB, 3 runs
+#   nice -n 10 bench/s3-transfer.sh --sizes "64 512" --reps 1
 #
-# For each size (MiB): a random file; REPS times each (median reported):
-# drover upload, curl upload, drover download, curl download; every
-# download is checked against the file's SHA-256. Wall time and peak RSS
-# (GNU time's %M) per run. Also, as information, drover with multipart
-# off (one PUT, like curl's: "upload-1put"), which separates the server's
-# cost of assembling parts from the client's. Prints the ratios
-# drover/curl and the targets:
-#   - upload and download no slower than curl (ratio <= 1.00);
-#   - drover's peak RSS does not grow with the file size (largest size's
-#     peak within 1.25x of the smallest size's).
+# For each size (MiB), a random file, then REPS rounds of (median shown):
+#   - drover upload, both paths: a multipart upload in 16 MiB parts (the
+#     default at or above multipart_threshold, 64 MiB; forced here with
+#     the lowest threshold, 5 MiB) and one PUT (multipart_threshold raised
+#     to S3's 5 GiB single-PUT limit);
+#   - curl upload (one PUT, UNSIGNED-PAYLOAD, no checksum);
+#   - drover download and curl download, each checked against the file's
+#     SHA-256;
+#   - the server's own cost of a multipart upload: the same parts (16 MiB,
+#     drover's default part_size) uploaded with curl, and only s3rver's
+#     answer to CompleteMultipartUpload timed. s3rver assembles the object
+#     then by copying every part into a new file (and hashing it), so a
+#     multipart upload to it costs one more full copy on the server than a
+#     PUT, whoever the client is.
+# Order alternates between rounds (drover first, then curl first) and the
+# page cache is written back (sync, untimed) before each timed transfer,
+# so no run pays for the previous one's writeback. Wall time and peak RSS
+# (GNU time's %M) per run. Ratios are drover/curl. Targets:
+#   - upload and download no slower than curl (ratio <= 1.00), per path;
+#   - drover's peak RSS does not grow with the file size (largest peak
+#     within 1.25x of the first size's).
 # Never run in CI. Set DROVER=/path/to/drover to time another build.
 set -euo pipefail
 
@@ -23,12 +34,13 @@ cd "$(dirname "$0")/.."
 SRC=$(pwd)
 DROVER=${DROVER:-$SRC/drover}
 SIZES="200 2048"
-REPS=1
+REPS=3
+PART_MB=16
 while [ $# -gt 0 ]; do
   case $1 in
     --sizes) SIZES=$2; shift 2 ;;
     --reps) REPS=$2; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -39,15 +51,18 @@ export AWS_ACCESS_KEY_ID=$DROVER_S3_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$DROVER_
 export DROVER_S3_ENDPOINT
 EP=$DROVER_S3_ENDPOINT
 B=drover-ci
+P=bench-$$
 TMP=$(mktemp -d "${TMPDIR:-/var/tmp}/drover-s3bench.XXXXXX")
 printf '{"s3": {"multipart_threshold": 5368709120}}\n' >"$TMP/oneput.json"
+printf '{"s3": {"multipart_threshold": 5242880}}\n' >"$TMP/multipart.json"
+
+CURL=(curl -sS --fail -H "x-amz-content-sha256: UNSIGNED-PAYLOAD"
+      --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY")
+curl_s3() { "${CURL[@]}" "$@"; }
 cleanup() {
-  curl -s -o /dev/null -X DELETE -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
-    --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
-    "$EP/$B/bench/drover.bin" || true
-  curl -s -o /dev/null -X DELETE -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
-    --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
-    "$EP/$B/bench/curl.bin" || true
+  for k in drover.bin curl.bin mp.bin; do
+    curl_s3 -o /dev/null -X DELETE "$EP/$B/$P/$k" 2>/dev/null || true
+  done
   rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
@@ -58,62 +73,111 @@ if [ -x "$SRC/libtool" ] && grep -q libtool "$DROVER" 2>/dev/null; then
   RUNNER=("$SRC/libtool" --mode=execute)
 fi
 
-# timed LABEL CMD...: runs CMD under GNU time; appends "secs rss_kb" to $TMP/LABEL.
+# timed LABEL CMD...: writes dirty pages back (untimed), runs CMD under GNU
+# time, appends "secs rss_kb" to $TMP/LABEL.
 timed() {
   local label=$1; shift
+  sync
   "${RUNNER[@]}" /usr/bin/time -f "%e %M" -o "$TMP/t" "$@" >/dev/null 2>"$TMP/err" ||
     { echo "FAILED: $*" >&2; cat "$TMP/err" >&2; exit 1; }
   cat "$TMP/t" >>"$TMP/$label"
 }
-curl_s3() {
-  curl -sS --fail -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
-    --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" "$@"
+check_down() {
+  [ "$(sha256sum "$TMP/down.bin" | cut -d' ' -f1)" = "$want" ] ||
+    { echo "$1 download: checksum mismatch" >&2; exit 1; }
+  rm -f "$TMP/down.bin"
 }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+drover_up() {
+  timed du "$DROVER" s3 cp --provider-config "$TMP/multipart.json" "$f" "s3://$B/$P/drover.bin"
+  timed d1 "$DROVER" s3 cp --provider-config "$TMP/oneput.json" "$f" "s3://$B/$P/drover.bin"
+}
+curl_up() { timed cu "${CURL[@]}" -o /dev/null -T "$f" "$EP/$B/$P/curl.bin"; }
+drover_down() { timed dd "$DROVER" s3 cp "s3://$B/$P/drover.bin" "$TMP/down.bin"; check_down drover; }
+curl_down() { timed cd "${CURL[@]}" -o "$TMP/down.bin" "$EP/$B/$P/curl.bin"; check_down curl; }
 
-printf '%-8s %-9s %10s %10s %7s %14s %14s\n' size op drover_s curl_s ratio drover_rss_MB curl_rss_MB
-met=1
-rss_first="" rss_last=""
+# s3rver's CompleteMultipartUpload alone: parts uploaded with curl
+# (untimed), then the completion timed. Appends seconds to $TMP/sc.
+server_complete() {
+  local id n et xml=$TMP/complete.xml
+  rm -f "$TMP"/part.*
+  split -b "${PART_MB}M" -d -a 5 "$f" "$TMP/part."
+  id=$(curl_s3 -X POST "$EP/$B/$P/mp.bin?uploads=" | sed -n 's:.*<UploadId>\(.*\)</UploadId>.*:\1:p')
+  [ -n "$id" ] || { echo "server_complete: no UploadId" >&2; exit 1; }
+  printf '<CompleteMultipartUpload>' >"$xml"
+  n=0
+  for part in "$TMP"/part.*; do
+    n=$((n + 1))
+    et=$(curl_s3 -o /dev/null -D - -T "$part" "$EP/$B/$P/mp.bin?partNumber=$n&uploadId=$id" |
+           tr -d '\r' | sed -n 's/^[Ee][Tt][Aa][Gg]: *//p')
+    printf '<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>' "$n" "$et" >>"$xml"
+    rm -f "$part"
+  done
+  printf '</CompleteMultipartUpload>' >>"$xml"
+  sync
+  /usr/bin/time -f "%e" -o "$TMP/t" \
+    "${CURL[@]}" -o /dev/null -X POST --data-binary @"$xml" "$EP/$B/$P/mp.bin?uploadId=$id"
+  cat "$TMP/t" >>"$TMP/sc"
+  echo "$n" >"$TMP/nparts"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+col_median() { cut -d' ' -f1 "$TMP/$1" | median; }
+col_maxrss() { cut -d' ' -f2 "$TMP/$1" | sort -n | tail -1; }
+col_range() { cut -d' ' -f1 "$TMP/$1" | sort -n | awk 'NR==1{a=$1} {b=$1} END{printf "%.2f-%.2f", a, b}'; }
+ratio() { awk "BEGIN{printf \"%.2f\", $1 / ($2 > 0 ? $2 : 0.01)}"; }
+verdict() { awk "BEGIN{exit !($1 <= 1.00)}" && echo MET || echo "NOT MET"; }
+
+printf '%-8s %-30s %9s %8s %6s %9s %8s  %-8s %s\n' size path drover_s curl_s ratio drover_MB curl_MB target \
+  "runs (min-max s): drover / curl"
+up1_met=1 upm_met=1 upm_client_met=1 down_met=1
+rss_first="" rss_max=0
 for mb in $SIZES; do
   f=$TMP/file.bin
   head -c $((mb * 1048576)) /dev/urandom >"$f"
   want=$(sha256sum "$f" | cut -d' ' -f1)
-  rm -f "$TMP"/{du,cu,dd,cd,d1}
-  for _ in $(seq "$REPS"); do
-    timed du "$DROVER" s3 cp "$f" "s3://$B/bench/drover.bin"
-    # Info: drover with multipart off, one PUT like curl's.
-    timed d1 "$DROVER" s3 cp --provider-config "$TMP/oneput.json" "$f" "s3://$B/bench/drover.bin"
-    timed cu curl -sS --fail -o /dev/null -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
-      --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
-      -T "$f" "$EP/$B/bench/curl.bin"
-    rm -f "$TMP/down.bin"
-    timed dd "$DROVER" s3 cp "s3://$B/bench/drover.bin" "$TMP/down.bin"
-    [ "$(sha256sum "$TMP/down.bin" | cut -d' ' -f1)" = "$want" ] || { echo "drover download: checksum mismatch" >&2; exit 1; }
-    rm -f "$TMP/down.bin"
-    timed cd curl -sS --fail -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
-      --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
-      -o "$TMP/down.bin" "$EP/$B/bench/curl.bin"
-    [ "$(sha256sum "$TMP/down.bin" | cut -d' ' -f1)" = "$want" ] || { echo "curl download: checksum mismatch" >&2; exit 1; }
-    rm -f "$TMP/down.bin"
+  rm -f "$TMP"/{du,cu,dd,cd,d1,sc}
+  for rep in $(seq "$REPS"); do
+    if [ $((rep % 2)) = 1 ]; then
+      drover_up; curl_up; drover_down; curl_down
+    else
+      curl_up; drover_up; curl_down; drover_down
+    fi
+    server_complete
   done
-  for op in upload upload-1put download; do
-    d=du c=cu
-    [ $op = download ] && d=dd c=cd
-    [ $op = upload-1put ] && d=d1
-    dt=$(cut -d' ' -f1 "$TMP/$d" | median); ct=$(cut -d' ' -f1 "$TMP/$c" | median)
-    dr=$(cut -d' ' -f2 "$TMP/$d" | sort -n | tail -1); cr=$(cut -d' ' -f2 "$TMP/$c" | sort -n | tail -1)
-    ratio=$(awk "BEGIN{printf \"%.2f\", $dt / ($ct > 0 ? $ct : 0.01)}")
-    printf '%-8s %-9s %10.2f %10.2f %7s %14.1f %14.1f\n' "${mb}MiB" $op "$dt" "$ct" "$ratio" \
-      "$(awk "BEGIN{print $dr/1024}")" "$(awk "BEGIN{print $cr/1024}")"
-    # upload-1put is information (multipart off), not a target.
-    [ $op = upload-1put ] || awk "BEGIN{exit !($ratio <= 1.00)}" || met=0
+  ct=$(col_median cu); cr=$(col_maxrss cu)
+  sc=$(col_median sc)
+  for row in "d1:upload, one PUT" "du:upload, multipart" "dd:download"; do
+    lab=${row%%:*} name=${row#*:}
+    c=cu
+    [ "$lab" = dd ] && c=cd
+    dt=$(col_median "$lab"); ct=$(col_median $c); dr=$(col_maxrss "$lab"); cr=$(col_maxrss $c)
+    r=$(ratio "$dt" "$ct")
+    printf '%-8s %-30s %9.2f %8.2f %6s %9.1f %8.1f  %-8s %s / %s\n' "${mb}MiB" "$name" "$dt" "$ct" \
+      "$r" "$(awk "BEGIN{print $dr/1024}")" "$(awk "BEGIN{print $cr/1024}")" "$(verdict "$r")" \
+      "$(col_range "$lab")" "$(col_range $c)"
+    [ "$(verdict "$r")" = MET ] || case $lab in d1) up1_met=0 ;; du) upm_met=0 ;; dd) down_met=0 ;; esac
+    if [ "$lab" = du ]; then
+      # The same, less what s3rver spends assembling the parts.
+      cl=$(awk "BEGIN{printf \"%.2f\", $dt - $sc}")
+      r=$(ratio "$cl" "$ct")
+      printf '%-8s %-30s %9.2f %8.2f %6s %9s %8s  %s\n' "${mb}MiB" \
+        "  less s3rver's assembly" "$cl" "$ct" "$r" "" "" "$(verdict "$r")"
+      [ "$(verdict "$r")" = MET ] || upm_client_met=0
+    fi
     [ -z "$rss_first" ] && rss_first=$dr
-    rss_last=$dr
-    [ "$dr" -gt "${rss_max:-0}" ] && rss_max=$dr
+    [ "$dr" -gt "$rss_max" ] && rss_max=$dr
   done
+  printf '%-8s s3rver CompleteMultipartUpload of %s parts alone (curl-driven): %.2f s (%s)\n' \
+    "${mb}MiB" "$(cat "$TMP/nparts")" "$sc" "$(col_range sc)"
   rm -f "$f"
 done
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs (a shared machine: compare the ranges)"
 echo
-growth=$(awk "BEGIN{printf \"%.2f\", ${rss_max:-0} / ($rss_first > 0 ? $rss_first : 1)}")
-echo "target: upload and download no slower than curl: $([ $met = 1 ] && echo MET || echo NOT MET)"
-echo "target: peak RSS does not grow with size (largest/first peak $growth <= 1.25): $(awk "BEGIN{exit !($growth <= 1.25)}" && echo MET || echo NOT MET)"
+growth=$(awk "BEGIN{printf \"%.2f\", $rss_max / ($rss_first > 0 ? $rss_first : 1)}")
+m() { [ "$1" = 1 ] && echo MET || echo "NOT MET"; }
+echo "target: upload no slower than curl, one-PUT path: $(m $up1_met)"
+echo "target: upload no slower than curl, multipart path: $(m $upm_met)" \
+     "(less s3rver's assembly of the parts: $(m $upm_client_met))"
+echo "target: download no slower than curl: $(m $down_met)"
+echo "target: peak RSS does not grow with size (largest/first peak $growth <= 1.25):" \
+     "$(awk "BEGIN{exit !($growth <= 1.25)}" && echo MET || echo "NOT MET")"

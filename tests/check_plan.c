@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "drover_sigv4.h"
 #include "fixture.h"
 
 /* A group and N things that depend on it. */
@@ -162,6 +163,52 @@ START_TEST(plan_drift_and_no_diff)
   fx_apply_ok(&f);
   fx_plan(&f, 0);
   ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
+  fx_close(&f);
+}
+END_TEST
+
+/* A DROVER_PROP_DIGEST property the provider reports as {"sha256": hex}
+ * (content too large to read back) equals the desired string with that
+ * SHA-256, and nothing else; other properties never compare so. */
+static const char *TPL_BLOB =
+  "{\"drover\": 1, \"stack\": \"tb\", \"resources\": {\"g\": {\"type\": \"fake.group\",\n"
+  " \"properties\": {\"blob\": \"large content\"}}}}\n";
+
+static void digest_json(char *out, size_t size, const char *text)
+{
+  char hex[65];
+  drover_sigv4_sha256_hex(hex, text, strlen(text));
+  snprintf(out, size, "{\"sha256\": \"%s\"}", hex);
+}
+
+START_TEST(plan_digest_property)
+{
+  char same[100], other[100];
+  fx f;
+
+  fx_converge(TPL_BLOB, NULL);
+  digest_json(same, sizeof(same), "large content");
+  digest_json(other, sizeof(other), "large content, changed");
+  ck_assert_int_eq(fake_mutate("fake.group", "tb-g", "blob", same), 0);
+  fx_open(&f, TPL_BLOB, NULL);
+  fx_plan(&f, 0);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
+  ck_assert_int_eq(fake_mutate("fake.group", "tb-g", "blob", other), 0);
+  fx_plan(&f, 0);
+  expect(f.plan, "g", DROVER_ACTION_UPDATE, "changed outside drover: \"blob\"");
+  fx_apply_ok(&f);
+  fx_counts(&f, .updated = 1);
+  fx_plan(&f, 0);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
+  fx_close(&f);
+  /* image is no digest property: the digest of "busybox" is no match. */
+  fx_converge(TPL, NULL);
+  digest_json(same, sizeof(same), "busybox");
+  ck_assert_int_eq(fake_mutate("fake.thing", "tp-web-0", "image", same), 0);
+  fx_open(&f, TPL, NULL);
+  fx_plan(&f, 0);
+  expect(f.plan, "web[0]", DROVER_ACTION_REPLACE, NULL);
+  expect(f.plan, "web[1]", DROVER_ACTION_NOOP, NULL);
   fx_close(&f);
 }
 END_TEST
@@ -915,6 +962,7 @@ static Suite *plan_suite(void)
   tcase_add_test(tc, plan_create_then_noop);
   tcase_add_test(tc, plan_update_and_replace);
   tcase_add_test(tc, plan_drift_and_no_diff);
+  tcase_add_test(tc, plan_digest_property);
   tcase_add_test(tc, plan_delete_removed);
   tcase_add_test(tc, plan_outlives_refresh);
   tcase_add_test(tc, redact_at_truncation);

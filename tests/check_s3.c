@@ -15,8 +15,10 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include "drover_provider.h"
-#include "scripted_server.h"
+#include "drover_s3.h"
+#include "drover_sigv4.h"
 #include "run_suite.h"
+#include "scripted_server.h"
 
 /* A TCP scripted server answering from script (see scripted_server.h). */
 static void srv_start(srv *s, const char *const *script, size_t n)
@@ -68,6 +70,19 @@ static const drover_rtype *type(const drover_provider *p, const char *name)
   return NULL;
 }
 
+/* A create request of stack "stk" for address with props (borrowed). */
+static void res_req(drover_res_req *req, const char *address, const char *name,
+                    const json_t *props)
+{
+  memset(req, 0, sizeof(*req));
+  req->stack = "stk";
+  req->address = address;
+  req->name = name;
+  req->hash = "h1";
+  req->deps = "";
+  req->properties = props;
+}
+
 static void env_creds(void)
 {
   setenv("AWS_ACCESS_KEY_ID", "AKIDCHECKS3", 1);
@@ -88,6 +103,15 @@ static char *ok_xml(const char *b)
 {
   char *s = NULL;
   ck_assert_int_gt(asprintf(&s, XML_HEAD "Content-Length: %zu\r\n\r\n%s", strlen(b), b), 0);
+  return s;
+}
+
+/* A 200 answer with no body and ETag "etag". Caller frees. */
+static char *etag_ok(const char *etag)
+{
+  char *s = NULL;
+  ck_assert_int_gt(asprintf(&s, "HTTP/1.1 200 OK\r\nETag: \"%s\"\r\nContent-Length: 0\r\n"
+                                "Connection: close\r\n\r\n", etag), 0);
   return s;
 }
 
@@ -383,13 +407,7 @@ START_TEST(bucket_tags_versioning_lifecycle)
   snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\", \"concurrency\": 1}",
            s.port);
   ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
-  memset(&req, 0, sizeof(req));
-  req.stack = "stk";
-  req.address = "data";
-  req.name = "stk-data";
-  req.hash = "h1";
-  req.deps = "";
-  req.properties = props;
+  res_req(&req, "data", "stk-data", props);
   ck_assert_msg(p->create(st, type(p, "s3.bucket"), &req, &out, &err) == DROVER_OK, "%s",
                 err.text);
   ck_assert_int_eq(strncmp(s.req[0], "PUT /stk-data HTTP/1.1", 22), 0);
@@ -465,13 +483,7 @@ static drover_code create_big(const drover_provider *p, void *st, const char *pa
                             "source", path, "content_type", "application/x-test", "metadata");
   drover_code rc;
 
-  memset(&req, 0, sizeof(req));
-  req.stack = "stk";
-  req.address = "big";
-  req.name = "stk-big";
-  req.hash = "h1";
-  req.deps = "";
-  req.properties = props;
+  res_req(&req, "big", "stk-big", props);
   drover_error_clear(err);
   rc = p->create(st, type(p, "s3.object"), &req, out, err);
   json_decref(props);
@@ -508,10 +520,8 @@ START_TEST(multipart_part_retried_on_bad_etag)
   ck_assert(EVP_Digest(raw, 16, mm, NULL, EVP_md5(), NULL));
   for(i = 0; i < 16; i++)
     sprintf(final + 2 * i, "%02x", mm[i]);
-  ck_assert_int_gt(asprintf(&bad, "HTTP/1.1 200 OK\r\nETag: \"0123456789abcdef0123456789abcdef\""
-                                  "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"), 0);
-  ck_assert_int_gt(asprintf(&good, "HTTP/1.1 200 OK\r\nETag: \"%s\"\r\nContent-Length: 0\r\n"
-                                   "Connection: close\r\n\r\n", md5), 0);
+  bad = etag_ok("0123456789abcdef0123456789abcdef");
+  good = etag_ok(md5);
   ck_assert_int_gt(asprintf(&doneb, "<CompleteMultipartUploadResult><ETag>\"%s-1\"</ETag>"
                                     "</CompleteMultipartUploadResult>", final), 0);
   done_r = ok_xml(doneb);
@@ -597,6 +607,228 @@ START_TEST(multipart_aborted_on_failure)
 }
 END_TEST
 
+/* --------------------------------------------------------------------------
+ * Inline content above the size read at refresh; checked single PUTs
+ */
+
+#define BIG_INLINE 2097152
+
+/* HEAD answer for an inline object of BIG_INLINE bytes whose recorded
+ * SHA-256 is sha and MD5 md5, with ETag etag. Caller frees. */
+static char *head_inline(const char *sha, const char *md5, const char *etag)
+{
+  char *s = NULL;
+  ck_assert_int_gt(asprintf(&s, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nETag: \"%s\"\r\n"
+                                "x-amz-meta-drover-stack: stk\r\n"
+                                "x-amz-meta-drover-address: obj\r\n"
+                                "x-amz-meta-drover-sha256: %s\r\n"
+                                "x-amz-meta-drover-md5: %s\r\n"
+                                "Content-Type: text/plain\r\nConnection: close\r\n\r\n",
+                            BIG_INLINE, etag, sha, md5), 0);
+  return s;
+}
+
+/* Lists the stack's objects against a server answering with head as the
+ * object's HEAD; returns the one live object's "content". New reference. */
+static json_t *listed_content(const char *head, srv *s)
+{
+  const drover_provider *p = prov();
+  char *buckets = ok_xml("<ListAllMyBucketsResult><Buckets><Bucket><Name>b</Name></Bucket>"
+                         "</Buckets></ListAllMyBucketsResult>");
+  char *listing = NULL, *list_r, cfg[160];
+  const char *script[3];
+  drover_live_list out = {NULL, 0, 0};
+  drover_error err;
+  json_t *content;
+  void *st;
+
+  ck_assert_int_gt(asprintf(&listing, "<ListBucketResult><IsTruncated>false</IsTruncated>"
+                                      "<Contents><Key>drover/stk/big.txt</Key><Size>%d</Size>"
+                                      "</Contents></ListBucketResult>", BIG_INLINE), 0);
+  list_r = ok_xml(listing);
+  script[0] = buckets;
+  script[1] = list_r;
+  script[2] = head;
+  env_creds();
+  srv_start(s, script, 3);
+  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\"}", s->port);
+  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
+  ck_assert_msg(p->list(st, type(p, "s3.object"), "stk", &out, &err) == DROVER_OK, "%s",
+                err.text);
+  ck_assert_int_eq(atomic_load(&s->served), 3);
+  ck_assert_int_eq(strncmp(s->req[2], "HEAD /b/drover/stk/big.txt ", 27), 0);
+  ck_assert_uint_eq(out.count, 1);
+  content = json_incref(json_object_get(out.items[0]->properties, "content"));
+  ck_assert_ptr_nonnull(content);
+  drover_live_list_clear(&out);
+  done(p, st);
+  srv_stop(s);
+  free(buckets);
+  free(listing);
+  free(list_r);
+  return content;
+}
+
+/* Inline content too large to GET at refresh is reported by its recorded
+ * SHA-256 (the engine compares the desired content's), as long as the
+ * ETag still is the recorded MD5; an object rewritten since is not. */
+START_TEST(large_inline_content_by_digest)
+{
+  const char *sha = "6d5ab3af8d4fbf5e4ab2bfa5e7d9e0a3bd11dc8e2c8f8b5f08d1fa1b3c7f9e21";
+  const char *md5 = "0f343b0931126a20f133d67c2b018a3b";
+  char *head = head_inline(sha, md5, md5);
+  json_t *c;
+  srv s;
+
+  c = listed_content(head, &s);
+  ck_assert_msg(json_is_object(c), "content is not a digest object");
+  ck_assert_str_eq(json_string_value(json_object_get(c, "sha256")), sha);
+  json_decref(c);
+  free(head);
+
+  /* Same metadata, other bytes (the ETag is their MD5): unknown content. */
+  head = head_inline(sha, md5, "99999999999999999999999999999999");
+  c = listed_content(head, &s);
+  ck_assert(json_is_null(c));
+  json_decref(c);
+  free(head);
+
+  /* An ETag that is no MD5 (SSE-KMS): the recorded digest stands. */
+  head = head_inline(sha, md5, "not-an-md5");
+  c = listed_content(head, &s);
+  ck_assert(json_is_object(c));
+  json_decref(c);
+  free(head);
+}
+END_TEST
+
+/* The inline PUT records the content's SHA-256 and MD5. */
+START_TEST(inline_put_records_digests)
+{
+  const drover_provider *p = prov();
+  char *ok = NULL, cfg[160];
+  const char *script[1];
+  drover_res_req req;
+  drover_live *out = NULL;
+  drover_error err;
+  json_t *props = json_pack("{s:s, s:s, s:s, s:s, s:{}}", "bucket", "b", "key", "hi.txt",
+                            "content", "hello", "content_type", "text/plain", "metadata");
+  void *st;
+  srv s;
+
+  ok = etag_ok("5d41402abc4b2a76b9719d911017c592");
+  script[0] = ok;
+  env_creds();
+  srv_start(&s, script, 1);
+  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\"}", s.port);
+  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
+  res_req(&req, "hi", "stk-hi", props);
+  ck_assert_msg(p->create(st, type(p, "s3.object"), &req, &out, &err) == DROVER_OK, "%s",
+                err.text);
+  ck_assert_ptr_nonnull(strcasestr(s.req[0], "\r\nx-amz-meta-drover-md5: "
+                                             "5d41402abc4b2a76b9719d911017c592\r\n"));
+  ck_assert_ptr_nonnull(strcasestr(s.req[0], "\r\nx-amz-meta-drover-sha256: 2cf24dba5fb0a30e26e8"
+                                             "3b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\r\n"));
+  drover_live_free(out);
+  done(p, st);
+  srv_stop(&s);
+  json_decref(props);
+  free(ok);
+}
+END_TEST
+
+/* drover_s3_upload's single PUT: the MD5 of the bytes sent must be the
+ * ETag answered; another MD5 is an error, an ETag that is no MD5 is not. */
+START_TEST(single_put_checked_by_etag)
+{
+  char path[] = "/tmp/check_s3_putXXXXXX", md5[33], cfg[160], *good = NULL, *bad = NULL;
+  char *kms = NULL;
+  const char *script[3];
+  drover_s3 *s3 = NULL;
+  drover_error err;
+  srv s;
+
+  make_part_file(path, md5);
+  good = etag_ok(md5);
+  bad = etag_ok("0123456789abcdef0123456789abcdef");
+  kms = etag_ok("kms-0123");
+  script[0] = good;
+  script[1] = bad;
+  script[2] = kms;
+  env_creds();
+  srv_start(&s, script, 3);
+  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\"}", s.port);
+  drover_error_clear(&err);
+  ck_assert_msg(drover_s3_open(&s3, cfg, &err) == DROVER_OK, "%s", err.text);
+  ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
+  ck_assert_int_eq(strncmp(s.req[0], "PUT /b/k ", 9), 0);
+  ck_assert_ptr_nonnull(strcasestr(s.req[0], "\r\nx-amz-content-sha256: UNSIGNED-PAYLOAD\r\n"));
+  ck_assert_int_eq(drover_s3_upload(s3, path, "b", "k", NULL, &err), DROVER_E_PROVIDER);
+  ck_assert_ptr_nonnull(strstr(err.text, "stored other bytes than were sent"));
+  ck_assert_ptr_nonnull(strstr(err.text, md5));
+  drover_error_clear(&err);
+  ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
+  ck_assert_int_eq(atomic_load(&s.served), 3);
+  drover_s3_close(s3);
+  srv_stop(&s);
+  unlink(path);
+  free(good);
+  free(bad);
+  free(kms);
+}
+END_TEST
+
+/* A server that answers the completion with the whole object's MD5
+ * (s3rver) is checked against the file's, computed while it assembled;
+ * an answer that matches neither that nor the parts is an error. */
+START_TEST(multipart_whole_md5_answer)
+{
+  char path[] = "/tmp/check_s3_wholeXXXXXX", md5[33], cfg[256], *part = NULL, *body = NULL;
+  char *done_ok, *done_bad;
+  char *init_r = ok_xml("<InitiateMultipartUploadResult><UploadId>W1</UploadId>"
+                        "</InitiateMultipartUploadResult>");
+  const char *script[6];
+  drover_s3 *s3 = NULL;
+  drover_error err;
+  srv s;
+
+  make_part_file(path, md5);
+  part = etag_ok(md5);
+  ck_assert_int_gt(asprintf(&body, "<CompleteMultipartUploadResult><ETag>\"%s\"</ETag>"
+                                   "</CompleteMultipartUploadResult>", md5), 0);
+  done_ok = ok_xml(body);
+  done_bad = ok_xml("<CompleteMultipartUploadResult><ETag>\"0123456789abcdef0123456789abcdef\""
+                    "</ETag></CompleteMultipartUploadResult>");
+  /* One part of 5 MiB: its md5-of-MD5s-1 differs from the file's MD5. */
+  script[0] = init_r;
+  script[1] = part;
+  script[2] = done_ok;
+  script[3] = init_r;
+  script[4] = part;
+  script[5] = done_bad;
+  env_creds();
+  srv_start(&s, script, 6);
+  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\", "
+                             "\"multipart_threshold\": 5242880, \"part_size\": 5242880}", s.port);
+  drover_error_clear(&err);
+  ck_assert_msg(drover_s3_open(&s3, cfg, &err) == DROVER_OK, "%s", err.text);
+  ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
+  ck_assert_int_eq(strncmp(s.req[2], "POST /b/k?uploadId=W1 ", 22), 0);
+  ck_assert_int_eq(drover_s3_upload(s3, path, "b", "k", NULL, &err), DROVER_E_PROVIDER);
+  ck_assert_ptr_nonnull(strstr(err.text, "matches neither the parts"));
+  ck_assert_ptr_nonnull(strstr(err.text, md5));
+  ck_assert_int_eq(atomic_load(&s.served), 6);
+  drover_s3_close(s3);
+  srv_stop(&s);
+  unlink(path);
+  free(part);
+  free(body);
+  free(done_ok);
+  free(done_bad);
+  free(init_r);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("s3");
@@ -611,6 +843,10 @@ int main(void)
   tcase_add_test(tc, bucket_tags_versioning_lifecycle);
   tcase_add_test(tc, multipart_part_retried_on_bad_etag);
   tcase_add_test(tc, multipart_aborted_on_failure);
+  tcase_add_test(tc, large_inline_content_by_digest);
+  tcase_add_test(tc, inline_put_records_digests);
+  tcase_add_test(tc, single_put_checked_by_etag);
+  tcase_add_test(tc, multipart_whole_md5_answer);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }

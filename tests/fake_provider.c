@@ -28,6 +28,7 @@ static const drover_prop group_props[] = {
   {"name", DROVER_T_STRING, DROVER_PROP_FORCE_NEW, NULL, NULL, "cloud name"},
   {"members", DROVER_T_ARRAY, 0, "[]", NULL, "member names"},
   {"config", DROVER_T_STRING_MAP, 0, "{}", NULL, "settings"},
+  {"blob", DROVER_T_STRING, DROVER_PROP_DIGEST, NULL, NULL, "compared by SHA-256"},
   {NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}
 };
 

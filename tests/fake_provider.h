@@ -7,7 +7,8 @@
  *               default {}), state (running|stopped, default "running"),
  *               note (string, never diffed); delete_order 1
  *   fake.group  name (force new), members (array, default []), config
- *               (string map, default {}); delete_order 0
+ *               (string map, default {}), blob (string,
+ *               DROVER_PROP_DIGEST); delete_order 0
  *
  * One process-wide store behind a mutex, so it is safe to call from
  * apply's worker threads and the test can inspect it afterwards. Objects

@@ -67,6 +67,11 @@ typedef enum {
 #define DROVER_PROP_FORCE_NEW 0x02u /* a change forces replacement */
 #define DROVER_PROP_NO_DIFF 0x04u   /* never compared with live state */
 #define DROVER_PROP_SENSITIVE 0x08u /* always holds secrets: shown as (sensitive) */
+/* Strings too large to read back at every refresh (an S3 object's inline
+ * content): the provider may report the live value as {"sha256": "<hex>"},
+ * the SHA-256 it stored with the object, and the diff compares that with
+ * the desired string's. */
+#define DROVER_PROP_DIGEST 0x10u
 
 typedef struct drover_prop {
   const char *name;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine.h"
+#include "drover_sigv4.h"
 
 const char *drover_action_name(drover_action action)
 {
@@ -106,6 +107,24 @@ static int ignored(const dv_block *b, const char *prop)
   return 0;
 }
 
+/* The desired value equals the live one. A DROVER_PROP_DIGEST property's
+ * live value may be {"sha256": hex}: then the desired string's SHA-256 is
+ * compared with it (the live bytes were not read). */
+static int prop_equal(const drover_prop *p, const json_t *want, const json_t *have)
+{
+  const char *digest;
+  char hex[65];
+
+  if(!have)
+    return 0;
+  if((p->flags & DROVER_PROP_DIGEST) && json_is_string(want) && json_is_object(have) &&
+     (digest = json_string_value(json_object_get(have, "sha256")))) {
+    drover_sigv4_sha256_hex(hex, json_string_value(want), json_string_length(want));
+    return !strcmp(hex, digest);
+  }
+  return json_equal((json_t *)want, (json_t *)have);
+}
+
 int dv_desired_holds(const dv_block *b, const json_t *desired, const drover_live *live)
 {
   const drover_prop *p;
@@ -123,7 +142,7 @@ int dv_desired_holds(const dv_block *b, const json_t *desired, const drover_live
     if(!dv_is_known(want))
       return 0;
     have = json_object_get(live->properties, p->name);
-    if(!have || !json_equal((json_t *)want, (json_t *)have))
+    if(!prop_equal(p, want, have))
       return 0;
   }
   return 1;
@@ -177,7 +196,7 @@ static drover_code diff_inst(dv_plan_entry *e, int *force, const drover_stack *s
     else if(!dv_is_known(want))
       differs = 1; /* known after apply */
     else
-      differs = !have || !json_equal((json_t *)want, (json_t *)have);
+      differs = !prop_equal(p, want, have);
     if(!differs)
       continue;
     rc = add_changed(e, p->name);

@@ -9,6 +9,8 @@
 #define DROVER_S3_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <openssl/evp.h>
 #include <jansson.h>
 #include "drover_provider.h"
 #include "drover_sigv4.h"
@@ -126,6 +128,24 @@ S3_HIDDEN drover_code s3_list_buckets(s3_state *st, char ***names, size_t *n,
                                       drover_error *err);
 S3_HIDDEN void s3_strv_free(char **v, size_t n);
 
+/* ListObjectsV2 of bucket under prefix (NULL: all), following continuation
+ * tokens: fn(ud, entry, err) once per object, in the server's order; the
+ * entry's strings are borrowed for the call. A non-zero fn result stops
+ * the listing and is returned (fn records its own error, if any). *pages
+ * (may be NULL) counts the requests made. With S3_LIST_REFRESH a 403 or
+ * 404 is an empty listing (another account's bucket, or one deleted since
+ * the bucket list) and messages name the bucket. */
+#define S3_LIST_REFRESH 0x1u
+typedef struct s3_list_entry {
+  const char *key;
+  unsigned long long size;
+  const char *modified;        /* LastModified as sent; "" when absent */
+} s3_list_entry;
+typedef drover_code (*s3_list_fn)(void *ud, const s3_list_entry *e, drover_error *err);
+S3_HIDDEN drover_code s3_list_objects(s3_state *st, const char *bucket, const char *prefix,
+                                      unsigned flags, s3_list_fn fn, void *ud, size_t *pages,
+                                      drover_error *err);
+
 /* The drover labels as "drover-<label>" metadata or "drover:<label>"
  * tags: calls fn(ud, label, value) for stack, address, hash, deps, version.
  * Returns the first non-zero fn result. */
@@ -136,10 +156,38 @@ S3_HIDDEN int s3_labels_each(const drover_res_req *req, s3_label_fn fn, void *ud
  * part before the stack (for `drover gc`). Caller frees; NULL on OOM. */
 S3_HIDDEN char *s3_stack_prefix(const s3_state *st, const char *stack);
 
-/* SHA-256 (and, when md5 is not NULL, MD5) as lowercase hex of the open
- * file's first size bytes, read once with pread. */
-S3_HIDDEN drover_code s3_file_digests(char sha[65], char *md5, int fd, unsigned long long size,
-                                      const char *path, drover_error *err);
+/* Digests (s3_digest.c) */
+
+/* SHA-256 into sha (65 bytes) and MD5 into md5 (33 bytes), lowercase hex,
+ * each only when not NULL, of the open file's first size bytes, read once
+ * with pread. A set *stop (may be NULL) ends it early with
+ * DROVER_E_CANCELLED and no message. */
+S3_HIDDEN drover_code s3_file_digests(char *sha, char *md5, int fd, unsigned long long size,
+                                      const char *path, const atomic_int *stop,
+                                      drover_error *err);
+
+/* Lowercase hex of n bytes into out (2n+1 bytes). */
+S3_HIDDEN void s3_hex(char *out, const unsigned char *md, size_t n);
+
+/* An ETag without its quotes, into out (size bytes). */
+S3_HIDDEN void s3_etag_strip(char *out, size_t size, const char *etag);
+
+/* A request body of len bytes of fd from off, read with pread, its MD5
+ * computed on the way (restarted when an attempt starts again at 0): one
+ * pass over the file, checked afterwards against the ETag. */
+typedef struct s3_md5_body {
+  int fd;
+  unsigned long long off, len;
+  EVP_MD_CTX *md;
+} s3_md5_body;
+S3_HIDDEN drover_code s3_md5_body_init(s3_md5_body *b, int fd, unsigned long long off,
+                                       unsigned long long len, drover_error *err);
+S3_HIDDEN void s3_md5_body_free(s3_md5_body *b);
+/* A drover_http_read_fn; ud is the s3_md5_body. */
+S3_HIDDEN drover_code s3_md5_body_read(void *ud, unsigned long long offset, char *buf,
+                                       size_t size, size_t *nread, drover_error *err);
+/* The MD5 of the last attempt's body, once it was read to the end. */
+S3_HIDDEN void s3_md5_body_final(s3_md5_body *b, unsigned char md5[16]);
 
 /* --------------------------------------------------------------------------
  * Types

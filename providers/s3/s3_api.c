@@ -397,6 +397,96 @@ out:
   return rc;
 }
 
+drover_code s3_list_objects(s3_state *st, const char *bucket, const char *prefix,
+                            unsigned flags, s3_list_fn fn, void *ud, size_t *pages,
+                            drover_error *err)
+{
+  int refresh = (flags & S3_LIST_REFRESH) != 0;
+  char *token = NULL, *eprefix = NULL, what[320];
+  drover_code rc = DROVER_OK;
+
+  if(refresh)
+    snprintf(what, sizeof(what), "list objects in \"%s\"", bucket);
+  else
+    snprintf(what, sizeof(what), "list objects");
+  if(!prefix)
+    prefix = "";
+  eprefix = drover_sigv4_uri_encode(prefix, strlen(prefix), 0);
+  if(!eprefix)
+    return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+  for(;;) {
+    s3_req r;
+    drover_http_response resp;
+    xmlDoc *doc = NULL;
+    xmlNode *root, *c;
+    char *q = NULL, *etok = NULL, trunc[16];
+    if(token && !(etok = drover_sigv4_uri_encode(token, strlen(token), 0))) {
+      rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+      break;
+    }
+    if(asprintf(&q, "%s%s%slist-type=2&max-keys=%u&prefix=%s",
+                etok ? "continuation-token=" : "", etok ? etok : "", etok ? "&" : "",
+                st->list_max_keys, eprefix) < 0) {
+      free(etok);
+      rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+      break;
+    }
+    free(etok);
+    memset(&r, 0, sizeof(r));
+    r.method = "GET";
+    r.bucket = bucket;
+    r.query = q;
+    r.what = what;
+    r.allow = refresh ? S3_ALLOW_ERRORS : 0;
+    rc = s3_call(st, &r, &resp, err);
+    free(q);
+    if(pages)
+      (*pages)++;
+    if(!rc && refresh && (resp.status == 403 || resp.status == 404)) {
+      drover_http_response_free(&resp);
+      break;
+    }
+    if(!rc && resp.status >= 300) {
+      rc = aws_error_set(err, "s3: list objects", resp.status, resp.body, resp.len);
+      drover_error_locate(err, "s3", NULL);
+    }
+    if(!rc)
+      rc = aws_xml_parse(&doc, resp.body, resp.len, "s3: list objects", err);
+    drover_http_response_free(&resp);
+    if(rc)
+      break;
+    root = aws_xml_root(doc, "ListBucketResult");
+    for(c = aws_xml_child(root, "Contents"); c && !rc; c = aws_xml_next(c)) {
+      /* S3 keys are at most 1024 bytes: no allocation per entry. */
+      char key[2048], size[32], mod[64];
+      s3_list_entry e;
+      if(!aws_xml_text_buf(c, "Key", key, sizeof(key))) {
+        rc = s3_fail(err, DROVER_E_PROVIDER, NULL, "%s: an entry without a usable Key", what);
+        break;
+      }
+      e.key = key;
+      e.size = aws_xml_text_buf(c, "Size", size, sizeof(size)) ? strtoull(size, NULL, 10) : 0;
+      e.modified = aws_xml_text_buf(c, "LastModified", mod, sizeof(mod)) ? mod : "";
+      rc = fn(ud, &e, err);
+    }
+    free(token);
+    token = NULL;
+    if(!rc && aws_xml_text_buf(root, "IsTruncated", trunc, sizeof(trunc)) &&
+       !strcmp(trunc, "true")) {
+      token = aws_xml_text(root, "NextContinuationToken");
+      if(!token)
+        rc = s3_fail(err, DROVER_E_PROVIDER, NULL,
+                     "%s: truncated page without a continuation token", what);
+    }
+    xmlFreeDoc(doc);
+    if(rc || !token)
+      break;
+  }
+  free(token);
+  free(eprefix);
+  return rc;
+}
+
 int s3_labels_each(const drover_res_req *req, s3_label_fn fn, void *ud)
 {
   int r;

@@ -9,7 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 #include "s3.h"
-#include "aws_xml.h"
 #include "drover_s3.h"
 
 extern const drover_provider dv_provider_s3;
@@ -77,87 +76,88 @@ static drover_code list_buckets(drover_s3 *s3, drover_s3_list_fn fn, void *ud,
   return rc;
 }
 
+typedef struct list_ctx {
+  drover_s3_list_fn fn;
+  void *ud;
+} list_ctx;
+
+static drover_code list_one(void *ud, const s3_list_entry *e, drover_error *err)
+{
+  list_ctx *c = ud;
+  drover_s3_entry out;
+
+  (void)err;
+  out.name = e->key;
+  out.size = e->size;
+  out.modified = e->modified;
+  return c->fn(c->ud, &out) ? DROVER_E_CANCELLED : DROVER_OK;
+}
+
 drover_code drover_s3_list(drover_s3 *s3, const char *bucket, const char *prefix,
                            drover_s3_list_fn fn, void *ud, drover_error *err)
 {
-  char *token = NULL, *eprefix;
-  drover_code rc = DROVER_OK;
+  list_ctx c = {fn, ud};
 
   if(!bucket)
     return list_buckets(s3, fn, ud, err);
-  eprefix = drover_sigv4_uri_encode(prefix ? prefix : "", prefix ? strlen(prefix) : 0, 0);
-  if(!eprefix)
-    return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-  for(;;) {
-    s3_req r;
-    drover_http_response resp;
-    xmlDoc *doc = NULL;
-    xmlNode *root, *c;
-    char *q = NULL, *etok = NULL, trunc[16];
-    if(token && !(etok = drover_sigv4_uri_encode(token, strlen(token), 0))) {
-      rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-      break;
-    }
-    if(asprintf(&q, "%s%s%slist-type=2&max-keys=%u&prefix=%s",
-                etok ? "continuation-token=" : "", etok ? etok : "", etok ? "&" : "",
-                s3->st.list_max_keys, eprefix) < 0) {
-      free(etok);
-      rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-      break;
-    }
-    free(etok);
-    memset(&r, 0, sizeof(r));
-    r.method = "GET";
-    r.bucket = bucket;
-    r.query = q;
-    r.what = "list objects";
-    rc = s3_call(&s3->st, &r, &resp, err);
-    free(q);
-    if(!rc)
-      rc = aws_xml_parse(&doc, resp.body, resp.len, "s3: list objects", err);
-    drover_http_response_free(&resp);
-    if(rc)
-      break;
-    root = aws_xml_root(doc, "ListBucketResult");
-    for(c = aws_xml_child(root, "Contents"); c && !rc; c = aws_xml_next(c)) {
-      char *key = aws_xml_text(c, "Key"), *mod = aws_xml_text(c, "LastModified");
-      char size[32];
-      drover_s3_entry e;
-      e.name = key ? key : "";
-      e.size = aws_xml_text_buf(c, "Size", size, sizeof(size)) ? strtoull(size, NULL, 10) : 0;
-      e.modified = mod ? mod : "";
-      if(fn(ud, &e))
-        rc = DROVER_E_CANCELLED;
-      free(key);
-      free(mod);
-    }
-    free(token);
-    token = NULL;
-    if(!rc && aws_xml_text_buf(root, "IsTruncated", trunc, sizeof(trunc)) &&
-       !strcmp(trunc, "true")) {
-      token = aws_xml_text(root, "NextContinuationToken");
-      if(!token)
-        rc = s3_fail(err, DROVER_E_PROVIDER, NULL,
-                     "list objects: truncated page without a continuation token");
-    }
-    xmlFreeDoc(doc);
-    if(rc || !token)
-      break;
-  }
-  free(token);
-  free(eprefix);
-  return rc;
+  return s3_list_objects(&s3->st, bucket, prefix, 0, list_one, &c, NULL, err);
 }
 
 /* --------------------------------------------------------------------------
  * Upload, delete
  */
 
+/* One PUT streamed as it is read, UNSIGNED-PAYLOAD as curl and the AWS CLI
+ * do: no pass over the file before sending (a payload hash or Content-MD5
+ * header would need one). Integrity instead: the MD5 of the bytes sent,
+ * computed on the way, must be the ETag the server answers (S3's ETag of
+ * a single PUT is the MD5 of the object, except with SSE-KMS/SSE-C,
+ * whose ETag is no MD5: then only the length is, by the transport). */
+static drover_code put_checked(s3_state *st, int fd, unsigned long long size,
+                               const char *bucket, const char *key, const char *content_type,
+                               drover_error *err)
+{
+  s3_req r;
+  drover_http_response resp;
+  s3_md5_body b;
+  unsigned char md[16];
+  char what[1200], want[33], got[64];
+  drover_code rc;
+
+  memset(&resp, 0, sizeof(resp));
+  rc = s3_md5_body_init(&b, fd, 0, size, err);
+  if(rc)
+    return rc;
+  snprintf(what, sizeof(what), "PUT object \"%s/%s\"", bucket, key);
+  memset(&r, 0, sizeof(r));
+  r.method = "PUT";
+  r.bucket = bucket;
+  r.key = key;
+  r.content_type = content_type;
+  r.body_read = s3_md5_body_read;
+  r.body_userdata = &b;
+  r.stream_len = size;
+  r.what = what;
+  rc = s3_call(st, &r, &resp, err);
+  if(rc)
+    goto out;
+  s3_md5_body_final(&b, md);
+  s3_hex(want, md, 16);
+  s3_etag_strip(got, sizeof(got), resp.etag);
+  if(strlen(got) == 32 && strspn(got, "0123456789abcdef") == 32 && strcmp(got, want))
+    rc = s3_fail(err, DROVER_E_PROVIDER, NULL,
+                 "%s: the server stored other bytes than were sent (ETag %s, MD5 sent %s)",
+                 what, got, want);
+out:
+  drover_http_response_free(&resp);
+  s3_md5_body_free(&b);
+  return rc;
+}
+
 drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket,
                              const char *key, const char *content_type, drover_error *err)
 {
   struct stat sb;
-  char what[1200];
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   drover_code rc;
 
@@ -173,21 +173,8 @@ drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket
                              NULL, content_type, NULL, err);
   }
   else {
-    /* Streamed as it is read, UNSIGNED-PAYLOAD as curl and the AWS CLI do:
-     * no extra pass over the file to hash it first. */
-    s3_req r;
-    drover_http_response resp;
-    snprintf(what, sizeof(what), "PUT object \"%s/%s\"", bucket, key);
-    memset(&r, 0, sizeof(r));
-    r.method = "PUT";
-    r.bucket = bucket;
-    r.key = key;
-    r.content_type = content_type;
-    r.body_path = path;
-    r.stream_len = (unsigned long long)sb.st_size;
-    r.what = what;
-    rc = s3_call(&s3->st, &r, &resp, err);
-    drover_http_response_free(&resp);
+    rc = put_checked(&s3->st, fd, (unsigned long long)sb.st_size, bucket, key, content_type,
+                     err);
   }
 out:
   if(fd >= 0)

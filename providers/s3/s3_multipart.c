@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 #include "s3.h"
 #include "aws_xml.h"
 
@@ -30,98 +29,39 @@ typedef struct upload {
   size_t nparts;
 } upload;
 
-/* The body of one part: pread from the file; MD5 restarted at offset 0
- * (a retry sends the part again from its start). */
-typedef struct part_body {
-  int fd;
-  part *p;
-  EVP_MD_CTX *md;
-} part_body;
-
-static drover_code part_read(void *ud, unsigned long long offset, char *buf, size_t size,
-                             size_t *nread, drover_error *err)
-{
-  part_body *b = ud;
-  ssize_t n;
-
-  *nread = 0;
-  if(offset == 0 && !EVP_DigestInit_ex(b->md, EVP_md5(), NULL))
-    return s3_fail(err, DROVER_E_INTERNAL, NULL, "MD5 init failed");
-  if(offset >= b->p->len)
-    return DROVER_OK;
-  if(size > b->p->len - offset)
-    size = (size_t)(b->p->len - offset);
-  n = pread(b->fd, buf, size, (off_t)(b->p->off + offset));
-  if(n <= 0)
-    return s3_fail(err, DROVER_E_IO, NULL, "read for part upload failed: %s",
-                   n < 0 ? strerror(errno) : "file shrank");
-  EVP_DigestUpdate(b->md, buf, (size_t)n);
-  *nread = (size_t)n;
-  return DROVER_OK;
-}
-
-static void hex(char *out, const unsigned char *md, size_t n)
-{
-  static const char h[] = "0123456789abcdef";
-  size_t i;
-  for(i = 0; i < n; i++) {
-    out[2 * i] = h[md[i] >> 4];
-    out[2 * i + 1] = h[md[i] & 15];
-  }
-  out[2 * n] = '\0';
-}
-
-/* ETag without its quotes, into out (size bytes). */
-static void strip_quotes(char *out, size_t size, const char *etag)
-{
-  size_t n;
-
-  if(!etag)
-    etag = "";
-  if(*etag == '"')
-    etag++;
-  n = strlen(etag);
-  if(n && etag[n - 1] == '"')
-    n--;
-  if(n >= size)
-    n = size - 1;
-  memcpy(out, etag, n);
-  out[n] = '\0';
-}
-
 static drover_code upload_part(void *ud, size_t i, drover_error *err)
 {
   upload *u = ud;
   part *p = &u->parts[i];
-  part_body b = {u->fd, p, EVP_MD_CTX_new()};
+  s3_md5_body b;
   char q[512], what[256], want[33];
-  drover_code rc = DROVER_OK;
+  drover_code rc;
   int attempt;
 
-  if(!b.md)
-    return s3_fail(err, DROVER_E_NOMEM, u->address, "out of memory");
+  rc = s3_md5_body_init(&b, u->fd, p->off, p->len, err);
+  if(rc)
+    return rc;
   snprintf(q, sizeof(q), "partNumber=%zu&uploadId=%s", i + 1, u->upload_id);
   snprintf(what, sizeof(what), "upload part %zu of %zu", i + 1, u->nparts);
   for(attempt = 0; attempt < PART_TRIES; attempt++) {
     s3_req r;
     drover_http_response resp;
     drover_error e;
-    unsigned int mdlen = 0;
     drover_error_clear(&e);
     memset(&r, 0, sizeof(r));
     r.method = "PUT";
     r.bucket = u->bucket;
     r.key = u->key;
     r.query = q;
-    r.body_read = part_read;
+    r.body_read = s3_md5_body_read;
     r.body_userdata = &b;
     r.stream_len = p->len;
     r.what = what;
     rc = s3_call(u->st, &r, &resp, &e);
     if(!rc) {
-      EVP_DigestFinal_ex(b.md, p->md5, &mdlen);
-      hex(want, p->md5, 16);
-      strip_quotes(p->etag, sizeof(p->etag), resp.etag);
+      s3_md5_body_final(&b, p->md5);
+      s3_hex(want, p->md5, 16);
+      s3_etag_strip(p->etag, sizeof(p->etag), resp.etag);
       if(strcmp(p->etag, want)) {
         /* The server stored other bytes than we sent: send it again. */
         rc = s3_fail(&e, DROVER_E_TRANSIENT, u->address,
@@ -138,7 +78,7 @@ static drover_code upload_part(void *ud, size_t i, drover_error *err)
     if(attempt + 1 == PART_TRIES && err && !err->code)
       *err = e;
   }
-  EVP_MD_CTX_free(b.md);
+  s3_md5_body_free(&b);
   return rc;
 }
 
@@ -223,6 +163,27 @@ out:
   free(q);
 }
 
+/* The whole file's MD5, computed while the server assembles the object
+ * (the client is idle then): only a server that answers the completion
+ * with it (s3rver) needs it; S3's md5-of-MD5s answer stops it early. */
+typedef struct whole_job {
+  int fd;
+  unsigned long long size;
+  atomic_int stop;
+  drover_code rc;
+  drover_error err;
+  char md5[33];
+} whole_job;
+
+static void *whole_main(void *arg)
+{
+  whole_job *w = arg;
+
+  w->rc = s3_file_digests(NULL, w->md5, w->fd, w->size, "the uploaded file", &w->stop,
+                          &w->err);
+  return NULL;
+}
+
 drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *key, int fd,
                                 unsigned long long size, const char *whole_md5,
                                 const char *const *headers,
@@ -233,16 +194,21 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   s3_req r;
   drover_http_response resp;
   xmlDoc *doc = NULL;
-  char *id = NULL, *body = NULL, *q = NULL, *ctline = NULL, final[64], want[64], whole[33];
+  char *id = NULL, *body = NULL, *q = NULL, *ctline = NULL, final[64] = "", want[64];
   const char **init_headers = NULL;
   size_t i, len = 0, cap = 0;
   drover_code rc;
   EVP_MD_CTX *all = NULL;
   unsigned char md[16];
   unsigned int mdlen = 0;
+  double t0 = 0, t1 = 0, t2 = 0;
+  whole_job w;
+  pthread_t wth;
+  int wrun = 0;
 
   memset(&u, 0, sizeof(u));
   memset(&resp, 0, sizeof(resp));
+  memset(&w, 0, sizeof(w));
   u.st = st;
   u.bucket = bucket;
   u.key = key;
@@ -309,9 +275,11 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
               address ? address : "-", size, u.nparts);
 
   /* Parts, st->concurrency at a time. */
+  t0 = drover_now();
   rc = s3_parallel(st, u.nparts, upload_part, &u, err);
   if(rc)
     goto abort;
+  t1 = drover_now();
 
   /* Complete, and check the result against the parts' MD5s. */
   all = EVP_MD_CTX_new();
@@ -334,7 +302,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   }
   len += (size_t)snprintf(body + len, cap - len, "</CompleteMultipartUpload>");
   EVP_DigestFinal_ex(all, md, &mdlen);
-  hex(want, md, 16);
+  s3_hex(want, md, 16);
   snprintf(want + 32, sizeof(want) - 32, "-%zu", u.nparts);
   if(asprintf(&q, "uploadId=%s", u.upload_id) < 0) {
     q = NULL;
@@ -350,29 +318,48 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   r.body = body;
   r.body_len = len;
   r.what = "complete multipart upload";
+  if(!whole_md5) {
+    w.fd = fd;
+    w.size = size;
+    atomic_init(&w.stop, 0);
+    drover_error_clear(&w.err);
+    wrun = pthread_create(&wth, NULL, whole_main, &w) == 0;
+  }
   rc = s3_call(st, &r, &resp, err);
+  t2 = drover_now();
   if(!rc)
     rc = aws_xml_parse(&doc, resp.body, resp.len, "s3: complete multipart upload", err);
-  if(rc)
-    goto abort;
-  if(aws_xml_root(doc, "Error")) {
+  if(!rc && aws_xml_root(doc, "Error")) {
     /* S3 may answer 200 and still fail the completion. */
     rc = aws_error_set(err, "s3: complete multipart upload", 500, resp.body, resp.len);
-    goto abort;
   }
-  {
+  if(!rc) {
     char *etag = aws_xml_text(aws_xml_root(doc, "CompleteMultipartUploadResult"), "ETag");
-    strip_quotes(final, sizeof(final), etag ? etag : resp.etag);
+    s3_etag_strip(final, sizeof(final), etag ? etag : resp.etag);
     free(etag);
   }
+  if(wrun) {
+    if(rc || !strcmp(final, want) || strchr(final, '-'))
+      atomic_store(&w.stop, 1);
+    pthread_join(wth, NULL);
+    wrun = 0;
+  }
+  if(rc)
+    goto abort;
   if(strcmp(final, want) && !strchr(final, '-') && !whole_md5) {
     /* A server that answers with the whole object's MD5 (s3rver): compare
-     * with the file's, read once more only on such servers. */
-    char sha[65];
-    rc = s3_file_digests(sha, whole, fd, size, "the uploaded file", err);
+     * with the file's, computed above or, if no thread ran, now. */
+    if(w.rc) {
+      if(err && !err->code)
+        *err = w.err;
+      rc = w.rc;
+    }
+    else if(!w.md5[0]) {
+      rc = s3_file_digests(NULL, w.md5, fd, size, "the uploaded file", NULL, err);
+    }
     if(rc)
       goto out;
-    whole_md5 = whole;
+    whole_md5 = w.md5;
   }
   if(strcmp(final, want) && !(whole_md5 && !strcmp(final, whole_md5))) {
     rc = s3_fail(err, DROVER_E_PROVIDER, address,
@@ -381,6 +368,10 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
                  whole_md5 ? whole_md5 : "-");
     goto out;  /* complete: nothing left to abort */
   }
+  /* The split says whose time it is: the server assembles the object on
+   * complete (s3rver copies every part once more). */
+  drover_logf(&st->env, DROVER_LOG_DEBUG, "s3: %s: multipart upload: parts %.2f s, complete %.2f s, check %.2f s",
+              address ? address : "-", t1 - t0, t2 - t1, drover_now() - t2);
   goto out;
 abort:
   abort_upload(&u);

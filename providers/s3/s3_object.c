@@ -23,7 +23,6 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include "s3.h"
-#include "aws_xml.h"
 
 /* Objects up to this size are read whole at refresh (inline content). */
 #define INLINE_MAX (1u << 20)
@@ -34,7 +33,8 @@ static const drover_prop object_props[] = {
    "bucket name (e.g. ${resources.data.name})"},
   {"key", DROVER_T_STRING, DROVER_PROP_REQUIRED | DROVER_PROP_FORCE_NEW, NULL, NULL,
    "object key, below the stack's prefix (settings object_prefix)"},
-  {"content", DROVER_T_STRING, 0, NULL, NULL, "the object's content, inline (or source)"},
+  {"content", DROVER_T_STRING, DROVER_PROP_DIGEST, NULL, NULL,
+   "the object's content, inline (or source)"},
   {"source", DROVER_T_STRING, 0, NULL, NULL, "a local file to upload (or content)"},
   {"content_type", DROVER_T_STRING, 0, "\"application/octet-stream\"", NULL,
    "Content-Type stored with the object"},
@@ -194,7 +194,7 @@ static drover_code make_live(s3_state *st, drover_live **out, const char *bucket
       else if(sha && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
         drover_error ignore;
         drover_error_clear(&ignore);
-        same = !s3_file_digests(hash, NULL, fd, obj_size, path, &ignore) && !strcmp(hash, sha);
+        same = !s3_file_digests(hash, NULL, fd, obj_size, path, NULL, &ignore) && !strcmp(hash, sha);
         close(fd);
       }
     }
@@ -202,13 +202,22 @@ static drover_code make_live(s3_state *st, drover_live **out, const char *bucket
       goto nomem;
   }
   else {
-    /* Inline content: the bytes themselves when read and intact. */
-    char hash[65];
+    /* Inline content: the bytes themselves when read and intact; above
+     * INLINE_MAX (not read) the recorded SHA-256, which the engine
+     * compares with the desired content's, provided the object is still
+     * what was written: its ETag, where it is an MD5, the recorded MD5. */
+    char hash[65], etag[64];
+    const char *md5 = meta(resp, "md5");
     json_t *content = NULL;
     if(have_body) {
       drover_sigv4_sha256_hex(hash, resp->body, resp->len);
       if(sha && !strcmp(hash, sha))
         content = json_stringn(resp->body, resp->len); /* NULL: not UTF-8 */
+    }
+    else if(sha && md5) {
+      s3_etag_strip(etag, sizeof(etag), resp->etag);
+      if(strlen(etag) != 32 || strspn(etag, "0123456789abcdef") != 32 || !strcmp(etag, md5))
+        content = json_pack("{s:s}", "sha256", sha);
     }
     if(json_object_set_new(l->properties, "content", content ? content : json_null()))
       goto nomem;
@@ -274,100 +283,30 @@ typedef struct list_job {
   found *f;
   size_t n, cap;
   size_t pages;                 /* ListObjectsV2 calls made */
+  char *bucket;                 /* the one being listed (borrowed) */
   drover_live **live;
 } list_job;
 
-/* ListObjectsV2 of bucket under prefix, every page. */
-static drover_code list_keys(list_job *j, char *bucket, const char *prefix, drover_error *err)
+/* One listed key: kept for the metadata reads. */
+static drover_code found_key(void *ud, const s3_list_entry *e, drover_error *err)
 {
-  char *token = NULL, *eprefix = drover_sigv4_uri_encode(prefix, strlen(prefix), 0);
-  drover_code rc = DROVER_OK;
-  char what[320];
+  list_job *j = ud;
 
-  if(!eprefix)
-    return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-  snprintf(what, sizeof(what), "list objects in \"%s\"", bucket);
-  for(;;) {
-    s3_req r;
-    drover_http_response resp;
-    xmlDoc *doc = NULL;
-    xmlNode *root, *c;
-    char *q = NULL, *etok = NULL, trunc[16];
-    if(token && !(etok = drover_sigv4_uri_encode(token, strlen(token), 0))) {
-      rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-      break;
-    }
-    if(asprintf(&q, "%s%s%slist-type=2&max-keys=%u&prefix=%s",
-                etok ? "continuation-token=" : "", etok ? etok : "", etok ? "&" : "",
-                j->st->list_max_keys, eprefix) < 0) {
-      free(etok);
-      rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-      break;
-    }
-    free(etok);
-    memset(&r, 0, sizeof(r));
-    r.method = "GET";
-    r.bucket = bucket;
-    r.query = q;
-    r.what = what;
-    r.allow = S3_ALLOW_ERRORS;
-    rc = s3_call(j->st, &r, &resp, err);
-    free(q);
-    j->pages++;
-    if(!rc && (resp.status == 403 || resp.status == 404)) {
-      /* Another account's bucket, or gone since the bucket list. */
-      drover_http_response_free(&resp);
-      break;
-    }
-    if(!rc && resp.status >= 300) {
-      rc = aws_error_set(err, "s3: list objects", resp.status, resp.body, resp.len);
-      drover_error_locate(err, "s3", NULL);
-    }
-    if(!rc)
-      rc = aws_xml_parse(&doc, resp.body, resp.len, "s3: list objects", err);
-    drover_http_response_free(&resp);
-    if(rc)
-      break;
-    root = aws_xml_root(doc, "ListBucketResult");
-    for(c = aws_xml_child(root, "Contents"); c; c = aws_xml_next(c)) {
-      char size[32];
-      if(j->n == j->cap) {
-        size_t nc = j->cap ? j->cap * 2 : 256;
-        found *g = realloc(j->f, nc * sizeof(*g));
-        if(!g) {
-          rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-          break;
-        }
-        j->f = g;
-        j->cap = nc;
-      }
-      j->f[j->n].bucket = bucket;
-      j->f[j->n].key = aws_xml_text(c, "Key");
-      j->f[j->n].size = aws_xml_text_buf(c, "Size", size, sizeof(size))
-                          ? strtoull(size, NULL, 10) : 0;
-      if(!j->f[j->n].key) {
-        rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-        break;
-      }
-      j->n++;
-    }
-    free(token);
-    token = NULL;
-    if(!rc && aws_xml_text_buf(root, "IsTruncated", trunc, sizeof(trunc)) &&
-       !strcmp(trunc, "true")) {
-      token = aws_xml_text(root, "NextContinuationToken");
-      if(!token)
-        rc = s3_fail(err, DROVER_E_PROVIDER, NULL,
-                     "list objects in \"%s\": truncated page without a continuation token",
-                     bucket);
-    }
-    xmlFreeDoc(doc);
-    if(rc || !token)
-      break;
+  if(j->n == j->cap) {
+    size_t nc = j->cap ? j->cap * 2 : 256;
+    found *g = realloc(j->f, nc * sizeof(*g));
+    if(!g)
+      return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+    j->f = g;
+    j->cap = nc;
   }
-  free(token);
-  free(eprefix);
-  return rc;
+  j->f[j->n].bucket = j->bucket;
+  j->f[j->n].size = e->size;
+  j->f[j->n].key = strdup(e->key);
+  if(!j->f[j->n].key)
+    return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+  j->n++;
+  return DROVER_OK;
 }
 
 static drover_code read_job(void *ud, size_t i, drover_error *err)
@@ -391,8 +330,11 @@ static drover_code object_list(s3_state *st, const char *stack, drover_live_list
   if(!prefix)
     return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
   rc = s3_list_buckets(st, &buckets, &nb, err);
-  for(i = 0; !rc && i < nb; i++)
-    rc = list_keys(&j, buckets[i], prefix, err);
+  for(i = 0; !rc && i < nb; i++) {
+    j.bucket = buckets[i];
+    rc = s3_list_objects(st, buckets[i], prefix, S3_LIST_REFRESH, found_key, &j, &j.pages,
+                         err);
+  }
   if(rc)
     goto out;
   j.live = calloc(j.n ? j.n : 1, sizeof(*j.live));
@@ -592,9 +534,15 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
   r.content_type = ctype ? ctype : "application/octet-stream";
   r.what = what;
   if(!source) {
+    unsigned char dg[16];
     size = json_string_length(content);
     drover_sigv4_sha256_hex(sha, json_string_value(content), (size_t)size);
-    if(label_hdr(&h, "sha256", sha))
+    /* The MD5 too: a later refresh that does not read the bytes checks the
+     * object's ETag (S3's MD5 of a single PUT) against it. */
+    if(!EVP_Digest(json_string_value(content), (size_t)size, dg, NULL, EVP_md5(), NULL))
+      goto nomem;
+    s3_hex(md5, dg, 16);
+    if(label_hdr(&h, "sha256", sha) || label_hdr(&h, "md5", md5))
       goto nomem;
     r.headers = (const char *const *)h.v;
     r.body = json_string_value(content);
@@ -610,7 +558,7 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
     goto out;
   }
   size = (unsigned long long)sb.st_size;
-  rc = s3_file_digests(sha, md5, fd, size, source, err);
+  rc = s3_file_digests(sha, md5, fd, size, source, NULL, err);
   if(rc)
     goto out;
   esrc = drover_sigv4_uri_encode(source, strlen(source), 1);
