@@ -41,7 +41,8 @@ missed_names="" invalid_names=""
 mutations() {
   # ---- the cases -------------------------------------------------
   mut plan-missing-prop plugin/lib/plan.c \
-    's/differs = !have || !json_equal(/differs = have \&\& !json_equal(/' unit:check_plan,check_faults
+    's/      differs = !prop_equal(p, want, have);/      differs = have \&\& !prop_equal(p, want, have);/' \
+    unit:check_plan,check_faults
   mut http-refused-not-retried plugin/lib/http.c \
     '/^  case CURLE_COULDNT_CONNECT:$/d' unit:check_http
   mut http-timeout-not-retried plugin/lib/http.c \
