@@ -419,6 +419,70 @@ START_TEST(update_error_envelope_fails)
 }
 END_TEST
 
+/* Policy records share the profile listing: each type takes only its own
+ * kind, and a scale.policy's run label comes back as an attribute. */
+START_TEST(records_by_kind_with_run_labels)
+{
+  static const char listing[] =
+    "{\"type\":\"sync\",\"metadata\":["
+    "{\"name\":\"st-p\",\"config\":{\"user.drover.stack\":\"st\","
+    "\"user.drover.address\":\"p\"}},"
+    "{\"name\":\"st-nightly\",\"config\":{\"user.drover.stack\":\"st\","
+    "\"user.drover.address\":\"nightly\",\"user.drover_kind\":\"backup.policy\","
+    "\"user.drover_policy\":\"{}\"}},"
+    "{\"name\":\"st-hours\",\"config\":{\"user.drover.stack\":\"st\","
+    "\"user.drover.address\":\"hours\",\"user.drover_kind\":\"scale.policy\","
+    "\"user.drover_policy\":\"{\\\"target\\\":\\\"web\\\"}\","
+    "\"user.drover.scale_decision\":\"{\\\"count\\\":3}\"}}]}";
+  static const char *const types[] = {"lxd.profile", "backup.policy", "scale.policy"};
+  static const char *const names[] = {"st-p", "st-nightly", "st-hours"};
+  stub s;
+  prov p;
+  drover_error err;
+  size_t i;
+
+  stub_init(&s);
+  stub_route(&s, "GET /1.0/profiles?", 200, listing, -1);
+  stub_route(&s, "PATCH /1.0/profiles/st-hours", 200,
+             "{\"type\":\"sync\",\"metadata\":{}}", -1);
+  stub_start(&s);
+  prov_open(&p, &s);
+  for(i = 0; i < 3; i++) {
+    drover_live_list out = {NULL, 0, 0};
+    drover_error_clear(&err);
+    ck_assert_int_eq(p.vt->list(p.state, type_named(p.vt, types[i]), "st", &out, &err),
+                     DROVER_OK);
+    ck_assert_uint_eq(out.count, 1);
+    ck_assert_str_eq(out.items[0]->name, names[i]);
+    if(i == 2) {
+      json_t *a = out.items[0]->attributes;
+      ck_assert_str_eq(json_string_value(json_object_get(a, "label_scale_decision")),
+                       "{\"count\":3}");
+      ck_assert_ptr_null(json_object_get(a, "label_stack"));
+      ck_assert_str_eq(json_string_value(json_object_get(out.items[0]->properties,
+                                                         "target")), "web");
+    }
+    drover_live_list_clear(&out);
+  }
+  /* label_set: a PATCH of the record; never an ownership label, never on
+   * a volume. */
+  drover_error_clear(&err);
+  ck_assert_int_eq(p.vt->label_set(p.state, type_named(p.vt, "scale.policy"), "st-hours",
+                                   "scale_decision", "{}", &err), DROVER_OK);
+  drover_error_clear(&err);
+  ck_assert_int_eq(p.vt->label_set(p.state, type_named(p.vt, "scale.policy"), "st-hours",
+                                   "stack", "other", &err), DROVER_E_ARG);
+  drover_error_clear(&err);
+  ck_assert_int_eq(p.vt->label_set(p.state, type_named(p.vt, "scale.policy"), "st-hours",
+                                   "Bad-Key", "x", &err), DROVER_E_ARG);
+  drover_error_clear(&err);
+  ck_assert_int_eq(p.vt->label_set(p.state, type_named(p.vt, "lxd.storage_volume"), "v",
+                                   "scale_decision", "x", &err), DROVER_E_UNSUPPORTED);
+  prov_close(&p);
+  stub_stop(&s);
+}
+END_TEST
+
 /* The stop was made but its reply lost; the retry says "already stopped".
  * The instance's state decides: the delete goes on. */
 START_TEST(stop_already_done_counts)
@@ -500,6 +564,7 @@ static Suite *lxd_suite(void)
   tcase_add_test(tc, delete_real_404_is_gone);
   tcase_add_test(tc, create_checks_replies);
   tcase_add_test(tc, update_error_envelope_fails);
+  tcase_add_test(tc, records_by_kind_with_run_labels);
   tcase_add_test(tc, stop_already_done_counts);
   tcase_add_test(tc, stop_failed_is_error);
   suite_add_tcase(s, tc);

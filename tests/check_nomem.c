@@ -308,7 +308,8 @@ static const drover_provider nomem_provider = {
   np_read,
   NULL, /* version 2: no settings schema, */
   NULL, NULL, NULL, NULL, NULL, NULL, NULL, /* check, snapshots, exec or clone */
-  sizeof(drover_provider)
+  sizeof(drover_provider),
+  NULL /* version 4: no run labels */
 };
 
 /* ------------------------------------------------------------------------

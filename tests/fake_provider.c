@@ -684,7 +684,8 @@ const drover_provider fake_provider = {
   fake_read,
   NULL, /* version 2: no settings schema, */
   NULL, NULL, NULL, NULL, NULL, NULL, NULL, /* check, snapshots, exec or clone */
-  sizeof(drover_provider)
+  sizeof(drover_provider),
+  NULL /* version 4: no run labels */
 };
 
 /* ------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "cli.h"
 
 enum {
@@ -227,9 +228,11 @@ int cli_parse(struct cli *cli, int argc, char **argv, unsigned accepts,
   }
   /* The subcommand decides what positionals mean; here only the path. */
   for(i = 0; i < npos; i++) {
-    /* output NAME, backup ... POLICY, restore INSTANCE: a second word. */
+    /* output NAME, backup ... POLICY, scale run POLICY, restore INSTANCE:
+     * a second word. */
     if((!strcmp(cli->cmd, "output") || !strncmp(cli->cmd, "backup ", 7) ||
-        !strcmp(cli->cmd, "restore")) && (cli->template_path || i > 0)) {
+        !strncmp(cli->cmd, "scale ", 6) || !strcmp(cli->cmd, "restore")) &&
+       (cli->template_path || i > 0)) {
       if(cli->output_name) {
         cli_errorf("%s: unexpected argument '%s'", cli->cmd, positional[i]);
         return CLI_EXIT_ERROR;
@@ -400,4 +403,36 @@ void cli_stack_close(struct cli_stack *cs)
   drover_vars_free(cs->vars);
   drover_template_free(cs->tpl);
   memset(cs, 0, sizeof(*cs));
+}
+
+long long cli_parse_time(const char *s)
+{
+  struct tm tm;
+  char *end;
+  long long v;
+
+  if(!s || !*s)
+    return -1;
+  v = strtoll(s, &end, 10);
+  if(!*end)
+    return v > 0 ? v : -1;
+  memset(&tm, 0, sizeof(tm));
+  end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if(!end || *end)
+    return -1;
+  return (long long)timegm(&tm);
+}
+
+long long cli_now(const char *opt, const char *cmd)
+{
+  const char *s = opt ? opt : getenv("DROVER_NOW");
+  long long t;
+
+  if(!s || !*s)
+    return 0;
+  t = cli_parse_time(s);
+  if(t < 0)
+    cli_errorf("%s: %s '%s' is neither Unix seconds nor YYYY-MM-DDTHH:MM:SSZ", cmd,
+               opt ? "--now" : "DROVER_NOW", s);
+  return t;
 }

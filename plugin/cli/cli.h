@@ -106,6 +106,13 @@ enum cli_fetch {
 int cli_stack_fetch(char **text, struct cli_stack *cs, const struct cli *cli,
                     int allow_bare, enum cli_fetch what);
 
+/* Unix seconds from "1774850400" or "2026-03-30T06:00:00Z"; -1 when
+ * malformed. */
+long long cli_parse_time(const char *s);
+/* The time a policy command acts at: opt (--now), else $DROVER_NOW, else
+ * 0 (the clock). -1 after printing an error naming cmd. */
+long long cli_now(const char *opt, const char *cmd);
+
 /* Reads a whole file; caller frees. NULL with errno set on failure. */
 char *cli_read_file(const char *path, size_t *len);
 
@@ -171,6 +178,18 @@ int cli_cmd_output(int argc, char **argv);
 int cli_cmd_graph(int argc, char **argv);
 int cli_cmd_backup(int argc, char **argv);
 int cli_cmd_restore(int argc, char **argv);
+int cli_cmd_scale(int argc, char **argv);
+/* cmd_scale.c: the options drover plan passes to drover_scale_asks()
+ * (the queue reader when built with libslurm, the time from DROVER_NOW). */
+void cli_scale_opts(drover_scale_opts *o);
+/* "scale.policy P asks T count N (rule R)" lines for a plan; asks_json is
+ * drover_scale_asks()'s array text. */
+void cli_scale_print_asks(FILE *f, const char *asks_json);
+#ifdef HAVE_SLURM
+/* slurm_queue.c: pending jobs of a partition (drover_pending_fn). */
+drover_code cli_slurm_pending(void *userdata, const char *partition, long *pending,
+                              drover_error *err);
+#endif
 
 /* Shared by plan, apply and destroy: lock, refresh, plan. On failure
  * prints the error and returns an exit code; 0 with *plan set. */

@@ -59,21 +59,6 @@ struct own {
   const char *snapshot, *now;
 };
 
-static long long parse_now(const char *s)
-{
-  struct tm tm;
-  char *end;
-  long long v = strtoll(s, &end, 10);
-
-  if(*s && !*end)
-    return v;
-  memset(&tm, 0, sizeof(tm));
-  end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  if(!end || *end)
-    return -1;
-  return (long long)timegm(&tm);
-}
-
 /* Takes our options out of argv (in place); returns the new argc, or -1
  * after printing a usage error. */
 static int take_own(int argc, char **argv, struct own *o)
@@ -212,7 +197,7 @@ static int run_verb(const char *verb, int argc, char **argv, const char *usage)
     cli_errorf("%s: %s does not apply here", cli.cmd, own.dry_run ? "--dry-run" : "--force");
     return CLI_EXIT_ERROR;
   }
-  if(own.now && (bo.now = parse_now(own.now)) < 0) {
+  if(own.now && (bo.now = cli_parse_time(own.now)) < 0) {
     cli_errorf("%s: --now '%s' is neither Unix seconds nor YYYY-MM-DDTHH:MM:SSZ", cli.cmd,
                own.now);
     return CLI_EXIT_ERROR;

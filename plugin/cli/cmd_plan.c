@@ -1,5 +1,6 @@
 /* cmd_plan.c - drover plan, and the lock-refresh-plan step that apply and
  * destroy share. */
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
@@ -24,6 +25,9 @@ static const char usage[] =
   "      --json                  the plan as JSON on stdout\n"
   "  -v, --verbose / --quiet / --no-color / --log-json\n"
   "\n"
+  "A scale.policy in the stack adds a line saying which count it asks for\n"
+  "now (\"scale\" in --json; the time comes from $DROVER_NOW when set).\n"
+  "\n"
   "Exit status: 0 success (with --detailed-exitcode: no changes), 1 error,\n"
   "2 changes present (--detailed-exitcode), 3 stack locked, 130 interrupted.\n";
 
@@ -45,6 +49,23 @@ int cli_make_plan(drover_plan **plan, struct cli_stack *cs, const struct cli *cl
   rc = drover_stack_refresh(cs->stack, &err);
   if(rc)
     goto out;
+  /* A scale.policy's last decision holds over the template's count:
+   * reopen with the counts it recorded, so apply does not undo it. */
+  if(!(flags & DROVER_PLAN_DESTROY) && cs->tpl && cs->vars) {
+    int changed = 0;
+    rc = drover_scale_counts(cs->vars, cs->stack, &changed, &err);
+    if(!rc && changed) {
+      drover_stack_free(cs->stack);
+      cs->stack = NULL;
+      rc = drover_stack_open(&cs->stack, cs->tpl, cs->vars, &cs->opts, &err);
+      if(!rc)
+        rc = drover_stack_lock(cs->stack, cli->lock_timeout, &err);
+      if(!rc)
+        rc = drover_stack_refresh(cs->stack, &err);
+    }
+    if(rc)
+      goto out;
+  }
   if(cli_cancelled()) {
     rc = DROVER_E_CANCELLED;
     goto out;
@@ -80,6 +101,7 @@ int cli_cmd_plan(int argc, char **argv)
   drover_plan *plan = NULL;
   drover_error err;
   drover_code rc;
+  char *asks = NULL;
   int ret;
 
   ret = cli_parse(&cli, argc, argv,
@@ -95,8 +117,20 @@ int cli_cmd_plan(int argc, char **argv)
   ret = cli_make_plan(&plan, &cs, &cli, cli.destroy ? DROVER_PLAN_DESTROY : 0);
   if(ret)
     goto out;
+  /* What each scale.policy asks for now (after the refresh the plan read). */
+  if(!cli.destroy) {
+    drover_scale_opts so;
+    cli_scale_opts(&so);
+    so.now = cli_now(NULL, cli.cmd);
+    rc = so.now < 0 ? DROVER_E_ARG : drover_scale_asks(&asks, cs.stack, &so, &err);
+    if(rc) {
+      ret = so.now < 0 ? CLI_EXIT_ERROR : cli_fail(&err);
+      goto out;
+    }
+  }
   if(cli.json) {
     char *text = NULL;
+    json_t *root;
     rc = drover_plan_to_json(&text, plan, &err);
     if(rc) {
       if(!err.code)
@@ -104,11 +138,20 @@ int cli_cmd_plan(int argc, char **argv)
       ret = cli_fail(&err);
       goto out;
     }
-    printf("%s\n", text);
+    root = asks ? json_loads(text, 0, NULL) : NULL;
+    if(root && !json_object_set_new(root, "scale", json_loads(asks, 0, NULL))) {
+      free(text);
+      text = json_dumps(root, JSON_INDENT(2));
+    }
+    json_decref(root);
+    printf("%s\n", text ? text : "{}");
     free(text);
   }
-  else
+  else {
+    if(asks && !cli.quiet)
+      cli_scale_print_asks(stdout, asks);
     cli_plan_show(plan, &cli);
+  }
   if(cli.out_path) {
     rc = drover_plan_save(plan, cli.out_path, &err);
     if(rc) {
@@ -128,6 +171,7 @@ int cli_cmd_plan(int argc, char **argv)
   else
     ret = CLI_EXIT_OK;
 out:
+  free(asks);
   drover_plan_free(plan);
   cli_stack_close(&cs);
   return ret;

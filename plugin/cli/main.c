@@ -39,6 +39,7 @@ static const struct subcommand commands[] = {
   {"graph", cli_cmd_graph, "print the dependency graph as Graphviz DOT"},
   {"backup", cli_cmd_backup, "run, prune or list a backup policy's snapshots"},
   {"restore", cli_cmd_restore, "restore an instance in place from a snapshot"},
+  {"scale", cli_cmd_scale, "run a scale policy: decide the count and apply it"},
 #ifdef DROVER_WITH_S3
   {"s3", cli_cmd_s3, "S3 transfers: ls, cp, rm, presign"},
 #endif

@@ -150,6 +150,12 @@ drover_code drover_vars_set_kv(drover_vars *vars, const char *kv, drover_error *
 /* Loads a JSON object of name -> value (typed values kept). */
 drover_code drover_vars_load_file(drover_vars *vars, const char *path,
                                   drover_error *err);
+/* Opens resource `name` (a block that has a count) with n instances
+ * instead of its template count: how a scale.policy's decision flows
+ * into plan and apply without rewriting the template. Saved plans keep
+ * it. drover_stack_open() refuses a name without a count. */
+drover_code drover_vars_count_set(drover_vars *vars, const char *name, long n,
+                                  drover_error *err);
 
 /* --------------------------------------------------------------------------
  * Stacks: a template evaluated with vars, bound to providers
@@ -403,6 +409,59 @@ drover_code drover_backup_verify(char **out, drover_stack *stack, const char *po
 drover_code drover_backup_restore(char **out, drover_stack *stack, const char *address,
                                   const char *snapshot, const drover_backup_opts *opts,
                                   drover_error *err);
+
+/* ------------------------------------------------------------------------
+ * Scale policies (scale.c): scale.policy resources of an open stack
+ * (doc/scale.md). A policy targets a counted resource of its stack and
+ * asks for a count by schedule windows, an optional Slurm queue rule,
+ * min, max and a cooldown. Its last decision is kept as a label on the
+ * policy's own cloud object, never in a local file.
+ */
+
+/* Pending jobs in a Slurm partition, for the queue rule: the command
+ * reads them with libslurm (libdrover does not link it). */
+typedef drover_code (*drover_pending_fn)(void *userdata, const char *partition,
+                                         long *pending, drover_error *err);
+
+typedef struct drover_scale_opts {
+  unsigned version;          /* DROVER_SCALE_OPTS_VERSION */
+  long long now;             /* Unix seconds; 0: the clock (tests pass a fake one) */
+  int dry_run;               /* decide and report; apply and record nothing */
+  double lock_wait;          /* seconds to wait for the stack lock */
+  drover_pending_fn pending; /* NULL: a policy with a queue rule fails */
+  void *pending_userdata;
+  const drover_apply_opts *apply; /* NULL: the defaults */
+} drover_scale_opts;
+#define DROVER_SCALE_OPTS_VERSION 1
+#define DROVER_SCALE_OPTS_INIT {DROVER_SCALE_OPTS_VERSION, 0, 0, 0, NULL, NULL, NULL}
+
+/*
+ * Runs scale.policy `policy` (resource name or address): locks and
+ * refreshes the stack, decides the count, and when it differs from the
+ * live count (and no cooldown holds it) plans and applies the stack with
+ * the target's count overridden (drover_vars_count_set), then records the
+ * decision on the policy's object. *out (caller frees; also set on most
+ * failures, with "ok": false) is the JSON report described in
+ * doc/scale.md. DROVER_E_PARTIAL when the apply partly failed.
+ */
+drover_code drover_scale_run(char **out, drover_stack *stack, const char *policy,
+                             const drover_scale_opts *opts, drover_error *err);
+
+/*
+ * After a refresh: adds to vars the count each scale.policy of the stack
+ * last left its target at (its recorded decision), where that differs
+ * from the count the stack was opened with, and sets *changed. A plain
+ * plan or apply reopens the stack with these vars, so it keeps the scale
+ * the policy set instead of undoing it (drover plan and apply do).
+ */
+drover_code drover_scale_counts(drover_vars *vars, const drover_stack *stack, int *changed,
+                                drover_error *err);
+
+/* After a refresh: what every scale.policy of the stack asks for now, as
+ * a JSON array text of {"policy","target","current","desired","rule",
+ * "reason",...} (caller frees). For drover plan. */
+drover_code drover_scale_asks(char **out, drover_stack *stack,
+                              const drover_scale_opts *opts, drover_error *err);
 
 /* --------------------------------------------------------------------------
  * Provider modules (registry.c)

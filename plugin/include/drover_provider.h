@@ -29,7 +29,8 @@ extern "C" {
  * drover_res_req idempotency_token. Modules built against an older
  * header are still accepted (DROVER_PROVIDER_VERSION_MIN); their tables
  * are copied into a full-size struct, so members they lack read as zero. */
-#define DROVER_PROVIDER_VERSION 3
+/* 4: drover_provider gained label_set. */
+#define DROVER_PROVIDER_VERSION 4
 #define DROVER_PROVIDER_VERSION_MIN 1
 
 /* Ownership label keys. Each provider stores them in its cloud's own
@@ -345,6 +346,20 @@ typedef struct drover_provider {
   /* sizeof(drover_provider) as the provider was built, so the engine never
    * reads past the end of a table from an older module. */
   size_t table_size;
+
+  /* ---- version >= 4 ---- */
+  /* Optional: sets the run label key ([a-z_], 1..32 bytes, not an
+   * ownership label) of the object called name of type to text (not
+   * NULL, at most 4 KiB), leaving its properties and other labels as
+   * they are, also through later updates (LXD: config
+   * "user.drover.<key>"). list and read then report the text as the
+   * string attribute "label_<key>". Used for what a run decided (a
+   * scale.policy's last decision), which is not desired state: it never
+   * changes the hash label, so plans ignore it. DROVER_E_ARG for a bad
+   * key or text, DROVER_E_UNSUPPORTED for a type that cannot carry one,
+   * an error when the object is gone. Thread safe. */
+  drover_code (*label_set)(void *state, const drover_rtype *type, const char *name,
+                           const char *key, const char *text, drover_error *err);
 } drover_provider;
 
 typedef struct drover_setting {
@@ -417,6 +432,11 @@ void drover_logf(const drover_provider_env *env, drover_log_level level,
  * op; same contract as drover_provider.check. */
 drover_code drover_backup_policy_check(const json_t *properties, char *where,
                                        size_t where_size, drover_error *err);
+/* Checks the properties of a scale.policy (target, timezone, schedule
+ * windows, default, queue, min, max, cooldown); same contract as
+ * drover_provider.check. The target's existence is checked by the engine. */
+drover_code drover_scale_policy_check(const json_t *properties, char *where,
+                                      size_t where_size, drover_error *err);
 /* The 8-hex-digit key of a policy (stack, address) that its snapshot
  * names and labels carry, into out[9]. */
 drover_code drover_backup_key(char out[9], const char *stack, const char *address);

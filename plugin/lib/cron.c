@@ -240,6 +240,12 @@ static int day_matches(const dv_cron *c, long days)
   return md || wd;
 }
 
+int dv_cron_matches(const dv_cron *c, const dv_civil *t)
+{
+  return ((c->minutes >> t->min) & 1ull) && ((c->hours >> t->hour) & 1u) &&
+         day_matches(c, dv_days_from_civil(t->year, t->mon, t->mday));
+}
+
 static int cmp_time(const void *a, const void *b)
 {
   time_t x = *(const time_t *)a, y = *(const time_t *)b;

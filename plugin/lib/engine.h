@@ -163,6 +163,8 @@ struct drover_template {
 
 struct drover_vars {
   json_t *values;                 /* name -> string (from --var) or typed value */
+  json_t *counts;                 /* block name -> count override (scale policies);
+                                     NULL: none */
 };
 
 /* ------------------------------------------------------------------------
@@ -220,6 +222,8 @@ struct drover_stack {
   const drover_template *tpl;
   char *name;
   json_t *params;             /* name -> typed value, after defaults */
+  json_t *counts;             /* block name -> count override from the vars
+                                 (owned; NULL: none), kept by saved plans */
   dv_inst *insts;
   size_t ninsts;
   size_t *block_first;        /* per block: index of its first inst */

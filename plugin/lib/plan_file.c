@@ -173,6 +173,10 @@ drover_code drover_plan_save(const drover_plan *plan, const char *path,
                    "entries", entries ? entries : json_array());
   if(!root || !entries)
     goto nomem;
+  /* Count overrides (scale policies) are part of what was planned. */
+  if(plan->stack->counts &&
+     json_object_set(root, "counts", plan->stack->counts))
+    goto nomem;
   for(i = 0; i < plan->n; i++) {
     const dv_plan_entry *e = &plan->entries[i];
     if(json_array_append_new(entries,
@@ -251,7 +255,7 @@ drover_code drover_plan_load(drover_plan **out, drover_stack **stack_out,
 {
   drover_code rc = DROVER_OK;
   drover_options o = DROVER_OPTIONS_INIT;
-  json_t *root = NULL, *vars_json = NULL, *entries = NULL, *item;
+  json_t *root = NULL, *vars_json = NULL, *entries = NULL, *item, *counts;
   json_error_t jerr;
   const char *source = NULL, *text = NULL, *stack_name = NULL;
   size_t text_len = 0, i;
@@ -312,6 +316,11 @@ drover_code drover_plan_load(drover_plan **out, drover_stack **stack_out,
     goto nomem;
   if(json_object_update(vars->values, vars_json))
     goto nomem;
+  counts = json_object_get(root, "counts");
+  if(counts && (!json_is_object(counts) || !(vars->counts = json_deep_copy(counts)))) {
+    rc = drover_error_set(err, DROVER_E_ARG, "plan load: %s: bad counts", path);
+    goto out;
+  }
   if(opts)
     o = *opts;
   o.stack_name = stack_name;

@@ -114,6 +114,9 @@ drover_code dv_cron_parse(dv_cron *out, const char *expr, const char *tz,
  * slot at or before t (the slot a snapshot taken at t belongs to).
  * DROVER_E_NOT_FOUND when there is none within 30 years.
  */
+/* Whether the local wall time t (read in c->tz) matches every field: the
+ * minute-level window test of scale policies. */
+int dv_cron_matches(const dv_cron *c, const dv_civil *t);
 drover_code dv_cron_next(const dv_cron *c, time_t t, time_t *out, drover_error *err);
 drover_code dv_cron_slot_of(const dv_cron *c, time_t t, time_t *out, drover_error *err);
 

@@ -324,7 +324,10 @@ static drover_code eval_count(drover_stack *st, size_t bi, size_t *n, drover_err
   p = dv_ptr_join(b->pointer, "count");
   if(!p)
     return nomem(err);
-  rc = dv_stack_eval_value(&v, st, b->count, -1, p, err);
+  /* A scale policy's override replaces the template's count (scale.c). */
+  v = st->counts ? json_incref(json_object_get(st->counts, b->name)) : NULL;
+  if(!v)
+    rc = dv_stack_eval_value(&v, st, b->count, -1, p, err);
   if(rc)
     goto out;
   if(!json_is_integer(v) || json_integer_value(v) < 0) {
@@ -347,6 +350,30 @@ out:
   free(p);
   json_decref(v);
   return rc;
+}
+
+/* Count overrides name blocks that have a count: anything else is the
+ * caller's mistake, said before anything is planned. */
+static drover_code bind_counts(drover_stack *st, const drover_vars *vars,
+                               drover_error *err)
+{
+  const char *key;
+  json_t *v;
+  size_t b;
+
+  if(!vars || !vars->counts || !json_object_size(vars->counts))
+    return DROVER_OK;
+  json_object_foreach(vars->counts, key, v) {
+    b = dv_block_find(st->tpl, key);
+    if(b == (size_t)-1 || !st->tpl->blocks[b].count)
+      return drover_error_set(err, DROVER_E_ARG, "count override: \"%s\" is not a "
+                              "resource with a count", key);
+    if(!json_is_integer(v) || json_integer_value(v) < 0)
+      return drover_error_set(err, DROVER_E_ARG, "count override of \"%s\" is not a "
+                              "non-negative integer", key);
+  }
+  st->counts = json_deep_copy(vars->counts);
+  return st->counts ? DROVER_OK : nomem(err);
 }
 
 static drover_code expand(drover_stack *st, drover_error *err)
@@ -941,6 +968,8 @@ drover_code drover_stack_open(drover_stack **out, const drover_template *tpl,
   }
   rc = bind_params(st, vars, err);
   if(!rc)
+    rc = bind_counts(st, vars, err);
+  if(!rc)
     rc = expand(st, err);
   if(!rc)
     rc = build_graph(st, err);
@@ -1073,6 +1102,7 @@ void drover_stack_free(drover_stack *stack)
   dv_stack_providers_release(stack);
   drover_stack_unlock(stack);
   json_decref(stack->params);
+  json_decref(stack->counts);
   free(stack->name);
   free(stack->owned_text);
   drover_template_free(stack->owned_tpl);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine.h"
+#include "scale.h"
 
 #define NAME_RE "^[a-z_][a-z0-9_-]{0,62}$"
 #define STACK_RE "^[a-z][a-z0-9-]{0,39}$"
@@ -1272,6 +1273,8 @@ static drover_code validate(drover_template *tpl, drover_error *err)
     }
   }
   rc = dv_refs_check(tpl, err);
+  if(!rc)
+    rc = dv_scale_targets_check(tpl, err);
   if(rc)
     return rc;
   return dv_taint_compute(tpl, err);

@@ -28,6 +28,7 @@ void drover_vars_free(drover_vars *vars)
   if(!vars)
     return;
   json_decref(vars->values);
+  json_decref(vars->counts);
   free(vars);
 }
 
@@ -153,4 +154,16 @@ drover_code drover_vars_load_file(drover_vars *vars, const char *path, drover_er
 out:
   json_decref(root);
   return rc;
+}
+
+drover_code drover_vars_count_set(drover_vars *vars, const char *name, long n,
+                                  drover_error *err)
+{
+  if(!vars || !name || !*name || n < 0)
+    return drover_error_set(err, DROVER_E_ARG, "vars: bad count override");
+  if(!vars->counts && !(vars->counts = json_object()))
+    return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+  if(json_object_set_new(vars->counts, name, json_integer(n)))
+    return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+  return DROVER_OK;
 }

@@ -18,7 +18,8 @@ static const char *const default_sockets[] = {
 };
 
 static const drover_rtype *const lxd_types[] = {
-  &lxd_instance_type, &lxd_profile_type, &lxd_volume_type, &lxd_policy_type, NULL
+  &lxd_instance_type, &lxd_profile_type, &lxd_volume_type, &lxd_policy_type,
+  &lxd_scale_type, NULL
 };
 
 static const lxd_type_ops *ops_for(const drover_rtype *type)
@@ -31,6 +32,8 @@ static const lxd_type_ops *ops_for(const drover_rtype *type)
     return &lxd_volume_ops;
   if(type == &lxd_policy_type)
     return &lxd_policy_ops;
+  if(type == &lxd_scale_type)
+    return &lxd_scale_ops;
   return NULL;
 }
 
@@ -359,6 +362,8 @@ static drover_code lxd_check(const drover_rtype *type, const json_t *props, char
 {
   if(type == &lxd_policy_type)
     return drover_backup_policy_check(props, where, where_size, err);
+  if(type == &lxd_scale_type)
+    return drover_scale_policy_check(props, where, where_size, err);
   return DROVER_OK;
 }
 
@@ -383,7 +388,8 @@ const drover_provider dv_provider_lxd = {
   lxd_snapshot_restore,
   lxd_exec,
   lxd_snapshot_clone,
-  sizeof(drover_provider)
+  sizeof(drover_provider),
+  lxd_label_set
 };
 
 #ifdef DROVER_PROVIDER_MODULE

@@ -245,7 +245,35 @@ LXD_HIDDEN extern const lxd_type_ops lxd_policy_ops;
  * profile type does not call into lxd_policy.c, which builds on it. */
 #define LXD_KIND_KEY "user.drover_kind"
 #define LXD_KIND_POLICY "backup.policy"
+#define LXD_KIND_SCALE "scale.policy"
+/* A record of either kind. */
 LXD_HIDDEN int lxd_is_policy(const json_t *obj);
+
+/* Policy records of kind (LXD_KIND_*) as live objects (lxd_policy.c);
+ * the lxd_type_ops contract, for lxd_policy.c's and lxd_scale.c's ops. */
+LXD_HIDDEN drover_code lxd_record_list(lxd_state *st, const char *kind, const char *stack,
+                                       drover_live_list *out, drover_error *err);
+LXD_HIDDEN drover_code lxd_record_create(lxd_state *st, const char *kind,
+                                         const drover_res_req *req, drover_live **out,
+                                         drover_error *err);
+LXD_HIDDEN drover_code lxd_record_update(lxd_state *st, const char *kind,
+                                         const drover_res_req *req, const drover_live *cur,
+                                         drover_live **out, drover_error *err);
+LXD_HIDDEN drover_code lxd_record_read(lxd_state *st, const char *kind, const char *name,
+                                       drover_live **out, drover_error *err);
+LXD_HIDDEN extern const drover_rtype lxd_scale_type;
+LXD_HIDDEN extern const lxd_type_ops lxd_scale_ops;
+
+/* Run labels (drover_provider.label_set, lxd_label.c): config
+ * "user.drover.<key>" ([a-z_], 1..32) other than the ownership labels.
+ * Updates keep them (lxd_config_build). lxd_run_label: whether a config
+ * key is one (lxd_object.c). */
+LXD_HIDDEN int lxd_run_label(const char *config_key);
+/* Adds attribute "label_<key>" for each run label of obj's config; -1 on OOM. */
+LXD_HIDDEN int lxd_labels_to_attributes(json_t *attributes, const json_t *obj);
+LXD_HIDDEN drover_code lxd_label_set(void *state, const drover_rtype *type,
+                                     const char *name, const char *key, const char *text,
+                                     drover_error *err);
 
 /* --------------------------------------------------------------------------
  * Backups (lxd_snapshot.c, lxd_exec.c): the version 2 table ops

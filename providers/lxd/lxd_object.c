@@ -20,6 +20,27 @@ static int is_label_key(const char *key)
   return !strncmp(key, LXD_LABEL_PREFIX, strlen(LXD_LABEL_PREFIX));
 }
 
+int lxd_run_label(const char *key)
+{
+  static const char *const own[] = {DROVER_LABEL_STACK, DROVER_LABEL_ADDRESS,
+                                    DROVER_LABEL_HASH, DROVER_LABEL_VERSION,
+                                    DROVER_LABEL_DEPS, DROVER_LABEL_SENSITIVE, "image"};
+  const char *k = key + strlen(LXD_LABEL_PREFIX);
+  size_t i;
+
+  if(!is_label_key(key))
+    return 0;
+  for(i = 0; k[i]; i++)
+    if(!((k[i] >= 'a' && k[i] <= 'z') || k[i] == '_'))
+      return 0;
+  if(i == 0 || i > 32)
+    return 0;
+  for(i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+    if(!strcmp(k, own[i]))
+      return 0;
+  return 1;
+}
+
 int lxd_set(json_t *obj, const char *key, json_t *value)
 {
   return value ? json_object_set_new(obj, key, value) : -1;
@@ -147,8 +168,10 @@ drover_code lxd_config_build(json_t **out, const drover_res_req *req,
       goto out;
     }
   }
+  /* Server keys and run labels (lxd_label.c) are not the template's: an
+   * update keeps them. */
   json_object_foreach((json_t *)cur_config, key, v) {
-    if(is_server_key(key) && lxd_set(cfg, key, json_incref(v)))
+    if((is_server_key(key) || lxd_run_label(key)) && lxd_set(cfg, key, json_incref(v)))
       goto nomem;
   }
   if((req->stack && lxd_set(cfg, LXD_LABEL(DROVER_LABEL_STACK), json_string(req->stack))) ||

@@ -10,7 +10,11 @@
  * Deleting a policy (removed from the template, or destroy) first applies
  * its on_delete: "delete" removes every snapshot the policy made (named
  * drover-<key>-<slot> on an instance carrying its label), "keep" leaves
- * them labelled for `drover backup list`. The plan says which. */
+ * them labelled for `drover backup list`. The plan says which.
+ *
+ * scale.policy (lxd_scale.c) is recorded the same way with its own kind;
+ * the record_* functions here serve both. Labels a run sets on the record
+ * (lxd_label.c) survive a template update of the policy. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,18 +54,20 @@ const drover_rtype lxd_policy_type = {
 #define KIND LXD_KIND_POLICY
 #define POLICY_KEY "user.drover_policy"
 
-/* *out owned by the caller; NULL for a profile that is not a policy. */
+/* *out owned by the caller; NULL for a profile that is not a record of
+ * kind ctx (a string; NULL: backup.policy). */
 static drover_code policy_live(drover_live **out, const json_t *obj, const void *ctx,
                                const char *etag, drover_error *err)
 {
+  const char *kind = ctx ? (const char *)ctx : KIND;
+  const char *text, *have;
   drover_live *l = NULL;
-  const char *text;
   json_t *props;
   drover_code rc;
 
-  (void)ctx;
   *out = NULL;
-  if(!lxd_is_policy(obj))
+  have = json_string_value(json_object_get(json_object_get(obj, "config"), KIND_KEY));
+  if(!have || strcmp(have, kind))
     return DROVER_OK;
   rc = lxd_live_base(&l, obj, etag, err);
   if(rc)
@@ -75,11 +81,12 @@ static drover_code policy_live(drover_live **out, const json_t *obj, const void 
   }
   json_decref(props);
   if(json_object_update(l->attributes, l->properties) ||
-     lxd_set(l->attributes, "name", json_string(l->name))) {
+     lxd_set(l->attributes, "name", json_string(l->name)) ||
+     lxd_labels_to_attributes(l->attributes, obj)) {
     drover_live_free(l);
     return lxd_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
   }
-  {
+  if(!strcmp(kind, KIND)) {
     const char *od = json_string_value(json_object_get(l->properties, "on_delete"));
     int del = od && !strcmp(od, "delete");
     l->delete_note = strdup(del ? "its snapshots are deleted (on_delete: delete)"
@@ -93,8 +100,8 @@ static drover_code policy_live(drover_live **out, const json_t *obj, const void 
   return DROVER_OK;
 }
 
-static drover_code policy_read(lxd_state *st, const char *name, drover_live **out,
-                               drover_error *err)
+drover_code lxd_record_read(lxd_state *st, const char *kind, const char *name,
+                            drover_live **out, drover_error *err)
 {
   json_t *obj = NULL;
   char *etag = NULL;
@@ -103,47 +110,49 @@ static drover_code policy_read(lxd_state *st, const char *name, drover_live **ou
 
   *out = NULL;
   if(!rc && obj)
-    rc = policy_live(out, obj, NULL, etag, err);
+    rc = policy_live(out, obj, kind, etag, err);
   if(!rc && !*out)
-    rc = lxd_fail(err, DROVER_E_NOT_FOUND, NULL, "backup policy \"%s\" not found", name);
+    rc = lxd_fail(err, DROVER_E_NOT_FOUND, NULL, "%s \"%s\" not found", kind, name);
   json_decref(obj);
   free(etag);
   free(path);
   return rc;
 }
 
-static drover_code policy_list(lxd_state *st, const char *stack, drover_live_list *out,
-                               drover_error *err)
+drover_code lxd_record_list(lxd_state *st, const char *kind, const char *stack,
+                            drover_live_list *out, drover_error *err)
 {
   char *path = lxd_path(st, "/1.0/profiles?recursion=1");
-  drover_code rc = lxd_list_owned(st, path, stack, 0, policy_live, NULL, out, err);
+  drover_code rc = lxd_list_owned(st, path, stack, 0, policy_live, kind, out, err);
 
   free(path);
   return rc;
 }
 
-/* The profile that records req: a request for lxd.profile. */
-static drover_code as_profile(json_t **out, const drover_res_req *req, drover_error *err)
+/* The profile that records req: a request for lxd.profile (whose update
+ * keeps the run labels). */
+static drover_code as_profile(json_t **out, const drover_res_req *req, const char *kind,
+                              drover_error *err)
 {
   char *text = json_dumps(req->properties, JSON_COMPACT | JSON_SORT_KEYS);
   char desc[200];
 
-  snprintf(desc, sizeof(desc), "drover backup policy %.80s of stack %.80s",
+  snprintf(desc, sizeof(desc), "drover %.20s %.80s of stack %.80s", kind,
            req->address ? req->address : "", req->stack ? req->stack : "");
   *out = text ? json_pack("{s:s, s:{s:s, s:s}, s:{}, s:s}", "name", req->name, "config",
-                          KIND_KEY, KIND, POLICY_KEY, text, "devices", "description", desc)
+                          KIND_KEY, kind, POLICY_KEY, text, "devices", "description", desc)
               : NULL;
   free(text);
   return *out ? DROVER_OK : lxd_fail(err, DROVER_E_NOMEM, req->address, "out of memory");
 }
 
-static drover_code policy_create(lxd_state *st, const drover_res_req *req,
-                                 drover_live **out, drover_error *err)
+drover_code lxd_record_create(lxd_state *st, const char *kind, const drover_res_req *req,
+                              drover_live **out, drover_error *err)
 {
   json_t *props = NULL;
   drover_res_req r = *req;
   drover_live *prof = NULL;
-  drover_code rc = as_profile(&props, req, err);
+  drover_code rc = as_profile(&props, req, kind, err);
 
   *out = NULL;
   if(!rc) {
@@ -151,15 +160,15 @@ static drover_code policy_create(lxd_state *st, const drover_res_req *req,
     rc = lxd_profile_ops.create(st, &r, &prof, err);
   }
   if(!rc)
-    rc = policy_read(st, req->name, out, err);
+    rc = lxd_record_read(st, kind, req->name, out, err);
   drover_live_free(prof);
   json_decref(props);
   return rc;
 }
 
-static drover_code policy_update(lxd_state *st, const drover_res_req *req,
-                                 const drover_live *cur, drover_live **out,
-                                 drover_error *err)
+drover_code lxd_record_update(lxd_state *st, const char *kind, const drover_res_req *req,
+                              const drover_live *cur, drover_live **out,
+                              drover_error *err)
 {
   json_t *props = NULL;
   drover_res_req r = *req;
@@ -169,13 +178,13 @@ static drover_code policy_update(lxd_state *st, const drover_res_req *req,
   *out = NULL;
   if(!r.name)
     r.name = cur->name;
-  rc = as_profile(&props, &r, err);
+  rc = as_profile(&props, &r, kind, err);
   if(!rc) {
     r.properties = props;
     rc = lxd_profile_ops.update(st, &r, cur, &prof, err);
   }
   if(!rc)
-    rc = policy_read(st, r.name, out, err);
+    rc = lxd_record_read(st, kind, r.name, out, err);
   drover_live_free(prof);
   json_decref(props);
   return rc;
@@ -232,6 +241,31 @@ static drover_code policy_del(lxd_state *st, const drover_live *cur, double dead
   if(!rc)
     rc = lxd_profile_ops.del(st, cur, deadline, err);
   return rc;
+}
+
+static drover_code policy_list(lxd_state *st, const char *stack, drover_live_list *out,
+                               drover_error *err)
+{
+  return lxd_record_list(st, KIND, stack, out, err);
+}
+
+static drover_code policy_create(lxd_state *st, const drover_res_req *req,
+                                 drover_live **out, drover_error *err)
+{
+  return lxd_record_create(st, KIND, req, out, err);
+}
+
+static drover_code policy_update(lxd_state *st, const drover_res_req *req,
+                                 const drover_live *cur, drover_live **out,
+                                 drover_error *err)
+{
+  return lxd_record_update(st, KIND, req, cur, out, err);
+}
+
+static drover_code policy_read(lxd_state *st, const char *name, drover_live **out,
+                               drover_error *err)
+{
+  return lxd_record_read(st, KIND, name, out, err);
 }
 
 const lxd_type_ops lxd_policy_ops = {

@@ -26,6 +26,7 @@ declare -A VARS=(
   [quickstart]="--var replicas=2"
   [webtier]="--var replicas=2"
   [backup-gfs]="--var replicas=2"
+  [business-hours-web]="--var replicas=1 --var day_count=2 --var night_count=1"
   [slurm-cloud-nodes]="--var node=ttnode$RUN_ID --var slurmd_port=17190"
 )
 # slurm-cloud-nodes runs on its own image (idempotent when it exists).
@@ -194,6 +195,26 @@ for tpl in "${templates[@]}"; do
         nok "$base: backup list $pol does not show one snapshot per target"
       fi
       check "$base: backup prune --dry-run $pol" 0 "$DROVER" backup prune --dry-run --json --stack "$stack" "${vars[@]}" "$tpl" "$pol"
+    fi
+  done
+  # Scale policies run at a fixed time (Monday 10:00 in Berlin, business
+  # hours): the count they ask for is applied and later plans keep it.
+  for pol in $(jq -r '.resources | to_entries[] | select(.value.type == "scale.policy") | .key' "$tpl"); do
+    if check "$base: scale run $pol" 0 env DROVER_NOW=2026-03-30T08:00:00Z \
+         "$DROVER" scale run --json --stack "$stack" "${vars[@]}" "$tpl" "$pol"; then
+      want=$(jq -r '.desired' "$LOG")
+      tgt=$(jq -r '.target' "$LOG")
+      have=$(lxd_get "/1.0/instances?recursion=1" |
+             jq --arg s "$stack" --arg t "$tgt[" '[.metadata[] | select(.config["user.drover.stack"] == $s
+               and (.config["user.drover.address"] | startswith($t)))] | length') || have=error
+      if jq -e '.ok == true and .error == null and (.rule | type == "string")' "$LOG" >/dev/null 2>&1 &&
+         [ "$have" = "$want" ]; then
+        ok "$base: scale run $pol left $have $tgt instances, as it decided"
+      else
+        nok "$base: scale run $pol: decided $want, $have live"; sed 's/^/    # /' "$LOG" | head -n 30
+      fi
+      check "$base: plan after scale run shows no changes" 0 \
+        "$DROVER" plan --detailed-exitcode --stack "$stack" "${vars[@]}" "$tpl"
     fi
   done
   check "$base: destroy" 0 "$DROVER" destroy --yes --stack "$stack" "${vars[@]}" "$tpl"
