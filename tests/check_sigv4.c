@@ -605,11 +605,25 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
   return size * n;
 }
 
+/* The requests curl and the signer both sign: an S3 PUT with an awkward
+ * key, and a real EC2 Query call (form-encoded POST, service ec2, path
+ * "/" double-encoded and normalised as every service but S3 wants). */
+static const struct curl_case {
+  const char *service, *method, *path, *query, *body, *content_type, *extra;
+} curl_cases[] = {
+  {"s3", "PUT", "/drover-test/a%20b%2Bc%25d/%E1%88%B4~x.txt", "partNumber=3&uploadId=u%2Fv",
+   "drover sigv4 cross-check\n", "Content-Type: text/plain", "X-Amz-Meta-Owner: drover-test"},
+  {"ec2", "POST", "/", NULL,
+   "Action=DescribeInstances&Version=2016-11-15&Filter.1.Name=tag%3Adrover%3Astack"
+   "&Filter.1.Value.1=web%20%E2%9C%93%20%E6%97%A5&MaxResults=5",
+   "Content-Type: application/x-www-form-urlencoded; charset=utf-8", NULL},
+};
+
 START_TEST(matches_libcurl)
 {
-  static const char body[] = "drover sigv4 cross-check\n";
-  static const char path[] = "/drover-test/a%20b%2Bc%25d/%E1%88%B4~x.txt";
-  static const char query[] = "partNumber=3&uploadId=u%2Fv";
+  const struct curl_case *cc = &curl_cases[_i];
+  const char *body = cc->body, *path = cc->path, *query = cc->query;
+  char scope[64];
   srv s;
   CURL *curl;
   struct curl_slist *hl = NULL;
@@ -630,17 +644,20 @@ START_TEST(matches_libcurl)
   srv_listen(&s, 0, cap_ok, 1);
   srv_run(&s);
 
-  snprintf(url, sizeof(url), "http://127.0.0.1:%d%s?%s", s.port, path, query);
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d%s%s%s", s.port, path, query ? "?" : "",
+           query ? query : "");
+  snprintf(scope, sizeof(scope), "aws:amz:us-east-1:%s", cc->service);
   curl = curl_easy_init();
   ck_assert_ptr_nonnull(curl);
-  hl = curl_slist_append(hl, "Content-Type: text/plain");
-  hl = curl_slist_append(hl, "X-Amz-Meta-Owner: drover-test");
+  hl = curl_slist_append(hl, cc->content_type);
+  if(cc->extra)
+    hl = curl_slist_append(hl, cc->extra);
   curl_easy_setopt(curl, CURLOPT_URL, url);
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "PUT");
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, cc->method);
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)(sizeof(body) - 1));
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hl);
-  curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, "aws:amz:us-east-1:s3");
+  curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, scope);
   curl_easy_setopt(curl, CURLOPT_USERPWD, AKID ":" SECRET);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
@@ -661,12 +678,14 @@ START_TEST(matches_libcurl)
 
   /* The same request for the signer: every header curl signed, with the
    * value curl sent, but the two the signer adds itself. */
-  drover_sigv4_sha256_hex(body_hash, body, sizeof(body) - 1);
+  drover_sigv4_sha256_hex(body_hash, body, strlen(body));
   memset(&p, 0, sizeof(p));
   p.access_key_id = AKID;
   p.secret_access_key = SECRET;
   p.region = "us-east-1";
-  p.service = "s3";
+  p.service = cc->service;
+  if(strcmp(cc->service, "s3"))
+    p.flags = DROVER_SIGV4_SERVICE_FLAGS;
   for(tok = strtok_r(signed_list, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
     if(!strcmp(tok, "x-amz-date"))
       continue;
@@ -686,7 +705,7 @@ START_TEST(matches_libcurl)
   ck_assert_ptr_nonnull(strptime(amz_date, "%Y%m%dT%H%M%SZ", &tm));
   p.when = timegm(&tm);
   memset(&req, 0, sizeof(req));
-  req.method = "PUT";
+  req.method = cc->method;
   req.path = path;
   req.query = query;
   req.headers = hdr;
@@ -698,7 +717,7 @@ START_TEST(matches_libcurl)
   ck_assert_int_eq(strncmp(mine, "Authorization: ", 15), 0);
   ck_assert_msg(!strcmp(mine + 15, auth), "signer and libcurl differ\n  drover: %s\n  curl:   %s",
                 mine + 15, auth);
-  /* The signed headers must include the ones that matter for S3. */
+  /* The signed headers must include the ones that matter. */
   ck_assert_ptr_nonnull(strstr(auth, "host;"));
   drover_sigv4_result_free(&out);
 }
@@ -724,7 +743,8 @@ static Suite *sigv4_suite(void)
   tcase_add_test(s3, session_token_signed_in_header);
   tcase_add_test(s3, bad_input);
   suite_add_tcase(s, s3);
-  tcase_add_test(cu, matches_libcurl);
+  tcase_add_loop_test(cu, matches_libcurl, 0,
+                      (int)(sizeof(curl_cases) / sizeof(curl_cases[0])));
   suite_add_tcase(s, cu);
   return s;
 }

@@ -228,9 +228,10 @@ int cli_parse(struct cli *cli, int argc, char **argv, unsigned accepts,
   }
   /* The subcommand decides what positionals mean; here only the path. */
   for(i = 0; i < npos; i++) {
-    /* output NAME, backup ... POLICY, scale run POLICY, restore INSTANCE:
-     * a second word. */
+    /* output NAME, backup|drift|schedule ... POLICY, scale run POLICY,
+     * restore INSTANCE: a second word. */
     if((!strcmp(cli->cmd, "output") || !strncmp(cli->cmd, "backup ", 7) ||
+        !strncmp(cli->cmd, "drift ", 6) || !strncmp(cli->cmd, "schedule ", 9) ||
         !strncmp(cli->cmd, "scale ", 6) || !strcmp(cli->cmd, "restore")) &&
        (cli->template_path || i > 0)) {
       if(cli->output_name) {

@@ -178,6 +178,9 @@ int cli_cmd_output(int argc, char **argv);
 int cli_cmd_graph(int argc, char **argv);
 int cli_cmd_backup(int argc, char **argv);
 int cli_cmd_restore(int argc, char **argv);
+/* cmd_drift.c, cmd_schedule.c */
+int cli_cmd_drift(int argc, char **argv);
+int cli_cmd_schedule(int argc, char **argv);
 int cli_cmd_scale(int argc, char **argv);
 /* cmd_scale.c: the options drover plan passes to drover_scale_asks()
  * (the queue reader when built with libslurm, the time from DROVER_NOW). */

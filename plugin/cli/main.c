@@ -39,6 +39,8 @@ static const struct subcommand commands[] = {
   {"graph", cli_cmd_graph, "print the dependency graph as Graphviz DOT"},
   {"backup", cli_cmd_backup, "run, prune or list a backup policy's snapshots"},
   {"restore", cli_cmd_restore, "restore an instance in place from a snapshot"},
+  {"drift", cli_cmd_drift, "plan a drift policy's stacks, report and repair drift"},
+  {"schedule", cli_cmd_schedule, "run policies on their schedule as Slurm jobs or from cron"},
   {"scale", cli_cmd_scale, "run a scale policy: decide the count and apply it"},
 #ifdef DROVER_WITH_S3
   {"s3", cli_cmd_s3, "S3 transfers: ls, cp, rm, presign"},

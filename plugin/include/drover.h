@@ -411,6 +411,113 @@ drover_code drover_backup_restore(char **out, drover_stack *stack, const char *a
                                   drover_error *err);
 
 /* ------------------------------------------------------------------------
+ * Drift checks (drift.c): drift.policy resources of an open stack
+ */
+
+typedef struct drover_drift_opts {
+  unsigned version;     /* DROVER_DRIFT_OPTS_VERSION */
+  int no_repair;        /* report only, even when the policy has auto_repair */
+  double lock_timeout;  /* seconds to wait for each target stack's lock */
+  double op_timeout;    /* repair: seconds per cloud operation; 0: apply's */
+} drover_drift_opts;
+#define DROVER_DRIFT_OPTS_VERSION 1
+#define DROVER_DRIFT_OPTS_INIT {DROVER_DRIFT_OPTS_VERSION, 0, 0, 0}
+
+/*
+ * Plans every stack the policy targets (its template STACK.json and vars
+ * STACK.vars.json from the policy's templates directory) and writes a
+ * JSON report to *out (caller frees; also on failure, as far as it got):
+ * per stack the drifted resources with the plan's reason and a "why"
+ * ("stopped out of band", "deleted out of band ...", "changed out of
+ * band: config"); with auto_repair the plan is applied unless it deletes.
+ * A stack whose template, vars or plan fails is reported ("error") and
+ * left alone. DROVER_E_PARTIAL (or _PROVIDER when all failed) then; drift
+ * alone is not an error.
+ */
+drover_code drover_drift_run(char **out, drover_stack *stack, const char *policy,
+                             const drover_drift_opts *opts, drover_error *err);
+
+/* ------------------------------------------------------------------------
+ * Scheduled policy runs (schedule_slot.c, metrics.c, webhook.c)
+ */
+
+/* The scheduled policy named policy (address or name) of an open stack, as
+ * JSON text {"address","type","schedule","timezone"}: type is the
+ * resource type ("backup.policy", "scale.policy", "drift.policy"),
+ * schedule and timezone its members when they are strings (a policy
+ * without a cron schedule has none). Caller frees. DROVER_E_ARG when the
+ * stack has no such policy. */
+drover_code drover_policy_describe(char **out, const drover_stack *stack, const char *policy,
+                                   drover_error *err);
+
+/* What one scheduled run at time now does. */
+typedef struct drover_slot_plan {
+  long long slot;    /* the slot this run is for: the last one at or before now */
+  long long next;    /* the first slot after now: where the next job begins */
+  long long missed;  /* slots after last_slot and before slot, coalesced into this
+                        run (counted up to 1000) */
+  int run;           /* 0: slot was already run (last_slot >= slot) */
+} drover_slot_plan;
+
+/* For a cron expression in zone tz (NULL: "UTC"), last_slot the slot the
+ * policy last ran for (0: never) and now (Unix seconds). Slots missed while
+ * the cluster was down are run once, not once each. */
+drover_code drover_schedule_plan(drover_slot_plan *out, const char *cron, const char *tz,
+                                 long long last_slot, long long now, drover_error *err);
+
+/* One run's outcome: what the metrics file and the webhook say. A count
+ * that does not apply to the policy's kind is -1 (not exported). Strings
+ * borrowed. */
+typedef struct drover_run_metrics {
+  const char *stack;
+  const char *policy;
+  const char *kind;          /* "backup", "scale" or "drift" */
+  int ok;                    /* the run succeeded */
+  long long started;         /* Unix seconds */
+  double duration;           /* seconds */
+  long long slot;            /* the schedule slot run for */
+  long long last_success;    /* Unix seconds of the last successful run; 0: never */
+  long long missed;          /* slots coalesced into this run */
+  long long bytes;           /* backup: bytes exported, -1 when unknown */
+  long long kept, deleted;   /* backup prune: snapshots kept / deleted */
+  long long current, desired; /* scale: counts */
+  long long drifted;         /* drift: drifted resources */
+  long long repaired;        /* drift: stacks repaired */
+  const char *error;         /* one line, or NULL */
+} drover_run_metrics;
+#define DROVER_RUN_METRICS_INIT {NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, -1, -1, -1, -1, -1, -1, -1, NULL}
+
+/* The Prometheus text exposition of m (HELP, TYPE and one sample per
+ * metric, labelled stack, policy and kind). Caller frees. */
+drover_code drover_metrics_format(char **out, const drover_run_metrics *m, drover_error *err);
+/* Writes it atomically (a temporary file in dir, fsync, rename) to
+ * dir/drover_<stack>_<policy>.prom, creating dir (0755) if missing, so
+ * node_exporter's textfile collector never reads half a file. */
+drover_code drover_metrics_write(const char *dir, const drover_run_metrics *m,
+                                 drover_error *err);
+
+typedef struct drover_webhook {
+  unsigned version;     /* DROVER_WEBHOOK_VERSION */
+  const char *url;      /* http(s)://...; may carry a token: never logged or sent */
+  double timeout;       /* seconds per attempt; 0: 10 */
+  unsigned retries;     /* on connection errors, 429 and 5xx; 0: 3 */
+  const char *ca_file;  /* verify the server against this; NULL: system store */
+} drover_webhook;
+#define DROVER_WEBHOOK_VERSION 1
+#define DROVER_WEBHOOK_INIT {DROVER_WEBHOOK_VERSION, NULL, 0, 0, NULL}
+
+/* The JSON body for a run (event "failure" or "drift"): stack, policy,
+ * kind, ok, slot, started_at, duration_seconds, the counts that apply and
+ * the error line with registered secrets and URL credentials and queries
+ * removed. Never the webhook URL, vars or provider settings. Caller
+ * frees. */
+drover_code drover_webhook_body(char **out, const char *event, const drover_run_metrics *m,
+                                drover_error *err);
+/* POSTs body (application/json) with retries and backoff; a non-2xx answer
+ * after them is DROVER_E_PROVIDER. Error texts never carry the URL. */
+drover_code drover_webhook_send(const drover_webhook *w, const char *body, drover_error *err);
+
+/* ------------------------------------------------------------------------
  * Scale policies (scale.c): scale.policy resources of an open stack
  * (doc/scale.md). A policy targets a counted resource of its stack and
  * asks for a count by schedule windows, an optional Slurm queue rule,

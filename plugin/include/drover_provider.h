@@ -432,6 +432,10 @@ void drover_logf(const drover_provider_env *env, drover_log_level level,
  * op; same contract as drover_provider.check. */
 drover_code drover_backup_policy_check(const json_t *properties, char *where,
                                        size_t where_size, drover_error *err);
+/* Checks the properties of a drift.policy (targets or selector,
+ * templates, schedule, timezone, auto_repair); as above. */
+drover_code drover_drift_policy_check(const json_t *properties, char *where,
+                                      size_t where_size, drover_error *err);
 /* Checks the properties of a scale.policy (target, timezone, schedule
  * windows, default, queue, min, max, cooldown); same contract as
  * drover_provider.check. The target's existence is checked by the engine. */

@@ -34,6 +34,9 @@ extern const drover_provider dv_provider_lxd;
 #ifdef DROVER_WITH_S3
 extern const drover_provider dv_provider_s3;
 #endif
+#ifdef DROVER_WITH_AWS
+extern const drover_provider dv_provider_aws;
+#endif
 
 static const drover_provider *const builtin[] = {
 #ifdef DROVER_WITH_LXD
@@ -41,6 +44,9 @@ static const drover_provider *const builtin[] = {
 #endif
 #ifdef DROVER_WITH_S3
   &dv_provider_s3,
+#endif
+#ifdef DROVER_WITH_AWS
+  &dv_provider_aws,
 #endif
   NULL
 };

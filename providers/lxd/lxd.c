@@ -19,7 +19,7 @@ static const char *const default_sockets[] = {
 
 static const drover_rtype *const lxd_types[] = {
   &lxd_instance_type, &lxd_profile_type, &lxd_volume_type, &lxd_policy_type,
-  &lxd_scale_type, NULL
+  &lxd_scale_type, &lxd_drift_type, NULL
 };
 
 static const lxd_type_ops *ops_for(const drover_rtype *type)
@@ -34,6 +34,8 @@ static const lxd_type_ops *ops_for(const drover_rtype *type)
     return &lxd_policy_ops;
   if(type == &lxd_scale_type)
     return &lxd_scale_ops;
+  if(type == &lxd_drift_type)
+    return &lxd_drift_ops;
   return NULL;
 }
 
@@ -364,6 +366,8 @@ static drover_code lxd_check(const drover_rtype *type, const json_t *props, char
     return drover_backup_policy_check(props, where, where_size, err);
   if(type == &lxd_scale_type)
     return drover_scale_policy_check(props, where, where_size, err);
+  if(type == &lxd_drift_type)
+    return drover_drift_policy_check(props, where, where_size, err);
   return DROVER_OK;
 }
 

@@ -246,7 +246,8 @@ LXD_HIDDEN extern const lxd_type_ops lxd_policy_ops;
 #define LXD_KIND_KEY "user.drover_kind"
 #define LXD_KIND_POLICY "backup.policy"
 #define LXD_KIND_SCALE "scale.policy"
-/* A record of either kind. */
+#define LXD_KIND_DRIFT "drift.policy"
+/* A record of any of these kinds. */
 LXD_HIDDEN int lxd_is_policy(const json_t *obj);
 
 /* Policy records of kind (LXD_KIND_*) as live objects (lxd_policy.c);
@@ -263,6 +264,9 @@ LXD_HIDDEN drover_code lxd_record_read(lxd_state *st, const char *kind, const ch
                                        drover_live **out, drover_error *err);
 LXD_HIDDEN extern const drover_rtype lxd_scale_type;
 LXD_HIDDEN extern const lxd_type_ops lxd_scale_ops;
+/* drift.policy (lxd_drift.c), recorded the same way. */
+LXD_HIDDEN extern const drover_rtype lxd_drift_type;
+LXD_HIDDEN extern const lxd_type_ops lxd_drift_ops;
 
 /* Run labels (drover_provider.label_set, lxd_label.c): config
  * "user.drover.<key>" ([a-z_], 1..32) other than the ownership labels.

@@ -22,7 +22,8 @@ int lxd_is_policy(const json_t *obj)
 {
   const char *k = json_string_value(json_object_get(json_object_get(obj, "config"),
                                                     LXD_KIND_KEY));
-  return k && (!strcmp(k, LXD_KIND_POLICY) || !strcmp(k, LXD_KIND_SCALE));
+  return k && (!strcmp(k, LXD_KIND_POLICY) || !strcmp(k, LXD_KIND_SCALE) ||
+               !strcmp(k, LXD_KIND_DRIFT));
 }
 
 /* *out owned by the caller. ctx unused (lxd_live_fn). */

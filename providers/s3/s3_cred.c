@@ -4,108 +4,39 @@
  * credentials reach no log, plan or error text (and are registered for
  * redaction in case a server echoes one back).
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/crypto.h>
 #include "s3.h"
-
-static void wipe_free(char *s)
-{
-  if(s) {
-    OPENSSL_cleanse(s, strlen(s));
-    free(s);
-  }
-}
+#include "aws_ini.h"
 
 void s3_cred_free(s3_cred *c)
 {
-  wipe_free(c->akid);
-  wipe_free(c->secret);
-  wipe_free(c->token);
+  aws_wipe_free(c->akid);
+  aws_wipe_free(c->secret);
+  aws_wipe_free(c->token);
   memset(c, 0, sizeof(*c));
 }
 
-static char *trim(char *s)
-{
-  char *e;
-
-  while(isspace((unsigned char)*s))
-    s++;
-  e = s + strlen(s);
-  while(e > s && isspace((unsigned char)e[-1]))
-    *--e = '\0';
-  return s;
-}
-
-/* Reads profile's keys from an INI file (AWS shared credentials or config
- * format). In a config file a profile is "[profile NAME]" (but "[default]").
- * Returns 1 when the file exists, 0 when it does not; sets *found when
- * the profile section exists. */
+/* Reads profile's keys from an INI file (aws_ini.c). Returns 1 when the
+ * file exists, 0 when it does not; sets *found when the profile section
+ * exists, *rc on allocation failure. */
 static int read_ini(s3_cred *c, const char *path, const char *profile, int config_style,
                     int *found, drover_code *rc, drover_error *err)
 {
-  FILE *f = fopen(path, "r");
-  char line[4096], want[300];
-  int in = 0;
+  int r = aws_ini_read(path, profile, config_style, &c->akid, &c->secret, &c->token, found);
 
-  *found = 0;
-  if(!f)
-    return 0;
-  if(config_style && strcmp(profile, "default"))
-    snprintf(want, sizeof(want), "profile %s", profile);
-  else
-    snprintf(want, sizeof(want), "%s", profile);
-  while(fgets(line, sizeof(line), f)) {
-    char *l = trim(line), *eq, **dst = NULL;
-    if(!*l || *l == '#' || *l == ';')
-      continue;
-    if(*l == '[') {
-      char *end = strchr(l, ']');
-      if(end)
-        *end = '\0';
-      in = !strcmp(trim(l + 1), want);
-      *found |= in;
-      continue;
-    }
-    if(!in || !(eq = strchr(l, '=')))
-      continue;
-    *eq = '\0';
-    l = trim(l);
-    if(!strcmp(l, "aws_access_key_id"))
-      dst = &c->akid;
-    else if(!strcmp(l, "aws_secret_access_key"))
-      dst = &c->secret;
-    else if(!strcmp(l, "aws_session_token"))
-      dst = &c->token;
-    if(dst) {
-      wipe_free(*dst);
-      *dst = strdup(trim(eq + 1));
-      if(!*dst)
-        *rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-    }
+  if(r < 0) {
+    *rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+    return 1;
   }
-  OPENSSL_cleanse(line, sizeof(line));
-  fclose(f);
-  return 1;
+  return r;
 }
 
 static const char *env(const char *name)
 {
   const char *v = getenv(name);
   return v && *v ? v : NULL;
-}
-
-/* "~/.aws/<name>", or NULL without HOME. Caller frees. */
-static char *home_file(const char *name)
-{
-  const char *home = env("HOME");
-  char *p = NULL;
-
-  if(home && asprintf(&p, "%s/.aws/%s", home, name) < 0)
-    p = NULL;
-  return p;
 }
 
 drover_code s3_cred_load(s3_cred *c, const json_t *config, drover_error *err)
@@ -156,9 +87,8 @@ drover_code s3_cred_load(s3_cred *c, const json_t *config, drover_error *err)
     snprintf(c->source, sizeof(c->source), "environment");
     goto done;
   }
-  shared = env("AWS_SHARED_CREDENTIALS_FILE") ? strdup(env("AWS_SHARED_CREDENTIALS_FILE"))
-                                             : home_file("credentials");
-  cfg = env("AWS_CONFIG_FILE") ? strdup(env("AWS_CONFIG_FILE")) : home_file("config");
+  shared = aws_ini_path(1);
+  cfg = aws_ini_path(0);
   if(shared && read_ini(c, shared, profile, 0, &found, &rc, err) && !rc && c->akid &&
      c->secret) {
     snprintf(c->source, sizeof(c->source), "%.100s, profile %.40s", shared, profile);

@@ -216,5 +216,5 @@ preflight() {
   force_cleanup
 }
 
-# jqt FILTER FILE...: jq -e without output (a check that parses and tests).
-jqt() { jq -e "$@" >/dev/null 2>&1; }
+# jqt: tests/live/jq.sh
+. "$HERE/jq.sh"

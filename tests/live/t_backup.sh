@@ -61,8 +61,8 @@ check "LXD has exactly that snapshot" test "$(policy_snaps)" = "$SNAP1"
 KEY=$(echo "$SNAP1" | cut -d- -f2)
 check "the snapshot carries the policy label (stack, policy)" \
   sh -c "api() { curl -sS --unix-socket '$SOCK' \"http://lxd\$1\"; }; api /1.0/instances/$DB/snapshots/$SNAP1 |
-    jq -e --arg k 'user.drover.backup.$KEY' --arg s '$STACK' \
-    '.metadata.config[\$k] | fromjson | .stack == \$s and .policy == \"hourly\"' >/dev/null"
+    jq --arg k 'user.drover.backup.$KEY' --arg s '$STACK' \
+    '.metadata.config[\$k] | fromjson | .stack == \$s and .policy == \"hourly\"' | grep -qx true"
 check "the pre hook ran in the instance" inx test -e /data/pre-ran
 check "the post hook ran in the instance" inx test -e /data/post-ran
 

@@ -16,12 +16,6 @@ UP=2026-03-27T18:55:00Z    # Friday 19:55 CET: in the weekday window
 HELD=2026-03-27T19:01:00Z  # 20:01: window closed, cooldown until 20:05
 DOWN=2026-03-27T19:06:00Z  # 20:06: cooldown over
 
-# jqf FILTER [ARGS...] FILE: jq -e on a non-empty FILE (jq -e on an empty
-# file exits 0, which would pass a check on missing output).
-jqf() {
-  eval "_f=\${$#}"
-  [ -s "$_f" ] && jq -e "$@" >/dev/null 2>&1
-}
 web_count() { labelled_instances | grep -c '^web\['; }
 # The decision label on the policy's record (an LXD profile).
 decision() {
@@ -44,18 +38,18 @@ RUN_ENV="DROVER_NOW=$UP"
 run plan $S "$T" --json
 RUN_ENV=
 check "plan --json carries the ask" \
-  jqf '.scale[0].policy == "hours" and .scale[0].desired == 3 and .scale[0].current == 1' "$TMP/out"
+  jqt '.scale[0].policy == "hours" and .scale[0].desired == 3 and .scale[0].current == 1' "$TMP/out"
 
 run scale run $S "$T" hours --dry-run --json --now $UP
 expect_rc "scale run --dry-run" 0
 check "dry run decides 3 and applies nothing" \
-  jqf '.desired == 3 and .applied == false and .dry_run == true' "$TMP/out"
+  jqt '.desired == 3 and .applied == false and .dry_run == true' "$TMP/out"
 check "still one web container after the dry run" test "$(web_count)" = 1
 
 run scale run $S "$T" hours --json --now $UP
 expect_rc "scale run at Friday 19:55" 0
 check "report: 1 -> 3 by weekday-day, applied, cooldown to 20:05" \
-  jqf '.policy == "hours" and .stack == $s and .target == "web" and .current == 1
+  jqt '.policy == "hours" and .stack == $s and .target == "web" and .current == 1
        and .desired == 3 and .applied == true and .rule == "weekday-day" and .ok == true
        and .error == null and .decided_at == "2026-03-27T18:55:00Z"
        and .cooldown_until == "2026-03-27T19:05:00Z" and (.reason | test("window weekday-day"))' \
@@ -64,7 +58,7 @@ check "three web containers in LXD" test "$(web_count)" = 3
 run plan $S "$T" --detailed-exitcode
 expect_rc "a plain plan keeps the policy's count (no changes)" 0
 check "the decision is a label on the policy's LXD record" \
-  jqf '.desired == 3 and .applied == true and .count == 3 and .changed_at == 1774637700' \
+  jqt '.desired == 3 and .applied == true and .count == 3 and .changed_at == 1774637700' \
   "$(decision >"$TMP/label"; echo "$TMP/label")"
 
 # An update of the policy from the template keeps its recorded decision,
@@ -74,12 +68,12 @@ run apply --stack $STACK --var replicas=1 --var day_count=3 --var night_count=1 
 expect_rc "apply with the policy's cooldown changed" 0
 check "still three web containers after the plain apply" test "$(web_count)" = 3
 check "the decision label survived the policy's update" \
-  jqf '.desired == 3 and .count == 3' "$(decision >"$TMP/label"; echo "$TMP/label")"
+  jqt '.desired == 3 and .count == 3' "$(decision >"$TMP/label"; echo "$TMP/label")"
 
 run scale run $S "$T" hours --json --now $HELD
 expect_rc "scale run at 20:01, inside the cooldown" 0
 check "report: desired 1 held by the cooldown, nothing applied" \
-  jqf '.desired == 1 and .current == 3 and .held == true and .applied == false
+  jqt '.desired == 1 and .current == 3 and .held == true and .applied == false
        and .rule == "default" and .cooldown_until == "2026-03-27T19:05:00Z"' "$TMP/out"
 check "still three web containers" test "$(web_count)" = 3
 

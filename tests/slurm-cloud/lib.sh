@@ -8,6 +8,7 @@
 set -u
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
+. "$TOP/tests/live/jq.sh"
 DROVER=${DROVER:-$TOP/drover}
 CW=/var/lib/drover-cloud-test           # programs, config, log
 CONF=$CW/slurm.json

@@ -8,6 +8,7 @@
 set -u
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
+. "$TOP/tests/live/jq.sh"
 SLURM_TESTS=$TOP/tests/slurm
 DROVER_SO=${DROVER_SO:-$TOP/.libs/drover.so}
 DROVER_BIN=${DROVER_BIN:-$TOP/drover}

@@ -63,7 +63,7 @@ done
 check "five held jobs are pending" test "$(pending)" -ge $((base + 5))
 check "scale run with the held jobs" run_scale
 check "the queue rule decided ($P pending)" \
-  jq -e >/dev/null --argjson w "$(want)" '.rule == "queue" and .desired == $w and .queue.count == ((.queue.pending + 1) / 2 | floor)
+  jqt --argjson w "$(want)" '.rule == "queue" and .desired == $w and .queue.count == ((.queue.pending + 1) / 2 | floor)
     and .applied == true and .ok == true' "$TMPD/r.json"
 check "$(want) workers in LXD" test "$(workers)" = "$(want)"
 d plan "$T" >"$TMPD/plan.out" 2>&1 || fail "plan"
@@ -74,6 +74,6 @@ i=0; while [ "$(squeue -h --name "$JOB" | wc -l)" -gt 0 ] && [ $i -lt 100 ]; do 
 check "the held jobs are gone" test "$(squeue -h --name "$JOB" | wc -l)" = 0
 check "scale run after scancel" run_scale
 check "back to the schedule's count ($P pending)" \
-  jq -e >/dev/null --argjson w "$(want)" '.desired == $w and .ok == true' "$TMPD/r.json"
+  jqt --argjson w "$(want)" '.desired == $w and .ok == true' "$TMPD/r.json"
 check "$(want) workers in LXD after scancel" test "$(workers)" = "$(want)"
 pass "held jobs in debug drove the worker count up and back down"

@@ -1,0 +1,254 @@
+/*
+ * ec2.h - internals of the AWS provider (EC2 Query API). Only
+ * providers/aws/ includes this; the engine sees nothing but the table
+ * dv_provider_aws (or, as a module, drover_provider_entry).
+ *
+ * Names shared between the provider's files carry the ec2_ prefix and
+ * hidden visibility; everything else is static to its file.
+ */
+#ifndef DROVER_EC2_INTERNAL_H
+#define DROVER_EC2_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <jansson.h>
+#include <libxml/tree.h>
+#include "drover_provider.h"
+#include "aws_xml.h"
+
+#if defined(__GNUC__)
+#define EC2_HIDDEN __attribute__((visibility("hidden")))
+#define EC2_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define EC2_HIDDEN
+#define EC2_PRINTF(a, b)
+#endif
+
+/* The Query API version every request names. */
+#define EC2_API_VERSION "2016-11-15"
+/* Ownership labels are tags "drover:<label>"; the display name drover
+ * chose is "drover:name" (and "Name" unless the template sets one). */
+#define EC2_TAG_PREFIX "drover:"
+#define EC2_TAG_NAME "drover:name"
+/* Root volumes carry the stack tag and this one, so one DescribeVolumes
+ * per refresh finds every instance's root volume size. */
+#define EC2_TAG_ROOT "drover:root"
+
+typedef struct ec2_cred {
+  char *akid;
+  char *secret;
+  char *token;                 /* NULL when none */
+  double expires;              /* drover_now() seconds; 0: does not expire */
+  char source[160];            /* where they came from (never a value) */
+} ec2_cred;
+
+/* Provider state: the engine allocates sizeof(ec2_state) zeroed bytes. */
+typedef struct ec2_state {
+  drover_provider_env env;     /* copy; strings borrowed from the engine */
+  char *region;
+  char *endpoint;              /* "https://ec2.us-east-1.amazonaws.com" */
+  char *ca_file;
+  char *profile;               /* settings "profile", or NULL */
+  char *credentials_file;      /* settings "credentials_file", or NULL */
+  char *imds_endpoint;         /* "http://169.254.169.254" */
+  int imds_disabled;
+  double poll_interval;        /* seconds between describe calls while waiting */
+  unsigned page_size;          /* MaxResults of describe calls */
+  double timeout;
+  /* The transport retries throttling sent as 503 and 429; a
+   * RequestLimitExceeded sent as a 400 is retried by ec2_call, with the
+   * same limits and backoff, counted here. */
+  unsigned max_retries, retry_budget;
+  double retry_base;
+  atomic_uint retries_used;
+  drover_http *http;           /* the EC2 endpoint */
+  drover_http *imds;           /* the metadata service, made when first needed */
+  pthread_mutex_t lock;        /* guards cred, imds and the IMDS token */
+  int lock_ready;
+  ec2_cred cred;
+  int cred_imds;               /* cred came from the instance role */
+  char *imds_token;
+  double imds_token_expires;
+} ec2_state;
+
+/* --------------------------------------------------------------------------
+ * Credentials (ec2_cred.c)
+ */
+
+/* Loads credentials in the order users expect: the environment
+ * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN); the shared
+ * credentials file, then the config file, with the profile (settings
+ * "profile", AWS_PROFILE or "default"; settings "credentials_file" names
+ * the only file to read); the instance role through IMDSv2. Registers
+ * the secret and token for redaction. Errors name places, never values. */
+EC2_HIDDEN drover_code ec2_cred_load(ec2_state *st, drover_error *err);
+
+/* Copies the current credentials into *out (free with ec2_cred_free),
+ * first refreshing role credentials that expire within five minutes.
+ * Thread safe. */
+EC2_HIDDEN drover_code ec2_cred_get(ec2_state *st, ec2_cred *out, drover_error *err);
+EC2_HIDDEN void ec2_cred_free(ec2_cred *c);
+
+/* --------------------------------------------------------------------------
+ * Query requests (ec2_form.c: pure, unit-tested)
+ */
+
+/* A form-encoded Query body, "Action=X&Version=2016-11-15&K=V...". An
+ * allocation failure is remembered and reported by ec2_form_done(). */
+typedef struct ec2_form {
+  char *buf;
+  size_t len, cap;
+  int oom;
+  const char *action;          /* borrowed */
+  /* For calls without an idempotency token (CreateSnapshot): called before
+   * each retry; DROVER_E_CONFLICT means the first try took effect after
+   * all (its answer was lost), so the call stops with that code. */
+  drover_code (*before_retry)(void *ud, drover_error *err);
+  void *retry_ud;
+} ec2_form;
+
+EC2_HIDDEN void ec2_form_init(ec2_form *f, const char *action);
+/* Appends key=value, both percent-encoded as SigV4 wants. */
+EC2_HIDDEN void ec2_form_add(ec2_form *f, const char *key, const char *value);
+/* Appends a key built from keyfmt ("Tag.%u.Key") with value. */
+EC2_HIDDEN void ec2_form_addf(ec2_form *f, const char *value, const char *keyfmt, ...)
+  EC2_PRINTF(3, 4);
+/* 0 when the form is complete, -1 after an allocation failure. */
+EC2_HIDDEN int ec2_form_done(const ec2_form *f);
+EC2_HIDDEN void ec2_form_free(ec2_form *f);
+
+/* Adds "<prefix>Tag.N.Key/Value" for the ownership labels of req and
+ * then the user's tags (object of strings, may be NULL), starting at
+ * *n (advanced). With display_name, also drover:name and, unless tags
+ * hold one, Name. */
+EC2_HIDDEN void ec2_form_tags(ec2_form *f, const char *prefix, unsigned *n,
+                              const drover_res_req *req, const json_t *tags,
+                              int display_name);
+
+/* Adds Filter.<n> on the stack tag (stack NULL: any drover stack). */
+EC2_HIDDEN void ec2_form_stack_filter(ec2_form *f, unsigned n, const char *stack);
+
+/* The RunInstances request for req (properties of aws.instance):
+ * one instance, ClientToken from req->idempotency_token, tags on the
+ * instance and its volumes through TagSpecifications, user data in
+ * base64. root_device: the image's root device name, needed only when
+ * root_volume_size is set. */
+EC2_HIDDEN void ec2_form_run(ec2_form *f, const drover_res_req *req, const char *root_device);
+
+/* --------------------------------------------------------------------------
+ * Answers (ec2_parse.c: pure, unit-tested)
+ */
+
+/* Appends the instances of a DescribeInstances (or RunInstances) answer
+ * to out, skipping terminated and shutting-down ones unless keep_gone,
+ * and sets *next
+ * (caller frees) to its nextToken, NULL on the last page. Each live
+ * object has name = instance ID, the labels from its tags, properties in
+ * the template's shape (image, instance_type, subnet, security_groups,
+ * key_name, tags, state) and attributes (id, status, private_ip,
+ * public_ip, availability_zone, root_device). */
+EC2_HIDDEN drover_code ec2_parse_instances(xmlDoc *doc, int keep_gone, drover_live_list *out,
+                                           char **next, drover_error *err);
+
+/* The root volume sizes of a DescribeVolumes answer: for every volume
+ * attached to an instance, sets sizes[instance ID + "\n" + device] to its
+ * size in GiB. *next as above. */
+EC2_HIDDEN drover_code ec2_parse_volume_sizes(xmlDoc *doc, json_t *sizes, char **next,
+                                              drover_error *err);
+
+/* Appends the volumes of a DescribeVolumes (or CreateVolume) answer to
+ * out, leaving out aws.instance's root volumes (tag drover:root) and
+ * volumes being deleted. Properties: size, type, zone, instance, device,
+ * tags; attributes id, name, status, attachment. *next as above. */
+EC2_HIDDEN drover_code ec2_parse_volumes(xmlDoc *doc, drover_live_list *out, char **next,
+                                         drover_error *err);
+
+/* Appends the snapshots of a DescribeSnapshots answer to out.
+ * Properties: volume, description, tags; attributes id, name, status,
+ * created (Unix seconds) and all_tags (every tag, drover's included). */
+EC2_HIDDEN drover_code ec2_parse_snapshots(xmlDoc *doc, drover_live_list *out, char **next,
+                                           drover_error *err);
+
+/* --------------------------------------------------------------------------
+ * Calls (ec2_api.c)
+ */
+
+/* Records "aws: <address>: <text>" (or "aws: <text>") located at "aws".
+ * Returns code. */
+EC2_HIDDEN drover_code ec2_fail(drover_error *err, drover_code code, const char *address,
+                                const char *fmt, ...) EC2_PRINTF(4, 5);
+
+/* The drover_code for an EC2 error code and HTTP status: "*.NotFound"
+ * and "*.Malformed" IDs NOT_FOUND, throttling and 5xx TRANSIENT, the
+ * rest PROVIDER (surfaced at once, with the AWS code and message). */
+EC2_HIDDEN drover_code ec2_error_class(long status, const aws_error *e);
+
+/* Sends f signed with SigV4 (service ec2). Throttling (RequestLimitExceeded,
+ * as 503 or 400), 5xx and connection errors are retried with backoff and
+ * full jitter within max_retries and the retry budget. On success
+ * *doc is the parsed answer (caller frees with xmlFreeDoc). On an error
+ * answer err reads "aws: <address>: <Action>: HTTP <s> <Code>: <Message>
+ * (request id <id>)", and code (when not NULL, 64 bytes) gets the AWS code. */
+EC2_HIDDEN drover_code ec2_call(ec2_state *st, const ec2_form *f, const char *address,
+                                xmlDoc **doc, char *code, drover_error *err);
+
+/* ec2_call, the answer dropped, and f freed. */
+EC2_HIDDEN drover_code ec2_do(ec2_state *st, ec2_form *f, const char *address, char *code,
+                              drover_error *err);
+
+/* Sends base, then base + NextToken while answers carry one; fn reads
+ * each page and sets *next (owned; NULL on the last page). */
+typedef drover_code (*ec2_page_fn)(xmlDoc *doc, void *ud, char **next, drover_error *err);
+EC2_HIDDEN drover_code ec2_each_page(ec2_state *st, const ec2_form *base, const char *address,
+                                     ec2_page_fn fn, void *ud, drover_error *err);
+
+/* Rewrites drover's labels and the user's tags (req's "tags") on id, and
+ * removes the user tags of had (the live "tags") no longer wanted. With
+ * display_name, also drover:name and Name. */
+EC2_HIDDEN drover_code ec2_retag(ec2_state *st, const char *id, const drover_res_req *req,
+                                 const json_t *had, int display_name, drover_error *err);
+
+/* Whether req->changed names prop. */
+EC2_HIDDEN int ec2_changed(const drover_res_req *req, const char *prop);
+
+/* deadline when set (> 0), else now + fallback seconds. */
+EC2_HIDDEN double ec2_deadline(double deadline, double fallback);
+
+/* Moves list's first item to *out (owned by the caller) and clears the
+ * list; with rc OK and an empty list, NOT_FOUND "<what> <id> not found".
+ * Returns the resulting code. */
+EC2_HIDDEN drover_code ec2_take_first(drover_code rc, drover_live_list *list, const char *what,
+                                      const char *id, const char *address, drover_live **out,
+                                      drover_error *err);
+
+/* A copy of s (caller frees), NULL for NULL; *oom set on failure. */
+EC2_HIDDEN char *ec2_dup(const char *s, int *oom);
+
+/* Sleeps poll_interval, or until deadline if sooner; 1 when the deadline
+ * has passed. */
+EC2_HIDDEN int ec2_pause(const ec2_state *st, double deadline);
+
+/* --------------------------------------------------------------------------
+ * Types
+ */
+
+typedef struct ec2_type_ops {
+  drover_code (*list)(ec2_state *st, const char *stack, drover_live_list *out,
+                      drover_error *err);
+  drover_code (*create)(ec2_state *st, const drover_res_req *req, drover_live **out,
+                        drover_error *err);
+  drover_code (*update)(ec2_state *st, const drover_res_req *req, const drover_live *cur,
+                        drover_live **out, drover_error *err);
+  drover_code (*del)(ec2_state *st, const drover_live *cur, double deadline,
+                     drover_error *err);
+  drover_code (*read)(ec2_state *st, const char *id, drover_live **out, drover_error *err);
+} ec2_type_ops;
+
+EC2_HIDDEN extern const drover_rtype ec2_instance_type;
+EC2_HIDDEN extern const ec2_type_ops ec2_instance_ops;
+EC2_HIDDEN extern const drover_rtype ec2_volume_type;
+EC2_HIDDEN extern const ec2_type_ops ec2_volume_ops;
+EC2_HIDDEN extern const drover_rtype ec2_snapshot_type;
+EC2_HIDDEN extern const ec2_type_ops ec2_snapshot_ops;
+
+#endif

@@ -1,0 +1,58 @@
+/* ec2_fail.c - the provider's error texts ("aws: <address>: ..."), the
+ * classes of EC2 error codes, and the copy helper every file uses. Their own file so the unit tests link the
+ * pure parts without the transport, and no two files call each other. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ec2.h"
+
+drover_code ec2_fail(drover_error *err, drover_code code, const char *address,
+                     const char *fmt, ...)
+{
+  char msg[768];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  if(address)
+    drover_error_set(err, code, "aws: %s: %s", address, msg);
+  else
+    drover_error_set(err, code, "aws: %s", msg);
+  drover_error_locate(err, "aws", address);
+  return code;
+}
+
+char *ec2_dup(const char *s, int *oom)
+{
+  char *d;
+
+  if(!s)
+    return NULL;
+  d = strdup(s);
+  if(!d)
+    *oom = 1;
+  return d;
+}
+
+static int ends_with(const char *s, const char *tail)
+{
+  size_t n = strlen(s), m = strlen(tail);
+  return n >= m && !strcmp(s + n - m, tail);
+}
+
+drover_code ec2_error_class(long status, const aws_error *e)
+{
+  const char *c = e ? e->code : "";
+
+  if(ends_with(c, ".NotFound") || ends_with(c, ".Malformed"))
+    return DROVER_E_NOT_FOUND;
+  /* InsufficientInstanceCapacity is a 500 in AWS's table, but no retry of
+   * ours brings capacity back: the caller (an elastic-node program)
+   * must see it at once. */
+  if(!strcmp(c, "InsufficientInstanceCapacity") || !strcmp(c, "InstanceLimitExceeded"))
+    return DROVER_E_PROVIDER;
+  return aws_error_class(status, e);
+}
+
