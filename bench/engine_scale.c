@@ -217,7 +217,7 @@ static drover_code b_del(void *state, const drover_rtype *type, const drover_liv
 static const drover_provider bench_provider = {
   DROVER_PROVIDER_VERSION, "bench", 0, 1, bench_types,
   b_init, NULL, b_list, b_create, b_update, b_del, NULL, NULL,
-  NULL, NULL, NULL, NULL, NULL, NULL, NULL, sizeof(drover_provider), NULL};
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL, sizeof(drover_provider), NULL, NULL, NULL};
 
 /* Puts every instance of the stack into the cloud as drover would have
  * created it, so the first plan finds nothing to do. */

@@ -538,6 +538,42 @@ START_TEST(verify_drill)
 }
 END_TEST
 
+/* Targets given as references: the graph gets the edge from the policy
+ * to what it backs up (created before it, deleted after it), and the
+ * cloud names they evaluate to are the targets. */
+START_TEST(targets_as_references)
+{
+  static const char text[] =
+    "{\"stack\": \"bk\", \"resources\": {"
+    " \"db\": {\"type\": \"backup.instance\", \"count\": 2},"
+    " \"nightly\": {\"type\": \"backup.policy\", \"properties\": {"
+    "   \"targets\": [\"${resources.db[1].name}\"], \"schedule\": \"@hourly\","
+    "   \"retention\": {\"keep_last\": 2}}}}}";
+  drover_options opts = DROVER_OPTIONS_INIT;
+  size_t pb, db, i;
+  int edge = 0;
+  json_t *r;
+
+  drover_stack_free(st);
+  drover_template_free(tpl);
+  ck_assert_int_eq(drover_template_load_buffer(&tpl, text, strlen(text), "bk.json", &err), 0);
+  ck_assert_msg(drover_stack_open(&st, tpl, NULL, &opts, &err) == 0, "%s", err.text);
+  pb = dv_block_find(tpl, "nightly");
+  db = dv_block_find(tpl, "db");
+  for(i = 0; i < st->block_ndeps[pb]; i++)
+    edge |= st->block_deps[pb][i] == db;
+  ck_assert_msg(edge, "no graph edge from the policy to its target");
+  r = run_at(utc(2026, 3, 28, 10, 20), DROVER_OK);
+  ck_assert_uint_eq(json_array_size(json_object_get(r, "targets")), 1);
+  ck_assert_str_eq(json_string_value(json_object_get(
+                       json_array_get(json_object_get(r, "targets"), 0), "instance")),
+                   "bk-db-1");
+  ck_assert_uint_eq(count_named("bk-db-0", NULL), 0);
+  ck_assert_uint_eq(count_named("bk-db-1", NULL), 1);
+  json_decref(r);
+}
+END_TEST
+
 START_TEST(unknown_policy)
 {
   drover_backup_opts o = DROVER_BACKUP_OPTS_INIT;
@@ -601,6 +637,7 @@ static Suite *suite(void)
   tcase_add_test(tc, list_every_policy);
   tcase_add_test(tc, selector_across_stacks);
   tcase_add_test(tc, verify_drill);
+  tcase_add_test(tc, targets_as_references);
   tcase_add_test(tc, unknown_policy);
   tcase_add_test(tc, names_and_parsing);
   suite_add_tcase(s, tc);

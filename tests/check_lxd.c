@@ -358,6 +358,75 @@ static drover_code create_with(const char *post_body, const char *wait_body,
 #define OP_OK "{\"type\":\"sync\",\"metadata\":{\"status_code\":200,\"status\":\"Success\"}}"
 #define ASYNC "{\"type\":\"async\",\"operation\":\"/1.0/operations/abc\",\"metadata\":{}}"
 
+/* backup_import against a stub: what the probe for the name answers and
+ * what the import POST answers. *posts: how often the POST was hit. */
+static drover_code import_with(int probe_status, const char *probe_body, int post_status,
+                               const char *post_body, int *posts, int *puts,
+                               drover_error *err)
+{
+  char path[] = "/tmp/check_lxd-import-XXXXXX";
+  int fd = mkstemp(path);
+  stub s;
+  prov p;
+  drover_code rc;
+  size_t i;
+
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, "tarball", 7), 7);
+  close(fd);
+  stub_init(&s);
+  stub_route(&s, "GET /1.0/instances/x9-new", probe_status, probe_body, -1);
+  stub_route(&s, "POST /1.0/instances?", post_status, post_body, -1);
+  /* Counted: the stub counts hits of a route that answers "first" times. */
+  s.routes[s.nroutes - 1].first = 1000;
+  s.routes[s.nroutes - 1].later = post_body;
+  stub_route(&s, "GET /1.0/operations/", 200, OP_OK, -1);
+  stub_start(&s);
+  prov_open(&p, &s);
+  drover_error_clear(err);
+  rc = p.vt->backup_import(p.state, path, "x9-new", NULL, 0, drover_now() + 30, err);
+  prov_close(&p);
+  stub_stop(&s);
+  *posts = 0;
+  for(i = 0; i < s.nroutes; i++)
+    if(!strcmp(s.routes[i].prefix, "POST /1.0/instances?"))
+      *posts = s.routes[i].hits;
+  *puts = atomic_load(&s.puts);
+  unlink(path);
+  return rc;
+}
+
+#define NOT_FOUND "{\"type\":\"error\",\"error\":\"Instance not found\",\"error_code\":404}"
+
+START_TEST(backup_import_checks)
+{
+  drover_error err;
+  int posts, puts;
+
+  /* An existing name is refused before any byte of the archive is sent. */
+  ck_assert_int_eq(import_with(200, "{\"type\":\"sync\",\"metadata\":{\"name\":\"x9-new\"}}",
+                               202, ASYNC, &posts, &puts, &err),
+                   DROVER_E_CONFLICT);
+  ck_assert_ptr_nonnull(strstr(err.text, "already exists"));
+  ck_assert_int_eq(posts, 0);
+  /* LXD refusing the archive: its own words, and nothing started. */
+  ck_assert_int_eq(import_with(404, NOT_FOUND, 400,
+                               "{\"type\":\"error\",\"error\":\"Invalid backup file\","
+                               "\"error_code\":400}", &posts, &puts, &err),
+                   DROVER_E_PROVIDER);
+  ck_assert_ptr_nonnull(strstr(err.text, "Invalid backup file"));
+  ck_assert_int_eq(posts, 1);
+  ck_assert_int_eq(puts, 0);
+  /* A 2xx that is not an operation is not an import. */
+  ck_assert_int_ne(import_with(404, NOT_FOUND, 200, "{\"type\":\"sync\",\"metadata\":{}}",
+                               &posts, &puts, &err), DROVER_OK);
+  /* Control: accepted and waited for. */
+  ck_assert_msg(import_with(404, NOT_FOUND, 202, ASYNC, &posts, &puts, &err) == DROVER_OK,
+                "%s", err.text);
+  ck_assert_int_eq(posts, 1);
+}
+END_TEST
+
 START_TEST(create_checks_replies)
 {
   drover_error err;
@@ -567,6 +636,7 @@ static Suite *lxd_suite(void)
   tcase_add_test(tc, records_by_kind_with_run_labels);
   tcase_add_test(tc, stop_already_done_counts);
   tcase_add_test(tc, stop_failed_is_error);
+  tcase_add_test(tc, backup_import_checks);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -685,7 +685,8 @@ const drover_provider fake_provider = {
   NULL, /* version 2: no settings schema, */
   NULL, NULL, NULL, NULL, NULL, NULL, NULL, /* check, snapshots, exec or clone */
   sizeof(drover_provider),
-  NULL /* version 4: no run labels */
+  NULL, /* version 4: no run labels */
+  NULL, NULL /* version 5: no backup export or import */
 };
 
 /* ------------------------------------------------------------------------

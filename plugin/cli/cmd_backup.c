@@ -23,10 +23,16 @@ static const char backup_usage[] =
   "list   lists the policy's snapshots (without POLICY: every policy's).\n"
   "verify a DR drill: copies each target's newest snapshot into a scratch\n"
   "       instance, runs the policy's hooks.check command in it, deletes it.\n"
+  "       A policy with an export drills the newest export instead: download,\n"
+  "       checksum, import (--project P / --remote FILE: elsewhere), check.\n"
+  "\n"
+  "With an export (\"export\": \"s3://bucket/prefix\"), run also exports each\n"
+  "snapshot to S3 with its SHA-256; list and prune cover the exports too.\n"
   "\n"
   "Options:\n"
   "  -t, --template FILE, --var, --var-file, --stack, --provider-config\n"
   "      --dry-run               prune: report only\n"
+  "      --project P, --remote FILE  verify: where the scratch instance goes\n"
   "      --now TIME              the time to act at (Unix seconds or\n"
   "                              YYYY-MM-DDTHH:MM:SSZ; default: now)\n"
   "      --lock-timeout SECONDS  wait for the stack lock\n"
@@ -38,15 +44,30 @@ static const char backup_usage[] =
 
 static const char restore_usage[] =
   "Usage: drover restore [options] [-t] TEMPLATE INSTANCE --snapshot NAME [--force]\n"
+  "       drover restore [options] [-t] TEMPLATE INSTANCE --from-export POLICY\n"
+  "                      [--snapshot NAME] [--name NEW] [--project P] [--remote FILE]\n"
+  "                      [--force]\n"
   "\n"
   "Restores the instance resource INSTANCE (an address such as db or web[0])\n"
   "in place from snapshot NAME (see drover backup list). A running instance\n"
   "is refused unless --force is given.\n"
   "\n"
+  "With --from-export, creates the instance from POLICY's export (the newest,\n"
+  "or the one of slot snapshot NAME), after checking its SHA-256: a corrupt\n"
+  "export is refused and nothing is created. INSTANCE is the exported\n"
+  "instance's address or name. Under its own name in the stack's project it\n"
+  "becomes the stack's resource again; with --name, --project or --remote it\n"
+  "is a copy no stack owns. An existing instance is replaced only with --force.\n"
+  "\n"
   "Options:\n"
   "  -t, --template FILE, --var, --var-file, --stack, --provider-config\n"
-  "      --snapshot NAME         the snapshot to restore\n"
-  "      --force                 restore over a running instance\n"
+  "      --snapshot NAME         the snapshot (or export slot) to restore\n"
+  "      --from-export POLICY    restore from the policy's export in S3\n"
+  "      --name NEW              the restored instance's name\n"
+  "      --project P             the LXD project to restore into\n"
+  "      --remote FILE           another LXD server: a JSON object of\n"
+  "                              providers.lxd settings (url, client_cert, ...)\n"
+  "      --force                 restore over a running (or existing) instance\n"
   "      --lock-timeout SECONDS  wait for the stack lock\n"
   "      --json                  the result as JSON\n"
   "\n"
@@ -56,8 +77,15 @@ static const char restore_usage[] =
  * parser sees it. */
 struct own {
   int dry_run, force;
-  const char *snapshot, *now;
+  const char *snapshot, *now, *from_export, *name, *project, *remote;
 };
+
+/* "--opt" or "--opt=VALUE" matches opt. */
+static int is_opt(const char *a, const char *opt)
+{
+  size_t n = strlen(opt);
+  return !strncmp(a, opt, n) && (!a[n] || a[n] == '=');
+}
 
 /* Takes our options out of argv (in place); returns the new argc, or -1
  * after printing a usage error. */
@@ -68,8 +96,12 @@ static int take_own(int argc, char **argv, struct own *o)
   memset(o, 0, sizeof(*o));
   for(i = 0; i < argc; i++) {
     const char *a = argv[i];
-    const char **slot = !strcmp(a, "--snapshot") || !strncmp(a, "--snapshot=", 11) ? &o->snapshot
-                        : !strcmp(a, "--now") || !strncmp(a, "--now=", 6) ? &o->now : NULL;
+    const char **slot = is_opt(a, "--snapshot") ? &o->snapshot
+                        : is_opt(a, "--now") ? &o->now
+                        : is_opt(a, "--from-export") ? &o->from_export
+                        : is_opt(a, "--name") ? &o->name
+                        : is_opt(a, "--project") ? &o->project
+                        : is_opt(a, "--remote") ? &o->remote : NULL;
     if(i > 0 && !strcmp(a, "--dry-run"))
       o->dry_run = 1;
     else if(i > 0 && !strcmp(a, "--force"))
@@ -140,24 +172,52 @@ static void print_report(const char *verb, const char *text, const struct cli *c
     static const char *const heads[] = {"ADDRESS", "INSTANCE", "RESULT"};
     printf("Policy %s, slot %s, snapshot %s\n", field(r, "policy"), field(r, "slot"),
            field(r, "snapshot"));
+    json_t *t;
+    size_t i;
     table(r, "targets", cols, heads, 3, cli);
+    json_array_foreach(json_object_get(r, "targets"), i, t) {
+      json_t *x = json_object_get(t, "export");
+      if(x)
+        printf("export of %s: %s %s%s%s\n", field(t, "instance"), field(x, "result"),
+               field(x, "object"), json_object_get(x, "error") ? ": " : "",
+               json_object_get(x, "error") ? field(x, "error") : "");
+    }
   }
   else if(!strcmp(verb, "prune")) {
     static const char *const cols[] = {"instance", "snapshot", "slot", "action", "kept_by"};
     static const char *const heads[] = {"INSTANCE", "SNAPSHOT", "SLOT", "ACTION", "KEPT BY"};
+    static const char *const xheads[] = {"INSTANCE", "EXPORT", "SLOT", "ACTION", "KEPT BY"};
     table(r, "snapshots", cols, heads, 5, cli);
+    if(json_object_get(r, "exports")) {
+      putchar('\n');
+      table(r, "exports", cols, xheads, 5, cli);
+    }
   }
   else if(!strcmp(verb, "verify")) {
     static const char *const cols[] = {"address", "snapshot", "result"};
     static const char *const heads[] = {"ADDRESS", "SNAPSHOT", "RESULT"};
-    table(r, "targets", cols, heads, 3, cli);
+    static const char *const xcols[] = {"address", "export", "checksum", "result"};
+    static const char *const xheads[] = {"ADDRESS", "EXPORT", "CHECKSUM", "RESULT"};
+    if(!strcmp(field(r, "source"), "export"))
+      table(r, "targets", xcols, xheads, 4, cli);
+    else
+      table(r, "targets", cols, heads, 3, cli);
   }
   else if(!strcmp(verb, "list")) {
     static const char *const cols[] = {"policy", "instance", "snapshot", "slot", "created"};
     static const char *const heads[] = {"POLICY", "INSTANCE", "SNAPSHOT", "SLOT", "CREATED"};
-    table(r, "snapshots", cols + !!json_object_get(r, "policy"),
-          heads + !!json_object_get(r, "policy"), 5 - !!json_object_get(r, "policy"), cli);
+    static const char *const xcols[] = {"policy", "instance", "snapshot", "state", "object"};
+    static const char *const xheads[] = {"POLICY", "INSTANCE", "EXPORT", "STATE", "OBJECT"};
+    int one = !!json_object_get(r, "policy");
+    table(r, "snapshots", cols + one, heads + one, 5 - one, cli);
+    if(json_object_get(r, "exports")) {
+      putchar('\n');
+      table(r, "exports", xcols + one, xheads + one, 5 - one, cli);
+    }
   }
+  else if(json_object_get(r, "export"))
+    printf("Restored %s as %s from export %s (sha256 %s verified)\n", field(r, "address"),
+           field(r, "instance"), field(r, "export"), field(r, "sha256"));
   else
     printf("Restored %s (%s) from %s\n", field(r, "address"), field(r, "instance"),
            field(r, "snapshot"));
@@ -189,8 +249,19 @@ static int run_verb(const char *verb, int argc, char **argv, const char *usage)
                strcmp(verb, "restore") ? "a policy name" : "an instance");
     return CLI_EXIT_ERROR;
   }
-  if(!strcmp(verb, "restore") && !own.snapshot) {
-    cli_errorf("restore: which snapshot? (--snapshot NAME; see drover backup list)");
+  if(!strcmp(verb, "restore") && !own.snapshot && !own.from_export) {
+    cli_errorf("restore: which snapshot? (--snapshot NAME, or --from-export POLICY; see "
+               "drover backup list)");
+    return CLI_EXIT_ERROR;
+  }
+  if(((own.from_export || own.name) && strcmp(verb, "restore")) ||
+     ((own.project || own.remote) && strcmp(verb, "restore") && strcmp(verb, "verify"))) {
+    cli_errorf("%s: --from-export, --name, --project and --remote do not apply here", cli.cmd);
+    return CLI_EXIT_ERROR;
+  }
+  if(!strcmp(verb, "restore") && !own.from_export && (own.name || own.project || own.remote)) {
+    cli_errorf("restore: --name, --project and --remote need --from-export (a snapshot "
+               "restores in place)");
     return CLI_EXIT_ERROR;
   }
   if((own.dry_run && strcmp(verb, "prune")) || (own.force && strcmp(verb, "restore"))) {
@@ -204,6 +275,10 @@ static int run_verb(const char *verb, int argc, char **argv, const char *usage)
   }
   bo.dry_run = own.dry_run;
   bo.force = own.force;
+  bo.from_export = own.from_export;
+  bo.new_name = own.name;
+  bo.project = own.project;
+  bo.remote = own.remote;
   ret = cli_stack_open(&cs, &cli);
   if(ret)
     goto out;

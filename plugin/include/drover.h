@@ -54,7 +54,8 @@ typedef enum {
   DROVER_E_PARTIAL = 19,         /* 19 apply finished with some resources failed */
   DROVER_E_CONFIG = 20,          /* 20 provider or plugin configuration is bad */
   DROVER_E_TLS = 21,             /* 21 TLS setup or verification failed */
-  DROVER_E_INTERNAL = 22         /* 22 a bug in drover */
+  DROVER_E_INTERNAL = 22,        /* 22 a bug in drover */
+  DROVER_E_CORRUPT = 23          /* 23 data failed its checksum (a backup export) */
 } drover_code;
 
 /* Returns a static string; never NULL, never freed. */
@@ -378,10 +379,21 @@ typedef struct drover_backup_opts {
   int dry_run;          /* prune: report only */
   int force;            /* restore: also over a running instance */
   double timeout;       /* seconds per cloud operation; 0: 600 */
+  /* version >= 2: restore from an export, and where restores and drills go */
+  const char *from_export; /* restore: the policy whose export to restore
+                              (opts->snapshot names the slot; NULL: newest) */
+  const char *new_name;    /* restore: the new instance's name; NULL: the
+                              exported instance's own (then it becomes the
+                              stack's resource again) */
+  const char *project;     /* restore, verify: the LXD project to create in;
+                              NULL: the stack's */
+  const char *remote;      /* restore, verify: a JSON file of provider
+                              settings for another server; NULL: the stack's */
+  const char *tmpdir;      /* where exports are staged; NULL: $TMPDIR or /var/tmp */
 } drover_backup_opts;
 
-#define DROVER_BACKUP_OPTS_VERSION 1
-#define DROVER_BACKUP_OPTS_INIT {DROVER_BACKUP_OPTS_VERSION, 0, 0, 0, 0}
+#define DROVER_BACKUP_OPTS_VERSION 2
+#define DROVER_BACKUP_OPTS_INIT {DROVER_BACKUP_OPTS_VERSION, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL}
 
 /* Takes the current slot's snapshot of each target, with the pre and
  * post hooks around it; a snapshot that already exists for the slot is

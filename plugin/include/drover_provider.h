@@ -30,7 +30,8 @@ extern "C" {
  * header are still accepted (DROVER_PROVIDER_VERSION_MIN); their tables
  * are copied into a full-size struct, so members they lack read as zero. */
 /* 4: drover_provider gained label_set. */
-#define DROVER_PROVIDER_VERSION 4
+/* 5: drover_provider gained backup_export and backup_import. */
+#define DROVER_PROVIDER_VERSION 5
 #define DROVER_PROVIDER_VERSION_MIN 1
 
 /* Ownership label keys. Each provider stores them in its cloud's own
@@ -360,6 +361,33 @@ typedef struct drover_provider {
    * an error when the object is gone. Thread safe. */
   drover_code (*label_set)(void *state, const drover_rtype *type, const char *name,
                            const char *key, const char *text, drover_error *err);
+
+  /* ---- version >= 5 ---- */
+  /* Portable backups (export to object storage, restore elsewhere). Both
+   * optional.
+   *
+   * backup_export writes instance's snapshot as the cloud's own backup
+   * archive (LXD: an instance backup tarball) to the file path (created
+   * 0600), streamed: memory does not grow with the size. The archive holds
+   * no drover ownership labels, so importing it under another name never
+   * claims a resource of the stack; the labels the snapshot carried go to
+   * *info instead ({"labels": {label: text}, ...: what the provider wants
+   * recorded}; new reference, caller frees; NULL on failure). scratch is a
+   * name the provider may use for a temporary object on the way (LXD: an
+   * instance copied from the snapshot); one a killed run left is deleted
+   * first, and nothing is left behind on success or failure. */
+  drover_code (*backup_export)(void *state, const char *instance, const char *snapshot,
+                               const char *scratch, const char *path, double deadline,
+                               json_t **info, drover_error *err);
+  /* Creates instance name from the archive at path (made by
+   * backup_export), streamed, then sets labels (label -> text, may be
+   * NULL or empty) and, when start is non-zero, starts it; waits until
+   * deadline. An instance of that name that exists is an error (the
+   * caller decides about overwriting). On failure nothing is left: an
+   * instance created on the way is deleted. */
+  drover_code (*backup_import)(void *state, const char *path, const char *name,
+                               const json_t *labels, int start, double deadline,
+                               drover_error *err);
 } drover_provider;
 
 typedef struct drover_setting {

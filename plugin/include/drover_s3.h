@@ -57,6 +57,34 @@ drover_code drover_s3_download(drover_s3 *s3, const char *bucket, const char *ke
 drover_code drover_s3_delete(drover_s3 *s3, const char *bucket, const char *key,
                              drover_error *err);
 
+/* Uploads the file at path as drover_s3_upload does (a single PUT checked
+ * against its ETag, or a checked multipart upload), with its SHA-256 and
+ * MD5 computed first in one read: the multipart upload's final ETag is
+ * checked against that MD5, and the SHA-256 is stored as metadata
+ * "x-amz-meta-drover-sha256", beside meta
+ * (NULL or NULL-terminated name, value pairs; names [a-z0-9-], stored as
+ * "x-amz-meta-drover-<name>"), and written to sha256 as 64 hex digits
+ * ("" on failure). */
+drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char *bucket,
+                                     const char *key, const char *content_type,
+                                     const char *const *meta, char sha256[65],
+                                     drover_error *err);
+
+/* One PUT of len bytes from memory (small objects: manifests). */
+drover_code drover_s3_put(drover_s3 *s3, const char *bucket, const char *key,
+                          const void *data, size_t len, const char *content_type,
+                          drover_error *err);
+
+/* One GET into memory: *data (NUL-terminated, caller frees) and *len. An
+ * object larger than max bytes is an error. Absent: DROVER_E_NOT_FOUND. */
+drover_code drover_s3_get(drover_s3 *s3, const char *bucket, const char *key, size_t max,
+                          char **data, size_t *len, drover_error *err);
+
+/* HEAD: the object's size and its "drover-sha256" metadata (*sha256
+ * caller frees; NULL when absent). Absent object: DROVER_E_NOT_FOUND. */
+drover_code drover_s3_head(drover_s3 *s3, const char *bucket, const char *key,
+                           unsigned long long *size, char **sha256, drover_error *err);
+
 /* A presigned URL for method ("GET", "PUT") on bucket/key, valid for
  * expires seconds (1..604800) from now. *url owned by the caller (free). */
 drover_code drover_s3_presign(char **url, drover_s3 *s3, const char *method,

@@ -14,29 +14,14 @@
 #include "engine.h"
 #include "backup.h"
 
-/* One instance a policy backs up. */
-typedef struct target {
-  char *name;             /* cloud name */
-  char *address;          /* resource address, with the stack for selectors */
-  char *status;           /* "Running", or NULL */
-  const drover_provider *vt;
-  void *state;            /* the provider's, borrowed from the stack */
-} target;
+typedef dv_btarget target;
+typedef dv_bctx ctx;
 
-typedef struct ctx {
-  drover_stack *stack;
-  const dv_inst *pol;     /* the policy's inst */
-  dv_policy p;
-  char key[9];
-  target *t;
-  size_t nt;
-  long long now;
-  double timeout;
-} ctx;
-
-static void ctx_free(ctx *c)
+void dv_bctx_free(dv_bctx *c)
 {
   size_t i;
+
+  dv_export_store_close(c->store);
 
   for(i = 0; i < c->nt; i++) {
     free(c->t[i].name);
@@ -78,18 +63,6 @@ static drover_code add_target(ctx *c, const drover_provider *vt, void *state,
   return DROVER_OK;
 }
 
-/* The instance type of provider vt ("<name>.instance"), or NULL. */
-static const drover_rtype *instance_type(const drover_provider *vt)
-{
-  size_t i, n = strlen(vt->name);
-
-  for(i = 0; vt->types[i]; i++)
-    if(!strncmp(vt->types[i]->name, vt->name, n) &&
-       !strcmp(vt->types[i]->name + n, ".instance"))
-      return vt->types[i];
-  return NULL;
-}
-
 static drover_code resolve_targets(ctx *c, drover_error *err)
 {
   drover_stack *st = c->stack;
@@ -106,20 +79,27 @@ static drover_code resolve_targets(ctx *c, drover_error *err)
     for(j = 0; j < st->ninsts; j++) {
       const dv_inst *in = &st->insts[j];
       dv_pinst *ti = NULL;
-      if(b != (size_t)-1 ? in->block != b : strcmp(in->address, c->p.targets[i]))
+      /* A resource name, an address, or a cloud name (what a reference
+       * such as ${resources.db.name} gives, which also makes the graph
+       * edge from the policy to its target). */
+      if(b != (size_t)-1 ? in->block != b
+                         : strcmp(in->address, c->p.targets[i]) &&
+                               (!in->name || strcmp(in->name, c->p.targets[i])))
         continue;
       found++;
       /* Each target is snapshotted by its own provider. */
       rc = dv_stack_provider(&ti, st, st->tpl->blocks[in->block].provider, err);
       if(rc)
         return rc;
-      if(st->tpl->blocks[in->block].rtype != instance_type(ti->vt) ||
+      if(st->tpl->blocks[in->block].rtype != dv_instance_type(ti->vt) ||
          !ti->vt->snapshot_list || !ti->vt->snapshot_create || !ti->vt->snapshot_delete)
         return drover_error_set(err, DROVER_E_ARG,
                                 "backup: target \"%s\" of policy \"%s\" is a %s, not an "
                                 "instance that can be snapshotted",
                                 in->address, c->pol->address,
                                 st->tpl->blocks[in->block].type_name);
+      if(!in->live && c->skip_missing)
+        continue;
       if(!in->live) {
         drover_error_set(err, DROVER_E_NOT_FOUND,
                          "backup: target \"%s\" of policy \"%s\" does not exist (apply "
@@ -138,7 +118,7 @@ static drover_code resolve_targets(ctx *c, drover_error *err)
   }
   if(c->p.has_selector) {
     drover_live_list all;
-    const drover_rtype *it = instance_type(pi->vt);
+    const drover_rtype *it = dv_instance_type(pi->vt);
     memset(&all, 0, sizeof(all));
     if(!it || !pi->vt->snapshot_list || !pi->vt->snapshot_create || !pi->vt->snapshot_delete)
       return drover_error_set(err, DROVER_E_UNSUPPORTED,
@@ -161,8 +141,8 @@ static drover_code resolve_targets(ctx *c, drover_error *err)
   return rc;
 }
 
-static drover_code ctx_open(ctx *c, drover_stack *stack, const char *policy,
-                            const drover_backup_opts *o, drover_error *err)
+drover_code dv_bctx_open(dv_bctx *c, drover_stack *stack, const char *policy,
+                         const drover_backup_opts *o, int targets, drover_error *err)
 {
   char where[256];
   drover_code rc;
@@ -203,7 +183,10 @@ static drover_code ctx_open(ctx *c, drover_stack *stack, const char *policy,
     if(rc)
       return rc;
   }
-  return resolve_targets(c, err);
+  /* The members of version 2 are read only from a struct that has them. */
+  c->opts = o && o->version >= 2 ? o : NULL;
+  c->skip_missing = targets == 2;
+  return targets ? resolve_targets(c, err) : DROVER_OK;
 }
 
 /* The label stored with each snapshot under the policy's key. Caller
@@ -264,53 +247,6 @@ static drover_code dump(char **out, json_t *report, drover_error *err)
  * run
  */
 
-/* Runs one hook; fills the entry's "<which>" member. Returns non-zero
- * when it failed (a pre failure aborts the snapshot). */
-static int run_hook(const ctx *c, const target *t, char **argv, const char *which,
-                    json_t *entry)
-{
-  drover_error e;
-  char *output = NULL;
-  int status = -1;
-  drover_code rc;
-  json_t *h;
-
-  drover_error_clear(&e);
-  if(!t->vt->exec)
-    rc = drover_error_set(&e, DROVER_E_UNSUPPORTED, "provider %s cannot run commands",
-                          t->vt->name);
-  else
-    rc = t->vt->exec(t->state, t->name, (const char *const *)argv,
-                     drover_now() + c->p.hook_timeout, &status, &output, &e);
-  if(output) {
-    /* Hooks may print what the template marked sensitive: redact as the
-     * log sink does (a secret of 4+ characters grows to at most 11). */
-    size_t len = strlen(output), cap = 3 * len + 64;
-    char *red = realloc(output, cap);
-    if(red) {
-      output = red;
-      dv_redact(output, cap);
-    }
-    else {
-      free(output);
-      output = NULL;
-    }
-  }
-  h = json_pack("{s:i, s:s}", "status", status, "output", output ? output : "");
-  if(h && rc)
-    json_object_set_new(h, "error", json_string(e.text));
-  if(h)
-    json_object_set_new(entry, which, h);
-  if(rc)
-    dv_log(c->stack, DROVER_LOG_ERROR, "backup: %s hook in %s could not run: %s", which,
-           t->name, e.text);
-  else if(status)
-    dv_log(c->stack, DROVER_LOG_ERROR, "backup: %s hook in %s exited with %d", which,
-           t->name, status);
-  free(output);
-  return rc || status;
-}
-
 drover_code drover_backup_run(char **out, drover_stack *stack, const char *policy,
                               const drover_backup_opts *o, drover_error *err)
 {
@@ -322,7 +258,7 @@ drover_code drover_backup_run(char **out, drover_stack *stack, const char *polic
   size_t i, failed = 0;
 
   *out = NULL;
-  rc = ctx_open(&c, stack, policy, o, err);
+  rc = dv_bctx_open(&c, stack, policy, o, 1, err);
   if(rc)
     goto out;
   rc = dv_cron_slot_of(&c.p.cron, (time_t)c.now, &slot_t, err);
@@ -367,7 +303,7 @@ drover_code drover_backup_run(char **out, drover_stack *stack, const char *polic
       result = "exists";
     else {
       if(hooks && c.p.pre)
-        pre_failed = run_hook(&c, t, c.p.pre, "pre", entry);
+        pre_failed = dv_backup_hook(&c, t, c.p.pre, "pre", entry);
       if(pre_failed) {
         drover_error_set(&e, DROVER_E_PROVIDER,
                          "pre hook failed in %s: snapshot not taken", t->name);
@@ -382,12 +318,15 @@ drover_code drover_backup_run(char **out, drover_stack *stack, const char *polic
           result = "failed";
       }
       /* post always runs once pre was tried. */
-      if(hooks && c.p.post && run_hook(&c, t, c.p.post, "post", entry) && !e.code)
+      if(hooks && c.p.post && dv_backup_hook(&c, t, c.p.post, "post", entry) && !e.code)
         drover_error_set(&e, DROVER_E_PROVIDER, "post hook failed in %s", t->name);
       if(hooks && c.p.post && e.code && strcmp(result, "failed"))
         result = "failed";
     }
     free(label);
+    /* The export follows the snapshot it is made of. */
+    if(!e.code && c.p.export_url && dv_export_run(&c, i, name, (long long)slot_t, entry, &e))
+      result = "failed";
     json_object_set_new(entry, "result", json_string(result));
     if(e.code) {
       json_object_set_new(entry, "error", json_string(e.text));
@@ -404,7 +343,7 @@ out:
     if(!rc)
       rc = r2;
   }
-  ctx_free(&c);
+  dv_bctx_free(&c);
   return rc;
 }
 
@@ -422,7 +361,9 @@ static drover_code prune_or_list(char **out, drover_stack *stack, const char *po
   int dry = o && o->dry_run;
 
   *out = NULL;
-  rc = ctx_open(&c, stack, policy, o, err);
+  /* A list shows what is there even when a target is gone (its exports
+   * are what restores it). */
+  rc = dv_bctx_open(&c, stack, policy, o, prune ? 1 : 2, err);
   if(rc)
     goto out;
   report = json_pack("{s:s, s:b, s:[]}", "policy", c.pol->address, "dry_run", dry || !prune,
@@ -490,6 +431,13 @@ static drover_code prune_or_list(char **out, drover_stack *stack, const char *po
     free(idx);
     drover_snapshot_list_clear(&snaps);
   }
+  if(!rc && c.p.export_url) {
+    json_t *ex = json_array();
+    if(!ex || json_object_set_new(report, "exports", ex))
+      rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+    else
+      rc = dv_export_prune(&c, prune, dry, ex, &failed, err);
+  }
   if(!rc && failed)
     rc = drover_error_set(err, DROVER_E_PARTIAL, "backup prune: %zu deletions failed",
                           failed);
@@ -499,7 +447,7 @@ out:
     if(!rc)
       rc = r2;
   }
-  ctx_free(&c);
+  dv_bctx_free(&c);
   return rc;
 }
 
@@ -528,6 +476,14 @@ static drover_code list_all(char **out, drover_stack *stack, drover_error *err)
     json_array_foreach(json_object_get(one, "snapshots"), k, e) {
       if(json_object_set_new(e, "policy", json_string(in->address)) ||
          json_array_append(json_object_get(all, "snapshots"), e))
+        rc = DROVER_E_NOMEM;
+    }
+    json_array_foreach(json_object_get(one, "exports"), k, e) {
+      if(!json_object_get(all, "exports") &&
+         json_object_set_new(all, "exports", json_array()))
+        rc = DROVER_E_NOMEM;
+      if(json_object_set_new(e, "policy", json_string(in->address)) ||
+         json_array_append(json_object_get(all, "exports"), e))
         rc = DROVER_E_NOMEM;
     }
     json_decref(one);
@@ -565,6 +521,18 @@ drover_code drover_backup_restore(char **out, drover_stack *stack, const char *a
   double timeout = o && o->timeout > 0 ? o->timeout : 600;
 
   *out = NULL;
+  if(o && o->version >= 2 && o->from_export) {
+    ctx c;
+    rc = dv_bctx_open(&c, stack, o->from_export, o, 0, err);
+    if(!rc && !c.p.export_url)
+      rc = drover_error_set(err, DROVER_E_ARG, "restore: policy \"%s\" has no export",
+                            o->from_export);
+    if(!rc)
+      rc = address ? dv_export_restore(out, &c, address, snapshot, err)
+                   : drover_error_set(err, DROVER_E_ARG, "restore: which instance?");
+    dv_bctx_free(&c);
+    return rc;
+  }
   if(!address || !snapshot)
     return drover_error_set(err, DROVER_E_ARG, "restore: needs an instance and a snapshot");
   if(!stack->refreshed) {
@@ -584,7 +552,7 @@ drover_code drover_backup_restore(char **out, drover_stack *stack, const char *a
   rc = dv_stack_provider(&pi, stack, stack->tpl->blocks[in->block].provider, err);
   if(rc)
     return rc;
-  if(!pi->vt->snapshot_restore || stack->tpl->blocks[in->block].rtype != instance_type(pi->vt))
+  if(!pi->vt->snapshot_restore || stack->tpl->blocks[in->block].rtype != dv_instance_type(pi->vt))
     return drover_error_set(err, DROVER_E_UNSUPPORTED,
                             "restore: \"%s\" is not an instance that can be restored",
                             address);
@@ -635,7 +603,7 @@ static drover_code drop_scratch(const ctx *c, const target *t, const char *name,
                                 const char *address, drover_error *err)
 {
   drover_live l;
-  const drover_rtype *it = instance_type(t->vt);
+  const drover_rtype *it = dv_instance_type(t->vt);
 
   memset(&l, 0, sizeof(l));
   l.name = (char *)name;
@@ -654,16 +622,21 @@ drover_code drover_backup_verify(char **out, drover_stack *stack, const char *po
   size_t i, failed = 0;
 
   *out = NULL;
-  rc = ctx_open(&c, stack, policy, o, err);
+  rc = dv_bctx_open(&c, stack, policy, o, 1, err);
   if(rc)
     goto out;
-  report = json_pack("{s:s, s:[]}", "policy", c.pol->address, "targets");
+  report = json_pack("{s:s, s:s, s:[]}", "policy", c.pol->address, "source",
+                     c.p.export_url ? "export" : "snapshot", "targets");
   if(!report) {
     rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
     goto out;
   }
   arr = json_object_get(report, "targets");
-  for(i = 0; i < c.nt; i++) {
+  /* With an export, the drill proves what a disaster would need: the
+   * copy off the machine, checksum, import and all. */
+  if(c.p.export_url)
+    rc = dv_export_verify(&c, arr, &failed, err);
+  for(i = 0; !c.p.export_url && i < c.nt; i++) {
     target *t = &c.t[i];
     char snap[128], scratch[64], address[160];
     const char *result = "passed";
@@ -705,7 +678,7 @@ drover_code drover_backup_verify(char **out, drover_stack *stack, const char *po
       else {
         target s = *t;
         s.name = scratch;
-        if(c.p.check && run_hook(&c, &s, c.p.check, "check", entry)) {
+        if(c.p.check && dv_backup_hook(&c, &s, c.p.check, "check", entry)) {
           drover_error_set(&e, DROVER_E_PROVIDER, "check failed in the copy of %s", t->name);
           result = "failed";
         }
@@ -727,7 +700,7 @@ drover_code drover_backup_verify(char **out, drover_stack *stack, const char *po
       failed++;
     }
   }
-  if(failed)
+  if(!rc && failed)
     rc = drover_error_set(err, DROVER_E_PROVIDER, "backup verify: %zu of %zu targets failed",
                           failed, c.nt);
 out:
@@ -736,6 +709,6 @@ out:
     if(!rc)
       rc = r2;
   }
-  ctx_free(&c);
+  dv_bctx_free(&c);
   return rc;
 }

@@ -313,6 +313,10 @@ drover_code dv_stack_provider(dv_pinst **out, drover_stack *stack,
 drover_code dv_pinst_init(dv_pinst *p, const drover_provider *vt, const json_t *tplcfg,
                           const drover_options *opts, const drover_provider_env *env,
                           drover_error *err);
+/* The merged settings of provider name: tplcfg["<name>"] overlaid by the
+ * admin file admin_path (may be NULL). New reference in *out. */
+drover_code dv_provider_config(json_t **out, const char *name, const json_t *tplcfg,
+                               const char *admin_path, drover_error *err);
 /* Cleanup, state and config of p; p is then empty (safe to call twice). */
 void dv_pinst_release(dv_pinst *p);
 /* The template's "providers" object (the stack's own template for bare

@@ -30,6 +30,7 @@ const char *drover_strerror(drover_code code)
   case DROVER_E_CONFIG: return "bad configuration";
   case DROVER_E_TLS: return "TLS error";
   case DROVER_E_INTERNAL: return "internal error";
+  case DROVER_E_CORRUPT: return "checksum mismatch";
   }
   return "unknown error";
 }

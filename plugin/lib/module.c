@@ -15,8 +15,11 @@
 size_t dv_provider_table_size(unsigned vers)
 {
   /* 1: up to read; 2: settings, check, the snapshot ops, exec and
-   * snapshot_clone added; 3: table_size added; 4: label_set added. */
-  if(vers >= 4)
+   * snapshot_clone added; 3: table_size added; 4: label_set added; 5:
+   * backup_export and backup_import added. */
+  if(vers >= 5)
+    return offsetof(drover_provider, backup_import) + sizeof(void (*)(void));
+  if(vers == 4)
     return offsetof(drover_provider, label_set) + sizeof(void (*)(void));
   if(vers == 3)
     return offsetof(drover_provider, table_size) + sizeof(size_t);

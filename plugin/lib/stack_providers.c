@@ -47,9 +47,8 @@ static void mark_secrets(const json_t *v, int under_secret)
 
 /* The merged settings for provider name: tplcfg["name"] overlaid by the
  * admin file's "name" object. *out is a new reference. */
-static drover_code provider_config(json_t **out, const char *name,
-                                   const json_t *tplcfg, const char *admin_path,
-                                   drover_error *err)
+drover_code dv_provider_config(json_t **out, const char *name, const json_t *tplcfg,
+                               const char *admin_path, drover_error *err)
 {
   drover_code rc = DROVER_OK;
   json_t *cfg = NULL, *admin = NULL, *mine;
@@ -112,7 +111,7 @@ drover_code dv_pinst_init(dv_pinst *p, const drover_provider *vt,
   drover_error local;
 
   p->vt = vt;
-  rc = provider_config(&p->config, vt->name, tplcfg, opts->provider_config, err);
+  rc = dv_provider_config(&p->config, vt->name, tplcfg, opts->provider_config, err);
   if(rc)
     return rc;
   p->state = calloc(1, vt->state_size ? vt->state_size : 1);

@@ -393,7 +393,9 @@ const drover_provider dv_provider_lxd = {
   lxd_exec,
   lxd_snapshot_clone,
   sizeof(drover_provider),
-  lxd_label_set
+  lxd_label_set,
+  lxd_backup_export,
+  lxd_backup_import
 };
 
 #ifdef DROVER_PROVIDER_MODULE

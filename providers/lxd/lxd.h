@@ -280,7 +280,8 @@ LXD_HIDDEN drover_code lxd_label_set(void *state, const drover_rtype *type,
                                      drover_error *err);
 
 /* --------------------------------------------------------------------------
- * Backups (lxd_snapshot.c, lxd_exec.c): the version 2 table ops
+ * Backups (lxd_snapshot.c, lxd_exec.c: the version 2 table ops;
+ * lxd_backup.c: the version 4 ones)
  */
 
 /* Snapshot labels live in instance config keys with this prefix, set just
@@ -303,6 +304,13 @@ LXD_HIDDEN drover_code lxd_snapshot_clone(void *state, const char *instance,
                                           const char *snapshot, const char *new_name,
                                           const json_t *labels, double deadline,
                                           drover_error *err);
+LXD_HIDDEN drover_code lxd_backup_export(void *state, const char *instance,
+                                         const char *snapshot, const char *scratch,
+                                         const char *path, double deadline, json_t **info,
+                                         drover_error *err);
+LXD_HIDDEN drover_code lxd_backup_import(void *state, const char *path, const char *name,
+                                         const json_t *labels, int start, double deadline,
+                                         drover_error *err);
 LXD_HIDDEN drover_code lxd_exec(void *state, const char *instance,
                                 const char *const *argv, double deadline,
                                 int *exit_status, char **output, drover_error *err);

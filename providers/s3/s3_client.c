@@ -107,15 +107,28 @@ drover_code drover_s3_list(drover_s3 *s3, const char *bucket, const char *prefix
  * Upload, delete
  */
 
+/* A request on object bucket/key; what (size bytes) names it for errors. */
+static void obj_req(s3_req *r, char *what, size_t size, const char *method,
+                    const char *bucket, const char *key)
+{
+  snprintf(what, size, "%s object \"%s/%s\"", method, bucket, key);
+  memset(r, 0, sizeof(*r));
+  r->method = method;
+  r->bucket = bucket;
+  r->key = key;
+  r->what = what;
+}
+
 /* One PUT streamed as it is read, UNSIGNED-PAYLOAD as curl and the AWS CLI
  * do: no pass over the file before sending (a payload hash or Content-MD5
  * header would need one). Integrity instead: the MD5 of the bytes sent,
  * computed on the way, must be the ETag the server answers (S3's ETag of
  * a single PUT is the MD5 of the object, except with SSE-KMS/SSE-C,
- * whose ETag is no MD5: then only the length is, by the transport). */
+ * whose ETag is no MD5: then only the length is, by the transport).
+ * hdrs: extra headers (metadata), or NULL. */
 static drover_code put_checked(s3_state *st, int fd, unsigned long long size,
                                const char *bucket, const char *key, const char *content_type,
-                               drover_error *err)
+                               const char *const *hdrs, drover_error *err)
 {
   s3_req r;
   drover_http_response resp;
@@ -128,16 +141,12 @@ static drover_code put_checked(s3_state *st, int fd, unsigned long long size,
   rc = s3_md5_body_init(&b, fd, 0, size, err);
   if(rc)
     return rc;
-  snprintf(what, sizeof(what), "PUT object \"%s/%s\"", bucket, key);
-  memset(&r, 0, sizeof(r));
-  r.method = "PUT";
-  r.bucket = bucket;
-  r.key = key;
+  obj_req(&r, what, sizeof(what), "PUT", bucket, key);
+  r.headers = hdrs;
   r.content_type = content_type;
   r.body_read = s3_md5_body_read;
   r.body_userdata = &b;
   r.stream_len = size;
-  r.what = what;
   rc = s3_call(st, &r, &resp, err);
   if(rc)
     goto out;
@@ -154,28 +163,37 @@ out:
   return rc;
 }
 
+/* Opens path as a regular file: *fd (the caller closes it when >= 0) and
+ * *size. */
+static drover_code open_file(const char *path, int *fd, unsigned long long *size,
+                             drover_error *err)
+{
+  struct stat sb;
+
+  *fd = open(path, O_RDONLY | O_CLOEXEC);
+  if(*fd < 0 || fstat(*fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+    return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", path,
+                   *fd < 0 ? strerror(errno) : "not a regular file");
+  *size = (unsigned long long)sb.st_size;
+  return DROVER_OK;
+}
+
 drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket,
                              const char *key, const char *content_type, drover_error *err)
 {
-  struct stat sb;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  drover_code rc;
+  unsigned long long size = 0;
+  int fd = -1;
+  drover_code rc = open_file(path, &fd, &size, err);
 
-  if(fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    rc = s3_fail(err, DROVER_E_IO, NULL, "%s: %s", path,
-                 fd < 0 ? strerror(errno) : "not a regular file");
+  if(rc)
     goto out;
-  }
   if(!content_type)
     content_type = "application/octet-stream";
-  if((unsigned long long)sb.st_size >= s3->st.mp_threshold) {
-    rc = s3_multipart_upload(&s3->st, bucket, key, fd, (unsigned long long)sb.st_size, NULL,
-                             NULL, content_type, NULL, err);
-  }
-  else {
-    rc = put_checked(&s3->st, fd, (unsigned long long)sb.st_size, bucket, key, content_type,
-                     err);
-  }
+  if(size >= s3->st.mp_threshold)
+    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, NULL, NULL, content_type, NULL,
+                             err);
+  else
+    rc = put_checked(&s3->st, fd, size, bucket, key, content_type, NULL, err);
 out:
   if(fd >= 0)
     close(fd);
@@ -190,12 +208,7 @@ drover_code drover_s3_delete(drover_s3 *s3, const char *bucket, const char *key,
   drover_code rc;
   char what[1200];
 
-  snprintf(what, sizeof(what), "DELETE object \"%s/%s\"", bucket, key);
-  memset(&r, 0, sizeof(r));
-  r.method = "DELETE";
-  r.bucket = bucket;
-  r.key = key;
-  r.what = what;
+  obj_req(&r, what, sizeof(what), "DELETE", bucket, key);
   r.allow = S3_ALLOW_404;
   rc = s3_call(&s3->st, &r, &resp, err);
   drover_http_response_free(&resp);
@@ -419,5 +432,141 @@ out:
   free(ekey);
   free(path);
   free(host);
+  return rc;
+}
+
+/* --------------------------------------------------------------------------
+ * Checked upload, small objects, metadata (backup exports)
+ */
+
+drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char *bucket,
+                                     const char *key, const char *content_type,
+                                     const char *const *meta, char sha256[65],
+                                     drover_error *err)
+{
+  char md5[33];
+  const char **hdrs = NULL;
+  char **lines = NULL;
+  unsigned long long size = 0;
+  size_t n = 0, i;
+  int fd = -1;
+  drover_code rc;
+
+  sha256[0] = '\0';
+  for(n = 0; meta && meta[2 * n]; n++)
+    ;
+  rc = open_file(path, &fd, &size, err);
+  /* One read first: the SHA-256 goes with the request's headers as
+   * metadata, so it is needed before sending; the MD5 from the same read
+   * checks a multipart upload's final ETag (a single PUT checks its ETag
+   * against the MD5 of the bytes as they are sent). */
+  if(!rc)
+    rc = s3_file_digests(sha256, md5, fd, size, path, NULL, err);
+  if(rc)
+    goto out;
+  hdrs = calloc(n + 2, sizeof(*hdrs));
+  lines = calloc(n + 1, sizeof(*lines));
+  if(!hdrs || !lines) {
+    rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+    goto out;
+  }
+  for(i = 0; i <= n; i++) {
+    const char *name = i < n ? meta[2 * i] : "sha256";
+    const char *value = i < n ? meta[2 * i + 1] : sha256;
+    if(strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(name) ||
+       strpbrk(value, "\r\n")) {
+      rc = s3_fail(err, DROVER_E_ARG, NULL, "metadata \"%s\": names are [a-z0-9-], values "
+                   "one line", name);
+      goto out;
+    }
+    if(asprintf(&lines[i], "x-amz-meta-" S3_META_PREFIX "%s: %s", name, value) < 0) {
+      lines[i] = NULL;
+      rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+      goto out;
+    }
+    hdrs[i] = lines[i];
+  }
+  if(!content_type)
+    content_type = "application/octet-stream";
+  if(size >= s3->st.mp_threshold)
+    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, md5, hdrs, content_type, NULL,
+                             err);
+  else
+    rc = put_checked(&s3->st, fd, size, bucket, key, content_type, hdrs, err);
+out:
+  for(i = 0; lines && i <= n; i++)
+    free(lines[i]);
+  free(lines);
+  free(hdrs);
+  if(fd >= 0)
+    close(fd);
+  if(rc)
+    sha256[0] = '\0';
+  return rc;
+}
+
+drover_code drover_s3_put(drover_s3 *s3, const char *bucket, const char *key,
+                          const void *data, size_t len, const char *content_type,
+                          drover_error *err)
+{
+  s3_req r;
+  drover_http_response resp;
+  char what[1200];
+  drover_code rc;
+
+  obj_req(&r, what, sizeof(what), "PUT", bucket, key);
+  r.content_type = content_type ? content_type : "application/octet-stream";
+  r.body = data;
+  r.body_len = len;
+  rc = s3_call(&s3->st, &r, &resp, err);
+  drover_http_response_free(&resp);
+  return rc;
+}
+
+drover_code drover_s3_get(drover_s3 *s3, const char *bucket, const char *key, size_t max,
+                          char **data, size_t *len, drover_error *err)
+{
+  s3_req r;
+  drover_http_response resp;
+  char what[1200];
+  drover_code rc;
+
+  *data = NULL;
+  *len = 0;
+  obj_req(&r, what, sizeof(what), "GET", bucket, key);
+  rc = s3_call(&s3->st, &r, &resp, err);
+  if(!rc && resp.len > max)
+    rc = s3_fail(err, DROVER_E_PROVIDER, NULL, "%s: %zu bytes, more than the %zu expected",
+                 what, resp.len, max);
+  if(!rc) {
+    *data = resp.body;
+    *len = resp.len;
+    resp.body = NULL;
+  }
+  drover_http_response_free(&resp);
+  return rc;
+}
+
+drover_code drover_s3_head(drover_s3 *s3, const char *bucket, const char *key,
+                           unsigned long long *size, char **sha256, drover_error *err)
+{
+  s3_req r;
+  drover_http_response resp;
+  char what[1200];
+  const char *v;
+  drover_code rc;
+
+  *size = 0;
+  *sha256 = NULL;
+  obj_req(&r, what, sizeof(what), "HEAD", bucket, key);
+  rc = s3_call(&s3->st, &r, &resp, err);
+  if(!rc) {
+    v = drover_http_response_header(&resp, "content-length");
+    *size = v ? strtoull(v, NULL, 10) : 0;
+    v = drover_http_response_header(&resp, "x-amz-meta-" S3_META_PREFIX "sha256");
+    if(v && !(*sha256 = strdup(v)))
+      rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+  }
+  drover_http_response_free(&resp);
   return rc;
 }

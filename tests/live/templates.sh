@@ -11,7 +11,8 @@
 # Each step is one check; the last line is "N passed, M failed".
 #
 # Needs: a built ./drover (or $DROVER), LXD with the busybox image
-# (scripts/lxd-setup.sh), jq, curl. Stack names are unique per run, and
+# (scripts/lxd-setup.sh), the local S3 server for backup-gfs's export
+# (scripts/s3-setup.sh), jq, curl. Stack names are unique per run, and
 # an EXIT trap destroys whatever a failed run left, so it is safe to rerun.
 set -uo pipefail
 
@@ -26,7 +27,7 @@ RUN_ID=$$
 declare -A VARS=(
   [quickstart]="--var replicas=2"
   [webtier]="--var replicas=2"
-  [backup-gfs]="--var replicas=2"
+  [backup-gfs]="--var replicas=2 --var export=s3://drover-tpl-$RUN_ID/gfs"
   [drift-repair]="--var replicas=2"
   [business-hours-web]="--var replicas=1 --var day_count=2 --var night_count=1"
   [slurm-cloud-nodes]="--var node=ttnode$RUN_ID --var slurmd_port=17190"
@@ -34,6 +35,25 @@ declare -A VARS=(
 # slurm-cloud-nodes runs on its own image (idempotent when it exists).
 bash "$SRC/scripts/slurm-node-image.sh" >/dev/null || echo "# warning: no node image"
 
+
+# backup-gfs exports to the local S3 server (scripts/s3-setup.sh) into a
+# bucket of this run, emptied and removed on exit.
+S3_EP=${DROVER_S3_ENDPOINT:-http://127.0.0.1:4568}
+S3_BUCKET=drover-tpl-$RUN_ID
+export DROVER_S3_ENDPOINT=$S3_EP AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+s3curl() {
+  local m=$1 p=$2; shift 2
+  curl -sS --max-time 60 -X "$m" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+    --aws-sigv4 "aws:amz:us-east-1:s3" --user S3RVER:S3RVER "$@" "$S3_EP$p"
+}
+s3_drop_bucket() {
+  local k
+  for k in $(s3curl GET "/$S3_BUCKET?list-type=2" 2>/dev/null | grep -o '<Key>[^<]*</Key>' |
+             sed 's/<Key>//; s/<\/Key>//'); do
+    s3curl DELETE "/$S3_BUCKET/$k" >/dev/null 2>&1
+  done
+  s3curl DELETE "/$S3_BUCKET" >/dev/null 2>&1
+}
 
 pass=0 fail=0
 declare -a cleanup_stacks=() cleanup_files=() cleanup_dirs=()
@@ -96,6 +116,7 @@ on_exit() {
   done
   rm -f "${cleanup_files[@]}"
   [ ${#cleanup_dirs[@]} -eq 0 ] || rm -rf "${cleanup_dirs[@]}"
+  s3_drop_bucket
 }
 trap on_exit EXIT
 trap 'exit 130' INT TERM
@@ -107,6 +128,12 @@ if [ ! -x "$DROVER" ]; then
 fi
 if ! curl -fsS --max-time 5 --unix-socket "$SOCK" http://lxd/1.0 >/dev/null 2>&1; then
   echo "templates.sh: LXD does not answer on $SOCK (scripts/lxd-setup.sh)" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+if [ "$(s3curl PUT "/$S3_BUCKET" -o /dev/null -w '%{http_code}' 2>/dev/null)" != 200 ]; then
+  echo "templates.sh: no S3 server answers on $S3_EP for backup-gfs's export (scripts/s3-setup.sh)" >&2
   echo "0 passed, 1 failed"
   exit 1
 fi
@@ -196,6 +223,14 @@ for tpl in "${templates[@]}"; do
         ok "$base: backup run $pol snapshotted its $nt targets"
       else
         nok "$base: backup run $pol did not snapshot every target"; sed 's/^/    # /' "$LOG" | head -n 20
+      fi
+      if jq -e 'any(.targets[]; has("export"))' "$LOG" >/dev/null 2>&1; then
+        if jq -e 'all(.targets[]; .export.result == "created" and (.export.sha256 | length) == 64)' \
+             "$LOG" >/dev/null 2>&1; then
+          ok "$base: backup run $pol exported its $nt targets with their SHA-256"
+        else
+          nok "$base: backup run $pol did not export every target"; sed 's/^/    # /' "$LOG" | head -n 20
+        fi
       fi
       if check "$base: backup list $pol" 0 "$DROVER" backup list --json --stack "$stack" "${vars[@]}" "$tpl" "$pol" &&
          jqt --argjson n "$nt" '.snapshots | length == $n' "$LOG" >/dev/null 2>&1; then

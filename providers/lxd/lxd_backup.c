@@ -1,0 +1,413 @@
+/* lxd_backup.c - portable backups through LXD's instance backup API:
+ * export a snapshot to a tarball on disk, import a tarball as a new
+ * instance. The version 4 table ops backup_export and backup_import.
+ *
+ * LXD backs up instances, not snapshots, so a snapshot is exported by
+ * copying it into a stopped scratch instance first (on dir a file copy,
+ * on ZFS/btrfs a clone). The copy also lets drover take its ownership
+ * labels out of the config before the tarball is made: an import under
+ * another name must not claim the stack's resource. The tarball goes
+ * straight from LXD to a file and back from a file to LXD; memory does
+ * not grow with the instance. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "lxd.h"
+
+#define EXPORT_BACKUP "drover-export"
+
+/* Waits for every running LXD operation on instance name: a run killed
+ * mid-export leaves its copy or backup operation running, and LXD
+ * refuses to delete an instance that is busy. */
+static drover_code settle(lxd_state *st, const char *name, double deadline,
+                          drover_error *err)
+{
+  char *path = lxd_path(st, "/1.0/operations?recursion=1"), *want = NULL;
+  lxd_result res;
+  json_t *op, *inst;
+  size_t i, j;
+  drover_error le;
+  drover_code rc;
+
+  memset(&res, 0, sizeof(res));
+  drover_error_clear(&le);
+  if(!path || asprintf(&want, "/1.0/instances/%s", name) < 0) {
+    want = NULL;
+    rc = lxd_fail(&le, DROVER_E_NOMEM, name, "out of memory");
+    goto out;
+  }
+  rc = lxd_call(st, "GET", path, NULL, NULL, name, LXD_META_OBJECT, &res, &le);
+  json_array_foreach(json_object_get(res.meta, "running"), i, op) {
+    const char *id = json_string_value(json_object_get(op, "id"));
+    json_array_foreach(json_object_get(json_object_get(op, "resources"), "instances"), j, inst) {
+      const char *r = json_string_value(inst);
+      char *oppath = NULL;
+      /* "/1.0/instances/<name>" or with "?project=..." */
+      if(rc || !id || !r || strncmp(r, want, strlen(want)) ||
+         (r[strlen(want)] && r[strlen(want)] != '?'))
+        continue;
+      if(asprintf(&oppath, "/1.0/operations/%s", id) < 0)
+        rc = lxd_fail(&le, DROVER_E_NOMEM, name, "out of memory");
+      else
+        rc = lxd_wait(st, oppath, deadline, name, 0, NULL, &le);
+      free(oppath);
+      break;
+    }
+  }
+out:
+  /* An operation that failed (a killed copy) is no reason not to delete;
+   * running out of time or memory is. */
+  if(rc == DROVER_E_NOMEM || rc == DROVER_E_TIMEOUT) {
+    if(err && !err->code)
+      *err = le;
+  }
+  else
+    rc = DROVER_OK;
+  lxd_result_free(&res);
+  free(want);
+  free(path);
+  return rc;
+}
+
+/* Deletes instance name (stopping it first) once nothing runs on it;
+ * one already gone is fine. */
+static drover_code drop_instance(lxd_state *st, const char *name, double deadline,
+                                 drover_error *err)
+{
+  drover_live l;
+  drover_code rc = settle(st, name, deadline, err);
+
+  memset(&l, 0, sizeof(l));
+  l.name = (char *)name;
+  return rc ? rc : lxd_instance_ops.del(st, &l, deadline, err);
+}
+
+/* An LXD reply whose body is not JSON (a file transfer) or an error
+ * envelope: "lxd: <address>: <LXD's message>". */
+static drover_code transfer_fail(drover_error *err, const drover_http_response *resp,
+                                 const char *address, const char *what)
+{
+  json_t *root = resp->body ? json_loadb(resp->body, resp->len, 0, NULL) : NULL;
+  const char *msg = json_string_value(json_object_get(root, "error"));
+  drover_code rc = lxd_fail(err, resp->status == 404 ? DROVER_E_NOT_FOUND : DROVER_E_PROVIDER,
+                            address, "%s: %s", what,
+                            msg && *msg ? msg : "unexpected HTTP status");
+
+  json_decref(root);
+  return rc;
+}
+
+/* Copies instance/snapshot into the stopped instance scratch and takes
+ * every user.drover.* key out of its config; the labels the snapshot
+ * carried (without the prefix, backup labels left out) go to labels.
+ * A scratch copy a killed run left is unlabelled; the next export of the
+ * instance deletes it first. */
+static drover_code make_scratch(lxd_state *st, const char *instance, const char *snapshot,
+                                const char *scratch, json_t *labels, json_t *info,
+                                double deadline, drover_error *err)
+{
+  char *ipath = lxd_path(st, "/1.0/instances");
+  char *spath = lxd_name_path(st, "/1.0/instances/", scratch, NULL);
+  char *snpath = NULL, *src = NULL, *etag = NULL, *ei = NULL, *es = NULL;
+  json_t *snap = NULL, *body = NULL, *obj = NULL, *cfg = NULL, *v;
+  const char *key;
+  drover_code rc;
+
+  ei = lxd_esc(instance);
+  es = lxd_esc(snapshot);
+  if(!ipath || !spath || !ei || !es ||
+     !(snpath = lxd_path(st, "/1.0/instances/%s/snapshots/%s", ei, es)) ||
+     asprintf(&src, "%s/%s", instance, snapshot) < 0) {
+    src = NULL;
+    rc = lxd_fail(err, DROVER_E_NOMEM, instance, "out of memory");
+    goto out;
+  }
+  rc = lxd_get(st, snpath, instance, &snap, NULL, err);
+  if(rc)
+    goto out;
+  if(!snap) {
+    rc = lxd_fail(err, DROVER_E_NOT_FOUND, instance, "snapshot %s not found", snapshot);
+    goto out;
+  }
+  /* The labels the snapshot carried go to the caller; in the copy they
+   * are blanked from its first request on, so a run killed before the
+   * clean-up below leaves no second claimant of the stack's resource. */
+  cfg = json_object();
+  json_object_foreach(json_object_get(snap, "config"), key, v) {
+    size_t pl = strlen(LXD_LABEL_PREFIX);
+    if(!cfg || strncmp(key, LXD_LABEL_PREFIX, pl) ||
+       !strncmp(key, LXD_BACKUP_PREFIX, strlen(LXD_BACKUP_PREFIX)))
+      continue;
+    if(json_object_set(labels, key + pl, v) || lxd_set(cfg, key, json_string(""))) {
+      rc = lxd_fail(err, DROVER_E_NOMEM, instance, "out of memory");
+      goto out;
+    }
+  }
+  /* LXD 5.0 gives a copy made from a snapshot no profiles unless asked. */
+  body = cfg ? json_pack("{s:s, s:{s:s, s:s, s:b}, s:O, s:O}", "name", scratch, "source",
+                         "type", "copy", "source", src, "instance_only", 1, "config", cfg,
+                         "profiles",
+                         json_object_get(snap, "profiles") ? json_object_get(snap, "profiles")
+                                                           : json_null())
+             : NULL;
+  json_decref(cfg);
+  cfg = NULL;
+  if(!body) {
+    rc = lxd_fail(err, DROVER_E_NOMEM, instance, "out of memory");
+    goto out;
+  }
+  rc = lxd_call_wait(st, "POST", ipath, NULL, body, scratch, deadline, err);
+  if(rc)
+    goto out;
+  rc = lxd_get(st, spath, scratch, &obj, &etag, err);
+  if(!rc && !obj)
+    rc = lxd_fail(err, DROVER_E_NOT_FOUND, scratch, "the copy of %s vanished", src);
+  if(rc)
+    goto out;
+  cfg = json_object();
+  if(!cfg) {
+    rc = lxd_fail(err, DROVER_E_NOMEM, scratch, "out of memory");
+    goto out;
+  }
+  json_object_foreach(json_object_get(obj, "config"), key, v) {
+    if(!strncmp(key, LXD_LABEL_PREFIX, strlen(LXD_LABEL_PREFIX)))
+      continue;
+    if(json_object_set(cfg, key, v)) {
+      rc = lxd_fail(err, DROVER_E_NOMEM, scratch, "out of memory");
+      goto out;
+    }
+  }
+  if(lxd_set(obj, "config", json_incref(cfg)) ||
+     lxd_set(info, "profiles", json_incref(json_object_get(snap, "profiles")
+                                               ? json_object_get(snap, "profiles")
+                                               : json_null())) ||
+     lxd_set(info, "architecture",
+             json_incref(json_object_get(obj, "architecture") ? json_object_get(obj, "architecture")
+                                                               : json_null()))) {
+    rc = lxd_fail(err, DROVER_E_NOMEM, scratch, "out of memory");
+    goto out;
+  }
+  /* PUT takes the writable fields and ignores the rest of what GET gave. */
+  rc = lxd_call_wait(st, "PUT", spath, etag, obj, scratch, deadline, err);
+out:
+  json_decref(snap);
+  json_decref(body);
+  json_decref(obj);
+  json_decref(cfg);
+  free(etag);
+  free(src);
+  free(ei);
+  free(es);
+  free(snpath);
+  free(spath);
+  free(ipath);
+  return rc;
+}
+
+/* POST .../backups, wait, GET .../export into path. */
+static drover_code backup_to_file(lxd_state *st, const char *scratch, const char *path,
+                                  double deadline, drover_error *err)
+{
+  char *bpath = lxd_name_path(st, "/1.0/instances/", scratch, "/backups");
+  char *es = lxd_esc(scratch), *xpath = NULL;
+  json_t *body = json_pack("{s:s, s:b, s:b, s:s}", "name", EXPORT_BACKUP, "instance_only", 1,
+                           "optimized_storage", 0, "compression_algorithm", "gzip");
+  drover_http_req req;
+  drover_http_response resp;
+  drover_error herr;
+  drover_code rc;
+
+  memset(&resp, 0, sizeof(resp));
+  if(!bpath || !es || !body ||
+     !(xpath = lxd_path(st, "/1.0/instances/%s/backups/" EXPORT_BACKUP "/export", es))) {
+    rc = lxd_fail(err, DROVER_E_NOMEM, scratch, "out of memory");
+    goto out;
+  }
+  rc = lxd_call_wait(st, "POST", bpath, NULL, body, scratch, deadline, err);
+  if(rc)
+    goto out;
+  memset(&req, 0, sizeof(req));
+  req.version = DROVER_HTTP_REQ_VERSION;
+  req.method = "GET";
+  req.path = xpath;
+  req.response_path = path;
+  drover_error_clear(&herr);
+  rc = drover_http_perform(st->http, &req, &resp, &herr);
+  if(rc && !resp.status) {
+    rc = lxd_fail(err, rc, scratch, "%s: %s", st->where, herr.text);
+    goto out;
+  }
+  if(rc || resp.status != 200) {
+    rc = transfer_fail(err, &resp, scratch, "download of the backup");
+    goto out;
+  }
+  drover_logf(&st->env, DROVER_LOG_DEBUG, "lxd: %s: backup of %llu bytes downloaded",
+              scratch, resp.written);
+out:
+  drover_http_response_free(&resp);
+  json_decref(body);
+  free(xpath);
+  free(es);
+  free(bpath);
+  return rc;
+}
+
+drover_code lxd_backup_export(void *state, const char *instance, const char *snapshot,
+                              const char *scratch, const char *path, double deadline,
+                              json_t **info, drover_error *err)
+{
+  lxd_state *st = state;
+  json_t *inf = json_pack("{s:{}, s:s, s:s}", "labels", "project", st->project,
+                          "compression", "gzip");
+  drover_error e2;
+  drover_code rc;
+
+  *info = NULL;
+  deadline = lxd_deadline(st, deadline);
+  if(!inf)
+    return lxd_fail(err, DROVER_E_NOMEM, instance, "out of memory");
+  /* A scratch copy a killed export left goes first. */
+  rc = drop_instance(st, scratch, deadline, err);
+  if(!rc)
+    rc = make_scratch(st, instance, snapshot, scratch, json_object_get(inf, "labels"), inf,
+                      deadline, err);
+  if(!rc)
+    rc = backup_to_file(st, scratch, path, deadline, err);
+  /* The scratch instance takes its backups with it. */
+  drover_error_clear(&e2);
+  if(drop_instance(st, scratch, deadline, &e2) && !rc) {
+    rc = e2.code;
+    if(err && !err->code)
+      *err = e2;
+  }
+  if(rc)
+    json_decref(inf);
+  else
+    *info = inf;
+  return rc;
+}
+
+/* POST /1.0/instances with the tarball as the body. */
+static drover_code import_file(lxd_state *st, const char *path, const char *name,
+                               double deadline, drover_error *err)
+{
+  char *ipath = lxd_path(st, "/1.0/instances"), *hname = NULL;
+  const char *hdrs[2] = {NULL, NULL};
+  drover_http_req req;
+  drover_http_response resp;
+  drover_error herr;
+  json_t *root = NULL;
+  const char *op, *type;
+  struct stat sb;
+  long long size = -1;
+  drover_code rc;
+
+  memset(&resp, 0, sizeof(resp));
+  if(!ipath || asprintf(&hname, "X-LXD-name: %s", name) < 0) {
+    hname = NULL;
+    rc = lxd_fail(err, DROVER_E_NOMEM, name, "out of memory");
+    goto out;
+  }
+  if(stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+    size = (long long)sb.st_size;
+  if(size < 0) {
+    rc = lxd_fail(err, DROVER_E_IO, name, "%s: cannot read the backup file", path);
+    goto out;
+  }
+  hdrs[0] = hname;
+  memset(&req, 0, sizeof(req));
+  req.version = DROVER_HTTP_REQ_VERSION;
+  req.method = "POST";
+  req.path = ipath;
+  req.headers = hdrs;
+  req.content_type = "application/octet-stream";
+  req.body_path = path;
+  req.body_len = (unsigned long long)size;
+  drover_error_clear(&herr);
+  rc = drover_http_perform(st->http, &req, &resp, &herr);
+  if(rc && !resp.status) {
+    rc = lxd_fail(err, rc, name, "%s: %s", st->where, herr.text);
+    goto out;
+  }
+  root = resp.body ? json_loadb(resp.body, resp.len, 0, NULL) : NULL;
+  type = json_string_value(json_object_get(root, "type"));
+  op = json_string_value(json_object_get(root, "operation"));
+  if(rc || resp.status >= 300 || !type || strcmp(type, "async") || !op || !*op) {
+    rc = transfer_fail(err, &resp, name, "import of the backup");
+    goto out;
+  }
+  rc = lxd_wait(st, op, deadline, name, 0, NULL, err);
+out:
+  json_decref(root);
+  drover_http_response_free(&resp);
+  free(hname);
+  free(ipath);
+  return rc;
+}
+
+drover_code lxd_backup_import(void *state, const char *path, const char *name,
+                              const json_t *labels, int start, double deadline,
+                              drover_error *err)
+{
+  lxd_state *st = state;
+  char *ipath = lxd_name_path(st, "/1.0/instances/", name, NULL);
+  char *spath = lxd_name_path(st, "/1.0/instances/", name, "/state");
+  json_t *cfg = json_object(), *body = NULL, *obj = NULL, *v;
+  const char *key;
+  drover_code rc;
+  int created = 0;
+
+  deadline = lxd_deadline(st, deadline);
+  if(!ipath || !spath || !cfg) {
+    rc = lxd_fail(err, DROVER_E_NOMEM, name, "out of memory");
+    goto out;
+  }
+  /* LXD would import under the archive's own name if the header were
+   * ignored; refuse an existing name before sending gigabytes. */
+  rc = lxd_get(st, ipath, name, &obj, NULL, err);
+  if(!rc && obj)
+    rc = lxd_fail(err, DROVER_E_CONFLICT, name, "instance %s already exists", name);
+  if(rc)
+    goto out;
+  rc = import_file(st, path, name, deadline, err);
+  if(rc)
+    goto out;
+  created = 1;
+  json_object_foreach((json_t *)labels, key, v) {
+    char *k = NULL;
+    if(asprintf(&k, LXD_LABEL_PREFIX "%s", key) < 0 || json_object_set(cfg, k, v)) {
+      free(k);
+      rc = lxd_fail(err, DROVER_E_NOMEM, name, "out of memory");
+      goto out;
+    }
+    free(k);
+  }
+  if(json_object_size(cfg)) {
+    body = json_pack("{s:O}", "config", cfg);
+    rc = body ? lxd_call_wait(st, "PATCH", ipath, NULL, body, name, deadline, err)
+              : lxd_fail(err, DROVER_E_NOMEM, name, "out of memory");
+    json_decref(body);
+    body = NULL;
+    if(rc)
+      goto out;
+  }
+  if(start) {
+    body = json_pack("{s:s, s:i}", "action", "start", "timeout", 30);
+    rc = body ? lxd_call_wait(st, "PUT", spath, NULL, body, name, deadline, err)
+              : lxd_fail(err, DROVER_E_NOMEM, name, "out of memory");
+  }
+out:
+  if(rc && created) {
+    /* Nothing half made: the imported instance goes again. */
+    drover_error e2;
+    drover_error_clear(&e2);
+    drop_instance(st, name, deadline, &e2);
+  }
+  json_decref(body);
+  json_decref(cfg);
+  json_decref(obj);
+  free(spath);
+  free(ipath);
+  return rc;
+}
