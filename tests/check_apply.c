@@ -6,10 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "engine.h"
-#include "fake_provider.h"
-
-static char tmpdir[] = "/tmp/check_apply.XXXXXX";
+#include "fixture.h"
 
 /* grp <- web[0..n-1]; solo is independent of both. "id" is a
  * server-assigned attribute: web's tag is known only after grp exists. */
@@ -38,72 +35,6 @@ static const char *TPL_CBD =
   " \"resources\": {\n"
   "  \"web\": {\"type\": \"fake.thing\", \"properties\": {\"image\": \"${params.image}\"},\n"
   "           \"lifecycle\": {\"create_before_destroy\": true}}}}\n";
-
-typedef struct fx {
-  drover_template *tpl;
-  drover_stack *stack;
-  drover_plan *plan;
-  drover_error err;
-  drover_apply_opts ao;
-  drover_apply_result res;
-} fx;
-
-static void fx_open(fx *f, const char *tpl, const char *const *vars)
-{
-  drover_apply_opts ao = DROVER_APPLY_OPTS_INIT;
-  char buf[1200];
-  drover_code rc;
-
-  memset(f, 0, sizeof(*f));
-  f->ao = ao;
-  f->ao.retry_base = 0.001;
-  rc = fake_stack_open(&f->tpl, &f->stack, tpl, vars, NULL, &f->err);
-  ck_assert_msg(rc == DROVER_OK, "open: %s",
-                drover_error_format(&f->err, buf, sizeof(buf)));
-}
-
-static void fx_plan(fx *f, unsigned flags)
-{
-  char buf[1200];
-  drover_code rc;
-
-  drover_plan_free(f->plan);
-  f->plan = NULL;
-  drover_error_clear(&f->err);
-  rc = drover_stack_refresh(f->stack, &f->err);
-  if(!rc)
-    rc = drover_plan_new(&f->plan, f->stack, flags, &f->err);
-  ck_assert_msg(rc == DROVER_OK, "plan: %s",
-                drover_error_format(&f->err, buf, sizeof(buf)));
-}
-
-static drover_code fx_apply(fx *f)
-{
-  drover_error_clear(&f->err);
-  return drover_apply(f->plan, &f->ao, &f->res, &f->err);
-}
-
-static void fx_apply_ok(fx *f)
-{
-  char buf[1200];
-  drover_code rc = fx_apply(f);
-
-  ck_assert_msg(rc == DROVER_OK, "apply: %s",
-                drover_error_format(&f->err, buf, sizeof(buf)));
-}
-
-static void fx_close(fx *f)
-{
-  drover_plan_free(f->plan);
-  fake_stack_close(f->tpl, f->stack);
-  memset(f, 0, sizeof(*f));
-}
-
-static void setup(void)
-{
-  ck_assert_int_eq(fake_register(), 0);
-  fake_reset();
-}
 
 /* Progress events, counted (the engine serialises the callback). */
 typedef struct evcount {
@@ -144,8 +75,7 @@ START_TEST(apply_dependency_order_and_references)
   f.ao.progress_userdata = &ev;
   fake_set_delay(0.01);
   fx_apply_ok(&f);
-  ck_assert_uint_eq(f.res.created, 5);
-  ck_assert_uint_eq(f.res.failed, 0);
+  fx_counts(&f, .created = 5);
   ck_assert_uint_eq(ev.n[DROVER_EVENT_START], 5);
   ck_assert_uint_eq(ev.n[DROVER_EVENT_DONE], 5);
   ck_assert_int_eq(ev.overlap, 0);
@@ -186,7 +116,7 @@ START_TEST(apply_parallelism_bound)
   fake_set_delay(0.03);
   f.ao.parallelism = 4;
   fx_apply_ok(&f);
-  ck_assert_uint_eq(f.res.created, 20);
+  fx_counts(&f, .created = 20);
   ck_assert_uint_le(fake_max_concurrent(), 4);
   ck_assert_uint_ge(fake_max_concurrent(), 2); /* it did run in parallel */
   fx_close(&f);
@@ -197,6 +127,7 @@ START_TEST(apply_parallelism_bound)
   fake_set_delay(0.005);
   f.ao.parallelism = 1;
   fx_apply_ok(&f);
+  fx_counts(&f, .created = 20);
   ck_assert_uint_eq(fake_max_concurrent(), 1);
   fx_close(&f);
 }
@@ -215,7 +146,7 @@ START_TEST(apply_transient_retry)
   f.ao.progress = on_event;
   f.ao.progress_userdata = &ev;
   fx_apply_ok(&f);
-  ck_assert_uint_eq(f.res.created, 5);
+  fx_counts(&f, .created = 5);
   ck_assert_uint_eq(fake_calls(FAKE_OP_CREATE, "fake.thing"), 4 + 2 + 1);
   ck_assert_uint_eq(ev.n[DROVER_EVENT_RETRY], 3);
   ck_assert_uint_eq(fake_count_address("fake.thing", "web[1]"), 1);
@@ -230,8 +161,7 @@ START_TEST(apply_transient_retry)
   ck_assert_int_eq(fx_apply(&f), DROVER_E_PARTIAL);
   ck_assert_int_eq(f.err.code, DROVER_E_TRANSIENT);
   ck_assert_str_eq(f.err.address, "t[3]");
-  ck_assert_uint_eq(f.res.failed, 1);
-  ck_assert_uint_eq(f.res.created, 19);
+  fx_counts(&f, .created = 19, .failed = 1);
   ck_assert_uint_eq(fake_calls(FAKE_OP_CREATE, NULL), 19 + 3);
   fx_close(&f);
 }
@@ -280,9 +210,7 @@ START_TEST(apply_permanent_failure_skips_dependents)
   ck_assert_int_eq(fx_apply(&f), DROVER_E_PARTIAL);
   ck_assert_int_eq(f.err.code, DROVER_E_PROVIDER);
   ck_assert_str_eq(f.err.address, "grp");
-  ck_assert_uint_eq(f.res.failed, 1);
-  ck_assert_uint_eq(f.res.skipped, 3);
-  ck_assert_uint_eq(f.res.created, 1);
+  fx_counts(&f, .created = 1, .failed = 1, .skipped = 3);
   ck_assert_uint_eq(ev.n[DROVER_EVENT_SKIPPED], 3);
   ck_assert_uint_eq(ev.n[DROVER_EVENT_FAILED], 1);
   /* No retry of a permanent error; the independent one is there. */
@@ -297,6 +225,7 @@ START_TEST(apply_permanent_failure_skips_dependents)
   fx_plan(&f, 0);
   ck_assert_uint_eq(drover_plan_changes(f.plan), 4);
   fx_apply_ok(&f);
+  fx_counts(&f, .created = 4);
   ck_assert_uint_eq(fake_count(NULL, "ta"), 5);
   fx_close(&f);
 }
@@ -309,10 +238,12 @@ START_TEST(apply_idempotent)
   fx_open(&f, TPL, NULL);
   fx_plan(&f, 0);
   fx_apply_ok(&f);
+  fx_counts(&f, .created = 5);
   fake_reset_counts();
   fx_plan(&f, 0);
   ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
   fx_apply_ok(&f);
+  fx_counts(&f, .created = 0); /* nothing done */
   ck_assert_uint_eq(fake_calls(FAKE_OP_CREATE, NULL), 0);
   ck_assert_uint_eq(fake_calls(FAKE_OP_UPDATE, NULL), 0);
   ck_assert_uint_eq(fake_calls(FAKE_OP_DELETE, NULL), 0);
@@ -403,8 +334,7 @@ START_TEST(apply_orphan_delete_order)
   ck_assert_uint_eq(drover_plan_changes(f.plan), 24);
   fake_set_delay(0.005);
   fx_apply_ok(&f);
-  ck_assert_uint_eq(f.res.deleted, 4);
-  ck_assert_uint_eq(f.res.created, 20);
+  fx_counts(&f, .created = 20, .deleted = 4);
   ck_assert_int_lt(fake_log_pos(FAKE_OP_DELETE, "a", 1),
                     fake_log_pos(FAKE_OP_DELETE, "b", 0));
   ck_assert_int_lt(fake_log_pos(FAKE_OP_DELETE, "b", 1),
@@ -433,7 +363,7 @@ START_TEST(apply_replace_and_cbd)
   fx_open(&f, TPL, img);
   fx_plan(&f, 0);
   fx_apply_ok(&f);
-  ck_assert_uint_eq(f.res.replaced, 3);
+  fx_counts(&f, .replaced = 3);
   ck_assert_int_lt(fake_log_pos(FAKE_OP_DELETE, "web[0]", 1),
                     fake_log_pos(FAKE_OP_CREATE, "web[0]", 0));
   o = fake_get("fake.thing", "ta-web-0");
@@ -447,12 +377,14 @@ START_TEST(apply_replace_and_cbd)
   fx_open(&f, TPL_CBD, NULL);
   fx_plan(&f, 0);
   fx_apply_ok(&f);
+  fx_counts(&f, .created = 1);
   fx_close(&f);
   fake_reset_counts();
   fx_open(&f, TPL_CBD, two);
   fx_plan(&f, 0);
   ck_assert_int_eq(f.plan->entries[0].action, DROVER_ACTION_REPLACE);
   fx_apply_ok(&f);
+  fx_counts(&f, .replaced = 1);
   ck_assert_int_lt(fake_log_pos(FAKE_OP_CREATE, "web", 1),
                     fake_log_pos(FAKE_OP_DELETE, "web", 0));
   ck_assert_ptr_null(fake_get("fake.thing", "tc-web"));
@@ -478,7 +410,7 @@ START_TEST(apply_destroy)
   fx_plan(&f, DROVER_PLAN_DESTROY);
   fake_set_delay(0.005);
   fx_apply_ok(&f);
-  ck_assert_uint_eq(f.res.deleted, 5);
+  fx_counts(&f, .deleted = 5);
   ck_assert_uint_eq(fake_count(NULL, "ta"), 0);
   ck_assert_int_lt(fake_log_pos(FAKE_OP_DELETE, "web[1]", 1),
                     fake_log_pos(FAKE_OP_DELETE, "grp", 0));
@@ -505,6 +437,7 @@ START_TEST(apply_lock_contention)
   ck_assert_uint_eq(fake_calls(FAKE_OP_CREATE, NULL), 0);
   drover_stack_unlock(a.stack);
   fx_apply_ok(&b);
+  fx_counts(&b, .created = 5);
   ck_assert_int_eq(b.stack->lock_fd, -1); /* apply released what it took */
   drover_error_clear(&a.err);
   ck_assert_int_eq(drover_stack_lock(a.stack, 0, &a.err), DROVER_OK);
@@ -524,7 +457,7 @@ START_TEST(apply_cancel)
   fx_plan(&f, 0);
   f.ao.cancel = &cancel;
   ck_assert_int_eq(fx_apply(&f), DROVER_E_CANCELLED);
-  ck_assert_uint_eq(f.res.skipped, 5);
+  fx_counts(&f, .skipped = 5);
   ck_assert_uint_eq(fake_calls(FAKE_OP_CREATE, NULL), 0);
   fx_close(&f);
 }
@@ -568,7 +501,7 @@ START_TEST(apply_ambiguous_failures)
   fake_fail_after(FAKE_OP_CREATE, "solo", 1, DROVER_E_PROVIDER);
   fake_fail_after(FAKE_OP_CREATE, "web[0]", 1, DROVER_E_TRANSIENT);
   fx_apply_ok(&f);
-  ck_assert_uint_eq(f.res.created, 3);
+  fx_counts(&f, .created = 3);
   ck_assert_uint_eq(fake_calls(FAKE_OP_CREATE, "fake.thing"), 2); /* no retry */
   ck_assert_uint_ge(fake_calls(FAKE_OP_READ, "fake.thing"), 2);
   fx_plan(&f, 0);
@@ -581,7 +514,7 @@ START_TEST(apply_ambiguous_failures)
   fake_reset_counts();
   fake_fail_after(FAKE_OP_UPDATE, "web[0]", 1, DROVER_E_PROVIDER);
   fx_apply_ok(&f);
-  ck_assert_uint_eq(f.res.updated, 1);
+  fx_counts(&f, .updated = 1);
   ck_assert_uint_eq(fake_calls(FAKE_OP_UPDATE, NULL), 1);
   fx_plan(&f, 0);
   ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
@@ -601,7 +534,7 @@ START_TEST(apply_ambiguous_failures)
   fake_fail_after(FAKE_OP_DELETE, "solo", 1, DROVER_E_NOT_FOUND);
   fake_fail_after(FAKE_OP_DELETE, "grp", 1, DROVER_E_TIMEOUT);
   fx_apply_ok(&f);
-  ck_assert_uint_eq(f.res.deleted, 3);
+  fx_counts(&f, .deleted = 3);
   ck_assert_uint_eq(fake_calls(FAKE_OP_DELETE, NULL), 3);
   ck_assert_uint_eq(fake_count(NULL, "ta"), 0);
   fx_close(&f);
@@ -617,7 +550,7 @@ START_TEST(apply_ambiguous_failures)
    * success (seen 3 times in 10 runs). */
   fake_fail(FAKE_OP_READ, NULL, 2, DROVER_E_TRANSIENT);
   ck_assert_int_eq(fx_apply(&f), DROVER_E_PARTIAL);
-  ck_assert_uint_eq(f.res.failed, 2);
+  fx_counts(&f, .failed = 2, .skipped = 1); /* web[0] needs grp */
   ck_assert_ptr_null(fake_get("fake.thing", "ta-solo"));
   fx_close(&f);
 }
@@ -628,7 +561,7 @@ static Suite *apply_suite(void)
   Suite *s = suite_create("apply");
   TCase *tc = tcase_create("core");
 
-  tcase_add_checked_fixture(tc, setup, NULL);
+  tcase_add_checked_fixture(tc, fx_setup, NULL);
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, apply_dependency_order_and_references);
   tcase_add_test(tc, apply_parallelism_bound);
@@ -650,23 +583,5 @@ static Suite *apply_suite(void)
 
 int main(void)
 {
-  SRunner *sr;
-  int failed;
-
-  if(!mkdtemp(tmpdir))
-    return 99;
-  setenv("DROVER_LOCK_DIR", tmpdir, 1);
-  drover_global_init();
-  sr = srunner_create(apply_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  drover_global_cleanup();
-  {
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if(system(cmd) != 0)
-      failed++;
-  }
-  return failed ? 1 : 0;
+  return run_suite(apply_suite());
 }

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include "backoff.h"
 #include "engine.h"
+#include "run_suite.h"
 
 START_TEST(full_jitter_within_the_capped_ceiling)
 {
@@ -101,11 +102,5 @@ static Suite *backoff_suite(void)
 
 int main(void)
 {
-  SRunner *sr = srunner_create(backoff_suite());
-  int failed;
-
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return run_suite(backoff_suite());
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "engine.h"
 #include "schedule.h"
+#include "run_suite.h"
 
 static time_t utc(int y, int mo, int d, int h, int mi)
 {
@@ -54,19 +55,29 @@ static time_t slot_of(const dv_cron *c, time_t t)
   return out;
 }
 
+/* A cron expression that must not parse: the column of the bad field and
+ * a piece of the message. */
+static const struct {
+  const char *expr;
+  int column;
+  const char *needle;
+} bad_exprs[] = {
+  {"61 * * * *", 1, "minute field \"61\": value out of range"},
+  {"0 25 * * *", 3, "hour field"},
+  {"0  0 * * 8", 10, "day of week"},
+  {"0 0 * foo *", 7, "month field \"foo\""},
+  {"0 0 * * *,", 9, "empty list item"},
+  {"5-1 * * * *", 1, "backwards"},
+  {"*/0 * * * *", 1, "step out of range"},
+  {"0 0 30 2 *", 5, "never matches"},
+  {"0 0 * *", 0, "4 fields"},
+  {"0 0 * * * *", 11, "more than 5 fields"},
+  {"@fortnightly", 1, "unknown cron macro"},
+};
+
 START_TEST(parse_errors)
 {
-  parse_bad("61 * * * *", 1, "minute field \"61\": value out of range");
-  parse_bad("0 25 * * *", 3, "hour field");
-  parse_bad("0  0 * * 8", 10, "day of week");
-  parse_bad("0 0 * foo *", 7, "month field \"foo\"");
-  parse_bad("0 0 * * *,", 9, "empty list item");
-  parse_bad("5-1 * * * *", 1, "backwards");
-  parse_bad("*/0 * * * *", 1, "step out of range");
-  parse_bad("0 0 30 2 *", 5, "never matches");
-  parse_bad("0 0 * *", 0, "4 fields");
-  parse_bad("0 0 * * * *", 11, "more than 5 fields");
-  parse_bad("@fortnightly", 1, "unknown cron macro");
+  parse_bad(bad_exprs[_i].expr, bad_exprs[_i].column, bad_exprs[_i].needle);
 }
 END_TEST
 
@@ -92,99 +103,78 @@ START_TEST(parse_forms)
 }
 END_TEST
 
-START_TEST(next_utc)
-{
-  dv_cron c = parse_ok("*/15 * * * *", "UTC");
+/* One expectation: the next slot strictly after `at` (NEXT), or the slot
+ * `at` falls in (SLOT); times in UTC as {year, month, day, hour, minute}. */
+enum { NEXT, SLOT };
+typedef struct cron_case {
+  const char *expr, *tz;
+  int op;
+  int at[5], want[5];
+} cron_case;
 
-  ck_assert_int_eq(next(&c, utc(2025, 5, 1, 10, 7)), utc(2025, 5, 1, 10, 15));
-  /* strictly after: a slot time gives the following slot */
-  ck_assert_int_eq(next(&c, utc(2025, 5, 1, 10, 15)), utc(2025, 5, 1, 10, 30));
-  c = parse_ok("@daily", "UTC");
-  ck_assert_int_eq(next(&c, utc(2025, 12, 31, 23, 59)), utc(2026, 1, 1, 0, 0));
-  c = parse_ok("@monthly", NULL);
-  ck_assert_int_eq(next(&c, utc(2025, 1, 31, 12, 0)), utc(2025, 2, 1, 0, 0));
-  c = parse_ok("0 0 29 2 *", "UTC");
-  ck_assert_int_eq(next(&c, utc(2025, 3, 1, 0, 0)), utc(2028, 2, 29, 0, 0));
-  /* Vixie: both day fields restricted means either: the 13th or a Friday.
-   * 2025-06-06 is a Friday, 2025-06-13 too; after the 6th comes the 13th. */
-  c = parse_ok("0 0 10 * fri", "UTC");
-  ck_assert_int_eq(next(&c, utc(2025, 6, 1, 0, 0)), utc(2025, 6, 6, 0, 0));
-  ck_assert_int_eq(next(&c, utc(2025, 6, 6, 0, 0)), utc(2025, 6, 10, 0, 0));
+static const cron_case cron_cases[] = {
+  /* UTC: a slot time gives the following slot; year and month ends; the
+   * next 29 February. */
+  {"*/15 * * * *", "UTC", NEXT, {2025, 5, 1, 10, 7}, {2025, 5, 1, 10, 15}},
+  {"*/15 * * * *", "UTC", NEXT, {2025, 5, 1, 10, 15}, {2025, 5, 1, 10, 30}},
+  {"@daily", "UTC", NEXT, {2025, 12, 31, 23, 59}, {2026, 1, 1, 0, 0}},
+  {"@monthly", NULL, NEXT, {2025, 1, 31, 12, 0}, {2025, 2, 1, 0, 0}},
+  {"0 0 29 2 *", "UTC", NEXT, {2025, 3, 1, 0, 0}, {2028, 2, 29, 0, 0}},
+  /* Vixie: both day fields restricted means either: the 10th or a Friday.
+   * 2025-06-06 is a Friday; after it comes the 10th. */
+  {"0 0 10 * fri", "UTC", NEXT, {2025, 6, 1, 0, 0}, {2025, 6, 6, 0, 0}},
+  {"0 0 10 * fri", "UTC", NEXT, {2025, 6, 6, 0, 0}, {2025, 6, 10, 0, 0}},
   /* day-of-month "*" with a weekday: only the weekday decides */
-  c = parse_ok("0 12 * * sat", "UTC");
-  ck_assert_int_eq(next(&c, utc(2025, 6, 1, 0, 0)), utc(2025, 6, 7, 12, 0));
-}
-END_TEST
+  {"0 12 * * sat", "UTC", NEXT, {2025, 6, 1, 0, 0}, {2025, 6, 7, 12, 0}},
+  /* 03:00 in Berlin summer is 01:00Z, in winter 02:00Z; in New York
+   * 03:00 EDT is 07:00Z. */
+  {"0 3 * * *", "Europe/Berlin", NEXT, {2025, 7, 1, 0, 0}, {2025, 7, 1, 1, 0}},
+  {"0 3 * * *", "Europe/Berlin", NEXT, {2025, 1, 1, 0, 0}, {2025, 1, 1, 2, 0}},
+  {"0 3 * * *", "America/New_York", NEXT, {2025, 7, 1, 0, 0}, {2025, 7, 1, 7, 0}},
+  /* Berlin gap, 30 Mar 2025: 02:00 CET -> 03:00 CEST at 01:00Z. 02:30
+   * does not exist and moves to 03:30 CEST (01:30Z). */
+  {"30 2 * * *", "Europe/Berlin", NEXT, {2025, 3, 29, 12, 0}, {2025, 3, 30, 1, 30}},
+  {"30 2 * * *", "Europe/Berlin", NEXT, {2025, 3, 30, 1, 30}, {2025, 3, 31, 0, 30}},
+  {"30 2 * * *", "Europe/Berlin", SLOT, {2025, 3, 30, 1, 29}, {2025, 3, 29, 1, 30}},
+  {"30 2 * * *", "Europe/Berlin", SLOT, {2025, 3, 30, 1, 30}, {2025, 3, 30, 1, 30}},
+  /* Berlin overlap, 26 Oct 2025: 03:00 CEST -> 02:00 CET at 01:00Z;
+   * 02:30 happens at 00:30Z and at 01:30Z. A fixed-hour job runs once, at
+   * the first... */
+  {"30 2 * * *", "Europe/Berlin", NEXT, {2025, 10, 25, 12, 0}, {2025, 10, 26, 0, 30}},
+  {"30 2 * * *", "Europe/Berlin", NEXT, {2025, 10, 26, 0, 30}, {2025, 10, 27, 1, 30}},
+  {"30 2 * * *", "Europe/Berlin", SLOT, {2025, 10, 26, 1, 45}, {2025, 10, 26, 0, 30}},
+  /* ...an hour-wildcard job in both 02:xx hours. */
+  {"30 * * * *", "Europe/Berlin", NEXT, {2025, 10, 25, 23, 0}, {2025, 10, 25, 23, 30}},
+  {"30 * * * *", "Europe/Berlin", NEXT, {2025, 10, 25, 23, 30}, {2025, 10, 26, 0, 30}},
+  {"30 * * * *", "Europe/Berlin", NEXT, {2025, 10, 26, 0, 30}, {2025, 10, 26, 1, 30}},
+  {"30 * * * *", "Europe/Berlin", NEXT, {2025, 10, 26, 1, 30}, {2025, 10, 26, 2, 30}},
+  {"@hourly", "Europe/Berlin", SLOT, {2025, 10, 26, 1, 20}, {2025, 10, 26, 1, 0}},
+  /* New York gap, 9 Mar 2025: 02:00 EST -> 03:00 EDT at 07:00Z. 02:30
+   * moves to 03:30 EDT, which is also a slot of its own: one slot, not
+   * two. */
+  {"30 * * * *", "America/New_York", NEXT, {2025, 3, 9, 6, 0}, {2025, 3, 9, 6, 30}},
+  {"30 * * * *", "America/New_York", NEXT, {2025, 3, 9, 6, 30}, {2025, 3, 9, 7, 30}},
+  {"30 * * * *", "America/New_York", NEXT, {2025, 3, 9, 7, 30}, {2025, 3, 9, 8, 30}},
+  /* slot_of away from transitions */
+  {"@daily", "Europe/Berlin", SLOT, {2025, 6, 15, 10, 0}, {2025, 6, 14, 22, 0}},
+  {"@daily", "Europe/Berlin", SLOT, {2025, 6, 14, 22, 0}, {2025, 6, 14, 22, 0}},
+  {"0 */6 * * *", "UTC", SLOT, {2025, 6, 15, 11, 59}, {2025, 6, 15, 6, 0}},
+};
 
-START_TEST(next_in_zone)
+static time_t utc_of(const int t[5])
 {
-  /* 03:00 in Berlin summer is 01:00Z; in New York 03:00 EDT is 07:00Z. */
-  dv_cron c = parse_ok("0 3 * * *", "Europe/Berlin");
-
-  ck_assert_int_eq(next(&c, utc(2025, 7, 1, 0, 0)), utc(2025, 7, 1, 1, 0));
-  ck_assert_int_eq(next(&c, utc(2025, 1, 1, 0, 0)), utc(2025, 1, 1, 2, 0));
-  c = parse_ok("0 3 * * *", "America/New_York");
-  ck_assert_int_eq(next(&c, utc(2025, 7, 1, 0, 0)), utc(2025, 7, 1, 7, 0));
+  return utc(t[0], t[1], t[2], t[3], t[4]);
 }
-END_TEST
 
-START_TEST(gap_berlin)
+START_TEST(slots)
 {
-  /* 30 Mar 2025: 02:00 CET -> 03:00 CEST at 01:00Z. 02:30 does not exist
-   * and moves to 03:30 CEST (01:30Z). */
-  dv_cron c = parse_ok("30 2 * * *", "Europe/Berlin");
+  const cron_case *k = &cron_cases[_i];
+  dv_cron c = parse_ok(k->expr, k->tz);
+  time_t at = utc_of(k->at), got = k->op == NEXT ? next(&c, at) : slot_of(&c, at);
 
-  ck_assert_int_eq(next(&c, utc(2025, 3, 29, 12, 0)), utc(2025, 3, 30, 1, 30));
-  ck_assert_int_eq(next(&c, utc(2025, 3, 30, 1, 30)), utc(2025, 3, 31, 0, 30));
-  ck_assert_int_eq(slot_of(&c, utc(2025, 3, 30, 1, 29)), utc(2025, 3, 29, 1, 30));
-  ck_assert_int_eq(slot_of(&c, utc(2025, 3, 30, 1, 30)), utc(2025, 3, 30, 1, 30));
-}
-END_TEST
-
-START_TEST(overlap_berlin_fixed_hour)
-{
-  /* 26 Oct 2025: 03:00 CEST -> 02:00 CET at 01:00Z; 02:30 happens at
-   * 00:30Z and at 01:30Z. A fixed-hour job runs once, at the first. */
-  dv_cron c = parse_ok("30 2 * * *", "Europe/Berlin");
-
-  ck_assert_int_eq(next(&c, utc(2025, 10, 25, 12, 0)), utc(2025, 10, 26, 0, 30));
-  ck_assert_int_eq(next(&c, utc(2025, 10, 26, 0, 30)), utc(2025, 10, 27, 1, 30));
-  ck_assert_int_eq(slot_of(&c, utc(2025, 10, 26, 1, 45)), utc(2025, 10, 26, 0, 30));
-}
-END_TEST
-
-START_TEST(overlap_berlin_wild_hour)
-{
-  /* An hour-wildcard job runs in both 02:xx hours. */
-  dv_cron c = parse_ok("30 * * * *", "Europe/Berlin");
-  time_t t = utc(2025, 10, 25, 23, 0);
-
-  t = next(&c, t);
-  ck_assert_int_eq(t, utc(2025, 10, 25, 23, 30)); /* 01:30 CEST */
-  t = next(&c, t);
-  ck_assert_int_eq(t, utc(2025, 10, 26, 0, 30)); /* 02:30 CEST */
-  t = next(&c, t);
-  ck_assert_int_eq(t, utc(2025, 10, 26, 1, 30)); /* 02:30 CET */
-  t = next(&c, t);
-  ck_assert_int_eq(t, utc(2025, 10, 26, 2, 30)); /* 03:30 CET */
-  c = parse_ok("@hourly", "Europe/Berlin");
-  ck_assert_int_eq(slot_of(&c, utc(2025, 10, 26, 1, 20)), utc(2025, 10, 26, 1, 0));
-}
-END_TEST
-
-START_TEST(gap_new_york_dedup)
-{
-  /* 9 Mar 2025: 02:00 EST -> 03:00 EDT at 07:00Z. 02:30 moves to 03:30
-   * EDT, which is also a slot of its own: one slot, not two. */
-  dv_cron c = parse_ok("30 * * * *", "America/New_York");
-  time_t t = utc(2025, 3, 9, 6, 0);
-
-  t = next(&c, t);
-  ck_assert_int_eq(t, utc(2025, 3, 9, 6, 30)); /* 01:30 EST */
-  t = next(&c, t);
-  ck_assert_int_eq(t, utc(2025, 3, 9, 7, 30)); /* 03:30 EDT */
-  t = next(&c, t);
-  ck_assert_int_eq(t, utc(2025, 3, 9, 8, 30)); /* 04:30 EDT */
+  ck_assert_msg(got == utc_of(k->want), "case %d: %s of \"%s\" (%s) at %lld: %lld, expected %lld",
+                _i, k->op == NEXT ? "next" : "slot", k->expr, k->tz ? k->tz : "UTC",
+                (long long)at, (long long)got, (long long)utc_of(k->want));
 }
 END_TEST
 
@@ -220,43 +210,20 @@ START_TEST(year_of_slots)
 }
 END_TEST
 
-START_TEST(slot_of_basic)
-{
-  dv_cron c = parse_ok("@daily", "Europe/Berlin");
-
-  ck_assert_int_eq(slot_of(&c, utc(2025, 6, 15, 10, 0)), utc(2025, 6, 14, 22, 0));
-  ck_assert_int_eq(slot_of(&c, utc(2025, 6, 14, 22, 0)), utc(2025, 6, 14, 22, 0));
-  c = parse_ok("0 */6 * * *", "UTC");
-  ck_assert_int_eq(slot_of(&c, utc(2025, 6, 15, 11, 59)), utc(2025, 6, 15, 6, 0));
-}
-END_TEST
-
 static Suite *suite(void)
 {
   Suite *s = suite_create("cron");
   TCase *tc = tcase_create("cron");
 
-  tcase_add_test(tc, parse_errors);
+  tcase_add_loop_test(tc, parse_errors, 0, sizeof(bad_exprs) / sizeof(bad_exprs[0]));
   tcase_add_test(tc, parse_forms);
-  tcase_add_test(tc, next_utc);
-  tcase_add_test(tc, next_in_zone);
-  tcase_add_test(tc, gap_berlin);
-  tcase_add_test(tc, overlap_berlin_fixed_hour);
-  tcase_add_test(tc, overlap_berlin_wild_hour);
-  tcase_add_test(tc, gap_new_york_dedup);
+  tcase_add_loop_test(tc, slots, 0, sizeof(cron_cases) / sizeof(cron_cases[0]));
   tcase_add_test(tc, year_of_slots);
-  tcase_add_test(tc, slot_of_basic);
   suite_add_tcase(s, tc);
   return s;
 }
 
 int main(void)
 {
-  SRunner *sr = srunner_create(suite());
-  int failed;
-
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_suite(suite());
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "engine.h"
 #include "fake_provider.h"
+#include "run_suite.h"
 
 static char lockdir[64];
 
@@ -242,15 +243,7 @@ static Suite *destroy_suite(void)
 
 int main(void)
 {
-  SRunner *sr;
-  int failed;
-
-  if(drover_global_init() || fake_register())
+  if(fake_register())
     return 99;
-  sr = srunner_create(destroy_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  drover_global_cleanup();
-  return failed ? 1 : 0;
+  return run_suite(destroy_suite());
 }

@@ -7,8 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "engine.h"
-#include "fake_provider.h"
+#include "fixture.h"
 
 /* A group used by two things through its name (so LXD-like, the group
  * cannot go before them), and an independent thing. */
@@ -32,76 +31,6 @@ static const char *TPL_ORDER =
   "  \"c\": {\"type\": \"fake.thing\",\n"
   "         \"properties\": {\"image\": \"x\", \"tags\": {\"peer\": \"${resources.a.name}\"}}}}}\n";
 
-typedef struct fx {
-  drover_template *tpl;
-  drover_stack *stack;
-  drover_plan *plan;
-  drover_error err;
-  drover_apply_opts ao;
-  drover_apply_result res;
-} fx;
-
-static void fx_open(fx *f, const char *tpl, const char *const *vars)
-{
-  drover_apply_opts ao = DROVER_APPLY_OPTS_INIT;
-  char buf[1200];
-  drover_code rc;
-
-  memset(f, 0, sizeof(*f));
-  f->ao = ao;
-  f->ao.retry_base = 0.001;
-  rc = fake_stack_open(&f->tpl, &f->stack, tpl, vars, NULL, &f->err);
-  ck_assert_msg(rc == DROVER_OK, "open: %s", drover_error_format(&f->err, buf, sizeof(buf)));
-}
-
-static void fx_plan(fx *f, unsigned flags)
-{
-  char buf[1200];
-  drover_code rc;
-
-  drover_plan_free(f->plan);
-  f->plan = NULL;
-  drover_error_clear(&f->err);
-  rc = drover_stack_refresh(f->stack, &f->err);
-  if(!rc)
-    rc = drover_plan_new(&f->plan, f->stack, flags, &f->err);
-  ck_assert_msg(rc == DROVER_OK, "plan: %s", drover_error_format(&f->err, buf, sizeof(buf)));
-}
-
-static drover_code fx_apply(fx *f)
-{
-  drover_error_clear(&f->err);
-  memset(&f->res, 0, sizeof(f->res));
-  return drover_apply(f->plan, &f->ao, &f->res, &f->err);
-}
-
-static void fx_apply_ok(fx *f)
-{
-  char buf[1200];
-  drover_code rc = fx_apply(f);
-
-  ck_assert_msg(rc == DROVER_OK, "apply: %s", drover_error_format(&f->err, buf, sizeof(buf)));
-}
-
-static void fx_close(fx *f)
-{
-  drover_plan_free(f->plan);
-  fake_stack_close(f->tpl, f->stack);
-  memset(f, 0, sizeof(*f));
-}
-
-/* Plans again from a fresh stack and expects no changes: the cloud is
- * exactly what the template says. */
-static void converged(const char *tpl)
-{
-  fx f;
-
-  fx_open(&f, tpl, NULL);
-  fx_plan(&f, 0);
-  ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
-  fx_close(&f);
-}
-
 static const char *prop_str(const char *type, const char *name, const char *prop)
 {
   static char buf[128];
@@ -113,12 +42,6 @@ static const char *prop_str(const char *type, const char *name, const char *prop
   snprintf(buf, sizeof(buf), "%s", v ? v : "(unset)");
   json_decref(o);
   return buf;
-}
-
-static void setup(void)
-{
-  ck_assert_int_eq(fake_register(), 0);
-  fake_reset();
 }
 
 /* ------------------------------------------------------------------------
@@ -137,15 +60,14 @@ START_TEST(create_lost_response_adopted)
   fake_fail_at(FAKE_OP_CREATE, "web[1]", 1, DROVER_E_TRANSIENT, FAKE_FAULT_AFTER);
   fake_fail_at(FAKE_OP_CREATE, "grp", 1, DROVER_E_TIMEOUT, FAKE_FAULT_AFTER);
   fx_apply_ok(&f);
-  ck_assert_uint_eq(f.res.created, 4);
-  ck_assert_uint_eq(f.res.failed, 0);
+  fx_counts(&f, .created = 4);
   ck_assert_uint_eq(fake_calls(FAKE_OP_CREATE, "fake.thing"), 3);
   ck_assert_uint_eq(fake_calls(FAKE_OP_CREATE, "fake.group"), 1);
   ck_assert_uint_ge(fake_calls(FAKE_OP_READ, NULL), 2);
   ck_assert_uint_eq(fake_count_address("fake.thing", "web[1]"), 1);
   ck_assert_uint_eq(fake_count(NULL, NULL), 4);
   fx_close(&f);
-  converged(TPL);
+  fx_converged(TPL, NULL);
 }
 END_TEST
 
@@ -159,10 +81,11 @@ START_TEST(create_midway_converges)
   fx_plan(&f, 0);
   fake_fail_at(FAKE_OP_CREATE, "solo", 1, DROVER_E_TRANSIENT, FAKE_FAULT_MIDWAY);
   fx_apply_ok(&f);
+  fx_counts(&f, .created = 4);
   ck_assert_uint_eq(fake_calls(FAKE_OP_CREATE, "fake.thing"), 3 + 1);
   ck_assert_str_eq(prop_str("fake.thing", "fx-solo", "state"), "running");
   fx_close(&f);
-  converged(TPL);
+  fx_converged(TPL, NULL);
 }
 END_TEST
 
@@ -177,11 +100,11 @@ START_TEST(create_permanent_after_vs_before)
   fx_plan(&f, 0);
   fake_fail_at(FAKE_OP_CREATE, "solo", 1, DROVER_E_PROVIDER, FAKE_FAULT_AFTER);
   fx_apply_ok(&f);
-  ck_assert_uint_eq(f.res.created, 4);
+  fx_counts(&f, .created = 4);
   ck_assert_uint_eq(fake_calls(FAKE_OP_CREATE, "fake.thing"), 3);
   ck_assert_uint_eq(fake_count_address("fake.thing", "solo"), 1);
   fx_close(&f);
-  converged(TPL);
+  fx_converged(TPL, NULL);
 
   fake_reset();
   fx_open(&f, TPL, NULL);
@@ -190,8 +113,7 @@ START_TEST(create_permanent_after_vs_before)
   ck_assert_int_eq(fx_apply(&f), DROVER_E_PARTIAL);
   ck_assert_int_eq(f.err.code, DROVER_E_PROVIDER);
   ck_assert_str_eq(f.err.address, "solo");
-  ck_assert_uint_eq(f.res.failed, 1);
-  ck_assert_uint_eq(f.res.created, 3);
+  fx_counts(&f, .created = 3, .failed = 1);
   ck_assert_uint_eq(fake_count_address("fake.thing", "solo"), 0);
   fx_close(&f);
 }
@@ -217,12 +139,12 @@ START_TEST(update_lost_response_and_midway)
   fake_fail_at(FAKE_OP_UPDATE, "web[0]", 1, DROVER_E_TRANSIENT, FAKE_FAULT_AFTER);
   fake_fail_at(FAKE_OP_UPDATE, "web[1]", 1, DROVER_E_TRANSIENT, FAKE_FAULT_MIDWAY);
   fx_apply_ok(&f);
-  ck_assert_uint_eq(f.res.updated, 2);
+  fx_counts(&f, .updated = 2);
   /* web[0] read back and done; web[1] half done, so updated again. */
   ck_assert_uint_eq(fake_calls(FAKE_OP_UPDATE, NULL), 3);
   ck_assert_str_eq(prop_str("fake.thing", "fx-web-1", "state"), "running");
   fx_close(&f);
-  converged(TPL);
+  fx_converged(TPL, NULL);
 }
 END_TEST
 
@@ -241,8 +163,7 @@ START_TEST(delete_lost_response_and_midway)
   fake_fail_at(FAKE_OP_DELETE, "solo", 1, DROVER_E_TRANSIENT, FAKE_FAULT_AFTER);
   fake_fail_at(FAKE_OP_DELETE, "web[0]", 1, DROVER_E_TIMEOUT, FAKE_FAULT_MIDWAY);
   fx_apply_ok(&f);
-  ck_assert_uint_eq(f.res.deleted, 4);
-  ck_assert_uint_eq(f.res.failed, 0);
+  fx_counts(&f, .deleted = 4);
   ck_assert_uint_eq(fake_count(NULL, NULL), 0);
   ck_assert_uint_eq(fake_calls(FAKE_OP_DELETE, NULL), 4 + 1);
   fx_close(&f);
@@ -255,6 +176,7 @@ START_TEST(delete_lost_response_and_midway)
   fx_plan(&f, DROVER_PLAN_DESTROY);
   ck_assert_int_eq(fake_remove("fake.thing", "fx-solo"), 0);
   fx_apply_ok(&f);
+  fx_counts(&f, .deleted = 4);
   ck_assert_uint_eq(fake_stat(FAKE_STAT_DELETE_MISSING), 1);
   ck_assert_uint_eq(fake_count(NULL, NULL), 0);
   fx_close(&f);
@@ -275,10 +197,12 @@ START_TEST(faults_before_every_op)
   fx_plan(&f, 0);
   fake_fail(FAKE_OP_UPDATE, "solo", 2, DROVER_E_TRANSIENT);
   fx_apply_ok(&f);
+  fx_counts(&f, .updated = 1);
   ck_assert_uint_eq(fake_calls(FAKE_OP_UPDATE, NULL), 3);
   fx_plan(&f, DROVER_PLAN_DESTROY);
   fake_fail(FAKE_OP_DELETE, "grp", 1, DROVER_E_TRANSIENT);
   fx_apply_ok(&f);
+  fx_counts(&f, .deleted = 4);
   ck_assert_uint_eq(fake_count(NULL, NULL), 0);
   fake_fail(FAKE_OP_LIST, NULL, 1, DROVER_E_TRANSIENT);
   drover_error_clear(&err);
@@ -307,8 +231,7 @@ START_TEST(create_taken_name_refused)
   fx_plan(&f, 0);
   ck_assert_int_eq(fx_apply(&f), DROVER_E_PARTIAL);
   ck_assert_int_eq(f.err.code, DROVER_E_PROVIDER);
-  ck_assert_uint_eq(f.res.failed, 2);
-  ck_assert_uint_eq(f.res.created, 2);
+  fx_counts(&f, .created = 2, .failed = 2);
   ck_assert_str_eq(prop_str("fake.thing", "fx-solo", "image"), "theirs");
   ck_assert_str_eq(prop_str("fake.thing", "fx-web-1", "image"), "other-stack");
   o = fake_get("fake.thing", "fx-solo");
@@ -331,6 +254,7 @@ START_TEST(delete_order_in_use)
   fx_plan(&f, DROVER_PLAN_DESTROY);
   fake_set_delay(0.002);
   fx_apply_ok(&f);
+  fx_counts(&f, .deleted = 4);
   ck_assert_uint_eq(fake_stat(FAKE_STAT_DELETE_REFUSED), 0);
   ck_assert_uint_eq(fake_count(NULL, NULL), 0);
   ck_assert_uint_eq(fake_stat(FAKE_STAT_STOP_BEFORE_DELETE), 3);
@@ -349,7 +273,7 @@ START_TEST(delete_order_in_use)
   ck_assert_int_eq(f.err.code, DROVER_E_PROVIDER);
   ck_assert_str_eq(f.err.address, "grp");
   ck_assert_ptr_nonnull(strstr(f.err.text, "in use"));
-  ck_assert_uint_eq(f.res.deleted, 3);
+  fx_counts(&f, .deleted = 3, .failed = 1);
   ck_assert_uint_eq(fake_stat(FAKE_STAT_DELETE_REFUSED), 1);
   fx_close(&f);
 }
@@ -376,7 +300,7 @@ START_TEST(delete_order_by_type_alone)
   fake_set_delay_for("t", 0.2);
   f.ao.parallelism = 8;
   fx_apply_ok(&f);
-  ck_assert_uint_eq(f.res.deleted, 2);
+  fx_counts(&f, .created = 1, .deleted = 2); /* k, and the orphans */
   ck_assert_uint_eq(fake_stat(FAKE_STAT_DELETE_REFUSED), 0);
   ck_assert_int_lt(fake_log_pos(FAKE_OP_DELETE, "t", 1), fake_log_pos(FAKE_OP_DELETE, "g", 0));
   ck_assert_uint_eq(fake_count(NULL, NULL), 1);
@@ -406,10 +330,11 @@ START_TEST(other_type_at_address_is_orphan)
   ck_assert_int_eq(create, 1);
   ck_assert_int_eq(del, 1);
   fx_apply_ok(&f);
+  fx_counts(&f, .created = 4, .deleted = 1);
   ck_assert_ptr_null(fake_get("fake.group", "fx-imposter"));
   ck_assert_str_eq(prop_str("fake.thing", "fx-solo", "image"), "solo");
   fx_close(&f);
-  converged(TPL);
+  fx_converged(TPL, NULL);
 }
 END_TEST
 
@@ -429,7 +354,7 @@ START_TEST(create_order_depends_on_and_known_name)
   fake_set_delay_for("a", 0.2);
   f.ao.parallelism = 8;
   fx_apply_ok(&f);
-  ck_assert_uint_eq(f.res.created, 3);
+  fx_counts(&f, .created = 3);
   ck_assert_int_ge(fake_log_pos(FAKE_OP_CREATE, "a", 1), 0);
   ck_assert_int_lt(fake_log_pos(FAKE_OP_CREATE, "a", 1),
                    fake_log_pos(FAKE_OP_CREATE, "b", 0));
@@ -454,7 +379,7 @@ START_TEST(delete_order_depends_on)
   fake_set_delay_for("c", 0.2);
   f.ao.parallelism = 8;
   fx_apply_ok(&f);
-  ck_assert_uint_eq(f.res.deleted, 3);
+  fx_counts(&f, .deleted = 3);
   ck_assert_int_lt(fake_log_pos(FAKE_OP_DELETE, "b", 1),
                    fake_log_pos(FAKE_OP_DELETE, "a", 0));
   ck_assert_int_lt(fake_log_pos(FAKE_OP_DELETE, "c", 1),
@@ -491,8 +416,9 @@ START_TEST(missing_live_property_is_a_difference)
   }
   ck_assert_int_eq(seen, 2);
   fx_apply_ok(&f);
+  fx_counts(&f, .updated = 2);
   fx_close(&f);
-  converged(TPL);
+  fx_converged(TPL, NULL);
 }
 END_TEST
 
@@ -501,7 +427,7 @@ static Suite *faults_suite(void)
   Suite *s = suite_create("faults");
   TCase *tc = tcase_create("core");
 
-  tcase_add_checked_fixture(tc, setup, NULL);
+  tcase_add_checked_fixture(tc, fx_setup, NULL);
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, create_lost_response_adopted);
   tcase_add_test(tc, create_midway_converges);
@@ -522,13 +448,5 @@ static Suite *faults_suite(void)
 
 int main(void)
 {
-  SRunner *sr = srunner_create(faults_suite());
-  int failed;
-
-  drover_global_init();
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  drover_global_cleanup();
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_suite(faults_suite());
 }

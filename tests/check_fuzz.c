@@ -25,6 +25,7 @@
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_lxd_one
 #include "fuzz/fuzz_lxd.c"
+#include "run_suite.h"
 #undef LLVMFuzzerTestOneInput
 
 typedef int (*harness_fn)(const uint8_t *data, size_t size);
@@ -132,8 +133,6 @@ int main(void)
 {
   Suite *s = suite_create("fuzz-replay");
   TCase *tc = tcase_create("core");
-  SRunner *sr;
-  int failed;
 
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, replay_template);
@@ -142,9 +141,5 @@ int main(void)
   tcase_add_test(tc, replay_planfile);
   tcase_add_test(tc, replay_lxd);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_suite(s);
 }

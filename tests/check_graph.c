@@ -8,6 +8,7 @@
 #include <string.h>
 #include "engine.h"
 #include "fake_provider.h"
+#include "run_suite.h"
 
 static drover_template *tpl;
 static drover_stack *st;
@@ -520,11 +521,5 @@ static Suite *graph_suite(void)
 
 int main(void)
 {
-  SRunner *sr = srunner_create(graph_suite());
-  int failed;
-
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_suite(graph_suite());
 }

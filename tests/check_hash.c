@@ -9,6 +9,7 @@
 #include <string.h>
 #include <openssl/evp.h>
 #include "engine.h"
+#include "run_suite.h"
 
 /* The hash as it was computed before: SHA-256 of jansson's text. */
 static void reference_hash(char out[17], const json_t *v)
@@ -171,16 +172,10 @@ int main(void)
 {
   Suite *s = suite_create("hash");
   TCase *tc = tcase_create("core");
-  SRunner *sr;
-  int failed;
 
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, hash_edge_cases);
   tcase_add_test(tc, hash_generated_values);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return run_suite(s);
 }

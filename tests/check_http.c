@@ -1,12 +1,6 @@
-/* check_http.c - the shared HTTP module against a scripted local server.
- *
- * The server is a thread with a listening socket (TCP on 127.0.0.1, or
- * AF_UNIX in a temp dir). It answers connection n with script[n] (the last
- * entry repeats) and closes, so every request is one connection and the
- * number of connections counts the attempts. Three entries misbehave
- * instead of answering: SRV_RESET (a TCP reset), SRV_CLOSE (closes with
- * no reply) and SRV_STALL (reads the request and never answers; the
- * connection is closed once the client gives up on it).
+/* check_http.c - the shared HTTP module against a scripted local server
+ * (scripted_server.h: one connection per request, so the number of
+ * connections counts the attempts; resets, closes and stalls on cue).
  */
 #include <check.h>
 #include <errno.h>
@@ -27,233 +21,18 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "engine.h"
+#include "scripted_server.h"
+#include "run_suite.h"
 
 /* --------------------------------------------------------------------------
  * The scripted server
  */
 
-typedef struct srv {
-  int fd;
-  char dir[64];                 /* AF_UNIX: temp dir holding the socket */
-  char sock[128];
-  int port;
-  const char *const *script;
-  size_t nscript;
-  atomic_int served;
-  atomic_int stop;
-  pthread_mutex_t mu;
-  char last[16384];             /* last request: head and start of body */
-  unsigned long long body_bytes; /* last request's whole body: length */
-  unsigned long long body_hash;  /* and FNV-1a hash (under mu) */
-  pthread_t th;
-} srv;
-
-#define FNV_INIT 0xcbf29ce484222325ull
-
-static unsigned long long fnv(unsigned long long h, const char *p, size_t n)
-{
-  size_t i;
-
-  for(i = 0; i < n; i++) {
-    h ^= (unsigned char)p[i];
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
-
-/* Reads one request (head, then Content-Length bytes of body): the start
- * into buf, the whole body counted and hashed into *bytes and *hash, so a
- * body of any size is drained in a fixed buffer. Gives up quietly after a
- * short receive timeout (a TLS hello never ends with a blank line). */
-static void read_request(int c, char *buf, size_t size, unsigned long long *bytes,
-                         unsigned long long *hash)
-{
-  size_t len = 0;
-  long long want = -1, total = 0, body_at = -1;
-  struct timeval tv = {0, 300000};
-  char scratch[65536];
-
-  setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  buf[0] = '\0';
-  *bytes = 0;
-  *hash = FNV_INIT;
-  for(;;) {
-    int into_buf = len + 1 < size;
-    char *dst = into_buf ? buf + len : scratch;
-    size_t room = into_buf ? size - 1 - len : sizeof(scratch);
-    ssize_t n;
-    char *end;
-
-    if(want >= 0 && (long long)room > want - total)
-      room = (size_t)(want - total);
-    if(want >= 0 && total >= want)
-      break;
-    n = recv(c, dst, room, 0);
-    if(n <= 0)
-      break;
-    if(into_buf) {
-      len += (size_t)n;
-      buf[len] = '\0';
-    }
-    /* Body bytes seen in this chunk. */
-    if(body_at >= 0) {
-      *bytes += (unsigned long long)n;
-      *hash = fnv(*hash, dst, (size_t)n);
-    }
-    total += n;
-    if(body_at < 0 && (end = strstr(buf, "\r\n\r\n")) != NULL) {
-      char *cl = strcasestr(buf, "\r\nContent-Length:");
-      body_at = (long long)(end + 4 - buf);
-      want = body_at + (cl && cl < end ? strtoll(cl + 17, NULL, 10) : 0);
-      *bytes = (unsigned long long)(total - body_at);
-      *hash = fnv(*hash, buf + body_at, (size_t)(total - body_at));
-    }
-  }
-}
-
-#define SRV_RESET "!reset"
-#define SRV_CLOSE "!close"
-#define SRV_STALL "!stall"
-
-/* SRV_STALL: waits (at most 60 s) until the client closes its end. */
-static void stall_until_client_closes(int c)
-{
-  char b[256];
-  int i;
-
-  for(i = 0; i < 1200; i++) {
-    struct pollfd p = {c, POLLIN, 0};
-    if(poll(&p, 1, 50) > 0 && recv(c, b, sizeof(b), MSG_DONTWAIT) <= 0)
-      return;
-  }
-}
-
-static void *srv_main(void *arg)
-{
-  srv *s = arg;
-  char req[sizeof(s->last)];
-  unsigned long long bytes, hash;
-
-  while(!atomic_load(&s->stop)) {
-    struct pollfd p = {s->fd, POLLIN, 0};
-    int c, n;
-    const char *r;
-
-    if(poll(&p, 1, 50) <= 0)
-      continue;
-    c = accept(s->fd, NULL, NULL);
-    if(c < 0)
-      continue;
-    read_request(c, req, sizeof(req), &bytes, &hash);
-    pthread_mutex_lock(&s->mu);
-    memcpy(s->last, req, sizeof(s->last));
-    s->body_bytes = bytes;
-    s->body_hash = hash;
-    pthread_mutex_unlock(&s->mu);
-    n = atomic_fetch_add(&s->served, 1);
-    r = s->script[(size_t)n < s->nscript ? (size_t)n : s->nscript - 1];
-    if(!strcmp(r, SRV_RESET)) {
-      struct linger lg = {1, 0}; /* close() then sends RST */
-      setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-      close(c);
-      continue;
-    }
-    if(!strcmp(r, SRV_STALL))
-      stall_until_client_closes(c);
-    else if(!strncmp(r, "TRICKLE:", 8)) {
-      /* A slow server: the reply in 4 pieces, 0.6 s apart. */
-      size_t len = strlen(r + 8), k;
-      for(k = 0; k < 4; k++) {
-        size_t a = len * k / 4, b = len * (k + 1) / 4;
-        if(k)
-          usleep(600000);
-        if(send(c, r + 8 + a, b - a, MSG_NOSIGNAL) < 0)
-          perror("send");
-      }
-    }
-    else if(!strncmp(r, "HOLD:", 5)) {
-      /* A stalled server: part of the reply, then silence for 6 s (or
-       * until the test stops the server). */
-      int waited;
-      if(send(c, r + 5, strlen(r + 5), MSG_NOSIGNAL) < 0)
-        perror("send");
-      for(waited = 0; waited < 120 && !atomic_load(&s->stop); waited++)
-        usleep(50000);
-    }
-    else if(strcmp(r, SRV_CLOSE) && send(c, r, strlen(r), MSG_NOSIGNAL) < 0)
-      perror("send");
-    shutdown(c, SHUT_WR);
-    close(c);
-  }
-  return NULL;
-}
-
-/* Binds and listens; no thread yet (a test may fork before srv_run). */
-static void srv_listen(srv *s, int unix_socket, const char *const *script, size_t n)
-{
-  memset(s, 0, sizeof(*s));
-  s->script = script;
-  s->nscript = n;
-  pthread_mutex_init(&s->mu, NULL);
-  if(unix_socket) {
-    struct sockaddr_un sa;
-    strcpy(s->dir, "/tmp/check_http.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(s->dir));
-    snprintf(s->sock, sizeof(s->sock), "%s/http.sock", s->dir);
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    ck_assert_uint_lt(strlen(s->sock), sizeof(sa.sun_path));
-    memcpy(sa.sun_path, s->sock, strlen(s->sock) + 1);
-    s->fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    ck_assert_int_ge(s->fd, 0);
-    ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-  }
-  else {
-    struct sockaddr_in sa;
-    socklen_t len = sizeof(sa);
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    s->fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(s->fd, 0);
-    ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(getsockname(s->fd, (struct sockaddr *)&sa, &len), 0);
-    s->port = ntohs(sa.sin_port);
-  }
-  ck_assert_int_eq(listen(s->fd, 16), 0);
-}
-
-static void srv_run(srv *s)
-{
-  ck_assert_int_eq(pthread_create(&s->th, NULL, srv_main, s), 0);
-}
-
+/* Binds, listens and serves (see scripted_server.h). */
 static void srv_start(srv *s, int unix_socket, const char *const *script, size_t n)
 {
   srv_listen(s, unix_socket, script, n);
   srv_run(s);
-}
-
-static void srv_stop(srv *s)
-{
-  atomic_store(&s->stop, 1);
-  pthread_join(s->th, NULL);
-  close(s->fd);
-  if(s->sock[0])
-    unlink(s->sock);
-  if(s->dir[0])
-    rmdir(s->dir);
-  pthread_mutex_destroy(&s->mu);
-}
-
-/* A copy of the last request the server saw; caller frees. */
-static char *srv_last(srv *s)
-{
-  char *copy;
-  pthread_mutex_lock(&s->mu);
-  copy = strdup(s->last);
-  pthread_mutex_unlock(&s->mu);
-  return copy;
 }
 
 /* Seconds a request may take; the stall tests lower it so that each
@@ -1212,15 +991,5 @@ static Suite *http_suite(void)
 
 int main(void)
 {
-  SRunner *sr;
-  int failed;
-
-  if(drover_global_init())
-    return 99;
-  sr = srunner_create(http_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  drover_global_cleanup();
-  return failed ? 1 : 0;
+  return run_suite(http_suite());
 }

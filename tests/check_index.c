@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine.h"
+#include "run_suite.h"
 
 #define N 100000
 
@@ -108,16 +109,10 @@ int main(void)
 {
   Suite *s = suite_create("index");
   TCase *tc = tcase_create("core");
-  SRunner *sr;
-  int failed;
 
   tcase_add_test(tc, index_large);
   tcase_add_test(tc, index_first_value_wins);
   tcase_add_test(tc, index_similar_keys);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return run_suite(s);
 }

@@ -1,8 +1,9 @@
 /* check_lxd.c - the LXD provider against a scripted local LXD.
  *
- * A thread listens on a unix socket in a temp dir and answers each request
- * (one per connection) from a routing table: the first route whose
- * "METHOD /path" prefix starts the request line gives the status and body.
+ * A scripted server (scripted_server.h) listens on a unix socket in a temp
+ * dir and answers each request (one per connection) from a routing table:
+ * the first route whose "METHOD /path" prefix starts the request line
+ * gives the status and body.
  * The provider is driven through its table (dv_provider_find("lxd")), as
  * the engine does. What is checked: replies that do not have LXD's shape
  * (error envelopes inside a 200, missing or mistyped metadata, invalid or
@@ -10,167 +11,46 @@
  * empty list, an absent object or a deletion.
  */
 #include <check.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include "config.h"
 #include "engine.h"
+#include "scripted_server.h"
+#include "run_suite.h"
 
 /* --------------------------------------------------------------------------
  * The scripted LXD
  */
 
-typedef struct route {
-  const char *prefix;   /* "GET /1.0/instances?" */
-  int status;
-  const char *body;
-  long claim;           /* Content-Length to announce; < 0: the body's length */
-  int first;            /* > 0: body answers the first `first` hits, then later */
-  const char *later;
-  int later_status;     /* the status that goes with later; 0: status */
-  const char *etag;     /* ETag header to send, or NULL */
-  int hits;             /* touched by the server thread only */
-} route;
-
-#define MAX_ROUTES 16
-
-typedef struct stub {
-  int fd;
-  char dir[64];
-  char sock[128];
-  route routes[MAX_ROUTES];
-  size_t nroutes;
-  atomic_int stop;
-  atomic_int deletes;   /* DELETE requests seen */
-  atomic_int puts;      /* PUT requests seen */
-  pthread_t th;
-} stub;
-
-static void read_head(int c, char *buf, size_t size)
-{
-  size_t len = 0;
-  long want = -1;
-  struct timeval tv = {1, 0};
-
-  setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  buf[0] = '\0';
-  while(len + 1 < size) {
-    ssize_t n = recv(c, buf + len, size - 1 - len, 0);
-    char *end;
-    if(n <= 0)
-      break;
-    len += (size_t)n;
-    buf[len] = '\0';
-    end = strstr(buf, "\r\n\r\n");
-    if(end && want < 0) {
-      char *cl = strcasestr(buf, "\r\nContent-Length:");
-      want = (long)(end + 4 - buf) + (cl && cl < end ? strtol(cl + 17, NULL, 10) : 0);
-    }
-    if(want >= 0 && (long)len >= want)
-      break;
-  }
-}
-
-static void *stub_main(void *arg)
-{
-  stub *s = arg;
-  char req[16384], head[256];
-
-  while(!atomic_load(&s->stop)) {
-    struct pollfd p = {s->fd, POLLIN, 0};
-    route *r = NULL;
-    size_t i;
-    int c;
-
-    if(poll(&p, 1, 50) <= 0)
-      continue;
-    c = accept(s->fd, NULL, NULL);
-    if(c < 0)
-      continue;
-    read_head(c, req, sizeof(req));
-    if(!strncmp(req, "DELETE ", 7))
-      atomic_fetch_add(&s->deletes, 1);
-    if(!strncmp(req, "PUT ", 4))
-      atomic_fetch_add(&s->puts, 1);
-    for(i = 0; i < s->nroutes && !r; i++)
-      if(!strncmp(req, s->routes[i].prefix, strlen(s->routes[i].prefix)))
-        r = &s->routes[i];
-    if(!r) {
-      static route nf = {"", 404,
-        "{\"type\":\"error\",\"error\":\"not found\",\"error_code\":404}", -1, 0,
-        NULL, 0, NULL, 0};
-      fprintf(stderr, "stub: no route for %.80s\n", req);
-      r = &nf;
-    }
-    {
-      int later = r->first > 0 && r->hits++ >= r->first;
-      const char *body = later ? r->later : r->body;
-      size_t blen = strlen(body);
-      int n = snprintf(head, sizeof(head),
-                       "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
-                       "%s%s%sContent-Length: %ld\r\nConnection: close\r\n\r\n",
-                       later && r->later_status ? r->later_status : r->status,
-                       r->etag ? "ETag: " : "", r->etag ? r->etag : "",
-                       r->etag ? "\r\n" : "", r->claim >= 0 ? r->claim : (long)blen);
-      if(send(c, head, (size_t)n, MSG_NOSIGNAL) < 0 ||
-         send(c, body, blen, MSG_NOSIGNAL) < 0)
-        perror("send");
-    }
-    shutdown(c, SHUT_WR);
-    close(c);
-  }
-  return NULL;
-}
+/* The scripted server (scripted_server.h) on a unix socket, answering
+ * from routes; an unrouted request gets LXD's 404. Routes are set before
+ * stub_start and never change while the thread runs. */
+typedef srv stub;
 
 static void stub_route(stub *s, const char *prefix, int status, const char *body,
                        long claim)
 {
-  ck_assert_uint_lt(s->nroutes, MAX_ROUTES);
-  s->routes[s->nroutes].prefix = prefix;
-  s->routes[s->nroutes].status = status;
-  s->routes[s->nroutes].body = body;
-  s->routes[s->nroutes].claim = claim;
-  s->nroutes++;
+  srv_route_add(s, prefix, status, body, claim);
 }
 
-/* Routes are set before start and never change while the thread runs. */
 static void stub_start(stub *s)
 {
-  struct sockaddr_un sa;
-
-  strcpy(s->dir, "/tmp/check_lxd.XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(s->dir));
-  snprintf(s->sock, sizeof(s->sock), "%s/lxd.sock", s->dir);
-  memset(&sa, 0, sizeof(sa));
-  sa.sun_family = AF_UNIX;
-  memcpy(sa.sun_path, s->sock, strlen(s->sock) + 1);
-  s->fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  ck_assert_int_ge(s->fd, 0);
-  ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-  ck_assert_int_eq(listen(s->fd, 16), 0);
-  ck_assert_int_eq(pthread_create(&s->th, NULL, stub_main, s), 0);
+  srv_run(s);
 }
 
 static void stub_stop(stub *s)
 {
-  atomic_store(&s->stop, 1);
-  pthread_join(s->th, NULL);
-  close(s->fd);
-  unlink(s->sock);
-  rmdir(s->dir);
+  srv_stop(s);
 }
 
-/* The routes every test needs: init's project probe. */
+/* Listens, with the routes every test needs: init's project probe. */
 static void stub_init(stub *s)
 {
-  memset(s, 0, sizeof(*s));
+  srv_listen(s, 1, NULL, 0);
+  s->unrouted = "{\"type\":\"error\",\"error\":\"not found\",\"error_code\":404}";
   stub_route(s, "GET /1.0/networks", 200, "{\"type\":\"sync\",\"metadata\":[]}", -1);
 }
 
@@ -956,24 +836,10 @@ static Suite *lxd_suite(void)
 
 int main(void)
 {
-  SRunner *sr;
-  int failed;
-
-  if(drover_global_init() != DROVER_OK)
-    return 1;
-#ifndef DROVER_WITH_LXD
-  {
-    /* --enable-lxd=dl: the provider is the build tree's module. */
-    drover_error err;
-    drover_error_clear(&err);
-    if(drover_provider_dir_add(TEST_BUILDDIR "/providers/.libs", &err))
-      return 1;
-  }
+#ifdef DROVER_WITH_LXD
+  return run_suite(lxd_suite());
+#else
+  /* --enable-lxd=dl: the provider is the build tree's module. */
+  return run_suite_with_providers(lxd_suite(), TEST_BUILDDIR "/providers/.libs");
 #endif
-  sr = srunner_create(lxd_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  drover_global_cleanup();
-  return failed ? 1 : 0;
 }

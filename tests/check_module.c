@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "engine.h"
+#include "run_suite.h"
 
 #ifndef TEST_BUILDDIR
 #error TEST_BUILDDIR must name the build directory
@@ -300,18 +301,11 @@ static Suite *module_suite(void)
 
 int main(void)
 {
-  SRunner *sr;
-  int failed;
-
   if(geteuid() != 0) {
     /* Modules must be root's files; as another user every case would be
      * refused for its owner, which proves nothing. */
     fprintf(stderr, "check_module: must run as root\n");
     return 99;
   }
-  sr = srunner_create(module_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return run_suite(module_suite());
 }

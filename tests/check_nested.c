@@ -6,21 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "engine.h"
-#include "fake_provider.h"
+#include "fixture.h"
 
 static const char TPL[] =
   "{\"stack\": \"nest\", \"resources\": {\n"
   "  \"vm\": {\"type\": \"fakeid.vm\", \"properties\": {\"image\": \"busybox\",\n"
   "    \"disks\": [{\"dev\": \"sda\", \"size\": 8}, {\"dev\": \"sdb\", \"size\": 16}],\n"
   "    \"nics\": {\"eth0\": {\"net\": \"a\", \"ips\": [\"127.0.0.2\"]}}}}}}\n";
-
-static void setup(void)
-{
-  ck_assert_int_eq(fake_register(), 0);
-  ck_assert_int_eq(fake_register_server_id(), 0);
-  fake_reset();
-}
 
 /* Loads text and expects a template error at line:col holding want. */
 static void expect_invalid(const char *text, int line, int col, const char *want)
@@ -56,43 +48,21 @@ START_TEST(validated_with_positions)
 }
 END_TEST
 
-/* Plans with the stack refreshed; the plan is the caller's. */
-static drover_plan *plan_now(drover_stack *st)
-{
-  drover_plan *plan = NULL;
-  drover_error err;
-  char buf[1200];
-
-  drover_error_clear(&err);
-  ck_assert_msg(drover_stack_refresh(st, &err) == DROVER_OK &&
-                drover_plan_new(&plan, st, 0, &err) == DROVER_OK,
-                "plan: %s", drover_error_format(&err, buf, sizeof(buf)));
-  return plan;
-}
-
 START_TEST(diff_by_path)
 {
-  drover_template *tpl = NULL;
-  drover_stack *st = NULL;
-  drover_plan *plan;
-  drover_apply_opts ao = DROVER_APPLY_OPTS_INIT;
-  drover_error err;
-  char *text = NULL, *json = NULL, id[32];
-  size_t len = 0;
-  FILE *m;
+  fx f;
+  char *text, *json = NULL, id[32];
   json_t *root, *diff;
 
-  drover_error_clear(&err);
-  ck_assert_int_eq(fake_stack_open(&tpl, &st, TPL, NULL, NULL, &err), DROVER_OK);
-  plan = plan_now(st);
-  ck_assert_int_eq(drover_apply(plan, &ao, NULL, &err), DROVER_OK);
-  drover_plan_free(plan);
+  fx_open(&f, TPL, NULL);
+  fx_plan(&f, 0);
+  fx_apply_ok(&f);
+  fx_counts(&f, .created = 1);
 
   /* Equal nested values: nothing to do. */
-  plan = plan_now(st);
-  ck_assert_uint_eq(drover_plan_changes(plan), 0);
-  snprintf(id, sizeof(id), "%s", st->insts[0].live->name);
-  drover_plan_free(plan);
+  fx_plan(&f, 0);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
+  snprintf(id, sizeof(id), "%s", f.stack->insts[0].live->name);
 
   /* Changed outside drover: one element's field, one map member added. */
   ck_assert_int_eq(fake_mutate("fakeid.vm", id, "disks",
@@ -101,19 +71,17 @@ START_TEST(diff_by_path)
   ck_assert_int_eq(fake_mutate("fakeid.vm", id, "nics",
                                "{\"eth0\": {\"net\": \"a\", \"ips\": [\"127.0.0.2\"]},"
                                " \"eth9\": {\"net\": \"b\"}}"), 0);
-  plan = plan_now(st);
-  ck_assert_uint_eq(drover_plan_changes(plan), 1);
-  ck_assert_int_eq(drover_plan_action(plan, 0), DROVER_ACTION_UPDATE);
-  m = open_memstream(&text, &len);
-  ck_assert_int_eq(drover_plan_render(plan, m, 0), DROVER_OK);
-  fclose(m);
+  fx_plan(&f, 0);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 1);
+  ck_assert_int_eq(drover_plan_action(f.plan, 0), DROVER_ACTION_UPDATE);
+  text = fx_render(f.plan, 0);
   ck_assert_msg(strstr(text, "~ disks[1].size: 32 -> 16\n") != NULL, "%s", text);
   ck_assert_msg(strstr(text, "- nics.eth9 = {\"net\":\"b\"}\n") != NULL, "%s", text);
   ck_assert_ptr_null(strstr(text, "disks[0]"));
   ck_assert_ptr_null(strstr(text, "eth0"));
   free(text);
 
-  ck_assert_int_eq(drover_plan_to_json(&json, plan, &err), DROVER_OK);
+  ck_assert_int_eq(drover_plan_to_json(&json, f.plan, &f.err), DROVER_OK);
   root = json_loads(json, 0, NULL);
   free(json);
   diff = json_object_get(json_array_get(json_object_get(root, "resources"), 0), "diff");
@@ -128,12 +96,12 @@ START_TEST(diff_by_path)
   json_decref(root);
 
   /* Applying puts the template's values back. */
-  ck_assert_int_eq(drover_apply(plan, &ao, NULL, &err), DROVER_OK);
-  drover_plan_free(plan);
-  plan = plan_now(st);
-  ck_assert_uint_eq(drover_plan_changes(plan), 0);
-  drover_plan_free(plan);
-  fake_stack_close(tpl, st);
+  fx_apply_ok(&f);
+  fx_counts(&f, .updated = 1);
+  fx_plan(&f, 0);
+  ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
+  fx_converged(TPL, NULL);
+  fx_close(&f);
 }
 END_TEST
 
@@ -172,7 +140,7 @@ static Suite *nested_suite(void)
   Suite *s = suite_create("nested");
   TCase *tc = tcase_create("core");
 
-  tcase_add_checked_fixture(tc, setup, NULL);
+  tcase_add_checked_fixture(tc, fx_setup_server_id, NULL);
   tcase_add_test(tc, validated_with_positions);
   tcase_add_test(tc, diff_by_path);
   tcase_add_test(tc, diff_paths_unit);
@@ -182,15 +150,5 @@ static Suite *nested_suite(void)
 
 int main(void)
 {
-  SRunner *sr;
-  int failed;
-
-  if(drover_global_init())
-    return 99;
-  sr = srunner_create(nested_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  drover_global_cleanup();
-  return failed ? 1 : 0;
+  return run_suite(nested_suite());
 }

@@ -8,8 +8,7 @@
 #include <string.h>
 #include "engine.h"
 #include "fake_provider.h"
-
-static char tmpdir[] = "/tmp/check_nodes.XXXXXX";
+#include "run_suite.h"
 
 /* One thing per node, named after it. */
 static const char *NODE_TPL =
@@ -397,21 +396,5 @@ static Suite *nodes_suite(void)
 
 int main(void)
 {
-  SRunner *sr;
-  int failed;
-  char cmd[300];
-
-  if(!mkdtemp(tmpdir))
-    return 99;
-  setenv("DROVER_LOCK_DIR", tmpdir, 1);
-  drover_global_init();
-  sr = srunner_create(nodes_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  drover_global_cleanup();
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-  if(system(cmd) != 0)
-    failed++;
-  return failed ? 1 : 0;
+  return run_suite(nodes_suite());
 }

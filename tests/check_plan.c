@@ -6,11 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "engine.h"
-#include "fake_provider.h"
 #include "drover_sigv4.h"
-
-static char tmpdir[] = "/tmp/check_plan.XXXXXX";
+#include "fixture.h"
 
 /* A group and N things that depend on it. */
 static const char *TPL =
@@ -41,69 +38,6 @@ static const char *TPL_LC =
   "  \"web\": {\"type\": \"fake.thing\",\n"
   "           \"properties\": {\"image\": \"${params.image}\", \"size\": \"${params.size}\"},\n"
   "           \"lifecycle\": {\"prevent_destroy\": true, \"ignore_changes\": [\"tags\"]}}}}\n";
-
-typedef struct fx {
-  drover_template *tpl;
-  drover_stack *stack;
-  drover_plan *plan;
-  drover_error err;
-} fx;
-
-static void fx_open(fx *f, const char *tpl, const char *const *vars)
-{
-  drover_code rc;
-  char buf[1200];
-
-  memset(f, 0, sizeof(*f));
-  rc = fake_stack_open(&f->tpl, &f->stack, tpl, vars, NULL, &f->err);
-  ck_assert_msg(rc == DROVER_OK, "open: %s",
-                drover_error_format(&f->err, buf, sizeof(buf)));
-}
-
-static void fx_plan(fx *f, unsigned flags)
-{
-  drover_code rc;
-  char buf[1200];
-
-  drover_plan_free(f->plan);
-  f->plan = NULL;
-  rc = drover_stack_refresh(f->stack, &f->err);
-  ck_assert_msg(rc == DROVER_OK, "refresh: %s",
-                drover_error_format(&f->err, buf, sizeof(buf)));
-  rc = drover_plan_new(&f->plan, f->stack, flags, &f->err);
-  ck_assert_msg(rc == DROVER_OK, "plan: %s",
-                drover_error_format(&f->err, buf, sizeof(buf)));
-}
-
-static void fx_apply(fx *f)
-{
-  drover_apply_opts ao = DROVER_APPLY_OPTS_INIT;
-  drover_code rc;
-  char buf[1200];
-
-  ao.retry_base = 0.001;
-  rc = drover_apply(f->plan, &ao, NULL, &f->err);
-  ck_assert_msg(rc == DROVER_OK, "apply: %s",
-                drover_error_format(&f->err, buf, sizeof(buf)));
-}
-
-static void fx_close(fx *f)
-{
-  drover_plan_free(f->plan);
-  fake_stack_close(f->tpl, f->stack);
-  memset(f, 0, sizeof(*f));
-}
-
-/* Opens, plans, applies and closes: leaves the fake cloud populated. */
-static void converge(const char *tpl, const char *const *vars)
-{
-  fx f;
-
-  fx_open(&f, tpl, vars);
-  fx_plan(&f, 0);
-  fx_apply(&f);
-  fx_close(&f);
-}
 
 static long find_entry(const drover_plan *p, const char *address)
 {
@@ -136,12 +70,6 @@ static void expect(const drover_plan *p, const char *address, drover_action a,
     ck_assert_str_eq(drover_plan_reason(p, (size_t)i), reason);
 }
 
-static void setup(void)
-{
-  ck_assert_int_eq(fake_register(), 0);
-  fake_reset();
-}
-
 /* ------------------------------------------------------------------------ */
 
 START_TEST(refresh_is_bulk)
@@ -149,7 +77,7 @@ START_TEST(refresh_is_bulk)
   const char *vars[] = {"n=50", NULL};
   fx f;
 
-  converge(TPL, vars);
+  fx_converge(TPL, vars);
   ck_assert_uint_eq(fake_count("fake.thing", "tp"), 50);
   fake_reset_counts();
   fx_open(&f, TPL, vars);
@@ -178,7 +106,7 @@ START_TEST(plan_create_then_noop)
   expect(f.plan, "web[1]", DROVER_ACTION_CREATE, "not in the cloud");
   /* Dependency order: the group comes first. */
   ck_assert_str_eq(drover_plan_address(f.plan, 0), "grp");
-  fx_apply(&f);
+  fx_apply_ok(&f);
   fx_plan(&f, 0);
   ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
   expect(f.plan, "web[0]", DROVER_ACTION_NOOP, NULL);
@@ -193,7 +121,7 @@ START_TEST(plan_update_and_replace)
   const char *both[] = {"image=alpine", "size=3", NULL};
   fx f;
 
-  converge(TPL, NULL);
+  fx_converge(TPL, NULL);
   fx_open(&f, TPL, size2);
   fx_plan(&f, 0);
   expect(f.plan, "web[0]", DROVER_ACTION_UPDATE, "\"size\" changed");
@@ -218,7 +146,7 @@ START_TEST(plan_drift_and_no_diff)
 {
   fx f;
 
-  converge(TPL, NULL);
+  fx_converge(TPL, NULL);
   /* note is NO_DIFF: a changed note is not a change. */
   ck_assert_int_eq(fake_mutate("fake.thing", "tp-web-0", "note", "\"other\""), 0);
   fx_open(&f, TPL, NULL);
@@ -232,7 +160,7 @@ START_TEST(plan_drift_and_no_diff)
   expect(f.plan, "grp", DROVER_ACTION_UPDATE, "changed outside drover: \"config\"");
   expect(f.plan, "web[1]", DROVER_ACTION_NOOP, NULL);
   /* Converge it back. */
-  fx_apply(&f);
+  fx_apply_ok(&f);
   fx_plan(&f, 0);
   ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
   fx_close(&f);
@@ -258,7 +186,7 @@ START_TEST(plan_digest_property)
   char same[100], other[100];
   fx f;
 
-  converge(TPL_BLOB, NULL);
+  fx_converge(TPL_BLOB, NULL);
   digest_json(same, sizeof(same), "large content");
   digest_json(other, sizeof(other), "large content, changed");
   ck_assert_int_eq(fake_mutate("fake.group", "tb-g", "blob", same), 0);
@@ -268,12 +196,13 @@ START_TEST(plan_digest_property)
   ck_assert_int_eq(fake_mutate("fake.group", "tb-g", "blob", other), 0);
   fx_plan(&f, 0);
   expect(f.plan, "g", DROVER_ACTION_UPDATE, "changed outside drover: \"blob\"");
-  fx_apply(&f);
+  fx_apply_ok(&f);
+  fx_counts(&f, .updated = 1);
   fx_plan(&f, 0);
   ck_assert_uint_eq(drover_plan_changes(f.plan), 0);
   fx_close(&f);
   /* image is no digest property: the digest of "busybox" is no match. */
-  converge(TPL, NULL);
+  fx_converge(TPL, NULL);
   digest_json(same, sizeof(same), "busybox");
   ck_assert_int_eq(fake_mutate("fake.thing", "tp-web-0", "image", same), 0);
   fx_open(&f, TPL, NULL);
@@ -290,7 +219,7 @@ START_TEST(plan_delete_removed)
   const char *one[] = {"n=1", NULL};
   fx f;
 
-  converge(TPL, three);
+  fx_converge(TPL, three);
   ck_assert_uint_eq(fake_count("fake.thing", "tp"), 3);
   fx_open(&f, TPL, one);
   fx_plan(&f, 0);
@@ -298,7 +227,7 @@ START_TEST(plan_delete_removed)
   expect(f.plan, "web[1]", DROVER_ACTION_DELETE, "no longer in the template");
   expect(f.plan, "web[2]", DROVER_ACTION_DELETE, "no longer in the template");
   ck_assert_uint_eq(drover_plan_changes(f.plan), 2);
-  fx_apply(&f);
+  fx_apply_ok(&f);
   ck_assert_uint_eq(fake_count("fake.thing", "tp"), 1);
   fx_close(&f);
 }
@@ -314,7 +243,7 @@ START_TEST(plan_outlives_refresh)
   char *json = NULL;
   fx f;
 
-  converge(TPL, three);
+  fx_converge(TPL, three);
   fx_open(&f, TPL, one);
   fx_plan(&f, 0);
   expect(f.plan, "web[2]", DROVER_ACTION_DELETE, "no longer in the template");
@@ -329,7 +258,7 @@ START_TEST(plan_outlives_refresh)
   /* Planned again, it goes through. */
   fx_plan(&f, 0);
   drover_error_clear(&f.err);
-  fx_apply(&f);
+  fx_apply_ok(&f);
   ck_assert_uint_eq(fake_count("fake.thing", "tp"), 1);
   fx_close(&f);
 }
@@ -381,7 +310,7 @@ START_TEST(plan_ignore_changes_and_prevent_destroy)
   fx f;
   drover_plan *p = NULL;
 
-  converge(TPL_LC, NULL);
+  fx_converge(TPL_LC, NULL);
   ck_assert_int_eq(fake_mutate("fake.thing", "tp-web", "tags", "{\"x\": \"y\"}"), 0);
   fx_open(&f, TPL_LC, NULL);
   fx_plan(&f, 0);
@@ -411,7 +340,7 @@ START_TEST(plan_destroy)
 {
   fx f;
 
-  converge(TPL, NULL);
+  fx_converge(TPL, NULL);
   /* An orphan labelled with the stack is destroyed too. */
   ck_assert_int_eq(fake_seed("fake.thing", "tp-old", "tp", "old", "0", NULL,
                              "{\"image\": \"x\"}"), 0);
@@ -424,7 +353,7 @@ START_TEST(plan_destroy)
   /* Dependents are listed (and deleted) before what they use. */
   ck_assert_int_lt(find_entry(f.plan, "web[0]"), find_entry(f.plan, "grp"));
   fake_reset_counts();
-  fx_apply(&f);
+  fx_apply_ok(&f);
   ck_assert_uint_eq(fake_count(NULL, "tp"), 0);
   ck_assert_int_lt(fake_log_pos(FAKE_OP_DELETE, "web[0]", 1),
                     fake_log_pos(FAKE_OP_DELETE, "grp", 0));
@@ -439,7 +368,7 @@ START_TEST(refresh_duplicates_and_foreign)
   fx f;
   long i;
 
-  converge(TPL, NULL);
+  fx_converge(TPL, NULL);
   /* A second object of drover's own claiming web[0] (a replacement's
    * create_before_destroy name, left by an interrupted run) with a stale
    * hash, and one from another stack that must be left alone. */
@@ -456,7 +385,7 @@ START_TEST(refresh_duplicates_and_foreign)
   ck_assert_int_eq(drover_plan_action(f.plan, (size_t)i), DROVER_ACTION_NOOP);
   ck_assert_str_eq(f.plan->entries[i].inst->live->name, "tp-web-0");
   ck_assert_uint_eq(drover_plan_changes(f.plan), 1);
-  fx_apply(&f);
+  fx_apply_ok(&f);
   ck_assert_ptr_null(fake_get("fake.thing", "tp-web-0-00abcd"));
   ck_assert_uint_eq(fake_count_address("fake.thing", "web[0]"), 2); /* ours + other's */
   ck_assert_uint_eq(fake_count(NULL, "other"), 1);
@@ -477,11 +406,9 @@ START_TEST(copies_left_alone)
   fx f;
   json_t *orig, *cp, *j;
   char *text = NULL, *js = NULL;
-  size_t len = 0;
-  FILE *mem;
   long i;
 
-  converge(TPL, NULL);
+  fx_converge(TPL, NULL);
   orig = fake_get("fake.thing", "tp-web-0");
   ck_assert_ptr_nonnull(orig);
   cp = json_deep_copy(json_object_get(orig, "labels"));
@@ -506,9 +433,7 @@ START_TEST(copies_left_alone)
   ck_assert_int_eq(f.plan->entries[i].copy, 1);
   ck_assert_int_eq(drover_plan_action(f.plan, (size_t)i), DROVER_ACTION_NOOP);
   ck_assert_ptr_nonnull(strstr(drover_plan_reason(f.plan, (size_t)i), "web-copy"));
-  mem = open_memstream(&text, &len);
-  ck_assert_int_eq(drover_plan_render(f.plan, mem, 0), DROVER_OK);
-  fclose(mem);
+  text = fx_render(f.plan, 0);
   ck_assert_msg(strstr(text, "No changes."), "%s", text);
   ck_assert_msg(strstr(text, "! web[0] (fake.thing) copy: \"web-copy\""), "%s", text);
   free(text);
@@ -522,7 +447,7 @@ START_TEST(copies_left_alone)
                    "web-copy");
   json_decref(j);
   free(js);
-  fx_apply(&f);
+  fx_apply_ok(&f);
   fx_close(&f);
   ck_assert_uint_eq(fake_calls(FAKE_OP_DELETE, NULL), 0);
   ck_assert_uint_eq(fake_calls(FAKE_OP_CREATE, NULL), 0);
@@ -533,7 +458,7 @@ START_TEST(copies_left_alone)
     fx_open(&f, TPL, img);
     fx_plan(&f, 0);
     expect(f.plan, "web[0]", DROVER_ACTION_REPLACE, NULL);
-    fx_apply(&f);
+    fx_apply_ok(&f);
     fx_close(&f);
     ck_assert(fake_get_decref("fake.thing", "web-copy"));
     ck_assert_uint_eq(fake_count_address("fake.thing", "web[0]"), 2);
@@ -543,7 +468,7 @@ START_TEST(copies_left_alone)
   fake_reset_counts();
   fx_open(&f, TPL, one);
   fx_plan(&f, 0);
-  fx_apply(&f);
+  fx_apply_ok(&f);
   fx_close(&f);
   ck_assert_uint_eq(fake_calls(FAKE_OP_DELETE, NULL), 1); /* web[1] */
   ck_assert(fake_get_decref("fake.thing", "web-copy"));
@@ -552,7 +477,7 @@ START_TEST(copies_left_alone)
   fx_open(&f, TPL, one);
   fx_plan(&f, DROVER_PLAN_DESTROY);
   ck_assert_uint_eq(f.stack->copies.count, 1);
-  fx_apply(&f);
+  fx_apply_ok(&f);
   fx_close(&f);
   ck_assert_ptr_null(fake_get("fake.thing", "tp-web-0"));
   ck_assert(fake_get_decref("fake.thing", "web-copy"));
@@ -563,7 +488,7 @@ START_TEST(copies_left_alone)
   fx_open(&f, TPL, one);
   fx_plan(&f, 0);
   expect(f.plan, "web[0]", DROVER_ACTION_CREATE, NULL);
-  fx_apply(&f);
+  fx_apply_ok(&f);
   fx_close(&f);
   ck_assert_uint_eq(fake_calls(FAKE_OP_DELETE, NULL), 0);
   ck_assert(fake_get_decref("fake.thing", "tp-web-0"));
@@ -575,7 +500,7 @@ START_TEST(copies_left_alone)
   fx_plan(&f, 0);
   ck_assert_uint_eq(f.stack->copies.count, 1);
   expect(f.plan, "web[0]", DROVER_ACTION_DELETE, NULL);
-  fx_apply(&f);
+  fx_apply_ok(&f);
   fx_close(&f);
   ck_assert_ptr_null(fake_get("fake.thing", "tp-web-0"));
   ck_assert(fake_get_decref("fake.thing", "web-copy"));
@@ -586,17 +511,13 @@ START_TEST(render_and_json)
 {
   const char *size2[] = {"size=2", NULL};
   fx f;
-  char *buf = NULL, *js = NULL;
-  size_t len = 0;
-  FILE *mem;
+  char *buf, *js = NULL;
   json_t *root, *res;
   json_error_t jerr;
 
   fx_open(&f, TPL, NULL);
   fx_plan(&f, 0);
-  mem = open_memstream(&buf, &len);
-  ck_assert_int_eq(drover_plan_render(f.plan, mem, 0), DROVER_OK);
-  fclose(mem);
+  buf = fx_render(f.plan, 0);
   ck_assert_ptr_nonnull(strstr(buf, "+ web[0]"));
   ck_assert_ptr_nonnull(strstr(buf, "Plan: 3 to create, 0 to update, 0 to replace, "
                                     "0 to delete."));
@@ -604,21 +525,16 @@ START_TEST(render_and_json)
   ck_assert_ptr_null(strstr(buf, "hunter2-secret"));
   ck_assert_ptr_nonnull(strstr(buf, "(sensitive)"));
   free(buf);
-  buf = NULL;
-  mem = open_memstream(&buf, &len);
-  ck_assert_int_eq(drover_plan_render(f.plan, mem, 1), DROVER_OK);
-  fclose(mem);
+  buf = fx_render(f.plan, 1);
   ck_assert_ptr_nonnull(strstr(buf, "\033["));
   free(buf);
   buf = NULL;
-  fx_apply(&f);
+  fx_apply_ok(&f);
   fx_close(&f);
 
   fx_open(&f, TPL, size2);
   fx_plan(&f, 0);
-  mem = open_memstream(&buf, &len);
-  ck_assert_int_eq(drover_plan_render(f.plan, mem, 0), DROVER_OK);
-  fclose(mem);
+  buf = fx_render(f.plan, 0);
   ck_assert_ptr_nonnull(strstr(buf, "~ web[1]"));
   ck_assert_ptr_nonnull(strstr(buf, "size: 1 -> 2"));
   ck_assert_ptr_nonnull(strstr(buf, "Plan: 0 to create, 2 to update"));
@@ -656,10 +572,7 @@ START_TEST(render_and_json)
 
   fx_open(&f, TPL, NULL);
   fx_plan(&f, 0);
-  buf = NULL;
-  mem = open_memstream(&buf, &len);
-  ck_assert_int_eq(drover_plan_render(f.plan, mem, 0), DROVER_OK);
-  fclose(mem);
+  buf = fx_render(f.plan, 0);
   ck_assert_ptr_nonnull(strstr(buf, "No changes."));
   free(buf);
   fx_close(&f);
@@ -705,12 +618,8 @@ static char *secret_tpl(int sensitive)
 /* The plan as text and JSON, and show --json, in one string. */
 static char *everything(fx *f)
 {
-  char *buf = NULL, *js = NULL, *show = NULL, *all;
-  size_t len = 0;
-  FILE *mem = open_memstream(&buf, &len);
+  char *buf = fx_render(f->plan, 0), *js = NULL, *show = NULL, *all;
 
-  ck_assert_int_eq(drover_plan_render(f->plan, mem, 0), DROVER_OK);
-  fclose(mem);
   ck_assert_int_eq(drover_plan_to_json(&js, f->plan, &f->err), DROVER_OK);
   ck_assert_int_eq(drover_stack_show_json(&show, f->stack, &f->err), DROVER_OK);
   all = dv_aprintf("%s\n%s\n%s", buf, js, show);
@@ -729,7 +638,7 @@ START_TEST(secrets_by_structure)
   json_t *js;
   fx f;
 
-  converge(marked, v1);
+  fx_converge(marked, v1);
   fx_open(&f, marked, v2);
   fx_plan(&f, 0);
   expect(f.plan, "web", DROVER_ACTION_REPLACE, NULL);
@@ -829,6 +738,17 @@ START_TEST(short_secret_whole_words)
 }
 END_TEST
 
+/* Plans tpl with vars on a fresh stack and saves the plan to path. */
+static void save_plan(const char *path, const char *tpl, const char *const *vars)
+{
+  fx f;
+
+  fx_open(&f, tpl, vars);
+  fx_plan(&f, 0);
+  ck_assert_int_eq(drover_plan_save(f.plan, path, &f.err), DROVER_OK);
+  fx_close(&f);
+}
+
 START_TEST(saved_plan_roundtrip_and_stale)
 {
   const char *size2[] = {"size=2", NULL};
@@ -843,8 +763,8 @@ START_TEST(saved_plan_roundtrip_and_stale)
 
   /* First a cloud whose lists carry ETags; LXD's case (none) follows. */
   fake_set_list_etags(1);
-  converge(TPL, NULL);
-  snprintf(path, sizeof(path), "%s/p.plan", tmpdir);
+  fx_converge(TPL, NULL);
+  snprintf(path, sizeof(path), "%s/p.plan", run_suite_dir());
   fx_open(&f, TPL, size2);
   fx_plan(&f, 0);
   ck_assert_int_eq(drover_plan_save(f.plan, path, &f.err), DROVER_OK);
@@ -875,10 +795,7 @@ START_TEST(saved_plan_roundtrip_and_stale)
   fx_close(&f);
 
   /* Fresh plan file, loaded fine, then the cloud moves before apply. */
-  fx_open(&f, TPL, size2);
-  fx_plan(&f, 0);
-  ck_assert_int_eq(drover_plan_save(f.plan, path, &f.err), DROVER_OK);
-  fx_close(&f);
+  save_plan(path, TPL, size2);
   drover_error_clear(&err);
   ck_assert_int_eq(drover_plan_load(&loaded, &ls, path, NULL, &err), DROVER_OK);
   ck_assert_int_eq(fake_mutate("fake.thing", "tp-web-1", "size", "9"), 0);
@@ -894,10 +811,7 @@ START_TEST(saved_plan_roundtrip_and_stale)
    * action and the hash label as they were is still caught, by the
    * fingerprint of the observed properties. */
   fake_set_list_etags(0);
-  fx_open(&f, TPL, size2);
-  fx_plan(&f, 0);
-  ck_assert_int_eq(drover_plan_save(f.plan, path, &f.err), DROVER_OK);
-  fx_close(&f);
+  save_plan(path, TPL, size2);
   ck_assert_int_eq(fake_mutate("fake.thing", "tp-web-1", "tags", "{\"q\": \"r\"}"), 0);
   drover_error_clear(&err);
   ck_assert_int_eq(drover_plan_load(&loaded, &ls, path, NULL, &err),
@@ -907,10 +821,7 @@ START_TEST(saved_plan_roundtrip_and_stale)
   fake_set_list_etags(1);
 
   /* Saved again and applied untouched: it works and converges. */
-  fx_open(&f, TPL, size2);
-  fx_plan(&f, 0);
-  ck_assert_int_eq(drover_plan_save(f.plan, path, &f.err), DROVER_OK);
-  fx_close(&f);
+  save_plan(path, TPL, size2);
   drover_error_clear(&err);
   ck_assert_int_eq(drover_plan_load(&loaded, &ls, path, NULL, &err), DROVER_OK);
   ck_assert_int_eq(drover_apply(loaded, &ao, NULL, &err), DROVER_OK);
@@ -937,7 +848,7 @@ START_TEST(outputs_graph_show)
   ck_assert_ptr_null(strstr(s, "\"grp\" -> \"web"));
   ck_assert_ptr_nonnull(strstr(s, "create"));
   free(s);
-  fx_apply(&f);
+  fx_apply_ok(&f);
   ck_assert_int_eq(drover_stack_outputs_json(&s, f.stack, 0, &f.err), DROVER_OK);
   o = json_loads(s, 0, NULL);
   free(s);
@@ -971,7 +882,7 @@ START_TEST(stacks_list_and_provider_config)
   drover_template *tpl = NULL;
   drover_stack *stack = NULL;
 
-  converge(TPL, NULL);
+  fx_converge(TPL, NULL);
   ck_assert_int_eq(fake_seed("fake.group", "zz-g", "zz", "g", "h", NULL, NULL), 0);
   ck_assert_int_eq(fake_seed("fake.group", "free", NULL, NULL, NULL, NULL, NULL), 0);
   drover_error_clear(&err);
@@ -985,7 +896,7 @@ START_TEST(stacks_list_and_provider_config)
   drover_strv_free(names);
 
   /* Admin file overlays the template's provider settings. */
-  snprintf(path, sizeof(path), "%s/providers.json", tmpdir);
+  snprintf(path, sizeof(path), "%s/providers.json", run_suite_dir());
   fp = fopen(path, "w");
   ck_assert_ptr_nonnull(fp);
   fputs("{\"fake\": {\"region\": \"admin\", \"api_token\": \"tok-3141592\"}}", fp);
@@ -1011,7 +922,7 @@ START_TEST(stacks_list_and_provider_config)
   unlink(path);
 
   /* A directory is not a config file. */
-  opts.provider_config = tmpdir;
+  opts.provider_config = run_suite_dir();
   drover_error_clear(&err);
   ck_assert_int_eq(drover_stack_open(&stack, tpl, NULL, &opts, &err), DROVER_OK);
   ck_assert_int_eq(drover_stack_refresh(stack, &err), DROVER_E_CONFIG);
@@ -1045,7 +956,7 @@ static Suite *plan_suite(void)
   Suite *s = suite_create("plan");
   TCase *tc = tcase_create("core");
 
-  tcase_add_checked_fixture(tc, setup, NULL);
+  tcase_add_checked_fixture(tc, fx_setup, NULL);
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, refresh_is_bulk);
   tcase_add_test(tc, plan_create_then_noop);
@@ -1073,23 +984,5 @@ static Suite *plan_suite(void)
 
 int main(void)
 {
-  SRunner *sr;
-  int failed;
-
-  if(!mkdtemp(tmpdir))
-    return 99;
-  setenv("DROVER_LOCK_DIR", tmpdir, 1);
-  drover_global_init();
-  sr = srunner_create(plan_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  drover_global_cleanup();
-  {
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if(system(cmd) != 0)
-      failed++;
-  }
-  return failed ? 1 : 0;
+  return run_suite(plan_suite());
 }

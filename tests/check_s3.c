@@ -1,123 +1,30 @@
 /* check_s3.c - the S3 provider's table against a scripted local server.
  *
- * The server is a thread answering connection n with script[n] (the last
- * entry repeats) and keeping every request, so the tests see exactly what
+ * The server (scripted_server.h) answers connection n with script[n] (the
+ * last entry repeats) and keeps the requests, so the tests see exactly what
  * the provider sent: settings checks, credentials, the signed request's
  * shape, virtual-hosted addressing, error texts without credentials, and
  * the labels-object fallback of a server without bucket tagging. Live
  * behaviour against a real S3 server is tests/s3/run.sh.
  */
 #include <check.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 #include <openssl/evp.h>
 #include "drover_provider.h"
 #include "drover_s3.h"
 #include "drover_sigv4.h"
+#include "run_suite.h"
+#include "scripted_server.h"
 
-#define MAXREQ 16
-
-typedef struct srv {
-  int fd, port;
-  const char *const *script;
-  size_t nscript;
-  atomic_int served, stop;
-  char req[MAXREQ][8192];
-  pthread_t th;
-} srv;
-
-/* Reads one request: keeps its first size-1 bytes in buf (head and the
- * start of the body) and drains the rest of the body. */
-static void read_request(int c, char *buf, size_t size)
-{
-  size_t len = 0, total = 0;
-  long want = -1;
-  struct timeval tv = {2, 0};
-  char sink[65536];
-
-  setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  buf[0] = '\0';
-  for(;;) {
-    int keep = len + 1 < size;
-    ssize_t n = keep ? recv(c, buf + len, size - 1 - len, 0) : recv(c, sink, sizeof(sink), 0);
-    char *end;
-    if(n <= 0)
-      break;
-    total += (size_t)n;
-    if(keep) {
-      len += (size_t)n;
-      buf[len] = '\0';
-    }
-    end = strstr(buf, "\r\n\r\n");
-    if(end && want < 0) {
-      char *cl = strcasestr(buf, "\r\nContent-Length:");
-      want = (long)(end + 4 - buf) + (cl && cl < end ? strtol(cl + 17, NULL, 10) : 0);
-    }
-    if(want >= 0 && (long)total >= want)
-      break;
-  }
-}
-
-static void *srv_main(void *arg)
-{
-  srv *s = arg;
-  char tmp[8192];
-
-  while(!atomic_load(&s->stop)) {
-    struct pollfd p = {s->fd, POLLIN, 0};
-    int c, n;
-    const char *r;
-    if(poll(&p, 1, 50) <= 0)
-      continue;
-    c = accept(s->fd, NULL, NULL);
-    if(c < 0)
-      continue;
-    read_request(c, tmp, sizeof(tmp));
-    n = atomic_fetch_add(&s->served, 1);
-    if(n < MAXREQ)
-      memcpy(s->req[n], tmp, sizeof(tmp));
-    r = s->script[(size_t)n < s->nscript ? (size_t)n : s->nscript - 1];
-    if(send(c, r, strlen(r), MSG_NOSIGNAL) < 0)
-      perror("send");
-    shutdown(c, SHUT_WR);
-    close(c);
-  }
-  return NULL;
-}
-
+/* A TCP scripted server answering from script (see scripted_server.h). */
 static void srv_start(srv *s, const char *const *script, size_t n)
 {
-  struct sockaddr_in sa;
-  socklen_t len = sizeof(sa);
-
-  memset(s, 0, sizeof(*s));
-  s->script = script;
-  s->nscript = n;
-  memset(&sa, 0, sizeof(sa));
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  s->fd = socket(AF_INET, SOCK_STREAM, 0);
-  ck_assert_int_ge(s->fd, 0);
-  ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-  ck_assert_int_eq(getsockname(s->fd, (struct sockaddr *)&sa, &len), 0);
-  s->port = ntohs(sa.sin_port);
-  ck_assert_int_eq(listen(s->fd, 16), 0);
-  ck_assert_int_eq(pthread_create(&s->th, NULL, srv_main, s), 0);
-}
-
-static void srv_stop(srv *s)
-{
-  atomic_store(&s->stop, 1);
-  pthread_join(s->th, NULL);
-  close(s->fd);
+  srv_listen(s, 0, script, n);
+  srv_run(s);
 }
 
 /* The S3 provider, initialised with config (a JSON text); *state is
@@ -926,8 +833,6 @@ int main(void)
 {
   Suite *s = suite_create("s3");
   TCase *tc = tcase_create("provider");
-  SRunner *sr;
-  int failed;
 
   tcase_add_test(tc, settings_refused);
   tcase_add_test(tc, credentials_missing_and_from_file);
@@ -943,9 +848,5 @@ int main(void)
   tcase_add_test(tc, single_put_checked_by_etag);
   tcase_add_test(tc, multipart_whole_md5_answer);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_suite(s);
 }

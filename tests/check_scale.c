@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "engine.h"
 #include "fake_provider.h"
+#include "run_suite.h"
 
 #define BIG 20000
 
@@ -422,23 +423,5 @@ static Suite *scale_suite(void)
 
 int main(void)
 {
-  /* A private lock directory: the shared /run/drover would let another
-   * run's stack "sc" (a second checkout's make check) fail these. */
-  char tmpdir[] = "/tmp/drover-check-scale-XXXXXX";
-  char path[sizeof(tmpdir) + 16];
-  SRunner *sr;
-  int failed;
-
-  if(!mkdtemp(tmpdir))
-    return 99;
-  setenv("DROVER_LOCK_DIR", tmpdir, 1);
-  sr = srunner_create(scale_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  snprintf(path, sizeof(path), "%s/sc.lock", tmpdir);
-  unlink(path);
-  if(rmdir(tmpdir) != 0)
-    failed++;
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_suite(scale_suite());
 }

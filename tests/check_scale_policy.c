@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "engine.h"
 #include "scale.h"
+#include "run_suite.h"
 
 static time_t utc(int y, int mo, int d, int h, int mi)
 {
@@ -813,11 +814,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-  SRunner *sr = srunner_create(suite());
-  int failed;
-
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_suite(suite());
 }

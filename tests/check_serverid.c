@@ -9,8 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "engine.h"
-#include "fake_provider.h"
+#include "fixture.h"
 
 static const char TPL[] =
   "{\"stack\": \"sid\", \"resources\": {\n"
@@ -19,68 +18,6 @@ static const char TPL[] =
   "  \"peer\": {\"type\": \"fake.thing\",\n"
   "            \"properties\": {\"image\": \"busybox\",\n"
   "                           \"tags\": {\"vm\": \"${resources.vm[0].id}\"}}}}}\n";
-
-typedef struct fx {
-  drover_template *tpl;
-  drover_stack *stack;
-  drover_plan *plan;
-  drover_error err;
-  drover_apply_opts ao;
-  drover_apply_result res;
-} fx;
-
-static void fx_open(fx *f)
-{
-  drover_apply_opts ao = DROVER_APPLY_OPTS_INIT;
-  char buf[1200];
-
-  memset(f, 0, sizeof(*f));
-  f->ao = ao;
-  f->ao.retry_base = 0.001;
-  ck_assert_msg(fake_stack_open(&f->tpl, &f->stack, TPL, NULL, NULL, &f->err) == DROVER_OK,
-                "open: %s", drover_error_format(&f->err, buf, sizeof(buf)));
-}
-
-static void fx_plan(fx *f, unsigned flags)
-{
-  char buf[1200];
-  drover_code rc;
-
-  drover_plan_free(f->plan);
-  f->plan = NULL;
-  drover_error_clear(&f->err);
-  rc = drover_stack_refresh(f->stack, &f->err);
-  if(!rc)
-    rc = drover_plan_new(&f->plan, f->stack, flags, &f->err);
-  ck_assert_msg(rc == DROVER_OK, "plan: %s", drover_error_format(&f->err, buf, sizeof(buf)));
-}
-
-static drover_code fx_apply(fx *f)
-{
-  drover_error_clear(&f->err);
-  memset(&f->res, 0, sizeof(f->res));
-  return drover_apply(f->plan, &f->ao, &f->res, &f->err);
-}
-
-static void fx_close(fx *f)
-{
-  drover_plan_free(f->plan);
-  fake_stack_close(f->tpl, f->stack);
-  memset(f, 0, sizeof(*f));
-}
-
-/* The plan as rendered text; caller frees. */
-static char *render(const drover_plan *plan)
-{
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *m = open_memstream(&buf, &len);
-
-  ck_assert_ptr_nonnull(m);
-  ck_assert_int_eq(drover_plan_render(plan, m, 0), DROVER_OK);
-  fclose(m);
-  return buf;
-}
 
 /* The ID (cloud name) of the fakeid.vm labelled address; "" if none. */
 static const char *vm_id(const drover_stack *st, const char *address)
@@ -93,13 +30,6 @@ static const char *vm_id(const drover_stack *st, const char *address)
   return "";
 }
 
-static void setup(void)
-{
-  ck_assert_int_eq(fake_register(), 0);
-  ck_assert_int_eq(fake_register_server_id(), 0);
-  fake_reset();
-}
-
 START_TEST(create_refresh_plan_destroy)
 {
   fx f;
@@ -107,11 +37,11 @@ START_TEST(create_refresh_plan_destroy)
   json_t *peer, *root;
   size_t i;
 
-  fx_open(&f);
+  fx_open(&f, TPL, NULL);
   fx_plan(&f, 0);
   ck_assert_uint_eq(drover_plan_changes(f.plan), 3);
   /* Before create the ID is unknown, and no name is invented for it. */
-  text = render(f.plan);
+  text = fx_render(f.plan, 0);
   ck_assert_ptr_nonnull(strstr(text, "id = (known after apply)"));
   ck_assert_ptr_null(strstr(text, "name = \"sid-vm"));
   free(text);
@@ -127,8 +57,8 @@ START_TEST(create_refresh_plan_destroy)
   }
   json_decref(root);
 
-  ck_assert_int_eq(fx_apply(&f), DROVER_OK);
-  ck_assert_uint_eq(f.res.created, 3);
+  fx_apply_ok(&f);
+  fx_counts(&f, .created = 3);
   ck_assert_uint_eq(fake_count("fakeid.vm", "sid"), 2);
 
   /* The peer got vm[0]'s ID, assigned by the cloud during this apply. */
@@ -147,14 +77,15 @@ START_TEST(create_refresh_plan_destroy)
   /* A change that forces replacement shows the old ID. */
   ck_assert_int_eq(fake_mutate("fakeid.vm", id0, "image", "\"alpine\""), 0);
   fx_plan(&f, 0);
-  text = render(f.plan);
+  text = fx_render(f.plan, 0);
   snprintf(want, sizeof(want), "(fakeid.vm %s) must be replaced", id0);
   ck_assert_msg(strstr(text, want) != NULL, "no \"%s\" in:\n%s", want, text);
   free(text);
 
   /* Destroy: the objects go by their IDs. */
   fx_plan(&f, DROVER_PLAN_DESTROY);
-  ck_assert_int_eq(fx_apply(&f), DROVER_OK);
+  fx_apply_ok(&f);
+  fx_counts(&f, .deleted = 3);
   ck_assert_uint_eq(fake_count(NULL, "sid"), 0);
   fx_close(&f);
 }
@@ -166,9 +97,10 @@ START_TEST(lost_response_retried_without_duplicate)
 
   /* The cloud makes each VM, but the first answer for it never comes. */
   fake_lose_create_responses(1);
-  fx_open(&f);
+  fx_open(&f, TPL, NULL);
   fx_plan(&f, 0);
-  ck_assert_int_eq(fx_apply(&f), DROVER_OK);
+  fx_apply_ok(&f);
+  fx_counts(&f, .created = 3);
   ck_assert_uint_eq(fake_calls(FAKE_OP_CREATE, "fakeid.vm"), 3);
   ck_assert_uint_eq(fake_count("fakeid.vm", "sid"), 2);
   fx_close(&f);
@@ -183,9 +115,10 @@ START_TEST(without_tokens_a_lost_response_duplicates)
    * retry, so the test above really depends on the token. */
   fake_set_honour_tokens(0);
   fake_lose_create_responses(1);
-  fx_open(&f);
+  fx_open(&f, TPL, NULL);
   fx_plan(&f, 0);
-  ck_assert_int_eq(fx_apply(&f), DROVER_OK);
+  fx_apply_ok(&f);
+  fx_counts(&f, .created = 3);
   ck_assert_uint_eq(fake_count("fakeid.vm", "sid"), 3);
   fx_close(&f);
 }
@@ -200,7 +133,7 @@ START_TEST(crash_after_accept_is_adopted)
    * failed, and apply gives up (max_retries 1 and a lost answer each time):
    * the same as a drover killed right after the cloud said yes. */
   fake_lose_create_responses(100);
-  fx_open(&f);
+  fx_open(&f, TPL, NULL);
   f.ao.max_retries = 1;
   fx_plan(&f, 0);
   ck_assert_int_eq(fx_apply(&f), DROVER_E_PARTIAL);
@@ -210,13 +143,14 @@ START_TEST(crash_after_accept_is_adopted)
   /* Run 2, a fresh process's view: refresh finds both by their labels,
    * plans no create for them, and makes no duplicate. */
   fake_lose_create_responses(0);
-  fx_open(&f);
+  fx_open(&f, TPL, NULL);
   fx_plan(&f, 0);
   snprintf(id0, sizeof(id0), "%s", vm_id(f.stack, "vm[0]"));
   ck_assert_int_eq(strncmp(id0, "i-", 2), 0);
   ck_assert_int_eq(drover_plan_action(f.plan, 0), DROVER_ACTION_NOOP);
   ck_assert_int_eq(drover_plan_action(f.plan, 1), DROVER_ACTION_NOOP);
-  ck_assert_int_eq(fx_apply(&f), DROVER_OK);
+  fx_apply_ok(&f);
+  fx_counts(&f, .created = 1);
   ck_assert_uint_eq(fake_count("fakeid.vm", "sid"), 2);
   ck_assert_str_eq(vm_id(f.stack, "vm[0]"), id0);
   ck_assert_uint_eq(fake_count("fake.thing", "sid"), 1);
@@ -231,9 +165,9 @@ START_TEST(token_stable_and_generational)
   char first[64];
 
   /* The create's token reached the cloud; a replacement brings a new one. */
-  fx_open(&f);
+  fx_open(&f, TPL, NULL);
   fx_plan(&f, 0);
-  ck_assert_int_eq(fx_apply(&f), DROVER_OK);
+  fx_apply_ok(&f);
   fx_plan(&f, 0);
   snprintf(first, sizeof(first), "%s", vm_id(f.stack, "vm[0]"));
   ck_assert_int_eq(fake_mutate("fakeid.vm", first, "image", "\"alpine\""), 0);
@@ -242,9 +176,8 @@ START_TEST(token_stable_and_generational)
    * the peer is planned as an update to a value known after apply. */
   ck_assert_int_eq(drover_plan_action(f.plan, 0), DROVER_ACTION_REPLACE);
   ck_assert_int_eq(drover_plan_action(f.plan, 2), DROVER_ACTION_UPDATE);
-  ck_assert_int_eq(fx_apply(&f), DROVER_OK);
-  ck_assert_uint_eq(f.res.replaced, 1);
-  ck_assert_uint_eq(f.res.updated, 1);
+  fx_apply_ok(&f);
+  fx_counts(&f, .updated = 1, .replaced = 1);
   /* Had the token repeated, the cloud would have answered with the old
    * (deleted) VM instead of making a new one. */
   ck_assert_uint_eq(fake_count("fakeid.vm", "sid"), 2);
@@ -276,9 +209,9 @@ START_TEST(duplicate_claim_resolved_by_labels)
    * vm[0]'s labels (a replacement cut short between create and delete)
    * is drover's own leftover, deleted; the one built from the desired
    * state stays. Nothing is set aside as a "copy" by its name. */
-  fx_open(&f);
+  fx_open(&f, TPL, NULL);
   fx_plan(&f, 0);
-  ck_assert_int_eq(fx_apply(&f), DROVER_OK);
+  fx_apply_ok(&f);
   fx_plan(&f, 0);
   snprintf(id0, sizeof(id0), "%s", vm_id(f.stack, "vm[0]"));
   ck_assert_int_eq(fake_seed("fakeid.vm", "i-leftover", "sid", "vm[0]", "0000000000000000", "",
@@ -292,7 +225,8 @@ START_TEST(duplicate_claim_resolved_by_labels)
     }
   ck_assert_uint_eq(deletes, 1);
   ck_assert_uint_eq(drover_plan_changes(f.plan), 1);
-  ck_assert_int_eq(fx_apply(&f), DROVER_OK);
+  fx_apply_ok(&f);
+  fx_counts(&f, .deleted = 1);
   ck_assert_ptr_null(fake_get("fakeid.vm", "i-leftover"));
   ck_assert_uint_eq(fake_count("fakeid.vm", "sid"), 2);
   fx_close(&f);
@@ -304,7 +238,7 @@ static Suite *serverid_suite(void)
   Suite *s = suite_create("serverid");
   TCase *tc = tcase_create("core");
 
-  tcase_add_checked_fixture(tc, setup, NULL);
+  tcase_add_checked_fixture(tc, fx_setup_server_id, NULL);
   tcase_add_test(tc, create_refresh_plan_destroy);
   tcase_add_test(tc, lost_response_retried_without_duplicate);
   tcase_add_test(tc, without_tokens_a_lost_response_duplicates);
@@ -317,15 +251,5 @@ static Suite *serverid_suite(void)
 
 int main(void)
 {
-  SRunner *sr;
-  int failed;
-
-  if(drover_global_init())
-    return 99;
-  sr = srunner_create(serverid_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  drover_global_cleanup();
-  return failed ? 1 : 0;
+  return run_suite(serverid_suite());
 }

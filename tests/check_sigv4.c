@@ -18,19 +18,16 @@
 #include <dirent.h>
 #include <jansson.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include "drover_sigv4.h"
+#include "scripted_server.h"
 
 #define AKID "AKIDEXAMPLE"
 #define SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -595,47 +592,11 @@ END_TEST
  * Cross-check with libcurl's independent SigV4
  */
 
-typedef struct capsrv {
-  int fd, port;
-  char req[16384];
-  pthread_t th;
-} capsrv;
-
-/* Accepts one connection, keeps the request (head and body), answers 200. */
-static void *cap_main(void *arg)
-{
-  capsrv *s = arg;
-  struct pollfd pf = {s->fd, POLLIN, 0};
-  size_t len = 0;
-  long want = -1;
-  int c;
-  static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-
-  if(poll(&pf, 1, 10000) <= 0)
-    return NULL;
-  c = accept(s->fd, NULL, NULL);
-  if(c < 0)
-    return NULL;
-  while(len + 1 < sizeof(s->req)) {
-    ssize_t n = recv(c, s->req + len, sizeof(s->req) - 1 - len, 0);
-    char *end;
-    if(n <= 0)
-      break;
-    len += (size_t)n;
-    s->req[len] = '\0';
-    end = strstr(s->req, "\r\n\r\n");
-    if(end && want < 0) {
-      char *cl = strcasestr(s->req, "\r\nContent-Length:");
-      want = (long)(end + 4 - s->req) + (cl && cl < end ? strtol(cl + 17, NULL, 10) : 0);
-    }
-    if(want >= 0 && (long)len >= want)
-      break;
-  }
-  if(send(c, ok, sizeof(ok) - 1, MSG_NOSIGNAL) < 0)
-    perror("send");
-  close(c);
-  return NULL;
-}
+/* What curl sends is caught by a scripted server (scripted_server.h)
+ * answering 200. */
+static const char *const cap_ok[] = {
+  "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+};
 
 static size_t discard(char *p, size_t size, size_t n, void *ud)
 {
@@ -663,9 +624,7 @@ START_TEST(matches_libcurl)
   const struct curl_case *cc = &curl_cases[_i];
   const char *body = cc->body, *path = cc->path, *query = cc->query;
   char scope[64];
-  capsrv s;
-  struct sockaddr_in sa;
-  socklen_t slen = sizeof(sa);
+  srv s;
   CURL *curl;
   struct curl_slist *hl = NULL;
   char url[256], host[64], amz_date[32], auth[1024], sha[128], signed_list[512];
@@ -682,17 +641,8 @@ START_TEST(matches_libcurl)
   const char *sh;
   char *mine;
 
-  memset(&s, 0, sizeof(s));
-  memset(&sa, 0, sizeof(sa));
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  s.fd = socket(AF_INET, SOCK_STREAM, 0);
-  ck_assert_int_ge(s.fd, 0);
-  ck_assert_int_eq(bind(s.fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-  ck_assert_int_eq(getsockname(s.fd, (struct sockaddr *)&sa, &slen), 0);
-  s.port = ntohs(sa.sin_port);
-  ck_assert_int_eq(listen(s.fd, 4), 0);
-  ck_assert_int_eq(pthread_create(&s.th, NULL, cap_main, &s), 0);
+  srv_listen(&s, 0, cap_ok, 1);
+  srv_run(&s);
 
   snprintf(url, sizeof(url), "http://127.0.0.1:%d%s%s%s", s.port, path, query ? "?" : "",
            query ? query : "");
@@ -714,14 +664,14 @@ START_TEST(matches_libcurl)
   ck_assert_int_eq(curl_easy_perform(curl), CURLE_OK);
   curl_easy_cleanup(curl);
   curl_slist_free_all(hl);
-  pthread_join(s.th, NULL);
-  close(s.fd);
+  srv_stop(&s);
+  ck_assert_int_eq(atomic_load(&s.served), 1);
 
   /* What curl sent. */
-  find_header(s.req, "Authorization", auth, sizeof(auth));
-  find_header(s.req, "X-Amz-Date", amz_date, sizeof(amz_date));
-  find_header(s.req, "x-amz-content-sha256", sha, sizeof(sha));
-  ck_assert_msg(auth[0] && amz_date[0], "curl sent no SigV4 headers:\n%s", s.req);
+  find_header(s.req[0], "Authorization", auth, sizeof(auth));
+  find_header(s.req[0], "X-Amz-Date", amz_date, sizeof(amz_date));
+  find_header(s.req[0], "x-amz-content-sha256", sha, sizeof(sha));
+  ck_assert_msg(auth[0] && amz_date[0], "curl sent no SigV4 headers:\n%s", s.req[0]);
   sh = strstr(auth, "SignedHeaders=");
   ck_assert_ptr_nonnull(sh);
   snprintf(signed_list, sizeof(signed_list), "%.*s", (int)strcspn(sh + 14, ","), sh + 14);
@@ -745,7 +695,7 @@ START_TEST(matches_libcurl)
       continue;
     }
     ck_assert_uint_lt(nh, 16);
-    find_header(s.req, tok, hval[nh], sizeof(hval[nh]));
+    find_header(s.req[0], tok, hval[nh], sizeof(hval[nh]));
     hdr[nh].name = tok;
     hdr[nh].value = hval[nh];
     nh++;

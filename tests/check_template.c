@@ -15,6 +15,7 @@
 #include "config.h"
 #include "engine.h"
 #include "fake_provider.h"
+#include "run_suite.h"
 
 /* ------------------------------------------------------------------------
  * Helpers
@@ -947,22 +948,11 @@ static Suite *template_suite(void)
 
 int main(void)
 {
-  SRunner *sr;
-  int failed;
-
-#ifndef DROVER_WITH_LXD
-  {
-    /* --enable-lxd=dl: the golden cases' lxd types come from the build
-     * tree's module. */
-    drover_error err;
-    drover_error_clear(&err);
-    if(drover_provider_dir_add(TEST_BUILDDIR "/providers/.libs", &err))
-      return EXIT_FAILURE;
-  }
+#ifdef DROVER_WITH_LXD
+  return run_suite(template_suite());
+#else
+  /* --enable-lxd=dl: the golden cases' lxd types come from the build
+   * tree's module. */
+  return run_suite_with_providers(template_suite(), TEST_BUILDDIR "/providers/.libs");
 #endif
-  sr = srunner_create(template_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

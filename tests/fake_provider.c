@@ -135,6 +135,21 @@ static char *xdup(const char *s)
   return s ? strdup(s) : NULL;
 }
 
+/* What a create or update writes with the object: its labels from req. */
+static void set_labels(fobj *o, const drover_res_req *req)
+{
+  free(o->stack);
+  free(o->address);
+  free(o->hash);
+  free(o->deps);
+  free(o->sensitive);
+  o->stack = xdup(req->stack);
+  o->address = xdup(req->address);
+  o->hash = xdup(req->hash);
+  o->deps = xdup(req->deps);
+  o->sensitive = req->sensitive && *req->sensitive ? xdup(req->sensitive) : NULL;
+}
+
 static void obj_free(fobj *o)
 {
   if(!o)
@@ -451,6 +466,19 @@ static drover_code vm_create(const drover_rtype *type, const drover_res_req *req
   return *out ? DROVER_OK : drover_error_set(err, DROVER_E_NOMEM, "fake: out of memory");
 }
 
+/* The end of a create or update that changed o, under fake_lock: a fault
+ * after the change (the answer lost), else o as the answer (*out, the
+ * caller's). */
+static drover_code answer(fake_op op, const fobj *o, const char *address, drover_live **out,
+                          drover_error *err)
+{
+  drover_code rc = late_fault(op, address, FAKE_FAULT_AFTER, err);
+
+  if(!rc && !(*out = to_live(o, 1)))
+    rc = drover_error_set(err, DROVER_E_NOMEM, "fake: out of memory");
+  return rc;
+}
+
 /* As the LXD provider's create: LXD answers 409 for a taken name, and the
  * provider adopts the object only when it carries this stack's labels for
  * this address (a retry after a lost response), bringing it to the desired
@@ -484,9 +512,6 @@ static drover_code fake_create(void *state, const drover_rtype *type,
       goto unlock;
     }
     json_decref(o->props);
-    free(o->hash);
-    free(o->deps);
-    free(o->sensitive);
   }
   else {
     o = calloc(1, sizeof(*o));
@@ -496,15 +521,11 @@ static drover_code fake_create(void *state, const drover_rtype *type,
     }
     o->type = xdup(type->name);
     o->name = xdup(req->name);
-    o->stack = xdup(req->stack);
-    o->address = xdup(req->address);
     o->id = ++id_counter;
     o->next = objs;
     objs = o;
   }
-  o->hash = xdup(req->hash);
-  o->deps = xdup(req->deps);
-  o->sensitive = req->sensitive && *req->sensitive ? xdup(req->sensitive) : NULL;
+  set_labels(o, req);
   o->props = store_props(req->properties, req->name);
   o->etag = ++etag_counter;
   if(!strcmp(type->name, "fake.thing") && (rc = late_fault(FAKE_OP_CREATE, req->address,
@@ -512,12 +533,7 @@ static drover_code fake_create(void *state, const drover_rtype *type,
     json_object_set_new(o->props, "state", json_string("stopped"));
     goto unlock;
   }
-  rc = late_fault(FAKE_OP_CREATE, req->address, FAKE_FAULT_AFTER, err);
-  if(rc)
-    goto unlock;
-  *out = to_live(o, 1);
-  if(!*out)
-    rc = drover_error_set(err, DROVER_E_NOMEM, "fake: out of memory");
+  rc = answer(FAKE_OP_CREATE, o, req->address, out, err);
 unlock:
   pthread_mutex_unlock(&fake_lock);
   op_leave(FAKE_OP_CREATE, req->address);
@@ -570,23 +586,9 @@ static drover_code fake_update(void *state, const drover_rtype *type,
     if(rc)
       goto unlock;
   }
-  free(o->stack);
-  free(o->address);
-  free(o->hash);
-  free(o->deps);
-  free(o->sensitive);
-  o->stack = xdup(req->stack);
-  o->address = xdup(req->address);
-  o->hash = xdup(req->hash);
-  o->deps = xdup(req->deps);
-  o->sensitive = req->sensitive && *req->sensitive ? xdup(req->sensitive) : NULL;
+  set_labels(o, req);
   o->etag = ++etag_counter;
-  rc = late_fault(FAKE_OP_UPDATE, req->address, FAKE_FAULT_AFTER, err);
-  if(rc)
-    goto unlock;
-  *out = to_live(o, 1);
-  if(!*out)
-    rc = drover_error_set(err, DROVER_E_NOMEM, "fake: out of memory");
+  rc = answer(FAKE_OP_UPDATE, o, req->address, out, err);
 unlock:
   pthread_mutex_unlock(&fake_lock);
   op_leave(FAKE_OP_UPDATE, req->address);

@@ -41,7 +41,8 @@ missed_names="" invalid_names=""
 mutations() {
   # ---- the cases -------------------------------------------------
   mut plan-missing-prop plugin/lib/plan.c \
-    's/differs = !have || !json_equal(/differs = have \&\& !json_equal(/' unit:check_plan,check_faults
+    's/      differs = !prop_equal(p, want, have);/      differs = have \&\& !prop_equal(p, want, have);/' \
+    unit:check_plan,check_faults
   mut http-refused-not-retried plugin/lib/http.c \
     '/^  case CURLE_COULDNT_CONNECT:$/d' unit:check_http
   mut http-timeout-not-retried plugin/lib/http.c \
@@ -51,11 +52,11 @@ mutations() {
   mut http-empty-reply-not-retried plugin/lib/http.c \
     '/^  case CURLE_GOT_NOTHING:$/d' unit:check_http
   mut apply-no-build-order plugin/lib/apply.c \
-    's/block_depends(s, b->e->inst->block, a->e->inst->block)) {/0) {/' unit:check_apply,check_faults
+    's/      if(bb\[x\] != NONE \&\& add_edge(r, bb\[x\], i))/      if(0)/' unit:check_apply,check_faults
   mut apply-no-transient-retry plugin/lib/apply.c \
     's/if((rc != DROVER_E_TRANSIENT && rc != DROVER_E_TIMEOUT) ||/if(1 ||/' unit:check_apply,check_faults
   mut apply-no-delete-type-order plugin/lib/apply.c \
-    's/if(a->rtype->delete_order != b->rtype->delete_order)/if(0)/' unit:check_apply,check_faults
+    's/    if(lo > 0 \&\& add_edge(r, lv\[lo - 1\], n))/    if(0)/' unit:check_apply,check_faults
   # ---- plan ----------------------------------------------------------------
   mut plan-ignore-changes-ignored plugin/lib/plan.c \
     's/if(ignored(b, p->name))/if(0)/' unit:check_plan,check_faults live:t_lifecycle
@@ -72,7 +73,7 @@ mutations() {
     's/cbd = nd->block && (nd->block->lifecycle & DV_LC_CREATE_BEFORE_DESTROY);/cbd = 0;/' \
     unit:check_apply live:t_lifecycle
   mut apply-no-orphan-name-edge plugin/lib/apply.c \
-    's/!strcmp(a->target->name, b->e->inst->name)) {/0) {/' unit:check_apply
+    's/      if(add_edge(r, i, builds\[j\]\.node))/      if(0)/' unit:check_apply
   # ---- refresh -------------------------------------------------------------
   mut refresh-orphans-dropped plugin/lib/refresh.c \
     '/^  if(!hit)$/{n;s/return add_orphan(stack, live, type, err);/{ drover_live_free(live); return DROVER_OK; }/;}' \
@@ -81,11 +82,12 @@ mutations() {
     's/if(inst_block(stack, inst)->rtype != type)/if(0)/' unit:check_plan,check_apply,check_faults
   # ---- http ----------------------------------------------------------------
   mut http-5xx-not-retried plugin/lib/http.c \
-    's/(status == 429 || status >= 500)/(status == 429)/' unit:check_http
-  mut http-retry-after-ignored plugin/lib/http.c \
-    's/if(retry_after >= 0)/if(0)/' unit:check_http
-  mut http-budget-unlimited plugin/lib/http.c \
-    's/while(used < http->retry_budget) {/while(1) {/' unit:check_http
+    's/oc = (a.status == 429 || (a.status >= 500 \&\& a.status != 501 \&\& a.status != 505))/oc = (a.status == 429)/' \
+    unit:check_http
+  mut http-retry-after-ignored plugin/lib/backoff.c \
+    's/  if(retry_after >= 0)$/  if(0)/' unit:check_http,check_backoff
+  mut http-budget-unlimited plugin/lib/backoff.c \
+    's/  while(n < budget) {/  while(1) {/' unit:check_http,check_backoff
   # ---- template ------------------------------------------------------------
   mut template-duplicate-keys plugin/lib/template.c \
     's/json_loadb(tpl->text, len, JSON_REJECT_DUPLICATES, &je)/json_loadb(tpl->text, len, 0, \&je)/' \

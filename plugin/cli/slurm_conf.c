@@ -14,13 +14,7 @@
 
 drover_log_level sl_log_level = DROVER_LOG_INFO;
 
-static int fail(char *msg, size_t size, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static int fail(char *msg, size_t size, const char *fmt, ...)
+int sl_fail(char *msg, size_t size, const char *fmt, ...)
 {
   va_list ap;
 
@@ -61,31 +55,31 @@ int sl_conf_load(sl_conf *c, const char *path, char *msg, size_t size)
   memset(&je, 0, sizeof(je));
   root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
   if(!root) {
-    fail(msg, size, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+    sl_fail(msg, size, "%s:%d:%d: %s", path, je.line, je.column, je.text);
     goto out;
   }
   if(!json_is_object(root)) {
-    fail(msg, size, "%s: expected a JSON object", path);
+    sl_fail(msg, size, "%s: expected a JSON object", path);
     goto out;
   }
   json_object_foreach(root, key, v) {
     for(i = 0; keys[i] && strcmp(keys[i], key); i++)
       ;
     if(!keys[i]) {
-      fail(msg, size, "%s: unknown key \"%s\"", path, key);
+      sl_fail(msg, size, "%s: unknown key \"%s\"", path, key);
       goto out;
     }
     for(i = 0; numbers[i] && strcmp(numbers[i], key); i++)
       ;
     if(numbers[i] ? !json_is_number(v) || json_number_value(v) < 0
                   : strcmp(key, "vars") ? !json_is_string(v) : !json_is_object(v)) {
-      fail(msg, size, "%s: \"%s\" must be %s", path, key,
+      sl_fail(msg, size, "%s: \"%s\" must be %s", path, key,
            numbers[i] ? "a number >= 0" : strcmp(key, "vars") ? "a string" : "an object");
       goto out;
     }
   }
   if(!json_string_value(json_object_get(root, "template"))) {
-    fail(msg, size, "%s: \"template\" (the node template) is required", path);
+    sl_fail(msg, size, "%s: \"template\" (the node template) is required", path);
     goto out;
   }
   c->tpl = str_member(root, "template", NULL);
@@ -106,7 +100,7 @@ int sl_conf_load(sl_conf *c, const char *path, char *msg, size_t size)
   c->retry_after = NUM("retry_after", 300);
 #undef NUM
   if(!c->path || !c->tpl || !c->address_output || !c->hostname_output || !c->vars) {
-    fail(msg, size, "out of memory");
+    sl_fail(msg, size, "out of memory");
     goto out;
   }
   rc = 0;
@@ -142,15 +136,15 @@ int sl_resume_file_hosts(char **hosts, const char *path, char *msg, size_t size)
   memset(&je, 0, sizeof(je));
   root = json_load_file(path, 0, &je);
   if(!root)
-    return fail(msg, size, "resume file %s:%d:%d: %s", path, je.line, je.column, je.text);
+    return sl_fail(msg, size, "resume file %s:%d:%d: %s", path, je.line, je.column, je.text);
   /* Slurm 23.02 renamed the key; 22.05 writes all_nodes. */
   h = json_string_value(json_object_get(root, "all_nodes_resume"));
   if(!h)
     h = json_string_value(json_object_get(root, "all_nodes"));
   if(!h || !*h)
-    fail(msg, size, "resume file %s: neither all_nodes_resume nor all_nodes", path);
+    sl_fail(msg, size, "resume file %s: neither all_nodes_resume nor all_nodes", path);
   else if(!(*hosts = strdup(h)))
-    fail(msg, size, "out of memory");
+    sl_fail(msg, size, "out of memory");
   else
     rc = 0;
   json_decref(root);
@@ -204,7 +198,7 @@ drover_vars *sl_node_vars(const drover_template *tpl, const sl_conf *conf,
   char num[32];
 
   if(!vars) {
-    fail(msg, size, "out of memory");
+    sl_fail(msg, size, "out of memory");
     return NULL;
   }
   drover_error_clear(&err);
@@ -214,7 +208,8 @@ drover_vars *sl_node_vars(const drover_template *tpl, const sl_conf *conf,
     int bad = !text || drover_vars_set(vars, key, text, &err);
     free(text);
     if(bad) {
-      fail(msg, size, "%s: vars.%s: %s", conf->path, key, err.code ? err.text : "out of memory");
+      sl_fail(msg, size, "%s: vars.%s: %s", conf->path, key,
+              err.code ? err.text : "out of memory");
       drover_vars_free(vars);
       return NULL;
     }
@@ -231,7 +226,7 @@ drover_vars *sl_node_vars(const drover_template *tpl, const sl_conf *conf,
     else
       continue;
     if(drover_vars_set(vars, p, num, &err)) {
-      fail(msg, size, "param %s: %s", p, err.text);
+      sl_fail(msg, size, "param %s: %s", p, err.text);
       drover_vars_free(vars);
       return NULL;
     }

@@ -17,6 +17,14 @@
 #include <jansson.h>
 #include "drover.h"
 
+/* Writes the message to msg (size bytes) and returns -1: the error return
+ * of the sl_* functions. */
+int sl_fail(char *msg, size_t size, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
 /* The admin's config, /etc/drover/slurm.json by default. */
 typedef struct sl_conf {
   char *path;             /* the file read */

@@ -10,22 +10,6 @@
 #include <slurm/slurm_errno.h>
 #include "slurm_nodes.h"
 
-static int fail(char *msg, size_t size, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static int fail(char *msg, size_t size, const char *fmt, ...)
-{
-  va_list ap;
-
-  va_start(ap, fmt);
-  vsnprintf(msg, size, fmt, ap);
-  va_end(ap);
-  return -1;
-}
-
 int sl_hostlist_expand(char ***names, const char *expr, char *msg, size_t size)
 {
   hostlist_t hl;
@@ -35,10 +19,10 @@ int sl_hostlist_expand(char ***names, const char *expr, char *msg, size_t size)
 
   *names = NULL;
   if(!expr || !*expr)
-    return fail(msg, size, "empty node list");
+    return sl_fail(msg, size, "empty node list");
   hl = slurm_hostlist_create(expr);
   if(!hl)
-    return fail(msg, size, "bad node list \"%s\"", expr);
+    return sl_fail(msg, size, "bad node list \"%s\"", expr);
   while((h = slurm_hostlist_shift(hl))) {
     if(n + 2 > cap) {
       char **g;
@@ -46,7 +30,7 @@ int sl_hostlist_expand(char ***names, const char *expr, char *msg, size_t size)
       g = realloc(v, cap * sizeof(*g));
       if(!g) {
         free(h);
-        rc = fail(msg, size, "out of memory");
+        rc = sl_fail(msg, size, "out of memory");
         break;
       }
       v = g;
@@ -54,14 +38,14 @@ int sl_hostlist_expand(char ***names, const char *expr, char *msg, size_t size)
     v[n] = strdup(h);
     free(h);
     if(!v[n]) {
-      rc = fail(msg, size, "out of memory");
+      rc = sl_fail(msg, size, "out of memory");
       break;
     }
     v[++n] = NULL;
   }
   slurm_hostlist_destroy(hl);
   if(!rc && !n)
-    rc = fail(msg, size, "bad node list \"%s\"", expr);
+    rc = sl_fail(msg, size, "bad node list \"%s\"", expr);
   if(rc) {
     drover_strv_free(v);
     return rc;
@@ -84,12 +68,12 @@ int sl_nodes_load(sl_nodes *out, char *msg, size_t size)
 
   memset(out, 0, sizeof(*out));
   if(slurm_load_node((time_t)0, &m, SHOW_ALL) != SLURM_SUCCESS)
-    return fail(msg, size, "cannot ask slurmctld about nodes: %s",
+    return sl_fail(msg, size, "cannot ask slurmctld about nodes: %s",
                 slurm_strerror(slurm_get_errno()));
   out->v = calloc(m->record_count ? m->record_count : 1, sizeof(*out->v));
   if(!out->v) {
     slurm_free_node_info_msg(m);
-    return fail(msg, size, "out of memory");
+    return sl_fail(msg, size, "out of memory");
   }
   for(i = 0; i < m->record_count; i++) {
     node_info_t *ni = &m->node_array[i];
@@ -102,7 +86,7 @@ int sl_nodes_load(sl_nodes *out, char *msg, size_t size)
       k++;
       sl_nodes_clear(out);
       slurm_free_node_info_msg(m);
-      return fail(msg, size, "out of memory");
+      return sl_fail(msg, size, "out of memory");
     }
     d->state = ni->node_state;
     d->reason_age = ni->reason_time > 0 ? difftime(now, ni->reason_time) : -1;
@@ -151,7 +135,7 @@ static int update(update_node_msg_t *u, char *msg, size_t size)
     e = slurm_get_errno();
     if(++tries >= 6 || e == ESLURM_INVALID_NODE_NAME || e == ESLURM_ACCESS_DENIED ||
        e == ESLURM_INVALID_NODE_STATE)
-      return fail(msg, size, "node %s: update refused: %s", u->node_names,
+      return sl_fail(msg, size, "node %s: update refused: %s", u->node_names,
                   slurm_strerror(e));
     sleep(delay); /* backoff between attempts, not a wait for an event */
     delay *= 2;

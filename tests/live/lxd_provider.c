@@ -365,13 +365,38 @@ END_TEST
  * Profiles and volumes
  */
 
+/* The end of a lifecycle, once upd came from updating made with req (its
+ * If-Match made's ETag): the same update again is a conflict (stale
+ * ETag), a repeated create adopts the object, a delete succeeds twice and
+ * the object is gone. Frees made and upd. */
+static void stale_adopt_delete(void *st, const drover_rtype *t, drover_res_req *req,
+                               drover_live *made, drover_live *upd, const char *name)
+{
+  drover_live *tmp = NULL;
+  drover_error err;
+
+  drover_error_clear(&err);
+  ck_assert_int_eq(P->update(st, t, req, made, &tmp, &err), DROVER_E_CONFLICT);
+  drover_error_clear(&err);
+  req->if_match = NULL;
+  ck_assert_msg(P->create(st, t, req, &tmp, &err) == DROVER_OK, "adopt: %s", err.text);
+  drover_live_free(tmp);
+  tmp = NULL;
+
+  ck_assert_msg(P->del(st, t, upd, 0, &err) == DROVER_OK, "del: %s", err.text);
+  ck_assert_int_eq(P->del(st, t, upd, 0, &err), DROVER_OK);
+  ck_assert_int_eq(P->read(st, t, name, &tmp, &err), DROVER_E_NOT_FOUND);
+  drover_live_free(made);
+  drover_live_free(upd);
+}
+
 START_TEST(profile_lifecycle)
 {
   const drover_rtype *t = type_named("lxd.profile");
   void *st = connect_ok();
   drover_error err;
   drover_res_req req;
-  drover_live *made = NULL, *upd = NULL, *tmp = NULL;
+  drover_live *made = NULL, *upd = NULL;
   drover_live_list list = {0};
   char name[80];
   json_t *props = json_pack("{s:{s:s}, s:{}, s:s}", "config", "limits.memory", "128MB",
@@ -405,20 +430,7 @@ START_TEST(profile_lifecycle)
   ck_assert_str_eq(json_string_value(json_object_get(upd->properties, "description")), "p2");
   ck_assert_ptr_nonnull(json_object_get(json_object_get(upd->properties, "devices"), "tmp"));
   ck_assert_str_eq(upd->hash, "ph2");
-  /* Stale ETag. */
-  ck_assert_int_eq(P->update(st, t, &req, made, &tmp, &err), DROVER_E_CONFLICT);
-  drover_error_clear(&err);
-  /* Adoption on a repeated create. */
-  req.if_match = NULL;
-  ck_assert_msg(P->create(st, t, &req, &tmp, &err) == DROVER_OK, "adopt: %s", err.text);
-  drover_live_free(tmp);
-  tmp = NULL;
-
-  ck_assert_msg(P->del(st, t, upd, 0, &err) == DROVER_OK, "del: %s", err.text);
-  ck_assert_int_eq(P->del(st, t, upd, 0, &err), DROVER_OK);
-  ck_assert_int_eq(P->read(st, t, name, &tmp, &err), DROVER_E_NOT_FOUND);
-  drover_live_free(made);
-  drover_live_free(upd);
+  stale_adopt_delete(st, t, &req, made, upd, name);
   json_decref(props);
   done(st);
 }
@@ -473,7 +485,7 @@ START_TEST(volume_lifecycle)
   void *st = connect_ok();
   drover_error err;
   drover_res_req req;
-  drover_live *made = NULL, *upd = NULL, *tmp = NULL;
+  drover_live *made = NULL, *upd = NULL;
   drover_live_list list = {0};
   char name[80];
   json_t *props = json_pack("{s:s, s:s, s:{}, s:s}", "pool", "default", "content_type",
@@ -503,18 +515,7 @@ START_TEST(volume_lifecycle)
   ck_assert_str_eq(json_string_value(json_object_get(
                      json_object_get(upd->properties, "config"), "user.purpose")), "x");
   ck_assert_str_eq(upd->hash, "vh2");
-  ck_assert_int_eq(P->update(st, t, &req, made, &tmp, &err), DROVER_E_CONFLICT);
-  drover_error_clear(&err);
-  req.if_match = NULL;
-  ck_assert_msg(P->create(st, t, &req, &tmp, &err) == DROVER_OK, "adopt: %s", err.text);
-  drover_live_free(tmp);
-  tmp = NULL;
-
-  ck_assert_msg(P->del(st, t, upd, 0, &err) == DROVER_OK, "del: %s", err.text);
-  ck_assert_int_eq(P->del(st, t, upd, 0, &err), DROVER_OK);
-  ck_assert_int_eq(P->read(st, t, name, &tmp, &err), DROVER_E_NOT_FOUND);
-  drover_live_free(made);
-  drover_live_free(upd);
+  stale_adopt_delete(st, t, &req, made, upd, name);
   json_decref(props);
   done(st);
 }
