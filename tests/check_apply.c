@@ -177,12 +177,13 @@ START_TEST(apply_max_retries_zero_means_none)
     {DROVER_APPLY_OPTS_VERSION, DROVER_RETRIES_DEFAULT, 6},
     {1, 0, 6},
   };
+  static const char *const one[] = {"n=1", NULL};
   size_t i;
 
   for(i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
     fx f;
     fake_reset();
-    fx_open(&f, TPL_FLAT, (const char *const[]){"n=1", NULL});
+    fx_open(&f, TPL_FLAT, one);
     fx_plan(&f, 0);
     f.ao.version = rows[i].version;
     f.ao.max_retries = rows[i].retries;
