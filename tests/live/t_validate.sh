@@ -19,6 +19,7 @@ for t in "$TOP"/templates/*.json; do
   # The node template's required params are set by drover slurm resume.
   case $(basename "$t") in
     slurm-cloud-nodes.json) nolxd run validate --var node=cloud1 --var slurmd_port=17001 "$t" ;;
+    slurm-cloud-nodes-aws.json) nolxd run validate --var node=cloud1 "$t" ;;
     *) nolxd run validate "$t" ;;
   esac
   expect_rc "validate of the shipped $(basename "$t")" 0
