@@ -119,6 +119,11 @@ typedef int (*drover_name_check_fn)(const char *name, char *why, size_t size);
  * lost and is retried then returns the first object, and one interrupted
  * by a crash is found by its labels on the next refresh and adopted. */
 #define DROVER_RTYPE_SERVER_ID 0x01u
+/* The type's objects may be targets of a backup.policy: the provider's
+ * snapshot ops accept their cloud names as `instance` (EBS volumes, and
+ * EC2 instances for all their volumes at once). A provider's instance type
+ * ("<name>.instance") is a target without the flag, as before. */
+#define DROVER_RTYPE_BACKUP 0x02u
 
 typedef struct drover_rtype {
   const char *name;            /* "lxd.instance" */
@@ -501,6 +506,10 @@ drover_code drover_drift_policy_check(const json_t *properties, char *where,
  * drover_provider.check. The target's existence is checked by the engine. */
 drover_code drover_scale_policy_check(const json_t *properties, char *where,
                                       size_t where_size, drover_error *err);
+/* The properties of the cloud-neutral type backup.policy, terminated by
+ * an entry with name == NULL: every provider that serves the type
+ * declares these, so a policy means the same wherever it is recorded. */
+extern const drover_prop drover_backup_policy_props[];
 /* The 8-hex-digit key of a policy (stack, address) that its snapshot
  * names and labels carry, into out[9]. */
 drover_code drover_backup_key(char out[9], const char *stack, const char *address);

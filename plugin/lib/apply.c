@@ -968,7 +968,16 @@ static drover_code setup_nodes(run *r, drover_error *err)
       continue;
     nd = &r->nodes[k++];
     nd->e = e;
-    nd->rtype = dv_rtype_find(e->type, &nd->vt);
+    /* By the block's provider, not the type's name: a cloud-neutral type
+     * (backup.policy) is held by the provider its block was given. */
+    if(e->inst) {
+      nd->rtype = s->tpl->blocks[e->inst->block].rtype;
+      nd->vt = s->tpl->blocks[e->inst->block].provider;
+    }
+    else if(e->rtype && (nd->vt = dv_rtype_owner(e->rtype)) != NULL)
+      nd->rtype = e->rtype;
+    else
+      nd->rtype = dv_rtype_find(e->type, &nd->vt);
     if(!nd->rtype)
       return drover_error_set(err, DROVER_E_INTERNAL, "apply: %s: unknown type %s",
                               e->address, e->type);

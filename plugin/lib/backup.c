@@ -91,11 +91,11 @@ static drover_code resolve_targets(ctx *c, drover_error *err)
       rc = dv_stack_provider(&ti, st, st->tpl->blocks[in->block].provider, err);
       if(rc)
         return rc;
-      if(st->tpl->blocks[in->block].rtype != dv_instance_type(ti->vt) ||
+      if(!dv_backup_target_type(ti->vt, st->tpl->blocks[in->block].rtype) ||
          !ti->vt->snapshot_list || !ti->vt->snapshot_create || !ti->vt->snapshot_delete)
         return drover_error_set(err, DROVER_E_ARG,
                                 "backup: target \"%s\" of policy \"%s\" is a %s, not an "
-                                "instance that can be snapshotted",
+                                "instance or volume that can be snapshotted",
                                 in->address, c->pol->address,
                                 st->tpl->blocks[in->block].type_name);
       if(!in->live && c->skip_missing)

@@ -15,6 +15,7 @@ typedef struct dv_policy {
   size_t ntargets;
   char *sel_stack;         /* selector globs (fnmatch), NULL: any */
   char *sel_address;
+  char *sel_provider;      /* selector "provider": whose instances; NULL: any */
   int has_selector;
   dv_cron cron;            /* schedule, read in tz */
   char tz[64];
@@ -91,6 +92,9 @@ drover_code dv_bctx_open(dv_bctx *c, drover_stack *stack, const char *policy,
 void dv_bctx_free(dv_bctx *c);
 /* The instance type of provider vt ("<name>.instance"), or NULL. */
 const drover_rtype *dv_instance_type(const drover_provider *vt);
+/* Whether a policy may target objects of type t of provider vt: its
+ * instance type, or one flagged DROVER_RTYPE_BACKUP. */
+int dv_backup_target_type(const drover_provider *vt, const drover_rtype *t);
 /* Runs hook argv in t; fills entry["<which>"]. Non-zero when it failed. */
 int dv_backup_hook(const dv_bctx *c, const dv_btarget *t, char **argv, const char *which,
                    json_t *entry);

@@ -200,13 +200,18 @@ drover_code dv_policy_parse(dv_policy *out, const json_t *props, char *where,
     out->has_selector = 1;
     json_object_foreach((json_t *)sel, key, x) {
       char **slot = !strcmp(key, "stack") ? &out->sel_stack
-                    : !strcmp(key, "address") ? &out->sel_address : NULL;
-      if(!slot) {
-        char ptr[96];
-        snprintf(ptr, sizeof(ptr), "/selector/%s", key);
+                    : !strcmp(key, "address") ? &out->sel_address
+                    : !strcmp(key, "provider") ? &out->sel_provider : NULL;
+      char ptr[96];
+      snprintf(ptr, sizeof(ptr), "/selector/%s", key);
+      if(!slot)
         return bad(err, where, wsize, ptr,
-                   "a selector matches the labels stack and address; unknown label", key);
-      }
+                   "a selector matches the labels stack and address (and names a "
+                   "provider); unknown key", key);
+      /* Not a label: which provider's instances are matched, and so
+       * which provider holds the policy (backup_provider.c). */
+      if(slot == &out->sel_provider && !dv_provider_find(json_string_value(x)))
+        return bad(err, where, wsize, ptr, "no such provider:", json_string_value(x));
       if(!(*slot = strdup(json_string_value(x))))
         return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
     }
@@ -267,12 +272,35 @@ void dv_policy_free(dv_policy *p)
   free(p->targets);
   free(p->sel_stack);
   free(p->sel_address);
+  free(p->sel_provider);
   free(p->export_url);
   free_argv(p->pre);
   free_argv(p->post);
   free_argv(p->check);
   memset(p, 0, sizeof(*p));
 }
+
+/* Shared by every provider that serves backup.policy (drover_provider.h). */
+static const char *const on_delete_values[] = { "keep", "delete", NULL };
+
+const drover_prop drover_backup_policy_props[] = {
+  {"targets", DROVER_T_ARRAY, 0, NULL, NULL,
+   "resource names of this stack whose instances are backed up"},
+  {"selector", DROVER_T_STRING_MAP, 0, NULL, NULL,
+   "instead of targets: label globs across stacks (keys stack, address); provider: whose"},
+  {"schedule", DROVER_T_STRING, DROVER_PROP_REQUIRED, NULL, NULL,
+   "5-field cron or @hourly/@daily/@weekly/@monthly/@yearly"},
+  {"timezone", DROVER_T_STRING, 0, "\"UTC\"", NULL,
+   "IANA zone the schedule and retention periods are read in"},
+  {"retention", DROVER_T_OBJECT, DROVER_PROP_REQUIRED, NULL, NULL,
+   "keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly, max_age"},
+  {"export", DROVER_T_STRING, 0, NULL, NULL, "s3://bucket/prefix or file:///directory"},
+  {"hooks", DROVER_T_OBJECT, 0, NULL, NULL,
+   "pre and post commands run in each instance, check (verify), timeout"},
+  {"on_delete", DROVER_T_STRING, 0, "\"keep\"", on_delete_values,
+   "what removing the policy does to its snapshots"},
+  {NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}
+};
 
 drover_code drover_backup_policy_check(const json_t *props, char *where, size_t where_size,
                                        drover_error *err)

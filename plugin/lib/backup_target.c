@@ -18,6 +18,11 @@ const drover_rtype *dv_instance_type(const drover_provider *vt)
   return NULL;
 }
 
+int dv_backup_target_type(const drover_provider *vt, const drover_rtype *t)
+{
+  return t && (t == dv_instance_type(vt) || (dv_rtype_flags(vt, t) & DROVER_RTYPE_BACKUP));
+}
+
 /* Runs one hook; fills the entry's "<which>" member. Returns non-zero
  * when it failed (a pre failure aborts the snapshot). */
 int dv_backup_hook(const dv_bctx *c, const dv_btarget *t, char **argv, const char *which,

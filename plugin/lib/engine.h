@@ -416,6 +416,8 @@ drover_code dv_module_open(const char *path, const char *want, drover_provider *
 
 /* t->flags when p's version has it (2 and up), else 0. */
 unsigned dv_rtype_flags(const drover_provider *p, const drover_rtype *t);
+/* The provider whose table lists type t (by identity), or NULL. */
+const drover_provider *dv_rtype_owner(const drover_rtype *t);
 /* For a type whose IDs the cloud assigns: sets l's attribute "id" to its
  * name (the ID) unless the provider set one, so references to .id
  * resolve. Returns DROVER_E_NOMEM or 0. */
@@ -507,6 +509,8 @@ typedef struct dv_plan_entry {
   char *etag;               /* live ETag at plan time, or NULL (DV_PE_LIVE) */
   char *live_hash;          /* live hash label at plan time, or NULL (DV_PE_LIVE) */
   int copy;                 /* a no-op entry showing a copy (orphan holds it) */
+  const drover_rtype *rtype; /* orphan deletes: the type it was listed as (whose
+                               provider deletes it); NULL: by the name type */
   char *observed;           /* dv_hash_json of the live properties at plan time, or
                                NULL: a saved plan is stale when this changes, also
                                where the cloud's list gives no ETag (LXD) */
@@ -650,6 +654,13 @@ static inline size_t dv_block_find(const drover_template *tpl, const char *name)
 /* Checks v against param p's type and constraints. On a violation writes
  * a phrase such as `25 is above the maximum 20` to msg and returns 1. */
 int dv_param_check(const dv_param *p, const json_t *v, char *msg, size_t size);
+/* The provider's own check of b's type (drover_provider.check) on literal
+ * properties props of b (sub: their pointer); errors at file:line:col. */
+drover_code dv_type_check(drover_template *tpl, const dv_block *b, json_t *props,
+                          const char *sub, drover_error *err);
+/* Gives each backup.policy block to the provider of its targets
+ * (backup_provider.c); file:line:col when they span two providers. */
+drover_code dv_policy_providers_choose(drover_template *tpl, drover_error *err);
 /* Checks property value v (of resource `what`, at pointer) against prop.
  * Strings holding ${...} and unknowns are accepted unless evaluated is set,
  * in which case only unknowns are. DROVER_E_TEMPLATE on a violation. */

@@ -472,6 +472,7 @@ drover_code drover_plan_new(drover_plan **out, drover_stack *stack, unsigned fla
     dv_plan_entry *e = &plan->entries[plan->n++];
     /* A copy: the plan must stay valid when the stack is refreshed. */
     e->orphan = dv_live_dup(stack->orphans.items[i]);
+    e->rtype = stack->orphan_types[i];
     rc = e->orphan ? plan_delete(e, e->orphan, stack->orphan_types[i]->name, "?",
                                  destroy ? "destroy" : "no longer in the template")
                    : DROVER_E_NOMEM;

@@ -281,6 +281,18 @@ unsigned dv_rtype_flags(const drover_provider *p, const drover_rtype *t)
   return p && t && p->version >= 3 ? t->flags : 0u;
 }
 
+const drover_provider *dv_rtype_owner(const drover_rtype *t)
+{
+  const drover_provider *p;
+  size_t k, i;
+
+  for(k = 0; t && (p = dv_provider_at(k)) != NULL; k++)
+    for(i = 0; p->types[i]; i++)
+      if(p->types[i] == t)
+        return p;
+  return NULL;
+}
+
 drover_code dv_live_fill_id(const drover_provider *p, const drover_rtype *t,
                             drover_live *l)
 {

@@ -744,8 +744,8 @@ static int any_ref(const json_t *v)
 
 /* The provider's own check of a type (version 2 tables), on literal
  * properties; its relative pointer becomes file:line:col. */
-static drover_code type_check(drover_template *tpl, const dv_block *b, json_t *props,
-                              const char *sub, drover_error *err)
+drover_code dv_type_check(drover_template *tpl, const dv_block *b, json_t *props,
+                          const char *sub, drover_error *err)
 {
   char where[256], text[DROVER_ERROR_TEXT], *ptr;
   drover_error local;
@@ -832,7 +832,7 @@ static drover_code parse_properties(drover_template *tpl, dv_block *b, json_t *p
                       b->name, b->type_name, dp->name);
     goto out;
   }
-  rc = type_check(tpl, b, props, sub, err);
+  rc = dv_type_check(tpl, b, props, sub, err);
   if(rc)
     goto out;
   b->properties = json_incref(props);
@@ -1364,7 +1364,9 @@ static drover_code validate(drover_template *tpl, const dv_res_span *spans,
         return rc;
     }
   }
-  rc = dv_refs_check(tpl, err);
+  rc = dv_policy_providers_choose(tpl, err);
+  if(!rc)
+    rc = dv_refs_check(tpl, err);
   if(!rc)
     rc = dv_scale_targets_check(tpl, err);
   if(rc)

@@ -20,32 +20,11 @@
 #include <string.h>
 #include "lxd.h"
 
-static const char *const on_delete_values[] = { "keep", "delete", NULL };
-
-static const drover_prop policy_props[] = {
-  {"targets", DROVER_T_ARRAY, 0, NULL, NULL,
-   "resource names of this stack whose instances are backed up"},
-  {"selector", DROVER_T_STRING_MAP, 0, NULL, NULL,
-   "instead of targets: label globs across stacks, keys stack and address"},
-  {"schedule", DROVER_T_STRING, DROVER_PROP_REQUIRED, NULL, NULL,
-   "5-field cron or @hourly/@daily/@weekly/@monthly/@yearly"},
-  {"timezone", DROVER_T_STRING, 0, "\"UTC\"", NULL,
-   "IANA zone the schedule and retention periods are read in"},
-  {"retention", DROVER_T_OBJECT, DROVER_PROP_REQUIRED, NULL, NULL,
-   "keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly, max_age"},
-  {"export", DROVER_T_STRING, 0, NULL, NULL, "s3://bucket/prefix or file:///directory"},
-  {"hooks", DROVER_T_OBJECT, 0, NULL, NULL,
-   "pre and post commands run in each instance, check (verify), timeout"},
-  {"on_delete", DROVER_T_STRING, 0, "\"keep\"", on_delete_values,
-   "what removing the policy does to its snapshots"},
-  {NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}
-};
-
 /* A policy exports nothing beyond its name. */
 static const char *const policy_exports[] = {NULL};
 
 const drover_rtype lxd_policy_type = {
-  "backup.policy", policy_props, 2,
+  "backup.policy", drover_backup_policy_props, 2,
   "a backup policy: snapshots on a schedule with retention (doc/backups.md)",
   policy_exports, NULL, lxd_name_object, 0
 };
