@@ -2,7 +2,8 @@
  *
  * The only exported name is dv_provider_aws (plugin/lib/registry.c); built
  * as a module (--enable-aws=dl), drover_provider_entry instead. Types live
- * in ec2_instance.c, ec2_volume.c and ec2_snapshot.c behind ec2_type_ops; this file dispatches.
+ * in ec2_instance.c, ec2_volume.c, ec2_snapshot.c and ec2_policy.c behind ec2_type_ops
+ * (backup.policy's snapshot ops: ec2_backup.c); this file dispatches.
  * Settings: doc/aws.md.
  */
 #include <stdlib.h>
@@ -11,7 +12,7 @@
 #include "ec2.h"
 
 static const drover_rtype *const ec2_types[] = {&ec2_instance_type, &ec2_volume_type,
-                                                &ec2_snapshot_type, NULL};
+                                                &ec2_snapshot_type, &ec2_policy_type, NULL};
 
 static const ec2_type_ops *ops_for(const drover_rtype *type)
 {
@@ -21,6 +22,8 @@ static const ec2_type_ops *ops_for(const drover_rtype *type)
     return &ec2_volume_ops;
   if(type == &ec2_snapshot_type)
     return &ec2_snapshot_ops;
+  if(type == &ec2_policy_type)
+    return &ec2_policy_ops;
   return NULL;
 }
 
@@ -231,6 +234,17 @@ static drover_code ec2_read(void *state, const drover_rtype *type, const char *n
   return ops->read(state, name, out, err);
 }
 
+/* What a type's schema cannot say: a backup.policy's schedule, zone and
+ * retention (hooks and export are refused by the engine, which sees that
+ * this provider has no exec or backup_export op). */
+static drover_code ec2_check(const drover_rtype *type, const json_t *props, char *where,
+                             size_t where_size, drover_error *err)
+{
+  if(type == &ec2_policy_type)
+    return drover_backup_policy_check(props, where, where_size, err);
+  return DROVER_OK;
+}
+
 const drover_provider dv_provider_aws = {
   .version = DROVER_PROVIDER_VERSION,
   .name = "aws",
@@ -245,6 +259,11 @@ const drover_provider dv_provider_aws = {
   .del = ec2_del,
   .read = ec2_read,
   .settings = ec2_settings,
+  .check = ec2_check,
+  /* Backups (ec2_backup.c): EBS snapshots of volumes and instances. */
+  .snapshot_list = ec2_backup_list,
+  .snapshot_create = ec2_backup_create,
+  .snapshot_delete = ec2_backup_delete,
   .table_size = sizeof(drover_provider)
 };
 

@@ -169,6 +169,13 @@ EC2_HIDDEN drover_code ec2_parse_volumes(xmlDoc *doc, drover_live_list *out, cha
 EC2_HIDDEN drover_code ec2_parse_snapshots(xmlDoc *doc, drover_live_list *out, char **next,
                                            drover_error *err);
 
+/* Appends the placement groups of a DescribePlacementGroups answer (one
+ * page: the call has no paging) to out: name = group name, status = its
+ * state, labels from the tags; attributes group_id, name and all_tags
+ * (every tag, for the backup.policy record's drover:policy.N). */
+EC2_HIDDEN drover_code ec2_parse_placement_groups(xmlDoc *doc, drover_live_list *out,
+                                                  drover_error *err);
+
 /* --------------------------------------------------------------------------
  * Calls (ec2_api.c)
  */
@@ -250,5 +257,28 @@ EC2_HIDDEN extern const drover_rtype ec2_volume_type;
 EC2_HIDDEN extern const ec2_type_ops ec2_volume_ops;
 EC2_HIDDEN extern const drover_rtype ec2_snapshot_type;
 EC2_HIDDEN extern const ec2_type_ops ec2_snapshot_ops;
+EC2_HIDDEN extern const drover_rtype ec2_policy_type;
+EC2_HIDDEN extern const ec2_type_ops ec2_policy_ops;
+
+/* --------------------------------------------------------------------------
+ * Backups (ec2_backup.c): the provider's snapshot ops for backup.policy
+ */
+
+/* The tag that names the run a snapshot comes from: aws.snapshot's
+ * idempotency token, a backup's snapshot name (policy key and slot).
+ * CreateSnapshot takes no token, so a retry looks for it first. */
+#define EC2_TAG_RUN "drover:run"
+
+EC2_HIDDEN drover_code ec2_backup_list(void *state, const char *target,
+                                       drover_snapshot_list *out, drover_error *err);
+EC2_HIDDEN drover_code ec2_backup_create(void *state, const char *target, const char *snapshot,
+                                         const char *label_key, const char *label_text,
+                                         double deadline, int *existed, drover_error *err);
+EC2_HIDDEN drover_code ec2_backup_delete(void *state, const char *target, const char *snapshot,
+                                         double deadline, drover_error *err);
+/* Deletes every snapshot the policy (stack, address) made, whatever its
+ * target (a policy removed with on_delete "delete"). */
+EC2_HIDDEN drover_code ec2_backup_delete_policy(ec2_state *st, const char *stack,
+                                                const char *address, drover_error *err);
 
 #endif

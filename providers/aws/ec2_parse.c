@@ -403,3 +403,47 @@ drover_code ec2_parse_snapshots(xmlDoc *doc, drover_live_list *out, char **next,
     *next = next_token(root);
   return rc;
 }
+
+drover_code ec2_parse_placement_groups(xmlDoc *doc, drover_live_list *out,
+                                       drover_error *err)
+{
+  xmlNode *root = aws_xml_root(doc, NULL), *set, *it;
+  drover_code rc = DROVER_OK;
+
+  set = root ? aws_xml_child(root, "placementGroupSet") : NULL;
+  if(!set)
+    return ec2_fail(err, DROVER_E_PROVIDER, NULL, "answer has no placementGroupSet");
+  for(it = aws_xml_child(set, "item"); it && !rc; it = aws_xml_next(it)) {
+    drover_live *l = drover_live_new();
+    json_t *tags = json_object(), *all = json_object();
+    xmlNode *ts = aws_xml_child(it, "tagSet"), *n;
+    char *dname = NULL;
+    int bad = !l || !tags || !all;
+    if(!bad) {
+      l->name = aws_xml_text(it, "groupName");
+      l->status = aws_xml_text(it, "state");
+      bad = !l->name || !l->status;
+    }
+    for(n = ts ? aws_xml_child(ts, "item") : NULL; n && !bad; n = aws_xml_next(n)) {
+      char *k = aws_xml_text(n, "key"), *v = aws_xml_text(n, "value");
+      if(k)
+        bad = json_object_set_new(all, k, json_string(v ? v : ""));
+      free(k);
+      free(v);
+    }
+    bad = bad || read_tags(it, l, tags, &dname) ||
+          set_new(l->attributes, "group_id", text_json(it, "groupId")) ||
+          set_new(l->attributes, "name", json_string(l->name)) ||
+          set_new(l->attributes, "all_tags", json_incref(all));
+    json_decref(tags);
+    json_decref(all);
+    free(dname);
+    if(bad) {
+      drover_live_free(l);
+      rc = ec2_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+    }
+    else if(drover_live_list_push(out, l))
+      rc = ec2_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+  }
+  return rc;
+}

@@ -12,8 +12,6 @@
 #include <string.h>
 #include "ec2.h"
 
-#define EC2_TAG_RUN "drover:run"
-
 static const drover_prop snap_props[] = {
   {"volume", DROVER_T_STRING, DROVER_PROP_REQUIRED | DROVER_PROP_FORCE_NEW, NULL, NULL,
    "volume ID to snapshot (${resources.v.id})"},

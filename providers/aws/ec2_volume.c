@@ -38,7 +38,7 @@ static const drover_rule vol_rules[] = {
  * itself first, so a data volume never outlives its delete. */
 const drover_rtype ec2_volume_type = {
   "aws.volume", vol_props, 2, "an EBS volume, optionally attached to an instance",
-  vol_exports, vol_rules, NULL, DROVER_RTYPE_SERVER_ID
+  vol_exports, vol_rules, NULL, DROVER_RTYPE_SERVER_ID | DROVER_RTYPE_BACKUP
 };
 
 static drover_code vol_page(xmlDoc *doc, void *ud, char **next, drover_error *err)
