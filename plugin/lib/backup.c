@@ -81,10 +81,13 @@ static drover_code resolve_targets(ctx *c, drover_error *err)
       dv_pinst *ti = NULL;
       /* A resource name, an address, or a cloud name (what a reference
        * such as ${resources.db.name} gives, which also makes the graph
-       * edge from the policy to its target). */
+       * edge from the policy to its target), or a cloud-assigned ID
+       * (${resources.host.id}: the live object's name). */
       if(b != (size_t)-1 ? in->block != b
                          : strcmp(in->address, c->p.targets[i]) &&
-                               (!in->name || strcmp(in->name, c->p.targets[i])))
+                               (!in->name || strcmp(in->name, c->p.targets[i])) &&
+                               (!in->live || !in->live->name ||
+                                strcmp(in->live->name, c->p.targets[i])))
         continue;
       found++;
       /* Each target is snapshotted by its own provider. */
@@ -154,6 +157,13 @@ drover_code dv_bctx_open(dv_bctx *c, drover_stack *stack, const char *policy,
   c->timeout = o && o->timeout > 0 ? o->timeout : 600;
   if(!policy)
     return drover_error_set(err, DROVER_E_ARG, "backup: which policy?");
+  /* Refreshed first: a target given as a cloud-assigned ID
+   * (${resources.host.id}) is known once the stack's objects are read. */
+  if(!stack->refreshed) {
+    rc = drover_stack_refresh(stack, err);
+    if(rc)
+      return rc;
+  }
   for(i = 0; i < stack->ninsts; i++) {
     const dv_block *b = &stack->tpl->blocks[stack->insts[i].block];
     if(!strcmp(b->type_name, "backup.policy") &&
@@ -178,11 +188,6 @@ drover_code dv_bctx_open(dv_bctx *c, drover_stack *stack, const char *policy,
   }
   if(dv_policy_key(c->key, stack->name, c->pol->address))
     return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
-  if(!stack->refreshed) {
-    rc = drover_stack_refresh(stack, err);
-    if(rc)
-      return rc;
-  }
   /* The members of version 2 are read only from a struct that has them. */
   c->opts = o && o->version >= 2 ? o : NULL;
   c->skip_missing = targets == 2;

@@ -68,16 +68,30 @@ drover_code ec2_backup_list(void *state, const char *target, drover_snapshot_lis
 {
   drover_live_list found = {NULL, 0, 0};
   json_t *seen = json_object(); /* name -> index in out */
+  json_t *pending = json_object(); /* names with a snapshot not completed */
   size_t base = out->count, i;
-  drover_code rc = seen ? find(state, TAG_TARGET, target, NULL, &found, err)
-                        : ec2_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+  drover_code rc = seen && pending ? find(state, TAG_TARGET, target, NULL, &found, err)
+                                   : ec2_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
 
+  /* Only completed backups are listed: a run killed while its snapshot
+   * was pending then finds none, and its create adopts that snapshot
+   * (by the run tag) and waits for it instead of reporting it taken. */
+  for(i = 0; !rc && i < found.count; i++) {
+    const drover_live *l = found.items[i];
+    if(strcmp(l->status, "completed")) {
+      const char *name = attr(l, "name");
+      if(!json_object_get(pending, name) && json_object_set_new(pending, name, json_true()))
+        rc = ec2_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+    }
+  }
   for(i = 0; !rc && i < found.count; i++) {
     const drover_live *l = found.items[i];
     const char *name = attr(l, "name"), *k;
     json_t *v, *at = json_object_get(seen, name);
     json_int_t created = json_integer_value(json_object_get(l->attributes, "created"));
     json_t *labels;
+    if(json_object_get(pending, name))
+      continue; /* one of its snapshots is not completed yet */
     if(at) {
       /* Another volume's snapshot of the same run: one backup. */
       drover_snapshot *s = &out->items[base + (size_t)json_integer_value(at)];
@@ -102,6 +116,7 @@ drover_code ec2_backup_list(void *state, const char *target, drover_snapshot_lis
   }
   drover_live_list_clear(&found);
   json_decref(seen);
+  json_decref(pending);
   return rc;
 }
 

@@ -14,14 +14,19 @@
 // Attribute (InstanceType only while stopped, GroupId.N), CreateTags,
 // DeleteTags, DescribeVolumes (tag and attachment filters), DescribeImages;
 // CreateVolume (ClientToken), Attach/Detach/Modify/DeleteVolume,
-// CreateSnapshot (no token, like EC2), DescribeSnapshots, DeleteSnapshot;
+// CreateSnapshot (no token, like EC2), CreateSnapshots (every volume of an
+// instance), DescribeSnapshots (tag, tag-key and volume-id filters,
+// paging), DeleteSnapshot, each snapshot pending -> completed after
+// --transition-ms (or the snapshot_ms config); Create/Describe/Delete-
+// PlacementGroup (what a backup.policy record is, doc/aws.md);
 // IMDSv2 (PUT /latest/api/token, then GETs with the token).
 //
 // Test controls (unsigned, loopback only): POST /_standin/fault
 // {"action": "RunInstances"|"*", "status": 503, "code":
 // "RequestLimitExceeded", "count": 3, "after": false} makes the next count
 // calls fail (after: the call takes effect and then the answer is the error,
-// as a lost response); POST /_standin/config {"transition_ms": N};
+// as a lost response); POST /_standin/config {"transition_ms": N,
+// "snapshot_ms": N} (snapshot_ms: how long new snapshots stay pending);
 // GET /_standin/stats.
 //
 // Usage: node ec2-standin.js --port-file F [--port N] [--key AKID:SECRET[:TOKEN]]...
@@ -52,6 +57,7 @@ const images = { 'ami-0abcdef1234567890': '/dev/xvda', 'ami-0fedcba0987654321': 
 const instances = new Map();   // id -> instance
 const volumes = new Map();     // id -> volume
 const snapshots = new Map();   // id -> snapshot
+const groups = new Map();      // placement group name -> group
 const tokens = new Map();      // ClientToken -> instance or volume id
 const pages = new Map();       // NextToken -> remaining ids
 const imdsTokens = new Set();
@@ -162,6 +168,7 @@ function matches(obj, fs, kind) {
     if (f.name === 'instance-state-name' && kind === 'instance') return f.values.includes(obj.state);
     if (f.name === 'attachment.instance-id' && kind === 'volume') return f.values.includes(obj.instance);
     if (f.name === 'volume-id' && kind === 'snapshot') return f.values.includes(obj.volume);
+    if (f.name === 'strategy' && kind === 'group') return f.values.includes(obj.strategy);
     throw new ApiError(400, 'InvalidParameterValue', 'The filter \'' + f.name + '\' is invalid');
   });
 }
@@ -217,6 +224,25 @@ function snapshotXml(x) {
   return '<snapshotId>' + x.id + '</snapshotId><volumeId>' + x.volume + '</volumeId><status>' + x.status + '</status><startTime>' +
     x.start + '</startTime><progress>' + (x.status === 'completed' ? '100%' : '50%') + '</progress><ownerId>123456789012</ownerId>' +
     '<volumeSize>' + x.size + '</volumeSize><description>' + esc(x.description) + '</description>' + tagSet(x.tags);
+}
+function groupXml(g) {
+  return '<item><groupName>' + esc(g.name) + '</groupName><strategy>' + g.strategy + '</strategy><state>available</state>' +
+    '<groupId>' + g.id + '</groupId><groupArn>arn:aws:ec2:us-east-1:123456789012:placement-group/' + esc(g.name) + '</groupArn>' +
+    tagSet(g.tags) + '</item>';
+}
+// Anything CreateTags and DeleteTags may name.
+function tagged(id) {
+  const o = instances.get(id) || volumes.get(id) || snapshots.get(id) || [...groups.values()].find((g) => g.id === id);
+  if (!o) throw new ApiError(400, 'InvalidID', "The ID '" + id + "' is not valid");
+  return o;
+}
+function newSnapshot(v, p) {
+  const id = 'snap-' + hex(4), tags = new Map();
+  if (p.get('TagSpecification.1.ResourceType') === 'snapshot') for (const [k, x] of tagList(p, 'TagSpecification.1.')) tags.set(k, x);
+  const sn = { id, volume: v.id, size: v.size, description: p.get('Description') || '', status: 'pending',
+    until: Date.now() + (opt.snapshotMs !== undefined ? opt.snapshotMs : opt.transitionMs), start: new Date().toISOString(), tags };
+  snapshots.set(id, sn);
+  return sn;
 }
 function vol(id) {
   if (!volumes.has(id)) throw new ApiError(400, 'InvalidVolume.NotFound', "The volume '" + id + "' does not exist.");
@@ -326,16 +352,14 @@ const actions = {
   CreateTags(p) {
     const ids = list(p, 'ResourceId');
     for (const id of ids) {
-      const o = instances.get(id) || volumes.get(id);
-      if (!o) throw new ApiError(400, 'InvalidID', "The ID '" + id + "' is not valid");
+      const o = tagged(id);
       for (const [k, v] of tagList(p, '')) o.tags.set(k, v);
     }
     return respond('CreateTags', '<return>true</return>');
   },
   DeleteTags(p) {
     for (const id of list(p, 'ResourceId')) {
-      const o = instances.get(id) || volumes.get(id);
-      if (!o) throw new ApiError(400, 'InvalidID', "The ID '" + id + "' is not valid");
+      const o = tagged(id);
       for (let n = 1; p.has('Tag.' + n + '.Key'); n++) o.tags.delete(p.get('Tag.' + n + '.Key'));
     }
     return respond('DeleteTags', '<return>true</return>');
@@ -391,13 +415,15 @@ const actions = {
     return respond('DeleteVolume', '<return>true</return>');
   },
   CreateSnapshot(p) {
-    const v = vol(p.get('VolumeId'));
-    const id = 'snap-' + hex(4), tags = new Map();
-    if (p.get('TagSpecification.1.ResourceType') === 'snapshot') for (const [k, x] of tagList(p, 'TagSpecification.1.')) tags.set(k, x);
-    const sn = { id, volume: v.id, size: v.size, description: p.get('Description') || '', status: 'pending', until: later(),
-      start: new Date().toISOString(), tags };
-    snapshots.set(id, sn);
-    return respond('CreateSnapshot', snapshotXml(sn));
+    return respond('CreateSnapshot', snapshotXml(newSnapshot(vol(p.get('VolumeId')), p)));
+  },
+  CreateSnapshots(p) {
+    const id = p.get('InstanceSpecification.InstanceId');
+    if (!id) throw new ApiError(400, 'MissingParameter', 'The request must contain the parameter InstanceSpecification.InstanceId');
+    if (!instances.has(id) || instances.get(id).state === 'terminated')
+      throw new ApiError(400, 'InvalidInstanceID.NotFound', "The instance ID '" + id + "' does not exist");
+    const made = [...volumes.values()].filter((v) => v.instance === id).map((v) => newSnapshot(v, p));
+    return respond('CreateSnapshots', '<snapshotSet>' + made.map((x) => '<item>' + snapshotXml(x) + '</item>').join('') + '</snapshotSet>');
   },
   DescribeSnapshots(p) {
     const ids = list(p, 'SnapshotId');
@@ -413,6 +439,33 @@ const actions = {
     if (!snapshots.has(id)) throw new ApiError(400, 'InvalidSnapshot.NotFound', "The snapshot '" + id + "' does not exist.");
     snapshots.delete(id);
     return respond('DeleteSnapshot', '<return>true</return>');
+  },
+  CreatePlacementGroup(p) {
+    const name = p.get('GroupName');
+    if (!name) throw new ApiError(400, 'MissingParameter', 'The request must contain the parameter GroupName');
+    if (groups.has(name)) throw new ApiError(400, 'InvalidPlacementGroup.Duplicate', "The Placement Group '" + name + "' already exists.");
+    const tags = new Map();
+    if (p.get('TagSpecification.1.ResourceType') === 'placement-group') for (const [k, x] of tagList(p, 'TagSpecification.1.')) {
+      if (x.length > 256) throw new ApiError(400, 'InvalidParameterValue', 'Tag value exceeds the maximum length of 256 characters');
+      tags.set(k, x);
+    }
+    if (tags.size > 50) throw new ApiError(400, 'TagLimitExceeded', 'more than 50 tags');
+    const g = { id: 'pg-' + hex(5), name, strategy: p.get('Strategy') || 'cluster', tags };
+    groups.set(name, g);
+    return respond('CreatePlacementGroup', groupXml(g).replace(/^<item>/, '<placementGroup>').replace(/<\/item>$/, '</placementGroup>'));
+  },
+  DescribePlacementGroups(p) {   // no paging, as in EC2
+    const names = list(p, 'GroupName');
+    for (const n of names) if (!groups.has(n)) throw new ApiError(400, 'InvalidPlacementGroup.Unknown', "The Placement Group '" + n + "' is unknown.");
+    const fs = filters(p);
+    const all = [...groups.values()].filter((g) => (!names.length || names.includes(g.name)) && matches(g, fs, 'group'));
+    return respond('DescribePlacementGroups', '<placementGroupSet>' + all.map(groupXml).join('') + '</placementGroupSet>');
+  },
+  DeletePlacementGroup(p) {
+    const name = p.get('GroupName');
+    if (!groups.has(name)) throw new ApiError(400, 'InvalidPlacementGroup.Unknown', "The Placement Group '" + name + "' is unknown.");
+    groups.delete(name);
+    return respond('DeletePlacementGroup', '<return>true</return>');
   },
   DescribeImages(p) {
     const ids = list(p, 'ImageId');
@@ -464,10 +517,15 @@ const server = http.createServer((req, res) => {
           volumes: [...volumes.values()].filter((v) => !v.root).map((v) => ({ id: v.id, size: v.size, type: v.type, zone: v.zone,
             status: v.status, instance: v.instance, device: v.device, tags: Object.fromEntries(v.tags) })),
           snapshots: [...snapshots.values()].map((x) => ({ id: x.id, volume: x.volume, status: x.status, description: x.description,
-            tags: Object.fromEntries(x.tags) })) }));
+            tags: Object.fromEntries(x.tags) })),
+          placement_groups: [...groups.values()].map((g) => ({ id: g.id, name: g.name, tags: Object.fromEntries(g.tags) })) }));
       }
       const j = body ? JSON.parse(body) : {};
       if (req.url === '/_standin/fault') faults.push({ action: '*', status: 503, code: 'RequestLimitExceeded', count: 1, after: false, ...j });
+      else if (req.url === '/_standin/config' && j.snapshot_ms !== undefined) {
+        opt.snapshotMs = j.snapshot_ms;
+        for (const x of snapshots.values()) if (x.until) x.until = Math.min(x.until, Date.now() + j.snapshot_ms);
+      }
       else if (req.url === '/_standin/config' && j.transition_ms !== undefined) {
         // Transitions under way end no later than the new setting says.
         opt.transitionMs = j.transition_ms;
