@@ -209,9 +209,7 @@ drover_code dv_policy_parse(dv_policy *out, const json_t *props, char *where,
                    "a selector matches the labels stack and address (and names a "
                    "provider); unknown key", key);
       /* Not a label: which provider's instances are matched, and so
-       * which provider holds the policy (backup_provider.c). */
-      if(slot == &out->sel_provider && !dv_provider_find(json_string_value(x)))
-        return bad(err, where, wsize, ptr, "no such provider:", json_string_value(x));
+       * which provider holds the policy (checked in backup_provider.c). */
       if(!(*slot = strdup(json_string_value(x))))
         return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
     }

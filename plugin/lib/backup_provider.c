@@ -128,7 +128,8 @@ static drover_code capable(const drover_template *tpl, const dv_block *b,
   return rc;
 }
 
-drover_code dv_policy_providers_choose(drover_template *tpl, drover_error *err)
+drover_code dv_policy_providers_choose(drover_template *tpl, dv_recheck_fn recheck,
+                                       drover_error *err)
 {
   drover_code rc = DROVER_OK;
   size_t i;
@@ -138,19 +139,22 @@ drover_code dv_policy_providers_choose(drover_template *tpl, drover_error *err)
     const drover_provider *chosen = NULL;
     const drover_rtype *rt;
     const char *sp;
-    json_t *props = NULL;
+    const json_t *props;
     size_t first = 0;
     if(!b->type_name || strcmp(b->type_name, POLICY_TYPE))
       continue;
-    rc = dv_block_properties(tpl, b, &props);
-    if(rc) {
-      rc = drover_error_set(err, rc, "out of memory");
-      break;
-    }
+    /* The parsed tree: blocks are compacted only after load. */
+    props = b->properties;
     sp = json_string_value(json_object_get(json_object_get(props, "selector"), "provider"));
-    if(sp)
-      chosen = dv_provider_find(sp);
-    else
+    if(sp && !(chosen = dv_provider_find(sp))) {
+      char *ptr = dv_aprintf("%s/properties/selector/provider", b->pointer);
+      rc = ptr ? dv_tpl_error(err, tpl, ptr, 0, DROVER_E_TEMPLATE,
+                              "resource \"%s\" (backup.policy): no provider \"%s\"",
+                              b->name, sp)
+               : drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+      free(ptr);
+    }
+    else if(!sp)
       rc = by_targets(tpl, b, props, &chosen, &first, err);
     if(!rc && chosen && chosen != b->provider) {
       char *ptr = dv_aprintf("%s/properties/%s", b->pointer,
@@ -166,17 +170,14 @@ drover_code dv_policy_providers_choose(drover_template *tpl, drover_error *err)
       else {
         b->provider = chosen;
         b->rtype = rt;
-        /* The new holder's own check (what its cloud cannot do). */
-        char *sub = dv_ptr_join(b->pointer, "properties");
-        rc = sub ? dv_type_check(tpl, b, props, sub, err)
-                 : drover_error_set(err, DROVER_E_NOMEM, "out of memory");
-        free(sub);
+        /* The new holder's own check (template.c's, passed down so this
+         * file never calls back into the loader). */
+        rc = recheck(tpl, b, err);
       }
       free(ptr);
     }
     if(!rc && b->provider)
       rc = capable(tpl, b, props, err);
-    json_decref(props);
   }
   return rc;
 }

@@ -654,13 +654,14 @@ static inline size_t dv_block_find(const drover_template *tpl, const char *name)
 /* Checks v against param p's type and constraints. On a violation writes
  * a phrase such as `25 is above the maximum 20` to msg and returns 1. */
 int dv_param_check(const dv_param *p, const json_t *v, char *msg, size_t size);
-/* The provider's own check of b's type (drover_provider.check) on literal
- * properties props of b (sub: their pointer); errors at file:line:col. */
-drover_code dv_type_check(drover_template *tpl, const dv_block *b, json_t *props,
-                          const char *sub, drover_error *err);
 /* Gives each backup.policy block to the provider of its targets
- * (backup_provider.c); file:line:col when they span two providers. */
-drover_code dv_policy_providers_choose(drover_template *tpl, drover_error *err);
+ * (backup_provider.c); file:line:col when they span two providers.
+ * recheck runs the new provider's check on a block given to another
+ * provider (the loader's, so the file stays below template.c). */
+typedef drover_code (*dv_recheck_fn)(drover_template *tpl, const dv_block *b,
+                                     drover_error *err);
+drover_code dv_policy_providers_choose(drover_template *tpl, dv_recheck_fn recheck,
+                                       drover_error *err);
 /* Checks property value v (of resource `what`, at pointer) against prop.
  * Strings holding ${...} and unknowns are accepted unless evaluated is set,
  * in which case only unknowns are. DROVER_E_TEMPLATE on a violation. */

@@ -744,8 +744,8 @@ static int any_ref(const json_t *v)
 
 /* The provider's own check of a type (version 2 tables), on literal
  * properties; its relative pointer becomes file:line:col. */
-drover_code dv_type_check(drover_template *tpl, const dv_block *b, json_t *props,
-                          const char *sub, drover_error *err)
+static drover_code type_check(drover_template *tpl, const dv_block *b, json_t *props,
+                              const char *sub, drover_error *err)
 {
   char where[256], text[DROVER_ERROR_TEXT], *ptr;
   drover_error local;
@@ -772,6 +772,17 @@ drover_code dv_type_check(drover_template *tpl, const dv_block *b, json_t *props
   if(col > 0 && err && err->column > 0 && json_is_string(json_object_get(props, where + 1)))
     err->column += col;
   free(ptr);
+  return rc;
+}
+
+/* type_check again, for a block given to another provider after its
+ * properties were parsed (a backup.policy, backup_provider.c). */
+static drover_code recheck_type(drover_template *tpl, const dv_block *b, drover_error *err)
+{
+  char *sub = dv_ptr_join(b->pointer, "properties");
+  drover_code rc = sub ? type_check(tpl, b, b->properties, sub, err) : nomem(err);
+
+  free(sub);
   return rc;
 }
 
@@ -832,7 +843,7 @@ static drover_code parse_properties(drover_template *tpl, dv_block *b, json_t *p
                       b->name, b->type_name, dp->name);
     goto out;
   }
-  rc = dv_type_check(tpl, b, props, sub, err);
+  rc = type_check(tpl, b, props, sub, err);
   if(rc)
     goto out;
   b->properties = json_incref(props);
@@ -1364,7 +1375,7 @@ static drover_code validate(drover_template *tpl, const dv_res_span *spans,
         return rc;
     }
   }
-  rc = dv_policy_providers_choose(tpl, err);
+  rc = dv_policy_providers_choose(tpl, recheck_type, err);
   if(!rc)
     rc = dv_refs_check(tpl, err);
   if(!rc)
