@@ -252,6 +252,37 @@ START_TEST(snapshots)
 }
 END_TEST
 
+/* A backup.policy record is a placement group (ec2_policy.c): the parser
+ * keeps every tag, so the properties cut across drover:policy.N come
+ * back whole. */
+START_TEST(placement_groups)
+{
+  xmlDoc *doc = load_doc("ec2-describe-placement-groups.xml");
+  drover_live_list list = {NULL, 0, 0};
+  drover_error err;
+  const json_t *all;
+  const drover_live *l;
+
+  drover_error_clear(&err);
+  ck_assert_int_eq(ec2_parse_placement_groups(doc, &list, &err), DROVER_OK);
+  ck_assert_uint_eq(list.count, 2);
+  ck_assert_str_eq(list.items[0]->name, "XYZ-cluster");
+  ck_assert_ptr_null(list.items[0]->stack);
+  l = list.items[1];
+  ck_assert_str_eq(l->name, "bk-nightly");
+  ck_assert_str_eq(l->status, "available");
+  ck_assert_str_eq(l->stack, "bk");
+  ck_assert_str_eq(l->address, "nightly");
+  ck_assert_str_eq(sattr(l, "group_id"), "pg-0fedcba987example");
+  all = json_object_get(l->attributes, "all_tags");
+  ck_assert_str_eq(json_string_value(json_object_get(all, "drover:kind")), "backup.policy");
+  ck_assert_str_eq(json_string_value(json_object_get(all, "drover:policy.1")),
+                   "ep\",\"schedule\":\"@daily ✓\"}");
+  drover_live_list_clear(&list);
+  xmlFreeDoc(doc);
+}
+END_TEST
+
 /* --------------------------------------------------------------------------
  * Errors
  */
@@ -466,6 +497,7 @@ static Suite *ec2_suite(void)
   tcase_add_test(an, volume_sizes);
   tcase_add_test(an, volumes);
   tcase_add_test(an, snapshots);
+  tcase_add_test(an, placement_groups);
   suite_add_tcase(s, an);
   tcase_add_loop_test(er, error_shapes, 0, (int)(sizeof(err_cases) / sizeof(err_cases[0])));
   tcase_add_test(er, error_without_document);
