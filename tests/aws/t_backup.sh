@@ -2,7 +2,7 @@
 # targets (EBS snapshots), sourced by tests/aws/run.sh: it uses run.sh's
 # stand-in ($EP), run/ok/notok/expect_rc, stats, control and ec2.
 #
-# Checks: the policy goes to the AWS provider (a placement-group record,
+# Checks: the policy (by targets, or a selector naming the provider) goes to the AWS provider (a placement-group record,
 # re-plan without changes); hooks, export and targets of two providers
 # refused at validate with file:line:col; backup run twice for one slot
 # makes one snapshot (dedup by the run tag); a lost CreateSnapshot answer
@@ -36,9 +36,13 @@ NIGHTLY='"nightly": {"type": "backup.policy",
 WHOLE='"whole": {"type": "backup.policy",
             "properties": {"targets": ["${resources.host.id}"], "schedule": "@daily",
                            "retention": {"keep_daily": 3}}}'
+SEL='"sel": {"type": "backup.policy",
+          "properties": {"selector": {"stack": "'$SB'", "address": "host", "provider": "aws"},
+                         "schedule": "@weekly", "retention": {"keep_last": 1}}}'
 TB=$TMP/backup.json
 btemplate "$TB" "$NIGHTLY,
-$WHOLE"
+$WHOLE,
+$SEL"
 # bsnaps [RUN-PREFIX]: the stand-in's snapshots drover's backups made.
 bsnaps() {
   stats | jq -c --arg r "${1:-}" '[.snapshots[] | select(.tags["drover:target"] != null
@@ -66,7 +70,7 @@ grep -Eq 'bad.json:[0-9]+:[0-9]+: .*target "box" is a lxd resource but "data" is
 # -- the policies are held by the AWS provider ---------------------------------------------
 run apply --yes "$TB"; expect_rc "apply an instance, a volume and two backup policies" 0
 PG=$(stats | jq -c --arg s "$SB" '[.placement_groups[] | select(.tags["drover:stack"] == $s)]')
-jqt 'length == 2 and all(.[]; .tags["drover:kind"] == "backup.policy" and .tags["drover:policy.0"] != null)' \
+jqt 'length == 3 and all(.[]; .tags["drover:kind"] == "backup.policy" and .tags["drover:policy.0"] != null)' \
   <<<"$PG" >/dev/null && ok "each policy is recorded as a tagged placement group" || { notok "records"; echo "# $PG"; }
 run plan --detailed-exitcode "$TB"; expect_rc "re-plan with the policies: no changes" 0
 VOL=$(stats | jq -r --arg s "$SB" '.volumes[] | select(.tags["drover:stack"] == $s) | .id')
@@ -128,6 +132,14 @@ W=$(bsnaps "$SW")
 run backup list "$TB" whole --json
 jqt --arg s "$SW" '.snapshots | length == 1 and .[0].snapshot == $s' "$TMP/out" >/dev/null &&
   ok "list shows the instance's two snapshots as one backup" || { notok "instance list"; show "$TMP/out"; }
+
+# A selector naming the provider: the instances of matching stacks.
+run backup run "$TB" sel --now 2026-03-28T10:05:00Z --json; expect_rc "backup run of a selector policy" 0
+jqt --arg h "$HOST" --arg s "$SB" '.targets | length == 1 and .[0].instance == $h
+  and .[0].address == ($s + "/host") and .[0].result == "created"' "$TMP/out" >/dev/null &&
+  [ "$(bsnaps "$(jq -r .snapshot "$TMP/out")" | jq length)" = 2 ] &&
+  ok "the selector (provider aws) found the stack's instance and snapshotted its two volumes" ||
+  { notok "selector run"; show "$TMP/out"; }
 
 # -- list, prune --dry-run, prune --------------------------------------------------------------------
 # A manual snapshot carrying the policy's name and target, without its label.
