@@ -350,6 +350,40 @@ static long long utc_seconds(const char *s)
   return (long long)timegm(&tm);
 }
 
+/* Fills l from a set item that keeps every tag as it is in all too
+ * (snapshots, placement groups): name and status from the elements id
+ * and state, labels and user tags from the tagSet (read_tags). 0, or -1
+ * on allocation failure or a missing element. */
+static int tagged_item(const xmlNode *it, const char *id, const char *state, drover_live *l,
+                       json_t *tags, json_t *all, char **dname)
+{
+  xmlNode *ts = aws_xml_child(it, "tagSet"), *n;
+  int bad;
+
+  l->name = aws_xml_text(it, id);
+  l->status = aws_xml_text(it, state);
+  bad = !l->name || !l->status;
+  for(n = ts ? aws_xml_child(ts, "item") : NULL; n && !bad; n = aws_xml_next(n)) {
+    char *k = aws_xml_text(n, "key"), *v = aws_xml_text(n, "value");
+    if(k)
+      bad = json_object_set_new(all, k, json_string(v ? v : ""));
+    free(k);
+    free(v);
+  }
+  return bad || read_tags(it, l, tags, dname) ? -1 : 0;
+}
+
+/* Appends l to out, or frees it when bad (an allocation failed). */
+static drover_code keep_item(drover_live_list *out, drover_live *l, int bad,
+                             drover_error *err)
+{
+  if(bad)
+    drover_live_free(l);
+  if(bad || drover_live_list_push(out, l))
+    return ec2_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+  return DROVER_OK;
+}
+
 drover_code ec2_parse_snapshots(xmlDoc *doc, drover_live_list *out, char **next,
                                 drover_error *err)
 {
@@ -364,40 +398,22 @@ drover_code ec2_parse_snapshots(xmlDoc *doc, drover_live_list *out, char **next,
     drover_live *l = drover_live_new();
     json_t *tags = json_object(), *all = json_object();
     char *dname = NULL, *start = aws_xml_text(it, "startTime");
-    xmlNode *ts = aws_xml_child(it, "tagSet"), *n;
-    int bad = !l || !tags || !all;
-    if(!bad) {
-      l->name = aws_xml_text(it, "snapshotId");
-      l->status = aws_xml_text(it, "status");
-      bad = !l->name || !l->status;
-    }
     /* Every tag as it is too, for backups' drover:backup.* labels. */
-    for(n = ts ? aws_xml_child(ts, "item") : NULL; n && !bad; n = aws_xml_next(n)) {
-      char *k = aws_xml_text(n, "key"), *v = aws_xml_text(n, "value");
-      if(k)
-        bad = json_object_set_new(all, k, json_string(v ? v : ""));
-      free(k);
-      free(v);
-    }
-    bad = bad || read_tags(it, l, tags, &dname) ||
-          set_new(l->properties, "volume", text_json(it, "volumeId")) ||
-          set_new(l->properties, "description", text_json(it, "description")) ||
-          set_new(l->properties, "tags", json_incref(tags)) ||
-          set_new(l->attributes, "id", json_string(l->name)) ||
-          set_new(l->attributes, "name", json_string(dname ? dname : l->name)) ||
-          set_new(l->attributes, "status", json_string(l->status)) ||
-          set_new(l->attributes, "created", json_integer(utc_seconds(start))) ||
-          set_new(l->attributes, "all_tags", json_incref(all));
+    int bad = !l || !tags || !all ||
+              tagged_item(it, "snapshotId", "status", l, tags, all, &dname) ||
+              set_new(l->properties, "volume", text_json(it, "volumeId")) ||
+              set_new(l->properties, "description", text_json(it, "description")) ||
+              set_new(l->properties, "tags", json_incref(tags)) ||
+              set_new(l->attributes, "id", json_string(l->name)) ||
+              set_new(l->attributes, "name", json_string(dname ? dname : l->name)) ||
+              set_new(l->attributes, "status", json_string(l->status)) ||
+              set_new(l->attributes, "created", json_integer(utc_seconds(start))) ||
+              set_new(l->attributes, "all_tags", json_incref(all));
     json_decref(tags);
     json_decref(all);
     free(dname);
     free(start);
-    if(bad) {
-      drover_live_free(l);
-      rc = ec2_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-    }
-    else if(drover_live_list_push(out, l))
-      rc = ec2_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+    rc = keep_item(out, l, bad, err);
   }
   if(!rc)
     *next = next_token(root);
@@ -416,34 +432,16 @@ drover_code ec2_parse_placement_groups(xmlDoc *doc, drover_live_list *out,
   for(it = aws_xml_child(set, "item"); it && !rc; it = aws_xml_next(it)) {
     drover_live *l = drover_live_new();
     json_t *tags = json_object(), *all = json_object();
-    xmlNode *ts = aws_xml_child(it, "tagSet"), *n;
     char *dname = NULL;
-    int bad = !l || !tags || !all;
-    if(!bad) {
-      l->name = aws_xml_text(it, "groupName");
-      l->status = aws_xml_text(it, "state");
-      bad = !l->name || !l->status;
-    }
-    for(n = ts ? aws_xml_child(ts, "item") : NULL; n && !bad; n = aws_xml_next(n)) {
-      char *k = aws_xml_text(n, "key"), *v = aws_xml_text(n, "value");
-      if(k)
-        bad = json_object_set_new(all, k, json_string(v ? v : ""));
-      free(k);
-      free(v);
-    }
-    bad = bad || read_tags(it, l, tags, &dname) ||
-          set_new(l->attributes, "group_id", text_json(it, "groupId")) ||
-          set_new(l->attributes, "name", json_string(l->name)) ||
-          set_new(l->attributes, "all_tags", json_incref(all));
+    int bad = !l || !tags || !all ||
+              tagged_item(it, "groupName", "state", l, tags, all, &dname) ||
+              set_new(l->attributes, "group_id", text_json(it, "groupId")) ||
+              set_new(l->attributes, "name", json_string(l->name)) ||
+              set_new(l->attributes, "all_tags", json_incref(all));
     json_decref(tags);
     json_decref(all);
     free(dname);
-    if(bad) {
-      drover_live_free(l);
-      rc = ec2_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-    }
-    else if(drover_live_list_push(out, l))
-      rc = ec2_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+    rc = keep_item(out, l, bad, err);
   }
   return rc;
 }
