@@ -68,7 +68,7 @@ grep -Eq 'bad.json:[0-9]+:[0-9]+: .*target "box" is a lxd resource but "data" is
   ok "two providers: the error names both targets, at file:line:col" || { notok "mixed error"; show "$TMP/err"; }
 
 # -- the policies are held by the AWS provider ---------------------------------------------
-run apply --yes "$TB"; expect_rc "apply an instance, a volume and two backup policies" 0
+run apply --yes "$TB"; expect_rc "apply an instance, a volume and three backup policies" 0
 PG=$(stats | jq -c --arg s "$SB" '[.placement_groups[] | select(.tags["drover:stack"] == $s)]')
 jqt 'length == 3 and all(.[]; .tags["drover:kind"] == "backup.policy" and .tags["drover:policy.0"] != null)' \
   <<<"$PG" >/dev/null && ok "each policy is recorded as a tagged placement group" || { notok "records"; echo "# $PG"; }
