@@ -35,10 +35,9 @@ static drover_code find(ec2_state *st, const char *key, const char *value, const
                         drover_live_list *out, drover_error *err)
 {
   ec2_form f;
-  char max[16], *name = NULL;
+  char *name = NULL;
   drover_code rc;
 
-  snprintf(max, sizeof(max), "%u", st->page_size);
   ec2_form_init(&f, "DescribeSnapshots");
   ec2_form_add(&f, "Owner.1", "self");
   if(asprintf(&name, "tag:%s", key) < 0)
@@ -49,11 +48,9 @@ static drover_code find(ec2_state *st, const char *key, const char *value, const
     ec2_form_add(&f, "Filter.2.Name", "tag:" EC2_TAG_RUN);
     ec2_form_add(&f, "Filter.2.Value.1", run);
   }
-  ec2_form_add(&f, "MaxResults", max);
   if(!name)
     f.oom = 1;
-  rc = ec2_each_page(st, &f, NULL, snaps_page, out, err);
-  ec2_form_free(&f);
+  rc = ec2_describe(st, &f, 1, NULL, snaps_page, out, err);
   free(name);
   return rc;
 }
@@ -283,15 +280,11 @@ drover_code ec2_backup_delete_policy(ec2_state *st, const char *stack, const cha
   {
     /* Every snapshot carrying the policy's label key, any target. */
     ec2_form f;
-    char max[16];
-    snprintf(max, sizeof(max), "%u", st->page_size);
     ec2_form_init(&f, "DescribeSnapshots");
     ec2_form_add(&f, "Owner.1", "self");
     ec2_form_add(&f, "Filter.1.Name", "tag-key");
     ec2_form_add(&f, "Filter.1.Value.1", tag);
-    ec2_form_add(&f, "MaxResults", max);
-    rc = ec2_each_page(st, &f, address, snaps_page, &found, err);
-    ec2_form_free(&f);
+    rc = ec2_describe(st, &f, 1, address, snaps_page, &found, err);
   }
   for(i = 0; !rc && i < found.count; i++) {
     /* The label must name this stack and policy too (the key is short). */
