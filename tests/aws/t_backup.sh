@@ -145,22 +145,34 @@ jqt --arg h "$HOST" --arg s "$SB" '.targets | length == 1 and .[0].instance == $
 # A manual snapshot carrying the policy's name and target, without its label.
 ec2 CreateSnapshot "VolumeId=$VOL&TagSpecification.1.ResourceType=snapshot&TagSpecification.1.Tag.1.Key=Name&TagSpecification.1.Tag.1.Value=drover-$KEY-20260328T0900Z&TagSpecification.1.Tag.2.Key=drover:target&TagSpecification.1.Tag.2.Value=$VOL&TagSpecification.1.Tag.3.Key=drover:name&TagSpecification.1.Tag.3.Value=drover-$KEY-20260328T0900Z" >/dev/null
 MAN=$(stats | jq -r --arg n "drover-$KEY-20260328T0900Z" '.snapshots[] | select(.tags.Name == $n) | .id')
+# Two more slots: six snapshots carry the volume's target tag, more than a
+# page of 5 (page_size), so listing them takes two DescribeSnapshots pages.
+for h in 13 14; do
+  run backup run "$TB" nightly --now 2026-03-28T$h:05:00Z; expect_rc "backup run at $h:05" 0
+done
+d0=$(calls DescribeSnapshots)
 run backup list "$TB" nightly --json; expect_rc "backup list" 0
-jqt '[.snapshots[].slot] == ["2026-03-28T10:00:00Z", "2026-03-28T11:00:00Z", "2026-03-28T12:00:00Z"]
-  and all(.snapshots[]; .action == "listed")' "$TMP/out" >/dev/null &&
-  ok "list shows the policy's three snapshots, not the manual one" || { notok "list"; show "$TMP/out"; }
+jqt '[.snapshots[].slot] == ["2026-03-28T10:00:00Z", "2026-03-28T11:00:00Z", "2026-03-28T12:00:00Z",
+  "2026-03-28T13:00:00Z", "2026-03-28T14:00:00Z"] and all(.snapshots[]; .action == "listed")' \
+  "$TMP/out" >/dev/null && ok "list shows the policy's five snapshots, not the manual one" ||
+  { notok "list"; show "$TMP/out"; }
+# One for the refresh (aws.snapshot resources: none), two pages for the target.
+[ "$(( $(calls DescribeSnapshots) - d0 ))" = 3 ] && ok "the target's snapshots were read over two pages" ||
+  notok "list pages: $(( $(calls DescribeSnapshots) - d0 )) DescribeSnapshots calls"
 d0=$(calls DeleteSnapshot)
-run backup prune "$TB" nightly --dry-run --now 2026-03-28T12:30:00Z --json; expect_rc "prune --dry-run" 0
+run backup prune "$TB" nightly --dry-run --now 2026-03-28T14:30:00Z --json; expect_rc "prune --dry-run" 0
 jqt '[.snapshots[] | [.slot, .action, (.kept_by // "")]] == [
-  ["2026-03-28T10:00:00Z", "would delete", ""], ["2026-03-28T11:00:00Z", "keep", "last"],
-  ["2026-03-28T12:00:00Z", "keep", "last"]]' "$TMP/out" >/dev/null && [ "$(calls DeleteSnapshot)" = "$d0" ] &&
-  ok "dry run: the oldest would go, the two newest are kept by keep_last; nothing deleted" ||
+  ["2026-03-28T10:00:00Z", "would delete", ""], ["2026-03-28T11:00:00Z", "would delete", ""],
+  ["2026-03-28T12:00:00Z", "would delete", ""], ["2026-03-28T13:00:00Z", "keep", "last"],
+  ["2026-03-28T14:00:00Z", "keep", "last"]]' "$TMP/out" >/dev/null && [ "$(calls DeleteSnapshot)" = "$d0" ] &&
+  ok "dry run: the three oldest would go, the two newest are kept by keep_last; nothing deleted" ||
   { notok "dry run"; show "$TMP/out"; }
-run backup prune "$TB" nightly --now 2026-03-28T12:30:00Z --json; expect_rc "prune" 0
+run backup prune "$TB" nightly --now 2026-03-28T14:30:00Z --json; expect_rc "prune" 0
 left=$(stats | jq -c --arg v "$VOL" '[.snapshots[] | select(.volume == $v and .tags["drover:target"] == $v) | .tags.Name] | sort')
-[ "$left" = "$(jq -nc --arg k "$KEY" '["drover-\($k)-20260328T0900Z", "drover-\($k)-20260328T1100Z", "drover-\($k)-20260328T1200Z"]')" ] &&
-  [ "$(( $(calls DeleteSnapshot) - d0 ))" = 1 ] &&
-  ok "prune deleted only the oldest of the policy's; the manual snapshot stays" || { notok "prune"; echo "# $left"; }
+[ "$left" = "$(jq -nc --arg k "$KEY" '["drover-\($k)-20260328T0900Z", "drover-\($k)-20260328T1300Z", "drover-\($k)-20260328T1400Z"]')" ] &&
+  [ "$(( $(calls DeleteSnapshot) - d0 ))" = 3 ] &&
+  ok "prune deleted only the three oldest of the policy's; the manual snapshot stays" ||
+  { notok "prune"; echo "# $left"; }
 
 # -- removing the policy: on_delete delete -------------------------------------------------------------
 btemplate "$TB" "$WHOLE"
