@@ -2,13 +2,15 @@
 # targets (EBS snapshots), sourced by tests/aws/run.sh: it uses run.sh's
 # stand-in ($EP), run/ok/notok/expect_rc, stats, control and ec2.
 #
-# Checks: the policy (by targets, or a selector naming the provider) goes to the AWS provider (a placement-group record,
+# Checks: the policy (by its targets, or a selector naming the provider)
+# goes to the AWS provider (a placement-group record,
 # re-plan without changes); hooks, export and targets of two providers
 # refused at validate with file:line:col; backup run twice for one slot
 # makes one snapshot (dedup by the run tag); a lost CreateSnapshot answer
 # is found, not made twice; kill -9 while the snapshot is pending, then run
 # again: no duplicate; an instance target snapshots every volume in one
-# CreateSnapshots and is one backup; backup list; prune --dry-run says kept
+# CreateSnapshots and is one backup; a selector naming the provider;
+# backup list over two DescribeSnapshots pages; prune --dry-run says kept
 # (by which rule) or deleted; prune deletes only the policy's snapshots, not
 # a manual snapshot carrying its name; removing the policy (on_delete:
 # delete) deletes its snapshots and its record.
