@@ -52,8 +52,20 @@ if [ "$builddir" != "$srcdir" ] && [ -f "$srcdir/config.status" ]; then
     while IFS= read -r f; do [ -e "$srcdir/$f" ] && printf '%s\n' "$f"; done \
     >"$builddir/.files" || true
   [ -s "$builddir/.files" ] || die "no sources listed by git in $srcdir"
-  (cd "$srcdir" && tar -cf - -T "$builddir/.files") | (cd "$tree" && tar -xpf -) ||
-    die "copying sources to $tree failed"
+  # Copy by content, not by time: a file whose text differs is written
+  # anew and so is newer than anything built from its old text, whatever
+  # the source's mtime (a checkout, merge or copy can give changed text an
+  # older time than the copy's objects). Unchanged files keep their times,
+  # so a reused copy rebuilds only what changed.
+  # A copy made by an older build.sh (tar, keeping the sources' times) may
+  # already hold stale objects beside the right text: copy all anew once.
+  fresh=$builddir/.copied-by-content
+  while IFS= read -r f; do
+    [ -f "$fresh" ] && cmp -s "$srcdir/$f" "$tree/$f" && continue
+    case $f in */*) mkdir -p "$tree/${f%/*}" || die "cannot make $tree/${f%/*}" ;; esac
+    rm -f "$tree/$f" && cp "$srcdir/$f" "$tree/$f" || die "copying $f to $tree failed"
+  done <"$builddir/.files"
+  : >"$fresh"
 fi
 
 # --- autogen -------------------------------------------------------------------
