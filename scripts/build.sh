@@ -1,7 +1,7 @@
 #!/bin/sh
 # build.sh - autogen + configure + make, idempotently.
 #
-# Usage: scripts/build.sh [-B BUILDDIR] [-j N] [CONFIGURE-ARG...]
+# Usage: scripts/build.sh [-B BUILDDIR] [-j N | -jN] [CONFIGURE-ARG...]
 #
 #   BUILDDIR  default: the source tree (an in-tree build, so ./drover exists
 #             at the top of the clone). Any other directory gets a separate
@@ -28,6 +28,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     -B) [ $# -ge 2 ] || die "-B needs a directory"; builddir=$2; shift 2 ;;
     -j) [ $# -ge 2 ] || die "-j needs a number"; jobs=$2; shift 2 ;;
+    -j[0-9]*) jobs=${1#-j}; shift ;;
     -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     --) shift; break ;;
     *) break ;;
