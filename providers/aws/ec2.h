@@ -202,6 +202,13 @@ typedef drover_code (*ec2_page_fn)(xmlDoc *doc, void *ud, char **next, drover_er
 EC2_HIDDEN drover_code ec2_each_page(ec2_state *st, const ec2_form *base, const char *address,
                                      ec2_page_fn fn, void *ud, drover_error *err);
 
+/* One Describe* call, the way every type lists and reads: sends f
+ * (consumed: freed, also on failure) and reads each page with fn. paged:
+ * adds MaxResults = page_size first (EC2 refuses MaxResults beside a list
+ * of IDs, so reads by ID pass 0). */
+EC2_HIDDEN drover_code ec2_describe(ec2_state *st, ec2_form *f, int paged, const char *address,
+                                    ec2_page_fn fn, void *ud, drover_error *err);
+
 /* Rewrites drover's labels and the user's tags (req's "tags") on id, and
  * removes the user tags of had (the live "tags") no longer wanted. With
  * display_name, also drover:name and Name. */
