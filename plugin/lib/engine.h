@@ -640,6 +640,17 @@ typedef struct dv_res_span {
 int dv_scan_resources(const char *text, size_t len, size_t *res_off, size_t *res_len,
                       dv_res_span **out, size_t *n);
 
+/* json_fast.c: text (len bytes) parsed without jansson's lexer when it is
+ * plain JSON (an object or array of objects, arrays, integers, literals
+ * and strings of printable ASCII without escapes, no duplicate keys);
+ * NULL for anything else. A result is what json_loadb would build.
+ * Caller owns the result. */
+json_t *dv_json_fast(const char *text, size_t len);
+/* json_fast.c: dv_json_fast, or when it declines json_loadb(text, len,
+ * flags) (NULL where jansson refuses the text, or on OOM). Caller owns
+ * the result. */
+json_t *dv_json_load(const char *text, size_t len, size_t flags);
+
 /* Index of the resource block called name, or (size_t)-1. Inline so the
  * files below template.c (ref.c) can look blocks up without calling into
  * it. */
