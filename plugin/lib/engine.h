@@ -723,6 +723,12 @@ drover_code dv_refs_check(const drover_template *tpl, drover_error *err);
 char *dv_strdup(const char *s);                 /* NULL-safe; caller frees */
 /* base + "/" + seg with seg escaped per RFC 6901. Caller frees. */
 char *dv_ptr_join(const char *base, const char *seg);
+/* The bytes dv_ptr_join's result may need (with its NUL), and the same
+ * join written into out (at least that many bytes); returns out. For
+ * pointers built per value walked, where a malloc each cost more than
+ * the walk. */
+size_t dv_ptr_join_size(const char *base, const char *seg);
+char *dv_ptr_join_to(char *out, const char *base, const char *seg);
 char *dv_aprintf(const char *fmt, ...)          /* caller frees; NULL on OOM */
 #if defined(__GNUC__)
     __attribute__((format(printf, 1, 2)))

@@ -667,7 +667,8 @@ static drover_code build_graph(drover_stack *st, drover_error *err)
     }
     if(!g.n)
       continue; /* no list for a block without dependencies */
-    qsort(g.deps, g.n, sizeof(*g.deps), size_cmp);
+    if(g.n > 1)
+      qsort(g.deps, g.n, sizeof(*g.deps), size_cmp);
     /* Every list goes into one buffer (no allocation per block); the
      * pointers are set once it has stopped moving. */
     if(nall + g.n > capall) {
