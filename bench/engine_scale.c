@@ -62,7 +62,7 @@ static struct {
   size_t n, cap;
   dv_index byname; /* name -> index into objs */
   unsigned long etag;
-} cloud = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, {NULL, NULL, 0, 0}, 0};
+} cloud = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, {NULL, 0, 0}, 0};
 
 static const drover_prop bench_props[] = {
   {"name", DROVER_T_STRING, DROVER_PROP_FORCE_NEW, NULL, NULL, "cloud name"},

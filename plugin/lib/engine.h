@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <regex.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include "drover.h"
 #include "drover_provider.h"
 
@@ -30,17 +31,23 @@
  * Name index (index.c): string -> position, O(1) per lookup
  */
 
+typedef struct dv_index_slot {
+  const char *key; /* borrowed; valid where val != UINT32_MAX */
+  uint32_t hash;   /* FNV-1a of key */
+  uint32_t val;    /* UINT32_MAX: a free slot */
+} dv_index_slot;
+
 typedef struct dv_index {
-  const char **keys;  /* borrowed; valid where vals[i] != (size_t)-1 */
-  size_t *vals;
+  dv_index_slot *slots;
   size_t cap, n;      /* cap: a power of two, at most half full */
 } dv_index;
 
 /* Empty index sized for about expect keys. DROVER_E_NOMEM on failure
  * (ix is then empty, and dv_index_free is still fine). */
 drover_code dv_index_init(dv_index *ix, size_t expect);
-/* Maps key (borrowed: must outlive ix) to val (not (size_t)-1). A key
- * already present keeps its first value. Grows as needed; DROVER_E_NOMEM
+/* Maps key (borrowed: must outlive ix) to val (below UINT32_MAX, else
+ * DROVER_E_ARG: values are positions). A key already present keeps its
+ * first value. Grows as needed; DROVER_E_NOMEM
  * leaves ix as it was. */
 drover_code dv_index_put(dv_index *ix, const char *key, size_t val);
 /* The value of key, or (size_t)-1. ix may be NULL or empty. */
