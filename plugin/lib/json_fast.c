@@ -100,6 +100,23 @@ static int take_word(jp *j, const char *w, size_t n)
 
 static json_t *take_value(jp *j, int depth);
 
+/* After a member of an object or array: 1 past a ',' (another member
+ * follows), 0 past close (the end), -1 on anything else. */
+static int after_member(jp *j, char close)
+{
+  skip_ws(j);
+  if(j->p < j->end && *j->p == ',') {
+    j->p++;
+    skip_ws(j);
+    return 1;
+  }
+  if(j->p < j->end && *j->p == close) {
+    j->p++;
+    return 0;
+  }
+  return -1;
+}
+
 /* After the '{'. */
 static json_t *take_object(jp *j, int depth)
 {
@@ -117,6 +134,7 @@ static json_t *take_object(jp *j, int depth)
   for(;;) {
     const char *s;
     size_t len;
+    int sep;
     if(j->p >= j->end || *j->p != '"')
       goto fail;
     j->p++;
@@ -143,17 +161,11 @@ static json_t *take_object(jp *j, int depth)
     v = take_value(j, depth);
     if(!v || json_object_set_new_nocheck(o, key, v))
       goto fail;
-    skip_ws(j);
-    if(j->p < j->end && *j->p == ',') {
-      j->p++;
-      skip_ws(j);
-      continue;
-    }
-    if(j->p < j->end && *j->p == '}') {
-      j->p++;
+    sep = after_member(j, '}');
+    if(sep < 0)
+      goto fail;
+    if(!sep)
       break;
-    }
-    goto fail;
   }
   if(key != small)
     free(key);
@@ -178,20 +190,15 @@ static json_t *take_array(jp *j, int depth)
     return a;
   }
   for(;;) {
+    int sep;
     v = take_value(j, depth);
     if(!v || json_array_append_new(a, v))
       goto fail;
-    skip_ws(j);
-    if(j->p < j->end && *j->p == ',') {
-      j->p++;
-      skip_ws(j);
-      continue;
-    }
-    if(j->p < j->end && *j->p == ']') {
-      j->p++;
+    sep = after_member(j, ']');
+    if(sep < 0)
+      goto fail;
+    if(!sep)
       return a;
-    }
-    goto fail;
   }
 fail:
   json_decref(a);
