@@ -360,10 +360,21 @@ static drover_code create_with(const char *post_body, const char *wait_body,
 
 /* backup_import against a stub: what the probe for the name answers and
  * what the import POST answers. *posts: how often the POST was hit. */
+/* The instance the import made, as LXD shows it: the archive of a live
+ * instance carries its drover labels and the MAC LXD gave it. */
+#define IMPORTED "{\"type\":\"sync\",\"metadata\":{\"name\":\"x9-new\",\"config\":" \
+  "{\"user.drover.stack\":\"st\",\"user.drover.address\":\"db\"," \
+  "\"volatile.eth0.hwaddr\":\"00:16:3e:00:00:01\",\"volatile.base_image\":\"abc\"," \
+  "\"user.note\":\"kept\"},\"devices\":{}}}"
+
+/* The last request import_with's stub saw (the relabelling PUT). */
+static char import_last[SRV_REQSIZE];
+
 static drover_code import_with(int probe_status, const char *probe_body, int post_status,
                                const char *post_body, int *posts, int *puts,
                                drover_error *err)
 {
+  json_t *labels = json_pack("{s:s}", "stack", "st2");
   char path[] = "/tmp/check_lxd-import-XXXXXX";
   int fd = mkstemp(path);
   stub s;
@@ -376,6 +387,11 @@ static drover_code import_with(int probe_status, const char *probe_body, int pos
   close(fd);
   stub_init(&s);
   stub_route(&s, "GET /1.0/instances/x9-new", probe_status, probe_body, -1);
+  /* After the probe: the imported instance. */
+  s.routes[s.nroutes - 1].first = 1;
+  s.routes[s.nroutes - 1].later = IMPORTED;
+  s.routes[s.nroutes - 1].later_status = 200;
+  stub_route(&s, "PUT /1.0/instances/x9-new", 200, OP_OK, -1);
   stub_route(&s, "POST /1.0/instances?", post_status, post_body, -1);
   /* Counted: the stub counts hits of a route that answers "first" times. */
   s.routes[s.nroutes - 1].first = 1000;
@@ -384,9 +400,11 @@ static drover_code import_with(int probe_status, const char *probe_body, int pos
   stub_start(&s);
   prov_open(&p, &s);
   drover_error_clear(err);
-  rc = p.vt->backup_import(p.state, path, "x9-new", NULL, 0, drover_now() + 30, err);
+  rc = p.vt->backup_import(p.state, path, "x9-new", labels, 0, drover_now() + 30, err);
   prov_close(&p);
   stub_stop(&s);
+  json_decref(labels);
+  snprintf(import_last, sizeof(import_last), "%s", s.last);
   *posts = 0;
   for(i = 0; i < s.nroutes; i++)
     if(!strcmp(s.routes[i].prefix, "POST /1.0/instances?"))
@@ -424,6 +442,16 @@ START_TEST(backup_import_checks)
   ck_assert_msg(import_with(404, NOT_FOUND, 202, ASYNC, &posts, &puts, &err) == DROVER_OK,
                 "%s", err.text);
   ck_assert_int_eq(posts, 1);
+  /* The archive's drover labels give way to the ones given, and the MAC
+   * LXD generated goes (a copy beside the original must not share it);
+   * the rest of the config stays. */
+  ck_assert_int_eq(puts, 1);
+  ck_assert_msg(strstr(import_last, "PUT /1.0/instances/x9-new"), "%s", import_last);
+  ck_assert_msg(strstr(import_last, "\"user.drover.stack\":\"st2\""), "%s", import_last);
+  ck_assert_msg(!strstr(import_last, "user.drover.address"), "%s", import_last);
+  ck_assert_msg(!strstr(import_last, "hwaddr"), "%s", import_last);
+  ck_assert_msg(strstr(import_last, "\"volatile.base_image\":\"abc\""), "%s", import_last);
+  ck_assert_msg(strstr(import_last, "\"user.note\":\"kept\""), "%s", import_last);
 }
 END_TEST
 

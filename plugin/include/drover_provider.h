@@ -33,7 +33,8 @@ extern "C" {
 /* 5: drover_provider gained backup_export and backup_import. */
 /* 6: drover_provider gained the lock ops (lock_read, lock_create,
  * lock_write, lock_delete); older tables load with them NULL. */
-#define DROVER_PROVIDER_VERSION 6
+/* 7: drover_provider gained backup_export_live. */
+#define DROVER_PROVIDER_VERSION 7
 #define DROVER_PROVIDER_VERSION_MIN 1
 
 /* Ownership label keys. Each provider stores them in its cloud's own
@@ -382,7 +383,8 @@ typedef struct drover_provider {
                                const char *scratch, const char *path, double deadline,
                                json_t **info, drover_error *err);
   /* Creates instance name from the archive at path (made by
-   * backup_export), streamed, then sets labels (label -> text, may be
+   * backup_export or backup_export_live), streamed, then replaces every
+   * drover label the archive carried with labels (label -> text, may be
    * NULL or empty) and, when start is non-zero, starts it; waits until
    * deadline. An instance of that name that exists is an error (the
    * caller decides about overwriting). On failure nothing is left: an
@@ -420,6 +422,21 @@ typedef struct drover_provider {
    * lease has not run out, so nobody else may write it in between. */
   drover_code (*lock_delete)(void *state, const char *stack, const char *if_match,
                              drover_error *err);
+
+  /* ---- version >= 7 ---- */
+  /* Optional: backup_export of instance as it is now, not of a snapshot,
+   * so no copy of the snapshot is made. backup run calls it while the
+   * policy's hooks hold the instance consistent (after pre and the slot's
+   * snapshot, before post), so the archive captures the state pre made,
+   * as the snapshot does. Unlike backup_export's, the archive keeps the
+   * instance's labels (backup_import replaces them); *info, path and
+   * streaming as for backup_export. tag names the provider's temporary
+   * cloud-side object (LXD: the instance backup); one a killed run left
+   * is deleted first (also by backup_export given the same name as
+   * scratch), and none is left behind. */
+  drover_code (*backup_export_live)(void *state, const char *instance, const char *tag,
+                                    const char *path, double deadline, json_t **info,
+                                    drover_error *err);
 } drover_provider;
 
 typedef struct drover_setting {

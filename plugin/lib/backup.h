@@ -157,8 +157,29 @@ drover_code dv_file_sha256(const char *path, char out[65], unsigned long long *s
 
 void dv_export_store_close(struct dv_export_store *s);
 
-/* backup run: exports target i's snapshot snap (slot) unless its manifest
- * exists; fills entry["export"]. Non-zero (with e set) on failure. */
+/* backup run: one target's export for the slot of snapshot snap, in
+ * three steps around the hooks (doc/backups.md "Export"):
+ *   dv_export_begin    before pre: checks whether the slot's export
+ *                      exists (its manifest); NULL only on OOM;
+ *   dv_export_capture  after the snapshot, before post: the provider's
+ *                      backup of the instance as it is now (what pre made
+ *                      consistent, as in the snapshot), staged in a file,
+ *                      when the provider has backup_export_live and the
+ *                      export does not exist; a failure is kept for finish;
+ *   dv_export_finish   after post: uploads what was captured, or exports
+ *                      the snapshot itself when nothing was (an earlier
+ *                      run's snapshot, or a provider without the live op),
+ *                      then the manifest; fills entry["export"]. Non-zero
+ *                      (with e set) on failure.
+ * Free the job with dv_export_job_free() in every case. */
+typedef struct dv_export_job dv_export_job;
+dv_export_job *dv_export_begin(dv_bctx *c, size_t i, const char *snap);
+void dv_export_capture(dv_export_job *job);
+drover_code dv_export_finish(dv_export_job *job, long long slot, json_t *entry,
+                             drover_error *e);
+void dv_export_job_free(dv_export_job *job);
+/* backup run of a target whose slot snapshot exists: begin, then finish
+ * (the snapshot is exported unless the slot's export exists). */
 drover_code dv_export_run(dv_bctx *c, size_t i, const char *snap, long long slot,
                           json_t *entry, drover_error *e);
 /* list/prune: the policy's exports as entries appended to arr; with

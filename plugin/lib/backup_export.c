@@ -1,5 +1,6 @@
-/* backup_export.c - backup exports to S3: run (export a slot's snapshot
- * through the provider's backup API and upload it with its checksum),
+/* backup_export.c - backup exports to S3: run (capture the instance
+ * between the policy's hooks, or export a slot's snapshot, through the
+ * provider's backup API and upload it with its checksum),
  * list and prune them, restore from one (checksum first, then import,
  * also into another project or server) and drill them (verify).
  *
@@ -279,22 +280,24 @@ static drover_code manifest_get(json_t **m, dv_bctx *c, const char *snap,
  * run
  */
 
-/* Exports and uploads; the manifest last. On failure whatever of this
- * export reached S3 is deleted again. */
-static drover_code export_one(dv_bctx *c, const dv_btarget *t, size_t i, const char *snap,
-                              long long slot, json_t *x, drover_error *e)
+/* Uploads the archive staged at stage (made of t's snapshot snap, or of
+ * t between the hooks of that snapshot) with its checksum, the manifest
+ * last; info is what the provider told (labels, project, profiles). On
+ * failure whatever of this export reached S3 is deleted again. */
+static drover_code publish(dv_bctx *c, const dv_btarget *t, const char *snap,
+                           long long slot, const char *stage, json_t *info, json_t *x,
+                           drover_error *e)
 {
   struct dv_export_store *s = c->store;
-  char *stage = NULL, *akey = NULL, *mkey = NULL, *mtext = NULL, *url = NULL;
-  char scratch[64], sha[65], slotbuf[24];
+  char *akey = NULL, *mkey = NULL, *mtext = NULL, *url = NULL;
+  char sha[65], slotbuf[24];
   const char *meta[9];
-  json_t *info = NULL, *man = NULL, *labels;
+  json_t *man = NULL, *labels;
   unsigned long long size = 0;
   struct stat sb;
   int uploaded = 0;
   drover_code rc;
 
-  snprintf(scratch, sizeof(scratch), "drover-export-%s-%zu", c->key, i);
   snprintf(slotbuf, sizeof(slotbuf), "%lld", slot);
   akey = dv_export_object(&s->loc, snap, t->name, DV_EXPORT_ARCHIVE);
   mkey = dv_export_object(&s->loc, snap, t->name, DV_EXPORT_MANIFEST);
@@ -303,13 +306,6 @@ static drover_code export_one(dv_bctx *c, const dv_btarget *t, size_t i, const c
     rc = drover_error_set(e, DROVER_E_NOMEM, "out of memory");
     goto out;
   }
-  rc = stage_file(&stage, c, e);
-  if(rc)
-    goto out;
-  rc = t->vt->backup_export(t->state, t->name, snap, scratch, stage,
-                            drover_now() + c->timeout, &info, e);
-  if(rc)
-    goto out;
   meta[0] = "stack";
   meta[1] = c->stack->name;
   meta[2] = "policy";
@@ -358,8 +354,6 @@ out:
     drover_s3_delete(s->s3, s->loc.bucket, mkey, &e2);
     drover_s3_delete(s->s3, s->loc.bucket, akey, &e2);
   }
-  unstage(stage);
-  json_decref(info);
   json_decref(man);
   free(mtext);
   free(url);
@@ -368,50 +362,139 @@ out:
   return rc;
 }
 
-drover_code dv_export_run(dv_bctx *c, size_t i, const char *snap, long long slot,
-                          json_t *entry, drover_error *e)
+/* One target's export for one slot, from the probe before the hooks to
+ * the manifest after them. */
+struct dv_export_job {
+  dv_bctx *c;
+  size_t i;
+  char snap[96];
+  char tag[64];           /* the provider's temporary (scratch copy, backup) */
+  json_t *manifest;       /* the slot's, when its export exists already */
+  drover_error probe;     /* why the probe failed, when it did */
+  char *stage;            /* the archive captured between the hooks, or NULL */
+  json_t *info;           /* what the provider told with it */
+  drover_error capture;   /* why the capture failed, when it did */
+};
+
+void dv_export_job_free(dv_export_job *job)
 {
+  if(!job)
+    return;
+  unstage(job->stage);
+  json_decref(job->info);
+  json_decref(job->manifest);
+  free(job);
+}
+
+dv_export_job *dv_export_begin(dv_bctx *c, size_t i, const char *snap)
+{
+  dv_export_job *job = calloc(1, sizeof(*job));
   const dv_btarget *t = &c->t[i];
-  json_t *x = json_object(), *m = NULL;
-  char *url;
-  drover_error probe;
+
+  if(!job)
+    return NULL;
+  job->c = c;
+  job->i = i;
+  snprintf(job->snap, sizeof(job->snap), "%s", snap);
+  snprintf(job->tag, sizeof(job->tag), "drover-export-%s-%zu", c->key, i);
+  drover_error_clear(&job->probe);
+  drover_error_clear(&job->capture);
+  if(!t->vt->backup_export)
+    drover_error_set(&job->probe, DROVER_E_UNSUPPORTED, "provider %s cannot export backups",
+                     t->vt->name);
+  else if(!store_open(c, &job->probe)) {
+    /* One export per slot, like snapshots: a complete one is kept. */
+    drover_error pe;
+    drover_error_clear(&pe);
+    if(manifest_get(&job->manifest, c, snap, t->name, &pe) != DROVER_E_NOT_FOUND &&
+       !job->manifest)
+      job->probe = pe;
+  }
+  return job;
+}
+
+void dv_export_capture(dv_export_job *job)
+{
+  dv_bctx *c = job->c;
+  const dv_btarget *t = &c->t[job->i];
   drover_code rc;
+
+  if(job->probe.code || job->manifest || !t->vt->backup_export_live)
+    return;
+  if(stage_file(&job->stage, c, &job->capture))
+    return;
+  rc = t->vt->backup_export_live(t->state, t->name, job->tag, job->stage,
+                                 drover_now() + c->timeout, &job->info, &job->capture);
+  if(rc) {
+    unstage(job->stage);
+    job->stage = NULL;
+    json_decref(job->info);
+    job->info = NULL;
+  }
+  /* A provider that cannot export this instance live exports its
+   * snapshot in dv_export_finish. */
+  if(rc == DROVER_E_UNSUPPORTED)
+    drover_error_clear(&job->capture);
+}
+
+drover_code dv_export_finish(dv_export_job *job, long long slot, json_t *entry,
+                             drover_error *e)
+{
+  dv_bctx *c = job->c;
+  const dv_btarget *t = &c->t[job->i];
+  json_t *x = json_object(), *m = job->manifest;
   const char *result = "failed";
+  char *url;
+  drover_code rc = DROVER_OK;
 
   if(!x || json_object_set_new(entry, "export", x))
     return drover_error_set(e, DROVER_E_NOMEM, "out of memory");
-  if(!t->vt->backup_export) {
-    rc = drover_error_set(e, DROVER_E_UNSUPPORTED, "provider %s cannot export backups",
-                          t->vt->name);
-    goto out;
+  if(job->probe.code) {
+    *e = job->probe;
+    rc = e->code;
   }
-  rc = store_open(c, e);
-  if(rc)
-    goto out;
-  /* One export per slot, like snapshots: a complete one is kept. */
-  drover_error_clear(&probe);
-  rc = manifest_get(&m, c, snap, t->name, &probe);
-  if(!rc) {
+  else if(m) {
     result = "exists";
     json_object_set(x, "sha256", json_object_get(m, "sha256"));
     json_object_set(x, "size", json_object_get(m, "size"));
     url = object_url(c->store, json_string_value(json_object_get(m, "object")));
     json_object_set_new(x, "object", json_string(url ? url : ""));
     free(url);
-    json_decref(m);
-    goto out;
   }
-  if(rc != DROVER_E_NOT_FOUND) {
-    *e = probe;
-    goto out;
+  else if(job->capture.code) {
+    *e = job->capture;
+    rc = e->code;
   }
-  rc = export_one(c, t, i, snap, slot, x, e);
-  if(!rc)
-    result = "created";
-out:
+  else {
+    if(!job->stage) {
+      /* Nothing captured between the hooks (the snapshot is an earlier
+       * run's, or the provider cannot): export the snapshot itself. */
+      rc = stage_file(&job->stage, c, e);
+      if(!rc)
+        rc = t->vt->backup_export(t->state, t->name, job->snap, job->tag, job->stage,
+                                  drover_now() + c->timeout, &job->info, e);
+    }
+    if(!rc)
+      rc = publish(c, t, job->snap, slot, job->stage, job->info, x, e);
+    if(!rc)
+      result = "created";
+  }
   json_object_set_new(x, "result", json_string(result));
   if(rc && e->code)
     json_object_set_new(x, "error", json_string(e->text));
+  return rc;
+}
+
+drover_code dv_export_run(dv_bctx *c, size_t i, const char *snap, long long slot,
+                          json_t *entry, drover_error *e)
+{
+  dv_export_job *job = dv_export_begin(c, i, snap);
+  drover_code rc;
+
+  if(!job)
+    return drover_error_set(e, DROVER_E_NOMEM, "out of memory");
+  rc = dv_export_finish(job, slot, entry, e);
+  dv_export_job_free(job);
   return rc;
 }
 
@@ -833,6 +916,37 @@ drover_code dv_export_verify(dv_bctx *c, json_t *arr, size_t *failed, drover_err
   return rc;
 }
 #else /* !DROVER_WITH_S3 */
+struct dv_export_job {
+  dv_bctx *c;
+};
+
+dv_export_job *dv_export_begin(dv_bctx *c, size_t i, const char *snap)
+{
+  dv_export_job *job = calloc(1, sizeof(*job));
+
+  (void)i, (void)snap;
+  if(job)
+    job->c = c;
+  return job;
+}
+
+void dv_export_capture(dv_export_job *job)
+{
+  (void)job;
+}
+
+drover_code dv_export_finish(dv_export_job *job, long long slot, json_t *entry,
+                             drover_error *e)
+{
+  (void)slot, (void)entry;
+  return store_open(job->c, e);
+}
+
+void dv_export_job_free(dv_export_job *job)
+{
+  free(job);
+}
+
 drover_code dv_export_run(dv_bctx *c, size_t i, const char *snap, long long slot,
                           json_t *entry, drover_error *e)
 {

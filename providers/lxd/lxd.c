@@ -400,6 +400,7 @@ const drover_provider dv_provider_lxd = {
   .lock_create = lxd_lock_create,
   .lock_write = lxd_lock_write,
   .lock_delete = lxd_lock_delete,
+  .backup_export_live = lxd_backup_export_live,
 };
 
 #ifdef DROVER_PROVIDER_MODULE

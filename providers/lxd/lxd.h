@@ -283,7 +283,7 @@ LXD_HIDDEN drover_code lxd_label_set(void *state, const drover_rtype *type,
 
 /* --------------------------------------------------------------------------
  * Backups (lxd_snapshot.c, lxd_exec.c: the version 2 table ops;
- * lxd_backup.c: the version 4 ones)
+ * lxd_backup.c: the version 5 and 7 ones)
  */
 
 /* Snapshot labels live in instance config keys with this prefix, set just
@@ -310,6 +310,10 @@ LXD_HIDDEN drover_code lxd_backup_export(void *state, const char *instance,
                                          const char *snapshot, const char *scratch,
                                          const char *path, double deadline, json_t **info,
                                          drover_error *err);
+LXD_HIDDEN drover_code lxd_backup_export_live(void *state, const char *instance,
+                                              const char *tag, const char *path,
+                                              double deadline, json_t **info,
+                                              drover_error *err);
 LXD_HIDDEN drover_code lxd_backup_import(void *state, const char *path, const char *name,
                                          const json_t *labels, int start, double deadline,
                                          drover_error *err);

@@ -1,18 +1,22 @@
 /* lxd_backup.c - portable backups through LXD's instance backup API:
- * export a snapshot to a tarball on disk, import a tarball as a new
- * instance. The version 4 table ops backup_export and backup_import.
+ * export an instance or one of its snapshots to a tarball on disk, import
+ * a tarball as a new instance. The table ops backup_export,
+ * backup_export_live and backup_import.
  *
- * LXD backs up instances, not snapshots, so a snapshot is exported by
- * copying it into a stopped scratch instance first (on dir a file copy,
- * on ZFS/btrfs a clone). The copy also lets drover take its ownership
- * labels out of the config before the tarball is made: an import under
- * another name must not claim the stack's resource. The tarball goes
- * straight from LXD to a file and back from a file to LXD; memory does
- * not grow with the instance. */
+ * LXD 5.0 backs up instances, not snapshots. backup_export_live backs up
+ * the instance as it is (the engine calls it between the policy's hooks,
+ * right after the slot's snapshot), so no copy is made; backup_export
+ * exports a snapshot by copying it into a stopped scratch instance first
+ * (on dir a full file copy, on ZFS/btrfs a clone): used when the slot's
+ * snapshot was taken by an earlier run. An archive of the live instance
+ * carries its drover labels; an import replaces them with the ones it is
+ * given. The tarball goes straight from LXD to a file and back from a
+ * file to LXD; memory does not grow with the instance. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include "lxd.h"
 
 #define EXPORT_BACKUP "drover-export"
@@ -205,26 +209,59 @@ out:
   return rc;
 }
 
-/* POST .../backups, wait, GET .../export into path. */
-static drover_code backup_to_file(lxd_state *st, const char *scratch, const char *path,
-                                  double deadline, drover_error *err)
+/* Deletes LXD backup bname of instance; one already gone is fine. */
+static drover_code drop_backup(lxd_state *st, const char *instance, const char *bname,
+                               double deadline, drover_error *err)
 {
-  char *bpath = lxd_name_path(st, "/1.0/instances/", scratch, "/backups");
-  char *es = lxd_esc(scratch), *xpath = NULL;
-  json_t *body = json_pack("{s:s, s:b, s:b, s:s}", "name", EXPORT_BACKUP, "instance_only", 1,
-                           "optimized_storage", 0, "compression_algorithm", "gzip");
-  drover_http_req req;
-  drover_http_response resp;
-  drover_error herr;
+  char *ei = lxd_esc(instance), *eb = lxd_esc(bname), *path = NULL;
+  lxd_result res;
   drover_code rc;
 
+  memset(&res, 0, sizeof(res));
+  if(!ei || !eb || !(path = lxd_path(st, "/1.0/instances/%s/backups/%s", ei, eb)))
+    rc = lxd_fail(err, DROVER_E_NOMEM, instance, "out of memory");
+  else
+    rc = lxd_call(st, "DELETE", path, NULL, NULL, instance, LXD_ALLOW_404, &res, err);
+  if(!rc && res.op)
+    rc = lxd_wait(st, res.op, deadline, instance, 0, NULL, err);
+  lxd_result_free(&res);
+  free(path);
+  free(eb);
+  free(ei);
+  return rc;
+}
+
+/* POST /1.0/instances/<owner>/backups (instance_only, gzip: what `lxc
+ * export --instance-only --compression gzip` asks for), wait, GET
+ * .../export into path, then delete the LXD backup whatever happened.
+ * It expires after a day, so even one a killed run left goes away. */
+static drover_code backup_to_file(lxd_state *st, const char *owner, const char *bname,
+                                  const char *path, double deadline, drover_error *err)
+{
+  char *bpath = lxd_name_path(st, "/1.0/instances/", owner, "/backups");
+  char *eo = lxd_esc(owner), *eb = lxd_esc(bname), *xpath = NULL, expires[32];
+  time_t tt = time(NULL) + 86400;
+  struct tm tm;
+  json_t *body = NULL;
+  drover_http_req req;
+  drover_http_response resp;
+  drover_error herr, e2;
+  drover_code rc;
+  int made = 0;
+
   memset(&resp, 0, sizeof(resp));
-  if(!bpath || !es || !body ||
-     !(xpath = lxd_path(st, "/1.0/instances/%s/backups/" EXPORT_BACKUP "/export", es))) {
-    rc = lxd_fail(err, DROVER_E_NOMEM, scratch, "out of memory");
+  gmtime_r(&tt, &tm);
+  strftime(expires, sizeof(expires), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  body = json_pack("{s:s, s:s, s:b, s:b, s:s}", "name", bname, "expires_at", expires,
+                   "instance_only", 1, "optimized_storage", 0, "compression_algorithm",
+                   "gzip");
+  if(!bpath || !eo || !eb || !body ||
+     !(xpath = lxd_path(st, "/1.0/instances/%s/backups/%s/export", eo, eb))) {
+    rc = lxd_fail(err, DROVER_E_NOMEM, owner, "out of memory");
     goto out;
   }
-  rc = lxd_call_wait(st, "POST", bpath, NULL, body, scratch, deadline, err);
+  made = 1;
+  rc = lxd_call_wait(st, "POST", bpath, NULL, body, owner, deadline, err);
   if(rc)
     goto out;
   memset(&req, 0, sizeof(req));
@@ -235,20 +272,28 @@ static drover_code backup_to_file(lxd_state *st, const char *scratch, const char
   drover_error_clear(&herr);
   rc = drover_http_perform(st->http, &req, &resp, &herr);
   if(rc && !resp.status) {
-    rc = lxd_fail(err, rc, scratch, "%s: %s", st->where, herr.text);
+    rc = lxd_fail(err, rc, owner, "%s: %s", st->where, herr.text);
     goto out;
   }
   if(rc || resp.status != 200) {
-    rc = transfer_fail(err, &resp, scratch, "download of the backup");
+    rc = transfer_fail(err, &resp, owner, "download of the backup");
     goto out;
   }
   drover_logf(&st->env, DROVER_LOG_DEBUG, "lxd: %s: backup of %llu bytes downloaded",
-              scratch, resp.written);
+              owner, resp.written);
 out:
+  /* Also after a failed POST: LXD may have made it before failing. */
+  drover_error_clear(&e2);
+  if(made && drop_backup(st, owner, bname, deadline, &e2) && !rc) {
+    rc = e2.code;
+    if(err && !err->code)
+      *err = e2;
+  }
   drover_http_response_free(&resp);
   json_decref(body);
   free(xpath);
-  free(es);
+  free(eb);
+  free(eo);
   free(bpath);
   return rc;
 }
@@ -267,13 +312,16 @@ drover_code lxd_backup_export(void *state, const char *instance, const char *sna
   deadline = lxd_deadline(st, deadline);
   if(!inf)
     return lxd_fail(err, DROVER_E_NOMEM, instance, "out of memory");
-  /* A scratch copy a killed export left goes first. */
+  /* What a killed run left goes first: its scratch copy, and the backup
+   * of a live export (named like the scratch) on the instance. */
   rc = drop_instance(st, scratch, deadline, err);
+  if(!rc)
+    rc = drop_backup(st, instance, scratch, deadline, err);
   if(!rc)
     rc = make_scratch(st, instance, snapshot, scratch, json_object_get(inf, "labels"), inf,
                       deadline, err);
   if(!rc)
-    rc = backup_to_file(st, scratch, path, deadline, err);
+    rc = backup_to_file(st, scratch, EXPORT_BACKUP, path, deadline, err);
   /* The scratch instance takes its backups with it. */
   drover_error_clear(&e2);
   if(drop_instance(st, scratch, deadline, &e2) && !rc) {
@@ -285,6 +333,65 @@ drover_code lxd_backup_export(void *state, const char *instance, const char *sna
     json_decref(inf);
   else
     *info = inf;
+  return rc;
+}
+
+drover_code lxd_backup_export_live(void *state, const char *instance, const char *tag,
+                                   const char *path, double deadline, json_t **info,
+                                   drover_error *err)
+{
+  lxd_state *st = state;
+  char *ipath = lxd_name_path(st, "/1.0/instances/", instance, NULL);
+  json_t *inf = json_pack("{s:{}, s:s, s:s}", "labels", "project", st->project,
+                          "compression", "gzip");
+  json_t *obj = NULL, *v;
+  const char *key;
+  size_t pl = strlen(LXD_LABEL_PREFIX);
+  drover_code rc;
+
+  *info = NULL;
+  deadline = lxd_deadline(st, deadline);
+  if(!ipath || !inf) {
+    rc = lxd_fail(err, DROVER_E_NOMEM, instance, "out of memory");
+    goto out;
+  }
+  rc = lxd_get(st, ipath, instance, &obj, NULL, err);
+  if(!rc && !obj)
+    rc = lxd_fail(err, DROVER_E_NOT_FOUND, instance, "instance %s not found", instance);
+  if(rc)
+    goto out;
+  /* The manifest records what the instance carries now, as the
+   * snapshot taken a moment before captured it. */
+  json_object_foreach(json_object_get(obj, "config"), key, v) {
+    if(strncmp(key, LXD_LABEL_PREFIX, pl) ||
+       !strncmp(key, LXD_BACKUP_PREFIX, strlen(LXD_BACKUP_PREFIX)))
+      continue;
+    if(json_object_set(json_object_get(inf, "labels"), key + pl, v)) {
+      rc = lxd_fail(err, DROVER_E_NOMEM, instance, "out of memory");
+      goto out;
+    }
+  }
+  if(lxd_set(inf, "profiles", json_incref(json_object_get(obj, "profiles")
+                                              ? json_object_get(obj, "profiles")
+                                              : json_null())) ||
+     lxd_set(inf, "architecture",
+             json_incref(json_object_get(obj, "architecture")
+                             ? json_object_get(obj, "architecture")
+                             : json_null()))) {
+    rc = lxd_fail(err, DROVER_E_NOMEM, instance, "out of memory");
+    goto out;
+  }
+  /* A backup of this name a killed run left goes first. */
+  rc = drop_backup(st, instance, tag, deadline, err);
+  if(!rc)
+    rc = backup_to_file(st, instance, tag, path, deadline, err);
+out:
+  if(rc)
+    json_decref(inf);
+  else
+    *info = inf;
+  json_decref(obj);
+  free(ipath);
   return rc;
 }
 
@@ -346,6 +453,66 @@ out:
   return rc;
 }
 
+/* Whether key is a MAC address LXD generated (volatile.<nic>.hwaddr). */
+static int is_mac_key(const char *key)
+{
+  size_t n = strlen(key);
+
+  return !strncmp(key, "volatile.", 9) && n > 16 && !strcmp(key + n - 7, ".hwaddr");
+}
+
+/* The imported instance at ipath gets labels (label -> text; may be NULL)
+ * in place of every drover label its archive carried (an export of the
+ * live instance has them), and loses the MAC addresses LXD generated,
+ * as `lxc copy` drops them: a copy started beside the original must not
+ * share its address. */
+static drover_code relabel(lxd_state *st, const char *ipath, const char *name,
+                           const json_t *labels, double deadline, drover_error *err)
+{
+  json_t *obj = NULL, *cfg = json_object(), *v;
+  const char *key;
+  char *etag = NULL;
+  drover_code rc;
+
+  if(!cfg) {
+    rc = lxd_fail(err, DROVER_E_NOMEM, name, "out of memory");
+    goto out;
+  }
+  rc = lxd_get(st, ipath, name, &obj, &etag, err);
+  if(!rc && !obj)
+    rc = lxd_fail(err, DROVER_E_NOT_FOUND, name, "the imported instance vanished");
+  if(rc)
+    goto out;
+  json_object_foreach(json_object_get(obj, "config"), key, v) {
+    if(!strncmp(key, LXD_LABEL_PREFIX, strlen(LXD_LABEL_PREFIX)) || is_mac_key(key))
+      continue;
+    if(json_object_set(cfg, key, v)) {
+      rc = lxd_fail(err, DROVER_E_NOMEM, name, "out of memory");
+      goto out;
+    }
+  }
+  json_object_foreach((json_t *)labels, key, v) {
+    char *k = NULL;
+    if(asprintf(&k, LXD_LABEL_PREFIX "%s", key) < 0 || json_object_set(cfg, k, v)) {
+      free(k);
+      rc = lxd_fail(err, DROVER_E_NOMEM, name, "out of memory");
+      goto out;
+    }
+    free(k);
+  }
+  if(lxd_set(obj, "config", json_incref(cfg))) {
+    rc = lxd_fail(err, DROVER_E_NOMEM, name, "out of memory");
+    goto out;
+  }
+  /* PUT takes the writable fields and ignores the rest of what GET gave. */
+  rc = lxd_call_wait(st, "PUT", ipath, etag, obj, name, deadline, err);
+out:
+  json_decref(obj);
+  json_decref(cfg);
+  free(etag);
+  return rc;
+}
+
 drover_code lxd_backup_import(void *state, const char *path, const char *name,
                               const json_t *labels, int start, double deadline,
                               drover_error *err)
@@ -353,13 +520,12 @@ drover_code lxd_backup_import(void *state, const char *path, const char *name,
   lxd_state *st = state;
   char *ipath = lxd_name_path(st, "/1.0/instances/", name, NULL);
   char *spath = lxd_name_path(st, "/1.0/instances/", name, "/state");
-  json_t *cfg = json_object(), *body = NULL, *obj = NULL, *v;
-  const char *key;
+  json_t *body = NULL, *obj = NULL;
   drover_code rc;
   int created = 0;
 
   deadline = lxd_deadline(st, deadline);
-  if(!ipath || !spath || !cfg) {
+  if(!ipath || !spath) {
     rc = lxd_fail(err, DROVER_E_NOMEM, name, "out of memory");
     goto out;
   }
@@ -374,24 +540,9 @@ drover_code lxd_backup_import(void *state, const char *path, const char *name,
   if(rc)
     goto out;
   created = 1;
-  json_object_foreach((json_t *)labels, key, v) {
-    char *k = NULL;
-    if(asprintf(&k, LXD_LABEL_PREFIX "%s", key) < 0 || json_object_set(cfg, k, v)) {
-      free(k);
-      rc = lxd_fail(err, DROVER_E_NOMEM, name, "out of memory");
-      goto out;
-    }
-    free(k);
-  }
-  if(json_object_size(cfg)) {
-    body = json_pack("{s:O}", "config", cfg);
-    rc = body ? lxd_call_wait(st, "PATCH", ipath, NULL, body, name, deadline, err)
-              : lxd_fail(err, DROVER_E_NOMEM, name, "out of memory");
-    json_decref(body);
-    body = NULL;
-    if(rc)
-      goto out;
-  }
+  rc = relabel(st, ipath, name, labels, deadline, err);
+  if(rc)
+    goto out;
   if(start) {
     body = json_pack("{s:s, s:i}", "action", "start", "timeout", 30);
     rc = body ? lxd_call_wait(st, "PUT", spath, NULL, body, name, deadline, err)
@@ -405,7 +556,6 @@ out:
     drop_instance(st, name, deadline, &e2);
   }
   json_decref(body);
-  json_decref(cfg);
   json_decref(obj);
   free(spath);
   free(ipath);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Backup exports on the real LXD and the local S3 server (scripts/s3-setup.sh,
-# s3rver on 127.0.0.1:4568): run exports the slot's snapshot through LXD's
-# backup API with its SHA-256 beside it and leaves nothing on the LXD side;
+# s3rver on 127.0.0.1:4568): run exports the instance right after the slot's
+# snapshot (between the hooks) through LXD's backup API, no scratch copy,
+# with its SHA-256 beside it and leaves nothing on the LXD side;
 # list shows it; the instance is deleted and restored from the export (and
 # is the stack's again); restored under another name and into a second LXD
 # project (plain copies); verify drills it; prune applies the retention to
@@ -99,9 +100,10 @@ check "the manifest names stack, policy, instance, slot, object and checksum" \
 # profile of the project (LXD 5.0 writes them all); only the instance's
 # own config matters to an import.
 tar -xzOf "$TMP/a.tar.gz" backup/container/backup.yaml >"$TMP/backup.yaml"
-check "the exported instance carries no drover labels" \
-  sh -c "sed -n '/^container:/,/^[a-z]/p' '$TMP/backup.yaml' | grep -q 'image.description' &&
-         ! sed -n '/^container:/,/^[a-z]/p' '$TMP/backup.yaml' | grep -q 'user.drover'"
+check "the archive is the instance itself, captured right after its snapshot (no scratch copy)" \
+  sh -c "sed -n '/^container:/,/^[a-z]/p' '$TMP/backup.yaml' | grep -qx '  name: $DB'"
+check "the archive's instance has the slot's snapshot label (captured after the snapshot)" \
+  sh -c "sed -n '/^container:/,/^[a-z]/p' '$TMP/backup.yaml' | grep -q 'user.drover.backup.$KEY:.*$STACK'"
 check "nothing is left on the LXD side (no scratch copy)" \
   test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-export-'"$KEY"'"))')"
 check "no LXD backup is left on the instance" \
@@ -111,6 +113,25 @@ run backup run $S "$T" nightly --now $T1 --json
 expect_rc "backup run again in the same slot" 0
 check "the slot's export is kept, not made again" test "$(export_result result)" = exists
 check "still one export" test "$(s3keys | wc -l)" -eq 2
+
+# The slot's snapshot exists but its export does not (a run killed between
+# them): the next run exports that snapshot, through a scratch copy.
+s3curl DELETE "/$BUCKET/$MKEY" >/dev/null
+s3curl DELETE "/$BUCKET/$AKEY" >/dev/null
+run backup run $S "$T" nightly --now $T1 --json
+expect_rc "backup run of a slot whose snapshot exists but whose export does not" 0
+check "the snapshot is kept and the export made again" \
+  jqt '.targets[0].result == "exists" and .targets[0].export.result == "created"' "$TMP/out"
+SHA1=$(export_result sha256)
+s3curl GET "/$BUCKET/$AKEY" -o "$TMP/a2.tar.gz"
+tar -xzOf "$TMP/a2.tar.gz" backup/container/backup.yaml >"$TMP/backup2.yaml"
+check "that export is of the snapshot (its scratch copy, without drover labels)" \
+  sh -c "sed -n '/^container:/,/^[a-z]/p' '$TMP/backup2.yaml' | grep -qx '  name: drover-export-$KEY-0' &&
+         ! sed -n '/^container:/,/^[a-z]/p' '$TMP/backup2.yaml' | grep -q 'user.drover'"
+check "and left no scratch copy" \
+  test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-export-'"$KEY"'"))')"
+check "and no LXD backup on the instance" \
+  test "$(api_jq "/1.0/instances/$DB/backups" '.metadata | length')" = 0
 
 run backup list $S "$T" --json
 expect_rc "backup list" 0
