@@ -319,15 +319,17 @@ drover_code drover_backup_run(char **out, drover_stack *stack, const char *polic
       }
       else {
         int existed = 0;
+        /* The export is made of the instance while its snapshot is taken,
+         * both between pre and post (no copy of the snapshot needed). */
+        if(job)
+          dv_export_capture_begin(job);
         if(t->vt->snapshot_create(t->state, t->name, name, c.key, label,
                                   drover_now() + c.timeout, &existed, &e) == DROVER_OK)
           result = existed ? "exists" : "created";
         else
           result = "failed";
-        /* The export: the instance right after its snapshot, still
-         * between pre and post (no copy of the snapshot needed). */
-        if(job && !e.code)
-          dv_export_capture(job);
+        if(job)
+          dv_export_capture_end(job, !e.code);
       }
       /* post always runs once pre was tried. */
       if(hooks && c.p.post && dv_backup_hook(&c, t, c.p.post, "post", entry) && !e.code)

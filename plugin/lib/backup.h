@@ -161,11 +161,15 @@ void dv_export_store_close(struct dv_export_store *s);
  * three steps around the hooks (doc/backups.md "Export"):
  *   dv_export_begin    before pre: checks whether the slot's export
  *                      exists (its manifest); NULL only on OOM;
- *   dv_export_capture  after the snapshot, before post: the provider's
- *                      backup of the instance as it is now (what pre made
- *                      consistent, as in the snapshot), staged in a file,
- *                      when the provider has backup_export_live and the
- *                      export does not exist; a failure is kept for finish;
+ *   dv_export_capture_begin  after pre, before the snapshot: starts the
+ *                      provider's backup of the instance as it is now
+ *                      (backup_live_begin), when it has one and the export
+ *                      does not exist;
+ *   dv_export_capture_end  after the snapshot, before post: waits for it
+ *                      and stages the archive in a file (keep non-zero),
+ *                      or only cleans up (keep 0: the snapshot failed). A
+ *                      failure is kept for finish. The archive and the
+ *                      snapshot both capture what pre made consistent;
  *   dv_export_finish   after post: uploads what was captured, or exports
  *                      the snapshot itself when nothing was (an earlier
  *                      run's snapshot, or a provider without the live op),
@@ -174,7 +178,8 @@ void dv_export_store_close(struct dv_export_store *s);
  * Free the job with dv_export_job_free() in every case. */
 typedef struct dv_export_job dv_export_job;
 dv_export_job *dv_export_begin(dv_bctx *c, size_t i, const char *snap);
-void dv_export_capture(dv_export_job *job);
+void dv_export_capture_begin(dv_export_job *job);
+void dv_export_capture_end(dv_export_job *job, int keep);
 drover_code dv_export_finish(dv_export_job *job, long long slot, json_t *entry,
                              drover_error *e);
 void dv_export_job_free(dv_export_job *job);

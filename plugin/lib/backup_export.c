@@ -371,6 +371,7 @@ struct dv_export_job {
   char tag[64];           /* the provider's temporary (scratch copy, backup) */
   json_t *manifest;       /* the slot's, when its export exists already */
   drover_error probe;     /* why the probe failed, when it did */
+  char *live;             /* the provider's handle of a capture under way */
   char *stage;            /* the archive captured between the hooks, or NULL */
   json_t *info;           /* what the provider told with it */
   drover_error capture;   /* why the capture failed, when it did */
@@ -380,6 +381,7 @@ void dv_export_job_free(dv_export_job *job)
 {
   if(!job)
     return;
+  dv_export_capture_end(job, 0);
   unstage(job->stage);
   json_decref(job->info);
   json_decref(job->manifest);
@@ -413,28 +415,39 @@ dv_export_job *dv_export_begin(dv_bctx *c, size_t i, const char *snap)
   return job;
 }
 
-void dv_export_capture(dv_export_job *job)
+void dv_export_capture_begin(dv_export_job *job)
 {
   dv_bctx *c = job->c;
   const dv_btarget *t = &c->t[job->i];
-  drover_code rc;
 
-  if(job->probe.code || job->manifest || !t->vt->backup_export_live)
+  if(job->probe.code || job->manifest || !t->vt->backup_live_begin || !t->vt->backup_live_end)
     return;
-  if(stage_file(&job->stage, c, &job->capture))
+  if(t->vt->backup_live_begin(t->state, t->name, job->tag, drover_now() + c->timeout,
+                              &job->live, &job->capture) == DROVER_E_UNSUPPORTED)
+    /* Not this instance: dv_export_finish exports the snapshot. */
+    drover_error_clear(&job->capture);
+}
+
+void dv_export_capture_end(dv_export_job *job, int keep)
+{
+  dv_bctx *c = job->c;
+  const dv_btarget *t = &c->t[job->i];
+  drover_error e;
+
+  if(!job->live)
     return;
-  rc = t->vt->backup_export_live(t->state, t->name, job->tag, job->stage,
-                                 drover_now() + c->timeout, &job->info, &job->capture);
-  if(rc) {
+  drover_error_clear(&e);
+  if(keep && !stage_file(&job->stage, c, &job->capture) &&
+     t->vt->backup_live_end(t->state, t->name, job->tag, job->live, job->stage,
+                            drover_now() + c->timeout, &job->info, &job->capture)) {
     unstage(job->stage);
     job->stage = NULL;
-    json_decref(job->info);
-    job->info = NULL;
   }
-  /* A provider that cannot export this instance live exports its
-   * snapshot in dv_export_finish. */
-  if(rc == DROVER_E_UNSUPPORTED)
-    drover_error_clear(&job->capture);
+  else if(!keep || !job->stage)
+    t->vt->backup_live_end(t->state, t->name, job->tag, job->live, NULL,
+                           drover_now() + c->timeout, NULL, &e);
+  free(job->live);
+  job->live = NULL;
 }
 
 drover_code dv_export_finish(dv_export_job *job, long long slot, json_t *entry,
@@ -930,9 +943,14 @@ dv_export_job *dv_export_begin(dv_bctx *c, size_t i, const char *snap)
   return job;
 }
 
-void dv_export_capture(dv_export_job *job)
+void dv_export_capture_begin(dv_export_job *job)
 {
   (void)job;
+}
+
+void dv_export_capture_end(dv_export_job *job, int keep)
+{
+  (void)job, (void)keep;
 }
 
 drover_code dv_export_finish(dv_export_job *job, long long slot, json_t *entry,

@@ -310,10 +310,13 @@ LXD_HIDDEN drover_code lxd_backup_export(void *state, const char *instance,
                                          const char *snapshot, const char *scratch,
                                          const char *path, double deadline, json_t **info,
                                          drover_error *err);
-LXD_HIDDEN drover_code lxd_backup_export_live(void *state, const char *instance,
-                                              const char *tag, const char *path,
-                                              double deadline, json_t **info,
-                                              drover_error *err);
+LXD_HIDDEN drover_code lxd_backup_live_begin(void *state, const char *instance,
+                                             const char *tag, double deadline,
+                                             char **handle, drover_error *err);
+LXD_HIDDEN drover_code lxd_backup_live_end(void *state, const char *instance,
+                                           const char *tag, const char *handle,
+                                           const char *path, double deadline,
+                                           json_t **info, drover_error *err);
 LXD_HIDDEN drover_code lxd_backup_import(void *state, const char *path, const char *name,
                                          const json_t *labels, int start, double deadline,
                                          drover_error *err);

@@ -232,38 +232,58 @@ static drover_code drop_backup(lxd_state *st, const char *instance, const char *
 }
 
 /* POST /1.0/instances/<owner>/backups (instance_only, gzip: what `lxc
- * export --instance-only --compression gzip` asks for), wait, GET
- * .../export into path, then delete the LXD backup whatever happened.
- * It expires after a day, so even one a killed run left goes away. */
-static drover_code backup_to_file(lxd_state *st, const char *owner, const char *bname,
-                                  const char *path, double deadline, drover_error *err)
+ * export --instance-only --compression gzip` asks for), not waited for:
+ * *op gets the operation path (owned). It expires after a day, so even
+ * one a killed run left goes away. */
+static drover_code start_backup(lxd_state *st, const char *owner, const char *bname,
+                                char **op, drover_error *err)
 {
   char *bpath = lxd_name_path(st, "/1.0/instances/", owner, "/backups");
-  char *eo = lxd_esc(owner), *eb = lxd_esc(bname), *xpath = NULL, expires[32];
+  char expires[32];
   time_t tt = time(NULL) + 86400;
   struct tm tm;
-  json_t *body = NULL;
-  drover_http_req req;
-  drover_http_response resp;
-  drover_error herr, e2;
+  json_t *body;
+  lxd_result res;
   drover_code rc;
-  int made = 0;
 
-  memset(&resp, 0, sizeof(resp));
+  *op = NULL;
+  memset(&res, 0, sizeof(res));
   gmtime_r(&tt, &tm);
   strftime(expires, sizeof(expires), "%Y-%m-%dT%H:%M:%SZ", &tm);
   body = json_pack("{s:s, s:s, s:b, s:b, s:s}", "name", bname, "expires_at", expires,
                    "instance_only", 1, "optimized_storage", 0, "compression_algorithm",
                    "gzip");
-  if(!bpath || !eo || !eb || !body ||
-     !(xpath = lxd_path(st, "/1.0/instances/%s/backups/%s/export", eo, eb))) {
+  if(!bpath || !body)
+    rc = lxd_fail(err, DROVER_E_NOMEM, owner, "out of memory");
+  else
+    rc = lxd_call(st, "POST", bpath, NULL, body, owner, 0, &res, err);
+  if(!rc && !res.op)
+    rc = lxd_fail(err, DROVER_E_PROVIDER, owner, "the backup request gave no operation");
+  if(!rc) {
+    *op = res.op;
+    res.op = NULL;
+  }
+  lxd_result_free(&res);
+  json_decref(body);
+  free(bpath);
+  return rc;
+}
+
+/* GET /1.0/instances/<owner>/backups/<bname>/export into path. */
+static drover_code download_backup(lxd_state *st, const char *owner, const char *bname,
+                                   const char *path, drover_error *err)
+{
+  char *eo = lxd_esc(owner), *eb = lxd_esc(bname), *xpath = NULL;
+  drover_http_req req;
+  drover_http_response resp;
+  drover_error herr;
+  drover_code rc;
+
+  memset(&resp, 0, sizeof(resp));
+  if(!eo || !eb || !(xpath = lxd_path(st, "/1.0/instances/%s/backups/%s/export", eo, eb))) {
     rc = lxd_fail(err, DROVER_E_NOMEM, owner, "out of memory");
     goto out;
   }
-  made = 1;
-  rc = lxd_call_wait(st, "POST", bpath, NULL, body, owner, deadline, err);
-  if(rc)
-    goto out;
   memset(&req, 0, sizeof(req));
   req.version = DROVER_HTTP_REQ_VERSION;
   req.method = "GET";
@@ -282,19 +302,64 @@ static drover_code backup_to_file(lxd_state *st, const char *owner, const char *
   drover_logf(&st->env, DROVER_LOG_DEBUG, "lxd: %s: backup of %llu bytes downloaded",
               owner, resp.written);
 out:
-  /* Also after a failed POST: LXD may have made it before failing. */
+  drover_http_response_free(&resp);
+  free(xpath);
+  free(eb);
+  free(eo);
+  return rc;
+}
+
+/* Waits for the backup operation op of owner's backup bname. LXD forgets
+ * a finished operation after a few seconds (the snapshot taken alongside
+ * may outlast that): then the backup's record says it was made, since a
+ * failed one is removed again. */
+static drover_code finish_backup(lxd_state *st, const char *owner, const char *bname,
+                                 const char *op, double deadline, drover_error *err)
+{
+  char *eo = lxd_esc(owner), *eb = lxd_esc(bname), *path = NULL;
+  json_t *obj = NULL;
+  drover_error we;
+  drover_code rc;
+
+  drover_error_clear(&we);
+  rc = lxd_wait(st, op, deadline, owner, 0, NULL, &we);
+  if(rc == DROVER_E_TRANSIENT) {
+    if(!eo || !eb || !(path = lxd_path(st, "/1.0/instances/%s/backups/%s", eo, eb)))
+      rc = lxd_fail(err, DROVER_E_NOMEM, owner, "out of memory");
+    else if(!(rc = lxd_get(st, path, owner, &obj, NULL, err)) && !obj)
+      rc = lxd_fail(err, DROVER_E_PROVIDER, owner, "the backup failed (LXD no longer "
+                    "knows why)");
+  }
+  else if(rc && err && !err->code)
+    *err = we;
+  json_decref(obj);
+  free(path);
+  free(eb);
+  free(eo);
+  return rc;
+}
+
+/* The backup of the scratch copy: start, wait, download, then delete it
+ * whatever happened. */
+static drover_code backup_to_file(lxd_state *st, const char *owner, const char *bname,
+                                  const char *path, double deadline, drover_error *err)
+{
+  char *op = NULL;
+  drover_error e2;
+  drover_code rc = start_backup(st, owner, bname, &op, err);
+
+  if(!rc)
+    rc = finish_backup(st, owner, bname, op, deadline, err);
+  if(!rc)
+    rc = download_backup(st, owner, bname, path, err);
+  /* Also after a failed start: LXD may have made it before failing. */
   drover_error_clear(&e2);
-  if(made && drop_backup(st, owner, bname, deadline, &e2) && !rc) {
+  if(drop_backup(st, owner, bname, deadline, &e2) && !rc) {
     rc = e2.code;
     if(err && !err->code)
       *err = e2;
   }
-  drover_http_response_free(&resp);
-  json_decref(body);
-  free(xpath);
-  free(eb);
-  free(eo);
-  free(bpath);
+  free(op);
   return rc;
 }
 
@@ -336,9 +401,73 @@ drover_code lxd_backup_export(void *state, const char *instance, const char *sna
   return rc;
 }
 
-drover_code lxd_backup_export_live(void *state, const char *instance, const char *tag,
-                                   const char *path, double deadline, json_t **info,
-                                   drover_error *err)
+/* The progress LXD reports on a running backup: it appears once the
+ * compressed archive has been written for a second. */
+#define LXD_BACKUP_PROGRESS "create_backup_progress"
+#define LIVE_POLL 0.25 /* seconds between looks at the operation */
+
+drover_code lxd_backup_live_begin(void *state, const char *instance, const char *tag,
+                                  double deadline, char **handle, drover_error *err)
+{
+  lxd_state *st = state;
+  char *op = NULL, *opath = NULL;
+  lxd_result res;
+  drover_code rc;
+
+  *handle = NULL;
+  memset(&res, 0, sizeof(res));
+  deadline = lxd_deadline(st, deadline);
+  /* A backup of this name a killed run left goes first. */
+  rc = drop_backup(st, instance, tag, deadline, err);
+  if(!rc)
+    rc = start_backup(st, instance, tag, &op, err);
+  /* LXD 5.0 rewrites the instance's backup.yaml in place (truncate, then
+   * write) when a snapshot completes, and the backup reads that file
+   * first, before any of the data, right after writing it itself. Once
+   * the compressed archive has grown for a second, both are long past:
+   * a snapshot may then be taken alongside without either capturing a
+   * half-written file. Until then (or until it is done), wait. */
+  if(!rc && !(opath = strchr(op, '?') ? strdup(op) : lxd_path(st, "%s", op)))
+    rc = lxd_fail(err, DROVER_E_NOMEM, instance, "out of memory");
+  while(!rc) {
+    long code;
+    lxd_result_free(&res);
+    rc = lxd_call(st, "GET", opath, NULL, NULL, instance, LXD_ALLOW_404 | LXD_META_OBJECT,
+                  &res, err);
+    if(rc || res.status == 404)
+      break; /* finished and forgotten: backup_live_end reads what became of it */
+    code = (long)json_integer_value(json_object_get(res.meta, "status_code"));
+    if(code >= 200 || json_object_get(json_object_get(res.meta, "metadata"),
+                                      LXD_BACKUP_PROGRESS))
+      break;
+    if(drover_now() + LIVE_POLL > deadline) {
+      rc = lxd_fail(err, DROVER_E_TIMEOUT, instance,
+                    "backup %s did not get under way before the deadline", tag);
+      break;
+    }
+    {
+      struct timespec ts = {0, (long)(LIVE_POLL * 1e9)};
+      nanosleep(&ts, NULL); /* an early wake-up only looks sooner */
+    }
+  }
+  lxd_result_free(&res);
+  free(opath);
+  if(rc && op) {
+    /* Not handed over: nothing may be left behind. */
+    drover_error e2;
+    drover_error_clear(&e2);
+    lxd_wait(st, op, deadline, instance, 0, NULL, &e2);
+    drop_backup(st, instance, tag, deadline, &e2);
+    free(op);
+    op = NULL;
+  }
+  *handle = op;
+  return rc;
+}
+
+drover_code lxd_backup_live_end(void *state, const char *instance, const char *tag,
+                                const char *handle, const char *path, double deadline,
+                                json_t **info, drover_error *err)
 {
   lxd_state *st = state;
   char *ipath = lxd_name_path(st, "/1.0/instances/", instance, NULL);
@@ -347,21 +476,28 @@ drover_code lxd_backup_export_live(void *state, const char *instance, const char
   json_t *obj = NULL, *v;
   const char *key;
   size_t pl = strlen(LXD_LABEL_PREFIX);
+  drover_error e2;
   drover_code rc;
 
-  *info = NULL;
+  if(info)
+    *info = NULL;
   deadline = lxd_deadline(st, deadline);
   if(!ipath || !inf) {
     rc = lxd_fail(err, DROVER_E_NOMEM, instance, "out of memory");
     goto out;
   }
-  rc = lxd_get(st, ipath, instance, &obj, NULL, err);
+  rc = finish_backup(st, instance, tag, handle, deadline, err);
+  if(rc || !path)
+    goto out;
+  rc = download_backup(st, instance, tag, path, err);
+  if(!rc)
+    rc = lxd_get(st, ipath, instance, &obj, NULL, err);
   if(!rc && !obj)
     rc = lxd_fail(err, DROVER_E_NOT_FOUND, instance, "instance %s not found", instance);
   if(rc)
     goto out;
-  /* The manifest records what the instance carries now, as the
-   * snapshot taken a moment before captured it. */
+  /* The manifest records the instance's drover labels (the archive was
+   * made of it with them). */
   json_object_foreach(json_object_get(obj, "config"), key, v) {
     if(strncmp(key, LXD_LABEL_PREFIX, pl) ||
        !strncmp(key, LXD_BACKUP_PREFIX, strlen(LXD_BACKUP_PREFIX)))
@@ -377,16 +513,17 @@ drover_code lxd_backup_export_live(void *state, const char *instance, const char
      lxd_set(inf, "architecture",
              json_incref(json_object_get(obj, "architecture")
                              ? json_object_get(obj, "architecture")
-                             : json_null()))) {
+                             : json_null())))
     rc = lxd_fail(err, DROVER_E_NOMEM, instance, "out of memory");
-    goto out;
-  }
-  /* A backup of this name a killed run left goes first. */
-  rc = drop_backup(st, instance, tag, deadline, err);
-  if(!rc)
-    rc = backup_to_file(st, instance, tag, path, deadline, err);
 out:
-  if(rc)
+  /* The LXD backup goes whatever happened. */
+  drover_error_clear(&e2);
+  if(drop_backup(st, instance, tag, deadline, &e2) && !rc) {
+    rc = e2.code;
+    if(err && !err->code)
+      *err = e2;
+  }
+  if(rc || !info)
     json_decref(inf);
   else
     *info = inf;
