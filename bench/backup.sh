@@ -12,13 +12,14 @@
 #   snapshot and export to S3 (the local s3rver, scripts/s3-setup.sh)
 #     raw:    lxc snapshot; lxc export --instance-only --compression gzip
 #             to a file; curl --aws-sigv4 -T of that file
-#     drover: drover backup run of a policy with "export": snapshot, then
-#             (still between the policy's hooks) an LXD backup of the
-#             instance with what lxc export asks for (instance_only, gzip)
-#             streamed to a file, SHA-256 + MD5 in one read, checked
-#             upload (multipart at 64 MiB), manifest
+#     drover: drover backup run of a policy with "export": an LXD backup
+#             of the instance with what lxc export asks for (instance_only,
+#             gzip) and, once it is under way, the snapshot alongside (both
+#             between the policy's hooks); the backup streamed to a file,
+#             SHA-256 + MD5 in one read, checked upload (multipart at 64
+#             MiB), manifest
 #     Fair: both archives are LXD instance-only gzip backups of the same
-#     instance right after its snapshot. The script checks that the last
+#     instance at its snapshot. The script checks that the last
 #     rep's two hold the same files with the same sizes (backup.yaml and
 #     index.yaml aside: drover's instance config carries its labels) and
 #     prints that.
@@ -190,7 +191,7 @@ printf '%-52s %9.2f %8.2fx\n' "drover backup run" "$t_drv" "$(calc "$t_drv / $t_
 printf '%-52s %9.2f %8.2fx\n' "lxc snapshot + lxc export + curl --aws-sigv4" "$t_rawx" 1
 printf '%-52s %9.2f %8.2fx\n' "drover backup run with export" "$t_drvx" \
   "$(calc "$t_drvx / $t_rawx")"
-printf 'both exports: LXD instance-only gzip backups of the instance after its snapshot; same files and sizes: %s\n' "$same"
+printf 'both exports: LXD instance-only gzip backups of the instance at its snapshot; same files and sizes: %s\n' "$same"
 printf 'peak RSS of drover backup run: %s KiB with %s MiB of data, %s KiB with a tiny instance\n' \
   "$rss_big" "$SIZE" "$rss_tiny"
 printf 'peak RSS with export: %s KiB with %s MiB of data, %s KiB with a tiny instance\n' \

@@ -383,7 +383,7 @@ typedef struct drover_provider {
                                const char *scratch, const char *path, double deadline,
                                json_t **info, drover_error *err);
   /* Creates instance name from the archive at path (made by
-   * backup_export or backup_export_live), streamed, then replaces every
+   * backup_export or backup_live_end), streamed, then replaces every
    * drover label the archive carried with labels (label -> text, may be
    * NULL or empty) and, when start is non-zero, starts it; waits until
    * deadline. An instance of that name that exists is an error (the

@@ -1,17 +1,17 @@
 /* lxd_backup.c - portable backups through LXD's instance backup API:
  * export an instance or one of its snapshots to a tarball on disk, import
  * a tarball as a new instance. The table ops backup_export,
- * backup_export_live and backup_import.
+ * backup_live_begin/backup_live_end and backup_import.
  *
- * LXD 5.0 backs up instances, not snapshots. backup_export_live backs up
- * the instance as it is (the engine calls it between the policy's hooks,
- * right after the slot's snapshot), so no copy is made; backup_export
- * exports a snapshot by copying it into a stopped scratch instance first
- * (on dir a full file copy, on ZFS/btrfs a clone): used when the slot's
- * snapshot was taken by an earlier run. An archive of the live instance
- * carries its drover labels; an import replaces them with the ones it is
- * given. The tarball goes straight from LXD to a file and back from a
- * file to LXD; memory does not grow with the instance. */
+ * LXD 5.0 backs up instances, not snapshots. backup_live_* back up the
+ * instance as it is (the engine takes the slot's snapshot alongside,
+ * between the policy's hooks), so no copy is made; backup_export exports
+ * a snapshot by copying it into a stopped scratch instance first (on dir
+ * a full file copy, on ZFS/btrfs a clone): used when the slot's snapshot
+ * was taken by an earlier run. An archive of the live instance carries
+ * its drover labels; an import replaces them with the ones it is given.
+ * The tarball goes straight from LXD to a file and back from a file to
+ * LXD; memory does not grow with the instance. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
