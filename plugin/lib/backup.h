@@ -19,7 +19,7 @@ typedef struct dv_policy {
   dv_cron cron;            /* schedule, read in tz */
   char tz[64];
   dv_retention ret;        /* ret.tz points at tz */
-  char *export_url;        /* "s3://b/p" or "file:///dir"; NULL: none */
+  char *export_url;        /* "s3://b/p"; NULL: none */
   char **pre, **post;      /* NULL-terminated argv, or NULL */
   char **check;            /* verify: run in the scratch instance, or NULL */
   double hook_timeout;     /* seconds per hook */

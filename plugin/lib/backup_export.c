@@ -54,10 +54,6 @@ static drover_code store_open(dv_bctx *c, drover_error *err)
   if(!c->p.export_url)
     return drover_error_set(err, DROVER_E_ARG, "backup: policy \"%s\" has no export",
                             c->pol->address);
-  if(!strncmp(c->p.export_url, "file://", 7))
-    return drover_error_set(err, DROVER_E_UNSUPPORTED,
-                            "backup: policy \"%s\": file:// exports are not implemented; "
-                            "use s3://bucket/prefix", c->pol->address);
   s = calloc(1, sizeof(*s));
   if(!s)
     return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
