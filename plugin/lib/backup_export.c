@@ -733,16 +733,24 @@ static drover_code target_provider(dv_pinst *own, dv_pinst **use, dv_bctx *c,
   return rc;
 }
 
-/* Whether instance name exists at the target; *running when it runs. */
-static drover_code probe_instance(const dv_pinst *p, const char *name, int *exists,
-                                  int *running, drover_error *err)
+/* The run label a restore sets on what it imports (text: the export's
+ * SHA-256) and clears once the instance is up: an instance that still
+ * carries it for this export is a killed restore's, which the next
+ * restore of that export replaces without --force. */
+#define RESTORING_LABEL "restoring"
+
+/* Whether instance name exists at the target; *running when it runs;
+ * *half when it carries RESTORING_LABEL with text sha (may be NULL). */
+static drover_code probe_instance(const dv_pinst *p, const char *name, const char *sha,
+                                  int *exists, int *running, int *half, drover_error *err)
 {
   const drover_rtype *it = dv_instance_type(p->vt);
   drover_live *l = NULL;
   drover_error e;
   drover_code rc;
+  const char *mark;
 
-  *exists = *running = 0;
+  *exists = *running = *half = 0;
   if(!it || !p->vt->read)
     return drover_error_set(err, DROVER_E_UNSUPPORTED, "provider %s cannot read instances",
                             p->vt->name);
@@ -757,6 +765,8 @@ static drover_code probe_instance(const dv_pinst *p, const char *name, int *exis
   }
   *exists = 1;
   *running = l->status && !strcmp(l->status, "Running");
+  mark = json_string_value(json_object_get(l->attributes, "label_" RESTORING_LABEL));
+  *half = sha && mark && !strcmp(mark, sha);
   drover_live_free(l);
   return DROVER_OK;
 }
@@ -778,8 +788,8 @@ drover_code dv_export_restore(char **out, dv_bctx *c, const char *address,
   dv_pinst own, *use = NULL;
   json_t *m = NULL, *report = NULL, *labels = NULL;
   char *stage = NULL, *url = NULL;
-  const char *name;
-  int exists = 0, running = 0, in_place;
+  const char *name, *sha;
+  int exists = 0, running = 0, half = 0, in_place;
   drover_code rc;
 
   *out = NULL;
@@ -806,11 +816,21 @@ drover_code dv_export_restore(char **out, dv_bctx *c, const char *address,
    * plain copy that no stack claims. */
   in_place = !o || (!o->new_name && !o->project && !o->remote);
   name = o && o->new_name ? o->new_name : json_string_value(json_object_get(m, "instance"));
-  labels = in_place ? json_incref(json_object_get(m, "labels")) : json_object();
-  rc = probe_instance(use, name, &exists, &running, err);
+  labels = in_place ? json_deep_copy(json_object_get(m, "labels")) : json_object();
+  sha = json_string_value(json_object_get(m, "sha256"));
+  /* Marked while it is being restored (a provider that can clear a run
+   * label again): a killed restore's instance is known as such. */
+  if(labels && use->vt->label_set &&
+     json_object_set_new(labels, RESTORING_LABEL, json_string(sha)))
+    rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+  if(!rc && !labels)
+    rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+  if(!rc)
+    rc = probe_instance(use, name, use->vt->label_set ? sha : NULL, &exists, &running, &half,
+                        err);
   if(rc)
     goto out;
-  if(exists && !(o && o->force)) {
+  if(exists && !half && !(o && o->force)) {
     rc = drover_error_set(err, DROVER_E_ARG,
                           "restore: instance %s exists%s; restoring the export would "
                           "replace it. Delete it, choose another --name, or pass --force",
@@ -822,14 +842,17 @@ drover_code dv_export_restore(char **out, dv_bctx *c, const char *address,
   if(!rc)
     rc = use->vt->backup_import(use->state, stage, name, labels, 1, drover_now() + c->timeout,
                                 err);
+  /* Up and whole: no longer a restore in progress. */
+  if(!rc && use->vt->label_set)
+    rc = use->vt->label_set(use->state, dv_instance_type(use->vt), name, RESTORING_LABEL, "",
+                            err);
   if(rc)
     goto out;
   url = object_url(c->store, json_string_value(json_object_get(m, "object")));
-  report = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "instance", name, "address",
+  report = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}", "instance", name, "address",
                      address, "snapshot", json_string_value(json_object_get(m, "snapshot")),
-                     "export", url ? url : "", "sha256",
-                     json_string_value(json_object_get(m, "sha256")), "result", "restored",
-                     "replaced", exists);
+                     "export", url ? url : "", "sha256", sha, "result", "restored",
+                     "replaced", exists && !half, "resumed", half);
   if(report && o && o->project)
     json_object_set_new(report, "project", json_string(o->project));
   *out = report ? json_dumps(report, JSON_COMPACT) : NULL;

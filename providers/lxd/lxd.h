@@ -317,6 +317,15 @@ LXD_HIDDEN drover_code lxd_backup_live_end(void *state, const char *instance,
                                            const char *tag, const char *handle,
                                            const char *path, double deadline,
                                            json_t **info, drover_error *err);
+/* Deletes instance name (stopping it first) once no LXD operation runs on
+ * it; one already gone is fine (lxd_backup.c). */
+LXD_HIDDEN drover_code lxd_drop_instance(lxd_state *st, const char *name, double deadline,
+                                         drover_error *err);
+/* An LXD reply to a file transfer that failed: "lxd: <address>: <what>:
+ * <LXD's message>" (lxd_backup.c). */
+LXD_HIDDEN drover_code lxd_transfer_fail(drover_error *err, const drover_http_response *resp,
+                                         const char *address, const char *what);
+/* lxd_import.c */
 LXD_HIDDEN drover_code lxd_backup_import(void *state, const char *path, const char *name,
                                          const json_t *labels, int start, double deadline,
                                          drover_error *err);

@@ -76,8 +76,8 @@ out:
 
 /* Deletes instance name (stopping it first) once nothing runs on it;
  * one already gone is fine. */
-static drover_code drop_instance(lxd_state *st, const char *name, double deadline,
-                                 drover_error *err)
+drover_code lxd_drop_instance(lxd_state *st, const char *name, double deadline,
+                              drover_error *err)
 {
   drover_live l;
   drover_code rc = settle(st, name, deadline, err);
@@ -89,8 +89,8 @@ static drover_code drop_instance(lxd_state *st, const char *name, double deadlin
 
 /* An LXD reply whose body is not JSON (a file transfer) or an error
  * envelope: "lxd: <address>: <LXD's message>". */
-static drover_code transfer_fail(drover_error *err, const drover_http_response *resp,
-                                 const char *address, const char *what)
+drover_code lxd_transfer_fail(drover_error *err, const drover_http_response *resp,
+                              const char *address, const char *what)
 {
   json_t *root = resp->body ? json_loadb(resp->body, resp->len, 0, NULL) : NULL;
   const char *msg = json_string_value(json_object_get(root, "error"));
@@ -296,7 +296,7 @@ static drover_code download_backup(lxd_state *st, const char *owner, const char 
     goto out;
   }
   if(rc || resp.status != 200) {
-    rc = transfer_fail(err, &resp, owner, "download of the backup");
+    rc = lxd_transfer_fail(err, &resp, owner, "download of the backup");
     goto out;
   }
   drover_logf(&st->env, DROVER_LOG_DEBUG, "lxd: %s: backup of %llu bytes downloaded",
@@ -379,7 +379,7 @@ drover_code lxd_backup_export(void *state, const char *instance, const char *sna
     return lxd_fail(err, DROVER_E_NOMEM, instance, "out of memory");
   /* What a killed run left goes first: its scratch copy, and the backup
    * of a live export (named like the scratch) on the instance. */
-  rc = drop_instance(st, scratch, deadline, err);
+  rc = lxd_drop_instance(st, scratch, deadline, err);
   if(!rc)
     rc = drop_backup(st, instance, scratch, deadline, err);
   if(!rc)
@@ -389,7 +389,7 @@ drover_code lxd_backup_export(void *state, const char *instance, const char *sna
     rc = backup_to_file(st, scratch, EXPORT_BACKUP, path, deadline, err);
   /* The scratch instance takes its backups with it. */
   drover_error_clear(&e2);
-  if(drop_instance(st, scratch, deadline, &e2) && !rc) {
+  if(lxd_drop_instance(st, scratch, deadline, &e2) && !rc) {
     rc = e2.code;
     if(err && !err->code)
       *err = e2;
@@ -528,173 +528,6 @@ out:
   else
     *info = inf;
   json_decref(obj);
-  free(ipath);
-  return rc;
-}
-
-/* POST /1.0/instances with the tarball as the body. */
-static drover_code import_file(lxd_state *st, const char *path, const char *name,
-                               double deadline, drover_error *err)
-{
-  char *ipath = lxd_path(st, "/1.0/instances"), *hname = NULL;
-  const char *hdrs[2] = {NULL, NULL};
-  drover_http_req req;
-  drover_http_response resp;
-  drover_error herr;
-  json_t *root = NULL;
-  const char *op, *type;
-  struct stat sb;
-  long long size = -1;
-  drover_code rc;
-
-  memset(&resp, 0, sizeof(resp));
-  if(!ipath || asprintf(&hname, "X-LXD-name: %s", name) < 0) {
-    hname = NULL;
-    rc = lxd_fail(err, DROVER_E_NOMEM, name, "out of memory");
-    goto out;
-  }
-  if(stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
-    size = (long long)sb.st_size;
-  if(size < 0) {
-    rc = lxd_fail(err, DROVER_E_IO, name, "%s: cannot read the backup file", path);
-    goto out;
-  }
-  hdrs[0] = hname;
-  memset(&req, 0, sizeof(req));
-  req.version = DROVER_HTTP_REQ_VERSION;
-  req.method = "POST";
-  req.path = ipath;
-  req.headers = hdrs;
-  req.content_type = "application/octet-stream";
-  req.body_path = path;
-  req.body_len = (unsigned long long)size;
-  drover_error_clear(&herr);
-  rc = drover_http_perform(st->http, &req, &resp, &herr);
-  if(rc && !resp.status) {
-    rc = lxd_fail(err, rc, name, "%s: %s", st->where, herr.text);
-    goto out;
-  }
-  root = resp.body ? json_loadb(resp.body, resp.len, 0, NULL) : NULL;
-  type = json_string_value(json_object_get(root, "type"));
-  op = json_string_value(json_object_get(root, "operation"));
-  if(rc || resp.status >= 300 || !type || strcmp(type, "async") || !op || !*op) {
-    rc = transfer_fail(err, &resp, name, "import of the backup");
-    goto out;
-  }
-  rc = lxd_wait(st, op, deadline, name, 0, NULL, err);
-out:
-  json_decref(root);
-  drover_http_response_free(&resp);
-  free(hname);
-  free(ipath);
-  return rc;
-}
-
-/* Whether key is a MAC address LXD generated (volatile.<nic>.hwaddr). */
-static int is_mac_key(const char *key)
-{
-  size_t n = strlen(key);
-
-  return !strncmp(key, "volatile.", 9) && n > 16 && !strcmp(key + n - 7, ".hwaddr");
-}
-
-/* The imported instance at ipath gets labels (label -> text; may be NULL)
- * in place of every drover label its archive carried (an export of the
- * live instance has them), and loses the MAC addresses LXD generated,
- * as `lxc copy` drops them: a copy started beside the original must not
- * share its address. */
-static drover_code relabel(lxd_state *st, const char *ipath, const char *name,
-                           const json_t *labels, double deadline, drover_error *err)
-{
-  json_t *obj = NULL, *cfg = json_object(), *v;
-  const char *key;
-  char *etag = NULL;
-  drover_code rc;
-
-  if(!cfg) {
-    rc = lxd_fail(err, DROVER_E_NOMEM, name, "out of memory");
-    goto out;
-  }
-  rc = lxd_get(st, ipath, name, &obj, &etag, err);
-  if(!rc && !obj)
-    rc = lxd_fail(err, DROVER_E_NOT_FOUND, name, "the imported instance vanished");
-  if(rc)
-    goto out;
-  json_object_foreach(json_object_get(obj, "config"), key, v) {
-    if(!strncmp(key, LXD_LABEL_PREFIX, strlen(LXD_LABEL_PREFIX)) || is_mac_key(key))
-      continue;
-    if(json_object_set(cfg, key, v)) {
-      rc = lxd_fail(err, DROVER_E_NOMEM, name, "out of memory");
-      goto out;
-    }
-  }
-  json_object_foreach((json_t *)labels, key, v) {
-    char *k = NULL;
-    if(asprintf(&k, LXD_LABEL_PREFIX "%s", key) < 0 || json_object_set(cfg, k, v)) {
-      free(k);
-      rc = lxd_fail(err, DROVER_E_NOMEM, name, "out of memory");
-      goto out;
-    }
-    free(k);
-  }
-  if(lxd_set(obj, "config", json_incref(cfg))) {
-    rc = lxd_fail(err, DROVER_E_NOMEM, name, "out of memory");
-    goto out;
-  }
-  /* PUT takes the writable fields and ignores the rest of what GET gave. */
-  rc = lxd_call_wait(st, "PUT", ipath, etag, obj, name, deadline, err);
-out:
-  json_decref(obj);
-  json_decref(cfg);
-  free(etag);
-  return rc;
-}
-
-drover_code lxd_backup_import(void *state, const char *path, const char *name,
-                              const json_t *labels, int start, double deadline,
-                              drover_error *err)
-{
-  lxd_state *st = state;
-  char *ipath = lxd_name_path(st, "/1.0/instances/", name, NULL);
-  char *spath = lxd_name_path(st, "/1.0/instances/", name, "/state");
-  json_t *body = NULL, *obj = NULL;
-  drover_code rc;
-  int created = 0;
-
-  deadline = lxd_deadline(st, deadline);
-  if(!ipath || !spath) {
-    rc = lxd_fail(err, DROVER_E_NOMEM, name, "out of memory");
-    goto out;
-  }
-  /* LXD would import under the archive's own name if the header were
-   * ignored; refuse an existing name before sending gigabytes. */
-  rc = lxd_get(st, ipath, name, &obj, NULL, err);
-  if(!rc && obj)
-    rc = lxd_fail(err, DROVER_E_CONFLICT, name, "instance %s already exists", name);
-  if(rc)
-    goto out;
-  rc = import_file(st, path, name, deadline, err);
-  if(rc)
-    goto out;
-  created = 1;
-  rc = relabel(st, ipath, name, labels, deadline, err);
-  if(rc)
-    goto out;
-  if(start) {
-    body = json_pack("{s:s, s:i}", "action", "start", "timeout", 30);
-    rc = body ? lxd_call_wait(st, "PUT", spath, NULL, body, name, deadline, err)
-              : lxd_fail(err, DROVER_E_NOMEM, name, "out of memory");
-  }
-out:
-  if(rc && created) {
-    /* Nothing half made: the imported instance goes again. */
-    drover_error e2;
-    drover_error_clear(&e2);
-    drop_instance(st, name, deadline, &e2);
-  }
-  json_decref(body);
-  json_decref(obj);
-  free(spath);
   free(ipath);
   return rc;
 }

@@ -50,7 +50,7 @@ cleanup_extra() {
   api DELETE "/1.0/projects/$PROJ" >/dev/null 2>&1
   # Scratch copies carry no labels: found by the policy's key.
   for n in $(api_jq '/1.0/instances' '.metadata[]' 2>/dev/null | sed 's|.*/||' |
-             grep -E "^drover-(export|verify)-${KEY:-none}-"); do
+             grep -E "^drover-(export|verify)-${KEY:-none}-|^drover-import-"); do
     api_wait PUT "/1.0/instances/$n/state" '{"action":"stop","force":true}' >/dev/null 2>&1
     api_wait DELETE "/1.0/instances/$n" >/dev/null 2>&1
   done
@@ -157,6 +157,47 @@ expect_rc "restore under another name" 0
 check "the copy has the rows" test "$(inx "$COPY" 'cat /data/rows')" = a,b
 check "the copy is no resource of the stack (no labels)" \
   test "$(api_jq "/1.0/instances/$COPY" '.metadata.config["user.drover.stack"] // "none"')" = none
+
+# ---- a restore killed midway -----------------------------------------------
+# What a killed restore leaves under the name still carries the restore's
+# mark (the export's SHA-256): the next restore of that export replaces it
+# without --force. Made here as a kill between rename and start leaves it.
+RK=$STACK-rk
+run restore $S "$T" db --from-export nightly --name "$RK" --json
+expect_rc "restore a copy to be left half-made" 0
+check "a finished restore clears its mark" \
+  test "$(api_jq "/1.0/instances/$RK" '.metadata.config["user.drover.restoring"] // "none"')" = none
+api_wait PUT "/1.0/instances/$RK/state" '{"action":"stop","force":true}' >/dev/null
+lxc config set "$RK" user.drover.restoring "$SHA1"
+run restore $S "$T" db --from-export nightly --name "$RK" --json
+expect_rc "restore over its own half-made instance, without --force" 0
+check "it says it resumed, and the copy has the rows" \
+  sh -c "jq -e '.resumed == true and .replaced == false' '$TMP/out' >/dev/null &&
+         test \"\$(lxc exec '$RK' -- cat /data/rows)\" = a,b"
+lxc config set "$RK" user.drover.restoring "0000"
+run restore $S "$T" db --from-export nightly --name "$RK"
+expect_rc "an instance marked by a restore of another export is not replaced" 1
+# Killed for real at two moments: whatever it had done, the next run
+# (without --force) ends with the copy and its rows, and no temporary
+# import; it may only refuse when the killed run had got to the end (the
+# copy is up and carries no mark).
+for delay in 0.4 1.5; do
+  api_wait PUT "/1.0/instances/$RK/state" '{"action":"stop","force":true}' >/dev/null 2>&1
+  api_wait DELETE "/1.0/instances/$RK" >/dev/null 2>&1
+  "$DROVER" restore $S "$T" db --from-export nightly --name "$RK" >/dev/null 2>&1 </dev/null &
+  pid=$!
+  sleep "$delay"
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  run restore $S "$T" db --from-export nightly --name "$RK"
+  mark=$(api_jq "/1.0/instances/$RK" '.metadata.config["user.drover.restoring"] // "none"')
+  check "restore again after kill -9 at ${delay}s: done, or refused only after a whole restore" \
+    sh -c "[ $rc -eq 0 ] || { [ '$mark' = none ] && grep -q exists '$TMP/err'; }"
+  check "restore again after kill -9 at ${delay}s: the copy has the rows" \
+    test "$(lxc exec "$RK" -- cat /data/rows 2>/dev/null)" = a,b
+  check "restore again after kill -9 at ${delay}s: no temporary import is left" \
+    test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-import-"))')"
+done
 
 api POST /1.0/projects "{\"name\":\"$PROJ\",\"config\":{\"features.images\":\"false\",\"features.profiles\":\"false\",\"features.storage.volumes\":\"false\"}}" >/dev/null
 run restore $S "$T" db --from-export nightly --project "$PROJ"
