@@ -275,7 +275,8 @@ LXD_HIDDEN extern const lxd_type_ops lxd_drift_ops;
  * Updates keep them (lxd_config_build). lxd_run_label: whether a config
  * key is one (lxd_object.c). */
 LXD_HIDDEN int lxd_run_label(const char *config_key);
-/* Adds attribute "label_<key>" for each run label of obj's config; -1 on OOM. */
+/* Adds attribute "label_<key>" for each run label of obj's config; -1 on OOM
+ * (lxd_object.c: instances and policy records both use it). */
 LXD_HIDDEN int lxd_labels_to_attributes(json_t *attributes, const json_t *obj);
 LXD_HIDDEN drover_code lxd_label_set(void *state, const drover_rtype *type,
                                      const char *name, const char *key, const char *text,
