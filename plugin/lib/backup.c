@@ -379,9 +379,10 @@ static drover_code prune_or_list(char **out, drover_stack *stack, const char *po
   int dry = o && o->dry_run;
 
   *out = NULL;
-  /* A list shows what is there even when a target is gone (its exports
-   * are what restores it). */
-  rc = dv_bctx_open(&c, stack, policy, o, prune ? 1 : 2, err);
+  /* A target that is gone has no snapshots left (they go with it) but
+   * may have exports (they are what restores it): list and prune both
+   * go on without it, and its exports keep being listed and pruned. */
+  rc = dv_bctx_open(&c, stack, policy, o, 2, err);
   if(rc)
     goto out;
   report = json_pack("{s:s, s:b, s:[]}", "policy", c.pol->address, "dry_run", dry || !prune,

@@ -316,5 +316,16 @@ for delay in 0.3 0.8; do
     test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-export-'"$KEY"'"))')"
 done
 
+# ---- the instance is gone: its exports are still pruned ------------------
+api_wait PUT "/1.0/instances/$DB/state" '{"action":"stop","force":true}' >/dev/null
+api_wait DELETE "/1.0/instances/$DB" >/dev/null
+run backup prune $S "$T" nightly --now 2026-03-28T16:20:00Z --json
+expect_rc "prune with the target instance deleted" 0
+check "the deleted instance's exports got the retention (newest two kept, the rest deleted)" \
+  jqt '([.exports[] | select(.action == "keep")] | length == 2) and
+       ([.exports[] | select(.action == "deleted")] | length >= 1)' "$TMP/out"
+check "S3 holds exactly the two kept exports of the deleted instance" \
+  test "$(s3keys | grep -c '\.json$')" -eq 2
+
 cleanup_extra
 finish
