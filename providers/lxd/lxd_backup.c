@@ -102,6 +102,17 @@ drover_code lxd_transfer_fail(drover_error *err, const drover_http_response *res
   return rc;
 }
 
+/* What the manifest records of an archive besides labels: the profiles
+ * of profiles_of and the architecture of arch_of. -1 on OOM. */
+static int info_add(json_t *info, const json_t *profiles_of, const json_t *arch_of)
+{
+  json_t *p = json_object_get(profiles_of, "profiles");
+  json_t *a = json_object_get(arch_of, "architecture");
+
+  return lxd_set(info, "profiles", p ? json_incref(p) : json_null()) ||
+         lxd_set(info, "architecture", a ? json_incref(a) : json_null());
+}
+
 /* Copies instance/snapshot into the stopped instance scratch and takes
  * every user.drover.* key out of its config; the labels the snapshot
  * carried (without the prefix, backup labels left out) go to labels.
@@ -182,13 +193,7 @@ static drover_code make_scratch(lxd_state *st, const char *instance, const char 
       goto out;
     }
   }
-  if(lxd_set(obj, "config", json_incref(cfg)) ||
-     lxd_set(info, "profiles", json_incref(json_object_get(snap, "profiles")
-                                               ? json_object_get(snap, "profiles")
-                                               : json_null())) ||
-     lxd_set(info, "architecture",
-             json_incref(json_object_get(obj, "architecture") ? json_object_get(obj, "architecture")
-                                                               : json_null()))) {
+  if(lxd_set(obj, "config", json_incref(cfg)) || info_add(info, snap, obj)) {
     rc = lxd_fail(err, DROVER_E_NOMEM, scratch, "out of memory");
     goto out;
   }
@@ -209,16 +214,30 @@ out:
   return rc;
 }
 
+/* "/1.0/instances/<owner>/backups/<bname><suffix>" with the project.
+ * Caller frees; NULL on OOM. */
+static char *backup_path(const lxd_state *st, const char *owner, const char *bname,
+                         const char *suffix)
+{
+  char *eo = lxd_esc(owner), *eb = lxd_esc(bname), *path = NULL;
+
+  if(eo && eb)
+    path = lxd_path(st, "/1.0/instances/%s/backups/%s%s", eo, eb, suffix);
+  free(eb);
+  free(eo);
+  return path;
+}
+
 /* Deletes LXD backup bname of instance; one already gone is fine. */
 static drover_code drop_backup(lxd_state *st, const char *instance, const char *bname,
                                double deadline, drover_error *err)
 {
-  char *ei = lxd_esc(instance), *eb = lxd_esc(bname), *path = NULL;
+  char *path = backup_path(st, instance, bname, "");
   lxd_result res;
   drover_code rc;
 
   memset(&res, 0, sizeof(res));
-  if(!ei || !eb || !(path = lxd_path(st, "/1.0/instances/%s/backups/%s", ei, eb)))
+  if(!path)
     rc = lxd_fail(err, DROVER_E_NOMEM, instance, "out of memory");
   else
     rc = lxd_call(st, "DELETE", path, NULL, NULL, instance, LXD_ALLOW_404, &res, err);
@@ -226,8 +245,6 @@ static drover_code drop_backup(lxd_state *st, const char *instance, const char *
     rc = lxd_wait(st, res.op, deadline, instance, 0, NULL, err);
   lxd_result_free(&res);
   free(path);
-  free(eb);
-  free(ei);
   return rc;
 }
 
@@ -273,14 +290,14 @@ static drover_code start_backup(lxd_state *st, const char *owner, const char *bn
 static drover_code download_backup(lxd_state *st, const char *owner, const char *bname,
                                    const char *path, drover_error *err)
 {
-  char *eo = lxd_esc(owner), *eb = lxd_esc(bname), *xpath = NULL;
+  char *xpath = backup_path(st, owner, bname, "/export");
   drover_http_req req;
   drover_http_response resp;
   drover_error herr;
   drover_code rc;
 
   memset(&resp, 0, sizeof(resp));
-  if(!eo || !eb || !(xpath = lxd_path(st, "/1.0/instances/%s/backups/%s/export", eo, eb))) {
+  if(!xpath) {
     rc = lxd_fail(err, DROVER_E_NOMEM, owner, "out of memory");
     goto out;
   }
@@ -304,8 +321,6 @@ static drover_code download_backup(lxd_state *st, const char *owner, const char 
 out:
   drover_http_response_free(&resp);
   free(xpath);
-  free(eb);
-  free(eo);
   return rc;
 }
 
@@ -316,7 +331,7 @@ out:
 static drover_code finish_backup(lxd_state *st, const char *owner, const char *bname,
                                  const char *op, double deadline, drover_error *err)
 {
-  char *eo = lxd_esc(owner), *eb = lxd_esc(bname), *path = NULL;
+  char *path = NULL;
   json_t *obj = NULL;
   drover_error we;
   drover_code rc;
@@ -324,7 +339,7 @@ static drover_code finish_backup(lxd_state *st, const char *owner, const char *b
   drover_error_clear(&we);
   rc = lxd_wait(st, op, deadline, owner, 0, NULL, &we);
   if(rc == DROVER_E_TRANSIENT) {
-    if(!eo || !eb || !(path = lxd_path(st, "/1.0/instances/%s/backups/%s", eo, eb)))
+    if(!(path = backup_path(st, owner, bname, "")))
       rc = lxd_fail(err, DROVER_E_NOMEM, owner, "out of memory");
     else if(!(rc = lxd_get(st, path, owner, &obj, NULL, err)) && !obj)
       rc = lxd_fail(err, DROVER_E_PROVIDER, owner, "the backup failed (LXD no longer "
@@ -334,8 +349,6 @@ static drover_code finish_backup(lxd_state *st, const char *owner, const char *b
     *err = we;
   json_decref(obj);
   free(path);
-  free(eb);
-  free(eo);
   return rc;
 }
 
@@ -507,13 +520,7 @@ drover_code lxd_backup_live_end(void *state, const char *instance, const char *t
       goto out;
     }
   }
-  if(lxd_set(inf, "profiles", json_incref(json_object_get(obj, "profiles")
-                                              ? json_object_get(obj, "profiles")
-                                              : json_null())) ||
-     lxd_set(inf, "architecture",
-             json_incref(json_object_get(obj, "architecture")
-                             ? json_object_get(obj, "architecture")
-                             : json_null())))
+  if(info_add(inf, obj, obj))
     rc = lxd_fail(err, DROVER_E_NOMEM, instance, "out of memory");
 out:
   /* The LXD backup goes whatever happened. */
