@@ -687,7 +687,8 @@ const drover_provider fake_provider = {
   sizeof(drover_provider),
   NULL, /* version 4: no run labels */
   NULL, NULL, /* version 5: no backup export or import */
-  fake_lock_read, fake_lock_create, fake_lock_write, fake_lock_delete /* version 6 */
+  fake_lock_read, fake_lock_create, fake_lock_write, fake_lock_delete, /* version 6 */
+  NULL, NULL /* version 7: no live export */
 };
 
 /* ------------------------------------------------------------------------

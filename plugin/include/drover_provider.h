@@ -33,7 +33,8 @@ extern "C" {
 /* 5: drover_provider gained backup_export and backup_import. */
 /* 6: drover_provider gained the lock ops (lock_read, lock_create,
  * lock_write, lock_delete); older tables load with them NULL. */
-#define DROVER_PROVIDER_VERSION 6
+/* 7: drover_provider gained backup_live_begin and backup_live_end. */
+#define DROVER_PROVIDER_VERSION 7
 #define DROVER_PROVIDER_VERSION_MIN 1
 
 /* Ownership label keys. Each provider stores them in its cloud's own
@@ -384,7 +385,8 @@ typedef struct drover_provider {
                                const char *scratch, const char *path, double deadline,
                                json_t **info, drover_error *err);
   /* Creates instance name from the archive at path (made by
-   * backup_export), streamed, then sets labels (label -> text, may be
+   * backup_export or backup_live_end), streamed, then replaces every
+   * drover label the archive carried with labels (label -> text, may be
    * NULL or empty) and, when start is non-zero, starts it; waits until
    * deadline. An instance of that name that exists is an error (the
    * caller decides about overwriting). On failure nothing is left: an
@@ -422,6 +424,33 @@ typedef struct drover_provider {
    * lease has not run out, so nobody else may write it in between. */
   drover_code (*lock_delete)(void *state, const char *stack, const char *if_match,
                              drover_error *err);
+
+  /* ---- version >= 7 ---- */
+  /* Optional, both or neither: backup_export of instance as it is now,
+   * not of a snapshot, so no copy of the snapshot is made, in two steps
+   * so that the slot's snapshot is taken while the archive is made.
+   * backup run calls begin after the pre hook, then snapshot_create, then
+   * end, then post: archive and snapshot both capture what pre made
+   * consistent. The archive keeps the instance's labels (backup_import
+   * replaces them).
+   *
+   * backup_live_begin starts the backup and returns once a snapshot of
+   * instance may be taken alongside without either capturing something
+   * half-written (LXD: once its backup reports progress, or is done).
+   * tag names the provider's temporary cloud-side object (LXD: the
+   * instance backup); one a killed run left is deleted first (also by
+   * backup_export given the same name as scratch). *handle (caller frees
+   * with free()) goes to end; on failure it is NULL and nothing is left.
+   *
+   * backup_live_end waits for it, writes the archive to path (created
+   * 0600, streamed) and *info as backup_export does, and deletes the
+   * temporary whatever happened. path and info NULL: only wait and
+   * delete (the snapshot failed). Call it exactly once per handle. */
+  drover_code (*backup_live_begin)(void *state, const char *instance, const char *tag,
+                                   double deadline, char **handle, drover_error *err);
+  drover_code (*backup_live_end)(void *state, const char *instance, const char *tag,
+                                 const char *handle, const char *path, double deadline,
+                                 json_t **info, drover_error *err);
 } drover_provider;
 
 typedef struct drover_setting {
