@@ -33,7 +33,9 @@ extern "C" {
 /* 5: drover_provider gained backup_export and backup_import. */
 /* 6: drover_provider gained the lock ops (lock_read, lock_create,
  * lock_write, lock_delete); older tables load with them NULL. */
-#define DROVER_PROVIDER_VERSION 6
+/* 7: drover_provider gained del_many, drover_rtype the flag
+ * DROVER_RTYPE_DELETE_MANY. */
+#define DROVER_PROVIDER_VERSION 7
 #define DROVER_PROVIDER_VERSION_MIN 1
 
 /* Ownership label keys. Each provider stores them in its cloud's own
@@ -119,6 +121,9 @@ typedef int (*drover_name_check_fn)(const char *name, char *why, size_t size);
  * lost and is retried then returns the first object, and one interrupted
  * by a crash is found by its labels on the next refresh and adopted. */
 #define DROVER_RTYPE_SERVER_ID 0x01u
+/* The provider's del_many (version >= 7) takes objects of this type: the
+ * engine hands it the deletes of the type that are ready at once. */
+#define DROVER_RTYPE_DELETE_MANY 0x02u
 
 typedef struct drover_rtype {
   const char *name;            /* "lxd.instance" */
@@ -420,6 +425,23 @@ typedef struct drover_provider {
    * lease has not run out, so nobody else may write it in between. */
   drover_code (*lock_delete)(void *state, const char *stack, const char *if_match,
                              drover_error *err);
+
+  /* ---- version >= 7 ---- */
+  /* Optional, for types flagged DROVER_RTYPE_DELETE_MANY: deletes the n
+   * objects curs[0..n) of type, each as del() would (stopped first if
+   * needed; one already gone is success), in as few API calls as the cloud
+   * allows (EC2: one TerminateInstances per 1000 IDs, then one describe per
+   * poll for all of them), and waits until deadline. Results are per
+   * object: rcs[i] and errs[i] (both arrays n long, errs cleared by the
+   * caller) say how curs[i] ended, so one failure never fails the others.
+   * Returns DROVER_OK when every object was deleted, else the code of the
+   * first failure. The engine calls it when two or more deletes of one
+   * type are ready at the same moment (a destroy, orphans) and retries a
+   * failure it may retry through del(), one object at a time. curs and
+   * the objects are borrowed for the call. Thread safe like del(). */
+  drover_code (*del_many)(void *state, const drover_rtype *type,
+                          const drover_live *const *curs, size_t n, double deadline,
+                          drover_code *rcs, drover_error *errs);
 } drover_provider;
 
 typedef struct drover_setting {

@@ -215,6 +215,21 @@ static drover_code ec2_read(void *state, const drover_rtype *type, const char *n
   return rc ? rc : ((const ec2_type_ops *)ops)->read(state, name, out, err);
 }
 
+/* Only aws.instance is DROVER_RTYPE_DELETE_MANY (ec2_terminate.c). */
+static drover_code ec2_del_many(void *state, const drover_rtype *type,
+                                const drover_live *const *curs, size_t n, double deadline,
+                                drover_code *rcs, drover_error *errs)
+{
+  size_t i;
+
+  if(type == &ec2_instance_type)
+    return ec2_terminate_many(state, curs, n, deadline, rcs, errs);
+  for(i = 0; i < n; i++)
+    rcs[i] = ec2_fail(&errs[i], DROVER_E_UNSUPPORTED, curs[i] ? curs[i]->address : NULL,
+                      "%s has no delete of many", type ? type->name : "?");
+  return n ? rcs[0] : DROVER_OK;
+}
+
 const drover_provider dv_provider_aws = {
   .version = DROVER_PROVIDER_VERSION,
   .name = "aws",
@@ -229,7 +244,8 @@ const drover_provider dv_provider_aws = {
   .del = ec2_del,
   .read = ec2_read,
   .settings = ec2_settings,
-  .table_size = sizeof(drover_provider)
+  .table_size = sizeof(drover_provider),
+  .del_many = ec2_del_many
 };
 
 #ifdef DROVER_PROVIDER_MODULE

@@ -251,6 +251,20 @@ typedef struct ec2_type_ops {
   drover_code (*read)(ec2_state *st, const char *id, drover_live **out, drover_error *err);
 } ec2_type_ops;
 
+/* Every page of the DescribeInstances f (consumed; paged as for
+ * ec2_describe) appended to out, terminated and shutting-down instances
+ * too when keep_gone (ec2_instance.c). */
+EC2_HIDDEN drover_code ec2_describe_instances(ec2_state *st, ec2_form *f, int paged,
+                                              const char *address, int keep_gone,
+                                              drover_live_list *out, drover_error *err);
+
+/* aws.instance's del_many (ec2_terminate.c): TerminateInstances and the
+ * wait for "terminated" for up to 1000 instances per call; results per
+ * instance as drover_provider.del_many says. */
+EC2_HIDDEN drover_code ec2_terminate_many(ec2_state *st, const drover_live *const *curs,
+                                          size_t n, double deadline, drover_code *rcs,
+                                          drover_error *errs);
+
 EC2_HIDDEN extern const drover_rtype ec2_instance_type;
 EC2_HIDDEN extern const ec2_type_ops ec2_instance_ops;
 EC2_HIDDEN extern const drover_rtype ec2_volume_type;

@@ -52,7 +52,7 @@ static const drover_rule inst_rules[] = {
 
 const drover_rtype ec2_instance_type = {
   "aws.instance", inst_props, 1, "an EC2 instance", inst_exports, inst_rules, NULL,
-  DROVER_RTYPE_SERVER_ID
+  DROVER_RTYPE_SERVER_ID | DROVER_RTYPE_DELETE_MANY
 };
 
 /* --------------------------------------------------------------------------
@@ -70,9 +70,8 @@ static drover_code inst_page(xmlDoc *doc, void *ud, char **next, drover_error *e
   return ec2_parse_instances(doc, pc->keep_gone, pc->out, next, err);
 }
 
-/* Every page of the DescribeInstances f (consumed). */
-static drover_code describe(ec2_state *st, ec2_form *f, int paged, const char *address,
-                            int keep_gone, drover_live_list *out, drover_error *err)
+drover_code ec2_describe_instances(ec2_state *st, ec2_form *f, int paged, const char *address,
+                                   int keep_gone, drover_live_list *out, drover_error *err)
 {
   page_ctx pc = {keep_gone, out};
   return ec2_describe(st, f, paged, address, inst_page, &pc, err);
@@ -128,7 +127,7 @@ static drover_code inst_list(ec2_state *st, const char *stack, drover_live_list 
   ec2_form_add(&f, "Filter.2.Name", "instance-state-name");
   for(i = 0; live_states[i]; i++)
     ec2_form_addf(&f, live_states[i], "Filter.2.Value.%u", i + 1);
-  rc = describe(st, &f, 1, NULL, 0, out, err);
+  rc = ec2_describe_instances(st, &f, 1, NULL, 0, out, err);
   if(rc || out->count == from || !stack)
     return rc;
   /* Root volume sizes: one more filtered call, whatever the count. */
@@ -154,7 +153,7 @@ static drover_code read_one(ec2_state *st, const char *id, const char *address, 
   *out = NULL;
   ec2_form_init(&f, "DescribeInstances");
   ec2_form_add(&f, "InstanceId.1", id);
-  rc = describe(st, &f, 0, address, (flags & RO_GONE) != 0, &list, err);
+  rc = ec2_describe_instances(st, &f, 0, address, (flags & RO_GONE) != 0, &list, err);
   if(!rc && list.count && (flags & RO_SIZES)) {
     ec2_form_init(&f, "DescribeVolumes");
     ec2_form_add(&f, "Filter.1.Name", "attachment.instance-id");

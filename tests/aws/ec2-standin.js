@@ -22,7 +22,8 @@
 // "RequestLimitExceeded", "count": 3, "after": false} makes the next count
 // calls fail (after: the call takes effect and then the answer is the error,
 // as a lost response); POST /_standin/config {"transition_ms": N};
-// GET /_standin/stats.
+// GET /_standin/stats (calls per action, and per action the number of
+// InstanceId.N of each call that named some, to check batching).
 //
 // Usage: node ec2-standin.js --port-file F [--port N] [--key AKID:SECRET[:TOKEN]]...
 //        [--role-key AKID:SECRET:TOKEN] [--transition-ms N]
@@ -55,7 +56,7 @@ const snapshots = new Map();   // id -> snapshot
 const tokens = new Map();      // ClientToken -> instance or volume id
 const pages = new Map();       // NextToken -> remaining ids
 const imdsTokens = new Set();
-const stats = { calls: {}, faults: 0, rejected: 0, imds: { token: 0, role: 0, creds: 0 } };
+const stats = { calls: {}, ids: {}, faults: 0, rejected: 0, imds: { token: 0, role: 0, creds: 0 } };
 let faults = [];
 let seq = 0;
 
@@ -484,6 +485,9 @@ const server = http.createServer((req, res) => {
       const p = new URLSearchParams(body);
       action = p.get('Action') || '?';
       stats.calls[action] = (stats.calls[action] || 0) + 1;
+      // How many InstanceId.N each call named, in order (batching checks).
+      const nIds = list(p, 'InstanceId').length;
+      if (nIds) (stats.ids[action] = stats.ids[action] || []).push(nIds);
       try { checkSig(req, body); } catch (e) { stats.rejected++; throw e; }
       if (p.get('Version') !== '2016-11-15') throw new ApiError(400, 'InvalidParameterValue', 'Version must be 2016-11-15');
       if (!actions[action]) throw new ApiError(400, 'InvalidAction', 'The action ' + action + ' is not valid for this web service.', 'ErrorResponse');
