@@ -26,7 +26,9 @@
  * DROVER_RTYPE_DELETE_MANY) that are ready at once go together: the worker
  * that takes one from the ready queue takes the other ready deletes of
  * that type and provider instance with it (take_batch), so a destroy of
- * 500 EC2 instances is one TerminateInstances, not 500.
+ * 500 EC2 instances is one TerminateInstances, not 500. The stacks of a
+ * node set being destroyed share a gather (gather.c), so the deletes of
+ * many nodes go together too.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -866,9 +868,16 @@ static drover_code exec_batch(run *r, const size_t *batch, size_t n, drover_code
   }
   for(i = 0; i < n; i++)
     curs[i] = r->nodes[batch[i]].target;
-  dv_log(r->stack, DROVER_LOG_INFO, "apply: deleting %zu %s in one %s call", n,
-         a->rtype->name, a->vt->name);
-  a->vt->del_many(a->pstate, a->rtype, curs, n, drover_now() + r->op_timeout, *rcs, *errs);
+  if(r->stack->gather) {
+    /* One of many node stacks: the call is made for all of them. */
+    dv_gather_delete(r->stack->gather, a->vt, a->pstate, a->rtype, curs, n,
+                     drover_now() + r->op_timeout, *rcs, *errs);
+  }
+  else {
+    dv_log(r->stack, DROVER_LOG_INFO, "apply: deleting %zu %s in one %s call", n,
+           a->rtype->name, a->vt->name);
+    a->vt->del_many(a->pstate, a->rtype, curs, n, drover_now() + r->op_timeout, *rcs, *errs);
+  }
   free(curs);
   for(i = 0; i < n; i++) {
     node *nd = &r->nodes[batch[i]];
@@ -1043,9 +1052,10 @@ static void *worker(void *arg)
     rcs = NULL;
     errs = NULL;
     rc = DROVER_OK;
-    if(nb > 1 && exec_batch(r, batch, nb, &rcs, &errs, &seed))
+    if((nb > 1 || (r->stack->gather && batchable(nd))) &&
+       exec_batch(r, batch, nb, &rcs, &errs, &seed))
       rc = drover_error_set(&nerr, DROVER_E_NOMEM, "apply: out of memory");
-    else if(nb == 1)
+    else if(!rcs)
       rc = exec_node(r, nd, &seed, &nerr);
 
     pthread_mutex_lock(&r->mu);
