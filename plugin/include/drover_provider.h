@@ -609,7 +609,8 @@ typedef drover_code (*drover_http_read_fn)(void *userdata, unsigned long long of
                                            char *buf, size_t size, size_t *nread,
                                            drover_error *err);
 
-#define DROVER_HTTP_REQ_VERSION 1
+/* 2: final_answer appended. */
+#define DROVER_HTTP_REQ_VERSION 2
 
 /* One request. Only method and path are required; every pointer is
  * borrowed for the duration of drover_http_perform(). At most one body
@@ -635,6 +636,12 @@ typedef struct drover_http_req {
   const char *response_path;   /* a 2xx body is written to this file (created
                                   0600 or truncated, per attempt) instead of
                                   memory; other bodies stay in memory */
+  /* ---- version >= 2 ---- */
+  /* Or NULL. Called with an answer the transport would retry (429, 5xx)
+   * and its body; non-zero makes it final: handed to the caller at once,
+   * not retried (EC2 sends InsufficientInstanceCapacity as a 500, and no
+   * retry brings capacity back). userdata is attempt_userdata. */
+  int (*final_answer)(void *userdata, long status, const char *body, size_t len);
 } drover_http_req;
 
 /* Copies what it needs from cfg. *out is owned by the caller:

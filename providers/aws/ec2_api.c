@@ -122,6 +122,16 @@ static void backoff(const ec2_state *st, unsigned try, unsigned *seed)
     ;
 }
 
+/* The transport's final_answer: a capacity error sent as a 5xx is not
+ * retried (ec2_error_class). */
+static int capacity_answer(void *ud, long status, const char *body, size_t len)
+{
+  aws_error e;
+
+  (void)ud;
+  return aws_error_parse(&e, body, len) && ec2_error_class(status, &e) == DROVER_E_CAPACITY;
+}
+
 drover_code ec2_call(ec2_state *st, const ec2_form *f, const char *address, xmlDoc **doc,
                      char *code, drover_error *err)
 {
@@ -152,6 +162,7 @@ drover_code ec2_call(ec2_state *st, const ec2_form *f, const char *address, xmlD
   sc.form = f;
   hr.on_attempt = sign_attempt;
   hr.attempt_userdata = &sc;
+  hr.final_answer = capacity_answer;
   for(try = 0;; try++) {
     rc = drover_http_perform(st->http, &hr, &resp, err);
     if(rc || !throttled_4xx(&resp) || try >= st->max_retries || !budget_take(st))
