@@ -90,6 +90,10 @@ static void ec2_cleanup(void *state)
   free(st->imds_endpoint);
   if(st->lock_ready)
     pthread_mutex_destroy(&st->lock);
+  if(st->watch_ready) {
+    pthread_cond_destroy(&st->watch_cv);
+    pthread_mutex_destroy(&st->watch_mu);
+  }
   memset(st, 0, sizeof(*st));
 }
 
@@ -108,6 +112,9 @@ static drover_code ec2_init(void *state, const json_t *config, const drover_prov
     st->env = *env;
   pthread_mutex_init(&st->lock, NULL);
   st->lock_ready = 1;
+  pthread_mutex_init(&st->watch_mu, NULL);
+  pthread_cond_init(&st->watch_cv, NULL);
+  st->watch_ready = 1;
   /* libxml2's global init, once, before the worker threads parse. */
   xmlInitParser();
   if(config && !json_is_object(config))

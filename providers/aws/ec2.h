@@ -69,6 +69,13 @@ typedef struct ec2_state {
   int cred_imds;               /* cred came from the instance role */
   char *imds_token;
   double imds_token_expires;
+  /* ec2_watch.c: the threads waiting on instance states, served by one
+   * describe per poll for all of them. */
+  pthread_mutex_t watch_mu;
+  pthread_cond_t watch_cv;
+  int watch_ready;
+  struct ec2_watch *watches;   /* guarded by watch_mu */
+  int watch_polling;           /* a thread is polling for all */
 } ec2_state;
 
 /* --------------------------------------------------------------------------
@@ -264,6 +271,16 @@ EC2_HIDDEN drover_code ec2_describe_instances(ec2_state *st, ec2_form *f, int pa
 EC2_HIDDEN drover_code ec2_terminate_many(ec2_state *st, const drover_live *const *curs,
                                           size_t n, double deadline, drover_code *rcs,
                                           drover_error *errs);
+
+/* Waits until instance id is in state want ("running", "stopped",
+ * "terminated") or deadline, sharing the describe calls with every other
+ * thread waiting on an instance of st (ec2_watch.c). An instance not
+ * listed is gone when want is "terminated", else not visible yet;
+ * terminated while waiting for another state is an error. */
+typedef struct ec2_watch ec2_watch;
+EC2_HIDDEN drover_code ec2_watch_state(ec2_state *st, const char *id, const char *want,
+                                       double deadline, const char *address,
+                                       drover_error *err);
 
 EC2_HIDDEN extern const drover_rtype ec2_instance_type;
 EC2_HIDDEN extern const ec2_type_ops ec2_instance_ops;

@@ -23,7 +23,8 @@
 // calls fail (after: the call takes effect and then the answer is the error,
 // as a lost response); POST /_standin/config {"transition_ms": N};
 // GET /_standin/stats (calls per action, and per action the number of
-// InstanceId.N of each call that named some, to check batching).
+// InstanceId.N, or of instance-id filter values ("<Action>:instance-id"),
+// of each call that named some, to check batching).
 //
 // Usage: node ec2-standin.js --port-file F [--port N] [--key AKID:SECRET[:TOKEN]]...
 //        [--role-key AKID:SECRET:TOKEN] [--transition-ms N]
@@ -161,6 +162,7 @@ function matches(obj, fs, kind) {
     if (f.name.startsWith('tag:')) return f.values.includes(obj.tags.get(f.name.slice(4)));
     if (f.name === 'tag-key') return f.values.some((v) => obj.tags.has(v));
     if (f.name === 'instance-state-name' && kind === 'instance') return f.values.includes(obj.state);
+    if (f.name === 'instance-id' && kind === 'instance') return f.values.includes(obj.id);
     if (f.name === 'attachment.instance-id' && kind === 'volume') return f.values.includes(obj.instance);
     if (f.name === 'volume-id' && kind === 'snapshot') return f.values.includes(obj.volume);
     throw new ApiError(400, 'InvalidParameterValue', 'The filter \'' + f.name + '\' is invalid');
@@ -488,6 +490,9 @@ const server = http.createServer((req, res) => {
       // How many InstanceId.N each call named, in order (batching checks).
       const nIds = list(p, 'InstanceId').length;
       if (nIds) (stats.ids[action] = stats.ids[action] || []).push(nIds);
+      // ... and how many instance-id filter values (shared waits).
+      const byId = filters(p).find((x) => x.name === 'instance-id');
+      if (byId) (stats.ids[action + ':instance-id'] = stats.ids[action + ':instance-id'] || []).push(byId.values.length);
       try { checkSig(req, body); } catch (e) { stats.rejected++; throw e; }
       if (p.get('Version') !== '2016-11-15') throw new ApiError(400, 'InvalidParameterValue', 'Version must be 2016-11-15');
       if (!actions[action]) throw new ApiError(400, 'InvalidAction', 'The action ' + action + ' is not valid for this web service.', 'ErrorResponse');

@@ -89,11 +89,11 @@ live() {
 }
 calls() { stats | jq -r --arg a "$1" '.calls[$a] // 0'; }
 
-# template FILE STACK COUNT TYPE IMAGE STATE [EXTRA_SETTINGS]
+# template FILE STACK COUNT TYPE IMAGE STATE [EXTRA_SETTINGS]; POLL: poll_interval
 template() {
   cat >"$1" <<EOF
 {"drover": 1, "stack": "$2",
- "providers": {"aws": {"endpoint": "$EP", "region": "us-east-1", "poll_interval": 0.05,
+ "providers": {"aws": {"endpoint": "$EP", "region": "us-east-1", "poll_interval": ${POLL:-0.05},
                        "page_size": 5, "retry_base": 0.02${7:+, $7}}},
  "resources": {
   "web": {"type": "aws.instance", "count": $3,
@@ -169,8 +169,17 @@ L=$(live "$S")
 run plan --detailed-exitcode "$T"; expect_rc "re-plan after replace: no changes" 0
 
 # ---- 2. pagination: 7 instances, pages of 5 --------------------------------------
-template "$T" "$S" 7 t3.large $IMG2 stopped
+# Growing to 7 makes 5 in parallel: one RunInstances each (its own
+# ClientToken), and their waits share describe calls. A poll interval of
+# 1 s lets all 5 join the first poll; one wait per instance would be 5 or
+# more calls naming one instance each.
+POLL=1 template "$T" "$S" 7 t3.large $IMG2 stopped
+r0=$(calls RunInstances) w0=$(stats | jq '.ids["DescribeInstances:instance-id"] // [] | length')
 run apply --yes "$T"; expect_rc "apply grows to 7 instances" 0
+W=$(stats | jq -c --argjson i "$w0" '.ids["DescribeInstances:instance-id"][$i:]')
+[ "$(( $(calls RunInstances) - r0 ))" = 5 ] && jqt 'length >= 1 and length < 5 and max >= 2' <<<"$W" >/dev/null &&
+  ok "5 launches, one RunInstances each, waited for with $(jq length <<<"$W") shared describe(s) (instances per call: $W)" ||
+  notok "create batching: $(( $(calls RunInstances) - r0 )) RunInstances, instances per wait describe $W"
 d0=$(calls DescribeInstances)
 run plan --detailed-exitcode "$T"; expect_rc "re-plan of 7 over pages of 5: no changes" 0
 [ "$(( $(calls DescribeInstances) - d0 ))" = 2 ] && ok "refresh took exactly two DescribeInstances pages" ||
