@@ -182,8 +182,8 @@ EC2_HIDDEN drover_code ec2_parse_snapshots(xmlDoc *doc, drover_live_list *out, c
 
 /* Records "aws: <address>: <text>" (or "aws: <text>") located at "aws".
  * Returns code. */
-EC2_HIDDEN drover_code ec2_fail(drover_error *err, drover_code code, const char *address,
-                                const char *fmt, ...) EC2_PRINTF(4, 5);
+#define ec2_fail(err, code, address, ...) \
+  drover_error_fail((err), (code), "aws", (address), __VA_ARGS__)
 
 /* The drover_code for an EC2 error code and HTTP status: "*.NotFound"
  * and "*.Malformed" IDs NOT_FOUND, throttling and 5xx TRANSIENT, the
