@@ -21,8 +21,9 @@
  * nics: a map of objects; DROVER_RTYPE_SERVER_ID and
  * DROVER_RTYPE_DELETE_MANY), in the same store. Its del_many deletes each
  * object as del() would, each with its own result and faults. Its create
- * ignores req->name and names the object "i-<n>"; a create carrying the idempotency token of an earlier one
- * returns that object (EC2's ClientToken), unless tokens are switched off.
+ * ignores req->name and names the object "i-<n>"; a create carrying the
+ * idempotency token of an earlier one returns that object (EC2's
+ * ClientToken), unless tokens are switched off.
  *
  * Counts calls per op and type, records the order in which ops started
  * and finished, measures the highest number of concurrent calls, and
