@@ -176,6 +176,15 @@ EC2_HIDDEN drover_code ec2_parse_volumes(xmlDoc *doc, drover_live_list *out, cha
 EC2_HIDDEN drover_code ec2_parse_snapshots(xmlDoc *doc, drover_live_list *out, char **next,
                                            drover_error *err);
 
+/* The states of listed instances, for many lookups: (ID, state) pairs of
+ * list's items sorted by ID, 2 * list->count pointers borrowed from list
+ * (caller frees the array only); NULL on allocation failure. */
+EC2_HIDDEN const char **ec2_state_index(const drover_live_list *list);
+/* The state of instance id in index (ec2_state_index of list), or NULL
+ * when list does not hold it. */
+EC2_HIDDEN const char *ec2_state_find(const char **index, const drover_live_list *list,
+                                      const char *id);
+
 /* --------------------------------------------------------------------------
  * Calls (ec2_api.c)
  */
@@ -260,7 +269,7 @@ typedef struct ec2_type_ops {
 
 /* Every page of the DescribeInstances f (consumed; paged as for
  * ec2_describe) appended to out, terminated and shutting-down instances
- * too when keep_gone (ec2_instance.c). */
+ * too when keep_gone (ec2_api.c). */
 EC2_HIDDEN drover_code ec2_describe_instances(ec2_state *st, ec2_form *f, int paged,
                                               const char *address, int keep_gone,
                                               drover_live_list *out, drover_error *err);

@@ -285,6 +285,25 @@ drover_code ec2_describe(ec2_state *st, ec2_form *f, int paged, const char *addr
   return rc;
 }
 
+/* DescribeInstances pages: ec2_parse_instances with keep_gone. */
+typedef struct page_ctx {
+  int keep_gone;
+  drover_live_list *out;
+} page_ctx;
+
+static drover_code inst_page(xmlDoc *doc, void *ud, char **next, drover_error *err)
+{
+  page_ctx *pc = ud;
+  return ec2_parse_instances(doc, pc->keep_gone, pc->out, next, err);
+}
+
+drover_code ec2_describe_instances(ec2_state *st, ec2_form *f, int paged, const char *address,
+                                   int keep_gone, drover_live_list *out, drover_error *err)
+{
+  page_ctx pc = {keep_gone, out};
+  return ec2_describe(st, f, paged, address, inst_page, &pc, err);
+}
+
 drover_code ec2_retag(ec2_state *st, const char *id, const drover_res_req *req,
                       const json_t *had, int display_name, drover_error *err)
 {

@@ -60,24 +60,6 @@ const drover_rtype ec2_instance_type = {
  * Describe calls
  */
 
-typedef struct page_ctx {
-  int keep_gone;
-  drover_live_list *out;
-} page_ctx;
-
-static drover_code inst_page(xmlDoc *doc, void *ud, char **next, drover_error *err)
-{
-  page_ctx *pc = ud;
-  return ec2_parse_instances(doc, pc->keep_gone, pc->out, next, err);
-}
-
-drover_code ec2_describe_instances(ec2_state *st, ec2_form *f, int paged, const char *address,
-                                   int keep_gone, drover_live_list *out, drover_error *err)
-{
-  page_ctx pc = {keep_gone, out};
-  return ec2_describe(st, f, paged, address, inst_page, &pc, err);
-}
-
 static drover_code size_page(xmlDoc *doc, void *ud, char **next, drover_error *err)
 {
   return ec2_parse_volume_sizes(doc, ud, next, err);

@@ -69,11 +69,6 @@ static void terminate(batch *b, const size_t *idx, size_t n)
     terminate(b, &idx[k], 1);
 }
 
-static int by_id(const void *a, const void *c)
-{
-  return strcmp(*(const char *const *)a, *(const char *const *)c);
-}
-
 /* One DescribeInstances of the waiting instances idx[0..n): those
  * terminated or no longer listed are done. An error is the describe's
  * own (err says why); one unknown ID alone is done. */
@@ -98,23 +93,17 @@ static drover_code look(batch *b, const size_t *idx, size_t n, drover_error *err
   if(rc)
     goto out;
   /* The answer's states, sorted by ID: one lookup per waiting instance. */
-  seen = calloc(list.count ? 2 * list.count : 1, sizeof(*seen));
+  seen = ec2_state_index(&list);
   if(!seen) {
     rc = ec2_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
     goto out;
   }
-  for(k = 0; k < list.count; k++) {
-    seen[2 * k] = list.items[k]->name;
-    seen[2 * k + 1] = list.items[k]->status ? list.items[k]->status : "unknown";
-  }
-  qsort(seen, list.count, 2 * sizeof(*seen), by_id);
   for(k = 0; k < n; k++) {
-    const char *id = b->curs[idx[k]]->name;
-    const char **hit = bsearch(&id, seen, list.count, 2 * sizeof(*seen), by_id);
-    if(!hit || !strcmp(hit[1], "terminated"))
+    const char *state = ec2_state_find(seen, &list, b->curs[idx[k]]->name);
+    if(!state || !strcmp(state, "terminated"))
       b->waiting[idx[k]] = 0;
     else
-      snprintf(b->last[idx[k]], sizeof(b->last[0]), "%s", hit[1]);
+      snprintf(b->last[idx[k]], sizeof(b->last[0]), "%s", state);
   }
 out:
   free(seen);

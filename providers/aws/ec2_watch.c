@@ -53,21 +53,11 @@ static void poll_round(ec2_state *st, char **ids, size_t n)
       ec2_form_addf(&f, ids[k], "Filter.1.Value.%zu", k - from + 1);
     rc = ec2_describe_instances(st, &f, 0, NULL, 1, &list, &e);
   }
-  if(!rc) {
-    seen = calloc(list.count ? 2 * list.count : 1, sizeof(*seen));
-    if(!seen)
-      rc = ec2_fail(&e, DROVER_E_NOMEM, NULL, "out of memory");
-  }
-  if(!rc) {
-    for(k = 0; k < list.count; k++) {
-      seen[2 * k] = list.items[k]->name;
-      seen[2 * k + 1] = list.items[k]->status ? list.items[k]->status : "unknown";
-    }
-    qsort(seen, list.count, 2 * sizeof(*seen), by_id);
-  }
+  if(!rc && !(seen = ec2_state_index(&list)))
+    rc = ec2_fail(&e, DROVER_E_NOMEM, NULL, "out of memory");
   pthread_mutex_lock(&st->watch_mu);
   for(w = st->watches; w; w = w->next) {
-    const char *key = w->id, **hit;
+    const char *key = w->id, *state;
     if(!bsearch(&key, ids, n, sizeof(*ids), by_id))
       continue;                /* came after the snapshot: the next round */
     w->seen = 1;
@@ -75,8 +65,8 @@ static void poll_round(ec2_state *st, char **ids, size_t n)
       w->err = e;
       continue;
     }
-    hit = bsearch(&key, seen, list.count, 2 * sizeof(*seen), by_id);
-    snprintf(w->status, sizeof(w->status), "%s", hit ? hit[1] : "");
+    state = ec2_state_find(seen, &list, w->id);
+    snprintf(w->status, sizeof(w->status), "%s", state ? state : "");
   }
   pthread_mutex_unlock(&st->watch_mu);
   free(seen);

@@ -73,25 +73,7 @@ cat >"$ACONF" <<EOF
 EOF
 : >"$APLOG"
 bash "$TOP/scripts/slurm-setup.sh" --no-plugin >/dev/null || die "standard slurm-setup failed"
-cat >>"$SCONF" <<EOF
-# --- drover cloud-node test on EC2 (tests/slurm-cloud/aws.sh); slurm-setup.sh removes it
-SuspendProgram=$AW/bin/suspend
-ResumeProgram=$AW/bin/resume
-ResumeFailProgram=$AW/bin/resume-fail
-SuspendTime=600
-SuspendTimeout=30
-ResumeTimeout=300
-ResumeRate=0
-SuspendRate=0
-SuspendExcNodes=$HOSTNODE
-CommunicationParameters=NoAddrCache
-PrivateData=cloud
-EOF
-i=1
-for n in $ANODES; do
-  echo "NodeName=$n NodeAddr=127.0.0.1 Port=$((17100 + i)) CPUs=1 RealMemory=100 State=CLOUD" >>"$SCONF"
-  i=$((i + 1))
-done
+power_conf "$AW/bin" 600 300 17100 $ANODES
 echo "PartitionName=awscloud Nodes=drva[1-3] MaxTime=INFINITE State=UP" >>"$SCONF"
 bash "$TOP/scripts/slurm-setup.sh" --stop >/dev/null
 slurmctld || die "slurmctld did not start"
