@@ -96,8 +96,11 @@ static int poll_turn(ec2_state *st, double deadline)
         k--;
     n = ids ? k : 0;
     pthread_mutex_unlock(&st->watch_mu);
-    qsort(ids, n, sizeof(*ids), by_id);
-    poll_round(st, ids, n);
+    /* Out of memory: no poll this round; the waiters try again or time out. */
+    if(ids) {
+      qsort(ids, n, sizeof(*ids), by_id);
+      poll_round(st, ids, n);
+    }
     for(k = 0; k < n; k++)
       free(ids[k]);
     free(ids);
