@@ -41,7 +41,7 @@
 #define BACKOFF_CAP 30.0
 /* Deletes handed to one del_many call at the most (the provider splits
  * them further into what one API call takes). */
-#define DV_DELETE_MANY_MAX 1000
+#define DELETE_MANY_MAX 1000
 
 typedef enum {
   N_WAIT = 0, N_RUNNING, N_OK, N_FAILED, N_SKIPPED
@@ -1004,8 +1004,8 @@ static void *worker(void *arg)
   run *r = arg;
   unsigned seed = (unsigned)time(NULL) ^ (unsigned)(size_t)&seed;
   /* Deletes taken together (take_batch); without the memory, one at a time. */
-  size_t one, *batch = malloc(DV_DELETE_MANY_MAX * sizeof(*batch));
-  size_t batch_cap = batch ? DV_DELETE_MANY_MAX : 0;
+  size_t one, *batch = malloc(DELETE_MANY_MAX * sizeof(*batch));
+  size_t batch_cap = batch ? DELETE_MANY_MAX : 0;
 
   if(!batch)
     batch = &one;
