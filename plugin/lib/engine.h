@@ -754,5 +754,7 @@ char *dv_aprintf(const char *fmt, ...)          /* caller frees; NULL on OOM */
 /* Levenshtein-based suggestion: the candidate closest to word within a
  * small distance, or NULL. Borrowed from candidates. */
 const char *dv_did_you_mean(const char *word, const char *const *candidates, size_t n);
+/* The value of hex digit c (either case), or -1. */
+int dv_hexval(int c);
 
 #endif /* DROVER_ENGINE_H */

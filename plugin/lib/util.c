@@ -6,6 +6,17 @@
 #include <time.h>
 #include "engine.h"
 
+int dv_hexval(int c)
+{
+  if(c >= '0' && c <= '9')
+    return c - '0';
+  if(c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if(c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
 char *dv_strdup(const char *s)
 {
   return s ? strdup(s) : NULL;

@@ -20,8 +20,8 @@ drover_code aws_dispatch(const char *source, const aws_type_entry *table,
     if(!req || !req->stack || !req->address ||
        (!(type->flags & DROVER_RTYPE_SERVER_ID) && !req->name))
       return drover_error_fail(err, DROVER_E_ARG, source, address,
-                               "create needs the stack, the address and (unless "
-                               "the cloud assigns IDs) the name");
+                               "create needs the stack, the address and (unless the cloud "
+                               "assigns IDs) the name");
     break;
   case AWS_OP_UPDATE:
     if(!req || !cur || !cur->name)
