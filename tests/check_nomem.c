@@ -312,7 +312,8 @@ static const drover_provider nomem_provider = {
   NULL, /* version 4: no run labels */
   NULL, NULL, /* version 5: no backup export or import */
   NULL, NULL, NULL, NULL, /* version 6: no stack lease */
-  NULL, NULL /* version 7: no live export */
+  NULL, NULL, /* version 7: no live export */
+  NULL /* version 8: deletes one at a time */
 };
 
 /* ------------------------------------------------------------------------

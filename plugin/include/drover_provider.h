@@ -34,7 +34,9 @@ extern "C" {
 /* 6: drover_provider gained the lock ops (lock_read, lock_create,
  * lock_write, lock_delete); older tables load with them NULL. */
 /* 7: drover_provider gained backup_live_begin and backup_live_end. */
-#define DROVER_PROVIDER_VERSION 7
+/* 8: drover_provider gained del_many, drover_rtype the flag
+ * DROVER_RTYPE_DELETE_MANY. */
+#define DROVER_PROVIDER_VERSION 8
 #define DROVER_PROVIDER_VERSION_MIN 1
 
 /* Ownership label keys. Each provider stores them in its cloud's own
@@ -122,6 +124,9 @@ typedef int (*drover_name_check_fn)(const char *name, char *why, size_t size);
  * lost and is retried then returns the first object, and one interrupted
  * by a crash is found by its labels on the next refresh and adopted. */
 #define DROVER_RTYPE_SERVER_ID 0x01u
+/* The provider's del_many (version >= 8) takes objects of this type: the
+ * engine hands it the deletes of the type that are ready at once. */
+#define DROVER_RTYPE_DELETE_MANY 0x02u
 
 typedef struct drover_rtype {
   const char *name;            /* "lxd.instance" */
@@ -451,6 +456,23 @@ typedef struct drover_provider {
   drover_code (*backup_live_end)(void *state, const char *instance, const char *tag,
                                  const char *handle, const char *path, double deadline,
                                  json_t **info, drover_error *err);
+
+  /* ---- version >= 8 ---- */
+  /* Optional, for types flagged DROVER_RTYPE_DELETE_MANY: deletes the n
+   * objects curs[0..n) of type, each as del() would (stopped first if
+   * needed; one already gone is success), in as few API calls as the cloud
+   * allows (EC2: one TerminateInstances per 1000 IDs, then one describe per
+   * poll for all of them), and waits until deadline. Results are per
+   * object: rcs[i] and errs[i] (both arrays n long, errs cleared by the
+   * caller) say how curs[i] ended, so one failure never fails the others.
+   * Returns DROVER_OK when every object was deleted, else the code of the
+   * first failure. The engine calls it when two or more deletes of one
+   * type are ready at the same moment (a destroy, orphans) and retries a
+   * failure it may retry through del(), one object at a time. curs and
+   * the objects are borrowed for the call. Thread safe like del(). */
+  drover_code (*del_many)(void *state, const drover_rtype *type,
+                          const drover_live *const *curs, size_t n, double deadline,
+                          drover_code *rcs, drover_error *errs);
 } drover_provider;
 
 typedef struct drover_setting {
@@ -630,7 +652,8 @@ typedef drover_code (*drover_http_read_fn)(void *userdata, unsigned long long of
                                            char *buf, size_t size, size_t *nread,
                                            drover_error *err);
 
-#define DROVER_HTTP_REQ_VERSION 1
+/* 2: final_answer appended. */
+#define DROVER_HTTP_REQ_VERSION 2
 
 /* One request. Only method and path are required; every pointer is
  * borrowed for the duration of drover_http_perform(). At most one body
@@ -656,6 +679,12 @@ typedef struct drover_http_req {
   const char *response_path;   /* a 2xx body is written to this file (created
                                   0600 or truncated, per attempt) instead of
                                   memory; other bodies stay in memory */
+  /* ---- version >= 2 ---- */
+  /* Or NULL. Called with an answer the transport would retry (429, 5xx)
+   * and its body; non-zero makes it final: handed to the caller at once,
+   * not retried (EC2 sends InsufficientInstanceCapacity as a 500, and no
+   * retry brings capacity back). userdata is attempt_userdata. */
+  int (*final_answer)(void *userdata, long status, const char *body, size_t len);
 } drover_http_req;
 
 /* Copies what it needs from cfg. *out is owned by the caller:

@@ -311,6 +311,10 @@ struct drover_stack {
   int prelisted;
   struct dv_prelist *prelist;
   size_t nprelist;
+  /* nodes.c: while a node set destroys nodes, their stacks share one
+   * gather (borrowed), so the deletes of many nodes go to a provider's
+   * del_many together (gather.c). NULL otherwise. */
+  struct dv_gather *gather;
 };
 
 /* One type's objects listed for a stack by someone else (nodes.c). */
@@ -390,6 +394,36 @@ int dv_provider_skip_unset(const drover_provider *vt, const drover_options *opts
 /* live.c: a deep copy of l. Caller frees with drover_live_free(); NULL on
  * OOM (or when l is NULL). */
 drover_live *dv_live_dup(const drover_live *l);
+
+/* ------------------------------------------------------------------------
+ * Deletes of many stacks in one call (gather.c)
+ *
+ * A node set destroying N nodes (a suspend) runs N applies, one per node
+ * stack, each with a delete or two. Their stacks share one gather: a
+ * delete of a DROVER_RTYPE_DELETE_MANY type waits there until every node
+ * under way (one per worker) has parked such deletes or finished, and the
+ * thread that completes the count sends them all, one del_many per
+ * provider instance and type. Batches are therefore as large as the work
+ * allows, decided by counting, never by a timer.
+ */
+typedef struct dv_gather dv_gather;
+
+/* A gather for participants nodes worked on by workers threads at once
+ * (so batches hold up to workers nodes' deletes); NULL on allocation
+ * failure (then deletes go per stack). Free with dv_gather_free once
+ * nobody uses it. */
+dv_gather *dv_gather_new(size_t participants, size_t workers);
+void dv_gather_free(dv_gather *g);
+/* Fewer workers than planned could be started. */
+void dv_gather_workers(dv_gather *g, size_t workers);
+/* A participant is finished: it parks nothing more. */
+void dv_gather_leave(dv_gather *g);
+/* Parks the n deletes curs (of rtype on vt's instance pstate) until the
+ * flush that sends them, then returns with rcs[i]/errs[i] as del_many's.
+ * The objects are borrowed until it returns. */
+void dv_gather_delete(dv_gather *g, const drover_provider *vt, void *pstate,
+                      const drover_rtype *rtype, const drover_live *const *curs, size_t n,
+                      double deadline, drover_code *rcs, drover_error *errs);
 
 /* ------------------------------------------------------------------------
  * Providers (registry.c)
