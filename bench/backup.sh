@@ -10,12 +10,19 @@
 #             through --now), which also lists the instance's snapshots
 #             and writes the label key first
 #   snapshot and export to S3 (the local s3rver, scripts/s3-setup.sh)
-#     raw:    lxc snapshot; lxc export --instance-only (gzip) to a file;
-#             curl --aws-sigv4 -T of that file
-#     drover: drover backup run of a policy with "export": snapshot, copy
-#             of the snapshot into a scratch instance, LXD backup streamed
-#             to a file, SHA-256 + MD5 in one read, checked upload
-#             (multipart at 64 MiB), manifest
+#     raw:    lxc snapshot; lxc export --instance-only --compression gzip
+#             to a file; curl --aws-sigv4 -T of that file
+#     drover: drover backup run of a policy with "export": an LXD backup
+#             of the instance with what lxc export asks for (instance_only,
+#             gzip) and, once it is under way, the snapshot alongside (both
+#             between the policy's hooks); the backup streamed to a file,
+#             SHA-256 + MD5 in one read, checked upload (multipart at 64
+#             MiB), manifest
+#     Fair: both archives are LXD instance-only gzip backups of the same
+#     instance at its snapshot. The script checks that the last
+#     rep's two hold the same files with the same sizes (backup.yaml and
+#     index.yaml aside: drover's instance config carries its labels) and
+#     prints that.
 # Then drover's peak RSS (GNU time) with --size and with a tiny instance,
 # with and without export: the data is streamed, so it must not grow with
 # the size. Targets: drover within 1.1x of the raw steps, and peak RSS
@@ -39,7 +46,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --size) SIZE=$2; shift 2 ;;
     --reps) REPS=$2; shift 2 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     *) echo "backup: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -133,7 +140,6 @@ for i in $(seq 1 "$REPS"); do
   s3curl PUT "/$BUCKET/raw/$BIG.tar.gz" -T "$work/raw.tar.gz" -o /dev/null
   t1=$(now)
   rawx+=("$(calc "$t1 - $t0")")
-  rm -f "$work/raw.tar.gz"
   drop_snaps "$BIG"; s3_drop
   slot=$(date -u -d "2032-01-01 00:00 UTC + $i hour" +%Y-%m-%dT%H:%M:%SZ)
   t0=$(now); "$BIN" backup run --now "$slot" "$TPL" bigx >/dev/null; t1=$(now)
@@ -141,6 +147,21 @@ for i in $(seq 1 "$REPS"); do
 done
 t_rawx=$(printf '%s\n' "${rawx[@]}" | median)
 t_drvx=$(printf '%s\n' "${drvx[@]}" | median)
+
+# The same content: the last rep's raw archive and drover's, listed as
+# size and path per entry (the instance config files aside).
+listing() { tar -tvzf "$1" | awk '$6 != "backup/index.yaml" && $6 != "backup/container/backup.yaml" { print $3, $6 }'; }
+dkey=$(s3curl GET "/$BUCKET?list-type=2" | grep -o '<Key>big/[^<]*\.tar\.gz</Key>' |
+       sed 's/<Key>//; s/<\/Key>//' | head -1)
+s3curl GET "/$BUCKET/$dkey" -o "$work/drover.tar.gz"
+if [ -n "$dkey" ] && listing "$work/raw.tar.gz" >"$work/raw.list" &&
+   listing "$work/drover.tar.gz" >"$work/drover.list" && [ -s "$work/raw.list" ] &&
+   cmp -s "$work/raw.list" "$work/drover.list"; then
+  same="yes: $(wc -l <"$work/raw.list") entries, $(awk '{ n += $1 } END { print n }' "$work/raw.list") bytes"
+else
+  same="NO"
+fi
+rm -f "$work/raw.tar.gz" "$work/drover.tar.gz"
 
 rss() { /usr/bin/time -f %M "$BIN" backup run --now "$2" "$TPL" "$1" 2>&1 >/dev/null | tail -1; }
 drop_snaps "$BIG"
@@ -170,11 +191,16 @@ printf '%-52s %9.2f %8.2fx\n' "drover backup run" "$t_drv" "$(calc "$t_drv / $t_
 printf '%-52s %9.2f %8.2fx\n' "lxc snapshot + lxc export + curl --aws-sigv4" "$t_rawx" 1
 printf '%-52s %9.2f %8.2fx\n' "drover backup run with export" "$t_drvx" \
   "$(calc "$t_drvx / $t_rawx")"
+printf 'both exports: LXD instance-only gzip backups of the instance at its snapshot; same files and sizes: %s\n' "$same"
 printf 'peak RSS of drover backup run: %s KiB with %s MiB of data, %s KiB with a tiny instance\n' \
   "$rss_big" "$SIZE" "$rss_tiny"
 printf 'peak RSS with export: %s KiB with %s MiB of data, %s KiB with a tiny instance\n' \
   "$rss_bigx" "$SIZE" "$rss_tinyx"
 verdict "snapshot" "$(calc "$t_drv / $t_raw")"
-verdict "snapshot and export" "$(calc "$t_drvx / $t_rawx")"
+if [ "$same" = NO ]; then
+  echo "target (snapshot and export within ${TARGET}x of the raw steps): NOT MET (the exports differ)"
+else
+  verdict "snapshot and export" "$(calc "$t_drvx / $t_rawx")"
+fi
 grows "backup run" $((rss_big - rss_tiny)) 1024
 grows "backup run with export" $((rss_bigx - rss_tinyx)) 8192

@@ -299,7 +299,7 @@ static const struct err_case {
   /* Throttling is throttling whatever the status a server sends it with. */
   {"ec2-error-throttle.xml", 400, "RequestLimitExceeded", DROVER_E_TRANSIENT},
   /* No retry brings capacity back: surfaced at once, even as a 500. */
-  {"ec2-error-capacity.xml", 500, "InsufficientInstanceCapacity", DROVER_E_PROVIDER},
+  {"ec2-error-capacity.xml", 500, "InsufficientInstanceCapacity", DROVER_E_CAPACITY},
   {"ec2-error-unauthorized.xml", 403, "UnauthorizedOperation", DROVER_E_PROVIDER},
   {"ec2-error-response.xml", 400, "InvalidAction", DROVER_E_PROVIDER},
 };

@@ -653,6 +653,45 @@ typedef struct upload_result {
   long growth_kb;               /* peak RSS growth during the upload */
 } upload_result;
 
+#define R500CAP "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 8\r\n" \
+                "Connection: close\r\n\r\nno-room!"
+
+/* The request's final_answer: a 500 whose body says "no-room" is final. */
+static int no_room_final(void *ud, long status, const char *body, size_t len)
+{
+  int *seen = ud;
+  (*seen)++;
+  return status == 500 && len >= 7 && !memcmp(body, "no-room", 7);
+}
+
+/* An answer the caller calls final is returned at once, not retried; a
+ * 503 it does not claim is still retried. */
+START_TEST(final_answer_not_retried)
+{
+  static const char *const script[] = {R503, R500CAP, R200};
+  srv s;
+  drover_http *h;
+  drover_http_response resp;
+  drover_error err;
+  drover_http_req r = req_init("GET", "/capacity");
+  int seen = 0;
+
+  drover_error_clear(&err);
+  srv_start(&s, 0, script, 3);
+  h = client(&s, "http", 4, 100);
+  r.final_answer = no_room_final;
+  r.attempt_userdata = &seen;
+  ck_assert_int_eq(drover_http_perform(h, &r, &resp, &err), DROVER_OK);
+  ck_assert_int_eq(resp.status, 500);
+  ck_assert_str_eq(resp.body, "no-room!");
+  ck_assert_int_eq(atomic_load(&s.served), 2);
+  ck_assert_int_eq(seen, 2);
+  drover_http_response_free(&resp);
+  drover_http_free(h);
+  srv_stop(&s);
+}
+END_TEST
+
 START_TEST(upload_file_bounded_memory)
 {
   static const char *const script[] = {R200};
@@ -976,6 +1015,7 @@ static Suite *http_suite(void)
   tcase_add_test(tc, global_init_refcounted);
   tcase_add_test(tc, headers_query_and_response_headers);
   tcase_add_test(tc, hook_called_on_every_retry);
+  tcase_add_test(tc, final_answer_not_retried);
   tcase_add_test(tc, upload_file_bounded_memory);
   tcase_add_test(tc, stream_upload_restarts_on_retry);
   tcase_add_test(tc, download_to_file);

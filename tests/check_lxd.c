@@ -360,10 +360,24 @@ static drover_code create_with(const char *post_body, const char *wait_body,
 
 /* backup_import against a stub: what the probe for the name answers and
  * what the import POST answers. *posts: how often the POST was hit. */
+/* The instance the import made, as LXD shows it: the archive of a live
+ * instance carries its drover labels and the MAC LXD gave it. */
+#define IMPORTED "{\"type\":\"sync\",\"metadata\":{\"name\":\"x9-new\",\"config\":" \
+  "{\"user.drover.stack\":\"st\",\"user.drover.address\":\"db\"," \
+  "\"volatile.eth0.hwaddr\":\"00:16:3e:00:00:01\",\"volatile.base_image\":\"abc\"," \
+  "\"user.note\":\"kept\"},\"devices\":{}}}"
+
+#define NOT_FOUND "{\"type\":\"error\",\"error\":\"Instance not found\",\"error_code\":404}"
+
+/* The relabelling PUT import_with's stub saw. */
+static char import_last[SRV_REQSIZE];
+static int import_renamed; /* 1: renamed after the PUT; -1: before it */
+
 static drover_code import_with(int probe_status, const char *probe_body, int post_status,
                                const char *post_body, int *posts, int *puts,
                                drover_error *err)
 {
+  json_t *labels = json_pack("{s:s}", "stack", "st2");
   char path[] = "/tmp/check_lxd-import-XXXXXX";
   int fd = mkstemp(path);
   stub s;
@@ -376,6 +390,14 @@ static drover_code import_with(int probe_status, const char *probe_body, int pos
   close(fd);
   stub_init(&s);
   stub_route(&s, "GET /1.0/instances/x9-new", probe_status, probe_body, -1);
+  /* The temporary name it is imported under: no leftover of a killed
+   * import at first, then the imported instance. */
+  stub_route(&s, "GET /1.0/instances/drover-import-", 404, NOT_FOUND, -1);
+  s.routes[s.nroutes - 1].first = 1;
+  s.routes[s.nroutes - 1].later = IMPORTED;
+  s.routes[s.nroutes - 1].later_status = 200;
+  stub_route(&s, "PUT /1.0/instances/drover-import-", 200, OP_OK, -1);
+  stub_route(&s, "POST /1.0/instances/drover-import-", 202, ASYNC, -1);
   stub_route(&s, "POST /1.0/instances?", post_status, post_body, -1);
   /* Counted: the stub counts hits of a route that answers "first" times. */
   s.routes[s.nroutes - 1].first = 1000;
@@ -384,9 +406,20 @@ static drover_code import_with(int probe_status, const char *probe_body, int pos
   stub_start(&s);
   prov_open(&p, &s);
   drover_error_clear(err);
-  rc = p.vt->backup_import(p.state, path, "x9-new", NULL, 0, drover_now() + 30, err);
+  rc = p.vt->backup_import(p.state, path, "x9-new", labels, 0, drover_now() + 30, err);
   prov_close(&p);
   stub_stop(&s);
+  json_decref(labels);
+  /* In the order sent: the relabelling PUT, then the rename to its name. */
+  import_last[0] = 0;
+  import_renamed = 0;
+  for(i = 0; i < SRV_MAXREQ && s.req[i][0]; i++) {
+    if(!strncmp(s.req[i], "PUT ", 4))
+      snprintf(import_last, sizeof(import_last), "%s", s.req[i]);
+    if(!strncmp(s.req[i], "POST /1.0/instances/drover-import-", 34) &&
+       strstr(s.req[i], "{\"name\":\"x9-new\"}"))
+      import_renamed = import_last[0] ? 1 : -1;
+  }
   *posts = 0;
   for(i = 0; i < s.nroutes; i++)
     if(!strcmp(s.routes[i].prefix, "POST /1.0/instances?"))
@@ -395,8 +428,6 @@ static drover_code import_with(int probe_status, const char *probe_body, int pos
   unlink(path);
   return rc;
 }
-
-#define NOT_FOUND "{\"type\":\"error\",\"error\":\"Instance not found\",\"error_code\":404}"
 
 START_TEST(backup_import_checks)
 {
@@ -424,6 +455,17 @@ START_TEST(backup_import_checks)
   ck_assert_msg(import_with(404, NOT_FOUND, 202, ASYNC, &posts, &puts, &err) == DROVER_OK,
                 "%s", err.text);
   ck_assert_int_eq(posts, 1);
+  /* The archive's drover labels give way to the ones given, and the MAC
+   * LXD generated goes (a copy beside the original must not share it);
+   * the rest of the config stays. */
+  ck_assert_int_eq(puts, 1);
+  ck_assert_msg(strstr(import_last, "PUT /1.0/instances/drover-import-"), "%s", import_last);
+  ck_assert_int_eq(import_renamed, 1);
+  ck_assert_msg(strstr(import_last, "\"user.drover.stack\":\"st2\""), "%s", import_last);
+  ck_assert_msg(!strstr(import_last, "user.drover.address"), "%s", import_last);
+  ck_assert_msg(!strstr(import_last, "hwaddr"), "%s", import_last);
+  ck_assert_msg(strstr(import_last, "\"volatile.base_image\":\"abc\""), "%s", import_last);
+  ck_assert_msg(strstr(import_last, "\"user.note\":\"kept\""), "%s", import_last);
 }
 END_TEST
 

@@ -261,6 +261,64 @@ START_TEST(nodeset_destroy_select_and_adopt)
 }
 END_TEST
 
+/* One VM per node whose ID the cloud assigns; the fake's fakeid.vm takes
+ * many deletes in one call (del_many). */
+static const char *VM_TPL =
+  "{\"drover\": 1, \"stack\": \"node\",\n"
+  " \"params\": {\"node\": {\"type\": \"string\"}},\n"
+  " \"providers\": {\"fakeid\": {}},\n"
+  " \"resources\": {\"vm\": {\"type\": \"fakeid.vm\", \"properties\": {\"image\": \"img\"}}}}\n";
+
+/* A destroy of many nodes (a suspend) deletes the nodes under way
+ * together: 10 nodes on 5 workers are two del_many calls of 5, not 10
+ * deletes; a node whose delete is refused fails alone. */
+START_TEST(nodeset_destroy_batched)
+{
+  drover_template *tpl = NULL;
+  drover_nodeset *set = NULL;
+  drover_nodeset_opts o = DROVER_NODESET_OPTS_INIT;
+  drover_error err;
+  char name[16];
+  size_t i, bad = 0;
+
+  ck_assert_int_eq(fake_register_server_id(), 0);
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_template_load_buffer(&tpl, VM_TPL, strlen(VM_TPL), "vm.json", &err), 0);
+  ck_assert_int_eq(drover_nodeset_new(&set, tpl, NULL, &err), 0);
+  for(i = 0; i < 10; i++) {
+    snprintf(name, sizeof(name), "b%zu", i);
+    ck_assert_int_eq(drover_nodeset_add(set, name, NULL, &err), 0);
+  }
+  o.parallelism = 5;
+  o.apply.retry_base = 0.001;
+  ck_assert_int_eq(drover_nodeset_refresh(set, 0, &err), 0);
+  ck_assert_int_eq(drover_nodeset_apply(set, NULL, 0, &o, &err), 0);
+  ck_assert_uint_eq(fake_count("fakeid.vm", NULL), 10);
+  ck_assert_int_eq(drover_nodeset_refresh(set, 0, &err), 0);
+  ck_assert_int_eq(drover_nodeset_apply(set, NULL, DROVER_PLAN_DESTROY, &o, &err), 0);
+  ck_assert_uint_eq(fake_calls(FAKE_OP_DELETE_MANY, "fakeid.vm"), 2);
+  ck_assert_uint_eq(fake_calls(FAKE_OP_DELETE, "fakeid.vm"), 10);
+  ck_assert_uint_eq(fake_count("fakeid.vm", NULL), 0);
+
+  /* Again, with the first delete refused for good. */
+  ck_assert_int_eq(drover_nodeset_refresh(set, 0, &err), 0);
+  ck_assert_int_eq(drover_nodeset_apply(set, NULL, 0, &o, &err), 0);
+  fake_reset_counts();
+  fake_fail(FAKE_OP_DELETE, "vm", 1, DROVER_E_PROVIDER);
+  ck_assert_int_eq(drover_nodeset_refresh(set, 0, &err), 0);
+  ck_assert_int_eq(drover_nodeset_apply(set, NULL, DROVER_PLAN_DESTROY, &o, &err),
+                   DROVER_E_PARTIAL);
+  ck_assert_uint_eq(fake_calls(FAKE_OP_DELETE_MANY, "fakeid.vm"), 2);
+  ck_assert_uint_eq(fake_count("fakeid.vm", NULL), 1);
+  for(i = 0; i < 10; i++)
+    if(drover_nodeset_result(set, i, NULL, NULL))
+      bad++;
+  ck_assert_uint_eq(bad, 1);
+  drover_nodeset_free(set);
+  drover_template_free(tpl);
+}
+END_TEST
+
 /* A busy node (someone holds its lock) fails as locked without waiting,
  * and is applied after the wait when lock_wait allows it. */
 START_TEST(nodeset_busy_node)
@@ -388,6 +446,7 @@ static Suite *nodes_suite(void)
   tcase_add_test(tc, nodeset_transient_retried);
   tcase_add_test(tc, nodeset_rate_limit);
   tcase_add_test(tc, nodeset_destroy_select_and_adopt);
+  tcase_add_test(tc, nodeset_destroy_batched);
   tcase_add_test(tc, nodeset_busy_node);
   tcase_add_test(tc, reconcile_table);
   suite_add_tcase(s, tc);

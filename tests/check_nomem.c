@@ -311,7 +311,9 @@ static const drover_provider nomem_provider = {
   sizeof(drover_provider),
   NULL, /* version 4: no run labels */
   NULL, NULL, /* version 5: no backup export or import */
-  NULL, NULL, NULL, NULL /* version 6: no stack lease */
+  NULL, NULL, NULL, NULL, /* version 6: no stack lease */
+  NULL, NULL, /* version 7: no live export */
+  NULL /* version 8: deletes one at a time */
 };
 
 /* ------------------------------------------------------------------------

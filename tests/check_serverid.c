@@ -4,7 +4,8 @@
  * create; the plan shows the ID once known; a create the cloud accepted
  * but whose answer was lost is retried with the same idempotency token and
  * makes no duplicate; one interrupted by a crash is adopted by its labels
- * on the next run. */
+ * on the next run; deletes ready together go to the provider's del_many
+ * in one call, with results per object. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,54 @@ START_TEST(create_refresh_plan_destroy)
   fx_apply_ok(&f);
   fx_counts(&f, .deleted = 3);
   ck_assert_uint_eq(fake_count(NULL, "sid"), 0);
+  fx_close(&f);
+}
+END_TEST
+
+static const char TPL_MANY[] =
+  "{\"stack\": \"sid\", \"resources\": {\n"
+  "  \"vm\": {\"type\": \"fakeid.vm\", \"count\": 6,\n"
+  "          \"properties\": {\"image\": \"busybox\"}}}}\n";
+
+START_TEST(ready_deletes_go_in_one_call)
+{
+  fx f;
+
+  fx_open(&f, TPL_MANY, NULL);
+  fx_plan(&f, 0);
+  fx_apply_ok(&f);
+  fx_counts(&f, .created = 6);
+  fx_plan(&f, DROVER_PLAN_DESTROY);
+  fx_apply_ok(&f);
+  fx_counts(&f, .deleted = 6);
+  ck_assert_uint_eq(fake_calls(FAKE_OP_DELETE_MANY, "fakeid.vm"), 1);
+  ck_assert_uint_eq(fake_calls(FAKE_OP_DELETE, "fakeid.vm"), 6);
+  ck_assert_uint_eq(fake_count(NULL, "sid"), 0);
+  fx_close(&f);
+}
+END_TEST
+
+START_TEST(batch_failures_stay_per_object)
+{
+  fx f;
+  drover_code rc;
+
+  fx_open(&f, TPL_MANY, NULL);
+  fx_plan(&f, 0);
+  fx_apply_ok(&f);
+  /* vm[2] is refused for good, vm[4] once (transient: retried alone). */
+  fake_fail(FAKE_OP_DELETE, "vm[2]", 1000, DROVER_E_PROVIDER);
+  fake_fail(FAKE_OP_DELETE, "vm[4]", 1, DROVER_E_TRANSIENT);
+  fx_plan(&f, DROVER_PLAN_DESTROY);
+  rc = fx_apply(&f);
+  ck_assert_int_eq(rc, DROVER_E_PARTIAL);
+  fx_counts(&f, .deleted = 5, .failed = 1);
+  ck_assert_str_eq(f.err.address, "vm[2]");
+  ck_assert_uint_eq(fake_calls(FAKE_OP_DELETE_MANY, "fakeid.vm"), 1);
+  /* Six in the batch's call, then vm[4] alone through del() (a transient
+   * failure is retried); vm[2]'s refusal is final. */
+  ck_assert_uint_eq(fake_calls(FAKE_OP_DELETE, "fakeid.vm"), 7);
+  ck_assert_uint_eq(fake_count(NULL, "sid"), 1);
   fx_close(&f);
 }
 END_TEST
@@ -240,6 +289,8 @@ static Suite *serverid_suite(void)
 
   tcase_add_checked_fixture(tc, fx_setup_server_id, NULL);
   tcase_add_test(tc, create_refresh_plan_destroy);
+  tcase_add_test(tc, ready_deletes_go_in_one_call);
+  tcase_add_test(tc, batch_failures_stay_per_object);
   tcase_add_test(tc, lost_response_retried_without_duplicate);
   tcase_add_test(tc, without_tokens_a_lost_response_duplicates);
   tcase_add_test(tc, crash_after_accept_is_adopted);

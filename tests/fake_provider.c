@@ -51,7 +51,8 @@ const drover_rtype fake_group_type = {"fake.group", group_props, 0, "a group",
                                       fake_exports, NULL, NULL, 0};
 const drover_rtype fake_vm_type = {"fakeid.vm", vm_props, 1,
                                    "a VM whose ID the cloud assigns",
-                                   fake_exports, NULL, NULL, DROVER_RTYPE_SERVER_ID};
+                                   fake_exports, NULL, NULL,
+                                   DROVER_RTYPE_SERVER_ID | DROVER_RTYPE_DELETE_MANY};
 static const drover_rtype *const fakeid_types[] = {&fake_vm_type, NULL};
 
 static const drover_rtype *const fake_types[] = {&fake_thing_type,
@@ -645,6 +646,34 @@ unlock:
   return rc;
 }
 
+/* One call for many deletes: each object as fake_del, with its own
+ * result (and its address's faults); a fault on FAKE_OP_DELETE_MANY
+ * itself fails them all. */
+static drover_code fake_del_many(void *state, const drover_rtype *type,
+                                 const drover_live *const *curs, size_t n, double deadline,
+                                 drover_code *rcs, drover_error *errs)
+{
+  drover_code rc, first = DROVER_OK;
+  drover_error whole;
+  size_t i;
+
+  drover_error_clear(&whole);
+  rc = op_enter(FAKE_OP_DELETE_MANY, type, NULL, &whole);
+  if(!rc)
+    op_leave(FAKE_OP_DELETE_MANY, NULL);
+  for(i = 0; i < n; i++) {
+    if(rc) {
+      rcs[i] = rc;
+      errs[i] = whole;
+    }
+    else
+      rcs[i] = fake_del(state, type, curs[i], deadline, &errs[i]);
+    if(!first)
+      first = rcs[i];
+  }
+  return first;
+}
+
 static drover_code fake_read(void *state, const drover_rtype *type,
                              const char *name, drover_live **out,
                              drover_error *err)
@@ -687,7 +716,9 @@ const drover_provider fake_provider = {
   sizeof(drover_provider),
   NULL, /* version 4: no run labels */
   NULL, NULL, /* version 5: no backup export or import */
-  fake_lock_read, fake_lock_create, fake_lock_write, fake_lock_delete /* version 6 */
+  fake_lock_read, fake_lock_create, fake_lock_write, fake_lock_delete, /* version 6 */
+  NULL, NULL, /* version 7: no live export */
+  NULL /* version 8: deletes one at a time */
 };
 
 /* ------------------------------------------------------------------------
@@ -710,7 +741,7 @@ const drover_provider fake_id_provider = {
   .update = fake_update, .del = fake_del, .read = fake_read,
   .table_size = sizeof(drover_provider), .lock_read = fake_lock_read,
   .lock_create = fake_lock_create, .lock_write = fake_lock_write,
-  .lock_delete = fake_lock_delete
+  .lock_delete = fake_lock_delete, .del_many = fake_del_many
 };
 
 int fake_register_server_id(void)

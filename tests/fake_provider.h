@@ -18,10 +18,12 @@
  *
  * Server-assigned IDs: provider "fakeid" (fake_register_server_id()) has
  * one type, fakeid.vm (image, size, tags, disks: an array of objects,
- * nics: a map of objects; DROVER_RTYPE_SERVER_ID), in the
- * same store. Its create ignores req->name and names the object
- * "i-<n>"; a create carrying the idempotency token of an earlier one
- * returns that object (EC2's ClientToken), unless tokens are switched off.
+ * nics: a map of objects; DROVER_RTYPE_SERVER_ID and
+ * DROVER_RTYPE_DELETE_MANY), in the same store. Its del_many deletes each
+ * object as del() would, each with its own result and faults. Its create
+ * ignores req->name and names the object "i-<n>"; a create carrying the
+ * idempotency token of an earlier one returns that object (EC2's
+ * ClientToken), unless tokens are switched off.
  *
  * Counts calls per op and type, records the order in which ops started
  * and finished, measures the highest number of concurrent calls, and
@@ -55,7 +57,9 @@ typedef enum {
   FAKE_OP_LOCK_CREATE = 7,
   FAKE_OP_LOCK_WRITE = 8,
   FAKE_OP_LOCK_DELETE = 9,
-  FAKE_OP_N = 10
+  FAKE_OP_DELETE_MANY = 10, /* fakeid.vm's del_many calls (each object in
+                               one also counts as a FAKE_OP_DELETE) */
+  FAKE_OP_N = 11
 } fake_op;
 
 extern const drover_provider fake_provider;

@@ -55,7 +55,9 @@ typedef enum {
   DROVER_E_CONFIG = 20,          /* 20 provider or plugin configuration is bad */
   DROVER_E_TLS = 21,             /* 21 TLS setup or verification failed */
   DROVER_E_INTERNAL = 22,        /* 22 a bug in drover */
-  DROVER_E_CORRUPT = 23          /* 23 data failed its checksum (a backup export) */
+  DROVER_E_CORRUPT = 23,         /* 23 data failed its checksum (a backup export) */
+  DROVER_E_CAPACITY = 24         /* 24 the cloud has no capacity for it now (EC2
+                                    InsufficientInstanceCapacity); not retried */
 } drover_code;
 
 /* Returns a static string; never NULL, never freed. */

@@ -33,7 +33,10 @@ extern "C" {
 /* 5: drover_provider gained backup_export and backup_import. */
 /* 6: drover_provider gained the lock ops (lock_read, lock_create,
  * lock_write, lock_delete); older tables load with them NULL. */
-#define DROVER_PROVIDER_VERSION 6
+/* 7: drover_provider gained backup_live_begin and backup_live_end. */
+/* 8: drover_provider gained del_many, drover_rtype the flag
+ * DROVER_RTYPE_DELETE_MANY. */
+#define DROVER_PROVIDER_VERSION 8
 #define DROVER_PROVIDER_VERSION_MIN 1
 
 /* Ownership label keys. Each provider stores them in its cloud's own
@@ -42,7 +45,9 @@ extern "C" {
 #define DROVER_LABEL_ADDRESS "address" /* resource address, "web[0]" */
 #define DROVER_LABEL_HASH "hash"       /* hash of the desired properties */
 #define DROVER_LABEL_VERSION "version" /* drover version that wrote it */
-#define DROVER_LABEL_DEPS "deps"       /* comma-separated addresses it depends on */
+#define DROVER_LABEL_DEPS "deps"       /* comma-separated addresses it depends on;
+                                          "NAME[*]": every instance of counted
+                                          block NAME (older labels list each) */
 #define DROVER_LABEL_SENSITIVE "sensitive" /* comma-separated property pointers that
                                                held secrets ("/config/user.token") */
 
@@ -119,11 +124,14 @@ typedef int (*drover_name_check_fn)(const char *name, char *why, size_t size);
  * lost and is retried then returns the first object, and one interrupted
  * by a crash is found by its labels on the next refresh and adopted. */
 #define DROVER_RTYPE_SERVER_ID 0x01u
+/* The provider's del_many (version >= 8) takes objects of this type: the
+ * engine hands it the deletes of the type that are ready at once. */
+#define DROVER_RTYPE_DELETE_MANY 0x02u
 /* The type's objects may be targets of a backup.policy: the provider's
  * snapshot ops accept their cloud names as `instance` (EBS volumes, and
  * EC2 instances for all their volumes at once). A provider's instance type
  * ("<name>.instance") is a target without the flag, as before. */
-#define DROVER_RTYPE_BACKUP 0x02u
+#define DROVER_RTYPE_BACKUP 0x04u
 
 typedef struct drover_rtype {
   const char *name;            /* "lxd.instance" */
@@ -387,7 +395,8 @@ typedef struct drover_provider {
                                const char *scratch, const char *path, double deadline,
                                json_t **info, drover_error *err);
   /* Creates instance name from the archive at path (made by
-   * backup_export), streamed, then sets labels (label -> text, may be
+   * backup_export or backup_live_end), streamed, then replaces every
+   * drover label the archive carried with labels (label -> text, may be
    * NULL or empty) and, when start is non-zero, starts it; waits until
    * deadline. An instance of that name that exists is an error (the
    * caller decides about overwriting). On failure nothing is left: an
@@ -425,6 +434,50 @@ typedef struct drover_provider {
    * lease has not run out, so nobody else may write it in between. */
   drover_code (*lock_delete)(void *state, const char *stack, const char *if_match,
                              drover_error *err);
+
+  /* ---- version >= 7 ---- */
+  /* Optional, both or neither: backup_export of instance as it is now,
+   * not of a snapshot, so no copy of the snapshot is made, in two steps
+   * so that the slot's snapshot is taken while the archive is made.
+   * backup run calls begin after the pre hook, then snapshot_create, then
+   * end, then post: archive and snapshot both capture what pre made
+   * consistent. The archive keeps the instance's labels (backup_import
+   * replaces them).
+   *
+   * backup_live_begin starts the backup and returns once a snapshot of
+   * instance may be taken alongside without either capturing something
+   * half-written (LXD: once its backup reports progress, or is done).
+   * tag names the provider's temporary cloud-side object (LXD: the
+   * instance backup); one a killed run left is deleted first (also by
+   * backup_export given the same name as scratch). *handle (caller frees
+   * with free()) goes to end; on failure it is NULL and nothing is left.
+   *
+   * backup_live_end waits for it, writes the archive to path (created
+   * 0600, streamed) and *info as backup_export does, and deletes the
+   * temporary whatever happened. path and info NULL: only wait and
+   * delete (the snapshot failed). Call it exactly once per handle. */
+  drover_code (*backup_live_begin)(void *state, const char *instance, const char *tag,
+                                   double deadline, char **handle, drover_error *err);
+  drover_code (*backup_live_end)(void *state, const char *instance, const char *tag,
+                                 const char *handle, const char *path, double deadline,
+                                 json_t **info, drover_error *err);
+
+  /* ---- version >= 8 ---- */
+  /* Optional, for types flagged DROVER_RTYPE_DELETE_MANY: deletes the n
+   * objects curs[0..n) of type, each as del() would (stopped first if
+   * needed; one already gone is success), in as few API calls as the cloud
+   * allows (EC2: one TerminateInstances per 1000 IDs, then one describe per
+   * poll for all of them), and waits until deadline. Results are per
+   * object: rcs[i] and errs[i] (both arrays n long, errs cleared by the
+   * caller) say how curs[i] ended, so one failure never fails the others.
+   * Returns DROVER_OK when every object was deleted, else the code of the
+   * first failure. The engine calls it when two or more deletes of one
+   * type are ready at the same moment (a destroy, orphans) and retries a
+   * failure it may retry through del(), one object at a time. curs and
+   * the objects are borrowed for the call. Thread safe like del(). */
+  drover_code (*del_many)(void *state, const drover_rtype *type,
+                          const drover_live *const *curs, size_t n, double deadline,
+                          drover_code *rcs, drover_error *errs);
 } drover_provider;
 
 typedef struct drover_setting {
@@ -608,7 +661,8 @@ typedef drover_code (*drover_http_read_fn)(void *userdata, unsigned long long of
                                            char *buf, size_t size, size_t *nread,
                                            drover_error *err);
 
-#define DROVER_HTTP_REQ_VERSION 1
+/* 2: final_answer appended. */
+#define DROVER_HTTP_REQ_VERSION 2
 
 /* One request. Only method and path are required; every pointer is
  * borrowed for the duration of drover_http_perform(). At most one body
@@ -634,6 +688,12 @@ typedef struct drover_http_req {
   const char *response_path;   /* a 2xx body is written to this file (created
                                   0600 or truncated, per attempt) instead of
                                   memory; other bodies stay in memory */
+  /* ---- version >= 2 ---- */
+  /* Or NULL. Called with an answer the transport would retry (429, 5xx)
+   * and its body; non-zero makes it final: handed to the caller at once,
+   * not retried (EC2 sends InsufficientInstanceCapacity as a 500, and no
+   * retry brings capacity back). userdata is attempt_userdata. */
+  int (*final_answer)(void *userdata, long status, const char *body, size_t len);
 } drover_http_req;
 
 /* Copies what it needs from cfg. *out is owned by the caller:

@@ -21,6 +21,14 @@
  * with our labels), so a retry never duplicates. After a failure that may
  * have come after the cloud acted (a lost reply), the object is read back
  * and the call counts as done when its goal holds (goal_holds).
+ *
+ * Deletes of a type its provider takes in bulk (del_many,
+ * DROVER_RTYPE_DELETE_MANY) that are ready at once go together: the worker
+ * that takes one from the ready queue takes the other ready deletes of
+ * that type and provider instance with it (take_batch), so a destroy of
+ * 500 EC2 instances is one TerminateInstances, not 500. The stacks of a
+ * node set being destroyed share a gather (gather.c), so the deletes of
+ * many nodes go together too.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -31,6 +39,9 @@
 #include "engine.h"
 
 #define BACKOFF_CAP 30.0
+/* Deletes handed to one del_many call at the most (the provider splits
+ * them further into what one API call takes). */
+#define DELETE_MANY_MAX 1000
 
 typedef enum {
   N_WAIT = 0, N_RUNNING, N_OK, N_FAILED, N_SKIPPED
@@ -195,17 +206,38 @@ static int keyed_is(const keyed *k, uintptr_t type, const char *s, size_t len)
   return k->type == type && !strncmp(k->key, s, len) && !k->key[len];
 }
 
+/* Whether address (a delete's key) is an instance NAME[N] of the counted
+ * block a label entry NAME[*] names; prefix is "NAME[" (plen bytes). */
+static int in_counted(const char *address, const char *prefix, size_t plen)
+{
+  const char *p = address + plen;
+
+  if(strncmp(address, prefix, plen) || *p < '0' || *p > '9')
+    return 0;
+  while(*p >= '0' && *p <= '9')
+    p++;
+  return p[0] == ']' && p[1] == '\0';
+}
+
 /* Edges from `from` to every delete (dels, sorted by address) that label
- * names at delete order `order`. Sets *hit when one of them is marked in
- * member (may be NULL). */
+ * names at delete order `order`. An entry is an address, or NAME[*] for
+ * every instance of a counted block (the deletes whose addresses start
+ * with "NAME[", one run of the sorted array). Sets *hit when one of them
+ * is marked in member (may be NULL). */
 static drover_code walk_label(run *r, const keyed *dels, size_t ndels, const char *l,
                               int order, size_t from, const unsigned char *member,
                               int *hit)
 {
   while(l && *l) {
     size_t len = strcspn(l, ","), j;
-    for(j = keyed_lower(dels, ndels, 0, l, len);
-        j < ndels && keyed_is(&dels[j], 0, l, len); j++) {
+    int all = len > 3 && !memcmp(l + len - 3, "[*]", 3);
+    size_t plen = all ? len - 2 : len; /* NAME[ */
+    for(j = keyed_lower(dels, ndels, 0, l, plen);
+        j < ndels && (all ? !dels[j].type && !strncmp(dels[j].key, l, plen)
+                          : keyed_is(&dels[j], 0, l, len));
+        j++) {
+      if(all && !in_counted(dels[j].key, l, plen))
+        continue;
       if(r->nodes[dels[j].node].rtype->delete_order != order)
         continue;
       if(member) {
@@ -796,6 +828,101 @@ static drover_code exec_node(run *r, node *nd, unsigned *seed, drover_error *err
 }
 
 /* ------------------------------------------------------------------------
+ * Deletes in one call (drover_provider.del_many)
+ */
+
+/* Whether nd is a delete its provider takes together with others. */
+static int batchable(const node *nd)
+{
+  return nd->e && nd->e->action == DROVER_ACTION_DELETE && nd->target && !nd->blocked &&
+         nd->vt->del_many && (dv_rtype_flags(nd->vt, nd->rtype) & DROVER_RTYPE_DELETE_MANY);
+}
+
+/* Under r->mu, with batch[0] just taken from the queue: when it is a
+ * batchable delete, moves the other queued deletes of its type on the
+ * same provider instance (at most cap in all) to batch, in queue order,
+ * and closes the gap they leave. Returns how many batch holds. One pass
+ * over the ready queue per batch taken. */
+static size_t take_batch(run *r, size_t idx, size_t *batch, size_t cap)
+{
+  const node *a = &r->nodes[idx];
+  size_t n = 1, k, keep = r->head;
+
+  if(!batchable(a) || cancelled(r) || r->cancelled)
+    return 1;
+  for(k = r->head; k < r->tail; k++) {
+    size_t j = r->queue[k];
+    node *b = &r->nodes[j];
+    if(n < cap && batchable(b) && b->vt == a->vt && b->pstate == a->pstate &&
+       b->rtype == a->rtype) {
+      b->state = N_RUNNING;
+      batch[n++] = j;
+    }
+    else
+      r->queue[keep++] = j;
+  }
+  r->tail = keep;
+  return n;
+}
+
+/* Runs the n deletes of batch with one del_many call; *rcs and *errs
+ * (n long, caller frees) get each one's outcome. A failure worth
+ * retrying goes through call_op (del() with its retries); one that may
+ * have come after the cloud acted counts as done when the object is gone.
+ * DROVER_E_NOMEM, and nothing done, when the arrays cannot be had. */
+static drover_code exec_batch(run *r, const size_t *batch, size_t n, drover_code **rcs,
+                              drover_error **errs, unsigned *seed)
+{
+  const node *a = &r->nodes[batch[0]];
+  const drover_live **curs = calloc(n, sizeof(*curs));
+  size_t i;
+
+  *rcs = calloc(n, sizeof(**rcs));
+  *errs = calloc(n, sizeof(**errs));
+  if(!*rcs || !*errs || !curs) {
+    free(curs);
+    free(*rcs);
+    free(*errs);
+    *rcs = NULL;
+    *errs = NULL;
+    return DROVER_E_NOMEM;
+  }
+  for(i = 0; i < n; i++)
+    curs[i] = r->nodes[batch[i]].target;
+  if(r->stack->gather) {
+    /* One of many node stacks: the call is made for all of them. */
+    dv_gather_delete(r->stack->gather, a->vt, a->pstate, a->rtype, curs, n,
+                     drover_now() + r->op_timeout, *rcs, *errs);
+  }
+  else {
+    dv_log(r->stack, DROVER_LOG_INFO, "apply: deleting %zu %s in one %s call", n,
+           a->rtype->name, a->vt->name);
+    a->vt->del_many(a->pstate, a->rtype, curs, n, drover_now() + r->op_timeout, *rcs, *errs);
+  }
+  free(curs);
+  for(i = 0; i < n; i++) {
+    node *nd = &r->nodes[batch[i]];
+    drover_code rc = (*rcs)[i];
+    drover_error *e = &(*errs)[i];
+    if(!rc)
+      continue;
+    if(rc == DROVER_E_TRANSIENT || rc == DROVER_E_TIMEOUT) {
+      drover_error_clear(e);
+      rc = call_op(r, nd, OP_DELETE, NULL, nd->target, NULL, seed, e);
+    }
+    else if(ambiguous(rc, NULL) && goal_holds(nd, OP_DELETE, NULL, nd->target, NULL))
+      rc = DROVER_OK;
+    else {
+      if(!e->code)
+        drover_error_set(e, rc, "%s: delete failed", nd->vt->name);
+      drover_error_locate(e, nd->vt->name, nd->e->address);
+    }
+    (*rcs)[i] = rc;
+  }
+  return DROVER_OK;
+}
+
+/* ------------------------------------------------------------------------
  * Scheduler
  */
 
@@ -855,17 +982,60 @@ static void wake(run *r, size_t tail_before)
     pthread_cond_signal(&r->cv);
 }
 
+/* Under r->mu: counts node idx's outcome (rc, nerr), reports it and
+ * releases its dependents. t0: when it started. */
+static void settle(run *r, size_t idx, drover_code rc, const drover_error *nerr, double t0)
+{
+  node *nd = &r->nodes[idx];
+
+  if(rc) {
+    char line[DROVER_ERROR_TEXT + 64];
+    r->res.failed++;
+    if(!r->first.code)
+      r->first = *nerr;
+    drover_error_format(nerr, line, sizeof(line));
+    finish(r, idx, N_FAILED);
+    emit(r, DROVER_EVENT_FAILED, nd, line, drover_now() - t0, r->finished);
+    dv_log(r->stack, DROVER_LOG_ERROR, "apply: %s", line);
+  }
+  else {
+    switch(nd->e->action) {
+    case DROVER_ACTION_CREATE: r->res.created++; break;
+    case DROVER_ACTION_UPDATE: r->res.updated++; break;
+    case DROVER_ACTION_REPLACE: r->res.replaced++; break;
+    case DROVER_ACTION_DELETE: r->res.deleted++; break;
+    case DROVER_ACTION_NOOP: break;
+    }
+    finish(r, idx, N_OK);
+    {
+      /* A cloud-assigned ID is known only now: say it. */
+      char idmsg[300];
+      const drover_live *made = nd->e->inst ? nd->e->inst->applied : NULL;
+      int sid = dv_rtype_flags(nd->vt, nd->rtype) & DROVER_RTYPE_SERVER_ID;
+      if(sid && made && made->name)
+        snprintf(idmsg, sizeof(idmsg), "id %s", made->name);
+      emit(r, DROVER_EVENT_DONE, nd, sid && made && made->name ? idmsg : NULL,
+           drover_now() - t0, r->finished);
+    }
+  }
+}
+
 static void *worker(void *arg)
 {
   run *r = arg;
   unsigned seed = (unsigned)time(NULL) ^ (unsigned)(size_t)&seed;
+  /* Deletes taken together (take_batch); without the memory, one at a time. */
+  size_t one, *batch = malloc(DELETE_MANY_MAX * sizeof(*batch));
+  size_t batch_cap = batch ? DELETE_MANY_MAX : 0;
 
+  if(!batch)
+    batch = &one;
   pthread_mutex_lock(&r->mu);
   for(;;) {
-    size_t idx, tail;
+    size_t idx, tail, nb, k;
     node *nd;
-    drover_code rc;
-    drover_error nerr;
+    drover_code rc, *rcs;
+    drover_error nerr, *errs;
     double t0;
 
     while(r->head == r->tail && r->finished < r->n)
@@ -888,51 +1058,39 @@ static void *worker(void *arg)
       continue;
     }
     nd->state = N_RUNNING;
+    batch[0] = idx;
+    nb = batch_cap ? take_batch(r, idx, batch, batch_cap) : 1;
     pthread_mutex_unlock(&r->mu);
 
     t0 = drover_now();
-    emit(r, DROVER_EVENT_START, nd, NULL, 0, 0);
-    dv_log(r->stack, DROVER_LOG_INFO, "apply: %s: %s", nd->e->address,
-           drover_action_name(nd->e->action));
+    for(k = 0; k < nb; k++) {
+      const node *bn = &r->nodes[batch[k]];
+      emit(r, DROVER_EVENT_START, bn, NULL, 0, 0);
+      dv_log(r->stack, DROVER_LOG_INFO, "apply: %s: %s", bn->e->address,
+             drover_action_name(bn->e->action));
+    }
     drover_error_clear(&nerr);
-    rc = exec_node(r, nd, &seed, &nerr);
+    rcs = NULL;
+    errs = NULL;
+    rc = DROVER_OK;
+    if((nb > 1 || (r->stack->gather && batchable(nd))) &&
+       exec_batch(r, batch, nb, &rcs, &errs, &seed))
+      rc = drover_error_set(&nerr, DROVER_E_NOMEM, "apply: out of memory");
+    else if(!rcs)
+      rc = exec_node(r, nd, &seed, &nerr);
 
     pthread_mutex_lock(&r->mu);
     tail = r->tail;
-    if(rc) {
-      char line[DROVER_ERROR_TEXT + 64];
-      r->res.failed++;
-      if(!r->first.code)
-        r->first = nerr;
-      drover_error_format(&nerr, line, sizeof(line));
-      finish(r, idx, N_FAILED);
-      emit(r, DROVER_EVENT_FAILED, nd, line, drover_now() - t0, r->finished);
-      dv_log(r->stack, DROVER_LOG_ERROR, "apply: %s", line);
-    }
-    else {
-      switch(nd->e->action) {
-      case DROVER_ACTION_CREATE: r->res.created++; break;
-      case DROVER_ACTION_UPDATE: r->res.updated++; break;
-      case DROVER_ACTION_REPLACE: r->res.replaced++; break;
-      case DROVER_ACTION_DELETE: r->res.deleted++; break;
-      case DROVER_ACTION_NOOP: break;
-      }
-      finish(r, idx, N_OK);
-      {
-        /* A cloud-assigned ID is known only now: say it. */
-        char idmsg[300];
-        const drover_live *made = nd->e->inst ? nd->e->inst->applied : NULL;
-        int sid = dv_rtype_flags(nd->vt, nd->rtype) & DROVER_RTYPE_SERVER_ID;
-        if(sid && made && made->name)
-          snprintf(idmsg, sizeof(idmsg), "id %s", made->name);
-        emit(r, DROVER_EVENT_DONE, nd, sid && made && made->name ? idmsg : NULL,
-             drover_now() - t0, r->finished);
-      }
-    }
+    for(k = 0; k < nb; k++)
+      settle(r, batch[k], rcs ? rcs[k] : rc, rcs ? &errs[k] : &nerr, t0);
+    free(rcs);
+    free(errs);
     wake(r, tail);
   }
   pthread_cond_broadcast(&r->cv);
   pthread_mutex_unlock(&r->mu);
+  if(batch != &one)
+    free(batch);
   return NULL;
 }
 

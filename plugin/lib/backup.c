@@ -283,6 +283,7 @@ drover_code drover_backup_run(char **out, drover_stack *stack, const char *polic
     drover_snapshot_list snaps;
     json_t *entry = json_pack("{s:s, s:s}", "instance", t->name, "address", t->address);
     const char *result = NULL;
+    dv_export_job *job = NULL;
     drover_error e;
     int exists = 0, pre_failed = 0, hooks = t->status && !strcmp(t->status, "Running");
     size_t k;
@@ -307,6 +308,13 @@ drover_code drover_backup_run(char **out, drover_stack *stack, const char *polic
     else if(exists)
       result = "exists";
     else {
+      /* Whether the slot's export exists is known before the hooks, so
+       * that the export can be captured while they hold. */
+      if(c.p.export_url && !(job = dv_export_begin(&c, i, name))) {
+        free(label);
+        rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+        goto out;
+      }
       if(hooks && c.p.pre)
         pre_failed = dv_backup_hook(&c, t, c.p.pre, "pre", entry);
       if(pre_failed) {
@@ -316,11 +324,17 @@ drover_code drover_backup_run(char **out, drover_stack *stack, const char *polic
       }
       else {
         int existed = 0;
+        /* The export is made of the instance while its snapshot is taken,
+         * both between pre and post (no copy of the snapshot needed). */
+        if(job)
+          dv_export_capture_begin(job);
         if(t->vt->snapshot_create(t->state, t->name, name, c.key, label,
                                   drover_now() + c.timeout, &existed, &e) == DROVER_OK)
           result = existed ? "exists" : "created";
         else
           result = "failed";
+        if(job)
+          dv_export_capture_end(job, !e.code);
       }
       /* post always runs once pre was tried. */
       if(hooks && c.p.post && dv_backup_hook(&c, t, c.p.post, "post", entry) && !e.code)
@@ -329,9 +343,13 @@ drover_code drover_backup_run(char **out, drover_stack *stack, const char *polic
         result = "failed";
     }
     free(label);
-    /* The export follows the snapshot it is made of. */
-    if(!e.code && c.p.export_url && dv_export_run(&c, i, name, (long long)slot_t, entry, &e))
+    /* The upload follows the snapshot; with no capture (the snapshot is
+     * an earlier run's) the snapshot itself is exported. */
+    if(!e.code && c.p.export_url &&
+       (job ? dv_export_finish(job, (long long)slot_t, entry, &e)
+            : dv_export_run(&c, i, name, (long long)slot_t, entry, &e)))
       result = "failed";
+    dv_export_job_free(job);
     json_object_set_new(entry, "result", json_string(result));
     if(e.code) {
       json_object_set_new(entry, "error", json_string(e.text));
@@ -366,9 +384,10 @@ static drover_code prune_or_list(char **out, drover_stack *stack, const char *po
   int dry = o && o->dry_run;
 
   *out = NULL;
-  /* A list shows what is there even when a target is gone (its exports
-   * are what restores it). */
-  rc = dv_bctx_open(&c, stack, policy, o, prune ? 1 : 2, err);
+  /* A target that is gone has no snapshots left (they go with it) but
+   * may have exports (they are what restores it): list and prune both
+   * go on without it, and its exports keep being listed and pruned. */
+  rc = dv_bctx_open(&c, stack, policy, o, 2, err);
   if(rc)
     goto out;
   report = json_pack("{s:s, s:b, s:[]}", "policy", c.pol->address, "dry_run", dry || !prune,

@@ -20,7 +20,7 @@ typedef struct dv_policy {
   dv_cron cron;            /* schedule, read in tz */
   char tz[64];
   dv_retention ret;        /* ret.tz points at tz */
-  char *export_url;        /* "s3://b/p" or "file:///dir"; NULL: none */
+  char *export_url;        /* "s3://b/p"; NULL: none */
   char **pre, **post;      /* NULL-terminated argv, or NULL */
   char **check;            /* verify: run in the scratch instance, or NULL */
   double hook_timeout;     /* seconds per hook */
@@ -161,8 +161,34 @@ drover_code dv_file_sha256(const char *path, char out[65], unsigned long long *s
 
 void dv_export_store_close(struct dv_export_store *s);
 
-/* backup run: exports target i's snapshot snap (slot) unless its manifest
- * exists; fills entry["export"]. Non-zero (with e set) on failure. */
+/* backup run: one target's export for the slot of snapshot snap, in
+ * three steps around the hooks (doc/backups.md "Export"):
+ *   dv_export_begin    before pre: checks whether the slot's export
+ *                      exists (its manifest); NULL only on OOM;
+ *   dv_export_capture_begin  after pre, before the snapshot: starts the
+ *                      provider's backup of the instance as it is now
+ *                      (backup_live_begin), when it has one and the export
+ *                      does not exist;
+ *   dv_export_capture_end  after the snapshot, before post: waits for it
+ *                      and stages the archive in a file (keep non-zero),
+ *                      or only cleans up (keep 0: the snapshot failed). A
+ *                      failure is kept for finish. The archive and the
+ *                      snapshot both capture what pre made consistent;
+ *   dv_export_finish   after post: uploads what was captured, or exports
+ *                      the snapshot itself when nothing was (an earlier
+ *                      run's snapshot, or a provider without the live op),
+ *                      then the manifest; fills entry["export"]. Non-zero
+ *                      (with e set) on failure.
+ * Free the job with dv_export_job_free() in every case. */
+typedef struct dv_export_job dv_export_job;
+dv_export_job *dv_export_begin(dv_bctx *c, size_t i, const char *snap);
+void dv_export_capture_begin(dv_export_job *job);
+void dv_export_capture_end(dv_export_job *job, int keep);
+drover_code dv_export_finish(dv_export_job *job, long long slot, json_t *entry,
+                             drover_error *e);
+void dv_export_job_free(dv_export_job *job);
+/* backup run of a target whose slot snapshot exists: begin, then finish
+ * (the snapshot is exported unless the slot's export exists). */
 drover_code dv_export_run(dv_bctx *c, size_t i, const char *snap, long long slot,
                           json_t *entry, drover_error *e);
 /* list/prune: the policy's exports as entries appended to arr; with

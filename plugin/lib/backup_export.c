@@ -1,5 +1,6 @@
-/* backup_export.c - backup exports to S3: run (export a slot's snapshot
- * through the provider's backup API and upload it with its checksum),
+/* backup_export.c - backup exports to S3: run (capture the instance
+ * between the policy's hooks, or export a slot's snapshot, through the
+ * provider's backup API and upload it with its checksum),
  * list and prune them, restore from one (checksum first, then import,
  * also into another project or server) and drill them (verify).
  *
@@ -53,10 +54,6 @@ static drover_code store_open(dv_bctx *c, drover_error *err)
   if(!c->p.export_url)
     return drover_error_set(err, DROVER_E_ARG, "backup: policy \"%s\" has no export",
                             c->pol->address);
-  if(!strncmp(c->p.export_url, "file://", 7))
-    return drover_error_set(err, DROVER_E_UNSUPPORTED,
-                            "backup: policy \"%s\": file:// exports are not implemented; "
-                            "use s3://bucket/prefix", c->pol->address);
   s = calloc(1, sizeof(*s));
   if(!s)
     return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
@@ -279,22 +276,24 @@ static drover_code manifest_get(json_t **m, dv_bctx *c, const char *snap,
  * run
  */
 
-/* Exports and uploads; the manifest last. On failure whatever of this
- * export reached S3 is deleted again. */
-static drover_code export_one(dv_bctx *c, const dv_btarget *t, size_t i, const char *snap,
-                              long long slot, json_t *x, drover_error *e)
+/* Uploads the archive staged at stage (made of t's snapshot snap, or of
+ * t between the hooks of that snapshot) with its checksum, the manifest
+ * last; info is what the provider told (labels, project, profiles). On
+ * failure whatever of this export reached S3 is deleted again. */
+static drover_code publish(dv_bctx *c, const dv_btarget *t, const char *snap,
+                           long long slot, const char *stage, json_t *info, json_t *x,
+                           drover_error *e)
 {
   struct dv_export_store *s = c->store;
-  char *stage = NULL, *akey = NULL, *mkey = NULL, *mtext = NULL, *url = NULL;
-  char scratch[64], sha[65], slotbuf[24];
+  char *akey = NULL, *mkey = NULL, *mtext = NULL, *url = NULL;
+  char sha[65], slotbuf[24];
   const char *meta[9];
-  json_t *info = NULL, *man = NULL, *labels;
+  json_t *man = NULL, *labels;
   unsigned long long size = 0;
   struct stat sb;
   int uploaded = 0;
   drover_code rc;
 
-  snprintf(scratch, sizeof(scratch), "drover-export-%s-%zu", c->key, i);
   snprintf(slotbuf, sizeof(slotbuf), "%lld", slot);
   akey = dv_export_object(&s->loc, snap, t->name, DV_EXPORT_ARCHIVE);
   mkey = dv_export_object(&s->loc, snap, t->name, DV_EXPORT_MANIFEST);
@@ -303,13 +302,6 @@ static drover_code export_one(dv_bctx *c, const dv_btarget *t, size_t i, const c
     rc = drover_error_set(e, DROVER_E_NOMEM, "out of memory");
     goto out;
   }
-  rc = stage_file(&stage, c, e);
-  if(rc)
-    goto out;
-  rc = t->vt->backup_export(t->state, t->name, snap, scratch, stage,
-                            drover_now() + c->timeout, &info, e);
-  if(rc)
-    goto out;
   meta[0] = "stack";
   meta[1] = c->stack->name;
   meta[2] = "policy";
@@ -358,8 +350,6 @@ out:
     drover_s3_delete(s->s3, s->loc.bucket, mkey, &e2);
     drover_s3_delete(s->s3, s->loc.bucket, akey, &e2);
   }
-  unstage(stage);
-  json_decref(info);
   json_decref(man);
   free(mtext);
   free(url);
@@ -368,50 +358,152 @@ out:
   return rc;
 }
 
-drover_code dv_export_run(dv_bctx *c, size_t i, const char *snap, long long slot,
-                          json_t *entry, drover_error *e)
+/* One target's export for one slot, from the probe before the hooks to
+ * the manifest after them. */
+struct dv_export_job {
+  dv_bctx *c;
+  size_t i;
+  char snap[96];
+  char tag[64];           /* the provider's temporary (scratch copy, backup) */
+  json_t *manifest;       /* the slot's, when its export exists already */
+  drover_error probe;     /* why the probe failed, when it did */
+  char *live;             /* the provider's handle of a capture under way */
+  char *stage;            /* the archive captured between the hooks, or NULL */
+  json_t *info;           /* what the provider told with it */
+  drover_error capture;   /* why the capture failed, when it did */
+};
+
+void dv_export_job_free(dv_export_job *job)
 {
+  if(!job)
+    return;
+  dv_export_capture_end(job, 0);
+  unstage(job->stage);
+  json_decref(job->info);
+  json_decref(job->manifest);
+  free(job);
+}
+
+dv_export_job *dv_export_begin(dv_bctx *c, size_t i, const char *snap)
+{
+  dv_export_job *job = calloc(1, sizeof(*job));
   const dv_btarget *t = &c->t[i];
-  json_t *x = json_object(), *m = NULL;
-  char *url;
-  drover_error probe;
-  drover_code rc;
+
+  if(!job)
+    return NULL;
+  job->c = c;
+  job->i = i;
+  snprintf(job->snap, sizeof(job->snap), "%s", snap);
+  snprintf(job->tag, sizeof(job->tag), "drover-export-%s-%zu", c->key, i);
+  drover_error_clear(&job->probe);
+  drover_error_clear(&job->capture);
+  if(!t->vt->backup_export)
+    drover_error_set(&job->probe, DROVER_E_UNSUPPORTED, "provider %s cannot export backups",
+                     t->vt->name);
+  else if(!store_open(c, &job->probe)) {
+    /* One export per slot, like snapshots: a complete one is kept. */
+    drover_error pe;
+    drover_error_clear(&pe);
+    if(manifest_get(&job->manifest, c, snap, t->name, &pe) != DROVER_E_NOT_FOUND &&
+       !job->manifest)
+      job->probe = pe;
+  }
+  return job;
+}
+
+void dv_export_capture_begin(dv_export_job *job)
+{
+  dv_bctx *c = job->c;
+  const dv_btarget *t = &c->t[job->i];
+
+  if(job->probe.code || job->manifest || !t->vt->backup_live_begin || !t->vt->backup_live_end)
+    return;
+  if(t->vt->backup_live_begin(t->state, t->name, job->tag, drover_now() + c->timeout,
+                              &job->live, &job->capture) == DROVER_E_UNSUPPORTED)
+    /* Not this instance: dv_export_finish exports the snapshot. */
+    drover_error_clear(&job->capture);
+}
+
+void dv_export_capture_end(dv_export_job *job, int keep)
+{
+  dv_bctx *c = job->c;
+  const dv_btarget *t = &c->t[job->i];
+  drover_error e;
+
+  if(!job->live)
+    return;
+  drover_error_clear(&e);
+  if(keep && !stage_file(&job->stage, c, &job->capture) &&
+     t->vt->backup_live_end(t->state, t->name, job->tag, job->live, job->stage,
+                            drover_now() + c->timeout, &job->info, &job->capture)) {
+    unstage(job->stage);
+    job->stage = NULL;
+  }
+  else if(!keep || !job->stage)
+    t->vt->backup_live_end(t->state, t->name, job->tag, job->live, NULL,
+                           drover_now() + c->timeout, NULL, &e);
+  free(job->live);
+  job->live = NULL;
+}
+
+drover_code dv_export_finish(dv_export_job *job, long long slot, json_t *entry,
+                             drover_error *e)
+{
+  dv_bctx *c = job->c;
+  const dv_btarget *t = &c->t[job->i];
+  json_t *x = json_object(), *m = job->manifest;
   const char *result = "failed";
+  char *url;
+  drover_code rc = DROVER_OK;
 
   if(!x || json_object_set_new(entry, "export", x))
     return drover_error_set(e, DROVER_E_NOMEM, "out of memory");
-  if(!t->vt->backup_export) {
-    rc = drover_error_set(e, DROVER_E_UNSUPPORTED, "provider %s cannot export backups",
-                          t->vt->name);
-    goto out;
+  if(job->probe.code) {
+    *e = job->probe;
+    rc = e->code;
   }
-  rc = store_open(c, e);
-  if(rc)
-    goto out;
-  /* One export per slot, like snapshots: a complete one is kept. */
-  drover_error_clear(&probe);
-  rc = manifest_get(&m, c, snap, t->name, &probe);
-  if(!rc) {
+  else if(m) {
     result = "exists";
     json_object_set(x, "sha256", json_object_get(m, "sha256"));
     json_object_set(x, "size", json_object_get(m, "size"));
     url = object_url(c->store, json_string_value(json_object_get(m, "object")));
     json_object_set_new(x, "object", json_string(url ? url : ""));
     free(url);
-    json_decref(m);
-    goto out;
   }
-  if(rc != DROVER_E_NOT_FOUND) {
-    *e = probe;
-    goto out;
+  else if(job->capture.code) {
+    *e = job->capture;
+    rc = e->code;
   }
-  rc = export_one(c, t, i, snap, slot, x, e);
-  if(!rc)
-    result = "created";
-out:
+  else {
+    if(!job->stage) {
+      /* Nothing captured between the hooks (the snapshot is an earlier
+       * run's, or the provider cannot): export the snapshot itself. */
+      rc = stage_file(&job->stage, c, e);
+      if(!rc)
+        rc = t->vt->backup_export(t->state, t->name, job->snap, job->tag, job->stage,
+                                  drover_now() + c->timeout, &job->info, e);
+    }
+    if(!rc)
+      rc = publish(c, t, job->snap, slot, job->stage, job->info, x, e);
+    if(!rc)
+      result = "created";
+  }
   json_object_set_new(x, "result", json_string(result));
   if(rc && e->code)
     json_object_set_new(x, "error", json_string(e->text));
+  return rc;
+}
+
+drover_code dv_export_run(dv_bctx *c, size_t i, const char *snap, long long slot,
+                          json_t *entry, drover_error *e)
+{
+  dv_export_job *job = dv_export_begin(c, i, snap);
+  drover_code rc;
+
+  if(!job)
+    return drover_error_set(e, DROVER_E_NOMEM, "out of memory");
+  rc = dv_export_finish(job, slot, entry, e);
+  dv_export_job_free(job);
   return rc;
 }
 
@@ -641,16 +733,24 @@ static drover_code target_provider(dv_pinst *own, dv_pinst **use, dv_bctx *c,
   return rc;
 }
 
-/* Whether instance name exists at the target; *running when it runs. */
-static drover_code probe_instance(const dv_pinst *p, const char *name, int *exists,
-                                  int *running, drover_error *err)
+/* The run label a restore sets on what it imports (text: the export's
+ * SHA-256) and clears once the instance is up: an instance that still
+ * carries it for this export is a killed restore's, which the next
+ * restore of that export replaces without --force. */
+#define RESTORING_LABEL "restoring"
+
+/* Whether instance name exists at the target; *running when it runs;
+ * *half when it carries RESTORING_LABEL with text sha (may be NULL). */
+static drover_code probe_instance(const dv_pinst *p, const char *name, const char *sha,
+                                  int *exists, int *running, int *half, drover_error *err)
 {
   const drover_rtype *it = dv_instance_type(p->vt);
   drover_live *l = NULL;
   drover_error e;
   drover_code rc;
+  const char *mark;
 
-  *exists = *running = 0;
+  *exists = *running = *half = 0;
   if(!it || !p->vt->read)
     return drover_error_set(err, DROVER_E_UNSUPPORTED, "provider %s cannot read instances",
                             p->vt->name);
@@ -665,6 +765,8 @@ static drover_code probe_instance(const dv_pinst *p, const char *name, int *exis
   }
   *exists = 1;
   *running = l->status && !strcmp(l->status, "Running");
+  mark = json_string_value(json_object_get(l->attributes, "label_" RESTORING_LABEL));
+  *half = sha && mark && !strcmp(mark, sha);
   drover_live_free(l);
   return DROVER_OK;
 }
@@ -686,8 +788,8 @@ drover_code dv_export_restore(char **out, dv_bctx *c, const char *address,
   dv_pinst own, *use = NULL;
   json_t *m = NULL, *report = NULL, *labels = NULL;
   char *stage = NULL, *url = NULL;
-  const char *name;
-  int exists = 0, running = 0, in_place;
+  const char *name, *sha;
+  int exists = 0, running = 0, half = 0, in_place;
   drover_code rc;
 
   *out = NULL;
@@ -714,11 +816,21 @@ drover_code dv_export_restore(char **out, dv_bctx *c, const char *address,
    * plain copy that no stack claims. */
   in_place = !o || (!o->new_name && !o->project && !o->remote);
   name = o && o->new_name ? o->new_name : json_string_value(json_object_get(m, "instance"));
-  labels = in_place ? json_incref(json_object_get(m, "labels")) : json_object();
-  rc = probe_instance(use, name, &exists, &running, err);
+  labels = in_place ? json_deep_copy(json_object_get(m, "labels")) : json_object();
+  sha = json_string_value(json_object_get(m, "sha256"));
+  /* Marked while it is being restored (a provider that can clear a run
+   * label again): a killed restore's instance is known as such. */
+  if(labels && use->vt->label_set &&
+     json_object_set_new(labels, RESTORING_LABEL, json_string(sha)))
+    rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+  if(!rc && !labels)
+    rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
+  if(!rc)
+    rc = probe_instance(use, name, use->vt->label_set ? sha : NULL, &exists, &running, &half,
+                        err);
   if(rc)
     goto out;
-  if(exists && !(o && o->force)) {
+  if(exists && !half && !(o && o->force)) {
     rc = drover_error_set(err, DROVER_E_ARG,
                           "restore: instance %s exists%s; restoring the export would "
                           "replace it. Delete it, choose another --name, or pass --force",
@@ -730,14 +842,17 @@ drover_code dv_export_restore(char **out, dv_bctx *c, const char *address,
   if(!rc)
     rc = use->vt->backup_import(use->state, stage, name, labels, 1, drover_now() + c->timeout,
                                 err);
+  /* Up and whole: no longer a restore in progress. */
+  if(!rc && use->vt->label_set)
+    rc = use->vt->label_set(use->state, dv_instance_type(use->vt), name, RESTORING_LABEL, "",
+                            err);
   if(rc)
     goto out;
   url = object_url(c->store, json_string_value(json_object_get(m, "object")));
-  report = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "instance", name, "address",
+  report = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}", "instance", name, "address",
                      address, "snapshot", json_string_value(json_object_get(m, "snapshot")),
-                     "export", url ? url : "", "sha256",
-                     json_string_value(json_object_get(m, "sha256")), "result", "restored",
-                     "replaced", exists);
+                     "export", url ? url : "", "sha256", sha, "result", "restored",
+                     "replaced", exists && !half, "resumed", half);
   if(report && o && o->project)
     json_object_set_new(report, "project", json_string(o->project));
   *out = report ? json_dumps(report, JSON_COMPACT) : NULL;
@@ -833,6 +948,42 @@ drover_code dv_export_verify(dv_bctx *c, json_t *arr, size_t *failed, drover_err
   return rc;
 }
 #else /* !DROVER_WITH_S3 */
+struct dv_export_job {
+  dv_bctx *c;
+};
+
+dv_export_job *dv_export_begin(dv_bctx *c, size_t i, const char *snap)
+{
+  dv_export_job *job = calloc(1, sizeof(*job));
+
+  (void)i, (void)snap;
+  if(job)
+    job->c = c;
+  return job;
+}
+
+void dv_export_capture_begin(dv_export_job *job)
+{
+  (void)job;
+}
+
+void dv_export_capture_end(dv_export_job *job, int keep)
+{
+  (void)job, (void)keep;
+}
+
+drover_code dv_export_finish(dv_export_job *job, long long slot, json_t *entry,
+                             drover_error *e)
+{
+  (void)slot, (void)entry;
+  return store_open(job->c, e);
+}
+
+void dv_export_job_free(dv_export_job *job)
+{
+  free(job);
+}
+
 drover_code dv_export_run(dv_bctx *c, size_t i, const char *snap, long long slot,
                           json_t *entry, drover_error *e)
 {

@@ -223,10 +223,11 @@ drover_code dv_policy_parse(dv_policy *out, const json_t *props, char *where,
 
   s = json_string_value(json_object_get(props, "export"));
   if(s && *s) {
-    if(!(!strncmp(s, "s3://", 5) && s[5] && s[5] != '/') &&
-       !(!strncmp(s, "file:///", 8)))
+    /* Only S3 is implemented: anything else (file:// too) is refused
+     * here, where the template check reports it with its position. */
+    if(!(!strncmp(s, "s3://", 5) && s[5] && s[5] != '/'))
       return bad(err, where, wsize, "/export",
-                 "export is \"s3://bucket/prefix\" or \"file:///directory\", not", s);
+                 "export is \"s3://bucket/prefix\" (the only kind supported), not", s);
     if(!(out->export_url = strdup(s)))
       return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
   }

@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <regex.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include "drover.h"
 #include "drover_provider.h"
 
@@ -30,17 +31,23 @@
  * Name index (index.c): string -> position, O(1) per lookup
  */
 
+typedef struct dv_index_slot {
+  const char *key; /* borrowed; valid where val != UINT32_MAX */
+  uint32_t hash;   /* FNV-1a of key */
+  uint32_t val;    /* UINT32_MAX: a free slot */
+} dv_index_slot;
+
 typedef struct dv_index {
-  const char **keys;  /* borrowed; valid where vals[i] != (size_t)-1 */
-  size_t *vals;
+  dv_index_slot *slots;
   size_t cap, n;      /* cap: a power of two, at most half full */
 } dv_index;
 
 /* Empty index sized for about expect keys. DROVER_E_NOMEM on failure
  * (ix is then empty, and dv_index_free is still fine). */
 drover_code dv_index_init(dv_index *ix, size_t expect);
-/* Maps key (borrowed: must outlive ix) to val (not (size_t)-1). A key
- * already present keeps its first value. Grows as needed; DROVER_E_NOMEM
+/* Maps key (borrowed: must outlive ix) to val (below UINT32_MAX, else
+ * DROVER_E_ARG: values are positions). A key already present keeps its
+ * first value. Grows as needed; DROVER_E_NOMEM
  * leaves ix as it was. */
 drover_code dv_index_put(dv_index *ix, const char *key, size_t val);
 /* The value of key, or (size_t)-1. ix may be NULL or empty. */
@@ -304,6 +311,10 @@ struct drover_stack {
   int prelisted;
   struct dv_prelist *prelist;
   size_t nprelist;
+  /* nodes.c: while a node set destroys nodes, their stacks share one
+   * gather (borrowed), so the deletes of many nodes go to a provider's
+   * del_many together (gather.c). NULL otherwise. */
+  struct dv_gather *gather;
 };
 
 /* One type's objects listed for a stack by someone else (nodes.c). */
@@ -383,6 +394,36 @@ int dv_provider_skip_unset(const drover_provider *vt, const drover_options *opts
 /* live.c: a deep copy of l. Caller frees with drover_live_free(); NULL on
  * OOM (or when l is NULL). */
 drover_live *dv_live_dup(const drover_live *l);
+
+/* ------------------------------------------------------------------------
+ * Deletes of many stacks in one call (gather.c)
+ *
+ * A node set destroying N nodes (a suspend) runs N applies, one per node
+ * stack, each with a delete or two. Their stacks share one gather: a
+ * delete of a DROVER_RTYPE_DELETE_MANY type waits there until every node
+ * under way (one per worker) has parked such deletes or finished, and the
+ * thread that completes the count sends them all, one del_many per
+ * provider instance and type. Batches are therefore as large as the work
+ * allows, decided by counting, never by a timer.
+ */
+typedef struct dv_gather dv_gather;
+
+/* A gather for participants nodes worked on by workers threads at once
+ * (so batches hold up to workers nodes' deletes); NULL on allocation
+ * failure (then deletes go per stack). Free with dv_gather_free once
+ * nobody uses it. */
+dv_gather *dv_gather_new(size_t participants, size_t workers);
+void dv_gather_free(dv_gather *g);
+/* Fewer workers than planned could be started. */
+void dv_gather_workers(dv_gather *g, size_t workers);
+/* A participant is finished: it parks nothing more. */
+void dv_gather_leave(dv_gather *g);
+/* Parks the n deletes curs (of rtype on vt's instance pstate) until the
+ * flush that sends them, then returns with rcs[i]/errs[i] as del_many's.
+ * The objects are borrowed until it returns. */
+void dv_gather_delete(dv_gather *g, const drover_provider *vt, void *pstate,
+                      const drover_rtype *rtype, const drover_live *const *curs, size_t n,
+                      double deadline, drover_code *rcs, drover_error *errs);
 
 /* ------------------------------------------------------------------------
  * Providers (registry.c)
@@ -644,6 +685,17 @@ typedef struct dv_res_span {
 int dv_scan_resources(const char *text, size_t len, size_t *res_off, size_t *res_len,
                       dv_res_span **out, size_t *n);
 
+/* json_fast.c: text (len bytes) parsed without jansson's lexer when it is
+ * plain JSON (an object or array of objects, arrays, integers, literals
+ * and strings of printable ASCII without escapes, no duplicate keys);
+ * NULL for anything else. A result is what json_loadb would build.
+ * Caller owns the result. */
+json_t *dv_json_fast(const char *text, size_t len);
+/* json_fast.c: dv_json_fast, or when it declines json_loadb(text, len,
+ * flags) (NULL where jansson refuses the text, or on OOM). Caller owns
+ * the result. */
+json_t *dv_json_load(const char *text, size_t len, size_t flags);
+
 /* Index of the resource block called name, or (size_t)-1. Inline so the
  * files below template.c (ref.c) can look blocks up without calling into
  * it. */
@@ -724,6 +776,12 @@ drover_code dv_refs_check(const drover_template *tpl, drover_error *err);
 char *dv_strdup(const char *s);                 /* NULL-safe; caller frees */
 /* base + "/" + seg with seg escaped per RFC 6901. Caller frees. */
 char *dv_ptr_join(const char *base, const char *seg);
+/* The bytes dv_ptr_join's result may need (with its NUL), and the same
+ * join written into out (at least that many bytes); returns out. For
+ * pointers built per value walked, where a malloc each cost more than
+ * the walk. */
+size_t dv_ptr_join_size(const char *base, const char *seg);
+char *dv_ptr_join_to(char *out, const char *base, const char *seg);
 char *dv_aprintf(const char *fmt, ...)          /* caller frees; NULL on OOM */
 #if defined(__GNUC__)
     __attribute__((format(printf, 1, 2)))

@@ -31,6 +31,7 @@ const char *drover_strerror(drover_code code)
   case DROVER_E_TLS: return "TLS error";
   case DROVER_E_INTERNAL: return "internal error";
   case DROVER_E_CORRUPT: return "checksum mismatch";
+  case DROVER_E_CAPACITY: return "no capacity in the cloud now";
   }
   return "unknown error";
 }

@@ -581,6 +581,10 @@ drover_code drover_http_perform(drover_http *http, const drover_http_req *req,
       /* 501 Not Implemented and 505 are answers, not faults: no retry. */
       oc = (a.status == 429 || (a.status >= 500 && a.status != 501 && a.status != 505))
              ? OUT_RETRY : OUT_DONE;
+      /* The caller knows answers that no retry changes. */
+      if(oc == OUT_RETRY && req->version >= 2 && req->final_answer &&
+         req->final_answer(req->attempt_userdata, a.status, a.body ? a.body : "", a.len))
+        oc = OUT_DONE;
     }
 
     if(oc == OUT_FAIL) {

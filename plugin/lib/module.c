@@ -16,8 +16,13 @@ size_t dv_provider_table_size(unsigned vers)
 {
   /* 1: up to read; 2: settings, check, the snapshot ops, exec and
    * snapshot_clone added; 3: table_size added; 4: label_set added; 5:
-   * backup_export and backup_import added; 6: the lock ops. */
-  if(vers >= 6)
+   * backup_export and backup_import added; 6: the lock ops; 7:
+   * backup_live_begin and backup_live_end; 8: del_many. */
+  if(vers >= 8)
+    return offsetof(drover_provider, del_many) + sizeof(void (*)(void));
+  if(vers == 7)
+    return offsetof(drover_provider, backup_live_end) + sizeof(void (*)(void));
+  if(vers == 6)
     return offsetof(drover_provider, lock_delete) + sizeof(void (*)(void));
   if(vers == 5)
     return offsetof(drover_provider, backup_import) + sizeof(void (*)(void));

@@ -665,6 +665,8 @@ static void one_node(run *r, dv_node *d)
   rc = drover_apply(plan, &r->o.apply, &d->res, &d->err);
 out:
   drover_plan_free(plan);
+  if(st->gather)
+    dv_gather_leave(st->gather);
   drover_stack_unlock(st);
   if(rc)
     drover_error_locate(&d->err, NULL, d->node);
@@ -694,8 +696,9 @@ drover_code drover_nodeset_apply(drover_nodeset *set, const unsigned char *which
                                  drover_error *err)
 {
   drover_nodeset_opts defo = DROVER_NODESET_OPTS_INIT;
+  dv_gather *gather = NULL;
   pthread_t *threads = NULL;
-  size_t i, want = 0, started = 0, failed = 0, first = (size_t)-1;
+  size_t i, want = 0, nodes, started = 0, failed = 0, first = (size_t)-1;
   run r;
 
   if(!set)
@@ -716,20 +719,36 @@ drover_code drover_nodeset_apply(drover_nodeset *set, const unsigned char *which
   for(i = 0; i < set->n; i++)
     if(!which || which[i])
       want++;
+  nodes = want;
   if(want > r.o.parallelism)
     want = r.o.parallelism;
   if(want > 1)
     threads = calloc(want, sizeof(*threads));
+  /* Nodes being destroyed (a suspend, a failed resume's cleanup) share
+   * one gather, so the deletes of the nodes under way (up to one per
+   * worker) go to the provider together: a suspend of N nodes is
+   * N / parallelism TerminateInstances, not N. Without it, per node. */
+  if((plan_flags & DROVER_PLAN_DESTROY) && want > 1 && threads) {
+    gather = dv_gather_new(nodes, want);
+    for(i = 0; gather && i < set->n; i++)
+      if(!which || which[i])
+        set->nodes[i].stack->gather = gather;
+  }
   for(i = 1; threads && i < want; i++) {
     if(pthread_create(&threads[started], NULL, apply_worker, &r))
       break;
     started++;
   }
+  if(gather && started + 1 < want)
+    dv_gather_workers(gather, started + 1);
   apply_worker(&r); /* the calling thread is one of the workers */
   for(i = 0; i < started; i++)
     pthread_join(threads[i], NULL);
   free(threads);
   pthread_mutex_destroy(&r.mu);
+  for(i = 0; gather && i < set->n; i++)
+    set->nodes[i].stack->gather = NULL;
+  dv_gather_free(gather);
   for(i = 0; i < set->n; i++)
     if((!which || which[i]) && set->nodes[i].rc) {
       failed++;

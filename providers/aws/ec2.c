@@ -92,6 +92,10 @@ static void ec2_cleanup(void *state)
   free(st->imds_endpoint);
   if(st->lock_ready)
     pthread_mutex_destroy(&st->lock);
+  if(st->watch_ready) {
+    pthread_cond_destroy(&st->watch_cv);
+    pthread_mutex_destroy(&st->watch_mu);
+  }
   memset(st, 0, sizeof(*st));
 }
 
@@ -110,6 +114,9 @@ static drover_code ec2_init(void *state, const json_t *config, const drover_prov
     st->env = *env;
   pthread_mutex_init(&st->lock, NULL);
   st->lock_ready = 1;
+  pthread_mutex_init(&st->watch_mu, NULL);
+  pthread_cond_init(&st->watch_cv, NULL);
+  st->watch_ready = 1;
   /* libxml2's global init, once, before the worker threads parse. */
   xmlInitParser();
   if(config && !json_is_object(config))
@@ -228,6 +235,21 @@ static drover_code ec2_check(const drover_rtype *type, const json_t *props, char
   return DROVER_OK;
 }
 
+/* Only aws.instance is DROVER_RTYPE_DELETE_MANY (ec2_terminate.c). */
+static drover_code ec2_del_many(void *state, const drover_rtype *type,
+                                const drover_live *const *curs, size_t n, double deadline,
+                                drover_code *rcs, drover_error *errs)
+{
+  size_t i;
+
+  if(type == &ec2_instance_type)
+    return ec2_terminate_many(state, curs, n, deadline, rcs, errs);
+  for(i = 0; i < n; i++)
+    rcs[i] = ec2_fail(&errs[i], DROVER_E_UNSUPPORTED, curs[i] ? curs[i]->address : NULL,
+                      "%s has no delete of many", type ? type->name : "?");
+  return n ? rcs[0] : DROVER_OK;
+}
+
 const drover_provider dv_provider_aws = {
   .version = DROVER_PROVIDER_VERSION,
   .name = "aws",
@@ -247,7 +269,8 @@ const drover_provider dv_provider_aws = {
   .snapshot_list = ec2_backup_list,
   .snapshot_create = ec2_backup_create,
   .snapshot_delete = ec2_backup_delete,
-  .table_size = sizeof(drover_provider)
+  .table_size = sizeof(drover_provider),
+  .del_many = ec2_del_many
 };
 
 #ifdef DROVER_PROVIDER_MODULE

@@ -69,6 +69,13 @@ typedef struct ec2_state {
   int cred_imds;               /* cred came from the instance role */
   char *imds_token;
   double imds_token_expires;
+  /* ec2_watch.c: the threads waiting on instance states, served by one
+   * describe per poll for all of them. */
+  pthread_mutex_t watch_mu;
+  pthread_cond_t watch_cv;
+  int watch_ready;
+  struct ec2_watch *watches;   /* guarded by watch_mu */
+  int watch_polling;           /* a thread is polling for all */
 } ec2_state;
 
 /* --------------------------------------------------------------------------
@@ -175,6 +182,14 @@ EC2_HIDDEN drover_code ec2_parse_snapshots(xmlDoc *doc, drover_live_list *out, c
  * (every tag, for the backup.policy record's drover:policy.N). */
 EC2_HIDDEN drover_code ec2_parse_placement_groups(xmlDoc *doc, drover_live_list *out,
                                                   drover_error *err);
+/* The states of listed instances, for many lookups: (ID, state) pairs of
+ * list's items sorted by ID, 2 * list->count pointers borrowed from list
+ * (caller frees the array only); NULL on allocation failure. */
+EC2_HIDDEN const char **ec2_state_index(const drover_live_list *list);
+/* The state of instance id in index (ec2_state_index of list), or NULL
+ * when list does not hold it. */
+EC2_HIDDEN const char *ec2_state_find(const char **index, const drover_live_list *list,
+                                      const char *id);
 
 /* --------------------------------------------------------------------------
  * Calls (ec2_api.c)
@@ -257,6 +272,30 @@ typedef struct ec2_type_ops {
                      drover_error *err);
   drover_code (*read)(ec2_state *st, const char *id, drover_live **out, drover_error *err);
 } ec2_type_ops;
+
+/* Every page of the DescribeInstances f (consumed; paged as for
+ * ec2_describe) appended to out, terminated and shutting-down instances
+ * too when keep_gone (ec2_api.c). */
+EC2_HIDDEN drover_code ec2_describe_instances(ec2_state *st, ec2_form *f, int paged,
+                                              const char *address, int keep_gone,
+                                              drover_live_list *out, drover_error *err);
+
+/* aws.instance's del_many (ec2_terminate.c): TerminateInstances and the
+ * wait for "terminated" for up to 1000 instances per call; results per
+ * instance as drover_provider.del_many says. */
+EC2_HIDDEN drover_code ec2_terminate_many(ec2_state *st, const drover_live *const *curs,
+                                          size_t n, double deadline, drover_code *rcs,
+                                          drover_error *errs);
+
+/* Waits until instance id is in state want ("running", "stopped",
+ * "terminated") or deadline, sharing the describe calls with every other
+ * thread waiting on an instance of st (ec2_watch.c). An instance not
+ * listed is gone when want is "terminated", else not visible yet;
+ * terminated while waiting for another state is an error. */
+typedef struct ec2_watch ec2_watch;
+EC2_HIDDEN drover_code ec2_watch_state(ec2_state *st, const char *id, const char *want,
+                                       double deadline, const char *address,
+                                       drover_error *err);
 
 EC2_HIDDEN extern const drover_rtype ec2_instance_type;
 EC2_HIDDEN extern const ec2_type_ops ec2_instance_ops;

@@ -122,6 +122,16 @@ static void backoff(const ec2_state *st, unsigned try, unsigned *seed)
     ;
 }
 
+/* The transport's final_answer: a capacity error sent as a 5xx is not
+ * retried (ec2_error_class). */
+static int capacity_answer(void *ud, long status, const char *body, size_t len)
+{
+  aws_error e;
+
+  (void)ud;
+  return aws_error_parse(&e, body, len) && ec2_error_class(status, &e) == DROVER_E_CAPACITY;
+}
+
 drover_code ec2_call(ec2_state *st, const ec2_form *f, const char *address, xmlDoc **doc,
                      char *code, drover_error *err)
 {
@@ -152,6 +162,7 @@ drover_code ec2_call(ec2_state *st, const ec2_form *f, const char *address, xmlD
   sc.form = f;
   hr.on_attempt = sign_attempt;
   hr.attempt_userdata = &sc;
+  hr.final_answer = capacity_answer;
   for(try = 0;; try++) {
     rc = drover_http_perform(st->http, &hr, &resp, err);
     if(rc || !throttled_4xx(&resp) || try >= st->max_retries || !budget_take(st))
@@ -272,6 +283,25 @@ drover_code ec2_describe(ec2_state *st, ec2_form *f, int paged, const char *addr
   rc = ec2_each_page(st, f, address, fn, ud, err);
   ec2_form_free(f);
   return rc;
+}
+
+/* DescribeInstances pages: ec2_parse_instances with keep_gone. */
+typedef struct page_ctx {
+  int keep_gone;
+  drover_live_list *out;
+} page_ctx;
+
+static drover_code inst_page(xmlDoc *doc, void *ud, char **next, drover_error *err)
+{
+  page_ctx *pc = ud;
+  return ec2_parse_instances(doc, pc->keep_gone, pc->out, next, err);
+}
+
+drover_code ec2_describe_instances(ec2_state *st, ec2_form *f, int paged, const char *address,
+                                   int keep_gone, drover_live_list *out, drover_error *err)
+{
+  page_ctx pc = {keep_gone, out};
+  return ec2_describe(st, f, paged, address, inst_page, &pc, err);
 }
 
 drover_code ec2_retag(ec2_state *st, const char *id, const drover_res_req *req,

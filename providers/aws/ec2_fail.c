@@ -31,10 +31,13 @@ drover_code ec2_error_class(long status, const aws_error *e)
   if(ends_with(c, ".NotFound") || ends_with(c, ".Malformed"))
     return DROVER_E_NOT_FOUND;
   /* InsufficientInstanceCapacity is a 500 in AWS's table, but no retry of
-   * ours brings capacity back: the caller (an elastic-node program)
-   * must see it at once. */
-  if(!strcmp(c, "InsufficientInstanceCapacity") || !strcmp(c, "InstanceLimitExceeded"))
-    return DROVER_E_PROVIDER;
+   * ours brings capacity back: the caller (an elastic-node program, which
+   * sets the node DOWN with this reason) must see it at once. The
+   * Insufficient*Capacity family and the account's instance and vCPU
+   * limits are alike. */
+  if((strstr(c, "Insufficient") == c && ends_with(c, "Capacity")) ||
+     !strcmp(c, "InstanceLimitExceeded") || !strcmp(c, "VcpuLimitExceeded"))
+    return DROVER_E_CAPACITY;
   return aws_error_class(status, e);
 }
 

@@ -6,7 +6,8 @@
  * the first instance. Refresh is DescribeInstances filtered on the stack
  * tag, following NextToken, plus one DescribeVolumes (also filtered on
  * the stack tag) for the root volume sizes. Waits are describe calls every
- * poll_interval until the deadline.
+ * poll_interval until the deadline, shared by every thread waiting at the
+ * same time (ec2_watch.c): one call per poll for a resume of many nodes.
  *
  * In place: instance_type (the instance is stopped for the change, then
  * started again if it should run), security_groups, tags, state.
@@ -52,31 +53,12 @@ static const drover_rule inst_rules[] = {
 
 const drover_rtype ec2_instance_type = {
   "aws.instance", inst_props, 1, "an EC2 instance", inst_exports, inst_rules, NULL,
-  DROVER_RTYPE_SERVER_ID
+  DROVER_RTYPE_SERVER_ID | DROVER_RTYPE_DELETE_MANY
 };
 
 /* --------------------------------------------------------------------------
  * Describe calls
  */
-
-typedef struct page_ctx {
-  int keep_gone;
-  drover_live_list *out;
-} page_ctx;
-
-static drover_code inst_page(xmlDoc *doc, void *ud, char **next, drover_error *err)
-{
-  page_ctx *pc = ud;
-  return ec2_parse_instances(doc, pc->keep_gone, pc->out, next, err);
-}
-
-/* Every page of the DescribeInstances f (consumed). */
-static drover_code describe(ec2_state *st, ec2_form *f, int paged, const char *address,
-                            int keep_gone, drover_live_list *out, drover_error *err)
-{
-  page_ctx pc = {keep_gone, out};
-  return ec2_describe(st, f, paged, address, inst_page, &pc, err);
-}
 
 static drover_code size_page(xmlDoc *doc, void *ud, char **next, drover_error *err)
 {
@@ -128,7 +110,7 @@ static drover_code inst_list(ec2_state *st, const char *stack, drover_live_list 
   ec2_form_add(&f, "Filter.2.Name", "instance-state-name");
   for(i = 0; live_states[i]; i++)
     ec2_form_addf(&f, live_states[i], "Filter.2.Value.%u", i + 1);
-  rc = describe(st, &f, 1, NULL, 0, out, err);
+  rc = ec2_describe_instances(st, &f, 1, NULL, 0, out, err);
   if(rc || out->count == from || !stack)
     return rc;
   /* Root volume sizes: one more filtered call, whatever the count. */
@@ -140,9 +122,8 @@ static drover_code inst_list(ec2_state *st, const char *stack, drover_live_list 
 }
 
 #define RO_SIZES 0x1 /* also the root volume size */
-#define RO_GONE 0x2  /* terminated and shutting-down ones too */
 
-/* One instance by ID; terminated ones are NOT_FOUND unless RO_GONE.
+/* One instance by ID; terminated ones are NOT_FOUND.
  * *out owned by the caller. */
 static drover_code read_one(ec2_state *st, const char *id, const char *address, unsigned flags,
                             drover_live **out, drover_error *err)
@@ -154,7 +135,7 @@ static drover_code read_one(ec2_state *st, const char *id, const char *address, 
   *out = NULL;
   ec2_form_init(&f, "DescribeInstances");
   ec2_form_add(&f, "InstanceId.1", id);
-  rc = describe(st, &f, 0, address, (flags & RO_GONE) != 0, &list, err);
+  rc = ec2_describe_instances(st, &f, 0, address, 0, &list, err);
   if(!rc && list.count && (flags & RO_SIZES)) {
     ec2_form_init(&f, "DescribeVolumes");
     ec2_form_add(&f, "Filter.1.Name", "attachment.instance-id");
@@ -173,45 +154,6 @@ static drover_code inst_read(ec2_state *st, const char *id, drover_live **out,
 /* --------------------------------------------------------------------------
  * State changes
  */
-
-/* Describes id every poll_interval until its state is want ("running",
- * "stopped", "terminated") or deadline. A NotFound right after a create
- * is EC2's eventual consistency, not an answer (but is one when waiting
- * for "terminated"). */
-static drover_code wait_state(ec2_state *st, const char *id, const char *want, double deadline,
-                              const char *address, drover_error *err)
-{
-  char last[32] = "unknown";
-
-  for(;;) {
-    drover_live *l = NULL;
-    drover_error e;
-    drover_code rc;
-    drover_error_clear(&e);
-    rc = read_one(st, id, address, RO_GONE, &l, &e);
-    if(rc == DROVER_E_NOT_FOUND && !strcmp(want, "terminated"))
-      return DROVER_OK;
-    if(rc && rc != DROVER_E_NOT_FOUND) {
-      drover_error_set(err, rc, "%s", e.text);
-      drover_error_locate(err, "aws", address);
-      return rc;
-    }
-    if(!rc) {
-      snprintf(last, sizeof(last), "%s", l->status);
-      drover_live_free(l);
-      if(!strcmp(last, want))
-        return DROVER_OK;
-      if(strcmp(want, "terminated") &&
-         (!strcmp(last, "terminated") || !strcmp(last, "shutting-down")))
-        return ec2_fail(err, DROVER_E_PROVIDER, address, "instance %s is %s (waiting for %s)",
-                        id, last, want);
-    }
-    if(ec2_pause(st, deadline))
-      return ec2_fail(err, DROVER_E_TIMEOUT, address,
-                      "instance %s still %s at the deadline (waiting for %s)", id, last,
-                      want);
-  }
-}
 
 /* StartInstances/StopInstances/TerminateInstances on one ID. */
 static drover_code act(ec2_state *st, const char *action, const char *id, const char *address,
@@ -236,7 +178,8 @@ static drover_code set_state(ec2_state *st, const char *id, const char *status,
     return DROVER_OK;
   /* From a state in between, wait for where it is going first. */
   if(!strcmp(status, "pending") || !strcmp(status, "stopping")) {
-    rc = wait_state(st, id, status[0] == 'p' ? "running" : "stopped", deadline, address, err);
+    rc = ec2_watch_state(st, id, status[0] == 'p' ? "running" : "stopped", deadline, address,
+                         err);
     if(rc)
       return rc;
     if(!strcmp(status[0] == 'p' ? "running" : "stopped", want))
@@ -244,7 +187,7 @@ static drover_code set_state(ec2_state *st, const char *id, const char *status,
   }
   rc = act(st, run ? "StartInstances" : "StopInstances", id, address, err);
   if(!rc)
-    rc = wait_state(st, id, want, deadline, address, err);
+    rc = ec2_watch_state(st, id, want, deadline, address, err);
   return rc;
 }
 
@@ -314,7 +257,7 @@ static drover_code inst_create(ec2_state *st, const drover_res_req *req, drover_
   }
   drover_logf(&st->env, DROVER_LOG_INFO, "aws: %s: launched %s, waiting for it to run",
               req->address, id);
-  rc = wait_state(st, id, "running", deadline, req->address, err);
+  rc = ec2_watch_state(st, id, "running", deadline, req->address, err);
   if(!rc && want && !strcmp(want, "stopped"))
     rc = set_state(st, id, "running", "stopped", deadline, req->address, err);
   if(!rc)
@@ -393,7 +336,7 @@ static drover_code inst_del(ec2_state *st, const drover_live *cur, double deadli
     drover_error_locate(err, "aws", cur->address);
     return rc;
   }
-  return wait_state(st, cur->name, "terminated", ec2_deadline(deadline, 600), cur->address,
+  return ec2_watch_state(st, cur->name, "terminated", ec2_deadline(deadline, 600), cur->address,
                     err);
 }
 

@@ -445,3 +445,34 @@ drover_code ec2_parse_placement_groups(xmlDoc *doc, drover_live_list *out,
   }
   return rc;
 }
+
+/* --------------------------------------------------------------------------
+ * Instance states by ID (the batched terminate and the shared waits)
+ */
+
+static int by_id(const void *a, const void *b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+const char **ec2_state_index(const drover_live_list *list)
+{
+  const char **ix = calloc(list->count ? 2 * list->count : 1, sizeof(*ix));
+  size_t k;
+
+  if(!ix)
+    return NULL;
+  for(k = 0; k < list->count; k++) {
+    ix[2 * k] = list->items[k]->name;
+    ix[2 * k + 1] = list->items[k]->status ? list->items[k]->status : "unknown";
+  }
+  qsort(ix, list->count, 2 * sizeof(*ix), by_id);
+  return ix;
+}
+
+const char *ec2_state_find(const char **index, const drover_live_list *list, const char *id)
+{
+  const char **hit = bsearch(&id, index, list->count, 2 * sizeof(*index), by_id);
+
+  return hit ? hit[1] : NULL;
+}

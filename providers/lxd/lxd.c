@@ -404,6 +404,8 @@ const drover_provider dv_provider_lxd = {
   .lock_create = lxd_lock_create,
   .lock_write = lxd_lock_write,
   .lock_delete = lxd_lock_delete,
+  .backup_live_begin = lxd_backup_live_begin,
+  .backup_live_end = lxd_backup_live_end,
 };
 
 #ifdef DROVER_PROVIDER_MODULE

@@ -283,7 +283,8 @@ LXD_HIDDEN extern const lxd_type_ops lxd_drift_ops;
  * Updates keep them (lxd_config_build). lxd_run_label: whether a config
  * key is one (lxd_object.c). */
 LXD_HIDDEN int lxd_run_label(const char *config_key);
-/* Adds attribute "label_<key>" for each run label of obj's config; -1 on OOM. */
+/* Adds attribute "label_<key>" for each run label of obj's config; -1 on OOM
+ * (lxd_object.c: instances and policy records both use it). */
 LXD_HIDDEN int lxd_labels_to_attributes(json_t *attributes, const json_t *obj);
 LXD_HIDDEN drover_code lxd_label_set(void *state, const drover_rtype *type,
                                      const char *name, const char *key, const char *text,
@@ -291,7 +292,7 @@ LXD_HIDDEN drover_code lxd_label_set(void *state, const drover_rtype *type,
 
 /* --------------------------------------------------------------------------
  * Backups (lxd_snapshot.c, lxd_exec.c: the version 2 table ops;
- * lxd_backup.c: the version 4 ones)
+ * lxd_backup.c: the version 5 and 7 ones)
  */
 
 /* Snapshot labels live in instance config keys with this prefix, set just
@@ -318,6 +319,22 @@ LXD_HIDDEN drover_code lxd_backup_export(void *state, const char *instance,
                                          const char *snapshot, const char *scratch,
                                          const char *path, double deadline, json_t **info,
                                          drover_error *err);
+LXD_HIDDEN drover_code lxd_backup_live_begin(void *state, const char *instance,
+                                             const char *tag, double deadline,
+                                             char **handle, drover_error *err);
+LXD_HIDDEN drover_code lxd_backup_live_end(void *state, const char *instance,
+                                           const char *tag, const char *handle,
+                                           const char *path, double deadline,
+                                           json_t **info, drover_error *err);
+/* Deletes instance name (stopping it first) once no LXD operation runs on
+ * it; one already gone is fine (lxd_backup.c). */
+LXD_HIDDEN drover_code lxd_drop_instance(lxd_state *st, const char *name, double deadline,
+                                         drover_error *err);
+/* An LXD reply to a file transfer that failed: "lxd: <address>: <what>:
+ * <LXD's message>" (lxd_backup.c). */
+LXD_HIDDEN drover_code lxd_transfer_fail(drover_error *err, const drover_http_response *resp,
+                                         const char *address, const char *what);
+/* lxd_import.c */
 LXD_HIDDEN drover_code lxd_backup_import(void *state, const char *path, const char *name,
                                          const json_t *labels, int start, double deadline,
                                          drover_error *err);

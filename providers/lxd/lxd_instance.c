@@ -92,7 +92,9 @@ static drover_code inst_live(drover_live **out, const json_t *obj, const void *c
      lxd_set(l->attributes, "status", json_string(status ? status : "")) ||
      lxd_set(l->attributes, "location", json_string(loc ? loc : "")) ||
      /* RFC 3339; the Slurm repair loop's grace period starts here. */
-     lxd_set(l->attributes, "created_at", json_string(created ? created : ""))) {
+     lxd_set(l->attributes, "created_at", json_string(created ? created : "")) ||
+     /* Run labels (label_set), as the table promises. */
+     lxd_labels_to_attributes(l->attributes, obj)) {
     drover_live_free(l);
     return lxd_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
   }

@@ -1,29 +1,11 @@
 /* lxd_label.c - run labels (drover_provider.label_set): what a run
  * decided, kept in config "user.drover.<key>" of a policy record,
  * instance or profile, apart from the ownership labels, and read back as
- * "label_<key>" attributes. */
+ * "label_<key>" attributes (lxd_labels_to_attributes, lxd_object.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "lxd.h"
-
-int lxd_labels_to_attributes(json_t *attributes, const json_t *obj)
-{
-  const json_t *cfg = json_object_get(obj, "config");
-  size_t pl = strlen(LXD_LABEL_PREFIX);
-  const char *key;
-  json_t *v;
-  char name[64];
-
-  json_object_foreach((json_t *)cfg, key, v) {
-    if(!lxd_run_label(key) || !json_is_string(v))
-      continue;
-    snprintf(name, sizeof(name), "label_%s", key + pl);
-    if(json_object_set(attributes, name, v))
-      return -1;
-  }
-  return 0;
-}
 
 drover_code lxd_label_set(void *state, const drover_rtype *type, const char *name,
                           const char *key, const char *text, drover_error *err)

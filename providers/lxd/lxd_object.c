@@ -316,3 +316,21 @@ int lxd_name_object(const char *name, char *why, size_t size)
   }
   return 0;
 }
+
+int lxd_labels_to_attributes(json_t *attributes, const json_t *obj)
+{
+  const json_t *cfg = json_object_get(obj, "config");
+  size_t pl = strlen(LXD_LABEL_PREFIX);
+  const char *key;
+  json_t *v;
+  char name[64];
+
+  json_object_foreach((json_t *)cfg, key, v) {
+    if(!lxd_run_label(key) || !json_is_string(v))
+      continue;
+    snprintf(name, sizeof(name), "label_%s", key + pl);
+    if(json_object_set(attributes, name, v))
+      return -1;
+  }
+  return 0;
+}

@@ -27,7 +27,9 @@
 // calls fail (after: the call takes effect and then the answer is the error,
 // as a lost response); POST /_standin/config {"transition_ms": N,
 // "snapshot_ms": N} (snapshot_ms: how long new snapshots stay pending);
-// GET /_standin/stats.
+// GET /_standin/stats (calls per action, and per action the number of
+// InstanceId.N, or of instance-id filter values ("<Action>:instance-id"),
+// of each call that named some, to check batching).
 //
 // Usage: node ec2-standin.js --port-file F [--port N] [--key AKID:SECRET[:TOKEN]]...
 //        [--role-key AKID:SECRET:TOKEN] [--transition-ms N]
@@ -61,7 +63,7 @@ const groups = new Map();      // placement group name -> group
 const tokens = new Map();      // ClientToken -> instance or volume id
 const pages = new Map();       // NextToken -> remaining ids
 const imdsTokens = new Set();
-const stats = { calls: {}, faults: 0, rejected: 0, imds: { token: 0, role: 0, creds: 0 } };
+const stats = { calls: {}, ids: {}, faults: 0, rejected: 0, imds: { token: 0, role: 0, creds: 0 } };
 let faults = [];
 let seq = 0;
 
@@ -166,6 +168,7 @@ function matches(obj, fs, kind) {
     if (f.name.startsWith('tag:')) return f.values.includes(obj.tags.get(f.name.slice(4)));
     if (f.name === 'tag-key') return f.values.some((v) => obj.tags.has(v));
     if (f.name === 'instance-state-name' && kind === 'instance') return f.values.includes(obj.state);
+    if (f.name === 'instance-id' && kind === 'instance') return f.values.includes(obj.id);
     if (f.name === 'attachment.instance-id' && kind === 'volume') return f.values.includes(obj.instance);
     if (f.name === 'volume-id' && kind === 'snapshot') return f.values.includes(obj.volume);
     if (f.name === 'strategy' && kind === 'group') return f.values.includes(obj.strategy);
@@ -542,6 +545,12 @@ const server = http.createServer((req, res) => {
       const p = new URLSearchParams(body);
       action = p.get('Action') || '?';
       stats.calls[action] = (stats.calls[action] || 0) + 1;
+      // How many InstanceId.N each call named, in order (batching checks).
+      const nIds = list(p, 'InstanceId').length;
+      if (nIds) (stats.ids[action] = stats.ids[action] || []).push(nIds);
+      // ... and how many instance-id filter values (shared waits).
+      const byId = filters(p).find((x) => x.name === 'instance-id');
+      if (byId) (stats.ids[action + ':instance-id'] = stats.ids[action + ':instance-id'] || []).push(byId.values.length);
       try { checkSig(req, body); } catch (e) { stats.rejected++; throw e; }
       if (p.get('Version') !== '2016-11-15') throw new ApiError(400, 'InvalidParameterValue', 'Version must be 2016-11-15');
       if (!actions[action]) throw new ApiError(400, 'InvalidAction', 'The action ' + action + ' is not valid for this web service.', 'ErrorResponse');

@@ -90,11 +90,11 @@ live() {
 }
 calls() { stats | jq -r --arg a "$1" '.calls[$a] // 0'; }
 
-# template FILE STACK COUNT TYPE IMAGE STATE [EXTRA_SETTINGS]
+# template FILE STACK COUNT TYPE IMAGE STATE [EXTRA_SETTINGS]; POLL: poll_interval
 template() {
   cat >"$1" <<EOF
 {"drover": 1, "stack": "$2",
- "providers": {"aws": {"endpoint": "$EP", "region": "us-east-1", "poll_interval": 0.05,
+ "providers": {"aws": {"endpoint": "$EP", "region": "us-east-1", "poll_interval": ${POLL:-0.05},
                        "page_size": 5, "retry_base": 0.02${7:+, $7}}},
  "resources": {
   "web": {"type": "aws.instance", "count": $3,
@@ -170,8 +170,17 @@ L=$(live "$S")
 run plan --detailed-exitcode "$T"; expect_rc "re-plan after replace: no changes" 0
 
 # ---- 2. pagination: 7 instances, pages of 5 --------------------------------------
-template "$T" "$S" 7 t3.large $IMG2 stopped
+# Growing to 7 makes 5 in parallel: one RunInstances each (its own
+# ClientToken), and their waits share describe calls. A poll interval of
+# 1 s lets all 5 join the first poll; one wait per instance would be 5 or
+# more calls naming one instance each.
+POLL=1 template "$T" "$S" 7 t3.large $IMG2 stopped
+r0=$(calls RunInstances) w0=$(stats | jq '.ids["DescribeInstances:instance-id"] // [] | length')
 run apply --yes "$T"; expect_rc "apply grows to 7 instances" 0
+W=$(stats | jq -c --argjson i "$w0" '.ids["DescribeInstances:instance-id"][$i:]')
+[ "$(( $(calls RunInstances) - r0 ))" = 5 ] && jqt 'length >= 1 and length < 5 and max >= 2' <<<"$W" >/dev/null &&
+  ok "5 launches, one RunInstances each, waited for with $(jq length <<<"$W") shared describe(s) (instances per call: $W)" ||
+  notok "create batching: $(( $(calls RunInstances) - r0 )) RunInstances, instances per wait describe $W"
 d0=$(calls DescribeInstances)
 run plan --detailed-exitcode "$T"; expect_rc "re-plan of 7 over pages of 5: no changes" 0
 [ "$(( $(calls DescribeInstances) - d0 ))" = 2 ] && ok "refresh took exactly two DescribeInstances pages" ||
@@ -207,8 +216,38 @@ run plan "$TMP/budget.json"; expect_rc "400 throttles beyond the budget fail" 1
   notok "400 budget: $(( $(calls DescribeInstances) - d0 )) tries"
 control clear-faults '{}'
 
+# ids ACTION: how many InstanceId.N each call of ACTION named so far, as a JSON array
+ids() { stats | jq -c --arg a "$1" '.ids[$a] // []'; }
+t0=$(calls TerminateInstances) i0=$(ids DescribeInstances | jq length)
 run destroy --yes "$T"; expect_rc "destroy" 0
 [ "$(live "$S" | jq length)" = 0 ] && ok "every instance of the stack is terminated" || notok "after destroy"
+[ "$(( $(calls TerminateInstances) - t0 ))" = 1 ] && [ "$(ids TerminateInstances | jq -c '.[-1]')" = 7 ] &&
+  ok "the 7 instances were terminated with one TerminateInstances call" ||
+  notok "terminate batching: $(( $(calls TerminateInstances) - t0 )) calls, IDs per call $(ids TerminateInstances)"
+W=$(ids DescribeInstances | jq -c --argjson i "$i0" '.[$i:]')
+jqt 'length >= 1 and all(.[]; . == 7)' <<<"$W" >/dev/null &&
+  ok "the wait for terminated described all 7 in each call ($(jq length <<<"$W") polls)" ||
+  notok "wait batching: IDs per DescribeInstances call $W"
+
+# ---- 3a. a batch refused as a whole: each instance gets its own answer ------------
+PS=aws-part-$SUFFIX
+template "$TMP/part.json" "$PS" 3 t3.micro $IMG running
+run apply --yes "$TMP/part.json"; expect_rc "apply 3 instances to delete in one batch" 0
+t0=$(calls TerminateInstances)
+# The batch call and then the first single one are refused.
+control fault '{"action": "TerminateInstances", "status": 400, "code": "OperationNotPermitted", "count": 2}'
+run destroy --yes "$TMP/part.json"; expect_rc "destroy with one instance refused fails" 1
+control clear-faults '{}'
+[ "$(live "$PS" | jq length)" = 1 ] && ok "the other two were terminated, one is left" ||
+  { notok "partial terminate"; live "$PS"; }
+[ "$(( $(calls TerminateInstances) - t0 ))" = 4 ] && [ "$(ids TerminateInstances | jq -c '.[-4:]')" = "[3,1,1,1]" ] &&
+  ok "the refused batch was sent again one instance per call" ||
+  notok "fallback calls: $(ids TerminateInstances)"
+[ "$(grep -c 'OperationNotPermitted' "$TMP/err")" -ge 1 ] &&
+  grep "OperationNotPermitted" "$TMP/err" | grep -q "web\[[0-2]\]" &&
+  ok "the error names the refused instance and the AWS code" || { notok "partial error"; show "$TMP/err"; }
+run destroy --yes "$TMP/part.json"; expect_rc "destroy again finishes it" 0
+[ "$(live "$PS" | jq length)" = 0 ] && ok "nothing left of the partial stack" || notok "after second destroy"
 run plan --detailed-exitcode "$T"; expect_rc "plan after destroy: 7 to create" 2
 
 # ---- 3b. volumes and snapshots -----------------------------------------------------

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Backup exports on the real LXD and the local S3 server (scripts/s3-setup.sh,
-# s3rver on 127.0.0.1:4568): run exports the slot's snapshot through LXD's
-# backup API with its SHA-256 beside it and leaves nothing on the LXD side;
+# s3rver on 127.0.0.1:4568): run exports the instance alongside the slot's
+# snapshot (between the hooks) through LXD's backup API, no scratch copy,
+# with its SHA-256 beside it and leaves nothing on the LXD side;
 # list shows it; the instance is deleted and restored from the export (and
 # is the stack's again); restored under another name and into a second LXD
 # project (plain copies); verify drills it; prune applies the retention to
@@ -49,7 +50,7 @@ cleanup_extra() {
   api DELETE "/1.0/projects/$PROJ" >/dev/null 2>&1
   # Scratch copies carry no labels: found by the policy's key.
   for n in $(api_jq '/1.0/instances' '.metadata[]' 2>/dev/null | sed 's|.*/||' |
-             grep -E "^drover-(export|verify)-${KEY:-none}-"); do
+             grep -E "^drover-(export|verify)-${KEY:-none}-|^drover-import-"); do
     api_wait PUT "/1.0/instances/$n/state" '{"action":"stop","force":true}' >/dev/null 2>&1
     api_wait DELETE "/1.0/instances/$n" >/dev/null 2>&1
   done
@@ -99,9 +100,8 @@ check "the manifest names stack, policy, instance, slot, object and checksum" \
 # profile of the project (LXD 5.0 writes them all); only the instance's
 # own config matters to an import.
 tar -xzOf "$TMP/a.tar.gz" backup/container/backup.yaml >"$TMP/backup.yaml"
-check "the exported instance carries no drover labels" \
-  sh -c "sed -n '/^container:/,/^[a-z]/p' '$TMP/backup.yaml' | grep -q 'image.description' &&
-         ! sed -n '/^container:/,/^[a-z]/p' '$TMP/backup.yaml' | grep -q 'user.drover'"
+check "the archive is the instance itself, captured alongside its snapshot (no scratch copy)" \
+  sh -c "sed -n '/^container:/,/^[a-z]/p' '$TMP/backup.yaml' | grep -qx '  name: $DB'"
 check "nothing is left on the LXD side (no scratch copy)" \
   test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-export-'"$KEY"'"))')"
 check "no LXD backup is left on the instance" \
@@ -111,6 +111,25 @@ run backup run $S "$T" nightly --now $T1 --json
 expect_rc "backup run again in the same slot" 0
 check "the slot's export is kept, not made again" test "$(export_result result)" = exists
 check "still one export" test "$(s3keys | wc -l)" -eq 2
+
+# The slot's snapshot exists but its export does not (a run killed between
+# them): the next run exports that snapshot, through a scratch copy.
+s3curl DELETE "/$BUCKET/$MKEY" >/dev/null
+s3curl DELETE "/$BUCKET/$AKEY" >/dev/null
+run backup run $S "$T" nightly --now $T1 --json
+expect_rc "backup run of a slot whose snapshot exists but whose export does not" 0
+check "the snapshot is kept and the export made again" \
+  jqt '.targets[0].result == "exists" and .targets[0].export.result == "created"' "$TMP/out"
+SHA1=$(export_result sha256)
+s3curl GET "/$BUCKET/$AKEY" -o "$TMP/a2.tar.gz"
+tar -xzOf "$TMP/a2.tar.gz" backup/container/backup.yaml >"$TMP/backup2.yaml"
+check "that export is of the snapshot (its scratch copy, without drover labels)" \
+  sh -c "sed -n '/^container:/,/^[a-z]/p' '$TMP/backup2.yaml' | grep -qx '  name: drover-export-$KEY-0' &&
+         ! sed -n '/^container:/,/^[a-z]/p' '$TMP/backup2.yaml' | grep -q 'user.drover'"
+check "and left no scratch copy" \
+  test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-export-'"$KEY"'"))')"
+check "and no LXD backup on the instance" \
+  test "$(api_jq "/1.0/instances/$DB/backups" '.metadata | length')" = 0
 
 run backup list $S "$T" --json
 expect_rc "backup list" 0
@@ -138,6 +157,47 @@ expect_rc "restore under another name" 0
 check "the copy has the rows" test "$(inx "$COPY" 'cat /data/rows')" = a,b
 check "the copy is no resource of the stack (no labels)" \
   test "$(api_jq "/1.0/instances/$COPY" '.metadata.config["user.drover.stack"] // "none"')" = none
+
+# ---- a restore killed midway -----------------------------------------------
+# What a killed restore leaves under the name still carries the restore's
+# mark (the export's SHA-256): the next restore of that export replaces it
+# without --force. Made here as a kill between rename and start leaves it.
+RK=$STACK-rk
+run restore $S "$T" db --from-export nightly --name "$RK" --json
+expect_rc "restore a copy to be left half-made" 0
+check "a finished restore clears its mark" \
+  test "$(api_jq "/1.0/instances/$RK" '.metadata.config["user.drover.restoring"] // "none"')" = none
+api_wait PUT "/1.0/instances/$RK/state" '{"action":"stop","force":true}' >/dev/null
+lxc config set "$RK" user.drover.restoring "$SHA1"
+run restore $S "$T" db --from-export nightly --name "$RK" --json
+expect_rc "restore over its own half-made instance, without --force" 0
+check "it says it resumed, and the copy has the rows" \
+  sh -c "jq -e '.resumed == true and .replaced == false' '$TMP/out' >/dev/null &&
+         test \"\$(lxc exec '$RK' -- cat /data/rows)\" = a,b"
+lxc config set "$RK" user.drover.restoring "0000"
+run restore $S "$T" db --from-export nightly --name "$RK"
+expect_rc "an instance marked by a restore of another export is not replaced" 1
+# Killed for real at two moments: whatever it had done, the next run
+# (without --force) ends with the copy and its rows, and no temporary
+# import; it may only refuse when the killed run had got to the end (the
+# copy is up and carries no mark).
+for delay in 0.4 1.5; do
+  api_wait PUT "/1.0/instances/$RK/state" '{"action":"stop","force":true}' >/dev/null 2>&1
+  api_wait DELETE "/1.0/instances/$RK" >/dev/null 2>&1
+  "$DROVER" restore $S "$T" db --from-export nightly --name "$RK" >/dev/null 2>&1 </dev/null &
+  pid=$!
+  sleep "$delay"
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  run restore $S "$T" db --from-export nightly --name "$RK"
+  mark=$(api_jq "/1.0/instances/$RK" '.metadata.config["user.drover.restoring"] // "none"')
+  check "restore again after kill -9 at ${delay}s: done, or refused only after a whole restore" \
+    sh -c "[ $rc -eq 0 ] || { [ '$mark' = none ] && grep -q exists '$TMP/err'; }"
+  check "restore again after kill -9 at ${delay}s: the copy has the rows" \
+    test "$(lxc exec "$RK" -- cat /data/rows 2>/dev/null)" = a,b
+  check "restore again after kill -9 at ${delay}s: no temporary import is left" \
+    test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-import-"))')"
+done
 
 api POST /1.0/projects "{\"name\":\"$PROJ\",\"config\":{\"features.images\":\"false\",\"features.profiles\":\"false\",\"features.storage.volumes\":\"false\"}}" >/dev/null
 run restore $S "$T" db --from-export nightly --project "$PROJ"
@@ -255,6 +315,17 @@ for delay in 0.3 0.8; do
   check "slot $now: no scratch copy left" \
     test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-export-'"$KEY"'"))')"
 done
+
+# ---- the instance is gone: its exports are still pruned ------------------
+api_wait PUT "/1.0/instances/$DB/state" '{"action":"stop","force":true}' >/dev/null
+api_wait DELETE "/1.0/instances/$DB" >/dev/null
+run backup prune $S "$T" nightly --now 2026-03-28T16:20:00Z --json
+expect_rc "prune with the target instance deleted" 0
+check "the deleted instance's exports got the retention (newest two kept, the rest deleted)" \
+  jqt '([.exports[] | select(.action == "keep")] | length == 2) and
+       ([.exports[] | select(.action == "deleted")] | length >= 1)' "$TMP/out"
+check "S3 holds exactly the two kept exports of the deleted instance" \
+  test "$(s3keys | grep -c '\.json$')" -eq 2
 
 cleanup_extra
 finish

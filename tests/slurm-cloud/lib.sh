@@ -63,6 +63,34 @@ write_conf() {
 EOF2
 }
 
+# power_conf BIN SUSPEND_TIME RESUME_TIMEOUT PORT0 NODE...: appends to the
+# standard slurm.conf the power-save programs of BIN (resume, suspend,
+# resume-fail) and CLOUD nodes NODE... (the Nth on port PORT0+N); the
+# caller adds the partition. slurm-setup.sh removes it all.
+power_conf() {
+  local bin=$1 suspend=$2 resume=$3 port0=$4 i=1 n; shift 4
+  cat >>"$SCONF" <<EOF2
+# --- drover cloud-node test (tests/slurm-cloud); slurm-setup.sh removes it
+SuspendProgram=$bin/suspend
+ResumeProgram=$bin/resume
+ResumeFailProgram=$bin/resume-fail
+SuspendTime=$suspend
+SuspendTimeout=30
+ResumeTimeout=$resume
+ResumeRate=0
+SuspendRate=0
+SuspendExcNodes=$HOSTNODE
+TreeWidth=65533
+CommunicationParameters=NoAddrCache
+# Powered-down cloud nodes are hidden from sinfo without this.
+PrivateData=cloud
+EOF2
+  for n in "$@"; do
+    echo "NodeName=$n NodeAddr=127.0.0.1 Port=$((port0 + i)) CPUs=1 RealMemory=100 State=CLOUD" >>"$SCONF"
+    i=$((i + 1))
+  done
+}
+
 cloud_setup() {
   [ "$(id -u)" = 0 ] || die "needs root"
   mkdir -p "$CW/bin" "$CW/locks"
@@ -80,27 +108,7 @@ cloud_setup() {
   # The standard config first, then the cloud part on top of it.
   # No SPANK plugin: the nodes see the host's /usr, not the build tree.
   bash "$TOP/scripts/slurm-setup.sh" --no-plugin >/dev/null || die "standard slurm-setup failed"
-  cat >>"$SCONF" <<EOF2
-# --- drover cloud-node test (tests/slurm-cloud); slurm-setup.sh removes it
-SuspendProgram=$CW/bin/suspend
-ResumeProgram=$CW/bin/resume
-ResumeFailProgram=$CW/bin/resume-fail
-SuspendTime=${SUSPEND_TIME:-10}
-SuspendTimeout=30
-ResumeTimeout=${RESUME_TIMEOUT:-90}
-ResumeRate=0
-SuspendRate=0
-SuspendExcNodes=$HOSTNODE
-TreeWidth=65533
-CommunicationParameters=NoAddrCache
-# Powered-down cloud nodes are hidden from sinfo without this.
-PrivateData=cloud
-EOF2
-  i=1
-  for n in $NODES; do
-    echo "NodeName=$n NodeAddr=127.0.0.1 Port=$((PORT0 + i)) CPUs=1 RealMemory=100 State=CLOUD" >>"$SCONF"
-    i=$((i + 1))
-  done
+  power_conf "$CW/bin" "${SUSPEND_TIME:-10}" "${RESUME_TIMEOUT:-90}" "$PORT0" $NODES
   echo "PartitionName=cloud Nodes=drvc[1-4] MaxTime=INFINITE State=UP" >>"$SCONF"
   bash "$TOP/scripts/slurm-setup.sh" --stop >/dev/null
   # Both daemons again, on the extended config.

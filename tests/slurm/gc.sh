@@ -33,6 +33,16 @@ echo "$out" | sed 's/^/    /'
 echo "$out" | grep -q "^job-$done_job-one: would destroy 1 object: job $done_job is COMPLETED" ||
   fail "gc -n did not pick job $done_job"
 [ -n "$(stack_instances "job-$done_job-one")" ] || fail "gc -n destroyed something"
+# gc asks every provider; the AWS one (no credentials here) must give up
+# before the instance metadata service, which is off loopback
+# (AWS_EC2_METADATA_DISABLED, set by lib.sh and scripts/test).
+errs=$(gc -n -v 2>&1 >/dev/null)
+aws_line=$(echo "$errs" | grep 'provider aws is not set up here')
+[ -n "$aws_line" ] || fail "gc did not ask the AWS provider: $errs"
+echo "$aws_line" | grep -q 'instance metadata' && fail "gc's AWS provider asked IMDS: $aws_line"
+echo "$aws_line" | grep -q 'no instance role (AWS_EC2_METADATA_DISABLED)' ||
+  fail "gc's AWS provider did not stop at AWS_EC2_METADATA_DISABLED: $aws_line"
+note "ok: gc's AWS provider stopped before the metadata service (loopback only)"
 out=$(gc -v) || fail "gc failed: $out"
 echo "$out" | sed 's/^/    /'
 echo "$out" | grep -q "^job-$done_job-one: destroyed 1 object" || fail "gc did not destroy job-$done_job-one"

@@ -6,6 +6,9 @@
 # missing). Each script exits 0 (pass), 1 (fail) or 77 (skip) and prints
 # one "PASS:"/"FAIL:"/"SKIP:" line last.
 set -u
+# Off-loopback IMDS lookups of the AWS provider (gc asks every provider);
+# scripts/test sets it too (doc/aws.md, "Tests and IMDS").
+export AWS_EC2_METADATA_DISABLED=true
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/tests/live/jq.sh"
