@@ -778,6 +778,49 @@ START_TEST(single_put_checked_by_etag)
 }
 END_TEST
 
+/* The single PUT's body comes from a read-ahead thread through a ring
+ * smaller than the file: the server gets the file's bytes exactly, and an
+ * attempt that fails (a 500) sends them again from the start with the MD5
+ * started again, so the retry is checked against the right ETag. */
+START_TEST(single_put_read_ahead_retried)
+{
+  char path[] = "/tmp/check_s3_aheadXXXXXX", md5[33], cfg[160], *good = NULL, *e500 = NULL;
+  const char *script[2];
+  char *data = malloc(5u << 20);
+  drover_s3 *s3 = NULL;
+  drover_error err;
+  FILE *f;
+  srv s;
+
+  ck_assert_ptr_nonnull(data);
+  make_part_file(path, md5);
+  f = fopen(path, "rb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(fread(data, 1, 5u << 20, f), 5u << 20);
+  fclose(f);
+  good = etag_ok(md5);
+  e500 = status(500, "Internal Server Error",
+                "<Error><Code>InternalError</Code><Message>try again</Message></Error>");
+  script[0] = e500;
+  script[1] = good;
+  env_creds();
+  srv_start(&s, script, 2);
+  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\"}", s.port);
+  drover_error_clear(&err);
+  ck_assert_msg(drover_s3_open(&s3, cfg, &err) == DROVER_OK, "%s", err.text);
+  ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
+  ck_assert_int_eq(atomic_load(&s.served), 2);
+  ck_assert_uint_eq(s.body_bytes, 5u << 20);
+  ck_assert_uint_eq(s.body_hash, fnv(FNV_INIT, data, 5u << 20));
+  drover_s3_close(s3);
+  srv_stop(&s);
+  unlink(path);
+  free(data);
+  free(good);
+  free(e500);
+}
+END_TEST
+
 /* A server that answers the completion with the whole object's MD5
  * (s3rver) is checked against the file's, computed while it assembled;
  * an answer that matches neither that nor the parts is an error. */
@@ -846,6 +889,7 @@ int main(void)
   tcase_add_test(tc, large_inline_content_by_digest);
   tcase_add_test(tc, inline_put_records_digests);
   tcase_add_test(tc, single_put_checked_by_etag);
+  tcase_add_test(tc, single_put_read_ahead_retried);
   tcase_add_test(tc, multipart_whole_md5_answer);
   suite_add_tcase(s, tc);
   return run_suite(s);

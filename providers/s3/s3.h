@@ -189,6 +189,22 @@ S3_HIDDEN drover_code s3_md5_body_read(void *ud, unsigned long long offset, char
 /* The MD5 of the last attempt's body, once it was read to the end. */
 S3_HIDDEN void s3_md5_body_final(s3_md5_body *b, unsigned char md5[16]);
 
+/* The same for one PUT, read ahead and hashed by a thread of its own
+ * (s3_ahead.c) so the hashing runs beside the send, not in series with it;
+ * memory is a fixed ring. Reads must be sequential; one at offset 0
+ * starts the body again (a retry). */
+typedef struct s3_ahead s3_ahead;
+/* *out owned by the caller: s3_ahead_free(). */
+S3_HIDDEN drover_code s3_ahead_new(s3_ahead **out, int fd, unsigned long long off,
+                                   unsigned long long len, drover_error *err);
+S3_HIDDEN void s3_ahead_free(s3_ahead *a);
+/* A drover_http_read_fn; ud is the s3_ahead. */
+S3_HIDDEN drover_code s3_ahead_read(void *ud, unsigned long long offset, char *buf,
+                                    size_t size, size_t *nread, drover_error *err);
+/* The MD5 of the last attempt's body; an error unless it was read to the
+ * end. */
+S3_HIDDEN drover_code s3_ahead_final(s3_ahead *a, unsigned char md5[16], drover_error *err);
+
 /* --------------------------------------------------------------------------
  * Types
  */
