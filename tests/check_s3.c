@@ -607,6 +607,50 @@ START_TEST(multipart_aborted_on_failure)
 }
 END_TEST
 
+/* A file that would need more than S3's 10,000 parts of part_size goes up
+ * in larger parts instead of failing: 200 GiB (sparse) at 16 MiB would be
+ * 12,800 parts, so parts are 21 MiB, the smallest whole MiB that fits. */
+START_TEST(multipart_part_size_grows)
+{
+  char path[] = "/tmp/check_s3_hugeXXXXXX", cfg[256];
+  char *init_r = ok_xml("<InitiateMultipartUploadResult><UploadId>UP3</UploadId>"
+                        "</InitiateMultipartUploadResult>");
+  char *denied = status(403, "Forbidden", "<Error><Code>AccessDenied</Code>"
+                                          "<Message>no</Message></Error>");
+  char *gone = status(204, "No Content", "");
+  const char *script[3];
+  drover_s3 *s3 = NULL;
+  drover_error err;
+  int fd = mkstemp(path);
+  srv s;
+
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(ftruncate(fd, (off_t)200 << 30), 0);
+  close(fd);
+  /* The first part is refused: the test needs only its length. */
+  script[0] = init_r;
+  script[1] = denied;
+  script[2] = gone;
+  env_creds();
+  srv_start(&s, script, 3);
+  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\", \"concurrency\": 1}",
+           s.port);
+  drover_error_clear(&err);
+  ck_assert_msg(drover_s3_open(&s3, cfg, &err) == DROVER_OK, "%s", err.text);
+  ck_assert_int_eq(drover_s3_upload(s3, path, "b", "k", NULL, &err), DROVER_E_PROVIDER);
+  ck_assert_ptr_nonnull(strstr(err.text, "AccessDenied"));
+  ck_assert_int_eq(strncmp(s.req[1], "PUT /b/k?partNumber=1&uploadId=UP3 ", 35), 0);
+  ck_assert_ptr_nonnull(strcasestr(s.req[1], "\r\nContent-Length: 22020096\r\n"));
+  ck_assert_int_eq(strncmp(s.req[2], "DELETE /b/k?uploadId=UP3 ", 25), 0);
+  drover_s3_close(s3);
+  srv_stop(&s);
+  unlink(path);
+  free(init_r);
+  free(denied);
+  free(gone);
+}
+END_TEST
+
 /* --------------------------------------------------------------------------
  * Inline content above the size read at refresh; checked single PUTs
  */
@@ -886,6 +930,7 @@ int main(void)
   tcase_add_test(tc, bucket_tags_versioning_lifecycle);
   tcase_add_test(tc, multipart_part_retried_on_bad_etag);
   tcase_add_test(tc, multipart_aborted_on_failure);
+  tcase_add_test(tc, multipart_part_size_grows);
   tcase_add_test(tc, large_inline_content_by_digest);
   tcase_add_test(tc, inline_put_records_digests);
   tcase_add_test(tc, single_put_checked_by_etag);

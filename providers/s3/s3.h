@@ -228,8 +228,19 @@ S3_HIDDEN extern const s3_type_ops s3_object_ops;
  * Multipart upload (s3_multipart.c)
  */
 
+/* S3's limits on a multipart upload: parts, and bytes in one part (and in
+ * one PUT). */
+#define S3_MAX_PARTS 10000u
+#define S3_MAX_PART (5ull << 30)
+
+/* The part size for an upload of size bytes: part_size, or when that would
+ * need more than S3_MAX_PARTS parts the smallest whole number of MiB that
+ * needs no more; 0 when even S3_MAX_PART would. */
+S3_HIDDEN unsigned long long s3_part_size(unsigned long long part_size,
+                                          unsigned long long size);
+
 /* Uploads size bytes of the open file fd to bucket/key in parts of
- * st->part_size, st->concurrency at a time, each retried on transient
+ * s3_part_size(st->part_size, size), st->concurrency at a time, each retried on transient
  * failure; headers (metadata) and the content type go with the
  * initiation. Each part's ETag is checked against its MD5, and the final
  * ETag against the parts' (md5-of-MD5s-N, as S3 answers) or against
