@@ -463,6 +463,18 @@ drover_code drover_error_set(drover_error *err, drover_code code,
 /* Sets err->source (e.g. "lxd") and err->address if they are empty. */
 void drover_error_locate(drover_error *err, const char *source, const char *address);
 
+/* A provider's error in the house form: records "<source>: <address>:
+ * <text>" ("<source>: <text>" when address is NULL or empty) unless err
+ * already holds one, then locates it at source and address as
+ * drover_error_locate() does. One helper so every provider words its
+ * errors alike. Returns code. */
+drover_code drover_error_fail(drover_error *err, drover_code code, const char *source,
+                              const char *address, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
 /* Monotonic seconds. */
 double drover_now(void);
 

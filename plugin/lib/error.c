@@ -74,6 +74,23 @@ void drover_error_locate(drover_error *err, const char *source, const char *addr
     copy_str(err->address, sizeof(err->address), address);
 }
 
+drover_code drover_error_fail(drover_error *err, drover_code code, const char *source,
+                              const char *address, const char *fmt, ...)
+{
+  char msg[DROVER_ERROR_TEXT];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  if(address && *address)
+    drover_error_set(err, code, "%s: %s: %s", source, address, msg);
+  else
+    drover_error_set(err, code, "%s: %s", source, msg);
+  drover_error_locate(err, source, address);
+  return code;
+}
+
 /* text past "p:" and the blanks after it when text starts so; else NULL. */
 static const char *after_prefix(const char *text, const char *p)
 {

@@ -2,27 +2,25 @@
  *
  * The only exported name is dv_provider_aws (plugin/lib/registry.c); built
  * as a module (--enable-aws=dl), drover_provider_entry instead. Types live
- * in ec2_instance.c, ec2_volume.c and ec2_snapshot.c behind ec2_type_ops; this file dispatches.
+ * in ec2_instance.c, ec2_volume.c and ec2_snapshot.c behind ec2_type_ops;
+ * this file dispatches through ec2_ops_table (aws_dispatch.c, shared with s3).
  * Settings: doc/aws.md.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <libxml/parser.h>
+#include "aws_dispatch.h"
 #include "ec2.h"
 
 static const drover_rtype *const ec2_types[] = {&ec2_instance_type, &ec2_volume_type,
                                                 &ec2_snapshot_type, NULL};
 
-static const ec2_type_ops *ops_for(const drover_rtype *type)
-{
-  if(type == &ec2_instance_type)
-    return &ec2_instance_ops;
-  if(type == &ec2_volume_type)
-    return &ec2_volume_ops;
-  if(type == &ec2_snapshot_type)
-    return &ec2_snapshot_ops;
-  return NULL;
-}
+static const aws_type_entry ec2_ops_table[] = {
+  {&ec2_instance_type, &ec2_instance_ops},
+  {&ec2_volume_type, &ec2_volume_ops},
+  {&ec2_snapshot_type, &ec2_snapshot_ops},
+  {NULL, NULL}
+};
 
 #define NONEMPTY {NULL, DROVER_RULE_NONEMPTY, 0, 0, NULL, NULL}
 #define POSITIVE {NULL, DROVER_RULE_MIN | DROVER_RULE_ABOVE_MIN, 0, 0, NULL, NULL}
@@ -172,63 +170,49 @@ out:
   return rc;
 }
 
+/* Each op: the type's ops from the table, after the checks every op
+ * shares (aws_dispatch.c). */
 static drover_code ec2_list(void *state, const drover_rtype *type, const char *stack,
                             drover_live_list *out, drover_error *err)
 {
-  const ec2_type_ops *ops = ops_for(type);
-
-  if(!ops)
-    return ec2_fail(err, DROVER_E_INTERNAL, NULL, "unknown type %s", type ? type->name : "?");
-  return ops->list(state, stack, out, err);
+  const void *ops;
+  drover_code rc = aws_dispatch("aws", ec2_ops_table, type, AWS_OP_LIST, NULL, NULL, &ops, err);
+  return rc ? rc : ((const ec2_type_ops *)ops)->list(state, stack, out, err);
 }
 
 static drover_code ec2_create(void *state, const drover_rtype *type, const drover_res_req *req,
                               drover_live **out, drover_error *err)
 {
-  const ec2_type_ops *ops = ops_for(type);
-
+  const void *ops;
+  drover_code rc = aws_dispatch("aws", ec2_ops_table, type, AWS_OP_CREATE, req, NULL, &ops, err);
   *out = NULL;
-  if(!ops)
-    return ec2_fail(err, DROVER_E_INTERNAL, req->address, "unknown type");
-  if(!req->stack || !req->address)
-    return ec2_fail(err, DROVER_E_ARG, req->address, "create needs stack and address");
-  return ops->create(state, req, out, err);
+  return rc ? rc : ((const ec2_type_ops *)ops)->create(state, req, out, err);
 }
 
 static drover_code ec2_update(void *state, const drover_rtype *type, const drover_res_req *req,
                               const drover_live *cur, drover_live **out, drover_error *err)
 {
-  const ec2_type_ops *ops = ops_for(type);
-
+  const void *ops;
+  drover_code rc = aws_dispatch("aws", ec2_ops_table, type, AWS_OP_UPDATE, req, cur, &ops, err);
   *out = NULL;
-  if(!ops)
-    return ec2_fail(err, DROVER_E_INTERNAL, req->address, "unknown type");
-  if(!cur || !cur->name)
-    return ec2_fail(err, DROVER_E_ARG, req->address, "update needs the current object");
-  return ops->update(state, req, cur, out, err);
+  return rc ? rc : ((const ec2_type_ops *)ops)->update(state, req, cur, out, err);
 }
 
 static drover_code ec2_del(void *state, const drover_rtype *type, const drover_live *cur,
                            double deadline, drover_error *err)
 {
-  const ec2_type_ops *ops = ops_for(type);
-
-  if(!ops)
-    return ec2_fail(err, DROVER_E_INTERNAL, NULL, "unknown type");
-  if(!cur || !cur->name)
-    return ec2_fail(err, DROVER_E_ARG, NULL, "delete needs the object's ID");
-  return ops->del(state, cur, deadline, err);
+  const void *ops;
+  drover_code rc = aws_dispatch("aws", ec2_ops_table, type, AWS_OP_DELETE, NULL, cur, &ops, err);
+  return rc ? rc : ((const ec2_type_ops *)ops)->del(state, cur, deadline, err);
 }
 
 static drover_code ec2_read(void *state, const drover_rtype *type, const char *name,
                             drover_live **out, drover_error *err)
 {
-  const ec2_type_ops *ops = ops_for(type);
-
+  const void *ops;
+  drover_code rc = aws_dispatch("aws", ec2_ops_table, type, AWS_OP_READ, NULL, NULL, &ops, err);
   *out = NULL;
-  if(!ops)
-    return ec2_fail(err, DROVER_E_INTERNAL, NULL, "unknown type");
-  return ops->read(state, name, out, err);
+  return rc ? rc : ((const ec2_type_ops *)ops)->read(state, name, out, err);
 }
 
 const drover_provider dv_provider_aws = {

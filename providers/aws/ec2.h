@@ -175,8 +175,8 @@ EC2_HIDDEN drover_code ec2_parse_snapshots(xmlDoc *doc, drover_live_list *out, c
 
 /* Records "aws: <address>: <text>" (or "aws: <text>") located at "aws".
  * Returns code. */
-EC2_HIDDEN drover_code ec2_fail(drover_error *err, drover_code code, const char *address,
-                                const char *fmt, ...) EC2_PRINTF(4, 5);
+#define ec2_fail(err, code, address, ...) \
+  drover_error_fail((err), (code), "aws", (address), __VA_ARGS__)
 
 /* The drover_code for an EC2 error code and HTTP status: "*.NotFound"
  * and "*.Malformed" IDs NOT_FOUND, throttling and 5xx TRANSIENT, the
@@ -201,6 +201,13 @@ EC2_HIDDEN drover_code ec2_do(ec2_state *st, ec2_form *f, const char *address, c
 typedef drover_code (*ec2_page_fn)(xmlDoc *doc, void *ud, char **next, drover_error *err);
 EC2_HIDDEN drover_code ec2_each_page(ec2_state *st, const ec2_form *base, const char *address,
                                      ec2_page_fn fn, void *ud, drover_error *err);
+
+/* One Describe* call, the way every type lists and reads: sends f
+ * (consumed: freed, also on failure) and reads each page with fn. paged:
+ * adds MaxResults = page_size first (EC2 refuses MaxResults beside a list
+ * of IDs, so reads by ID pass 0). */
+EC2_HIDDEN drover_code ec2_describe(ec2_state *st, ec2_form *f, int paged, const char *address,
+                                    ec2_page_fn fn, void *ud, drover_error *err);
 
 /* Rewrites drover's labels and the user's tags (req's "tags") on id, and
  * removes the user tags of had (the live "tags") no longer wanted. With

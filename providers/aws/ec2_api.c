@@ -259,6 +259,21 @@ drover_code ec2_each_page(ec2_state *st, const ec2_form *base, const char *addre
   return rc;
 }
 
+drover_code ec2_describe(ec2_state *st, ec2_form *f, int paged, const char *address,
+                         ec2_page_fn fn, void *ud, drover_error *err)
+{
+  drover_code rc;
+
+  if(paged) {
+    char max[16];
+    snprintf(max, sizeof(max), "%u", st->page_size);
+    ec2_form_add(f, "MaxResults", max);
+  }
+  rc = ec2_each_page(st, f, address, fn, ud, err);
+  ec2_form_free(f);
+  return rc;
+}
+
 drover_code ec2_retag(ec2_state *st, const char *id, const drover_res_req *req,
                       const json_t *had, int display_name, drover_error *err)
 {

@@ -1,28 +1,10 @@
-/* ec2_fail.c - the provider's error texts ("aws: <address>: ..."), the
- * classes of EC2 error codes, and the copy helper every file uses. Their own file so the unit tests link the
- * pure parts without the transport, and no two files call each other. */
-#include <stdarg.h>
-#include <stdio.h>
+/* ec2_fail.c - the classes of EC2 error codes and the copy helper every
+ * file uses (the error texts are drover_error_fail's, via ec2_fail in
+ * ec2.h). Their own file so the unit tests link the pure parts without the
+ * transport, and no two files call each other. */
 #include <stdlib.h>
 #include <string.h>
 #include "ec2.h"
-
-drover_code ec2_fail(drover_error *err, drover_code code, const char *address,
-                     const char *fmt, ...)
-{
-  char msg[768];
-  va_list ap;
-
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  if(address)
-    drover_error_set(err, code, "aws: %s: %s", address, msg);
-  else
-    drover_error_set(err, code, "aws: %s", msg);
-  drover_error_locate(err, "aws", address);
-  return code;
-}
 
 char *ec2_dup(const char *s, int *oom)
 {

@@ -70,12 +70,12 @@ static drover_code inst_page(xmlDoc *doc, void *ud, char **next, drover_error *e
   return ec2_parse_instances(doc, pc->keep_gone, pc->out, next, err);
 }
 
-/* Every page of a DescribeInstances. */
-static drover_code describe(ec2_state *st, const ec2_form *base, const char *address,
+/* Every page of the DescribeInstances f (consumed). */
+static drover_code describe(ec2_state *st, ec2_form *f, int paged, const char *address,
                             int keep_gone, drover_live_list *out, drover_error *err)
 {
   page_ctx pc = {keep_gone, out};
-  return ec2_each_page(st, base, address, inst_page, &pc, err);
+  return ec2_describe(st, f, paged, address, inst_page, &pc, err);
 }
 
 static drover_code size_page(xmlDoc *doc, void *ud, char **next, drover_error *err)
@@ -84,17 +84,19 @@ static drover_code size_page(xmlDoc *doc, void *ud, char **next, drover_error *e
 }
 
 /* Sets properties.root_volume_size of the instances in list[from..] from
- * DescribeVolumes answers to f (every page). */
-static drover_code add_root_sizes(ec2_state *st, const ec2_form *base, drover_live_list *list,
+ * the answers to the DescribeVolumes f (consumed; every page). */
+static drover_code add_root_sizes(ec2_state *st, ec2_form *f, int paged, drover_live_list *list,
                                   size_t from, drover_error *err)
 {
   json_t *sizes = json_object();
   drover_code rc;
   size_t i;
 
-  if(!sizes)
+  if(!sizes) {
+    ec2_form_free(f);
     return ec2_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-  rc = ec2_each_page(st, base, NULL, size_page, sizes, err);
+  }
+  rc = ec2_describe(st, f, paged, NULL, size_page, sizes, err);
   for(i = from; !rc && i < list->count; i++) {
     drover_live *l = list->items[i];
     const char *dev = json_string_value(json_object_get(l->attributes, "root_device"));
@@ -116,32 +118,25 @@ static const char *const live_states[] = {"pending", "running", "stopping", "sto
 static drover_code inst_list(ec2_state *st, const char *stack, drover_live_list *out,
                              drover_error *err)
 {
-  ec2_form f, v;
-  char max[16];
+  ec2_form f;
   size_t from = out->count;
   unsigned i;
   drover_code rc;
 
-  snprintf(max, sizeof(max), "%u", st->page_size);
   ec2_form_init(&f, "DescribeInstances");
   ec2_form_stack_filter(&f, 1, stack);
   ec2_form_add(&f, "Filter.2.Name", "instance-state-name");
   for(i = 0; live_states[i]; i++)
     ec2_form_addf(&f, live_states[i], "Filter.2.Value.%u", i + 1);
-  ec2_form_add(&f, "MaxResults", max);
-  rc = describe(st, &f, NULL, 0, out, err);
-  ec2_form_free(&f);
+  rc = describe(st, &f, 1, NULL, 0, out, err);
   if(rc || out->count == from || !stack)
     return rc;
   /* Root volume sizes: one more filtered call, whatever the count. */
-  ec2_form_init(&v, "DescribeVolumes");
-  ec2_form_stack_filter(&v, 1, stack);
-  ec2_form_add(&v, "Filter.2.Name", "tag-key");
-  ec2_form_add(&v, "Filter.2.Value.1", EC2_TAG_ROOT);
-  ec2_form_add(&v, "MaxResults", max);
-  rc = add_root_sizes(st, &v, out, from, err);
-  ec2_form_free(&v);
-  return rc;
+  ec2_form_init(&f, "DescribeVolumes");
+  ec2_form_stack_filter(&f, 1, stack);
+  ec2_form_add(&f, "Filter.2.Name", "tag-key");
+  ec2_form_add(&f, "Filter.2.Value.1", EC2_TAG_ROOT);
+  return add_root_sizes(st, &f, 1, out, from, err);
 }
 
 #define RO_SIZES 0x1 /* also the root volume size */
@@ -159,14 +154,12 @@ static drover_code read_one(ec2_state *st, const char *id, const char *address, 
   *out = NULL;
   ec2_form_init(&f, "DescribeInstances");
   ec2_form_add(&f, "InstanceId.1", id);
-  rc = describe(st, &f, address, (flags & RO_GONE) != 0, &list, err);
-  ec2_form_free(&f);
+  rc = describe(st, &f, 0, address, (flags & RO_GONE) != 0, &list, err);
   if(!rc && list.count && (flags & RO_SIZES)) {
     ec2_form_init(&f, "DescribeVolumes");
     ec2_form_add(&f, "Filter.1.Name", "attachment.instance-id");
     ec2_form_add(&f, "Filter.1.Value.1", id);
-    rc = add_root_sizes(st, &f, &list, 0, err);
-    ec2_form_free(&f);
+    rc = add_root_sizes(st, &f, 0, &list, 0, err);
   }
   return ec2_take_first(rc, &list, "instance", id, address, out, err);
 }

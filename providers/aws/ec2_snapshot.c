@@ -45,10 +45,7 @@ static drover_code snap_find(ec2_state *st, const char *key, const char *value,
                              const char *address, drover_live_list *out, drover_error *err)
 {
   ec2_form f;
-  char max[16];
-  drover_code rc;
 
-  snprintf(max, sizeof(max), "%u", st->page_size);
   ec2_form_init(&f, "DescribeSnapshots");
   ec2_form_add(&f, "Owner.1", "self");
   if(!key)
@@ -60,28 +57,19 @@ static drover_code snap_find(ec2_state *st, const char *key, const char *value,
     ec2_form_add(&f, "Filter.1.Name", name ? name : "");
     ec2_form_add(&f, "Filter.1.Value.1", value);
     free(name);
-    ec2_form_add(&f, "MaxResults", max);
   }
-  rc = ec2_each_page(st, &f, address, snap_page, out, err);
-  ec2_form_free(&f);
-  return rc;
+  return ec2_describe(st, &f, key != NULL, address, snap_page, out, err);
 }
 
 static drover_code snap_list(ec2_state *st, const char *stack, drover_live_list *out,
                              drover_error *err)
 {
   ec2_form f;
-  char max[16];
-  drover_code rc;
 
-  snprintf(max, sizeof(max), "%u", st->page_size);
   ec2_form_init(&f, "DescribeSnapshots");
   ec2_form_add(&f, "Owner.1", "self");
   ec2_form_stack_filter(&f, 1, stack);
-  ec2_form_add(&f, "MaxResults", max);
-  rc = ec2_each_page(st, &f, NULL, snap_page, out, err);
-  ec2_form_free(&f);
-  return rc;
+  return ec2_describe(st, &f, 1, NULL, snap_page, out, err);
 }
 
 static drover_code snap_read_at(ec2_state *st, const char *id, const char *address,

@@ -50,16 +50,10 @@ static drover_code vol_list(ec2_state *st, const char *stack, drover_live_list *
                             drover_error *err)
 {
   ec2_form f;
-  char max[16];
-  drover_code rc;
 
-  snprintf(max, sizeof(max), "%u", st->page_size);
   ec2_form_init(&f, "DescribeVolumes");
   ec2_form_stack_filter(&f, 1, stack);
-  ec2_form_add(&f, "MaxResults", max);
-  rc = ec2_each_page(st, &f, NULL, vol_page, out, err);
-  ec2_form_free(&f);
-  return rc;
+  return ec2_describe(st, &f, 1, NULL, vol_page, out, err);
 }
 
 static drover_code vol_read_at(ec2_state *st, const char *id, const char *address,
@@ -72,8 +66,7 @@ static drover_code vol_read_at(ec2_state *st, const char *id, const char *addres
   *out = NULL;
   ec2_form_init(&f, "DescribeVolumes");
   ec2_form_add(&f, "VolumeId.1", id);
-  rc = ec2_each_page(st, &f, address, vol_page, &list, err);
-  ec2_form_free(&f);
+  rc = ec2_describe(st, &f, 0, address, vol_page, &list, err);
   return ec2_take_first(rc, &list, "volume", id, address, out, err);
 }
 

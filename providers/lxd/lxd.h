@@ -130,8 +130,8 @@ LXD_HIDDEN char *lxd_esc(const char *s);
 
 /* Records "lxd: <address>: <text>" (or "lxd: <text>" without address) and
  * locates the error at source "lxd" and address. Returns code. */
-LXD_HIDDEN drover_code lxd_fail(drover_error *err, drover_code code, const char *address,
-                                const char *fmt, ...) LXD_PRINTF(4, 5);
+#define lxd_fail(err, code, address, ...) \
+  drover_error_fail((err), (code), "lxd", (address), __VA_ARGS__)
 
 /* An update's result, reclassified: when drover read the ETag itself a
  * moment before (req->if_match NULL), a 412 means LXD changed the object in

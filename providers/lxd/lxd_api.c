@@ -16,23 +16,6 @@
  * Small helpers
  */
 
-drover_code lxd_fail(drover_error *err, drover_code code, const char *address,
-                     const char *fmt, ...)
-{
-  char buf[DROVER_ERROR_TEXT];
-  va_list ap;
-
-  va_start(ap, fmt);
-  vsnprintf(buf, sizeof(buf), fmt, ap);
-  va_end(ap);
-  if(address && *address)
-    drover_error_set(err, code, "lxd: %s: %s", address, buf);
-  else
-    drover_error_set(err, code, "lxd: %s", buf);
-  drover_error_locate(err, "lxd", address);
-  return code;
-}
-
 /* Ownership: caller frees. */
 char *lxd_esc(const char *s)
 {

@@ -8,18 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <libxml/parser.h>
+#include "aws_dispatch.h"
 #include "s3.h"
 
 static const drover_rtype *const s3_types[] = {&s3_bucket_type, &s3_object_type, NULL};
 
-static const s3_type_ops *ops_for(const drover_rtype *type)
-{
-  if(type == &s3_bucket_type)
-    return &s3_bucket_ops;
-  if(type == &s3_object_type)
-    return &s3_object_ops;
-  return NULL;
-}
+static const aws_type_entry s3_ops_table[] = {
+  {&s3_bucket_type, &s3_bucket_ops},
+  {&s3_object_type, &s3_object_ops},
+  {NULL, NULL}
+};
 
 static const char *const setting_names[] = {
   "endpoint", "region", "addressing", "profile", "credentials_file", "object_prefix",
@@ -212,64 +210,50 @@ out:
   return rc;
 }
 
+/* Each op: the type's ops from the table, after the checks every op
+ * shares (providers/aws/aws_dispatch.c). */
 static drover_code s3_list(void *state, const drover_rtype *type, const char *stack,
                            drover_live_list *out, drover_error *err)
 {
-  const s3_type_ops *ops = ops_for(type);
-
-  if(!ops)
-    return s3_fail(err, DROVER_E_INTERNAL, NULL, "unknown type %s", type ? type->name : "?");
-  return ops->list(state, stack, out, err);
+  const void *ops;
+  drover_code rc = aws_dispatch("s3", s3_ops_table, type, AWS_OP_LIST, NULL, NULL, &ops, err);
+  return rc ? rc : ((const s3_type_ops *)ops)->list(state, stack, out, err);
 }
 
 static drover_code s3_create(void *state, const drover_rtype *type, const drover_res_req *req,
                              drover_live **out, drover_error *err)
 {
-  const s3_type_ops *ops = ops_for(type);
-
+  const void *ops;
+  drover_code rc = aws_dispatch("s3", s3_ops_table, type, AWS_OP_CREATE, req, NULL, &ops, err);
   *out = NULL;
-  if(!ops)
-    return s3_fail(err, DROVER_E_INTERNAL, req->address, "unknown type");
-  if(!req->name || !req->stack || !req->address)
-    return s3_fail(err, DROVER_E_ARG, req->address, "create needs name, stack and address");
-  return ops->put(state, req, NULL, out, err);
+  return rc ? rc : ((const s3_type_ops *)ops)->put(state, req, NULL, out, err);
 }
 
 static drover_code s3_update(void *state, const drover_rtype *type, const drover_res_req *req,
                              const drover_live *cur, drover_live **out, drover_error *err)
 {
-  const s3_type_ops *ops = ops_for(type);
-
+  const void *ops;
+  drover_code rc = aws_dispatch("s3", s3_ops_table, type, AWS_OP_UPDATE, req, cur, &ops, err);
   *out = NULL;
-  if(!ops)
-    return s3_fail(err, DROVER_E_INTERNAL, req->address, "unknown type");
-  if(!cur || !cur->name)
-    return s3_fail(err, DROVER_E_ARG, req->address, "update needs the current object");
-  return ops->put(state, req, cur, out, err);
+  return rc ? rc : ((const s3_type_ops *)ops)->put(state, req, cur, out, err);
 }
 
 static drover_code s3_del(void *state, const drover_rtype *type, const drover_live *cur,
                           double deadline, drover_error *err)
 {
-  const s3_type_ops *ops = ops_for(type);
-
+  const void *ops;
+  drover_code rc = aws_dispatch("s3", s3_ops_table, type, AWS_OP_DELETE, NULL, cur, &ops, err);
   (void)deadline;
-  if(!ops)
-    return s3_fail(err, DROVER_E_INTERNAL, NULL, "unknown type");
-  if(!cur || !cur->name)
-    return s3_fail(err, DROVER_E_ARG, NULL, "delete needs the object's name");
-  return ops->del(state, cur, err);
+  return rc ? rc : ((const s3_type_ops *)ops)->del(state, cur, err);
 }
 
 static drover_code s3_read(void *state, const drover_rtype *type, const char *name,
                            drover_live **out, drover_error *err)
 {
-  const s3_type_ops *ops = ops_for(type);
-
+  const void *ops;
+  drover_code rc = aws_dispatch("s3", s3_ops_table, type, AWS_OP_READ, NULL, NULL, &ops, err);
   *out = NULL;
-  if(!ops)
-    return s3_fail(err, DROVER_E_INTERNAL, NULL, "unknown type");
-  return ops->read(state, name, out, err);
+  return rc ? rc : ((const s3_type_ops *)ops)->read(state, name, out, err);
 }
 
 const drover_provider dv_provider_s3 = {

@@ -17,10 +17,8 @@
 
 #if defined(__GNUC__)
 #define S3_HIDDEN __attribute__((visibility("hidden")))
-#define S3_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define S3_HIDDEN
-#define S3_PRINTF(a, b)
 #endif
 
 /* Ownership labels: bucket tags "drover:<label>", object metadata
@@ -113,8 +111,8 @@ S3_HIDDEN drover_code s3_call(s3_state *st, const s3_req *r, drover_http_respons
                               drover_error *err);
 
 /* Records "s3: <address>: <text>" and locates it at "s3". Returns code. */
-S3_HIDDEN drover_code s3_fail(drover_error *err, drover_code code, const char *address,
-                              const char *fmt, ...) S3_PRINTF(4, 5);
+#define s3_fail(err, code, address, ...) \
+  drover_error_fail((err), (code), "s3", (address), __VA_ARGS__)
 
 /* Runs fn(ud, i, err) for i in [0, n) on up to st->concurrency threads.
  * The first failure stops the remaining jobs and is what *err holds. */

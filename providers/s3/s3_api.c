@@ -1,6 +1,5 @@
 /* s3_api.c - signed S3 requests on the shared transport, error mapping,
  * bounded parallel jobs, and the helpers the types share. */
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,23 +9,6 @@
 #include "config.h"
 #include "s3.h"
 #include "aws_xml.h"
-
-drover_code s3_fail(drover_error *err, drover_code code, const char *address,
-                    const char *fmt, ...)
-{
-  char msg[768];
-  va_list ap;
-
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  if(address)
-    drover_error_set(err, code, "s3: %s: %s", address, msg);
-  else
-    drover_error_set(err, code, "s3: %s", msg);
-  drover_error_locate(err, "s3", address);
-  return code;
-}
 
 void s3_strv_free(char **v, size_t n)
 {
