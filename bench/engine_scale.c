@@ -13,9 +13,10 @@
  *   bench/engine-scale [--sizes 1000,10000,100000] [--shapes flat,count,chain,fanin]
  *                      [--reps N] [--timeout SECONDS]
  *
- * Each case runs --reps times (default 3) and each phase reports its
- * fastest run: the machine is shared, and the minimum is the figure least
- * disturbed by other work. Peak RSS is the largest of the runs.
+ * Each case runs once untimed (a warm-up) and then --reps times (default
+ * 3); every figure is the median of the runs (plan and total the median
+ * of each run's own sum), so one disturbed run on a shared machine moves
+ * it neither way. Peak RSS is the largest of the runs.
  */
 #include <errno.h>
 #include <math.h>
@@ -38,6 +39,7 @@
 #define TARGET_PLAN_S 1.0      /* load + open + refresh + plan, no changes */
 #define TARGET_RSS_MB 300.0
 #define TARGET_EXPONENT 1.15   /* between 10k and 100k */
+#define MAX_REPS 15
 
 /* ------------------------------------------------------------------------
  * The fake cloud: one type, objects in an array, a name index (the
@@ -60,7 +62,7 @@ static struct {
   size_t n, cap;
   dv_index byname; /* name -> index into objs */
   unsigned long etag;
-} cloud = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, {NULL, NULL, 0, 0}, 0};
+} cloud = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, {NULL, 0, 0}, 0};
 
 static const drover_prop bench_props[] = {
   {"name", DROVER_T_STRING, DROVER_PROP_FORCE_NEW, NULL, NULL, "cloud name"},
@@ -524,6 +526,7 @@ typedef struct result {
   int ok;
   double t[P_N];
   double plan_cpu; /* CPU seconds of load+open+refresh+plan0 */
+  double plan, total; /* medians over the reps of each run's own sums */
   double rss_mb;
   double create, create_rss_mb; /* run_create's figures; create < 0: failed */
 } result;
@@ -603,6 +606,20 @@ static double plan_cost(const result *r)
   return r->t[P_LOAD] + r->t[P_OPEN] + r->t[P_REFRESH] + r->t[P_PLAN0];
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+
+  return (x > y) - (x < y);
+}
+
+/* The median of v[0..n), n >= 1; sorts v. */
+static double median(double *v, size_t n)
+{
+  qsort(v, n, sizeof(*v), cmp_double);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 static size_t parse_list(const char *s, char items[][16], size_t max)
 {
   size_t n = 0;
@@ -634,8 +651,13 @@ int main(int argc, char **argv)
       nsizes = parse_list(argv[++i], sizes_s, 8);
     else if(!strcmp(argv[i], "--timeout") && i + 1 < argc)
       timeout = (unsigned)strtoul(argv[++i], NULL, 10);
-    else if(!strcmp(argv[i], "--reps") && i + 1 < argc)
+    else if(!strcmp(argv[i], "--reps") && i + 1 < argc) {
       reps = (unsigned)strtoul(argv[++i], NULL, 10);
+      if(reps < 1 || reps > MAX_REPS) {
+        fprintf(stderr, "engine-scale: --reps must be 1 to %d\n", MAX_REPS);
+        return 2;
+      }
+    }
     else {
       fprintf(stderr, "usage: %s [--shapes flat,count,chain,fanin] "
               "[--sizes 1000,10000,100000] [--reps N] [--timeout SECONDS]\n", argv[0]);
@@ -652,7 +674,7 @@ int main(int argc, char **argv)
   sa.sa_handler = on_alarm;
   sigaction(SIGALRM, &sa, NULL);
 
-  printf("engine-scale: seconds per phase (fastest of %u runs); plan = "
+  printf("engine-scale: seconds per phase (median of %u runs after a warm-up run); plan = "
          "load+open+refresh+plan0 (what `drover plan` costs with no changes)\n", reps);
   printf("create = plan + apply of N creates into an empty cloud (a separate run, "
          "peak RSS crMB); plancpu = CPU seconds of plan (information only: the "
@@ -663,35 +685,59 @@ int main(int argc, char **argv)
          "rssMB", "create", "crMB");
   for(s = 0; s < nshapes; s++) {
     result rs[8];
+    double lo[8], hi[8]; /* range of plan over the reps */
     for(z = 0; z < nsizes; z++) {
-      int k;
-      rs[z] = run_child(shapes[s], sizes[z], lockdir, timeout, 0);
-      for(rep = 1; rs[z].ok && rep < reps; rep++) {
-        result again = run_child(shapes[s], sizes[z], lockdir, timeout, 0);
-        if(!again.ok) {
-          rs[z] = again;
+      result runs[MAX_REPS];
+      double v[MAX_REPS];
+      size_t got = 0, k;
+      int p;
+      /* A warm-up run, not counted: the first child after a pause pays
+       * for cold caches and page tables the later ones do not. */
+      (void)run_child(shapes[s], sizes[z], lockdir, timeout, 0);
+      memset(&rs[z], 0, sizeof(rs[z]));
+      for(rep = 0; rep < reps; rep++) {
+        runs[got] = run_child(shapes[s], sizes[z], lockdir, timeout, 0);
+        if(!runs[got].ok) {
+          rs[z] = runs[got];
+          got = 0;
           break;
         }
-        for(k = 0; k < P_N; k++)
-          if(again.t[k] < rs[z].t[k])
-            rs[z].t[k] = again.t[k];
-        if(again.plan_cpu < rs[z].plan_cpu)
-          rs[z].plan_cpu = again.plan_cpu;
-        if(again.rss_mb > rs[z].rss_mb)
-          rs[z].rss_mb = again.rss_mb;
+        got++;
+      }
+      if(got) {
+        rs[z].ok = 1;
+        for(p = 0; p < P_N; p++) {
+          for(k = 0; k < got; k++)
+            v[k] = runs[k].t[p];
+          rs[z].t[p] = median(v, got);
+        }
+        for(k = 0; k < got; k++)
+          v[k] = runs[k].plan_cpu;
+        rs[z].plan_cpu = median(v, got);
+        for(k = 0; k < got; k++)
+          v[k] = plan_cost(&runs[k]);
+        rs[z].plan = median(v, got);
+        lo[z] = v[0], hi[z] = v[got - 1]; /* median() sorted them */
+        for(k = 0; k < got; k++)
+          v[k] = total(&runs[k]);
+        rs[z].total = median(v, got);
+        for(k = 0; k < got; k++)
+          if(runs[k].rss_mb > rs[z].rss_mb)
+            rs[z].rss_mb = runs[k].rss_mb;
       }
       rs[z].create = -1;
-      for(rep = 0; rs[z].ok && rep < reps; rep++) {
+      for(rep = 0, got = 0; rs[z].ok && rep < reps; rep++) {
         result c = run_child(shapes[s], sizes[z], lockdir, timeout, 1);
         if(!c.ok) {
-          rs[z].create = -1;
+          got = 0;
           break;
         }
-        if(rs[z].create < 0 || c.create < rs[z].create)
-          rs[z].create = c.create;
+        v[got++] = c.create;
         if(c.create_rss_mb > rs[z].create_rss_mb)
           rs[z].create_rss_mb = c.create_rss_mb;
       }
+      if(got)
+        rs[z].create = median(v, got);
       printf("%-6s %7zu", shapes[s], sizes[z]);
       if(!rs[z].ok) {
         printf("  failed or over %us (peak RSS %.1f MB)\n", timeout, rs[z].rss_mb);
@@ -699,7 +745,7 @@ int main(int argc, char **argv)
       }
       for(k = 0; k < P_N; k++)
         printf(" %8.3f", rs[z].t[k]);
-      printf(" %8.3f %8.3f %8.3f %8.1f", plan_cost(&rs[z]), rs[z].plan_cpu, total(&rs[z]),
+      printf(" %8.3f %8.3f %8.3f %8.1f", rs[z].plan, rs[z].plan_cpu, rs[z].total,
              rs[z].rss_mb);
       if(rs[z].create < 0)
         printf("  create failed\n");
@@ -711,10 +757,11 @@ int main(int argc, char **argv)
       double ratio = (double)sizes[z] / (double)sizes[z - 1];
       if(!rs[z].ok || !rs[z - 1].ok || ratio <= 1)
         continue;
-      printf("%-6s growth exponent %zu -> %zu: total %.2f, plan %.2f, rss %.2f",
+      printf("%-6s growth exponent %zu -> %zu: total %.2f, plan %.2f, plancpu %.2f, rss %.2f",
              shapes[s], sizes[z - 1], sizes[z],
-             log(total(&rs[z]) / total(&rs[z - 1])) / log(ratio),
-             log(plan_cost(&rs[z]) / plan_cost(&rs[z - 1])) / log(ratio),
+             log(rs[z].total / rs[z - 1].total) / log(ratio),
+             log(rs[z].plan / rs[z - 1].plan) / log(ratio),
+             log(rs[z].plan_cpu / rs[z - 1].plan_cpu) / log(ratio),
              log(rs[z].rss_mb / rs[z - 1].rss_mb) / log(ratio));
       if(rs[z].create > 0 && rs[z - 1].create > 0)
         printf(", create %.2f", log(rs[z].create / rs[z - 1].create) / log(ratio));
@@ -732,16 +779,16 @@ int main(int argc, char **argv)
         all_met = 0;
         continue;
       }
-      met_plan = plan_cost(&rs[z]) < TARGET_PLAN_S;
+      met_plan = rs[z].plan < TARGET_PLAN_S;
       met_rss = rs[z].rss_mb < TARGET_RSS_MB;
       met_ex = 1;
       if(z > 0 && rs[z - 1].ok && sizes[z - 1] == TARGET_N / 10) {
-        ex = log(total(&rs[z]) / total(&rs[z - 1])) / log(10.0);
+        ex = log(rs[z].total / rs[z - 1].total) / log(10.0);
         met_ex = ex <= TARGET_EXPONENT;
       }
-      printf("%-6s target load+plan(no changes) < %.1f s at %d: %.3f s %s (CPU %.3f s)\n",
-             shapes[s], TARGET_PLAN_S, TARGET_N, plan_cost(&rs[z]),
-             met_plan ? "MET" : "NOT MET", rs[z].plan_cpu);
+      printf("%-6s target load+plan(no changes) < %.1f s at %d: %.3f s %s (median; "
+             "runs %.3f-%.3f; CPU %.3f s)\n", shapes[s], TARGET_PLAN_S, TARGET_N,
+             rs[z].plan, met_plan ? "MET" : "NOT MET", lo[z], hi[z], rs[z].plan_cpu);
       printf("%-6s target peak RSS < %.0f MB at %d: %.1f MB %s\n", shapes[s],
              TARGET_RSS_MB, TARGET_N, rs[z].rss_mb, met_rss ? "MET" : "NOT MET");
       if(z > 0 && sizes[z - 1] == TARGET_N / 10)

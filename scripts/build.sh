@@ -1,7 +1,7 @@
 #!/bin/sh
 # build.sh - autogen + configure + make, idempotently.
 #
-# Usage: scripts/build.sh [-B BUILDDIR] [-j N] [CONFIGURE-ARG...]
+# Usage: scripts/build.sh [-B BUILDDIR] [-j N | -jN] [CONFIGURE-ARG...]
 #
 #   BUILDDIR  default: the source tree (an in-tree build, so ./drover exists
 #             at the top of the clone). Any other directory gets a separate
@@ -28,6 +28,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     -B) [ $# -ge 2 ] || die "-B needs a directory"; builddir=$2; shift 2 ;;
     -j) [ $# -ge 2 ] || die "-j needs a number"; jobs=$2; shift 2 ;;
+    -j[0-9]*) jobs=${1#-j}; shift ;;
     -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     --) shift; break ;;
     *) break ;;
@@ -52,8 +53,20 @@ if [ "$builddir" != "$srcdir" ] && [ -f "$srcdir/config.status" ]; then
     while IFS= read -r f; do [ -e "$srcdir/$f" ] && printf '%s\n' "$f"; done \
     >"$builddir/.files" || true
   [ -s "$builddir/.files" ] || die "no sources listed by git in $srcdir"
-  (cd "$srcdir" && tar -cf - -T "$builddir/.files") | (cd "$tree" && tar -xpf -) ||
-    die "copying sources to $tree failed"
+  # Copy by content, not by time: a file whose text differs is written
+  # anew and so is newer than anything built from its old text, whatever
+  # the source's mtime (a checkout, merge or copy can give changed text an
+  # older time than the copy's objects). Unchanged files keep their times,
+  # so a reused copy rebuilds only what changed.
+  # A copy made by an older build.sh (tar, keeping the sources' times) may
+  # already hold stale objects beside the right text: copy all anew once.
+  fresh=$builddir/.copied-by-content
+  while IFS= read -r f; do
+    [ -f "$fresh" ] && cmp -s "$srcdir/$f" "$tree/$f" && continue
+    case $f in */*) mkdir -p "$tree/${f%/*}" || die "cannot make $tree/${f%/*}" ;; esac
+    rm -f "$tree/$f" && cp "$srcdir/$f" "$tree/$f" || die "copying $f to $tree failed"
+  done <"$builddir/.files"
+  : >"$fresh"
 fi
 
 # --- autogen -------------------------------------------------------------------

@@ -17,6 +17,7 @@
 #                   (default /var/lib/lxd-drover-tls)
 set -eu
 
+here=$(cd "$(dirname "$0")" && pwd)
 SOCK=${LXD_SOCKET:-/var/lib/lxd/unix.socket}
 LOG=${LXD_LOG:-/var/log/lxd-drover.log}
 ALIAS=${DROVER_IMAGE:-busybox}
@@ -54,8 +55,9 @@ if sock_ok; then
   say "daemon already answering on $SOCK"
 else
   say "starting lxd (log $LOG)"
-  # setsid+nohup: the daemon must outlive this script and its session.
-  setsid nohup lxd --group root --logfile "$LOG" </dev/null >>"$LOG" 2>&1 &
+  # setsid+nohup: the daemon must outlive this script and its session;
+  # daemon-exec: and must not keep our caller's descriptors (a flock).
+  setsid nohup "$here/daemon-exec" lxd --group root --logfile "$LOG" </dev/null >>"$LOG" 2>&1 &
 fi
 lxd waitready --timeout 60 || die "lxd did not become ready; see $LOG"
 sock_ok || die "lxd ready but $SOCK does not answer"

@@ -21,6 +21,7 @@
 set -eu
 
 VERSION=4.0.4
+here=$(cd "$(dirname "$0")" && pwd)
 HOME_DIR=${DROVER_S3_HOME:-/var/lib/drover-test/s3rver}
 PORT=${DROVER_S3_PORT:-4568}
 ADDR=127.0.0.1
@@ -90,10 +91,11 @@ do_start() {
     die "something else answers on $URL; set DROVER_S3_PORT"
   fi
   # Paginated ListObjectsV2 in s3rver 4 needs OpenSSL's legacy provider on
-  # node 20 (test-env.md). 9>&-: the server must not inherit the setup lock.
-  NODE_OPTIONS=--openssl-legacy-provider setsid node "$HOME_DIR/run.js" -d "$DATA" \
-    -a "$ADDR" -p "$PORT" --silent --service-endpoint localhost \
-    --configure-bucket "$BUCKET" >>"$LOG" 2>&1 </dev/null 9>&- &
+  # node 20 (test-env.md). daemon-exec: the server must not inherit the
+  # setup lock (fd 9) nor any lock of our caller's.
+  NODE_OPTIONS=--openssl-legacy-provider setsid "$here/daemon-exec" node "$HOME_DIR/run.js" \
+    -d "$DATA" -a "$ADDR" -p "$PORT" --silent --service-endpoint localhost \
+    --configure-bucket "$BUCKET" >>"$LOG" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
   # Wait for it to answer, with a deadline.
   deadline=$(( $(date +%s) + 30 ))

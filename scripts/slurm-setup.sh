@@ -43,6 +43,9 @@ for b in slurmctld slurmd munged sinfo scontrol; do
 done
 
 node=$(hostname -s)
+# The daemons are started through daemon-exec, so that none keeps a
+# descriptor of our caller's (flock /tmp/drover-live.lock) for its life.
+daemon=$here/scripts/daemon-exec
 ctld_pid=/run/slurmctld.pid
 slurmd_pid=/run/slurmd.pid
 
@@ -73,7 +76,7 @@ chown munge:munge /run/munge /var/log/munge /var/lib/munge
 [ -f /etc/munge/munge.key ] || die "/etc/munge/munge.key missing (reinstall munge)"
 if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
   say "starting munged"
-  su -s /bin/sh munge -c /usr/sbin/munged
+  "$daemon" su -s /bin/sh munge -c /usr/sbin/munged
   i=0
   until munge -n 2>/dev/null | unmunge >/dev/null 2>&1; do
     i=$((i + 1)); [ $i -lt 50 ] || die "munged did not come up"; sleep 0.1
@@ -145,14 +148,14 @@ fi
 # reconfigure does not make slurmd pick up a new job_prolog).
 stop_daemon slurmd "$slurmd_pid"
 stop_daemon slurmctld "$ctld_pid"
-slurmctld
+"$daemon" slurmctld
 i=0
 until scontrol ping 2>/dev/null | grep -q "UP"; do
   i=$((i + 1)); [ $i -lt 100 ] || die "slurmctld did not answer (see /var/log/slurm/slurmctld.log)"; sleep 0.1
 done
 # slurmd dlopens every plugstack plugin at start and refuses to run if a
 # "required" one does not load.
-slurmd || die "slurmd did not start: $(tail -n 3 /var/log/slurm/slurmd.log 2>/dev/null | tr '\n' ' ')"
+"$daemon" slurmd || die "slurmd did not start: $(tail -n 3 /var/log/slurm/slurmd.log 2>/dev/null | tr '\n' ' ')"
 
 # --- wait for the node -----------------------------------------------------
 state() { sinfo -h -N -n "$node" -o %T 2>/dev/null | head -n 1; }

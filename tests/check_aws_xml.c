@@ -8,6 +8,7 @@
 #include <string.h>
 #include <libxml/parser.h>
 #include "aws_xml.h"
+#include "run_suite.h"
 
 /* The fixture's bytes; caller frees. */
 static char *fixture(const char *name, size_t *len)
@@ -216,8 +217,7 @@ int main(void)
 {
   Suite *s = suite_create("aws_xml");
   TCase *tc = tcase_create("xml");
-  SRunner *sr;
-  int failed;
+  int rc;
 
   xmlInitParser();
   tcase_add_test(tc, s3_signature_error);
@@ -228,10 +228,7 @@ int main(void)
   tcase_add_test(tc, not_xml);
   tcase_add_test(tc, no_external_entities);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
+  rc = run_suite(s);
   xmlCleanupParser();
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return rc;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <libxml/parser.h>
 #include "ec2.h"
+#include "run_suite.h"
 
 /* The fixture's bytes; caller frees. */
 static char *load(const char *name, size_t *len)
@@ -479,12 +480,6 @@ static Suite *ec2_suite(void)
 
 int main(void)
 {
-  SRunner *sr = srunner_create(ec2_suite());
-  int failed;
-
   xmlInitParser();
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_suite(ec2_suite());
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "engine.h"
 #include "backup.h"
+#include "run_suite.h"
 
 START_TEST(location)
 {
@@ -252,11 +253,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-  SRunner *sr = srunner_create(suite());
-  int failed;
-
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_suite(suite());
 }

@@ -2,6 +2,7 @@
  * value at large N, absent keys and prefixes not found, the first value
  * kept, growth from an index sized for nothing. */
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,9 +71,13 @@ START_TEST(index_first_value_wins)
   ck_assert_int_eq(dv_index_put(&ix, "web", 9), DROVER_OK);
   ck_assert_uint_eq(dv_index_get(&ix, "web"), 3);
   ck_assert_uint_eq(ix.n, 1);
-  /* The empty-slot marker cannot be stored. */
+  /* The free-slot marker and what does not fit in 32 bits cannot be
+   * stored; the largest position that does can. */
   ck_assert_int_eq(dv_index_put(&ix, "db", (size_t)-1), DROVER_E_ARG);
+  ck_assert_int_eq(dv_index_put(&ix, "db", (size_t)UINT32_MAX), DROVER_E_ARG);
   ck_assert_uint_eq(dv_index_get(&ix, "db"), (size_t)-1);
+  ck_assert_int_eq(dv_index_put(&ix, "db", (size_t)UINT32_MAX - 1), DROVER_OK);
+  ck_assert_uint_eq(dv_index_get(&ix, "db"), (size_t)UINT32_MAX - 1);
   ck_assert_uint_eq(dv_index_get(&ix, NULL), (size_t)-1);
   dv_index_free(&ix);
   dv_index_free(&ix); /* twice is fine */
@@ -105,6 +110,40 @@ START_TEST(index_similar_keys)
 }
 END_TEST
 
+/* FNV-1a, 32 bits: the hash index.c keeps per slot. */
+static uint32_t fnv1a(const char *s)
+{
+  uint32_t h = 2166136261u;
+
+  for(; *s; s++) {
+    h ^= (unsigned char)*s;
+    h *= 16777619u;
+  }
+  return h;
+}
+
+/* Two different keys with the same 32-bit hash (a pair found by a
+ * search over random names) are told apart by their bytes, each found
+ * with its own value, and the slot after them still answers. */
+START_TEST(index_equal_hashes)
+{
+  const char *a = "c45103ef8533", *b = "cbc6fc4ca6de";
+  dv_index ix;
+
+  ck_assert_uint_eq(fnv1a(a), fnv1a(b));
+  ck_assert_int_eq(dv_index_init(&ix, 4), DROVER_OK);
+  ck_assert_int_eq(dv_index_put(&ix, a, 1), DROVER_OK);
+  ck_assert_uint_eq(dv_index_get(&ix, b), (size_t)-1);
+  ck_assert_int_eq(dv_index_put(&ix, b, 2), DROVER_OK);
+  ck_assert_int_eq(dv_index_put(&ix, "other", 3), DROVER_OK);
+  ck_assert_uint_eq(ix.n, 3);
+  ck_assert_uint_eq(dv_index_get(&ix, a), 1);
+  ck_assert_uint_eq(dv_index_get(&ix, b), 2);
+  ck_assert_uint_eq(dv_index_get(&ix, "other"), 3);
+  dv_index_free(&ix);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("index");
@@ -113,6 +152,7 @@ int main(void)
   tcase_add_test(tc, index_large);
   tcase_add_test(tc, index_first_value_wins);
   tcase_add_test(tc, index_similar_keys);
+  tcase_add_test(tc, index_equal_hashes);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }

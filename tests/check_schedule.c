@@ -9,13 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include "engine.h"
+#include "run_suite.h"
 #include "schedule.h"
+#include "scripted_server.h"
 
 static long long utc(int y, int mo, int d, int h, int mi, int s)
 {
@@ -428,110 +425,54 @@ START_TEST(webhook_url_refused)
 END_TEST
 
 
-/* A loopback receiver: answers the first `fail` requests with 503, the
- * rest with 200, and keeps the last request it read. */
-typedef struct receiver {
-  int fd, port, fail, served;
-  char last[8192];
-} receiver;
+static const char busy[] = "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
 
-static void *serve(void *arg)
-{
-  receiver *r = arg;
-  int c;
-
-  while((c = accept(r->fd, NULL, NULL)) >= 0) {
-    size_t n = 0;
-    ssize_t k;
-    const char *hdr_end, *cl;
-    /* Read headers, then Content-Length bytes of body. */
-    while(n < sizeof(r->last) - 1 && (k = read(c, r->last + n, sizeof(r->last) - 1 - n)) > 0) {
-      n += (size_t)k;
-      r->last[n] = '\0';
-      hdr_end = strstr(r->last, "\r\n\r\n");
-      cl = strcasestr(r->last, "content-length:");
-      if(hdr_end && cl && n >= (size_t)(hdr_end + 4 - r->last) + (size_t)atoi(cl + 15))
-        break;
-    }
-    r->served++;
-    {
-      const char *ans = r->served <= r->fail
-                          ? "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                          : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-      (void)!write(c, ans, strlen(ans));
-    }
-    close(c);
-  }
-  return NULL;
-}
-
-static void receiver_start(receiver *r, pthread_t *t, int fail)
-{
-  struct sockaddr_in a;
-  socklen_t len = sizeof(a);
-
-  memset(r, 0, sizeof(*r));
-  r->fail = fail;
-  r->fd = socket(AF_INET, SOCK_STREAM, 0);
-  memset(&a, 0, sizeof(a));
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ck_assert_int_eq(bind(r->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-  ck_assert_int_eq(listen(r->fd, 8), 0);
-  getsockname(r->fd, (struct sockaddr *)&a, &len);
-  r->port = ntohs(a.sin_port);
-  ck_assert_int_eq(pthread_create(t, NULL, serve, r), 0);
-}
-
-static void receiver_stop(receiver *r, pthread_t t)
-{
-  shutdown(r->fd, SHUT_RDWR);
-  close(r->fd);
-  pthread_join(t, NULL);
-}
-
-/* Sends body to a receiver that fails the first `fail` requests, at
- * path (with a token query) with `retries`; r is stopped on return. */
-static drover_code send_to(receiver *r, int fail, unsigned retries, const char *path,
-                           const char *body, drover_error *err)
+/* Sends body with `retries` to path (with a token query) on a loopback
+ * server answering script[0..n-1] (the last repeating); s is stopped on
+ * return, what it saw still readable. */
+static drover_code send_to(srv *s, const char *const *script, size_t n, unsigned retries,
+                           const char *path, const char *body, drover_error *err)
 {
   drover_webhook w = DROVER_WEBHOOK_INIT;
-  pthread_t t;
   char url[128];
   drover_code rc;
 
   drover_error_clear(err);
-  receiver_start(r, &t, fail);
-  snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", r->port, path);
+  srv_listen(s, 0, script, n);
+  srv_run(s);
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", s->port, path);
   w.url = url;
   w.timeout = 5;
   w.retries = retries;
   rc = drover_webhook_send(&w, body, err);
-  receiver_stop(r, t);
+  srv_stop(s);
   return rc;
 }
 
 START_TEST(webhook_delivered_after_retry)
 {
+  static const char *const script[] = {busy, ok};
   drover_error err;
-  receiver r;
+  static srv s;
 
-  ck_assert_msg(send_to(&r, 1, 3, "/hooks/drover?token=tok-123456", "{\"event\":\"drift\"}",
-                        &err) == DROVER_OK, "%s", err.text);
-  ck_assert_int_eq(r.served, 2); /* the 503 was retried */
-  ck_assert_ptr_nonnull(strstr(r.last, "POST /hooks/drover?token=tok-123456 HTTP/1.1\r\n"));
-  ck_assert_ptr_nonnull(strcasestr(r.last, "content-type: application/json\r\n"));
-  ck_assert_ptr_nonnull(strstr(r.last, "\r\n\r\n{\"event\":\"drift\"}"));
+  ck_assert_msg(send_to(&s, script, 2, 3, "/hooks/drover?token=tok-123456",
+                        "{\"event\":\"drift\"}", &err) == DROVER_OK, "%s", err.text);
+  ck_assert_int_eq(atomic_load(&s.served), 2); /* the 503 was retried */
+  ck_assert_ptr_nonnull(strstr(s.last, "POST /hooks/drover?token=tok-123456 HTTP/1.1\r\n"));
+  ck_assert_ptr_nonnull(strcasestr(s.last, "content-type: application/json\r\n"));
+  ck_assert_ptr_nonnull(strstr(s.last, "\r\n\r\n{\"event\":\"drift\"}"));
 }
 END_TEST
 
 START_TEST(webhook_failure_hides_url)
 {
+  static const char *const script[] = {busy};
   drover_error err;
-  receiver r;
+  static srv s;
 
-  ck_assert_int_ne(send_to(&r, 100, 2, "/h?token=tok-abcdef", "{}", &err), DROVER_OK);
-  ck_assert_int_eq(r.served, 3); /* one try and two retries */
+  ck_assert_int_ne(send_to(&s, script, 1, 2, "/h?token=tok-abcdef", "{}", &err), DROVER_OK);
+  ck_assert_int_eq(atomic_load(&s.served), 3); /* one try and two retries */
   ck_assert_ptr_nonnull(strstr(err.text, "webhook: delivery failed"));
   ck_assert_ptr_null(strstr(err.text, "tok-abcdef"));
   ck_assert_ptr_null(strstr(err.text, "/h"));
@@ -559,11 +500,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-  SRunner *sr = srunner_create(suite());
-  int failed;
-
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_suite(suite());
 }

@@ -74,6 +74,13 @@ struct cli_stack {
 
 /* ---- args.c ---- */
 
+/* The help lines of the template options cli_parse takes, one text for
+ * every command's usage. */
+#define CLI_HELP_VARS \
+  "      --var NAME=VALUE        set a param (repeatable)\n" \
+  "      --var-file FILE         params from a JSON object (repeatable)\n"
+#define CLI_HELP_TEMPLATE "  -t, --template FILE         the template\n" CLI_HELP_VARS
+
 /* Parses argv (argv[0] is the subcommand) into cli. usage is the
  * subcommand's help text, printed for --help. Returns -1 to go on, or an
  * exit code (0 after --help, 1 on a usage error). */

@@ -22,9 +22,7 @@ static const char apply_usage[] =
   "refuses it if a resource changed since it was made.\n"
   "\n"
   "Options:\n"
-  "  -t, --template FILE         the template\n"
-  "      --var NAME=VALUE        set a param (repeatable)\n"
-  "      --var-file FILE         params from a JSON object (repeatable)\n"
+  CLI_HELP_TEMPLATE
   "      --stack NAME            override the stack name\n"
   "      --provider-config FILE  provider settings merged over the template's\n"
   "  -y, --yes, --auto-approve   do not ask for confirmation\n"
@@ -49,9 +47,7 @@ static const char destroy_usage[] =
   "with its settings from --provider-config or its defaults.\n"
   "\n"
   "Options:\n"
-  "  -t, --template FILE         the template\n"
-  "      --var NAME=VALUE        set a param (repeatable)\n"
-  "      --var-file FILE         params from a JSON object (repeatable)\n"
+  CLI_HELP_TEMPLATE
   "      --stack NAME            the stack (overrides the template's)\n"
   "      --provider-config FILE  provider settings\n"
   "  -y, --yes, --auto-approve   do not ask for confirmation\n"

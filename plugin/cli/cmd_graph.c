@@ -12,9 +12,7 @@ static const char usage[] =
   "its planned action.\n"
   "\n"
   "Options:\n"
-  "  -t, --template FILE         the template\n"
-  "      --var NAME=VALUE        set a param (repeatable)\n"
-  "      --var-file FILE         params from a JSON object (repeatable)\n"
+  CLI_HELP_TEMPLATE
   "      --stack NAME            override the stack name\n"
   "      --provider-config FILE  provider settings merged over the template's\n"
   "      --plan                  refresh and include the planned actions\n"

@@ -17,9 +17,7 @@ static const char usage[] =
   "releases it when its holder exits.\n"
   "\n"
   "Options:\n"
-  "  -t, --template FILE         the template\n"
-  "      --var NAME=VALUE        set a param (repeatable)\n"
-  "      --var-file FILE         params from a JSON object (repeatable)\n"
+  CLI_HELP_TEMPLATE
   "      --stack NAME            the stack (without a template: by name)\n"
   "      --provider-config FILE  provider settings merged over the template's\n"
   "  -v, --verbose / --quiet / --log-json\n"

@@ -15,8 +15,7 @@ static const char usage[] =
   "\n"
   "Options:\n"
   "  -t, --template FILE         the template (then NAME may be the only argument)\n"
-  "      --var NAME=VALUE        set a param (repeatable)\n"
-  "      --var-file FILE         params from a JSON object (repeatable)\n"
+  CLI_HELP_VARS
   "      --stack NAME            override the stack name\n"
   "      --provider-config FILE  provider settings merged over the template's\n"
   "      --reveal                include sensitive values\n"

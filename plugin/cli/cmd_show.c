@@ -13,9 +13,7 @@ static const char usage[] =
   "is asked, with its settings from --provider-config or its defaults.\n"
   "\n"
   "Options:\n"
-  "  -t, --template FILE         the template\n"
-  "      --var NAME=VALUE        set a param (repeatable)\n"
-  "      --var-file FILE         params from a JSON object (repeatable)\n"
+  CLI_HELP_TEMPLATE
   "      --stack NAME            the stack (overrides the template's)\n"
   "      --provider-config FILE  provider settings\n"
   "      --json                  the live resources as a JSON array\n"

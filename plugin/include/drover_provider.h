@@ -42,7 +42,9 @@ extern "C" {
 #define DROVER_LABEL_ADDRESS "address" /* resource address, "web[0]" */
 #define DROVER_LABEL_HASH "hash"       /* hash of the desired properties */
 #define DROVER_LABEL_VERSION "version" /* drover version that wrote it */
-#define DROVER_LABEL_DEPS "deps"       /* comma-separated addresses it depends on */
+#define DROVER_LABEL_DEPS "deps"       /* comma-separated addresses it depends on;
+                                          "NAME[*]": every instance of counted
+                                          block NAME (older labels list each) */
 #define DROVER_LABEL_SENSITIVE "sensitive" /* comma-separated property pointers that
                                                held secrets ("/config/user.token") */
 

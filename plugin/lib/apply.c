@@ -195,17 +195,38 @@ static int keyed_is(const keyed *k, uintptr_t type, const char *s, size_t len)
   return k->type == type && !strncmp(k->key, s, len) && !k->key[len];
 }
 
+/* Whether address (a delete's key) is an instance NAME[N] of the counted
+ * block a label entry NAME[*] names; prefix is "NAME[" (plen bytes). */
+static int in_counted(const char *address, const char *prefix, size_t plen)
+{
+  const char *p = address + plen;
+
+  if(strncmp(address, prefix, plen) || *p < '0' || *p > '9')
+    return 0;
+  while(*p >= '0' && *p <= '9')
+    p++;
+  return p[0] == ']' && p[1] == '\0';
+}
+
 /* Edges from `from` to every delete (dels, sorted by address) that label
- * names at delete order `order`. Sets *hit when one of them is marked in
- * member (may be NULL). */
+ * names at delete order `order`. An entry is an address, or NAME[*] for
+ * every instance of a counted block (the deletes whose addresses start
+ * with "NAME[", one run of the sorted array). Sets *hit when one of them
+ * is marked in member (may be NULL). */
 static drover_code walk_label(run *r, const keyed *dels, size_t ndels, const char *l,
                               int order, size_t from, const unsigned char *member,
                               int *hit)
 {
   while(l && *l) {
     size_t len = strcspn(l, ","), j;
-    for(j = keyed_lower(dels, ndels, 0, l, len);
-        j < ndels && keyed_is(&dels[j], 0, l, len); j++) {
+    int all = len > 3 && !memcmp(l + len - 3, "[*]", 3);
+    size_t plen = all ? len - 2 : len; /* NAME[ */
+    for(j = keyed_lower(dels, ndels, 0, l, plen);
+        j < ndels && (all ? !dels[j].type && !strncmp(dels[j].key, l, plen)
+                          : keyed_is(&dels[j], 0, l, len));
+        j++) {
+      if(all && !in_counted(dels[j].key, l, plen))
+        continue;
       if(r->nodes[dels[j].node].rtype->delete_order != order)
         continue;
       if(member) {

@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <regex.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include "drover.h"
 #include "drover_provider.h"
 
@@ -30,17 +31,23 @@
  * Name index (index.c): string -> position, O(1) per lookup
  */
 
+typedef struct dv_index_slot {
+  const char *key; /* borrowed; valid where val != UINT32_MAX */
+  uint32_t hash;   /* FNV-1a of key */
+  uint32_t val;    /* UINT32_MAX: a free slot */
+} dv_index_slot;
+
 typedef struct dv_index {
-  const char **keys;  /* borrowed; valid where vals[i] != (size_t)-1 */
-  size_t *vals;
+  dv_index_slot *slots;
   size_t cap, n;      /* cap: a power of two, at most half full */
 } dv_index;
 
 /* Empty index sized for about expect keys. DROVER_E_NOMEM on failure
  * (ix is then empty, and dv_index_free is still fine). */
 drover_code dv_index_init(dv_index *ix, size_t expect);
-/* Maps key (borrowed: must outlive ix) to val (not (size_t)-1). A key
- * already present keeps its first value. Grows as needed; DROVER_E_NOMEM
+/* Maps key (borrowed: must outlive ix) to val (below UINT32_MAX, else
+ * DROVER_E_ARG: values are positions). A key already present keeps its
+ * first value. Grows as needed; DROVER_E_NOMEM
  * leaves ix as it was. */
 drover_code dv_index_put(dv_index *ix, const char *key, size_t val);
 /* The value of key, or (size_t)-1. ix may be NULL or empty. */
@@ -640,6 +647,17 @@ typedef struct dv_res_span {
 int dv_scan_resources(const char *text, size_t len, size_t *res_off, size_t *res_len,
                       dv_res_span **out, size_t *n);
 
+/* json_fast.c: text (len bytes) parsed without jansson's lexer when it is
+ * plain JSON (an object or array of objects, arrays, integers, literals
+ * and strings of printable ASCII without escapes, no duplicate keys);
+ * NULL for anything else. A result is what json_loadb would build.
+ * Caller owns the result. */
+json_t *dv_json_fast(const char *text, size_t len);
+/* json_fast.c: dv_json_fast, or when it declines json_loadb(text, len,
+ * flags) (NULL where jansson refuses the text, or on OOM). Caller owns
+ * the result. */
+json_t *dv_json_load(const char *text, size_t len, size_t flags);
+
 /* Index of the resource block called name, or (size_t)-1. Inline so the
  * files below template.c (ref.c) can look blocks up without calling into
  * it. */
@@ -712,6 +730,12 @@ drover_code dv_refs_check(const drover_template *tpl, drover_error *err);
 char *dv_strdup(const char *s);                 /* NULL-safe; caller frees */
 /* base + "/" + seg with seg escaped per RFC 6901. Caller frees. */
 char *dv_ptr_join(const char *base, const char *seg);
+/* The bytes dv_ptr_join's result may need (with its NUL), and the same
+ * join written into out (at least that many bytes); returns out. For
+ * pointers built per value walked, where a malloc each cost more than
+ * the walk. */
+size_t dv_ptr_join_size(const char *base, const char *seg);
+char *dv_ptr_join_to(char *out, const char *base, const char *seg);
 char *dv_aprintf(const char *fmt, ...)          /* caller frees; NULL on OOM */
 #if defined(__GNUC__)
     __attribute__((format(printf, 1, 2)))
@@ -720,5 +744,7 @@ char *dv_aprintf(const char *fmt, ...)          /* caller frees; NULL on OOM */
 /* Levenshtein-based suggestion: the candidate closest to word within a
  * small distance, or NULL. Borrowed from candidates. */
 const char *dv_did_you_mean(const char *word, const char *const *candidates, size_t n);
+/* The value of hex digit c (either case), or -1. */
+int dv_hexval(int c);
 
 #endif /* DROVER_ENGINE_H */

@@ -137,17 +137,6 @@ static drover_code pm_record(pm_scan *s, dv_pos value, dv_pos key)
   return DROVER_OK;
 }
 
-static int hexval(char c)
-{
-  if(c >= '0' && c <= '9')
-    return c - '0';
-  if(c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if(c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 static size_t put_utf8(char *out, unsigned long cp)
 {
   if(cp < 0x80) {
@@ -177,7 +166,7 @@ static unsigned long read_u4(const char *p)
   unsigned long v = 0;
   int k;
   for(k = 0; k < 4; k++) {
-    int h = hexval(p[k]);
+    int h = dv_hexval(p[k]);
     if(h < 0)
       return 0xFFFD;
     v = v * 16 + (unsigned long)h;

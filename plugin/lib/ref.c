@@ -31,15 +31,36 @@ static int take_ident(const char **p, const char *end, char *buf, size_t size)
   return n > 0;
 }
 
+/* "${body}" into text (size > 3 bytes), cut short exactly as snprintf
+ * would: one reference is parsed per string walked, and snprintf cost
+ * more than the rest of the parse together. */
+static void ref_text(char *text, size_t size, const char *body, size_t len)
+{
+  size_t room = size - 1 - 2; /* after "${", before the NUL */
+
+  text[0] = '$';
+  text[1] = '{';
+  if(len >= room) {
+    memcpy(text + 2, body, room);
+    text[size - 1] = '\0';
+    return;
+  }
+  memcpy(text + 2, body, len);
+  text[2 + len] = '}';
+  text[3 + len] = '\0';
+}
+
 /* Parses the body of "${body}" (len bytes). On a syntax error writes the
  * reason to msg and returns 1. */
 static int parse_ref(const char *body, size_t len, dv_ref *ref, char *msg, size_t msize)
 {
   const char *p = body, *end = body + len;
 
-  memset(ref, 0, sizeof(*ref));
+  ref->kind = 0;
+  ref->name[0] = ref->attr[0] = '\0';
+  ref->whole = 0;
   ref->index = DV_REF_NO_INDEX;
-  snprintf(ref->text, sizeof(ref->text), "${%.*s}", (int)len, body);
+  ref_text(ref->text, sizeof(ref->text), body, len);
   while(p < end && (*p == ' ' || *p == '\t'))
     p++;
   while(end > p && (end[-1] == ' ' || end[-1] == '\t'))
@@ -172,21 +193,28 @@ drover_code dv_refs_each(const drover_template *tpl, const json_t *v,
   const char *key;
   json_t *m;
   size_t i;
+  char buf[128]; /* per level of nesting: kept small */
 
   if(json_is_string(v))
     return dv_ref_walk(tpl, json_string_value(v), pointer, NULL, fn, ud, err);
+  /* Each member's pointer in buf when it fits (nearly always), so the
+   * walk allocates nothing. */
   if(json_is_array(v)) {
     for(i = 0; i < json_array_size(v) && !rc; i++) {
-      char *p = dv_aprintf("%s/%zu", pointer, i);
-      if(!p)
+      char *p = buf;
+      if((size_t)snprintf(buf, sizeof(buf), "%s/%zu", pointer, i) >= sizeof(buf) &&
+         !(p = dv_aprintf("%s/%zu", pointer, i)))
         return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
       rc = dv_refs_each(tpl, json_array_get(v, i), p, fn, ud, err);
-      free(p);
+      if(p != buf)
+        free(p);
     }
   }
   else if(json_is_object(v)) {
     json_object_foreach((json_t *)v, key, m) {
-      char *p = dv_ptr_join(pointer, key);
+      char *p = dv_ptr_join_size(pointer, key) <= sizeof(buf)
+                    ? dv_ptr_join_to(buf, pointer, key)
+                    : dv_ptr_join(pointer, key);
       if(!p)
         return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
       if(!strcmp(key, DV_UNKNOWN_KEY))
@@ -194,7 +222,8 @@ drover_code dv_refs_each(const drover_template *tpl, const json_t *v,
                           "key \"%s\" is reserved", DV_UNKNOWN_KEY);
       else
         rc = dv_refs_each(tpl, m, p, fn, ud, err);
-      free(p);
+      if(p != buf)
+        free(p);
       if(rc)
         break;
     }

@@ -587,7 +587,7 @@ drover_code drover_stacks_list(char ***names, const char *providers_json,
   json_error_t jerr;
   drover_live_list found = {NULL, 0, 0};
   dv_pinst p;
-  dv_index seen = {NULL, NULL, 0, 0}; /* stack name -> index into v */
+  dv_index seen = {NULL, 0, 0}; /* stack name -> index into v */
   char **v = NULL, *all = NULL;
   size_t n = 0, cap = 0, i, t;
   const char *key;

@@ -129,17 +129,6 @@ static int hmac(unsigned char out[32], const void *key, size_t klen, const char 
  * Canonical URI
  */
 
-static int hexval(int c)
-{
-  if(c >= '0' && c <= '9')
-    return c - '0';
-  if(c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if(c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Removes empty, "." and ".." segments (RFC 3986 5.2.4 plus collapsed
  * slashes, as the AWS SDKs do). A trailing slash, or a trailing "." or
  * "..", leaves the result ending in '/'. */
@@ -230,8 +219,8 @@ static char *reencode(const char *s, size_t n)
   sb_addn(&raw, "", 0);
   for(i = 0; i < n; i++) {
     int hi, lo;
-    if(s[i] == '%' && i + 2 < n && (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
-       (lo = hexval((unsigned char)s[i + 2])) >= 0) {
+    if(s[i] == '%' && i + 2 < n && (hi = dv_hexval((unsigned char)s[i + 1])) >= 0 &&
+       (lo = dv_hexval((unsigned char)s[i + 2])) >= 0) {
       sb_addc(&raw, (char)(hi * 16 + lo));
       i += 2;
     }

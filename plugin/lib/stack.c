@@ -595,8 +595,19 @@ static drover_code topo_sort(drover_stack *st, unsigned char *state, size_t *pat
   return DROVER_OK;
 }
 
-/* "a,b[0],b[1]": every instance of every block that block b depends on,
- * the deps label of b's instances. Caller frees. */
+/* Whether block b of the stack's template is counted: its instances are
+ * "b[0]", "b[1]", ... and a deps label names them all as "b[*]". */
+static int counted(const drover_stack *st, size_t b)
+{
+  return st->tpl->blocks[b].count != NULL;
+}
+
+/* The deps label of b's instances: what b depends on, "a,b[*]", each
+ * block without count by its instance's address and each counted block
+ * as NAME[*] (every instance of it, however many: the label stays the
+ * same size as the count grows, and fits a cloud's label limits). apply
+ * reads both forms, and older labels listing every instance
+ * ("b[0],b[1]"). Caller frees. */
 static char *deps_string(const drover_stack *st, size_t b)
 {
   size_t i, k, len = 1, o = 0;
@@ -604,14 +615,27 @@ static char *deps_string(const drover_stack *st, size_t b)
 
   for(i = 0; i < st->block_ndeps[b]; i++) {
     size_t d = st->block_deps[b][i];
-    for(k = 0; k < st->block_ninst[d]; k++)
-      len += strlen(st->insts[st->block_first[d] + k].address) + 1;
+    if(counted(st, d))
+      len += strlen(st->tpl->blocks[d].name) + 4;
+    else
+      for(k = 0; k < st->block_ninst[d]; k++)
+        len += strlen(st->insts[st->block_first[d] + k].address) + 1;
   }
   out = malloc(len);
   if(!out)
     return NULL;
   for(i = 0; i < st->block_ndeps[b]; i++) {
     size_t d = st->block_deps[b][i];
+    if(counted(st, d)) {
+      const char *nm = st->tpl->blocks[d].name;
+      size_t nl = strlen(nm);
+      if(o)
+        out[o++] = ',';
+      memcpy(out + o, nm, nl);
+      memcpy(out + o + nl, "[*]", 3);
+      o += nl + 3;
+      continue;
+    }
     for(k = 0; k < st->block_ninst[d]; k++) {
       const char *a = st->insts[st->block_first[d] + k].address;
       size_t al = strlen(a);
@@ -667,7 +691,8 @@ static drover_code build_graph(drover_stack *st, drover_error *err)
     }
     if(!g.n)
       continue; /* no list for a block without dependencies */
-    qsort(g.deps, g.n, sizeof(*g.deps), size_cmp);
+    if(g.n > 1)
+      qsort(g.deps, g.n, sizeof(*g.deps), size_cmp);
     /* Every list goes into one buffer (no allocation per block); the
      * pointers are set once it has stopped moving. */
     if(nall + g.n > capall) {
@@ -713,10 +738,12 @@ static drover_code build_graph(drover_stack *st, drover_error *err)
     goto out;
   /* One deps label per block, shared by its instances; blocks without
    * dependencies share one empty label, and one depending on a single
-   * instance borrows that instance's address (no allocation either). */
+   * block without count borrows its instance's address (no allocation
+   * either). */
   for(bi = 0; bi < tpl->nblocks; bi++) {
     const char *label = "";
-    if(st->block_ndeps[bi] == 1 && st->block_ninst[st->block_deps[bi][0]] == 1)
+    if(st->block_ndeps[bi] == 1 && !counted(st, st->block_deps[bi][0]) &&
+       st->block_ninst[st->block_deps[bi][0]] == 1)
       label = st->insts[st->block_first[st->block_deps[bi][0]]].address;
     else if(st->block_ndeps[bi]) {
       st->block_depstr[bi] = deps_string(st, bi);

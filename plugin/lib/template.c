@@ -1254,9 +1254,8 @@ static drover_code resources_from_text(drover_template *tpl, const dv_res_span *
   if(!rc && tpl->block_ix.n != tpl->nblocks)
     rc = DROVER_E_TEMPLATE; /* a name declared twice */
   for(i = 0; !rc && i < n; i++) {
-    json_error_t je;
-    json_t *decl = json_loadb(tpl->text + spans[i].val_off, spans[i].val_len,
-                              JSON_REJECT_DUPLICATES, &je);
+    json_t *decl = dv_json_load(tpl->text + spans[i].val_off, spans[i].val_len,
+                                JSON_REJECT_DUPLICATES);
     if(!decl)
       return DROVER_E_SYNTAX;
     rc = parse_resource(tpl, &tpl->blocks[i], decl, err);
@@ -1461,8 +1460,6 @@ static drover_code compact_blocks(drover_template *tpl, const dv_res_span *given
 drover_code dv_block_properties(const drover_template *tpl, const dv_block *b,
                                 json_t **out)
 {
-  json_error_t je;
-
   *out = NULL;
   if(b->properties) {
     *out = json_incref(b->properties);
@@ -1471,7 +1468,7 @@ drover_code dv_block_properties(const drover_template *tpl, const dv_block *b,
   if(!b->props_len)
     return DROVER_OK;
   /* The text was accepted at load: only the allocator can fail here. */
-  *out = json_loadb(tpl->text + b->props_off, b->props_len, 0, &je);
+  *out = dv_json_load(tpl->text + b->props_off, b->props_len, 0);
   return *out ? DROVER_OK : DROVER_E_NOMEM;
 }
 
@@ -1537,24 +1534,26 @@ static drover_code syntax_error(const drover_template *tpl, const json_error_t *
   return DROVER_E_SYNTAX;
 }
 
-/* The whole text but the "resources" object, which becomes {} padded
- * with blanks (same length, so nothing else moves), parsed: the fast
- * load's root. NULL when jansson refuses it or on OOM. */
+/* The whole text but the "resources" object, which becomes {}, parsed:
+ * the fast load's root. Cut out rather than blanked, so its bytes are not
+ * read again (jansson keeps no positions, and errors are located in
+ * tpl->text). NULL when jansson refuses it or on OOM. */
 static json_t *parse_without_resources(const drover_template *tpl, size_t res_off,
                                        size_t res_len)
 {
-  char *mod = malloc(tpl->len + 1);
-  json_error_t je;
+  size_t tail = tpl->len - res_off - res_len, len = res_off + 2 + tail;
+  char *mod;
   json_t *root;
 
-  if(!mod || res_len < 2) {
-    free(mod);
+  if(res_len < 2 || res_off + res_len > tpl->len)
     return NULL;
-  }
-  memcpy(mod, tpl->text, tpl->len + 1);
+  mod = malloc(len + 1);
+  if(!mod)
+    return NULL;
+  memcpy(mod, tpl->text, res_off);
   memcpy(mod + res_off, "{}", 2);
-  memset(mod + res_off + 2, ' ', res_len - 2);
-  root = json_loadb(mod, tpl->len, JSON_REJECT_DUPLICATES, &je);
+  memcpy(mod + res_off + 2, tpl->text + res_off + res_len, tail + 1);
+  root = dv_json_load(mod, len, JSON_REJECT_DUPLICATES);
   free(mod);
   return root;
 }

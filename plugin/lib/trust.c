@@ -8,10 +8,7 @@
 #include <unistd.h>
 #include "trust.h"
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
+int dv_trust_fail(char *errbuf, size_t errlen, const char *fmt, ...)
 {
   va_list ap;
 
@@ -27,10 +24,10 @@ int dv_trust_owner_mode(const struct stat *st, uid_t want_uid, const char *path,
                         char *errbuf, size_t errlen)
 {
   if(st->st_uid != want_uid)
-    return fail(errbuf, errlen, "drover: %s is owned by uid %u, not %u", path,
-                (unsigned)st->st_uid, (unsigned)want_uid);
+    return dv_trust_fail(errbuf, errlen, "drover: %s is owned by uid %u, not %u", path,
+                         (unsigned)st->st_uid, (unsigned)want_uid);
   if(st->st_mode & (S_IWGRP | S_IWOTH))
-    return fail(errbuf, errlen, "drover: %s is group or world writable", path);
+    return dv_trust_fail(errbuf, errlen, "drover: %s is group or world writable", path);
   return 0;
 }
 
@@ -41,7 +38,7 @@ int dv_trust_ancestors(const char *path, uid_t want_uid, char *errbuf, size_t er
   char *slash;
 
   if(path[0] != '/' || strlen(path) >= sizeof(buf))
-    return fail(errbuf, errlen, "drover: %s is not an absolute path", path);
+    return dv_trust_fail(errbuf, errlen, "drover: %s is not an absolute path", path);
   memcpy(buf, path, strlen(path) + 1);
   while((slash = strrchr(buf, '/')) != NULL) {
     if(slash == buf)
@@ -49,16 +46,16 @@ int dv_trust_ancestors(const char *path, uid_t want_uid, char *errbuf, size_t er
     else
       *slash = '\0';
     if(stat(buf, &st))
-      return fail(errbuf, errlen, "drover: %s: %s", buf, strerror(errno));
+      return dv_trust_fail(errbuf, errlen, "drover: %s: %s", buf, strerror(errno));
     /* Root-owned is always fine above the tree (the tests own a subtree). */
     if(st.st_uid != 0 && st.st_uid != want_uid)
-      return fail(errbuf, errlen, "drover: %s (above %s) is owned by uid %u", buf, path,
-                  (unsigned)st.st_uid);
+      return dv_trust_fail(errbuf, errlen, "drover: %s (above %s) is owned by uid %u", buf, path,
+                           (unsigned)st.st_uid);
     /* A root-owned sticky directory (/tmp) is fine above the tree: others
      * may add entries there but cannot rename or remove ours. */
     if((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_uid == 0 && (st.st_mode & S_ISVTX)))
-      return fail(errbuf, errlen, "drover: %s (above %s) is group or world writable",
-                  buf, path);
+      return dv_trust_fail(errbuf, errlen, "drover: %s (above %s) is group or world writable",
+                           buf, path);
     if(!strcmp(buf, "/"))
       break;
   }
@@ -74,9 +71,9 @@ int dv_trust_open_dir(const char *path, uid_t want_uid, char *errbuf, size_t err
     return -1;
   fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if(fd < 0)
-    return fail(errbuf, errlen, "drover: %s: %s", path, strerror(errno));
+    return dv_trust_fail(errbuf, errlen, "drover: %s: %s", path, strerror(errno));
   if(fstat(fd, &st)) {
-    fail(errbuf, errlen, "drover: %s: %s", path, strerror(errno));
+    dv_trust_fail(errbuf, errlen, "drover: %s: %s", path, strerror(errno));
     close(fd);
     return -1;
   }
@@ -96,11 +93,11 @@ int dv_trust_open_regular(const char *path, const char *what, uid_t want_uid,
     return -1;
   fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if(fd < 0)
-    return fail(errbuf, errlen, "drover: %s%s: %s", what, path,
-                errno == ELOOP ? "is a symlink; refused" : strerror(errno));
+    return dv_trust_fail(errbuf, errlen, "drover: %s%s: %s", what, path,
+                         errno == ELOOP ? "is a symlink; refused" : strerror(errno));
   if(fstat(fd, st) || !S_ISREG(st->st_mode)) {
     close(fd);
-    return fail(errbuf, errlen, "drover: %s%s is not a regular file", what, path);
+    return dv_trust_fail(errbuf, errlen, "drover: %s%s is not a regular file", what, path);
   }
   return fd;
 }

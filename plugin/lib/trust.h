@@ -16,6 +16,14 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+/* Writes the message into errbuf (when given) and returns -1: the one way
+ * these checks, and the SPANK shim's own, report a refusal. */
+int dv_trust_fail(char *errbuf, size_t errlen, const char *fmt, ...)
+#if defined(__GNUC__)
+  __attribute__((format(printf, 3, 4)))
+#endif
+  ;
+
 /* st (of path) is owned by want_uid and not group/world writable: 0, or -1. */
 int dv_trust_owner_mode(const struct stat *st, uid_t want_uid, const char *path,
                         char *errbuf, size_t errlen);

@@ -6,6 +6,17 @@
 #include <time.h>
 #include "engine.h"
 
+int dv_hexval(int c)
+{
+  if(c >= '0' && c <= '9')
+    return c - '0';
+  if(c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if(c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
 char *dv_strdup(const char *s)
 {
   return s ? strdup(s) : NULL;
@@ -90,17 +101,19 @@ const char *dv_did_you_mean(const char *word, const char *const *candidates, siz
   return best;
 }
 
-char *dv_ptr_join(const char *base, const char *seg)
+size_t dv_ptr_join_size(const char *base, const char *seg)
 {
-  size_t bl = strlen(base), sl = strlen(seg), i, o;
-  char *out = malloc(bl + 1 + 2 * sl + 1);
+  return strlen(base) + 1 + 2 * strlen(seg) + 1;
+}
 
-  if(!out)
-    return NULL;
+char *dv_ptr_join_to(char *out, const char *base, const char *seg)
+{
+  size_t bl = strlen(base), i, o;
+
   memcpy(out, base, bl);
   o = bl;
   out[o++] = '/';
-  for(i = 0; i < sl; i++) {
+  for(i = 0; seg[i]; i++) {
     if(seg[i] == '~') {
       out[o++] = '~';
       out[o++] = '0';
@@ -114,4 +127,11 @@ char *dv_ptr_join(const char *base, const char *seg)
   }
   out[o] = '\0';
   return out;
+}
+
+char *dv_ptr_join(const char *base, const char *seg)
+{
+  char *out = malloc(dv_ptr_join_size(base, seg));
+
+  return out ? dv_ptr_join_to(out, base, seg) : NULL;
 }

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,18 +17,6 @@
 #include <unistd.h>
 #include "spank_int.h"
 #include "trust.h"
-
-int dvs_fail(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-  va_list ap;
-
-  if(errbuf && errlen) {
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
 
 void dvs_config_init(dvs_config *cfg)
 {
@@ -110,7 +97,7 @@ int dvs_config_parse(dvs_config *cfg, int argc, char *const argv[], char *errbuf
     int bad = 0;
 
     if(!eq)
-      return dvs_fail(errbuf, errlen, "drover: plugstack argument \"%s\" is not key=value", a);
+      return dv_trust_fail(errbuf, errlen, "drover: plugstack argument \"%s\" is not key=value", a);
     klen = (size_t)(eq - a);
     v = eq + 1;
 #define KEY(s) (klen == sizeof(s) - 1 && !strncmp(a, s, klen))
@@ -164,11 +151,11 @@ int dvs_config_parse(dvs_config *cfg, int argc, char *const argv[], char *errbuf
         bad = 1;
     }
     else
-      return dvs_fail(errbuf, errlen, "drover: unknown plugstack argument \"%.*s\"",
+      return dv_trust_fail(errbuf, errlen, "drover: unknown plugstack argument \"%.*s\"",
                   (int)(klen > 64 ? 64 : klen), a);
 #undef KEY
     if(bad)
-      return dvs_fail(errbuf, errlen, "drover: bad value in plugstack argument \"%s\"", a);
+      return dv_trust_fail(errbuf, errlen, "drover: bad value in plugstack argument \"%s\"", a);
   }
   return 0;
 }
@@ -181,7 +168,7 @@ int dvs_config_parse(dvs_config *cfg, int argc, char *const argv[], char *errbuf
 int dvs_open_trusted_dir(const char *path, uid_t want_uid, char *errbuf, size_t errlen)
 {
   if(!path || !path[0])
-    return dvs_fail(errbuf, errlen, "drover: no template_dir in plugstack.conf");
+    return dv_trust_fail(errbuf, errlen, "drover: no template_dir in plugstack.conf");
   return dv_trust_open_dir(path, want_uid, errbuf, errlen);
 }
 
@@ -200,23 +187,23 @@ int dvs_open_template(int dirfd, const char *name, uid_t want_uid, char *errbuf,
   /* The name is checked again here: this is the function that turns it
    * into a path, so it must not trust its caller. */
   if(!dvs_name_valid(name))
-    return dvs_fail(errbuf, errlen, "drover: bad template name");
+    return dv_trust_fail(errbuf, errlen, "drover: bad template name");
   snprintf(file, sizeof(file), "%s.json", name);
   fd = openat(dirfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if(fd < 0) {
     if(errno == ENOENT)
-      return dvs_fail(errbuf, errlen, "drover: no template named \"%s\"", name);
+      return dv_trust_fail(errbuf, errlen, "drover: no template named \"%s\"", name);
     if(errno == ELOOP)
-      return dvs_fail(errbuf, errlen, "drover: template \"%s\" is a symlink; refused", name);
-    return dvs_fail(errbuf, errlen, "drover: template \"%s\": %s", name, strerror(errno));
+      return dv_trust_fail(errbuf, errlen, "drover: template \"%s\" is a symlink; refused", name);
+    return dv_trust_fail(errbuf, errlen, "drover: template \"%s\": %s", name, strerror(errno));
   }
   if(fstat(fd, &st)) {
     close(fd);
-    return dvs_fail(errbuf, errlen, "drover: template \"%s\": %s", name, strerror(errno));
+    return dv_trust_fail(errbuf, errlen, "drover: template \"%s\": %s", name, strerror(errno));
   }
   if(!S_ISREG(st.st_mode)) {
     close(fd);
-    return dvs_fail(errbuf, errlen, "drover: template \"%s\" is not a regular file", name);
+    return dv_trust_fail(errbuf, errlen, "drover: template \"%s\" is not a regular file", name);
   }
   if(dv_trust_owner_mode(&st, want_uid, file, errbuf, errlen)) {
     close(fd);
@@ -234,7 +221,7 @@ int dvs_open_secret_file(const char *path, uid_t want_uid, char *errbuf, size_t 
     return -1;
   if(st.st_uid != want_uid || (st.st_mode & 077)) {
     close(fd);
-    return dvs_fail(errbuf, errlen,
+    return dv_trust_fail(errbuf, errlen,
                 "drover: config %s must be owned by uid %u with mode 0600 or stricter"
                 " (it is uid %u, mode %04o); refusing to load credentials from it",
                 path, (unsigned)want_uid, (unsigned)st.st_uid,
@@ -251,17 +238,17 @@ int dvs_read_fd(char **out, size_t *len, int fd, size_t max, char *errbuf, size_
 
   *out = NULL;
   if(!buf)
-    return dvs_fail(errbuf, errlen, "drover: out of memory");
+    return dv_trust_fail(errbuf, errlen, "drover: out of memory");
   for(;;) {
     if(n + 1 >= cap) {
       if(cap > max) {
         free(buf);
-        return dvs_fail(errbuf, errlen, "drover: file is larger than %zu bytes", max);
+        return dv_trust_fail(errbuf, errlen, "drover: file is larger than %zu bytes", max);
       }
       grown = realloc(buf, cap * 2);
       if(!grown) {
         free(buf);
-        return dvs_fail(errbuf, errlen, "drover: out of memory");
+        return dv_trust_fail(errbuf, errlen, "drover: out of memory");
       }
       buf = grown;
       cap *= 2;
@@ -272,14 +259,14 @@ int dvs_read_fd(char **out, size_t *len, int fd, size_t max, char *errbuf, size_
     if(r < 0) {
       int e = errno;
       free(buf);
-      return dvs_fail(errbuf, errlen, "drover: read: %s", strerror(e));
+      return dv_trust_fail(errbuf, errlen, "drover: read: %s", strerror(e));
     }
     if(r == 0)
       break;
     n += (size_t)r;
     if(n > max) {
       free(buf);
-      return dvs_fail(errbuf, errlen, "drover: file is larger than %zu bytes", max);
+      return dv_trust_fail(errbuf, errlen, "drover: file is larger than %zu bytes", max);
     }
   }
   buf[n] = '\0';

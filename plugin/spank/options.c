@@ -7,7 +7,6 @@
  * prolog as root (the submit-time check runs in the user's process and
  * proves nothing).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include "spank_int.h"
@@ -104,11 +103,11 @@ int dvs_request_parse(dvs_request *out, const char *arg, char *errbuf, size_t er
 
   memset(out, 0, sizeof(*out));
   if(!arg || !arg[0])
-    return dvs_fail(errbuf, errlen,
+    return dv_trust_fail(errbuf, errlen,
                 "drover: --drover needs a template name: --drover=NAME[:key=value,...]");
   len = strnlen(arg, DVS_REQUEST_MAX + 1);
   if(len > DVS_REQUEST_MAX)
-    return dvs_fail(errbuf, errlen, "drover: --drover value is longer than 4096 bytes");
+    return dv_trust_fail(errbuf, errlen, "drover: --drover value is longer than 4096 bytes");
   end = arg + len;
 
   /* NAME */
@@ -116,14 +115,14 @@ int dvs_request_parse(dvs_request *out, const char *arg, char *errbuf, size_t er
   p = colon ? colon : end;
   if((size_t)(p - arg) > DVS_NAME_MAX) {
     quote(q, sizeof(q), arg, 40);
-    return dvs_fail(errbuf, errlen,
+    return dv_trust_fail(errbuf, errlen,
                 "drover: template name \"%s\" is too long (at most 32 characters)", q);
   }
   memcpy(out->name, arg, (size_t)(p - arg));
   out->name[p - arg] = '\0';
   if(!dvs_name_valid(out->name) || strlen(out->name) != (size_t)(p - arg)) {
     quote(q, sizeof(q), arg, (size_t)(p - arg));
-    return dvs_fail(errbuf, errlen,
+    return dv_trust_fail(errbuf, errlen,
                 "drover: bad template name \"%s\": use 1-32 of a-z 0-9 _ -", q);
   }
   if(!colon)
@@ -132,7 +131,7 @@ int dvs_request_parse(dvs_request *out, const char *arg, char *errbuf, size_t er
   /* key=value[,key=value]... */
   p = colon + 1;
   if(p == end)
-    return dvs_fail(errbuf, errlen, "drover: nothing after ':' in --drover=%s:", out->name);
+    return dv_trust_fail(errbuf, errlen, "drover: nothing after ':' in --drover=%s:", out->name);
   while(p < end) {
     const char *comma = memchr(p, ',', (size_t)(end - p));
     const char *item_end = comma ? comma : end;
@@ -141,32 +140,32 @@ int dvs_request_parse(dvs_request *out, const char *arg, char *errbuf, size_t er
     size_t klen, vlen, bad;
 
     if(out->nparams == DVS_PARAMS_MAX)
-      return dvs_fail(errbuf, errlen, "drover: more than 32 params");
+      return dv_trust_fail(errbuf, errlen, "drover: more than 32 params");
     if(!eq) {
       quote(q, sizeof(q), p, (size_t)(item_end - p));
-      return dvs_fail(errbuf, errlen, "drover: param \"%s\" is not key=value", q);
+      return dv_trust_fail(errbuf, errlen, "drover: param \"%s\" is not key=value", q);
     }
     klen = (size_t)(eq - p);
     vlen = (size_t)(item_end - eq - 1);
     prm = &out->params[out->nparams];
     if(klen == 0 || klen > DVS_KEY_MAX) {
       quote(q, sizeof(q), p, klen);
-      return dvs_fail(errbuf, errlen,
+      return dv_trust_fail(errbuf, errlen,
                   "drover: bad param name \"%s\": use [a-z_][a-z0-9_]{0,62}", q);
     }
     memcpy(prm->key, p, klen);
     prm->key[klen] = '\0';
     if(!dvs_key_valid(prm->key) || strlen(prm->key) != klen) {
       quote(q, sizeof(q), p, klen);
-      return dvs_fail(errbuf, errlen,
+      return dv_trust_fail(errbuf, errlen,
                   "drover: bad param name \"%s\": use [a-z_][a-z0-9_]{0,62}", q);
     }
     for(i = 0; i < out->nparams; i++)
       if(!strcmp(out->params[i].key, prm->key))
-        return dvs_fail(errbuf, errlen, "drover: param \"%s\" given twice", prm->key);
+        return dv_trust_fail(errbuf, errlen, "drover: param \"%s\" given twice", prm->key);
     if(vlen > DVS_VALUE_MAX) {
       snprintf(what, sizeof(what), "%zu", vlen);
-      return dvs_fail(errbuf, errlen,
+      return dv_trust_fail(errbuf, errlen,
                   "drover: value of param \"%s\" is %s bytes long (at most 256)",
                   prm->key, what);
     }
@@ -179,7 +178,7 @@ int dvs_request_parse(dvs_request *out, const char *arg, char *errbuf, size_t er
     if(bad) {
       quote(q, sizeof(q), eq + 1 + bad - 1, 1);
       snprintf(what, sizeof(what), "\"%s\" at position %zu", q, bad);
-      return dvs_fail(errbuf, errlen,
+      return dv_trust_fail(errbuf, errlen,
                   "drover: value of param \"%s\" has a character that is not allowed: %s"
                   " (allowed: letters, digits and . _ - + : / @ %% =)",
                   prm->key, what);
@@ -189,7 +188,7 @@ int dvs_request_parse(dvs_request *out, const char *arg, char *errbuf, size_t er
       break;
     p = comma + 1;
     if(p == end)
-      return dvs_fail(errbuf, errlen, "drover: trailing ',' in --drover value");
+      return dv_trust_fail(errbuf, errlen, "drover: trailing ',' in --drover value");
   }
   return 0;
 }

@@ -11,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,14 +104,14 @@ static int mkdirs(const char *path, char *errbuf, size_t errlen)
   size_t i, n = strlen(path);
 
   if(n >= sizeof(buf) || path[0] != '/')
-    return dvs_fail(errbuf, errlen, "drover: bad outputs_dir %s", path);
+    return dv_trust_fail(errbuf, errlen, "drover: bad outputs_dir %s", path);
   memcpy(buf, path, n + 1);
   for(i = 1; i <= n; i++) {
     if(buf[i] == '/' || buf[i] == '\0') {
       char c = buf[i];
       buf[i] = '\0';
       if(mkdir(buf, 0755) && errno != EEXIST)
-        return dvs_fail(errbuf, errlen, "drover: mkdir %s: %s", buf, strerror(errno));
+        return dv_trust_fail(errbuf, errlen, "drover: mkdir %s: %s", buf, strerror(errno));
       buf[i] = c;
     }
   }
@@ -130,10 +129,10 @@ static int open_base(const char *dir, int create, char *errbuf, size_t errlen)
   /* Job users must be able to pass through it to their own directory. */
   fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if(fd < 0)
-    return dvs_fail(errbuf, errlen, "drover: %s: %s", dir, strerror(errno));
+    return dv_trust_fail(errbuf, errlen, "drover: %s: %s", dir, strerror(errno));
   if(fstat(fd, &st) || st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
     close(fd);
-    return dvs_fail(errbuf, errlen, "drover: %s must be root's and not group/world writable",
+    return dv_trust_fail(errbuf, errlen, "drover: %s must be root's and not group/world writable",
                 dir);
   }
   if(create && (st.st_mode & 0111) != 0111)
@@ -156,24 +155,24 @@ int dvs_job_file_write(const char *dir, uint32_t jobid, const char *file,
   if(base < 0)
     goto out;
   if(mkdirat(base, job, 0700) && errno != EEXIST) {
-    dvs_fail(errbuf, errlen, "drover: mkdir %s/%s: %s", dir, job, strerror(errno));
+    dv_trust_fail(errbuf, errlen, "drover: mkdir %s/%s: %s", dir, job, strerror(errno));
     goto out;
   }
   jfd = openat(base, job, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if(jfd < 0 || fstat(jfd, &st)) {
-    dvs_fail(errbuf, errlen, "drover: %s/%s: %s", dir, job, strerror(errno));
+    dv_trust_fail(errbuf, errlen, "drover: %s/%s: %s", dir, job, strerror(errno));
     goto out;
   }
   /* Left over from an earlier run of this job id: only root or the same
    * user may own it. */
   if(st.st_uid != 0 && st.st_uid != uid) {
-    dvs_fail(errbuf, errlen, "drover: %s/%s belongs to uid %u", dir, job, (unsigned)st.st_uid);
+    dv_trust_fail(errbuf, errlen, "drover: %s/%s belongs to uid %u", dir, job, (unsigned)st.st_uid);
     goto out;
   }
   unlinkat(jfd, tmp, 0);
   fd = openat(jfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if(fd < 0) {
-    dvs_fail(errbuf, errlen, "drover: create %s/%s/%s: %s", dir, job, tmp, strerror(errno));
+    dv_trust_fail(errbuf, errlen, "drover: create %s/%s/%s: %s", dir, job, tmp, strerror(errno));
     goto out;
   }
   while(off < len) {
@@ -181,23 +180,23 @@ int dvs_job_file_write(const char *dir, uint32_t jobid, const char *file,
     if(w < 0 && errno == EINTR)
       continue;
     if(w < 0) {
-      dvs_fail(errbuf, errlen, "drover: write %s/%s/%s: %s", dir, job, file, strerror(errno));
+      dv_trust_fail(errbuf, errlen, "drover: write %s/%s/%s: %s", dir, job, file, strerror(errno));
       goto out;
     }
     off += (size_t)w;
   }
   if(fchown(fd, uid, gid) || fchmod(fd, 0600) || fsync(fd)) {
-    dvs_fail(errbuf, errlen, "drover: %s/%s/%s: %s", dir, job, file, strerror(errno));
+    dv_trust_fail(errbuf, errlen, "drover: %s/%s/%s: %s", dir, job, file, strerror(errno));
     goto out;
   }
   /* rename replaces whatever the name points at, never follows it. */
   if(renameat(jfd, tmp, jfd, file)) {
-    dvs_fail(errbuf, errlen, "drover: rename to %s/%s/%s: %s", dir, job, file,
+    dv_trust_fail(errbuf, errlen, "drover: rename to %s/%s/%s: %s", dir, job, file,
          strerror(errno));
     goto out;
   }
   if(fchown(jfd, uid, gid) || fchmod(jfd, 0700)) {
-    dvs_fail(errbuf, errlen, "drover: %s/%s: %s", dir, job, strerror(errno));
+    dv_trust_fail(errbuf, errlen, "drover: %s/%s: %s", dir, job, strerror(errno));
     goto out;
   }
   rc = 0;
@@ -224,7 +223,8 @@ int dvs_job_dir_remove(const char *dir, uint32_t jobid, char *errbuf, size_t err
   snprintf(job, sizeof(job), "%u", (unsigned)jobid);
   base = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if(base < 0) {
-    rc = errno == ENOENT ? 0 : dvs_fail(errbuf, errlen, "drover: %s: %s", dir, strerror(errno));
+    rc = errno == ENOENT ? 0
+                         : dv_trust_fail(errbuf, errlen, "drover: %s: %s", dir, strerror(errno));
     goto out;
   }
   jfd = openat(base, job, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -232,15 +232,15 @@ int dvs_job_dir_remove(const char *dir, uint32_t jobid, char *errbuf, size_t err
     if(errno == ENOENT)
       rc = 0;
     else if(errno == ENOTDIR || errno == ELOOP)
-      rc = unlinkat(base, job, 0) ? dvs_fail(errbuf, errlen, "drover: unlink %s/%s: %s",
+      rc = unlinkat(base, job, 0) ? dv_trust_fail(errbuf, errlen, "drover: unlink %s/%s: %s",
                                          dir, job, strerror(errno)) : 0;
     else
-      dvs_fail(errbuf, errlen, "drover: %s/%s: %s", dir, job, strerror(errno));
+      dv_trust_fail(errbuf, errlen, "drover: %s/%s: %s", dir, job, strerror(errno));
     goto out;
   }
   d = fdopendir(jfd);
   if(!d) {
-    dvs_fail(errbuf, errlen, "drover: %s/%s: %s", dir, job, strerror(errno));
+    dv_trust_fail(errbuf, errlen, "drover: %s/%s: %s", dir, job, strerror(errno));
     goto out;
   }
   jfd = -1; /* owned by d now */
@@ -252,7 +252,7 @@ int dvs_job_dir_remove(const char *dir, uint32_t jobid, char *errbuf, size_t err
     unlinkat(dirfd(d), de->d_name, 0);
   }
   if(unlinkat(base, job, AT_REMOVEDIR)) {
-    dvs_fail(errbuf, errlen, "drover: rmdir %s/%s: %s", dir, job, strerror(errno));
+    dv_trust_fail(errbuf, errlen, "drover: rmdir %s/%s: %s", dir, job, strerror(errno));
     goto out;
   }
   rc = 0;

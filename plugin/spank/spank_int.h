@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "drover.h"
+#include "trust.h"
 
 /* --------------------------------------------------------------------------
  * The user's request: --drover=NAME[:key=value[,key=value]...]
@@ -51,10 +52,7 @@ typedef struct dvs_request {
  */
 int dvs_request_parse(dvs_request *out, const char *arg, char *errbuf, size_t errlen);
 
-/* Writes the message into errbuf (when given) and returns -1: the one way
- * the plugin's checks report a refusal. */
-int dvs_fail(char *errbuf, size_t errlen, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
+/* The plugin's checks report a refusal with dv_trust_fail (trust.h). */
 
 /* Character classes, exposed for the tests. */
 int dvs_name_valid(const char *name);

@@ -2,18 +2,6 @@
 #include <stddef.h>
 #include "aws_dispatch.h"
 
-/* Records "<source>: [<address>: ]<text>" and locates it. Returns code. */
-static drover_code fail(drover_error *err, drover_code code, const char *source,
-                        const char *address, const char *text)
-{
-  if(address)
-    drover_error_set(err, code, "%s: %s: %s", source, address, text);
-  else
-    drover_error_set(err, code, "%s: %s", source, text);
-  drover_error_locate(err, source, address);
-  return code;
-}
-
 drover_code aws_dispatch(const char *source, const aws_type_entry *table,
                          const drover_rtype *type, aws_op op, const drover_res_req *req,
                          const drover_live *cur, const void **ops, drover_error *err)
@@ -26,22 +14,24 @@ drover_code aws_dispatch(const char *source, const aws_type_entry *table,
     if(table[i].type == type)
       break;
   if(!type || !table[i].type)
-    return fail(err, DROVER_E_INTERNAL, source, address, "unknown resource type");
+    return drover_error_fail(err, DROVER_E_INTERNAL, source, address, "unknown resource type");
   switch(op) {
   case AWS_OP_CREATE:
     if(!req || !req->stack || !req->address ||
        (!(type->flags & DROVER_RTYPE_SERVER_ID) && !req->name))
-      return fail(err, DROVER_E_ARG, source, address,
-                  "create needs the stack, the address and (unless the cloud "
-                  "assigns IDs) the name");
+      return drover_error_fail(err, DROVER_E_ARG, source, address,
+                               "create needs the stack, the address and (unless the cloud "
+                               "assigns IDs) the name");
     break;
   case AWS_OP_UPDATE:
     if(!req || !cur || !cur->name)
-      return fail(err, DROVER_E_ARG, source, address, "update needs the current object");
+      return drover_error_fail(err, DROVER_E_ARG, source, address,
+                               "update needs the current object");
     break;
   case AWS_OP_DELETE:
     if(!cur || !cur->name)
-      return fail(err, DROVER_E_ARG, source, address, "delete needs the object's name");
+      return drover_error_fail(err, DROVER_E_ARG, source, address,
+                               "delete needs the object's name");
     break;
   case AWS_OP_LIST:
   case AWS_OP_READ:

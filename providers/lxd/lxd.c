@@ -257,7 +257,8 @@ static drover_code lxd_list(void *state, const drover_rtype *type, const char *s
   if(!ops)
     return lxd_fail(err, DROVER_E_INTERNAL, NULL, "unknown type %s",
                     type ? type->name : "(null)");
-  return ops->list(state, stack, out, err);
+  return ops->kind ? lxd_record_list(state, ops->kind, stack, out, err)
+                   : ops->list(state, stack, out, err);
 }
 
 static drover_code lxd_create(void *state, const drover_rtype *type,
@@ -271,7 +272,8 @@ static drover_code lxd_create(void *state, const drover_rtype *type,
     return lxd_fail(err, DROVER_E_INTERNAL, req->address, "unknown type");
   if(!req->name || !req->stack || !req->address)
     return lxd_fail(err, DROVER_E_ARG, req->address, "create needs name, stack and address");
-  return ops->create(state, req, out, err);
+  return ops->kind ? lxd_record_create(state, ops->kind, req, out, err)
+                   : ops->create(state, req, out, err);
 }
 
 static drover_code lxd_update(void *state, const drover_rtype *type,
@@ -285,7 +287,8 @@ static drover_code lxd_update(void *state, const drover_rtype *type,
     return lxd_fail(err, DROVER_E_INTERNAL, req->address, "unknown type");
   if(!cur || (!req->name && !cur->name))
     return lxd_fail(err, DROVER_E_ARG, req->address, "update needs the current object");
-  return ops->update(state, req, cur, out, err);
+  return ops->kind ? lxd_record_update(state, ops->kind, req, cur, out, err)
+                   : ops->update(state, req, cur, out, err);
 }
 
 static drover_code lxd_del(void *state, const drover_rtype *type, const drover_live *cur,
@@ -308,7 +311,8 @@ static drover_code lxd_read(void *state, const drover_rtype *type, const char *n
   *out = NULL;
   if(!ops)
     return lxd_fail(err, DROVER_E_INTERNAL, NULL, "unknown type");
-  return ops->read(state, name, out, err);
+  return ops->kind ? lxd_record_read(state, ops->kind, name, out, err)
+                   : ops->read(state, name, out, err);
 }
 
 /* --------------------------------------------------------------------------

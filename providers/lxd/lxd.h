@@ -220,6 +220,9 @@ LXD_HIDDEN int lxd_name_object(const char *name, char *why, size_t size);
  * Types (lxd_instance.c, lxd_profile.c, lxd_volume.c)
  */
 
+/* A policy record type (kind set) has no list/create/update/read of its
+ * own: lxd.c calls lxd_record_*() with its kind, so each kind is one
+ * table, not four wrappers. */
 typedef struct lxd_type_ops {
   drover_code (*list)(lxd_state *st, const char *stack, drover_live_list *out,
                       drover_error *err);
@@ -232,6 +235,7 @@ typedef struct lxd_type_ops {
   drover_code (*read)(lxd_state *st, const char *name, drover_live **out,
                       drover_error *err);
   lxd_live_fn live;  /* one listed object -> drover_live */
+  const char *kind;  /* policy records: LXD_KIND_*; NULL otherwise */
 } lxd_type_ops;
 
 LXD_HIDDEN extern const drover_rtype lxd_instance_type;
@@ -253,7 +257,9 @@ LXD_HIDDEN extern const lxd_type_ops lxd_policy_ops;
 LXD_HIDDEN int lxd_is_policy(const json_t *obj);
 
 /* Policy records of kind (LXD_KIND_*) as live objects (lxd_policy.c);
- * the lxd_type_ops contract, for lxd_policy.c's and lxd_scale.c's ops. */
+ * the lxd_type_ops contract, called by lxd.c for every table with a kind.
+ * lxd_record_del deletes the record alone, for kinds that own nothing
+ * else (scale.policy, drift.policy). */
 LXD_HIDDEN drover_code lxd_record_list(lxd_state *st, const char *kind, const char *stack,
                                        drover_live_list *out, drover_error *err);
 LXD_HIDDEN drover_code lxd_record_create(lxd_state *st, const char *kind,
@@ -264,6 +270,8 @@ LXD_HIDDEN drover_code lxd_record_update(lxd_state *st, const char *kind,
                                          drover_live **out, drover_error *err);
 LXD_HIDDEN drover_code lxd_record_read(lxd_state *st, const char *kind, const char *name,
                                        drover_live **out, drover_error *err);
+LXD_HIDDEN drover_code lxd_record_del(lxd_state *st, const drover_live *cur, double deadline,
+                                      drover_error *err);
 LXD_HIDDEN extern const drover_rtype lxd_scale_type;
 LXD_HIDDEN extern const lxd_type_ops lxd_scale_ops;
 /* drift.policy (lxd_drift.c), recorded the same way. */

@@ -2,9 +2,6 @@
  * declares it, recorded like backup.policy (lxd_policy.c) as an unused
  * profile of kind "drift.policy". The checks themselves are
  * drover_drift_run (plugin/lib/drift.c): they plan other stacks. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include "lxd.h"
 
 static const drover_prop drift_props[] = {
@@ -33,38 +30,5 @@ const drover_rtype lxd_drift_type = {
   drift_exports, NULL, lxd_name_object, 0
 };
 
-static drover_code drift_list(lxd_state *st, const char *stack, drover_live_list *out,
-                              drover_error *err)
-{
-  return lxd_record_list(st, LXD_KIND_DRIFT, stack, out, err);
-}
-
-static drover_code drift_create(lxd_state *st, const drover_res_req *req,
-                                drover_live **out, drover_error *err)
-{
-  return lxd_record_create(st, LXD_KIND_DRIFT, req, out, err);
-}
-
-static drover_code drift_update(lxd_state *st, const drover_res_req *req,
-                                const drover_live *cur, drover_live **out,
-                                drover_error *err)
-{
-  return lxd_record_update(st, LXD_KIND_DRIFT, req, cur, out, err);
-}
-
-static drover_code drift_read(lxd_state *st, const char *name, drover_live **out,
-                              drover_error *err)
-{
-  return lxd_record_read(st, LXD_KIND_DRIFT, name, out, err);
-}
-
 /* A drift policy owns nothing but its record. */
-static drover_code drift_del(lxd_state *st, const drover_live *cur, double deadline,
-                             drover_error *err)
-{
-  return lxd_profile_ops.del(st, cur, deadline, err);
-}
-
-const lxd_type_ops lxd_drift_ops = {
-  drift_list, drift_create, drift_update, drift_del, drift_read, NULL
-};
+const lxd_type_ops lxd_drift_ops = {.del = lxd_record_del, .kind = LXD_KIND_DRIFT};

@@ -506,5 +506,5 @@ out:
 }
 
 const lxd_type_ops lxd_instance_ops = {
-  inst_list, inst_create, inst_update, inst_del, inst_read, inst_live
+  inst_list, inst_create, inst_update, inst_del, inst_read, inst_live, NULL
 };

@@ -190,6 +190,12 @@ drover_code lxd_record_update(lxd_state *st, const char *kind, const drover_res_
   return rc;
 }
 
+drover_code lxd_record_del(lxd_state *st, const drover_live *cur, double deadline,
+                           drover_error *err)
+{
+  return lxd_profile_ops.del(st, cur, deadline, err);
+}
+
 /* on_delete "delete": every snapshot of the policy, on every instance of
  * the project that carries the policy's label key. */
 static drover_code delete_snapshots(lxd_state *st, const drover_live *cur, double deadline,
@@ -239,36 +245,9 @@ static drover_code policy_del(lxd_state *st, const drover_live *cur, double dead
   if(od && !strcmp(od, "delete"))
     rc = delete_snapshots(st, cur, deadline, err);
   if(!rc)
-    rc = lxd_profile_ops.del(st, cur, deadline, err);
+    rc = lxd_record_del(st, cur, deadline, err);
   return rc;
 }
 
-static drover_code policy_list(lxd_state *st, const char *stack, drover_live_list *out,
-                               drover_error *err)
-{
-  return lxd_record_list(st, KIND, stack, out, err);
-}
-
-static drover_code policy_create(lxd_state *st, const drover_res_req *req,
-                                 drover_live **out, drover_error *err)
-{
-  return lxd_record_create(st, KIND, req, out, err);
-}
-
-static drover_code policy_update(lxd_state *st, const drover_res_req *req,
-                                 const drover_live *cur, drover_live **out,
-                                 drover_error *err)
-{
-  return lxd_record_update(st, KIND, req, cur, out, err);
-}
-
-static drover_code policy_read(lxd_state *st, const char *name, drover_live **out,
-                               drover_error *err)
-{
-  return lxd_record_read(st, KIND, name, out, err);
-}
-
-const lxd_type_ops lxd_policy_ops = {
-  policy_list, policy_create, policy_update, policy_del, policy_read,
-  NULL /* no list-reply parser: policies are listed through profiles */
-};
+/* No list-reply parser: policies are listed through profiles. */
+const lxd_type_ops lxd_policy_ops = {.del = policy_del, .kind = KIND};

@@ -263,5 +263,5 @@ static drover_code prof_del(lxd_state *st, const drover_live *cur, double deadli
 }
 
 const lxd_type_ops lxd_profile_ops = {
-  prof_list, prof_create, prof_update, prof_del, prof_read, prof_live
+  prof_list, prof_create, prof_update, prof_del, prof_read, prof_live, NULL
 };

@@ -1,9 +1,6 @@
 /* lxd_scale.c - scale.policy, served by the LXD provider that holds its
  * target, recorded like backup.policy (lxd_policy.c) as an unused profile
  * of kind "scale.policy". Its decisions are run labels (lxd_label.c). */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include "lxd.h"
 
 static const drover_prop scale_props[] = {
@@ -40,37 +37,5 @@ const drover_rtype lxd_scale_type = {
   scale_exports, scale_rules, lxd_name_object, 0
 };
 
-static drover_code scale_list(lxd_state *st, const char *stack, drover_live_list *out,
-                              drover_error *err)
-{
-  return lxd_record_list(st, LXD_KIND_SCALE, stack, out, err);
-}
-
-static drover_code scale_create(lxd_state *st, const drover_res_req *req,
-                                drover_live **out, drover_error *err)
-{
-  return lxd_record_create(st, LXD_KIND_SCALE, req, out, err);
-}
-
-static drover_code scale_update(lxd_state *st, const drover_res_req *req,
-                                const drover_live *cur, drover_live **out,
-                                drover_error *err)
-{
-  return lxd_record_update(st, LXD_KIND_SCALE, req, cur, out, err);
-}
-
-static drover_code scale_read(lxd_state *st, const char *name, drover_live **out,
-                              drover_error *err)
-{
-  return lxd_record_read(st, LXD_KIND_SCALE, name, out, err);
-}
-
-static drover_code scale_del(lxd_state *st, const drover_live *cur, double deadline,
-                             drover_error *err)
-{
-  return lxd_profile_ops.del(st, cur, deadline, err);
-}
-
-const lxd_type_ops lxd_scale_ops = {
-  scale_list, scale_create, scale_update, scale_del, scale_read, NULL
-};
+/* A scale policy owns nothing but its record. */
+const lxd_type_ops lxd_scale_ops = {.del = lxd_record_del, .kind = LXD_KIND_SCALE};

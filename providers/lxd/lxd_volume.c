@@ -364,5 +364,5 @@ static drover_code vol_del(lxd_state *st, const drover_live *cur, double deadlin
 }
 
 const lxd_type_ops lxd_volume_ops = {
-  vol_list, vol_create, vol_update, vol_del, vol_read, vol_live
+  vol_list, vol_create, vol_update, vol_del, vol_read, vol_live, NULL
 };

@@ -6,12 +6,29 @@
 # The truth is read from the LXD API over its unix socket with curl, not
 # only from drover.
 #
-# Environment: DROVER (the command; default: the in-tree build),
+# Environment: DROVER (the command; default: the in-tree build), LIVE_DIR
+# (this folder, where a POSIX sh sources this file from outside a test),
 # LXD_SOCKET (default /var/lib/lxd/unix.socket), LIVE_KEEP=1 keeps the
 # stack and temp files for a post-mortem.
 
 set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
+# HERE: this file's folder (tests/live). bash names the file it sources
+# (BASH_SOURCE); a POSIX sh does not, so there $0 must be a test beside
+# this file (sh tests/live/t_x.sh). Sourced from elsewhere (sh -c '. ...'),
+# $0 says nothing: then LIVE_DIR, or ./tests/live from the top of a checkout.
+if [ -n "${LIVE_DIR:-}" ]; then
+  HERE=$LIVE_DIR
+elif [ -n "${BASH_VERSION:-}" ]; then
+  eval 'HERE=$(dirname "${BASH_SOURCE[0]}")'
+elif [ -f "$(dirname "$0")/jq.sh" ]; then
+  HERE=$(dirname "$0")
+else
+  HERE=tests/live
+fi
+if [ ! -f "$HERE/jq.sh" ] || ! HERE=$(cd "$HERE" && pwd); then
+  echo "lib.sh: cannot tell where tests/live is (tried '$HERE'); set LIVE_DIR" >&2
+  exit 2
+fi
 TOP=$(cd "$HERE/../.." && pwd)
 DROVER=${DROVER:-$TOP/drover}
 SOCK=${LXD_SOCKET:-/var/lib/lxd/unix.socket}

@@ -136,7 +136,7 @@ jid=$(sbatch --parsable -p cloud -N 2 --chdir=/tmp -o /dev/null --wrap true) || 
 wait_for 60 "the resume program started" grep -q ' info: resume: 2 node(s), template' "$PLOG"
 kill "$(cat /run/slurmctld.pid)" || die "cannot stop slurmctld"
 wait_for 30 "slurmctld stopped" sh -c '! scontrol ping 2>/dev/null | grep -q UP'
-slurmctld || die "slurmctld did not restart"
+"$TOP/scripts/daemon-exec" slurmctld || die "slurmctld did not restart"
 ok "slurmctld restarted while the resume ran"
 wait_for 150 "job $jid completed after the restart" job_over "$jid"
 job_done "$jid" || die "job $jid ended $(job_field "$jid" JobState) after the restart"

@@ -64,7 +64,7 @@ before=$(squeue -h --name="$NAME" --states=PENDING -o %i)
 pid=$(cat /run/slurmctld.pid 2>/dev/null)
 [ -n "$pid" ] && kill "$pid" || fail "no slurmctld pid to restart"
 i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-slurmctld || fail "slurmctld did not start again"
+"$TOP/scripts/daemon-exec" slurmctld || fail "slurmctld did not start again"
 i=0; while ! scontrol ping 2>/dev/null | grep -q UP && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 check "slurmctld is back" sh -c 'scontrol ping | grep -q UP'
 check "after a slurmctld restart the same job ($before) is pending" \
