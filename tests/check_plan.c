@@ -213,6 +213,100 @@ START_TEST(plan_digest_property)
 }
 END_TEST
 
+/* Strings above 1 KiB show as their size and SHA-256 in both plans (the
+ * text and --json), at any depth; 1 KiB itself is shown as it is. */
+static const char *TPL_LONG =
+  "{\"drover\": 1, \"stack\": \"tl\",\n"
+  " \"params\": {\"blob\": {\"type\": \"string\"}, \"cfg\": {\"type\": \"string\"}},\n"
+  " \"resources\": {\"g\": {\"type\": \"fake.group\",\n"
+  "  \"properties\": {\"blob\": \"${params.blob}\", \"config\": {\"a\": \"${params.cfg}\"}}}}}\n";
+
+/* "k=" followed by n copies of c. Caller frees. */
+static char *long_var(const char *k, char c, size_t n)
+{
+  size_t kl = strlen(k);
+  char *v = malloc(kl + n + 2);
+
+  ck_assert_ptr_nonnull(v);
+  memcpy(v, k, kl);
+  v[kl] = '=';
+  memset(v + kl + 1, c, n);
+  v[kl + 1 + n] = '\0';
+  return v;
+}
+
+/* "(n bytes, sha256 HEX)" of n copies of c, into out. */
+static void summary_text(char *out, size_t size, char c, size_t n)
+{
+  char *buf = malloc(n), hex[65];
+
+  ck_assert_ptr_nonnull(buf);
+  memset(buf, c, n);
+  drover_sigv4_sha256_hex(hex, buf, n);
+  snprintf(out, size, "(%zu bytes, sha256 %s)", n, hex);
+  free(buf);
+}
+
+START_TEST(plan_long_strings_summarized)
+{
+  char *blob_a = long_var("blob", 'a', 2000), *blob_b = long_var("blob", 'b', 1025);
+  char *cfg_edge = long_var("cfg", 'c', 1024), *cfg_long = long_var("cfg", 'd', 1500);
+  const char *first[] = {blob_a, cfg_edge, NULL}, *second[] = {blob_b, cfg_long, NULL};
+  char sa[128], sb[128], sd[128], want[400], *text, *js = NULL;
+  json_t *root, *r;
+  fx f;
+
+  summary_text(sa, sizeof(sa), 'a', 2000);
+  summary_text(sb, sizeof(sb), 'b', 1025);
+  summary_text(sd, sizeof(sd), 'd', 1500);
+  fx_open(&f, TPL_LONG, first);
+  fx_plan(&f, 0);
+  expect(f.plan, "g", DROVER_ACTION_CREATE, NULL);
+  text = fx_render(f.plan, 0);
+  snprintf(want, sizeof(want), "+ blob = \"%s\"\n", sa);
+  ck_assert_msg(strstr(text, want), "no summary in:\n%.400s", text);
+  ck_assert_ptr_null(strstr(text, "aaaaaaaaaa"));
+  /* Exactly 1 KiB: shown whole. */
+  ck_assert_ptr_nonnull(strstr(text, cfg_edge + 4));
+  free(text);
+  ck_assert_int_eq(drover_plan_to_json(&js, f.plan, &f.err), DROVER_OK);
+  root = json_loads(js, 0, NULL);
+  r = json_object_get(json_array_get(json_object_get(root, "resources"), 0), "after");
+  ck_assert_str_eq(json_string_value(json_object_get(r, "blob")), sa);
+  ck_assert_uint_eq(json_string_length(json_object_get(json_object_get(r, "config"), "a")),
+                    1024);
+  json_decref(root);
+  free(js);
+  fx_apply_ok(&f);
+  fx_close(&f);
+
+  /* An update: both sides summarized, inside maps too. */
+  fx_open(&f, TPL_LONG, second);
+  fx_plan(&f, 0);
+  expect(f.plan, "g", DROVER_ACTION_UPDATE, NULL);
+  text = fx_render(f.plan, 0);
+  snprintf(want, sizeof(want), "~ blob: \"%s\" -> \"%s\"\n", sa, sb);
+  ck_assert_msg(strstr(text, want), "no summaries in:\n%.600s", text);
+  ck_assert_ptr_nonnull(strstr(text, sd));
+  ck_assert_ptr_null(strstr(text, "dddddddddd"));
+  free(text);
+  ck_assert_int_eq(drover_plan_to_json(&js, f.plan, &f.err), DROVER_OK);
+  root = json_loads(js, 0, NULL);
+  r = json_array_get(json_object_get(root, "resources"), 0);
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r, "before"), "blob")), sa);
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r, "after"), "blob")), sb);
+  ck_assert_str_eq(json_string_value(json_object_get(
+                     json_object_get(json_object_get(r, "after"), "config"), "a")), sd);
+  json_decref(root);
+  free(js);
+  fx_close(&f);
+  free(blob_a);
+  free(blob_b);
+  free(cfg_edge);
+  free(cfg_long);
+}
+END_TEST
+
 START_TEST(plan_delete_removed)
 {
   const char *three[] = {"n=3", NULL};
@@ -963,6 +1057,7 @@ static Suite *plan_suite(void)
   tcase_add_test(tc, plan_update_and_replace);
   tcase_add_test(tc, plan_drift_and_no_diff);
   tcase_add_test(tc, plan_digest_property);
+  tcase_add_test(tc, plan_long_strings_summarized);
   tcase_add_test(tc, plan_delete_removed);
   tcase_add_test(tc, plan_outlives_refresh);
   tcase_add_test(tc, redact_at_truncation);

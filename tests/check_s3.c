@@ -475,6 +475,23 @@ static void make_part_file(char *path, char md5hex[33])
   free(buf);
 }
 
+/* The transfer API on a scripted server answering from script (n entries),
+ * with settings on top of the endpoint ("" or ", \"k\": v, ..."). Credentials
+ * from the environment (env_creds). Close with drover_s3_close. */
+static drover_s3 *s3_on(srv *s, const char *const *script, size_t n, const char *settings)
+{
+  char cfg[320];
+  drover_s3 *s3 = NULL;
+  drover_error err;
+
+  env_creds();
+  srv_start(s, script, n);
+  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\"%s}", s->port, settings);
+  drover_error_clear(&err);
+  ck_assert_msg(drover_s3_open(&s3, cfg, &err) == DROVER_OK, "%s", err.text);
+  return s3;
+}
+
 static drover_code create_big(const drover_provider *p, void *st, const char *path,
                               drover_live **out, drover_error *err)
 {
@@ -604,6 +621,46 @@ START_TEST(multipart_aborted_on_failure)
   free(denied);
   free(gone);
   free(ni);
+}
+END_TEST
+
+/* A file that would need more than S3's 10,000 parts of part_size goes up
+ * in larger parts instead of failing: 200 GiB (sparse) at 16 MiB would be
+ * 12,800 parts, so parts are 21 MiB, the smallest whole MiB that fits. */
+START_TEST(multipart_part_size_grows)
+{
+  char path[] = "/tmp/check_s3_hugeXXXXXX";
+  char *init_r = ok_xml("<InitiateMultipartUploadResult><UploadId>UP3</UploadId>"
+                        "</InitiateMultipartUploadResult>");
+  char *denied = status(403, "Forbidden", "<Error><Code>AccessDenied</Code>"
+                                          "<Message>no</Message></Error>");
+  char *gone = status(204, "No Content", "");
+  const char *script[3];
+  drover_s3 *s3;
+  drover_error err;
+  int fd = mkstemp(path);
+  srv s;
+
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(ftruncate(fd, (off_t)200 << 30), 0);
+  close(fd);
+  /* The first part is refused: the test needs only its length. */
+  script[0] = init_r;
+  script[1] = denied;
+  script[2] = gone;
+  s3 = s3_on(&s, script, 3, ", \"concurrency\": 1");
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_s3_upload(s3, path, "b", "k", NULL, &err), DROVER_E_PROVIDER);
+  ck_assert_ptr_nonnull(strstr(err.text, "AccessDenied"));
+  ck_assert_int_eq(strncmp(s.req[1], "PUT /b/k?partNumber=1&uploadId=UP3 ", 35), 0);
+  ck_assert_ptr_nonnull(strcasestr(s.req[1], "\r\nContent-Length: 22020096\r\n"));
+  ck_assert_int_eq(strncmp(s.req[2], "DELETE /b/k?uploadId=UP3 ", 25), 0);
+  drover_s3_close(s3);
+  srv_stop(&s);
+  unlink(path);
+  free(init_r);
+  free(denied);
+  free(gone);
 }
 END_TEST
 
@@ -741,7 +798,7 @@ END_TEST
  * ETag answered; another MD5 is an error, an ETag that is no MD5 is not. */
 START_TEST(single_put_checked_by_etag)
 {
-  char path[] = "/tmp/check_s3_putXXXXXX", md5[33], cfg[160], *good = NULL, *bad = NULL;
+  char path[] = "/tmp/check_s3_putXXXXXX", md5[33], *good = NULL, *bad = NULL;
   char *kms = NULL;
   const char *script[3];
   drover_s3 *s3 = NULL;
@@ -755,11 +812,8 @@ START_TEST(single_put_checked_by_etag)
   script[0] = good;
   script[1] = bad;
   script[2] = kms;
-  env_creds();
-  srv_start(&s, script, 3);
-  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\"}", s.port);
+  s3 = s3_on(&s, script, 3, "");
   drover_error_clear(&err);
-  ck_assert_msg(drover_s3_open(&s3, cfg, &err) == DROVER_OK, "%s", err.text);
   ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
   ck_assert_int_eq(strncmp(s.req[0], "PUT /b/k ", 9), 0);
   ck_assert_ptr_nonnull(strcasestr(s.req[0], "\r\nx-amz-content-sha256: UNSIGNED-PAYLOAD\r\n"));
@@ -778,12 +832,52 @@ START_TEST(single_put_checked_by_etag)
 }
 END_TEST
 
+/* The single PUT's body comes from a read-ahead thread through a ring
+ * smaller than the file: the server gets the file's bytes exactly, and an
+ * attempt that fails (a 500) sends them again from the start with the MD5
+ * started again, so the retry is checked against the right ETag. */
+START_TEST(single_put_read_ahead_retried)
+{
+  char path[] = "/tmp/check_s3_aheadXXXXXX", md5[33], *good = NULL, *e500 = NULL;
+  const char *script[2];
+  char *data = malloc(5u << 20);
+  drover_s3 *s3;
+  drover_error err;
+  FILE *f;
+  srv s;
+
+  ck_assert_ptr_nonnull(data);
+  make_part_file(path, md5);
+  f = fopen(path, "rb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(fread(data, 1, 5u << 20, f), 5u << 20);
+  fclose(f);
+  good = etag_ok(md5);
+  e500 = status(500, "Internal Server Error",
+                "<Error><Code>InternalError</Code><Message>try again</Message></Error>");
+  script[0] = e500;
+  script[1] = good;
+  s3 = s3_on(&s, script, 2, "");
+  drover_error_clear(&err);
+  ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
+  ck_assert_int_eq(atomic_load(&s.served), 2);
+  ck_assert_uint_eq(s.body_bytes, 5u << 20);
+  ck_assert_uint_eq(s.body_hash, fnv(FNV_INIT, data, 5u << 20));
+  drover_s3_close(s3);
+  srv_stop(&s);
+  unlink(path);
+  free(data);
+  free(good);
+  free(e500);
+}
+END_TEST
+
 /* A server that answers the completion with the whole object's MD5
  * (s3rver) is checked against the file's, computed while it assembled;
  * an answer that matches neither that nor the parts is an error. */
 START_TEST(multipart_whole_md5_answer)
 {
-  char path[] = "/tmp/check_s3_wholeXXXXXX", md5[33], cfg[256], *part = NULL, *body = NULL;
+  char path[] = "/tmp/check_s3_wholeXXXXXX", md5[33], *part = NULL, *body = NULL;
   char *done_ok, *done_bad;
   char *init_r = ok_xml("<InitiateMultipartUploadResult><UploadId>W1</UploadId>"
                         "</InitiateMultipartUploadResult>");
@@ -806,12 +900,8 @@ START_TEST(multipart_whole_md5_answer)
   script[3] = init_r;
   script[4] = part;
   script[5] = done_bad;
-  env_creds();
-  srv_start(&s, script, 6);
-  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\", "
-                             "\"multipart_threshold\": 5242880, \"part_size\": 5242880}", s.port);
+  s3 = s3_on(&s, script, 6, ", \"multipart_threshold\": 5242880, \"part_size\": 5242880");
   drover_error_clear(&err);
-  ck_assert_msg(drover_s3_open(&s3, cfg, &err) == DROVER_OK, "%s", err.text);
   ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
   ck_assert_int_eq(strncmp(s.req[2], "POST /b/k?uploadId=W1 ", 22), 0);
   ck_assert_int_eq(drover_s3_upload(s3, path, "b", "k", NULL, &err), DROVER_E_PROVIDER);
@@ -843,9 +933,11 @@ int main(void)
   tcase_add_test(tc, bucket_tags_versioning_lifecycle);
   tcase_add_test(tc, multipart_part_retried_on_bad_etag);
   tcase_add_test(tc, multipart_aborted_on_failure);
+  tcase_add_test(tc, multipart_part_size_grows);
   tcase_add_test(tc, large_inline_content_by_digest);
   tcase_add_test(tc, inline_put_records_digests);
   tcase_add_test(tc, single_put_checked_by_etag);
+  tcase_add_test(tc, single_put_read_ahead_retried);
   tcase_add_test(tc, multipart_whole_md5_answer);
   suite_add_tcase(s, tc);
   return run_suite(s);

@@ -1,11 +1,76 @@
 /* plan_render.c - plans for people (a Terraform-like diff) and for
  * programs (JSON). Every value shown passes through dv_props_display()
  * (sensitive.c), so unknowns read "(known after apply)" and secrets
- * never leave. */
+ * never leave, then strings above SHOWN_MAX bytes become their size and
+ * SHA-256. */
 #include <stdlib.h>
 #include <string.h>
+#include "drover_sigv4.h"
 #include "engine.h"
 
+
+/* ------------------------------------------------------------------------
+ * Display values
+ */
+
+/* Strings longer than this are shown by size and SHA-256, in both plans:
+ * a large inline content (an s3.object's, a cloud-init file) would bury
+ * the plan, and the digest is what a provider reports for content it does
+ * not read back (DROVER_PROP_DIGEST), so the two compare by eye. */
+#define SHOWN_MAX 1024
+
+/* "(N bytes, sha256 HEX)" for the string s. New reference; NULL on OOM. */
+static json_t *summary_of(const json_t *s)
+{
+  char hex[65], text[128];
+
+  drover_sigv4_sha256_hex(hex, json_string_value(s), json_string_length(s));
+  snprintf(text, sizeof(text), "(%zu bytes, sha256 %s)", json_string_length(s), hex);
+  return json_string(text);
+}
+
+static int too_long(const json_t *v)
+{
+  return json_is_string(v) && json_string_length(v) > SHOWN_MAX;
+}
+
+/* Replaces, inside v, every string longer than SHOWN_MAX by its summary.
+ * v is a display copy, already redacted, so a digest is never of a secret
+ * (only of its redaction). 0, or -1 on OOM. */
+static int summarize(json_t *v)
+{
+  const char *key;
+  json_t *item;
+  void *tmp;
+  size_t i;
+
+  if(json_is_object(v)) {
+    json_object_foreach_safe(v, tmp, key, item) {
+      if(too_long(item) ? json_object_set_new(v, key, summary_of(item)) : summarize(item))
+        return -1;
+    }
+  }
+  else if(json_is_array(v)) {
+    json_array_foreach(v, i, item) {
+      if(too_long(item) ? json_array_set_new(v, i, summary_of(item)) : summarize(item))
+        return -1;
+    }
+  }
+  return 0;
+}
+
+/* dv_props_display, with long strings summarized. New reference; NULL on
+ * OOM. */
+static json_t *props_shown(const json_t *props, const dv_block *b, const char *label)
+{
+  json_t *d = dv_props_display(props, b, label);
+
+  if(d && summarize(d)) {
+    json_decref(d);
+    d = NULL;
+  }
+  return d;
+}
 
 /* ------------------------------------------------------------------------
  * Human diff
@@ -181,7 +246,7 @@ static void render_entry(sink *out, const drover_plan *plan, const dv_plan_entry
            e->reason ? e->reason : "");
   if(e->action == DROVER_ACTION_CREATE && e->inst) {
     const char *key;
-    json_t *v, *shown = dv_props_display(e->inst->desired, entry_block(plan, e), NULL);
+    json_t *v, *shown = props_shown(e->inst->desired, entry_block(plan, e), NULL);
     if(!shown)
       out->nomem = 1;
     json_object_foreach(shown, key, v) {
@@ -201,8 +266,8 @@ static void render_entry(sink *out, const drover_plan *plan, const dv_plan_entry
      * pointers: a rotated secret's old value is as secret as the new. */
     const dv_block *blk = entry_block(plan, e);
     const char *label = e->inst->live->sensitive;
-    json_t *want_all = dv_props_display(e->inst->desired, blk, label);
-    json_t *have_all = dv_props_display(e->inst->live->properties, blk, label);
+    json_t *want_all = props_shown(e->inst->desired, blk, label);
+    json_t *have_all = props_shown(e->inst->live->properties, blk, label);
     if(!want_all || !have_all)
       out->nomem = 1;
     for(i = 0; i < e->nchanged; i++) {
@@ -320,12 +385,12 @@ static json_t *entry_json(const drover_plan *plan, const dv_plan_entry *e)
     if(json_array_append_new(changed, json_string(e->changed[i])))
       goto out;
   if(live && live->properties) {
-    before = dv_props_display(live->properties, blk, label);
+    before = props_shown(live->properties, blk, label);
     if(!before)
       goto out;
   }
   if(e->inst && e->action != DROVER_ACTION_DELETE) {
-    after = dv_props_display(e->inst->desired, blk, label);
+    after = props_shown(e->inst->desired, blk, label);
     if(!after)
       goto out;
     if(json_is_object(after) && !server_id(e) && !json_object_get(after, "name") &&

@@ -187,6 +187,22 @@ S3_HIDDEN drover_code s3_md5_body_read(void *ud, unsigned long long offset, char
 /* The MD5 of the last attempt's body, once it was read to the end. */
 S3_HIDDEN void s3_md5_body_final(s3_md5_body *b, unsigned char md5[16]);
 
+/* The same for one PUT, read ahead and hashed by a thread of its own
+ * (s3_ahead.c) so the hashing runs beside the send, not in series with it;
+ * memory is a fixed ring. Reads must be sequential; one at offset 0
+ * starts the body again (a retry). */
+typedef struct s3_ahead s3_ahead;
+/* *out owned by the caller: s3_ahead_free(). */
+S3_HIDDEN drover_code s3_ahead_new(s3_ahead **out, int fd, unsigned long long off,
+                                   unsigned long long len, drover_error *err);
+S3_HIDDEN void s3_ahead_free(s3_ahead *a);
+/* A drover_http_read_fn; ud is the s3_ahead. */
+S3_HIDDEN drover_code s3_ahead_read(void *ud, unsigned long long offset, char *buf,
+                                    size_t size, size_t *nread, drover_error *err);
+/* The MD5 of the last attempt's body; an error unless it was read to the
+ * end. */
+S3_HIDDEN drover_code s3_ahead_final(s3_ahead *a, unsigned char md5[16], drover_error *err);
+
 /* --------------------------------------------------------------------------
  * Types
  */
@@ -210,8 +226,19 @@ S3_HIDDEN extern const s3_type_ops s3_object_ops;
  * Multipart upload (s3_multipart.c)
  */
 
+/* S3's limits on a multipart upload: parts, and bytes in one part (and in
+ * one PUT). */
+#define S3_MAX_PARTS 10000u
+#define S3_MAX_PART (5ull << 30)
+
+/* The part size for an upload of size bytes: part_size, or when that would
+ * need more than S3_MAX_PARTS parts the smallest whole number of MiB that
+ * needs no more; 0 when even S3_MAX_PART would. */
+S3_HIDDEN unsigned long long s3_part_size(unsigned long long part_size,
+                                          unsigned long long size);
+
 /* Uploads size bytes of the open file fd to bucket/key in parts of
- * st->part_size, st->concurrency at a time, each retried on transient
+ * s3_part_size(st->part_size, size), st->concurrency at a time, each retried on transient
  * failure; headers (metadata) and the content type go with the
  * initiation. Each part's ETag is checked against its MD5, and the final
  * ETag against the parts' (md5-of-MD5s-N, as S3 answers) or against

@@ -122,35 +122,36 @@ static void obj_req(s3_req *r, char *what, size_t size, const char *method,
 /* One PUT streamed as it is read, UNSIGNED-PAYLOAD as curl and the AWS CLI
  * do: no pass over the file before sending (a payload hash or Content-MD5
  * header would need one). Integrity instead: the MD5 of the bytes sent,
- * computed on the way, must be the ETag the server answers (S3's ETag of
- * a single PUT is the MD5 of the object, except with SSE-KMS/SSE-C,
- * whose ETag is no MD5: then only the length is, by the transport).
- * hdrs: extra headers (metadata), or NULL. */
+ * computed on the way by the read-ahead thread, must be the ETag the
+ * server answers (S3's ETag of a single PUT is the MD5 of the object,
+ * except with SSE-KMS/SSE-C, whose ETag is no MD5: then only the length
+ * is, by the transport). hdrs: extra headers (metadata), or NULL. */
 static drover_code put_checked(s3_state *st, int fd, unsigned long long size,
                                const char *bucket, const char *key, const char *content_type,
                                const char *const *hdrs, drover_error *err)
 {
   s3_req r;
   drover_http_response resp;
-  s3_md5_body b;
+  s3_ahead *body = NULL;
   unsigned char md[16];
   char what[1200], want[33], got[64];
   drover_code rc;
 
   memset(&resp, 0, sizeof(resp));
-  rc = s3_md5_body_init(&b, fd, 0, size, err);
+  rc = s3_ahead_new(&body, fd, 0, size, err);
   if(rc)
     return rc;
   obj_req(&r, what, sizeof(what), "PUT", bucket, key);
   r.headers = hdrs;
   r.content_type = content_type;
-  r.body_read = s3_md5_body_read;
-  r.body_userdata = &b;
+  r.body_read = s3_ahead_read;
+  r.body_userdata = body;
   r.stream_len = size;
   rc = s3_call(st, &r, &resp, err);
+  if(!rc)
+    rc = s3_ahead_final(body, md, err);
   if(rc)
     goto out;
-  s3_md5_body_final(&b, md);
   s3_hex(want, md, 16);
   s3_etag_strip(got, sizeof(got), resp.etag);
   if(strlen(got) == 32 && strspn(got, "0123456789abcdef") == 32 && strcmp(got, want))
@@ -159,7 +160,7 @@ static drover_code put_checked(s3_state *st, int fd, unsigned long long size,
                  what, got, want);
 out:
   drover_http_response_free(&resp);
-  s3_md5_body_free(&b);
+  s3_ahead_free(body);
   return rc;
 }
 

@@ -184,6 +184,17 @@ static void *whole_main(void *arg)
   return NULL;
 }
 
+unsigned long long s3_part_size(unsigned long long part_size, unsigned long long size)
+{
+  unsigned long long need = (size + S3_MAX_PARTS - 1) / S3_MAX_PARTS;
+
+  if(part_size >= need)
+    return part_size;
+  /* The smallest whole number of MiB that fits: round numbers in logs. */
+  need = (need + (1ull << 20) - 1) & ~((1ull << 20) - 1);
+  return need <= S3_MAX_PART ? need : 0;
+}
+
 drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *key, int fd,
                                 unsigned long long size, const char *whole_md5,
                                 const char *const *headers,
@@ -201,6 +212,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   EVP_MD_CTX *all = NULL;
   unsigned char md[16];
   unsigned int mdlen = 0;
+  unsigned long long psize;
   double t0 = 0, t1 = 0, t2 = 0;
   whole_job w;
   pthread_t wth;
@@ -214,18 +226,23 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   u.key = key;
   u.address = address;
   u.fd = fd;
-  u.nparts = (size_t)((size + st->part_size - 1) / st->part_size);
-  if(u.nparts > 10000)
+  psize = s3_part_size(st->part_size, size);
+  if(!psize)
     return s3_fail(err, DROVER_E_ARG, address,
-                   "%llu bytes need %zu parts of %llu; S3 allows 10000 (raise part_size)",
-                   size, u.nparts, st->part_size);
+                   "%llu bytes need parts above S3's 5 GiB to fit in its 10,000 parts",
+                   size);
+  if(psize != st->part_size)
+    drover_logf(&st->env, DROVER_LOG_INFO,
+                "s3: %s: %llu bytes: parts of %llu bytes instead of part_size %llu (S3 takes "
+                "at most %u parts)", address ? address : "-", size, psize, st->part_size,
+                S3_MAX_PARTS);
+  u.nparts = (size_t)((size + psize - 1) / psize);
   u.parts = calloc(u.nparts ? u.nparts : 1, sizeof(*u.parts));
   if(!u.parts)
     return s3_fail(err, DROVER_E_NOMEM, address, "out of memory");
   for(i = 0; i < u.nparts; i++) {
-    u.parts[i].off = i * st->part_size;
-    u.parts[i].len = size - u.parts[i].off < st->part_size ? size - u.parts[i].off
-                                                            : st->part_size;
+    u.parts[i].off = i * psize;
+    u.parts[i].len = size - u.parts[i].off < psize ? size - u.parts[i].off : psize;
   }
 
   /* Only under a stack's lock (address set): the CLI does not abort an
