@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include "drover_sigv4.h"
+#include "aws_sign.h"
 #include "ec2.h"
 
 /* --------------------------------------------------------------------------
@@ -30,12 +31,9 @@ static drover_code sign_attempt(void *ud, const drover_http_req *req,
   drover_sigv4_header hdr[2];
   drover_sigv4_request sr;
   drover_sigv4_params p;
-  drover_sigv4_result res;
   ec2_cred c;
   drover_code rc;
-  size_t i;
 
-  memset(&res, 0, sizeof(res));
   memset(&c, 0, sizeof(c));
   if(attempt->number > 0 && sc->form->before_retry) {
     rc = sc->form->before_retry(sc->form->retry_ud, err);
@@ -65,16 +63,8 @@ static drover_code sign_attempt(void *ud, const drover_http_req *req,
   p.service = "ec2";
   p.when = time(NULL);          /* the signer is pure; the clock is read here */
   p.flags = DROVER_SIGV4_SERVICE_FLAGS;
-  rc = drover_sigv4_sign(&res, &sr, &p, err);
-  if(rc)
-    goto out;
-  for(i = 0; i < res.nadd_headers && !rc; i++) {
-    char *colon = strchr(res.add_headers[i], ':');
-    *colon = '\0';
-    rc = drover_http_headers_add(add, res.add_headers[i], colon + 2, err);
-  }
+  rc = aws_sign_into(add, &sr, &p, err);
 out:
-  drover_sigv4_result_free(&res);
   ec2_cred_free(&c);
   return rc;
 }

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "s3.h"
 #include "aws_xml.h"
+#include "aws_sign.h"
 
 void s3_strv_free(char **v, size_t n)
 {
@@ -109,10 +110,8 @@ static drover_code sign_attempt(void *ud, const drover_http_req *req,
   size_t nh = 0, nc = 0, i;
   drover_sigv4_request sr;
   drover_sigv4_params p;
-  drover_sigv4_result res;
   drover_code rc = DROVER_OK;
 
-  memset(&res, 0, sizeof(res));
   hdr[nh].name = "host";
   hdr[nh++].value = attempt->host;
   /* Every x-amz-* header is signed (S3 requires it); others need not be. */
@@ -146,18 +145,10 @@ static drover_code sign_attempt(void *ud, const drover_http_req *req,
   p.service = "s3";
   p.when = time(NULL);          /* the signer is pure; the clock is read here */
   p.flags = DROVER_SIGV4_S3_FLAGS;
-  rc = drover_sigv4_sign(&res, &sr, &p, err);
-  if(rc)
-    goto out;
-  for(i = 0; i < res.nadd_headers && !rc; i++) {
-    char *colon = strchr(res.add_headers[i], ':');
-    *colon = '\0';
-    rc = drover_http_headers_add(add, res.add_headers[i], colon + 2, err);
-  }
+  rc = aws_sign_into(add, &sr, &p, err);
 out:
   for(i = 0; i < nc; i++)
     free(copies[i]);
-  drover_sigv4_result_free(&res);
   return rc;
 }
 
