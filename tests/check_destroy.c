@@ -202,6 +202,76 @@ START_TEST(implied_provider_not_set_up_is_skipped)
 }
 END_TEST
 
+static void collect_aws(void *ud, drover_log_level level, const char *msg)
+{
+  warnings *w = ud;
+  if(level == DROVER_LOG_WARN && strstr(msg, "provider aws ")) {
+    w->n++;
+    snprintf(w->last, sizeof(w->last), "%s", msg);
+  }
+}
+
+/* The admin file names aws only to turn its instance role off (a site
+ * without AWS): with no credentials its init says DROVER_E_NOT_SET_UP,
+ * and a bare stack skips it as if unnamed. A profile named but missing
+ * still fails. */
+START_TEST(named_provider_turned_off_is_skipped)
+{
+  drover_options opts = DROVER_OPTIONS_INIT;
+  drover_destroy_opts d = DROVER_DESTROY_OPTS_INIT;
+  drover_destroy_result res;
+  drover_error err;
+  warnings w;
+  char cfg[96];
+  FILE *f;
+
+  if(!dv_provider_find("aws"))
+    return; /* built without the AWS provider: nothing to name */
+  setenv("LXD_SOCKET", "/nonexistent/lxd.sock", 1);
+  unsetenv("AWS_ACCESS_KEY_ID");
+  unsetenv("AWS_SECRET_ACCESS_KEY");
+  unsetenv("AWS_PROFILE");
+  unsetenv("AWS_EC2_METADATA_DISABLED");
+  setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
+  setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
+  /* Were the setting ignored, the attempt stays on loopback (refused). */
+  setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9", 1);
+  memset(&w, 0, sizeof(w));
+  snprintf(cfg, sizeof(cfg), "%s/providers.json", lockdir);
+  f = fopen(cfg, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs("{\"aws\": {\"imds\": false}}", f);
+  fclose(f);
+  opts.provider_config = cfg;
+  opts.lock_dir = lockdir;
+  opts.log = collect_aws;
+  opts.log_userdata = &w;
+  opts.log_level = DROVER_LOG_WARN;
+  seed_job("job-23-web");
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_stack_destroy_bare("job-23-web", NULL, &opts, &d, &res, &err),
+                   DROVER_OK);
+  ck_assert_uint_eq(res.deleted, 3);
+  ck_assert_int_eq(w.n, 1);
+  ck_assert_msg(strstr(w.last, "provider aws is not set up here, skipped") != NULL &&
+                strstr(w.last, "IMDS turned off by the \"imds\": false setting") != NULL,
+                "%s", w.last);
+
+  f = fopen(cfg, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs("{\"aws\": {\"imds\": false, \"profile\": \"ops\"}}", f);
+  fclose(f);
+  seed_job("job-24-web");
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_stack_destroy_bare("job-24-web", NULL, &opts, &d, &res, &err),
+                   DROVER_E_CONFIG);
+  ck_assert_msg(strstr(err.text, "profile \"ops\"") != NULL, "%s", err.text);
+  ck_assert_uint_eq(fake_count(NULL, "job-24-web"), 3);
+  unsetenv("LXD_SOCKET");
+  unsetenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+}
+END_TEST
+
 START_TEST(job_stack_names)
 {
   char a[DROVER_JOB_STACK_MAX + 1], b[DROVER_JOB_STACK_MAX + 1];
@@ -236,6 +306,7 @@ static Suite *destroy_suite(void)
   tcase_add_test(tc, destroy_bare_bad_options);
   tcase_add_test(tc, every_provider_by_default);
   tcase_add_test(tc, implied_provider_not_set_up_is_skipped);
+  tcase_add_test(tc, named_provider_turned_off_is_skipped);
   tcase_add_test(tc, job_stack_names);
   suite_add_tcase(s, tc);
   return s;
