@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "aws_env.h"
 #include "engine.h"
 #include "fake_provider.h"
 #include "run_suite.h"
@@ -133,6 +134,7 @@ START_TEST(every_provider_by_default)
 END_TEST
 
 typedef struct warnings {
+  const char *provider;        /* "provider lxd ": the warnings counted */
   int n;
   char last[1200];
 } warnings;
@@ -140,9 +142,9 @@ typedef struct warnings {
 static void collect(void *ud, drover_log_level level, const char *msg)
 {
   warnings *w = ud;
-  /* LXD's only: another built-in provider (S3, no credentials here) may be
-   * skipped the same way. */
-  if(level == DROVER_LOG_WARN && strstr(msg, "provider lxd ")) {
+  /* One provider's only: another built-in one (S3, no credentials here)
+   * may be skipped the same way. */
+  if(level == DROVER_LOG_WARN && strstr(msg, w->provider)) {
     w->n++;
     snprintf(w->last, sizeof(w->last), "%s", msg);
   }
@@ -163,6 +165,7 @@ START_TEST(implied_provider_not_set_up_is_skipped)
    * find its socket here and is skipped with a warning, not an error. */
   setenv("LXD_SOCKET", "/nonexistent/lxd.sock", 1);
   memset(&w, 0, sizeof(w));
+  w.provider = "provider lxd ";
   seed_job("job-21-web");
   opts.lock_dir = lockdir;
   opts.log = collect;
@@ -202,15 +205,6 @@ START_TEST(implied_provider_not_set_up_is_skipped)
 }
 END_TEST
 
-static void collect_aws(void *ud, drover_log_level level, const char *msg)
-{
-  warnings *w = ud;
-  if(level == DROVER_LOG_WARN && strstr(msg, "provider aws ")) {
-    w->n++;
-    snprintf(w->last, sizeof(w->last), "%s", msg);
-  }
-}
-
 /* The admin file names aws only to turn its instance role off (a site
  * without AWS): with no credentials its init says DROVER_E_NOT_SET_UP,
  * and a bare stack skips it as if unnamed. A profile named but missing
@@ -228,15 +222,10 @@ START_TEST(named_provider_turned_off_is_skipped)
   if(!dv_provider_find("aws"))
     return; /* built without the AWS provider: nothing to name */
   setenv("LXD_SOCKET", "/nonexistent/lxd.sock", 1);
-  unsetenv("AWS_ACCESS_KEY_ID");
-  unsetenv("AWS_SECRET_ACCESS_KEY");
-  unsetenv("AWS_PROFILE");
-  unsetenv("AWS_EC2_METADATA_DISABLED");
-  setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
-  setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
   /* Were the setting ignored, the attempt stays on loopback (refused). */
-  setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9", 1);
+  aws_env_none();
   memset(&w, 0, sizeof(w));
+  w.provider = "provider aws ";
   snprintf(cfg, sizeof(cfg), "%s/providers.json", lockdir);
   f = fopen(cfg, "w");
   ck_assert_ptr_nonnull(f);
@@ -244,7 +233,7 @@ START_TEST(named_provider_turned_off_is_skipped)
   fclose(f);
   opts.provider_config = cfg;
   opts.lock_dir = lockdir;
-  opts.log = collect_aws;
+  opts.log = collect;
   opts.log_userdata = &w;
   opts.log_level = DROVER_LOG_WARN;
   seed_job("job-23-web");
@@ -268,7 +257,6 @@ START_TEST(named_provider_turned_off_is_skipped)
   ck_assert_msg(strstr(err.text, "profile \"ops\"") != NULL, "%s", err.text);
   ck_assert_uint_eq(fake_count(NULL, "job-24-web"), 3);
   unsetenv("LXD_SOCKET");
-  unsetenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
 }
 END_TEST
 

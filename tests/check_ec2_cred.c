@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "aws_env.h"
 #include "drover_provider.h"
 #include "run_suite.h"
 #include "scripted_server.h"
@@ -21,19 +22,6 @@ static const char role_doc[] =
   "{\"Code\": \"Success\", \"AccessKeyId\": \"ASIACHECKROLE\", "
   "\"SecretAccessKey\": \"role-secret-check-ec2-cred\", \"Token\": \"role-session-token\", "
   "\"Expiration\": \"2099-01-01T00:00:00Z\"}";
-
-static void no_creds_env(void)
-{
-  unsetenv("AWS_ACCESS_KEY_ID");
-  unsetenv("AWS_SECRET_ACCESS_KEY");
-  unsetenv("AWS_SESSION_TOKEN");
-  unsetenv("AWS_PROFILE");
-  unsetenv("AWS_EC2_METADATA_DISABLED");
-  unsetenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
-  setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
-  setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
-  setenv("DROVER_EC2_ENDPOINT", "http://127.0.0.1:9", 1);
-}
 
 /* A metadata service on loopback: routes for the role path when
  * serve_role, else a 403 for everything (as off EC2 here). */
@@ -86,132 +74,67 @@ static void done(void *state)
   free(state);
 }
 
-START_TEST(setting_off_makes_no_request)
+/* One init: settings, the environment on top of no credentials, what
+ * the metadata service does, and what must come of it. */
+typedef struct cred_case {
+  const char *settings;
+  const char *env_off;         /* AWS_EC2_METADATA_DISABLED, or NULL */
+  int env_keys;                /* AWS_ACCESS_KEY_ID and the secret set */
+  int serve_role;              /* the role path answered, else 403 */
+  drover_code want;
+  int served;                  /* IMDS requests the server must have read */
+  const char *text;            /* in err.text, or NULL */
+} cred_case;
+
+static const cred_case cases[] = {
+  /* Off by the setting: no request, and the error names the setting. */
+  {"{\"imds\": false}", NULL, 0, 1, DROVER_E_NOT_SET_UP, 0,
+   "no instance role (IMDS turned off by the \"imds\": false setting)"},
+  /* The default asks: the token PUT, the role name, its credentials. */
+  {"{}", NULL, 0, 1, DROVER_OK, 3, NULL},
+  /* true asks too (answered 403 here, as off EC2). */
+  {"{\"imds\": true}", NULL, 0, 0, DROVER_E_CONFIG, 1,
+   "instance metadata PUT /latest/api/token: HTTP 403"},
+  /* Off by the variable: named as such. */
+  {"{}", "true", 0, 1, DROVER_E_NOT_SET_UP, 0,
+   "no instance role (IMDS turned off by AWS_EC2_METADATA_DISABLED)"},
+  /* A profile asked for but missing is a broken setup, not an absent one. */
+  {"{\"imds\": false, \"profile\": \"ops\"}", NULL, 0, 1, DROVER_E_CONFIG, 0,
+   "profile \"ops\""},
+  /* The setting turns off the role only: the environment still counts. */
+  {"{\"imds\": false}", NULL, 1, 1, DROVER_OK, 0, NULL},
+  /* Not a boolean: refused before anything is asked. */
+  {"{\"imds\": \"no\"}", NULL, 0, 1, DROVER_E_CONFIG, 0,
+   "setting \"imds\" must be true or false"},
+  {"{\"imds\": 0}", NULL, 0, 1, DROVER_E_CONFIG, 0, "setting \"imds\" must be true or false"},
+  {"{\"imds\": null}", NULL, 0, 1, DROVER_E_CONFIG, 0,
+   "setting \"imds\" must be true or false"},
+};
+
+START_TEST(imds_requests)
 {
+  const cred_case *c = &cases[_i];
   srv s;
   void *st;
   drover_error err;
 
-  no_creds_env();
-  imds_start(&s, 1);
-  ck_assert_int_eq(init(&st, "{\"imds\": false}", &s, &err),
-                   DROVER_E_NOT_SET_UP);
-  ck_assert_int_eq(atomic_load(&s.served), 0);
-  ck_assert_msg(strstr(err.text, "no credentials") != NULL, "%s", err.text);
-  ck_assert_msg(strstr(err.text, "IMDS turned off by the \"imds\": false setting") != NULL,
-                "%s", err.text);
-  done(st);
-  srv_stop(&s);
-}
-END_TEST
-
-START_TEST(default_asks_the_role)
-{
-  srv s;
-  void *st;
-  drover_error err;
-
-  no_creds_env();
-  imds_start(&s, 1);
-  ck_assert_int_eq(init(&st, "{}", &s, &err), DROVER_OK);
-  /* The token PUT, the role name and the role's credentials. */
-  ck_assert_int_eq(atomic_load(&s.served), 3);
-  ck_assert_ptr_nonnull(strstr(s.req[0], "PUT /latest/api/token"));
-  done(st);
-  srv_stop(&s);
-}
-END_TEST
-
-START_TEST(setting_true_asks)
-{
-  srv s;
-  void *st;
-  drover_error err;
-
-  no_creds_env();
-  imds_start(&s, 0);
-  ck_assert_int_eq(init(&st, "{\"imds\": true}", &s, &err), DROVER_E_CONFIG);
-  ck_assert_int_eq(atomic_load(&s.served), 1);
-  ck_assert_msg(strstr(err.text, "instance metadata PUT /latest/api/token: HTTP 403") != NULL,
-                "%s", err.text);
-  done(st);
-  srv_stop(&s);
-}
-END_TEST
-
-START_TEST(variable_off_is_named)
-{
-  srv s;
-  void *st;
-  drover_error err;
-
-  no_creds_env();
-  setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
-  imds_start(&s, 1);
-  ck_assert_int_eq(init(&st, "{}", &s, &err), DROVER_E_NOT_SET_UP);
-  ck_assert_int_eq(atomic_load(&s.served), 0);
-  ck_assert_msg(strstr(err.text, "IMDS turned off by AWS_EC2_METADATA_DISABLED") != NULL,
-                "%s", err.text);
-  done(st);
-  srv_stop(&s);
-}
-END_TEST
-
-/* A profile asked for but missing is a broken setup, not an absent one. */
-START_TEST(off_with_profile_is_config)
-{
-  srv s;
-  void *st;
-  drover_error err;
-
-  no_creds_env();
-  imds_start(&s, 1);
-  ck_assert_int_eq(init(&st, "{\"imds\": false, \"profile\": \"ops\"}", &s, &err),
-                   DROVER_E_CONFIG);
-  ck_assert_int_eq(atomic_load(&s.served), 0);
-  ck_assert_msg(strstr(err.text, "profile \"ops\"") != NULL, "%s", err.text);
-  done(st);
-  srv_stop(&s);
-}
-END_TEST
-
-/* The setting turns off the role only: the environment still counts. */
-START_TEST(off_with_env_credentials)
-{
-  srv s;
-  void *st;
-  drover_error err;
-
-  no_creds_env();
-  setenv("AWS_ACCESS_KEY_ID", "AKIDCHECKEC2CRED", 1);
-  setenv("AWS_SECRET_ACCESS_KEY", "secret-check-ec2-cred", 1);
-  imds_start(&s, 1);
-  ck_assert_int_eq(init(&st, "{\"imds\": false}", &s, &err), DROVER_OK);
-  ck_assert_int_eq(atomic_load(&s.served), 0);
-  done(st);
-  srv_stop(&s);
-}
-END_TEST
-
-START_TEST(bad_type_refused)
-{
-  static const char *const bad[] = {"\"no\"", "0", "null", "[]"};
-  char settings[128];
-  srv s;
-  void *st;
-  drover_error err;
-  size_t i;
-
-  no_creds_env();
-  imds_start(&s, 1);
-  for(i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-    snprintf(settings, sizeof(settings), "{\"imds\": %s}", bad[i]);
-    ck_assert_int_eq(init(&st, settings, &s, &err), DROVER_E_CONFIG);
-    ck_assert_msg(strstr(err.text, "setting \"imds\" must be true or false") != NULL, "%s: %s",
-                  bad[i], err.text);
-    done(st);
+  aws_env_none();
+  if(c->env_off)
+    setenv("AWS_EC2_METADATA_DISABLED", c->env_off, 1);
+  if(c->env_keys) {
+    setenv("AWS_ACCESS_KEY_ID", "AKIDCHECKEC2CRED", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "secret-check-ec2-cred", 1);
   }
-  ck_assert_int_eq(atomic_load(&s.served), 0);
+  imds_start(&s, c->serve_role);
+  ck_assert_int_eq(init(&st, c->settings, &s, &err), c->want);
+  ck_assert_int_eq(atomic_load(&s.served), c->served);
+  if(c->served)
+    ck_assert_ptr_nonnull(strstr(s.req[0], "PUT /latest/api/token"));
+  if(c->want == DROVER_E_NOT_SET_UP)
+    ck_assert_msg(strstr(err.text, "no credentials") != NULL, "%s", err.text);
+  if(c->text)
+    ck_assert_msg(strstr(err.text, c->text) != NULL, "%s: %s", c->settings, err.text);
+  done(st);
   srv_stop(&s);
 }
 END_TEST
@@ -221,13 +144,7 @@ int main(void)
   Suite *s = suite_create("ec2_cred");
   TCase *t = tcase_create("imds");
 
-  tcase_add_test(t, setting_off_makes_no_request);
-  tcase_add_test(t, default_asks_the_role);
-  tcase_add_test(t, setting_true_asks);
-  tcase_add_test(t, variable_off_is_named);
-  tcase_add_test(t, off_with_profile_is_config);
-  tcase_add_test(t, off_with_env_credentials);
-  tcase_add_test(t, bad_type_refused);
+  tcase_add_loop_test(t, imds_requests, 0, (int)(sizeof(cases) / sizeof(cases[0])));
   suite_add_tcase(s, t);
   return run_suite(s);
 }
