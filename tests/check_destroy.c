@@ -150,6 +150,19 @@ static void collect(void *ud, drover_log_level level, const char *msg)
   }
 }
 
+/* Writes json as the admin's provider config in lockdir; its path goes to
+ * cfg. */
+static void write_admin(char *cfg, size_t size, const char *json)
+{
+  FILE *f;
+
+  snprintf(cfg, size, "%s/providers.json", lockdir);
+  f = fopen(cfg, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs(json, f);
+  fclose(f);
+}
+
 START_TEST(implied_provider_not_set_up_is_skipped)
 {
   drover_options opts = DROVER_OPTIONS_INIT;
@@ -159,7 +172,6 @@ START_TEST(implied_provider_not_set_up_is_skipped)
   warnings w;
   char **names = NULL, cfg[96];
   int have_lxd = dv_provider_find("lxd") != NULL;
-  FILE *f;
 
   /* Every provider is asked (providers NULL); LXD, when built in, cannot
    * find its socket here and is skipped with a warning, not an error. */
@@ -188,11 +200,7 @@ START_TEST(implied_provider_not_set_up_is_skipped)
 
   /* Named in the admin config, the same failure is an error. */
   if(have_lxd) {
-    snprintf(cfg, sizeof(cfg), "%s/providers.json", lockdir);
-    f = fopen(cfg, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs("{\"lxd\": {}}", f);
-    fclose(f);
+    write_admin(cfg, sizeof(cfg), "{\"lxd\": {}}");
     opts.provider_config = cfg;
     seed_job("job-22-web");
     drover_error_clear(&err);
@@ -217,7 +225,6 @@ START_TEST(named_provider_turned_off_is_skipped)
   drover_error err;
   warnings w;
   char cfg[96];
-  FILE *f;
 
   if(!dv_provider_find("aws"))
     return; /* built without the AWS provider: nothing to name */
@@ -226,11 +233,7 @@ START_TEST(named_provider_turned_off_is_skipped)
   aws_env_none();
   memset(&w, 0, sizeof(w));
   w.provider = "provider aws ";
-  snprintf(cfg, sizeof(cfg), "%s/providers.json", lockdir);
-  f = fopen(cfg, "w");
-  ck_assert_ptr_nonnull(f);
-  fputs("{\"aws\": {\"imds\": false}}", f);
-  fclose(f);
+  write_admin(cfg, sizeof(cfg), "{\"aws\": {\"imds\": false}}");
   opts.provider_config = cfg;
   opts.lock_dir = lockdir;
   opts.log = collect;
@@ -246,10 +249,7 @@ START_TEST(named_provider_turned_off_is_skipped)
                 strstr(w.last, "IMDS turned off by the \"imds\": false setting") != NULL,
                 "%s", w.last);
 
-  f = fopen(cfg, "w");
-  ck_assert_ptr_nonnull(f);
-  fputs("{\"aws\": {\"imds\": false, \"profile\": \"ops\"}}", f);
-  fclose(f);
+  write_admin(cfg, sizeof(cfg), "{\"aws\": {\"imds\": false, \"profile\": \"ops\"}}");
   seed_job("job-24-web");
   drover_error_clear(&err);
   ck_assert_int_eq(drover_stack_destroy_bare("job-24-web", NULL, &opts, &d, &res, &err),
