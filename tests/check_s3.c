@@ -508,7 +508,7 @@ static drover_code create_big(const drover_provider *p, void *st, const char *pa
 }
 
 #define MP_CFG "{\"endpoint\": \"http://127.0.0.1:%d\", \"multipart_threshold\": 5242880, " \
-               "\"part_size\": 5242880, \"concurrency\": 1}"
+               "\"part_size\": 5242880, \"concurrency\": 1, \"checksum\": \"md5\"}"
 
 /* A part whose ETag is not the MD5 of what was sent is sent again; the
  * completion lists the good ETag and its answer is checked. */
@@ -794,8 +794,9 @@ START_TEST(inline_put_records_digests)
 }
 END_TEST
 
-/* drover_s3_upload's single PUT: the MD5 of the bytes sent must be the
- * ETag answered; another MD5 is an error, an ETag that is no MD5 is not. */
+/* drover_s3_upload's single PUT with "checksum": "md5": the MD5 of the
+ * bytes sent must be the ETag answered; another MD5 is an error, an ETag
+ * that is no MD5 is not. */
 START_TEST(single_put_checked_by_etag)
 {
   char path[] = "/tmp/check_s3_putXXXXXX", md5[33], *good = NULL, *bad = NULL;
@@ -812,7 +813,7 @@ START_TEST(single_put_checked_by_etag)
   script[0] = good;
   script[1] = bad;
   script[2] = kms;
-  s3 = s3_on(&s, script, 3, "");
+  s3 = s3_on(&s, script, 3, ", \"checksum\": \"md5\"");
   drover_error_clear(&err);
   ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
   ck_assert_int_eq(strncmp(s.req[0], "PUT /b/k ", 9), 0);
@@ -857,7 +858,7 @@ START_TEST(single_put_read_ahead_retried)
                 "<Error><Code>InternalError</Code><Message>try again</Message></Error>");
   script[0] = e500;
   script[1] = good;
-  s3 = s3_on(&s, script, 2, "");
+  s3 = s3_on(&s, script, 2, ", \"checksum\": \"md5\"");
   drover_error_clear(&err);
   ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
   ck_assert_int_eq(atomic_load(&s.served), 2);
@@ -900,7 +901,8 @@ START_TEST(multipart_whole_md5_answer)
   script[3] = init_r;
   script[4] = part;
   script[5] = done_bad;
-  s3 = s3_on(&s, script, 6, ", \"multipart_threshold\": 5242880, \"part_size\": 5242880");
+  s3 = s3_on(&s, script, 6, ", \"multipart_threshold\": 5242880, \"part_size\": 5242880, "
+                            "\"checksum\": \"md5\"");
   drover_error_clear(&err);
   ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
   ck_assert_int_eq(strncmp(s.req[2], "POST /b/k?uploadId=W1 ", 22), 0);
