@@ -222,7 +222,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   char *id = NULL, *body = NULL, *q = NULL, *ctline = NULL, final[64] = "", want[64];
   const char **init_headers = NULL;
   size_t i, len = 0, cap = 0;
-  drover_code rc;
+  drover_code rc, crc_rc = DROVER_OK;
   EVP_MD_CTX *all = NULL;
   unsigned char md[16];
   unsigned int mdlen = 0;
@@ -385,7 +385,8 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
         crcs[i] = u.parts[i].crc;
       if(crcs) {
         s3_crc32c_composite(whole, sizeof(whole), crcs, u.nparts);
-        rc = s3_crc32c_confirm(st, got, whole, "complete multipart upload", address, err);
+        crc_rc = s3_crc32c_confirm(st, got, whole, "complete multipart upload", address,
+                                   err);
       }
       free(crcs);
       free(got);
@@ -399,6 +400,10 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   }
   if(rc)
     goto abort;
+  if(crc_rc) {
+    rc = crc_rc;
+    goto out;                   /* complete: nothing left to abort */
+  }
   if(crc) {
     /* The parts were checked by CRC32C; no part MD5s to compare an S3
      * ETag with, but a server's whole-object MD5 still meets the file's
