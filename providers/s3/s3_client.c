@@ -56,6 +56,12 @@ void drover_s3_close(drover_s3 *s3)
   free(s3);
 }
 
+void drover_s3_set_log(drover_s3 *s3, drover_log_fn fn, void *userdata)
+{
+  s3->st.env.log = fn;
+  s3->st.env.log_userdata = userdata;
+}
+
 /* --------------------------------------------------------------------------
  * List
  */
