@@ -850,6 +850,50 @@ START_TEST(create_adopts_only_its_own)
 }
 END_TEST
 
+/* A snapshot whose POST answers post_status/post_body (its operation:
+ * op_body). *existed as the op reports it. */
+static drover_code snapshot_with(int post_status, const char *post_body,
+                                 const char *op_body, int *existed, drover_error *err)
+{
+  stub s;
+  prov p;
+  drover_code rc;
+
+  stub_init(&s);
+  stub_route(&s, "PATCH /1.0/instances/st-web-0", 200,
+             "{\"type\":\"sync\",\"metadata\":{}}", -1);
+  stub_route(&s, "POST /1.0/instances/st-web-0/snapshots", post_status, post_body, -1);
+  stub_route(&s, "GET /1.0/operations/", 200, op_body, -1);
+  stub_start(&s);
+  prov_open(&p, &s);
+  drover_error_clear(err);
+  *existed = -1;
+  rc = p.vt->snapshot_create(p.state, "st-web-0", "snap1", "nightly", "x",
+                             drover_now() + 30, existed, err);
+  prov_close(&p);
+  stub_stop(&s);
+  return rc;
+}
+
+/* A snapshot that exists already (a retry) is reported, not an error. */
+START_TEST(snapshot_existing_is_reported)
+{
+  drover_error err;
+  int existed;
+
+  ck_assert_int_eq(snapshot_with(202, ASYNC, OP_OK, &existed, &err), DROVER_OK);
+  ck_assert_int_eq(existed, 0); /* control */
+  ck_assert_int_eq(snapshot_with(409, ADOPT_TAKEN, OP_OK, &existed, &err), DROVER_OK);
+  ck_assert_int_eq(existed, 1);
+  ck_assert_int_eq(snapshot_with(202, ASYNC, ADOPT_OP_TAKEN, &existed, &err), DROVER_OK);
+  ck_assert_int_eq(existed, 1);
+  ck_assert_int_eq(snapshot_with(202, ASYNC, "{\"type\":\"sync\",\"metadata\":{"
+                                 "\"status_code\":400,\"err\":\"Disk full\"}}", &existed,
+                                 &err), DROVER_E_PROVIDER);
+  ck_text(err, "Disk full");
+}
+END_TEST
+
 /* LXD's message carries "lxd: <address>:" once, also when the resource
  * is called "instance" (the node template's) and when the engine locates
  * an error the provider wrote without an address. */
@@ -1014,6 +1058,7 @@ static Suite *lxd_suite(void)
   tcase_add_test(tc, backup_import_checks);
   tcase_add_test(tc, forgotten_operation_is_read_back);
   tcase_add_test(tc, create_adopts_only_its_own);
+  tcase_add_test(tc, snapshot_existing_is_reported);
   tcase_add_test(tc, error_prefix_once);
   tcase_add_test(tc, lock_ops_map_lxd_answers);
   suite_add_tcase(s, tc);
