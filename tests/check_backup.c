@@ -11,7 +11,7 @@
 #include <string.h>
 #include "engine.h"
 #include "backup.h"
-#include "run_suite.h"
+#include "fixture.h"
 
 /* ------------------------------------------------------------------------
  * The in-memory provider
@@ -64,14 +64,6 @@ static const drover_rtype pol_type = {
   .name = "backup.policy", .props = pol_props, .delete_order = 2, .doc = "a policy"};
 static const drover_rtype *const types[] = {&inst_type, &pol_type, NULL};
 
-static drover_code m_init(void *state, const json_t *config, const drover_provider_env *env,
-                          drover_error *err)
-{
-  (void)state; (void)config; (void)env; (void)err;
-  return DROVER_OK;
-}
-static void m_cleanup(void *state) { (void)state; }
-
 static drover_code m_list(void *state, const drover_rtype *type, const char *stack,
                           drover_live_list *out, drover_error *err)
 {
@@ -100,12 +92,6 @@ static drover_code m_list(void *state, const drover_rtype *type, const char *sta
   return rc;
 }
 
-static drover_code m_create(void *state, const drover_rtype *type,
-                            const drover_res_req *req, drover_live **out, drover_error *err)
-{
-  (void)state; (void)type; (void)req; (void)out;
-  return drover_error_set(err, DROVER_E_INTERNAL, "not used");
-}
 static drover_code m_del(void *state, const drover_rtype *type, const drover_live *cur,
                          double deadline, drover_error *err)
 {
@@ -122,13 +108,6 @@ static drover_code m_snapshot_clone(void *state, const char *instance, const cha
   note("clone", instance, snapshot);
   note("as", new_name, json_string_value(json_object_get(labels, DROVER_LABEL_ADDRESS)));
   return DROVER_OK;
-}
-
-static drover_code m_check(const drover_rtype *type, const json_t *props, char *where,
-                           size_t where_size, drover_error *err)
-{
-  return type == &pol_type ? drover_backup_policy_check(props, where, where_size, err)
-                           : DROVER_OK;
 }
 
 static drover_code m_snapshot_list(void *state, const char *instance,
@@ -212,8 +191,8 @@ static drover_code m_exec(void *state, const char *instance, const char *const *
 
 static const drover_provider mem_provider = {
   .version = DROVER_PROVIDER_VERSION, .name = "backup", .types = types,
-  .init = m_init, .cleanup = m_cleanup, .list = m_list, .create = m_create,
-  .del = m_del, .check = m_check, .snapshot_list = m_snapshot_list,
+  .init = fx_op_init, .cleanup = fx_op_cleanup, .list = m_list,
+  .create = fx_op_create_unused, .del = m_del, .check = fx_op_check_policy, .snapshot_list = m_snapshot_list,
   .snapshot_create = m_snapshot_create, .snapshot_delete = m_snapshot_delete,
   .snapshot_restore = m_snapshot_restore, .exec = m_exec,
   .snapshot_clone = m_snapshot_clone, .table_size = sizeof(drover_provider)

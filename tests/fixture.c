@@ -115,3 +115,31 @@ char *fx_render(const drover_plan *plan, int color)
   ck_assert_int_eq(fclose(m), 0);
   return buf;
 }
+
+drover_code fx_op_init(void *state, const json_t *config, const drover_provider_env *env,
+                       drover_error *err)
+{
+  (void)state; (void)config; (void)env; (void)err;
+  return DROVER_OK;
+}
+
+void fx_op_cleanup(void *state)
+{
+  (void)state;
+}
+
+drover_code fx_op_create_unused(void *state, const drover_rtype *type,
+                                const drover_res_req *req, drover_live **out,
+                                drover_error *err)
+{
+  (void)state; (void)type; (void)req; (void)out;
+  return drover_error_set(err, DROVER_E_INTERNAL, "not used");
+}
+
+drover_code fx_op_check_policy(const drover_rtype *type, const json_t *props, char *where,
+                               size_t where_size, drover_error *err)
+{
+  if(!strcmp(type->name, "backup.policy"))
+    return drover_backup_policy_check(props, where, where_size, err);
+  return DROVER_OK;
+}
