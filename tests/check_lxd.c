@@ -94,6 +94,21 @@ static void prov_close(prov *p)
   free(p->state);
 }
 
+/* A create or update request for name at address of stack, with props
+ * (borrowed) and a deadline 30 s ahead. */
+static void req_set(drover_res_req *req, const char *stack, const char *address,
+                    const char *name, const json_t *props)
+{
+  memset(req, 0, sizeof(*req));
+  req->stack = stack;
+  req->address = address;
+  req->name = name;
+  req->hash = "0123456789abcdef";
+  req->deps = "";
+  req->properties = props;
+  req->deadline = drover_now() + 30;
+}
+
 /* list of type against a stub answering the listing with status/body. */
 static drover_code list_with(const char *type, const char *prefix, int status,
                              const char *body, long claim, size_t *count,
@@ -338,14 +353,7 @@ static drover_code create_with(const char *post_body, const char *wait_body,
              -1);
   stub_start(&s);
   prov_open(&p, &s);
-  memset(&req, 0, sizeof(req));
-  req.stack = "st";
-  req.address = "web[0]";
-  req.name = "st-web-0";
-  req.hash = "0123456789abcdef";
-  req.deps = "";
-  req.properties = props;
-  req.deadline = drover_now() + 30;
+  req_set(&req, "st", "web[0]", "st-web-0", props);
   drover_error_clear(err);
   rc = p.vt->create(p.state, type_named(p.vt, "lxd.instance"), &req, &out, err);
   drover_live_free(out);
@@ -510,13 +518,7 @@ START_TEST(update_error_envelope_fails)
   stub_start(&s);
   prov_open(&p, &s);
   cur->name = strdup("st-p");
-  memset(&req, 0, sizeof(req));
-  req.stack = "st";
-  req.address = "p";
-  req.name = "st-p";
-  req.hash = "0123456789abcdef";
-  req.deps = "";
-  req.properties = props;
+  req_set(&req, "st", "p", "st-p", props);
   drover_error_clear(&err);
   rc = p.vt->update(p.state, type_named(p.vt, "lxd.profile"), &req, cur, &out, &err);
   ck_assert_int_ne(rc, DROVER_OK);
@@ -763,14 +765,7 @@ static drover_code adopt_with(const char *type, int post_status, const char *pos
   stub_route(&s, "PUT /1.0/", 200, "{\"type\":\"sync\",\"metadata\":{}}", -1);
   stub_start(&s);
   prov_open(&p, &s);
-  memset(&req, 0, sizeof(req));
-  req.stack = "st";
-  req.address = "x";
-  req.name = "st-x";
-  req.hash = "0123456789abcdef";
-  req.deps = "";
-  req.properties = props;
-  req.deadline = drover_now() + 30;
+  req_set(&req, "st", "x", "st-x", props);
   drover_error_clear(err);
   rc = p.vt->create(p.state, type_named(p.vt, tname), &req, &out, err);
   ck_assert(rc != DROVER_OK || out);
@@ -912,14 +907,7 @@ START_TEST(error_prefix_once)
              "{\"type\":\"error\",\"error\":\"Image not found\",\"error_code\":400}", -1);
   stub_start(&s);
   prov_open(&p, &s);
-  memset(&req, 0, sizeof(req));
-  req.stack = "node-cloud1";
-  req.address = "instance";
-  req.name = "cloud1";
-  req.hash = "0123456789abcdef";
-  req.deps = "";
-  req.properties = props;
-  req.deadline = drover_now() + 30;
+  req_set(&req, "node-cloud1", "instance", "cloud1", props);
   drover_error_clear(&err);
   ck_assert_int_ne(p.vt->create(p.state, type_named(p.vt, "lxd.instance"), &req, &out,
                                 &err), DROVER_OK);
