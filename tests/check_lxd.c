@@ -845,6 +845,75 @@ START_TEST(create_adopts_only_its_own)
 }
 END_TEST
 
+/* Updates st-x (address x; named by cur when the request names nothing)
+ * of type "instance", "profile" or "volume" with the plan's ETag "e9",
+ * against a stub whose GET of the object answers get_body (NULL: 404).
+ * The PUT it sent, if any, in put (SRV_REQSIZE bytes). */
+static drover_code update_with(const char *type, int by_cur, const char *get_body,
+                               char *put, drover_error *err)
+{
+  char get[160], tname[32];
+  json_t *props = json_pack("{s:s, s:s}", "image", "busybox", "state", "stopped");
+  drover_res_req req;
+  drover_live *cur = drover_live_new(), *out = NULL;
+  stub s;
+  prov p;
+  drover_code rc;
+  size_t i;
+
+  if(!strcmp(type, "volume"))
+    snprintf(get, sizeof(get), "GET /1.0/storage-pools/default/volumes/custom/st-x");
+  else
+    snprintf(get, sizeof(get), "GET /1.0/%ss/st-x", type);
+  snprintf(tname, sizeof(tname), "lxd.%s",
+           strcmp(type, "volume") ? type : "storage_volume");
+  stub_init(&s);
+  stub_route(&s, get, get_body ? 200 : 404, get_body ? get_body : NOT_FOUND, -1);
+  stub_route(&s, "PUT /1.0/", 200, "{\"type\":\"sync\",\"metadata\":{}}", -1);
+  stub_start(&s);
+  prov_open(&p, &s);
+  req_set(&req, "st", "x", by_cur ? NULL : "st-x", props);
+  req.if_match = "\"e9\"";
+  cur->name = strdup("st-x");
+  drover_error_clear(err);
+  rc = p.vt->update(p.state, type_named(p.vt, tname), &req, cur, &out, err);
+  ck_assert(rc != DROVER_OK || out);
+  drover_live_free(out);
+  drover_live_free(cur);
+  prov_close(&p);
+  stub_stop(&s);
+  put[0] = 0;
+  for(i = 0; i < SRV_MAXREQ && s.req[i][0]; i++)
+    if(!strncmp(s.req[i], "PUT ", 4))
+      snprintf(put, SRV_REQSIZE, "%s", s.req[i]);
+  json_decref(props);
+  return rc;
+}
+
+/* An update writes over the object with the plan's ETag; one gone is
+ * "not found", naming it (and its pool). */
+START_TEST(update_reads_then_writes)
+{
+  static const char *const types[] = {"instance", "profile", "volume"};
+  static const char *const gone[] = {
+    "instance \"st-x\" not found", "profile \"st-x\" not found",
+    "storage volume \"st-x\" not found in pool \"default\""};
+  static char put[SRV_REQSIZE];
+  drover_error err;
+  size_t t;
+
+  for(t = 0; t < 3; t++) {
+    ck_assert_msg(update_with(types[t], t == 1, ADOPT_OURS, put, &err) == DROVER_OK,
+                  "%s: %s", types[t], err.text);
+    ck_assert_msg(strstr(put, "/st-x?"), "%s: %s", types[t], put);
+    ck_assert_msg(strstr(put, "If-Match: \"e9\""), "%s: %s", types[t], put);
+    ck_assert_int_eq(update_with(types[t], t != 1, NULL, put, &err), DROVER_E_NOT_FOUND);
+    ck_text(err, gone[t]);
+    ck_assert_str_eq(put, "");
+  }
+}
+END_TEST
+
 /* A snapshot whose POST answers post_status/post_body (its operation:
  * op_body). *existed as the op reports it. */
 static drover_code snapshot_with(int post_status, const char *post_body,
@@ -1047,6 +1116,7 @@ static Suite *lxd_suite(void)
   tcase_add_test(tc, forgotten_operation_is_read_back);
   tcase_add_test(tc, create_adopts_only_its_own);
   tcase_add_test(tc, snapshot_existing_is_reported);
+  tcase_add_test(tc, update_reads_then_writes);
   tcase_add_test(tc, error_prefix_once);
   tcase_add_test(tc, lock_ops_map_lxd_answers);
   suite_add_tcase(s, tc);
