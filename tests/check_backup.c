@@ -222,7 +222,6 @@ static long long utc(int y, int mo, int d, int h, int mi)
 
 static void setup(void)
 {
-  drover_options opts = DROVER_OPTIONS_INIT;
   size_t i;
 
   ck_assert_int_eq(dv_provider_register(&mem_provider, &err), 0);
@@ -239,9 +238,7 @@ static void setup(void)
   pre_status = 0;
   calls[0] = '\0';
   drover_error_clear(&err);
-  ck_assert_int_eq(drover_template_load_buffer(&tpl, tpl_text, strlen(tpl_text), "bk.json",
-                                               &err), 0);
-  ck_assert_msg(drover_stack_open(&st, tpl, NULL, &opts, &err) == 0, "%s", err.text);
+  fx_stack(&tpl, &st, tpl_text);
   ck_assert_int_eq(dv_policy_key(key, "bk", "nightly"), 0);
 }
 
@@ -457,15 +454,13 @@ START_TEST(selector_across_stacks)
     " \"all\": {\"type\": \"backup.policy\", \"properties\": {"
     "   \"selector\": {\"stack\": \"b?\", \"address\": \"db[[]1]\"},"
     "   \"schedule\": \"@daily\", \"retention\": {\"keep_last\": 1}}}}}";
-  drover_options opts = DROVER_OPTIONS_INIT;
   drover_backup_opts o = DROVER_BACKUP_OPTS_INIT;
   drover_template *t2 = NULL;
   drover_stack *s2 = NULL;
   char *out = NULL;
   json_t *r;
 
-  ck_assert_int_eq(drover_template_load_buffer(&t2, text, strlen(text), "ops.json", &err), 0);
-  ck_assert_int_eq(drover_stack_open(&s2, t2, NULL, &opts, &err), 0);
+  fx_stack(&t2, &s2, text);
   o.now = utc(2026, 6, 1, 12, 0);
   ck_assert_msg(drover_backup_run(&out, s2, "all", &o, &err) == 0, "%s", err.text);
   r = json_loads(out, 0, NULL);
@@ -528,15 +523,13 @@ START_TEST(targets_as_references)
     " \"nightly\": {\"type\": \"backup.policy\", \"properties\": {"
     "   \"targets\": [\"${resources.db[1].name}\"], \"schedule\": \"@hourly\","
     "   \"retention\": {\"keep_last\": 2}}}}}";
-  drover_options opts = DROVER_OPTIONS_INIT;
   size_t pb, db, i;
   int edge = 0;
   json_t *r;
 
   drover_stack_free(st);
   drover_template_free(tpl);
-  ck_assert_int_eq(drover_template_load_buffer(&tpl, text, strlen(text), "bk.json", &err), 0);
-  ck_assert_msg(drover_stack_open(&st, tpl, NULL, &opts, &err) == 0, "%s", err.text);
+  fx_stack(&tpl, &st, text);
   pb = dv_block_find(tpl, "nightly");
   db = dv_block_find(tpl, "db");
   for(i = 0; i < st->block_ndeps[pb]; i++)

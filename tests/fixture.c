@@ -17,18 +17,35 @@ void fx_setup_server_id(void)
   fake_reset();
 }
 
+/* Opens tpl with vars into *t and *s, recording into err. */
+static void stack_open_at(drover_template **t, drover_stack **s, const char *tpl,
+                          const char *const *vars, drover_error *err, const char *file,
+                          int line)
+{
+  char buf[1200];
+  drover_code rc = fake_stack_open(t, s, tpl, vars, NULL, err);
+
+  ck_assert_msg(rc == DROVER_OK, "%s:%d: open: %s", file, line,
+                drover_error_format(err, buf, sizeof(buf)));
+}
+
+void fx_stack_at(drover_template **tpl, drover_stack **stack, const char *text,
+                 const char *file, int line)
+{
+  drover_error err;
+
+  drover_error_clear(&err);
+  stack_open_at(tpl, stack, text, NULL, &err, file, line);
+}
+
 void fx_open_at(fx *f, const char *tpl, const char *const *vars, const char *file, int line)
 {
   drover_apply_opts ao = DROVER_APPLY_OPTS_INIT;
-  char buf[1200];
-  drover_code rc;
 
   memset(f, 0, sizeof(*f));
   f->ao = ao;
   f->ao.retry_base = 0.001;  /* retries without waiting */
-  rc = fake_stack_open(&f->tpl, &f->stack, tpl, vars, NULL, &f->err);
-  ck_assert_msg(rc == DROVER_OK, "%s:%d: open: %s", file, line,
-                drover_error_format(&f->err, buf, sizeof(buf)));
+  stack_open_at(&f->tpl, &f->stack, tpl, vars, &f->err, file, line);
 }
 
 void fx_plan_at(fx *f, unsigned flags, const char *file, int line)
