@@ -789,8 +789,8 @@ START_TEST(create_adopts_only_its_own)
   static const char *const taken[] = {
     "instance \"st-x\" already exists and is not owned by this stack",
     "profile \"st-x\" already exists and is not owned by this stack",
-    "storage volume \"st-x\" already exists in pool \"default\" and is not owned by "
-    "this stack"};
+    ("storage volume \"st-x\" already exists in pool \"default\" and is not owned by "
+     "this stack")};
   drover_error err;
   int posts, puts;
   size_t t;
