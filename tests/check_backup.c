@@ -11,7 +11,7 @@
 #include <string.h>
 #include "engine.h"
 #include "backup.h"
-#include "run_suite.h"
+#include "fixture.h"
 
 /* ------------------------------------------------------------------------
  * The in-memory provider
@@ -64,14 +64,6 @@ static const drover_rtype pol_type = {
   .name = "backup.policy", .props = pol_props, .delete_order = 2, .doc = "a policy"};
 static const drover_rtype *const types[] = {&inst_type, &pol_type, NULL};
 
-static drover_code m_init(void *state, const json_t *config, const drover_provider_env *env,
-                          drover_error *err)
-{
-  (void)state; (void)config; (void)env; (void)err;
-  return DROVER_OK;
-}
-static void m_cleanup(void *state) { (void)state; }
-
 static drover_code m_list(void *state, const drover_rtype *type, const char *stack,
                           drover_live_list *out, drover_error *err)
 {
@@ -100,12 +92,6 @@ static drover_code m_list(void *state, const drover_rtype *type, const char *sta
   return rc;
 }
 
-static drover_code m_create(void *state, const drover_rtype *type,
-                            const drover_res_req *req, drover_live **out, drover_error *err)
-{
-  (void)state; (void)type; (void)req; (void)out;
-  return drover_error_set(err, DROVER_E_INTERNAL, "not used");
-}
 static drover_code m_del(void *state, const drover_rtype *type, const drover_live *cur,
                          double deadline, drover_error *err)
 {
@@ -122,13 +108,6 @@ static drover_code m_snapshot_clone(void *state, const char *instance, const cha
   note("clone", instance, snapshot);
   note("as", new_name, json_string_value(json_object_get(labels, DROVER_LABEL_ADDRESS)));
   return DROVER_OK;
-}
-
-static drover_code m_check(const drover_rtype *type, const json_t *props, char *where,
-                           size_t where_size, drover_error *err)
-{
-  return type == &pol_type ? drover_backup_policy_check(props, where, where_size, err)
-                           : DROVER_OK;
 }
 
 static drover_code m_snapshot_list(void *state, const char *instance,
@@ -212,8 +191,8 @@ static drover_code m_exec(void *state, const char *instance, const char *const *
 
 static const drover_provider mem_provider = {
   .version = DROVER_PROVIDER_VERSION, .name = "backup", .types = types,
-  .init = m_init, .cleanup = m_cleanup, .list = m_list, .create = m_create,
-  .del = m_del, .check = m_check, .snapshot_list = m_snapshot_list,
+  .init = fx_op_init, .cleanup = fx_op_cleanup, .list = m_list,
+  .create = fx_op_create_unused, .del = m_del, .check = fx_op_check_policy, .snapshot_list = m_snapshot_list,
   .snapshot_create = m_snapshot_create, .snapshot_delete = m_snapshot_delete,
   .snapshot_restore = m_snapshot_restore, .exec = m_exec,
   .snapshot_clone = m_snapshot_clone, .table_size = sizeof(drover_provider)
@@ -243,7 +222,6 @@ static long long utc(int y, int mo, int d, int h, int mi)
 
 static void setup(void)
 {
-  drover_options opts = DROVER_OPTIONS_INIT;
   size_t i;
 
   ck_assert_int_eq(dv_provider_register(&mem_provider, &err), 0);
@@ -260,9 +238,7 @@ static void setup(void)
   pre_status = 0;
   calls[0] = '\0';
   drover_error_clear(&err);
-  ck_assert_int_eq(drover_template_load_buffer(&tpl, tpl_text, strlen(tpl_text), "bk.json",
-                                               &err), 0);
-  ck_assert_msg(drover_stack_open(&st, tpl, NULL, &opts, &err) == 0, "%s", err.text);
+  fx_stack(&tpl, &st, tpl_text);
   ck_assert_int_eq(dv_policy_key(key, "bk", "nightly"), 0);
 }
 
@@ -478,15 +454,13 @@ START_TEST(selector_across_stacks)
     " \"all\": {\"type\": \"backup.policy\", \"properties\": {"
     "   \"selector\": {\"stack\": \"b?\", \"address\": \"db[[]1]\"},"
     "   \"schedule\": \"@daily\", \"retention\": {\"keep_last\": 1}}}}}";
-  drover_options opts = DROVER_OPTIONS_INIT;
   drover_backup_opts o = DROVER_BACKUP_OPTS_INIT;
   drover_template *t2 = NULL;
   drover_stack *s2 = NULL;
   char *out = NULL;
   json_t *r;
 
-  ck_assert_int_eq(drover_template_load_buffer(&t2, text, strlen(text), "ops.json", &err), 0);
-  ck_assert_int_eq(drover_stack_open(&s2, t2, NULL, &opts, &err), 0);
+  fx_stack(&t2, &s2, text);
   o.now = utc(2026, 6, 1, 12, 0);
   ck_assert_msg(drover_backup_run(&out, s2, "all", &o, &err) == 0, "%s", err.text);
   r = json_loads(out, 0, NULL);
@@ -549,15 +523,13 @@ START_TEST(targets_as_references)
     " \"nightly\": {\"type\": \"backup.policy\", \"properties\": {"
     "   \"targets\": [\"${resources.db[1].name}\"], \"schedule\": \"@hourly\","
     "   \"retention\": {\"keep_last\": 2}}}}}";
-  drover_options opts = DROVER_OPTIONS_INIT;
   size_t pb, db, i;
   int edge = 0;
   json_t *r;
 
   drover_stack_free(st);
   drover_template_free(tpl);
-  ck_assert_int_eq(drover_template_load_buffer(&tpl, text, strlen(text), "bk.json", &err), 0);
-  ck_assert_msg(drover_stack_open(&st, tpl, NULL, &opts, &err) == 0, "%s", err.text);
+  fx_stack(&tpl, &st, text);
   pb = dv_block_find(tpl, "nightly");
   db = dv_block_find(tpl, "db");
   for(i = 0; i < st->block_ndeps[pb]; i++)
