@@ -340,6 +340,21 @@ EC2_HIDDEN drover_code ec2_backup_delete_policy(ec2_state *st, const char *stack
  * "restore" (ec2_parse_volumes), so a re-run after a kill finishes the
  * restore instead of starting a second one. */
 #define EC2_TAG_RESTORE "drover:restore"
+/* The old volume's ID, alone: what a re-run looks the new volume up by. */
+#define EC2_TAG_RESTORE_FROM "drover:restore-from"
+
+/* The CreateVolume of a restore (ec2_form_volume.c: pure, unit-tested):
+ * from snapshot snap_id (the EBS ID of drover snapshot `snapshot`) in
+ * old's zone with its type, size, labels, display name and user tags,
+ * plus the two restore tags. */
+EC2_HIDDEN void ec2_form_restore(ec2_form *f, const drover_live *old, const char *snap_id,
+                                 const char *snapshot);
+/* The CreateVolume of a verify drill's scratch copy of src: from snap_id
+ * in src's zone with its type, ClientToken token, the labels (label ->
+ * text; empty ones left out) as drover:<label> tags, and drover:name and
+ * Name set to name. */
+EC2_HIDDEN void ec2_form_clone(ec2_form *f, const drover_live *src, const char *snap_id,
+                               const char *token, const json_t *labels, const char *name);
 
 EC2_HIDDEN drover_code ec2_backup_restore(void *state, const char *target,
                                           const char *snapshot, double deadline,

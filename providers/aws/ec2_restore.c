@@ -32,8 +32,6 @@
 #include <openssl/evp.h>
 #include "ec2.h"
 
-#define TAG_FROM "drover:restore-from"
-
 /* What drover:restore holds; "-" for no instance or device. */
 typedef struct restore_rec {
   char old[64], snapshot[256], inst[64], dev[64];
@@ -106,7 +104,7 @@ static drover_code find_new(ec2_state *st, const char *old, const char *snapshot
 
   *out = NULL;
   ec2_form_init(&f, "DescribeVolumes");
-  ec2_form_add(&f, "Filter.1.Name", "tag:" TAG_FROM);
+  ec2_form_add(&f, "Filter.1.Name", "tag:" EC2_TAG_RESTORE_FROM);
   ec2_form_add(&f, "Filter.1.Value.1", old);
   rc = ec2_describe(st, &f, 1, NULL, vol_page, &found, err);
   if(!rc && found.count) {
@@ -153,13 +151,10 @@ static drover_code made_before(void *ud, drover_error *err)
 static drover_code create_new(ec2_state *st, const drover_live *old, const char *snapshot,
                               drover_live **out, drover_error *err)
 {
-  const char *name = astr(old, "name");
-  drover_res_req req;
   drover_live_list made = {NULL, 0, 0};
   made_ctx m = {st, old->name, snapshot};
-  char snap[64], size[32], *rec = NULL, *next = NULL;
+  char snap[64], *next = NULL;
   xmlDoc *doc = NULL;
-  unsigned n = 0;
   ec2_form f;
   drover_code rc;
 
@@ -170,33 +165,7 @@ static drover_code create_new(ec2_state *st, const drover_live *old, const char 
   rc = snapshot_id(st, old->name, snapshot, snap, sizeof(snap), err);
   if(rc)
     return rc;
-  memset(&req, 0, sizeof(req));
-  req.stack = old->stack;
-  req.address = old->address;
-  req.hash = old->hash;
-  req.deps = old->deps;
-  req.sensitive = old->sensitive;
-  /* The display name, when it has one besides its ID. */
-  req.name = name && strcmp(name, old->name) ? name : NULL;
-  if(asprintf(&rec, "%s %s %s %s", old->name, snapshot,
-              *pstr(old, "instance") ? pstr(old, "instance") : "-",
-              *pstr(old, "device") ? pstr(old, "device") : "-") < 0)
-    return ec2_fail(err, DROVER_E_NOMEM, old->address, "out of memory");
-  /* The old size: at least the snapshot's, and what the template says. */
-  snprintf(size, sizeof(size), "%lld",
-           (long long)json_integer_value(json_object_get(old->properties, "size")));
-  ec2_form_init(&f, "CreateVolume");
-  ec2_form_add(&f, "AvailabilityZone", pstr(old, "zone"));
-  ec2_form_add(&f, "SnapshotId", snap);
-  ec2_form_add(&f, "Size", size);
-  ec2_form_add(&f, "VolumeType", pstr(old, "type"));
-  ec2_form_add(&f, "TagSpecification.1.ResourceType", "volume");
-  ec2_form_tags(&f, "TagSpecification.1.", &n, &req,
-                json_object_get(old->properties, "tags"), req.name != NULL);
-  ec2_form_addf(&f, TAG_FROM, "TagSpecification.1.Tag.%u.Key", ++n);
-  ec2_form_addf(&f, old->name, "TagSpecification.1.Tag.%u.Value", n);
-  ec2_form_addf(&f, EC2_TAG_RESTORE, "TagSpecification.1.Tag.%u.Key", ++n);
-  ec2_form_addf(&f, rec, "TagSpecification.1.Tag.%u.Value", n);
+  ec2_form_restore(&f, old, snap, snapshot);
   f.before_retry = made_before;
   f.retry_ud = &m;
   rc = ec2_call(st, &f, old->address, &doc, NULL, err);
@@ -221,7 +190,6 @@ out:
   xmlFreeDoc(doc);
   drover_live_list_clear(&made);
   free(next);
-  free(rec);
   return rc;
 }
 
@@ -248,8 +216,9 @@ static drover_code move_backups(ec2_state *st, const char *from, const char *to,
   return rc;
 }
 
-/* Step 5: the old volume, detached by step 3; gone already is success. */
-static drover_code delete_old(ec2_state *st, const char *id, double deadline,
+/* DeleteVolume of an unattached volume and the wait until it is gone;
+ * gone already is success. */
+static drover_code delete_volume(ec2_state *st, const char *id, double deadline,
                               const char *address, drover_error *err)
 {
   ec2_form f;
@@ -337,18 +306,30 @@ drover_code ec2_backup_restore(void *state, const char *target, const char *snap
   /* Step 2: waited for from any state a killed run left it in. */
   if(!strcmp(nv->status, "creating") || !strcmp(nv->status, "error"))
     rc = ec2_volume_wait(st, nv->name, "available", NULL, deadline, nv->address, err);
+  if(rc == DROVER_E_PROVIDER) {
+    /* State error: EBS could not restore the snapshot. The old volume is
+     * untouched; the failed one goes, so it is not adopted again. */
+    drover_live *cur = NULL;
+    drover_error e;
+    drover_error_clear(&e);
+    if(!ec2_volume_read(st, nv->name, nv->address, &cur, &e) && !strcmp(cur->status, "error") &&
+       delete_volume(st, nv->name, deadline, nv->address, &e))
+      drover_logf(&st->env, DROVER_LOG_WARN, "aws: %s: %s", nv->address, e.text);
+    drover_live_free(cur);
+    goto out;
+  }
   if(!rc)
     rc = swap_attachment(st, nv, &r, deadline, err);
   if(!rc)
     rc = move_backups(st, r.old, nv->name, nv->address, err);
   if(!rc)
-    rc = delete_old(st, r.old, deadline, nv->address, err);
+    rc = delete_volume(st, r.old, deadline, nv->address, err); /* step 5 */
   if(!rc) {
     /* Step 6: now just the volume; a later restore starts afresh. */
     ec2_form f;
     ec2_form_init(&f, "DeleteTags");
     ec2_form_add(&f, "ResourceId.1", nv->name);
-    ec2_form_add(&f, "Tag.1.Key", TAG_FROM);
+    ec2_form_add(&f, "Tag.1.Key", EC2_TAG_RESTORE_FROM);
     ec2_form_add(&f, "Tag.2.Key", EC2_TAG_RESTORE);
     rc = ec2_do(st, &f, nv->address, NULL, err);
   }
@@ -391,9 +372,6 @@ drover_code ec2_backup_clone(void *state, const char *target, const char *snapsh
   drover_live_list made = {NULL, 0, 0};
   char snap[64], token[48], *next = NULL;
   xmlDoc *doc = NULL;
-  unsigned n = 0;
-  const char *k;
-  json_t *v;
   ec2_form f;
   drover_code rc;
 
@@ -406,32 +384,9 @@ drover_code ec2_backup_clone(void *state, const char *target, const char *snapsh
   if(rc)
     goto out;
   clone_token(token, new_name, snap, drover_now());
-  ec2_form_init(&f, "CreateVolume");
-  ec2_form_add(&f, "AvailabilityZone", pstr(src, "zone"));
-  ec2_form_add(&f, "SnapshotId", snap);
-  ec2_form_add(&f, "VolumeType", pstr(src, "type"));
-  ec2_form_add(&f, "ClientToken", token);
   /* Labelled in the request that makes it: never untagged, and a drill
    * killed midway leaves a volume the next plan shows as an orphan. */
-  ec2_form_add(&f, "TagSpecification.1.ResourceType", "volume");
-  json_object_foreach((json_t *)labels, k, v) {
-    const char *text = json_string_value(v);
-    char *key = NULL;
-    if(!text || !*text)
-      continue;
-    if(asprintf(&key, EC2_TAG_PREFIX "%s", k) < 0) {
-      key = NULL;
-      f.oom = 1;
-    }
-    ec2_form_addf(&f, key ? key : "", "TagSpecification.1.Tag.%u.Key", ++n);
-    ec2_form_addf(&f, text, "TagSpecification.1.Tag.%u.Value", n);
-    free(key);
-  }
-  /* The engine deletes it by this name (del on aws.volume). */
-  ec2_form_addf(&f, EC2_TAG_NAME, "TagSpecification.1.Tag.%u.Key", ++n);
-  ec2_form_addf(&f, new_name, "TagSpecification.1.Tag.%u.Value", n);
-  ec2_form_addf(&f, "Name", "TagSpecification.1.Tag.%u.Key", ++n);
-  ec2_form_addf(&f, new_name, "TagSpecification.1.Tag.%u.Value", n);
+  ec2_form_clone(&f, src, snap, token, labels, new_name);
   rc = ec2_call(st, &f, address, &doc, NULL, err);
   ec2_form_free(&f);
   if(!rc)

@@ -13,7 +13,8 @@
 # as the policy's nightly.verify[0]) and deletes it; a drill killed midway
 # leaves a labelled orphan that the next drill deletes; a snapshot that
 # fails to restore (volume state error) fails the drill, which still
-# cleans up; an instance target is refused with the reason.
+# cleans up, and fails a restore, which leaves the volume in place; an
+# instance target is refused with the reason.
 
 SR=aws-rs-$SUFFIX
 TR=$TMP/restore.json
@@ -135,6 +136,14 @@ run backup verify "$TR" nightly --json; expect_rc "verify of a snapshot that doe
 jqt '.targets[0].result == "failed" and (.targets[0].error | test("in state error"))' "$TMP/out" >/dev/null &&
   [ "$(scratch | jq length)" = 0 ] && ok "the drill fails with the volume's error state, and its copy is deleted" ||
   { notok "bad snapshot"; show "$TMP/out"; echo "# $(scratch)"; }
+# The same snapshot in a restore: it fails with the reason, and the volume stays.
+c0=$(calls CreateVolume)
+run restore "$TR" data --snapshot "$RS2" --force; expect_rc "restore from a snapshot that does not restore" 1
+grep -q "in state error" "$TMP/err" && [ "$(( $(calls CreateVolume) - c0 ))" = 1 ] &&
+  [ "$(rvols | jq -c '[.[].id]')" = "[\"$RV2\"]" ] &&
+  [ "$(stats | jq --arg s "$SR" '[.volumes[] | select(.tags["drover:stack"] == $s and .tags["drover:restore-from"] != null)] | length')" = 0 ] &&
+  ok "the failed restore says so; the volume in place is untouched, the failed one deleted" ||
+  { notok "failed restore"; show "$TMP/err"; echo "# $(rvols)"; }
 control config '{"bad_snapshot": ""}'
 
 # -- an instance target is refused, with the reason ---------------------------------------------
