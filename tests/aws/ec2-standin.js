@@ -30,7 +30,8 @@
 // as a lost response); POST /_standin/config {"transition_ms": N,
 // "snapshot_ms": N} (snapshot_ms: how long new snapshots stay pending),
 // {"bad_snapshot": "snap-..."} (a volume created from it goes from
-// creating to error, as an EBS restore that fails);
+// creating to error, as an EBS restore that fails), {"slow":
+// {"DetachVolume": N}} (that action's transition takes N ms);
 // GET /_standin/stats (calls per action, and per action the number of
 // InstanceId.N, or of instance-id filter values ("<Action>:instance-id"),
 // of each call that named some, to check batching).
@@ -275,7 +276,9 @@ function idsOf(p, required) {
     if (!instances.has(id)) throw new ApiError(400, 'InvalidInstanceID.NotFound', "The instance ID '" + id + "' does not exist");
   return ids;
 }
-const later = () => Date.now() + opt.transitionMs;
+// When a transition the named action started ends: --transition-ms, or
+// the action's own time from the "slow" config.
+const later = (action) => Date.now() + (opt.slow && opt.slow[action] !== undefined ? opt.slow[action] : opt.transitionMs);
 
 // ---- actions -----------------------------------------------------------------------
 const actions = {
@@ -413,7 +416,7 @@ const actions = {
   DetachVolume(p) {
     const v = vol(p.get('VolumeId'));
     if (!v.instance) throw new ApiError(400, 'IncorrectState', "Volume '" + v.id + "' is in the 'available' state.");
-    Object.assign(v, { attach: 'detaching', until: later() });
+    Object.assign(v, { attach: 'detaching', until: later('DetachVolume') });
     return respond('DetachVolume', '<volumeId>' + v.id + '</volumeId><status>detaching</status>');
   },
   ModifyVolume(p) {
@@ -533,7 +536,7 @@ const server = http.createServer((req, res) => {
           id: i.id, state: i.state, type: i.type, image: i.image, token: i.token, groups: i.groups, user_data: i.userData,
           tags: Object.fromEntries(i.tags), root_size: (volumes.get(i.volume) || {}).size })),
           volumes: [...volumes.values()].filter((v) => !v.root).map((v) => ({ id: v.id, size: v.size, type: v.type, zone: v.zone,
-            status: v.status, instance: v.instance, device: v.device, snapshot: v.snapshot || '', tags: Object.fromEntries(v.tags) })),
+            status: v.status, instance: v.instance, device: v.device, attach: v.attach, snapshot: v.snapshot || '', tags: Object.fromEntries(v.tags) })),
           snapshots: [...snapshots.values()].map((x) => ({ id: x.id, volume: x.volume, status: x.status, description: x.description,
             tags: Object.fromEntries(x.tags) })),
           placement_groups: [...groups.values()].map((g) => ({ id: g.id, name: g.name, tags: Object.fromEntries(g.tags) })) }));
@@ -550,6 +553,11 @@ const server = http.createServer((req, res) => {
         for (const i of [...instances.values(), ...volumes.values()]) if (i.until) i.until = Math.min(i.until, later());
       }
       else if (req.url === '/_standin/config' && j.bad_snapshot !== undefined) opt.badSnapshot = j.bad_snapshot;
+      else if (req.url === '/_standin/config' && j.slow !== undefined) {
+        // Per action; transitions under way end no later than the new setting says.
+        opt.slow = j.slow;
+        for (const v of volumes.values()) if (v.until) v.until = Math.min(v.until, later());
+      }
       else if (req.url === '/_standin/clear-faults') faults = [];
       return res.end('{}');
     }

@@ -7,8 +7,9 @@
 # made from the named snapshot (the stand-in carries the snapshot ID on
 # the volume), with the old one's tags, attached at the same device, the
 # old one deleted, the backups following it; a re-plan shows no changes;
-# kill -9 while the new volume is being made, then the restore again:
-# exactly one volume for the address, from the snapshot, attached;
+# kill -9 while the new volume is being made, and again while the old one
+# is being detached, each time then the restore again: exactly one volume
+# for the address, from the snapshot, attached;
 # backup verify makes a scratch volume from the newest snapshot (labelled
 # as the policy's nightly.verify[0]) and deletes it; a drill killed midway
 # leaves a labelled orphan that the next drill deletes; a snapshot that
@@ -97,6 +98,31 @@ jqt --arg old "$RV1" --arg sn "$(snapid "$RS2")" --arg h "$RHOST" 'length == 1 a
   ok "exactly one volume for data, from $RS2, attached; the killed run's volume adopted (no CreateVolume)" ||
   { notok "after kill ($(( $(calls CreateVolume) - c0 )) creates)"; echo "# $R"; }
 run plan --detailed-exitcode "$TR"; expect_rc "re-plan after the finished restore: no changes" 0
+RV2=$(rvols | jq -r '.[0].id')
+# Killed while the old volume is being detached (step 3), then again.
+control config '{"slow": {"DetachVolume": 60000}}'
+"$DROVER" restore "$TR" data --snapshot "$RS1" --force >"$TMP/rkill.out" 2>&1 </dev/null &
+APID=$!
+att=
+for _ in $(seq 1 200); do
+  att=$(stats | jq -r --arg o "$RV2" '.volumes[] | select(.id == $o) | .attach')
+  [ "$(stats | jq -r --arg s "$SR" '[.volumes[] | select(.tags["drover:stack"] == $s
+    and .tags["drover:restore-from"] != null)] | length')" = 1 ] && [ "$att" = detaching ] && break
+  sleep 0.05
+done
+kill -9 "$APID"; wait "$APID" 2>/dev/null; APID=
+[ "$att" = detaching ] && ok "killed while the old volume was being detached" || notok "kill point 2: '$att'"
+control config '{"slow": {}}'
+c0=$(calls CreateVolume)
+run restore "$TR" data --snapshot "$RS1" --force; expect_rc "the restore again after kill -9 in the swap" 0
+R=$(rvols)
+jqt --arg old "$RV2" --arg sn "$RID1" --arg h "$RHOST" 'length == 1 and (.[0] |
+  .id != $old and .snapshot == $sn and .instance == $h and .device == "/dev/sdf"
+  and .status == "in-use" and .tags["drover:restore"] == null)' <<<"$R" >/dev/null &&
+  [ "$(calls CreateVolume)" = "$c0" ] &&
+  ok "exactly one volume for data, from $RS1, attached at /dev/sdf; the old one deleted" ||
+  { notok "after kill in the swap"; echo "# $R"; }
+run plan --detailed-exitcode "$TR"; expect_rc "re-plan after that restore: no changes" 0
 RV2=$(rvols | jq -r '.[0].id')
 
 # -- backup verify -------------------------------------------------------------------------------
