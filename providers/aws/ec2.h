@@ -367,6 +367,11 @@ EC2_HIDDEN drover_code ec2_backup_clone(void *state, const char *target, const c
 /* DescribeVolumes of id; NOT_FOUND when absent. *out owned by the caller. */
 EC2_HIDDEN drover_code ec2_volume_read(ec2_state *st, const char *id, const char *address,
                                        drover_live **out, drover_error *err);
+/* Every volume (over every page) with tag key = value and, when key2 is
+ * not NULL, key2 = value2, appended to out. */
+EC2_HIDDEN drover_code ec2_volume_find(ec2_state *st, const char *key, const char *value,
+                                       const char *key2, const char *value2,
+                                       drover_live_list *out, drover_error *err);
 /* Describes id every poll_interval until its status is want ("available",
  * "in-use"; NULL: gone) with an attachment in state attach (NULL: any), or
  * deadline; a volume in state "error" fails at once. NotFound right after

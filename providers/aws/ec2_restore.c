@@ -86,11 +86,6 @@ static drover_code snapshot_id(ec2_state *st, const char *target, const char *sn
   return rc;
 }
 
-static drover_code vol_page(xmlDoc *doc, void *ud, char **next, drover_error *err)
-{
-  return ec2_parse_volumes(doc, ud, next, err);
-}
-
 /* The new volume an earlier run of restoring old from snapshot made, or
  * *out NULL. One made for another snapshot is an unfinished restore the
  * caller must finish first (CONFLICT). */
@@ -99,14 +94,9 @@ static drover_code find_new(ec2_state *st, const char *old, const char *snapshot
 {
   drover_live_list found = {NULL, 0, 0};
   restore_rec r;
-  ec2_form f;
-  drover_code rc;
+  drover_code rc = ec2_volume_find(st, EC2_TAG_RESTORE_FROM, old, NULL, NULL, &found, err);
 
   *out = NULL;
-  ec2_form_init(&f, "DescribeVolumes");
-  ec2_form_add(&f, "Filter.1.Name", "tag:" EC2_TAG_RESTORE_FROM);
-  ec2_form_add(&f, "Filter.1.Value.1", old);
-  rc = ec2_describe(st, &f, 1, NULL, vol_page, &found, err);
   if(!rc && found.count) {
     if(rec_read(found.items[0], &r) || strcmp(r.snapshot, snapshot))
       rc = ec2_fail(err, DROVER_E_CONFLICT, old,

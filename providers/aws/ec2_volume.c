@@ -9,6 +9,7 @@
  * (ModifyVolume), the attachment (instance, device: detach, then attach),
  * tags. Replacement: zone.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ec2.h"
@@ -74,6 +75,28 @@ static drover_code vol_read(ec2_state *st, const char *id, drover_live **out,
                             drover_error *err)
 {
   return ec2_volume_read(st, id, NULL, out, err);
+}
+
+drover_code ec2_volume_find(ec2_state *st, const char *key, const char *value,
+                            const char *key2, const char *value2, drover_live_list *out,
+                            drover_error *err)
+{
+  const char *keys[2] = {key, key2}, *values[2] = {value, value2};
+  ec2_form f;
+  unsigned i;
+
+  ec2_form_init(&f, "DescribeVolumes");
+  for(i = 0; i < 2 && keys[i]; i++) {
+    char *name = NULL;
+    if(asprintf(&name, "tag:%s", keys[i]) < 0) {
+      name = NULL;
+      f.oom = 1;
+    }
+    ec2_form_addf(&f, name ? name : "", "Filter.%u.Name", i + 1);
+    ec2_form_addf(&f, values[i], "Filter.%u.Value.1", i + 1);
+    free(name);
+  }
+  return ec2_describe(st, &f, 1, NULL, vol_page, out, err);
 }
 
 drover_code ec2_volume_wait(ec2_state *st, const char *id, const char *want,
@@ -260,18 +283,11 @@ static drover_code del_named(ec2_state *st, const char *name, const char *addres
                              double deadline, drover_error *err)
 {
   drover_live_list found = {NULL, 0, 0};
-  ec2_form f;
   size_t i;
-  drover_code rc;
+  drover_code rc = ec2_volume_find(st, EC2_TAG_NAME, name,
+                                   address ? EC2_TAG_PREFIX DROVER_LABEL_ADDRESS : NULL,
+                                   address, &found, err);
 
-  ec2_form_init(&f, "DescribeVolumes");
-  ec2_form_add(&f, "Filter.1.Name", "tag:" EC2_TAG_NAME);
-  ec2_form_add(&f, "Filter.1.Value.1", name);
-  if(address) {
-    ec2_form_add(&f, "Filter.2.Name", "tag:" EC2_TAG_PREFIX DROVER_LABEL_ADDRESS);
-    ec2_form_add(&f, "Filter.2.Value.1", address);
-  }
-  rc = ec2_describe(st, &f, 1, address, vol_page, &found, err);
   for(i = 0; !rc && i < found.count; i++)
     rc = vol_del(st, found.items[i], deadline, err);
   drover_live_list_clear(&found);

@@ -39,6 +39,30 @@ rvols() {
     and .tags["drover:address"] == "data")]'
 }
 snapid() { stats | jq -r --arg n "$1" '[.snapshots[] | select(.tags.Name == $n) | .id][0]'; }
+# kill_when WHAT TEST ARGS...: drover ARGS in the background, killed -9 as
+# soon as the command TEST succeeds (polled, with a deadline).
+kill_when() {
+  local what=$1 test=$2 hit= _
+  shift 2
+  "$DROVER" "$@" >"$TMP/rkill.out" 2>&1 </dev/null &
+  APID=$!
+  for _ in $(seq 1 200); do $test && { hit=1; break; }; sleep 0.05; done
+  kill -9 "$APID"; wait "$APID" 2>/dev/null; APID=
+  [ -n "$hit" ] && ok "killed $what" || notok "not killed $what: the point was not reached"
+}
+# restored OLD SNAPSHOT_NAME WHAT: after a restore re-run, exactly one
+# volume for data, not OLD, made from the snapshot, attached where it was,
+# no restore tags, and no CreateVolume since $c0.
+restored() {
+  local r
+  r=$(rvols)
+  jqt --arg old "$1" --arg sn "$(snapid "$2")" --arg h "$RHOST" 'length == 1 and (.[0] |
+    .id != $old and .snapshot == $sn and .instance == $h and .device == "/dev/sdf"
+    and .status == "in-use" and .tags["drover:restore"] == null)' <<<"$r" >/dev/null &&
+    [ "$(calls CreateVolume)" = "$c0" ] &&
+    ok "exactly one volume for data, from $2, attached; $3" ||
+    { notok "after kill ($3; $(( $(calls CreateVolume) - c0 )) creates)"; echo "# $r"; }
+}
 
 run apply --yes "$TR"; expect_rc "restore stack: apply an instance, its volume and a policy" 0
 RV0=$(rvols | jq -r '.[0].id')
@@ -77,51 +101,28 @@ jqt --arg a "$RS1" --arg b "$RS2" --arg v "$RV1" '[.snapshots[].snapshot] == [$a
   ok "the volume's backups followed it to the new volume" || { notok "list after restore"; show "$TMP/out"; }
 
 # -- kill -9 while the new volume is being made, then again ----------------------------------
+new_creating() {
+  [ "$(stats | jq -r --arg s "$SR" '[.volumes[] | select(.tags["drover:stack"] == $s
+    and .tags["drover:restore-from"] != null) | .status] | join(",")')" = creating ]
+}
 control config '{"transition_ms": 60000}'
-"$DROVER" restore "$TR" data --snapshot "$RS2" --force >"$TMP/rkill.out" 2>&1 </dev/null &
-APID=$!
-made=
-for _ in $(seq 1 200); do
-  made=$(stats | jq -r --arg s "$SR" '[.volumes[] | select(.tags["drover:stack"] == $s
-    and .tags["drover:restore-from"] != null) | .status] | join(",")')
-  [ -n "$made" ] && break; sleep 0.05
-done
-kill -9 "$APID"; wait "$APID" 2>/dev/null; APID=
-[ "$made" = creating ] && ok "killed while the restored volume was being made" || notok "kill point: '$made'"
+kill_when "while the restored volume was being made" new_creating restore "$TR" data --snapshot "$RS2" --force
 control config '{"transition_ms": 200}'
 c0=$(calls CreateVolume)
 run restore "$TR" data --snapshot "$RS2" --force; expect_rc "the restore again after kill -9" 0
-R=$(rvols)
-jqt --arg old "$RV1" --arg sn "$(snapid "$RS2")" --arg h "$RHOST" 'length == 1 and (.[0] |
-  .id != $old and .snapshot == $sn and .instance == $h and .status == "in-use"
-  and .tags["drover:restore"] == null)' <<<"$R" >/dev/null && [ "$(calls CreateVolume)" = "$c0" ] &&
-  ok "exactly one volume for data, from $RS2, attached; the killed run's volume adopted (no CreateVolume)" ||
-  { notok "after kill ($(( $(calls CreateVolume) - c0 )) creates)"; echo "# $R"; }
+restored "$RV1" "$RS2" "the killed run's volume adopted (no CreateVolume)"
 run plan --detailed-exitcode "$TR"; expect_rc "re-plan after the finished restore: no changes" 0
 RV2=$(rvols | jq -r '.[0].id')
 # Killed while the old volume is being detached (step 3), then again.
+old_detaching() {
+  [ "$(stats | jq -r --arg o "$RV2" '.volumes[] | select(.id == $o) | .attach')" = detaching ]
+}
 control config '{"slow": {"DetachVolume": 60000}}'
-"$DROVER" restore "$TR" data --snapshot "$RS1" --force >"$TMP/rkill.out" 2>&1 </dev/null &
-APID=$!
-att=
-for _ in $(seq 1 200); do
-  att=$(stats | jq -r --arg o "$RV2" '.volumes[] | select(.id == $o) | .attach')
-  [ "$(stats | jq -r --arg s "$SR" '[.volumes[] | select(.tags["drover:stack"] == $s
-    and .tags["drover:restore-from"] != null)] | length')" = 1 ] && [ "$att" = detaching ] && break
-  sleep 0.05
-done
-kill -9 "$APID"; wait "$APID" 2>/dev/null; APID=
-[ "$att" = detaching ] && ok "killed while the old volume was being detached" || notok "kill point 2: '$att'"
+kill_when "while the old volume was being detached" old_detaching restore "$TR" data --snapshot "$RS1" --force
 control config '{"slow": {}}'
 c0=$(calls CreateVolume)
 run restore "$TR" data --snapshot "$RS1" --force; expect_rc "the restore again after kill -9 in the swap" 0
-R=$(rvols)
-jqt --arg old "$RV2" --arg sn "$RID1" --arg h "$RHOST" 'length == 1 and (.[0] |
-  .id != $old and .snapshot == $sn and .instance == $h and .device == "/dev/sdf"
-  and .status == "in-use" and .tags["drover:restore"] == null)' <<<"$R" >/dev/null &&
-  [ "$(calls CreateVolume)" = "$c0" ] &&
-  ok "exactly one volume for data, from $RS1, attached at /dev/sdf; the old one deleted" ||
-  { notok "after kill in the swap"; echo "# $R"; }
+restored "$RV2" "$RS1" "the old one deleted"
 run plan --detailed-exitcode "$TR"; expect_rc "re-plan after that restore: no changes" 0
 RV2=$(rvols | jq -r '.[0].id')
 
@@ -139,11 +140,9 @@ jqt --arg v "$RV2" --arg s "$RS2" '.targets | length == 1 and .[0].instance == $
   ok "verify made a volume from the newest snapshot and deleted it; the volume is untouched" ||
   { notok "verify"; show "$TMP/out"; }
 # Killed midway: the scratch volume is labelled, and the next drill deletes it.
+scratch_made() { [ "$(scratch | jq length)" -gt 0 ]; }
 control config '{"transition_ms": 60000}'
-"$DROVER" backup verify "$TR" nightly >"$TMP/vkill.out" 2>&1 </dev/null &
-APID=$!
-for _ in $(seq 1 200); do [ "$(scratch | jq length)" -gt 0 ] && break; sleep 0.05; done
-kill -9 "$APID"; wait "$APID" 2>/dev/null; APID=
+kill_when "a drill midway" scratch_made backup verify "$TR" nightly
 control config '{"transition_ms": 200}'
 S0=$(scratch)
 jqt --arg s "$(snapid "$RS2")" 'length == 1 and (.[0] | .snapshot == $s and .size == 10 and .type == "gp3"
