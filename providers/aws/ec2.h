@@ -383,6 +383,10 @@ EC2_HIDDEN drover_code ec2_volume_wait(ec2_state *st, const char *id, const char
 EC2_HIDDEN drover_code ec2_volume_attach(ec2_state *st, const char *id, const char *inst,
                                          const char *dev, double deadline,
                                          const char *address, drover_error *err);
+/* DeleteVolume of an unattached (or failed) volume, then waits until it
+ * is gone; one gone already is success. */
+EC2_HIDDEN drover_code ec2_volume_delete(ec2_state *st, const char *id, double deadline,
+                                         const char *address, drover_error *err);
 /* DetachVolume (one already detached is the goal), then waits until
  * available. */
 EC2_HIDDEN drover_code ec2_volume_detach(ec2_state *st, const char *id, double deadline,

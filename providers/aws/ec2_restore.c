@@ -206,26 +206,6 @@ static drover_code move_backups(ec2_state *st, const char *from, const char *to,
   return rc;
 }
 
-/* DeleteVolume of an unattached volume and the wait until it is gone;
- * gone already is success. */
-static drover_code delete_volume(ec2_state *st, const char *id, double deadline,
-                              const char *address, drover_error *err)
-{
-  ec2_form f;
-  drover_error e;
-  drover_code rc;
-
-  drover_error_clear(&e);
-  ec2_form_init(&f, "DeleteVolume");
-  ec2_form_add(&f, "VolumeId", id);
-  rc = ec2_do(st, &f, address, NULL, &e);
-  if(rc == DROVER_E_NOT_FOUND)
-    return DROVER_OK;
-  if(rc)
-    return drover_error_set(err, rc, "%s", e.text);
-  return ec2_volume_wait(st, id, NULL, NULL, deadline, address, err);
-}
-
 /* Step 3: the new volume where the old one was. */
 static drover_code swap_attachment(ec2_state *st, const drover_live *nv, const restore_rec *r,
                                    double deadline, drover_error *err)
@@ -303,7 +283,7 @@ drover_code ec2_backup_restore(void *state, const char *target, const char *snap
     drover_error e;
     drover_error_clear(&e);
     if(!ec2_volume_read(st, nv->name, nv->address, &cur, &e) && !strcmp(cur->status, "error") &&
-       delete_volume(st, nv->name, deadline, nv->address, &e))
+       ec2_volume_delete(st, nv->name, deadline, nv->address, &e))
       drover_logf(&st->env, DROVER_LOG_WARN, "aws: %s: %s", nv->address, e.text);
     drover_live_free(cur);
     goto out;
@@ -313,7 +293,7 @@ drover_code ec2_backup_restore(void *state, const char *target, const char *snap
   if(!rc)
     rc = move_backups(st, r.old, nv->name, nv->address, err);
   if(!rc)
-    rc = delete_volume(st, r.old, deadline, nv->address, err); /* step 5 */
+    rc = ec2_volume_delete(st, r.old, deadline, nv->address, err); /* step 5 */
   if(!rc) {
     /* Step 6: now just the volume; a later restore starts afresh. */
     ec2_form f;

@@ -149,6 +149,24 @@ drover_code ec2_volume_attach(ec2_state *st, const char *id, const char *inst,
   return rc ? rc : ec2_volume_wait(st, id, "in-use", "attached", deadline, address, err);
 }
 
+drover_code ec2_volume_delete(ec2_state *st, const char *id, double deadline,
+                              const char *address, drover_error *err)
+{
+  ec2_form f;
+  drover_error e;
+  drover_code rc;
+
+  drover_error_clear(&e);
+  ec2_form_init(&f, "DeleteVolume");
+  ec2_form_add(&f, "VolumeId", id);
+  rc = ec2_do(st, &f, address, NULL, &e);
+  if(rc == DROVER_E_NOT_FOUND)
+    return DROVER_OK;
+  if(rc)
+    return drover_error_set(err, rc, "%s", e.text);
+  return ec2_volume_wait(st, id, NULL, NULL, deadline, address, err);
+}
+
 drover_code ec2_volume_detach(ec2_state *st, const char *id, double deadline,
                               const char *address, drover_error *err)
 {
@@ -297,7 +315,6 @@ static drover_code del_named(ec2_state *st, const char *name, const char *addres
 static drover_code vol_del(ec2_state *st, const drover_live *cur, double deadline,
                            drover_error *err)
 {
-  ec2_form f;
   drover_error e;
   drover_code rc = DROVER_OK;
 
@@ -320,17 +337,7 @@ static drover_code vol_del(ec2_state *st, const drover_live *cur, double deadlin
     return DROVER_OK;
   if(rc)
     return rc;
-  drover_error_clear(&e);
-  ec2_form_init(&f, "DeleteVolume");
-  ec2_form_add(&f, "VolumeId", cur->name);
-  rc = ec2_do(st, &f, cur->address, NULL, &e);
-  if(rc == DROVER_E_NOT_FOUND)
-    return DROVER_OK;
-  if(rc) {
-    drover_error_set(err, rc, "%s", e.text);
-    return rc;
-  }
-  return ec2_volume_wait(st, cur->name, NULL, NULL, deadline, cur->address, err);
+  return ec2_volume_delete(st, cur->name, deadline, cur->address, err);
 }
 
 const ec2_type_ops ec2_volume_ops = {vol_list, vol_create, vol_update, vol_del, vol_read};

@@ -105,25 +105,29 @@ new_creating() {
   [ "$(stats | jq -r --arg s "$SR" '[.volumes[] | select(.tags["drover:stack"] == $s
     and .tags["drover:restore-from"] != null) | .status] | join(",")')" = creating ]
 }
-control config '{"transition_ms": 60000}'
-kill_when "while the restored volume was being made" new_creating restore "$TR" data --snapshot "$RS2" --force
-control config '{"transition_ms": 200}'
-c0=$(calls CreateVolume)
-run restore "$TR" data --snapshot "$RS2" --force; expect_rc "the restore again after kill -9" 0
-restored "$RV1" "$RS2" "the killed run's volume adopted (no CreateVolume)"
-run plan --detailed-exitcode "$TR"; expect_rc "re-plan after the finished restore: no changes" 0
+# kill_rerun WHAT TEST SLOW FAST SNAPSHOT NOTE: a restore --force from
+# SNAPSHOT killed -9 once TEST holds (the stand-in's config SLOW, then
+# FAST), run again: one volume, from it, and a plan without changes.
+kill_rerun() {
+  local old
+  old=$(rvols | jq -r '.[0].id')
+  control config "$3"
+  kill_when "$1" "$2" restore "$TR" data --snapshot "$5" --force
+  control config "$4"
+  c0=$(calls CreateVolume)
+  run restore "$TR" data --snapshot "$5" --force; expect_rc "the restore again after kill -9 $1" 0
+  restored "$old" "$5" "$6"
+  run plan --detailed-exitcode "$TR"; expect_rc "re-plan after the restore finished: no changes" 0
+}
+kill_rerun "while the restored volume was being made" new_creating '{"transition_ms": 60000}' \
+  '{"transition_ms": 200}' "$RS2" "the killed run's volume adopted (no CreateVolume)"
 RV2=$(rvols | jq -r '.[0].id')
 # Killed while the old volume is being detached (step 3), then again.
 old_detaching() {
   [ "$(stats | jq -r --arg o "$RV2" '.volumes[] | select(.id == $o) | .attach')" = detaching ]
 }
-control config '{"slow": {"DetachVolume": 60000}}'
-kill_when "while the old volume was being detached" old_detaching restore "$TR" data --snapshot "$RS1" --force
-control config '{"slow": {}}'
-c0=$(calls CreateVolume)
-run restore "$TR" data --snapshot "$RS1" --force; expect_rc "the restore again after kill -9 in the swap" 0
-restored "$RV2" "$RS1" "the old one deleted"
-run plan --detailed-exitcode "$TR"; expect_rc "re-plan after that restore: no changes" 0
+kill_rerun "while the old volume was being detached" old_detaching '{"slow": {"DetachVolume": 60000}}' \
+  '{"slow": {}}' "$RS1" "the old one deleted"
 RV2=$(rvols | jq -r '.[0].id')
 
 # -- backup verify -------------------------------------------------------------------------------
