@@ -15,7 +15,7 @@
 # leaves a labelled orphan that the next drill deletes; a snapshot that
 # fails to restore (volume state error) fails the drill, which still
 # cleans up, and fails a restore, which leaves the volume in place; an
-# instance target is refused with the reason.
+# instance target is refused with the reason, by restore and by verify.
 
 SR=aws-rs-$SUFFIX
 TR=$TMP/restore.json
@@ -30,7 +30,10 @@ cat >"$TR" <<EOF
                           "tags": {"team": "db"}}},
   "nightly": {"type": "backup.policy",
               "properties": {"targets": ["data"], "schedule": "@hourly",
-                             "retention": {"keep_last": 5}}}
+                             "retention": {"keep_last": 5}}},
+  "whole": {"type": "backup.policy",
+            "properties": {"targets": ["host"], "schedule": "@daily",
+                           "retention": {"keep_last": 1}}}
  }}
 EOF
 # rvols: the stand-in's volumes (not roots) claiming the address data.
@@ -179,6 +182,12 @@ control config '{"bad_snapshot": ""}'
 run restore "$TR" host --snapshot "$RS1" --force; expect_rc "restore of an aws.instance" 1
 grep -q "not supported: it would replace its root volume" "$TMP/err" &&
   ok "an instance restore is refused with the reason" || { notok "instance refusal"; show "$TMP/err"; }
+run backup run "$TR" whole --now 2026-04-01T10:05:00Z; expect_rc "backup run of the instance" 0
+c0=$(calls CreateVolume)
+run backup verify "$TR" whole --json; expect_rc "verify of an instance target" 1
+jqt '.targets[0].result == "failed" and (.targets[0].error | test("drill from the EBS snapshots of an instance is not supported"))' \
+  "$TMP/out" >/dev/null && [ "$(calls CreateVolume)" = "$c0" ] &&
+  ok "an instance's drill fails with the reason, making nothing" || { notok "instance drill"; show "$TMP/out"; }
 
 run destroy --yes "$TR"; expect_rc "destroy the restore stack" 0
 [ "$(rvols | jq length)" = 0 ] && ok "no volume left for the restore stack" || notok "volumes left"
