@@ -9,6 +9,7 @@
  */
 #include <check.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,27 @@ static char *status(int code, const char *reason, const char *b)
   return s;
 }
 
+/* CRC32C one bit at a time (reflected 0x1EDC6F41), apart from the
+ * provider's. */
+static uint32_t crc_ref(const char *p, size_t n)
+{
+  uint32_t c = 0xffffffffu;
+  int k;
+
+  while(n--) {
+    c ^= (unsigned char)*p++;
+    for(k = 0; k < 8; k++)
+      c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+  }
+  return ~c;
+}
+
+/* Base64 of 4 bytes into out (9 bytes). */
+static void b64_4(char *out, const unsigned char in[4])
+{
+  EVP_EncodeBlock((unsigned char *)out, in, 4);
+}
+
 /* --------------------------------------------------------------------------
  * Settings and credentials
  */
@@ -146,6 +168,9 @@ START_TEST(settings_refused)
   done(p, st);
   ck_assert_int_eq(init(p, &st, "{\"part_size\": 1024}", &err), DROVER_E_CONFIG);
   ck_assert_ptr_nonnull(strstr(err.text, "part_size"));
+  done(p, st);
+  ck_assert_int_eq(init(p, &st, "{\"checksum\": \"sha1\"}", &err), DROVER_E_CONFIG);
+  ck_assert_ptr_nonnull(strstr(err.text, "checksum must be \"crc32c\" or \"md5\""));
   done(p, st);
 }
 END_TEST
@@ -508,7 +533,7 @@ static drover_code create_big(const drover_provider *p, void *st, const char *pa
 }
 
 #define MP_CFG "{\"endpoint\": \"http://127.0.0.1:%d\", \"multipart_threshold\": 5242880, " \
-               "\"part_size\": 5242880, \"concurrency\": 1}"
+               "\"part_size\": 5242880, \"concurrency\": 1, \"checksum\": \"md5\"}"
 
 /* A part whose ETag is not the MD5 of what was sent is sent again; the
  * completion lists the good ETag and its answer is checked. */
@@ -794,8 +819,9 @@ START_TEST(inline_put_records_digests)
 }
 END_TEST
 
-/* drover_s3_upload's single PUT: the MD5 of the bytes sent must be the
- * ETag answered; another MD5 is an error, an ETag that is no MD5 is not. */
+/* drover_s3_upload's single PUT with "checksum": "md5": the MD5 of the
+ * bytes sent must be the ETag answered; another MD5 is an error, an ETag
+ * that is no MD5 is not. */
 START_TEST(single_put_checked_by_etag)
 {
   char path[] = "/tmp/check_s3_putXXXXXX", md5[33], *good = NULL, *bad = NULL;
@@ -812,7 +838,7 @@ START_TEST(single_put_checked_by_etag)
   script[0] = good;
   script[1] = bad;
   script[2] = kms;
-  s3 = s3_on(&s, script, 3, "");
+  s3 = s3_on(&s, script, 3, ", \"checksum\": \"md5\"");
   drover_error_clear(&err);
   ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
   ck_assert_int_eq(strncmp(s.req[0], "PUT /b/k ", 9), 0);
@@ -857,7 +883,7 @@ START_TEST(single_put_read_ahead_retried)
                 "<Error><Code>InternalError</Code><Message>try again</Message></Error>");
   script[0] = e500;
   script[1] = good;
-  s3 = s3_on(&s, script, 2, "");
+  s3 = s3_on(&s, script, 2, ", \"checksum\": \"md5\"");
   drover_error_clear(&err);
   ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
   ck_assert_int_eq(atomic_load(&s.served), 2);
@@ -900,7 +926,8 @@ START_TEST(multipart_whole_md5_answer)
   script[3] = init_r;
   script[4] = part;
   script[5] = done_bad;
-  s3 = s3_on(&s, script, 6, ", \"multipart_threshold\": 5242880, \"part_size\": 5242880");
+  s3 = s3_on(&s, script, 6, ", \"multipart_threshold\": 5242880, \"part_size\": 5242880, "
+                            "\"checksum\": \"md5\"");
   drover_error_clear(&err);
   ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
   ck_assert_int_eq(strncmp(s.req[2], "POST /b/k?uploadId=W1 ", 22), 0);
@@ -911,6 +938,147 @@ START_TEST(multipart_whole_md5_answer)
   drover_s3_close(s3);
   srv_stop(&s);
   unlink(path);
+  free(part);
+  free(body);
+  free(done_ok);
+  free(done_bad);
+  free(init_r);
+}
+END_TEST
+
+
+/* --------------------------------------------------------------------------
+ * CRC32C, the default check
+ */
+
+/* A 200 answer echoing CRC32C b64 (NULL: none). Caller frees. */
+static char *crc_ok(const char *b64)
+{
+  char *s = NULL;
+  ck_assert_int_gt(asprintf(&s, "HTTP/1.1 200 OK\r\nETag: \"e1\"\r\n%s%s%sContent-Length: 0\r\n"
+                                "Connection: close\r\n\r\n",
+                            b64 ? "x-amz-checksum-crc32c: " : "", b64 ? b64 : "",
+                            b64 ? "\r\n" : ""), 0);
+  return s;
+}
+
+/* A single PUT carries the file's CRC32C (RFC 3720's "123456789" value,
+ * E3069283) and asks to continue before its body; the server's echo must
+ * match, a server that says nothing is no error (it checked nothing, and
+ * a warning says so), and its BadDigest refusal is the error. */
+START_TEST(single_put_crc32c)
+{
+  char path[] = "/tmp/check_s3_crcXXXXXX";
+  char *good = crc_ok("4waSgw=="), *bad = crc_ok("AAAAAA=="), *none = crc_ok(NULL);
+  char *digest = status(400, "Bad Request", "<Error><Code>BadDigest</Code><Message>The "
+                        "CRC32C you specified did not match the calculated checksum."
+                        "</Message></Error>");
+  const char *script[4];
+  drover_s3 *s3;
+  drover_error err;
+  int fd = mkstemp(path);
+  srv s;
+
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, "123456789", 9), 9);
+  close(fd);
+  script[0] = good;
+  script[1] = bad;
+  script[2] = none;
+  script[3] = digest;
+  s3 = s3_on(&s, script, 4, "");
+  drover_error_clear(&err);
+  ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
+  ck_assert_ptr_nonnull(strcasestr(s.req[0], "\r\nx-amz-checksum-crc32c: 4waSgw==\r\n"));
+  ck_assert_ptr_nonnull(strcasestr(s.req[0], "\r\nExpect: 100-continue\r\n"));
+  /* Signed, as every x-amz-* header is. */
+  ck_assert_ptr_nonnull(strstr(s.req[0], "x-amz-checksum-crc32c;x-amz-content-sha256"));
+  ck_assert_int_eq(drover_s3_upload(s3, path, "b", "k", NULL, &err), DROVER_E_PROVIDER);
+  ck_assert_ptr_nonnull(strstr(err.text, "CRC32C AAAAAA== is not that of the bytes sent "
+                                         "(4waSgw==)"));
+  drover_error_clear(&err);
+  ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
+  ck_assert_int_eq(drover_s3_upload(s3, path, "b", "k", NULL, &err), DROVER_E_PROVIDER);
+  ck_assert_ptr_nonnull(strstr(err.text, "BadDigest"));
+  ck_assert_int_eq(atomic_load(&s.served), 4);
+  drover_s3_close(s3);
+  srv_stop(&s);
+  unlink(path);
+  free(good);
+  free(bad);
+  free(none);
+  free(digest);
+}
+END_TEST
+
+/* A multipart upload declares CRC32C, each part carries its own, the
+ * completion lists them, and its answer must be their composite; another
+ * composite is an error. */
+START_TEST(multipart_crc32c)
+{
+  char path[] = "/tmp/check_s3_mpcrcXXXXXX", md5[33], *buf, b64[9], comp[32];
+  char *init_r = ok_xml("<InitiateMultipartUploadResult><UploadId>C1</UploadId>"
+                        "</InitiateMultipartUploadResult>");
+  char *part, *done_ok, *done_bad, *body = NULL, want[64];
+  const char *script[6];
+  unsigned char be[4];
+  uint32_t c;
+  drover_s3 *s3;
+  drover_error err;
+  FILE *f;
+  srv s;
+
+  make_part_file(path, md5);
+  buf = malloc(5u << 20);
+  ck_assert_ptr_nonnull(buf);
+  f = fopen(path, "rb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(fread(buf, 1, 5u << 20, f), 5u << 20);
+  fclose(f);
+  /* The part's CRC32C, bit at a time; the composite of that one part is
+   * the CRC32C of its 4 big-endian bytes. */
+  c = crc_ref(buf, 5u << 20);
+  be[0] = (unsigned char)(c >> 24);
+  be[1] = (unsigned char)(c >> 16);
+  be[2] = (unsigned char)(c >> 8);
+  be[3] = (unsigned char)c;
+  b64_4(b64, be);
+  c = crc_ref((const char *)be, 4);
+  be[0] = (unsigned char)(c >> 24);
+  be[1] = (unsigned char)(c >> 16);
+  be[2] = (unsigned char)(c >> 8);
+  be[3] = (unsigned char)c;
+  b64_4(comp, be);
+  snprintf(want, sizeof(want), "%s-1", comp);
+  part = crc_ok(b64);
+  ck_assert_int_gt(asprintf(&body, "<CompleteMultipartUploadResult><ETag>\"x-1\"</ETag>"
+                                   "<ChecksumCRC32C>%s</ChecksumCRC32C>"
+                                   "</CompleteMultipartUploadResult>", want), 0);
+  done_ok = ok_xml(body);
+  done_bad = ok_xml("<CompleteMultipartUploadResult><ETag>\"x-1\"</ETag><ChecksumCRC32C>"
+                    "AAAAAA==-1</ChecksumCRC32C></CompleteMultipartUploadResult>");
+  script[0] = init_r;
+  script[1] = part;
+  script[2] = done_ok;
+  script[3] = init_r;
+  script[4] = part;
+  script[5] = done_bad;
+  s3 = s3_on(&s, script, 6, ", \"multipart_threshold\": 5242880, \"part_size\": 5242880");
+  drover_error_clear(&err);
+  ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
+  ck_assert_ptr_nonnull(strcasestr(s.req[0], "\r\nx-amz-checksum-algorithm: CRC32C\r\n"));
+  ck_assert_int_eq(strncmp(s.req[1], "PUT /b/k?partNumber=1&uploadId=C1 ", 34), 0);
+  ck_assert_ptr_nonnull(strcasestr(s.req[1], b64));
+  ck_assert_ptr_nonnull(strstr(s.req[2], "<ChecksumCRC32C>"));
+  ck_assert_ptr_nonnull(strstr(s.req[2], b64));
+  ck_assert_int_eq(drover_s3_upload(s3, path, "b", "k", NULL, &err), DROVER_E_PROVIDER);
+  ck_assert_ptr_nonnull(strstr(err.text, "CRC32C AAAAAA==-1 is not that of the bytes sent"));
+  ck_assert_ptr_nonnull(strstr(err.text, want));
+  ck_assert_int_eq(atomic_load(&s.served), 6);
+  drover_s3_close(s3);
+  srv_stop(&s);
+  unlink(path);
+  free(buf);
   free(part);
   free(body);
   free(done_ok);
@@ -939,6 +1107,8 @@ int main(void)
   tcase_add_test(tc, single_put_checked_by_etag);
   tcase_add_test(tc, single_put_read_ahead_retried);
   tcase_add_test(tc, multipart_whole_md5_answer);
+  tcase_add_test(tc, single_put_crc32c);
+  tcase_add_test(tc, multipart_crc32c);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }

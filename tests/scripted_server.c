@@ -72,6 +72,13 @@ static void read_request(int c, char *buf, size_t size, unsigned long long *byte
       want = body_at + (cl && cl < end ? strtoll(cl + 17, NULL, 10) : 0);
       *bytes = (unsigned long long)(total - body_at);
       *hash = fnv(*hash, buf + body_at, (size_t)(total - body_at));
+      /* A client that waits for leave to send its body gets it, as from
+       * a real server (else it waits a second and sends anyway). */
+      if(want > total) {
+        char *ex = strcasestr(buf, "\r\nExpect: 100-continue\r\n");
+        if(ex && ex < end)
+          send(c, "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL);
+      }
     }
   }
 }

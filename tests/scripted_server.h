@@ -3,7 +3,8 @@
  *
  * A thread with a listening socket (TCP on 127.0.0.1, or AF_UNIX in a temp
  * dir) that reads one request per connection, answers and closes, so the
- * number of connections counts the attempts. It answers from routes when
+ * number of connections counts the attempts. A request with "Expect:
+ * 100-continue" and a body gets "100 Continue" before the body is read. It answers from routes when
  * any are set (the first route whose "METHOD /path" prefix starts the
  * request line gives the status and a JSON body), else from the script:
  * connection n gets script[n], the last entry repeating, as raw response

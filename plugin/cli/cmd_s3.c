@@ -70,6 +70,17 @@ static char *load_settings(const char *path)
   return text;
 }
 
+/* drover_s3_open, with the handle's warnings on stderr as the other
+ * commands print theirs. */
+static drover_code open_s3(drover_s3 **s3, const char *settings, drover_error *err)
+{
+  drover_code rc = drover_s3_open(s3, settings, err);
+
+  if(!rc)
+    drover_s3_set_log(*s3, cli_log, NULL);
+  return rc;
+}
+
 static int fail(const drover_error *err)
 {
   char buf[DROVER_ERROR_TEXT + 512];
@@ -138,7 +149,7 @@ int cli_cmd_s3(int argc, char **argv)
               argv[optind + 1]);
       goto out;
     }
-    if(drover_s3_open(&s3, settings, &err) ||
+    if(open_s3(&s3, settings, &err) ||
        drover_s3_list(s3, bucket, key, print_entry, &buckets, &err))
       goto failed;
   }
@@ -153,7 +164,7 @@ int cli_cmd_s3(int argc, char **argv)
       fprintf(stderr, "drover: s3: bad S3 URL \"%s\"\n", up ? dst : src);
       goto out;
     }
-    if(drover_s3_open(&s3, settings, &err))
+    if(open_s3(&s3, settings, &err))
       goto failed;
     if(up) {
       const char *base = strrchr(src, '/');
@@ -198,7 +209,7 @@ int cli_cmd_s3(int argc, char **argv)
       fprintf(stderr, "drover: s3: rm wants s3://BUCKET/KEY\n");
       goto out;
     }
-    if(drover_s3_open(&s3, settings, &err) || drover_s3_delete(s3, bucket, key, &err))
+    if(open_s3(&s3, settings, &err) || drover_s3_delete(s3, bucket, key, &err))
       goto failed;
   }
   else if(!strcmp(verb, "presign") && n == 2) {
@@ -210,7 +221,7 @@ int cli_cmd_s3(int argc, char **argv)
       fprintf(stderr, "drover: s3: --method must be GET or PUT\n");
       goto out;
     }
-    if(drover_s3_open(&s3, settings, &err) ||
+    if(open_s3(&s3, settings, &err) ||
        drover_s3_presign(&url, s3, method, bucket, key, expires, &err))
       goto failed;
     printf("%s\n", url);

@@ -24,6 +24,11 @@ typedef struct drover_s3 drover_s3;
 drover_code drover_s3_open(drover_s3 **out, const char *settings_json, drover_error *err);
 void drover_s3_close(drover_s3 *s3);
 
+/* Sends the handle's warnings (an upload the server did not check) and
+ * debug lines to fn (NULL: silent, the default), which must be thread safe:
+ * parts run in parallel. */
+void drover_s3_set_log(drover_s3 *s3, drover_log_fn fn, void *userdata);
+
 typedef struct drover_s3_entry {
   const char *name;            /* bucket name, or object key */
   unsigned long long size;     /* objects only */

@@ -68,6 +68,8 @@ static drover_code store_open(dv_bctx *c, drover_error *err)
       rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
     if(!rc)
       rc = drover_s3_open(&s->s3, text, err);
+    if(!rc)
+      drover_s3_set_log(s->s3, c->stack->opts.log, c->stack->opts.log_userdata);
     json_decref(cfg);
     free(text);
   }

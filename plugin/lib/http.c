@@ -392,6 +392,9 @@ static CURLcode easy_setup(drover_http *http, CURL *h, const char *url,
     SET(CURLOPT_READDATA, u);
     SET(CURLOPT_SEEKFUNCTION, dv_http_on_seek);
     SET(CURLOPT_SEEKDATA, u);
+    /* Bulk uploads: 1 MiB a read and a send instead of 64 KiB, 16 times
+     * fewer system calls (curl's own tool keeps 64 KiB). */
+    SET(CURLOPT_UPLOAD_BUFFERSIZE, 1024L * 1024L);
   }
   else if(strcmp(method, "GET") && strcmp(method, "DELETE") &&
           strcmp(method, "HEAD")) {

@@ -77,9 +77,16 @@ drover_code dv_http_base_headers(const drover_http_req *req, struct curl_slist *
   struct curl_slist *list = NULL;
   drover_code rc = DROVER_OK;
   size_t i;
+  int expect = 0;
 
-  /* No "Expect: 100-continue" round trip before a body. */
-  if(add_header(&list, "Expect:") || add_named(&list, "Accept", req->accept) ||
+  /* No "Expect: 100-continue" round trip before a body, unless the caller
+   * asks for one with its own Expect line (S3 uploads: the server may
+   * refuse before the body is sent, and s3rver reads a body it asked for
+   * faster). */
+  for(i = 0; req->headers && req->headers[i]; i++)
+    if(line_name_len(req->headers[i]) == 6 && !strncasecmp(req->headers[i], "Expect", 6))
+      expect = 1;
+  if((!expect && add_header(&list, "Expect:")) || add_named(&list, "Accept", req->accept) ||
      add_named(&list, "Content-Type", dv_http_has_body(req) ? req->content_type : NULL) ||
      add_named(&list, "If-Match", req->if_match))
     goto nomem;

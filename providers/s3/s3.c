@@ -22,6 +22,7 @@ static const aws_type_entry s3_ops_table[] = {
 static const char *const setting_names[] = {
   "endpoint", "region", "addressing", "profile", "credentials_file", "object_prefix",
   "multipart_threshold", "part_size", "concurrency", "timeout", "ca_file", "list_max_keys",
+  "checksum",
   NULL
 };
 
@@ -109,7 +110,7 @@ static drover_code s3_init(void *state, const json_t *config, const drover_provi
                            drover_error *err)
 {
   s3_state *st = state;
-  const char *endpoint, *region, *addressing, *prefix, *ca;
+  const char *endpoint, *region, *addressing, *prefix, *ca, *sum;
   const json_t *v;
   const char *key;
   unsigned long long n;
@@ -163,6 +164,13 @@ static drover_code s3_init(void *state, const json_t *config, const drover_provi
                  "\"%s\"", addressing);
     goto out;
   }
+  sum = setting(config, "checksum", NULL, NULL);
+  if(sum && strcmp(sum, "crc32c") && strcmp(sum, "md5")) {
+    rc = s3_fail(err, DROVER_E_CONFIG, NULL, "checksum must be \"crc32c\" or \"md5\", not "
+                 "\"%s\"", sum);
+    goto out;
+  }
+  st->checksum = sum && !strcmp(sum, "md5") ? S3_SUM_MD5 : S3_SUM_CRC32C;
   prefix = setting(config, "object_prefix", NULL, NULL);
   st->object_prefix = strdup(prefix ? prefix : "drover/{stack}/");
   ca = setting(config, "ca_file", NULL, NULL);

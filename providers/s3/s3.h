@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <openssl/evp.h>
 #include <jansson.h>
 #include "drover_provider.h"
@@ -56,6 +57,8 @@ typedef struct s3_state {
   unsigned concurrency;        /* parallel requests (parts, refresh reads) */
   unsigned list_max_keys;      /* ListObjectsV2 page size (S3: at most 1000) */
   double timeout;              /* seconds per HTTP attempt */
+  int checksum;                /* S3_SUM_*: how uploads are checked */
+  atomic_int unconfirmed_said; /* the "server did not confirm" warning, once */
   drover_http *http;           /* the endpoint itself */
   pthread_mutex_t lock;        /* guards vh */
   int lock_ready;
@@ -98,6 +101,7 @@ typedef struct s3_req {
   void *body_userdata;
   unsigned long long stream_len;
   const char *payload_hash;    /* for a file or stream; NULL: UNSIGNED-PAYLOAD */
+  const char *crc32c;          /* base64: sent as x-amz-checksum-crc32c; or NULL */
   const char *response_path;   /* a 2xx body goes to this file */
   const char *what;            /* "PUT object \"b/k\"", for errors */
   unsigned allow;              /* S3_ALLOW_* */
@@ -171,20 +175,22 @@ S3_HIDDEN void s3_hex(char *out, const unsigned char *md, size_t n);
 S3_HIDDEN void s3_etag_strip(char *out, size_t size, const char *etag);
 
 /* A request body of len bytes of fd from off, read with pread, its MD5
- * computed on the way (restarted when an attempt starts again at 0): one
- * pass over the file, checked afterwards against the ETag. */
+ * computed on the way when hash is set (restarted when an attempt starts
+ * again at 0): one pass over the file, checked afterwards against the
+ * ETag. */
 typedef struct s3_md5_body {
   int fd;
   unsigned long long off, len;
   EVP_MD_CTX *md;
 } s3_md5_body;
 S3_HIDDEN drover_code s3_md5_body_init(s3_md5_body *b, int fd, unsigned long long off,
-                                       unsigned long long len, drover_error *err);
+                                       unsigned long long len, int hash, drover_error *err);
 S3_HIDDEN void s3_md5_body_free(s3_md5_body *b);
 /* A drover_http_read_fn; ud is the s3_md5_body. */
 S3_HIDDEN drover_code s3_md5_body_read(void *ud, unsigned long long offset, char *buf,
                                        size_t size, size_t *nread, drover_error *err);
-/* The MD5 of the last attempt's body, once it was read to the end. */
+/* The MD5 of the last attempt's body, once it was read to the end (hash
+ * set). */
 S3_HIDDEN void s3_md5_body_final(s3_md5_body *b, unsigned char md5[16]);
 
 /* The same for one PUT, read ahead and hashed by a thread of its own
@@ -225,6 +231,39 @@ S3_HIDDEN extern const s3_type_ops s3_object_ops;
 /* --------------------------------------------------------------------------
  * Multipart upload (s3_multipart.c)
  */
+
+/* --------------------------------------------------------------------------
+ * Upload checksums (s3_crc32c.c)
+ */
+
+/* Settings "checksum": how an upload is checked. CRC32C (the default):
+ * computed before sending, sent as x-amz-checksum-crc32c, checked by the
+ * server before it stores anything and compared with its answer (servers
+ * without S3's additional checksums ignore it: then nothing is checked,
+ * and a warning says so once). MD5: computed as the bytes are sent and
+ * compared with the ETag afterwards; every S3 server answers that, at
+ * about 20 times the CPU. */
+enum { S3_SUM_CRC32C = 0, S3_SUM_MD5 = 1 };
+
+/* CRC32C of len bytes at buf, continuing crc (0 to start). */
+S3_HIDDEN uint32_t s3_crc32c(uint32_t crc, const void *buf, size_t len);
+/* The same without the CPU's instruction (what other CPUs run; tests). */
+S3_HIDDEN uint32_t s3_crc32c_soft(uint32_t crc, const void *buf, size_t len);
+/* The checksum as S3 writes it: base64 of its 4 big-endian bytes. */
+S3_HIDDEN void s3_crc32c_b64(char out[9], uint32_t crc);
+/* A multipart upload's checksum as S3 answers it: the CRC32C of the n
+ * parts' checksums (4 big-endian bytes each), in base64, then "-n". */
+S3_HIDDEN void s3_crc32c_composite(char *out, size_t size, const uint32_t *parts, size_t n);
+/* *out: the CRC32C of len bytes of fd from off, read with pread. */
+S3_HIDDEN drover_code s3_file_crc32c(uint32_t *out, int fd, unsigned long long off,
+                                     unsigned long long len, drover_error *err);
+/* Checks the server's x-amz-checksum-crc32c answer (resp header, or the
+ * text got from an XML answer) against want (base64, or composite): a
+ * mismatch is an error naming what; none warns once that the server did
+ * not check the upload. */
+S3_HIDDEN drover_code s3_crc32c_confirm(s3_state *st, const char *got, const char *want,
+                                        const char *what, const char *address,
+                                        drover_error *err);
 
 /* S3's limits on a multipart upload: parts, and bytes in one part (and in
  * one PUT). */

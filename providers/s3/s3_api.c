@@ -171,17 +171,39 @@ drover_code s3_call(s3_state *st, const s3_req *r, drover_http_response *resp,
   drover_http *h = NULL;
   drover_http_req hr;
   sign_ctx sc;
-  char *path = NULL, *ekey = NULL, hash[65];
+  char *path = NULL, *ekey = NULL, hash[65], crcline[48];
+  const char **hdrs = NULL;
+  size_t n = 0;
   drover_code rc;
 
   memset(resp, 0, sizeof(*resp));
+  if(r->crc32c || r->body_read || r->body_path) {
+    /* The request's headers, the checksum's, and for a streamed body
+     * "Expect: 100-continue" (as the AWS SDKs send it): a refusal (auth,
+     * a redirect) comes before the body is sent, not after. */
+    while(r->headers && r->headers[n])
+      n++;
+    hdrs = calloc(n + 3, sizeof(*hdrs));
+    if(!hdrs)
+      return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+    if(n)
+      memcpy(hdrs, r->headers, n * sizeof(*hdrs));
+    if(r->crc32c) {
+      snprintf(crcline, sizeof(crcline), "x-amz-checksum-crc32c: %s", r->crc32c);
+      hdrs[n++] = crcline;
+    }
+    if(r->body_read || r->body_path)
+      hdrs[n++] = "Expect: 100-continue";
+  }
   rc = handle_for(st, r->bucket, &h, err);
   if(rc)
     return rc;
   if(r->key) {
     ekey = drover_sigv4_uri_encode(r->key, strlen(r->key), 1);
-    if(!ekey)
+    if(!ekey) {
+      free(hdrs);
       return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+    }
   }
   if(!r->bucket)
     path = strdup("/");
@@ -191,6 +213,7 @@ drover_code s3_call(s3_state *st, const s3_req *r, drover_http_response *resp,
     path = ekey ? join4("/", ekey, "", "") : strdup("/");
   if(!path) {
     free(ekey);
+    free(hdrs);
     return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
   }
   memset(&hr, 0, sizeof(hr));
@@ -198,7 +221,7 @@ drover_code s3_call(s3_state *st, const s3_req *r, drover_http_response *resp,
   hr.method = r->method;
   hr.path = path;
   hr.query = r->query;
-  hr.headers = r->headers;
+  hr.headers = hdrs ? hdrs : r->headers;
   hr.content_type = r->content_type;
   hr.response_path = r->response_path;
   sc.st = st;
@@ -241,6 +264,7 @@ drover_code s3_call(s3_state *st, const s3_req *r, drover_http_response *resp,
   }
   free(path);
   free(ekey);
+  free(hdrs);
   return rc;
 }
 

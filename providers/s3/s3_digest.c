@@ -81,12 +81,14 @@ out:
  */
 
 drover_code s3_md5_body_init(s3_md5_body *b, int fd, unsigned long long off,
-                             unsigned long long len, drover_error *err)
+                             unsigned long long len, int hash, drover_error *err)
 {
   memset(b, 0, sizeof(*b));
   b->fd = fd;
   b->off = off;
   b->len = len;
+  if(!hash)
+    return DROVER_OK;
   b->md = EVP_MD_CTX_new();
   if(!b->md)
     return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
@@ -107,7 +109,7 @@ drover_code s3_md5_body_read(void *ud, unsigned long long offset, char *buf, siz
 
   *nread = 0;
   /* A retry (or a rewind) sends the body again from its start. */
-  if(offset == 0 && !EVP_DigestInit_ex(b->md, EVP_md5(), NULL))
+  if(offset == 0 && b->md && !EVP_DigestInit_ex(b->md, EVP_md5(), NULL))
     return s3_fail(err, DROVER_E_INTERNAL, NULL, "MD5 init failed");
   if(offset >= b->len)
     return DROVER_OK;
@@ -119,7 +121,8 @@ drover_code s3_md5_body_read(void *ud, unsigned long long offset, char *buf, siz
   if(n <= 0)
     return s3_fail(err, DROVER_E_IO, NULL, "read for upload failed: %s",
                    n < 0 ? strerror(errno) : "file shrank");
-  EVP_DigestUpdate(b->md, buf, (size_t)n);
+  if(b->md)
+    EVP_DigestUpdate(b->md, buf, (size_t)n);
   *nread = (size_t)n;
   return DROVER_OK;
 }

@@ -1,8 +1,8 @@
 /* s3_multipart.c - multipart upload: initiate, parts in parallel (each
- * streamed from the file with pread, MD5 computed on the way and checked
- * against the part's ETag, retried on a transient failure), complete with
- * the part list, check the final ETag; abort on any failure so no partial
- * object is left behind as a visible object.
+ * streamed from the file with pread and checked, by CRC32C or by MD5 as
+ * the "checksum" setting says, retried on a transient failure), complete
+ * with the part list, check the result against the parts; abort on any
+ * failure so no partial object is left behind as a visible object.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,7 +16,8 @@
 
 typedef struct part {
   unsigned long long off, len;
-  unsigned char md5[16];
+  unsigned char md5[16];        /* checksum md5 */
+  uint32_t crc;                 /* checksum crc32c */
   char etag[40];                /* "<hex md5>" as S3 answered, quotes stripped */
 } part;
 
@@ -34,13 +35,19 @@ static drover_code upload_part(void *ud, size_t i, drover_error *err)
   upload *u = ud;
   part *p = &u->parts[i];
   s3_md5_body b;
-  char q[512], what[256], want[33];
+  char q[512], what[256], want[33], b64[9];
+  int crc = u->st->checksum == S3_SUM_CRC32C;
   drover_code rc;
   int attempt;
 
-  rc = s3_md5_body_init(&b, u->fd, p->off, p->len, err);
+  /* CRC32C: the part is read once before it is sent (from the page cache
+   * the second time: a part is 16 MiB by default). */
+  rc = crc ? s3_file_crc32c(&p->crc, u->fd, p->off, p->len, err) : DROVER_OK;
+  if(!rc)
+    rc = s3_md5_body_init(&b, u->fd, p->off, p->len, !crc, err);
   if(rc)
     return rc;
+  s3_crc32c_b64(b64, p->crc);
   snprintf(q, sizeof(q), "partNumber=%zu&uploadId=%s", i + 1, u->upload_id);
   snprintf(what, sizeof(what), "upload part %zu of %zu", i + 1, u->nparts);
   for(attempt = 0; attempt < PART_TRIES; attempt++) {
@@ -57,8 +64,15 @@ static drover_code upload_part(void *ud, size_t i, drover_error *err)
     r.body_userdata = &b;
     r.stream_len = p->len;
     r.what = what;
+    r.crc32c = crc ? b64 : NULL;
     rc = s3_call(u->st, &r, &resp, &e);
-    if(!rc) {
+    if(!rc && crc) {
+      s3_etag_strip(p->etag, sizeof(p->etag), resp.etag);
+      rc = s3_crc32c_confirm(u->st,
+                             drover_http_response_header(&resp, "x-amz-checksum-crc32c"), b64,
+                             what, u->address, &e);
+    }
+    else if(!rc) {
       s3_md5_body_final(&b, p->md5);
       s3_hex(want, p->md5, 16);
       s3_etag_strip(p->etag, sizeof(p->etag), resp.etag);
@@ -208,7 +222,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   char *id = NULL, *body = NULL, *q = NULL, *ctline = NULL, final[64] = "", want[64];
   const char **init_headers = NULL;
   size_t i, len = 0, cap = 0;
-  drover_code rc;
+  drover_code rc, crc_rc = DROVER_OK;
   EVP_MD_CTX *all = NULL;
   unsigned char md[16];
   unsigned int mdlen = 0;
@@ -216,7 +230,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   double t0 = 0, t1 = 0, t2 = 0;
   whole_job w;
   pthread_t wth;
-  int wrun = 0;
+  int wrun = 0, crc = st->checksum == S3_SUM_CRC32C;
 
   memset(&u, 0, sizeof(u));
   memset(&resp, 0, sizeof(resp));
@@ -254,7 +268,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
    * body, so the content type is a header line of its own. */
   for(i = 0; headers && headers[i]; i++)
     ;
-  init_headers = calloc(i + 2, sizeof(*init_headers));
+  init_headers = calloc(i + 3, sizeof(*init_headers));
   if(!init_headers || asprintf(&ctline, "Content-Type: %s", content_type) < 0) {
     ctline = NULL;
     rc = s3_fail(err, DROVER_E_NOMEM, address, "out of memory");
@@ -263,6 +277,10 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   init_headers[0] = ctline;
   for(i = 0; headers && headers[i]; i++)
     init_headers[i + 1] = headers[i];
+  /* Each part then carries its CRC32C, and S3 answers the completion with
+   * the checksum of theirs. */
+  if(st->checksum == S3_SUM_CRC32C)
+    init_headers[i + 1] = "x-amz-checksum-algorithm: CRC32C";
   memset(&r, 0, sizeof(r));
   r.method = "POST";
   r.bucket = bucket;
@@ -298,13 +316,13 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
     goto abort;
   t1 = drover_now();
 
-  /* Complete, and check the result against the parts' MD5s. */
+  /* Complete, and check the result against the parts' checksums. */
   all = EVP_MD_CTX_new();
   if(!all || !EVP_DigestInit_ex(all, EVP_md5(), NULL)) {
     rc = s3_fail(err, DROVER_E_NOMEM, address, "out of memory");
     goto abort;
   }
-  cap = 64 + u.nparts * 96;
+  cap = 64 + u.nparts * 140;
   body = malloc(cap);
   if(!body) {
     rc = s3_fail(err, DROVER_E_NOMEM, address, "out of memory");
@@ -312,9 +330,12 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   }
   len = (size_t)snprintf(body, cap, "<CompleteMultipartUpload>");
   for(i = 0; i < u.nparts; i++) {
+    char b64[9];
+    s3_crc32c_b64(b64, u.parts[i].crc);
     len += (size_t)snprintf(body + len, cap - len,
-                            "<Part><PartNumber>%zu</PartNumber><ETag>\"%s\"</ETag></Part>",
-                            i + 1, u.parts[i].etag);
+                            "<Part><PartNumber>%zu</PartNumber><ETag>\"%s\"</ETag>%s%s%s</Part>",
+                            i + 1, u.parts[i].etag, crc ? "<ChecksumCRC32C>" : "",
+                            crc ? b64 : "", crc ? "</ChecksumCRC32C>" : "");
     EVP_DigestUpdate(all, u.parts[i].md5, 16);
   }
   len += (size_t)snprintf(body + len, cap - len, "</CompleteMultipartUpload>");
@@ -335,7 +356,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   r.body = body;
   r.body_len = len;
   r.what = "complete multipart upload";
-  if(!whole_md5) {
+  if(!whole_md5 && !crc) {
     w.fd = fd;
     w.size = size;
     atomic_init(&w.stop, 0);
@@ -351,9 +372,25 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
     rc = aws_error_set(err, "s3: complete multipart upload", 500, resp.body, resp.len);
   }
   if(!rc) {
-    char *etag = aws_xml_text(aws_xml_root(doc, "CompleteMultipartUploadResult"), "ETag");
+    xmlNode *res = aws_xml_root(doc, "CompleteMultipartUploadResult");
+    char *etag = aws_xml_text(res, "ETag");
     s3_etag_strip(final, sizeof(final), etag ? etag : resp.etag);
     free(etag);
+    if(crc) {
+      char *got = aws_xml_text(res, "ChecksumCRC32C"), whole[32];
+      uint32_t *crcs = malloc(u.nparts * sizeof(*crcs));
+      if(!crcs)
+        rc = s3_fail(err, DROVER_E_NOMEM, address, "out of memory");
+      for(i = 0; crcs && i < u.nparts; i++)
+        crcs[i] = u.parts[i].crc;
+      if(crcs) {
+        s3_crc32c_composite(whole, sizeof(whole), crcs, u.nparts);
+        crc_rc = s3_crc32c_confirm(st, got, whole, "complete multipart upload", address,
+                                   err);
+      }
+      free(crcs);
+      free(got);
+    }
   }
   if(wrun) {
     if(rc || !strcmp(final, want) || strchr(final, '-'))
@@ -363,7 +400,22 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   }
   if(rc)
     goto abort;
-  if(strcmp(final, want) && !strchr(final, '-') && !whole_md5) {
+  if(crc_rc) {
+    rc = crc_rc;
+    goto out;                   /* complete: nothing left to abort */
+  }
+  if(crc) {
+    /* The parts were checked by CRC32C; no part MD5s to compare an S3
+     * ETag with, but a server's whole-object MD5 still meets the file's
+     * when the caller has it. */
+    if(whole_md5 && !strchr(final, '-') && strcmp(final, whole_md5)) {
+      rc = s3_fail(err, DROVER_E_PROVIDER, address,
+                   "multipart upload of \"%s/%s\": final ETag %s is not the file's MD5 (%s)",
+                   bucket, key, final, whole_md5);
+      goto out;
+    }
+  }
+  else if(strcmp(final, want) && !strchr(final, '-') && !whole_md5) {
     /* A server that answers with the whole object's MD5 (s3rver): compare
      * with the file's, computed above or, if no thread ran, now. */
     if(w.rc) {
@@ -378,7 +430,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
       goto out;
     whole_md5 = w.md5;
   }
-  if(strcmp(final, want) && !(whole_md5 && !strcmp(final, whole_md5))) {
+  if(!crc && strcmp(final, want) && !(whole_md5 && !strcmp(final, whole_md5))) {
     rc = s3_fail(err, DROVER_E_PROVIDER, address,
                  "multipart upload of \"%s/%s\": final ETag %s matches neither the parts "
                  "(%s) nor the file (%s)", bucket, key, final, want,
