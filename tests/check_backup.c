@@ -3,7 +3,8 @@
  * per slot, hooks (pre failure aborts, post always runs, stopped
  * instances get none), prune on the policy's own snapshots only (manual,
  * foreign-stack and other-policy snapshots untouched), dry run, restore
- * refusing a running instance, and policy parsing. */
+ * refusing a running instance (and a volume attached to one), the drill's
+ * scratch copy deleted through the target's type, and policy parsing. */
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -19,6 +20,8 @@
 
 typedef struct mobj {
   char name[64], address[64], status[16];
+  char instance[64];              /* a volume's: the instance it is attached to */
+  int vol;                        /* a backup.volume, not an instance */
 } mobj;
 
 typedef struct msnap {
@@ -62,7 +65,16 @@ static const drover_rtype inst_type = {
   .name = "backup.instance", .props = inst_props, .delete_order = 1, .doc = "an instance"};
 static const drover_rtype pol_type = {
   .name = "backup.policy", .props = pol_props, .delete_order = 2, .doc = "a policy"};
-static const drover_rtype *const types[] = {&inst_type, &pol_type, NULL};
+/* A volume a policy may back up (as aws.volume): restored and drilled
+ * through the snapshot ops like an instance. */
+static const drover_prop vol_props[] = {
+  {"instance", DROVER_T_STRING, 0, "\"\"", NULL, "attached to"},
+  {NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}
+};
+static const drover_rtype vol_type = {
+  .name = "backup.volume", .props = vol_props, .delete_order = 2, .doc = "a volume",
+  .flags = DROVER_RTYPE_BACKUP};
+static const drover_rtype *const types[] = {&inst_type, &pol_type, &vol_type, NULL};
 
 static drover_code m_list(void *state, const drover_rtype *type, const char *stack,
                           drover_live_list *out, drover_error *err)
@@ -71,12 +83,14 @@ static drover_code m_list(void *state, const drover_rtype *type, const char *sta
   drover_code rc = DROVER_OK;
 
   (void)state; (void)err;
-  if(type != &inst_type)
+  if(type != &inst_type && type != &vol_type)
     return DROVER_OK;
   pthread_mutex_lock(&mu);
   for(i = 0; i < nobjs && !rc; i++) {
-    drover_live *l = drover_live_new();
-    if(!l) {
+    drover_live *l;
+    if(objs[i].vol != (type == &vol_type))
+      continue;
+    if(!(l = drover_live_new())) {
       rc = DROVER_E_NOMEM;
       break;
     }
@@ -84,7 +98,10 @@ static drover_code m_list(void *state, const drover_rtype *type, const char *sta
     l->address = strdup(objs[i].address);
     l->status = strdup(objs[i].status);
     l->stack = strdup(stack ? stack : "bk");
-    json_object_set_new(l->properties, "image", json_string("x"));
+    if(objs[i].vol)
+      json_object_set_new(l->properties, "instance", json_string(objs[i].instance));
+    else
+      json_object_set_new(l->properties, "image", json_string("x"));
     json_object_set_new(l->attributes, "name", json_string(objs[i].name));
     rc = drover_live_list_push(out, l);
   }
@@ -95,8 +112,8 @@ static drover_code m_list(void *state, const drover_rtype *type, const char *sta
 static drover_code m_del(void *state, const drover_rtype *type, const drover_live *cur,
                          double deadline, drover_error *err)
 {
-  (void)state; (void)type; (void)deadline; (void)err;
-  note("del", cur->name, NULL);
+  (void)state; (void)deadline; (void)err;
+  note("del", cur->name, type == &vol_type ? "volume" : NULL);
   return DROVER_OK;
 }
 
@@ -229,6 +246,7 @@ static void setup(void)
     json_decref(snaps[i].labels);
   nsnaps = 0;
   nobjs = 2;
+  memset(objs, 0, sizeof(objs));
   snprintf(objs[0].name, 64, "bk-db-0");
   snprintf(objs[0].address, 64, "db[0]");
   snprintf(objs[0].status, 16, "Running");
@@ -427,6 +445,62 @@ START_TEST(restore_refuses_running)
 }
 END_TEST
 
+/* A volume target (DROVER_RTYPE_BACKUP): restore refuses one attached to
+ * a running instance unless --force, and the drill's scratch copy is
+ * deleted through the volume's own type. */
+START_TEST(volume_target)
+{
+  static const char text[] =
+    "{\"stack\": \"bk\", \"resources\": {"
+    " \"db\": {\"type\": \"backup.instance\", \"count\": 2},"
+    " \"disk\": {\"type\": \"backup.volume\", \"properties\": {\"instance\": \"bk-db-0\"}},"
+    " \"spare\": {\"type\": \"backup.volume\"},"
+    " \"vols\": {\"type\": \"backup.policy\", \"properties\": {"
+    "   \"targets\": [\"disk\"], \"schedule\": \"@hourly\", \"retention\": {\"keep_last\": 1}}}}}";
+  drover_options opts = DROVER_OPTIONS_INIT;
+  drover_backup_opts o = DROVER_BACKUP_OPTS_INIT;
+  drover_template *t2 = NULL;
+  drover_stack *s2 = NULL;
+  char *out = NULL, vkey[9], snap[96], expect[512];
+
+  objs[2] = (mobj){"bk-disk", "disk", "in-use", "bk-db-0", 1};
+  objs[3] = (mobj){"bk-spare", "spare", "available", "", 1};
+  nobjs = 4;
+  ck_assert_int_eq(drover_template_load_buffer(&t2, text, strlen(text), "v.json", &err), 0);
+  ck_assert_msg(drover_stack_open(&s2, t2, NULL, &opts, &err) == 0, "%s", err.text);
+  ck_assert_int_eq(drover_backup_restore(&out, s2, "disk", "s1", &o, &err), DROVER_E_ARG);
+  ck_assert_msg(strstr(err.text, "bk-disk (disk) is attached to instance bk-db-0, which is "
+                                 "running") != NULL, "%s", err.text);
+  ck_assert_str_eq(calls, "");
+  /* Detached, or attached to a stopped instance: no --force needed. */
+  drover_error_clear(&err);
+  ck_assert_msg(drover_backup_restore(&out, s2, "spare", "s1", &o, &err) == 0, "%s", err.text);
+  free(out);
+  o.force = 1;
+  drover_error_clear(&err);
+  ck_assert_msg(drover_backup_restore(&out, s2, "disk", "s2", &o, &err) == 0, "%s", err.text);
+  free(out);
+  ck_assert_str_eq(calls, "restore:bk-spare/s1 restore:bk-disk/s2 ");
+  /* The drill: scratch copy deleted with del() on backup.volume. */
+  o = (drover_backup_opts)DROVER_BACKUP_OPTS_INIT;
+  o.now = utc(2026, 3, 28, 10, 20);
+  ck_assert_msg(drover_backup_run(&out, s2, "vols", &o, &err) == 0, "%s", err.text);
+  free(out);
+  calls[0] = '\0';
+  ck_assert_msg(drover_backup_verify(&out, s2, "vols", &o, &err) == 0, "%s", err.text);
+  free(out);
+  ck_assert_int_eq(dv_policy_key(vkey, "bk", "vols"), 0);
+  dv_snap_name(snap, sizeof(snap), vkey, utc(2026, 3, 28, 10, 0));
+  snprintf(expect, sizeof(expect),
+           "del:drover-verify-%s-0/volume clone:bk-disk/%s as:drover-verify-%s-0/vols.verify[0] "
+           "del:drover-verify-%s-0/volume ",
+           vkey, snap, vkey, vkey);
+  ck_assert_str_eq(calls, expect);
+  drover_stack_free(s2);
+  drover_template_free(t2);
+}
+END_TEST
+
 START_TEST(list_every_policy)
 {
   char *out = NULL;
@@ -606,6 +680,7 @@ static Suite *suite(void)
   tcase_add_test(tc, pre_failure_aborts_post_runs);
   tcase_add_test(tc, prune_only_own_snapshots);
   tcase_add_test(tc, restore_refuses_running);
+  tcase_add_test(tc, volume_target);
   tcase_add_test(tc, list_every_policy);
   tcase_add_test(tc, selector_across_stacks);
   tcase_add_test(tc, verify_drill);
