@@ -7,7 +7,9 @@
 #             at the top of the clone). Any other directory gets a separate
 #             build: a VPATH build when the source tree is not configured
 #             in-tree, otherwise (automake refuses VPATH next to an in-tree
-#             build) a private copy of the sources in BUILDDIR/src.
+#             build) a private copy of the sources in BUILDDIR/src, which
+#             a later run brings up to date (files deleted from the source
+#             tree are deleted from the copy too).
 #   CONFIGURE-ARG  default: --enable-werror. Passed to configure as given.
 #   CC, CFLAGS     taken from the environment, as configure does.
 #
@@ -29,7 +31,7 @@ while [ $# -gt 0 ]; do
     -B) [ $# -ge 2 ] || die "-B needs a directory"; builddir=$2; shift 2 ;;
     -j) [ $# -ge 2 ] || die "-j needs a number"; jobs=$2; shift 2 ;;
     -j[0-9]*) jobs=${1#-j}; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     --) shift; break ;;
     *) break ;;
   esac
@@ -49,10 +51,25 @@ if [ "$builddir" != "$srcdir" ] && [ -f "$srcdir/config.status" ]; then
   objdir=$tree
   mkdir -p "$tree"
   say "source tree is configured in-tree; building a copy in $tree"
+  list=$builddir/.files
   (cd "$srcdir" && git ls-files --cached --others --exclude-standard) |
     while IFS= read -r f; do [ -e "$srcdir/$f" ] && printf '%s\n' "$f"; done \
-    >"$builddir/.files" || true
-  [ -s "$builddir/.files" ] || die "no sources listed by git in $srcdir"
+    >"$list.new" || true
+  [ -s "$list.new" ] || die "no sources listed by git in $srcdir"
+  # A source deleted since the last copy goes from the copy too, or the
+  # copy would go on building (or testing) what the tree no longer has.
+  # Only names the last run listed as copied are removed: never a build
+  # output, which no list holds.
+  if [ -f "$list" ]; then
+    LC_ALL=C sort -u "$list" >"$list.was"
+    LC_ALL=C sort -u "$list.new" >"$list.now"
+    LC_ALL=C comm -23 "$list.was" "$list.now" >"$list.gone"
+    while IFS= read -r f; do
+      rm -f "$tree/$f" || die "cannot remove $f (deleted from $srcdir) from $tree"
+    done <"$list.gone"
+    rm -f "$list.was" "$list.now" "$list.gone"
+  fi
+  mv "$list.new" "$list"
   # Copy by content, not by time: a file whose text differs is written
   # anew and so is newer than anything built from its old text, whatever
   # the source's mtime (a checkout, merge or copy can give changed text an
@@ -65,7 +82,7 @@ if [ "$builddir" != "$srcdir" ] && [ -f "$srcdir/config.status" ]; then
     [ -f "$fresh" ] && cmp -s "$srcdir/$f" "$tree/$f" && continue
     case $f in */*) mkdir -p "$tree/${f%/*}" || die "cannot make $tree/${f%/*}" ;; esac
     rm -f "$tree/$f" && cp "$srcdir/$f" "$tree/$f" || die "copying $f to $tree failed"
-  done <"$builddir/.files"
+  done <"$list"
   : >"$fresh"
 fi
 

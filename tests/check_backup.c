@@ -3,7 +3,8 @@
  * per slot, hooks (pre failure aborts, post always runs, stopped
  * instances get none), prune on the policy's own snapshots only (manual,
  * foreign-stack and other-policy snapshots untouched), dry run, restore
- * refusing a running instance, and policy parsing. */
+ * refusing a running instance (and a volume attached to one), the drill's
+ * scratch copy deleted through the target's type, and policy parsing. */
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,7 +12,7 @@
 #include <string.h>
 #include "engine.h"
 #include "backup.h"
-#include "run_suite.h"
+#include "fixture.h"
 
 /* ------------------------------------------------------------------------
  * The in-memory provider
@@ -19,6 +20,8 @@
 
 typedef struct mobj {
   char name[64], address[64], status[16];
+  char instance[64];              /* a volume's: the instance it is attached to */
+  int vol;                        /* a backup.volume, not an instance */
 } mobj;
 
 typedef struct msnap {
@@ -62,15 +65,16 @@ static const drover_rtype inst_type = {
   .name = "backup.instance", .props = inst_props, .delete_order = 1, .doc = "an instance"};
 static const drover_rtype pol_type = {
   .name = "backup.policy", .props = pol_props, .delete_order = 2, .doc = "a policy"};
-static const drover_rtype *const types[] = {&inst_type, &pol_type, NULL};
-
-static drover_code m_init(void *state, const json_t *config, const drover_provider_env *env,
-                          drover_error *err)
-{
-  (void)state; (void)config; (void)env; (void)err;
-  return DROVER_OK;
-}
-static void m_cleanup(void *state) { (void)state; }
+/* A volume a policy may back up (as aws.volume): restored and drilled
+ * through the snapshot ops like an instance. */
+static const drover_prop vol_props[] = {
+  {"instance", DROVER_T_STRING, 0, "\"\"", NULL, "attached to"},
+  {NULL, DROVER_T_ANY, 0, NULL, NULL, NULL}
+};
+static const drover_rtype vol_type = {
+  .name = "backup.volume", .props = vol_props, .delete_order = 2, .doc = "a volume",
+  .flags = DROVER_RTYPE_BACKUP};
+static const drover_rtype *const types[] = {&inst_type, &pol_type, &vol_type, NULL};
 
 static drover_code m_list(void *state, const drover_rtype *type, const char *stack,
                           drover_live_list *out, drover_error *err)
@@ -79,12 +83,14 @@ static drover_code m_list(void *state, const drover_rtype *type, const char *sta
   drover_code rc = DROVER_OK;
 
   (void)state; (void)err;
-  if(type != &inst_type)
+  if(type != &inst_type && type != &vol_type)
     return DROVER_OK;
   pthread_mutex_lock(&mu);
   for(i = 0; i < nobjs && !rc; i++) {
-    drover_live *l = drover_live_new();
-    if(!l) {
+    drover_live *l;
+    if(objs[i].vol != (type == &vol_type))
+      continue;
+    if(!(l = drover_live_new())) {
       rc = DROVER_E_NOMEM;
       break;
     }
@@ -92,7 +98,10 @@ static drover_code m_list(void *state, const drover_rtype *type, const char *sta
     l->address = strdup(objs[i].address);
     l->status = strdup(objs[i].status);
     l->stack = strdup(stack ? stack : "bk");
-    json_object_set_new(l->properties, "image", json_string("x"));
+    if(objs[i].vol)
+      json_object_set_new(l->properties, "instance", json_string(objs[i].instance));
+    else
+      json_object_set_new(l->properties, "image", json_string("x"));
     json_object_set_new(l->attributes, "name", json_string(objs[i].name));
     rc = drover_live_list_push(out, l);
   }
@@ -100,17 +109,11 @@ static drover_code m_list(void *state, const drover_rtype *type, const char *sta
   return rc;
 }
 
-static drover_code m_create(void *state, const drover_rtype *type,
-                            const drover_res_req *req, drover_live **out, drover_error *err)
-{
-  (void)state; (void)type; (void)req; (void)out;
-  return drover_error_set(err, DROVER_E_INTERNAL, "not used");
-}
 static drover_code m_del(void *state, const drover_rtype *type, const drover_live *cur,
                          double deadline, drover_error *err)
 {
-  (void)state; (void)type; (void)deadline; (void)err;
-  note("del", cur->name, NULL);
+  (void)state; (void)deadline; (void)err;
+  note("del", cur->name, type == &vol_type ? "volume" : NULL);
   return DROVER_OK;
 }
 
@@ -122,13 +125,6 @@ static drover_code m_snapshot_clone(void *state, const char *instance, const cha
   note("clone", instance, snapshot);
   note("as", new_name, json_string_value(json_object_get(labels, DROVER_LABEL_ADDRESS)));
   return DROVER_OK;
-}
-
-static drover_code m_check(const drover_rtype *type, const json_t *props, char *where,
-                           size_t where_size, drover_error *err)
-{
-  return type == &pol_type ? drover_backup_policy_check(props, where, where_size, err)
-                           : DROVER_OK;
 }
 
 static drover_code m_snapshot_list(void *state, const char *instance,
@@ -212,8 +208,8 @@ static drover_code m_exec(void *state, const char *instance, const char *const *
 
 static const drover_provider mem_provider = {
   .version = DROVER_PROVIDER_VERSION, .name = "backup", .types = types,
-  .init = m_init, .cleanup = m_cleanup, .list = m_list, .create = m_create,
-  .del = m_del, .check = m_check, .snapshot_list = m_snapshot_list,
+  .init = fx_op_init, .cleanup = fx_op_cleanup, .list = m_list,
+  .create = fx_op_create_unused, .del = m_del, .check = fx_op_check_policy, .snapshot_list = m_snapshot_list,
   .snapshot_create = m_snapshot_create, .snapshot_delete = m_snapshot_delete,
   .snapshot_restore = m_snapshot_restore, .exec = m_exec,
   .snapshot_clone = m_snapshot_clone, .table_size = sizeof(drover_provider)
@@ -243,7 +239,6 @@ static long long utc(int y, int mo, int d, int h, int mi)
 
 static void setup(void)
 {
-  drover_options opts = DROVER_OPTIONS_INIT;
   size_t i;
 
   ck_assert_int_eq(dv_provider_register(&mem_provider, &err), 0);
@@ -251,6 +246,7 @@ static void setup(void)
     json_decref(snaps[i].labels);
   nsnaps = 0;
   nobjs = 2;
+  memset(objs, 0, sizeof(objs));
   snprintf(objs[0].name, 64, "bk-db-0");
   snprintf(objs[0].address, 64, "db[0]");
   snprintf(objs[0].status, 16, "Running");
@@ -260,9 +256,7 @@ static void setup(void)
   pre_status = 0;
   calls[0] = '\0';
   drover_error_clear(&err);
-  ck_assert_int_eq(drover_template_load_buffer(&tpl, tpl_text, strlen(tpl_text), "bk.json",
-                                               &err), 0);
-  ck_assert_msg(drover_stack_open(&st, tpl, NULL, &opts, &err) == 0, "%s", err.text);
+  fx_stack(&tpl, &st, tpl_text);
   ck_assert_int_eq(dv_policy_key(key, "bk", "nightly"), 0);
 }
 
@@ -451,6 +445,62 @@ START_TEST(restore_refuses_running)
 }
 END_TEST
 
+/* A volume target (DROVER_RTYPE_BACKUP): restore refuses one attached to
+ * a running instance unless --force, and the drill's scratch copy is
+ * deleted through the volume's own type. */
+START_TEST(volume_target)
+{
+  static const char text[] =
+    "{\"stack\": \"bk\", \"resources\": {"
+    " \"db\": {\"type\": \"backup.instance\", \"count\": 2},"
+    " \"disk\": {\"type\": \"backup.volume\", \"properties\": {\"instance\": \"bk-db-0\"}},"
+    " \"spare\": {\"type\": \"backup.volume\"},"
+    " \"vols\": {\"type\": \"backup.policy\", \"properties\": {"
+    "   \"targets\": [\"disk\"], \"schedule\": \"@hourly\", \"retention\": {\"keep_last\": 1}}}}}";
+  drover_options opts = DROVER_OPTIONS_INIT;
+  drover_backup_opts o = DROVER_BACKUP_OPTS_INIT;
+  drover_template *t2 = NULL;
+  drover_stack *s2 = NULL;
+  char *out = NULL, vkey[9], snap[96], expect[512];
+
+  objs[2] = (mobj){"bk-disk", "disk", "in-use", "bk-db-0", 1};
+  objs[3] = (mobj){"bk-spare", "spare", "available", "", 1};
+  nobjs = 4;
+  ck_assert_int_eq(drover_template_load_buffer(&t2, text, strlen(text), "v.json", &err), 0);
+  ck_assert_msg(drover_stack_open(&s2, t2, NULL, &opts, &err) == 0, "%s", err.text);
+  ck_assert_int_eq(drover_backup_restore(&out, s2, "disk", "s1", &o, &err), DROVER_E_ARG);
+  ck_assert_msg(strstr(err.text, "bk-disk (disk) is attached to instance bk-db-0, which is "
+                                 "running") != NULL, "%s", err.text);
+  ck_assert_str_eq(calls, "");
+  /* Detached, or attached to a stopped instance: no --force needed. */
+  drover_error_clear(&err);
+  ck_assert_msg(drover_backup_restore(&out, s2, "spare", "s1", &o, &err) == 0, "%s", err.text);
+  free(out);
+  o.force = 1;
+  drover_error_clear(&err);
+  ck_assert_msg(drover_backup_restore(&out, s2, "disk", "s2", &o, &err) == 0, "%s", err.text);
+  free(out);
+  ck_assert_str_eq(calls, "restore:bk-spare/s1 restore:bk-disk/s2 ");
+  /* The drill: scratch copy deleted with del() on backup.volume. */
+  o = (drover_backup_opts)DROVER_BACKUP_OPTS_INIT;
+  o.now = utc(2026, 3, 28, 10, 20);
+  ck_assert_msg(drover_backup_run(&out, s2, "vols", &o, &err) == 0, "%s", err.text);
+  free(out);
+  calls[0] = '\0';
+  ck_assert_msg(drover_backup_verify(&out, s2, "vols", &o, &err) == 0, "%s", err.text);
+  free(out);
+  ck_assert_int_eq(dv_policy_key(vkey, "bk", "vols"), 0);
+  dv_snap_name(snap, sizeof(snap), vkey, utc(2026, 3, 28, 10, 0));
+  snprintf(expect, sizeof(expect),
+           "del:drover-verify-%s-0/volume clone:bk-disk/%s as:drover-verify-%s-0/vols.verify[0] "
+           "del:drover-verify-%s-0/volume ",
+           vkey, snap, vkey, vkey);
+  ck_assert_str_eq(calls, expect);
+  drover_stack_free(s2);
+  drover_template_free(t2);
+}
+END_TEST
+
 START_TEST(list_every_policy)
 {
   char *out = NULL;
@@ -478,15 +528,13 @@ START_TEST(selector_across_stacks)
     " \"all\": {\"type\": \"backup.policy\", \"properties\": {"
     "   \"selector\": {\"stack\": \"b?\", \"address\": \"db[[]1]\"},"
     "   \"schedule\": \"@daily\", \"retention\": {\"keep_last\": 1}}}}}";
-  drover_options opts = DROVER_OPTIONS_INIT;
   drover_backup_opts o = DROVER_BACKUP_OPTS_INIT;
   drover_template *t2 = NULL;
   drover_stack *s2 = NULL;
   char *out = NULL;
   json_t *r;
 
-  ck_assert_int_eq(drover_template_load_buffer(&t2, text, strlen(text), "ops.json", &err), 0);
-  ck_assert_int_eq(drover_stack_open(&s2, t2, NULL, &opts, &err), 0);
+  fx_stack(&t2, &s2, text);
   o.now = utc(2026, 6, 1, 12, 0);
   ck_assert_msg(drover_backup_run(&out, s2, "all", &o, &err) == 0, "%s", err.text);
   r = json_loads(out, 0, NULL);
@@ -549,15 +597,13 @@ START_TEST(targets_as_references)
     " \"nightly\": {\"type\": \"backup.policy\", \"properties\": {"
     "   \"targets\": [\"${resources.db[1].name}\"], \"schedule\": \"@hourly\","
     "   \"retention\": {\"keep_last\": 2}}}}}";
-  drover_options opts = DROVER_OPTIONS_INIT;
   size_t pb, db, i;
   int edge = 0;
   json_t *r;
 
   drover_stack_free(st);
   drover_template_free(tpl);
-  ck_assert_int_eq(drover_template_load_buffer(&tpl, text, strlen(text), "bk.json", &err), 0);
-  ck_assert_msg(drover_stack_open(&st, tpl, NULL, &opts, &err) == 0, "%s", err.text);
+  fx_stack(&tpl, &st, text);
   pb = dv_block_find(tpl, "nightly");
   db = dv_block_find(tpl, "db");
   for(i = 0; i < st->block_ndeps[pb]; i++)
@@ -634,6 +680,7 @@ static Suite *suite(void)
   tcase_add_test(tc, pre_failure_aborts_post_runs);
   tcase_add_test(tc, prune_only_own_snapshots);
   tcase_add_test(tc, restore_refuses_running);
+  tcase_add_test(tc, volume_target);
   tcase_add_test(tc, list_every_policy);
   tcase_add_test(tc, selector_across_stacks);
   tcase_add_test(tc, verify_drill);

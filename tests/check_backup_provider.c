@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine.h"
-#include "run_suite.h"
+#include "fixture.h"
 
 static const drover_prop any_props[] = {
   {"size", DROVER_T_INTEGER, 0, NULL, NULL, "size"},
@@ -28,36 +28,16 @@ static const drover_prop any_props[] = {
 TYPES(pa)
 TYPES(pb)
 
-static drover_code m_init(void *state, const json_t *config, const drover_provider_env *env,
-                          drover_error *err)
-{
-  (void)state; (void)config; (void)env; (void)err;
-  return DROVER_OK;
-}
-static void m_cleanup(void *state) { (void)state; }
 static drover_code m_list(void *state, const drover_rtype *type, const char *stack,
                           drover_live_list *out, drover_error *err)
 {
   (void)state; (void)type; (void)stack; (void)out; (void)err;
   return DROVER_OK;
 }
-static drover_code m_create(void *state, const drover_rtype *type,
-                            const drover_res_req *req, drover_live **out, drover_error *err)
-{
-  (void)state; (void)type; (void)req; (void)out;
-  return drover_error_set(err, DROVER_E_INTERNAL, "not used");
-}
 static drover_code m_del(void *state, const drover_rtype *type, const drover_live *cur,
                          double deadline, drover_error *err)
 {
   (void)state; (void)type; (void)cur; (void)deadline; (void)err;
-  return DROVER_OK;
-}
-static drover_code m_check(const drover_rtype *type, const json_t *props, char *where,
-                           size_t where_size, drover_error *err)
-{
-  if(!strcmp(type->name, "backup.policy"))
-    return drover_backup_policy_check(props, where, where_size, err);
   return DROVER_OK;
 }
 static drover_code m_exec(void *state, const char *instance, const char *const *argv,
@@ -77,13 +57,15 @@ static drover_code m_export(void *state, const char *instance, const char *snaps
 }
 
 static const drover_provider pa = {
-  .version = DROVER_PROVIDER_VERSION, .name = "pa", .types = pa_types, .init = m_init,
-  .cleanup = m_cleanup, .list = m_list, .create = m_create, .del = m_del, .check = m_check,
+  .version = DROVER_PROVIDER_VERSION, .name = "pa", .types = pa_types, .init = fx_op_init,
+  .cleanup = fx_op_cleanup, .list = m_list, .create = fx_op_create_unused, .del = m_del,
+  .check = fx_op_check_policy,
   .exec = m_exec, .backup_export = m_export, .table_size = sizeof(drover_provider)
 };
 static const drover_provider pb = {
-  .version = DROVER_PROVIDER_VERSION, .name = "pb", .types = pb_types, .init = m_init,
-  .cleanup = m_cleanup, .list = m_list, .create = m_create, .del = m_del, .check = m_check,
+  .version = DROVER_PROVIDER_VERSION, .name = "pb", .types = pb_types, .init = fx_op_init,
+  .cleanup = fx_op_cleanup, .list = m_list, .create = fx_op_create_unused, .del = m_del,
+  .check = fx_op_check_policy,
   .table_size = sizeof(drover_provider)
 };
 

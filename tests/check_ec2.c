@@ -4,7 +4,8 @@
  * DescribeInstances (with unicode tags, a terminated instance, an empty
  * reservation set, two pages), RunInstances (request and answer),
  * DescribeVolumes, CreateVolume, DescribeSnapshots, and both error
- * shapes. */
+ * shapes; the CreateVolume requests of a restore and a verify drill
+ * (ec2_form_volume.c) and a volume carrying a restore's record. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -484,6 +485,163 @@ START_TEST(form_encoding)
 }
 END_TEST
 
+/* The tag Key = key among f's TagSpecification.1 tags: its (encoded)
+ * value, or NULL. */
+static const char *spec_tag(const json_t *got, const char *key)
+{
+  char k[64];
+  int i;
+
+  for(i = 1; i < 40; i++) {
+    snprintf(k, sizeof(k), "TagSpecification.1.Tag.%d.Key", i);
+    if(pair(got, k) && !strcmp(pair(got, k), key)) {
+      snprintf(k, sizeof(k), "TagSpecification.1.Tag.%d.Value", i);
+      return pair(got, k);
+    }
+  }
+  return NULL;
+}
+
+/* A volume as listed (ec2_parse_volumes' shape): the one a restore replaces. */
+static drover_live *old_volume(const char *instance, const char *device)
+{
+  drover_live *l = drover_live_new();
+
+  ck_assert_ptr_nonnull(l);
+  l->name = strdup("vol-1234567890abcdef0");
+  l->stack = strdup("db");
+  l->address = strdup("data");
+  l->hash = strdup("0123456789abcdef");
+  l->deps = strdup("");
+  l->status = strdup("in-use");
+  json_object_set_new(l->properties, "zone", json_string("us-east-1a"));
+  json_object_set_new(l->properties, "size", json_integer(80));
+  json_object_set_new(l->properties, "type", json_string("gp3"));
+  json_object_set_new(l->properties, "instance", json_string(instance));
+  json_object_set_new(l->properties, "device", json_string(device));
+  json_object_set_new(l->properties, "tags", json_pack("{s:s}", "team", "db"));
+  json_object_set_new(l->attributes, "name", json_string("db-data"));
+  return l;
+}
+
+START_TEST(restore_request_matches_reference)
+{
+  size_t len;
+  char *want = load("ec2-create-volume-snapshot-request.txt", &len);
+  drover_live *old = old_volume("i-1234567890abcdef0", "/dev/sdf");
+  json_t *w, *got, *v;
+  const char *k;
+  ec2_form f;
+
+  ec2_form_restore(&f, old, "snap-1234567890abcdef0", "drover-abcd1234-20260401T1000Z");
+  ck_assert_int_eq(ec2_form_done(&f), 0);
+  got = form_pairs(f.buf);
+  w = form_pairs(want);
+  json_object_foreach(w, k, v)
+    ck_assert_msg(json_equal(v, json_object_get(got, k)), "%s: want %s, got %s", k,
+                  json_string_value(v), pair(got, k) ? pair(got, k) : "(absent)");
+  /* The old volume's size and type, so the next plan shows no change; no
+   * ClientToken (a re-run finds the volume by its tags instead). */
+  ck_assert_str_eq(pair(got, "Size"), "80");
+  ck_assert_str_eq(pair(got, "VolumeType"), "gp3");
+  ck_assert_ptr_null(pair(got, "ClientToken"));
+  ck_assert_str_eq(pair(got, "TagSpecification.1.ResourceType"), "volume");
+  /* Every label and tag of the old volume, in the request that makes it. */
+  ck_assert_str_eq(spec_tag(got, "drover%3Astack"), "db");
+  ck_assert_str_eq(spec_tag(got, "drover%3Aaddress"), "data");
+  ck_assert_str_eq(spec_tag(got, "drover%3Ahash"), "0123456789abcdef");
+  ck_assert_ptr_null(spec_tag(got, "drover%3Adeps"));
+  ck_assert_str_eq(spec_tag(got, "drover%3Aname"), "db-data");
+  ck_assert_str_eq(spec_tag(got, "Name"), "db-data");
+  ck_assert_str_eq(spec_tag(got, "team"), "db");
+  /* And the restore's record. */
+  ck_assert_str_eq(spec_tag(got, "drover%3Arestore-from"), "vol-1234567890abcdef0");
+  ck_assert_str_eq(spec_tag(got, "drover%3Arestore"),
+                   "vol-1234567890abcdef0%20drover-abcd1234-20260401T1000Z%20"
+                   "i-1234567890abcdef0%20%2Fdev%2Fsdf");
+  json_decref(got);
+  ec2_form_free(&f);
+  drover_live_free(old);
+
+  /* A detached volume: "-" for the instance and the device. */
+  old = old_volume("", "");
+  ec2_form_restore(&f, old, "snap-1234567890abcdef0", "s1");
+  ck_assert_int_eq(ec2_form_done(&f), 0);
+  got = form_pairs(f.buf);
+  ck_assert_str_eq(spec_tag(got, "drover%3Arestore"), "vol-1234567890abcdef0%20s1%20-%20-");
+  json_decref(got);
+  json_decref(w);
+  ec2_form_free(&f);
+  drover_live_free(old);
+  free(want);
+}
+END_TEST
+
+START_TEST(clone_request)
+{
+  drover_live *src = old_volume("i-1234567890abcdef0", "/dev/sdf");
+  json_t *labels = json_pack("{s:s, s:s, s:s, s:s}", "stack", "db", "address",
+                             "nightly.verify[0]", "hash", "", "deps", "");
+  json_t *got;
+  ec2_form f;
+
+  ec2_form_clone(&f, src, "snap-1234567890abcdef0", "drover-00ff", labels,
+                 "drover-verify-abcd1234-0");
+  ck_assert_int_eq(ec2_form_done(&f), 0);
+  got = form_pairs(f.buf);
+  ck_assert_str_eq(pair(got, "Action"), "CreateVolume");
+  ck_assert_str_eq(pair(got, "SnapshotId"), "snap-1234567890abcdef0");
+  ck_assert_str_eq(pair(got, "AvailabilityZone"), "us-east-1a");
+  ck_assert_str_eq(pair(got, "VolumeType"), "gp3");
+  ck_assert_str_eq(pair(got, "ClientToken"), "drover-00ff");
+  /* The snapshot's size: the drill proves the snapshot, as it is. */
+  ck_assert_ptr_null(pair(got, "Size"));
+  ck_assert_str_eq(spec_tag(got, "drover%3Astack"), "db");
+  ck_assert_str_eq(spec_tag(got, "drover%3Aaddress"), "nightly.verify%5B0%5D");
+  ck_assert_ptr_null(spec_tag(got, "drover%3Ahash"));
+  ck_assert_ptr_null(spec_tag(got, "drover%3Adeps"));
+  ck_assert_str_eq(spec_tag(got, "drover%3Aname"), "drover-verify-abcd1234-0");
+  ck_assert_str_eq(spec_tag(got, "Name"), "drover-verify-abcd1234-0");
+  /* Not the source's user tags: the copy is the policy's, not the volume's. */
+  ck_assert_ptr_null(spec_tag(got, "team"));
+  json_decref(got);
+  json_decref(labels);
+  ec2_form_free(&f);
+  drover_live_free(src);
+}
+END_TEST
+
+START_TEST(restored_volume_answer)
+{
+  xmlDoc *doc = load_doc("ec2-describe-volumes-restore.xml");
+  drover_live_list list = {NULL, 0, 0};
+  char *next = NULL;
+  drover_error err;
+  const drover_live *l;
+
+  drover_error_clear(&err);
+  ck_assert_int_eq(ec2_parse_volumes(doc, &list, &next, &err), DROVER_OK);
+  ck_assert_uint_eq(list.count, 1);
+  l = list.items[0];
+  ck_assert_str_eq(l->address, "data");
+  /* The record is an attribute; drover's tags are not the user's. */
+  ck_assert_str_eq(sattr(l, "restore"), "vol-1234567890abcdef0 "
+                   "drover-abcd1234-20260401T1000Z i-1234567890abcdef0 /dev/sdf");
+  ck_assert_int_eq(json_object_size(json_object_get(l->properties, "tags")), 1);
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(l->properties, "tags"),
+                                                     "team")), "db");
+  drover_live_list_clear(&list);
+  xmlFreeDoc(doc);
+
+  /* A volume without the record has no such attribute. */
+  doc = load_doc("ec2-describe-volumes.xml");
+  ck_assert_int_eq(ec2_parse_volumes(doc, &list, &next, &err), DROVER_OK);
+  ck_assert_ptr_null(json_object_get(list.items[0]->attributes, "restore"));
+  drover_live_list_clear(&list);
+  xmlFreeDoc(doc);
+}
+END_TEST
+
 static Suite *ec2_suite(void)
 {
   Suite *s = suite_create("ec2");
@@ -506,6 +664,9 @@ static Suite *ec2_suite(void)
   tcase_add_test(rq, run_request_matches_reference);
   tcase_add_test(rq, run_request_options);
   tcase_add_test(rq, form_encoding);
+  tcase_add_test(rq, restore_request_matches_reference);
+  tcase_add_test(rq, clone_request);
+  tcase_add_test(an, restored_volume_answer);
   suite_add_tcase(s, rq);
   return s;
 }

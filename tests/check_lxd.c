@@ -94,6 +94,21 @@ static void prov_close(prov *p)
   free(p->state);
 }
 
+/* A create or update request for name at address of stack, with props
+ * (borrowed) and a deadline 30 s ahead. */
+static void req_set(drover_res_req *req, const char *stack, const char *address,
+                    const char *name, const json_t *props)
+{
+  memset(req, 0, sizeof(*req));
+  req->stack = stack;
+  req->address = address;
+  req->name = name;
+  req->hash = "0123456789abcdef";
+  req->deps = "";
+  req->properties = props;
+  req->deadline = drover_now() + 30;
+}
+
 /* list of type against a stub answering the listing with status/body. */
 static drover_code list_with(const char *type, const char *prefix, int status,
                              const char *body, long claim, size_t *count,
@@ -338,14 +353,7 @@ static drover_code create_with(const char *post_body, const char *wait_body,
              -1);
   stub_start(&s);
   prov_open(&p, &s);
-  memset(&req, 0, sizeof(req));
-  req.stack = "st";
-  req.address = "web[0]";
-  req.name = "st-web-0";
-  req.hash = "0123456789abcdef";
-  req.deps = "";
-  req.properties = props;
-  req.deadline = drover_now() + 30;
+  req_set(&req, "st", "web[0]", "st-web-0", props);
   drover_error_clear(err);
   rc = p.vt->create(p.state, type_named(p.vt, "lxd.instance"), &req, &out, err);
   drover_live_free(out);
@@ -510,13 +518,7 @@ START_TEST(update_error_envelope_fails)
   stub_start(&s);
   prov_open(&p, &s);
   cur->name = strdup("st-p");
-  memset(&req, 0, sizeof(req));
-  req.stack = "st";
-  req.address = "p";
-  req.name = "st-p";
-  req.hash = "0123456789abcdef";
-  req.deps = "";
-  req.properties = props;
+  req_set(&req, "st", "p", "st-p", props);
   drover_error_clear(&err);
   rc = p.vt->update(p.state, type_named(p.vt, "lxd.profile"), &req, cur, &out, &err);
   ck_assert_int_ne(rc, DROVER_OK);
@@ -707,6 +709,255 @@ START_TEST(forgotten_operation_is_read_back)
 }
 END_TEST
 
+/* --------------------------------------------------------------------------
+ * Create-then-adopt: a create LXD answers with "already exists" (a retry
+ * after a lost reply) adopts the object only when it carries this stack's
+ * labels for this address
+ */
+
+#define ADOPT_TAKEN "{\"type\":\"error\",\"error\":\"Object already exists\"," \
+                    "\"error_code\":409}"
+#define ADOPT_OP_TAKEN "{\"type\":\"sync\",\"metadata\":{\"status_code\":400," \
+                       "\"status\":\"Failure\",\"err\":\"Object already exists\"}}"
+#define ADOPT_OBJ(stack) "{\"type\":\"sync\",\"metadata\":{\"name\":\"st-x\"," \
+  "\"status\":\"Stopped\",\"config\":{\"user.drover.stack\":\"" stack "\"," \
+  "\"user.drover.address\":\"x\"}}}"
+#define ADOPT_OURS ADOPT_OBJ("st")
+#define ADOPT_THEIRS ADOPT_OBJ("other")
+
+/* Creates st-x (address x) of type "instance", "profile" or "volume"
+ * against a stub whose POST answers post_status/post_body (an operation
+ * then answers op_body) and whose GET of the object answers get_body
+ * (NULL: 404), after absent_first 404s. *posts, *puts: requests sent. */
+static drover_code adopt_with(const char *type, int post_status, const char *post_body,
+                              const char *op_body, int absent_first,
+                              const char *get_body, int *posts, int *puts,
+                              drover_error *err)
+{
+  static const char vols[] = "/1.0/storage-pools/default/volumes/custom";
+  char post[128], get[160], tname[32];
+  json_t *props = json_pack("{s:s, s:s}", "image", "busybox", "state", "stopped");
+  drover_res_req req;
+  drover_live *out = NULL;
+  stub s;
+  prov p;
+  drover_code rc;
+  size_t i;
+
+  if(!strcmp(type, "volume"))
+    snprintf(post, sizeof(post), "POST %s", vols);
+  else
+    snprintf(post, sizeof(post), "POST /1.0/%ss", type);
+  snprintf(get, sizeof(get), "GET %s/st-x", post + 5);
+  snprintf(tname, sizeof(tname), "lxd.%s",
+           strcmp(type, "volume") ? type : "storage_volume");
+  stub_init(&s);
+  stub_route(&s, post, post_status, post_body, -1);
+  stub_route(&s, "GET /1.0/operations/", 200, op_body ? op_body : OP_OK, -1);
+  stub_route(&s, get, get_body ? 200 : 404, get_body ? get_body : NOT_FOUND, -1);
+  if(absent_first && get_body) {
+    s.routes[s.nroutes - 1].status = 404;
+    s.routes[s.nroutes - 1].body = NOT_FOUND;
+    s.routes[s.nroutes - 1].first = absent_first;
+    s.routes[s.nroutes - 1].later = get_body;
+    s.routes[s.nroutes - 1].later_status = 200;
+  }
+  stub_route(&s, "PUT /1.0/", 200, "{\"type\":\"sync\",\"metadata\":{}}", -1);
+  stub_start(&s);
+  prov_open(&p, &s);
+  req_set(&req, "st", "x", "st-x", props);
+  drover_error_clear(err);
+  rc = p.vt->create(p.state, type_named(p.vt, tname), &req, &out, err);
+  ck_assert(rc != DROVER_OK || out);
+  drover_live_free(out);
+  prov_close(&p);
+  stub_stop(&s);
+  *posts = 0;
+  for(i = 0; i < SRV_MAXREQ && s.req[i][0]; i++)
+    *posts += !strncmp(s.req[i], "POST ", 5);
+  *puts = atomic_load(&s.puts);
+  json_decref(props);
+  return rc;
+}
+
+/* err's text holds want. */
+#define ck_text(err, want) ck_assert_msg(strstr((err).text, want), "%s", (err).text)
+
+START_TEST(create_adopts_only_its_own)
+{
+  static const char *const types[] = {"instance", "profile", "volume"};
+  static const char *const taken[] = {
+    "instance \"st-x\" already exists and is not owned by this stack",
+    "profile \"st-x\" already exists and is not owned by this stack",
+    ("storage volume \"st-x\" already exists in pool \"default\" and is not owned by "
+     "this stack")};
+  drover_error err;
+  int posts, puts;
+  size_t t;
+
+  for(t = 0; t < 3; t++) {
+    /* Ours (the profile is read once before its POST): adopted, and the
+     * desired state written over it. */
+    int first = t == 1;
+    ck_assert_msg(adopt_with(types[t], 409, ADOPT_TAKEN, NULL, first, ADOPT_OURS, &posts,
+                             &puts, &err) == DROVER_OK, "%s: %s", types[t], err.text);
+    ck_assert_int_eq(posts, 1);
+    ck_assert_int_eq(puts, 1);
+    /* Another stack's: a conflict naming it, nothing written. */
+    ck_assert_int_eq(adopt_with(types[t], 409, ADOPT_TAKEN, NULL, first, ADOPT_THEIRS,
+                                &posts, &puts, &err), DROVER_E_PROVIDER);
+    ck_text(err, taken[t]);
+    ck_assert_int_eq(puts, 0);
+    /* Control: a create that went through writes nothing more. */
+    ck_assert_msg(adopt_with(types[t], first ? 200 : 202, first ? OP_OK : ASYNC, NULL,
+                             first, ADOPT_OURS, &posts, &puts, &err) == DROVER_OK,
+                  "%s: %s", types[t], err.text);
+    ck_assert_int_eq(posts, 1);
+    ck_assert_int_eq(puts, 0);
+  }
+  /* "Already exists" from the operation, not the POST: the same. */
+  ck_assert_int_eq(adopt_with("instance", 202, ASYNC, ADOPT_OP_TAKEN, 0, ADOPT_OURS,
+                              &posts, &puts, &err), DROVER_OK);
+  ck_assert_int_eq(puts, 1);
+  ck_assert_int_eq(adopt_with("volume", 202, ASYNC, ADOPT_OP_TAKEN, 0, ADOPT_THEIRS,
+                              &posts, &puts, &err), DROVER_E_PROVIDER);
+  ck_text(err, taken[2]);
+  /* A profile found by the read before the POST is adopted without one. */
+  ck_assert_int_eq(adopt_with("profile", 409, ADOPT_TAKEN, NULL, 0, ADOPT_OURS, &posts,
+                              &puts, &err), DROVER_OK);
+  ck_assert_int_eq(posts, 0);
+  ck_assert_int_eq(puts, 1);
+  ck_assert_int_eq(adopt_with("profile", 409, ADOPT_TAKEN, NULL, 0, ADOPT_THEIRS,
+                              &posts, &puts, &err), DROVER_E_PROVIDER);
+  ck_assert_int_eq(posts, 0);
+  ck_text(err, taken[1]);
+  /* Said to exist but gone when read: an instance retries (transient);
+   * a profile or volume is refused as not ours. */
+  ck_assert_int_eq(adopt_with("instance", 409, ADOPT_TAKEN, NULL, 0, NULL, &posts, &puts,
+                              &err), DROVER_E_TRANSIENT);
+  ck_text(err, "reported as existing but not found");
+  ck_assert_int_eq(adopt_with("profile", 409, ADOPT_TAKEN, NULL, 0, NULL, &posts, &puts,
+                              &err), DROVER_E_PROVIDER);
+  ck_text(err, taken[1]);
+  ck_assert_int_eq(adopt_with("volume", 409, ADOPT_TAKEN, NULL, 0, NULL, &posts, &puts,
+                              &err), DROVER_E_PROVIDER);
+  ck_text(err, taken[2]);
+}
+END_TEST
+
+/* Updates st-x (address x; named by cur when the request names nothing)
+ * of type "instance", "profile" or "volume" with the plan's ETag "e9",
+ * against a stub whose GET of the object answers get_body (NULL: 404).
+ * The PUT it sent, if any, in put (SRV_REQSIZE bytes). */
+static drover_code update_with(const char *type, int by_cur, const char *get_body,
+                               char *put, drover_error *err)
+{
+  char get[160], tname[32];
+  json_t *props = json_pack("{s:s, s:s}", "image", "busybox", "state", "stopped");
+  drover_res_req req;
+  drover_live *cur = drover_live_new(), *out = NULL;
+  stub s;
+  prov p;
+  drover_code rc;
+  size_t i;
+
+  if(!strcmp(type, "volume"))
+    snprintf(get, sizeof(get), "GET /1.0/storage-pools/default/volumes/custom/st-x");
+  else
+    snprintf(get, sizeof(get), "GET /1.0/%ss/st-x", type);
+  snprintf(tname, sizeof(tname), "lxd.%s",
+           strcmp(type, "volume") ? type : "storage_volume");
+  stub_init(&s);
+  stub_route(&s, get, get_body ? 200 : 404, get_body ? get_body : NOT_FOUND, -1);
+  stub_route(&s, "PUT /1.0/", 200, "{\"type\":\"sync\",\"metadata\":{}}", -1);
+  stub_start(&s);
+  prov_open(&p, &s);
+  req_set(&req, "st", "x", by_cur ? NULL : "st-x", props);
+  req.if_match = "\"e9\"";
+  cur->name = strdup("st-x");
+  drover_error_clear(err);
+  rc = p.vt->update(p.state, type_named(p.vt, tname), &req, cur, &out, err);
+  ck_assert(rc != DROVER_OK || out);
+  drover_live_free(out);
+  drover_live_free(cur);
+  prov_close(&p);
+  stub_stop(&s);
+  put[0] = 0;
+  for(i = 0; i < SRV_MAXREQ && s.req[i][0]; i++)
+    if(!strncmp(s.req[i], "PUT ", 4))
+      snprintf(put, SRV_REQSIZE, "%s", s.req[i]);
+  json_decref(props);
+  return rc;
+}
+
+/* An update writes over the object with the plan's ETag; one gone is
+ * "not found", naming it (and its pool). */
+START_TEST(update_reads_then_writes)
+{
+  static const char *const types[] = {"instance", "profile", "volume"};
+  static const char *const gone[] = {
+    "instance \"st-x\" not found", "profile \"st-x\" not found",
+    "storage volume \"st-x\" not found in pool \"default\""};
+  static char put[SRV_REQSIZE];
+  drover_error err;
+  size_t t;
+
+  for(t = 0; t < 3; t++) {
+    ck_assert_msg(update_with(types[t], t == 1, ADOPT_OURS, put, &err) == DROVER_OK,
+                  "%s: %s", types[t], err.text);
+    ck_assert_msg(strstr(put, "/st-x?"), "%s: %s", types[t], put);
+    ck_assert_msg(strstr(put, "If-Match: \"e9\""), "%s: %s", types[t], put);
+    ck_assert_int_eq(update_with(types[t], t != 1, NULL, put, &err), DROVER_E_NOT_FOUND);
+    ck_text(err, gone[t]);
+    ck_assert_str_eq(put, "");
+  }
+}
+END_TEST
+
+/* A snapshot whose POST answers post_status/post_body (its operation:
+ * op_body). *existed as the op reports it. */
+static drover_code snapshot_with(int post_status, const char *post_body,
+                                 const char *op_body, int *existed, drover_error *err)
+{
+  stub s;
+  prov p;
+  drover_code rc;
+
+  stub_init(&s);
+  stub_route(&s, "PATCH /1.0/instances/st-web-0", 200,
+             "{\"type\":\"sync\",\"metadata\":{}}", -1);
+  stub_route(&s, "POST /1.0/instances/st-web-0/snapshots", post_status, post_body, -1);
+  stub_route(&s, "GET /1.0/operations/", 200, op_body, -1);
+  stub_start(&s);
+  prov_open(&p, &s);
+  drover_error_clear(err);
+  *existed = -1;
+  rc = p.vt->snapshot_create(p.state, "st-web-0", "snap1", "nightly", "x",
+                             drover_now() + 30, existed, err);
+  prov_close(&p);
+  stub_stop(&s);
+  return rc;
+}
+
+/* A snapshot that exists already (a retry) is reported, not an error. */
+START_TEST(snapshot_existing_is_reported)
+{
+  drover_error err;
+  int existed;
+
+  ck_assert_int_eq(snapshot_with(202, ASYNC, OP_OK, &existed, &err), DROVER_OK);
+  ck_assert_int_eq(existed, 0); /* control */
+  ck_assert_int_eq(snapshot_with(409, ADOPT_TAKEN, OP_OK, &existed, &err), DROVER_OK);
+  ck_assert_int_eq(existed, 1);
+  ck_assert_int_eq(snapshot_with(202, ASYNC, ADOPT_OP_TAKEN, &existed, &err), DROVER_OK);
+  ck_assert_int_eq(existed, 1);
+  ck_assert_int_eq(snapshot_with(202, ASYNC, "{\"type\":\"sync\",\"metadata\":{"
+                                 "\"status_code\":400,\"err\":\"Disk full\"}}", &existed,
+                                 &err), DROVER_E_PROVIDER);
+  ck_text(err, "Disk full");
+}
+END_TEST
+
 /* LXD's message carries "lxd: <address>:" once, also when the resource
  * is called "instance" (the node template's) and when the engine locates
  * an error the provider wrote without an address. */
@@ -725,14 +976,7 @@ START_TEST(error_prefix_once)
              "{\"type\":\"error\",\"error\":\"Image not found\",\"error_code\":400}", -1);
   stub_start(&s);
   prov_open(&p, &s);
-  memset(&req, 0, sizeof(req));
-  req.stack = "node-cloud1";
-  req.address = "instance";
-  req.name = "cloud1";
-  req.hash = "0123456789abcdef";
-  req.deps = "";
-  req.properties = props;
-  req.deadline = drover_now() + 30;
+  req_set(&req, "node-cloud1", "instance", "cloud1", props);
   drover_error_clear(&err);
   ck_assert_int_ne(p.vt->create(p.state, type_named(p.vt, "lxd.instance"), &req, &out,
                                 &err), DROVER_OK);
@@ -870,6 +1114,9 @@ static Suite *lxd_suite(void)
   tcase_add_test(tc, stop_failed_is_error);
   tcase_add_test(tc, backup_import_checks);
   tcase_add_test(tc, forgotten_operation_is_read_back);
+  tcase_add_test(tc, create_adopts_only_its_own);
+  tcase_add_test(tc, snapshot_existing_is_reported);
+  tcase_add_test(tc, update_reads_then_writes);
   tcase_add_test(tc, error_prefix_once);
   tcase_add_test(tc, lock_ops_map_lxd_answers);
   suite_add_tcase(s, tc);

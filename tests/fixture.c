@@ -17,18 +17,35 @@ void fx_setup_server_id(void)
   fake_reset();
 }
 
+/* Opens tpl with vars into *t and *s, recording into err. */
+static void stack_open_at(drover_template **t, drover_stack **s, const char *tpl,
+                          const char *const *vars, drover_error *err, const char *file,
+                          int line)
+{
+  char buf[1200];
+  drover_code rc = fake_stack_open(t, s, tpl, vars, NULL, err);
+
+  ck_assert_msg(rc == DROVER_OK, "%s:%d: open: %s", file, line,
+                drover_error_format(err, buf, sizeof(buf)));
+}
+
+void fx_stack_at(drover_template **tpl, drover_stack **stack, const char *text,
+                 const char *file, int line)
+{
+  drover_error err;
+
+  drover_error_clear(&err);
+  stack_open_at(tpl, stack, text, NULL, &err, file, line);
+}
+
 void fx_open_at(fx *f, const char *tpl, const char *const *vars, const char *file, int line)
 {
   drover_apply_opts ao = DROVER_APPLY_OPTS_INIT;
-  char buf[1200];
-  drover_code rc;
 
   memset(f, 0, sizeof(*f));
   f->ao = ao;
   f->ao.retry_base = 0.001;  /* retries without waiting */
-  rc = fake_stack_open(&f->tpl, &f->stack, tpl, vars, NULL, &f->err);
-  ck_assert_msg(rc == DROVER_OK, "%s:%d: open: %s", file, line,
-                drover_error_format(&f->err, buf, sizeof(buf)));
+  stack_open_at(&f->tpl, &f->stack, tpl, vars, &f->err, file, line);
 }
 
 void fx_plan_at(fx *f, unsigned flags, const char *file, int line)
@@ -114,4 +131,32 @@ char *fx_render(const drover_plan *plan, int color)
   ck_assert_int_eq(drover_plan_render(plan, m, color), DROVER_OK);
   ck_assert_int_eq(fclose(m), 0);
   return buf;
+}
+
+drover_code fx_op_init(void *state, const json_t *config, const drover_provider_env *env,
+                       drover_error *err)
+{
+  (void)state; (void)config; (void)env; (void)err;
+  return DROVER_OK;
+}
+
+void fx_op_cleanup(void *state)
+{
+  (void)state;
+}
+
+drover_code fx_op_create_unused(void *state, const drover_rtype *type,
+                                const drover_res_req *req, drover_live **out,
+                                drover_error *err)
+{
+  (void)state; (void)type; (void)req; (void)out;
+  return drover_error_set(err, DROVER_E_INTERNAL, "not used");
+}
+
+drover_code fx_op_check_policy(const drover_rtype *type, const json_t *props, char *where,
+                               size_t where_size, drover_error *err)
+{
+  if(!strcmp(type->name, "backup.policy"))
+    return drover_backup_policy_check(props, where, where_size, err);
+  return DROVER_OK;
 }

@@ -33,6 +33,9 @@ void fx_setup_server_id(void);
 /* Loads tpl (template text) with the NULL-terminated "k=v" vars and opens
  * the stack; asserts success. Release with fx_close. */
 #define fx_open(f, tpl, vars) fx_open_at((f), (tpl), (vars), __FILE__, __LINE__)
+/* Loads text (a template, no vars) into *tpl and opens it as *stack;
+ * asserts success. Release with drover_stack_free, drover_template_free. */
+#define fx_stack(tpl, stack, text) fx_stack_at((tpl), (stack), (text), __FILE__, __LINE__)
 /* Refreshes the stack and plans with flags (DROVER_PLAN_*); asserts
  * success. */
 #define fx_plan(f, flags) fx_plan_at((f), (flags), __FILE__, __LINE__)
@@ -57,6 +60,21 @@ void fx_close(fx *f);
  * caller frees. */
 char *fx_render(const drover_plan *plan, int color);
 
+/* Ops for a suite's own in-memory provider, where it needs nothing of
+ * them: init and cleanup keep no state; create is never reached (an
+ * internal error if it is); check passes a backup.policy's properties to
+ * drover_backup_policy_check and accepts any other type's. */
+drover_code fx_op_init(void *state, const json_t *config, const drover_provider_env *env,
+                       drover_error *err);
+void fx_op_cleanup(void *state);
+drover_code fx_op_create_unused(void *state, const drover_rtype *type,
+                                const drover_res_req *req, drover_live **out,
+                                drover_error *err);
+drover_code fx_op_check_policy(const drover_rtype *type, const json_t *props, char *where,
+                               size_t where_size, drover_error *err);
+
+void fx_stack_at(drover_template **tpl, drover_stack **stack, const char *text,
+                 const char *file, int line);
 void fx_open_at(fx *f, const char *tpl, const char *const *vars, const char *file, int line);
 void fx_plan_at(fx *f, unsigned flags, const char *file, int line);
 void fx_apply_ok_at(fx *f, const char *file, int line);

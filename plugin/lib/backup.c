@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include "engine.h"
 #include "backup.h"
@@ -33,7 +34,8 @@ void dv_bctx_free(dv_bctx *c)
 }
 
 static drover_code add_target(ctx *c, const drover_provider *vt, void *state,
-                              const drover_live *l, const char *stack_name)
+                              const drover_rtype *type, const drover_live *l,
+                              const char *stack_name)
 {
   target *t;
   size_t i;
@@ -49,6 +51,7 @@ static drover_code add_target(ctx *c, const drover_provider *vt, void *state,
   memset(t, 0, sizeof(*t));
   t->vt = vt;
   t->state = state;
+  t->type = type;
   t->name = dv_strdup(l->name);
   t->address = stack_name ? dv_aprintf("%s/%s", stack_name, l->address ? l->address : "?")
                           : dv_strdup(l->address ? l->address : l->name);
@@ -110,7 +113,8 @@ static drover_code resolve_targets(ctx *c, drover_error *err)
                          in->address, c->pol->address);
         return DROVER_E_NOT_FOUND;
       }
-      if(add_target(c, ti->vt, ti->state, in->live, NULL))
+      if(add_target(c, ti->vt, ti->state, st->tpl->blocks[in->block].rtype, in->live,
+                    NULL))
         return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
     }
     if(!found)
@@ -136,7 +140,7 @@ static drover_code resolve_targets(ctx *c, drover_error *err)
         continue;
       if(c->p.sel_address && fnmatch(c->p.sel_address, l->address, 0))
         continue;
-      if(add_target(c, pi->vt, pi->state, l, l->stack))
+      if(add_target(c, pi->vt, pi->state, it, l, l->stack))
         rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
     }
     drover_live_list_clear(&all);
@@ -534,12 +538,46 @@ drover_code drover_backup_list(char **out, drover_stack *stack, const char *poli
  * restore
  */
 
+static int running(const drover_live *l)
+{
+  /* LXD says "Running", EC2 "running". */
+  return l && l->status && !strcasecmp(l->status, "running");
+}
+
+/* The running instance of the stack that in (a volume, say) is attached
+ * to: one of the provider's instance type whose cloud name is a string
+ * value of in's live or desired properties ("instance": "i-..."). NULL
+ * when there is none. An instance outside the stack is not seen. */
+static const drover_live *attached_running(const drover_stack *stack, const dv_inst *in,
+                                           const drover_rtype *itype)
+{
+  const json_t *props[2] = {in->live->properties, in->desired};
+  size_t i, k;
+
+  for(i = 0; i < stack->ninsts; i++) {
+    const dv_inst *o = &stack->insts[i];
+    if(o == in || !running(o->live) || !o->live->name ||
+       stack->tpl->blocks[o->block].rtype != itype)
+      continue;
+    for(k = 0; k < 2; k++) {
+      const char *key;
+      json_t *v;
+      json_object_foreach((json_t *)props[k], key, v)
+        if(json_is_string(v) && !strcmp(json_string_value(v), o->live->name))
+          return o->live;
+    }
+  }
+  return NULL;
+}
+
 drover_code drover_backup_restore(char **out, drover_stack *stack, const char *address,
                                   const char *snapshot, const drover_backup_opts *o,
                                   drover_error *err)
 {
   dv_inst *in = NULL;
   dv_pinst *pi = NULL;
+  const drover_rtype *itype;
+  const drover_live *host;
   drover_code rc;
   size_t i;
   double timeout = o && o->timeout > 0 ? o->timeout : 600;
@@ -576,19 +614,43 @@ drover_code drover_backup_restore(char **out, drover_stack *stack, const char *a
   rc = dv_stack_provider(&pi, stack, stack->tpl->blocks[in->block].provider, err);
   if(rc)
     return rc;
-  if(!pi->vt->snapshot_restore || stack->tpl->blocks[in->block].rtype != dv_instance_type(pi->vt))
+  itype = dv_instance_type(pi->vt);
+  if(!pi->vt->snapshot_restore ||
+     !dv_backup_target_type(pi->vt, stack->tpl->blocks[in->block].rtype))
     return drover_error_set(err, DROVER_E_UNSUPPORTED,
-                            "restore: \"%s\" is not an instance that can be restored",
+                            "restore: \"%s\" is not an instance or volume that can be "
+                            "restored",
                             address);
-  if(in->live->status && !strcmp(in->live->status, "Running") && !(o && o->force))
+  if(running(in->live) && !(o && o->force))
     return drover_error_set(err, DROVER_E_ARG,
                             "restore: instance %s (%s) is running; restoring would "
                             "overwrite it in place. Stop it first, or pass --force",
                             in->live->name, address);
+  /* A volume is swapped under a running instance that may have it mounted. */
+  if(stack->tpl->blocks[in->block].rtype != itype &&
+     (host = attached_running(stack, in, itype)) && !(o && o->force))
+    return drover_error_set(err, DROVER_E_ARG,
+                            "restore: %s (%s) is attached to instance %s, which is "
+                            "running; restoring would replace it under the running "
+                            "system. Stop the instance first, or pass --force",
+                            in->live->name, address, host->name);
   rc = pi->vt->snapshot_restore(pi->state, in->live->name, snapshot, drover_now() + timeout,
                                 err);
   if(rc)
     return rc;
+  /* Where the cloud assigns IDs, a restore may swap in a new object (an
+   * EBS volume made from the snapshot): report the one now in place. */
+  if(dv_rtype_flags(pi->vt, stack->tpl->blocks[in->block].rtype) & DROVER_RTYPE_SERVER_ID) {
+    rc = drover_stack_refresh(stack, err);
+    if(rc)
+      return rc;
+    for(i = 0, in = NULL; i < stack->ninsts; i++)
+      if(!strcmp(stack->insts[i].address, address))
+        in = &stack->insts[i];
+    if(!in || !in->live)
+      return drover_error_set(err, DROVER_E_NOT_FOUND,
+                              "restore: \"%s\" is gone after the restore", address);
+  }
   *out = dv_aprintf("{\"instance\":\"%s\",\"address\":\"%s\",\"snapshot\":\"%s\","
                     "\"result\":\"restored\"}",
                     in->live->name, address, snapshot);
@@ -622,12 +684,15 @@ static int newest_snapshot(const ctx *c, const target *t, char *name, size_t siz
   return best >= 0;
 }
 
-/* Deletes the scratch instance (also one a killed drill left). */
+/* Deletes the scratch copy (also one a killed drill left), through del()
+ * on the target's own type: a volume's copy is a volume. For types whose
+ * cloud assigns IDs, name is the copy's display name: the provider's del
+ * finds it by that name and the address label. */
 static drover_code drop_scratch(const ctx *c, const target *t, const char *name,
                                 const char *address, drover_error *err)
 {
   drover_live l;
-  const drover_rtype *it = dv_instance_type(t->vt);
+  const drover_rtype *it = t->type ? t->type : dv_instance_type(t->vt);
 
   memset(&l, 0, sizeof(l));
   l.name = (char *)name;

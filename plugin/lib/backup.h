@@ -65,6 +65,7 @@ typedef struct dv_btarget {
   char *status;           /* "Running", or NULL */
   const drover_provider *vt;
   void *state;            /* the provider's, borrowed from the stack */
+  const drover_rtype *type; /* its type: a verify drill's scratch copy is one */
 } dv_btarget;
 
 struct dv_export_store;

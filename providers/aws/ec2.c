@@ -282,6 +282,9 @@ const drover_provider dv_provider_aws = {
   .snapshot_list = ec2_backup_list,
   .snapshot_create = ec2_backup_create,
   .snapshot_delete = ec2_backup_delete,
+  /* Restores (ec2_restore.c): aws.volume targets only. */
+  .snapshot_restore = ec2_backup_restore,
+  .snapshot_clone = ec2_backup_clone,
   .table_size = sizeof(drover_provider),
   .del_many = ec2_del_many
 };

@@ -325,9 +325,74 @@ EC2_HIDDEN drover_code ec2_backup_create(void *state, const char *target, const 
                                          double deadline, int *existed, drover_error *err);
 EC2_HIDDEN drover_code ec2_backup_delete(void *state, const char *target, const char *snapshot,
                                          double deadline, drover_error *err);
+/* The snapshots of target taken by run (a backup's snapshot name; NULL:
+ * every run), completed or not, over every page. */
+EC2_HIDDEN drover_code ec2_backup_find(ec2_state *st, const char *target, const char *run,
+                                       drover_live_list *out, drover_error *err);
 /* Deletes every snapshot the policy (stack, address) made, whatever its
  * target (a policy removed with on_delete "delete"). */
 EC2_HIDDEN drover_code ec2_backup_delete_policy(ec2_state *st, const char *stack,
                                                 const char *address, drover_error *err);
+
+/* --------------------------------------------------------------------------
+ * Restores (ec2_restore.c): snapshot_restore and snapshot_clone on EBS
+ */
+
+/* The tag a restore puts on the volume it makes: "<old volume> <snapshot>
+ * <instance> <device>" ("-" for none), read back as the volume's attribute
+ * "restore" (ec2_parse_volumes), so a re-run after a kill finishes the
+ * restore instead of starting a second one. */
+#define EC2_TAG_RESTORE "drover:restore"
+/* The old volume's ID, alone: what a re-run looks the new volume up by. */
+#define EC2_TAG_RESTORE_FROM "drover:restore-from"
+
+/* The CreateVolume of a restore (ec2_form_volume.c: pure, unit-tested):
+ * from snapshot snap_id (the EBS ID of drover snapshot `snapshot`) in
+ * old's zone with its type, size, labels, display name and user tags,
+ * plus the two restore tags. */
+EC2_HIDDEN void ec2_form_restore(ec2_form *f, const drover_live *old, const char *snap_id,
+                                 const char *snapshot);
+/* The CreateVolume of a verify drill's scratch copy of src: from snap_id
+ * in src's zone with its type, ClientToken token, the labels (label ->
+ * text; empty ones left out) as drover:<label> tags, and drover:name and
+ * Name set to name. */
+EC2_HIDDEN void ec2_form_clone(ec2_form *f, const drover_live *src, const char *snap_id,
+                               const char *token, const json_t *labels, const char *name);
+
+EC2_HIDDEN drover_code ec2_backup_restore(void *state, const char *target,
+                                          const char *snapshot, double deadline,
+                                          drover_error *err);
+EC2_HIDDEN drover_code ec2_backup_clone(void *state, const char *target, const char *snapshot,
+                                        const char *new_name, const json_t *labels,
+                                        double deadline, drover_error *err);
+
+/* aws.volume's calls (ec2_volume.c), shared with the restores. */
+/* DescribeVolumes of id; NOT_FOUND when absent. *out owned by the caller. */
+EC2_HIDDEN drover_code ec2_volume_read(ec2_state *st, const char *id, const char *address,
+                                       drover_live **out, drover_error *err);
+/* Every volume (over every page) with tag key = value and, when key2 is
+ * not NULL, key2 = value2, appended to out. */
+EC2_HIDDEN drover_code ec2_volume_find(ec2_state *st, const char *key, const char *value,
+                                       const char *key2, const char *value2,
+                                       drover_live_list *out, drover_error *err);
+/* Describes id every poll_interval until its status is want ("available",
+ * "in-use"; NULL: gone) with an attachment in state attach (NULL: any), or
+ * deadline; a volume in state "error" fails at once. NotFound right after
+ * a create is eventual consistency. */
+EC2_HIDDEN drover_code ec2_volume_wait(ec2_state *st, const char *id, const char *want,
+                                       const char *attach, double deadline,
+                                       const char *address, drover_error *err);
+/* AttachVolume, then waits until attached. */
+EC2_HIDDEN drover_code ec2_volume_attach(ec2_state *st, const char *id, const char *inst,
+                                         const char *dev, double deadline,
+                                         const char *address, drover_error *err);
+/* DeleteVolume of an unattached (or failed) volume, then waits until it
+ * is gone; one gone already is success. */
+EC2_HIDDEN drover_code ec2_volume_delete(ec2_state *st, const char *id, double deadline,
+                                         const char *address, drover_error *err);
+/* DetachVolume (one already detached is the goal), then waits until
+ * available. */
+EC2_HIDDEN drover_code ec2_volume_detach(ec2_state *st, const char *id, double deadline,
+                                         const char *address, drover_error *err);
 
 #endif

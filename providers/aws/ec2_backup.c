@@ -55,6 +55,12 @@ static drover_code find(ec2_state *st, const char *key, const char *value, const
   return rc;
 }
 
+drover_code ec2_backup_find(ec2_state *st, const char *target, const char *run,
+                            drover_live_list *out, drover_error *err)
+{
+  return find(st, TAG_TARGET, target, run, out, err);
+}
+
 static const char *attr(const drover_live *l, const char *key)
 {
   return json_string_value(json_object_get(l->attributes, key));

@@ -254,6 +254,7 @@ static drover_code parse_volume(const xmlNode *it, drover_live **out, drover_err
   json_t *tags = json_object(), *p;
   xmlNode *att = aws_xml_child(it, "attachmentSet"), *a;
   char *dname = NULL, *size = NULL, *inst = NULL, *dev = NULL, *root = NULL;
+  char *restore = NULL;
   drover_code rc = DROVER_OK;
 
   *out = NULL;
@@ -270,14 +271,18 @@ static drover_code parse_volume(const xmlNode *it, drover_live **out, drover_err
   if(!strcmp(l->status, "deleting") || !strcmp(l->status, "deleted"))
     goto out;
   {
-    /* read_tags drops drover's own tags; the root marker is looked up here. */
+    /* read_tags drops drover's own tags; the root marker and a restore's
+     * record (ec2_restore.c) are looked up here. */
     xmlNode *set = aws_xml_child(it, "tagSet"), *n;
     for(n = set ? aws_xml_child(set, "item") : NULL; n && !root; n = aws_xml_next(n)) {
       char *k = aws_xml_text(n, "key");
       if(k && !strcmp(k, EC2_TAG_ROOT))
         root = k;
-      else
+      else {
+        if(k && !strcmp(k, EC2_TAG_RESTORE) && !restore && !(restore = aws_xml_text(n, "value")))
+          restore = strdup("");
         free(k);
+      }
     }
     if(root)
       goto out;
@@ -298,7 +303,8 @@ static drover_code parse_volume(const xmlNode *it, drover_live **out, drover_err
      set_new(l->attributes, "id", json_string(l->name)) ||
      set_new(l->attributes, "name", json_string(dname ? dname : l->name)) ||
      set_new(l->attributes, "status", json_string(l->status)) ||
-     set_new(l->attributes, "attachment", a ? text_json(a, "status") : json_string("")))
+     set_new(l->attributes, "attachment", a ? text_json(a, "status") : json_string("")) ||
+     (restore && set_new(l->attributes, "restore", json_string(restore))))
     goto nomem;
   *out = l;
   l = NULL;
@@ -313,6 +319,7 @@ out:
   free(inst);
   free(dev);
   free(root);
+  free(restore);
   return rc;
 }
 

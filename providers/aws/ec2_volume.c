@@ -9,6 +9,7 @@
  * (ModifyVolume), the attachment (instance, device: detach, then attach),
  * tags. Replacement: zone.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ec2.h"
@@ -56,8 +57,8 @@ static drover_code vol_list(ec2_state *st, const char *stack, drover_live_list *
   return ec2_describe(st, &f, 1, NULL, vol_page, out, err);
 }
 
-static drover_code vol_read_at(ec2_state *st, const char *id, const char *address,
-                               drover_live **out, drover_error *err)
+drover_code ec2_volume_read(ec2_state *st, const char *id, const char *address,
+                            drover_live **out, drover_error *err)
 {
   drover_live_list list = {NULL, 0, 0};
   ec2_form f;
@@ -73,13 +74,32 @@ static drover_code vol_read_at(ec2_state *st, const char *id, const char *addres
 static drover_code vol_read(ec2_state *st, const char *id, drover_live **out,
                             drover_error *err)
 {
-  return vol_read_at(st, id, NULL, out, err);
+  return ec2_volume_read(st, id, NULL, out, err);
 }
 
-/* Describes id every poll_interval until its status is want ("available",
- * "in-use"; NULL: gone) with an attachment in state attach (NULL: any), or
- * deadline. NotFound right after a create is eventual consistency. */
-static drover_code vol_wait(ec2_state *st, const char *id, const char *want,
+drover_code ec2_volume_find(ec2_state *st, const char *key, const char *value,
+                            const char *key2, const char *value2, drover_live_list *out,
+                            drover_error *err)
+{
+  const char *keys[2] = {key, key2}, *values[2] = {value, value2};
+  ec2_form f;
+  unsigned i;
+
+  ec2_form_init(&f, "DescribeVolumes");
+  for(i = 0; i < 2 && keys[i]; i++) {
+    char *name = NULL;
+    if(asprintf(&name, "tag:%s", keys[i]) < 0) {
+      name = NULL;
+      f.oom = 1;
+    }
+    ec2_form_addf(&f, name ? name : "", "Filter.%u.Name", i + 1);
+    ec2_form_addf(&f, values[i], "Filter.%u.Value.1", i + 1);
+    free(name);
+  }
+  return ec2_describe(st, &f, 1, NULL, vol_page, out, err);
+}
+
+drover_code ec2_volume_wait(ec2_state *st, const char *id, const char *want,
                             const char *attach, double deadline, const char *address,
                             drover_error *err)
 {
@@ -90,7 +110,7 @@ static drover_code vol_wait(ec2_state *st, const char *id, const char *want,
     drover_error e;
     drover_code rc;
     drover_error_clear(&e);
-    rc = vol_read_at(st, id, address, &l, &e);
+    rc = ec2_volume_read(st, id, address, &l, &e);
     if(rc == DROVER_E_NOT_FOUND && !want)
       return DROVER_OK;
     if(rc && rc != DROVER_E_NOT_FOUND) {
@@ -114,8 +134,9 @@ static drover_code vol_wait(ec2_state *st, const char *id, const char *want,
   }
 }
 
-static drover_code attach(ec2_state *st, const char *id, const char *inst, const char *dev,
-                          double deadline, const char *address, drover_error *err)
+drover_code ec2_volume_attach(ec2_state *st, const char *id, const char *inst,
+                              const char *dev, double deadline, const char *address,
+                              drover_error *err)
 {
   ec2_form f;
   drover_code rc;
@@ -125,11 +146,29 @@ static drover_code attach(ec2_state *st, const char *id, const char *inst, const
   ec2_form_add(&f, "InstanceId", inst);
   ec2_form_add(&f, "Device", dev);
   rc = ec2_do(st, &f, address, NULL, err);
-  return rc ? rc : vol_wait(st, id, "in-use", "attached", deadline, address, err);
+  return rc ? rc : ec2_volume_wait(st, id, "in-use", "attached", deadline, address, err);
 }
 
-static drover_code detach(ec2_state *st, const char *id, double deadline, const char *address,
-                          drover_error *err)
+drover_code ec2_volume_delete(ec2_state *st, const char *id, double deadline,
+                              const char *address, drover_error *err)
+{
+  ec2_form f;
+  drover_error e;
+  drover_code rc;
+
+  drover_error_clear(&e);
+  ec2_form_init(&f, "DeleteVolume");
+  ec2_form_add(&f, "VolumeId", id);
+  rc = ec2_do(st, &f, address, NULL, &e);
+  if(rc == DROVER_E_NOT_FOUND)
+    return DROVER_OK;
+  if(rc)
+    return drover_error_set(err, rc, "%s", e.text);
+  return ec2_volume_wait(st, id, NULL, NULL, deadline, address, err);
+}
+
+drover_code ec2_volume_detach(ec2_state *st, const char *id, double deadline,
+                              const char *address, drover_error *err)
 {
   ec2_form f;
   char code[64];
@@ -145,7 +184,7 @@ static drover_code detach(ec2_state *st, const char *id, double deadline, const 
     drover_error_set(err, rc, "%s", e.text);
     return rc;
   }
-  return vol_wait(st, id, "available", NULL, deadline, address, err);
+  return ec2_volume_wait(st, id, "available", NULL, deadline, address, err);
 }
 
 static const char *str(const json_t *p, const char *name)
@@ -185,11 +224,12 @@ static drover_code vol_create(ec2_state *st, const drover_res_req *req, drover_l
   if(!rc && !(id = strdup(made.items[0]->name)))
     rc = ec2_fail(err, DROVER_E_NOMEM, req->address, "out of memory");
   if(!rc)
-    rc = vol_wait(st, id, "available", NULL, deadline, req->address, err);
+    rc = ec2_volume_wait(st, id, "available", NULL, deadline, req->address, err);
   if(!rc && *str(p, "instance"))
-    rc = attach(st, id, str(p, "instance"), str(p, "device"), deadline, req->address, err);
+    rc = ec2_volume_attach(st, id, str(p, "instance"), str(p, "device"), deadline,
+                           req->address, err);
   if(!rc)
-    rc = vol_read_at(st, id, req->address, out, err);
+    rc = ec2_volume_read(st, id, req->address, out, err);
   xmlFreeDoc(doc);
   drover_live_list_clear(&made);
   free(next);
@@ -220,42 +260,84 @@ static drover_code vol_update(ec2_state *st, const drover_res_req *req, const dr
   }
   if(!rc && (ec2_changed(req, "instance") || ec2_changed(req, "device"))) {
     if(*str(cur->properties, "instance"))
-      rc = detach(st, id, deadline, req->address, err);
+      rc = ec2_volume_detach(st, id, deadline, req->address, err);
     if(!rc && *str(p, "instance"))
-      rc = attach(st, id, str(p, "instance"), str(p, "device"), deadline, req->address, err);
+      rc = ec2_volume_attach(st, id, str(p, "instance"), str(p, "device"), deadline,
+                             req->address, err);
   }
   if(!rc)
     rc = ec2_retag(st, id, req, json_object_get(cur->properties, "tags"), 1, err);
   if(!rc)
-    rc = vol_read_at(st, id, req->address, out, err);
+    rc = ec2_volume_read(st, id, req->address, out, err);
+  return rc;
+}
+
+static drover_code vol_del(ec2_state *st, const drover_live *cur, double deadline,
+                           drover_error *err);
+
+/* Waits until id is no longer "creating" (available or error), or
+ * deadline. */
+static drover_code wait_made(ec2_state *st, const char *id, double deadline,
+                             const char *address, drover_error *err)
+{
+  for(;;) {
+    drover_live *l = NULL;
+    drover_code rc = ec2_volume_read(st, id, address, &l, err);
+    int made = !rc && strcmp(l->status, "creating");
+    drover_live_free(l);
+    if(rc || made)
+      return rc;
+    if(ec2_pause(st, deadline))
+      return ec2_fail(err, DROVER_E_TIMEOUT, address,
+                      "volume %s still creating at the deadline (waiting to delete it)", id);
+  }
+}
+
+/* Deletes the volumes whose display name (drover:name) is name and, when
+ * address is set, whose address label is address: a backup verify
+ * drill's scratch copy, which the engine knows only by the name it gave
+ * (the cloud chose the ID). None is success. */
+static drover_code del_named(ec2_state *st, const char *name, const char *address,
+                             double deadline, drover_error *err)
+{
+  drover_live_list found = {NULL, 0, 0};
+  size_t i;
+  drover_code rc = ec2_volume_find(st, EC2_TAG_NAME, name,
+                                   address ? EC2_TAG_PREFIX DROVER_LABEL_ADDRESS : NULL,
+                                   address, &found, err);
+
+  for(i = 0; !rc && i < found.count; i++)
+    rc = vol_del(st, found.items[i], deadline, err);
+  drover_live_list_clear(&found);
   return rc;
 }
 
 static drover_code vol_del(ec2_state *st, const drover_live *cur, double deadline,
                            drover_error *err)
 {
-  ec2_form f;
   drover_error e;
   drover_code rc = DROVER_OK;
 
   deadline = ec2_deadline(deadline, 600);
+  if(strncmp(cur->name, "vol-", 4))
+    return del_named(st, cur->name, cur->address, deadline, err);
+  /* EC2 deletes only an available (or failed) volume: one still being
+   * made (a killed create, a drill's copy) is waited for first. */
+  if(cur->status && !strcmp(cur->status, "creating")) {
+    drover_error_clear(&e);
+    rc = wait_made(st, cur->name, deadline, cur->address, &e);
+    if(rc == DROVER_E_NOT_FOUND)
+      return DROVER_OK;
+    if(rc)
+      return drover_error_set(err, rc, "%s", e.text);
+  }
   if(*str(cur->properties, "instance"))
-    rc = detach(st, cur->name, deadline, cur->address, err);
+    rc = ec2_volume_detach(st, cur->name, deadline, cur->address, err);
   if(rc == DROVER_E_NOT_FOUND)
     return DROVER_OK;
   if(rc)
     return rc;
-  drover_error_clear(&e);
-  ec2_form_init(&f, "DeleteVolume");
-  ec2_form_add(&f, "VolumeId", cur->name);
-  rc = ec2_do(st, &f, cur->address, NULL, &e);
-  if(rc == DROVER_E_NOT_FOUND)
-    return DROVER_OK;
-  if(rc) {
-    drover_error_set(err, rc, "%s", e.text);
-    return rc;
-  }
-  return vol_wait(st, cur->name, NULL, NULL, deadline, cur->address, err);
+  return ec2_volume_delete(st, cur->name, deadline, cur->address, err);
 }
 
 const ec2_type_ops ec2_volume_ops = {vol_list, vol_create, vol_update, vol_del, vol_read};

@@ -217,6 +217,51 @@ LXD_HIDDEN int lxd_name_instance(const char *name, char *why, size_t size);
 LXD_HIDDEN int lxd_name_object(const char *name, char *why, size_t size);
 
 /* --------------------------------------------------------------------------
+ * Create-then-adopt (lxd_adopt.c)
+ */
+
+/* POSTs body to path (a collection) and waits for LXD's operation, if it
+ * answers with one, until deadline (0: the operation timeout from then).
+ * *exists is set when LXD says the object already exists (409, or an
+ * operation failing so); that is not an error. */
+LXD_HIDDEN drover_code lxd_post_create(lxd_state *st, const char *path, const json_t *body,
+                                       const char *address, double deadline, int *exists,
+                                       drover_error *err);
+
+/* One type's part in lxd_create_adopt. */
+typedef struct lxd_adopt_type {
+  const char *noun; /* "instance", "profile", "storage volume": for messages */
+  /* Reads req's object: *obj (new reference) NULL when absent, *etag owned.
+   * An error here ends the create (an instance said to exist but absent
+   * is transient). */
+  drover_code (*get)(lxd_state *st, const drover_res_req *req, json_t **obj,
+                     char **etag, drover_error *err);
+  /* Writes req's desired state over obj, read with etag; *out owned by the
+   * caller. */
+  drover_code (*put)(lxd_state *st, const drover_res_req *req, const json_t *obj,
+                     const char *etag, drover_live **out, drover_error *err);
+  /* The pool the conflict message names (volumes), or NULL. */
+  const char *(*pool)(const drover_res_req *req);
+  /* Read before the POST, and adopt without one when the object is there
+   * (profiles: LXD 5.0 answers a duplicate with a 500, which the HTTP
+   * layer would retry with backoff; a race is still caught by the POST). */
+  int read_first;
+} lxd_adopt_type;
+
+/* Creates req's object by lxd_post_create(path, body, deadline). When LXD
+ * says it already exists, adopts it if it carries this stack's labels for
+ * req's address: type->put writes the desired state over it, matching the
+ * ETag just read (not the plan's), and *out (owned by the caller) is the
+ * result. An object without those labels (or gone when read, unless
+ * type->get says otherwise) is a DROVER_E_PROVIDER conflict naming it.
+ * *created is 1 when the POST made the object: *out is then left NULL for
+ * the caller to finish and read back. */
+LXD_HIDDEN drover_code lxd_create_adopt(lxd_state *st, const lxd_adopt_type *type,
+                                        const drover_res_req *req, const char *path,
+                                        const json_t *body, double deadline, int *created,
+                                        drover_live **out, drover_error *err);
+
+/* --------------------------------------------------------------------------
  * Types (lxd_instance.c, lxd_profile.c, lxd_volume.c)
  */
 

@@ -333,42 +333,33 @@ static drover_code inst_read(lxd_state *st, const char *name, drover_live **out,
   return rc;
 }
 
-/* The create of req->name failed with "already exists": adopt it if it
- * carries this stack's labels for this address, finishing its setup. */
-static drover_code inst_adopt(lxd_state *st, const drover_res_req *req,
-                              drover_live **out, drover_error *err)
+/* create's read of an instance LXD said exists: gone by now is transient
+ * (the retry creates it), not a conflict. */
+static drover_code inst_adopt_get(lxd_state *st, const drover_res_req *req, json_t **obj,
+                                  char **etag, drover_error *err)
 {
-  json_t *obj = NULL;
-  char *etag = NULL;
-  drover_code rc = inst_get(st, req->name, req->address, &obj, &etag, err);
+  drover_code rc = inst_get(st, req->name, req->address, obj, etag, err);
 
-  if(rc)
-    goto out;
-  if(!obj) {
+  if(!rc && !*obj)
     rc = lxd_fail(err, DROVER_E_TRANSIENT, req->address,
                   "instance \"%s\" reported as existing but not found", req->name);
-    goto out;
-  }
-  if(!lxd_owned_at(obj, req->stack, req->address)) {
-    rc = lxd_fail(err, DROVER_E_PROVIDER, req->address,
-                  "instance \"%s\" already exists and is not owned by this stack",
-                  req->name);
-    goto out;
-  }
-  drover_logf(&st->env, DROVER_LOG_INFO, "lxd: %s: adopting existing instance \"%s\"",
-              req->address, req->name);
-  {
-    /* Our own object: its ETag is the one to match, not the plan's. */
-    drover_res_req r = *req;
-    r.if_match = NULL;
-    rc = inst_put(st, &r, obj, etag, out, err);
-  }
-out:
-  json_decref(obj);
-  free(etag);
   return rc;
 }
 
+/* inst_put for create's adoption, which is worth a line in the log. */
+static drover_code inst_adopt_put(lxd_state *st, const drover_res_req *req,
+                                  const json_t *obj, const char *etag, drover_live **out,
+                                  drover_error *err)
+{
+  drover_logf(&st->env, DROVER_LOG_INFO, "lxd: %s: adopting existing instance \"%s\"",
+              req->address, req->name);
+  return inst_put(st, req, obj, etag, out, err);
+}
+
+static const lxd_adopt_type inst_adopt = {"instance", inst_adopt_get, inst_adopt_put, NULL,
+                                          0};
+
+/* *out owned by the caller. */
 static drover_code inst_create(lxd_state *st, const drover_res_req *req,
                                drover_live **out, drover_error *err)
 {
@@ -380,11 +371,9 @@ static drover_code inst_create(lxd_state *st, const drover_res_req *req,
   double deadline = lxd_deadline(st, req->deadline);
   json_t *config = NULL, *body = NULL;
   char *path = NULL;
-  lxd_result res;
   drover_code rc;
-  int exists = 0;
+  int created = 0;
 
-  memset(&res, 0, sizeof(res));
   *out = NULL;
   if(!image || !*image) {
     rc = lxd_fail(err, DROVER_E_PROVIDER, req->address, "no image given");
@@ -408,19 +397,9 @@ static drover_code inst_create(lxd_state *st, const drover_res_req *req,
     rc = lxd_fail(err, DROVER_E_NOMEM, req->address, "out of memory");
     goto out;
   }
-  rc = lxd_call(st, "POST", path, NULL, body, req->address, LXD_ALLOW_EXISTS, &res, err);
-  if(rc)
+  rc = lxd_create_adopt(st, &inst_adopt, req, path, body, deadline, &created, out, err);
+  if(rc || !created)
     goto out;
-  if(res.status == 409)
-    exists = 1;
-  else if(res.op)
-    rc = lxd_wait(st, res.op, deadline, req->address, LXD_ALLOW_EXISTS, &exists, err);
-  if(rc)
-    goto out;
-  if(exists) {
-    rc = inst_adopt(st, req, out, err);
-    goto out;
-  }
   {
     /* Created stopped; start it unless the template wants it stopped. */
     const char *want = lxd_prop_str(props, "state");
@@ -430,7 +409,6 @@ static drover_code inst_create(lxd_state *st, const drover_res_req *req,
   if(!rc)
     rc = inst_reread(st, req->name, req->address, out, err);
 out:
-  lxd_result_free(&res);
   json_decref(config);
   json_decref(body);
   free(path);

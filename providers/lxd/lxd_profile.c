@@ -150,59 +150,37 @@ static drover_code prof_list(lxd_state *st, const char *stack, drover_live_list 
   return rc;
 }
 
+static drover_code prof_get_req(lxd_state *st, const drover_res_req *req, json_t **obj,
+                                char **etag, drover_error *err)
+{
+  return prof_get(st, req->name, req->address, obj, etag, err);
+}
+
+static const lxd_adopt_type prof_adopt = {"profile", prof_get_req, prof_put, NULL, 1};
+
+/* *out owned by the caller. */
 static drover_code prof_create(lxd_state *st, const drover_res_req *req,
                                drover_live **out, drover_error *err)
 {
-  json_t *body = NULL, *obj = NULL;
-  char *path = lxd_path(st, "/1.0/profiles"), *etag = NULL;
-  lxd_result res;
+  json_t *body = NULL;
+  char *path = lxd_path(st, "/1.0/profiles");
   drover_code rc;
+  int created = 0;
 
-  memset(&res, 0, sizeof(res));
   *out = NULL;
   if(!path) {
     rc = lxd_fail(err, DROVER_E_NOMEM, req->address, "out of memory");
     goto out;
   }
-  /* LXD 5.0 answers a duplicate profile with a 500, which the HTTP layer
-   * would retry with backoff; one cheap GET first avoids that on the
-   * adoption path. A race is still caught by LXD_ALLOW_EXISTS. */
-  rc = prof_get(st, req->name, req->address, &obj, &etag, err);
+  rc = prof_body(&body, req, NULL, 1, err);
   if(rc)
     goto out;
-  if(!obj) {
-    rc = prof_body(&body, req, NULL, 1, err);
-    if(rc)
-      goto out;
-    rc = lxd_call(st, "POST", path, NULL, body, req->address, LXD_ALLOW_EXISTS, &res,
-                  err);
-    if(rc)
-      goto out;
-    if(res.status != 409) {
-      rc = prof_read(st, req->name, out, err);
-      goto out;
-    }
-    rc = prof_get(st, req->name, req->address, &obj, &etag, err);
-    if(rc)
-      goto out;
-  }
-  /* Exists: adopt it when it is ours (a retry after a lost response). */
-  if(!obj || !lxd_owned_at(obj, req->stack, req->address)) {
-    rc = lxd_fail(err, DROVER_E_PROVIDER, req->address,
-                  "profile \"%s\" already exists and is not owned by this stack",
-                  req->name);
-    goto out;
-  }
-  {
-    drover_res_req r = *req;
-    r.if_match = NULL;
-    rc = prof_put(st, &r, obj, etag, out, err);
-  }
+  rc = lxd_create_adopt(st, &prof_adopt, req, path, body, req->deadline, &created, out,
+                        err);
+  if(!rc && created)
+    rc = prof_read(st, req->name, out, err);
 out:
-  lxd_result_free(&res);
   json_decref(body);
-  json_decref(obj);
-  free(etag);
   free(path);
   return rc;
 }

@@ -106,10 +106,8 @@ drover_code lxd_snapshot_create(void *state, const char *instance, const char *s
   char *spath = lxd_name_path(st, "/1.0/instances/", instance, "/snapshots");
   char *key = NULL;
   json_t *body = NULL;
-  lxd_result res;
   drover_code rc;
 
-  memset(&res, 0, sizeof(res));
   *existed = 0;
   deadline = lxd_deadline(st, deadline);
   if(!ipath || !spath || asprintf(&key, LXD_BACKUP_PREFIX "%s", label_key) < 0) {
@@ -132,17 +130,8 @@ drover_code lxd_snapshot_create(void *state, const char *instance, const char *s
     rc = lxd_fail(err, DROVER_E_NOMEM, instance, "out of memory");
     goto out;
   }
-  rc = lxd_call(st, "POST", spath, NULL, body, instance, LXD_ALLOW_EXISTS, &res, err);
-  if(rc)
-    goto out;
-  if(res.status == 409) {
-    *existed = 1;
-    goto out;
-  }
-  if(res.op)
-    rc = lxd_wait(st, res.op, deadline, instance, LXD_ALLOW_EXISTS, existed, err);
+  rc = lxd_post_create(st, spath, body, instance, deadline, existed, err);
 out:
-  lxd_result_free(&res);
   json_decref(body);
   free(key);
   free(spath);

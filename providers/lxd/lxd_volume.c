@@ -254,19 +254,27 @@ out:
   return rc;
 }
 
+static drover_code vol_get_req(lxd_state *st, const drover_res_req *req, json_t **obj,
+                               char **etag, drover_error *err)
+{
+  return vol_get(st, req_pool(req), req->name, req->address, obj, etag, err);
+}
+
+static const lxd_adopt_type vol_adopt = {"storage volume", vol_get_req, vol_put, req_pool,
+                                         0};
+
+/* *out owned by the caller. */
 static drover_code vol_create(lxd_state *st, const drover_res_req *req,
                               drover_live **out, drover_error *err)
 {
   const char *pool = req_pool(req);
   const char *desc = lxd_prop_str(req->properties, "description");
   const char *ct = lxd_prop_str(req->properties, "content_type");
-  char *path = vol_path(st, pool, NULL), *etag = NULL;
-  json_t *config = NULL, *body = NULL, *obj = NULL;
-  lxd_result res;
+  char *path = vol_path(st, pool, NULL);
+  json_t *config = NULL, *body = NULL;
   drover_code rc;
-  int exists = 0;
+  int created = 0;
 
-  memset(&res, 0, sizeof(res));
   *out = NULL;
   if(!path) {
     rc = lxd_fail(err, DROVER_E_NOMEM, req->address, "out of memory");
@@ -283,40 +291,13 @@ static drover_code vol_create(lxd_state *st, const drover_res_req *req,
     rc = lxd_fail(err, DROVER_E_NOMEM, req->address, "out of memory");
     goto out;
   }
-  rc = lxd_call(st, "POST", path, NULL, body, req->address, LXD_ALLOW_EXISTS, &res, err);
-  if(rc)
-    goto out;
-  if(res.status == 409)
-    exists = 1;
-  else if(res.op)
-    rc = lxd_wait(st, res.op, lxd_deadline(st, req->deadline), req->address,
-                  LXD_ALLOW_EXISTS, &exists, err);
-  if(rc)
-    goto out;
-  if(!exists) {
+  rc = lxd_create_adopt(st, &vol_adopt, req, path, body, req->deadline, &created, out,
+                        err);
+  if(!rc && created)
     rc = vol_read_in(st, pool, req->name, req->address, out, err);
-    goto out;
-  }
-  rc = vol_get(st, pool, req->name, req->address, &obj, &etag, err);
-  if(rc)
-    goto out;
-  if(!obj || !lxd_owned_at(obj, req->stack, req->address)) {
-    rc = lxd_fail(err, DROVER_E_PROVIDER, req->address,
-                  "storage volume \"%s\" already exists in pool \"%s\" and is not owned "
-                  "by this stack", req->name, pool);
-    goto out;
-  }
-  {
-    drover_res_req r = *req;
-    r.if_match = NULL;
-    rc = vol_put(st, &r, obj, etag, out, err);
-  }
 out:
-  lxd_result_free(&res);
   json_decref(config);
   json_decref(body);
-  json_decref(obj);
-  free(etag);
   free(path);
   return rc;
 }

@@ -13,7 +13,9 @@
 // shutting-down -> terminated, each after --transition-ms), ModifyInstance-
 // Attribute (InstanceType only while stopped, GroupId.N), CreateTags,
 // DeleteTags, DescribeVolumes (tag and attachment filters), DescribeImages;
-// CreateVolume (ClientToken), Attach/Detach/Modify/DeleteVolume,
+// CreateVolume (ClientToken; SnapshotId: the size defaults to the
+// snapshot's and the volume carries its snapshotId), Attach/Detach/
+// Modify/DeleteVolume,
 // CreateSnapshot (no token, like EC2), CreateSnapshots (every volume of an
 // instance), DescribeSnapshots (tag, tag-key and volume-id filters,
 // paging), DeleteSnapshot, each snapshot pending -> completed after
@@ -26,7 +28,10 @@
 // "RequestLimitExceeded", "count": 3, "after": false} makes the next count
 // calls fail (after: the call takes effect and then the answer is the error,
 // as a lost response); POST /_standin/config {"transition_ms": N,
-// "snapshot_ms": N} (snapshot_ms: how long new snapshots stay pending);
+// "snapshot_ms": N} (snapshot_ms: how long new snapshots stay pending),
+// {"bad_snapshot": "snap-..."} (a volume created from it goes from
+// creating to error, as an EBS restore that fails), {"slow":
+// {"DetachVolume": N}} (that action's transition takes N ms);
 // GET /_standin/stats (calls per action, and per action the number of
 // InstanceId.N, or of instance-id filter values ("<Action>:instance-id"),
 // of each call that named some, to check batching).
@@ -102,7 +107,7 @@ function advance() {
   }
   for (const v of volumes.values()) {
     if (v.until && now >= v.until) {
-      if (v.status === 'creating') v.status = 'available';
+      if (v.status === 'creating') v.status = v.snapshot && v.snapshot === opt.badSnapshot ? 'error' : 'available';
       if (v.attach === 'attaching') { v.attach = 'attached'; v.status = 'in-use'; }
       if (v.attach === 'detaching') { v.attach = ''; v.instance = ''; v.device = ''; v.status = 'available'; }
       v.until = 0;
@@ -217,7 +222,8 @@ function instanceXml(i) {
     tagSet(i.tags) + '</item>';
 }
 function volumeXml(v) {
-  return '<volumeId>' + v.id + '</volumeId><size>' + v.size + '</size><snapshotId/><availabilityZone>' + esc(v.zone) +
+  return '<volumeId>' + v.id + '</volumeId><size>' + v.size + '</size>' +
+    (v.snapshot ? '<snapshotId>' + v.snapshot + '</snapshotId>' : '<snapshotId/>') + '<availabilityZone>' + esc(v.zone) +
     '</availabilityZone><status>' + v.status + '</status><createTime>2026-01-01T00:00:00.000Z</createTime>' +
     '<attachmentSet>' + (v.instance ? '<item><volumeId>' + v.id + '</volumeId><instanceId>' + v.instance + '</instanceId><device>' +
       esc(v.device) + '</device><status>' + v.attach + '</status><deleteOnTermination>' + !!v.root + '</deleteOnTermination></item>' : '') +
@@ -270,7 +276,9 @@ function idsOf(p, required) {
     if (!instances.has(id)) throw new ApiError(400, 'InvalidInstanceID.NotFound', "The instance ID '" + id + "' does not exist");
   return ids;
 }
-const later = () => Date.now() + opt.transitionMs;
+// When a transition the named action started ends: --transition-ms, or
+// the action's own time from the "slow" config.
+const later = (action) => Date.now() + (opt.slow && opt.slow[action] !== undefined ? opt.slow[action] : opt.transitionMs);
 
 // ---- actions -----------------------------------------------------------------------
 const actions = {
@@ -382,8 +390,17 @@ const actions = {
     if (!p.get('AvailabilityZone')) throw new ApiError(400, 'MissingParameter', 'The request must contain the parameter AvailabilityZone');
     const id = 'vol-' + hex(3), tags = new Map();
     if (p.get('TagSpecification.1.ResourceType') === 'volume') for (const [k, v] of tagList(p, 'TagSpecification.1.')) tags.set(k, v);
-    const v = { id, size: +p.get('Size') || 8, type: p.get('VolumeType') || 'gp2', zone: p.get('AvailabilityZone'), instance: '',
-      device: '', attach: '', status: 'creating', until: later(), tags };
+    let size = +p.get('Size') || 8;
+    const from = p.get('SnapshotId') || '';
+    if (from) {
+      const sn = snapshots.get(from);
+      if (!sn) throw new ApiError(400, 'InvalidSnapshot.NotFound', "The snapshot '" + from + "' does not exist.");
+      if (sn.status !== 'completed') throw new ApiError(400, 'IncorrectState', "Snapshot '" + from + "' is not 'completed'.");
+      if (!p.has('Size')) size = sn.size;
+      else if (size < sn.size) throw new ApiError(400, 'InvalidParameterValue', 'Volume of ' + size + 'GiB is too small; minimum is ' + sn.size + 'GiB.');
+    }
+    const v = { id, size, type: p.get('VolumeType') || 'gp2', zone: p.get('AvailabilityZone'), instance: '',
+      device: '', attach: '', status: 'creating', until: later(), tags, snapshot: from };
     volumes.set(id, v);
     if (token) tokens.set(token, id);
     return respond('CreateVolume', volumeXml(v));
@@ -399,7 +416,7 @@ const actions = {
   DetachVolume(p) {
     const v = vol(p.get('VolumeId'));
     if (!v.instance) throw new ApiError(400, 'IncorrectState', "Volume '" + v.id + "' is in the 'available' state.");
-    Object.assign(v, { attach: 'detaching', until: later() });
+    Object.assign(v, { attach: 'detaching', until: later('DetachVolume') });
     return respond('DetachVolume', '<volumeId>' + v.id + '</volumeId><status>detaching</status>');
   },
   ModifyVolume(p) {
@@ -413,7 +430,8 @@ const actions = {
   },
   DeleteVolume(p) {
     const v = vol(p.get('VolumeId'));
-    if (v.status !== 'available') throw new ApiError(400, 'VolumeInUse', 'Volume ' + v.id + ' is currently attached');
+    if (v.instance) throw new ApiError(400, 'VolumeInUse', 'Volume ' + v.id + ' is currently attached');
+    if (v.status !== 'available' && v.status !== 'error') throw new ApiError(400, 'IncorrectState', "The volume '" + v.id + "' is '" + v.status + "'.");
     volumes.delete(v.id);
     return respond('DeleteVolume', '<return>true</return>');
   },
@@ -518,7 +536,7 @@ const server = http.createServer((req, res) => {
           id: i.id, state: i.state, type: i.type, image: i.image, token: i.token, groups: i.groups, user_data: i.userData,
           tags: Object.fromEntries(i.tags), root_size: (volumes.get(i.volume) || {}).size })),
           volumes: [...volumes.values()].filter((v) => !v.root).map((v) => ({ id: v.id, size: v.size, type: v.type, zone: v.zone,
-            status: v.status, instance: v.instance, device: v.device, tags: Object.fromEntries(v.tags) })),
+            status: v.status, instance: v.instance, device: v.device, attach: v.attach, snapshot: v.snapshot || '', tags: Object.fromEntries(v.tags) })),
           snapshots: [...snapshots.values()].map((x) => ({ id: x.id, volume: x.volume, status: x.status, description: x.description,
             tags: Object.fromEntries(x.tags) })),
           placement_groups: [...groups.values()].map((g) => ({ id: g.id, name: g.name, tags: Object.fromEntries(g.tags) })) }));
@@ -532,7 +550,13 @@ const server = http.createServer((req, res) => {
       else if (req.url === '/_standin/config' && j.transition_ms !== undefined) {
         // Transitions under way end no later than the new setting says.
         opt.transitionMs = j.transition_ms;
-        for (const i of instances.values()) if (i.until) i.until = Math.min(i.until, later());
+        for (const i of [...instances.values(), ...volumes.values()]) if (i.until) i.until = Math.min(i.until, later());
+      }
+      else if (req.url === '/_standin/config' && j.bad_snapshot !== undefined) opt.badSnapshot = j.bad_snapshot;
+      else if (req.url === '/_standin/config' && j.slow !== undefined) {
+        // Per action; transitions under way end no later than the new setting says.
+        opt.slow = j.slow;
+        for (const v of volumes.values()) if (v.until) v.until = Math.min(v.until, later());
       }
       else if (req.url === '/_standin/clear-faults') faults = [];
       return res.end('{}');

@@ -17,7 +17,9 @@
 # token), from a shared credentials file with a profile, from the config
 # file, and from IMDSv2 (token PUT then GET, fetched once per run); the
 # shipped templates/slurm-cloud-nodes-aws.json; backup.policy on aws.volume
-# and aws.instance targets (tests/aws/t_backup.sh); no secret in any output.
+# and aws.instance targets (tests/aws/t_backup.sh); drover restore and
+# backup verify of an aws.volume from its EBS snapshots, with kill -9
+# midway (tests/aws/t_restore.sh); no secret in any output.
 #
 # Environment: DROVER (the command). Needs node, curl and jq.
 # Ends with "# aws: N checks, M failed"; exit status non-zero on failure.
@@ -410,6 +412,8 @@ expect_rc "the node template destroys" 0
 
 # ---- 7b. backup.policy on EBS (tests/aws/t_backup.sh) ------------------------------------
 . "$HERE/t_backup.sh"
+# ---- 7c. restore and backup verify from EBS snapshots (tests/aws/t_restore.sh) -------------
+. "$HERE/t_restore.sh"
 
 # ---- 8. no secret in any output ------------------------------------------------------------
 leaked=

@@ -10,9 +10,27 @@ set -u
 # scripts/test sets it too (doc/aws.md, "Tests and IMDS").
 export AWS_EC2_METADATA_DISABLED=true
 
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
+# SLURM_TESTS: the folder of this file. Under bash, BASH_SOURCE names it
+# wherever it is sourced from; the tests run under sh, which has no such
+# name, so there $0 is taken when it is a script in this folder (any
+# working directory will do). Otherwise SLURM_TESTS_DIR tells, or else
+# ./tests/slurm from the top of a checkout. forge_submit.c marks the
+# folder (tests/live and tests/slurm-cloud have a lib.sh too); a wrong
+# guess stops here rather than testing some other tree.
+if [ -n "${SLURM_TESTS_DIR:-}" ]; then
+  SLURM_TESTS=$SLURM_TESTS_DIR
+elif [ -n "${BASH_VERSION:-}" ]; then
+  eval 'SLURM_TESTS=$(dirname "${BASH_SOURCE[0]}")'
+else
+  SLURM_TESTS=$(dirname "$0")
+  [ -f "$SLURM_TESTS/forge_submit.c" ] || SLURM_TESTS=tests/slurm
+fi
+if [ ! -f "$SLURM_TESTS/forge_submit.c" ] || ! SLURM_TESTS=$(cd "$SLURM_TESTS" && pwd); then
+  echo "lib.sh: tests/slurm not found (tried '$SLURM_TESTS'); set SLURM_TESTS_DIR" >&2
+  exit 2
+fi
+TOP=$(cd "$SLURM_TESTS/../.." && pwd)
 . "$TOP/tests/live/jq.sh"
-SLURM_TESTS=$TOP/tests/slurm
 DROVER_SO=${DROVER_SO:-$TOP/.libs/drover.so}
 DROVER_BIN=${DROVER_BIN:-$TOP/drover}
 DT=${DROVER_TEST_DIR:-/var/lib/drover-test}
