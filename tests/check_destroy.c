@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "aws_env.h"
 #include "engine.h"
 #include "fake_provider.h"
 #include "run_suite.h"
@@ -133,6 +134,7 @@ START_TEST(every_provider_by_default)
 END_TEST
 
 typedef struct warnings {
+  const char *provider;        /* "provider lxd ": the warnings counted */
   int n;
   char last[1200];
 } warnings;
@@ -140,12 +142,25 @@ typedef struct warnings {
 static void collect(void *ud, drover_log_level level, const char *msg)
 {
   warnings *w = ud;
-  /* LXD's only: another built-in provider (S3, no credentials here) may be
-   * skipped the same way. */
-  if(level == DROVER_LOG_WARN && strstr(msg, "provider lxd ")) {
+  /* One provider's only: another built-in one (S3, no credentials here)
+   * may be skipped the same way. */
+  if(level == DROVER_LOG_WARN && strstr(msg, w->provider)) {
     w->n++;
     snprintf(w->last, sizeof(w->last), "%s", msg);
   }
+}
+
+/* Writes json as the admin's provider config in lockdir; its path goes to
+ * cfg. */
+static void write_admin(char *cfg, size_t size, const char *json)
+{
+  FILE *f;
+
+  snprintf(cfg, size, "%s/providers.json", lockdir);
+  f = fopen(cfg, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs(json, f);
+  fclose(f);
 }
 
 START_TEST(implied_provider_not_set_up_is_skipped)
@@ -157,12 +172,12 @@ START_TEST(implied_provider_not_set_up_is_skipped)
   warnings w;
   char **names = NULL, cfg[96];
   int have_lxd = dv_provider_find("lxd") != NULL;
-  FILE *f;
 
   /* Every provider is asked (providers NULL); LXD, when built in, cannot
    * find its socket here and is skipped with a warning, not an error. */
   setenv("LXD_SOCKET", "/nonexistent/lxd.sock", 1);
   memset(&w, 0, sizeof(w));
+  w.provider = "provider lxd ";
   seed_job("job-21-web");
   opts.lock_dir = lockdir;
   opts.log = collect;
@@ -185,11 +200,7 @@ START_TEST(implied_provider_not_set_up_is_skipped)
 
   /* Named in the admin config, the same failure is an error. */
   if(have_lxd) {
-    snprintf(cfg, sizeof(cfg), "%s/providers.json", lockdir);
-    f = fopen(cfg, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs("{\"lxd\": {}}", f);
-    fclose(f);
+    write_admin(cfg, sizeof(cfg), "{\"lxd\": {}}");
     opts.provider_config = cfg;
     seed_job("job-22-web");
     drover_error_clear(&err);
@@ -198,6 +209,53 @@ START_TEST(implied_provider_not_set_up_is_skipped)
     ck_assert_ptr_nonnull(strstr(err.text, "/nonexistent/lxd.sock"));
     ck_assert_uint_eq(fake_count(NULL, "job-22-web"), 3);
   }
+  unsetenv("LXD_SOCKET");
+}
+END_TEST
+
+/* The admin file names aws only to turn its instance role off (a site
+ * without AWS): with no credentials its init says DROVER_E_NOT_SET_UP,
+ * and a bare stack skips it as if unnamed. A profile named but missing
+ * still fails. */
+START_TEST(named_provider_turned_off_is_skipped)
+{
+  drover_options opts = DROVER_OPTIONS_INIT;
+  drover_destroy_opts d = DROVER_DESTROY_OPTS_INIT;
+  drover_destroy_result res;
+  drover_error err;
+  warnings w;
+  char cfg[96];
+
+  if(!dv_provider_find("aws"))
+    return; /* built without the AWS provider: nothing to name */
+  setenv("LXD_SOCKET", "/nonexistent/lxd.sock", 1);
+  /* Were the setting ignored, the attempt stays on loopback (refused). */
+  aws_env_none();
+  memset(&w, 0, sizeof(w));
+  w.provider = "provider aws ";
+  write_admin(cfg, sizeof(cfg), "{\"aws\": {\"imds\": false}}");
+  opts.provider_config = cfg;
+  opts.lock_dir = lockdir;
+  opts.log = collect;
+  opts.log_userdata = &w;
+  opts.log_level = DROVER_LOG_WARN;
+  seed_job("job-23-web");
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_stack_destroy_bare("job-23-web", NULL, &opts, &d, &res, &err),
+                   DROVER_OK);
+  ck_assert_uint_eq(res.deleted, 3);
+  ck_assert_int_eq(w.n, 1);
+  ck_assert_msg(strstr(w.last, "provider aws is not set up here, skipped") != NULL &&
+                strstr(w.last, "IMDS turned off by the \"imds\": false setting") != NULL,
+                "%s", w.last);
+
+  write_admin(cfg, sizeof(cfg), "{\"aws\": {\"imds\": false, \"profile\": \"ops\"}}");
+  seed_job("job-24-web");
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_stack_destroy_bare("job-24-web", NULL, &opts, &d, &res, &err),
+                   DROVER_E_CONFIG);
+  ck_assert_msg(strstr(err.text, "profile \"ops\"") != NULL, "%s", err.text);
+  ck_assert_uint_eq(fake_count(NULL, "job-24-web"), 3);
   unsetenv("LXD_SOCKET");
 }
 END_TEST
@@ -236,6 +294,7 @@ static Suite *destroy_suite(void)
   tcase_add_test(tc, destroy_bare_bad_options);
   tcase_add_test(tc, every_provider_by_default);
   tcase_add_test(tc, implied_provider_not_set_up_is_skipped);
+  tcase_add_test(tc, named_provider_turned_off_is_skipped);
   tcase_add_test(tc, job_stack_names);
   suite_add_tcase(s, tc);
   return s;

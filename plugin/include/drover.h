@@ -56,8 +56,10 @@ typedef enum {
   DROVER_E_TLS = 21,             /* 21 TLS setup or verification failed */
   DROVER_E_INTERNAL = 22,        /* 22 a bug in drover */
   DROVER_E_CORRUPT = 23,         /* 23 data failed its checksum (a backup export) */
-  DROVER_E_CAPACITY = 24         /* 24 the cloud has no capacity for it now (EC2
+  DROVER_E_CAPACITY = 24,        /* 24 the cloud has no capacity for it now (EC2
                                     InsufficientInstanceCapacity); not retried */
+  DROVER_E_NOT_SET_UP = 25       /* 25 the provider's own settings leave it nothing
+                                    to reach here (AWS: no credentials, IMDS off) */
 } drover_code;
 
 /* Returns a static string; never NULL, never freed. */

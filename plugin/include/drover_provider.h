@@ -263,7 +263,11 @@ typedef struct drover_provider {
 
   /* Reads the provider's settings (template "providers.<name>" merged
    * with the admin config) and connects. A missing project/namespace is an
-   * error (DROVER_E_NOT_FOUND), never "create everything". */
+   * error (DROVER_E_NOT_FOUND), never "create everything". "Not configured
+   * here" is DROVER_E_CONFIG; DROVER_E_NOT_SET_UP says the settings
+   * themselves point at nothing (AWS: instance role off, no credentials),
+   * and a bare stack skips the provider even when the admin file names
+   * it (doc/providers.md). */
   drover_code (*init)(void *state, const json_t *config,
                       const drover_provider_env *env, drover_error *err);
 

@@ -32,6 +32,7 @@ const char *drover_strerror(drover_code code)
   case DROVER_E_INTERNAL: return "internal error";
   case DROVER_E_CORRUPT: return "checksum mismatch";
   case DROVER_E_CAPACITY: return "no capacity in the cloud now";
+  case DROVER_E_NOT_SET_UP: return "provider not set up here";
   }
   return "unknown error";
 }

@@ -212,13 +212,18 @@ drover_code dv_stack_provider(dv_pinst **out, drover_stack *stack,
  * every provider is asked. One that is not set up on this machine (init
  * fails with DROVER_E_CONFIG, and the admin file does not name it) cannot
  * hold objects we could reach: it is skipped with a warning instead of
- * failing the whole cleanup. A provider the admin file names must work. */
+ * failing the whole cleanup. A provider the admin file names must work,
+ * unless its init says DROVER_E_NOT_SET_UP: its settings themselves (the
+ * admin's `{"aws": {"imds": false}}` on a site without AWS credentials)
+ * leave it nothing to reach. */
 static int not_set_up(const drover_provider *vt, const drover_options *opts,
                       const drover_error *why)
 {
   json_t *admin;
   int named;
 
+  if(why->code == DROVER_E_NOT_SET_UP)
+    return 1;
   if(why->code != DROVER_E_CONFIG)
     return 0;
   if(!opts->provider_config || !opts->provider_config[0])

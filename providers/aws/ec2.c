@@ -35,6 +35,8 @@ static const drover_setting ec2_settings[] = {
   {"ca_file", DROVER_T_STRING, NONEMPTY, "PEM CA bundle for the endpoint"},
   {"imds_endpoint", DROVER_T_STRING, NONEMPTY,
    "instance metadata URL (else AWS_EC2_METADATA_SERVICE_ENDPOINT, http://169.254.169.254)"},
+  {"imds", DROVER_T_BOOLEAN, {NULL, 0, 0, 0, NULL, NULL},
+   "false: never ask the instance metadata service for the instance role"},
   {"poll_interval", DROVER_T_NUMBER, POSITIVE, "seconds between describe calls while waiting"},
   {"page_size", DROVER_T_INTEGER, {NULL, DROVER_RULE_MIN | DROVER_RULE_MAX, 5, 1000, NULL, NULL},
    "MaxResults of describe calls (5..1000)"},
@@ -141,8 +143,19 @@ static drover_code ec2_init(void *state, const json_t *config, const drover_prov
   }
   imds = setting(config, "imds_endpoint", "AWS_EC2_METADATA_SERVICE_ENDPOINT", NULL);
   st->imds_endpoint = ec2_dup(imds ? imds : "http://169.254.169.254", &oom);
+  /* The setting is the admin's switch where the environment does not
+   * reach (slurmd builds the job epilog's from the job's; the SPANK
+   * plugin clears it): doc/aws.md, "Tests and IMDS". */
+  v = json_object_get(config, "imds");
   off = getenv("AWS_EC2_METADATA_DISABLED");
-  st->imds_disabled = off && !strcasecmp(off, "true");
+  if(v && !json_is_boolean(v)) {
+    rc = ec2_fail(err, DROVER_E_CONFIG, NULL, "setting \"imds\" must be true or false");
+    goto out;
+  }
+  if(json_is_false(v))
+    st->imds_off = "the \"imds\": false setting";
+  else if(off && !strcasecmp(off, "true"))
+    st->imds_off = "AWS_EC2_METADATA_DISABLED";
   st->ca_file = ec2_dup(setting(config, "ca_file", NULL, NULL), &oom);
   st->profile = ec2_dup(setting(config, "profile", NULL, NULL), &oom);
   st->credentials_file = ec2_dup(setting(config, "credentials_file", NULL, NULL), &oom);

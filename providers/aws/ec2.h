@@ -51,7 +51,10 @@ typedef struct ec2_state {
   char *profile;               /* settings "profile", or NULL */
   char *credentials_file;      /* settings "credentials_file", or NULL */
   char *imds_endpoint;         /* "http://169.254.169.254" */
-  int imds_disabled;
+  /* What turned the instance role (IMDS) off, for the messages: NULL
+   * when on, else the "imds": false setting or AWS_EC2_METADATA_DISABLED
+   * (static text). */
+  const char *imds_off;
   double poll_interval;        /* seconds between describe calls while waiting */
   unsigned page_size;          /* MaxResults of describe calls */
   double timeout;

@@ -262,7 +262,7 @@ drover_code ec2_cred_load(ec2_state *st, drover_error *err)
     return rc ? rc : ec2_fail(err, DROVER_E_CONFIG, NULL, "no credentials");
   /* 3. The instance role. */
   drover_error_clear(&ierr);
-  if(!st->imds_disabled) {
+  if(!st->imds_off) {
     pthread_mutex_lock(&st->lock);
     rc = from_imds(st, c, &ierr);
     pthread_mutex_unlock(&st->lock);
@@ -271,11 +271,16 @@ drover_code ec2_cred_load(ec2_state *st, drover_error *err)
       return DROVER_OK;
     }
   }
-  return ec2_fail(err, DROVER_E_CONFIG, NULL,
+  /* With IMDS off and no profile asked for, nothing here points at AWS:
+   * the provider is not set up on this machine, and a bare stack skips it
+   * even when the admin file names it (for the "imds" setting). */
+  return ec2_fail(err, st->imds_off && !st->profile && !env("AWS_PROFILE")
+                         ? DROVER_E_NOT_SET_UP : DROVER_E_CONFIG, NULL,
                   "no credentials: not in the environment (AWS_ACCESS_KEY_ID, "
                   "AWS_SECRET_ACCESS_KEY), not in profile \"%s\" of the shared credentials or "
-                  "config file, and no instance role (%s)", profile,
-                  st->imds_disabled ? "AWS_EC2_METADATA_DISABLED" : ierr.text);
+                  "config file, and no instance role (%s%s)", profile,
+                  st->imds_off ? "IMDS turned off by " : "",
+                  st->imds_off ? st->imds_off : ierr.text);
 done:
   drover_secret_add(c->secret);
   if(c->token)

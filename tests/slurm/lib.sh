@@ -35,7 +35,10 @@ DROVER_SO=${DROVER_SO:-$TOP/.libs/drover.so}
 DROVER_BIN=${DROVER_BIN:-$TOP/drover}
 DT=${DROVER_TEST_DIR:-/var/lib/drover-test}
 TPL=$DT/templates
-CONF=$DT/lxd.json
+# The admin's provider config of the test cluster. It names aws only to
+# keep its instance role off (no IMDS request from the job epilog, which
+# AWS_EC2_METADATA_DISABLED does not reach: doc/aws.md, "Tests and IMDS").
+CONF=$DT/providers.json
 OUTDIR=/run/drover-jobs
 TUSER=${DROVER_TEST_USER:-drovertest}
 NODE=$(hostname -s)
@@ -74,8 +77,9 @@ make_template_dir() {
   cp "$TOP"/templates/*.json "$SLURM_TESTS"/templates/*.json "$TPL"/
   chown root:root "$TPL"/*.json
   chmod 0644 "$TPL"/*.json
-  [ -f "$CONF" ] || echo '{"lxd": {"project": "default"}}' >"$CONF"
-  chmod 0600 "$CONF"
+  echo '{"lxd": {"project": "default"}, "aws": {"imds": false}}' >"$CONF.tmp"
+  chmod 0600 "$CONF.tmp"
+  mv -f "$CONF.tmp" "$CONF"
 }
 
 make_user() {
