@@ -63,16 +63,19 @@ nok()  { fail=$((fail + 1)); echo "not ok $((pass + fail)) - $*"; }
 
 # check DESCRIPTION WANT-RC COMMAND... : runs it, output to a log, checks rc.
 LOG=$(mktemp /tmp/drover-templates.XXXXXX)
-cleanup_files+=("$LOG")
+ERR=$(mktemp /tmp/drover-templates-err.XXXXXX)
+cleanup_files+=("$LOG" "$ERR")
+# Runs a command: its stdout in $LOG (what the --json checks parse), its
+# stderr (warnings) in $ERR; both shown when it fails.
 check() {
   local desc=$1 want=$2 rc; shift 2
-  "$@" >"$LOG" 2>&1
+  "$@" >"$LOG" 2>"$ERR"
   rc=$?
   if [ "$rc" -eq "$want" ]; then
     ok "$desc"
   else
     nok "$desc (exit $rc, want $want)"
-    sed 's/^/    # /' "$LOG" | tail -n 40
+    cat "$LOG" "$ERR" | sed 's/^/    # /' | tail -n 40
   fi
   return $(( rc != want ))
 }
@@ -194,14 +197,14 @@ for tpl in "${templates[@]}"; do
       if jqt '.ok == true and .created == 0 and .updated == 0 and .replaced == 0 and .deleted == 0' "$LOG" >/dev/null 2>&1; then
         ok "$base: apply again changes nothing"
       else
-        nok "$base: apply again changed something"; sed 's/^/    # /' "$LOG" | head -n 30
+        nok "$base: apply again changed something"; cat "$LOG" "$ERR" | sed 's/^/    # /' | head -n 30
       fi
     fi
     if check "$base: output --json" 0 "$DROVER" output --json --stack "$stack" "${vars[@]}" "$tpl"; then
       if jqt 'type == "object" and length > 0 and all(.[]; .value != null)' "$LOG" >/dev/null 2>&1; then
         ok "$base: outputs are a non-empty JSON object, no null values"
       else
-        nok "$base: outputs are empty or have null values"; sed 's/^/    # /' "$LOG" | head -n 20
+        nok "$base: outputs are empty or have null values"; cat "$LOG" "$ERR" | sed 's/^/    # /' | head -n 20
       fi
       # Arrays of names in the outputs name live instances of the stack.
       live=$(lxd_get "/1.0/instances?recursion=1" |
@@ -211,7 +214,7 @@ for tpl in "${templates[@]}"; do
             | ($n | length) > 0 and all($n[]; . as $x | $live | index([$x]) != null)' "$LOG" >/dev/null 2>&1; then
         ok "$base: output name lists match live instances ($live)"
       else
-        nok "$base: output name lists do not match live instances ($live)"; sed 's/^/    # /' "$LOG" | head -n 20
+        nok "$base: output name lists do not match live instances ($live)"; cat "$LOG" "$ERR" | sed 's/^/    # /' | head -n 20
       fi
     fi
   fi
@@ -222,14 +225,14 @@ for tpl in "${templates[@]}"; do
       if jqt '(.targets | length) > 0 and all(.targets[]; .result == "created")' "$LOG" >/dev/null 2>&1; then
         ok "$base: backup run $pol snapshotted its $nt targets"
       else
-        nok "$base: backup run $pol did not snapshot every target"; sed 's/^/    # /' "$LOG" | head -n 20
+        nok "$base: backup run $pol did not snapshot every target"; cat "$LOG" "$ERR" | sed 's/^/    # /' | head -n 20
       fi
       if jq -e 'any(.targets[]; has("export"))' "$LOG" >/dev/null 2>&1; then
         if jq -e 'all(.targets[]; .export.result == "created" and (.export.sha256 | length) == 64)' \
              "$LOG" >/dev/null 2>&1; then
           ok "$base: backup run $pol exported its $nt targets with their SHA-256"
         else
-          nok "$base: backup run $pol did not export every target"; sed 's/^/    # /' "$LOG" | head -n 20
+          nok "$base: backup run $pol did not export every target"; cat "$LOG" "$ERR" | sed 's/^/    # /' | head -n 20
         fi
       fi
       if check "$base: backup list $pol" 0 "$DROVER" backup list --json --stack "$stack" "${vars[@]}" "$tpl" "$pol" &&
@@ -247,7 +250,7 @@ for tpl in "${templates[@]}"; do
     if check "$base: drift run $pol" 0 "$DROVER" drift run --json --stack "$stack" "${vars[@]}" "$tpl" "$pol"; then
       if jqt '.drifted == 0 and (.stacks | length) == 1 and .stacks[0].result == "clean"' "$LOG"; then
         ok "$base: drift run $pol finds the fresh stack clean"
-      else nok "$base: drift run $pol on a fresh stack"; sed 's/^/    # /' "$LOG" | head -n 20; fi
+      else nok "$base: drift run $pol on a fresh stack"; cat "$LOG" "$ERR" | sed 's/^/    # /' | head -n 20; fi
     fi
     victim=$(lxd_get "/1.0/instances?recursion=1" |
              jq -r --arg s "$stack" '[.metadata[] | select(.config["user.drover.stack"] == $s)][0].name')
@@ -259,7 +262,7 @@ for tpl in "${templates[@]}"; do
       if jqt '.drifted == 1 and .stacks[0].result == "repaired"
              and .stacks[0].resources[0].why == "stopped out of band"' "$LOG"; then
         ok "$base: drift run $pol reports $victim stopped out of band and repairs it"
-      else nok "$base: drift run $pol report"; sed 's/^/    # /' "$LOG" | head -n 20; fi
+      else nok "$base: drift run $pol report"; cat "$LOG" "$ERR" | sed 's/^/    # /' | head -n 20; fi
       st=$(lxd_get "/1.0/instances/$victim" | jq -r .metadata.status)
       if [ "$st" = Running ]; then ok "$base: $victim is running again"; else nok "$base: $victim is $st"; fi
     fi
@@ -278,7 +281,7 @@ for tpl in "${templates[@]}"; do
          [ "$have" = "$want" ]; then
         ok "$base: scale run $pol left $have $tgt instances, as it decided"
       else
-        nok "$base: scale run $pol: decided $want, $have live"; sed 's/^/    # /' "$LOG" | head -n 30
+        nok "$base: scale run $pol: decided $want, $have live"; cat "$LOG" "$ERR" | sed 's/^/    # /' | head -n 30
       fi
       check "$base: plan after scale run shows no changes" 0 \
         "$DROVER" plan --detailed-exitcode --stack "$stack" "${vars[@]}" "$tpl"
