@@ -19,6 +19,7 @@
 #include "drover_s3.h"
 #include "drover_sigv4.h"
 #include "run_suite.h"
+#include "crc32c_ref.h"
 #include "scripted_server.h"
 
 /* A TCP scripted server answering from script (see scripted_server.h). */
@@ -123,21 +124,6 @@ static char *status(int code, const char *reason, const char *b)
                                 "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
                             code, reason, strlen(b), b), 0);
   return s;
-}
-
-/* CRC32C one bit at a time (reflected 0x1EDC6F41), apart from the
- * provider's. */
-static uint32_t crc_ref(const char *p, size_t n)
-{
-  uint32_t c = 0xffffffffu;
-  int k;
-
-  while(n--) {
-    c ^= (unsigned char)*p++;
-    for(k = 0; k < 8; k++)
-      c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-  }
-  return ~c;
 }
 
 /* Base64 of 4 bytes into out (9 bytes). */
@@ -1037,13 +1023,13 @@ START_TEST(multipart_crc32c)
   fclose(f);
   /* The part's CRC32C, bit at a time; the composite of that one part is
    * the CRC32C of its 4 big-endian bytes. */
-  c = crc_ref(buf, 5u << 20);
+  c = crc32c_ref(0, buf, 5u << 20);
   be[0] = (unsigned char)(c >> 24);
   be[1] = (unsigned char)(c >> 16);
   be[2] = (unsigned char)(c >> 8);
   be[3] = (unsigned char)c;
   b64_4(b64, be);
-  c = crc_ref((const char *)be, 4);
+  c = crc32c_ref(0, be, 4);
   be[0] = (unsigned char)(c >> 24);
   be[1] = (unsigned char)(c >> 16);
   be[2] = (unsigned char)(c >> 8);
