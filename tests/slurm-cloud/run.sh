@@ -138,8 +138,20 @@ kill "$(cat /run/slurmctld.pid)" || die "cannot stop slurmctld"
 wait_for 30 "slurmctld stopped" sh -c '! scontrol ping 2>/dev/null | grep -q UP'
 "$TOP/scripts/daemon-exec" slurmctld || die "slurmctld did not restart"
 ok "slurmctld restarted while the resume ran"
-wait_for 150 "job $jid completed after the restart" job_over "$jid"
+# Usually both nodes register with the new slurmctld within a second.
+# Once (CI), one node's registration was lost in the restart (likely
+# answered by the old slurmctld after it had saved its state), and the new
+# one, which does not ask a powering-up node again, waited until
+# ResumeTimeout. Slurm's own recovery then marks the node down and
+# requeues the job. The job must still run, so the deadline covers that
+# path too (README: "A slurmctld restart during a resume").
+wait_for $(( ${RESUME_TIMEOUT:-90} + 300 )) "job $jid completed after the restart" job_over "$jid"
 job_done "$jid" || die "job $jid ended $(job_field "$jid" JobState) after the restart"
-ok "job $jid ran after slurmctld restarted mid-resume"
+restarts=$(job_field "$jid" Restarts)
+if [ "${restarts:-0}" -gt 0 ]; then
+  ok "job $jid ran after slurmctld restarted mid-resume (after Slurm requeued it $restarts time(s))"
+else
+  ok "job $jid ran after slurmctld restarted mid-resume"
+fi
 
 echo "PASS: slurm-cloud ($(( $(date +%s) - t_all ))s)"
