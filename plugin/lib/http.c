@@ -402,8 +402,8 @@ static CURLcode easy_setup(drover_http *http, CURL *h, const char *url,
     SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
     SET(CURLOPT_POSTFIELDS, "");
   }
-  if(req->response_path)  /* bulk downloads: larger writes (curl's own tool: 100 KiB) */
-    SET(CURLOPT_BUFFERSIZE, 512L * 1024L);
+  if(req->response_path)  /* bulk downloads: curl's own tool's receive buffer */
+    SET(CURLOPT_BUFFERSIZE, 100L * 1024L);
   if(!strcmp(method, "HEAD"))
     SET(CURLOPT_NOBODY, 1L);
   else if(strcmp(method, "GET") || dv_http_has_body(req))

@@ -88,8 +88,11 @@ int dv_http_attempt_finish(dv_http_attempt *a)
 
 /* A download is gathered into writes of this size: curl hands the body
  * over 16 KiB at a time, and a write per piece cost a 2 GiB download
- * 131,072 system calls. */
-#define SINK_BUF (1u << 20)
+ * 131,072 system calls. Not larger: on the test VM (Linux 6.18, ext4)
+ * 1 MiB writes made the kernel's copy into the page cache 3-4x dearer
+ * than 64 KiB ones (a 2 GiB download: 4-5 s of system CPU against
+ * about 1 s; bench/README.md, "Third S3 session"). */
+#define SINK_BUF (64u << 10)
 
 static size_t to_file(dv_http_attempt *a, const char *ptr, size_t n)
 {
