@@ -134,17 +134,20 @@ wait_for 30 "drvc4's instance deleted" instance_gone drvc4
 : >"$PLOG"
 jid=$(sbatch --parsable -p cloud -N 2 --chdir=/tmp -o /dev/null --wrap true) || die "sbatch failed"
 wait_for 60 "the resume program started" grep -q ' info: resume: 2 node(s), template' "$PLOG"
-kill "$(cat /run/slurmctld.pid)" || die "cannot stop slurmctld"
-wait_for 30 "slurmctld stopped" sh -c '! scontrol ping 2>/dev/null | grep -q UP'
+# A restart as an init system does it: the old process gone before the new
+# one starts (a new slurmctld kills an old one still shutting down).
+ctld=$(cat /run/slurmctld.pid) || die "no slurmctld pid"
+kill "$ctld" || die "cannot stop slurmctld"
+wait_for 30 "slurmctld exited" sh -c "! kill -0 $ctld 2>/dev/null"
 "$TOP/scripts/daemon-exec" slurmctld || die "slurmctld did not restart"
 ok "slurmctld restarted while the resume ran"
-# Usually both nodes register with the new slurmctld within a second.
-# Once (CI), one node's registration was lost in the restart (likely
-# answered by the old slurmctld after it had saved its state), and the new
-# one, which does not ask a powering-up node again, waited until
-# ResumeTimeout. Slurm's own recovery then marks the node down and
-# requeues the job. The job must still run, so the deadline covers that
-# path too (README: "A slurmctld restart during a resume").
+# Usually both nodes register with the new slurmctld within a second. Once in ten
+# runs on a loaded machine here (and once in CI), the new slurmctld never counts
+# one node's registration (its slurmd is up and answers the next ping) and,
+# as it does not ask a powering-up node again, waits until ResumeTimeout.
+# Slurm's own recovery then marks the node down and requeues the job. The
+# job must still run, so the deadline covers that path too (README: "A
+# slurmctld restart during a resume").
 wait_for $(( ${RESUME_TIMEOUT:-90} + 300 )) "job $jid completed after the restart" job_over "$jid"
 job_done "$jid" || die "job $jid ended $(job_field "$jid" JobState) after the restart"
 restarts=$(job_field "$jid" Restarts)
