@@ -161,12 +161,14 @@ S3_HIDDEN char *s3_stack_prefix(const s3_state *st, const char *stack);
 /* Digests (s3_digest.c) */
 
 /* SHA-256 into sha (65 bytes) and MD5 into md5 (33 bytes), lowercase hex,
- * each only when not NULL, of the open file's first size bytes, read once
- * with pread. A set *stop (may be NULL) ends it early with
+ * and the CRC32C (s3_crc32c) into *crc, each only when not NULL, of the
+ * open file's first size bytes, read once with pread: a caller that must
+ * read the file before sending it gets every checksum the upload needs
+ * from that one read. A set *stop (may be NULL) ends it early with
  * DROVER_E_CANCELLED and no message. */
-S3_HIDDEN drover_code s3_file_digests(char *sha, char *md5, int fd, unsigned long long size,
-                                      const char *path, const atomic_int *stop,
-                                      drover_error *err);
+S3_HIDDEN drover_code s3_file_digests(char *sha, char *md5, uint32_t *crc, int fd,
+                                      unsigned long long size, const char *path,
+                                      const atomic_int *stop, drover_error *err);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 S3_HIDDEN void s3_hex(char *out, const unsigned char *md, size_t n);

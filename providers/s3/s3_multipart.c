@@ -193,8 +193,8 @@ static void *whole_main(void *arg)
 {
   whole_job *w = arg;
 
-  w->rc = s3_file_digests(NULL, w->md5, w->fd, w->size, "the uploaded file", &w->stop,
-                          &w->err);
+  w->rc = s3_file_digests(NULL, w->md5, NULL, w->fd, w->size, "the uploaded file",
+                          &w->stop, &w->err);
   return NULL;
 }
 
@@ -424,7 +424,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
       rc = w.rc;
     }
     else if(!w.md5[0]) {
-      rc = s3_file_digests(NULL, w.md5, fd, size, "the uploaded file", NULL, err);
+      rc = s3_file_digests(NULL, w.md5, NULL, fd, size, "the uploaded file", NULL, err);
     }
     if(rc)
       goto out;

@@ -194,7 +194,7 @@ static drover_code make_live(s3_state *st, drover_live **out, const char *bucket
       else if(sha && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
         drover_error ignore;
         drover_error_clear(&ignore);
-        same = !s3_file_digests(hash, NULL, fd, obj_size, path, NULL, &ignore) && !strcmp(hash, sha);
+        same = !s3_file_digests(hash, NULL, NULL, fd, obj_size, path, NULL, &ignore) && !strcmp(hash, sha);
         close(fd);
       }
     }
@@ -558,7 +558,12 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
     goto out;
   }
   size = (unsigned long long)sb.st_size;
-  rc = s3_file_digests(sha, md5, fd, size, source, NULL, err);
+  /* The SHA-256 is signed as the payload hash of a single PUT and stored
+   * as metadata. The MD5 only a multipart upload uses (its final ETag
+   * against the file's, drover_s3_upload_checked says why), so a single
+   * PUT leaves it out of this pass. */
+  rc = s3_file_digests(sha, size >= st->mp_threshold ? md5 : NULL, NULL, fd, size, source,
+                       NULL, err);
   if(rc)
     goto out;
   esrc = drover_sigv4_uri_encode(source, strlen(source), 1);
