@@ -892,36 +892,59 @@ START_TEST(single_put_read_ahead_retried)
 }
 END_TEST
 
+/* Two multipart uploads of one part, each part answered by part: the
+ * first completed with ETag md5 (the whole object's MD5, as s3rver
+ * answers), the second with another MD5. v is the script; the entries are
+ * freed by md5_script_free. */
+typedef struct md5_script {
+  char *init, *part, *body, *done_ok, *done_bad;
+  const char *v[6];
+} md5_script;
+
+static void md5_script_make(md5_script *m, const char *upload_id, const char *md5, char *part)
+{
+  ck_assert_int_gt(asprintf(&m->body, "<InitiateMultipartUploadResult><UploadId>%s</UploadId>"
+                                      "</InitiateMultipartUploadResult>", upload_id), 0);
+  m->init = ok_xml(m->body);
+  free(m->body);
+  ck_assert_int_gt(asprintf(&m->body, "<CompleteMultipartUploadResult><ETag>\"%s\"</ETag>"
+                                      "</CompleteMultipartUploadResult>", md5), 0);
+  m->done_ok = ok_xml(m->body);
+  m->done_bad = ok_xml("<CompleteMultipartUploadResult><ETag>"
+                       "\"0123456789abcdef0123456789abcdef\"</ETag>"
+                       "</CompleteMultipartUploadResult>");
+  m->part = part;
+  m->v[0] = m->v[3] = m->init;
+  m->v[1] = m->v[4] = m->part;
+  m->v[2] = m->done_ok;
+  m->v[5] = m->done_bad;
+}
+
+static void md5_script_free(md5_script *m)
+{
+  free(m->init);
+  free(m->part);
+  free(m->body);
+  free(m->done_ok);
+  free(m->done_bad);
+}
+
 /* A server that answers the completion with the whole object's MD5
  * (s3rver) is checked against the file's, computed while it assembled;
  * an answer that matches neither that nor the parts is an error. */
 START_TEST(multipart_whole_md5_answer)
 {
-  char path[] = "/tmp/check_s3_wholeXXXXXX", md5[33], *part = NULL, *body = NULL;
-  char *done_ok, *done_bad;
-  char *init_r = ok_xml("<InitiateMultipartUploadResult><UploadId>W1</UploadId>"
-                        "</InitiateMultipartUploadResult>");
-  const char *script[6];
+  char path[] = "/tmp/check_s3_wholeXXXXXX", md5[33];
+  md5_script m;
   drover_s3 *s3 = NULL;
   drover_error err;
   srv s;
 
   make_part_file(path, md5);
-  part = etag_ok(md5);
-  ck_assert_int_gt(asprintf(&body, "<CompleteMultipartUploadResult><ETag>\"%s\"</ETag>"
-                                   "</CompleteMultipartUploadResult>", md5), 0);
-  done_ok = ok_xml(body);
-  done_bad = ok_xml("<CompleteMultipartUploadResult><ETag>\"0123456789abcdef0123456789abcdef\""
-                    "</ETag></CompleteMultipartUploadResult>");
   /* One part of 5 MiB: its md5-of-MD5s-1 differs from the file's MD5. */
-  script[0] = init_r;
-  script[1] = part;
-  script[2] = done_ok;
-  script[3] = init_r;
-  script[4] = part;
-  script[5] = done_bad;
-  s3 = s3_on(&s, script, 6, ", \"multipart_threshold\": 5242880, \"part_size\": 5242880, "
-                            "\"checksum\": \"md5\"");
+  md5_script_make(&m, "W1", md5, etag_ok(md5));
+  s3 = s3_on(&s, m.v, 6, ", \"multipart_threshold\": 5242880, \"part_size\": 5242880, "
+                         "\"checksum\": \"md5\"");
   drover_error_clear(&err);
   ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
   ck_assert_int_eq(strncmp(s.req[2], "POST /b/k?uploadId=W1 ", 22), 0);
@@ -932,11 +955,7 @@ START_TEST(multipart_whole_md5_answer)
   drover_s3_close(s3);
   srv_stop(&s);
   unlink(path);
-  free(part);
-  free(body);
-  free(done_ok);
-  free(done_bad);
-  free(init_r);
+  md5_script_free(&m);
 }
 END_TEST
 
@@ -1186,28 +1205,15 @@ END_TEST
  * it is the error (the one end-to-end check left on such a server). */
 START_TEST(upload_checked_multipart_keeps_md5)
 {
-  char path[] = "/tmp/check_s3_umd5XXXXXX", md5[33], sha[65], *body = NULL;
-  char *init_r = ok_xml("<InitiateMultipartUploadResult><UploadId>M1</UploadId>"
-                        "</InitiateMultipartUploadResult>");
-  char *part = crc_ok(NULL), *done_ok, *done_bad;
-  const char *script[6];
+  char path[] = "/tmp/check_s3_umd5XXXXXX", md5[33], sha[65];
+  md5_script m;
   drover_s3 *s3;
   drover_error err;
   srv s;
 
   make_part_file(path, md5);
-  ck_assert_int_gt(asprintf(&body, "<CompleteMultipartUploadResult><ETag>\"%s\"</ETag>"
-                                   "</CompleteMultipartUploadResult>", md5), 0);
-  done_ok = ok_xml(body);
-  done_bad = ok_xml("<CompleteMultipartUploadResult><ETag>\"0123456789abcdef0123456789abcdef\""
-                    "</ETag></CompleteMultipartUploadResult>");
-  script[0] = init_r;
-  script[1] = part;
-  script[2] = done_ok;
-  script[3] = init_r;
-  script[4] = part;
-  script[5] = done_bad;
-  s3 = s3_on(&s, script, 6, ", \"multipart_threshold\": 5242880, \"part_size\": 5242880");
+  md5_script_make(&m, "M1", md5, crc_ok(NULL));
+  s3 = s3_on(&s, m.v, 6, ", \"multipart_threshold\": 5242880, \"part_size\": 5242880");
   drover_error_clear(&err);
   ck_assert_msg(drover_s3_upload_checked(s3, path, "b", "k", NULL, NULL, sha, &err) ==
                 DROVER_OK, "%s", err.text);
@@ -1221,11 +1227,7 @@ START_TEST(upload_checked_multipart_keeps_md5)
   drover_s3_close(s3);
   srv_stop(&s);
   unlink(path);
-  free(part);
-  free(body);
-  free(done_ok);
-  free(done_bad);
-  free(init_r);
+  md5_script_free(&m);
 }
 END_TEST
 
