@@ -132,6 +132,18 @@ static void b64_4(char *out, const unsigned char in[4])
   EVP_EncodeBlock((unsigned char *)out, in, 4);
 }
 
+/* A CRC32C as S3 writes it (base64 of its 4 big-endian bytes) into out
+ * (9 bytes); its big-endian bytes into be (may be NULL). */
+static void crc_b64(char *out, uint32_t c, unsigned char *be)
+{
+  unsigned char b[4] = {(unsigned char)(c >> 24), (unsigned char)(c >> 16),
+                        (unsigned char)(c >> 8), (unsigned char)c};
+
+  b64_4(out, b);
+  if(be)
+    memcpy(be, b, 4);
+}
+
 /* --------------------------------------------------------------------------
  * Settings and credentials
  */
@@ -1155,20 +1167,14 @@ START_TEST(upload_checked_crc_from_digest_pass)
   char line[160], *ok;
   const char *meta[] = {"kind", "test", NULL};
   const char *script[1];
-  unsigned char be[4], md[32];
+  unsigned char md[32];
   unsigned long long r0, r1;
-  uint32_t c;
   drover_s3 *s3;
   drover_error err;
   srv s;
 
   make_file(path, size, &data);
-  c = crc32c_ref(0, data, size);
-  be[0] = (unsigned char)(c >> 24);
-  be[1] = (unsigned char)(c >> 16);
-  be[2] = (unsigned char)(c >> 8);
-  be[3] = (unsigned char)c;
-  b64_4(b64, be);
+  crc_b64(b64, crc32c_ref(0, data, size), NULL);
   ck_assert(EVP_Digest(data, size, md, NULL, EVP_sha256(), NULL));
   to_hex(want_sha, md, 32);
   ok = crc_ok(b64);
@@ -1196,6 +1202,74 @@ START_TEST(upload_checked_crc_from_digest_pass)
   unlink(path);
   free(data);
   free(ok);
+}
+END_TEST
+
+/* A multipart upload with metadata checked by CRC32C takes its parts'
+ * CRC32Cs from the read that gave the SHA-256 too: each part carries the
+ * reference CRC32C of its own bytes (parts of 5.5 MiB, not a whole
+ * number of that read's 1 MiB chunks, and a short last one), the
+ * completion lists them, and the file is read twice in all, not three
+ * times (rchar: see upload_checked_crc_from_digest_pass). */
+START_TEST(upload_checked_multipart_crcs_from_digest_pass)
+{
+  const size_t psize = 11u << 19, size = 2 * psize + (1u << 20) + 5;
+  char path[] = "/tmp/check_s3_mcrcXXXXXX", *data, sha[65], b64[3][9], comp[9], want[16];
+  char *init_r = ok_xml("<InitiateMultipartUploadResult><UploadId>P1</UploadId>"
+                        "</InitiateMultipartUploadResult>");
+  char *part[3], *done, *body = NULL, line[160];
+  unsigned char be[12];
+  const char *script[5];
+  unsigned long long r0, r1;
+  drover_s3 *s3;
+  drover_error err;
+  size_t i;
+  srv s;
+
+  make_file(path, size, &data);
+  for(i = 0; i < 3; i++) {
+    size_t len = i < 2 ? psize : size - 2 * psize;
+    crc_b64(b64[i], crc32c_ref(0, data + i * psize, len), be + 4 * i);
+    part[i] = crc_ok(b64[i]);
+  }
+  crc_b64(comp, crc32c_ref(0, be, 12), NULL);
+  snprintf(want, sizeof(want), "%s-3", comp);
+  ck_assert_int_gt(asprintf(&body, "<CompleteMultipartUploadResult><ETag>\"x-3\"</ETag>"
+                                   "<ChecksumCRC32C>%s</ChecksumCRC32C>"
+                                   "</CompleteMultipartUploadResult>", want), 0);
+  done = ok_xml(body);
+  script[0] = init_r;
+  script[1] = part[0];
+  script[2] = part[1];
+  script[3] = part[2];
+  script[4] = done;
+  s3 = s3_on(&s, script, 5, ", \"multipart_threshold\": 5242880, \"part_size\": 5767168, "
+                            "\"concurrency\": 1");
+  drover_error_clear(&err);
+  r0 = rchar();
+  ck_assert_msg(drover_s3_upload_checked(s3, path, "b", "k", NULL, NULL, sha, &err) ==
+                DROVER_OK, "%s", err.text);
+  r1 = rchar();
+  ck_assert_int_eq(atomic_load(&s.served), 5);
+  for(i = 0; i < 3; i++) {
+    snprintf(line, sizeof(line), "PUT /b/k?partNumber=%zu&uploadId=P1 ", i + 1);
+    ck_assert_int_eq(strncmp(s.req[i + 1], line, strlen(line)), 0);
+    snprintf(line, sizeof(line), "\r\nx-amz-checksum-crc32c: %s\r\n", b64[i]);
+    ck_assert_msg(strcasestr(s.req[i + 1], line), "part %zu: no %s", i + 1, b64[i]);
+    snprintf(line, sizeof(line), "<ChecksumCRC32C>%s</ChecksumCRC32C>", b64[i]);
+    ck_assert_ptr_nonnull(strstr(s.req[4], line));
+  }
+  ck_assert_msg(r1 - r0 >= 2ull * size && r1 - r0 < 5ull * size / 2,
+                "read %llu bytes for a file of %zu (want 2x, below 2.5x)", r1 - r0, size);
+  drover_s3_close(s3);
+  srv_stop(&s);
+  unlink(path);
+  free(data);
+  for(i = 0; i < 3; i++)
+    free(part[i]);
+  free(body);
+  free(done);
+  free(init_r);
 }
 END_TEST
 
@@ -1255,6 +1329,7 @@ int main(void)
   tcase_add_test(tc, multipart_crc32c);
   tcase_add_test(tc, upload_checked_crc_from_digest_pass);
   tcase_add_test(tc, upload_checked_multipart_keeps_md5);
+  tcase_add_test(tc, upload_checked_multipart_crcs_from_digest_pass);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }

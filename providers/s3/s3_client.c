@@ -280,8 +280,8 @@ drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket
   if(!content_type)
     content_type = "application/octet-stream";
   if(size >= s3->st.mp_threshold)
-    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, NULL, NULL, content_type, NULL,
-                             err);
+    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, NULL, NULL, NULL, content_type,
+                             NULL, err);
   else
     rc = put_checked(&s3->st, fd, size, bucket, key, content_type, NULL, NULL, err);
 out:
@@ -537,10 +537,11 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
   char md5[33] = "";
   const char **hdrs = NULL;
   char **lines = NULL;
-  unsigned long long size = 0;
+  unsigned long long size = 0, span = 0;
   size_t n = 0, i;
   int fd = -1, multi, crc;
   known_crc known;
+  uint32_t *part_crcs = NULL;
   drover_code rc;
 
   sha256[0] = '\0';
@@ -557,6 +558,8 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
    * - a single PUT checked by CRC32C: the whole file's CRC32C (the
    *   file's status is taken first, so a change while it is read is
    *   caught as one during put_crc's own read would be);
+   * - a multipart upload checked by CRC32C: each part's, which the part
+   *   would otherwise read for before sending it;
    * - a multipart upload: the MD5, which its final ETag is checked
    *   against when the server answers with the whole object's MD5
    *   (s3rver). With CRC32C that is the only end-to-end check left on a
@@ -564,12 +567,13 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
    *   CRC32C), so it stays in either setting.
    * A single PUT needs no MD5 here: checked by ETag, it hashes the bytes
    * as they are sent. */
-  if(crc && fstat(fd, &known.before) != 0) {
+  if(multi)
+    rc = s3_part_crcs_new(&s3->st, size, &part_crcs, &span, err);
+  if(!rc && crc && fstat(fd, &known.before) != 0)
     rc = s3_fail(err, DROVER_E_IO, NULL, "%s: fstat: %s", path, strerror(errno));
-    goto out;
-  }
-  rc = s3_file_digests(sha256, multi ? md5 : NULL, crc ? &known.crc : NULL, fd, size, path,
-                       NULL, err);
+  if(!rc)
+    rc = s3_file_digests(sha256, multi ? md5 : NULL, crc ? &known.crc : part_crcs, span, fd,
+                         size, path, NULL, err);
   if(rc)
     goto out;
   hdrs = calloc(n + 2, sizeof(*hdrs));
@@ -597,12 +601,13 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
   if(!content_type)
     content_type = "application/octet-stream";
   if(multi)
-    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, md5, hdrs, content_type, NULL,
-                             err);
+    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, md5, part_crcs, hdrs,
+                             content_type, NULL, err);
   else
     rc = put_checked(&s3->st, fd, size, bucket, key, content_type, hdrs,
                      crc ? &known : NULL, err);
 out:
+  free(part_crcs);
   for(i = 0; lines && i <= n; i++)
     free(lines[i]);
   free(lines);
