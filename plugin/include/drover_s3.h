@@ -63,13 +63,14 @@ drover_code drover_s3_delete(drover_s3 *s3, const char *bucket, const char *key,
                              drover_error *err);
 
 /* Uploads the file at path as drover_s3_upload does (a single PUT checked
- * against its ETag, or a checked multipart upload), with its SHA-256 and
- * MD5 computed first in one read: the multipart upload's final ETag is
- * checked against that MD5, and the SHA-256 is stored as metadata
- * "x-amz-meta-drover-sha256", beside meta
- * (NULL or NULL-terminated name, value pairs; names [a-z0-9-], stored as
- * "x-amz-meta-drover-<name>"), and written to sha256 as 64 hex digits
- * ("" on failure). */
+ * by CRC32C or ETag, or a checked multipart upload), with its SHA-256
+ * computed first in one read that also gives the single PUT's CRC32C, or
+ * a multipart upload's part CRC32Cs and the file's MD5 (which its final
+ * ETag is checked against): the file is then read once more, to send
+ * it. The SHA-256 is stored as metadata "x-amz-meta-drover-sha256",
+ * beside meta (NULL or NULL-terminated name, value pairs; names
+ * [a-z0-9-], stored as "x-amz-meta-drover-<name>"), and written to sha256
+ * as 64 hex digits ("" on failure). */
 drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char *bucket,
                                      const char *key, const char *content_type,
                                      const char *const *meta, char sha256[65],

@@ -161,12 +161,17 @@ S3_HIDDEN char *s3_stack_prefix(const s3_state *st, const char *stack);
 /* Digests (s3_digest.c) */
 
 /* SHA-256 into sha (65 bytes) and MD5 into md5 (33 bytes), lowercase hex,
- * each only when not NULL, of the open file's first size bytes, read once
- * with pread. A set *stop (may be NULL) ends it early with
- * DROVER_E_CANCELLED and no message. */
-S3_HIDDEN drover_code s3_file_digests(char *sha, char *md5, int fd, unsigned long long size,
-                                      const char *path, const atomic_int *stop,
-                                      drover_error *err);
+ * and CRC32Cs (s3_crc32c) into crc, each only when not NULL, of the open
+ * file's first size bytes, read once with pread: a caller that must read
+ * the file before sending it gets every checksum the upload needs from
+ * that one read. crc[i] is that of the i-th span bytes (the last may be
+ * shorter: a multipart upload's parts), or with span 0 crc[0] that of the
+ * whole; the caller's array holds that many. A set *stop (may be NULL)
+ * ends it early with DROVER_E_CANCELLED and no message. */
+S3_HIDDEN drover_code s3_file_digests(char *sha, char *md5, uint32_t *crc,
+                                      unsigned long long span, int fd,
+                                      unsigned long long size, const char *path,
+                                      const atomic_int *stop, drover_error *err);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 S3_HIDDEN void s3_hex(char *out, const unsigned char *md, size_t n);
@@ -276,19 +281,32 @@ S3_HIDDEN drover_code s3_crc32c_confirm(s3_state *st, const char *got, const cha
 S3_HIDDEN unsigned long long s3_part_size(unsigned long long part_size,
                                           unsigned long long size);
 
+/* For a caller that reads the file anyway before a multipart upload of
+ * size bytes: *crcs, room for the parts' CRC32Cs (owned by the caller:
+ * free), and *span, their part size, to hand s3_file_digests and then
+ * s3_multipart_upload. *crcs NULL and *span 0 when nothing is to be
+ * computed: the setting is MD5, or no part size fits (the upload says
+ * so). */
+S3_HIDDEN drover_code s3_part_crcs_new(const s3_state *st, unsigned long long size,
+                                       uint32_t **crcs, unsigned long long *span,
+                                       drover_error *err);
+
 /* Uploads size bytes of the open file fd to bucket/key in parts of
  * s3_part_size(st->part_size, size), st->concurrency at a time, each retried on transient
  * failure; headers (metadata) and the content type go with the
  * initiation. Each part's ETag is checked against its MD5, and the final
  * ETag against the parts' (md5-of-MD5s-N, as S3 answers) or against
  * the file's own MD5 (as some servers answer): whole_md5 when the caller
- * has it, else read again only when such an answer comes. On failure the
- * upload is aborted so no partial object is left visible. With an address
- * (a resource, under its stack's lock) unfinished uploads of the same key
- * left by a killed run are aborted first. */
+ * has it, else read again only when such an answer comes. With CRC32C
+ * each part is read for its checksum before it is sent, unless the
+ * caller's own read gave part_crcs (s3_part_crcs_new; borrowed for the
+ * call; else NULL). On failure the upload is aborted so no partial object
+ * is left visible. With an address (a resource, under its stack's lock)
+ * unfinished uploads of the same key left by a killed run are aborted
+ * first. */
 S3_HIDDEN drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *key,
                                           int fd, unsigned long long size,
-                                          const char *whole_md5,
+                                          const char *whole_md5, const uint32_t *part_crcs,
                                           const char *const *headers,
                                           const char *content_type, const char *address,
                                           drover_error *err);

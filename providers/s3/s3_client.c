@@ -125,16 +125,27 @@ static void obj_req(s3_req *r, char *what, size_t size, const char *method,
   r->what = what;
 }
 
+/* The whole file's CRC32C from a pass the caller made anyway (the
+ * SHA-256 of drover_s3_upload_checked), with the file's status from
+ * before that pass: put_crc sends it instead of reading the file again,
+ * and judges a change against that status. */
+typedef struct known_crc {
+  uint32_t crc;
+  struct stat before;
+} known_crc;
+
 /* One PUT checked by CRC32C (the default, "checksum" setting): one pass
  * over the file computes it (CPU instruction: about 20 times cheaper than
- * MD5), the server checks the bytes against it before storing them, and
- * its answer must carry the same value. The bytes are then streamed,
- * UNSIGNED-PAYLOAD as curl does; a file changed between the two reads is
- * refused by the server (BadDigest), and caught here by its size and mtime
- * for a server that checks nothing. */
+ * MD5), or the caller's own pass did (known, else NULL); the server
+ * checks the bytes against it before storing them, and its answer must
+ * carry the same value. The bytes are then streamed, UNSIGNED-PAYLOAD as
+ * curl does; a file changed between the two reads is refused by the
+ * server (BadDigest), and caught here by its size and mtime for a server
+ * that checks nothing. */
 static drover_code put_crc(s3_state *st, int fd, unsigned long long size,
                            const char *bucket, const char *key, const char *content_type,
-                           const char *const *hdrs, drover_error *err)
+                           const char *const *hdrs, const known_crc *known,
+                           drover_error *err)
 {
   s3_req r;
   drover_http_response resp;
@@ -142,12 +153,18 @@ static drover_code put_crc(s3_state *st, int fd, unsigned long long size,
   struct stat before, after;
   uint32_t crc = 0;
   char what[1200], b64[9];
-  drover_code rc;
+  drover_code rc = DROVER_OK;
 
   memset(&resp, 0, sizeof(resp));
-  if(fstat(fd, &before) != 0)
-    return s3_fail(err, DROVER_E_IO, NULL, "fstat: %s", strerror(errno));
-  rc = s3_file_crc32c(&crc, fd, 0, size, err);
+  if(known) {
+    before = known->before;
+    crc = known->crc;
+  }
+  else {
+    if(fstat(fd, &before) != 0)
+      return s3_fail(err, DROVER_E_IO, NULL, "fstat: %s", strerror(errno));
+    rc = s3_file_crc32c(&crc, fd, 0, size, err);
+  }
   if(!rc)
     rc = s3_md5_body_init(&body, fd, 0, size, 0, err);
   if(rc)
@@ -224,14 +241,16 @@ out:
   return rc;
 }
 
-/* One PUT, checked as the settings say. */
+/* One PUT, checked as the settings say; known (may be NULL): see
+ * known_crc, used when the setting is CRC32C. */
 static drover_code put_checked(s3_state *st, int fd, unsigned long long size,
                                const char *bucket, const char *key, const char *content_type,
-                               const char *const *hdrs, drover_error *err)
+                               const char *const *hdrs, const known_crc *known,
+                               drover_error *err)
 {
   if(st->checksum == S3_SUM_MD5)
     return put_md5(st, fd, size, bucket, key, content_type, hdrs, err);
-  return put_crc(st, fd, size, bucket, key, content_type, hdrs, err);
+  return put_crc(st, fd, size, bucket, key, content_type, hdrs, known, err);
 }
 
 /* Opens path as a regular file: *fd (the caller closes it when >= 0) and
@@ -261,10 +280,10 @@ drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket
   if(!content_type)
     content_type = "application/octet-stream";
   if(size >= s3->st.mp_threshold)
-    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, NULL, NULL, content_type, NULL,
-                             err);
+    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, NULL, NULL, NULL, content_type,
+                             NULL, err);
   else
-    rc = put_checked(&s3->st, fd, size, bucket, key, content_type, NULL, err);
+    rc = put_checked(&s3->st, fd, size, bucket, key, content_type, NULL, NULL, err);
 out:
   if(fd >= 0)
     close(fd);
@@ -515,24 +534,46 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
                                      const char *const *meta, char sha256[65],
                                      drover_error *err)
 {
-  char md5[33];
+  char md5[33] = "";
   const char **hdrs = NULL;
   char **lines = NULL;
-  unsigned long long size = 0;
+  unsigned long long size = 0, span = 0;
   size_t n = 0, i;
-  int fd = -1;
+  int fd = -1, multi, crc;
+  known_crc known;
+  uint32_t *part_crcs = NULL;
   drover_code rc;
 
   sha256[0] = '\0';
   for(n = 0; meta && meta[2 * n]; n++)
     ;
   rc = open_file(path, &fd, &size, err);
+  if(rc)
+    goto out;
+  multi = size >= s3->st.mp_threshold;
+  crc = !multi && s3->st.checksum == S3_SUM_CRC32C;
   /* One read first: the SHA-256 goes with the request's headers as
-   * metadata, so it is needed before sending; the MD5 from the same read
-   * checks a multipart upload's final ETag (a single PUT checks its ETag
-   * against the MD5 of the bytes as they are sent). */
+   * metadata, so it is needed before sending. The same read gives what
+   * the upload is then checked by, so it need not read the file again:
+   * - a single PUT checked by CRC32C: the whole file's CRC32C (the
+   *   file's status is taken first, so a change while it is read is
+   *   caught as one during put_crc's own read would be);
+   * - a multipart upload checked by CRC32C: each part's, which the part
+   *   would otherwise read for before sending it;
+   * - a multipart upload: the MD5, which its final ETag is checked
+   *   against when the server answers with the whole object's MD5
+   *   (s3rver). With CRC32C that is the only end-to-end check left on a
+   *   server that ignores S3's checksums (s3rver again: it confirms no
+   *   CRC32C), so it stays in either setting.
+   * A single PUT needs no MD5 here: checked by ETag, it hashes the bytes
+   * as they are sent. */
+  if(multi)
+    rc = s3_part_crcs_new(&s3->st, size, &part_crcs, &span, err);
+  if(!rc && crc && fstat(fd, &known.before) != 0)
+    rc = s3_fail(err, DROVER_E_IO, NULL, "%s: fstat: %s", path, strerror(errno));
   if(!rc)
-    rc = s3_file_digests(sha256, md5, fd, size, path, NULL, err);
+    rc = s3_file_digests(sha256, multi ? md5 : NULL, crc ? &known.crc : part_crcs, span, fd,
+                         size, path, NULL, err);
   if(rc)
     goto out;
   hdrs = calloc(n + 2, sizeof(*hdrs));
@@ -559,12 +600,14 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
   }
   if(!content_type)
     content_type = "application/octet-stream";
-  if(size >= s3->st.mp_threshold)
-    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, md5, hdrs, content_type, NULL,
-                             err);
+  if(multi)
+    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, md5, part_crcs, hdrs,
+                             content_type, NULL, err);
   else
-    rc = put_checked(&s3->st, fd, size, bucket, key, content_type, hdrs, err);
+    rc = put_checked(&s3->st, fd, size, bucket, key, content_type, hdrs,
+                     crc ? &known : NULL, err);
 out:
+  free(part_crcs);
   for(i = 0; lines && i <= n; i++)
     free(lines[i]);
   free(lines);

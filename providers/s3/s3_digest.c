@@ -24,14 +24,16 @@ void s3_hex(char *out, const unsigned char *md, size_t n)
   out[2 * n] = '\0';
 }
 
-drover_code s3_file_digests(char *sha, char *md5, int fd, unsigned long long size,
-                            const char *path, const atomic_int *stop, drover_error *err)
+drover_code s3_file_digests(char *sha, char *md5, uint32_t *crc, unsigned long long span,
+                            int fd, unsigned long long size, const char *path,
+                            const atomic_int *stop, drover_error *err)
 {
   EVP_MD_CTX *ctx = sha ? EVP_MD_CTX_new() : NULL, *mctx = md5 ? EVP_MD_CTX_new() : NULL;
   unsigned char md[32];
   unsigned int mdlen = 0;
   char *buf = malloc(CHUNK);
   unsigned long long off = 0;
+  uint32_t c = 0;
   drover_code rc = DROVER_OK;
 
   if(!buf || (sha && !ctx) || (md5 && !mctx) ||
@@ -40,9 +42,16 @@ drover_code s3_file_digests(char *sha, char *md5, int fd, unsigned long long siz
     rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
     goto out;
   }
+  /* span 0: one CRC of the whole (1 for an empty file keeps the
+   * arithmetic below defined). */
+  if(!span)
+    span = size ? size : 1;
   while(off < size) {
     size_t want = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
+    unsigned long long left = span - off % span; /* to the end of this CRC's span */
     ssize_t n;
+    if(crc && want > left)
+      want = (size_t)left;
     if(stop && atomic_load(stop)) {
       rc = DROVER_E_CANCELLED;
       goto out;
@@ -59,7 +68,15 @@ drover_code s3_file_digests(char *sha, char *md5, int fd, unsigned long long siz
       EVP_DigestUpdate(ctx, buf, (size_t)n);
     if(mctx)
       EVP_DigestUpdate(mctx, buf, (size_t)n);
+    /* The chunk is in the cache here: the CRC costs a fraction of the
+     * SHA-256 beside it, a read of its own costs a copy of every byte. */
+    if(crc)
+      c = s3_crc32c(c, buf, (size_t)n);
     off += (unsigned long long)n;
+    if(crc && (off % span == 0 || off == size)) {
+      crc[(off - 1) / span] = c;
+      c = 0;
+    }
   }
   if(ctx) {
     EVP_DigestFinal_ex(ctx, md, &mdlen);
@@ -69,6 +86,8 @@ drover_code s3_file_digests(char *sha, char *md5, int fd, unsigned long long siz
     EVP_DigestFinal_ex(mctx, md, &mdlen);
     s3_hex(md5, md, mdlen);
   }
+  if(crc && !size)
+    crc[0] = 0;
 out:
   EVP_MD_CTX_free(ctx);
   EVP_MD_CTX_free(mctx);

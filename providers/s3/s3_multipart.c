@@ -26,6 +26,7 @@ typedef struct upload {
   const char *bucket, *key, *address;
   char *upload_id;              /* encoded for the query */
   int fd;
+  int crc_known;                /* parts[].crc came from the caller's read */
   part *parts;
   size_t nparts;
 } upload;
@@ -41,8 +42,9 @@ static drover_code upload_part(void *ud, size_t i, drover_error *err)
   int attempt;
 
   /* CRC32C: the part is read once before it is sent (from the page cache
-   * the second time: a part is 16 MiB by default). */
-  rc = crc ? s3_file_crc32c(&p->crc, u->fd, p->off, p->len, err) : DROVER_OK;
+   * the second time: a part is 16 MiB by default), unless the caller's
+   * own read of the file gave it. */
+  rc = crc && !u->crc_known ? s3_file_crc32c(&p->crc, u->fd, p->off, p->len, err) : DROVER_OK;
   if(!rc)
     rc = s3_md5_body_init(&b, u->fd, p->off, p->len, !crc, err);
   if(rc)
@@ -193,8 +195,8 @@ static void *whole_main(void *arg)
 {
   whole_job *w = arg;
 
-  w->rc = s3_file_digests(NULL, w->md5, w->fd, w->size, "the uploaded file", &w->stop,
-                          &w->err);
+  w->rc = s3_file_digests(NULL, w->md5, NULL, 0, w->fd, w->size, "the uploaded file",
+                          &w->stop, &w->err);
   return NULL;
 }
 
@@ -209,9 +211,26 @@ unsigned long long s3_part_size(unsigned long long part_size, unsigned long long
   return need <= S3_MAX_PART ? need : 0;
 }
 
+drover_code s3_part_crcs_new(const s3_state *st, unsigned long long size, uint32_t **crcs,
+                             unsigned long long *span, drover_error *err)
+{
+  unsigned long long psize = s3_part_size(st->part_size, size);
+
+  *crcs = NULL;
+  *span = 0;
+  if(st->checksum != S3_SUM_CRC32C || !psize)
+    return DROVER_OK;
+  /* One per part, and one for an empty file (s3_file_digests sets it). */
+  *crcs = calloc((size_t)((size + psize - 1) / psize) + 1, sizeof(**crcs));
+  if(!*crcs)
+    return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+  *span = psize;
+  return DROVER_OK;
+}
+
 drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *key, int fd,
                                 unsigned long long size, const char *whole_md5,
-                                const char *const *headers,
+                                const uint32_t *part_crcs, const char *const *headers,
                                 const char *content_type, const char *address,
                                 drover_error *err)
 {
@@ -240,6 +259,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   u.key = key;
   u.address = address;
   u.fd = fd;
+  u.crc_known = part_crcs != NULL;
   psize = s3_part_size(st->part_size, size);
   if(!psize)
     return s3_fail(err, DROVER_E_ARG, address,
@@ -257,6 +277,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   for(i = 0; i < u.nparts; i++) {
     u.parts[i].off = i * psize;
     u.parts[i].len = size - u.parts[i].off < psize ? size - u.parts[i].off : psize;
+    u.parts[i].crc = part_crcs ? part_crcs[i] : 0;
   }
 
   /* Only under a stack's lock (address set): the CLI does not abort an
@@ -424,7 +445,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
       rc = w.rc;
     }
     else if(!w.md5[0]) {
-      rc = s3_file_digests(NULL, w.md5, fd, size, "the uploaded file", NULL, err);
+      rc = s3_file_digests(NULL, w.md5, NULL, 0, fd, size, "the uploaded file", NULL, err);
     }
     if(rc)
       goto out;

@@ -194,7 +194,8 @@ static drover_code make_live(s3_state *st, drover_live **out, const char *bucket
       else if(sha && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
         drover_error ignore;
         drover_error_clear(&ignore);
-        same = !s3_file_digests(hash, NULL, fd, obj_size, path, NULL, &ignore) && !strcmp(hash, sha);
+        same = !s3_file_digests(hash, NULL, NULL, 0, fd, obj_size, path, NULL, &ignore) &&
+               !strcmp(hash, sha);
         close(fd);
       }
     }
@@ -482,6 +483,8 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
   drover_http_response resp;
   s3_req r;
   struct stat sb;
+  uint32_t *part_crcs = NULL;
+  unsigned long long span = 0;
   int fd = -1;
   unsigned long long size = 0;
   drover_code rc = DROVER_OK;
@@ -558,7 +561,15 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
     goto out;
   }
   size = (unsigned long long)sb.st_size;
-  rc = s3_file_digests(sha, md5, fd, size, source, NULL, err);
+  /* The SHA-256 is signed as the payload hash of a single PUT and stored
+   * as metadata. Only a multipart upload uses the MD5 (its final ETag
+   * against the file's, drover_s3_upload_checked says why) and the
+   * parts' CRC32Cs, so a single PUT leaves them out of this read. */
+  if(size >= st->mp_threshold)
+    rc = s3_part_crcs_new(st, size, &part_crcs, &span, err);
+  if(!rc)
+    rc = s3_file_digests(sha, size >= st->mp_threshold ? md5 : NULL, part_crcs, span, fd,
+                         size, source, NULL, err);
   if(rc)
     goto out;
   esrc = drover_sigv4_uri_encode(source, strlen(source), 1);
@@ -572,8 +583,8 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
     goto nomem;
   r.headers = (const char *const *)h.v;
   if(size >= st->mp_threshold) {
-    rc = s3_multipart_upload(st, bucket, full, fd, size, md5, r.headers, r.content_type,
-                             req->address, err);
+    rc = s3_multipart_upload(st, bucket, full, fd, size, md5, part_crcs, r.headers,
+                             r.content_type, req->address, err);
     if(!rc)
       rc = written_live(out, req, bucket, full, NULL, size, err);
     goto out;
@@ -598,6 +609,7 @@ out:
   free(prefix);
   free(full);
   free(esrc);
+  free(part_crcs);
   return rc;
 }
 
