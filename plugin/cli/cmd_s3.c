@@ -22,6 +22,8 @@ static const char usage_text[] =
   "      --content-type TYPE     cp upload: the object's Content-Type\n"
   "      --expires SECONDS       presign: lifetime, default 3600, at most 604800\n"
   "      --method METHOD         presign: GET (default) or PUT\n"
+  "      --json                  print a JSON result document on stdout (ls:\n"
+  "                              streamed, its \"ok\" and \"error\" last)\n"
   "  -h, --help                  this help\n"
   "\n"
   "cp uploads at or above the multipart threshold in checked parts; downloads\n"
@@ -88,14 +90,68 @@ static int fail(const drover_error *err)
   return CLI_EXIT_ERROR;
 }
 
+/* What ls prints through: text lines, or a JSON document streamed a
+ * member at a time, so a listing of millions of keys stays in constant
+ * memory. */
+typedef struct lister {
+  int buckets;                 /* listing buckets, not objects */
+  int json;
+  size_t n;                    /* entries printed */
+} lister;
+
+/* Prints v compactly (no newline); a value jansson cannot dump prints as
+ * null, keeping the document well formed. Steals v. */
+static void put_json(json_t *v)
+{
+  if(!v || json_dumpf(v, stdout, JSON_COMPACT | JSON_ENCODE_ANY))
+    fputs("null", stdout);
+  json_decref(v);
+}
+
 static int print_entry(void *ud, const drover_s3_entry *e)
 {
-  int buckets = *(int *)ud;
-  if(buckets)
+  lister *l = ud;
+
+  if(l->json) {
+    fputs(l->n ? ",\n    " : "\n    ", stdout);
+    /* A date the server left out is null, not "". */
+    json_t *when = e->modified && *e->modified ? json_string(e->modified) : json_null();
+    if(l->buckets)
+      put_json(json_pack("{s:s, s:o}", "name", e->name, "created", when));
+    else
+      put_json(json_pack("{s:s, s:I, s:o}", "key", e->name, "size", (json_int_t)e->size,
+                         "last_modified", when));
+  }
+  else if(l->buckets)
     printf("%s\n", e->name);
   else
     printf("%-24s %14llu  %s\n", e->modified, e->size, e->name);
+  l->n++;
   return 0;
+}
+
+/* The error member of a --json document: null, or the error as the
+ * other commands give it. New reference. */
+static json_t *error_json(const drover_error *err)
+{
+  char msg[DROVER_ERROR_TEXT + 512];
+
+  if(!err || !err->code)
+    return json_null();
+  return json_pack("{s:i, s:s, s:s}", "code", (int)err->code, "kind",
+                   drover_strerror(err->code), "message",
+                   drover_error_format(err, msg, sizeof(msg)));
+}
+
+/* Prints doc (stolen) with "ok" and "error" set from err, on one line. */
+static void print_doc(json_t *doc, const drover_error *err)
+{
+  if(doc) {
+    json_object_set_new(doc, "ok", json_boolean(!err || !err->code));
+    json_object_set_new(doc, "error", error_json(err));
+  }
+  put_json(doc);
+  fputc('\n', stdout);
 }
 
 int cli_cmd_s3(int argc, char **argv)
@@ -105,6 +161,7 @@ int cli_cmd_s3(int argc, char **argv)
     {"content-type", required_argument, NULL, 'c'},
     {"expires", required_argument, NULL, 'e'},
     {"method", required_argument, NULL, 'm'},
+    {"json", no_argument, NULL, 'j'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}
   };
@@ -113,7 +170,8 @@ int cli_cmd_s3(int argc, char **argv)
   char *settings = NULL, *bucket = NULL, *key = NULL, *url = NULL, *end;
   drover_s3 *s3 = NULL;
   drover_error err;
-  int c, rc = CLI_EXIT_ERROR, n;
+  json_t *doc = NULL;          /* --json: the result of cp, rm, presign */
+  int c, rc = CLI_EXIT_ERROR, n, json = 0, listing = 0;
 
   drover_error_clear(&err);
   optind = 1;
@@ -122,6 +180,7 @@ int cli_cmd_s3(int argc, char **argv)
     case 'p': config_path = optarg; break;
     case 'c': ctype = optarg; break;
     case 'm': method = optarg; break;
+    case 'j': json = 1; break;
     case 'e':
       expires = strtol(optarg, &end, 10);
       if(*end || end == optarg) {
@@ -143,14 +202,28 @@ int cli_cmd_s3(int argc, char **argv)
     return CLI_EXIT_ERROR;
 
   if(!strcmp(verb, "ls") && n <= 2) {
-    int buckets = n == 1;
-    if(!buckets && !parse_url(argv[optind + 1], &bucket, &key)) {
+    lister l = {n == 1, json, 0};
+    if(!l.buckets && !parse_url(argv[optind + 1], &bucket, &key)) {
       fprintf(stderr, "drover: s3: ls wants s3://BUCKET[/PREFIX], not \"%s\"\n",
               argv[optind + 1]);
       goto out;
     }
-    if(open_s3(&s3, settings, &err) ||
-       drover_s3_list(s3, bucket, key, print_entry, &buckets, &err))
+    if(open_s3(&s3, settings, &err))
+      goto failed;
+    if(json) {
+      /* Opened here, closed below with ok and error whatever happens. */
+      listing = 1;
+      if(l.buckets)
+        fputs("{\"buckets\": [", stdout);
+      else {
+        fputs("{\"bucket\": ", stdout);
+        put_json(json_string(bucket));
+        fputs(", \"prefix\": ", stdout);
+        put_json(json_string(key));
+        fputs(", \"objects\": [", stdout);
+      }
+    }
+    if(drover_s3_list(s3, bucket, key, print_entry, &l, &err))
       goto failed;
   }
   else if(!strcmp(verb, "cp") && n == 3) {
@@ -178,6 +251,12 @@ int cli_cmd_s3(int argc, char **argv)
       if(drover_s3_upload(s3, src, bucket, key, ctype, &err))
         goto failed;
       fprintf(stderr, "uploaded %s to s3://%s/%s\n", src, bucket, key);
+      if(json) {
+        struct stat sb;
+        doc = json_pack("{s:s, s:s, s:s, s:s, s:I}", "operation", "upload", "source", src,
+                        "bucket", bucket, "key", key, "bytes",
+                        (json_int_t)(stat(src, &sb) == 0 ? sb.st_size : -1));
+      }
     }
     else {
       unsigned long long from = 0;
@@ -201,6 +280,11 @@ int cli_cmd_s3(int argc, char **argv)
       if(from)
         fprintf(stderr, "resumed at byte %llu\n", from);
       fprintf(stderr, "downloaded s3://%s/%s to %s\n", bucket, key, target);
+      if(json)
+        doc = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "operation", "download", "bucket",
+                        bucket, "key", key, "target", target, "bytes",
+                        (json_int_t)(stat(target, &sb) == 0 ? sb.st_size : -1),
+                        "resumed_from", (json_int_t)from);
       free(full);
     }
   }
@@ -211,6 +295,8 @@ int cli_cmd_s3(int argc, char **argv)
     }
     if(open_s3(&s3, settings, &err) || drover_s3_delete(s3, bucket, key, &err))
       goto failed;
+    if(json)
+      doc = json_pack("{s:s, s:s, s:s}", "operation", "delete", "bucket", bucket, "key", key);
   }
   else if(!strcmp(verb, "presign") && n == 2) {
     if(!parse_url(argv[optind + 1], &bucket, &key) || !*key) {
@@ -224,7 +310,13 @@ int cli_cmd_s3(int argc, char **argv)
     if(open_s3(&s3, settings, &err) ||
        drover_s3_presign(&url, s3, method, bucket, key, expires, &err))
       goto failed;
-    printf("%s\n", url);
+    if(json)
+      doc = json_pack("{s:s, s:s, s:s, s:s, s:I}", "operation", "presign", "method", method,
+                      "bucket", bucket, "key", key, "expires", (json_int_t)expires);
+    if(doc)
+      json_object_set_new(doc, "url", json_string(url));
+    else
+      printf("%s\n", url);
   }
   else {
     fputs(usage_text, stderr);
@@ -234,7 +326,20 @@ int cli_cmd_s3(int argc, char **argv)
   goto out;
 failed:
   rc = fail(&err);
+  if(json && !listing) {
+    json_decref(doc);
+    doc = json_object();
+  }
 out:
+  if(listing) {
+    fputs("\n  ], \"ok\": ", stdout);
+    put_json(json_boolean(!err.code));
+    fputs(", \"error\": ", stdout);
+    put_json(error_json(&err));
+    fputs("}\n", stdout);
+  }
+  else if(doc)
+    print_doc(doc, &err);
   drover_s3_close(s3);
   free(settings);
   free(bucket);

@@ -42,9 +42,11 @@ typedef int (*drover_s3_list_fn)(void *userdata, const drover_s3_entry *entry);
 drover_code drover_s3_list(drover_s3 *s3, const char *bucket, const char *prefix,
                            drover_s3_list_fn fn, void *userdata, drover_error *err);
 
-/* Uploads the file at path: one streamed PUT (UNSIGNED-PAYLOAD, so the
- * file is read once) below the multipart threshold, a checked multipart
- * upload at or above it.
+/* Uploads the file at path: one streamed PUT (UNSIGNED-PAYLOAD) below the
+ * multipart threshold, a checked multipart upload at or above it. The
+ * default CRC32C check reads the file twice (the checksum goes in the
+ * request's headers, then the bytes); "checksum": "md5" reads it once
+ * and checks the ETag after.
  * content_type NULL: application/octet-stream. */
 drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket,
                              const char *key, const char *content_type, drover_error *err);

@@ -8,7 +8,8 @@
 # refreshed in pages; a 200 MiB multipart round trip with checksums and the
 # size+mtime shortcut; a wrong secret; kill -9 in the middle of a
 # multipart upload, then apply again; credentials from a file and a
-# session token; drover s3 ls|cp|rm|presign, with a resumed download.
+# session token; drover s3 ls|cp|rm|presign (text and --json), with a resumed
+# download.
 #
 # s3rver 4.0.4 quirks avoided here (../shared/notes/test-env.md):
 #  - keys with '(' or '*' and header values with double spaces are
@@ -336,6 +337,36 @@ grep -q " 73400320  $P/up.bin\$" "$TMP/out" && grep -q " 11  $P/dir/small.txt\$"
   ok "s3 ls shows both objects with their sizes" || { notok "s3 ls output"; show "$TMP/out"; }
 run s3 ls; expect_rc "s3 ls lists buckets" 0
 grep -qx "$B" "$TMP/out" && ok "s3 ls shows the bucket" || notok "s3 ls buckets"
+# --json: one document on stdout, whatever the outcome.
+run s3 ls --json "s3://$B/$P/"; expect_rc "s3 ls --json" 0
+[ "$(jq -c '[.ok, .error, .bucket, .prefix, ([.objects[] | [.key, .size]] | sort)]' "$TMP/out")" = \
+  "[true,null,\"$B\",\"$P/\",[[\"$P/dir/small.txt\",11],[\"$P/up.bin\",73400320]]]" ] &&
+  jq -e '[.objects[].last_modified | test("^[0-9]{4}-")] | all' "$TMP/out" >/dev/null &&
+  ok "s3 ls --json: both objects, sizes and dates" || { notok "s3 ls --json"; show "$TMP/out"; }
+run s3 ls --json; expect_rc "s3 ls --json lists buckets" 0
+jq -e --arg b "$B" '.ok and ([.buckets[].name] | index($b))' "$TMP/out" >/dev/null &&
+  ok "s3 ls --json shows the bucket" || { notok "s3 ls --json buckets"; show "$TMP/out"; }
+run s3 ls --json "s3://no-such-bucket-$SUFFIX/"; expect_rc "s3 ls --json of a missing bucket" 1
+jq -e '.ok == false and .error.kind == "not found" and (.objects | length) == 0 and
+       (.error.message | test("NoSuchBucket"))' "$TMP/out" >/dev/null &&
+  ok "s3 ls --json: a failed listing is still one document, with the error" ||
+  { notok "s3 ls --json error"; show "$TMP/out"; }
+run s3 cp --json "$TMP/small.txt" "s3://$B/$P/json.txt"; expect_rc "s3 cp --json up" 0
+[ "$(jq -c '[.ok, .operation, .bucket, .key, .bytes]' "$TMP/out")" = \
+  "[true,\"upload\",\"$B\",\"$P/json.txt\",11]" ] && ok "s3 cp --json reports the upload" ||
+  { notok "s3 cp --json up"; show "$TMP/out"; }
+run s3 cp --json "s3://$B/$P/json.txt" "$TMP/json.txt"; expect_rc "s3 cp --json down" 0
+[ "$(jq -c '[.ok, .operation, .target, .bytes, .resumed_from]' "$TMP/out")" = \
+  "[true,\"download\",\"$TMP/json.txt\",11,0]" ] && cmp -s "$TMP/small.txt" "$TMP/json.txt" &&
+  ok "s3 cp --json reports the download" || { notok "s3 cp --json down"; show "$TMP/out"; }
+run s3 rm --json "s3://$B/$P/json.txt"; expect_rc "s3 rm --json" 0
+jq -e '.ok and .operation == "delete"' "$TMP/out" >/dev/null &&
+  [ "$(status_of HEAD "/$B/$P/json.txt")" = 404 ] && ok "s3 rm --json reports the delete" ||
+  { notok "s3 rm --json"; show "$TMP/out"; }
+run s3 cp --json "s3://$B/$P/json.txt" "$TMP/json2.txt"; expect_rc "s3 cp --json of a missing object" 1
+jq -e '.ok == false and .error.kind == "not found"' "$TMP/out" >/dev/null && [ ! -e "$TMP/json2.txt" ] &&
+  ok "s3 cp --json: a failure is a document with the error" || { notok "s3 cp --json error"; show "$TMP/out"; }
+rm -f "$TMP/json.txt"
 run s3 cp "s3://$B/$P/up.bin" "$TMP/down.bin"; expect_rc "s3 cp downloads" 0
 cmp -s "$TMP/up.bin" "$TMP/down.bin" && ok "the download is the upload" || notok "download differs"
 [ ! -e "$TMP/down.bin.drover-part" ] && ok "no part file left behind" || notok "part file left"
@@ -384,6 +415,11 @@ AWS_SECRET_ACCESS_KEY=wrong-secret-value-9f3 run s3 ls "s3://$B/"
 expect_rc "s3 ls with a wrong secret fails" 1
 ! grep -q "wrong-secret-value-9f3" "$TMP/err" && grep -q SignatureDoesNotMatch "$TMP/err" &&
   ok "s3: the auth error names the refusal, not the secret" || { notok "s3 auth error"; show "$TMP/err"; }
+AWS_SECRET_ACCESS_KEY=wrong-secret-value-9f3 run s3 ls --json "s3://$B/"
+expect_rc "s3 ls --json with a wrong secret fails" 1
+! grep -q "wrong-secret-value-9f3" "$TMP/out" && jq -e '.ok == false and
+    (.error.message | test("SignatureDoesNotMatch"))' "$TMP/out" >/dev/null &&
+  ok "s3 --json: the auth error names the refusal, not the secret" || { notok "s3 --json auth error"; show "$TMP/out"; }
 run s3 cp "$TMP/nonexistent" "s3://$B/$P/x"; expect_rc "s3 cp of a missing file fails" 1
 s3curl DELETE "/$B/$P/dir/small.txt" -o /dev/null
 s3curl DELETE "/$B/$P/put.txt" -o /dev/null
