@@ -2,10 +2,13 @@
  * (backups), on libdrover's S3 API (drover_s3.h) with the S3 provider's
  * settings and credentials. */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 #include <jansson.h>
 #include "cli.h"
 #include "drover_s3.h"
@@ -22,6 +25,9 @@ static const char usage_text[] =
   "      --content-type TYPE     cp upload: the object's Content-Type\n"
   "      --expires SECONDS       presign: lifetime, default 3600, at most 604800\n"
   "      --method METHOD         presign: GET (default) or PUT\n"
+  "      --progress              cp: report progress when standard error is not a\n"
+  "                              terminal too, a line at every tenth of the way\n"
+  "      --no-progress           cp: no progress (a terminal shows a live line)\n"
   "      --json                  print a JSON result document on stdout (ls:\n"
   "                              streamed, its \"ok\" and \"error\" last)\n"
   "  -h, --help                  this help\n"
@@ -130,6 +136,67 @@ static int print_entry(void *ud, const drover_s3_entry *e)
   return 0;
 }
 
+/* cp's progress: a live line on a terminal (redrawn at most five times a
+ * second), or with --progress elsewhere a line at every tenth of the way,
+ * for logs. drover_s3 calls on_xfer from every thread moving bytes. */
+typedef struct xfer {
+  struct cli_progress *live;   /* a terminal's line, or NULL */
+  int lines;                   /* --progress without a terminal */
+  char what[128];              /* "upload of up.bin" */
+  pthread_mutex_t lock;
+  double start, drawn;
+  unsigned long long first;    /* done at the first call (a resumed download) */
+  int tenth;                   /* the last tenth printed as a line */
+} xfer;
+
+static double mono_now(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* n bytes as "12.3 MiB". */
+static void human(char *buf, size_t size, double n)
+{
+  static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  size_t u = 0;
+
+  while(n >= 1024 && u < 4) {
+    n /= 1024;
+    u++;
+  }
+  snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", n, unit[u]);
+}
+
+static void on_xfer(void *ud, unsigned long long done, unsigned long long total)
+{
+  xfer *x = ud;
+  double now = mono_now();
+  int pct = total ? (int)(done * 100 / total) : 100;
+  char d[32], t[32], r[32], line[300];
+
+  pthread_mutex_lock(&x->lock);
+  if(x->start == 0) {
+    x->start = now;
+    x->first = done;
+  }
+  human(d, sizeof(d), (double)done);
+  human(t, sizeof(t), (double)total);
+  if(x->live && (now - x->drawn >= 0.2 || done == total)) {
+    human(r, sizeof(r), now > x->start ? (double)(done - x->first) / (now - x->start) : 0);
+    snprintf(line, sizeof(line), "%s: %s of %s (%d%%), %s/s", x->what, d, t, pct, r);
+    cli_progress_text(x->live, line);
+    x->drawn = now;
+  }
+  else if(x->lines && pct / 10 > x->tenth) {
+    x->tenth = pct / 10;
+    fprintf(stderr, "%s: %s of %s (%d%%)\n", x->what, d, t, pct);
+  }
+  pthread_mutex_unlock(&x->lock);
+}
+
 /* The error member of a --json document: null, or the error as the
  * other commands give it. New reference. */
 static json_t *error_json(const drover_error *err)
@@ -162,6 +229,8 @@ int cli_cmd_s3(int argc, char **argv)
     {"expires", required_argument, NULL, 'e'},
     {"method", required_argument, NULL, 'm'},
     {"json", no_argument, NULL, 'j'},
+    {"progress", no_argument, NULL, 'P'},
+    {"no-progress", no_argument, NULL, 'N'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}
   };
@@ -171,9 +240,12 @@ int cli_cmd_s3(int argc, char **argv)
   drover_s3 *s3 = NULL;
   drover_error err;
   json_t *doc = NULL;          /* --json: the result of cp, rm, presign */
-  int c, rc = CLI_EXIT_ERROR, n, json = 0, listing = 0;
+  int c, rc = CLI_EXIT_ERROR, n, json = 0, listing = 0, progress = -1; /* -1: a terminal's */
+  xfer x;
 
   drover_error_clear(&err);
+  memset(&x, 0, sizeof(x));
+  pthread_mutex_init(&x.lock, NULL);
   optind = 1;
   while((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch(c) {
@@ -181,6 +253,8 @@ int cli_cmd_s3(int argc, char **argv)
     case 'c': ctype = optarg; break;
     case 'm': method = optarg; break;
     case 'j': json = 1; break;
+    case 'P': progress = 1; break;
+    case 'N': progress = 0; break;
     case 'e':
       expires = strtol(optarg, &end, 10);
       if(*end || end == optarg) {
@@ -239,6 +313,17 @@ int cli_cmd_s3(int argc, char **argv)
     }
     if(open_s3(&s3, settings, &err))
       goto failed;
+    if(progress != 0) {
+      const char *name = strrchr(up ? src : key, '/');
+      snprintf(x.what, sizeof(x.what), "%s of %s", up ? "upload" : "download",
+               name ? name + 1 : up ? src : key);
+      if(isatty(STDERR_FILENO))
+        x.live = cli_progress_new(stderr, 1, 0, 0);
+      else
+        x.lines = progress == 1;
+      if(x.live || x.lines)
+        drover_s3_set_progress(s3, on_xfer, &x);
+    }
     if(up) {
       const char *base = strrchr(src, '/');
       char *full = NULL;
@@ -250,6 +335,8 @@ int cli_cmd_s3(int argc, char **argv)
       }
       if(drover_s3_upload(s3, src, bucket, key, ctype, &err))
         goto failed;
+      cli_progress_free(x.live);
+      x.live = NULL;
       fprintf(stderr, "uploaded %s to s3://%s/%s\n", src, bucket, key);
       if(json) {
         struct stat sb;
@@ -277,6 +364,8 @@ int cli_cmd_s3(int argc, char **argv)
         free(full);
         goto failed;
       }
+      cli_progress_free(x.live);
+      x.live = NULL;
       if(from)
         fprintf(stderr, "resumed at byte %llu\n", from);
       fprintf(stderr, "downloaded s3://%s/%s to %s\n", bucket, key, target);
@@ -325,6 +414,8 @@ int cli_cmd_s3(int argc, char **argv)
   rc = CLI_EXIT_OK;
   goto out;
 failed:
+  cli_progress_free(x.live);   /* the line off the screen before the error */
+  x.live = NULL;
   rc = fail(&err);
   if(json && !listing) {
     json_decref(doc);
@@ -341,6 +432,8 @@ out:
   else if(doc)
     print_doc(doc, &err);
   drover_s3_close(s3);
+  cli_progress_free(x.live);
+  pthread_mutex_destroy(&x.lock);
   free(settings);
   free(bucket);
   free(key);

@@ -29,6 +29,15 @@ void drover_s3_close(drover_s3 *s3);
  * parts run in parallel. */
 void drover_s3_set_log(drover_s3 *s3, drover_log_fn fn, void *userdata);
 
+/* Reports the progress of drover_s3_upload, _upload_checked and _download
+ * to fn (NULL: none, the default): done of total body bytes, done never
+ * above total (a resumed download starts at the bytes it had). Called
+ * from the threads that move the bytes, parts in parallel, many times a
+ * second: fn must be thread safe and quick. */
+typedef void (*drover_s3_progress_fn)(void *userdata, unsigned long long done,
+                                      unsigned long long total);
+void drover_s3_set_progress(drover_s3 *s3, drover_s3_progress_fn fn, void *userdata);
+
 typedef struct drover_s3_entry {
   const char *name;            /* bucket name, or object key */
   unsigned long long size;     /* objects only */

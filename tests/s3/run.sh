@@ -370,6 +370,38 @@ rm -f "$TMP/json.txt"
 run s3 cp "s3://$B/$P/up.bin" "$TMP/down.bin"; expect_rc "s3 cp downloads" 0
 cmp -s "$TMP/up.bin" "$TMP/down.bin" && ok "the download is the upload" || notok "download differs"
 [ ! -e "$TMP/down.bin.drover-part" ] && ok "no part file left behind" || notok "part file left"
+! grep -q '^download of' "$TMP/err" && ok "no progress lines without a terminal or --progress" ||
+  { notok "progress without --progress"; show "$TMP/err"; }
+# --progress without a terminal: a line at every tenth, rising to 100 %.
+# progress_ok WHAT SIZE: stderr's "WHAT: N of SIZE (P%)" lines, at least
+# five, their percentages rising to 100 with N the whole size.
+progress_ok() {
+  local pcts
+  pcts=$(sed -n "s/^$1: .* of $2 (\([0-9]*\)%)\$/\1/p" "$TMP/err")
+  [ "$(printf '%s\n' $pcts | wc -l)" -ge 5 ] &&
+    printf '%s\n' $pcts | awk 'NR > 1 && $1 <= prev {exit 1} {prev = $1} END {exit prev != 100}' &&
+    grep -qxF "$1: $2 of $2 (100%)" "$TMP/err"
+}
+run s3 cp --progress "$TMP/up.bin" "s3://$B/$P/prog.bin"; expect_rc "s3 cp --progress up" 0
+progress_ok "upload of up.bin" "70.0 MiB" && ok "s3 cp --progress: upload lines rise to 70.0 MiB of 70.0 MiB" ||
+  { notok "upload progress"; show "$TMP/err"; }
+run s3 cp --progress "s3://$B/$P/prog.bin" "$TMP/prog.bin"; expect_rc "s3 cp --progress down" 0
+progress_ok "download of prog.bin" "70.0 MiB" && cmp -s "$TMP/up.bin" "$TMP/prog.bin" &&
+  ok "s3 cp --progress: download lines rise to 70.0 MiB of 70.0 MiB" ||
+  { notok "download progress"; show "$TMP/err"; }
+rm -f "$TMP/prog.bin"
+# On a terminal (a pty from script(1)): a live line, wiped before the result.
+if command -v script >/dev/null 2>&1; then
+  script -qec "$DROVER s3 cp s3://$B/$P/prog.bin $TMP/prog.bin" /dev/null >"$TMP/tty.out" 2>&1 </dev/null
+  grep -q 'download of prog.bin: 70.0 MiB of 70.0 MiB (100%)' "$TMP/tty.out" &&
+    grep -q "$(printf '\r\033\\[K')downloaded s3://" "$TMP/tty.out" &&
+    ok "s3 cp on a terminal: a live progress line, wiped before the result" ||
+    { notok "s3 cp live progress"; show "$TMP/tty.out"; }
+else
+  notok "script(1) from util-linux is installed"
+fi
+s3curl DELETE "/$B/$P/prog.bin" -o /dev/null
+rm -f "$TMP/prog.bin"
 # A broken download leaves FILE.drover-part and its ETag: cp resumes it.
 etag=$(s3curl HEAD "/$B/$P/up.bin" -I | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: *//p')
 head -c 12345678 "$TMP/up.bin" >"$TMP/res.bin.drover-part"
