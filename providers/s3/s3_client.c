@@ -140,8 +140,8 @@ typedef struct known_crc {
  * checks the bytes against it before storing them, and its answer must
  * carry the same value. The bytes are then streamed, UNSIGNED-PAYLOAD as
  * curl does; a file changed between the two reads is refused by the
- * server (BadDigest), and caught here by its size and mtime for a server
- * that checks nothing. */
+ * server (BadDigest), and caught here by its status (s3_file_unchanged)
+ * for a server that checks nothing. */
 static drover_code put_crc(s3_state *st, int fd, unsigned long long size,
                            const char *bucket, const char *key, const char *content_type,
                            const char *const *hdrs, const known_crc *known,
@@ -150,7 +150,7 @@ static drover_code put_crc(s3_state *st, int fd, unsigned long long size,
   s3_req r;
   drover_http_response resp;
   s3_md5_body body;
-  struct stat before, after;
+  struct stat before;
   uint32_t crc = 0;
   char what[1200], b64[9];
   drover_code rc = DROVER_OK;
@@ -180,13 +180,9 @@ static drover_code put_crc(s3_state *st, int fd, unsigned long long size,
   rc = s3_call(st, &r, &resp, err);
   if(rc)
     goto out;
-  if(fstat(fd, &after) != 0 || after.st_size != before.st_size ||
-     after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
-     after.st_mtim.tv_nsec != before.st_mtim.tv_nsec) {
-    rc = s3_fail(err, DROVER_E_IO, NULL, "%s: the file changed while it was sent; upload it "
-                 "again", what);
+  rc = s3_file_unchanged(fd, &before, what, NULL, err);
+  if(rc)
     goto out;
-  }
   rc = s3_crc32c_confirm(st, drover_http_response_header(&resp, "x-amz-checksum-crc32c"),
                          b64, what, NULL, err);
 out:
@@ -280,8 +276,8 @@ drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket
   if(!content_type)
     content_type = "application/octet-stream";
   if(size >= s3->st.mp_threshold)
-    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, NULL, NULL, NULL, content_type,
-                             NULL, err);
+    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, NULL, NULL, NULL, NULL,
+                             content_type, NULL, err);
   else
     rc = put_checked(&s3->st, fd, size, bucket, key, content_type, NULL, NULL, err);
 out:
@@ -555,9 +551,7 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
   /* One read first: the SHA-256 goes with the request's headers as
    * metadata, so it is needed before sending. The same read gives what
    * the upload is then checked by, so it need not read the file again:
-   * - a single PUT checked by CRC32C: the whole file's CRC32C (the
-   *   file's status is taken first, so a change while it is read is
-   *   caught as one during put_crc's own read would be);
+   * - a single PUT checked by CRC32C: the whole file's CRC32C;
    * - a multipart upload checked by CRC32C: each part's, which the part
    *   would otherwise read for before sending it;
    * - a multipart upload: the MD5, which its final ETag is checked
@@ -566,10 +560,14 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
    *   server that ignores S3's checksums (s3rver again: it confirms no
    *   CRC32C), so it stays in either setting.
    * A single PUT needs no MD5 here: checked by ETag, it hashes the bytes
-   * as they are sent. */
+   * as they are sent.
+   * The file's status is taken before this read, and the upload judges a
+   * change against it (put_crc; a multipart upload before it completes),
+   * so a file changed while it is read, or between the reads, is caught
+   * as one changed during the upload's own read would be. */
   if(multi)
     rc = s3_part_crcs_new(&s3->st, size, &part_crcs, &span, err);
-  if(!rc && crc && fstat(fd, &known.before) != 0)
+  if(!rc && fstat(fd, &known.before) != 0)
     rc = s3_fail(err, DROVER_E_IO, NULL, "%s: fstat: %s", path, strerror(errno));
   if(!rc)
     rc = s3_file_digests(sha256, multi ? md5 : NULL, crc ? &known.crc : part_crcs, span, fd,
@@ -601,8 +599,8 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
   if(!content_type)
     content_type = "application/octet-stream";
   if(multi)
-    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, md5, part_crcs, hdrs,
-                             content_type, NULL, err);
+    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, md5, part_crcs, &known.before,
+                             hdrs, content_type, NULL, err);
   else
     rc = put_checked(&s3->st, fd, size, bucket, key, content_type, hdrs,
                      crc ? &known : NULL, err);

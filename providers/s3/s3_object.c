@@ -583,7 +583,9 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
     goto nomem;
   r.headers = (const char *const *)h.v;
   if(size >= st->mp_threshold) {
-    rc = s3_multipart_upload(st, bucket, full, fd, size, md5, part_crcs, r.headers,
+    /* Judged against sb, taken before the digest pass: the recorded
+     * SHA-256 and mtime are that pass's, so a change after it counts. */
+    rc = s3_multipart_upload(st, bucket, full, fd, size, md5, part_crcs, &sb, r.headers,
                              r.content_type, req->address, err);
     if(!rc)
       rc = written_live(out, req, bucket, full, NULL, size, err);
