@@ -312,13 +312,13 @@ S3_HIDDEN drover_code s3_part_crcs_new(const s3_state *st, unsigned long long si
  * has it, else read again only when such an answer comes. With CRC32C
  * each part is read for its checksum before it is sent, unless the
  * caller's own read gave part_crcs (s3_part_crcs_new; borrowed for the
- * call; else NULL). The parts read the file at different times, so before
- * the completion the file's status must still be since (s3_file_unchanged;
- * borrowed): the caller's fstat from before its own read gave whole_md5 or
- * part_crcs, so a change after that read is caught too; NULL: taken here
- * before the first part is read. On failure (a changed file included,
- * DROVER_E_IO) the upload is aborted so no partial object is left
- * visible. With an address (a resource, under its stack's lock)
+ * call; else NULL). since (borrowed): the caller's fstat of fd that size
+ * came from, taken before any read of the file (its own, for whole_md5
+ * or part_crcs, included); the parts read the file at different times,
+ * so before the completion the file must still have that status
+ * (s3_file_unchanged), else the upload fails with DROVER_E_IO. On any
+ * failure the upload is aborted so no partial object is left visible.
+ * With an address (a resource, under its stack's lock)
  * unfinished uploads of the same key left by a killed run are aborted
  * first. */
 S3_HIDDEN drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *key,

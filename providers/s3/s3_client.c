@@ -249,18 +249,17 @@ static drover_code put_checked(s3_state *st, int fd, unsigned long long size,
   return put_crc(st, fd, size, bucket, key, content_type, hdrs, known, err);
 }
 
-/* Opens path as a regular file: *fd (the caller closes it when >= 0) and
- * *size. */
+/* Opens path as a regular file: *fd (the caller closes it when >= 0),
+ * *size, and *sb, the status size came from (what a multipart upload
+ * judges a change by). */
 static drover_code open_file(const char *path, int *fd, unsigned long long *size,
-                             drover_error *err)
+                             struct stat *sb, drover_error *err)
 {
-  struct stat sb;
-
   *fd = open(path, O_RDONLY | O_CLOEXEC);
-  if(*fd < 0 || fstat(*fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+  if(*fd < 0 || fstat(*fd, sb) != 0 || !S_ISREG(sb->st_mode))
     return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", path,
                    *fd < 0 ? strerror(errno) : "not a regular file");
-  *size = (unsigned long long)sb.st_size;
+  *size = (unsigned long long)sb->st_size;
   return DROVER_OK;
 }
 
@@ -268,15 +267,16 @@ drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket
                              const char *key, const char *content_type, drover_error *err)
 {
   unsigned long long size = 0;
+  struct stat sb;
   int fd = -1;
-  drover_code rc = open_file(path, &fd, &size, err);
+  drover_code rc = open_file(path, &fd, &size, &sb, err);
 
   if(rc)
     goto out;
   if(!content_type)
     content_type = "application/octet-stream";
   if(size >= s3->st.mp_threshold)
-    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, NULL, NULL, NULL, NULL,
+    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, NULL, NULL, &sb, NULL,
                              content_type, NULL, err);
   else
     rc = put_checked(&s3->st, fd, size, bucket, key, content_type, NULL, NULL, err);
@@ -543,7 +543,11 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
   sha256[0] = '\0';
   for(n = 0; meta && meta[2 * n]; n++)
     ;
-  rc = open_file(path, &fd, &size, err);
+  /* The status is taken before the read below, and the upload judges a
+   * change against it (put_crc; a multipart upload before it completes),
+   * so a file changed while it is read, or between the reads, is caught
+   * as one changed during the upload's own read would be. */
+  rc = open_file(path, &fd, &size, &known.before, err);
   if(rc)
     goto out;
   multi = size >= s3->st.mp_threshold;
@@ -560,15 +564,9 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
    *   server that ignores S3's checksums (s3rver again: it confirms no
    *   CRC32C), so it stays in either setting.
    * A single PUT needs no MD5 here: checked by ETag, it hashes the bytes
-   * as they are sent.
-   * The file's status is taken before this read, and the upload judges a
-   * change against it (put_crc; a multipart upload before it completes),
-   * so a file changed while it is read, or between the reads, is caught
-   * as one changed during the upload's own read would be. */
+   * as they are sent. */
   if(multi)
     rc = s3_part_crcs_new(&s3->st, size, &part_crcs, &span, err);
-  if(!rc && fstat(fd, &known.before) != 0)
-    rc = s3_fail(err, DROVER_E_IO, NULL, "%s: fstat: %s", path, strerror(errno));
   if(!rc)
     rc = s3_file_digests(sha256, multi ? md5 : NULL, crc ? &known.crc : part_crcs, span, fd,
                          size, path, NULL, err);

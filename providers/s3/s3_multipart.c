@@ -242,7 +242,6 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   xmlDoc *doc = NULL;
   char *id = NULL, *body = NULL, *q = NULL, *ctline = NULL, final[64] = "", want[64];
   char what[1200];
-  struct stat before;
   const char **init_headers = NULL;
   size_t i, len = 0, cap = 0;
   drover_code rc, crc_rc = DROVER_OK;
@@ -275,10 +274,6 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
                 "at most %u parts)", address ? address : "-", size, psize, st->part_size,
                 S3_MAX_PARTS);
   snprintf(what, sizeof(what), "multipart upload of \"%s/%s\"", bucket, key);
-  if(since)
-    before = *since;
-  else if(fstat(fd, &before) != 0)
-    return s3_fail(err, DROVER_E_IO, address, "%s: fstat: %s", what, strerror(errno));
   u.nparts = (size_t)((size + psize - 1) / psize);
   u.parts = calloc(u.nparts ? u.nparts : 1, sizeof(*u.parts));
   if(!u.parts)
@@ -346,7 +341,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
    * would become an object of old and new bytes, which a server that
    * checks nothing per part (s3rver) assembles without a word. */
   if(!rc)
-    rc = s3_file_unchanged(fd, &before, what, address, err);
+    rc = s3_file_unchanged(fd, since, what, address, err);
   if(rc)
     goto abort;
   t1 = drover_now();
