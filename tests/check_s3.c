@@ -8,11 +8,14 @@
  * behaviour against a real S3 server is tests/s3/run.sh.
  */
 #include <check.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/evp.h>
 #include "drover_provider.h"
@@ -1305,6 +1308,278 @@ START_TEST(upload_checked_multipart_keeps_md5)
 }
 END_TEST
 
+/* --------------------------------------------------------------------------
+ * A file changed during a multipart upload
+ */
+
+/* Changes the file at path from the server's thread when the request
+ * starting with at arrives (the client waits for its answer meanwhile, so
+ * the change falls at that point of the upload, every run): new bytes in
+ * its last 4 KiB (a part not yet read), then its mtime put back, so only
+ * its ctime tells (as after cp -p or rsync -t). */
+typedef struct change_hook {
+  const char *path;
+  const char *at;
+  atomic_int armed;            /* 0: do nothing */
+  atomic_int done;             /* 1: changed, only ctime differs; -1: could not */
+} change_hook;
+
+static int same_time(const struct timespec *a, const struct timespec *b)
+{
+  return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+static void change_file(void *ud, int n, const char *req)
+{
+  change_hook *h = ud;
+  struct stat a, b;
+  struct timespec t[2], now, end;
+  char buf[4096];
+  int fd, ok = 0;
+
+  (void)n;
+  if(!atomic_load(&h->armed) || strncmp(req, h->at, strlen(h->at)) || atomic_load(&h->done))
+    return;
+  memset(&a, 0, sizeof(a));
+  memset(&b, 0, sizeof(b));
+  memset(buf, 0x5a, sizeof(buf));
+  fd = open(h->path, O_WRONLY | O_CLOEXEC);
+  if(fd >= 0 && fstat(fd, &a) == 0)
+    ok = pwrite(fd, buf, sizeof(buf), a.st_size - (off_t)sizeof(buf)) == (ssize_t)sizeof(buf);
+  /* Each futimens sets ctime to the kernel's clock, whose tick may not
+   * have passed since the file was written: set the mtime back until
+   * ctime moved, for at most 5 s. */
+  t[0].tv_sec = 0;
+  t[0].tv_nsec = UTIME_OMIT;
+  t[1] = a.st_mtim;
+  clock_gettime(CLOCK_MONOTONIC, &end);
+  end.tv_sec += 5;
+  while(ok) {
+    struct timespec pause = {0, 1000000};
+    ok = futimens(fd, t) == 0 && fstat(fd, &b) == 0;
+    if(!ok || !same_time(&b.st_ctim, &a.st_ctim))
+      break;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ok = now.tv_sec < end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec);
+    nanosleep(&pause, NULL);
+  }
+  ok = ok && b.st_size == a.st_size && same_time(&b.st_mtim, &a.st_mtim);
+  if(fd >= 0)
+    close(fd);
+  atomic_store(&h->done, ok ? 1 : -1);
+}
+
+/* A multipart S3 server by routes for object obj ("/b/k"): the
+ * first initiation answers upload id U1, later ones U2; parts, completion
+ * and abort succeed; it confirms no CRC32C and answers the completion
+ * with an md5-of-MD5s ETag (nothing else checks the bytes, as on s3rver
+ * with no MD5 of the file taken before); a list of unfinished uploads
+ * is empty; a single PUT succeeds. The hook (armed later) changes path.
+ * prefix[]: the routes' prefixes, freed with prefixes_free. */
+#define MP_ROUTES 6
+static void mp_server(srv *s, change_hook *h, const char *path, const char *obj,
+                      char *prefix[MP_ROUTES])
+{
+  ck_assert_int_gt(asprintf(&prefix[0], "POST %s?uploads= ", obj), 0);
+  ck_assert_int_gt(asprintf(&prefix[1], "PUT %s?partNumber=", obj), 0);
+  ck_assert_int_gt(asprintf(&prefix[2], "POST %s?uploadId=", obj), 0);
+  ck_assert_int_gt(asprintf(&prefix[3], "DELETE %s?uploadId=", obj), 0);
+  ck_assert_int_gt(asprintf(&prefix[4], "GET /b?prefix="), 0);
+  ck_assert_int_gt(asprintf(&prefix[5], "PUT %s ", obj), 0);
+  env_creds();
+  srv_listen(s, 0, NULL, 0);
+  srv_route_add(s, prefix[0], 200, "<InitiateMultipartUploadResult><UploadId>U1</UploadId>"
+                                   "</InitiateMultipartUploadResult>", -1);
+  s->routes[0].first = 1;
+  s->routes[0].later = "<InitiateMultipartUploadResult><UploadId>U2</UploadId>"
+                       "</InitiateMultipartUploadResult>";
+  srv_route_add(s, prefix[1], 200, "", -1);
+  s->routes[1].etag = "\"e1\"";
+  srv_route_add(s, prefix[2], 200, "<CompleteMultipartUploadResult><ETag>\"x-3\"</ETag>"
+                                   "</CompleteMultipartUploadResult>", -1);
+  srv_route_add(s, prefix[3], 204, "", -1);
+  srv_route_add(s, prefix[4], 200, "<ListMultipartUploadsResult></ListMultipartUploadsResult>",
+                -1);
+  srv_route_add(s, prefix[5], 200, "", -1);
+  s->routes[5].etag = "\"e1\"";
+  memset(h, 0, sizeof(*h));
+  h->path = path;
+  s->hook = change_file;
+  s->hook_ud = h;
+  srv_run(s);
+}
+
+static void prefixes_free(char *prefix[MP_ROUTES])
+{
+  int i;
+
+  for(i = 0; i < MP_ROUTES; i++)
+    free(prefix[i]);
+}
+
+/* Of the requests from first on, how many start with prefix. */
+static int count_req(srv *s, int first, const char *prefix)
+{
+  int i, n = 0, served = atomic_load(&s->served);
+
+  ck_assert_int_le(served, SRV_MAXREQ);
+  for(i = first; i < served; i++)
+    n += !strncmp(s->req[i], prefix, strlen(prefix));
+  return n;
+}
+
+#define MP3_SIZE (15u << 20)
+#define MP3_CFG "{\"endpoint\": \"http://127.0.0.1:%d\", \"multipart_threshold\": 5242880, " \
+                "\"part_size\": 5242880, \"concurrency\": 1}"
+
+/* drover s3 cp's upload (no read of the file before it, CRC32C by
+ * default, a server that checks nothing): the file rewritten while part
+ * 2 is sent, its mtime put back, fails the upload before its completion
+ * and aborts it, so neither the mixed object nor the upload stays. The
+ * same upload of an unchanged file completes. */
+START_TEST(multipart_file_changed_aborted)
+{
+  char path[] = "/tmp/check_s3_mpchgXXXXXX", *data, cfg[256], *prefix[MP_ROUTES];
+  change_hook h;
+  drover_s3 *s3 = NULL;
+  drover_error err;
+  srv s;
+
+  make_file(path, MP3_SIZE, &data);
+  mp_server(&s, &h, path, "/b/k", prefix);
+  h.at = "PUT /b/k?partNumber=2&";
+  snprintf(cfg, sizeof(cfg), MP3_CFG, s.port);
+  drover_error_clear(&err);
+  ck_assert_msg(drover_s3_open(&s3, cfg, &err) == DROVER_OK, "%s", err.text);
+  /* The control: unchanged, it completes and aborts nothing. */
+  ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
+  ck_assert_int_eq(atomic_load(&s.served), 5);
+  ck_assert_int_eq(count_req(&s, 0, "PUT /b/k?partNumber="), 3);
+  ck_assert_int_eq(count_req(&s, 0, "POST /b/k?uploadId=U1 "), 1);
+  ck_assert_int_eq(atomic_load(&s.deletes), 0);
+  /* Changed while part 2 is sent. */
+  atomic_store(&h.armed, 1);
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_s3_upload(s3, path, "b", "k", NULL, &err), DROVER_E_IO);
+  ck_assert_int_eq(atomic_load(&h.done), 1);
+  ck_assert_msg(strstr(err.text, "multipart upload of \"b/k\": the file changed while it was "
+                                 "sent; upload it again"), "%s", err.text);
+  ck_assert_int_eq(atomic_load(&s.served), 10);
+  ck_assert_int_eq(count_req(&s, 5, "POST /b/k?uploads= "), 1);
+  ck_assert_int_eq(count_req(&s, 5, "PUT /b/k?partNumber="), 3);
+  ck_assert_int_eq(count_req(&s, 5, "POST /b/k?uploadId="), 0);
+  ck_assert_int_eq(count_req(&s, 5, "DELETE /b/k?uploadId=U2 "), 1);
+  ck_assert_int_eq(atomic_load(&s.deletes), 1);
+  drover_s3_close(s3);
+  srv_stop(&s);
+  unlink(path);
+  free(data);
+  prefixes_free(prefix);
+}
+END_TEST
+
+/* drover_s3_upload_checked (backup exports) reads the file for its
+ * SHA-256, MD5 and the parts' CRC32Cs first: a change after that read,
+ * even before the first part is read (here at the initiation), fails the
+ * upload and aborts it; the metadata would otherwise describe another
+ * file. */
+START_TEST(upload_checked_multipart_changed_after_digest)
+{
+  char path[] = "/tmp/check_s3_mpchgXXXXXX", *data, cfg[256], sha[65], *prefix[MP_ROUTES];
+  change_hook h;
+  drover_s3 *s3 = NULL;
+  drover_error err;
+  srv s;
+
+  make_file(path, MP3_SIZE, &data);
+  mp_server(&s, &h, path, "/b/k", prefix);
+  h.at = "POST /b/k?uploads= ";
+  atomic_store(&h.armed, 1);
+  snprintf(cfg, sizeof(cfg), MP3_CFG, s.port);
+  drover_error_clear(&err);
+  ck_assert_msg(drover_s3_open(&s3, cfg, &err) == DROVER_OK, "%s", err.text);
+  ck_assert_int_eq(drover_s3_upload_checked(s3, path, "b", "k", NULL, NULL, sha, &err),
+                   DROVER_E_IO);
+  ck_assert_int_eq(atomic_load(&h.done), 1);
+  ck_assert_msg(strstr(err.text, "multipart upload of \"b/k\": the file changed while it was "
+                                 "sent"), "%s", err.text);
+  ck_assert_str_eq(sha, "");
+  ck_assert_int_eq(count_req(&s, 0, "POST /b/k?uploadId="), 0);
+  ck_assert_int_eq(count_req(&s, 0, "DELETE /b/k?uploadId=U1 "), 1);
+  drover_s3_close(s3);
+  srv_stop(&s);
+  unlink(path);
+  free(data);
+  prefixes_free(prefix);
+}
+END_TEST
+
+/* An s3.object from a file: the status it records (size, mtime) and the
+ * SHA-256 are from before its digest pass, so a change after that pass
+ * fails the multipart upload and aborts it; the error names the
+ * resource. */
+START_TEST(object_multipart_changed_after_digest)
+{
+  const drover_provider *p = prov();
+  char path[] = "/tmp/check_s3_mpchgXXXXXX", *data, cfg[256], *prefix[MP_ROUTES];
+  change_hook h;
+  drover_live *out = NULL;
+  drover_error err;
+  void *st;
+  srv s;
+
+  make_file(path, MP3_SIZE, &data);
+  mp_server(&s, &h, path, "/b/drover/stk/big.bin", prefix);
+  h.at = "POST /b/drover/stk/big.bin?uploads= ";
+  atomic_store(&h.armed, 1);
+  snprintf(cfg, sizeof(cfg), MP3_CFG, s.port);
+  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
+  ck_assert_int_eq(create_big(p, st, path, &out, &err), DROVER_E_IO);
+  ck_assert_ptr_null(out);
+  ck_assert_int_eq(atomic_load(&h.done), 1);
+  ck_assert_msg(strstr(err.text, "s3: big: multipart upload of \"b/drover/stk/big.bin\": the "
+                                 "file changed while it was sent; upload it again"),
+                "%s", err.text);
+  ck_assert_int_eq(count_req(&s, 0, "POST /b/drover/stk/big.bin?uploadId="), 0);
+  ck_assert_int_eq(count_req(&s, 0, "DELETE /b/drover/stk/big.bin?uploadId=U1 "), 1);
+  done(p, st);
+  srv_stop(&s);
+  unlink(path);
+  free(data);
+  prefixes_free(prefix);
+}
+END_TEST
+
+/* The single PUT judges a change by the same status: the file rewritten
+ * while its body is sent, its mtime put back, is an error. */
+START_TEST(single_put_file_changed)
+{
+  char path[] = "/tmp/check_s3_putchgXXXXXX", *data, cfg[256], *prefix[MP_ROUTES];
+  change_hook h;
+  drover_s3 *s3 = NULL;
+  drover_error err;
+  srv s;
+
+  make_file(path, 1u << 20, &data);
+  mp_server(&s, &h, path, "/b/k", prefix);
+  h.at = "PUT /b/k ";
+  atomic_store(&h.armed, 1);
+  snprintf(cfg, sizeof(cfg), MP3_CFG, s.port);
+  drover_error_clear(&err);
+  ck_assert_msg(drover_s3_open(&s3, cfg, &err) == DROVER_OK, "%s", err.text);
+  ck_assert_int_eq(drover_s3_upload(s3, path, "b", "k", NULL, &err), DROVER_E_IO);
+  ck_assert_int_eq(atomic_load(&h.done), 1);
+  ck_assert_msg(strstr(err.text, "PUT object \"b/k\": the file changed while it was sent; "
+                                 "upload it again"), "%s", err.text);
+  ck_assert_int_eq(atomic_load(&s.served), 1);
+  drover_s3_close(s3);
+  srv_stop(&s);
+  unlink(path);
+  free(data);
+  prefixes_free(prefix);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("s3");
@@ -1330,6 +1605,10 @@ int main(void)
   tcase_add_test(tc, upload_checked_crc_from_digest_pass);
   tcase_add_test(tc, upload_checked_multipart_keeps_md5);
   tcase_add_test(tc, upload_checked_multipart_crcs_from_digest_pass);
+  tcase_add_test(tc, multipart_file_changed_aborted);
+  tcase_add_test(tc, upload_checked_multipart_changed_after_digest);
+  tcase_add_test(tc, object_multipart_changed_after_digest);
+  tcase_add_test(tc, single_put_file_changed);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }
