@@ -1369,52 +1369,78 @@ static void change_file(void *ud, int n, const char *req)
   atomic_store(&h->done, ok ? 1 : -1);
 }
 
-/* A multipart S3 server by routes for object obj ("/b/k"): the
- * first initiation answers upload id U1, later ones U2; parts, completion
- * and abort succeed; it confirms no CRC32C and answers the completion
- * with an md5-of-MD5s ETag (nothing else checks the bytes, as on s3rver
- * with no MD5 of the file taken before); a list of unfinished uploads
- * is empty; a single PUT succeeds. The hook (armed later) changes path.
- * prefix[]: the routes' prefixes, freed with prefixes_free. */
-#define MP_ROUTES 6
-static void mp_server(srv *s, change_hook *h, const char *path, const char *obj,
-                      char *prefix[MP_ROUTES])
+/* An upload whose file the server's hook changes: the file (size bytes
+ * of make_file's pattern), a server by routes for object obj ("/b/k"),
+ * and the transfer API on it. The server: the first initiation answers
+ * upload id U1, later ones U2; parts, completion, abort and a single PUT
+ * succeed; it confirms no CRC32C and answers the completion with an
+ * md5-of-MD5s ETag (so nothing else checks the bytes, as on s3rver when
+ * no MD5 of the file was taken before); a list of unfinished uploads is
+ * empty. The hook changes the file when a request starting with at
+ * arrives, once h.armed is set. Ended by chg_end. */
+#define CHG_ROUTES 6
+typedef struct chg_case {
+  char path[32];
+  char *data;
+  char cfg[256];               /* the settings, for the provider's own init */
+  char *prefix[CHG_ROUTES];
+  change_hook h;
+  drover_s3 *s3;
+  srv s;
+} chg_case;
+
+static void chg_start(chg_case *c, size_t size, const char *obj, const char *at)
 {
-  ck_assert_int_gt(asprintf(&prefix[0], "POST %s?uploads= ", obj), 0);
-  ck_assert_int_gt(asprintf(&prefix[1], "PUT %s?partNumber=", obj), 0);
-  ck_assert_int_gt(asprintf(&prefix[2], "POST %s?uploadId=", obj), 0);
-  ck_assert_int_gt(asprintf(&prefix[3], "DELETE %s?uploadId=", obj), 0);
-  ck_assert_int_gt(asprintf(&prefix[4], "GET /b?prefix="), 0);
-  ck_assert_int_gt(asprintf(&prefix[5], "PUT %s ", obj), 0);
+  srv *s = &c->s;
+  drover_error err;
+
+  memset(c, 0, sizeof(*c));
+  strcpy(c->path, "/tmp/check_s3_chgXXXXXX");
+  make_file(c->path, size, &c->data);
+  ck_assert_int_gt(asprintf(&c->prefix[0], "POST %s?uploads= ", obj), 0);
+  ck_assert_int_gt(asprintf(&c->prefix[1], "PUT %s?partNumber=", obj), 0);
+  ck_assert_int_gt(asprintf(&c->prefix[2], "POST %s?uploadId=", obj), 0);
+  ck_assert_int_gt(asprintf(&c->prefix[3], "DELETE %s?uploadId=", obj), 0);
+  ck_assert_int_gt(asprintf(&c->prefix[4], "GET /b?prefix="), 0);
+  ck_assert_int_gt(asprintf(&c->prefix[5], "PUT %s ", obj), 0);
   env_creds();
   srv_listen(s, 0, NULL, 0);
-  srv_route_add(s, prefix[0], 200, "<InitiateMultipartUploadResult><UploadId>U1</UploadId>"
-                                   "</InitiateMultipartUploadResult>", -1);
+  srv_route_add(s, c->prefix[0], 200, "<InitiateMultipartUploadResult><UploadId>U1</UploadId>"
+                                      "</InitiateMultipartUploadResult>", -1);
   s->routes[0].first = 1;
   s->routes[0].later = "<InitiateMultipartUploadResult><UploadId>U2</UploadId>"
                        "</InitiateMultipartUploadResult>";
-  srv_route_add(s, prefix[1], 200, "", -1);
+  srv_route_add(s, c->prefix[1], 200, "", -1);
   s->routes[1].etag = "\"e1\"";
-  srv_route_add(s, prefix[2], 200, "<CompleteMultipartUploadResult><ETag>\"x-3\"</ETag>"
-                                   "</CompleteMultipartUploadResult>", -1);
-  srv_route_add(s, prefix[3], 204, "", -1);
-  srv_route_add(s, prefix[4], 200, "<ListMultipartUploadsResult></ListMultipartUploadsResult>",
-                -1);
-  srv_route_add(s, prefix[5], 200, "", -1);
+  srv_route_add(s, c->prefix[2], 200, "<CompleteMultipartUploadResult><ETag>\"x-3\"</ETag>"
+                                      "</CompleteMultipartUploadResult>", -1);
+  srv_route_add(s, c->prefix[3], 204, "", -1);
+  srv_route_add(s, c->prefix[4], 200, "<ListMultipartUploadsResult>"
+                                      "</ListMultipartUploadsResult>", -1);
+  srv_route_add(s, c->prefix[5], 200, "", -1);
   s->routes[5].etag = "\"e1\"";
-  memset(h, 0, sizeof(*h));
-  h->path = path;
+  c->h.path = c->path;
+  c->h.at = at;
   s->hook = change_file;
-  s->hook_ud = h;
+  s->hook_ud = &c->h;
   srv_run(s);
+  snprintf(c->cfg, sizeof(c->cfg), "{\"endpoint\": \"http://127.0.0.1:%d\", "
+           "\"multipart_threshold\": 5242880, \"part_size\": 5242880, \"concurrency\": 1}",
+           s->port);
+  drover_error_clear(&err);
+  ck_assert_msg(drover_s3_open(&c->s3, c->cfg, &err) == DROVER_OK, "%s", err.text);
 }
 
-static void prefixes_free(char *prefix[MP_ROUTES])
+static void chg_end(chg_case *c)
 {
   int i;
 
-  for(i = 0; i < MP_ROUTES; i++)
-    free(prefix[i]);
+  drover_s3_close(c->s3);
+  srv_stop(&c->s);
+  unlink(c->path);
+  free(c->data);
+  for(i = 0; i < CHG_ROUTES; i++)
+    free(c->prefix[i]);
 }
 
 /* Of the requests from first on, how many start with prefix. */
@@ -1428,9 +1454,8 @@ static int count_req(srv *s, int first, const char *prefix)
   return n;
 }
 
-#define MP3_SIZE (15u << 20)
-#define MP3_CFG "{\"endpoint\": \"http://127.0.0.1:%d\", \"multipart_threshold\": 5242880, " \
-                "\"part_size\": 5242880, \"concurrency\": 1}"
+/* Three parts of 5 MiB. */
+#define CHG_SIZE (15u << 20)
 
 /* drover s3 cp's upload (no read of the file before it, CRC32C by
  * default, a server that checks nothing): the file rewritten while part
@@ -1439,42 +1464,31 @@ static int count_req(srv *s, int first, const char *prefix)
  * same upload of an unchanged file completes. */
 START_TEST(multipart_file_changed_aborted)
 {
-  char path[] = "/tmp/check_s3_mpchgXXXXXX", *data, cfg[256], *prefix[MP_ROUTES];
-  change_hook h;
-  drover_s3 *s3 = NULL;
+  chg_case c;
   drover_error err;
-  srv s;
 
-  make_file(path, MP3_SIZE, &data);
-  mp_server(&s, &h, path, "/b/k", prefix);
-  h.at = "PUT /b/k?partNumber=2&";
-  snprintf(cfg, sizeof(cfg), MP3_CFG, s.port);
-  drover_error_clear(&err);
-  ck_assert_msg(drover_s3_open(&s3, cfg, &err) == DROVER_OK, "%s", err.text);
+  chg_start(&c, CHG_SIZE, "/b/k", "PUT /b/k?partNumber=2&");
   /* The control: unchanged, it completes and aborts nothing. */
-  ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
-  ck_assert_int_eq(atomic_load(&s.served), 5);
-  ck_assert_int_eq(count_req(&s, 0, "PUT /b/k?partNumber="), 3);
-  ck_assert_int_eq(count_req(&s, 0, "POST /b/k?uploadId=U1 "), 1);
-  ck_assert_int_eq(atomic_load(&s.deletes), 0);
-  /* Changed while part 2 is sent. */
-  atomic_store(&h.armed, 1);
   drover_error_clear(&err);
-  ck_assert_int_eq(drover_s3_upload(s3, path, "b", "k", NULL, &err), DROVER_E_IO);
-  ck_assert_int_eq(atomic_load(&h.done), 1);
+  ck_assert_msg(drover_s3_upload(c.s3, c.path, "b", "k", NULL, &err) == DROVER_OK, "%s",
+                err.text);
+  ck_assert_int_eq(atomic_load(&c.s.served), 5);
+  ck_assert_int_eq(count_req(&c.s, 0, "PUT /b/k?partNumber="), 3);
+  ck_assert_int_eq(count_req(&c.s, 0, "POST /b/k?uploadId=U1 "), 1);
+  ck_assert_int_eq(atomic_load(&c.s.deletes), 0);
+  /* Changed while part 2 is sent. */
+  atomic_store(&c.h.armed, 1);
+  ck_assert_int_eq(drover_s3_upload(c.s3, c.path, "b", "k", NULL, &err), DROVER_E_IO);
+  ck_assert_int_eq(atomic_load(&c.h.done), 1);
   ck_assert_msg(strstr(err.text, "multipart upload of \"b/k\": the file changed while it was "
                                  "sent; upload it again"), "%s", err.text);
-  ck_assert_int_eq(atomic_load(&s.served), 10);
-  ck_assert_int_eq(count_req(&s, 5, "POST /b/k?uploads= "), 1);
-  ck_assert_int_eq(count_req(&s, 5, "PUT /b/k?partNumber="), 3);
-  ck_assert_int_eq(count_req(&s, 5, "POST /b/k?uploadId="), 0);
-  ck_assert_int_eq(count_req(&s, 5, "DELETE /b/k?uploadId=U2 "), 1);
-  ck_assert_int_eq(atomic_load(&s.deletes), 1);
-  drover_s3_close(s3);
-  srv_stop(&s);
-  unlink(path);
-  free(data);
-  prefixes_free(prefix);
+  ck_assert_int_eq(atomic_load(&c.s.served), 10);
+  ck_assert_int_eq(count_req(&c.s, 5, "POST /b/k?uploads= "), 1);
+  ck_assert_int_eq(count_req(&c.s, 5, "PUT /b/k?partNumber="), 3);
+  ck_assert_int_eq(count_req(&c.s, 5, "POST /b/k?uploadId="), 0);
+  ck_assert_int_eq(count_req(&c.s, 5, "DELETE /b/k?uploadId=U2 "), 1);
+  ck_assert_int_eq(atomic_load(&c.s.deletes), 1);
+  chg_end(&c);
 }
 END_TEST
 
@@ -1485,32 +1499,22 @@ END_TEST
  * file. */
 START_TEST(upload_checked_multipart_changed_after_digest)
 {
-  char path[] = "/tmp/check_s3_mpchgXXXXXX", *data, cfg[256], sha[65], *prefix[MP_ROUTES];
-  change_hook h;
-  drover_s3 *s3 = NULL;
+  chg_case c;
   drover_error err;
-  srv s;
+  char sha[65];
 
-  make_file(path, MP3_SIZE, &data);
-  mp_server(&s, &h, path, "/b/k", prefix);
-  h.at = "POST /b/k?uploads= ";
-  atomic_store(&h.armed, 1);
-  snprintf(cfg, sizeof(cfg), MP3_CFG, s.port);
+  chg_start(&c, CHG_SIZE, "/b/k", "POST /b/k?uploads= ");
+  atomic_store(&c.h.armed, 1);
   drover_error_clear(&err);
-  ck_assert_msg(drover_s3_open(&s3, cfg, &err) == DROVER_OK, "%s", err.text);
-  ck_assert_int_eq(drover_s3_upload_checked(s3, path, "b", "k", NULL, NULL, sha, &err),
+  ck_assert_int_eq(drover_s3_upload_checked(c.s3, c.path, "b", "k", NULL, NULL, sha, &err),
                    DROVER_E_IO);
-  ck_assert_int_eq(atomic_load(&h.done), 1);
+  ck_assert_int_eq(atomic_load(&c.h.done), 1);
   ck_assert_msg(strstr(err.text, "multipart upload of \"b/k\": the file changed while it was "
                                  "sent"), "%s", err.text);
   ck_assert_str_eq(sha, "");
-  ck_assert_int_eq(count_req(&s, 0, "POST /b/k?uploadId="), 0);
-  ck_assert_int_eq(count_req(&s, 0, "DELETE /b/k?uploadId=U1 "), 1);
-  drover_s3_close(s3);
-  srv_stop(&s);
-  unlink(path);
-  free(data);
-  prefixes_free(prefix);
+  ck_assert_int_eq(count_req(&c.s, 0, "POST /b/k?uploadId="), 0);
+  ck_assert_int_eq(count_req(&c.s, 0, "DELETE /b/k?uploadId=U1 "), 1);
+  chg_end(&c);
 }
 END_TEST
 
@@ -1521,32 +1525,24 @@ END_TEST
 START_TEST(object_multipart_changed_after_digest)
 {
   const drover_provider *p = prov();
-  char path[] = "/tmp/check_s3_mpchgXXXXXX", *data, cfg[256], *prefix[MP_ROUTES];
-  change_hook h;
+  chg_case c;
   drover_live *out = NULL;
   drover_error err;
   void *st;
-  srv s;
 
-  make_file(path, MP3_SIZE, &data);
-  mp_server(&s, &h, path, "/b/drover/stk/big.bin", prefix);
-  h.at = "POST /b/drover/stk/big.bin?uploads= ";
-  atomic_store(&h.armed, 1);
-  snprintf(cfg, sizeof(cfg), MP3_CFG, s.port);
-  ck_assert_int_eq(init(p, &st, cfg, &err), DROVER_OK);
-  ck_assert_int_eq(create_big(p, st, path, &out, &err), DROVER_E_IO);
+  chg_start(&c, CHG_SIZE, "/b/drover/stk/big.bin", "POST /b/drover/stk/big.bin?uploads= ");
+  atomic_store(&c.h.armed, 1);
+  ck_assert_int_eq(init(p, &st, c.cfg, &err), DROVER_OK);
+  ck_assert_int_eq(create_big(p, st, c.path, &out, &err), DROVER_E_IO);
   ck_assert_ptr_null(out);
-  ck_assert_int_eq(atomic_load(&h.done), 1);
+  ck_assert_int_eq(atomic_load(&c.h.done), 1);
   ck_assert_msg(strstr(err.text, "s3: big: multipart upload of \"b/drover/stk/big.bin\": the "
                                  "file changed while it was sent; upload it again"),
                 "%s", err.text);
-  ck_assert_int_eq(count_req(&s, 0, "POST /b/drover/stk/big.bin?uploadId="), 0);
-  ck_assert_int_eq(count_req(&s, 0, "DELETE /b/drover/stk/big.bin?uploadId=U1 "), 1);
+  ck_assert_int_eq(count_req(&c.s, 0, "POST /b/drover/stk/big.bin?uploadId="), 0);
+  ck_assert_int_eq(count_req(&c.s, 0, "DELETE /b/drover/stk/big.bin?uploadId=U1 "), 1);
   done(p, st);
-  srv_stop(&s);
-  unlink(path);
-  free(data);
-  prefixes_free(prefix);
+  chg_end(&c);
 }
 END_TEST
 
@@ -1554,29 +1550,18 @@ END_TEST
  * while its body is sent, its mtime put back, is an error. */
 START_TEST(single_put_file_changed)
 {
-  char path[] = "/tmp/check_s3_putchgXXXXXX", *data, cfg[256], *prefix[MP_ROUTES];
-  change_hook h;
-  drover_s3 *s3 = NULL;
+  chg_case c;
   drover_error err;
-  srv s;
 
-  make_file(path, 1u << 20, &data);
-  mp_server(&s, &h, path, "/b/k", prefix);
-  h.at = "PUT /b/k ";
-  atomic_store(&h.armed, 1);
-  snprintf(cfg, sizeof(cfg), MP3_CFG, s.port);
+  chg_start(&c, 1u << 20, "/b/k", "PUT /b/k ");
+  atomic_store(&c.h.armed, 1);
   drover_error_clear(&err);
-  ck_assert_msg(drover_s3_open(&s3, cfg, &err) == DROVER_OK, "%s", err.text);
-  ck_assert_int_eq(drover_s3_upload(s3, path, "b", "k", NULL, &err), DROVER_E_IO);
-  ck_assert_int_eq(atomic_load(&h.done), 1);
+  ck_assert_int_eq(drover_s3_upload(c.s3, c.path, "b", "k", NULL, &err), DROVER_E_IO);
+  ck_assert_int_eq(atomic_load(&c.h.done), 1);
   ck_assert_msg(strstr(err.text, "PUT object \"b/k\": the file changed while it was sent; "
                                  "upload it again"), "%s", err.text);
-  ck_assert_int_eq(atomic_load(&s.served), 1);
-  drover_s3_close(s3);
-  srv_stop(&s);
-  unlink(path);
-  free(data);
-  prefixes_free(prefix);
+  ck_assert_int_eq(atomic_load(&c.s.served), 1);
+  chg_end(&c);
 }
 END_TEST
 
