@@ -125,10 +125,11 @@ static void obj_req(s3_req *r, char *what, size_t size, const char *method,
   r->what = what;
 }
 
-/* The whole file's CRC32C from a pass the caller made anyway (the
- * SHA-256 of drover_s3_upload_checked), with the file's status from
- * before that pass: put_crc sends it instead of reading the file again,
- * and judges a change against that status. */
+/* What a pass the caller made over the file anyway (the SHA-256 of
+ * drover_s3_upload_checked) gives a single PUT: the file's status from
+ * before that pass, which the PUT judges a change against, and with the
+ * setting CRC32C the whole file's CRC32C, which put_crc sends instead of
+ * reading the file again. */
 typedef struct known_crc {
   uint32_t crc;
   struct stat before;
@@ -198,19 +199,28 @@ out:
  * computed on the way by the read-ahead thread, must be the ETag the
  * server answers (S3's ETag of a single PUT is the MD5 of the object,
  * except with SSE-KMS/SSE-C, whose ETag is no MD5: then only the length
- * is, by the transport). hdrs: extra headers (metadata), or NULL. */
+ * is, by the transport). That MD5 is of the bytes sent, so a file
+ * rewritten during the send is caught by its status instead (since: the
+ * caller's from before its own read, borrowed; NULL: taken here). hdrs:
+ * extra headers (metadata), or NULL. */
 static drover_code put_md5(s3_state *st, int fd, unsigned long long size,
                            const char *bucket, const char *key, const char *content_type,
-                           const char *const *hdrs, drover_error *err)
+                           const char *const *hdrs, const struct stat *since,
+                           drover_error *err)
 {
   s3_req r;
   drover_http_response resp;
   s3_ahead *body = NULL;
+  struct stat before;
   unsigned char md[16];
   char what[1200], want[33], got[64];
   drover_code rc;
 
   memset(&resp, 0, sizeof(resp));
+  if(since)
+    before = *since;
+  else if(fstat(fd, &before) != 0)
+    return s3_fail(err, DROVER_E_IO, NULL, "fstat: %s", strerror(errno));
   rc = s3_ahead_new(&body, fd, 0, size, err);
   if(rc)
     return rc;
@@ -223,6 +233,8 @@ static drover_code put_md5(s3_state *st, int fd, unsigned long long size,
   rc = s3_call(st, &r, &resp, err);
   if(!rc)
     rc = s3_ahead_final(body, md, err);
+  if(!rc)
+    rc = s3_file_unchanged(fd, &before, what, NULL, err);
   if(rc)
     goto out;
   s3_hex(want, md, 16);
@@ -238,14 +250,15 @@ out:
 }
 
 /* One PUT, checked as the settings say; known (may be NULL): see
- * known_crc, used when the setting is CRC32C. */
+ * known_crc. */
 static drover_code put_checked(s3_state *st, int fd, unsigned long long size,
                                const char *bucket, const char *key, const char *content_type,
                                const char *const *hdrs, const known_crc *known,
                                drover_error *err)
 {
   if(st->checksum == S3_SUM_MD5)
-    return put_md5(st, fd, size, bucket, key, content_type, hdrs, err);
+    return put_md5(st, fd, size, bucket, key, content_type, hdrs,
+                   known ? &known->before : NULL, err);
   return put_crc(st, fd, size, bucket, key, content_type, hdrs, known, err);
 }
 
@@ -541,12 +554,14 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
   drover_code rc;
 
   sha256[0] = '\0';
+  memset(&known, 0, sizeof(known));
   for(n = 0; meta && meta[2 * n]; n++)
     ;
   /* The status is taken before the read below, and the upload judges a
-   * change against it (put_crc; a multipart upload before it completes),
-   * so a file changed while it is read, or between the reads, is caught
-   * as one changed during the upload's own read would be. */
+   * change against it (a single PUT after its send, a multipart upload
+   * before it completes), so a file changed while it is read, or between
+   * the reads, is caught as one changed during the upload's own read
+   * would be. */
   rc = open_file(path, &fd, &size, &known.before, err);
   if(rc)
     goto out;
@@ -600,8 +615,7 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
     rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, md5, part_crcs, &known.before,
                              hdrs, content_type, NULL, err);
   else
-    rc = put_checked(&s3->st, fd, size, bucket, key, content_type, hdrs,
-                     crc ? &known : NULL, err);
+    rc = put_checked(&s3->st, fd, size, bucket, key, content_type, hdrs, &known, err);
 out:
   free(part_crcs);
   for(i = 0; lines && i <= n; i++)
