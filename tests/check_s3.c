@@ -1371,7 +1371,7 @@ static void change_file(void *ud, int n, const char *req)
 
 /* An upload whose file the server's hook changes: the file (size bytes
  * of make_file's pattern), a server by routes for object obj ("/b/k"),
- * and the transfer API on it. The server: the first initiation answers
+ * and the transfer API on it, with settings on top ("" or ", \"k\": v"). The server: the first initiation answers
  * upload id U1, later ones U2; parts, completion, abort and a single PUT
  * succeed; it confirms no CRC32C and answers the completion with an
  * md5-of-MD5s ETag (so nothing else checks the bytes, as on s3rver when
@@ -1389,7 +1389,8 @@ typedef struct chg_case {
   srv s;
 } chg_case;
 
-static void chg_start(chg_case *c, size_t size, const char *obj, const char *at)
+static void chg_start(chg_case *c, size_t size, const char *obj, const char *at,
+                      const char *settings)
 {
   srv *s = &c->s;
   drover_error err;
@@ -1425,8 +1426,8 @@ static void chg_start(chg_case *c, size_t size, const char *obj, const char *at)
   s->hook_ud = &c->h;
   srv_run(s);
   snprintf(c->cfg, sizeof(c->cfg), "{\"endpoint\": \"http://127.0.0.1:%d\", "
-           "\"multipart_threshold\": 5242880, \"part_size\": 5242880, \"concurrency\": 1}",
-           s->port);
+           "\"multipart_threshold\": 5242880, \"part_size\": 5242880, \"concurrency\": 1%s}",
+           s->port, settings);
   drover_error_clear(&err);
   ck_assert_msg(drover_s3_open(&c->s3, c->cfg, &err) == DROVER_OK, "%s", err.text);
 }
@@ -1467,7 +1468,7 @@ START_TEST(multipart_file_changed_aborted)
   chg_case c;
   drover_error err;
 
-  chg_start(&c, CHG_SIZE, "/b/k", "PUT /b/k?partNumber=2&");
+  chg_start(&c, CHG_SIZE, "/b/k", "PUT /b/k?partNumber=2&", "");
   /* The control: unchanged, it completes and aborts nothing. */
   drover_error_clear(&err);
   ck_assert_msg(drover_s3_upload(c.s3, c.path, "b", "k", NULL, &err) == DROVER_OK, "%s",
@@ -1503,7 +1504,7 @@ START_TEST(upload_checked_multipart_changed_after_digest)
   drover_error err;
   char sha[65];
 
-  chg_start(&c, CHG_SIZE, "/b/k", "POST /b/k?uploads= ");
+  chg_start(&c, CHG_SIZE, "/b/k", "POST /b/k?uploads= ", "");
   atomic_store(&c.h.armed, 1);
   drover_error_clear(&err);
   ck_assert_int_eq(drover_s3_upload_checked(c.s3, c.path, "b", "k", NULL, NULL, sha, &err),
@@ -1530,7 +1531,8 @@ START_TEST(object_multipart_changed_after_digest)
   drover_error err;
   void *st;
 
-  chg_start(&c, CHG_SIZE, "/b/drover/stk/big.bin", "POST /b/drover/stk/big.bin?uploads= ");
+  chg_start(&c, CHG_SIZE, "/b/drover/stk/big.bin", "POST /b/drover/stk/big.bin?uploads= ",
+            "");
   atomic_store(&c.h.armed, 1);
   ck_assert_int_eq(init(p, &st, c.cfg, &err), DROVER_OK);
   ck_assert_int_eq(create_big(p, st, c.path, &out, &err), DROVER_E_IO);
@@ -1546,22 +1548,27 @@ START_TEST(object_multipart_changed_after_digest)
 }
 END_TEST
 
-/* The single PUT judges a change by the same status: the file rewritten
+/* A single PUT judges a change by the same status, checked by CRC32C or
+ * by MD5 (whose ETag check sees only the bytes sent): the file rewritten
  * while its body is sent, its mtime put back, is an error. */
 START_TEST(single_put_file_changed)
 {
+  const char *settings[] = {"", ", \"checksum\": \"md5\""};
   chg_case c;
   drover_error err;
+  int i;
 
-  chg_start(&c, 1u << 20, "/b/k", "PUT /b/k ");
-  atomic_store(&c.h.armed, 1);
-  drover_error_clear(&err);
-  ck_assert_int_eq(drover_s3_upload(c.s3, c.path, "b", "k", NULL, &err), DROVER_E_IO);
-  ck_assert_int_eq(atomic_load(&c.h.done), 1);
-  ck_assert_msg(strstr(err.text, "PUT object \"b/k\": the file changed while it was sent; "
-                                 "upload it again"), "%s", err.text);
-  ck_assert_int_eq(atomic_load(&c.s.served), 1);
-  chg_end(&c);
+  for(i = 0; i < 2; i++) {
+    chg_start(&c, 1u << 20, "/b/k", "PUT /b/k ", settings[i]);
+    atomic_store(&c.h.armed, 1);
+    drover_error_clear(&err);
+    ck_assert_int_eq(drover_s3_upload(c.s3, c.path, "b", "k", NULL, &err), DROVER_E_IO);
+    ck_assert_int_eq(atomic_load(&c.h.done), 1);
+    ck_assert_msg(strstr(err.text, "PUT object \"b/k\": the file changed while it was sent; "
+                                   "upload it again"), "%s: %s", settings[i], err.text);
+    ck_assert_int_eq(atomic_load(&c.s.served), 1);
+    chg_end(&c);
+  }
 }
 END_TEST
 
