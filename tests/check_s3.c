@@ -1572,6 +1572,32 @@ START_TEST(single_put_file_changed)
 }
 END_TEST
 
+/* An s3.object's single PUT, signed with the SHA-256 of its digest pass
+ * (a server that checks it refuses other bytes; this one does not, as
+ * s3rver): the file changed while it is sent is an error naming the
+ * resource. */
+START_TEST(object_single_put_file_changed)
+{
+  const drover_provider *p = prov();
+  chg_case c;
+  drover_live *out = NULL;
+  drover_error err;
+  void *st;
+
+  chg_start(&c, 1u << 20, "/b/drover/stk/big.bin", "PUT /b/drover/stk/big.bin ", "");
+  atomic_store(&c.h.armed, 1);
+  ck_assert_int_eq(init(p, &st, c.cfg, &err), DROVER_OK);
+  ck_assert_int_eq(create_big(p, st, c.path, &out, &err), DROVER_E_IO);
+  ck_assert_ptr_null(out);
+  ck_assert_int_eq(atomic_load(&c.h.done), 1);
+  ck_assert_msg(strstr(err.text, "s3: big: PUT object \"b/drover/stk/big.bin\": the file "
+                                 "changed while it was sent; upload it again"), "%s", err.text);
+  ck_assert_int_eq(atomic_load(&c.s.served), 1);
+  done(p, st);
+  chg_end(&c);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("s3");
@@ -1601,6 +1627,7 @@ int main(void)
   tcase_add_test(tc, upload_checked_multipart_changed_after_digest);
   tcase_add_test(tc, object_multipart_changed_after_digest);
   tcase_add_test(tc, single_put_file_changed);
+  tcase_add_test(tc, object_single_put_file_changed);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }
