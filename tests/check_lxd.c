@@ -844,8 +844,8 @@ START_TEST(create_gone_after_exists_is_transient)
   static const char *const gone[] = {
     "instance \"st-x\" vanished after LXD reported it as existing",
     "profile \"st-x\" vanished after LXD reported it as existing",
-    "storage volume \"st-x\" in pool \"default\" vanished after LXD reported it as "
-    "existing"};
+    ("storage volume \"st-x\" in pool \"default\" vanished after LXD reported it as "
+     "existing")};
   drover_error err;
   int posts, puts;
   size_t t;
