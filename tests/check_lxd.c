@@ -831,17 +831,49 @@ START_TEST(create_adopts_only_its_own)
                               &posts, &puts, &err), DROVER_E_PROVIDER);
   ck_assert_int_eq(posts, 0);
   ck_text(err, taken[1]);
-  /* Said to exist but gone when read: an instance retries (transient);
-   * a profile or volume is refused as not ours. */
-  ck_assert_int_eq(adopt_with("instance", 409, ADOPT_TAKEN, NULL, 0, NULL, &posts, &puts,
-                              &err), DROVER_E_TRANSIENT);
-  ck_text(err, "reported as existing but not found");
-  ck_assert_int_eq(adopt_with("profile", 409, ADOPT_TAKEN, NULL, 0, NULL, &posts, &puts,
-                              &err), DROVER_E_PROVIDER);
-  ck_text(err, taken[1]);
-  ck_assert_int_eq(adopt_with("volume", 409, ADOPT_TAKEN, NULL, 0, NULL, &posts, &puts,
-                              &err), DROVER_E_PROVIDER);
-  ck_text(err, taken[2]);
+}
+END_TEST
+
+/* Said to exist, but gone when read back (deleted between the POST and
+ * the GET): transient for every type, naming what vanished, so that the
+ * engine's retry creates it again; nothing written. An object there but
+ * another stack's stays "not owned" (the control). */
+START_TEST(create_gone_after_exists_is_transient)
+{
+  static const char *const types[] = {"instance", "profile", "volume"};
+  static const char *const gone[] = {
+    "instance \"st-x\" vanished after LXD reported it as existing",
+    "profile \"st-x\" vanished after LXD reported it as existing",
+    ("storage volume \"st-x\" in pool \"default\" vanished after LXD reported it as "
+     "existing")};
+  drover_error err;
+  int posts, puts;
+  size_t t;
+
+  for(t = 0; t < 3; t++) {
+    /* The profile's read before its POST finds it absent too. */
+    int first = t == 1;
+    ck_assert_int_eq(adopt_with(types[t], 409, ADOPT_TAKEN, NULL, 0, NULL, &posts, &puts,
+                                &err), DROVER_E_TRANSIENT);
+    ck_text(err, gone[t]);
+    ck_assert_msg(!strstr(err.text, "not owned"), "%s", err.text);
+    ck_assert_int_eq(posts, 1);
+    ck_assert_int_eq(puts, 0);
+    /* "Already exists" from the operation, not the POST (profiles have
+     * none): the same. */
+    if(!first) {
+      ck_assert_int_eq(adopt_with(types[t], 202, ASYNC, ADOPT_OP_TAKEN, 0, NULL, &posts,
+                                  &puts, &err), DROVER_E_TRANSIENT);
+      ck_text(err, gone[t]);
+    }
+    /* Control: read back as another stack's, after the same POST. */
+    ck_assert_int_eq(adopt_with(types[t], 409, ADOPT_TAKEN, NULL, first, ADOPT_THEIRS,
+                                &posts, &puts, &err), DROVER_E_PROVIDER);
+    ck_text(err, "already exists");
+    ck_text(err, "is not owned by this stack");
+    ck_assert_int_eq(posts, 1);
+    ck_assert_int_eq(puts, 0);
+  }
 }
 END_TEST
 
@@ -1115,6 +1147,7 @@ static Suite *lxd_suite(void)
   tcase_add_test(tc, backup_import_checks);
   tcase_add_test(tc, forgotten_operation_is_read_back);
   tcase_add_test(tc, create_adopts_only_its_own);
+  tcase_add_test(tc, create_gone_after_exists_is_transient);
   tcase_add_test(tc, snapshot_existing_is_reported);
   tcase_add_test(tc, update_reads_then_writes);
   tcase_add_test(tc, error_prefix_once);

@@ -8,11 +8,14 @@
  * behaviour against a real S3 server is tests/s3/run.sh.
  */
 #include <check.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/evp.h>
 #include "drover_provider.h"
@@ -1305,6 +1308,282 @@ START_TEST(upload_checked_multipart_keeps_md5)
 }
 END_TEST
 
+/* --------------------------------------------------------------------------
+ * A file changed during a multipart upload
+ */
+
+/* Changes the file at path from the server's thread when the request
+ * starting with at arrives (the client waits for its answer meanwhile, so
+ * the change falls at that point of the upload, every run): new bytes in
+ * its last 4 KiB (a part not yet read), then its mtime put back, so only
+ * its ctime tells (as after cp -p or rsync -t). */
+typedef struct change_hook {
+  const char *path;
+  const char *at;
+  atomic_int armed;            /* 0: do nothing */
+  atomic_int done;             /* 1: changed, only ctime differs; -1: could not */
+} change_hook;
+
+static int same_time(const struct timespec *a, const struct timespec *b)
+{
+  return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+static void change_file(void *ud, int n, const char *req)
+{
+  change_hook *h = ud;
+  struct stat a, b;
+  struct timespec t[2], now, end;
+  char buf[4096];
+  int fd, ok = 0;
+
+  (void)n;
+  if(!atomic_load(&h->armed) || strncmp(req, h->at, strlen(h->at)) || atomic_load(&h->done))
+    return;
+  memset(&a, 0, sizeof(a));
+  memset(&b, 0, sizeof(b));
+  memset(buf, 0x5a, sizeof(buf));
+  fd = open(h->path, O_WRONLY | O_CLOEXEC);
+  if(fd >= 0 && fstat(fd, &a) == 0)
+    ok = pwrite(fd, buf, sizeof(buf), a.st_size - (off_t)sizeof(buf)) == (ssize_t)sizeof(buf);
+  /* Each futimens sets ctime to the kernel's clock, whose tick may not
+   * have passed since the file was written: set the mtime back until
+   * ctime moved, for at most 5 s. */
+  t[0].tv_sec = 0;
+  t[0].tv_nsec = UTIME_OMIT;
+  t[1] = a.st_mtim;
+  clock_gettime(CLOCK_MONOTONIC, &end);
+  end.tv_sec += 5;
+  while(ok) {
+    struct timespec pause = {0, 1000000};
+    ok = futimens(fd, t) == 0 && fstat(fd, &b) == 0;
+    if(!ok || !same_time(&b.st_ctim, &a.st_ctim))
+      break;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ok = now.tv_sec < end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec);
+    nanosleep(&pause, NULL);
+  }
+  ok = ok && b.st_size == a.st_size && same_time(&b.st_mtim, &a.st_mtim);
+  if(fd >= 0)
+    close(fd);
+  atomic_store(&h->done, ok ? 1 : -1);
+}
+
+/* An upload whose file the server's hook changes: the file (size bytes
+ * of make_file's pattern), a server by routes for object obj ("/b/k"),
+ * and the transfer API on it, with settings on top ("" or ", \"k\": v"). The server: the first initiation answers
+ * upload id U1, later ones U2; parts, completion, abort and a single PUT
+ * succeed; it confirms no CRC32C and answers the completion with an
+ * md5-of-MD5s ETag (so nothing else checks the bytes, as on s3rver when
+ * no MD5 of the file was taken before); a list of unfinished uploads is
+ * empty. The hook changes the file when a request starting with at
+ * arrives, once h.armed is set. Ended by chg_end. */
+#define CHG_ROUTES 6
+typedef struct chg_case {
+  char path[32];
+  char *data;
+  char cfg[256];               /* the settings, for the provider's own init */
+  char *prefix[CHG_ROUTES];
+  change_hook h;
+  drover_s3 *s3;
+  srv s;
+} chg_case;
+
+static void chg_start(chg_case *c, size_t size, const char *obj, const char *at,
+                      const char *settings)
+{
+  srv *s = &c->s;
+  drover_error err;
+
+  memset(c, 0, sizeof(*c));
+  strcpy(c->path, "/tmp/check_s3_chgXXXXXX");
+  make_file(c->path, size, &c->data);
+  ck_assert_int_gt(asprintf(&c->prefix[0], "POST %s?uploads= ", obj), 0);
+  ck_assert_int_gt(asprintf(&c->prefix[1], "PUT %s?partNumber=", obj), 0);
+  ck_assert_int_gt(asprintf(&c->prefix[2], "POST %s?uploadId=", obj), 0);
+  ck_assert_int_gt(asprintf(&c->prefix[3], "DELETE %s?uploadId=", obj), 0);
+  ck_assert_int_gt(asprintf(&c->prefix[4], "GET /b?prefix="), 0);
+  ck_assert_int_gt(asprintf(&c->prefix[5], "PUT %s ", obj), 0);
+  env_creds();
+  srv_listen(s, 0, NULL, 0);
+  srv_route_add(s, c->prefix[0], 200, "<InitiateMultipartUploadResult><UploadId>U1</UploadId>"
+                                      "</InitiateMultipartUploadResult>", -1);
+  s->routes[0].first = 1;
+  s->routes[0].later = "<InitiateMultipartUploadResult><UploadId>U2</UploadId>"
+                       "</InitiateMultipartUploadResult>";
+  srv_route_add(s, c->prefix[1], 200, "", -1);
+  s->routes[1].etag = "\"e1\"";
+  srv_route_add(s, c->prefix[2], 200, "<CompleteMultipartUploadResult><ETag>\"x-3\"</ETag>"
+                                      "</CompleteMultipartUploadResult>", -1);
+  srv_route_add(s, c->prefix[3], 204, "", -1);
+  srv_route_add(s, c->prefix[4], 200, "<ListMultipartUploadsResult>"
+                                      "</ListMultipartUploadsResult>", -1);
+  srv_route_add(s, c->prefix[5], 200, "", -1);
+  s->routes[5].etag = "\"e1\"";
+  c->h.path = c->path;
+  c->h.at = at;
+  s->hook = change_file;
+  s->hook_ud = &c->h;
+  srv_run(s);
+  snprintf(c->cfg, sizeof(c->cfg), "{\"endpoint\": \"http://127.0.0.1:%d\", "
+           "\"multipart_threshold\": 5242880, \"part_size\": 5242880, \"concurrency\": 1%s}",
+           s->port, settings);
+  drover_error_clear(&err);
+  ck_assert_msg(drover_s3_open(&c->s3, c->cfg, &err) == DROVER_OK, "%s", err.text);
+}
+
+static void chg_end(chg_case *c)
+{
+  int i;
+
+  drover_s3_close(c->s3);
+  srv_stop(&c->s);
+  unlink(c->path);
+  free(c->data);
+  for(i = 0; i < CHG_ROUTES; i++)
+    free(c->prefix[i]);
+}
+
+/* Of the requests from first on, how many start with prefix. */
+static int count_req(srv *s, int first, const char *prefix)
+{
+  int i, n = 0, served = atomic_load(&s->served);
+
+  ck_assert_int_le(served, SRV_MAXREQ);
+  for(i = first; i < served; i++)
+    n += !strncmp(s->req[i], prefix, strlen(prefix));
+  return n;
+}
+
+/* Three parts of 5 MiB. */
+#define CHG_SIZE (15u << 20)
+
+/* drover s3 cp's upload (no read of the file before it, CRC32C by
+ * default, a server that checks nothing): the file rewritten while part
+ * 2 is sent, its mtime put back, fails the upload before its completion
+ * and aborts it, so neither the mixed object nor the upload stays. The
+ * same upload of an unchanged file completes. */
+START_TEST(multipart_file_changed_aborted)
+{
+  chg_case c;
+  drover_error err;
+
+  chg_start(&c, CHG_SIZE, "/b/k", "PUT /b/k?partNumber=2&", "");
+  /* The control: unchanged, it completes and aborts nothing. */
+  drover_error_clear(&err);
+  ck_assert_msg(drover_s3_upload(c.s3, c.path, "b", "k", NULL, &err) == DROVER_OK, "%s",
+                err.text);
+  ck_assert_int_eq(atomic_load(&c.s.served), 5);
+  ck_assert_int_eq(count_req(&c.s, 0, "PUT /b/k?partNumber="), 3);
+  ck_assert_int_eq(count_req(&c.s, 0, "POST /b/k?uploadId=U1 "), 1);
+  ck_assert_int_eq(atomic_load(&c.s.deletes), 0);
+  /* Changed while part 2 is sent. */
+  atomic_store(&c.h.armed, 1);
+  ck_assert_int_eq(drover_s3_upload(c.s3, c.path, "b", "k", NULL, &err), DROVER_E_IO);
+  ck_assert_int_eq(atomic_load(&c.h.done), 1);
+  ck_assert_msg(strstr(err.text, "multipart upload of \"b/k\": the file changed while it was "
+                                 "sent; upload it again"), "%s", err.text);
+  ck_assert_int_eq(atomic_load(&c.s.served), 10);
+  ck_assert_int_eq(count_req(&c.s, 5, "POST /b/k?uploads= "), 1);
+  ck_assert_int_eq(count_req(&c.s, 5, "PUT /b/k?partNumber="), 3);
+  ck_assert_int_eq(count_req(&c.s, 5, "POST /b/k?uploadId="), 0);
+  ck_assert_int_eq(count_req(&c.s, 5, "DELETE /b/k?uploadId=U2 "), 1);
+  ck_assert_int_eq(atomic_load(&c.s.deletes), 1);
+  chg_end(&c);
+}
+END_TEST
+
+/* drover_s3_upload_checked (backup exports) reads the file for its
+ * SHA-256, MD5 and the parts' CRC32Cs first: a change after that read,
+ * even before the first part is read (here at the initiation), fails the
+ * upload and aborts it; the metadata would otherwise describe another
+ * file. */
+START_TEST(upload_checked_multipart_changed_after_digest)
+{
+  chg_case c;
+  drover_error err;
+  char sha[65];
+
+  chg_start(&c, CHG_SIZE, "/b/k", "POST /b/k?uploads= ", "");
+  atomic_store(&c.h.armed, 1);
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_s3_upload_checked(c.s3, c.path, "b", "k", NULL, NULL, sha, &err),
+                   DROVER_E_IO);
+  ck_assert_int_eq(atomic_load(&c.h.done), 1);
+  ck_assert_msg(strstr(err.text, "multipart upload of \"b/k\": the file changed while it was "
+                                 "sent"), "%s", err.text);
+  ck_assert_str_eq(sha, "");
+  ck_assert_int_eq(count_req(&c.s, 0, "POST /b/k?uploadId="), 0);
+  ck_assert_int_eq(count_req(&c.s, 0, "DELETE /b/k?uploadId=U1 "), 1);
+  chg_end(&c);
+}
+END_TEST
+
+/* A single PUT judges a change by the same status, checked by CRC32C or
+ * by MD5 (whose ETag check sees only the bytes sent): the file rewritten
+ * while its body is sent, its mtime put back, is an error. */
+START_TEST(single_put_file_changed)
+{
+  const char *settings[] = {"", ", \"checksum\": \"md5\""};
+  chg_case c;
+  drover_error err;
+  int i;
+
+  for(i = 0; i < 2; i++) {
+    chg_start(&c, 1u << 20, "/b/k", "PUT /b/k ", settings[i]);
+    atomic_store(&c.h.armed, 1);
+    drover_error_clear(&err);
+    ck_assert_int_eq(drover_s3_upload(c.s3, c.path, "b", "k", NULL, &err), DROVER_E_IO);
+    ck_assert_int_eq(atomic_load(&c.h.done), 1);
+    ck_assert_msg(strstr(err.text, "PUT object \"b/k\": the file changed while it was sent; "
+                                   "upload it again"), "%s: %s", settings[i], err.text);
+    ck_assert_int_eq(atomic_load(&c.s.served), 1);
+    chg_end(&c);
+  }
+}
+END_TEST
+
+/* An s3.object from a file: the status it records (size, mtime) and the
+ * SHA-256 are from before its digest pass, so a change after that pass
+ * fails the upload with an error naming the resource: a multipart upload
+ * changed at its initiation (before any part is read) is aborted, never
+ * completed; a single PUT, signed with that SHA-256 (which a server that
+ * checks it refuses; this one does not, as s3rver), changed while sent. */
+START_TEST(object_file_changed_after_digest)
+{
+  static const struct {
+    size_t size;
+    const char *at, *what;
+  } cases[] = {
+    {CHG_SIZE, "POST /b/drover/stk/big.bin?uploads= ", "multipart upload of"},
+    {1u << 20, "PUT /b/drover/stk/big.bin ", "PUT object"},
+  };
+  const drover_provider *p = prov();
+  char want[200];
+  chg_case c;
+  drover_live *out = NULL;
+  drover_error err;
+  void *st;
+  int i;
+
+  for(i = 0; i < 2; i++) {
+    chg_start(&c, cases[i].size, "/b/drover/stk/big.bin", cases[i].at, "");
+    atomic_store(&c.h.armed, 1);
+    ck_assert_int_eq(init(p, &st, c.cfg, &err), DROVER_OK);
+    ck_assert_int_eq(create_big(p, st, c.path, &out, &err), DROVER_E_IO);
+    ck_assert_ptr_null(out);
+    ck_assert_int_eq(atomic_load(&c.h.done), 1);
+    snprintf(want, sizeof(want), "s3: big: %s \"b/drover/stk/big.bin\": the file changed "
+             "while it was sent; upload it again", cases[i].what);
+    ck_assert_msg(strstr(err.text, want), "%s", err.text);
+    ck_assert_int_eq(count_req(&c.s, 0, "POST /b/drover/stk/big.bin?uploadId="), 0);
+    ck_assert_int_eq(count_req(&c.s, 0, "DELETE /b/drover/stk/big.bin?uploadId=U1 "), !i);
+    done(p, st);
+    chg_end(&c);
+  }
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("s3");
@@ -1330,6 +1609,10 @@ int main(void)
   tcase_add_test(tc, upload_checked_crc_from_digest_pass);
   tcase_add_test(tc, upload_checked_multipart_keeps_md5);
   tcase_add_test(tc, upload_checked_multipart_crcs_from_digest_pass);
+  tcase_add_test(tc, multipart_file_changed_aborted);
+  tcase_add_test(tc, upload_checked_multipart_changed_after_digest);
+  tcase_add_test(tc, single_put_file_changed);
+  tcase_add_test(tc, object_file_changed_after_digest);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }

@@ -200,6 +200,8 @@ static void *srv_main(void *arg)
     n = atomic_fetch_add(&s->served, 1);
     if(n < SRV_MAXREQ)
       memcpy(s->req[n], req, sizeof(req));
+    if(s->hook)
+      s->hook(s->hook_ud, n, req);
     if(s->nroutes) {
       char *text = route_reply(s, req);
       if(text)

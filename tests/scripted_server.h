@@ -50,6 +50,12 @@ typedef struct srv_route {
   int hits;             /* touched by the server thread only */
 } srv_route;
 
+/* Called on the server thread with each request (n: 0-based; req: its
+ * head and start of body, borrowed) once it is read and before it is
+ * answered: the client is still waiting, so what the hook does (change a
+ * file the client uploads) happens at that exact point of its work. */
+typedef void (*srv_hook_fn)(void *ud, int n, const char *req);
+
 typedef struct srv {
   int fd;
   int port;                     /* TCP: the port it listens on */
@@ -60,6 +66,8 @@ typedef struct srv {
   srv_route routes[SRV_MAXROUTES];
   size_t nroutes;
   const char *unrouted;         /* body of the 404 for a request no route takes */
+  srv_hook_fn hook;             /* set before srv_run, or NULL */
+  void *hook_ud;
   atomic_int served;            /* requests read */
   atomic_int stop;
   atomic_int deletes;           /* DELETE requests seen */

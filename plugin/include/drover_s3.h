@@ -55,7 +55,10 @@ drover_code drover_s3_list(drover_s3 *s3, const char *bucket, const char *prefix
  * multipart threshold, a checked multipart upload at or above it. The
  * default CRC32C check reads the file twice (the checksum goes in the
  * request's headers, then the bytes); "checksum": "md5" reads it once
- * and checks the ETag after.
+ * and checks the ETag after. A file whose size, mtime or ctime changed
+ * between the open and the end of the send is DROVER_E_IO ("upload it
+ * again"); a multipart upload is then aborted before its completion, so
+ * no object of mixed bytes appears.
  * content_type NULL: application/octet-stream. */
 drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket,
                              const char *key, const char *content_type, drover_error *err);
@@ -74,7 +77,8 @@ drover_code drover_s3_delete(drover_s3 *s3, const char *bucket, const char *key,
                              drover_error *err);
 
 /* Uploads the file at path as drover_s3_upload does (a single PUT checked
- * by CRC32C or ETag, or a checked multipart upload), with its SHA-256
+ * by CRC32C or ETag, or a checked multipart upload; a change of the file
+ * from before the first read on is DROVER_E_IO), with its SHA-256
  * computed first in one read that also gives the single PUT's CRC32C, or
  * a multipart upload's part CRC32Cs and the file's MD5 (which its final
  * ETag is checked against): the file is then read once more, to send

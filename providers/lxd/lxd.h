@@ -232,8 +232,7 @@ LXD_HIDDEN drover_code lxd_post_create(lxd_state *st, const char *path, const js
 typedef struct lxd_adopt_type {
   const char *noun; /* "instance", "profile", "storage volume": for messages */
   /* Reads req's object: *obj (new reference) NULL when absent, *etag owned.
-   * An error here ends the create (an instance said to exist but absent
-   * is transient). */
+   * An error here ends the create. */
   drover_code (*get)(lxd_state *st, const drover_res_req *req, json_t **obj,
                      char **etag, drover_error *err);
   /* Writes req's desired state over obj, read with etag; *out owned by the
@@ -252,8 +251,9 @@ typedef struct lxd_adopt_type {
  * says it already exists, adopts it if it carries this stack's labels for
  * req's address: type->put writes the desired state over it, matching the
  * ETag just read (not the plan's), and *out (owned by the caller) is the
- * result. An object without those labels (or gone when read, unless
- * type->get says otherwise) is a DROVER_E_PROVIDER conflict naming it.
+ * result. An object without those labels is a DROVER_E_PROVIDER conflict
+ * naming it; one gone when read back after the POST (deleted meanwhile) is
+ * DROVER_E_TRANSIENT, so that the engine's retry creates it again.
  * *created is 1 when the POST made the object: *out is then left NULL for
  * the caller to finish and read back. */
 LXD_HIDDEN drover_code lxd_create_adopt(lxd_state *st, const lxd_adopt_type *type,

@@ -32,6 +32,10 @@ drover_code lxd_create_adopt(lxd_state *st, const lxd_adopt_type *type,
                              const json_t *body, double deadline, int *created,
                              drover_live **out, drover_error *err)
 {
+  /* " in pool \"P\"" for the messages, when the type has a pool. */
+  const char *pool = type->pool ? type->pool(req) : NULL;
+  const char *in = pool ? " in pool \"" : "", *pname = pool ? pool : "";
+  const char *q = pool ? "\"" : "";
   json_t *obj = NULL;
   char *etag = NULL;
   drover_code rc = DROVER_OK;
@@ -55,13 +59,19 @@ drover_code lxd_create_adopt(lxd_state *st, const lxd_adopt_type *type,
     rc = type->get(st, req, &obj, &etag, err);
     if(rc)
       goto out;
+    if(!obj) {
+      /* Deleted between our POST and this read: not a conflict, and the
+       * engine's retry of a transient error creates it anew. */
+      rc = lxd_fail(err, DROVER_E_TRANSIENT, req->address,
+                    "%s \"%s\"%s%s%s vanished after LXD reported it as existing",
+                    type->noun, req->name, in, pname, q);
+      goto out;
+    }
   }
-  if(!obj || !lxd_owned_at(obj, req->stack, req->address)) {
-    const char *pool = type->pool ? type->pool(req) : NULL;
+  if(!lxd_owned_at(obj, req->stack, req->address)) {
     rc = lxd_fail(err, DROVER_E_PROVIDER, req->address,
                   "%s \"%s\" already exists%s%s%s and is not owned by this stack",
-                  type->noun, req->name, pool ? " in pool \"" : "", pool ? pool : "",
-                  pool ? "\"" : "");
+                  type->noun, req->name, in, pname, q);
     goto out;
   }
   {

@@ -333,17 +333,10 @@ static drover_code inst_read(lxd_state *st, const char *name, drover_live **out,
   return rc;
 }
 
-/* create's read of an instance LXD said exists: gone by now is transient
- * (the retry creates it), not a conflict. */
 static drover_code inst_adopt_get(lxd_state *st, const drover_res_req *req, json_t **obj,
                                   char **etag, drover_error *err)
 {
-  drover_code rc = inst_get(st, req->name, req->address, obj, etag, err);
-
-  if(!rc && !*obj)
-    rc = lxd_fail(err, DROVER_E_TRANSIENT, req->address,
-                  "instance \"%s\" reported as existing but not found", req->name);
-  return rc;
+  return inst_get(st, req->name, req->address, obj, etag, err);
 }
 
 /* inst_put for create's adoption, which is worth a line in the log. */

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <openssl/evp.h>
 #include <jansson.h>
 #include "drover_provider.h"
@@ -179,6 +180,17 @@ S3_HIDDEN drover_code s3_file_digests(char *sha, char *md5, uint32_t *crc,
                                       unsigned long long size, const char *path,
                                       const atomic_int *stop, drover_error *err);
 
+/* DROVER_OK when the open file fd still has the status before (fstat,
+ * taken before the upload's first read of it; borrowed): the same size,
+ * mtime and ctime, to the nanosecond. Else DROVER_E_IO, "<what>: the file
+ * changed while it was sent; upload it again", at address (may be NULL).
+ * ctime too, though a chmod or a new hard link moves it: a rewrite that
+ * puts the mtime back (cp -p, rsync -t, tar x) moves only ctime, and a
+ * false alarm costs one upload again where a miss stores an object of
+ * old and new bytes. */
+S3_HIDDEN drover_code s3_file_unchanged(int fd, const struct stat *before, const char *what,
+                                        const char *address, drover_error *err);
+
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 S3_HIDDEN void s3_hex(char *out, const unsigned char *md, size_t n);
 
@@ -306,13 +318,19 @@ S3_HIDDEN drover_code s3_part_crcs_new(const s3_state *st, unsigned long long si
  * has it, else read again only when such an answer comes. With CRC32C
  * each part is read for its checksum before it is sent, unless the
  * caller's own read gave part_crcs (s3_part_crcs_new; borrowed for the
- * call; else NULL). On failure the upload is aborted so no partial object
- * is left visible. With an address (a resource, under its stack's lock)
+ * call; else NULL). since (borrowed): the caller's fstat of fd that size
+ * came from, taken before any read of the file (its own, for whole_md5
+ * or part_crcs, included); the parts read the file at different times,
+ * so before the completion the file must still have that status
+ * (s3_file_unchanged), else the upload fails with DROVER_E_IO. On any
+ * failure the upload is aborted so no partial object is left visible.
+ * With an address (a resource, under its stack's lock)
  * unfinished uploads of the same key left by a killed run are aborted
  * first. */
 S3_HIDDEN drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *key,
                                           int fd, unsigned long long size,
                                           const char *whole_md5, const uint32_t *part_crcs,
+                                          const struct stat *since,
                                           const char *const *headers,
                                           const char *content_type, const char *address,
                                           drover_error *err);

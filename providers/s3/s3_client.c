@@ -138,10 +138,11 @@ static void obj_req(s3_req *r, char *what, size_t size, const char *method,
   r->what = what;
 }
 
-/* The whole file's CRC32C from a pass the caller made anyway (the
- * SHA-256 of drover_s3_upload_checked), with the file's status from
- * before that pass: put_crc sends it instead of reading the file again,
- * and judges a change against that status. */
+/* What a pass the caller made over the file anyway (the SHA-256 of
+ * drover_s3_upload_checked) gives a single PUT: the file's status from
+ * before that pass, which the PUT judges a change against, and with the
+ * setting CRC32C the whole file's CRC32C, which put_crc sends instead of
+ * reading the file again. */
 typedef struct known_crc {
   uint32_t crc;
   struct stat before;
@@ -153,8 +154,8 @@ typedef struct known_crc {
  * checks the bytes against it before storing them, and its answer must
  * carry the same value. The bytes are then streamed, UNSIGNED-PAYLOAD as
  * curl does; a file changed between the two reads is refused by the
- * server (BadDigest), and caught here by its size and mtime for a server
- * that checks nothing. */
+ * server (BadDigest), and caught here by its status (s3_file_unchanged)
+ * for a server that checks nothing. */
 static drover_code put_crc(s3_state *st, int fd, unsigned long long size,
                            const char *bucket, const char *key, const char *content_type,
                            const char *const *hdrs, const known_crc *known,
@@ -163,7 +164,7 @@ static drover_code put_crc(s3_state *st, int fd, unsigned long long size,
   s3_req r;
   drover_http_response resp;
   s3_md5_body body;
-  struct stat before, after;
+  struct stat before;
   uint32_t crc = 0;
   char what[1200], b64[9];
   drover_code rc = DROVER_OK;
@@ -193,13 +194,9 @@ static drover_code put_crc(s3_state *st, int fd, unsigned long long size,
   rc = s3_call(st, &r, &resp, err);
   if(rc)
     goto out;
-  if(fstat(fd, &after) != 0 || after.st_size != before.st_size ||
-     after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
-     after.st_mtim.tv_nsec != before.st_mtim.tv_nsec) {
-    rc = s3_fail(err, DROVER_E_IO, NULL, "%s: the file changed while it was sent; upload it "
-                 "again", what);
+  rc = s3_file_unchanged(fd, &before, what, NULL, err);
+  if(rc)
     goto out;
-  }
   rc = s3_crc32c_confirm(st, drover_http_response_header(&resp, "x-amz-checksum-crc32c"),
                          b64, what, NULL, err);
 out:
@@ -215,19 +212,28 @@ out:
  * computed on the way by the read-ahead thread, must be the ETag the
  * server answers (S3's ETag of a single PUT is the MD5 of the object,
  * except with SSE-KMS/SSE-C, whose ETag is no MD5: then only the length
- * is, by the transport). hdrs: extra headers (metadata), or NULL. */
+ * is, by the transport). That MD5 is of the bytes sent, so a file
+ * rewritten during the send is caught by its status instead (since: the
+ * caller's from before its own read, borrowed; NULL: taken here). hdrs:
+ * extra headers (metadata), or NULL. */
 static drover_code put_md5(s3_state *st, int fd, unsigned long long size,
                            const char *bucket, const char *key, const char *content_type,
-                           const char *const *hdrs, drover_error *err)
+                           const char *const *hdrs, const struct stat *since,
+                           drover_error *err)
 {
   s3_req r;
   drover_http_response resp;
   s3_ahead *body = NULL;
+  struct stat before;
   unsigned char md[16];
   char what[1200], want[33], got[64];
   drover_code rc;
 
   memset(&resp, 0, sizeof(resp));
+  if(since)
+    before = *since;
+  else if(fstat(fd, &before) != 0)
+    return s3_fail(err, DROVER_E_IO, NULL, "fstat: %s", strerror(errno));
   rc = s3_ahead_new(&body, fd, 0, size, err);
   if(rc)
     return rc;
@@ -240,6 +246,8 @@ static drover_code put_md5(s3_state *st, int fd, unsigned long long size,
   rc = s3_call(st, &r, &resp, err);
   if(!rc)
     rc = s3_ahead_final(body, md, err);
+  if(!rc)
+    rc = s3_file_unchanged(fd, &before, what, NULL, err);
   if(rc)
     goto out;
   s3_hex(want, md, 16);
@@ -255,29 +263,29 @@ out:
 }
 
 /* One PUT, checked as the settings say; known (may be NULL): see
- * known_crc, used when the setting is CRC32C. */
+ * known_crc. */
 static drover_code put_checked(s3_state *st, int fd, unsigned long long size,
                                const char *bucket, const char *key, const char *content_type,
                                const char *const *hdrs, const known_crc *known,
                                drover_error *err)
 {
   if(st->checksum == S3_SUM_MD5)
-    return put_md5(st, fd, size, bucket, key, content_type, hdrs, err);
+    return put_md5(st, fd, size, bucket, key, content_type, hdrs,
+                   known ? &known->before : NULL, err);
   return put_crc(st, fd, size, bucket, key, content_type, hdrs, known, err);
 }
 
-/* Opens path as a regular file: *fd (the caller closes it when >= 0) and
- * *size. */
+/* Opens path as a regular file: *fd (the caller closes it when >= 0),
+ * *size, and *sb, the status size came from (what a multipart upload
+ * judges a change by). */
 static drover_code open_file(const char *path, int *fd, unsigned long long *size,
-                             drover_error *err)
+                             struct stat *sb, drover_error *err)
 {
-  struct stat sb;
-
   *fd = open(path, O_RDONLY | O_CLOEXEC);
-  if(*fd < 0 || fstat(*fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+  if(*fd < 0 || fstat(*fd, sb) != 0 || !S_ISREG(sb->st_mode))
     return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", path,
                    *fd < 0 ? strerror(errno) : "not a regular file");
-  *size = (unsigned long long)sb.st_size;
+  *size = (unsigned long long)sb->st_size;
   return DROVER_OK;
 }
 
@@ -285,8 +293,9 @@ drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket
                              const char *key, const char *content_type, drover_error *err)
 {
   unsigned long long size = 0;
+  struct stat sb;
   int fd = -1;
-  drover_code rc = open_file(path, &fd, &size, err);
+  drover_code rc = open_file(path, &fd, &size, &sb, err);
 
   if(rc)
     goto out;
@@ -294,8 +303,8 @@ drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket
   if(!content_type)
     content_type = "application/octet-stream";
   if(size >= s3->st.mp_threshold)
-    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, NULL, NULL, NULL, content_type,
-                             NULL, err);
+    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, NULL, NULL, &sb, NULL,
+                             content_type, NULL, err);
   else
     rc = put_checked(&s3->st, fd, size, bucket, key, content_type, NULL, NULL, err);
 out:
@@ -560,9 +569,15 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
   drover_code rc;
 
   sha256[0] = '\0';
+  memset(&known, 0, sizeof(known));
   for(n = 0; meta && meta[2 * n]; n++)
     ;
-  rc = open_file(path, &fd, &size, err);
+  /* The status is taken before the read below, and the upload judges a
+   * change against it (a single PUT after its send, a multipart upload
+   * before it completes), so a file changed while it is read, or between
+   * the reads, is caught as one changed during the upload's own read
+   * would be. */
+  rc = open_file(path, &fd, &size, &known.before, err);
   if(rc)
     goto out;
   progress_start(&s3->st, 0, size);
@@ -571,9 +586,7 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
   /* One read first: the SHA-256 goes with the request's headers as
    * metadata, so it is needed before sending. The same read gives what
    * the upload is then checked by, so it need not read the file again:
-   * - a single PUT checked by CRC32C: the whole file's CRC32C (the
-   *   file's status is taken first, so a change while it is read is
-   *   caught as one during put_crc's own read would be);
+   * - a single PUT checked by CRC32C: the whole file's CRC32C;
    * - a multipart upload checked by CRC32C: each part's, which the part
    *   would otherwise read for before sending it;
    * - a multipart upload: the MD5, which its final ETag is checked
@@ -585,8 +598,6 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
    * as they are sent. */
   if(multi)
     rc = s3_part_crcs_new(&s3->st, size, &part_crcs, &span, err);
-  if(!rc && crc && fstat(fd, &known.before) != 0)
-    rc = s3_fail(err, DROVER_E_IO, NULL, "%s: fstat: %s", path, strerror(errno));
   if(!rc)
     rc = s3_file_digests(sha256, multi ? md5 : NULL, crc ? &known.crc : part_crcs, span, fd,
                          size, path, NULL, err);
@@ -617,11 +628,10 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
   if(!content_type)
     content_type = "application/octet-stream";
   if(multi)
-    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, md5, part_crcs, hdrs,
-                             content_type, NULL, err);
+    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, md5, part_crcs, &known.before,
+                             hdrs, content_type, NULL, err);
   else
-    rc = put_checked(&s3->st, fd, size, bucket, key, content_type, hdrs,
-                     crc ? &known : NULL, err);
+    rc = put_checked(&s3->st, fd, size, bucket, key, content_type, hdrs, &known, err);
 out:
   free(part_crcs);
   for(i = 0; lines && i <= n; i++)

@@ -1,12 +1,13 @@
 /* s3_digest.c - content digests of local files: read once ahead of an
  * upload (what s3.object compares with its stored hash), or computed on
  * the way as a request body is read (what a PUT or a part is checked
- * against by its ETag). Below s3_object.c, s3_multipart.c and
- * s3_client.c, which use it.
+ * against by its ETag); and whether the file changed while an upload read
+ * it. Below s3_object.c, s3_multipart.c and s3_client.c, which use it.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "s3.h"
 
@@ -167,4 +168,20 @@ void s3_etag_strip(char *out, size_t size, const char *etag)
     n = size - 1;
   memcpy(out, etag, n);
   out[n] = '\0';
+}
+
+drover_code s3_file_unchanged(int fd, const struct stat *before, const char *what,
+                              const char *address, drover_error *err)
+{
+  struct stat now;
+
+  if(fstat(fd, &now) != 0)
+    return s3_fail(err, DROVER_E_IO, address, "%s: fstat: %s", what, strerror(errno));
+  if(now.st_size != before->st_size || now.st_mtim.tv_sec != before->st_mtim.tv_sec ||
+     now.st_mtim.tv_nsec != before->st_mtim.tv_nsec ||
+     now.st_ctim.tv_sec != before->st_ctim.tv_sec ||
+     now.st_ctim.tv_nsec != before->st_ctim.tv_nsec)
+    return s3_fail(err, DROVER_E_IO, address,
+                   "%s: the file changed while it was sent; upload it again", what);
+  return DROVER_OK;
 }
