@@ -15,8 +15,9 @@
 #   - the same one PUT with "checksum": "md5" (checked by ETag, the check
 #     s3rver answers), for information;
 #   - curl upload (one PUT, UNSIGNED-PAYLOAD, no checksum);
-#   - drover download and curl download, each checked against the file's
-#     SHA-256;
+#   - drover download and curl download of the same object, twice a
+#     round (d c c d, then c d d c: each pair side by side), each checked
+#     against the file's SHA-256;
 #   - the server's own cost of a multipart upload: the same parts (16 MiB,
 #     drover's default part_size) uploaded with curl, and only s3rver's
 #     answer to CompleteMultipartUpload timed. s3rver assembles the object
@@ -107,7 +108,10 @@ drover_up() {
   timed d5 "$DROVER" s3 cp --provider-config "$TMP/md5put.json" "$f" "s3://$B/$P/drover.bin"
 }
 curl_up() { timed cu "${CURL[@]}" -o /dev/null -T "$f" "$EP/$B/$P/curl.bin"; }
-drover_down() { timed dd "$DROVER" s3 cp "s3://$B/$P/drover.bin" "$TMP/down.bin"; check_down drover; }
+# Both download the same object (curl's upload): on the server the two
+# objects' files differ in history (drover.bin is written three times a
+# round), and the comparison is of the clients.
+drover_down() { timed dd "$DROVER" s3 cp "s3://$B/$P/curl.bin" "$TMP/down.bin"; check_down drover; }
 curl_down() { timed cd "${CURL[@]}" -o "$TMP/down.bin" "$EP/$B/$P/curl.bin"; check_down curl; }
 
 # s3rver's CompleteMultipartUpload alone: parts uploaded with curl
@@ -166,9 +170,9 @@ for mb in $SIZES; do
   [ "$mb" -ge "$DEFAULT_MP_MB" ] && multipart=1
   for rep in $(seq "$REPS"); do
     if [ $((rep % 2)) = 1 ]; then
-      drover_up; curl_up; drover_down; curl_down
+      drover_up; curl_up; drover_down; curl_down; curl_down; drover_down
     else
-      curl_up; drover_up; curl_down; drover_down
+      curl_up; drover_up; curl_down; drover_down; drover_down; curl_down
     fi
     [ $multipart = 0 ] || server_complete
   done
