@@ -912,6 +912,99 @@ START_TEST(download_to_file)
 }
 END_TEST
 
+/* on_progress: every body byte moved, counted once per attempt. */
+typedef struct moved_count {
+  unsigned long long bytes;
+  unsigned calls;
+} moved_count;
+
+static void count_moved(void *userdata, unsigned long long n)
+{
+  moved_count *m = userdata;
+
+  m->bytes += n;
+  m->calls++;
+}
+
+START_TEST(progress_counts_body_bytes)
+{
+  const size_t n = 300000;
+  char *ok, *data, path[64];
+  const char *script[3];
+  srv s;
+  drover_http *h;
+  drover_http_response resp;
+  drover_error err;
+  drover_http_req r;
+  moved_count m = {0, 0};
+  stream_src src;
+  size_t i, head;
+
+  data = malloc(n);
+  ok = malloc(n + 256);
+  ck_assert_ptr_nonnull(data);
+  ck_assert_ptr_nonnull(ok);
+  for(i = 0; i < n; i++)
+    data[i] = (char)('a' + i % 23);  /* the script is a C string: no NUL */
+  head = (size_t)snprintf(ok, 256, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
+                          "Connection: close\r\n\r\n", n);
+  memcpy(ok + head, data, n);
+  ok[head + n] = '\0';
+  script[0] = ok;
+  script[1] = ok;
+  script[2] = R200;
+  srv_start(&s, 0, script, 3);
+  h = client(&s, "http", 4, 100);
+  snprintf(path, sizeof(path), "/tmp/check_http_pg.XXXXXX");
+  close(mkstemp(path));
+
+  /* A download: its n body bytes. */
+  r = req_init("GET", "/object");
+  r.response_path = path;
+  r.on_progress = count_moved;
+  r.progress_userdata = &m;
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_http_perform(h, &r, &resp, &err), DROVER_OK);
+  ck_assert_uint_eq(resp.written, n);
+  ck_assert_uint_eq(m.bytes, n);
+  ck_assert_uint_ge(m.calls, 1);
+  drover_http_response_free(&resp);
+
+  /* A version 2 request has no such member: it is not read. */
+  memset(&m, 0, sizeof(m));
+  r = req_init("GET", "/object");
+  r.version = 2;
+  r.response_path = path;
+  r.on_progress = count_moved;
+  r.progress_userdata = &m;
+  ck_assert_int_eq(drover_http_perform(h, &r, &resp, &err), DROVER_OK);
+  ck_assert_uint_eq(resp.written, n);
+  ck_assert_uint_eq(m.calls, 0);
+  drover_http_response_free(&resp);
+  /* A streamed upload: its n bytes sent and the 11 of the answer. */
+  memset(&m, 0, sizeof(m));
+  src.data = data;
+  src.len = n;
+  src.restarts = 0;
+  r = req_init("PUT", "/object");
+  r.body_read = stream_read;
+  r.body_userdata = &src;
+  r.body_len = n;
+  r.on_progress = count_moved;
+  r.progress_userdata = &m;
+  ck_assert_int_eq(drover_http_perform(h, &r, &resp, &err), DROVER_OK);
+  ck_assert_int_eq(resp.status, 200);
+  ck_assert_uint_eq(m.bytes, n + 11);
+  drover_http_response_free(&resp);
+
+  drover_http_free(h);
+  srv_stop(&s);
+  unlink(path);
+  free(ok);
+  free(data);
+}
+END_TEST
+
 START_TEST(streamed_bounded_by_stall_not_total)
 {
   static const char *const script[] = {
@@ -1019,6 +1112,7 @@ static Suite *http_suite(void)
   tcase_add_test(tc, upload_file_bounded_memory);
   tcase_add_test(tc, stream_upload_restarts_on_retry);
   tcase_add_test(tc, download_to_file);
+  tcase_add_test(tc, progress_counts_body_bytes);
   tcase_add_test(tc, versions_checked);
   suite_add_tcase(s, tc);
   /* Slow servers, on their own: CK_RUN_CASE=stall runs just these. */

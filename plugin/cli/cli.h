@@ -164,6 +164,9 @@ void cli_progress_free(struct cli_progress *p);
 void cli_progress_event(void *userdata, const drover_event *ev);
 /* Erases the live line (before printing the summary). */
 void cli_progress_finish(struct cli_progress *p);
+/* Sets the live line to text of the caller's own (a transfer's bytes)
+ * instead of the apply display; nothing unless p draws on a terminal. */
+void cli_progress_text(struct cli_progress *p, const char *text);
 
 /* Colours, or "" when off. */
 const char *cli_c(int color, const char *code);

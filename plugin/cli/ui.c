@@ -223,6 +223,7 @@ struct cli_progress {
   size_t done, total;
   struct inflight *busy;
   size_t nbusy, capbusy;
+  char text[256];            /* cli_progress_text's line, drawn instead */
 };
 
 /* Caller frees with cli_progress_free(). NULL on allocation failure. */
@@ -252,6 +253,19 @@ void cli_progress_finish(struct cli_progress *p)
   live_clear_locked();
   if(live_progress == p)
     live_progress = NULL;
+  pthread_mutex_unlock(&ui_lock);
+}
+
+void cli_progress_text(struct cli_progress *p, const char *text)
+{
+  if(!p || !p->tty || p->quiet)
+    return;
+  pthread_mutex_lock(&ui_lock);
+  snprintf(p->text, sizeof(p->text), "%s", text);
+  if(live_progress == p) {
+    live_clear_locked();
+    live_draw_locked();
+  }
   pthread_mutex_unlock(&ui_lock);
 }
 
@@ -300,7 +314,8 @@ static void live_clear_locked(void)
   p->drawn = 0;
 }
 
-/* One line: "[3/8] creating web[3], web[4] ...", cut to the terminal. */
+/* One line: "[3/8] creating web[3], web[4] ...", or the caller's text,
+ * cut to the terminal. */
 static void live_draw_locked(void)
 {
   struct cli_progress *p = live_progress;
@@ -308,13 +323,16 @@ static void live_draw_locked(void)
   size_t i, len;
   int width, n;
 
-  if(!p || !p->nbusy)
+  if(!p || (!p->nbusy && !p->text[0]))
     return;
   width = term_width(p->out) - 1;
-  n = snprintf(line, sizeof(line), "[%zu/%zu] %s", p->done, p->total,
-               verb(p->busy[0].action));
+  if(p->text[0])
+    n = snprintf(line, sizeof(line), "%s", p->text);
+  else
+    n = snprintf(line, sizeof(line), "[%zu/%zu] %s", p->done, p->total,
+                 verb(p->busy[0].action));
   len = n > 0 ? (size_t)n : 0;
-  for(i = 0; i < p->nbusy && len < sizeof(line) - 1; i++) {
+  for(i = 0; !p->text[0] && i < p->nbusy && len < sizeof(line) - 1; i++) {
     n = snprintf(line + len, sizeof(line) - len, "%s %s", i ? "," : "",
                  p->busy[i].address);
     if(n < 0)

@@ -665,8 +665,8 @@ typedef drover_code (*drover_http_read_fn)(void *userdata, unsigned long long of
                                            char *buf, size_t size, size_t *nread,
                                            drover_error *err);
 
-/* 2: final_answer appended. */
-#define DROVER_HTTP_REQ_VERSION 2
+/* 2: final_answer appended. 3: on_progress. */
+#define DROVER_HTTP_REQ_VERSION 3
 
 /* One request. Only method and path are required; every pointer is
  * borrowed for the duration of drover_http_perform(). At most one body
@@ -698,6 +698,13 @@ typedef struct drover_http_req {
    * not retried (EC2 sends InsufficientInstanceCapacity as a 500, and no
    * retry brings capacity back). userdata is attempt_userdata. */
   int (*final_answer)(void *userdata, long status, const char *body, size_t len);
+  /* ---- version >= 3 ---- */
+  /* Or NULL. Streamed transfers only (body_path, body_read or
+   * response_path): called on the performing thread with the body bytes
+   * sent plus received since the previous call, as they move (a retried
+   * attempt moves its bytes again). */
+  void (*on_progress)(void *userdata, unsigned long long moved);
+  void *progress_userdata;
 } drover_http_req;
 
 /* Copies what it needs from cfg. *out is owned by the caller:

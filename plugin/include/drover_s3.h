@@ -29,6 +29,15 @@ void drover_s3_close(drover_s3 *s3);
  * parts run in parallel. */
 void drover_s3_set_log(drover_s3 *s3, drover_log_fn fn, void *userdata);
 
+/* Reports the progress of drover_s3_upload, _upload_checked and _download
+ * to fn (NULL: none, the default): done of total body bytes, done never
+ * above total (a resumed download starts at the bytes it had). Called
+ * from the threads that move the bytes, parts in parallel, many times a
+ * second: fn must be thread safe and quick. */
+typedef void (*drover_s3_progress_fn)(void *userdata, unsigned long long done,
+                                      unsigned long long total);
+void drover_s3_set_progress(drover_s3 *s3, drover_s3_progress_fn fn, void *userdata);
+
 typedef struct drover_s3_entry {
   const char *name;            /* bucket name, or object key */
   unsigned long long size;     /* objects only */
@@ -42,9 +51,11 @@ typedef int (*drover_s3_list_fn)(void *userdata, const drover_s3_entry *entry);
 drover_code drover_s3_list(drover_s3 *s3, const char *bucket, const char *prefix,
                            drover_s3_list_fn fn, void *userdata, drover_error *err);
 
-/* Uploads the file at path: one streamed PUT (UNSIGNED-PAYLOAD, so the
- * file is read once) below the multipart threshold, a checked multipart
- * upload at or above it. A file whose size, mtime or ctime changed
+/* Uploads the file at path: one streamed PUT (UNSIGNED-PAYLOAD) below the
+ * multipart threshold, a checked multipart upload at or above it. The
+ * default CRC32C check reads the file twice (the checksum goes in the
+ * request's headers, then the bytes); "checksum": "md5" reads it once
+ * and checks the ETag after. A file whose size, mtime or ctime changed
  * between the open and the end of the send is DROVER_E_IO ("upload it
  * again"); a multipart upload is then aborted before its completion, so
  * no object of mixed bytes appears.

@@ -303,6 +303,7 @@ typedef struct stall_clock {
   double stall, last;
   curl_off_t dl, ul;
   int stalled;
+  const drover_http_req *req;  /* its on_progress (version >= 3), or NULL */
 } stall_clock;
 
 static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow,
@@ -314,6 +315,11 @@ static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow,
   (void)dltotal;
   (void)ultotal;
   if(dlnow != c->dl || ulnow != c->ul || c->last == 0) {
+    /* The counts are the attempt's own; they only grow within it. */
+    if(c->req && (dlnow > c->dl || ulnow > c->ul))
+      c->req->on_progress(c->req->progress_userdata,
+                          (unsigned long long)((dlnow > c->dl ? dlnow - c->dl : 0) +
+                                               (ulnow > c->ul ? ulnow - c->ul : 0)));
     c->dl = dlnow;
     c->ul = ulnow;
     c->last = now;
@@ -353,6 +359,7 @@ static CURLcode easy_setup(drover_http *http, CURL *h, const char *url,
     SET(CURLOPT_TIMEOUT_MS, http->timeout_ms);
   else {
     clk->stall = http->stall;
+    clk->req = req->version >= 3 && req->on_progress ? req : NULL;
     SET(CURLOPT_XFERINFOFUNCTION, on_progress);
     SET(CURLOPT_XFERINFODATA, clk);
     SET(CURLOPT_NOPROGRESS, 0L);

@@ -25,7 +25,6 @@ void dv_http_attempt_reset(dv_http_attempt *a, const char *response_path)
   free(a->headers);
   free(a->body);
   free(a->etag);
-  free(a->sbuf);
   memset(a, 0, sizeof(*a));
   a->sink_fd = -1;
   a->retry_after = -1;
@@ -48,35 +47,12 @@ static int sink_open(dv_http_attempt *a)
   return 0;
 }
 
-/* Writes the gathered bytes out; -1 (a->err set) on failure. */
-static int sink_flush(dv_http_attempt *a)
-{
-  size_t done = 0;
-
-  while(done < a->sfill) {
-    ssize_t w = write(a->sink_fd, a->sbuf + done, a->sfill - done);
-    if(w < 0 && errno == EINTR)
-      continue;
-    if(w <= 0) {
-      drover_error_set(&a->err, DROVER_E_IO, "http: %s: %s", a->response_path,
-                       w < 0 ? strerror(errno) : "short write");
-      a->sfill = 0;
-      return -1;
-    }
-    done += (size_t)w;
-  }
-  a->sfill = 0;
-  return 0;
-}
-
 int dv_http_attempt_finish(dv_http_attempt *a)
 {
   int bad = 0;
 
   if(a->sink_fd < 0 && a->response_path && is_2xx(a->status) && !a->err.code)
     bad = sink_open(a);
-  if(a->sink_fd >= 0 && a->sfill && sink_flush(a))
-    bad = -1;
   if(a->sink_fd >= 0 && close(a->sink_fd) && !a->err.code) {
     drover_error_set(&a->err, DROVER_E_IO, "http: %s: %s", a->response_path,
                      strerror(errno));
@@ -86,13 +62,16 @@ int dv_http_attempt_finish(dv_http_attempt *a)
   return bad;
 }
 
-/* A download is gathered into writes of this size: curl hands the body
- * over 16 KiB at a time, and a write per piece cost a 2 GiB download
- * 131,072 system calls. Not larger: on the test VM (Linux 6.18, ext4)
- * 1 MiB writes made the kernel's copy into the page cache 3-4x dearer
- * than 64 KiB ones (a 2 GiB download: 4-5 s of system CPU against
- * about 1 s; bench/README.md, "Third S3 session"). */
-#define SINK_BUF (64u << 10)
+/* A download is written as curl hands it over, in writes of at most this
+ * size, as curl's own tool writes (4 and 12 KiB, through stdio). Larger
+ * writes make the page cache take the bytes in larger folios, and on the
+ * test VM (Linux 6.18 under Firecracker, whose balloon hands free memory
+ * back to the host in 2 MiB blocks) those come from memory the host must
+ * fault back in: paired 2 GiB downloads from s3rver, median wall time
+ * 4.26 s with 64 KiB writes, 3.02 s with 8 KiB, curl 2.82 s
+ * (bench/README.md, "Fourth S3 session"). Elsewhere small writes cost a
+ * system call per 8 KiB, which is what curl pays. */
+#define SINK_WRITE (8u << 10)
 
 static size_t to_file(dv_http_attempt *a, const char *ptr, size_t n)
 {
@@ -100,17 +79,16 @@ static size_t to_file(dv_http_attempt *a, const char *ptr, size_t n)
 
   if(a->sink_fd < 0 && sink_open(a))
     return 0;
-  if(!a->sbuf && !(a->sbuf = malloc(SINK_BUF))) {
-    drover_error_set(&a->err, DROVER_E_NOMEM, "http: out of memory");
-    return 0;
-  }
   while(done < n) {
-    size_t take = SINK_BUF - a->sfill < n - done ? SINK_BUF - a->sfill : n - done;
-    memcpy(a->sbuf + a->sfill, ptr + done, take);
-    a->sfill += take;
-    done += take;
-    if(a->sfill == SINK_BUF && sink_flush(a))
+    ssize_t w = write(a->sink_fd, ptr + done, n - done < SINK_WRITE ? n - done : SINK_WRITE);
+    if(w < 0 && errno == EINTR)
+      continue;
+    if(w <= 0) {
+      drover_error_set(&a->err, DROVER_E_IO, "http: %s: %s", a->response_path,
+                       w < 0 ? strerror(errno) : "short write");
       return 0;
+    }
+    done += (size_t)w;
   }
   a->written += n;
   return n;

@@ -36,9 +36,6 @@ typedef struct dv_http_attempt {
   size_t len, cap;
   int too_big;                 /* memory body or headers over their bound */
   int sink_fd;                 /* response_path while writing; -1 */
-  char *sbuf;                  /* the file's writes gathered (curl hands
-                                  16 KiB at a time); owned */
-  size_t sfill;
   unsigned long long written;
   char **headers;              /* name, value pairs, owned */
   size_t nheaders, hcap, hbytes;

@@ -60,6 +60,12 @@ typedef struct s3_state {
   double timeout;              /* seconds per HTTP attempt */
   int checksum;                /* S3_SUM_*: how uploads are checked */
   atomic_int unconfirmed_said; /* the "server did not confirm" warning, once */
+  /* drover_s3 transfers only (drover_s3_set_progress), else NULL: the
+   * running transfer's body bytes moved and its size. */
+  void (*progress)(void *userdata, unsigned long long done, unsigned long long total);
+  void *progress_ud;
+  atomic_ullong moved;
+  unsigned long long total;
   drover_http *http;           /* the endpoint itself */
   pthread_mutex_t lock;        /* guards vh */
   int lock_ready;

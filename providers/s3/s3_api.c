@@ -165,6 +165,17 @@ static char *join4(const char *a, const char *b, const char *c, const char *d)
   return out;
 }
 
+/* drover_http's on_progress for drover_s3 transfers: adds up the bytes
+ * every part moves and reports them, never past the total (a retried
+ * attempt sends its bytes again). */
+static void moved(void *userdata, unsigned long long n)
+{
+  s3_state *st = userdata;
+  unsigned long long done = atomic_fetch_add(&st->moved, n) + n;
+
+  st->progress(st->progress_ud, done < st->total ? done : st->total, st->total);
+}
+
 drover_code s3_call(s3_state *st, const s3_req *r, drover_http_response *resp,
                     drover_error *err)
 {
@@ -224,6 +235,10 @@ drover_code s3_call(s3_state *st, const s3_req *r, drover_http_response *resp,
   hr.headers = hdrs ? hdrs : r->headers;
   hr.content_type = r->content_type;
   hr.response_path = r->response_path;
+  if(st->progress) {
+    hr.on_progress = moved;
+    hr.progress_userdata = st;
+  }
   sc.st = st;
   if(r->body || (!r->body_path && !r->body_read)) {
     /* In memory (or none): the real payload hash. */

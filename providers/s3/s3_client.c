@@ -62,6 +62,19 @@ void drover_s3_set_log(drover_s3 *s3, drover_log_fn fn, void *userdata)
   s3->st.env.log_userdata = userdata;
 }
 
+void drover_s3_set_progress(drover_s3 *s3, drover_s3_progress_fn fn, void *userdata)
+{
+  s3->st.progress = fn;
+  s3->st.progress_ud = userdata;
+}
+
+/* A transfer of total bytes starts, done of them already there. */
+static void progress_start(s3_state *st, unsigned long long done, unsigned long long total)
+{
+  atomic_store(&st->moved, done);
+  st->total = total;
+}
+
 /* --------------------------------------------------------------------------
  * List
  */
@@ -286,6 +299,7 @@ drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket
 
   if(rc)
     goto out;
+  progress_start(&s3->st, 0, size);
   if(!content_type)
     content_type = "application/octet-stream";
   if(size >= s3->st.mp_threshold)
@@ -411,6 +425,7 @@ drover_code drover_s3_download(drover_s3 *s3, const char *bucket, const char *ke
     }
   }
 
+  progress_start(&s3->st, from, size);
   snprintf(what, sizeof(what), "GET object \"%s/%s\"", bucket, key);
   memset(&r, 0, sizeof(r));
   r.method = "GET";
@@ -565,6 +580,7 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
   rc = open_file(path, &fd, &size, &known.before, err);
   if(rc)
     goto out;
+  progress_start(&s3->st, 0, size);
   multi = size >= s3->st.mp_threshold;
   crc = !multi && s3->st.checksum == S3_SUM_CRC32C;
   /* One read first: the SHA-256 goes with the request's headers as

@@ -8,7 +8,8 @@
 # refreshed in pages; a 200 MiB multipart round trip with checksums and the
 # size+mtime shortcut; a wrong secret; kill -9 in the middle of a
 # multipart upload, then apply again; credentials from a file and a
-# session token; drover s3 ls|cp|rm|presign, with a resumed download.
+# session token; drover s3 ls|cp|rm|presign (text and --json), with a resumed
+# download.
 #
 # s3rver 4.0.4 quirks avoided here (../shared/notes/test-env.md):
 #  - keys with '(' or '*' and header values with double spaces are
@@ -336,9 +337,71 @@ grep -q " 73400320  $P/up.bin\$" "$TMP/out" && grep -q " 11  $P/dir/small.txt\$"
   ok "s3 ls shows both objects with their sizes" || { notok "s3 ls output"; show "$TMP/out"; }
 run s3 ls; expect_rc "s3 ls lists buckets" 0
 grep -qx "$B" "$TMP/out" && ok "s3 ls shows the bucket" || notok "s3 ls buckets"
+# --json: one document on stdout, whatever the outcome.
+run s3 ls --json "s3://$B/$P/"; expect_rc "s3 ls --json" 0
+[ "$(jq -c '[.ok, .error, .bucket, .prefix, ([.objects[] | [.key, .size]] | sort)]' "$TMP/out")" = \
+  "[true,null,\"$B\",\"$P/\",[[\"$P/dir/small.txt\",11],[\"$P/up.bin\",73400320]]]" ] &&
+  jq -e '[.objects[].last_modified | test("^[0-9]{4}-")] | all' "$TMP/out" >/dev/null &&
+  ok "s3 ls --json: both objects, sizes and dates" || { notok "s3 ls --json"; show "$TMP/out"; }
+run s3 ls --json; expect_rc "s3 ls --json lists buckets" 0
+jq -e --arg b "$B" '.ok and ([.buckets[].name] | index($b))' "$TMP/out" >/dev/null &&
+  ok "s3 ls --json shows the bucket" || { notok "s3 ls --json buckets"; show "$TMP/out"; }
+run s3 ls --json "s3://no-such-bucket-$SUFFIX/"; expect_rc "s3 ls --json of a missing bucket" 1
+jq -e '.ok == false and .error.kind == "not found" and (.objects | length) == 0 and
+       (.error.message | test("NoSuchBucket"))' "$TMP/out" >/dev/null &&
+  ok "s3 ls --json: a failed listing is still one document, with the error" ||
+  { notok "s3 ls --json error"; show "$TMP/out"; }
+run s3 cp --json "$TMP/small.txt" "s3://$B/$P/json.txt"; expect_rc "s3 cp --json up" 0
+[ "$(jq -c '[.ok, .operation, .bucket, .key, .bytes]' "$TMP/out")" = \
+  "[true,\"upload\",\"$B\",\"$P/json.txt\",11]" ] && ok "s3 cp --json reports the upload" ||
+  { notok "s3 cp --json up"; show "$TMP/out"; }
+run s3 cp --json "s3://$B/$P/json.txt" "$TMP/json.txt"; expect_rc "s3 cp --json down" 0
+[ "$(jq -c '[.ok, .operation, .target, .bytes, .resumed_from]' "$TMP/out")" = \
+  "[true,\"download\",\"$TMP/json.txt\",11,0]" ] && cmp -s "$TMP/small.txt" "$TMP/json.txt" &&
+  ok "s3 cp --json reports the download" || { notok "s3 cp --json down"; show "$TMP/out"; }
+run s3 rm --json "s3://$B/$P/json.txt"; expect_rc "s3 rm --json" 0
+jq -e '.ok and .operation == "delete"' "$TMP/out" >/dev/null &&
+  [ "$(status_of HEAD "/$B/$P/json.txt")" = 404 ] && ok "s3 rm --json reports the delete" ||
+  { notok "s3 rm --json"; show "$TMP/out"; }
+run s3 cp --json "s3://$B/$P/json.txt" "$TMP/json2.txt"; expect_rc "s3 cp --json of a missing object" 1
+jq -e '.ok == false and .error.kind == "not found"' "$TMP/out" >/dev/null && [ ! -e "$TMP/json2.txt" ] &&
+  ok "s3 cp --json: a failure is a document with the error" || { notok "s3 cp --json error"; show "$TMP/out"; }
+rm -f "$TMP/json.txt"
 run s3 cp "s3://$B/$P/up.bin" "$TMP/down.bin"; expect_rc "s3 cp downloads" 0
 cmp -s "$TMP/up.bin" "$TMP/down.bin" && ok "the download is the upload" || notok "download differs"
 [ ! -e "$TMP/down.bin.drover-part" ] && ok "no part file left behind" || notok "part file left"
+! grep -q '^download of' "$TMP/err" && ok "no progress lines without a terminal or --progress" ||
+  { notok "progress without --progress"; show "$TMP/err"; }
+# --progress without a terminal: a line at every tenth, rising to 100 %.
+# progress_ok WHAT SIZE: stderr's "WHAT: N of SIZE (P%)" lines, at least
+# five, their percentages rising to 100 with N the whole size.
+progress_ok() {
+  local pcts
+  pcts=$(sed -n "s/^$1: .* of $2 (\([0-9]*\)%)\$/\1/p" "$TMP/err")
+  [ "$(printf '%s\n' $pcts | wc -l)" -ge 5 ] &&
+    printf '%s\n' $pcts | awk 'NR > 1 && $1 <= prev {exit 1} {prev = $1} END {exit prev != 100}' &&
+    grep -qxF "$1: $2 of $2 (100%)" "$TMP/err"
+}
+run s3 cp --progress "$TMP/up.bin" "s3://$B/$P/prog.bin"; expect_rc "s3 cp --progress up" 0
+progress_ok "upload of up.bin" "70.0 MiB" && ok "s3 cp --progress: upload lines rise to 70.0 MiB of 70.0 MiB" ||
+  { notok "upload progress"; show "$TMP/err"; }
+run s3 cp --progress "s3://$B/$P/prog.bin" "$TMP/prog.bin"; expect_rc "s3 cp --progress down" 0
+progress_ok "download of prog.bin" "70.0 MiB" && cmp -s "$TMP/up.bin" "$TMP/prog.bin" &&
+  ok "s3 cp --progress: download lines rise to 70.0 MiB of 70.0 MiB" ||
+  { notok "download progress"; show "$TMP/err"; }
+rm -f "$TMP/prog.bin"
+# On a terminal (a pty from script(1)): a live line, wiped before the result.
+if command -v script >/dev/null 2>&1; then
+  script -qec "$DROVER s3 cp s3://$B/$P/prog.bin $TMP/prog.bin" /dev/null >"$TMP/tty.out" 2>&1 </dev/null
+  grep -q 'download of prog.bin: 70.0 MiB of 70.0 MiB (100%)' "$TMP/tty.out" &&
+    grep -q "$(printf '\r\033\\[K')downloaded s3://" "$TMP/tty.out" &&
+    ok "s3 cp on a terminal: a live progress line, wiped before the result" ||
+    { notok "s3 cp live progress"; show "$TMP/tty.out"; }
+else
+  notok "script(1) from util-linux is installed"
+fi
+s3curl DELETE "/$B/$P/prog.bin" -o /dev/null
+rm -f "$TMP/prog.bin"
 # A broken download leaves FILE.drover-part and its ETag: cp resumes it.
 etag=$(s3curl HEAD "/$B/$P/up.bin" -I | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: *//p')
 head -c 12345678 "$TMP/up.bin" >"$TMP/res.bin.drover-part"
@@ -384,6 +447,11 @@ AWS_SECRET_ACCESS_KEY=wrong-secret-value-9f3 run s3 ls "s3://$B/"
 expect_rc "s3 ls with a wrong secret fails" 1
 ! grep -q "wrong-secret-value-9f3" "$TMP/err" && grep -q SignatureDoesNotMatch "$TMP/err" &&
   ok "s3: the auth error names the refusal, not the secret" || { notok "s3 auth error"; show "$TMP/err"; }
+AWS_SECRET_ACCESS_KEY=wrong-secret-value-9f3 run s3 ls --json "s3://$B/"
+expect_rc "s3 ls --json with a wrong secret fails" 1
+! grep -q "wrong-secret-value-9f3" "$TMP/out" && jq -e '.ok == false and
+    (.error.message | test("SignatureDoesNotMatch"))' "$TMP/out" >/dev/null &&
+  ok "s3 --json: the auth error names the refusal, not the secret" || { notok "s3 --json auth error"; show "$TMP/out"; }
 run s3 cp "$TMP/nonexistent" "s3://$B/$P/x"; expect_rc "s3 cp of a missing file fails" 1
 s3curl DELETE "/$B/$P/dir/small.txt" -o /dev/null
 s3curl DELETE "/$B/$P/put.txt" -o /dev/null
