@@ -847,6 +847,26 @@ START_TEST(stream_upload_restarts_on_retry)
 }
 END_TEST
 
+/* A 200 reply for the scripted server carrying n bytes of letters (a
+ * script is a C string: no NUL), and those bytes in *data. Both owned by
+ * the caller (free). */
+static char *ok_reply(char **data, size_t n)
+{
+  char *ok = malloc(n + 256);
+  size_t i, head;
+
+  *data = malloc(n);
+  ck_assert_ptr_nonnull(*data);
+  ck_assert_ptr_nonnull(ok);
+  for(i = 0; i < n; i++)
+    (*data)[i] = (char)('a' + i % 26);
+  head = (size_t)snprintf(ok, 256, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
+                          "Connection: close\r\n\r\n", n);
+  memcpy(ok + head, *data, n);
+  ok[head + n] = '\0';
+  return ok;
+}
+
 START_TEST(download_to_file)
 {
   const size_t n = 200000;
@@ -858,19 +878,10 @@ START_TEST(download_to_file)
   drover_error err;
   drover_http_req r = req_init("GET", "/object");
   struct stat st;
-  size_t i, head;
+  size_t i;
   FILE *f;
 
-  data = malloc(n);
-  ok = malloc(n + 256);
-  ck_assert_ptr_nonnull(data);
-  ck_assert_ptr_nonnull(ok);
-  for(i = 0; i < n; i++)
-    data[i] = (char)('a' + i % 26);
-  head = (size_t)snprintf(ok, 256, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
-                          "Connection: close\r\n\r\n", n);
-  memcpy(ok + head, data, n);
-  ok[head + n] = '\0';
+  ok = ok_reply(&data, n);
   script[0] = R503;             /* a retry truncates what the first try wrote */
   script[1] = ok;
   script[2] = "HTTP/1.1 404 Not Found\r\nContent-Length: 17\r\nConnection: close\r\n\r\n"
@@ -946,18 +957,8 @@ START_TEST(progress_counts_body_bytes)
   drover_http_req r;
   moved_count m = {0, 0};
   stream_src src;
-  size_t i, head;
 
-  data = malloc(n);
-  ok = malloc(n + 256);
-  ck_assert_ptr_nonnull(data);
-  ck_assert_ptr_nonnull(ok);
-  for(i = 0; i < n; i++)
-    data[i] = (char)('a' + i % 23);  /* the script is a C string: no NUL */
-  head = (size_t)snprintf(ok, 256, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
-                          "Connection: close\r\n\r\n", n);
-  memcpy(ok + head, data, n);
-  ok[head + n] = '\0';
+  ok = ok_reply(&data, n);
   script[0] = ok;
   script[1] = ok;
   script[2] = R200;
