@@ -182,15 +182,18 @@ static void on_xfer(void *ud, unsigned long long done, unsigned long long total)
     x->start = now;
     x->first = done;
   }
-  human(d, sizeof(d), (double)done);
-  human(t, sizeof(t), (double)total);
+  /* Called for every piece curl moves: format only what is printed. */
   if(x->live && (now - x->drawn >= 0.2 || done == total)) {
+    human(d, sizeof(d), (double)done);
+    human(t, sizeof(t), (double)total);
     human(r, sizeof(r), now > x->start ? (double)(done - x->first) / (now - x->start) : 0);
     snprintf(line, sizeof(line), "%s: %s of %s (%d%%), %s/s", x->what, d, t, pct, r);
     cli_progress_text(x->live, line);
     x->drawn = now;
   }
   else if(x->lines && pct / 10 > x->tenth) {
+    human(d, sizeof(d), (double)done);
+    human(t, sizeof(t), (double)total);
     x->tenth = pct / 10;
     fprintf(stderr, "%s: %s of %s (%d%%)\n", x->what, d, t, pct);
   }
