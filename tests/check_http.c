@@ -867,6 +867,75 @@ static char *ok_reply(char **data, size_t n)
   return ok;
 }
 
+/* on_body_start sees a 2xx answer's head before response_path is
+ * opened: the ETag and a header, and no file yet. Its failure is the
+ * request's, passed on with its own code and text, not retried, and the
+ * file is not created; a 503 (retried) does not call it. */
+typedef struct head_seen {
+  const char *path;
+  int calls, file_existed, refuse;
+  char etag[32], len[16];
+} head_seen;
+
+static drover_code look_at_head(void *ud, const drover_http_response *head, drover_error *err)
+{
+  head_seen *h = ud;
+  const char *v = drover_http_response_header(head, "content-length");
+
+  h->calls++;
+  h->file_existed = access(h->path, F_OK) == 0;
+  snprintf(h->etag, sizeof(h->etag), "%s", head->etag ? head->etag : "");
+  snprintf(h->len, sizeof(h->len), "%s", v ? v : "");
+  if(h->refuse)
+    return drover_error_set(err, DROVER_E_CONFLICT, "not the object wanted");
+  return DROVER_OK;
+}
+
+START_TEST(body_start_sees_head_first)
+{
+  const char *ok = "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nContent-Length: 5\r\n"
+                   "Connection: close\r\n\r\nhello";
+  const char *script[3] = {R503, ok, ok};
+  char path[64];
+  srv s;
+  drover_http *h;
+  drover_http_response resp;
+  drover_error err;
+  drover_http_req r = req_init("GET", "/object");
+  head_seen seen;
+
+  srv_start(&s, 0, script, 3);
+  h = client(&s, "http", 4, 100);
+  snprintf(path, sizeof(path), "/tmp/check_http_bs.%d", (int)getpid());
+  unlink(path);
+  memset(&seen, 0, sizeof(seen));
+  seen.path = path;
+  r.response_path = path;
+  r.on_body_start = look_at_head;
+  r.body_start_userdata = &seen;
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_http_perform(h, &r, &resp, &err), DROVER_OK);
+  ck_assert_int_eq(seen.calls, 1);
+  ck_assert_int_eq(seen.file_existed, 0);
+  ck_assert_str_eq(seen.etag, "\"v1\"");
+  ck_assert_str_eq(seen.len, "5");
+  ck_assert_uint_eq(resp.written, 5);
+  drover_http_response_free(&resp);
+  unlink(path);
+
+  seen.refuse = 1;
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_http_perform(h, &r, &resp, &err), DROVER_E_CONFLICT);
+  ck_assert_str_eq(err.text, "not the object wanted");
+  ck_assert_int_eq(seen.calls, 2);
+  ck_assert_int_ne(access(path, F_OK), 0);
+  ck_assert_int_eq(atomic_load(&s.served), 3);
+  drover_http_response_free(&resp);
+  drover_http_free(h);
+  srv_stop(&s);
+}
+END_TEST
+
 START_TEST(download_to_file)
 {
   const size_t n = 200000;
@@ -1121,6 +1190,7 @@ static Suite *http_suite(void)
   tcase_add_test(tc, upload_file_bounded_memory);
   tcase_add_test(tc, stream_upload_restarts_on_retry);
   tcase_add_test(tc, download_to_file);
+  tcase_add_test(tc, body_start_sees_head_first);
   tcase_add_test(tc, progress_counts_body_bytes);
   tcase_add_test(tc, versions_checked);
   suite_add_tcase(s, tc);

@@ -665,8 +665,8 @@ typedef drover_code (*drover_http_read_fn)(void *userdata, unsigned long long of
                                            char *buf, size_t size, size_t *nread,
                                            drover_error *err);
 
-/* 2: final_answer appended. 3: on_progress. */
-#define DROVER_HTTP_REQ_VERSION 3
+/* 2: final_answer appended. 3: on_progress. 4: on_body_start. */
+#define DROVER_HTTP_REQ_VERSION 4
 
 /* One request. Only method and path are required; every pointer is
  * borrowed for the duration of drover_http_perform(). At most one body
@@ -705,6 +705,18 @@ typedef struct drover_http_req {
    * attempt moves its bytes again). */
   void (*on_progress)(void *userdata, unsigned long long moved);
   void *progress_userdata;
+  /* ---- version >= 4 ---- */
+  /* Or NULL. With response_path: called on the performing thread once
+   * per attempt when a 2xx answer's headers are in, before response_path
+   * is opened (its first body byte, or the end of an empty body). head
+   * borrows the status, ETag and headers for the call; its body is "".
+   * What a download must record before its bytes land (the ETag a
+   * resume is checked against) is recorded here, so the transfer needs
+   * no HEAD first. DROVER_OK lets the body be written; any other code
+   * fails the request with err, not retried, and nothing is written. */
+  drover_code (*on_body_start)(void *userdata, const struct drover_http_response *head,
+                               drover_error *err);
+  void *body_start_userdata;
 } drover_http_req;
 
 /* Copies what it needs from cfg. *out is owned by the caller:

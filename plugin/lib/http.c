@@ -519,7 +519,7 @@ drover_code drover_http_perform(drover_http *http, const drover_http_req *req,
     CURLcode cc;
     enum outcome oc;
 
-    dv_http_attempt_reset(&a, req->response_path);
+    dv_http_attempt_reset(&a, req);
     drover_error_clear(&u.err);
     u.off = 0;
     errbuf[0] = '\0';
@@ -558,6 +558,12 @@ drover_code drover_http_perform(drover_http *http, const drover_http_req *req,
       cc = CURLE_WRITE_ERROR;
 
     /* Failures of our own source or sink are not the network's: no retry. */
+    if(a.hook_failed) {
+      rc = a.err.code;
+      if(err && !err->code)
+        *err = a.err;
+      goto out;
+    }
     if(u.err.code || a.err.code) {
       rc = u.err.code ? u.err.code : a.err.code;
       drover_error_set(err, rc, "%s %s: %s", method, path,

@@ -14,7 +14,7 @@
  * Response
  */
 
-void dv_http_attempt_reset(dv_http_attempt *a, const char *response_path)
+void dv_http_attempt_reset(dv_http_attempt *a, const drover_http_req *req)
 {
   size_t i;
 
@@ -28,7 +28,11 @@ void dv_http_attempt_reset(dv_http_attempt *a, const char *response_path)
   memset(a, 0, sizeof(*a));
   a->sink_fd = -1;
   a->retry_after = -1;
-  a->response_path = response_path;
+  if(req) {
+    a->response_path = req->response_path;
+    if(req->version >= 4 && req->on_body_start)
+      a->req = req;
+  }
 }
 
 static int is_2xx(long status)
@@ -36,8 +40,26 @@ static int is_2xx(long status)
   return status >= 200 && status < 300;
 }
 
+/* Opens response_path for a 2xx body, once the caller's on_body_start (if
+ * any) has seen the answer's head. */
 static int sink_open(dv_http_attempt *a)
 {
+  if(a->req) {
+    drover_http_response head;
+
+    memset(&head, 0, sizeof(head));
+    head.status = a->status;
+    head.body = (char *)"";
+    head.etag = a->etag;
+    head.headers = a->headers;
+    head.nheaders = a->nheaders;
+    if(a->req->on_body_start(a->req->body_start_userdata, &head, &a->err)) {
+      if(!a->err.code)
+        drover_error_set(&a->err, DROVER_E_INTERNAL, "http: on_body_start failed");
+      a->hook_failed = 1;
+      return -1;
+    }
+  }
   a->sink_fd = open(a->response_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if(a->sink_fd < 0) {
     drover_error_set(&a->err, DROVER_E_IO, "http: %s: %s", a->response_path,

@@ -31,6 +31,8 @@ typedef struct dv_http_upload {
 /* What one attempt received. */
 typedef struct dv_http_attempt {
   const char *response_path;   /* borrowed from the request */
+  const drover_http_req *req;  /* its on_body_start (version >= 4), or NULL */
+  int hook_failed;             /* err is on_body_start's own, passed on as is */
   long status;                 /* from the last status line */
   char *body;
   size_t len, cap;
@@ -44,8 +46,9 @@ typedef struct dv_http_attempt {
   drover_error err;            /* a sink failure (first error wins) */
 } dv_http_attempt;
 
-/* Resets a (freeing what it holds) for a fresh attempt. */
-void dv_http_attempt_reset(dv_http_attempt *a, const char *response_path);
+/* Resets a (freeing what it holds) for a fresh attempt of req (NULL:
+ * only frees). */
+void dv_http_attempt_reset(dv_http_attempt *a, const drover_http_req *req);
 /* Closes the sink file. When the status was 2xx and a response_path was
  * set but no byte came, creates/truncates the file so it shows the empty
  * body. Returns non-zero (a->err set) on failure. */
