@@ -1584,6 +1584,246 @@ START_TEST(object_file_changed_after_digest)
 }
 END_TEST
 
+/* --------------------------------------------------------------------------
+ * Downloads: no HEAD first, the ETag recorded before the body, resume
+ */
+
+/* The whole of path as a string (NULL when absent); caller frees. */
+static char *file_text(const char *path)
+{
+  FILE *f = fopen(path, "r");
+  char *buf;
+  size_t n;
+
+  if(!f)
+    return NULL;
+  buf = calloc(1, 4096);
+  ck_assert_ptr_nonnull(buf);
+  n = fread(buf, 1, 4095, f);
+  buf[n] = '\0';
+  fclose(f);
+  return buf;
+}
+
+static void put_text(const char *path, const char *text)
+{
+  FILE *f = fopen(path, "w");
+
+  ck_assert_ptr_nonnull(f);
+  ck_assert_int_ge(fputs(text, f), 0);
+  ck_assert_int_eq(fclose(f), 0);
+}
+
+#define DL_WHOLE "0123456789abcdefghij"
+#define DL_HEAD(status, etag, more, len) \
+  "HTTP/1.1 " status "\r\nETag: \"" etag "\"\r\n" more "Content-Length: " len \
+  "\r\nConnection: close\r\n\r\n"
+
+/* What was on disk when the retry of a broken GET reached the server. */
+typedef struct dl_seen {
+  char part[96], tag[112];
+  char *tag_text;
+  long long part_size;
+} dl_seen;
+
+static void dl_look(void *ud, int n, const char *req)
+{
+  dl_seen *d = ud;
+  struct stat sb;
+
+  (void)req;
+  if(n != 1)
+    return;
+  d->tag_text = file_text(d->tag);
+  d->part_size = stat(d->part, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* A download is one GET, no HEAD before it. The answer's ETag is on disk
+ * beside the part before its body lands: when the answer breaks off after
+ * 10 of its 20 bytes, the retry finds the part with those 10 bytes and
+ * the ETag (what the next cp resumes after a kill). The retry completes
+ * the download and neither is left. */
+START_TEST(download_one_get_etag_first)
+{
+  static const char *const script[] = {
+    DL_HEAD("200 OK", "e1", "", "20") "0123456789",
+    DL_HEAD("200 OK", "e1", "", "20") DL_WHOLE,
+  };
+  char dir[] = "/tmp/check_s3_dlXXXXXX", out[64], cfg[160], *got;
+  unsigned long long from = 99;
+  drover_s3 *s3 = NULL;
+  drover_error err;
+  dl_seen seen;
+  srv s;
+
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(out, sizeof(out), "%s/f", dir);
+  memset(&seen, 0, sizeof(seen));
+  snprintf(seen.part, sizeof(seen.part), "%s.drover-part", out);
+  snprintf(seen.tag, sizeof(seen.tag), "%s.drover-part.etag", out);
+  env_creds();
+  srv_listen(&s, 0, script, 2);
+  s.hook = dl_look;
+  s.hook_ud = &seen;
+  srv_run(&s);
+  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\"}", s.port);
+  drover_error_clear(&err);
+  ck_assert_msg(drover_s3_open(&s3, cfg, &err) == DROVER_OK, "%s", err.text);
+  ck_assert_msg(drover_s3_download(s3, "b", "k", out, &from, &err) == DROVER_OK, "%s",
+                err.text);
+  ck_assert_int_eq(atomic_load(&s.served), 2);
+  ck_assert_int_eq(strncmp(s.req[0], "GET /b/k ", 9), 0);
+  ck_assert_int_eq(strncmp(s.req[1], "GET /b/k ", 9), 0);
+  ck_assert_ptr_null(strcasestr(s.req[0], "\r\nRange:"));
+  ck_assert_str_eq(seen.tag_text ? seen.tag_text : "(none)", "\"e1\"");
+  ck_assert_int_eq(seen.part_size, 10);
+  got = file_text(out);
+  ck_assert_str_eq(got ? got : "(none)", DL_WHOLE);
+  ck_assert_int_eq(from, 0);
+  ck_assert_int_ne(access(seen.part, F_OK), 0);
+  ck_assert_int_ne(access(seen.tag, F_OK), 0);
+  drover_s3_close(s3);
+  srv_stop(&s);
+  unlink(out);
+  rmdir(dir);
+  free(got);
+  free(seen.tag_text);
+}
+END_TEST
+
+/* A part "01234" whose ETag file says tag, then a download answered from
+ * script (n answers). */
+typedef struct dl_case {
+  char dir[32], out[64], part[96], tag[112];
+  unsigned long long from;
+  drover_code rc;
+  drover_error err;
+  char *got;
+  srv s;
+} dl_case;
+
+static void dl_run(dl_case *c, const char *tag, const char *const *script, size_t n)
+{
+  drover_s3 *s3;
+
+  memset(c, 0, sizeof(*c));
+  strcpy(c->dir, "/tmp/check_s3_dlXXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(c->dir));
+  snprintf(c->out, sizeof(c->out), "%s/f", c->dir);
+  snprintf(c->part, sizeof(c->part), "%s.drover-part", c->out);
+  snprintf(c->tag, sizeof(c->tag), "%s.etag", c->part);
+  put_text(c->part, "01234");
+  put_text(c->tag, tag);
+  s3 = s3_on(&c->s, script, n, "");
+  drover_error_clear(&c->err);
+  c->from = 99;
+  c->rc = drover_s3_download(s3, "b", "k", c->out, &c->from, &c->err);
+  c->got = file_text(c->out);
+  drover_s3_close(s3);
+  srv_stop(&c->s);
+}
+
+static void dl_end(dl_case *c)
+{
+  unlink(c->out);
+  unlink(c->part);
+  unlink(c->tag);
+  rmdir(c->dir);
+  free(c->got);
+}
+
+/* The part's ETag still the object's: only the rest is asked for, with a
+ * Range from the part's end and If-Match (S3 answers 412 when the object
+ * changed; s3rver ignores it, so the answer's own ETag and Content-Range
+ * are checked too). */
+START_TEST(download_resumes_part)
+{
+  static const char *const script[] = {
+    DL_HEAD("206 Partial Content", "e1", "Content-Range: bytes 5-19/20\r\n", "15")
+      "56789abcdefghij",
+  };
+  dl_case c;
+
+  dl_run(&c, "\"e1\"", script, 1);
+  ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
+  ck_assert_int_eq(atomic_load(&c.s.served), 1);
+  ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=5-\r\n"));
+  ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nIf-Match: \"e1\"\r\n"));
+  ck_assert_str_eq(c.got ? c.got : "(none)", DL_WHOLE);
+  ck_assert_int_eq(c.from, 5);
+  ck_assert_int_ne(access(c.part, F_OK), 0);
+  ck_assert_int_ne(access(c.tag, F_OK), 0);
+  dl_end(&c);
+}
+END_TEST
+
+/* A part that is not a prefix of the object as it is now starts over; its
+ * bytes are never joined to the object's. The answer names another ETag
+ * (what s3rver does), S3 refuses the If-Match (412), the part is already
+ * as long as the object (416), or the range starts elsewhere. */
+START_TEST(download_stale_part_starts_over)
+{
+  static const char *const other_etag[] = {
+    DL_HEAD("206 Partial Content", "e2", "Content-Range: bytes 5-19/20\r\n", "15")
+      "FGHIJKLMNOPQRST",
+    DL_HEAD("200 OK", "e2", "", "20") "ABCDEFGHIJKLMNOPQRST",
+  };
+  static const char *const refused[] = {
+    "HTTP/1.1 412 Precondition Failed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    DL_HEAD("200 OK", "e2", "", "20") "ABCDEFGHIJKLMNOPQRST",
+  };
+  static const char *const whole[] = {
+    "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    DL_HEAD("200 OK", "e1", "", "5") "01234",
+  };
+  static const char *const elsewhere[] = {
+    DL_HEAD("206 Partial Content", "e1", "Content-Range: bytes 0-19/20\r\n", "20")
+      "ABCDEFGHIJKLMNOPQRST",
+    DL_HEAD("200 OK", "e1", "", "20") "ABCDEFGHIJKLMNOPQRST",
+  };
+  const char *const *cases[] = {other_etag, refused, whole, elsewhere};
+  const char *want[] = {"ABCDEFGHIJKLMNOPQRST", "ABCDEFGHIJKLMNOPQRST", "01234",
+                        "ABCDEFGHIJKLMNOPQRST"};
+  size_t i;
+  dl_case c;
+
+  for(i = 0; i < 4; i++) {
+    dl_run(&c, "\"e1\"", cases[i], 2);
+    ck_assert_msg(c.rc == DROVER_OK, "case %zu: %s", i, c.err.text);
+    ck_assert_int_eq(atomic_load(&c.s.served), 2);
+    ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=5-\r\n"));
+    ck_assert_ptr_null(strcasestr(c.s.req[1], "\r\nRange:"));
+    ck_assert_msg(c.got && !strcmp(c.got, want[i]), "case %zu: got %s", i,
+                  c.got ? c.got : "(none)");
+    ck_assert_int_eq(c.from, 0);
+    dl_end(&c);
+  }
+}
+END_TEST
+
+/* A resume whose answer ends short fails the download and keeps the part
+ * and its ETag as they were, for the next try. */
+START_TEST(download_broken_keeps_part)
+{
+  static const char *const script[] = {
+    DL_HEAD("206 Partial Content", "e1", "Content-Range: bytes 5-19/20\r\n", "15") "567",
+  };
+  dl_case c;
+  char *part, *tag;
+
+  dl_run(&c, "\"e1\"", script, 1);
+  ck_assert_int_ne(c.rc, DROVER_OK);
+  ck_assert_ptr_null(c.got);
+  part = file_text(c.part);
+  tag = file_text(c.tag);
+  ck_assert_str_eq(part ? part : "(none)", "01234");
+  ck_assert_str_eq(tag ? tag : "(none)", "\"e1\"");
+  free(part);
+  free(tag);
+  dl_end(&c);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("s3");
@@ -1613,6 +1853,10 @@ int main(void)
   tcase_add_test(tc, upload_checked_multipart_changed_after_digest);
   tcase_add_test(tc, single_put_file_changed);
   tcase_add_test(tc, object_file_changed_after_digest);
+  tcase_add_test(tc, download_one_get_etag_first);
+  tcase_add_test(tc, download_resumes_part);
+  tcase_add_test(tc, download_stale_part_starts_over);
+  tcase_add_test(tc, download_broken_keeps_part);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }

@@ -93,6 +93,8 @@ S3_HIDDEN void s3_cred_free(s3_cred *c);
 
 #define S3_ALLOW_404 0x1u      /* a 404 is an answer, not an error */
 #define S3_ALLOW_ERRORS 0x2u   /* any status is an answer (caller looks) */
+#define S3_ALLOW_STALE 0x4u    /* 412 and 416 are answers: a resume's part is
+                                  not a prefix of the object as it is now */
 
 typedef struct s3_req {
   const char *method;
@@ -110,6 +112,11 @@ typedef struct s3_req {
   const char *payload_hash;    /* for a file or stream; NULL: UNSIGNED-PAYLOAD */
   const char *crc32c;          /* base64: sent as x-amz-checksum-crc32c; or NULL */
   const char *response_path;   /* a 2xx body goes to this file */
+  const char *if_match;        /* sent as If-Match, or NULL */
+  /* Or NULL: the transport's on_body_start (drover_http_req, version 4). */
+  drover_code (*on_body_start)(void *userdata, const drover_http_response *head,
+                               drover_error *err);
+  void *body_start_userdata;
   const char *what;            /* "PUT object \"b/k\"", for errors */
   unsigned allow;              /* S3_ALLOW_* */
 } s3_req;

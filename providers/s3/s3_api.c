@@ -235,6 +235,9 @@ drover_code s3_call(s3_state *st, const s3_req *r, drover_http_response *resp,
   hr.headers = hdrs ? hdrs : r->headers;
   hr.content_type = r->content_type;
   hr.response_path = r->response_path;
+  hr.if_match = r->if_match;
+  hr.on_body_start = r->on_body_start;
+  hr.body_start_userdata = r->body_start_userdata;
   if(st->progress) {
     hr.on_progress = moved;
     hr.progress_userdata = st;
@@ -259,7 +262,8 @@ drover_code s3_call(s3_state *st, const s3_req *r, drover_http_response *resp,
   hr.attempt_userdata = &sc;
   rc = drover_http_perform(h, &hr, resp, err);
   if(!rc && resp->status >= 300 && !(r->allow & S3_ALLOW_ERRORS) &&
-     !(resp->status == 404 && (r->allow & S3_ALLOW_404))) {
+     !(resp->status == 404 && (r->allow & S3_ALLOW_404)) &&
+     !((resp->status == 412 || resp->status == 416) && (r->allow & S3_ALLOW_STALE))) {
     aws_error e;
     const char *what = r->what ? r->what : r->method;
     int auth;
