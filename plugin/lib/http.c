@@ -399,10 +399,11 @@ static CURLcode easy_setup(drover_http *http, CURL *h, const char *url,
     SET(CURLOPT_READDATA, u);
     SET(CURLOPT_SEEKFUNCTION, dv_http_on_seek);
     SET(CURLOPT_SEEKDATA, u);
-    /* Bulk uploads: 128 KiB a read and a send, half the system calls of
-     * curl's tool (64 KiB). Not more: copies out of the page cache ran 3
-     * times slower in 256 KiB and 1 MiB reads (s3_crc32c.c, CHUNK). */
-    SET(CURLOPT_UPLOAD_BUFFERSIZE, 128L * 1024L);
+    /* Bulk uploads: 64 KiB a read and a send, as curl's tool. Larger
+     * buffers made each byte's copy out of the page cache 3 to 5 times
+     * dearer here: a 200 MiB PUT through libcurl alone, 128 KiB against
+     * 64 KiB (bench/README.md, "Fifth S3 session"). */
+    SET(CURLOPT_UPLOAD_BUFFERSIZE, 64L * 1024L);
   }
   else if(strcmp(method, "GET") && strcmp(method, "DELETE") &&
           strcmp(method, "HEAD")) {

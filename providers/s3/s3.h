@@ -96,6 +96,14 @@ S3_HIDDEN void s3_cred_free(s3_cred *c);
 #define S3_ALLOW_STALE 0x4u    /* 412 and 416 are answers: a resume's part is
                                   not a prefix of the object as it is now */
 
+/* The size of every read of a file that is sent or hashed (the CRC32C and
+ * digest passes, the MD5 read-ahead), as curl's own tool reads an upload.
+ * Measured here (bench/README.md, "Fifth S3 session"): the copy out of
+ * the page cache during an upload cost 3 to 5 times as much CPU in 128
+ * KiB and 1 MiB reads as in 64 KiB ones, and the transport's upload
+ * buffer is the same size (http.c). */
+#define S3_READ_SIZE (64u << 10)
+
 typedef struct s3_req {
   const char *method;
   const char *bucket;          /* NULL: the service (list buckets) */

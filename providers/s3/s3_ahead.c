@@ -11,8 +11,8 @@
 #include <unistd.h>
 #include "s3.h"
 
-#define SLOTS 8
-#define SLOT_SIZE (256u << 10)   /* 2 MiB in all; curl asks for 64 KiB at a time */
+#define SLOTS 32
+#define SLOT_SIZE S3_READ_SIZE   /* 2 MiB in all; curl asks for as much at a time */
 
 struct s3_ahead {
   int fd;

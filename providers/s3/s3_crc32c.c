@@ -14,12 +14,7 @@
 #include "s3.h"
 
 #define POLY 0x82f63b78u      /* reflected 0x1EDC6F41 */
-/* Read size of the pass over a file. The copy out of the page cache is
- * most of the pass's cost, and it ran 3 times slower in 256 KiB and 1 MiB
- * reads than in 64 and 128 KiB ones on the test machine (AMD EPYC, 1 MiB
- * L2): 200 MiB, one thread, 95 ms against 30 ms (bench/README.md, "Fifth
- * S3 session"). */
-#define CHUNK (128u << 10)
+#define CHUNK S3_READ_SIZE
 
 static uint32_t table[8][256];
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;

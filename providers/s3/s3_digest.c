@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include "s3.h"
 
-#define CHUNK (1u << 20)
+#define CHUNK S3_READ_SIZE
 
 void s3_hex(char *out, const unsigned char *md, size_t n)
 {
