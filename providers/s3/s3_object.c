@@ -485,7 +485,8 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
   struct stat sb;
   uint32_t *part_crcs = NULL;
   unsigned long long span = 0;
-  int fd = -1;
+  s3_md5_body body;
+  int fd = -1, have_body = 0;
   unsigned long long size = 0;
   drover_code rc = DROVER_OK;
 
@@ -591,7 +592,15 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
       rc = written_live(out, req, bucket, full, NULL, size, err);
     goto out;
   }
-  r.body_path = source;
+  /* The bytes come from the file that was hashed (fd), not from the path
+   * opened again: another file renamed onto the path meanwhile would be
+   * sent under this one's SHA-256, and its status would not tell. */
+  rc = s3_md5_body_init(&body, fd, 0, size, 0, err);
+  if(rc)
+    goto out;
+  have_body = 1;
+  r.body_read = s3_md5_body_read;
+  r.body_userdata = &body;
   r.stream_len = size;
   r.payload_hash = sha;         /* signed: a file changed since hashing is refused */
   rc = s3_call(st, &r, &resp, err);
@@ -608,6 +617,8 @@ nomem:
 out:
   if(rc)
     drover_error_locate(err, "s3", req->address);
+  if(have_body)
+    s3_md5_body_free(&body);
   if(fd >= 0)
     close(fd);
   drover_http_response_free(&resp);
