@@ -445,6 +445,19 @@ static drover_code dl_body_start(void *ud, const drover_http_response *head,
   return DROVER_OK;
 }
 
+/* A download's GET of bucket/key into path, its head seen by g. */
+static void dl_req(s3_req *r, dl_get *g, const char *bucket, const char *key, const char *path)
+{
+  memset(r, 0, sizeof(*r));
+  r->method = "GET";
+  r->bucket = bucket;
+  r->key = key;
+  r->what = g->what;
+  r->response_path = path;
+  r->on_body_start = dl_body_start;
+  r->body_start_userdata = g;
+}
+
 /* The rest of the object after part's from bytes, if it is still the one
  * whose ETag is tag, appended to part. *stale: it is not (or the part is
  * already whole), so the caller starts over; err is then untouched. */
@@ -464,16 +477,9 @@ static drover_code dl_resume(drover_s3 *s3, const char *bucket, const char *key,
   memset(&resp, 0, sizeof(resp));
   drover_error_clear(&mine);
   snprintf(rangehdr, sizeof(rangehdr), "Range: bytes=%llu-", g->from);
-  memset(&r, 0, sizeof(r));
-  r.method = "GET";
-  r.bucket = bucket;
-  r.key = key;
-  r.what = g->what;
+  dl_req(&r, g, bucket, key, range);
   r.headers = hdrs;
   r.if_match = g->want;        /* S3 answers 412 when it changed; s3rver ignores it */
-  r.response_path = range;
-  r.on_body_start = dl_body_start;
-  r.body_start_userdata = g;
   r.allow = S3_ALLOW_STALE;
   rc = s3_call(&s3->st, &r, &resp, &mine);
   if(g->stale || (!rc && (resp.status == 412 || resp.status == 416))) {
@@ -551,14 +557,7 @@ drover_code drover_s3_download(drover_s3 *s3, const char *bucket, const char *ke
     }
     g.want = NULL;
     g.from = 0;
-    memset(&r, 0, sizeof(r));
-    r.method = "GET";
-    r.bucket = bucket;
-    r.key = key;
-    r.what = what;
-    r.response_path = part;
-    r.on_body_start = dl_body_start;
-    r.body_start_userdata = &g;
+    dl_req(&r, &g, bucket, key, part);
     rc = s3_call(&s3->st, &r, &resp, err);
     drover_http_response_free(&resp);
     if(rc)
