@@ -202,6 +202,45 @@ START_TEST(list_error_envelope_names_lxd_text)
 }
 END_TEST
 
+/* An error reply whose text says the fault passes (a locked database, a
+ * dropped connection, a timeout) is transient and retried by the engine;
+ * the same words inside a config key or a longer word are not, so a bad
+ * setting fails at once instead of being retried until the deadline. */
+START_TEST(error_text_transient_only_as_words)
+{
+  static const struct {
+    const char *text;
+    drover_code want;
+  } cases[] = {
+    {"database is locked", DROVER_E_TRANSIENT},
+    {"Get \\\"http://unix.socket/1.0\\\": EOF", DROVER_E_TRANSIENT},
+    {"read unix @->/var/lib/lxd/unix.socket: i/o timeout", DROVER_E_TRANSIENT},
+    {"net/http: request canceled (Client.Timeout exceeded)", DROVER_E_TRANSIENT},
+    {"accept4: too many open files", DROVER_E_TRANSIENT},
+    {"Instance is busy running a start operation", DROVER_E_TRANSIENT},
+    {"Invalid config: Invalid value for \\\"boot.host_shutdown_timeout\\\"",
+     DROVER_E_PROVIDER},
+    {"Too many instances in project \\\"default\\\"", DROVER_E_PROVIDER},
+    {"Unknown key \\\"user.EOFMARK\\\"", DROVER_E_PROVIDER},
+    {"Invalid devices: Unsupported device type", DROVER_E_PROVIDER},
+  };
+  size_t i;
+
+  for(i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char body[300];
+    drover_error err;
+    size_t n;
+    drover_code rc;
+
+    snprintf(body, sizeof(body),
+             "{\"type\":\"error\",\"error\":\"%s\",\"error_code\":400}", cases[i].text);
+    rc = list_with("lxd.instance", INST_LIST, 400, body, -1, &n, &err);
+    ck_assert_msg(rc == cases[i].want, "%s: code %d, want %d (%s)", cases[i].text, (int)rc,
+                  (int)cases[i].want, err.text);
+  }
+}
+END_TEST
+
 /* A body cut short of its Content-Length. */
 START_TEST(list_short_body_fails)
 {
@@ -1135,6 +1174,7 @@ static Suite *lxd_suite(void)
   tcase_add_test(tc, list_bad_shapes_fail);
   tcase_add_test(tc, list_error_envelope_names_lxd_text);
   tcase_add_test(tc, list_short_body_fails);
+  tcase_add_test(tc, error_text_transient_only_as_words);
   tcase_add_test(tc, profile_and_volume_lists_fail);
   tcase_add_test(tc, read_without_metadata_is_not_absent);
   tcase_add_test(tc, delete_never_assumes_gone);

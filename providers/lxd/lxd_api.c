@@ -4,6 +4,7 @@
  * LXD answers {"type":"sync"|"async"|"error", "error":..., "metadata":...};
  * its error text is passed on unchanged, prefixed "lxd: <address>: ".
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,12 +60,31 @@ drover_code lxd_etag_race(drover_code rc, const drover_res_req *req, drover_erro
   return DROVER_E_TRANSIENT;
 }
 
+/* Does mark stand in msg as words of their own, not inside a longer
+ * word or a config key ("boot.host_shutdown_timeout")? Case-insensitive.
+ * A dot before is allowed: Go says "Client.Timeout exceeded". */
+static int has_words(const char *msg, const char *mark)
+{
+  size_t n = strlen(mark);
+  const char *at;
+
+  for(at = strcasestr(msg, mark); at; at = strcasestr(at + 1, mark)) {
+    unsigned char before = at > msg ? (unsigned char)at[-1] : ' ';
+    unsigned char after = (unsigned char)at[n];
+    if(!isalnum(before) && before != '_' &&
+       !isalnum(after) && after != '_')
+      return 1;
+  }
+  return 0;
+}
+
 int lxd_transient_text(const char *msg)
 {
   static const char *const marks[] = {
     "database is locked", "timeout", "timed out", "deadline exceeded",
     "connection refused", "connection reset", "try again", "temporarily",
-    "too many", "no such host", "broken pipe", "EOF",
+    "too many open files", "too many requests", "too many connections",
+    "no such host", "broken pipe", "EOF",
     /* a create still running from a killed drover: retry until it ends */
     "is busy running", NULL};
   size_t i;
@@ -72,7 +92,7 @@ int lxd_transient_text(const char *msg)
   if(!msg)
     return 0;
   for(i = 0; marks[i]; i++)
-    if(strcasestr(msg, marks[i]))
+    if(has_words(msg, marks[i]))
       return 1;
   return 0;
 }
