@@ -1619,9 +1619,52 @@ static void put_text(const char *path, const char *text)
   "HTTP/1.1 " status "\r\nETag: \"" etag "\"\r\n" more "Content-Length: " len \
   "\r\nConnection: close\r\n\r\n"
 
+/* A download into a fresh directory: c->part and c->tag hold "01234" and
+ * tag, when tag is not NULL, and the server answers from script (n
+ * answers), calling hook (may be NULL) with each request. */
+typedef struct dl_case {
+  char dir[32], out[64], part[96], tag[112];
+  unsigned long long from;
+  drover_code rc;
+  drover_error err;
+  char *got;
+  srv s;
+} dl_case;
+
+static void dl_run(dl_case *c, const char *tag, const char *const *script, size_t n,
+                   srv_hook_fn hook, void *hook_ud)
+{
+  drover_s3 *s3 = NULL;
+  char cfg[160];
+
+  memset(c, 0, sizeof(*c));
+  strcpy(c->dir, "/tmp/check_s3_dlXXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(c->dir));
+  snprintf(c->out, sizeof(c->out), "%s/f", c->dir);
+  snprintf(c->part, sizeof(c->part), "%s.drover-part", c->out);
+  snprintf(c->tag, sizeof(c->tag), "%s.etag", c->part);
+  if(tag) {
+    put_text(c->part, "01234");
+    put_text(c->tag, tag);
+  }
+  env_creds();
+  srv_listen(&c->s, 0, script, n);
+  c->s.hook = hook;
+  c->s.hook_ud = hook_ud;
+  srv_run(&c->s);
+  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\"}", c->s.port);
+  drover_error_clear(&c->err);
+  ck_assert_msg(drover_s3_open(&s3, cfg, &c->err) == DROVER_OK, "%s", c->err.text);
+  c->from = 99;
+  c->rc = drover_s3_download(s3, "b", "k", c->out, &c->from, &c->err);
+  c->got = file_text(c->out);
+  drover_s3_close(s3);
+  srv_stop(&c->s);
+}
+
 /* What was on disk when the retry of a broken GET reached the server. */
 typedef struct dl_seen {
-  char part[96], tag[112];
+  const dl_case *c;
   char *tag_text;
   long long part_size;
 } dl_seen;
@@ -1634,8 +1677,17 @@ static void dl_look(void *ud, int n, const char *req)
   (void)req;
   if(n != 1)
     return;
-  d->tag_text = file_text(d->tag);
-  d->part_size = stat(d->part, &sb) == 0 ? (long long)sb.st_size : -1;
+  d->tag_text = file_text(d->c->tag);
+  d->part_size = stat(d->c->part, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+static void dl_end(dl_case *c)
+{
+  unlink(c->out);
+  unlink(c->part);
+  unlink(c->tag);
+  rmdir(c->dir);
+  free(c->got);
 }
 
 /* A download is one GET, no HEAD before it. The answer's ETag is on disk
@@ -1649,88 +1701,25 @@ START_TEST(download_one_get_etag_first)
     DL_HEAD("200 OK", "e1", "", "20") "0123456789",
     DL_HEAD("200 OK", "e1", "", "20") DL_WHOLE,
   };
-  char dir[] = "/tmp/check_s3_dlXXXXXX", out[64], cfg[160], *got;
-  unsigned long long from = 99;
-  drover_s3 *s3 = NULL;
-  drover_error err;
-  dl_seen seen;
-  srv s;
+  dl_case c;
+  dl_seen seen = {&c, NULL, 0};
 
-  ck_assert_ptr_nonnull(mkdtemp(dir));
-  snprintf(out, sizeof(out), "%s/f", dir);
-  memset(&seen, 0, sizeof(seen));
-  snprintf(seen.part, sizeof(seen.part), "%s.drover-part", out);
-  snprintf(seen.tag, sizeof(seen.tag), "%s.drover-part.etag", out);
-  env_creds();
-  srv_listen(&s, 0, script, 2);
-  s.hook = dl_look;
-  s.hook_ud = &seen;
-  srv_run(&s);
-  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\"}", s.port);
-  drover_error_clear(&err);
-  ck_assert_msg(drover_s3_open(&s3, cfg, &err) == DROVER_OK, "%s", err.text);
-  ck_assert_msg(drover_s3_download(s3, "b", "k", out, &from, &err) == DROVER_OK, "%s",
-                err.text);
-  ck_assert_int_eq(atomic_load(&s.served), 2);
-  ck_assert_int_eq(strncmp(s.req[0], "GET /b/k ", 9), 0);
-  ck_assert_int_eq(strncmp(s.req[1], "GET /b/k ", 9), 0);
-  ck_assert_ptr_null(strcasestr(s.req[0], "\r\nRange:"));
+  dl_run(&c, NULL, script, 2, dl_look, &seen);
+  ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
+  ck_assert_int_eq(atomic_load(&c.s.served), 2);
+  ck_assert_int_eq(strncmp(c.s.req[0], "GET /b/k ", 9), 0);
+  ck_assert_int_eq(strncmp(c.s.req[1], "GET /b/k ", 9), 0);
+  ck_assert_ptr_null(strcasestr(c.s.req[0], "\r\nRange:"));
   ck_assert_str_eq(seen.tag_text ? seen.tag_text : "(none)", "\"e1\"");
   ck_assert_int_eq(seen.part_size, 10);
-  got = file_text(out);
-  ck_assert_str_eq(got ? got : "(none)", DL_WHOLE);
-  ck_assert_int_eq(from, 0);
-  ck_assert_int_ne(access(seen.part, F_OK), 0);
-  ck_assert_int_ne(access(seen.tag, F_OK), 0);
-  drover_s3_close(s3);
-  srv_stop(&s);
-  unlink(out);
-  rmdir(dir);
-  free(got);
+  ck_assert_str_eq(c.got ? c.got : "(none)", DL_WHOLE);
+  ck_assert_int_eq(c.from, 0);
+  ck_assert_int_ne(access(c.part, F_OK), 0);
+  ck_assert_int_ne(access(c.tag, F_OK), 0);
   free(seen.tag_text);
+  dl_end(&c);
 }
 END_TEST
-
-/* A part "01234" whose ETag file says tag, then a download answered from
- * script (n answers). */
-typedef struct dl_case {
-  char dir[32], out[64], part[96], tag[112];
-  unsigned long long from;
-  drover_code rc;
-  drover_error err;
-  char *got;
-  srv s;
-} dl_case;
-
-static void dl_run(dl_case *c, const char *tag, const char *const *script, size_t n)
-{
-  drover_s3 *s3;
-
-  memset(c, 0, sizeof(*c));
-  strcpy(c->dir, "/tmp/check_s3_dlXXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(c->dir));
-  snprintf(c->out, sizeof(c->out), "%s/f", c->dir);
-  snprintf(c->part, sizeof(c->part), "%s.drover-part", c->out);
-  snprintf(c->tag, sizeof(c->tag), "%s.etag", c->part);
-  put_text(c->part, "01234");
-  put_text(c->tag, tag);
-  s3 = s3_on(&c->s, script, n, "");
-  drover_error_clear(&c->err);
-  c->from = 99;
-  c->rc = drover_s3_download(s3, "b", "k", c->out, &c->from, &c->err);
-  c->got = file_text(c->out);
-  drover_s3_close(s3);
-  srv_stop(&c->s);
-}
-
-static void dl_end(dl_case *c)
-{
-  unlink(c->out);
-  unlink(c->part);
-  unlink(c->tag);
-  rmdir(c->dir);
-  free(c->got);
-}
 
 /* The part's ETag still the object's: only the rest is asked for, with a
  * Range from the part's end and If-Match (S3 answers 412 when the object
@@ -1744,7 +1733,7 @@ START_TEST(download_resumes_part)
   };
   dl_case c;
 
-  dl_run(&c, "\"e1\"", script, 1);
+  dl_run(&c, "\"e1\"", script, 1, NULL, NULL);
   ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
   ck_assert_int_eq(atomic_load(&c.s.served), 1);
   ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=5-\r\n"));
@@ -1788,7 +1777,7 @@ START_TEST(download_stale_part_starts_over)
   dl_case c;
 
   for(i = 0; i < 4; i++) {
-    dl_run(&c, "\"e1\"", cases[i], 2);
+    dl_run(&c, "\"e1\"", cases[i], 2, NULL, NULL);
     ck_assert_msg(c.rc == DROVER_OK, "case %zu: %s", i, c.err.text);
     ck_assert_int_eq(atomic_load(&c.s.served), 2);
     ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=5-\r\n"));
@@ -1811,7 +1800,7 @@ START_TEST(download_broken_keeps_part)
   dl_case c;
   char *part, *tag;
 
-  dl_run(&c, "\"e1\"", script, 1);
+  dl_run(&c, "\"e1\"", script, 1, NULL, NULL);
   ck_assert_int_ne(c.rc, DROVER_OK);
   ck_assert_ptr_null(c.got);
   part = file_text(c.part);
