@@ -485,13 +485,14 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
   struct stat sb;
   uint32_t *part_crcs = NULL;
   unsigned long long span = 0;
-  s3_md5_body body;
-  int fd = -1, have_body = 0;
+  s3_md5_body body;             /* zeroed: freeing it unused is a no-op */
+  int fd = -1;
   unsigned long long size = 0;
   drover_code rc = DROVER_OK;
 
   (void)cur;
   *out = NULL;
+  memset(&body, 0, sizeof(body));
   memset(&h, 0, sizeof(h));
   memset(&resp, 0, sizeof(resp));
   if(!prefix)
@@ -598,7 +599,6 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
   rc = s3_md5_body_init(&body, fd, 0, size, 0, err);
   if(rc)
     goto out;
-  have_body = 1;
   r.body_read = s3_md5_body_read;
   r.body_userdata = &body;
   r.stream_len = size;
@@ -617,8 +617,7 @@ nomem:
 out:
   if(rc)
     drover_error_locate(err, "s3", req->address);
-  if(have_body)
-    s3_md5_body_free(&body);
+  s3_md5_body_free(&body);
   if(fd >= 0)
     close(fd);
   drover_http_response_free(&resp);
