@@ -171,7 +171,7 @@ START_TEST(settings_refused)
   ck_assert_ptr_nonnull(strstr(err.text, "part_size"));
   done(p, st);
   ck_assert_int_eq(init(p, &st, "{\"checksum\": \"sha1\"}", &err), DROVER_E_CONFIG);
-  ck_assert_ptr_nonnull(strstr(err.text, "checksum must be \"crc32c\" or \"md5\""));
+  ck_assert_ptr_nonnull(strstr(err.text, "checksum must be \"crc32c\", \"md5\" or \"none\""));
   done(p, st);
 }
 END_TEST
@@ -1309,6 +1309,98 @@ START_TEST(upload_checked_multipart_keeps_md5)
 END_TEST
 
 /* --------------------------------------------------------------------------
+ * "checksum": "none": nothing computed, sent or compared
+ */
+
+/* A single PUT with "checksum": "none" carries no checksum header and
+ * reads the file once, to send it (no pass before the request: measured
+ * as rchar, which upload_checked_crc_from_digest_pass below says how to
+ * read); an ETag that is another MD5 is no error, as nothing is compared.
+ * The bytes sent are the file's. */
+START_TEST(single_put_none_reads_once)
+{
+  const size_t size = 8u << 20;
+  char path[] = "/tmp/check_s3_noneXXXXXX", *data;
+  char *other = etag_ok("0123456789abcdef0123456789abcdef");
+  const char *script[1];
+  unsigned long long r0, r1;
+  drover_s3 *s3;
+  drover_error err;
+  srv s;
+
+  make_file(path, size, &data);
+  script[0] = other;
+  s3 = s3_on(&s, script, 1, ", \"checksum\": \"none\"");
+  drover_error_clear(&err);
+  r0 = rchar();
+  ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
+  r1 = rchar();
+  ck_assert_int_eq(atomic_load(&s.served), 1);
+  ck_assert_int_eq(strncmp(s.req[0], "PUT /b/k ", 9), 0);
+  ck_assert_ptr_null(strcasestr(s.req[0], "x-amz-checksum"));
+  ck_assert_ptr_nonnull(strcasestr(s.req[0], "\r\nx-amz-content-sha256: UNSIGNED-PAYLOAD\r\n"));
+  ck_assert_uint_eq(s.body_bytes, size);
+  ck_assert_uint_eq(s.body_hash, fnv(FNV_INIT, data, size));
+  ck_assert_msg(r1 - r0 >= size && r1 - r0 < 3ull * size / 2,
+                "read %llu bytes for a file of %zu (want 1x, below 1.5x)", r1 - r0, size);
+  drover_s3_close(s3);
+  srv_stop(&s);
+  unlink(path);
+  free(data);
+  free(other);
+}
+END_TEST
+
+/* A multipart upload with "checksum": "none": no algorithm declared, no
+ * checksum per part or in the completion, the part's ETag listed as
+ * answered, and neither a part's ETag nor the final one that matches no
+ * MD5 is an error; the file is read once (no CRC32C pass per part, no
+ * whole-file MD5 while the server assembles). */
+START_TEST(multipart_none)
+{
+  char path[] = "/tmp/check_s3_mpnoneXXXXXX", md5[33];
+  char *init_r = ok_xml("<InitiateMultipartUploadResult><UploadId>N1</UploadId>"
+                        "</InitiateMultipartUploadResult>");
+  char *part = etag_ok("0123456789abcdef0123456789abcdef");
+  char *done = ok_xml("<CompleteMultipartUploadResult><ETag>"
+                      "\"fedcba9876543210fedcba9876543210\"</ETag>"
+                      "</CompleteMultipartUploadResult>");
+  const char *script[3];
+  unsigned long long r0, r1;
+  drover_s3 *s3;
+  drover_error err;
+  srv s;
+
+  make_part_file(path, md5);
+  script[0] = init_r;
+  script[1] = part;
+  script[2] = done;
+  s3 = s3_on(&s, script, 3, ", \"multipart_threshold\": 5242880, \"part_size\": 5242880, "
+                            "\"checksum\": \"none\"");
+  drover_error_clear(&err);
+  r0 = rchar();
+  ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
+  r1 = rchar();
+  ck_assert_int_eq(atomic_load(&s.served), 3);
+  ck_assert_int_eq(strncmp(s.req[0], "POST /b/k?uploads= ", 19), 0);
+  ck_assert_ptr_null(strcasestr(s.req[0], "x-amz-checksum"));
+  ck_assert_int_eq(strncmp(s.req[1], "PUT /b/k?partNumber=1&uploadId=N1 ", 34), 0);
+  ck_assert_ptr_null(strcasestr(s.req[1], "x-amz-checksum"));
+  ck_assert_int_eq(strncmp(s.req[2], "POST /b/k?uploadId=N1 ", 22), 0);
+  ck_assert_ptr_null(strstr(s.req[2], "Checksum"));
+  ck_assert_ptr_nonnull(strstr(s.req[2], "<ETag>\"0123456789abcdef0123456789abcdef\"</ETag>"));
+  ck_assert_msg(r1 - r0 >= (5ull << 20) && r1 - r0 < (15ull << 20) / 2,
+                "read %llu bytes for a file of 5 MiB (want 1x, below 1.5x)", r1 - r0);
+  drover_s3_close(s3);
+  srv_stop(&s);
+  unlink(path);
+  free(init_r);
+  free(part);
+  free(done);
+}
+END_TEST
+
+/* --------------------------------------------------------------------------
  * A file changed during a multipart upload
  */
 
@@ -1519,17 +1611,17 @@ START_TEST(upload_checked_multipart_changed_after_digest)
 }
 END_TEST
 
-/* A single PUT judges a change by the same status, checked by CRC32C or
- * by MD5 (whose ETag check sees only the bytes sent): the file rewritten
- * while its body is sent, its mtime put back, is an error. */
+/* A single PUT judges a change by the same status, checked by CRC32C, by
+ * MD5 (whose ETag check sees only the bytes sent) or not at all: the file
+ * rewritten while its body is sent, its mtime put back, is an error. */
 START_TEST(single_put_file_changed)
 {
-  const char *settings[] = {"", ", \"checksum\": \"md5\""};
+  const char *settings[] = {"", ", \"checksum\": \"md5\"", ", \"checksum\": \"none\""};
   chg_case c;
   drover_error err;
   int i;
 
-  for(i = 0; i < 2; i++) {
+  for(i = 0; i < 3; i++) {
     chg_start(&c, 1u << 20, "/b/k", "PUT /b/k ", settings[i]);
     atomic_store(&c.h.armed, 1);
     drover_error_clear(&err);
@@ -1835,6 +1927,8 @@ int main(void)
   tcase_add_test(tc, multipart_whole_md5_answer);
   tcase_add_test(tc, single_put_crc32c);
   tcase_add_test(tc, multipart_crc32c);
+  tcase_add_test(tc, single_put_none_reads_once);
+  tcase_add_test(tc, multipart_none);
   tcase_add_test(tc, upload_checked_crc_from_digest_pass);
   tcase_add_test(tc, upload_checked_multipart_keeps_md5);
   tcase_add_test(tc, upload_checked_multipart_crcs_from_digest_pass);

@@ -165,12 +165,17 @@ static drover_code s3_init(void *state, const json_t *config, const drover_provi
     goto out;
   }
   sum = setting(config, "checksum", NULL, NULL);
-  if(sum && strcmp(sum, "crc32c") && strcmp(sum, "md5")) {
-    rc = s3_fail(err, DROVER_E_CONFIG, NULL, "checksum must be \"crc32c\" or \"md5\", not "
-                 "\"%s\"", sum);
+  if(!sum || !strcmp(sum, "crc32c"))
+    st->checksum = S3_SUM_CRC32C;
+  else if(!strcmp(sum, "md5"))
+    st->checksum = S3_SUM_MD5;
+  else if(!strcmp(sum, "none"))
+    st->checksum = S3_SUM_NONE;
+  else {
+    rc = s3_fail(err, DROVER_E_CONFIG, NULL, "checksum must be \"crc32c\", \"md5\" or "
+                 "\"none\", not \"%s\"", sum);
     goto out;
   }
-  st->checksum = sum && !strcmp(sum, "md5") ? S3_SUM_MD5 : S3_SUM_CRC32C;
   prefix = setting(config, "object_prefix", NULL, NULL);
   st->object_prefix = strdup(prefix ? prefix : "drover/{stack}/");
   ca = setting(config, "ca_file", NULL, NULL);

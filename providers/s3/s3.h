@@ -280,8 +280,11 @@ S3_HIDDEN extern const s3_type_ops s3_object_ops;
  * without S3's additional checksums ignore it: then nothing is checked,
  * and a warning says so once). MD5: computed as the bytes are sent and
  * compared with the ETag afterwards; every S3 server answers that, at
- * about 20 times the CPU. */
-enum { S3_SUM_CRC32C = 0, S3_SUM_MD5 = 1 };
+ * about 20 times the CPU. None: no checksum is computed, sent or
+ * compared (for a server that refuses the checksum headers, or a link
+ * whose own checks suffice); the length and the file's status still are.
+ * Append only: the values are compared, never stored. */
+enum { S3_SUM_CRC32C = 0, S3_SUM_MD5 = 1, S3_SUM_NONE = 2 };
 
 /* CRC32C of len bytes at buf, continuing crc (0 to start). */
 S3_HIDDEN uint32_t s3_crc32c(uint32_t crc, const void *buf, size_t len);
@@ -327,13 +330,14 @@ S3_HIDDEN drover_code s3_part_crcs_new(const s3_state *st, unsigned long long si
 /* Uploads size bytes of the open file fd to bucket/key in parts of
  * s3_part_size(st->part_size, size), st->concurrency at a time, each retried on transient
  * failure; headers (metadata) and the content type go with the
- * initiation. Each part's ETag is checked against its MD5, and the final
- * ETag against the parts' (md5-of-MD5s-N, as S3 answers) or against
- * the file's own MD5 (as some servers answer): whole_md5 when the caller
- * has it, else read again only when such an answer comes. With CRC32C
- * each part is read for its checksum before it is sent, unless the
+ * initiation. With MD5 each part's ETag is checked against its MD5, and
+ * the final ETag against the parts' (md5-of-MD5s-N, as S3 answers) or
+ * against the file's own MD5 (as some servers answer): whole_md5 when the
+ * caller has it, else read again only when such an answer comes. With
+ * CRC32C each part is read for its checksum before it is sent, unless the
  * caller's own read gave part_crcs (s3_part_crcs_new; borrowed for the
- * call; else NULL). since (borrowed): the caller's fstat of fd that size
+ * call; else NULL); with CRC32C or none, a whole-object MD5 answer is
+ * compared with whole_md5 only when given. since (borrowed): the caller's fstat of fd that size
  * came from, taken before any read of the file (its own, for whole_md5
  * or part_crcs, included); the parts read the file at different times,
  * so before the completion the file must still have that status

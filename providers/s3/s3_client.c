@@ -141,25 +141,26 @@ static void obj_req(s3_req *r, char *what, size_t size, const char *method,
 /* What a pass the caller made over the file anyway (the SHA-256 of
  * drover_s3_upload_checked) gives a single PUT: the file's status from
  * before that pass, which the PUT judges a change against, and with the
- * setting CRC32C the whole file's CRC32C, which put_crc sends instead of
+ * setting CRC32C the whole file's CRC32C, which put_stream sends instead of
  * reading the file again. */
 typedef struct known_crc {
   uint32_t crc;
   struct stat before;
 } known_crc;
 
-/* One PUT checked by CRC32C (the default, "checksum" setting): one pass
- * over the file computes it (CPU instruction: about 20 times cheaper than
- * MD5), or the caller's own pass did (known, else NULL); the server
- * checks the bytes against it before storing them, and its answer must
- * carry the same value. The bytes are then streamed, UNSIGNED-PAYLOAD as
- * curl does; a file changed between the two reads is refused by the
- * server (BadDigest), and caught here by its status (s3_file_unchanged)
- * for a server that checks nothing. */
-static drover_code put_crc(s3_state *st, int fd, unsigned long long size,
-                           const char *bucket, const char *key, const char *content_type,
-                           const char *const *hdrs, const known_crc *known,
-                           drover_error *err)
+/* One PUT streamed from fd, UNSIGNED-PAYLOAD as curl does. Checked by
+ * CRC32C (the default "checksum" setting): one pass over the file
+ * computes it (CPU instruction: about 20 times cheaper than MD5), or the
+ * caller's own pass did (known, else NULL); the server checks the bytes
+ * against it before storing them, and its answer must carry the same
+ * value; a file changed between the two reads is refused by the server
+ * (BadDigest). With "none" there is no pass and no checksum. Either way a
+ * change during the send is caught by the file's status
+ * (s3_file_unchanged), for a server that checks nothing. */
+static drover_code put_stream(s3_state *st, int fd, unsigned long long size,
+                              const char *bucket, const char *key, const char *content_type,
+                              const char *const *hdrs, const known_crc *known,
+                              drover_error *err)
 {
   s3_req r;
   drover_http_response resp;
@@ -167,6 +168,7 @@ static drover_code put_crc(s3_state *st, int fd, unsigned long long size,
   struct stat before;
   uint32_t crc = 0;
   char what[1200], b64[9];
+  int sum = st->checksum == S3_SUM_CRC32C;
   drover_code rc = DROVER_OK;
 
   memset(&resp, 0, sizeof(resp));
@@ -177,7 +179,8 @@ static drover_code put_crc(s3_state *st, int fd, unsigned long long size,
   else {
     if(fstat(fd, &before) != 0)
       return s3_fail(err, DROVER_E_IO, NULL, "fstat: %s", strerror(errno));
-    rc = s3_file_crc32c(&crc, fd, 0, size, err);
+    if(sum)
+      rc = s3_file_crc32c(&crc, fd, 0, size, err);
   }
   if(!rc)
     rc = s3_md5_body_init(&body, fd, 0, size, 0, err);
@@ -190,12 +193,12 @@ static drover_code put_crc(s3_state *st, int fd, unsigned long long size,
   r.body_read = s3_md5_body_read;
   r.body_userdata = &body;
   r.stream_len = size;
-  r.crc32c = b64;
+  r.crc32c = sum ? b64 : NULL;
   rc = s3_call(st, &r, &resp, err);
   if(rc)
     goto out;
   rc = s3_file_unchanged(fd, &before, what, NULL, err);
-  if(rc)
+  if(rc || !sum)
     goto out;
   rc = s3_crc32c_confirm(st, drover_http_response_header(&resp, "x-amz-checksum-crc32c"),
                          b64, what, NULL, err);
@@ -272,7 +275,7 @@ static drover_code put_checked(s3_state *st, int fd, unsigned long long size,
   if(st->checksum == S3_SUM_MD5)
     return put_md5(st, fd, size, bucket, key, content_type, hdrs,
                    known ? &known->before : NULL, err);
-  return put_crc(st, fd, size, bucket, key, content_type, hdrs, known, err);
+  return put_stream(st, fd, size, bucket, key, content_type, hdrs, known, err);
 }
 
 /* Opens path as a regular file: *fd (the caller closes it when >= 0),
@@ -660,7 +663,7 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
   char **lines = NULL;
   unsigned long long size = 0, span = 0;
   size_t n = 0, i;
-  int fd = -1, multi, crc;
+  int fd = -1, multi, crc, whole;
   known_crc known;
   uint32_t *part_crcs = NULL;
   drover_code rc;
@@ -680,6 +683,7 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
   progress_start(&s3->st, 0, size);
   multi = size >= s3->st.mp_threshold;
   crc = !multi && s3->st.checksum == S3_SUM_CRC32C;
+  whole = multi && s3->st.checksum != S3_SUM_NONE;
   /* One read first: the SHA-256 goes with the request's headers as
    * metadata, so it is needed before sending. The same read gives what
    * the upload is then checked by, so it need not read the file again:
@@ -690,13 +694,13 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
    *   against when the server answers with the whole object's MD5
    *   (s3rver). With CRC32C that is the only end-to-end check left on a
    *   server that ignores S3's checksums (s3rver again: it confirms no
-   *   CRC32C), so it stays in either setting.
+   *   CRC32C), so it stays in both settings that check (not in "none").
    * A single PUT needs no MD5 here: checked by ETag, it hashes the bytes
    * as they are sent. */
   if(multi)
     rc = s3_part_crcs_new(&s3->st, size, &part_crcs, &span, err);
   if(!rc)
-    rc = s3_file_digests(sha256, multi ? md5 : NULL, crc ? &known.crc : part_crcs, span, fd,
+    rc = s3_file_digests(sha256, whole ? md5 : NULL, crc ? &known.crc : part_crcs, span, fd,
                          size, path, NULL, err);
   if(rc)
     goto out;
@@ -725,8 +729,8 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
   if(!content_type)
     content_type = "application/octet-stream";
   if(multi)
-    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, md5, part_crcs, &known.before,
-                             hdrs, content_type, NULL, err);
+    rc = s3_multipart_upload(&s3->st, bucket, key, fd, size, whole ? md5 : NULL, part_crcs,
+                             &known.before, hdrs, content_type, NULL, err);
   else
     rc = put_checked(&s3->st, fd, size, bucket, key, content_type, hdrs, &known, err);
 out:

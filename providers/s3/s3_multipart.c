@@ -1,6 +1,7 @@
 /* s3_multipart.c - multipart upload: initiate, parts in parallel (each
  * streamed from the file with pread and checked, by CRC32C or by MD5 as
- * the "checksum" setting says, retried on a transient failure), check
+ * the "checksum" setting says, or not at all with "none"; retried on a
+ * transient failure), check
  * that the file did not change meanwhile, complete with the part list,
  * check the result against the parts; abort on any failure so no partial
  * object is left behind as a visible object.
@@ -38,7 +39,7 @@ static drover_code upload_part(void *ud, size_t i, drover_error *err)
   part *p = &u->parts[i];
   s3_md5_body b;
   char q[512], what[256], want[33], b64[9];
-  int crc = u->st->checksum == S3_SUM_CRC32C;
+  int crc = u->st->checksum == S3_SUM_CRC32C, md5 = u->st->checksum == S3_SUM_MD5;
   drover_code rc;
   int attempt;
 
@@ -47,7 +48,7 @@ static drover_code upload_part(void *ud, size_t i, drover_error *err)
    * own read of the file gave it. */
   rc = crc && !u->crc_known ? s3_file_crc32c(&p->crc, u->fd, p->off, p->len, err) : DROVER_OK;
   if(!rc)
-    rc = s3_md5_body_init(&b, u->fd, p->off, p->len, !crc, err);
+    rc = s3_md5_body_init(&b, u->fd, p->off, p->len, md5, err);
   if(rc)
     return rc;
   s3_crc32c_b64(b64, p->crc);
@@ -74,6 +75,9 @@ static drover_code upload_part(void *ud, size_t i, drover_error *err)
       rc = s3_crc32c_confirm(u->st,
                              drover_http_response_header(&resp, "x-amz-checksum-crc32c"), b64,
                              what, u->address, &e);
+    }
+    else if(!rc && !md5) {
+      s3_etag_strip(p->etag, sizeof(p->etag), resp.etag);
     }
     else if(!rc) {
       s3_md5_body_final(&b, p->md5);
@@ -252,7 +256,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   double t0 = 0, t1 = 0, t2 = 0;
   whole_job w;
   pthread_t wth;
-  int wrun = 0, crc = st->checksum == S3_SUM_CRC32C;
+  int wrun = 0, crc = st->checksum == S3_SUM_CRC32C, md5 = st->checksum == S3_SUM_MD5;
 
   memset(&u, 0, sizeof(u));
   memset(&resp, 0, sizeof(resp));
@@ -386,7 +390,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   r.body = body;
   r.body_len = len;
   r.what = "complete multipart upload";
-  if(!whole_md5 && !crc) {
+  if(!whole_md5 && md5) {
     w.fd = fd;
     w.size = size;
     atomic_init(&w.stop, 0);
@@ -434,10 +438,10 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
     rc = crc_rc;
     goto out;                   /* complete: nothing left to abort */
   }
-  if(crc) {
-    /* The parts were checked by CRC32C; no part MD5s to compare an S3
-     * ETag with, but a server's whole-object MD5 still meets the file's
-     * when the caller has it. */
+  if(!md5) {
+    /* The parts were checked by CRC32C, or not at all; no part MD5s to
+     * compare an S3 ETag with, but a server's whole-object MD5 still
+     * meets the file's when the caller has it. */
     if(whole_md5 && !strchr(final, '-') && strcmp(final, whole_md5)) {
       rc = s3_fail(err, DROVER_E_PROVIDER, address,
                    "multipart upload of \"%s/%s\": final ETag %s is not the file's MD5 (%s)",
@@ -460,7 +464,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
       goto out;
     whole_md5 = w.md5;
   }
-  if(!crc && strcmp(final, want) && !(whole_md5 && !strcmp(final, whole_md5))) {
+  if(md5 && strcmp(final, want) && !(whole_md5 && !strcmp(final, whole_md5))) {
     rc = s3_fail(err, DROVER_E_PROVIDER, address,
                  "multipart upload of \"%s/%s\": final ETag %s matches neither the parts "
                  "(%s) nor the file (%s)", bucket, key, final, want,

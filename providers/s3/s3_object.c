@@ -486,7 +486,7 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
   uint32_t *part_crcs = NULL;
   unsigned long long span = 0;
   s3_md5_body body;             /* zeroed: freeing it unused is a no-op */
-  int fd = -1;
+  int fd = -1, multi, whole;
   unsigned long long size = 0;
   drover_code rc = DROVER_OK;
 
@@ -566,12 +566,15 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
   /* The SHA-256 is signed as the payload hash of a single PUT and stored
    * as metadata. Only a multipart upload uses the MD5 (its final ETag
    * against the file's, drover_s3_upload_checked says why) and the
-   * parts' CRC32Cs, so a single PUT leaves them out of this read. */
-  if(size >= st->mp_threshold)
+   * parts' CRC32Cs, so a single PUT leaves them out of this read, and
+   * "checksum": "none" the MD5 too. */
+  multi = size >= st->mp_threshold;
+  whole = multi && st->checksum != S3_SUM_NONE;
+  if(multi)
     rc = s3_part_crcs_new(st, size, &part_crcs, &span, err);
   if(!rc)
-    rc = s3_file_digests(sha, size >= st->mp_threshold ? md5 : NULL, part_crcs, span, fd,
-                         size, source, NULL, err);
+    rc = s3_file_digests(sha, whole ? md5 : NULL, part_crcs, span, fd, size, source, NULL,
+                         err);
   if(rc)
     goto out;
   esrc = drover_sigv4_uri_encode(source, strlen(source), 1);
@@ -584,11 +587,11 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
   if(label_hdr(&h, "mtime", num))
     goto nomem;
   r.headers = (const char *const *)h.v;
-  if(size >= st->mp_threshold) {
+  if(multi) {
     /* Judged against sb, taken before the digest pass: the recorded
      * SHA-256 and mtime are that pass's, so a change after it counts. */
-    rc = s3_multipart_upload(st, bucket, full, fd, size, md5, part_crcs, &sb, r.headers,
-                             r.content_type, req->address, err);
+    rc = s3_multipart_upload(st, bucket, full, fd, size, whole ? md5 : NULL, part_crcs, &sb,
+                             r.headers, r.content_type, req->address, err);
     if(!rc)
       rc = written_live(out, req, bucket, full, NULL, size, err);
     goto out;

@@ -442,7 +442,18 @@ run s3 cp --provider-config "$TMP/md5put.json" "$TMP/up.bin" "s3://$B/$P/md5put.
 expect_rc "s3 cp, checksum md5, one PUT" 0
 ! grep -q "did not confirm" "$TMP/err" && ok "an MD5-checked upload warns of nothing" ||
   { notok "md5 upload warned"; show "$TMP/err"; }
-for k in md5mp md5put; do
+# "checksum": "none" sends no checksum and compares none: one PUT and a
+# multipart upload, each read back, and no warning that nothing checked them
+# (that was the setting's choice).
+printf '{"s3": {"checksum": "none"}}\n' >"$TMP/none.json"
+printf '{"s3": {"checksum": "none", "multipart_threshold": 104857600}}\n' >"$TMP/noneput.json"
+run s3 cp --provider-config "$TMP/none.json" "$TMP/up.bin" "s3://$B/$P/nonemp.bin"
+expect_rc "s3 cp, checksum none, multipart" 0
+run s3 cp --provider-config "$TMP/noneput.json" "$TMP/up.bin" "s3://$B/$P/noneput.bin"
+expect_rc "s3 cp, checksum none, one PUT" 0
+! grep -q "did not confirm" "$TMP/err" && ok "an unchecked upload warns of nothing" ||
+  { notok "none upload warned"; show "$TMP/err"; }
+for k in md5mp md5put nonemp noneput; do
   run s3 cp "s3://$B/$P/$k.bin" "$TMP/down.bin"; expect_rc "s3 cp downloads $k.bin" 0
   cmp -s "$TMP/up.bin" "$TMP/down.bin" && ok "$k.bin is the file" || notok "$k.bin differs"
   rm -f "$TMP/down.bin"
