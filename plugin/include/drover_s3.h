@@ -55,7 +55,8 @@ drover_code drover_s3_list(drover_s3 *s3, const char *bucket, const char *prefix
  * multipart threshold, a checked multipart upload at or above it. The
  * default CRC32C check reads the file twice (the checksum goes in the
  * request's headers, then the bytes); "checksum": "md5" reads it once
- * and checks the ETag after. A file whose size, mtime or ctime changed
+ * and checks the ETag after; "none" reads it once and checks no
+ * checksum. A file whose size, mtime or ctime changed
  * between the open and the end of the send is DROVER_E_IO ("upload it
  * again"); a multipart upload is then aborted before its completion, so
  * no object of mixed bytes appears.
