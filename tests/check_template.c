@@ -16,6 +16,7 @@
 #include "engine.h"
 #include "fake_provider.h"
 #include "run_suite.h"
+#include "scripted_server.h"
 
 /* ------------------------------------------------------------------------
  * Helpers
@@ -223,6 +224,20 @@ START_TEST(test_valid_templates)
   char **files;
   const char *bless = getenv("DROVER_TEST_BLESS");
 
+  /* lxd.* resources are planned against an empty LXD: a scripted one on
+   * a unix socket (LXD_SOCKET), so the golden plans need no daemon and
+   * do not depend on what a real one holds. */
+  srv lxd;
+
+  srv_listen(&lxd, 1, NULL, 0);
+  lxd.unrouted = "{\"type\":\"error\",\"error\":\"not found\",\"error_code\":404}";
+  srv_route_add(&lxd, "GET /1.0/networks", 200, "{\"type\":\"sync\",\"metadata\":[]}", -1);
+  srv_route_add(&lxd, "GET /1.0/instances", 200, "{\"type\":\"sync\",\"metadata\":[]}", -1);
+  srv_route_add(&lxd, "GET /1.0/storage-pools", 200, "{\"type\":\"sync\",\"metadata\":[]}", -1);
+  srv_route_add(&lxd, "GET /1.0/profiles", 200, "{\"type\":\"sync\",\"metadata\":"
+                "[{\"name\":\"default\",\"config\":{},\"devices\":{}}]}", -1);
+  srv_run(&lxd);
+  ck_assert_int_eq(setenv("LXD_SOCKET", lxd.sock, 1), 0);
   snprintf(dir, sizeof(dir), "%s/valid", srcdir());
   files = list_dir(dir, &n);
   for(i = 0; i < n; i++) {
@@ -257,6 +272,8 @@ START_TEST(test_valid_templates)
     free(files[i]);
   }
   free(files);
+  unsetenv("LXD_SOCKET");
+  srv_stop(&lxd);
   ck_assert_uint_ge(seen, 4);
   ck_assert_msg(failures == 0, "%zu valid case(s) gave another result (see stderr)", failures);
 }
