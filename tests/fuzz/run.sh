@@ -10,7 +10,8 @@
 # build-fuzz/crash-* and the harness's output; copy the input into
 # tests/fuzz/regressions/<harness>/ (tests/check_fuzz replays it in make
 # check) and, where it is a template error, add a golden case.
-# Prints "fuzz: NAME: N execs" per harness. Safe to run twice.
+# Harnesses run side by side, one per core (FUZZ_JOBS). Prints
+# "fuzz: NAME: N execs" per harness. Safe to run twice.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -46,11 +47,12 @@ export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TMPDIR=$OUT/tmp
 mkdir -p "$TMPDIR"
-total=0
-for h in template refs plan planfile lxd; do
-  corpus=$OUT/corpus/$h
+# fuzz_one H: runs harness H for SECS into its own corpus and log; its
+# exit status goes to $OUT/fuzz_H.rc.
+fuzz_one() {
+  local h=$1 corpus=$OUT/corpus/$1 log=$OUT/fuzz_$1.log rc=0 d
+  local seeds=()
   mkdir -p "$corpus"
-  seeds=()
   for d in "$SRC/tests/fuzz/seeds/$h" "$SRC/tests/fuzz/regressions/$h"; do
     [ -d "$d" ] && seeds+=("$d")
   done
@@ -63,15 +65,34 @@ for h in template refs plan planfile lxd; do
       done
       seeds+=("$OUT/seeds-$h") ;;
   esac
+  (cd "$OUT" && ./fuzz_"$h" -max_total_time="$SECS" -timeout=20 -rss_limit_mb=2048 \
+     -max_len=8192 -print_final_stats=1 "$corpus" "${seeds[@]}") >"$log" 2>&1 || rc=$?
+  echo "$rc" >"$OUT/fuzz_$h.rc"
+}
+
+# Each harness is one process on one core, so as many run at once as
+# there are cores (FUZZ_JOBS): each still gets SECS of its own, and the
+# stage's wall time shrinks by that factor.
+par=${FUZZ_JOBS:-$(nproc)}
+harnesses="template refs plan planfile lxd"
+for h in $harnesses; do
+  rm -f "$OUT/fuzz_$h.rc"
+  while [ "$(jobs -rp | wc -l)" -ge "$par" ]; do
+    sleep 1
+  done
+  fuzz_one "$h" &
+done
+wait
+total=0
+for h in $harnesses; do
   log=$OUT/fuzz_$h.log
-  if ! (cd "$OUT" && ./fuzz_$h -max_total_time="$SECS" -timeout=20 -rss_limit_mb=2048 \
-          -max_len=8192 -print_final_stats=1 "$corpus" "${seeds[@]}") >"$log" 2>&1; then
+  if [ "$(cat "$OUT/fuzz_$h.rc" 2>/dev/null)" != 0 ]; then
     tail -n 60 "$log"
     echo "fuzz: $h: FAILED (see $log; reproducer in $OUT)"
     exit 1
   fi
   n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-  echo "fuzz: $h: ${n:-?} execs in ${SECS}s, corpus $(ls "$corpus" | wc -l) files"
+  echo "fuzz: $h: ${n:-?} execs in ${SECS}s, corpus $(ls "$OUT/corpus/$h" | wc -l) files"
   total=$((total + ${n:-0}))
 done
 echo "fuzz: all harnesses: $total execs, no crash"
