@@ -758,6 +758,10 @@ END_TEST
                     "\"error_code\":409}"
 #define ADOPT_OP_TAKEN "{\"type\":\"sync\",\"metadata\":{\"status_code\":400," \
                        "\"status\":\"Failure\",\"err\":\"Object already exists\"}}"
+/* An operation refused because another object of that name exists (a
+ * volume left by a failed create, say). */
+#define ADOPT_OP_OTHER "{\"type\":\"sync\",\"metadata\":{\"status_code\":400," \
+                       "\"status\":\"Failure\",\"err\":\"Storage volume already exists\"}}"
 #define ADOPT_OBJ(stack) "{\"type\":\"sync\",\"metadata\":{\"name\":\"st-x\"," \
   "\"status\":\"Stopped\",\"config\":{\"user.drover.stack\":\"" stack "\"," \
   "\"user.drover.address\":\"x\"}}}"
@@ -874,9 +878,11 @@ START_TEST(create_adopts_only_its_own)
 END_TEST
 
 /* Said to exist, but gone when read back (deleted between the POST and
- * the GET): transient for every type, naming what vanished, so that the
- * engine's retry creates it again; nothing written. An object there but
- * another stack's stays "not owned" (the control). */
+ * the GET): transient for every type, naming what vanished and quoting
+ * LXD (whose "already exists" may be of another object, which a retry
+ * cannot fix), so that the engine's retry creates it again; nothing
+ * written. An object there but another stack's stays "not owned" (the
+ * control). */
 START_TEST(create_gone_after_exists_is_transient)
 {
   static const char *const types[] = {"instance", "profile", "volume"};
@@ -895,15 +901,17 @@ START_TEST(create_gone_after_exists_is_transient)
     ck_assert_int_eq(adopt_with(types[t], 409, ADOPT_TAKEN, NULL, 0, NULL, &posts, &puts,
                                 &err), DROVER_E_TRANSIENT);
     ck_text(err, gone[t]);
+    ck_text(err, "(LXD: \"Object already exists\")");
     ck_assert_msg(!strstr(err.text, "not owned"), "%s", err.text);
     ck_assert_int_eq(posts, 1);
     ck_assert_int_eq(puts, 0);
     /* "Already exists" from the operation, not the POST (profiles have
-     * none): the same. */
+     * none): the same, with the operation's own words. */
     if(!first) {
-      ck_assert_int_eq(adopt_with(types[t], 202, ASYNC, ADOPT_OP_TAKEN, 0, NULL, &posts,
+      ck_assert_int_eq(adopt_with(types[t], 202, ASYNC, ADOPT_OP_OTHER, 0, NULL, &posts,
                                   &puts, &err), DROVER_E_TRANSIENT);
       ck_text(err, gone[t]);
+      ck_text(err, "(LXD: \"Storage volume already exists\"); if this repeats");
     }
     /* Control: read back as another stack's, after the same POST. */
     ck_assert_int_eq(adopt_with(types[t], 409, ADOPT_TAKEN, NULL, first, ADOPT_THEIRS,

@@ -98,21 +98,29 @@ drover_code lxd_parse_list_reply(const char *type, char *buf, size_t len,
                                  const char *stack, drover_live_list *out,
                                  drover_error *err);
 
+/* LXD's refusal of a create because something already exists: whether
+ * it said so, and its words (cut to fit), for a message when the object
+ * it meant is not the one asked for. */
+typedef struct lxd_exists {
+  int yes;
+  char said[256];
+} lxd_exists;
+
 /* Waits for the async operation op until deadline (absolute monotonic
  * seconds). A failed operation is recorded with LXD's error text, unless
  * allow has LXD_ALLOW_EXISTS and the text says "already exists": then
- * *exists (if not NULL) is set and DROVER_OK returned. An operation LXD
- * has already forgotten (404) is DROVER_E_TRANSIENT, never success: the
- * caller reads the object back to learn what happened. */
+ * *exists (if not NULL) is filled in and DROVER_OK returned. An operation
+ * LXD has already forgotten (404) is DROVER_E_TRANSIENT, never success:
+ * the caller reads the object back to learn what happened. */
 LXD_HIDDEN drover_code lxd_wait(lxd_state *st, const char *op, double deadline,
-                                const char *address, unsigned allow, int *exists,
+                                const char *address, unsigned allow, lxd_exists *exists,
                                 drover_error *err);
 
 /* lxd_wait that also hands back the finished operation's "metadata"
  * (new reference in *meta when not NULL; NULL when LXD had already
  * forgotten the operation). */
 LXD_HIDDEN drover_code lxd_wait_meta(lxd_state *st, const char *op, double deadline,
-                                     const char *address, unsigned allow, int *exists,
+                                     const char *address, unsigned allow, lxd_exists *exists,
                                      json_t **meta, drover_error *err);
 
 /* A call that may answer with an operation: waits for it when it does. */
@@ -222,11 +230,11 @@ LXD_HIDDEN int lxd_name_object(const char *name, char *why, size_t size);
 
 /* POSTs body to path (a collection) and waits for LXD's operation, if it
  * answers with one, until deadline (0: the operation timeout from then).
- * *exists is set when LXD says the object already exists (409, or an
- * operation failing so); that is not an error. */
+ * *exists is filled in when LXD says the object already exists (409, or
+ * an operation failing so); that is not an error. */
 LXD_HIDDEN drover_code lxd_post_create(lxd_state *st, const char *path, const json_t *body,
-                                       const char *address, double deadline, int *exists,
-                                       drover_error *err);
+                                       const char *address, double deadline,
+                                       lxd_exists *exists, drover_error *err);
 
 /* One type's part in lxd_create_adopt. */
 typedef struct lxd_adopt_type {

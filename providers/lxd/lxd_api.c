@@ -454,14 +454,14 @@ drover_code lxd_call(lxd_state *st, const char *method, const char *path,
  */
 
 drover_code lxd_wait(lxd_state *st, const char *op, double deadline,
-                     const char *address, unsigned allow, int *exists,
+                     const char *address, unsigned allow, lxd_exists *exists,
                      drover_error *err)
 {
   return lxd_wait_meta(st, op, deadline, address, allow, exists, NULL, err);
 }
 
 drover_code lxd_wait_meta(lxd_state *st, const char *op, double deadline,
-                          const char *address, unsigned allow, int *exists,
+                          const char *address, unsigned allow, lxd_exists *exists,
                           json_t **meta, drover_error *err)
 {
   drover_code rc = DROVER_OK;
@@ -471,7 +471,7 @@ drover_code lxd_wait_meta(lxd_state *st, const char *op, double deadline,
 
   memset(&res, 0, sizeof(res));
   if(exists)
-    *exists = 0;
+    memset(exists, 0, sizeof(*exists));
   for(;;) {
     double left = deadline - drover_now();
     long secs, code;
@@ -525,8 +525,10 @@ drover_code lxd_wait_meta(lxd_state *st, const char *op, double deadline,
     }
     if(code == 400 || code == 401) {
       if((allow & LXD_ALLOW_EXISTS) && errtext && strstr(errtext, "already exists")) {
-        if(exists)
-          *exists = 1;
+        if(exists) {
+          exists->yes = 1;
+          snprintf(exists->said, sizeof(exists->said), "%s", errtext);
+        }
         goto out;
       }
       rc = lxd_fail(err, lxd_transient_text(errtext) ? DROVER_E_TRANSIENT

@@ -106,6 +106,7 @@ drover_code lxd_snapshot_create(void *state, const char *instance, const char *s
   char *spath = lxd_name_path(st, "/1.0/instances/", instance, "/snapshots");
   char *key = NULL;
   json_t *body = NULL;
+  lxd_exists ex;
   drover_code rc;
 
   *existed = 0;
@@ -130,7 +131,8 @@ drover_code lxd_snapshot_create(void *state, const char *instance, const char *s
     rc = lxd_fail(err, DROVER_E_NOMEM, instance, "out of memory");
     goto out;
   }
-  rc = lxd_post_create(st, spath, body, instance, deadline, existed, err);
+  rc = lxd_post_create(st, spath, body, instance, deadline, &ex, err);
+  *existed = !rc && ex.yes;
 out:
   json_decref(body);
   free(key);
