@@ -323,6 +323,15 @@ S3_HIDDEN unsigned long long s3_part_size(unsigned long long part_size,
  * s3_multipart_upload. *crcs NULL and *span 0 when nothing is to be
  * computed: the setting is MD5, or no part size fits (the upload says
  * so). */
+/* Whether an upload of size bytes wants the whole file's MD5 from a read
+ * its caller makes anyway: a multipart upload checks a server's
+ * whole-object MD5 answer (s3rver's) against it, unless the setting is
+ * "none". */
+static inline int s3_whole_md5_wanted(const s3_state *st, unsigned long long size)
+{
+  return size >= st->mp_threshold && st->checksum != S3_SUM_NONE;
+}
+
 S3_HIDDEN drover_code s3_part_crcs_new(const s3_state *st, unsigned long long size,
                                        uint32_t **crcs, unsigned long long *span,
                                        drover_error *err);

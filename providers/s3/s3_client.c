@@ -683,7 +683,7 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
   progress_start(&s3->st, 0, size);
   multi = size >= s3->st.mp_threshold;
   crc = !multi && s3->st.checksum == S3_SUM_CRC32C;
-  whole = multi && s3->st.checksum != S3_SUM_NONE;
+  whole = s3_whole_md5_wanted(&s3->st, size);
   /* One read first: the SHA-256 goes with the request's headers as
    * metadata, so it is needed before sending. The same read gives what
    * the upload is then checked by, so it need not read the file again:

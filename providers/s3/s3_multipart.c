@@ -70,19 +70,16 @@ static drover_code upload_part(void *ud, size_t i, drover_error *err)
     r.what = what;
     r.crc32c = crc ? b64 : NULL;
     rc = s3_call(u->st, &r, &resp, &e);
-    if(!rc && crc) {
+    if(!rc)
       s3_etag_strip(p->etag, sizeof(p->etag), resp.etag);
+    if(!rc && crc) {
       rc = s3_crc32c_confirm(u->st,
                              drover_http_response_header(&resp, "x-amz-checksum-crc32c"), b64,
                              what, u->address, &e);
     }
-    else if(!rc && !md5) {
-      s3_etag_strip(p->etag, sizeof(p->etag), resp.etag);
-    }
-    else if(!rc) {
+    else if(!rc && md5) {
       s3_md5_body_final(&b, p->md5);
       s3_hex(want, p->md5, 16);
-      s3_etag_strip(p->etag, sizeof(p->etag), resp.etag);
       if(strcmp(p->etag, want)) {
         /* The server stored other bytes than we sent: send it again. */
         rc = s3_fail(&e, DROVER_E_TRANSIENT, u->address,

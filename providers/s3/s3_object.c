@@ -569,7 +569,7 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
    * parts' CRC32Cs, so a single PUT leaves them out of this read, and
    * "checksum": "none" the MD5 too. */
   multi = size >= st->mp_threshold;
-  whole = multi && st->checksum != S3_SUM_NONE;
+  whole = s3_whole_md5_wanted(st, size);
   if(multi)
     rc = s3_part_crcs_new(st, size, &part_crcs, &span, err);
   if(!rc)
