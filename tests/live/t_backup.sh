@@ -88,7 +88,7 @@ run backup verify $S "$T" hourly --json
 expect_rc "backup verify passes on a good snapshot" 0
 check "verify checked the newest snapshot" jqt --arg s "$SNAP1" \
   '.targets[0].snapshot == $s and .targets[0].result == "passed" and .targets[0].check.status == 0' "$TMP/out"
-check "verify left no scratch instance" test -z "$(named_instances drover-verify)"
+check "verify left no scratch instance" test -z "$(named_instances "drover-verify-$KEY")"
 
 # kill -9 while the pre hook holds the run, then run again.
 inx touch /data/hold
@@ -125,7 +125,7 @@ expect_rc "backup run the next day" 0
 run backup verify $S "$T" hourly --json
 expect_rc "backup verify fails when its check fails (3 rows)" 1
 check "the report says the check failed" jqt '.targets[0].result == "failed" and .targets[0].check.status != 0' "$TMP/out"
-check "the failed drill left no scratch instance" test -z "$(named_instances drover-verify)"
+check "the failed drill left no scratch instance" test -z "$(named_instances "drover-verify-$KEY")"
 
 # A manual snapshot is never the policy's business.
 api_wait POST "/1.0/instances/$DB/snapshots" '{"name":"manual1"}'
