@@ -27,12 +27,12 @@ check "apply --quiet prints nothing on stdout or stderr" \
   sh -c 'test ! -s "$1" && test ! -s "$2"' sh "$TMP/out" "$TMP/err"
 check "LXD: it did apply (base, node[0], node[1])" \
   test "$(labelled_all | awk '{print $1}' | tr '\n' ' ')" = "base node[0] node[1] "
-RUN_ENV=DROVER_LXD_PROJECT=drover-live-no-such-project
+RUN_ENV=DROVER_LXD_PROJECT=drover-live-options-no-project
 run plan $A --quiet
 RUN_ENV=
 expect_rc "plan --quiet against a missing project fails" 1
 check "--quiet still prints the error, naming the project" \
-  grep -q 'drover-live-no-such-project' "$TMP/err"
+  grep -q 'drover-live-options-no-project' "$TMP/err"
 
 # ---- plan --destroy, graph --plan ----------------------------------------
 run plan $A --destroy --detailed-exitcode
@@ -127,10 +127,10 @@ run plan $A
 RUN_ENV=
 expect_rc "DROVER_LXD_SERVER_CERT pinning the wrong certificate fails" 1
 check "the error is a TLS one naming the URL" grep -Eiq "https://$HTTPS.*(tls|ssl|certificate)|(tls|ssl|certificate).*https://$HTTPS" "$TMP/err"
-RUN_ENV=DROVER_LXD_PROJECT=drover-live-no-such-project
+RUN_ENV=DROVER_LXD_PROJECT=drover-live-options-no-project
 run apply $A --yes
 RUN_ENV=
 expect_rc "DROVER_LXD_PROJECT overrides the template's project" 1
-check "the error names the missing project" grep -q 'drover-live-no-such-project' "$TMP/err"
+check "the error names the missing project" grep -q 'drover-live-options-no-project' "$TMP/err"
 
 finish
