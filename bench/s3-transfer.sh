@@ -47,9 +47,9 @@
 # (bench/README.md, "Seventh S3 session"). A size below 1 GiB runs
 # 3 x REPS rounds (each is a tenth of a 2 GiB round's time, and its
 # noise is larger).
-# Two settings of the test VM are put back to what a stock guest has,
-# for the run only (restored at exit; --no-tune leaves both), and the
-# run prints what it changed (bench/README.md, "Seventh S3 session"):
+# Two settings of the test VM are changed for the run only (restored at
+# exit; --no-tune leaves both), and the run prints what it changed
+# (bench/README.md, "Seventh S3 session"):
 #   - its kernel command line turns guest halt polling off
 #     (haltpoll.guest_halt_poll_ns=0; the module's default is 200000):
 #     an idle vCPU then halts at once and each wakeup is a trip through
@@ -60,7 +60,9 @@
 #   - its balloon hands freed memory back to the host at once
 #     (page_reporting min_free_ms 0), so every transfer's page cache is
 #     faulted back in from the host, a cost that swings 2-3x between runs
-#     of one client; it is delayed to 60 s. Targets:
+#     of one client; it is delayed to 60 s, so each transfer writes
+#     into memory the guest holds, as on a machine without a balloon.
+# Targets:
 #   - upload no slower than curl (interval upper end <= 1 + MARGIN), judged on what the
 #     client spends doing what curl does: drover's unchecked one PUT
 #     against curl's, and the default multipart upload less s3rver's
