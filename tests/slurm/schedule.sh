@@ -7,7 +7,7 @@
 # job; the next slot's job, killed mid-run (its pre hook blocks), leaves
 # the slot after it scheduled; the pending job survives a slurmctld
 # restart; list shows next run and last result; remove cancels the jobs.
-# About 2 minutes: two minute slots (the snapshot taken by hand stands in
+# About 2-3 minutes: two minute slots (the snapshot taken by hand stands in
 # for a third, earlier one).
 . "$(dirname "$0")/lib.sh"
 need_slurm; need_lxd
