@@ -111,46 +111,41 @@ printf '{"s3": {"multipart_threshold": 5368709120, "checksum": "none"}}\n' >"$TM
 CURL=(curl -sS --fail -H "x-amz-content-sha256: UNSIGNED-PAYLOAD"
       --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY")
 curl_s3() { "${CURL[@]}" "$@"; }
-REPORT=/sys/module/page_reporting/parameters/min_free_ms
-HALTPOLL=/sys/module/haltpoll/parameters/guest_halt_poll_ns
-report_was="" poll_was=""
+# tune FILE VALUE WHAT UNIT: FILE set to VALUE for the run (unless
+# --no-tune, or not writable), its old value kept in restore for cleanup,
+# and what was done appended to tuned.
+restore=()
+tuned=""
 cleanup() {
+  local r
   for k in drover.bin curl.bin mp.bin; do
     curl_s3 -o /dev/null -X DELETE "$EP/$B/$P/$k" 2>/dev/null || true
   done
   rm -rf "$TMP"
-  [ -z "$report_was" ] || echo "$report_was" >"$REPORT" 2>/dev/null || true
-  [ -z "$poll_was" ] || echo "$poll_was" >"$HALTPOLL" 2>/dev/null || true
+  for r in "${restore[@]}"; do echo "${r#*=}" >"${r%%=*}" 2>/dev/null || true; done
 }
 trap cleanup EXIT INT TERM
-# Freed memory handed back to the host: delayed for the run (above).
-tuned="free page reporting: none on this machine"
-if [ -w "$REPORT" ] && [ "$TUNE" = 1 ]; then
-  report_was=$(cat "$REPORT")
-  if echo 60000 >"$REPORT" 2>/dev/null; then
-    tuned="free page reporting delayed to 60 s for the run (was $report_was ms; restored at exit)"
+tune() {
+  local file=$1 value=$2 what=$3 unit=$4 was
+  [ -e "$file" ] || return 0
+  was=$(cat "$file")
+  if [ "$TUNE" != 1 ] || [ ! -w "$file" ]; then
+    tuned="$tuned; $what left at $was $unit (--no-tune, or not root)"
+  elif [ "$was" = "$value" ]; then
+    tuned="$tuned; $what already $value $unit"
+  elif echo "$value" >"$file" 2>/dev/null; then
+    restore+=("$file=$was")
+    tuned="$tuned; $what $value $unit for the run (was $was; restored at exit)"
   else
-    tuned="free page reporting left at $report_was ms (the module refused 60 s)"
-    report_was=""
+    tuned="$tuned; $what left at $was $unit (the kernel refused $value)"
   fi
-elif [ -e "$REPORT" ]; then
-  tuned="free page reporting left at $(cat "$REPORT") ms (--no-tune, or not root)"
-fi
-# An idle vCPU polls for up to 200 us before it halts (the module's default).
-if [ -w "$HALTPOLL" ] && [ "$TUNE" = 1 ]; then
-  poll_was=$(cat "$HALTPOLL")
-  if [ "$poll_was" = 200000 ]; then
-    poll_was=""
-    tuned="$tuned; guest halt polling at its default, 200000 ns"
-  elif echo 200000 >"$HALTPOLL" 2>/dev/null; then
-    tuned="$tuned; guest halt polling set to its default, 200000 ns, for the run (was $poll_was ns)"
-  else
-    tuned="$tuned; guest halt polling left at $poll_was ns (refused)"
-    poll_was=""
-  fi
-elif [ -e "$HALTPOLL" ]; then
-  tuned="$tuned; guest halt polling left at $(cat "$HALTPOLL") ns"
-fi
+}
+# Freed memory handed back to the host after 60 s, not at once; an idle
+# vCPU polls for up to 200 us before it halts (the module's default).
+tune /sys/module/page_reporting/parameters/min_free_ms 60000 "free page reporting delay" ms
+tune /sys/module/haltpoll/parameters/guest_halt_poll_ns 200000 "guest halt polling" ns
+tuned=${tuned#; }
+[ -n "$tuned" ] || tuned="no VM setting to change on this machine"
 
 # The real program behind libtool's wrapper script, when there is one.
 RUNNER=()
