@@ -4,8 +4,9 @@
  * list and prune them, restore from one (checksum first, then import,
  * also into another project or server) and drill them (verify).
  *
- * Object layout and the manifest: backup.h. The archive is staged in a
- * temporary file (streamed both ways: memory does not grow with it), its
+ * Object layout and the manifest: backup.h. The archive is staged on
+ * disk (stage.h: what a killed run staged, the next run removes; streamed
+ * both ways: memory does not grow with it), its
  * SHA-256 is recorded as object metadata and in the manifest, and the
  * manifest is written last, so an export is visible only when whole. */
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include "config.h"
 #include "engine.h"
 #include "backup.h"
+#include "stage.h"
 #ifdef DROVER_WITH_S3
 #include "drover_s3.h"
 #endif
@@ -94,46 +96,22 @@ static char *object_url(const struct dv_export_store *s, const char *object)
   return dv_aprintf("s3://%s/%s", s->loc.bucket, object);
 }
 
-/* A new empty file to stage an archive in. Caller unlinks and frees. */
-static drover_code stage_file(char **path, const dv_bctx *c, drover_error *err)
+/* A new stage for an archive, under the options' tmpdir, $TMPDIR or
+ * /var/tmp; the leftovers of killed runs there are removed first. Caller
+ * closes it (dv_stage_close). */
+static drover_code stage_open(dv_stage *st, const dv_bctx *c, drover_error *err)
 {
   const char *dir = c->opts && c->opts->tmpdir ? c->opts->tmpdir : getenv("TMPDIR");
-  int fd;
+  size_t swept = 0;
+  drover_code rc;
 
   if(!dir || !*dir)
     dir = "/var/tmp"; /* archives are big: not a tmpfs /tmp */
-  *path = dv_aprintf("%s/drover-export-XXXXXX", dir);
-  if(!*path)
-    return drover_error_set(err, DROVER_E_NOMEM, "out of memory");
-  fd = mkstemp(*path);
-  if(fd < 0) {
-    drover_error_set(err, DROVER_E_IO, "backup: cannot stage the archive in %s: %s", dir,
-                     strerror(errno));
-    free(*path);
-    *path = NULL;
-    return DROVER_E_IO;
-  }
-  close(fd);
-  return DROVER_OK;
-}
-
-static void unstage(char *path)
-{
-  char *part;
-
-  if(!path)
-    return;
-  unlink(path);
-  /* A download that broke leaves its part files (drover_s3_download). */
-  part = dv_aprintf("%s.drover-part", path);
-  if(part)
-    unlink(part);
-  free(part);
-  part = dv_aprintf("%s.drover-part.etag", path);
-  if(part)
-    unlink(part);
-  free(part);
-  free(path);
+  rc = dv_stage_open(st, dir, &swept, err);
+  if(swept)
+    dv_log(c->stack, DROVER_LOG_INFO, "backup: removed %zu staged archive%s left in %s by "
+           "killed runs", swept, swept == 1 ? "" : "s", dir);
+  return rc;
 }
 
 /* --------------------------------------------------------------------------
@@ -370,7 +348,7 @@ struct dv_export_job {
   json_t *manifest;       /* the slot's, when its export exists already */
   drover_error probe;     /* why the probe failed, when it did */
   char *live;             /* the provider's handle of a capture under way */
-  char *stage;            /* the archive captured between the hooks, or NULL */
+  dv_stage stage;         /* the archive captured between the hooks (.dir NULL: none) */
   json_t *info;           /* what the provider told with it */
   drover_error capture;   /* why the capture failed, when it did */
 };
@@ -380,7 +358,7 @@ void dv_export_job_free(dv_export_job *job)
   if(!job)
     return;
   dv_export_capture_end(job, 0);
-  unstage(job->stage);
+  dv_stage_close(&job->stage);
   json_decref(job->info);
   json_decref(job->manifest);
   free(job);
@@ -435,13 +413,12 @@ void dv_export_capture_end(dv_export_job *job, int keep)
   if(!job->live)
     return;
   drover_error_clear(&e);
-  if(keep && !stage_file(&job->stage, c, &job->capture) &&
-     t->vt->backup_live_end(t->state, t->name, job->tag, job->live, job->stage,
+  if(keep && !stage_open(&job->stage, c, &job->capture) &&
+     t->vt->backup_live_end(t->state, t->name, job->tag, job->live, job->stage.path,
                             drover_now() + c->timeout, &job->info, &job->capture)) {
-    unstage(job->stage);
-    job->stage = NULL;
+    dv_stage_close(&job->stage);
   }
-  else if(!keep || !job->stage)
+  else if(!keep || !job->stage.dir)
     t->vt->backup_live_end(t->state, t->name, job->tag, job->live, NULL,
                            drover_now() + c->timeout, NULL, &e);
   free(job->live);
@@ -477,16 +454,16 @@ drover_code dv_export_finish(dv_export_job *job, long long slot, json_t *entry,
     rc = e->code;
   }
   else {
-    if(!job->stage) {
+    if(!job->stage.dir) {
       /* Nothing captured between the hooks (the snapshot is an earlier
        * run's, or the provider cannot): export the snapshot itself. */
-      rc = stage_file(&job->stage, c, e);
+      rc = stage_open(&job->stage, c, e);
       if(!rc)
-        rc = t->vt->backup_export(t->state, t->name, job->snap, job->tag, job->stage,
+        rc = t->vt->backup_export(t->state, t->name, job->snap, job->tag, job->stage.path,
                                   drover_now() + c->timeout, &job->info, e);
     }
     if(!rc)
-      rc = publish(c, t, job->snap, slot, job->stage, job->info, x, e);
+      rc = publish(c, t, job->snap, slot, job->stage.path, job->info, x, e);
     if(!rc)
       result = "created";
   }
@@ -656,8 +633,8 @@ static drover_code find_export(json_t **m, dv_bctx *c, const char *who, const ch
 
 /* Downloads the export of manifest m to a staged file and checks its
  * SHA-256 against the manifest and the object's metadata before anything
- * is created from it. *path caller unstages. */
-static drover_code fetch_checked(char **path, dv_bctx *c, const json_t *m, drover_error *err)
+ * is created from it. The caller closes *st. */
+static drover_code fetch_checked(dv_stage *st, dv_bctx *c, const json_t *m, drover_error *err)
 {
   const char *object = json_string_value(json_object_get(m, "object"));
   const char *want = json_string_value(json_object_get(m, "sha256"));
@@ -665,14 +642,13 @@ static drover_code fetch_checked(char **path, dv_bctx *c, const json_t *m, drove
   unsigned long long size = 0, hsize = 0;
   drover_code rc;
 
-  *path = NULL;
   rc = drover_s3_head(c->store->s3, c->store->loc.bucket, object, &hsize, &meta, err);
   if(!rc)
-    rc = stage_file(path, c, err);
+    rc = stage_open(st, c, err);
   if(!rc)
-    rc = drover_s3_download(c->store->s3, c->store->loc.bucket, object, *path, NULL, err);
+    rc = drover_s3_download(c->store->s3, c->store->loc.bucket, object, st->path, NULL, err);
   if(!rc)
-    rc = dv_file_sha256(*path, sha, &size, err);
+    rc = dv_file_sha256(st->path, sha, &size, err);
   if(!rc && (strcmp(sha, want) || (meta && strcmp(meta, want))))
     rc = drover_error_set(err, DROVER_E_CORRUPT,
                           "backup: export s3://%s/%s is corrupt: its SHA-256 is %s, the "
@@ -687,10 +663,8 @@ static drover_code fetch_checked(char **path, dv_bctx *c, const json_t *m, drove
                           c->store->loc.bucket, object, size,
                           (long long)json_integer_value(json_object_get(m, "size")));
   free(meta);
-  if(rc) {
-    unstage(*path);
-    *path = NULL;
-  }
+  if(rc)
+    dv_stage_close(st);
   return rc;
 }
 /* The provider a restore or drill creates in: the stack's, or one made
@@ -789,7 +763,8 @@ drover_code dv_export_restore(char **out, dv_bctx *c, const char *address,
   const drover_backup_opts *o = c->opts;
   dv_pinst own, *use = NULL;
   json_t *m = NULL, *report = NULL, *labels = NULL;
-  char *stage = NULL, *url = NULL;
+  dv_stage stage = {NULL, NULL, -1};
+  char *url = NULL;
   const char *name, *sha;
   int exists = 0, running = 0, half = 0, in_place;
   drover_code rc;
@@ -842,8 +817,8 @@ drover_code dv_export_restore(char **out, dv_bctx *c, const char *address,
   if(exists)
     rc = drop(use, name, drover_now() + c->timeout, err);
   if(!rc)
-    rc = use->vt->backup_import(use->state, stage, name, labels, 1, drover_now() + c->timeout,
-                                err);
+    rc = use->vt->backup_import(use->state, stage.path, name, labels, 1,
+                                drover_now() + c->timeout, err);
   /* Up and whole: no longer a restore in progress. */
   if(!rc && use->vt->label_set)
     rc = use->vt->label_set(use->state, dv_instance_type(use->vt), name, RESTORING_LABEL, "",
@@ -861,7 +836,7 @@ drover_code dv_export_restore(char **out, dv_bctx *c, const char *address,
   if(!*out)
     rc = drover_error_set(err, DROVER_E_NOMEM, "out of memory");
 out:
-  unstage(stage);
+  dv_stage_close(&stage);
   json_decref(report);
   json_decref(labels);
   json_decref(m);
@@ -885,7 +860,8 @@ drover_code dv_export_verify(dv_bctx *c, json_t *arr, size_t *failed, drover_err
     rc = target_provider(&own, &use, c, err);
   for(i = 0; !rc && i < c->nt; i++) {
     const dv_btarget *t = &c->t[i];
-    char scratch[64], address[160], *stage = NULL;
+    char scratch[64], address[160];
+    dv_stage stage = {NULL, NULL, -1};
     json_t *entry = json_pack("{s:s, s:s}", "instance", t->name, "address", t->address);
     json_t *m = NULL, *labels = NULL;
     const char *result = "failed";
@@ -911,7 +887,7 @@ drover_code dv_export_verify(dv_bctx *c, json_t *arr, size_t *failed, drover_err
                                               json_object_get(m, "snapshot"))));
       json_object_set_new(entry, "checksum", json_string("ok"));
       if(!drop(use, scratch, drover_now() + c->timeout, &e) &&
-         !use->vt->backup_import(use->state, stage, scratch, labels, 1,
+         !use->vt->backup_import(use->state, stage.path, scratch, labels, 1,
                                  drover_now() + c->timeout, &e)) {
         dv_btarget s = *t;
         s.name = scratch;
@@ -942,7 +918,7 @@ drover_code dv_export_verify(dv_bctx *c, json_t *arr, size_t *failed, drover_err
       json_object_set_new(entry, "error", json_string(e.text));
       (*failed)++;
     }
-    unstage(stage);
+    dv_stage_close(&stage);
     json_decref(m);
     json_decref(labels);
   }

@@ -13,6 +13,13 @@
 STACK=lt-export-$$
 . "$(dirname "$0")/lib.sh"
 preflight
+# drover stages archives under $TMPDIR: this test's own, so what a killed
+# run leaves there is seen (and no other test's stage is).
+export TMPDIR="$TMP/stage"
+mkdir -p "$TMPDIR"
+STAGED=0
+# staged: how many stages (drover-stage-*) are in $TMPDIR.
+staged() { find "$TMPDIR" -mindepth 1 -maxdepth 1 -name 'drover-stage-*' | wc -l; }
 
 EP=${DROVER_S3_ENDPOINT:-http://127.0.0.1:4568}
 export DROVER_S3_ENDPOINT=$EP AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
@@ -177,26 +184,35 @@ check "it says it resumed, and the copy has the rows" \
 lxc config set "$RK" user.drover.restoring "0000"
 run restore $S "$T" db --from-export nightly --name "$RK"
 expect_rc "an instance marked by a restore of another export is not replaced" 1
-# Killed for real at two moments: whatever it had done, the next run
-# (without --force) ends with the copy and its rows, and no temporary
-# import; it may only refuse when the killed run had got to the end (the
-# copy is up and carries no mark).
-for delay in 0.4 1.5; do
+# Killed for real at two moments, and once its archive is staged (seen in
+# $TMPDIR): whatever it had done, the next run (without --force) ends with
+# the copy and its rows, no temporary import and no staged archive; it may
+# only refuse when the killed run had got to the end (the copy is up and
+# carries no mark).
+for delay in 0.4 1.5 staged; do
   api_wait PUT "/1.0/instances/$RK/state" '{"action":"stop","force":true}' >/dev/null 2>&1
   api_wait DELETE "/1.0/instances/$RK" >/dev/null 2>&1
   "$DROVER" restore $S "$T" db --from-export nightly --name "$RK" >/dev/null 2>&1 </dev/null &
-  pid=$!
-  sleep "$delay"
+  pid=$! at="at ${delay}s"
+  if [ "$delay" = staged ]; then
+    at="once staged" i=0
+    while [ "$(staged)" -eq 0 ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+  else
+    sleep "$delay"
+  fi
   kill -9 "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
+  STAGED=$((STAGED + $(staged)))
   run restore $S "$T" db --from-export nightly --name "$RK"
   mark=$(api_jq "/1.0/instances/$RK" '.metadata.config["user.drover.restoring"] // "none"')
-  check "restore again after kill -9 at ${delay}s: done, or refused only after a whole restore" \
+  check "restore again after kill -9 $at: done, or refused only after a whole restore" \
     sh -c "[ $rc -eq 0 ] || { [ '$mark' = none ] && grep -q exists '$TMP/err'; }"
-  check "restore again after kill -9 at ${delay}s: the copy has the rows" \
+  check "restore again after kill -9 $at: the copy has the rows" \
     test "$(lxc exec "$RK" -- cat /data/rows 2>/dev/null)" = a,b
-  check "restore again after kill -9 at ${delay}s: no temporary import is left" \
+  check "restore again after kill -9 $at: no temporary import is left" \
     test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-import-"))')"
+  check "restore again after kill -9 $at: no staged archive is left" \
+    test "$(staged)" -eq 0
 done
 
 api POST /1.0/projects "{\"name\":\"$PROJ\",\"config\":{\"features.images\":\"false\",\"features.profiles\":\"false\",\"features.storage.volumes\":\"false\"}}" >/dev/null
@@ -307,14 +323,20 @@ for delay in 0.3 0.8; do
   sleep "$delay"
   kill -9 "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
+  STAGED=$((STAGED + $(staged)))
   run backup run $S "$T" nightly --now "$now" --json
   expect_rc "run slot $now again after kill -9 at ${delay}s" 0
+  check "slot $now: no staged archive is left" test "$(staged)" -eq 0
   slot=$(jq -r .snapshot "$TMP/out")
   check "slot $now: one complete export, archive and manifest" \
     test "$(s3keys | grep -c "/$slot/")" -eq 2
   check "slot $now: no scratch copy left" \
     test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-export-'"$KEY"'"))')"
 done
+
+# The checks above mean something only if a kill left a stage behind.
+check "a killed run left its staged archive ($STAGED times in 5 kills), the next removed it" \
+  test "$STAGED" -ge 1
 
 # ---- the instance is gone: its exports are still pruned ------------------
 api_wait PUT "/1.0/instances/$DB/state" '{"action":"stop","force":true}' >/dev/null
