@@ -30,6 +30,8 @@ static const char usage_text[] =
   "      --no-progress           cp: no progress (a terminal shows a live line)\n"
   "      --json                  print a JSON result document on stdout (ls:\n"
   "                              streamed, its \"ok\" and \"error\" last)\n"
+  "  -v, --verbose               debug lines on stderr (a multipart upload's part\n"
+  "                              count, and its parts / complete / check times)\n"
   "  -h, --help                  this help\n"
   "\n"
   "cp uploads at or above the multipart threshold in checked parts; downloads\n"
@@ -78,6 +80,10 @@ static char *load_settings(const char *path)
   return text;
 }
 
+/* What cli_log filters the handle's lines by: warnings, or with -v
+ * debug lines too. */
+static struct cli log_cli;
+
 /* drover_s3_open, with the handle's warnings on stderr as the other
  * commands print theirs. */
 static drover_code open_s3(drover_s3 **s3, const char *settings, drover_error *err)
@@ -85,7 +91,7 @@ static drover_code open_s3(drover_s3 **s3, const char *settings, drover_error *e
   drover_code rc = drover_s3_open(s3, settings, err);
 
   if(!rc)
-    drover_s3_set_log(*s3, cli_log, NULL);
+    drover_s3_set_log(*s3, cli_log, &log_cli);
   return rc;
 }
 
@@ -234,6 +240,7 @@ int cli_cmd_s3(int argc, char **argv)
     {"json", no_argument, NULL, 'j'},
     {"progress", no_argument, NULL, 'P'},
     {"no-progress", no_argument, NULL, 'N'},
+    {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}
   };
@@ -250,7 +257,7 @@ int cli_cmd_s3(int argc, char **argv)
   memset(&x, 0, sizeof(x));
   pthread_mutex_init(&x.lock, NULL);
   optind = 1;
-  while((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+  while((c = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
     switch(c) {
     case 'p': config_path = optarg; break;
     case 'c': ctype = optarg; break;
@@ -258,6 +265,7 @@ int cli_cmd_s3(int argc, char **argv)
     case 'j': json = 1; break;
     case 'P': progress = 1; break;
     case 'N': progress = 0; break;
+    case 'v': log_cli.verbose = 1; break;
     case 'e':
       expires = strtol(optarg, &end, 10);
       if(*end || end == optarg) {

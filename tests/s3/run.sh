@@ -324,13 +324,19 @@ B=drover-ci
 P=s3t-cli-$SUFFIX
 head -c $((70 * 1048576)) /dev/urandom >"$TMP/up.bin"
 printf 'small file\n' >"$TMP/small.txt"
-run s3 cp "$TMP/up.bin" "s3://$B/$P/"; expect_rc "s3 cp uploads a 70 MiB file (multipart)" 0
+run s3 cp -v "$TMP/up.bin" "s3://$B/$P/"; expect_rc "s3 cp uploads a 70 MiB file (multipart)" 0
+grep -Eq "^drover: debug: s3: -: multipart upload: parts [0-9.]+ s, complete [0-9.]+ s, check [0-9.]+ s$" "$TMP/err" &&
+  ok "s3 cp -v shows the multipart upload's time split" || { notok "s3 cp -v time split"; show "$TMP/err"; }
+grep -q "$AWS_SECRET_ACCESS_KEY" "$TMP/err" && notok "s3 cp -v shows the credentials" ||
+  ok "s3 cp -v shows no credential"
 # s3rver ignores x-amz-checksum-*: the default CRC32C check is unconfirmed,
 # and drover says so, once.
 [ "$(grep -c "did not confirm the upload's CRC32C" "$TMP/err")" = 1 ] &&
   ok "an upload the server did not check is reported once" || { notok "unconfirmed CRC32C warning"; show "$TMP/err"; }
 run s3 cp --content-type text/plain "$TMP/small.txt" "s3://$B/$P/dir/small.txt"
 expect_rc "s3 cp uploads a small file" 0
+grep -q "debug:" "$TMP/err" && { notok "s3 cp without -v shows debug lines"; show "$TMP/err"; } ||
+  ok "s3 cp without -v shows no debug line"
 run s3 ls "s3://$B/$P/"
 expect_rc "s3 ls lists a prefix" 0
 grep -q " 73400320  $P/up.bin\$" "$TMP/out" && grep -q " 11  $P/dir/small.txt\$" "$TMP/out" &&
