@@ -124,14 +124,13 @@ drover_code dv_stage_open(dv_stage *s, const char *parent, size_t *swept,
                           drover_error *err)
 {
   char *tmp = NULL, *lock = NULL, prefix[sizeof(STAGE_PREFIX) + HOST_MAX + 1];
+  size_t n = dv_stage_sweep(parent);
   int e;
 
+  if(swept)
+    *swept = n;
   memset(s, 0, sizeof(*s));
   s->lock = -1;
-  if(swept)
-    *swept = dv_stage_sweep(parent);
-  else
-    dv_stage_sweep(parent);
   stage_prefix(prefix);
   s->dir = dv_aprintf("%s/%sXXXXXX", parent, prefix);
   if(!s->dir)
