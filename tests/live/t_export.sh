@@ -45,6 +45,17 @@ s3keys() {
 }
 s3status() { s3curl "$1" "$2" -o /dev/null -w '%{http_code}' 2>/dev/null; }
 inx() { lxc exec "$1" -- sh -c "$2"; }
+# import_name NAME: the temporary instance a restore to NAME imports under
+# (providers/lxd/lxd_import.c: "drover-import-" and the 64-bit FNV-1a of
+# NAME's bytes). Shell arithmetic is signed 64-bit and wraps as the C
+# code's unsigned long long does; the offset basis is written signed.
+import_name() {
+  _h=-3750763034362895579   # 0xcbf29ce484222325
+  for _c in $(printf %s "$1" | od -An -v -tu1); do
+    _h=$(( (_h ^ _c) * 0x100000001b3 ))
+  done
+  printf 'drover-import-%016x\n' "$_h"
+}
 export_result() { jq -r ".targets[0].export.$1" "$TMP/out"; }
 cleanup_extra() {
   for k in $(s3keys 2>/dev/null); do s3curl DELETE "/$BUCKET/$k" >/dev/null 2>&1; done
@@ -55,9 +66,12 @@ cleanup_extra() {
     api_wait DELETE "/1.0/instances/$n?project=$PROJ" >/dev/null 2>&1
   done
   api DELETE "/1.0/projects/$PROJ" >/dev/null 2>&1
-  # Scratch copies carry no labels: found by the policy's key.
+  # Scratch copies carry no labels: found by the policy's key, and the
+  # temporary imports by this test's restore names.
+  imports=$(for n in "$COPY" "$STACK-rk" "$STACK-remote" "$STACK-bad"; do import_name "$n"; done |
+            paste -sd'|')
   for n in $(api_jq '/1.0/instances' '.metadata[]' 2>/dev/null | sed 's|.*/||' |
-             grep -E "^drover-(export|verify)-${KEY:-none}-|^drover-import-"); do
+             grep -E "^drover-(export|verify)-${KEY:-none}-|^($imports)\$"); do
     api_wait PUT "/1.0/instances/$n/state" '{"action":"stop","force":true}' >/dev/null 2>&1
     api_wait DELETE "/1.0/instances/$n" >/dev/null 2>&1
   done
@@ -169,7 +183,7 @@ check "the copy is no resource of the stack (no labels)" \
 # What a killed restore leaves under the name still carries the restore's
 # mark (the export's SHA-256): the next restore of that export replaces it
 # without --force. Made here as a kill between rename and start leaves it.
-RK=$STACK-rk
+RK=$STACK-rk   # cleanup_extra knows it too
 run restore $S "$T" db --from-export nightly --name "$RK" --json
 expect_rc "restore a copy to be left half-made" 0
 check "a finished restore clears its mark" \
@@ -210,7 +224,7 @@ for delay in 0.4 1.5 staged; do
   check "restore again after kill -9 $at: the copy has the rows" \
     test "$(lxc exec "$RK" -- cat /data/rows 2>/dev/null)" = a,b
   check "restore again after kill -9 $at: no temporary import is left" \
-    test -z "$(api_jq '/1.0/instances' '.metadata[] | select(test("drover-import-"))')"
+    test -z "$(api_jq '/1.0/instances' '.metadata[]' | sed 's|.*/||' | grep -Fx "$(import_name "$RK")")"
   check "restore again after kill -9 $at: no staged archive is left" \
     test "$(staged)" -eq 0
 done
