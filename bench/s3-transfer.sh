@@ -10,7 +10,8 @@
 # For each size (MiB), a random file, then REPS rounds of (median shown):
 #   - drover upload with the default settings: what a user gets. At or
 #     above the default multipart_threshold (64 MiB) that is a multipart
-#     upload in 16 MiB parts, 4 at a time, checked by CRC32C;
+#     upload, 4 parts at a time, checked by CRC32C, in parts drover sizes
+#     to the file (16 MiB for 200 MiB, 64 MiB for 2 GiB; doc/s3.md);
 #   - drover upload as one PUT (multipart_threshold raised to S3's 5 GiB
 #     single-PUT limit) with "checksum": "none": the same request curl
 #     makes, with the same work (no checksum);
@@ -90,7 +91,6 @@ SIZES="200 2048"
 REPS=5
 MARGIN=0.05       # the verdict's tolerance: drover at most this much slower
 TUNE=1
-PART_MB=16        # drover's default part_size
 DEFAULT_MP_MB=64  # drover's default multipart_threshold (providers/s3/s3.c)
 while [ $# -gt 0 ]; do
   case $1 in
@@ -183,11 +183,13 @@ drover_up() {
     cfg=${lab#*:} lab=${lab%%:*}
     if [ "$cfg" = - ]; then
       timed "$lab" "$DROVER" s3 cp -v "$f" "s3://$B/$P/drover.bin"
-      # The server's assembly in this very upload (its completion).
+      # The server's assembly in this very upload (its completion), and
+      # the part size drover chose (for server_complete).
       [ $multipart = 0 ] ||
-        sed -n 's/.*multipart upload: parts [0-9.]* s, complete \([0-9.]*\) s.*/\1/p' \
-          "$TMP/err" | grep . >>"$TMP/dc" ||
+        sed -n 's/.*multipart upload, [0-9]* parts of \([0-9]*\) bytes: parts [0-9.]* s, complete \([0-9.]*\) s.*/\2 \1/p' \
+          "$TMP/err" | grep . >"$TMP/split" ||
         { echo "drover s3 cp -v logged no multipart time split" >&2; cat "$TMP/err" >&2; exit 1; }
+      [ $multipart = 0 ] || { cut -d' ' -f1 "$TMP/split" >>"$TMP/dc"; cut -d' ' -f2 "$TMP/split" >"$TMP/psize"; }
     else
       timed "$lab" "$DROVER" s3 cp --provider-config "$TMP/$cfg.json" "$f" "s3://$B/$P/drover.bin"
     fi
@@ -205,7 +207,7 @@ curl_down() { timed cd "${CURL[@]}" -o "$TMP/down.bin" "$EP/$B/$P/curl.bin"; che
 server_complete() {
   local id n et xml=$TMP/complete.xml
   rm -f "$TMP"/part.*
-  split -b "${PART_MB}M" -d -a 5 "$f" "$TMP/part."
+  split -b "$(cat "$TMP/psize")" -d -a 5 "$f" "$TMP/part."
   id=$(curl_s3 -X POST "$EP/$B/$P/mp.bin?uploads=" | sed -n 's:.*<UploadId>\(.*\)</UploadId>.*:\1:p')
   [ -n "$id" ] || { echo "server_complete: no UploadId" >&2; exit 1; }
   printf '<CompleteMultipartUpload>' >"$xml"

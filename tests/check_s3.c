@@ -682,12 +682,24 @@ START_TEST(multipart_part_size_grows)
   script[0] = init_r;
   script[1] = denied;
   script[2] = gone;
-  s3 = s3_on(&s, script, 3, ", \"concurrency\": 1");
+  s3 = s3_on(&s, script, 3, ", \"concurrency\": 1, \"part_size\": 16777216");
   drover_error_clear(&err);
   ck_assert_int_eq(drover_s3_upload(s3, path, "b", "k", NULL, &err), DROVER_E_PROVIDER);
   ck_assert_ptr_nonnull(strstr(err.text, "AccessDenied"));
   ck_assert_int_eq(strncmp(s.req[1], "PUT /b/k?partNumber=1&uploadId=UP3 ", 35), 0);
   ck_assert_ptr_nonnull(strcasestr(s.req[1], "\r\nContent-Length: 22020096\r\n"));
+  drover_s3_close(s3);
+  srv_stop(&s);
+
+  /* Without part_size the parts are sized to the file: 2 GiB in one lane
+   * would be four parts of 512 MiB, and goes in the largest chosen size,
+   * 64 MiB (s3_part_size's cases: check_s3_parts.c). */
+  ck_assert_int_eq(truncate(path, (off_t)2 << 30), 0);
+  s3 = s3_on(&s, script, 3, ", \"concurrency\": 1");
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_s3_upload(s3, path, "b", "k", NULL, &err), DROVER_E_PROVIDER);
+  ck_assert_int_eq(strncmp(s.req[1], "PUT /b/k?partNumber=1&uploadId=UP3 ", 35), 0);
+  ck_assert_ptr_nonnull(strcasestr(s.req[1], "\r\nContent-Length: 67108864\r\n"));
   ck_assert_int_eq(strncmp(s.req[2], "DELETE /b/k?uploadId=UP3 ", 25), 0);
   drover_s3_close(s3);
   srv_stop(&s);

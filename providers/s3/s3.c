@@ -185,11 +185,11 @@ static drover_code s3_init(void *state, const json_t *config, const drover_provi
     goto out;
   }
   /* Parts: S3's limits are 5 MiB..5 GiB and 10,000 parts (a larger file
-   * gets larger parts, s3_part_size). One PUT takes at most 5 GiB. The
+   * gets larger parts, s3_part_size). One PUT takes at most 5 GiB. Without
+   * part_size each upload's parts are sized to its file (0 here). The
    * default threshold, 4 parts of 16 MiB, is the smallest file that keeps
    * the default 4 lanes busy (the reasoning: doc/s3.md). */
-  rc = int_setting(config, "part_size", 16ull << 20, 5ull << 20, S3_MAX_PART, &st->part_size,
-                   err);
+  rc = int_setting(config, "part_size", 0, 5ull << 20, S3_MAX_PART, &st->part_size, err);
   if(!rc)
     rc = int_setting(config, "multipart_threshold", 64ull << 20, 5ull << 20, S3_MAX_PART,
                      &st->mp_threshold, err);

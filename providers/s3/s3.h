@@ -54,7 +54,7 @@ typedef struct s3_state {
   char *object_prefix;         /* "drover/{stack}/" */
   char *ca_file;
   unsigned long long mp_threshold; /* bytes: multipart at or above */
-  unsigned long long part_size;
+  unsigned long long part_size; /* 0: chosen per upload (s3_part_size) */
   unsigned concurrency;        /* parallel requests (parts, refresh reads) */
   unsigned list_max_keys;      /* ListObjectsV2 page size (S3: at most 1000) */
   double timeout;              /* seconds per HTTP attempt */
@@ -311,10 +311,20 @@ S3_HIDDEN drover_code s3_crc32c_confirm(s3_state *st, const char *got, const cha
 #define S3_MAX_PARTS 10000u
 #define S3_MAX_PART (5ull << 30)
 
-/* The part size for an upload of size bytes: part_size, or when that would
- * need more than S3_MAX_PARTS parts the smallest whole number of MiB that
- * needs no more; 0 when even S3_MAX_PART would. */
-S3_HIDDEN unsigned long long s3_part_size(unsigned long long part_size,
+/* Parts when the settings name no part_size: each lane gets at least
+ * S3_LANE_PARTS parts, parts from S3_AUTO_PART_MIN up to S3_AUTO_PART_MAX
+ * (the reasoning: doc/s3.md, "Part size"). */
+#define S3_AUTO_PART_MIN (16ull << 20)
+#define S3_AUTO_PART_MAX (64ull << 20)
+#define S3_LANE_PARTS 4u
+
+/* The part size for an upload of size bytes in lanes parallel parts:
+ * part_size when set, else (part_size 0) the whole number of MiB that
+ * gives each lane S3_LANE_PARTS parts, within S3_AUTO_PART_MIN and
+ * S3_AUTO_PART_MAX. Either grows, when it would need more than
+ * S3_MAX_PARTS parts, to the smallest whole number of MiB that needs no
+ * more; 0 when even S3_MAX_PART would. */
+S3_HIDDEN unsigned long long s3_part_size(unsigned long long part_size, unsigned lanes,
                                           unsigned long long size);
 
 /* For a caller that reads the file anyway before a multipart upload of
@@ -337,24 +347,23 @@ S3_HIDDEN drover_code s3_part_crcs_new(const s3_state *st, unsigned long long si
                                        drover_error *err);
 
 /* Uploads size bytes of the open file fd to bucket/key in parts of
- * s3_part_size(st->part_size, size), st->concurrency at a time, each retried on transient
- * failure; headers (metadata) and the content type go with the
- * initiation. With MD5 each part's ETag is checked against its MD5, and
- * the final ETag against the parts' (md5-of-MD5s-N, as S3 answers) or
- * against the file's own MD5 (as some servers answer): whole_md5 when the
- * caller has it, else read again only when such an answer comes. With
- * CRC32C each part is read for its checksum before it is sent, unless the
- * caller's own read gave part_crcs (s3_part_crcs_new; borrowed for the
- * call; else NULL); with CRC32C or none, a whole-object MD5 answer is
- * compared with whole_md5 only when given. since (borrowed): the caller's fstat of fd that size
- * came from, taken before any read of the file (its own, for whole_md5
- * or part_crcs, included); the parts read the file at different times,
- * so before the completion the file must still have that status
- * (s3_file_unchanged), else the upload fails with DROVER_E_IO. On any
- * failure the upload is aborted so no partial object is left visible.
- * With an address (a resource, under its stack's lock)
- * unfinished uploads of the same key left by a killed run are aborted
- * first. */
+ * s3_part_size(st->part_size, st->concurrency, size), st->concurrency at a
+ * time, each retried on transient failure; headers (metadata) and the
+ * content type go with the initiation. With MD5 each part's ETag is checked
+ * against its MD5, and the final ETag against the parts' (md5-of-MD5s-N, as
+ * S3 answers) or against the file's own MD5 (as some servers answer):
+ * whole_md5 when the caller has it, else read again only when such an answer
+ * comes. With CRC32C each part is read for its checksum before it is sent,
+ * unless the caller's own read gave part_crcs (s3_part_crcs_new; borrowed
+ * for the call; else NULL); with CRC32C or none, a whole-object MD5 answer
+ * is compared with whole_md5 only when given. since (borrowed): the caller's
+ * fstat of fd that size came from, taken before any read of the file (its
+ * own, for whole_md5 or part_crcs, included); the parts read the file at
+ * different times, so before the completion the file must still have that
+ * status (s3_file_unchanged), else the upload fails with DROVER_E_IO. On any
+ * failure the upload is aborted so no partial object is left visible. With
+ * an address (a resource, under its stack's lock) unfinished uploads of the
+ * same key left by a killed run are aborted first. */
 S3_HIDDEN drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *key,
                                           int fd, unsigned long long size,
                                           const char *whole_md5, const uint32_t *part_crcs,

@@ -202,21 +202,35 @@ static void *whole_main(void *arg)
   return NULL;
 }
 
-unsigned long long s3_part_size(unsigned long long part_size, unsigned long long size)
+/* size rounded up to whole MiB: round numbers in logs. */
+static unsigned long long whole_mib(unsigned long long size)
+{
+  return (size + (1ull << 20) - 1) & ~((1ull << 20) - 1);
+}
+
+unsigned long long s3_part_size(unsigned long long part_size, unsigned lanes,
+                                unsigned long long size)
 {
   unsigned long long need = (size + S3_MAX_PARTS - 1) / S3_MAX_PARTS;
 
+  if(!part_size) {
+    unsigned long long n = (unsigned long long)(lanes ? lanes : 1) * S3_LANE_PARTS;
+    part_size = whole_mib(size / n + (size % n != 0));
+    if(part_size < S3_AUTO_PART_MIN)
+      part_size = S3_AUTO_PART_MIN;
+    if(part_size > S3_AUTO_PART_MAX)
+      part_size = S3_AUTO_PART_MAX;
+  }
   if(part_size >= need)
     return part_size;
-  /* The smallest whole number of MiB that fits: round numbers in logs. */
-  need = (need + (1ull << 20) - 1) & ~((1ull << 20) - 1);
+  need = whole_mib(need);
   return need <= S3_MAX_PART ? need : 0;
 }
 
 drover_code s3_part_crcs_new(const s3_state *st, unsigned long long size, uint32_t **crcs,
                              unsigned long long *span, drover_error *err)
 {
-  unsigned long long psize = s3_part_size(st->part_size, size);
+  unsigned long long psize = s3_part_size(st->part_size, st->concurrency, size);
 
   *crcs = NULL;
   *span = 0;
@@ -264,12 +278,12 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   u.address = address;
   u.fd = fd;
   u.crc_known = part_crcs != NULL;
-  psize = s3_part_size(st->part_size, size);
+  psize = s3_part_size(st->part_size, st->concurrency, size);
   if(!psize)
     return s3_fail(err, DROVER_E_ARG, address,
                    "%llu bytes need parts above S3's 5 GiB to fit in its 10,000 parts",
                    size);
-  if(psize != st->part_size)
+  if(st->part_size && psize != st->part_size)
     drover_logf(&st->env, DROVER_LOG_INFO,
                 "s3: %s: %llu bytes: parts of %llu bytes instead of part_size %llu (S3 takes "
                 "at most %u parts)", address ? address : "-", size, psize, st->part_size,
@@ -470,8 +484,10 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   }
   /* The split says whose time it is: the server assembles the object on
    * complete (s3rver copies every part once more). */
-  drover_logf(&st->env, DROVER_LOG_DEBUG, "s3: %s: multipart upload: parts %.2f s, complete %.2f s, check %.2f s",
-              address ? address : "-", t1 - t0, t2 - t1, drover_now() - t2);
+  drover_logf(&st->env, DROVER_LOG_DEBUG,
+              "s3: %s: multipart upload, %zu parts of %llu bytes: parts %.2f s, complete %.2f s, "
+              "check %.2f s", address ? address : "-", u.nparts, psize, t1 - t0, t2 - t1,
+              drover_now() - t2);
   goto out;
 abort:
   abort_upload(&u);

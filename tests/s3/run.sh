@@ -325,8 +325,12 @@ P=s3t-cli-$SUFFIX
 head -c $((70 * 1048576)) /dev/urandom >"$TMP/up.bin"
 printf 'small file\n' >"$TMP/small.txt"
 run s3 cp -v "$TMP/up.bin" "s3://$B/$P/"; expect_rc "s3 cp uploads a 70 MiB file (multipart)" 0
-grep -Eq "^drover: debug: s3: -: multipart upload: parts [0-9.]+ s, complete [0-9.]+ s, check [0-9.]+ s$" "$TMP/err" &&
-  ok "s3 cp -v shows the multipart upload's time split" || { notok "s3 cp -v time split"; show "$TMP/err"; }
+grep -Eq "^drover: debug: s3: -: multipart upload, [0-9]+ parts of [0-9]+ bytes: parts [0-9.]+ s, complete [0-9.]+ s, check [0-9.]+ s$" "$TMP/err" &&
+  ok "s3 cp -v shows the multipart upload's parts and time split" || { notok "s3 cp -v time split"; show "$TMP/err"; }
+# No part_size set: 70 MiB over the default 4 lanes would be 4.4 MiB a
+# part at four a lane, so the parts are the chosen minimum, 16 MiB.
+grep -q "multipart upload, 5 parts of 16777216 bytes:" "$TMP/err" &&
+  ok "s3 cp sizes the parts of a 70 MiB file to 16 MiB" || { notok "s3 cp part size"; show "$TMP/err"; }
 grep -q "$AWS_SECRET_ACCESS_KEY" "$TMP/err" && notok "s3 cp -v shows the credentials" ||
   ok "s3 cp -v shows no credential"
 # s3rver ignores x-amz-checksum-*: the default CRC32C check is unconfirmed,
