@@ -660,7 +660,8 @@ END_TEST
 
 /* A file that would need more than S3's 10,000 parts of part_size goes up
  * in larger parts instead of failing: 200 GiB (sparse) at 16 MiB would be
- * 12,800 parts, so parts are 21 MiB, the smallest whole MiB that fits. */
+ * 12,800 parts, so parts are 21 MiB, the smallest whole MiB that fits.
+ * Without part_size, a 2 GiB file goes in parts chosen for it. */
 START_TEST(multipart_part_size_grows)
 {
   char path[] = "/tmp/check_s3_hugeXXXXXX";
@@ -688,6 +689,7 @@ START_TEST(multipart_part_size_grows)
   ck_assert_ptr_nonnull(strstr(err.text, "AccessDenied"));
   ck_assert_int_eq(strncmp(s.req[1], "PUT /b/k?partNumber=1&uploadId=UP3 ", 35), 0);
   ck_assert_ptr_nonnull(strcasestr(s.req[1], "\r\nContent-Length: 22020096\r\n"));
+  ck_assert_int_eq(strncmp(s.req[2], "DELETE /b/k?uploadId=UP3 ", 25), 0);
   drover_s3_close(s3);
   srv_stop(&s);
 

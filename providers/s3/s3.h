@@ -311,17 +311,17 @@ S3_HIDDEN drover_code s3_crc32c_confirm(s3_state *st, const char *got, const cha
 #define S3_MAX_PARTS 10000u
 #define S3_MAX_PART (5ull << 30)
 
-/* Parts when the settings name no part_size: each lane gets at least
- * S3_LANE_PARTS parts, parts from S3_AUTO_PART_MIN up to S3_AUTO_PART_MAX
- * (the reasoning: doc/s3.md, "Part size"). */
+/* Parts when the settings name no part_size: about S3_LANE_PARTS a lane
+ * (at most that many), each from S3_AUTO_PART_MIN up to S3_AUTO_PART_MAX
+ * (the reasoning: doc/s3.md, "Multipart threshold and part size"). */
 #define S3_AUTO_PART_MIN (16ull << 20)
 #define S3_AUTO_PART_MAX (64ull << 20)
 #define S3_LANE_PARTS 4u
 
 /* The part size for an upload of size bytes in lanes parallel parts:
- * part_size when set, else (part_size 0) the whole number of MiB that
- * gives each lane S3_LANE_PARTS parts, within S3_AUTO_PART_MIN and
- * S3_AUTO_PART_MAX. Either grows, when it would need more than
+ * part_size when set, else (part_size 0) the smallest whole number of MiB
+ * that gives each lane at most S3_LANE_PARTS parts, within S3_AUTO_PART_MIN
+ * and S3_AUTO_PART_MAX. Either grows, when it would need more than
  * S3_MAX_PARTS parts, to the smallest whole number of MiB that needs no
  * more; 0 when even S3_MAX_PART would. */
 S3_HIDDEN unsigned long long s3_part_size(unsigned long long part_size, unsigned lanes,

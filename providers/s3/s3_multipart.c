@@ -44,7 +44,7 @@ static drover_code upload_part(void *ud, size_t i, drover_error *err)
   int attempt;
 
   /* CRC32C: the part is read once before it is sent (from the page cache
-   * the second time: a part is 16 MiB by default), unless the caller's
+   * the second time: a part is 16-64 MiB by default), unless the caller's
    * own read of the file gave it. */
   rc = crc && !u->crc_known ? s3_file_crc32c(&p->crc, u->fd, p->off, p->len, err) : DROVER_OK;
   if(!rc)
@@ -202,7 +202,7 @@ static void *whole_main(void *arg)
   return NULL;
 }
 
-/* size rounded up to whole MiB: round numbers in logs. */
+/* size rounded up to whole MiB: parts in round numbers (logs, docs). */
 static unsigned long long whole_mib(unsigned long long size)
 {
   return (size + (1ull << 20) - 1) & ~((1ull << 20) - 1);
@@ -211,7 +211,7 @@ static unsigned long long whole_mib(unsigned long long size)
 unsigned long long s3_part_size(unsigned long long part_size, unsigned lanes,
                                 unsigned long long size)
 {
-  unsigned long long need = (size + S3_MAX_PARTS - 1) / S3_MAX_PARTS;
+  unsigned long long need = size / S3_MAX_PARTS + (size % S3_MAX_PARTS != 0);
 
   if(!part_size) {
     unsigned long long n = (unsigned long long)(lanes ? lanes : 1) * S3_LANE_PARTS;
@@ -346,8 +346,9 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
     rc = s3_fail(err, DROVER_E_NOMEM, address, "out of memory");
     goto out;
   }
-  drover_logf(&st->env, DROVER_LOG_DEBUG, "s3: %s: multipart upload of %llu bytes in %zu parts",
-              address ? address : "-", size, u.nparts);
+  drover_logf(&st->env, DROVER_LOG_DEBUG,
+              "s3: %s: multipart upload of %llu bytes in %zu parts of %llu bytes",
+              address ? address : "-", size, u.nparts, psize);
 
   /* Parts, st->concurrency at a time. */
   t0 = drover_now();

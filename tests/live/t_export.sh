@@ -47,8 +47,9 @@ s3status() { s3curl "$1" "$2" -o /dev/null -w '%{http_code}' 2>/dev/null; }
 inx() { lxc exec "$1" -- sh -c "$2"; }
 # import_name NAME: the temporary instance a restore to NAME imports under
 # (providers/lxd/lxd_import.c: "drover-import-" and the 64-bit FNV-1a of
-# NAME's bytes). Shell arithmetic is signed 64-bit and wraps as the C
-# code's unsigned long long does; the offset basis is written signed.
+# NAME's bytes). Shell arithmetic is signed 64-bit and wraps (two's
+# complement, in dash and bash) as the C code's unsigned long long does;
+# the offset basis is written signed.
 import_name() {
   _h=-3750763034362895579   # 0xcbf29ce484222325
   for _c in $(printf %s "$1" | od -An -v -tu1); do
@@ -68,7 +69,7 @@ cleanup_extra() {
   api DELETE "/1.0/projects/$PROJ" >/dev/null 2>&1
   # Scratch copies carry no labels: found by the policy's key, and the
   # temporary imports by this test's restore names.
-  imports=$(for n in "$COPY" "$STACK-rk" "$STACK-remote" "$STACK-bad"; do import_name "$n"; done |
+  imports=$(for n in "$COPY" "$STACK-rk" "$STACK-bad" ${DB:+"$DB"}; do import_name "$n"; done |
             paste -sd'|')
   for n in $(api_jq '/1.0/instances' '.metadata[]' 2>/dev/null | sed 's|.*/||' |
              grep -E "^drover-(export|verify)-${KEY:-none}-|^($imports)\$"); do
