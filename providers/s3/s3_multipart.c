@@ -208,14 +208,19 @@ static unsigned long long whole_mib(unsigned long long size)
   return (size + (1ull << 20) - 1) & ~((1ull << 20) - 1);
 }
 
+/* a / b rounded up, for any a (a + b - 1 could wrap). */
+static unsigned long long div_up(unsigned long long a, unsigned long long b)
+{
+  return a / b + (a % b != 0);
+}
+
 unsigned long long s3_part_size(unsigned long long part_size, unsigned lanes,
                                 unsigned long long size)
 {
-  unsigned long long need = size / S3_MAX_PARTS + (size % S3_MAX_PARTS != 0);
+  unsigned long long need = div_up(size, S3_MAX_PARTS);
 
   if(!part_size) {
-    unsigned long long n = (unsigned long long)(lanes ? lanes : 1) * S3_LANE_PARTS;
-    part_size = whole_mib(size / n + (size % n != 0));
+    part_size = whole_mib(div_up(size, (unsigned long long)(lanes ? lanes : 1) * S3_LANE_PARTS));
     if(part_size < S3_AUTO_PART_MIN)
       part_size = S3_AUTO_PART_MIN;
     if(part_size > S3_AUTO_PART_MAX)
