@@ -225,7 +225,7 @@ for delay in 0.4 1.5 staged; do
   check "restore again after kill -9 $at: the copy has the rows" \
     test "$(lxc exec "$RK" -- cat /data/rows 2>/dev/null)" = a,b
   check "restore again after kill -9 $at: no temporary import is left" \
-    test -z "$(api_jq '/1.0/instances' '.metadata[]' | sed 's|.*/||' | grep -Fx "$(import_name "$RK")")"
+    test -z "$(api_jq '/1.0/instances' '.metadata[] | select(endswith("/'"$(import_name "$RK")"'"))')"
   check "restore again after kill -9 $at: no staged archive is left" \
     test "$(staged)" -eq 0
 done
