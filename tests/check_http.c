@@ -936,6 +936,94 @@ START_TEST(body_start_sees_head_first)
 }
 END_TEST
 
+
+/* response_to_fd: a 2xx body goes to the caller's descriptor from
+ * response_offset, the bytes around it untouched; an attempt broken off
+ * part way is retried from the offset again, and the descriptor stays
+ * open. on_body_start runs at the end of the head: a refusal ends a
+ * request whose body never comes (a server that announces bytes it does
+ * not send) without waiting for it. */
+START_TEST(download_to_fd_at_offset)
+{
+  const size_t n = 100000, off = 4096, total = 3 * n;
+  char *ok, *data, *broken, path[64], *got;
+  const char *script[2];
+  const char *hold = "HOLD:HTTP/1.1 200 OK\r\nETag: \"v2\"\r\nContent-Length: 5\r\n"
+                     "Connection: close\r\n\r\n";
+  const char *hold_script[1] = {hold};
+  srv s;
+  drover_http *h;
+  drover_http_response resp;
+  drover_error err;
+  drover_http_req r = req_init("GET", "/object");
+  head_seen seen;
+  size_t head, i;
+  int fd;
+
+  ok = ok_reply(&data, n);
+  head = strlen(ok) - n;
+  broken = strndup(ok, head + n / 2);  /* half the body, then the close */
+  ck_assert_ptr_nonnull(broken);
+  script[0] = broken;
+  script[1] = ok;
+  srv_start(&s, 0, script, 2);
+  h = client(&s, "http", 4, 100);
+  snprintf(path, sizeof(path), "/tmp/check_http_fd.XXXXXX");
+  fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  got = malloc(total);
+  ck_assert_ptr_nonnull(got);
+  memset(got, '#', total);
+  ck_assert_int_eq(pwrite(fd, got, total, 0), (ssize_t)total);
+  r.response_to_fd = 1;
+  r.response_fd = fd;
+  r.response_offset = off;
+  drover_error_clear(&err);
+  ck_assert_msg(drover_http_perform(h, &r, &resp, &err) == DROVER_OK, "%s", err.text);
+  ck_assert_int_eq(atomic_load(&s.served), 2);
+  ck_assert_uint_eq(resp.written, n);
+  ck_assert_int_ne(fcntl(fd, F_GETFD), -1);
+  ck_assert_int_eq(pread(fd, got, total, 0), (ssize_t)total);
+  for(i = 0; i < off; i++)
+    ck_assert_int_eq(got[i], '#');
+  ck_assert_int_eq(memcmp(got + off, data, n), 0);
+  for(i = off + n; i < total; i++)
+    ck_assert_int_eq(got[i], '#');
+  drover_http_response_free(&resp);
+  srv_stop(&s);
+
+  srv_start(&s, 0, hold_script, 1);
+  memset(&seen, 0, sizeof(seen));
+  seen.path = path;
+  seen.refuse = 1;
+  r.on_body_start = look_at_head;
+  r.body_start_userdata = &seen;
+  drover_error_clear(&err);
+  drover_http_free(h);
+  h = client(&s, "http", 4, 100);
+  ck_assert_int_eq(drover_http_perform(h, &r, &resp, &err), DROVER_E_CONFLICT);
+  ck_assert_int_eq(seen.calls, 1);
+  ck_assert_str_eq(seen.etag, "\"v2\"");
+  ck_assert_int_eq(atomic_load(&s.served), 1);
+  drover_http_response_free(&resp);
+
+  /* Both a path and a descriptor: refused before anything is sent. */
+  r.response_path = path;
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_http_perform(h, &r, &resp, &err), DROVER_E_ARG);
+  ck_assert_ptr_nonnull(strstr(err.text, "response_to_fd"));
+  drover_http_response_free(&resp);
+  drover_http_free(h);
+  srv_stop(&s);
+  close(fd);
+  unlink(path);
+  free(got);
+  free(broken);
+  free(ok);
+  free(data);
+}
+END_TEST
+
 START_TEST(download_to_file)
 {
   const size_t n = 200000;
@@ -1172,6 +1260,7 @@ static Suite *http_suite(void)
 
   tcase_set_timeout(tc, 30);
   tcase_add_test(tc, retry_503_then_200);
+  tcase_add_test(tc, download_to_fd_at_offset);
   tcase_add_test(tc, retry_after_honoured);
   tcase_add_test(tc, not_found_not_retried);
   tcase_add_test(tc, budget_exhausted);

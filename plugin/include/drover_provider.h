@@ -665,8 +665,9 @@ typedef drover_code (*drover_http_read_fn)(void *userdata, unsigned long long of
                                            char *buf, size_t size, size_t *nread,
                                            drover_error *err);
 
-/* 2: final_answer appended. 3: on_progress. 4: on_body_start. */
-#define DROVER_HTTP_REQ_VERSION 4
+/* 2: final_answer appended. 3: on_progress. 4: on_body_start.
+ * 5: response_to_fd. */
+#define DROVER_HTTP_REQ_VERSION 5
 
 /* One request. Only method and path are required; every pointer is
  * borrowed for the duration of drover_http_perform(). At most one body
@@ -707,8 +708,8 @@ typedef struct drover_http_req {
   void *progress_userdata;
   /* ---- version >= 4 ---- */
   /* Or NULL. With response_path: called on the performing thread once
-   * per attempt when a 2xx answer's headers are in, before response_path
-   * is opened (its first body byte, or the end of an empty body). head
+   * per attempt when a 2xx answer's headers are in (the blank line that
+   * ends them), before response_path is opened. head
    * borrows the status, ETag and headers for the call; its body is "".
    * What a download must record before its bytes land (the ETag a
    * resume is checked against) is recorded here, so the transfer needs
@@ -717,6 +718,15 @@ typedef struct drover_http_req {
   drover_code (*on_body_start)(void *userdata, const struct drover_http_response *head,
                                drover_error *err);
   void *body_start_userdata;
+  /* ---- version >= 5 ---- */
+  /* Set, with response_path NULL: a 2xx body is written with pwrite to
+   * response_fd (borrowed, left open) from byte response_offset on, each
+   * attempt from there again; everything else is as with response_path
+   * (on_body_start included). Several requests can so fill one file at
+   * once, each its own range (a download's parallel ranged GETs). */
+  int response_to_fd;
+  int response_fd;
+  unsigned long long response_offset;
 } drover_http_req;
 
 /* Copies what it needs from cfg. *out is owned by the caller:

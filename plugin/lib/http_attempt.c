@@ -1,7 +1,7 @@
 /* http_attempt.c - one HTTP attempt's data paths: the request body source
  * (memory is handed to curl directly; files and streams come through
  * dv_http_on_read), the response body sink (memory, or a file for a 2xx
- * with response_path) and the response headers. */
+ * with response_path or response_to_fd) and the response headers. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -27,12 +27,29 @@ void dv_http_attempt_reset(dv_http_attempt *a, const drover_http_req *req)
   free(a->etag);
   memset(a, 0, sizeof(*a));
   a->sink_fd = -1;
+  a->out_fd = -1;
   a->retry_after = -1;
   if(req) {
     a->response_path = req->response_path;
     if(req->version >= 4 && req->on_body_start)
       a->req = req;
+    if(req->version >= 5 && req->response_to_fd && !req->response_path) {
+      a->out_fd = req->response_fd;
+      a->out_off = req->response_offset;
+    }
   }
+}
+
+/* Whether a 2xx body goes to a file (response_path or response_to_fd). */
+static int to_a_file(const dv_http_attempt *a)
+{
+  return a->response_path || a->out_fd >= 0;
+}
+
+/* Names the attempt's file in messages. */
+static const char *file_name(const dv_http_attempt *a)
+{
+  return a->response_path ? a->response_path : "the response file";
 }
 
 static int is_2xx(long status)
@@ -40,8 +57,9 @@ static int is_2xx(long status)
   return status >= 200 && status < 300;
 }
 
-/* Opens response_path for a 2xx body, once the caller's on_body_start (if
- * any) has seen the answer's head. */
+/* Opens response_path for a 2xx body (response_to_fd: the file is the
+ * caller's, open already), once the caller's on_body_start (if any) has
+ * seen the answer's head. */
 static int sink_open(dv_http_attempt *a)
 {
   if(a->req) {
@@ -60,6 +78,9 @@ static int sink_open(dv_http_attempt *a)
       return -1;
     }
   }
+  a->started = 1;
+  if(a->out_fd >= 0)
+    return 0;
   a->sink_fd = open(a->response_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if(a->sink_fd < 0) {
     drover_error_set(&a->err, DROVER_E_IO, "http: %s: %s", a->response_path,
@@ -73,7 +94,7 @@ int dv_http_attempt_finish(dv_http_attempt *a)
 {
   int bad = 0;
 
-  if(a->sink_fd < 0 && a->response_path && is_2xx(a->status) && !a->err.code)
+  if(a->sink_fd < 0 && !a->started && to_a_file(a) && is_2xx(a->status) && !a->err.code)
     bad = sink_open(a);
   if(a->sink_fd >= 0 && close(a->sink_fd) && !a->err.code) {
     drover_error_set(&a->err, DROVER_E_IO, "http: %s: %s", a->response_path,
@@ -99,14 +120,17 @@ static size_t to_file(dv_http_attempt *a, const char *ptr, size_t n)
 {
   size_t done = 0;
 
-  if(a->sink_fd < 0 && sink_open(a))
+  if(!a->started && sink_open(a))
     return 0;
   while(done < n) {
-    ssize_t w = write(a->sink_fd, ptr + done, n - done < SINK_WRITE ? n - done : SINK_WRITE);
+    size_t len = n - done < SINK_WRITE ? n - done : SINK_WRITE;
+    ssize_t w = a->out_fd >= 0
+                ? pwrite(a->out_fd, ptr + done, len, (off_t)(a->out_off + a->written + done))
+                : write(a->sink_fd, ptr + done, len);
     if(w < 0 && errno == EINTR)
       continue;
     if(w <= 0) {
-      drover_error_set(&a->err, DROVER_E_IO, "http: %s: %s", a->response_path,
+      drover_error_set(&a->err, DROVER_E_IO, "http: %s: %s", file_name(a),
                        w < 0 ? strerror(errno) : "short write");
       return 0;
     }
@@ -121,7 +145,7 @@ size_t dv_http_on_body(char *ptr, size_t size, size_t nmemb, void *userp)
   dv_http_attempt *a = userp;
   size_t n = size * nmemb;
 
-  if(a->response_path && is_2xx(a->status))
+  if(to_a_file(a) && is_2xx(a->status))
     return to_file(a, ptr, n);
   if(a->len + n + 1 > DV_HTTP_MAX_BODY) {
     a->too_big = 1;
@@ -234,6 +258,14 @@ size_t dv_http_on_header(char *ptr, size_t size, size_t nmemb, void *userp)
   if(a->hbytes > DV_HTTP_MAX_HEADERS) {
     a->too_big = 1;
     return 0;
+  }
+  /* The blank line that ends a 2xx head: the caller's on_body_start sees
+   * it now, not at the first body byte, so a refusal ends the transfer
+   * at once even when the body is slow or never comes. */
+  if((n == 2 && ptr[0] == '\r' && ptr[1] == '\n') || (n == 1 && ptr[0] == '\n')) {
+    if(to_a_file(a) && is_2xx(a->status) && !a->started && !a->err.code && sink_open(a))
+      return 0;
+    return n;
   }
   return header_push(a, ptr, n) ? 0 : n;
 }

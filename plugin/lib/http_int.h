@@ -38,6 +38,9 @@ typedef struct dv_http_attempt {
   size_t len, cap;
   int too_big;                 /* memory body or headers over their bound */
   int sink_fd;                 /* response_path while writing; -1 */
+  int out_fd;                  /* response_to_fd: the caller's file; -1 */
+  unsigned long long out_off;  /* ... and where this attempt writes from */
+  int started;                 /* on_body_start ran (response_to_fd) */
   unsigned long long written;
   char **headers;              /* name, value pairs, owned */
   size_t nheaders, hcap, hbytes;
@@ -51,7 +54,8 @@ typedef struct dv_http_attempt {
 void dv_http_attempt_reset(dv_http_attempt *a, const drover_http_req *req);
 /* Closes the sink file. When the status was 2xx and a response_path was
  * set but no byte came, creates/truncates the file so it shows the empty
- * body. Returns non-zero (a->err set) on failure. */
+ * body (response_to_fd: only runs on_body_start). Returns non-zero
+ * (a->err set) on failure. */
 int dv_http_attempt_finish(dv_http_attempt *a);
 
 /* curl callbacks: userp is a dv_http_attempt (body, headers) or a

@@ -1,0 +1,647 @@
+/* s3_download.c - GET of an object into a file, streamed to
+ * FILE.drover-part and renamed into place when whole; resumable after any
+ * stop. An object larger than its first part comes in ranged GETs, up to
+ * st->concurrency at once, each written at its own offset: one stream
+ * from one server connection is what a single GET gets, and S3 serves
+ * each connection at a bounded rate (the AWS tools download in parallel
+ * ranges for the same reason).
+ *
+ * The files of an unfinished download of FILE:
+ *   FILE.drover-part        the bytes got so far;
+ *   FILE.drover-part.etag   the ETag of the object they are of;
+ *   FILE.drover-part.parts  a ranged download's plan and progress: the
+ *                           line "drover-parts 1 SIZE FIRST PART", then
+ *                           "I" for each part I >= 1 written whole (part
+ *                           0 is the first FIRST bytes, written before
+ *                           this file exists; part I >= 1 the PART bytes
+ *                           from FIRST + (I - 1) * PART, the last shorter).
+ * A part file without .parts holds a prefix of the object: the next cp
+ * continues it with one ranged GET. With .parts it fetches the parts not
+ * listed. Either way a part of another object (the ETag changed) is
+ * thrown away and the download starts over.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "s3.h"
+
+#define MAP_MAGIC "drover-parts 1"
+
+/* Appends the file at from to the open fd. */
+static drover_code append_file(int fd, const char *from, drover_error *err)
+{
+  int in = open(from, O_RDONLY | O_CLOEXEC);
+  char *buf = malloc(1u << 20);
+  drover_code rc = DROVER_OK;
+  ssize_t n;
+
+  if(in < 0 || !buf) {
+    rc = s3_fail(err, in < 0 ? DROVER_E_IO : DROVER_E_NOMEM, NULL, "%s: %s", from,
+                 in < 0 ? strerror(errno) : "out of memory");
+    goto out;
+  }
+  while((n = read(in, buf, 1u << 20)) > 0) {
+    ssize_t off = 0;
+    while(off < n) {
+      ssize_t w = write(fd, buf + off, (size_t)(n - off));
+      if(w < 0) {
+        rc = s3_fail(err, DROVER_E_IO, NULL, "write: %s", strerror(errno));
+        goto out;
+      }
+      off += w;
+    }
+  }
+  if(n < 0)
+    rc = s3_fail(err, DROVER_E_IO, NULL, "%s: %s", from, strerror(errno));
+out:
+  if(in >= 0)
+    close(in);
+  free(buf);
+  return rc;
+}
+
+/* The GET that starts a download (fresh, or a prefix's tail resume). */
+typedef struct dl_get {
+  s3_state *st;
+  const char *tagf;            /* a fresh GET records the ETag here */
+  const char *want;            /* a resume: the part's ETag; NULL: fresh */
+  const char *what;
+  unsigned long long from;     /* a resume: the part's length */
+  unsigned long long size;     /* out: the object's length */
+  unsigned long long len;      /* out: a fresh GET's length (its range's) */
+  char etag[256];              /* out: a fresh GET's ETag ("" when none) */
+  int stale;                   /* out: the object is not the part's */
+  int empty;                   /* out: a fresh ranged GET found it empty */
+} dl_get;
+
+/* The decimal number of [p, end); 0 when that is not one. */
+static int parse_ull(const char *p, const char *end, unsigned long long *out)
+{
+  unsigned long long v = 0;
+
+  if(p == end)
+    return 0;
+  for(; p < end; p++) {
+    if(*p < '0' || *p > '9' || v > (~0ull - 9) / 10)
+      return 0;
+    v = v * 10 + (unsigned long long)(*p - '0');
+  }
+  *out = v;
+  return 1;
+}
+
+/* "bytes FIRST-LAST/SIZE" (Content-Range) into its three numbers. */
+static int parse_range(const char *v, unsigned long long *first, unsigned long long *last,
+                       unsigned long long *size)
+{
+  const char *dash, *slash;
+
+  if(strncmp(v, "bytes ", 6))
+    return 0;
+  v += 6;
+  dash = strchr(v, '-');
+  slash = dash ? strchr(dash, '/') : NULL;
+  return slash && parse_ull(v, dash, first) && parse_ull(dash + 1, slash, last) &&
+         parse_ull(slash + 1, slash + strlen(slash), size);
+}
+
+static drover_code dl_body_start(void *ud, const drover_http_response *head,
+                                 drover_error *err)
+{
+  dl_get *g = ud;
+  const char *etag = head->etag ? head->etag : "";
+  const char *v;
+  unsigned long long first, last;
+  FILE *f;
+
+  if(g->want) {
+    /* The rest of the very object the part is of, from the part's end. */
+    v = drover_http_response_header(head, "content-range");
+    if(head->status != 206 || strcmp(etag, g->want) || !v ||
+       !parse_range(v, &first, &last, &g->size) || first != g->from || last + 1 != g->size) {
+      g->stale = 1;
+      return s3_fail(err, DROVER_E_CONFLICT, NULL, "%s: not the object the part is of",
+                     g->what);
+    }
+  }
+  else {
+    if(head->status == 206) {
+      /* The first part's range; the object's size after the slash. */
+      v = drover_http_response_header(head, "content-range");
+      if(!v || !parse_range(v, &first, &last, &g->size) || first != 0 ||
+         (last >= g->size && g->size))
+        return s3_fail(err, DROVER_E_PROVIDER, NULL, "%s: Content-Range \"%s\" is not "
+                       "of the range asked for", g->what, v ? v : "");
+      if(!g->size) {
+        /* An empty object has no byte 0: S3 answers 416, s3rver 206
+         * "bytes 0-0/0" with a body it never sends. Ask again, plainly. */
+        g->empty = 1;
+        return s3_fail(err, DROVER_E_CONFLICT, NULL, "%s: empty", g->what);
+      }
+      g->len = last + 1;
+    }
+    else {
+      /* The whole object: the Range was not asked for, or not honoured. */
+      v = drover_http_response_header(head, "content-length");
+      if(!v || !parse_ull(v, v + strlen(v), &g->size))
+        return s3_fail(err, DROVER_E_PROVIDER, NULL, "%s: the answer has no Content-Length",
+                       g->what);
+      g->len = g->size;
+    }
+    if(strlen(etag) >= sizeof(g->etag))
+      return s3_fail(err, DROVER_E_PROVIDER, NULL, "%s: an ETag of %zu bytes", g->what,
+                     strlen(etag));
+    strcpy(g->etag, etag);
+    /* No ETag, no resume: the part is then never taken for this object. */
+    if(etag[0] && (!(f = fopen(g->tagf, "w")) || fputs(etag, f) < 0 || fclose(f) != 0))
+      return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", g->tagf, strerror(errno));
+  }
+  s3_progress_start(g->st, g->from, g->size);
+  return DROVER_OK;
+}
+
+/* A download's GET of bucket/key into path, its head seen by g. */
+static void dl_req(s3_req *r, dl_get *g, const char *bucket, const char *key, const char *path)
+{
+  memset(r, 0, sizeof(*r));
+  r->method = "GET";
+  r->bucket = bucket;
+  r->key = key;
+  r->what = g->what;
+  r->response_path = path;
+  r->on_body_start = dl_body_start;
+  r->body_start_userdata = g;
+}
+
+/* The rest of the object after part's from bytes, if it is still the one
+ * whose ETag is tag, appended to part. *stale: it is not (or the part is
+ * already whole), so the caller starts over; err is then untouched. */
+static drover_code dl_resume(s3_state *st, const char *bucket, const char *key,
+                             const char *part, const char *range, dl_get *g, int *stale,
+                             drover_error *err)
+{
+  s3_req r;
+  drover_http_response resp;
+  drover_error mine;
+  char rangehdr[64];
+  const char *hdrs[2] = {rangehdr, NULL};
+  drover_code rc;
+  int fd;
+
+  *stale = 0;
+  memset(&resp, 0, sizeof(resp));
+  drover_error_clear(&mine);
+  snprintf(rangehdr, sizeof(rangehdr), "Range: bytes=%llu-", g->from);
+  dl_req(&r, g, bucket, key, range);
+  r.headers = hdrs;
+  r.if_match = g->want;        /* S3 answers 412 when it changed; s3rver ignores it */
+  r.allow = S3_ALLOW_STALE;
+  rc = s3_call(st, &r, &resp, &mine);
+  if(g->stale || (!rc && (resp.status == 412 || resp.status == 416))) {
+    *stale = 1;
+    drover_http_response_free(&resp);
+    unlink(range);
+    return DROVER_OK;
+  }
+  drover_http_response_free(&resp);
+  if(rc) {
+    if(err && !err->code)
+      *err = mine;
+    return rc;
+  }
+  fd = open(part, O_WRONLY | O_APPEND | O_CLOEXEC);
+  if(fd < 0)
+    return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", part, strerror(errno));
+  rc = append_file(fd, range, err);
+  if(close(fd) != 0 && !rc)
+    rc = s3_fail(err, DROVER_E_IO, NULL, "%s: %s", part, strerror(errno));
+  unlink(range);
+  return rc;
+}
+
+/* --------------------------------------------------------------------------
+ * Ranged parts
+ */
+
+/* The parts after the first of one download, fetched in parallel. */
+typedef struct dl_parts {
+  s3_state *st;
+  const char *bucket, *key, *what;
+  const char *want;            /* the ETag every part must come with */
+  int fd;                      /* the part file, written with pwrite */
+  int mapfd;                   /* FILE.drover-part.parts, O_APPEND */
+  unsigned long long size, first, psize;
+  size_t *todo;                /* part numbers (>= 1) to fetch */
+  size_t ntodo;
+  atomic_int stale;            /* a part came from another object */
+} dl_parts;
+
+/* One part's GET. */
+typedef struct dl_part {
+  dl_parts *d;
+  unsigned long long off, len;
+} dl_part;
+
+/* How many parts a download of size bytes has, the first of first bytes
+ * and the others of psize (the last shorter). */
+static size_t parts_count(unsigned long long size, unsigned long long first,
+                          unsigned long long psize)
+{
+  return 1 + (size_t)((size - first + psize - 1) / psize);
+}
+
+/* Part i (>= 1): its offset and length. */
+static void part_span(const dl_parts *d, size_t i, unsigned long long *off,
+                      unsigned long long *len)
+{
+  *off = d->first + (unsigned long long)(i - 1) * d->psize;
+  *len = d->size - *off < d->psize ? d->size - *off : d->psize;
+}
+
+/* Each part must be the very bytes asked for, of the object the download
+ * began with: the ETag (If-Match too, which S3 answers with 412 and
+ * s3rver ignores) and the Content-Range, its size included. */
+static drover_code part_body_start(void *ud, const drover_http_response *head,
+                                   drover_error *err)
+{
+  dl_part *p = ud;
+  dl_parts *d = p->d;
+  const char *v = drover_http_response_header(head, "content-range");
+  unsigned long long first, last, size;
+
+  if(head->status != 206 || strcmp(head->etag ? head->etag : "", d->want) || !v ||
+     !parse_range(v, &first, &last, &size) || first != p->off ||
+     last + 1 != p->off + p->len || size != d->size) {
+    atomic_store(&d->stale, 1);
+    return s3_fail(err, DROVER_E_CONFLICT, NULL, "%s: bytes %llu-%llu: not of the object "
+                   "the download began with", d->what, p->off, p->off + p->len - 1);
+  }
+  return DROVER_OK;
+}
+
+/* An s3_job_fn: part d->todo[j], then its line in the map. */
+static drover_code part_job(void *ud, size_t j, drover_error *err)
+{
+  dl_parts *d = ud;
+  dl_part p;
+  s3_req r;
+  drover_http_response resp;
+  char rangehdr[64], line[32];
+  const char *hdrs[2] = {rangehdr, NULL};
+  drover_code rc;
+  int n;
+
+  p.d = d;
+  part_span(d, d->todo[j], &p.off, &p.len);
+  snprintf(rangehdr, sizeof(rangehdr), "Range: bytes=%llu-%llu", p.off, p.off + p.len - 1);
+  memset(&r, 0, sizeof(r));
+  r.method = "GET";
+  r.bucket = d->bucket;
+  r.key = d->key;
+  r.what = d->what;
+  r.headers = hdrs;
+  r.if_match = d->want[0] ? d->want : NULL;
+  r.allow = S3_ALLOW_STALE;
+  r.response_to_fd = 1;
+  r.response_fd = d->fd;
+  r.response_offset = p.off;
+  r.on_body_start = part_body_start;
+  r.body_start_userdata = &p;
+  rc = s3_call(d->st, &r, &resp, err);
+  if(!rc && (resp.status == 412 || resp.status == 416)) {
+    atomic_store(&d->stale, 1);
+    rc = s3_fail(err, DROVER_E_CONFLICT, NULL, "%s: bytes %llu-%llu: the object changed "
+                 "(HTTP %ld)", d->what, p.off, p.off + p.len - 1, resp.status);
+  }
+  else if(!rc && resp.written != p.len)
+    rc = s3_fail(err, DROVER_E_PROVIDER, NULL, "%s: bytes %llu-%llu: got %llu bytes",
+                 d->what, p.off, p.off + p.len - 1, resp.written);
+  drover_http_response_free(&resp);
+  if(rc)
+    return rc;
+  /* Only now is the part whole: one append, whole or not at all. */
+  n = snprintf(line, sizeof(line), "%zu\n", d->todo[j]);
+  if(write(d->mapfd, line, (size_t)n) != n)
+    return s3_fail(err, DROVER_E_IO, NULL, "%s: writing the part list: %s", d->what,
+                   strerror(errno));
+  return DROVER_OK;
+}
+
+/* Reads the map at mapf into d (size, first, psize) and the parts it
+ * lists as done into *done (calloc'd, one byte a part; caller frees).
+ * 0 when it is not one this code wrote (then the download starts over). */
+static int map_read(const char *mapf, dl_parts *d, unsigned char **done, size_t *nparts)
+{
+  FILE *f = fopen(mapf, "r");
+  char line[128];
+  unsigned long long i;
+  int ok = 0;
+
+  *done = NULL;
+  if(!f)
+    return 0;
+  if(!fgets(line, sizeof(line), f) ||
+     sscanf(line, MAP_MAGIC " %llu %llu %llu", &d->size, &d->first, &d->psize) != 3 ||
+     !d->first || d->psize < (1ull << 20) || d->first >= d->size || d->psize > d->size)
+    goto out;
+  *nparts = parts_count(d->size, d->first, d->psize);
+  if(!(*done = calloc(*nparts, 1)))
+    goto out;
+  while(fgets(line, sizeof(line), f)) {
+    char *end;
+    errno = 0;
+    i = strtoull(line, &end, 10);
+    if(errno || end == line || *end != '\n' || !i || i >= *nparts)
+      break;                   /* a torn last line: that part is fetched again */
+    (*done)[i] = 1;
+  }
+  ok = 1;
+out:
+  fclose(f);
+  if(!ok) {
+    free(*done);
+    *done = NULL;
+  }
+  return ok;
+}
+
+/* Fetches the parts of d not marked in done (NULL: all) into the part
+ * file, st->concurrency at a time. *already: the bytes there before. */
+static drover_code parts_fetch(dl_parts *d, const unsigned char *done, size_t nparts,
+                               unsigned long long *already, drover_error *err)
+{
+  unsigned long long off, len;
+  double t0;
+  size_t i;
+  drover_code rc;
+
+  d->todo = calloc(nparts, sizeof(*d->todo));
+  if(!d->todo)
+    return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+  d->ntodo = 0;
+  *already = d->first;
+  for(i = 1; i < nparts; i++) {
+    part_span(d, i, &off, &len);
+    if(done && done[i])
+      *already += len;
+    else
+      d->todo[d->ntodo++] = i;
+  }
+  atomic_init(&d->stale, 0);
+  s3_progress_start(d->st, *already, d->size);
+  drover_logf(&d->st->env, DROVER_LOG_DEBUG,
+              "s3: %s: ranged download of %llu bytes, %zu of %zu parts to get (%llu bytes "
+              "each after the first %llu), %u at a time", d->what, d->size, d->ntodo,
+              nparts, d->psize, d->first, d->st->concurrency);
+  t0 = drover_now();
+  rc = s3_parallel(d->st, d->ntodo, part_job, d, err);
+  if(!rc)
+    drover_logf(&d->st->env, DROVER_LOG_DEBUG, "s3: %s: parts %.2f s", d->what,
+                drover_now() - t0);
+  free(d->todo);
+  d->todo = NULL;
+  return rc;
+}
+
+/* Opens the part file and the map for d's parts; the map is created
+ * (with its plan line) when create is set. */
+static drover_code parts_open(dl_parts *d, const char *part, const char *mapf, int create,
+                              drover_error *err)
+{
+  char line[128];
+  int n;
+
+  d->fd = open(part, O_WRONLY | O_CLOEXEC);
+  if(d->fd < 0)
+    return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", part, strerror(errno));
+  d->mapfd = open(mapf, O_WRONLY | O_APPEND | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0),
+                  0600);
+  if(d->mapfd < 0)
+    return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", mapf, strerror(errno));
+  if(!create)
+    return DROVER_OK;
+  n = snprintf(line, sizeof(line), MAP_MAGIC " %llu %llu %llu\n", d->size, d->first,
+               d->psize);
+  if(write(d->mapfd, line, (size_t)n) != n)
+    return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", mapf, strerror(errno));
+  return DROVER_OK;
+}
+
+static void parts_close(dl_parts *d)
+{
+  if(d->fd >= 0)
+    close(d->fd);
+  if(d->mapfd >= 0)
+    close(d->mapfd);
+  d->fd = d->mapfd = -1;
+}
+
+/* --------------------------------------------------------------------------
+ * The download
+ */
+
+/* Removes the files of an unfinished download; the first that will not
+ * go is returned (NULL: all gone). */
+static const char *dl_forget(const char *part, const char *tagf, const char *mapf)
+{
+  if(unlink(part) && errno != ENOENT)
+    return part;
+  if(unlink(tagf) && errno != ENOENT)
+    return tagf;
+  if(unlink(mapf) && errno != ENOENT)
+    return mapf;
+  return NULL;
+}
+
+/* The fresh start: the first GET, then the parts after it if there are
+ * any. With more than one lane the GET asks for the first part only: an
+ * object that fits comes whole in that one answer, and a larger one's
+ * answer says its size, so the rest is split without a HEAD first. */
+static drover_code dl_fresh(s3_state *st, const char *bucket, const char *key,
+                            const char *part, const char *mapf, dl_get *g, drover_error *err)
+{
+  unsigned long long first = st->part_size ? st->part_size : S3_AUTO_PART_MIN, got;
+  char rangehdr[64];
+  const char *hdrs[2] = {rangehdr, NULL};
+  drover_http_response resp;
+  drover_error mine;
+  struct stat sb;
+  dl_parts d;
+  s3_req r;
+  drover_code rc;
+
+  g->want = NULL;
+  g->from = 0;
+  dl_req(&r, g, bucket, key, part);
+  if(st->concurrency > 1) {
+    snprintf(rangehdr, sizeof(rangehdr), "Range: bytes=0-%llu", first - 1);
+    r.headers = hdrs;
+    r.allow = S3_ALLOW_STALE;  /* 416: an empty object has no byte 0 */
+  }
+  drover_error_clear(&mine);
+  rc = s3_call(st, &r, &resp, &mine);
+  if((!rc && resp.status == 416) || (rc && g->empty)) {
+    drover_http_response_free(&resp);
+    r.headers = NULL;
+    r.allow = 0;
+    rc = s3_call(st, &r, &resp, err);
+  }
+  else if(rc && err && !err->code)
+    *err = mine;
+  drover_http_response_free(&resp);
+  if(rc)
+    return rc;
+  if(stat(part, &sb) != 0 || (unsigned long long)sb.st_size != g->len)
+    return s3_fail(err, DROVER_E_PROVIDER, NULL, "%s: got %lld of %llu bytes", g->what,
+                   (long long)(stat(part, &sb) == 0 ? sb.st_size : -1), g->len);
+  if(g->len == g->size)
+    return DROVER_OK;
+
+  memset(&d, 0, sizeof(d));
+  d.fd = d.mapfd = -1;
+  d.st = st;
+  d.bucket = bucket;
+  d.key = key;
+  d.what = g->what;
+  d.want = g->etag;
+  d.size = g->size;
+  d.first = g->len;
+  d.psize = s3_part_size(st->part_size, st->concurrency, g->size);
+  if(!d.psize)
+    d.psize = S3_MAX_PART;
+  rc = parts_open(&d, part, mapf, 1, err);
+  if(!rc)
+    rc = parts_fetch(&d, NULL, parts_count(d.size, d.first, d.psize), &got, err);
+  parts_close(&d);
+  return rc;
+}
+
+/* Resumes a ranged download from its map: *already, the bytes there
+ * before; *size, the object's. *stale: the map is not one to trust, or the
+ * object changed since; the caller starts over (err is then untouched). */
+static drover_code dl_parts_resume(s3_state *st, const char *bucket, const char *key,
+                                   const char *part, const char *mapf, const char *etag,
+                                   const char *what, unsigned long long *already,
+                                   unsigned long long *size, int *stale, drover_error *err)
+{
+  unsigned char *done = NULL;
+  size_t nparts = 0;
+  drover_error mine;
+  dl_parts d;
+  struct stat sb;
+  drover_code rc;
+
+  *stale = 1;
+  memset(&d, 0, sizeof(d));
+  d.fd = d.mapfd = -1;
+  if(!map_read(mapf, &d, &done, &nparts) || stat(part, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+     (unsigned long long)sb.st_size < d.first)
+    goto out;
+  d.st = st;
+  d.bucket = bucket;
+  d.key = key;
+  d.what = what;
+  d.want = etag;
+  drover_error_clear(&mine);
+  rc = parts_open(&d, part, mapf, 0, &mine);
+  if(!rc)
+    rc = parts_fetch(&d, done, nparts, already, &mine);
+  parts_close(&d);
+  if(rc && atomic_load(&d.stale))
+    goto out;                  /* another object now: start over */
+  *stale = 0;
+  *size = d.size;
+  if(rc && err && !err->code)
+    *err = mine;
+  free(done);
+  return rc;
+out:
+  free(done);
+  return DROVER_OK;
+}
+
+drover_code s3_download(s3_state *st, const char *bucket, const char *key, const char *path,
+                        unsigned long long *resumed_from, drover_error *err)
+{
+  char *part = NULL, *tagf = NULL, *range = NULL, *mapf = NULL, what[1200], have_tag[256];
+  unsigned long long already = 0;
+  const char *gone;
+  struct stat sb;
+  dl_get g;
+  FILE *f;
+  drover_code rc = DROVER_OK;
+  int stale = 1;
+
+  if(resumed_from)
+    *resumed_from = 0;
+  if(asprintf(&part, "%s.drover-part", path) < 0 || asprintf(&tagf, "%s.etag", part) < 0 ||
+     asprintf(&range, "%s.range", part) < 0 || asprintf(&mapf, "%s.parts", part) < 0) {
+    rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
+    goto out;
+  }
+  snprintf(what, sizeof(what), "GET object \"%s/%s\"", bucket, key);
+  memset(&g, 0, sizeof(g));
+  g.st = st;
+  g.tagf = tagf;
+  g.what = what;
+
+  /* A part with its ETag: the rest of the object, if it is still that one. */
+  have_tag[0] = '\0';
+  if((f = fopen(tagf, "r"))) {
+    if(!fgets(have_tag, sizeof(have_tag), f))
+      have_tag[0] = '\0';
+    fclose(f);
+  }
+  if(have_tag[0] && stat(mapf, &sb) == 0) {
+    rc = dl_parts_resume(st, bucket, key, part, mapf, have_tag, what, &already, &g.size,
+                         &stale, err);
+    if(rc)
+      goto out;
+  }
+  else if(have_tag[0] && stat(part, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0) {
+    g.want = have_tag;
+    g.from = (unsigned long long)sb.st_size;
+    rc = dl_resume(st, bucket, key, part, range, &g, &stale, err);
+    if(rc)
+      goto out;
+  }
+  if(stale) {
+    /* From the start. The old files go first, so a stop between the new
+     * ETag and the new part's first byte leaves no part of another object
+     * behind that ETag. */
+    if((gone = dl_forget(part, tagf, mapf))) {
+      rc = s3_fail(err, DROVER_E_IO, NULL, "%s: %s", gone, strerror(errno));
+      goto out;
+    }
+    rc = dl_fresh(st, bucket, key, part, mapf, &g, err);
+    if(rc) {
+      /* Parts of another object than the first part's: nothing to keep. */
+      if(rc == DROVER_E_CONFLICT)
+        dl_forget(part, tagf, mapf);
+      goto out;
+    }
+  }
+  if(stat(part, &sb) != 0 || (unsigned long long)sb.st_size != g.size) {
+    rc = s3_fail(err, DROVER_E_PROVIDER, NULL, "%s: got %lld of %llu bytes", what,
+                 (long long)(stat(part, &sb) == 0 ? sb.st_size : -1), g.size);
+    goto out;
+  }
+  if(rename(part, path) != 0) {
+    rc = s3_fail(err, DROVER_E_IO, NULL, "rename to %s: %s", path, strerror(errno));
+    goto out;
+  }
+  unlink(tagf);
+  unlink(mapf);
+  if(resumed_from)
+    *resumed_from = stale ? 0 : g.want ? g.from : already;
+out:
+  free(part);
+  free(tagf);
+  free(range);
+  free(mapf);
+  return rc;
+}
