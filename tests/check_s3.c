@@ -1729,7 +1729,7 @@ static void put_text(const char *path, const char *text)
  * tag, when tag is not NULL, and the server answers from script (n
  * answers), calling hook (may be NULL) with each request. */
 typedef struct dl_case {
-  char dir[32], out[64], part[96], tag[112];
+  char dir[32], out[64], part[96], tag[112], map[112];
   unsigned long long from;
   drover_code rc;
   drover_error err;
@@ -1737,28 +1737,33 @@ typedef struct dl_case {
   srv s;
 } dl_case;
 
-static void dl_run(dl_case *c, const char *tag, const char *const *script, size_t n,
-                   srv_hook_fn hook, void *hook_ud)
+/* A fresh directory for c's download, nothing in it yet. */
+static void dl_setup(dl_case *c)
 {
-  drover_s3 *s3 = NULL;
-  char cfg[160];
-
   memset(c, 0, sizeof(*c));
   strcpy(c->dir, "/tmp/check_s3_dlXXXXXX");
   ck_assert_ptr_nonnull(mkdtemp(c->dir));
   snprintf(c->out, sizeof(c->out), "%s/f", c->dir);
   snprintf(c->part, sizeof(c->part), "%s.drover-part", c->out);
   snprintf(c->tag, sizeof(c->tag), "%s.etag", c->part);
-  if(tag) {
-    put_text(c->part, "01234");
-    put_text(c->tag, tag);
-  }
+  snprintf(c->map, sizeof(c->map), "%s.parts", c->part);
+}
+
+/* The download of c (set up), with settings (JSON members after the
+ * endpoint: "" or ", ..."). */
+static void dl_go(dl_case *c, const char *settings, const char *const *script, size_t n,
+                  srv_hook_fn hook, void *hook_ud)
+{
+  drover_s3 *s3 = NULL;
+  char cfg[256];
+
   env_creds();
   srv_listen(&c->s, 0, script, n);
   c->s.hook = hook;
   c->s.hook_ud = hook_ud;
   srv_run(&c->s);
-  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\"}", c->s.port);
+  snprintf(cfg, sizeof(cfg), "{\"endpoint\": \"http://127.0.0.1:%d\"%s}", c->s.port,
+           settings);
   drover_error_clear(&c->err);
   ck_assert_msg(drover_s3_open(&s3, cfg, &c->err) == DROVER_OK, "%s", c->err.text);
   c->from = 99;
@@ -1766,6 +1771,17 @@ static void dl_run(dl_case *c, const char *tag, const char *const *script, size_
   c->got = file_text(c->out);
   drover_s3_close(s3);
   srv_stop(&c->s);
+}
+
+static void dl_run(dl_case *c, const char *tag, const char *const *script, size_t n,
+                   srv_hook_fn hook, void *hook_ud)
+{
+  dl_setup(c);
+  if(tag) {
+    put_text(c->part, "01234");
+    put_text(c->tag, tag);
+  }
+  dl_go(c, "", script, n, hook, hook_ud);
 }
 
 /* What was on disk when the retry of a broken GET reached the server. */
@@ -1792,11 +1808,14 @@ static void dl_end(dl_case *c)
   unlink(c->out);
   unlink(c->part);
   unlink(c->tag);
+  unlink(c->map);
   rmdir(c->dir);
   free(c->got);
 }
 
-/* A download is one GET, no HEAD before it. The answer's ETag is on disk
+/* A download starts with one GET, no HEAD before it, that asks for the
+ * first part (16 MiB) only: a 20-byte object comes whole in that answer (or
+ * in a 200 from a server that ignores the Range). The answer's ETag is on disk
  * beside the part before its body lands: when the answer breaks off after
  * 10 of its 20 bytes, the retry finds the part with those 10 bytes and
  * the ETag (what the next cp resumes after a kill). The retry completes
@@ -1815,7 +1834,8 @@ START_TEST(download_one_get_etag_first)
   ck_assert_int_eq(atomic_load(&c.s.served), 2);
   ck_assert_int_eq(strncmp(c.s.req[0], "GET /b/k ", 9), 0);
   ck_assert_int_eq(strncmp(c.s.req[1], "GET /b/k ", 9), 0);
-  ck_assert_ptr_null(strcasestr(c.s.req[0], "\r\nRange:"));
+  ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=0-16777215\r\n"));
+  ck_assert_ptr_nonnull(strcasestr(c.s.req[1], "\r\nRange: bytes=0-16777215\r\n"));
   ck_assert_str_eq(seen.tag_text ? seen.tag_text : "(none)", "\"e1\"");
   ck_assert_int_eq(seen.part_size, 10);
   ck_assert_str_eq(c.got ? c.got : "(none)", DL_WHOLE);
@@ -1887,7 +1907,7 @@ START_TEST(download_stale_part_starts_over)
     ck_assert_msg(c.rc == DROVER_OK, "case %zu: %s", i, c.err.text);
     ck_assert_int_eq(atomic_load(&c.s.served), 2);
     ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=5-\r\n"));
-    ck_assert_ptr_null(strcasestr(c.s.req[1], "\r\nRange:"));
+    ck_assert_ptr_nonnull(strcasestr(c.s.req[1], "\r\nRange: bytes=0-16777215\r\n"));
     ck_assert_msg(c.got && !strcmp(c.got, want[i]), "case %zu: got %s", i,
                   c.got ? c.got : "(none)");
     ck_assert_int_eq(c.from, 0);
@@ -1916,6 +1936,172 @@ START_TEST(download_broken_keeps_part)
   free(part);
   free(tag);
   dl_end(&c);
+}
+END_TEST
+
+
+/* --------------------------------------------------------------------------
+ * Ranged downloads: a 12 MiB object with part_size 5 MiB comes as its first
+ * 5 MiB, then two ranged GETs (5 MiB and 2 MiB) written at their offsets
+ */
+
+#define RG_SIZE (12ull << 20)
+#define RG_PART (5ull << 20)
+#define RG_SETTINGS ", \"part_size\": 5242880, \"concurrency\": 2"
+
+/* The object, "RANGE:<etag>:" before it (a script entry); caller frees.
+ * Printable bytes (the script is a string), none repeating at a part's
+ * distance. */
+static char *rg_entry(const char *etag)
+{
+  size_t pre = 7 + strlen(etag), i;
+  char *e = malloc(pre + RG_SIZE + 1);
+  unsigned x = 12345;
+
+  ck_assert_ptr_nonnull(e);
+  snprintf(e, pre + 1, "RANGE:%s:", etag);
+  for(i = 0; i < RG_SIZE; i++) {
+    x = x * 1103515245u + 12345u;
+    e[pre + i] = (char)('!' + (x >> 16) % 90);
+  }
+  e[pre + RG_SIZE] = '\0';
+  return e;
+}
+
+/* Whether the file at path holds exactly the n bytes at want. */
+static int file_is(const char *path, const char *want, size_t n)
+{
+  int fd = open(path, O_RDONLY);
+  char *buf = malloc(n + 1);
+  ssize_t got = fd >= 0 && buf ? read(fd, buf, n + 1) : -1;
+  int same = got == (ssize_t)n && !memcmp(buf, want, n);
+
+  if(fd >= 0)
+    close(fd);
+  free(buf);
+  return same;
+}
+
+/* The request among the first n with this Range, or NULL. */
+static const char *rg_req(const dl_case *c, int n, const char *range)
+{
+  int i;
+
+  for(i = 0; i < n && i < SRV_MAXREQ; i++)
+    if(strcasestr(c->s.req[i], range))
+      return c->s.req[i];
+  return NULL;
+}
+
+/* A part file as a stopped ranged download leaves it: the first part and
+ * part 2 written and listed, part 1 not (zeros), the ETag tag. */
+static void rg_stopped(dl_case *c, const char *obj, const char *tag)
+{
+  int fd = open(c->part, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(pwrite(fd, obj, RG_PART, 0), (ssize_t)RG_PART);
+  ck_assert_int_eq(pwrite(fd, obj + 2 * RG_PART, RG_SIZE - 2 * RG_PART, 2 * RG_PART),
+                   (ssize_t)(RG_SIZE - 2 * RG_PART));
+  ck_assert_int_eq(close(fd), 0);
+  put_text(c->tag, tag);
+  put_text(c->map, "drover-parts 1 12582912 5242880 5242880\n2\n");
+}
+
+START_TEST(download_ranged_parts)
+{
+  char *e = rg_entry("e9");
+  const char *const script[] = {e};
+  const char *obj = e + 9, *r;  /* after "RANGE:e9:" */
+  dl_case c;
+
+  dl_setup(&c);
+  dl_go(&c, RG_SETTINGS, script, 1, NULL, NULL);
+  ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
+  ck_assert_int_eq(atomic_load(&c.s.served), 3);
+  ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=0-5242879\r\n"));
+  ck_assert_ptr_null(strcasestr(c.s.req[0], "\r\nIf-Match:"));
+  r = rg_req(&c, 3, "\r\nRange: bytes=5242880-10485759\r\n");
+  ck_assert_ptr_nonnull(r);
+  ck_assert_ptr_nonnull(strcasestr(r, "\r\nIf-Match: \"e9\"\r\n"));
+  r = rg_req(&c, 3, "\r\nRange: bytes=10485760-12582911\r\n");
+  ck_assert_ptr_nonnull(r);
+  ck_assert_ptr_nonnull(strcasestr(r, "\r\nIf-Match: \"e9\"\r\n"));
+  ck_assert(file_is(c.out, obj, RG_SIZE));
+  ck_assert_int_eq(c.from, 0);
+  ck_assert_int_ne(access(c.part, F_OK), 0);
+  ck_assert_int_ne(access(c.tag, F_OK), 0);
+  ck_assert_int_ne(access(c.map, F_OK), 0);
+  dl_end(&c);
+  free(e);
+}
+END_TEST
+
+/* A stopped ranged download: only the part its list lacks is fetched. */
+START_TEST(download_ranged_resumes_missing_part)
+{
+  char *e = rg_entry("e9");
+  const char *const script[] = {e};
+  dl_case c;
+
+  dl_setup(&c);
+  rg_stopped(&c, e + 9, "\"e9\"");
+  dl_go(&c, RG_SETTINGS, script, 1, NULL, NULL);
+  ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
+  ck_assert_int_eq(atomic_load(&c.s.served), 1);
+  ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=5242880-10485759\r\n"));
+  ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nIf-Match: \"e9\"\r\n"));
+  ck_assert(file_is(c.out, e + 9, RG_SIZE));
+  ck_assert_int_eq(c.from, RG_SIZE - RG_PART);
+  ck_assert_int_ne(access(c.map, F_OK), 0);
+  dl_end(&c);
+  free(e);
+}
+END_TEST
+
+/* The object changed since the stop (another ETag): the parts there are
+ * thrown away and the download starts over; its bytes are all the new
+ * object's. */
+START_TEST(download_ranged_changed_starts_over)
+{
+  char *e = rg_entry("e9");
+  const char *const script[] = {e};
+  dl_case c;
+
+  dl_setup(&c);
+  rg_stopped(&c, e + 9, "\"e8\"");
+  dl_go(&c, RG_SETTINGS, script, 1, NULL, NULL);
+  ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
+  ck_assert_int_eq(atomic_load(&c.s.served), 4);
+  ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nIf-Match: \"e8\"\r\n"));
+  ck_assert_ptr_nonnull(strcasestr(c.s.req[1], "\r\nRange: bytes=0-5242879\r\n"));
+  ck_assert(file_is(c.out, e + 9, RG_SIZE));
+  ck_assert_int_eq(c.from, 0);
+  dl_end(&c);
+  free(e);
+}
+END_TEST
+
+/* Parts of another object than the first part's (it was replaced between
+ * the GETs): the download fails as a conflict and leaves nothing, no file
+ * of mixed bytes and no part to resume. */
+START_TEST(download_ranged_mixed_objects_refused)
+{
+  char *e9 = rg_entry("e9"), *e8 = rg_entry("e8");
+  const char *const script[] = {e9, e8};
+  dl_case c;
+
+  dl_setup(&c);
+  dl_go(&c, RG_SETTINGS, script, 2, NULL, NULL);
+  ck_assert_int_eq(c.rc, DROVER_E_CONFLICT);
+  ck_assert_ptr_nonnull(strstr(c.err.text, "not of the object the download began with"));
+  ck_assert_int_ne(access(c.out, F_OK), 0);
+  ck_assert_int_ne(access(c.part, F_OK), 0);
+  ck_assert_int_ne(access(c.tag, F_OK), 0);
+  ck_assert_int_ne(access(c.map, F_OK), 0);
+  dl_end(&c);
+  free(e9);
+  free(e8);
 }
 END_TEST
 
@@ -1954,6 +2140,10 @@ int main(void)
   tcase_add_test(tc, download_resumes_part);
   tcase_add_test(tc, download_stale_part_starts_over);
   tcase_add_test(tc, download_broken_keeps_part);
+  tcase_add_test(tc, download_ranged_parts);
+  tcase_add_test(tc, download_ranged_resumes_missing_part);
+  tcase_add_test(tc, download_ranged_changed_starts_over);
+  tcase_add_test(tc, download_ranged_mixed_objects_refused);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }

@@ -136,9 +136,44 @@ static char *route_reply(srv *s, const char *req)
   return text;
 }
 
+/* SRV_RANGE: "ETAG:OBJECT" answered as S3 answers a GET of it: the
+ * request's "Range: bytes=A-B" (or A-) as 206 with its Content-Range,
+ * else the whole object as 200. */
+static void range_reply(int c, const char *spec, const char *req)
+{
+  const char *obj = strchr(spec, ':'), *rh = strcasestr(req, "\r\nRange: bytes=");
+  unsigned long long size, a = 0, b;
+  char head[512];
+  int n;
+
+  ck_assert_ptr_nonnull(obj);
+  obj++;
+  size = strlen(obj);
+  b = size ? size - 1 : 0;
+  if(rh) {
+    char *end;
+    a = strtoull(rh + 15, &end, 10);
+    if(*end == '-' && end[1] >= '0' && end[1] <= '9')
+      b = strtoull(end + 1, NULL, 10);
+    if(b >= size)
+      b = size - 1;
+  }
+  if(rh)
+    n = snprintf(head, sizeof(head), "HTTP/1.1 206 Partial Content\r\nETag: \"%.*s\"\r\n"
+                 "Content-Range: bytes %llu-%llu/%llu\r\nContent-Length: %llu\r\n"
+                 "Connection: close\r\n\r\n", (int)(obj - 1 - spec), spec, a, b, size,
+                 b - a + 1);
+  else
+    n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nETag: \"%.*s\"\r\n"
+                 "Content-Length: %llu\r\nConnection: close\r\n\r\n",
+                 (int)(obj - 1 - spec), spec, size);
+  send_all(c, head, (size_t)n);
+  send_all(c, obj + (rh ? a : 0), (size_t)(rh ? b - a + 1 : size));
+}
+
 /* Answers connection c, the n-th (0-based), from the script. Returns 1
  * when c is to be reset (closed at once) rather than shut down. */
-static int script_reply(srv *s, int c, int n)
+static int script_reply(srv *s, int c, int n, const char *req)
 {
   const char *r = s->script[(size_t)n < s->nscript ? (size_t)n : s->nscript - 1];
 
@@ -167,6 +202,8 @@ static int script_reply(srv *s, int c, int n)
     for(waited = 0; waited < 120 && !atomic_load(&s->stop); waited++)
       usleep(50000);
   }
+  else if(!strncmp(r, "RANGE:", 6))
+    range_reply(c, r + 6, req);
   else if(strcmp(r, SRV_CLOSE))
     send_all(c, r, strlen(r));
   return 0;
@@ -209,7 +246,7 @@ static void *srv_main(void *arg)
       free(text);
     }
     else
-      reset = script_reply(s, c, n);
+      reset = script_reply(s, c, n, req);
     if(!reset)
       shutdown(c, SHUT_WR);
     close(c);

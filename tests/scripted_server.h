@@ -31,7 +31,9 @@
  * close with no reply, and a read of the request with no answer ever
  * (the connection closes once the client gives up on it, at most 60 s).
  * "TRICKLE:<reply>" sends the reply in 4 pieces 0.6 s apart; "HOLD:<part>"
- * sends part of a reply, then nothing for 6 s or until srv_stop. */
+ * sends part of a reply, then nothing for 6 s or until srv_stop.
+ * "RANGE:<etag>:<object>" answers a GET of the object as S3 does: its
+ * "Range: bytes=A-B" as 206 with Content-Range, else all of it as 200. */
 #define SRV_RESET "!reset"
 #define SRV_CLOSE "!close"
 #define SRV_STALL "!stall"

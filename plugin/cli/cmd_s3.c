@@ -378,7 +378,7 @@ int cli_cmd_s3(int argc, char **argv)
       cli_progress_free(x.live);
       x.live = NULL;
       if(from)
-        fprintf(stderr, "resumed at byte %llu\n", from);
+        fprintf(stderr, "resumed: %llu bytes were already here\n", from);
       fprintf(stderr, "downloaded s3://%s/%s to %s\n", bucket, key, target);
       if(json)
         doc = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "operation", "download", "bucket",

@@ -65,10 +65,14 @@ drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket
                              const char *key, const char *content_type, drover_error *err);
 
 /* Downloads bucket/key to path, streamed to "<path>.drover-part" (memory
- * does not grow with the object) and renamed into place when complete. A
- * part file left by a broken download of the same object (same ETag) is
- * resumed with a ranged GET. *resumed_from (may be NULL) is the byte the
- * download started at. */
+ * does not grow with the object) and renamed into place when complete.
+ * The first GET asks for the first part (part_size, else 16 MiB); the rest
+ * of a larger object comes in ranged GETs of that object (same ETag), up
+ * to the concurrency setting at once, each written at its offset. A part
+ * file left by a broken download of the same object is resumed: its
+ * missing parts, or the rest after a prefix with one ranged GET; of
+ * another object, it is thrown away. *resumed_from (may be NULL) is the
+ * bytes that were already there. */
 drover_code drover_s3_download(drover_s3 *s3, const char *bucket, const char *key,
                                const char *path, unsigned long long *resumed_from,
                                drover_error *err);

@@ -120,6 +120,9 @@ typedef struct s3_req {
   const char *payload_hash;    /* for a file or stream; NULL: UNSIGNED-PAYLOAD */
   const char *crc32c;          /* base64: sent as x-amz-checksum-crc32c; or NULL */
   const char *response_path;   /* a 2xx body goes to this file */
+  int response_to_fd;          /* or: to response_fd from response_offset on */
+  int response_fd;
+  unsigned long long response_offset;
   const char *if_match;        /* sent as If-Match, or NULL */
   /* Or NULL: the transport's on_body_start (drover_http_req, version 4). */
   drover_code (*on_body_start)(void *userdata, const drover_http_response *head,
@@ -136,6 +139,10 @@ typedef struct s3_req {
 S3_HIDDEN drover_code s3_call(s3_state *st, const s3_req *r, drover_http_response *resp,
                               drover_error *err);
 
+/* A drover_s3 transfer of total bytes starts, done of them already there
+ * (what the progress callback is told). */
+S3_HIDDEN void s3_progress_start(s3_state *st, unsigned long long done,
+                                 unsigned long long total);
 /* Records "s3: <address>: <text>" and locates it at "s3". Returns code. */
 #define s3_fail(err, code, address, ...) \
   drover_error_fail((err), (code), "s3", (address), __VA_ARGS__)
@@ -266,6 +273,13 @@ S3_HIDDEN extern const s3_type_ops s3_bucket_ops;
 S3_HIDDEN extern const drover_rtype s3_object_type;
 S3_HIDDEN extern const s3_type_ops s3_object_ops;
 
+/* --------------------------------------------------------------------------
+ * Download (s3_download.c)
+ */
+/* drover_s3_download (drover_s3.h) on st. */
+S3_HIDDEN drover_code s3_download(s3_state *st, const char *bucket, const char *key,
+                                  const char *path, unsigned long long *resumed_from,
+                                  drover_error *err);
 /* --------------------------------------------------------------------------
  * Multipart upload (s3_multipart.c)
  */

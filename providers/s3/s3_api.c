@@ -176,6 +176,12 @@ static void moved(void *userdata, unsigned long long n)
   st->progress(st->progress_ud, done < st->total ? done : st->total, st->total);
 }
 
+void s3_progress_start(s3_state *st, unsigned long long done, unsigned long long total)
+{
+  atomic_store(&st->moved, done);
+  st->total = total;
+}
+
 drover_code s3_call(s3_state *st, const s3_req *r, drover_http_response *resp,
                     drover_error *err)
 {
@@ -238,6 +244,9 @@ drover_code s3_call(s3_state *st, const s3_req *r, drover_http_response *resp,
   hr.if_match = r->if_match;
   hr.on_body_start = r->on_body_start;
   hr.body_start_userdata = r->body_start_userdata;
+  hr.response_to_fd = r->response_to_fd;
+  hr.response_fd = r->response_fd;
+  hr.response_offset = r->response_offset;
   if(st->progress) {
     hr.on_progress = moved;
     hr.progress_userdata = st;

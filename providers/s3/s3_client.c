@@ -68,13 +68,6 @@ void drover_s3_set_progress(drover_s3 *s3, drover_s3_progress_fn fn, void *userd
   s3->st.progress_ud = userdata;
 }
 
-/* A transfer of total bytes starts, done of them already there. */
-static void progress_start(s3_state *st, unsigned long long done, unsigned long long total)
-{
-  atomic_store(&st->moved, done);
-  st->total = total;
-}
-
 /* --------------------------------------------------------------------------
  * List
  */
@@ -302,7 +295,7 @@ drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket
 
   if(rc)
     goto out;
-  progress_start(&s3->st, 0, size);
+  s3_progress_start(&s3->st, 0, size);
   if(!content_type)
     content_type = "application/octet-stream";
   if(size >= s3->st.mp_threshold)
@@ -332,257 +325,14 @@ drover_code drover_s3_delete(drover_s3 *s3, const char *bucket, const char *key,
 }
 
 /* --------------------------------------------------------------------------
- * Download with resume
+ * Download (s3_download.c)
  */
-
-/* Appends the file at from to the open fd. */
-static drover_code append_file(int fd, const char *from, drover_error *err)
-{
-  int in = open(from, O_RDONLY | O_CLOEXEC);
-  char *buf = malloc(1u << 20);
-  drover_code rc = DROVER_OK;
-  ssize_t n;
-
-  if(in < 0 || !buf) {
-    rc = s3_fail(err, in < 0 ? DROVER_E_IO : DROVER_E_NOMEM, NULL, "%s: %s", from,
-                 in < 0 ? strerror(errno) : "out of memory");
-    goto out;
-  }
-  while((n = read(in, buf, 1u << 20)) > 0) {
-    ssize_t off = 0;
-    while(off < n) {
-      ssize_t w = write(fd, buf + off, (size_t)(n - off));
-      if(w < 0) {
-        rc = s3_fail(err, DROVER_E_IO, NULL, "write: %s", strerror(errno));
-        goto out;
-      }
-      off += w;
-    }
-  }
-  if(n < 0)
-    rc = s3_fail(err, DROVER_E_IO, NULL, "%s: %s", from, strerror(errno));
-out:
-  if(in >= 0)
-    close(in);
-  free(buf);
-  return rc;
-}
-
-/* A download collects its bytes in FILE.drover-part, and
- * FILE.drover-part.etag names the object they are of; both exist only
- * while it is unfinished. The GET records the ETag from its answer's
- * head before the first byte lands (on_body_start), so no HEAD comes
- * first, and a download stopped at any point (kill -9 included) leaves a
- * part that the next cp resumes with a ranged GET, or starts over when
- * the object is not the one the part is of. */
-typedef struct dl_get {
-  s3_state *st;
-  const char *tagf;            /* a fresh GET records the ETag here */
-  const char *want;            /* a resume: the part's ETag; NULL: fresh */
-  const char *what;
-  unsigned long long from;     /* a resume: the part's length */
-  unsigned long long size;     /* out: the object's length */
-  int stale;                   /* out: the object is not the part's */
-} dl_get;
-
-/* The decimal number of [p, end); 0 when that is not one. */
-static int parse_ull(const char *p, const char *end, unsigned long long *out)
-{
-  unsigned long long v = 0;
-
-  if(p == end)
-    return 0;
-  for(; p < end; p++) {
-    if(*p < '0' || *p > '9' || v > (~0ull - 9) / 10)
-      return 0;
-    v = v * 10 + (unsigned long long)(*p - '0');
-  }
-  *out = v;
-  return 1;
-}
-
-/* "bytes FIRST-LAST/SIZE" (Content-Range) into its three numbers. */
-static int parse_range(const char *v, unsigned long long *first, unsigned long long *last,
-                       unsigned long long *size)
-{
-  const char *dash, *slash;
-
-  if(strncmp(v, "bytes ", 6))
-    return 0;
-  v += 6;
-  dash = strchr(v, '-');
-  slash = dash ? strchr(dash, '/') : NULL;
-  return slash && parse_ull(v, dash, first) && parse_ull(dash + 1, slash, last) &&
-         parse_ull(slash + 1, slash + strlen(slash), size);
-}
-
-static drover_code dl_body_start(void *ud, const drover_http_response *head,
-                                 drover_error *err)
-{
-  dl_get *g = ud;
-  const char *etag = head->etag ? head->etag : "";
-  const char *v;
-  unsigned long long first, last;
-  FILE *f;
-
-  if(g->want) {
-    /* The rest of the very object the part is of, from the part's end. */
-    v = drover_http_response_header(head, "content-range");
-    if(head->status != 206 || strcmp(etag, g->want) || !v ||
-       !parse_range(v, &first, &last, &g->size) || first != g->from || last + 1 != g->size) {
-      g->stale = 1;
-      return s3_fail(err, DROVER_E_CONFLICT, NULL, "%s: not the object the part is of",
-                     g->what);
-    }
-  }
-  else {
-    v = drover_http_response_header(head, "content-length");
-    if(!v || !parse_ull(v, v + strlen(v), &g->size))
-      return s3_fail(err, DROVER_E_PROVIDER, NULL, "%s: the answer has no Content-Length",
-                     g->what);
-    /* No ETag, no resume: the part is then never taken for this object. */
-    if(etag[0] && (!(f = fopen(g->tagf, "w")) || fputs(etag, f) < 0 || fclose(f) != 0))
-      return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", g->tagf, strerror(errno));
-  }
-  progress_start(g->st, g->from, g->size);
-  return DROVER_OK;
-}
-
-/* A download's GET of bucket/key into path, its head seen by g. */
-static void dl_req(s3_req *r, dl_get *g, const char *bucket, const char *key, const char *path)
-{
-  memset(r, 0, sizeof(*r));
-  r->method = "GET";
-  r->bucket = bucket;
-  r->key = key;
-  r->what = g->what;
-  r->response_path = path;
-  r->on_body_start = dl_body_start;
-  r->body_start_userdata = g;
-}
-
-/* The rest of the object after part's from bytes, if it is still the one
- * whose ETag is tag, appended to part. *stale: it is not (or the part is
- * already whole), so the caller starts over; err is then untouched. */
-static drover_code dl_resume(drover_s3 *s3, const char *bucket, const char *key,
-                             const char *part, const char *range, dl_get *g, int *stale,
-                             drover_error *err)
-{
-  s3_req r;
-  drover_http_response resp;
-  drover_error mine;
-  char rangehdr[64];
-  const char *hdrs[2] = {rangehdr, NULL};
-  drover_code rc;
-  int fd;
-
-  *stale = 0;
-  memset(&resp, 0, sizeof(resp));
-  drover_error_clear(&mine);
-  snprintf(rangehdr, sizeof(rangehdr), "Range: bytes=%llu-", g->from);
-  dl_req(&r, g, bucket, key, range);
-  r.headers = hdrs;
-  r.if_match = g->want;        /* S3 answers 412 when it changed; s3rver ignores it */
-  r.allow = S3_ALLOW_STALE;
-  rc = s3_call(&s3->st, &r, &resp, &mine);
-  if(g->stale || (!rc && (resp.status == 412 || resp.status == 416))) {
-    *stale = 1;
-    drover_http_response_free(&resp);
-    unlink(range);
-    return DROVER_OK;
-  }
-  drover_http_response_free(&resp);
-  if(rc) {
-    if(err && !err->code)
-      *err = mine;
-    return rc;
-  }
-  fd = open(part, O_WRONLY | O_APPEND | O_CLOEXEC);
-  if(fd < 0)
-    return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", part, strerror(errno));
-  rc = append_file(fd, range, err);
-  if(close(fd) != 0 && !rc)
-    rc = s3_fail(err, DROVER_E_IO, NULL, "%s: %s", part, strerror(errno));
-  unlink(range);
-  return rc;
-}
 
 drover_code drover_s3_download(drover_s3 *s3, const char *bucket, const char *key,
                                const char *path, unsigned long long *resumed_from,
                                drover_error *err)
 {
-  s3_req r;
-  drover_http_response resp;
-  char *part = NULL, *tagf = NULL, *range = NULL, what[1200], have_tag[256];
-  struct stat sb;
-  dl_get g;
-  FILE *f;
-  drover_code rc = DROVER_OK;
-  int stale = 1;
-
-  memset(&resp, 0, sizeof(resp));
-  if(resumed_from)
-    *resumed_from = 0;
-  if(asprintf(&part, "%s.drover-part", path) < 0 || asprintf(&tagf, "%s.etag", part) < 0 ||
-     asprintf(&range, "%s.range", part) < 0) {
-    rc = s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-    goto out;
-  }
-  snprintf(what, sizeof(what), "GET object \"%s/%s\"", bucket, key);
-  memset(&g, 0, sizeof(g));
-  g.st = &s3->st;
-  g.tagf = tagf;
-  g.what = what;
-
-  /* A part with its ETag: the rest of the object, if it is still that one. */
-  have_tag[0] = '\0';
-  if((f = fopen(tagf, "r"))) {
-    if(!fgets(have_tag, sizeof(have_tag), f))
-      have_tag[0] = '\0';
-    fclose(f);
-  }
-  if(have_tag[0] && stat(part, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0) {
-    g.want = have_tag;
-    g.from = (unsigned long long)sb.st_size;
-    rc = dl_resume(s3, bucket, key, part, range, &g, &stale, err);
-    if(rc)
-      goto out;
-  }
-  if(stale) {
-    /* From the start. The part and its ETag go first, so a stop between
-     * the new ETag and the new part's first byte leaves no part of another
-     * object behind that ETag. */
-    const char *gone = unlink(part) && errno != ENOENT ? part
-                       : unlink(tagf) && errno != ENOENT ? tagf : NULL;
-    if(gone) {
-      rc = s3_fail(err, DROVER_E_IO, NULL, "%s: %s", gone, strerror(errno));
-      goto out;
-    }
-    g.want = NULL;
-    g.from = 0;
-    dl_req(&r, &g, bucket, key, part);
-    rc = s3_call(&s3->st, &r, &resp, err);
-    drover_http_response_free(&resp);
-    if(rc)
-      goto out;
-  }
-  if(stat(part, &sb) != 0 || (unsigned long long)sb.st_size != g.size) {
-    rc = s3_fail(err, DROVER_E_PROVIDER, NULL, "%s: got %lld of %llu bytes", what,
-                 (long long)(stat(part, &sb) == 0 ? sb.st_size : -1), g.size);
-    goto out;
-  }
-  if(rename(part, path) != 0) {
-    rc = s3_fail(err, DROVER_E_IO, NULL, "rename to %s: %s", path, strerror(errno));
-    goto out;
-  }
-  unlink(tagf);
-  if(resumed_from)
-    *resumed_from = g.from;
-out:
-  free(part);
-  free(tagf);
-  free(range);
-  return rc;
+  return s3_download(&s3->st, bucket, key, path, resumed_from, err);
 }
 
 /* --------------------------------------------------------------------------
@@ -680,7 +430,7 @@ drover_code drover_s3_upload_checked(drover_s3 *s3, const char *path, const char
   rc = open_file(path, &fd, &size, &known.before, err);
   if(rc)
     goto out;
-  progress_start(&s3->st, 0, size);
+  s3_progress_start(&s3->st, 0, size);
   multi = size >= s3->st.mp_threshold;
   crc = !multi && s3->st.checksum == S3_SUM_CRC32C;
   whole = s3_whole_md5_wanted(&s3->st, size);

@@ -417,7 +417,7 @@ etag=$(s3curl HEAD "/$B/$P/up.bin" -I | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: *//p
 head -c 12345678 "$TMP/up.bin" >"$TMP/res.bin.drover-part"
 printf '%s' "$etag" >"$TMP/res.bin.drover-part.etag"
 run s3 cp "s3://$B/$P/up.bin" "$TMP/res.bin"; expect_rc "s3 cp with a part file" 0
-grep -q "resumed at byte 12345678" "$TMP/err" && ok "it resumed with a ranged GET" || { notok "no resume"; show "$TMP/err"; }
+grep -q "resumed: 12345678 bytes were already here" "$TMP/err" && ok "it resumed with a ranged GET" || { notok "no resume"; show "$TMP/err"; }
 cmp -s "$TMP/up.bin" "$TMP/res.bin" && ok "the resumed file is complete and correct" || notok "resumed file differs"
 # A part file of another version of the object is not resumed.
 head -c 1000 /dev/urandom >"$TMP/res2.bin.drover-part"
@@ -425,22 +425,42 @@ printf '"not-this-etag"' >"$TMP/res2.bin.drover-part.etag"
 run s3 cp "s3://$B/$P/up.bin" "$TMP/res2.bin"; expect_rc "s3 cp with a stale part file" 0
 ! grep -q "resumed" "$TMP/err" && cmp -s "$TMP/up.bin" "$TMP/res2.bin" &&
   ok "a stale part file is downloaded afresh" || notok "stale part file resumed"
-# A download killed part way leaves its part and the ETag its GET recorded
-# before the body (no HEAD comes first): the next cp resumes there. The
-# kill is the file size limit's SIGXFSZ, at a byte known in advance.
+# A download killed part way leaves its part, the ETag its first GET
+# recorded before the body (no HEAD comes first) and the list of parts
+# written whole: the next cp fetches only what is missing. The kill is the
+# file size limit's SIGXFSZ at 20 MiB: the first GET's 16 MiB are whole,
+# and each ranged GET after it (16-32 MiB, 32-48, 48-64, 64-70, 4 at a
+# time) dies writing at or past 20 MiB, so none is listed.
 # (The shell's own word on the signal goes to /dev/null.)
-rc=$( { ( ulimit -f 20480; exec "$DROVER" s3 cp "s3://$B/$P/up.bin" "$TMP/kill.bin" ) \
+rc=$( { ( ulimit -f 20480; exec "$DROVER" s3 cp -v "s3://$B/$P/up.bin" "$TMP/kill.bin" ) \
         >"$TMP/out" 2>"$TMP/err" </dev/null; echo $?; } 2>/dev/null )
 [ "$rc" -gt 128 ] && [ ! -e "$TMP/kill.bin" ] &&
-  [ "$(stat -c %s "$TMP/kill.bin.drover-part" 2>/dev/null)" = 20971520 ] &&
+  [ "$(stat -c %s "$TMP/kill.bin.drover-part" 2>/dev/null)" -ge 16777216 ] &&
   [ "$(cat "$TMP/kill.bin.drover-part.etag" 2>/dev/null)" = "$etag" ] &&
-  ok "a download killed at 20 MiB leaves the part and the object's ETag" ||
-  { notok "killed download (exit $rc)"; show "$TMP/err"; ls -l "$TMP"/kill.bin* 2>&1 | head -3; }
-run s3 cp "s3://$B/$P/up.bin" "$TMP/kill.bin"; expect_rc "s3 cp after the kill" 0
-grep -q "resumed at byte 20971520" "$TMP/err" && cmp -s "$TMP/up.bin" "$TMP/kill.bin" &&
+  [ "$(cat "$TMP/kill.bin.drover-part.parts" 2>/dev/null)" = "drover-parts 1 73400320 16777216 16777216" ] &&
+  grep -q "ranged download of 73400320 bytes, 4 of 5 parts to get" "$TMP/err" &&
+  ok "a download killed at 20 MiB leaves the part, the object's ETag and an empty part list" ||
+  { notok "killed download (exit $rc)"; show "$TMP/err"; ls -l "$TMP"/kill.bin* 2>&1 | head -4; }
+run s3 cp -v "s3://$B/$P/up.bin" "$TMP/kill.bin"; expect_rc "s3 cp after the kill" 0
+grep -q "resumed: 16777216 bytes were already here" "$TMP/err" &&
+  grep -q "4 of 5 parts to get" "$TMP/err" && cmp -s "$TMP/up.bin" "$TMP/kill.bin" &&
   [ ! -e "$TMP/kill.bin.drover-part" ] && [ ! -e "$TMP/kill.bin.drover-part.etag" ] &&
-  ok "the next cp resumes at 20 MiB and the file is whole" ||
+  [ ! -e "$TMP/kill.bin.drover-part.parts" ] &&
+  ok "the next cp fetches the 4 missing parts and the file is whole" ||
   { notok "no resume after the kill"; show "$TMP/err"; }
+# Killed again with one part listed (written here as a stopped cp leaves
+# it): the next cp fetches the other three, and the file is whole.
+head -c 16777216 "$TMP/up.bin" >"$TMP/kill.bin.drover-part"
+dd if="$TMP/up.bin" of="$TMP/kill.bin.drover-part" bs=1M skip=32 seek=32 count=16 \
+   conv=notrunc status=none
+printf '%s' "$etag" >"$TMP/kill.bin.drover-part.etag"
+printf 'drover-parts 1 73400320 16777216 16777216\n2\n' >"$TMP/kill.bin.drover-part.parts"
+rm -f "$TMP/kill.bin"
+run s3 cp -v "s3://$B/$P/up.bin" "$TMP/kill.bin"; expect_rc "s3 cp with one part listed" 0
+grep -q "resumed: 33554432 bytes were already here" "$TMP/err" &&
+  grep -q "3 of 5 parts to get" "$TMP/err" && cmp -s "$TMP/up.bin" "$TMP/kill.bin" &&
+  ok "a listed part is kept, the rest fetched, and the file is whole" ||
+  { notok "listed part resume"; show "$TMP/err"; }
 rm -f "$TMP/down.bin" "$TMP/res.bin" "$TMP/res2.bin" "$TMP/kill.bin"
 # The other two "checksum" settings, each as one PUT and as a multipart
 # upload, each read back: "md5" is checked by ETag, which s3rver answers;
