@@ -22,7 +22,9 @@
 #   - curl upload (one PUT, UNSIGNED-PAYLOAD, no checksum);
 #   - drover download and curl download of the same object, twice a
 #     round (d c c d, then c d d c: each pair side by side), each checked
-#     against the file's SHA-256;
+#     against the file's SHA-256. drover's default: one GET up to the
+#     download threshold (256 MiB), so 200 MiB is one stream as curl's;
+#     2 GiB comes in ranged GETs of 64 MiB, 4 at a time (doc/s3.md);
 #   - the server's own cost of a multipart upload: s3rver assembles the
 #     object on CompleteMultipartUpload by reading every part back,
 #     hashing it and writing it into a new file, so a multipart upload to

@@ -170,6 +170,10 @@ START_TEST(settings_refused)
   ck_assert_int_eq(init(p, &st, "{\"part_size\": 1024}", &err), DROVER_E_CONFIG);
   ck_assert_ptr_nonnull(strstr(err.text, "part_size"));
   done(p, st);
+  drover_error_clear(&err);
+  ck_assert_int_eq(init(p, &st, "{\"download_threshold\": 1024}", &err), DROVER_E_CONFIG);
+  ck_assert_ptr_nonnull(strstr(err.text, "download_threshold"));
+  done(p, st);
   ck_assert_int_eq(init(p, &st, "{\"checksum\": \"sha1\"}", &err), DROVER_E_CONFIG);
   ck_assert_ptr_nonnull(strstr(err.text, "checksum must be \"crc32c\", \"md5\" or \"none\""));
   done(p, st);
@@ -1814,8 +1818,9 @@ static void dl_end(dl_case *c)
 }
 
 /* A download starts with one GET, no HEAD before it, that asks for the
- * first part (16 MiB) only: a 20-byte object comes whole in that answer (or
- * in a 200 from a server that ignores the Range). The answer's ETag is on disk
+ * first download_threshold bytes (256 MiB): a 20-byte object comes whole in
+ * that answer (or in a 200 from a server that ignores the Range). The
+ * answer's ETag is on disk
  * beside the part before its body lands: when the answer breaks off after
  * 10 of its 20 bytes, the retry finds the part with those 10 bytes and
  * the ETag (what the next cp resumes after a kill). The retry completes
@@ -1834,8 +1839,8 @@ START_TEST(download_one_get_etag_first)
   ck_assert_int_eq(atomic_load(&c.s.served), 2);
   ck_assert_int_eq(strncmp(c.s.req[0], "GET /b/k ", 9), 0);
   ck_assert_int_eq(strncmp(c.s.req[1], "GET /b/k ", 9), 0);
-  ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=0-16777215\r\n"));
-  ck_assert_ptr_nonnull(strcasestr(c.s.req[1], "\r\nRange: bytes=0-16777215\r\n"));
+  ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=0-268435455\r\n"));
+  ck_assert_ptr_nonnull(strcasestr(c.s.req[1], "\r\nRange: bytes=0-268435455\r\n"));
   ck_assert_str_eq(seen.tag_text ? seen.tag_text : "(none)", "\"e1\"");
   ck_assert_int_eq(seen.part_size, 10);
   ck_assert_str_eq(c.got ? c.got : "(none)", DL_WHOLE);
@@ -1907,7 +1912,7 @@ START_TEST(download_stale_part_starts_over)
     ck_assert_msg(c.rc == DROVER_OK, "case %zu: %s", i, c.err.text);
     ck_assert_int_eq(atomic_load(&c.s.served), 2);
     ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=5-\r\n"));
-    ck_assert_ptr_nonnull(strcasestr(c.s.req[1], "\r\nRange: bytes=0-16777215\r\n"));
+    ck_assert_ptr_nonnull(strcasestr(c.s.req[1], "\r\nRange: bytes=0-268435455\r\n"));
     ck_assert_msg(c.got && !strcmp(c.got, want[i]), "case %zu: got %s", i,
                   c.got ? c.got : "(none)");
     ck_assert_int_eq(c.from, 0);
@@ -1941,13 +1946,15 @@ END_TEST
 
 
 /* --------------------------------------------------------------------------
- * Ranged downloads: a 12 MiB object with part_size 5 MiB comes as its first
- * 5 MiB, then two ranged GETs (5 MiB and 2 MiB) written at their offsets
+ * Ranged downloads: with download_threshold and part_size 5 MiB, the first
+ * GET of a 12 MiB object stops at its head, and the object comes in three
+ * ranged GETs (5, 5 and 2 MiB) written at their offsets
  */
 
 #define RG_SIZE (12ull << 20)
 #define RG_PART (5ull << 20)
-#define RG_SETTINGS ", \"part_size\": 5242880, \"concurrency\": 2"
+#define RG_SETTINGS ", \"part_size\": 5242880, \"download_threshold\": 5242880, " \
+                    "\"concurrency\": 2"
 
 /* The object, "RANGE:<etag>:" before it (a script entry); caller frees.
  * Printable bytes (the script is a string), none repeating at a part's
@@ -1982,19 +1989,19 @@ static int file_is(const char *path, const char *want, size_t n)
   return same;
 }
 
-/* The request among the first n with this Range, or NULL. */
-static const char *rg_req(const dl_case *c, int n, const char *range)
+/* The request among [from, n) with this Range, or NULL. */
+static const char *rg_req(const dl_case *c, int from, int n, const char *range)
 {
   int i;
 
-  for(i = 0; i < n && i < SRV_MAXREQ; i++)
+  for(i = from; i < n && i < SRV_MAXREQ; i++)
     if(strcasestr(c->s.req[i], range))
       return c->s.req[i];
   return NULL;
 }
 
-/* A part file as a stopped ranged download leaves it: the first part and
- * part 2 written and listed, part 1 not (zeros), the ETag tag. */
+/* A part file as a stopped ranged download leaves it: parts 0 and 2
+ * written and listed, part 1 not (a hole), the ETag tag. */
 static void rg_stopped(dl_case *c, const char *obj, const char *tag)
 {
   int fd = open(c->part, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -2005,7 +2012,7 @@ static void rg_stopped(dl_case *c, const char *obj, const char *tag)
                    (ssize_t)(RG_SIZE - 2 * RG_PART));
   ck_assert_int_eq(close(fd), 0);
   put_text(c->tag, tag);
-  put_text(c->map, "drover-parts 1 12582912 5242880 5242880\n2\n");
+  put_text(c->map, "drover-parts 1 12582912 5242880 5242880\n0\n2\n");
 }
 
 START_TEST(download_ranged_parts)
@@ -2013,20 +2020,23 @@ START_TEST(download_ranged_parts)
   char *e = rg_entry("e9");
   const char *const script[] = {e};
   const char *obj = e + 9, *r;  /* after "RANGE:e9:" */
+  static const char *const ranges[] = {"\r\nRange: bytes=0-5242879\r\n",
+                                       "\r\nRange: bytes=5242880-10485759\r\n",
+                                       "\r\nRange: bytes=10485760-12582911\r\n"};
   dl_case c;
+  int i;
 
   dl_setup(&c);
   dl_go(&c, RG_SETTINGS, script, 1, NULL, NULL);
   ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
-  ck_assert_int_eq(atomic_load(&c.s.served), 3);
+  ck_assert_int_eq(atomic_load(&c.s.served), 4);
   ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=0-5242879\r\n"));
   ck_assert_ptr_null(strcasestr(c.s.req[0], "\r\nIf-Match:"));
-  r = rg_req(&c, 3, "\r\nRange: bytes=5242880-10485759\r\n");
-  ck_assert_ptr_nonnull(r);
-  ck_assert_ptr_nonnull(strcasestr(r, "\r\nIf-Match: \"e9\"\r\n"));
-  r = rg_req(&c, 3, "\r\nRange: bytes=10485760-12582911\r\n");
-  ck_assert_ptr_nonnull(r);
-  ck_assert_ptr_nonnull(strcasestr(r, "\r\nIf-Match: \"e9\"\r\n"));
+  for(i = 0; i < 3; i++) {
+    r = rg_req(&c, 1, 4, ranges[i]);
+    ck_assert_msg(r != NULL, "no GET of %s", ranges[i]);
+    ck_assert_ptr_nonnull(strcasestr(r, "\r\nIf-Match: \"e9\"\r\n"));
+  }
   ck_assert(file_is(c.out, obj, RG_SIZE));
   ck_assert_int_eq(c.from, 0);
   ck_assert_int_ne(access(c.part, F_OK), 0);
@@ -2053,6 +2063,8 @@ START_TEST(download_ranged_resumes_missing_part)
   ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nIf-Match: \"e9\"\r\n"));
   ck_assert(file_is(c.out, e + 9, RG_SIZE));
   ck_assert_int_eq(c.from, RG_SIZE - RG_PART);
+  ck_assert_int_ne(access(c.part, F_OK), 0);
+  ck_assert_int_ne(access(c.tag, F_OK), 0);
   ck_assert_int_ne(access(c.map, F_OK), 0);
   dl_end(&c);
   free(e);
@@ -2072,9 +2084,11 @@ START_TEST(download_ranged_changed_starts_over)
   rg_stopped(&c, e + 9, "\"e8\"");
   dl_go(&c, RG_SETTINGS, script, 1, NULL, NULL);
   ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
-  ck_assert_int_eq(atomic_load(&c.s.served), 4);
+  ck_assert_int_eq(atomic_load(&c.s.served), 5);
+  ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=5242880-10485759\r\n"));
   ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nIf-Match: \"e8\"\r\n"));
   ck_assert_ptr_nonnull(strcasestr(c.s.req[1], "\r\nRange: bytes=0-5242879\r\n"));
+  ck_assert_ptr_null(strcasestr(c.s.req[1], "\r\nIf-Match:"));
   ck_assert(file_is(c.out, e + 9, RG_SIZE));
   ck_assert_int_eq(c.from, 0);
   dl_end(&c);
@@ -2082,9 +2096,9 @@ START_TEST(download_ranged_changed_starts_over)
 }
 END_TEST
 
-/* Parts of another object than the first part's (it was replaced between
- * the GETs): the download fails as a conflict and leaves nothing, no file
- * of mixed bytes and no part to resume. */
+/* Parts of another object than the first GET's head named (it was
+ * replaced between the GETs): the download fails as a conflict and leaves
+ * nothing, no file of mixed bytes and no part to resume. */
 START_TEST(download_ranged_mixed_objects_refused)
 {
   char *e9 = rg_entry("e9"), *e8 = rg_entry("e8");

@@ -22,7 +22,7 @@ static const aws_type_entry s3_ops_table[] = {
 static const char *const setting_names[] = {
   "endpoint", "region", "addressing", "profile", "credentials_file", "object_prefix",
   "multipart_threshold", "part_size", "concurrency", "timeout", "ca_file", "list_max_keys",
-  "checksum",
+  "checksum", "download_threshold",
   NULL
 };
 
@@ -134,6 +134,7 @@ static drover_code s3_init(void *state, const json_t *config, const drover_provi
     if(!setting_names[i])
       return s3_fail(err, DROVER_E_CONFIG, NULL, "unknown setting \"%s\"", key);
     if(strcmp(key, "multipart_threshold") && strcmp(key, "part_size") &&
+       strcmp(key, "download_threshold") &&
        strcmp(key, "concurrency") && strcmp(key, "timeout") && strcmp(key, "list_max_keys") &&
        !json_is_string(v))
       return s3_fail(err, DROVER_E_CONFIG, NULL, "%s must be a string", key);
@@ -193,6 +194,12 @@ static drover_code s3_init(void *state, const json_t *config, const drover_provi
   if(!rc)
     rc = int_setting(config, "multipart_threshold", 64ull << 20, 5ull << 20, S3_MAX_PART,
                      &st->mp_threshold, err);
+  /* Downloads larger than this come in parallel ranged GETs: below it
+   * they cost more than they gave here (doc/s3.md, "Downloads"); 256 MiB
+   * is also rclone's multi-thread cutoff. Any size an object may have. */
+  if(!rc)
+    rc = int_setting(config, "download_threshold", S3_RANGED_MIN, 5ull << 20, 5ull << 40,
+                     &st->dl_threshold, err);
   if(!rc)
     rc = int_setting(config, "concurrency", 4, 1, 64, &n, err);
   if(rc)

@@ -55,6 +55,7 @@ typedef struct s3_state {
   char *ca_file;
   unsigned long long mp_threshold; /* bytes: multipart at or above */
   unsigned long long part_size; /* 0: chosen per upload (s3_part_size) */
+  unsigned long long dl_threshold; /* bytes: ranged parallel GETs above */
   unsigned concurrency;        /* parallel requests (parts, refresh reads) */
   unsigned list_max_keys;      /* ListObjectsV2 page size (S3: at most 1000) */
   double timeout;              /* seconds per HTTP attempt */
@@ -331,6 +332,8 @@ S3_HIDDEN drover_code s3_crc32c_confirm(s3_state *st, const char *got, const cha
 #define S3_AUTO_PART_MIN (16ull << 20)
 #define S3_AUTO_PART_MAX (64ull << 20)
 #define S3_LANE_PARTS 4u
+/* The default download_threshold. */
+#define S3_RANGED_MIN (256ull << 20)
 
 /* The part size for an upload of size bytes in lanes parallel parts:
  * part_size when set, else (part_size 0) the smallest whole number of MiB

@@ -1,9 +1,9 @@
 /* s3_download.c - GET of an object into a file, streamed to
  * FILE.drover-part and renamed into place when whole; resumable after any
- * stop. An object larger than its first part comes in ranged GETs, up to
- * st->concurrency at once, each written at its own offset: one stream
- * from one server connection is what a single GET gets, and S3 serves
- * each connection at a bounded rate (the AWS tools download in parallel
+ * stop. An object larger than download_threshold comes in ranged GETs,
+ * up to st->concurrency at once, each written at its own offset: S3
+ * serves each connection at a bounded rate, so one GET gets one
+ * connection's share (the AWS tools and rclone download in parallel
  * ranges for the same reason).
  *
  * The files of an unfinished download of FILE:
@@ -11,10 +11,10 @@
  *   FILE.drover-part.etag   the ETag of the object they are of;
  *   FILE.drover-part.parts  a ranged download's plan and progress: the
  *                           line "drover-parts 1 SIZE FIRST PART", then
- *                           "I" for each part I >= 1 written whole (part
- *                           0 is the first FIRST bytes, written before
- *                           this file exists; part I >= 1 the PART bytes
- *                           from FIRST + (I - 1) * PART, the last shorter).
+ *                           "I" for each part I written whole (part 0 is
+ *                           the first FIRST bytes, part I >= 1 the PART
+ *                           bytes from FIRST + (I - 1) * PART, the last
+ *                           shorter; FIRST is PART as drover writes it).
  * A part file without .parts holds a prefix of the object: the next cp
  * continues it with one ranged GET. With .parts it fetches the parts not
  * listed. Either way a part of another object (the ETag changed) is
@@ -76,6 +76,7 @@ typedef struct dl_get {
   char etag[256];              /* out: a fresh GET's ETag ("" when none) */
   int stale;                   /* out: the object is not the part's */
   int empty;                   /* out: a fresh ranged GET found it empty */
+  int large;                   /* out: ... or larger than its range */
 } dl_get;
 
 /* The decimal number of [p, end); 0 when that is not one. */
@@ -143,6 +144,7 @@ static drover_code dl_body_start(void *ud, const drover_http_response *head,
         return s3_fail(err, DROVER_E_CONFLICT, NULL, "%s: empty", g->what);
       }
       g->len = last + 1;
+      g->large = g->size > g->len;
     }
     else {
       /* The whole object: the Range was not asked for, or not honoured. */
@@ -159,6 +161,10 @@ static drover_code dl_body_start(void *ud, const drover_http_response *head,
     /* No ETag, no resume: the part is then never taken for this object. */
     if(etag[0] && (!(f = fopen(g->tagf, "w")) || fputs(etag, f) < 0 || fclose(f) != 0))
       return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", g->tagf, strerror(errno));
+    /* Larger than the range: the GET stops here, before its body, and the
+     * object comes in parts (the ETag recorded is what they are held to). */
+    if(g->large)
+      return s3_fail(err, DROVER_E_CONFLICT, NULL, "%s: larger than one range", g->what);
   }
   s3_progress_start(g->st, g->from, g->size);
   return DROVER_OK;
@@ -235,7 +241,7 @@ typedef struct dl_parts {
   int fd;                      /* the part file, written with pwrite */
   int mapfd;                   /* FILE.drover-part.parts, O_APPEND */
   unsigned long long size, first, psize;
-  size_t *todo;                /* part numbers (>= 1) to fetch */
+  size_t *todo;                /* part numbers to fetch */
   size_t ntodo;
   atomic_int stale;            /* a part came from another object */
 } dl_parts;
@@ -254,12 +260,14 @@ static size_t parts_count(unsigned long long size, unsigned long long first,
   return 1 + (size_t)((size - first + psize - 1) / psize);
 }
 
-/* Part i (>= 1): its offset and length. */
+/* Part i: its offset and length. */
 static void part_span(const dl_parts *d, size_t i, unsigned long long *off,
                       unsigned long long *len)
 {
-  *off = d->first + (unsigned long long)(i - 1) * d->psize;
-  *len = d->size - *off < d->psize ? d->size - *off : d->psize;
+  unsigned long long most = i ? d->psize : d->first;
+
+  *off = i ? d->first + (unsigned long long)(i - 1) * d->psize : 0;
+  *len = d->size - *off < most ? d->size - *off : most;
 }
 
 /* Each part must be the very bytes asked for, of the object the download
@@ -355,7 +363,7 @@ static int map_read(const char *mapf, dl_parts *d, unsigned char **done, size_t 
     char *end;
     errno = 0;
     i = strtoull(line, &end, 10);
-    if(errno || end == line || *end != '\n' || !i || i >= *nparts)
+    if(errno || end == line || *end != '\n' || i >= *nparts)
       break;                   /* a torn last line: that part is fetched again */
     (*done)[i] = 1;
   }
@@ -383,8 +391,8 @@ static drover_code parts_fetch(dl_parts *d, const unsigned char *done, size_t np
   if(!d->todo)
     return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
   d->ntodo = 0;
-  *already = d->first;
-  for(i = 1; i < nparts; i++) {
+  *already = 0;
+  for(i = 0; i < nparts; i++) {
     part_span(d, i, &off, &len);
     if(done && done[i])
       *already += len;
@@ -407,15 +415,15 @@ static drover_code parts_fetch(dl_parts *d, const unsigned char *done, size_t np
   return rc;
 }
 
-/* Opens the part file and the map for d's parts; the map is created
- * (with its plan line) when create is set. */
+/* Opens the part file and the map for d's parts; with create both are
+ * created (the map with its plan line), the part file first. */
 static drover_code parts_open(dl_parts *d, const char *part, const char *mapf, int create,
                               drover_error *err)
 {
   char line[128];
   int n;
 
-  d->fd = open(part, O_WRONLY | O_CLOEXEC);
+  d->fd = open(part, O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0), 0600);
   if(d->fd < 0)
     return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", part, strerror(errno));
   d->mapfd = open(mapf, O_WRONLY | O_APPEND | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0),
@@ -457,14 +465,16 @@ static const char *dl_forget(const char *part, const char *tagf, const char *map
   return NULL;
 }
 
-/* The fresh start: the first GET, then the parts after it if there are
- * any. With more than one lane the GET asks for the first part only: an
- * object that fits comes whole in that one answer, and a larger one's
- * answer says its size, so the rest is split without a HEAD first. */
+/* The fresh start. With more than one lane the first GET asks for the
+ * first download_threshold bytes: an object that fits comes whole in that
+ * one answer, and a larger one's answer says its size and ETag (before any
+ * body byte: the GET stops there) and it comes in parts. So no HEAD comes
+ * first. */
 static drover_code dl_fresh(s3_state *st, const char *bucket, const char *key,
                             const char *part, const char *mapf, dl_get *g, drover_error *err)
 {
-  unsigned long long first = st->part_size ? st->part_size : S3_AUTO_PART_MIN, got;
+  unsigned long long got;
+  long status;
   char rangehdr[64];
   const char *hdrs[2] = {rangehdr, NULL};
   drover_http_response resp;
@@ -478,29 +488,32 @@ static drover_code dl_fresh(s3_state *st, const char *bucket, const char *key,
   g->from = 0;
   dl_req(&r, g, bucket, key, part);
   if(st->concurrency > 1) {
-    snprintf(rangehdr, sizeof(rangehdr), "Range: bytes=0-%llu", first - 1);
+    snprintf(rangehdr, sizeof(rangehdr), "Range: bytes=0-%llu", st->dl_threshold - 1);
     r.headers = hdrs;
     r.allow = S3_ALLOW_STALE;  /* 416: an empty object has no byte 0 */
   }
   drover_error_clear(&mine);
   rc = s3_call(st, &r, &resp, &mine);
-  if((!rc && resp.status == 416) || (rc && g->empty)) {
-    drover_http_response_free(&resp);
+  status = resp.status;
+  drover_http_response_free(&resp);
+  if((!rc && status == 416) || (rc && g->empty)) {
     r.headers = NULL;
     r.allow = 0;
     rc = s3_call(st, &r, &resp, err);
+    drover_http_response_free(&resp);
   }
+  else if(rc && g->large)
+    goto parts;
   else if(rc && err && !err->code)
     *err = mine;
-  drover_http_response_free(&resp);
   if(rc)
     return rc;
   if(stat(part, &sb) != 0 || (unsigned long long)sb.st_size != g->len)
     return s3_fail(err, DROVER_E_PROVIDER, NULL, "%s: got %lld of %llu bytes", g->what,
                    (long long)(stat(part, &sb) == 0 ? sb.st_size : -1), g->len);
-  if(g->len == g->size)
-    return DROVER_OK;
+  return DROVER_OK;
 
+parts:
   memset(&d, 0, sizeof(d));
   d.fd = d.mapfd = -1;
   d.st = st;
@@ -509,10 +522,10 @@ static drover_code dl_fresh(s3_state *st, const char *bucket, const char *key,
   d.what = g->what;
   d.want = g->etag;
   d.size = g->size;
-  d.first = g->len;
   d.psize = s3_part_size(st->part_size, st->concurrency, g->size);
   if(!d.psize)
     d.psize = S3_MAX_PART;
+  d.first = d.psize;
   rc = parts_open(&d, part, mapf, 1, err);
   if(!rc)
     rc = parts_fetch(&d, NULL, parts_count(d.size, d.first, d.psize), &got, err);
@@ -539,7 +552,7 @@ static drover_code dl_parts_resume(s3_state *st, const char *bucket, const char 
   memset(&d, 0, sizeof(d));
   d.fd = d.mapfd = -1;
   if(!map_read(mapf, &d, &done, &nparts) || stat(part, &sb) != 0 || !S_ISREG(sb.st_mode) ||
-     (unsigned long long)sb.st_size < d.first)
+     (unsigned long long)sb.st_size > d.size)
     goto out;
   d.st = st;
   d.bucket = bucket;

@@ -425,41 +425,68 @@ printf '"not-this-etag"' >"$TMP/res2.bin.drover-part.etag"
 run s3 cp "s3://$B/$P/up.bin" "$TMP/res2.bin"; expect_rc "s3 cp with a stale part file" 0
 ! grep -q "resumed" "$TMP/err" && cmp -s "$TMP/up.bin" "$TMP/res2.bin" &&
   ok "a stale part file is downloaded afresh" || notok "stale part file resumed"
-# A download killed part way leaves its part, the ETag its first GET
-# recorded before the body (no HEAD comes first) and the list of parts
-# written whole: the next cp fetches only what is missing. The kill is the
-# file size limit's SIGXFSZ at 20 MiB: the first GET's 16 MiB are whole,
-# and each ranged GET after it (16-32 MiB, 32-48, 48-64, 64-70, 4 at a
-# time) dies writing at or past 20 MiB, so none is listed.
+# A download killed part way leaves its part and the ETag its GET recorded
+# before the body (no HEAD comes first): the next cp resumes there. The
+# kill is the file size limit's SIGXFSZ, at a byte known in advance. 70 MiB
+# is under the download threshold (256 MiB): one GET, a prefix.
 # (The shell's own word on the signal goes to /dev/null.)
-rc=$( { ( ulimit -f 20480; exec "$DROVER" s3 cp -v "s3://$B/$P/up.bin" "$TMP/kill.bin" ) \
+rc=$( { ( ulimit -f 20480; exec "$DROVER" s3 cp "s3://$B/$P/up.bin" "$TMP/kill.bin" ) \
         >"$TMP/out" 2>"$TMP/err" </dev/null; echo $?; } 2>/dev/null )
 [ "$rc" -gt 128 ] && [ ! -e "$TMP/kill.bin" ] &&
-  [ "$(stat -c %s "$TMP/kill.bin.drover-part" 2>/dev/null)" -ge 16777216 ] &&
+  [ "$(stat -c %s "$TMP/kill.bin.drover-part" 2>/dev/null)" = 20971520 ] &&
   [ "$(cat "$TMP/kill.bin.drover-part.etag" 2>/dev/null)" = "$etag" ] &&
-  [ "$(cat "$TMP/kill.bin.drover-part.parts" 2>/dev/null)" = "drover-parts 1 73400320 16777216 16777216" ] &&
-  grep -q "ranged download of 73400320 bytes, 4 of 5 parts to get" "$TMP/err" &&
-  ok "a download killed at 20 MiB leaves the part, the object's ETag and an empty part list" ||
-  { notok "killed download (exit $rc)"; show "$TMP/err"; ls -l "$TMP"/kill.bin* 2>&1 | head -4; }
-run s3 cp -v "s3://$B/$P/up.bin" "$TMP/kill.bin"; expect_rc "s3 cp after the kill" 0
-grep -q "resumed: 16777216 bytes were already here" "$TMP/err" &&
-  grep -q "4 of 5 parts to get" "$TMP/err" && cmp -s "$TMP/up.bin" "$TMP/kill.bin" &&
+  [ ! -e "$TMP/kill.bin.drover-part.parts" ] &&
+  ok "a download killed at 20 MiB leaves the part and the object's ETag" ||
+  { notok "killed download (exit $rc)"; show "$TMP/err"; ls -l "$TMP"/kill.bin* 2>&1 | head -3; }
+run s3 cp "s3://$B/$P/up.bin" "$TMP/kill.bin"; expect_rc "s3 cp after the kill" 0
+grep -q "resumed: 20971520 bytes were already here" "$TMP/err" && cmp -s "$TMP/up.bin" "$TMP/kill.bin" &&
+  [ ! -e "$TMP/kill.bin.drover-part" ] && [ ! -e "$TMP/kill.bin.drover-part.etag" ] &&
+  ok "the next cp resumes at 20 MiB and the file is whole" ||
+  { notok "no resume after the kill"; show "$TMP/err"; }
+rm -f "$TMP/kill.bin"
+# Above download_threshold (16 MiB here) the object comes in ranged GETs,
+# 4 at a time, in parts sized as an upload's (16 MiB: 0-16, 16-32, 32-48,
+# 48-64, 64-70), and FILE.drover-part.parts lists the parts written whole.
+# Killed by SIGXFSZ at 20 MiB, every part at or past it dies unlisted;
+# part 0 is listed if it ended first. The next cp fetches the rest.
+printf '{"s3": {"download_threshold": 16777216}}\n' >"$TMP/ranged.json"
+run s3 cp -v --provider-config "$TMP/ranged.json" "s3://$B/$P/up.bin" "$TMP/rg.bin"
+expect_rc "s3 cp in ranged parts" 0
+grep -q "ranged download of 73400320 bytes, 5 of 5 parts to get (16777216 bytes each" "$TMP/err" &&
+  cmp -s "$TMP/up.bin" "$TMP/rg.bin" && [ ! -e "$TMP/rg.bin.drover-part.parts" ] &&
+  ok "a ranged download: 5 parts of 16 MiB, the file whole, no part list left" ||
+  { notok "ranged download"; show "$TMP/err"; }
+rm -f "$TMP/rg.bin"
+rc=$( { ( ulimit -f 20480; exec "$DROVER" s3 cp -v --provider-config "$TMP/ranged.json" \
+          "s3://$B/$P/up.bin" "$TMP/kill.bin" ) >"$TMP/out" 2>"$TMP/err" </dev/null; echo $?; } 2>/dev/null )
+listed=$(tail -n +2 "$TMP/kill.bin.drover-part.parts" 2>/dev/null | tr '\n' ' ')
+[ "$rc" -gt 128 ] && [ ! -e "$TMP/kill.bin" ] &&
+  [ "$(head -n 1 "$TMP/kill.bin.drover-part.parts" 2>/dev/null)" = "drover-parts 1 73400320 16777216 16777216" ] &&
+  { [ -z "$listed" ] || [ "$listed" = "0 " ]; } &&
+  [ "$(cat "$TMP/kill.bin.drover-part.etag" 2>/dev/null)" = "$etag" ] &&
+  ok "a ranged download killed at 20 MiB leaves its ETag and a part list of at most part 0 (${listed:-none})" ||
+  { notok "killed ranged download (exit $rc, listed: $listed)"; show "$TMP/err"; ls -l "$TMP"/kill.bin* 2>&1 | head -4; }
+[ -n "$listed" ] && had=16777216 togo=4 || had=0 togo=5
+run s3 cp -v --provider-config "$TMP/ranged.json" "s3://$B/$P/up.bin" "$TMP/kill.bin"
+expect_rc "s3 cp after the kill of a ranged download" 0
+{ [ $had = 0 ] || grep -q "resumed: $had bytes were already here" "$TMP/err"; } &&
+  grep -q "$togo of 5 parts to get" "$TMP/err" && cmp -s "$TMP/up.bin" "$TMP/kill.bin" &&
   [ ! -e "$TMP/kill.bin.drover-part" ] && [ ! -e "$TMP/kill.bin.drover-part.etag" ] &&
   [ ! -e "$TMP/kill.bin.drover-part.parts" ] &&
-  ok "the next cp fetches the 4 missing parts and the file is whole" ||
-  { notok "no resume after the kill"; show "$TMP/err"; }
-# Killed again with one part listed (written here as a stopped cp leaves
-# it): the next cp fetches the other three, and the file is whole.
+  ok "the next cp fetches the $togo unlisted parts and the file is whole" ||
+  { notok "no resume after the ranged kill"; show "$TMP/err"; }
+# Parts 0 and 2 listed (written here as a stopped cp leaves them, part 1 a
+# hole): the next cp keeps both and fetches the other three.
+rm -f "$TMP/kill.bin"
 head -c 16777216 "$TMP/up.bin" >"$TMP/kill.bin.drover-part"
 dd if="$TMP/up.bin" of="$TMP/kill.bin.drover-part" bs=1M skip=32 seek=32 count=16 \
    conv=notrunc status=none
 printf '%s' "$etag" >"$TMP/kill.bin.drover-part.etag"
-printf 'drover-parts 1 73400320 16777216 16777216\n2\n' >"$TMP/kill.bin.drover-part.parts"
-rm -f "$TMP/kill.bin"
-run s3 cp -v "s3://$B/$P/up.bin" "$TMP/kill.bin"; expect_rc "s3 cp with one part listed" 0
+printf 'drover-parts 1 73400320 16777216 16777216\n0\n2\n' >"$TMP/kill.bin.drover-part.parts"
+run s3 cp -v "s3://$B/$P/up.bin" "$TMP/kill.bin"; expect_rc "s3 cp with two parts listed" 0
 grep -q "resumed: 33554432 bytes were already here" "$TMP/err" &&
   grep -q "3 of 5 parts to get" "$TMP/err" && cmp -s "$TMP/up.bin" "$TMP/kill.bin" &&
-  ok "a listed part is kept, the rest fetched, and the file is whole" ||
+  ok "listed parts are kept, the rest fetched, and the file is whole" ||
   { notok "listed part resume"; show "$TMP/err"; }
 rm -f "$TMP/down.bin" "$TMP/res.bin" "$TMP/res2.bin" "$TMP/kill.bin"
 # The other two "checksum" settings, each as one PUT and as a multipart
