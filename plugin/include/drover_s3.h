@@ -66,9 +66,10 @@ drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket
 
 /* Downloads bucket/key to path, streamed to "<path>.drover-part" (memory
  * does not grow with the object) and renamed into place when complete.
- * The first GET asks for the first part (part_size, else 16 MiB); the rest
- * of a larger object comes in ranged GETs of that object (same ETag), up
- * to the concurrency setting at once, each written at its offset. A part
+ * The first GET asks for the first download_threshold bytes (256 MiB); a
+ * larger object's GET stops at its head and the object comes in ranged
+ * GETs of it (same ETag), up to the concurrency setting at once, each
+ * written at its offset. A part
  * file left by a broken download of the same object is resumed: its
  * missing parts, or the rest after a prefix with one ranged GET; of
  * another object, it is thrown away. *resumed_from (may be NULL) is the
