@@ -1007,6 +1007,29 @@ START_TEST(download_to_fd_at_offset)
   ck_assert_int_eq(atomic_load(&s.served), 1);
   drover_http_response_free(&resp);
 
+  /* A head cut off before its end is no answer to judge: the hook does
+   * not see it, and the attempt is retried. */
+  {
+    const char *cut = "HTTP/1.1 200 OK\r\nETag: \"v3\"\r\n";
+    const char *whole = "HTTP/1.1 200 OK\r\nETag: \"v4\"\r\nContent-Length: 3\r\n"
+                        "Connection: close\r\n\r\nabc";
+    const char *cut_script[2] = {cut, whole};
+
+    srv_stop(&s);
+    srv_start(&s, 0, cut_script, 2);
+    drover_http_free(h);
+    h = client(&s, "http", 4, 100);
+    memset(&seen, 0, sizeof(seen));
+    seen.path = path;
+    drover_error_clear(&err);
+    ck_assert_msg(drover_http_perform(h, &r, &resp, &err) == DROVER_OK, "%s", err.text);
+    ck_assert_int_eq(atomic_load(&s.served), 2);
+    ck_assert_int_eq(seen.calls, 1);
+    ck_assert_str_eq(seen.etag, "\"v4\"");
+    ck_assert_uint_eq(resp.written, 3);
+    drover_http_response_free(&resp);
+  }
+
   /* Both a path and a descriptor: refused before anything is sent. */
   r.response_path = path;
   drover_error_clear(&err);

@@ -356,6 +356,9 @@ static CURLcode easy_setup(drover_http *http, CURL *h, const char *url,
   SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
   SET(CURLOPT_FOLLOWLOCATION, 0L);
+  /* A proxy's "200 Connection established" is not the answer's head
+   * (on_body_start judges heads as they end). */
+  SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
   SET(CURLOPT_USERAGENT, "drover/" DROVER_VERSION);
   SET(CURLOPT_CONNECTTIMEOUT_MS, http->connect_timeout_ms);
   /* A streamed body may take hours: bound it by progress, not by time.
@@ -604,6 +607,12 @@ drover_code drover_http_perform(drover_http *http, const drover_http_req *req,
     else if(cc) {
       snprintf(last, sizeof(last), "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
       oc = curl_is_transient(cc) ? OUT_RETRY : OUT_FAIL;
+    }
+    else if(!a.head_done) {
+      /* The connection closed inside the head, which curl takes for an
+       * answer with no body: a broken transfer, as one cut in its body. */
+      snprintf(last, sizeof(last), "HTTP %ld: the answer's head was cut off", a.status);
+      oc = OUT_RETRY;
     }
     else {
       snprintf(last, sizeof(last), "HTTP %ld", a.status);

@@ -94,7 +94,9 @@ int dv_http_attempt_finish(dv_http_attempt *a)
 {
   int bad = 0;
 
-  if(a->sink_fd < 0 && !a->started && to_a_file(a) && is_2xx(a->status) && !a->err.code)
+  /* Only after a whole head: a head cut off part way is no answer to
+   * judge (the attempt failed, and is retried). */
+  if(a->head_done && !a->started && to_a_file(a) && is_2xx(a->status) && !a->err.code)
     bad = sink_open(a);
   if(a->sink_fd >= 0 && close(a->sink_fd) && !a->err.code) {
     drover_error_set(&a->err, DROVER_E_IO, "http: %s: %s", a->response_path,
@@ -251,6 +253,7 @@ size_t dv_http_on_header(char *ptr, size_t size, size_t nmemb, void *userp)
   if(n >= 5 && !strncmp(ptr, "HTTP/", 5)) {
     const char *sp = memchr(ptr, ' ', n);
     headers_clear(a);
+    a->head_done = 0;
     a->status = sp ? strtol(sp + 1, NULL, 10) : 0;
     return n;
   }
@@ -263,6 +266,7 @@ size_t dv_http_on_header(char *ptr, size_t size, size_t nmemb, void *userp)
    * it now, not at the first body byte, so a refusal ends the transfer
    * at once even when the body is slow or never comes. */
   if((n == 2 && ptr[0] == '\r' && ptr[1] == '\n') || (n == 1 && ptr[0] == '\n')) {
+    a->head_done = 1;
     if(to_a_file(a) && is_2xx(a->status) && !a->started && !a->err.code && sink_open(a))
       return 0;
     return n;

@@ -40,7 +40,8 @@ typedef struct dv_http_attempt {
   int sink_fd;                 /* response_path while writing; -1 */
   int out_fd;                  /* response_to_fd: the caller's file; -1 */
   unsigned long long out_off;  /* ... and where this attempt writes from */
-  int started;                 /* on_body_start ran (response_to_fd) */
+  int started;                 /* on_body_start ran, the sink is ready */
+  int head_done;               /* the blank line ending the last head came */
   unsigned long long written;
   char **headers;              /* name, value pairs, owned */
   size_t nheaders, hcap, hbytes;
