@@ -2119,6 +2119,56 @@ START_TEST(download_ranged_mixed_objects_refused)
 }
 END_TEST
 
+
+/* A part_size as large as the object: one part a lane instead (6 MiB,
+ * whole MiB), so the part list stays one a resume can read. */
+START_TEST(download_ranged_part_size_too_large)
+{
+  char *e = rg_entry("e9");
+  const char *const script[] = {e};
+  dl_case c;
+
+  dl_setup(&c);
+  dl_go(&c, ", \"part_size\": 16777216, \"download_threshold\": 5242880, \"concurrency\": 2",
+        script, 1, NULL, NULL);
+  ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
+  ck_assert_int_eq(atomic_load(&c.s.served), 3);
+  ck_assert_ptr_nonnull(rg_req(&c, 1, 3, "\r\nRange: bytes=0-6291455\r\n"));
+  ck_assert_ptr_nonnull(rg_req(&c, 1, 3, "\r\nRange: bytes=6291456-12582911\r\n"));
+  ck_assert(file_is(c.out, e + 9, RG_SIZE));
+  dl_end(&c);
+  free(e);
+}
+END_TEST
+
+/* A list that names parts the file does not reach (cut short since): those
+ * are fetched again, and the download ends whole. */
+START_TEST(download_ranged_listed_beyond_file)
+{
+  char *e = rg_entry("e9");
+  const char *const script[] = {e};
+  dl_case c;
+  int fd;
+
+  dl_setup(&c);
+  fd = open(c.part, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, e + 9, RG_PART), (ssize_t)RG_PART);
+  ck_assert_int_eq(close(fd), 0);
+  put_text(c.tag, "\"e9\"");
+  put_text(c.map, "drover-parts 1 12582912 5242880 5242880\n0\n1\n2\n");
+  dl_go(&c, RG_SETTINGS, script, 1, NULL, NULL);
+  ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
+  ck_assert_int_eq(atomic_load(&c.s.served), 2);
+  ck_assert_ptr_nonnull(rg_req(&c, 0, 2, "\r\nRange: bytes=5242880-10485759\r\n"));
+  ck_assert_ptr_nonnull(rg_req(&c, 0, 2, "\r\nRange: bytes=10485760-12582911\r\n"));
+  ck_assert_int_eq(c.from, RG_PART);
+  ck_assert(file_is(c.out, e + 9, RG_SIZE));
+  dl_end(&c);
+  free(e);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("s3");
@@ -2158,6 +2208,8 @@ int main(void)
   tcase_add_test(tc, download_ranged_resumes_missing_part);
   tcase_add_test(tc, download_ranged_changed_starts_over);
   tcase_add_test(tc, download_ranged_mixed_objects_refused);
+  tcase_add_test(tc, download_ranged_part_size_too_large);
+  tcase_add_test(tc, download_ranged_listed_beyond_file);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }

@@ -77,6 +77,7 @@ typedef struct dl_get {
   int stale;                   /* out: the object is not the part's */
   int empty;                   /* out: a fresh ranged GET found it empty */
   int large;                   /* out: ... or larger than its range */
+  int refused;                 /* out: so its GET stopped at the head */
 } dl_get;
 
 /* The decimal number of [p, end); 0 when that is not one. */
@@ -110,6 +111,20 @@ static int parse_range(const char *v, unsigned long long *first, unsigned long l
          parse_ull(slash + 1, slash + strlen(slash), size);
 }
 
+/* Writes etag as the whole of the file at tagf. */
+static drover_code tag_write(const char *tagf, const char *etag, drover_error *err)
+{
+  FILE *f = fopen(tagf, "w");
+  int bad;
+
+  if(!f)
+    return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", tagf, strerror(errno));
+  bad = fputs(etag, f) < 0;
+  if(fclose(f) != 0 || bad)
+    return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", tagf, strerror(errno));
+  return DROVER_OK;
+}
+
 static drover_code dl_body_start(void *ud, const drover_http_response *head,
                                  drover_error *err)
 {
@@ -117,7 +132,6 @@ static drover_code dl_body_start(void *ud, const drover_http_response *head,
   const char *etag = head->etag ? head->etag : "";
   const char *v;
   unsigned long long first, last;
-  FILE *f;
 
   if(g->want) {
     /* The rest of the very object the part is of, from the part's end. */
@@ -159,12 +173,14 @@ static drover_code dl_body_start(void *ud, const drover_http_response *head,
                      strlen(etag));
     strcpy(g->etag, etag);
     /* No ETag, no resume: the part is then never taken for this object. */
-    if(etag[0] && (!(f = fopen(g->tagf, "w")) || fputs(etag, f) < 0 || fclose(f) != 0))
-      return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", g->tagf, strerror(errno));
+    if(etag[0] && tag_write(g->tagf, etag, err))
+      return DROVER_E_IO;
     /* Larger than the range: the GET stops here, before its body, and the
      * object comes in parts (the ETag recorded is what they are held to). */
-    if(g->large)
+    if(g->large) {
+      g->refused = 1;
       return s3_fail(err, DROVER_E_CONFLICT, NULL, "%s: larger than one range", g->what);
+    }
   }
   s3_progress_start(g->st, g->from, g->size);
   return DROVER_OK;
@@ -502,7 +518,7 @@ static drover_code dl_fresh(s3_state *st, const char *bucket, const char *key,
     rc = s3_call(st, &r, &resp, err);
     drover_http_response_free(&resp);
   }
-  else if(rc && g->large)
+  else if(rc && g->refused)
     goto parts;
   else if(rc && err && !err->code)
     *err = mine;
@@ -523,8 +539,12 @@ parts:
   d.want = g->etag;
   d.size = g->size;
   d.psize = s3_part_size(st->part_size, st->concurrency, g->size);
-  if(!d.psize)
-    d.psize = S3_MAX_PART;
+  if(!d.psize || d.psize >= d.size) {
+    /* A part_size set as large as the object: one part a lane instead,
+     * in whole MiB (the map wants parts smaller than the object). */
+    d.psize = (d.size + st->concurrency - 1) / st->concurrency;
+    d.psize = (d.psize + (1ull << 20) - 1) & ~((1ull << 20) - 1);
+  }
   d.first = d.psize;
   rc = parts_open(&d, part, mapf, 1, err);
   if(!rc)
@@ -542,7 +562,8 @@ static drover_code dl_parts_resume(s3_state *st, const char *bucket, const char 
                                    unsigned long long *size, int *stale, drover_error *err)
 {
   unsigned char *done = NULL;
-  size_t nparts = 0;
+  unsigned long long off, len;
+  size_t nparts = 0, i;
   drover_error mine;
   dl_parts d;
   struct stat sb;
@@ -559,6 +580,13 @@ static drover_code dl_parts_resume(s3_state *st, const char *bucket, const char 
   d.key = key;
   d.what = what;
   d.want = etag;
+  /* A listed part the file does not reach (the file cut short since) is
+   * fetched again, or the download could never end whole. */
+  for(i = 0; i < nparts; i++) {
+    part_span(&d, i, &off, &len);
+    if(done[i] && off + len > (unsigned long long)sb.st_size)
+      done[i] = 0;
+  }
   drover_error_clear(&mine);
   rc = parts_open(&d, part, mapf, 0, &mine);
   if(!rc)
