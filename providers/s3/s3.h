@@ -335,6 +335,11 @@ S3_HIDDEN drover_code s3_crc32c_confirm(s3_state *st, const char *got, const cha
 /* The default download_threshold. */
 #define S3_RANGED_MIN (256ull << 20)
 
+/* size rounded up to whole MiB: parts in round numbers (logs, docs). */
+S3_HIDDEN unsigned long long s3_whole_mib(unsigned long long size);
+/* a / b rounded up, for any a (a + b - 1 could wrap). */
+S3_HIDDEN unsigned long long s3_div_up(unsigned long long a, unsigned long long b);
+
 /* The part size for an upload of size bytes in lanes parallel parts:
  * part_size when set, else (part_size 0) the smallest whole number of MiB
  * that gives each lane at most S3_LANE_PARTS parts, within S3_AUTO_PART_MIN

@@ -202,14 +202,12 @@ static void *whole_main(void *arg)
   return NULL;
 }
 
-/* size rounded up to whole MiB: parts in round numbers (logs, docs). */
-static unsigned long long whole_mib(unsigned long long size)
+unsigned long long s3_whole_mib(unsigned long long size)
 {
   return (size + (1ull << 20) - 1) & ~((1ull << 20) - 1);
 }
 
-/* a / b rounded up, for any a (a + b - 1 could wrap). */
-static unsigned long long div_up(unsigned long long a, unsigned long long b)
+unsigned long long s3_div_up(unsigned long long a, unsigned long long b)
 {
   return a / b + (a % b != 0);
 }
@@ -217,10 +215,11 @@ static unsigned long long div_up(unsigned long long a, unsigned long long b)
 unsigned long long s3_part_size(unsigned long long part_size, unsigned lanes,
                                 unsigned long long size)
 {
-  unsigned long long need = div_up(size, S3_MAX_PARTS);
+  unsigned long long need = s3_div_up(size, S3_MAX_PARTS);
 
   if(!part_size) {
-    part_size = whole_mib(div_up(size, (unsigned long long)(lanes ? lanes : 1) * S3_LANE_PARTS));
+    part_size = s3_whole_mib(s3_div_up(size, (unsigned long long)(lanes ? lanes : 1) *
+                                                 S3_LANE_PARTS));
     if(part_size < S3_AUTO_PART_MIN)
       part_size = S3_AUTO_PART_MIN;
     if(part_size > S3_AUTO_PART_MAX)
@@ -228,7 +227,7 @@ unsigned long long s3_part_size(unsigned long long part_size, unsigned lanes,
   }
   if(part_size >= need)
     return part_size;
-  need = whole_mib(need);
+  need = s3_whole_mib(need);
   return need <= S3_MAX_PART ? need : 0;
 }
 
