@@ -1807,6 +1807,14 @@ static void dl_look(void *ud, int n, const char *req)
   d->part_size = stat(d->c->part, &sb) == 0 ? (long long)sb.st_size : -1;
 }
 
+/* No part, ETag file or part list is left beside the target. */
+static void dl_nothing_left(const dl_case *c)
+{
+  ck_assert_int_ne(access(c->part, F_OK), 0);
+  ck_assert_int_ne(access(c->tag, F_OK), 0);
+  ck_assert_int_ne(access(c->map, F_OK), 0);
+}
+
 static void dl_end(dl_case *c)
 {
   unlink(c->out);
@@ -1845,8 +1853,7 @@ START_TEST(download_one_get_etag_first)
   ck_assert_int_eq(seen.part_size, 10);
   ck_assert_str_eq(c.got ? c.got : "(none)", DL_WHOLE);
   ck_assert_int_eq(c.from, 0);
-  ck_assert_int_ne(access(c.part, F_OK), 0);
-  ck_assert_int_ne(access(c.tag, F_OK), 0);
+  dl_nothing_left(&c);
   free(seen.tag_text);
   dl_end(&c);
 }
@@ -1871,8 +1878,7 @@ START_TEST(download_resumes_part)
   ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nIf-Match: \"e1\"\r\n"));
   ck_assert_str_eq(c.got ? c.got : "(none)", DL_WHOLE);
   ck_assert_int_eq(c.from, 5);
-  ck_assert_int_ne(access(c.part, F_OK), 0);
-  ck_assert_int_ne(access(c.tag, F_OK), 0);
+  dl_nothing_left(&c);
   dl_end(&c);
 }
 END_TEST
@@ -2039,9 +2045,7 @@ START_TEST(download_ranged_parts)
   }
   ck_assert(file_is(c.out, obj, RG_SIZE));
   ck_assert_int_eq(c.from, 0);
-  ck_assert_int_ne(access(c.part, F_OK), 0);
-  ck_assert_int_ne(access(c.tag, F_OK), 0);
-  ck_assert_int_ne(access(c.map, F_OK), 0);
+  dl_nothing_left(&c);
   dl_end(&c);
   free(e);
 }
@@ -2063,9 +2067,7 @@ START_TEST(download_ranged_resumes_missing_part)
   ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nIf-Match: \"e9\"\r\n"));
   ck_assert(file_is(c.out, e + 9, RG_SIZE));
   ck_assert_int_eq(c.from, RG_SIZE - RG_PART);
-  ck_assert_int_ne(access(c.part, F_OK), 0);
-  ck_assert_int_ne(access(c.tag, F_OK), 0);
-  ck_assert_int_ne(access(c.map, F_OK), 0);
+  dl_nothing_left(&c);
   dl_end(&c);
   free(e);
 }
@@ -2110,9 +2112,7 @@ START_TEST(download_ranged_mixed_objects_refused)
   ck_assert_int_eq(c.rc, DROVER_E_CONFLICT);
   ck_assert_ptr_nonnull(strstr(c.err.text, "not of the object the download began with"));
   ck_assert_int_ne(access(c.out, F_OK), 0);
-  ck_assert_int_ne(access(c.part, F_OK), 0);
-  ck_assert_int_ne(access(c.tag, F_OK), 0);
-  ck_assert_int_ne(access(c.map, F_OK), 0);
+  dl_nothing_left(&c);
   dl_end(&c);
   free(e9);
   free(e8);
