@@ -1047,6 +1047,41 @@ START_TEST(download_to_fd_at_offset)
 }
 END_TEST
 
+/* A 2xx with an empty body still leaves the file, empty (and truncates a
+ * stale one), as a download of an empty object must. */
+START_TEST(download_empty_body_to_file)
+{
+  const char *script[1] = {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+                           "Connection: close\r\n\r\n"};
+  char path[64];
+  srv s;
+  drover_http *h;
+  drover_http_response resp;
+  drover_error err;
+  drover_http_req r = req_init("GET", "/empty");
+  struct stat st;
+  int fd;
+
+  srv_start(&s, 0, script, 1);
+  h = client(&s, "http", 4, 100);
+  snprintf(path, sizeof(path), "/tmp/check_http_empty.XXXXXX");
+  fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, "stale", 5), 5);
+  close(fd);
+  r.response_path = path;
+  drover_error_clear(&err);
+  ck_assert_msg(drover_http_perform(h, &r, &resp, &err) == DROVER_OK, "%s", err.text);
+  ck_assert_int_eq(resp.status, 200);
+  ck_assert_int_eq(stat(path, &st), 0);
+  ck_assert_int_eq(st.st_size, 0);
+  drover_http_response_free(&resp);
+  drover_http_free(h);
+  srv_stop(&s);
+  unlink(path);
+}
+END_TEST
+
 START_TEST(download_to_file)
 {
   const size_t n = 200000;
@@ -1284,6 +1319,7 @@ static Suite *http_suite(void)
   tcase_set_timeout(tc, 30);
   tcase_add_test(tc, retry_503_then_200);
   tcase_add_test(tc, download_to_fd_at_offset);
+  tcase_add_test(tc, download_empty_body_to_file);
   tcase_add_test(tc, retry_after_honoured);
   tcase_add_test(tc, not_found_not_retried);
   tcase_add_test(tc, budget_exhausted);

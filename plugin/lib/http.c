@@ -332,12 +332,6 @@ static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow,
 }
 
 /* Sets the options of one easy handle. Returns a curl code. */
-/* Whether req's 2xx body goes to the caller's descriptor (version 5). */
-static int to_fd(const drover_http_req *req)
-{
-  return req->version >= 5 && req->response_to_fd;
-}
-
 static CURLcode easy_setup(drover_http *http, CURL *h, const char *url,
                            const drover_http_req *req, struct curl_slist *headers,
                            dv_http_attempt *a, dv_http_upload *u, stall_clock *clk,
@@ -364,7 +358,7 @@ static CURLcode easy_setup(drover_http *http, CURL *h, const char *url,
   /* A streamed body may take hours: bound it by progress, not by time.
    * Other requests keep the total bound (a long-poll such as LXD's
    * operation wait is silent for most of it). */
-  if(!req->body_path && !req->body_read && !req->response_path && !to_fd(req))
+  if(!req->body_path && !req->body_read && !req->response_path && !dv_http_to_fd(req))
     SET(CURLOPT_TIMEOUT_MS, http->timeout_ms);
   else {
     clk->stall = http->stall;
@@ -420,7 +414,8 @@ static CURLcode easy_setup(drover_http *http, CURL *h, const char *url,
     SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
     SET(CURLOPT_POSTFIELDS, "");
   }
-  if(req->response_path || to_fd(req))  /* bulk downloads: curl's tool's receive buffer */
+  /* Bulk downloads: curl's own tool's receive buffer. */
+  if(req->response_path || dv_http_to_fd(req))
     SET(CURLOPT_BUFFERSIZE, 100L * 1024L);
   if(!strcmp(method, "HEAD"))
     SET(CURLOPT_NOBODY, 1L);
@@ -452,7 +447,7 @@ static drover_code check_req(const drover_http_req *req, drover_error *err)
                             "source", req->method, req->path);
   if(req->body && req->body_len > (unsigned long long)SIZE_MAX)
     return drover_error_set(err, DROVER_E_ARG, "http: body length too large");
-  if(to_fd(req) && (req->response_path || req->response_fd < 0 ||
+  if(dv_http_to_fd(req) && (req->response_path || req->response_fd < 0 ||
                     req->response_offset > (unsigned long long)INT64_MAX))
     return drover_error_set(err, DROVER_E_ARG, "http: %s %s: response_to_fd needs a "
                             "descriptor, an offset and no response_path", req->method,

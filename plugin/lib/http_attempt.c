@@ -14,6 +14,11 @@
  * Response
  */
 
+int dv_http_to_fd(const drover_http_req *req)
+{
+  return req->version >= 5 && req->response_to_fd;
+}
+
 void dv_http_attempt_reset(dv_http_attempt *a, const drover_http_req *req)
 {
   size_t i;
@@ -33,7 +38,7 @@ void dv_http_attempt_reset(dv_http_attempt *a, const drover_http_req *req)
     a->response_path = req->response_path;
     if(req->version >= 4 && req->on_body_start)
       a->req = req;
-    if(req->version >= 5 && req->response_to_fd && !req->response_path) {
+    if(dv_http_to_fd(req)) {
       a->out_fd = req->response_fd;
       a->out_off = req->response_offset;
     }
@@ -94,10 +99,6 @@ int dv_http_attempt_finish(dv_http_attempt *a)
 {
   int bad = 0;
 
-  /* Only after a whole head: a head cut off part way is no answer to
-   * judge (the attempt failed, and is retried). */
-  if(a->head_done && !a->started && to_a_file(a) && is_2xx(a->status) && !a->err.code)
-    bad = sink_open(a);
   if(a->sink_fd >= 0 && close(a->sink_fd) && !a->err.code) {
     drover_error_set(&a->err, DROVER_E_IO, "http: %s: %s", a->response_path,
                      strerror(errno));

@@ -50,13 +50,15 @@ typedef struct dv_http_attempt {
   drover_error err;            /* a sink failure (first error wins) */
 } dv_http_attempt;
 
+/* Whether req's 2xx body goes to the caller's descriptor (version 5;
+ * check_req refuses it beside a response_path). */
+int dv_http_to_fd(const drover_http_req *req);
 /* Resets a (freeing what it holds) for a fresh attempt of req (NULL:
  * only frees). */
 void dv_http_attempt_reset(dv_http_attempt *a, const drover_http_req *req);
-/* Closes the sink file. When the status was 2xx and a response_path was
- * set but no byte came, creates/truncates the file so it shows the empty
- * body (response_to_fd: only runs on_body_start). Returns non-zero
- * (a->err set) on failure. */
+/* Closes the sink file. (A 2xx head's end opened it, empty bodies
+ * included: dv_http_on_header.) Returns non-zero (a->err set) on
+ * failure. */
 int dv_http_attempt_finish(dv_http_attempt *a);
 
 /* curl callbacks: userp is a dv_http_attempt (body, headers) or a
