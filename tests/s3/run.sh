@@ -488,7 +488,16 @@ grep -q "resumed: 33554432 bytes were already here" "$TMP/err" &&
   grep -q "3 of 5 parts to get" "$TMP/err" && cmp -s "$TMP/up.bin" "$TMP/kill.bin" &&
   ok "listed parts are kept, the rest fetched, and the file is whole" ||
   { notok "listed part resume"; show "$TMP/err"; }
-rm -f "$TMP/down.bin" "$TMP/res.bin" "$TMP/res2.bin" "$TMP/kill.bin"
+# An empty object has no byte 0 for the first GET's Range (s3rver answers
+# a 206 it never finishes): asked again without one, it lands empty.
+: >"$TMP/empty.bin"
+run s3 cp "$TMP/empty.bin" "s3://$B/$P/empty.bin"; expect_rc "s3 cp uploads an empty file" 0
+rm -f "$TMP/empty.bin"
+run s3 cp "s3://$B/$P/empty.bin" "$TMP/empty.bin"; expect_rc "s3 cp downloads an empty object" 0
+[ -f "$TMP/empty.bin" ] && [ ! -s "$TMP/empty.bin" ] && [ ! -e "$TMP/empty.bin.drover-part" ] &&
+  ok "the empty object lands as an empty file" || notok "empty object download"
+s3curl DELETE "/$B/$P/empty.bin" -o /dev/null
+rm -f "$TMP/down.bin" "$TMP/res.bin" "$TMP/res2.bin" "$TMP/kill.bin" "$TMP/empty.bin"
 # The other two "checksum" settings, each as one PUT and as a multipart
 # upload, each read back: "md5" is checked by ETag, which s3rver answers;
 # "none" sends no checksum and compares none. Neither warns that the server
