@@ -2007,9 +2007,10 @@ static const char *rg_req(const dl_case *c, int from, int n, const char *range)
 }
 
 /* A part file as a stopped ranged download leaves it: parts 0 and 2
- * written and listed, part 1 not (a hole), the ETag tag. */
+ * written and listed, part 1 not (a hole), the ETag tag in the list. */
 static void rg_stopped(dl_case *c, const char *obj, const char *tag)
 {
+  char line[128];
   int fd = open(c->part, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
   ck_assert_int_ge(fd, 0);
@@ -2017,8 +2018,9 @@ static void rg_stopped(dl_case *c, const char *obj, const char *tag)
   ck_assert_int_eq(pwrite(fd, obj + 2 * RG_PART, RG_SIZE - 2 * RG_PART, 2 * RG_PART),
                    (ssize_t)(RG_SIZE - 2 * RG_PART));
   ck_assert_int_eq(close(fd), 0);
-  put_text(c->tag, tag);
-  put_text(c->map, "drover-parts 1 12582912 5242880 5242880\n0\n2\n");
+  ck_assert_int_gt(snprintf(line, sizeof(line), "drover-parts 2 12582912 5242880 5242880\n"
+                                                "%s\n0\n2\n", tag), 0);
+  put_text(c->map, line);
 }
 
 START_TEST(download_ranged_parts)
@@ -2069,6 +2071,45 @@ START_TEST(download_ranged_resumes_missing_part)
   ck_assert_int_eq(c.from, RG_SIZE - RG_PART);
   dl_nothing_left(&c);
   dl_end(&c);
+  free(e);
+}
+END_TEST
+
+/* A ranged download stopped by a refused part keeps its ETag in its list
+ * and writes no .etag: with the list deleted by hand, the part file (holes
+ * where parts are missing) is not taken for a prefix, and the next cp
+ * starts over and ends with the object's bytes. */
+START_TEST(download_ranged_list_gone_starts_over)
+{
+  char *e = rg_entry("e9");
+  char *denied = status(403, "Forbidden", "<Error><Code>AccessDenied</Code>"
+                                          "<Message>no</Message></Error>");
+  const char *const stop[] = {e, e, denied}, *const again[] = {e};
+  const char *want = "drover-parts 2 12582912 5242880 5242880\n\"e9\"\n";
+  char *map;
+  dl_case c;
+
+  dl_setup(&c);
+  dl_go(&c, RG_SETTINGS, stop, 3, NULL, NULL);
+  ck_assert_int_ne(c.rc, DROVER_OK);
+  ck_assert_ptr_nonnull(strstr(c.err.text, "AccessDenied"));
+  ck_assert_int_ne(access(c.tag, F_OK), 0);
+  ck_assert_int_eq(access(c.part, F_OK), 0);
+  map = file_text(c.map);
+  ck_assert_ptr_nonnull(map);
+  ck_assert_msg(!strncmp(map, want, strlen(want)), "list: %s", map);
+  free(map);
+
+  ck_assert_int_eq(unlink(c.map), 0);
+  dl_go(&c, RG_SETTINGS, again, 1, NULL, NULL);
+  ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
+  ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=0-5242879\r\n"));
+  ck_assert_ptr_null(strcasestr(c.s.req[0], "\r\nIf-Match:"));
+  ck_assert(file_is(c.out, e + 9, RG_SIZE));
+  ck_assert_int_eq(c.from, 0);
+  dl_nothing_left(&c);
+  dl_end(&c);
+  free(denied);
   free(e);
 }
 END_TEST
@@ -2155,8 +2196,7 @@ START_TEST(download_ranged_listed_beyond_file)
   ck_assert_int_ge(fd, 0);
   ck_assert_int_eq(write(fd, e + 9, RG_PART), (ssize_t)RG_PART);
   ck_assert_int_eq(close(fd), 0);
-  put_text(c.tag, "\"e9\"");
-  put_text(c.map, "drover-parts 1 12582912 5242880 5242880\n0\n1\n2\n");
+  put_text(c.map, "drover-parts 2 12582912 5242880 5242880\n\"e9\"\n0\n1\n2\n");
   dl_go(&c, RG_SETTINGS, script, 1, NULL, NULL);
   ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
   ck_assert_int_eq(atomic_load(&c.s.served), 2);
@@ -2210,6 +2250,7 @@ int main(void)
   tcase_add_test(tc, download_ranged_mixed_objects_refused);
   tcase_add_test(tc, download_ranged_part_size_too_large);
   tcase_add_test(tc, download_ranged_listed_beyond_file);
+  tcase_add_test(tc, download_ranged_list_gone_starts_over);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }

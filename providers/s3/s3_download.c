@@ -8,17 +8,21 @@
  *
  * The files of an unfinished download of FILE:
  *   FILE.drover-part        the bytes got so far;
- *   FILE.drover-part.etag   the ETag of the object they are of;
- *   FILE.drover-part.parts  a ranged download's plan and progress: the
- *                           line "drover-parts 1 SIZE FIRST PART", then
+ *   FILE.drover-part.etag   a one-GET download's: the ETag of the object
+ *                           the part is a prefix of;
+ *   FILE.drover-part.parts  a ranged download's: the line "drover-parts 2
+ *                           SIZE FIRST PART", a line with the ETag, then
  *                           "I" for each part I written whole (part 0 is
  *                           the first FIRST bytes, part I >= 1 the PART
  *                           bytes from FIRST + (I - 1) * PART, the last
  *                           shorter; FIRST is PART as drover writes it).
- * A part file without .parts holds a prefix of the object: the next cp
- * continues it with one ranged GET. With .parts it fetches the parts not
- * listed. Either way a part of another object (the ETag changed) is
- * thrown away and the download starts over.
+ * With .parts the next cp fetches the parts not listed. A part file with
+ * .etag holds a prefix: the next cp continues it with one ranged GET. A
+ * ranged download writes no .etag, so its part file (holes where parts
+ * are missing) is never taken for a prefix: not when .parts is deleted by
+ * hand, and not by a drover older than the list's ETag line (0.x before
+ * version 2 of the list). Either way a part of another object (the ETag
+ * changed) is thrown away and the download starts over.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +33,7 @@
 #include <unistd.h>
 #include "s3.h"
 
-#define MAP_MAGIC "drover-parts 1"
+#define MAP_MAGIC "drover-parts 2"
 
 /* Appends the file at from to the open fd. */
 static drover_code append_file(int fd, const char *from, drover_error *err)
@@ -172,8 +176,9 @@ static drover_code dl_body_start(void *ud, const drover_http_response *head,
       return s3_fail(err, DROVER_E_PROVIDER, NULL, "%s: an ETag of %zu bytes", g->what,
                      strlen(etag));
     strcpy(g->etag, etag);
-    /* No ETag, no resume: the part is then never taken for this object. */
-    if(etag[0] && tag_write(g->tagf, etag, err))
+    /* No ETag, no resume: the part is then never taken for this object.
+     * A ranged download keeps its ETag in its list instead (see top). */
+    if(etag[0] && !g->large && tag_write(g->tagf, etag, err))
       return DROVER_E_IO;
     /* Larger than the range: the GET stops here, before its body, and the
      * object comes in parts (the ETag recorded is what they are held to). */
@@ -355,14 +360,17 @@ static drover_code part_job(void *ud, size_t j, drover_error *err)
   return DROVER_OK;
 }
 
-/* Reads the map at mapf into d (size, first, psize) and the parts it
- * lists as done into *done (calloc'd, one byte a part; caller frees).
- * 0 when it is not one this code wrote (then the download starts over). */
-static int map_read(const char *mapf, dl_parts *d, unsigned char **done, size_t *nparts)
+/* Reads the map at mapf into d (size, first, psize), its ETag into etag
+ * (etagsz bytes) and the parts it lists as done into *done (calloc'd, one
+ * byte a part; caller frees). 0 when it is not one this code wrote, or
+ * names no ETag (then the download starts over). */
+static int map_read(const char *mapf, dl_parts *d, char *etag, size_t etagsz,
+                    unsigned char **done, size_t *nparts)
 {
   FILE *f = fopen(mapf, "r");
-  char line[128];
+  char line[320];
   unsigned long long i;
+  size_t len;
   int ok = 0;
 
   *done = NULL;
@@ -372,6 +380,12 @@ static int map_read(const char *mapf, dl_parts *d, unsigned char **done, size_t 
      sscanf(line, MAP_MAGIC " %llu %llu %llu", &d->size, &d->first, &d->psize) != 3 ||
      !d->first || d->psize < (1ull << 20) || d->first >= d->size || d->psize > d->size)
     goto out;
+  /* The ETag line, whole: a torn one is no ETag. */
+  if(!fgets(line, sizeof(line), f) || (len = strlen(line)) < 2 || line[len - 1] != '\n' ||
+     len > etagsz)
+    goto out;
+  memcpy(etag, line, len - 1);
+  etag[len - 1] = '\0';
   *nparts = parts_count(d->size, d->first, d->psize);
   if(!(*done = calloc(*nparts, 1)))
     goto out;
@@ -432,11 +446,11 @@ static drover_code parts_fetch(dl_parts *d, const unsigned char *done, size_t np
 }
 
 /* Opens the part file and the map for d's parts; with create both are
- * created (the map with its plan line), the part file first. */
+ * created (the map with its plan and ETag lines), the part file first. */
 static drover_code parts_open(dl_parts *d, const char *part, const char *mapf, int create,
                               drover_error *err)
 {
-  char line[128];
+  char line[400];
   int n;
 
   d->fd = open(part, O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0), 0600);
@@ -448,9 +462,10 @@ static drover_code parts_open(dl_parts *d, const char *part, const char *mapf, i
     return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", mapf, strerror(errno));
   if(!create)
     return DROVER_OK;
-  n = snprintf(line, sizeof(line), MAP_MAGIC " %llu %llu %llu\n", d->size, d->first,
-               d->psize);
-  if(write(d->mapfd, line, (size_t)n) != n)
+  /* One write: a list is read only with its ETag line whole. */
+  n = snprintf(line, sizeof(line), MAP_MAGIC " %llu %llu %llu\n%s\n", d->size, d->first,
+               d->psize, d->want);
+  if(n < 0 || (size_t)n >= sizeof(line) || write(d->mapfd, line, (size_t)n) != n)
     return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", mapf, strerror(errno));
   return DROVER_OK;
 }
@@ -552,10 +567,11 @@ parts:
  * before; *size, the object's. *stale: the map is not one to trust, or the
  * object changed since; the caller starts over (err is then untouched). */
 static drover_code dl_parts_resume(s3_state *st, const char *bucket, const char *key,
-                                   const char *part, const char *mapf, const char *etag,
-                                   const char *what, unsigned long long *already,
-                                   unsigned long long *size, int *stale, drover_error *err)
+                                   const char *part, const char *mapf, const char *what,
+                                   unsigned long long *already, unsigned long long *size,
+                                   int *stale, drover_error *err)
 {
+  char etag[256];
   unsigned char *done = NULL;
   unsigned long long off, len;
   size_t nparts = 0, i;
@@ -567,7 +583,7 @@ static drover_code dl_parts_resume(s3_state *st, const char *bucket, const char 
   *stale = 1;
   memset(&d, 0, sizeof(d));
   d.fd = d.mapfd = -1;
-  if(!map_read(mapf, &d, &done, &nparts) || stat(part, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+  if(!map_read(mapf, &d, etag, sizeof(etag), &done, &nparts) || stat(part, &sb) != 0 || !S_ISREG(sb.st_mode) ||
      (unsigned long long)sb.st_size > d.size)
     goto out;
   d.st = st;
@@ -625,16 +641,16 @@ drover_code s3_download(s3_state *st, const char *bucket, const char *key, const
   g.tagf = tagf;
   g.what = what;
 
-  /* A part with its ETag: the rest of the object, if it is still that one. */
+  /* A ranged download's list, or a prefix with its ETag: the rest of the
+   * object, if it is still that one. */
   have_tag[0] = '\0';
   if((f = fopen(tagf, "r"))) {
     if(!fgets(have_tag, sizeof(have_tag), f))
       have_tag[0] = '\0';
     fclose(f);
   }
-  if(have_tag[0] && stat(mapf, &sb) == 0) {
-    rc = dl_parts_resume(st, bucket, key, part, mapf, have_tag, what, &already, &g.size,
-                         &stale, err);
+  if(stat(mapf, &sb) == 0) {
+    rc = dl_parts_resume(st, bucket, key, part, mapf, what, &already, &g.size, &stale, err);
     if(rc)
       goto out;
   }
@@ -655,7 +671,7 @@ drover_code s3_download(s3_state *st, const char *bucket, const char *key, const
     }
     rc = dl_fresh(st, bucket, key, part, mapf, &g, err);
     if(rc) {
-      /* Parts of another object than the first part's: nothing to keep. */
+      /* Parts of another object than the first GET named: nothing to keep. */
       if(rc == DROVER_E_CONFLICT)
         dl_forget(part, tagf, mapf);
       goto out;
