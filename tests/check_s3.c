@@ -2114,6 +2114,99 @@ START_TEST(download_ranged_list_gone_starts_over)
 }
 END_TEST
 
+/* A list with every part done and the file whole (a cp stopped before its
+ * rename): one request, the object's last byte with If-Match, holds the
+ * bytes to the list's ETag and size before they are renamed into place. */
+START_TEST(download_ranged_all_listed_checked)
+{
+  char *e = rg_entry("e9");
+  const char *const script[] = {e};
+  dl_case c;
+  int fd;
+
+  dl_setup(&c);
+  fd = open(c.part, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, e + 9, RG_SIZE), (ssize_t)RG_SIZE);
+  ck_assert_int_eq(close(fd), 0);
+  put_text(c.map, "drover-parts 2 12582912 5242880 5242880\n\"e9\"\n0\n2\n1\n");
+  dl_go(&c, RG_SETTINGS, script, 1, NULL, NULL);
+  ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
+  ck_assert_int_eq(atomic_load(&c.s.served), 1);
+  ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=12582911-12582911\r\n"));
+  ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nIf-Match: \"e9\"\r\n"));
+  ck_assert(file_is(c.out, e + 9, RG_SIZE));
+  ck_assert_int_eq(c.from, RG_SIZE);
+  dl_nothing_left(&c);
+  dl_end(&c);
+  free(e);
+}
+END_TEST
+
+/* The same, the list of an older version ("e8", other bytes) and the
+ * object now "e9": the last byte's answer refuses it, and the download
+ * starts over and ends with the object's bytes, not the old ones. */
+START_TEST(download_ranged_all_listed_other_object)
+{
+  char *e = rg_entry("e9"), *old = malloc(RG_SIZE);
+  const char *const script[] = {e};
+  dl_case c;
+  int fd;
+
+  ck_assert_ptr_nonnull(old);
+  memset(old, 'x', RG_SIZE);
+  dl_setup(&c);
+  fd = open(c.part, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, old, RG_SIZE), (ssize_t)RG_SIZE);
+  ck_assert_int_eq(close(fd), 0);
+  put_text(c.map, "drover-parts 2 12582912 5242880 5242880\n\"e8\"\n0\n1\n2\n");
+  dl_go(&c, RG_SETTINGS, script, 1, NULL, NULL);
+  ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
+  ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nIf-Match: \"e8\"\r\n"));
+  ck_assert_ptr_nonnull(strcasestr(c.s.req[1], "\r\nRange: bytes=0-5242879\r\n"));
+  ck_assert(file_is(c.out, e + 9, RG_SIZE));
+  ck_assert_int_eq(c.from, 0);
+  dl_nothing_left(&c);
+  dl_end(&c);
+  free(old);
+  free(e);
+}
+END_TEST
+
+/* Lists this code does not trust, each beside the part file a stopped
+ * download leaves (parts 0 and 2, a hole between): the download starts
+ * over, and no listed part or .etag is taken. */
+static const char *const untrusted_lists[] = {
+  "drover-parts 1 12582912 5242880 5242880\n0\n2\n", /* version 1 (with .etag) */
+  "drover-parts 2 12582912 5242880 5242880\n\"e9\"",   /* ETag line torn */
+  "drover-parts 2 12582912 5242880 5242880\n\n0\n2\n", /* no ETag */
+};
+
+START_TEST(download_ranged_untrusted_list_starts_over)
+{
+  char *e = rg_entry("e9");
+  const char *const script[] = {e};
+  dl_case c;
+
+  dl_setup(&c);
+  rg_stopped(&c, e + 9, "\"e9\"");
+  put_text(c.map, untrusted_lists[_i]);
+  if(_i == 0)
+    put_text(c.tag, "\"e9\"");
+  dl_go(&c, RG_SETTINGS, script, 1, NULL, NULL);
+  ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
+  ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=0-5242879\r\n"));
+  ck_assert_ptr_null(strcasestr(c.s.req[0], "\r\nIf-Match:"));
+  ck_assert_int_eq(atomic_load(&c.s.served), 4);
+  ck_assert(file_is(c.out, e + 9, RG_SIZE));
+  ck_assert_int_eq(c.from, 0);
+  dl_nothing_left(&c);
+  dl_end(&c);
+  free(e);
+}
+END_TEST
+
 /* The object changed since the stop (another ETag): the parts there are
  * thrown away and the download starts over; its bytes are all the new
  * object's. */
@@ -2251,6 +2344,10 @@ int main(void)
   tcase_add_test(tc, download_ranged_part_size_too_large);
   tcase_add_test(tc, download_ranged_listed_beyond_file);
   tcase_add_test(tc, download_ranged_list_gone_starts_over);
+  tcase_add_test(tc, download_ranged_all_listed_checked);
+  tcase_add_test(tc, download_ranged_all_listed_other_object);
+  tcase_add_loop_test(tc, download_ranged_untrusted_list_starts_over, 0,
+                      sizeof(untrusted_lists) / sizeof(untrusted_lists[0]));
   suite_add_tcase(s, tc);
   return run_suite(s);
 }

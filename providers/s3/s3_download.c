@@ -20,9 +20,10 @@
  * .etag holds a prefix: the next cp continues it with one ranged GET. A
  * ranged download writes no .etag, so its part file (holes where parts
  * are missing) is never taken for a prefix: not when .parts is deleted by
- * hand, and not by a drover older than the list's ETag line (0.x before
- * version 2 of the list). Either way a part of another object (the ETag
- * changed) is thrown away and the download starts over.
+ * hand, and not by a drover whose lists were version 1 (no ETag line;
+ * it resumes only with .etag). Either way a part of another object (the
+ * ETag changed) is thrown away and the download starts over; a list with
+ * every part done is checked too, by the object's last byte.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -71,7 +72,7 @@ out:
 /* The GET that starts a download (fresh, or a prefix's tail resume). */
 typedef struct dl_get {
   s3_state *st;
-  const char *tagf;            /* a fresh GET records the ETag here */
+  const char *tagf;            /* a fresh one-GET download's ETag goes here */
   const char *want;            /* a resume: the part's ETag; NULL: fresh */
   const char *what;
   unsigned long long from;     /* a resume: the part's length */
@@ -181,8 +182,11 @@ static drover_code dl_body_start(void *ud, const drover_http_response *head,
     if(etag[0] && !g->large && tag_write(g->tagf, etag, err))
       return DROVER_E_IO;
     /* Larger than the range: the GET stops here, before its body, and the
-     * object comes in parts (the ETag recorded is what they are held to). */
+     * object comes in parts, held to g->etag (which goes into their list).
+     * An .etag an earlier attempt of this GET wrote (a smaller object
+     * then) goes: a ranged part file must never have one. */
     if(g->large) {
+      unlink(g->tagf);
       g->refused = 1;
       return s3_fail(err, DROVER_E_CONFLICT, NULL, "%s: larger than one range", g->what);
     }
@@ -312,20 +316,20 @@ static drover_code part_body_start(void *ud, const drover_http_response *head,
   return DROVER_OK;
 }
 
-/* An s3_job_fn: part d->todo[j], then its line in the map. */
-static drover_code part_job(void *ud, size_t j, drover_error *err)
+/* The len bytes at off of d's object, written at off in the part file. */
+static drover_code part_get(dl_parts *d, unsigned long long off, unsigned long long len,
+                            drover_error *err)
 {
-  dl_parts *d = ud;
   dl_part p;
   s3_req r;
   drover_http_response resp;
-  char rangehdr[64], line[32];
+  char rangehdr[64];
   const char *hdrs[2] = {rangehdr, NULL};
   drover_code rc;
-  int n;
 
   p.d = d;
-  part_span(d, d->todo[j], &p.off, &p.len);
+  p.off = off;
+  p.len = len;
   snprintf(rangehdr, sizeof(rangehdr), "Range: bytes=%llu-%llu", p.off, p.off + p.len - 1);
   memset(&r, 0, sizeof(r));
   r.method = "GET";
@@ -350,13 +354,28 @@ static drover_code part_job(void *ud, size_t j, drover_error *err)
     rc = s3_fail(err, DROVER_E_PROVIDER, NULL, "%s: bytes %llu-%llu: got %llu bytes",
                  d->what, p.off, p.off + p.len - 1, resp.written);
   drover_http_response_free(&resp);
-  if(rc)
+  return rc;
+}
+
+/* An s3_job_fn: part d->todo[j], then its line in the map. */
+static drover_code part_job(void *ud, size_t j, drover_error *err)
+{
+  dl_parts *d = ud;
+  unsigned long long off, len;
+  char line[32];
+  drover_code rc;
+  ssize_t w;
+  int n;
+
+  part_span(d, d->todo[j], &off, &len);
+  if((rc = part_get(d, off, len, err)))
     return rc;
   /* Only now is the part whole: one append, whole or not at all. */
   n = snprintf(line, sizeof(line), "%zu\n", d->todo[j]);
-  if(write(d->mapfd, line, (size_t)n) != n)
+  w = write(d->mapfd, line, (size_t)n);
+  if(w != n)
     return s3_fail(err, DROVER_E_IO, NULL, "%s: writing the part list: %s", d->what,
-                   strerror(errno));
+                   w < 0 ? strerror(errno) : "short write");
   return DROVER_OK;
 }
 
@@ -436,7 +455,18 @@ static drover_code parts_fetch(dl_parts *d, const unsigned char *done, size_t np
               "each after the first %llu), %u at a time", d->what, d->size, d->ntodo,
               nparts, d->psize, d->first, d->st->concurrency);
   t0 = drover_now();
-  rc = s3_parallel(d->st, d->ntodo, part_job, d, err);
+  if(d->ntodo || !done)
+    rc = s3_parallel(d->st, d->ntodo, part_job, d, err);
+  else {
+    /* Every part listed (stopped before the rename): no GET would hold the
+     * object to the list's ETag and size, and the bytes might be of
+     * another key or an older version. Its last byte, rewritten in place,
+     * checks both. */
+    rc = part_get(d, d->size - 1, 1, err);
+    if(!rc)
+      drover_logf(&d->st->env, DROVER_LOG_DEBUG, "s3: %s: every part was here; the "
+                  "object's last byte holds it to the list's ETag and size", d->what);
+  }
   if(!rc)
     drover_logf(&d->st->env, DROVER_LOG_DEBUG, "s3: %s: parts %.2f s", d->what,
                 drover_now() - t0);
@@ -451,6 +481,7 @@ static drover_code parts_open(dl_parts *d, const char *part, const char *mapf, i
                               drover_error *err)
 {
   char line[400];
+  ssize_t w;
   int n;
 
   d->fd = open(part, O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0), 0600);
@@ -462,11 +493,14 @@ static drover_code parts_open(dl_parts *d, const char *part, const char *mapf, i
     return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", mapf, strerror(errno));
   if(!create)
     return DROVER_OK;
-  /* One write: a list is read only with its ETag line whole. */
+  /* One write: a list is read only with its ETag line whole. The line
+   * fits: an ETag is under 256 bytes (dl_body_start). */
   n = snprintf(line, sizeof(line), MAP_MAGIC " %llu %llu %llu\n%s\n", d->size, d->first,
                d->psize, d->want);
-  if(n < 0 || (size_t)n >= sizeof(line) || write(d->mapfd, line, (size_t)n) != n)
-    return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", mapf, strerror(errno));
+  w = write(d->mapfd, line, (size_t)n);
+  if(w != n)
+    return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", mapf,
+                   w < 0 ? strerror(errno) : "short write");
   return DROVER_OK;
 }
 
