@@ -5,7 +5,8 @@
 #
 #   nice -n 10 bench/s3-transfer.sh                 # 200 MiB and 2 GiB, 5 runs
 #   nice -n 10 bench/s3-transfer.sh --sizes "64 512" --reps 1
-#   options: --margin 0.05 (the verdict's tolerance), --no-tune
+#   options: --margin 0.05 (the verdict's tolerance), --down-pairs 6,
+#            --no-tune
 #
 # For each size (MiB), a random file, then REPS rounds of (median shown):
 #   - drover upload with the default settings: what a user gets. At or
@@ -20,10 +21,16 @@
 #     with "checksum": "md5" (checked by ETag, the check s3rver answers),
 #     for information: what each check costs;
 #   - curl upload (one PUT, UNSIGNED-PAYLOAD, no checksum);
-#   - drover download and curl download of the same object, twice a
-#     round (d c c d, then c d d c: each pair side by side), each checked
-#     against the file's SHA-256. drover's default: one GET up to the
-#     download threshold (256 MiB), so 200 MiB is one stream as curl's;
+#   - drover download and curl download of the same object, DOWN_PAIRS
+#     (6) pairs a round, each pair side by side and its order the
+#     reverse of the one before (d c c d ..., then c d d c ... the next
+#     round), each checked against the file's SHA-256. A download is
+#     the shortest transfer here (0.5 s for 200 MiB) and its run-to-run
+#     noise the largest, so it gets the most pairs: with 2 a round (until
+#     the eleventh S3 session) a 200 MiB run's interval was 0.19-0.28
+#     wide, too wide to tell clients a few per cent apart (bench/
+#     README.md, "Eleventh S3 session"). drover's default: one GET up to
+#     the download threshold (256 MiB), so 200 MiB is one stream as curl's;
 #     2 GiB comes in ranged GETs of 64 MiB, 4 at a time (doc/s3.md);
 #   - the server's own cost of a multipart upload: s3rver assembles the
 #     object on CompleteMultipartUpload by reading every part back,
@@ -92,6 +99,7 @@ DROVER=${DROVER:-$SRC/drover}
 SIZES="200 2048"
 REPS=5
 MARGIN=0.05       # the verdict's tolerance: drover at most this much slower
+DOWN_PAIRS=6      # download pairs a round
 TUNE=1
 DEFAULT_MP_MB=64  # drover's default multipart_threshold (providers/s3/s3.c)
 while [ $# -gt 0 ]; do
@@ -99,6 +107,7 @@ while [ $# -gt 0 ]; do
     --sizes) SIZES=$2; shift 2 ;;
     --reps) REPS=$2; shift 2 ;;
     --margin) MARGIN=$2; shift 2 ;;
+    --down-pairs) DOWN_PAIRS=$2; shift 2 ;;
     --no-tune) TUNE=0; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
@@ -203,6 +212,14 @@ curl_up() { timed cu "${CURL[@]}" -o /dev/null -T "$f" "$EP/$B/$P/curl.bin"; }
 # round), and the comparison is of the clients.
 drover_down() { timed dd "$DROVER" s3 cp "s3://$B/$P/curl.bin" "$TMP/down.bin"; check_down drover; }
 curl_down() { timed cd "${CURL[@]}" -o "$TMP/down.bin" "$EP/$B/$P/curl.bin"; check_down curl; }
+# downs FIRST: DOWN_PAIRS pairs of downloads, FIRST (d or c) going first
+# in the first pair and each pair's order the reverse of the one before.
+downs() {
+  local i a=$1
+  for i in $(seq "$DOWN_PAIRS"); do
+    if [ "$a" = d ]; then drover_down; curl_down; a=c; else curl_down; drover_down; a=d; fi
+  done
+}
 
 # s3rver's CompleteMultipartUpload alone: parts uploaded with curl
 # (untimed), then the completion timed. Appends seconds to $TMP/sc.
@@ -279,9 +296,9 @@ for mb in $SIZES; do
   # whichever client goes first.
   for rep in $(seq 0 "$reps"); do
     if [ $((rep % 2)) = 1 ]; then
-      drover_up; curl_up; drover_down; curl_down; curl_down; drover_down
+      drover_up; curl_up; downs d
     else
-      curl_up; drover_up back; curl_down; drover_down; drover_down; curl_down
+      curl_up; drover_up back; downs c
     fi
     [ $multipart = 0 ] || server_complete
     [ "$rep" != 0 ] || rm -f "$TMP"/{du,cu,dd,cd,d0,d1,d5,sc,dc}

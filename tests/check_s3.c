@@ -1995,6 +1995,16 @@ static int file_is(const char *path, const char *want, size_t n)
   return same;
 }
 
+/* c's part file, made to hold the n bytes at bytes. */
+static void rg_part_file(const dl_case *c, const char *bytes, size_t n)
+{
+  int fd = open(c->part, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, bytes, n), (ssize_t)n);
+  ck_assert_int_eq(close(fd), 0);
+}
+
 /* The request among [from, n) with this Range, or NULL. */
 static const char *rg_req(const dl_case *c, int from, int n, const char *range)
 {
@@ -2122,13 +2132,9 @@ START_TEST(download_ranged_all_listed_checked)
   char *e = rg_entry("e9");
   const char *const script[] = {e};
   dl_case c;
-  int fd;
 
   dl_setup(&c);
-  fd = open(c.part, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  ck_assert_int_ge(fd, 0);
-  ck_assert_int_eq(write(fd, e + 9, RG_SIZE), (ssize_t)RG_SIZE);
-  ck_assert_int_eq(close(fd), 0);
+  rg_part_file(&c, e + 9, RG_SIZE);
   put_text(c.map, "drover-parts 2 12582912 5242880 5242880\n\"e9\"\n0\n2\n1\n");
   dl_go(&c, RG_SETTINGS, script, 1, NULL, NULL);
   ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
@@ -2151,15 +2157,11 @@ START_TEST(download_ranged_all_listed_other_object)
   char *e = rg_entry("e9"), *old = malloc(RG_SIZE);
   const char *const script[] = {e};
   dl_case c;
-  int fd;
 
   ck_assert_ptr_nonnull(old);
   memset(old, 'x', RG_SIZE);
   dl_setup(&c);
-  fd = open(c.part, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  ck_assert_int_ge(fd, 0);
-  ck_assert_int_eq(write(fd, old, RG_SIZE), (ssize_t)RG_SIZE);
-  ck_assert_int_eq(close(fd), 0);
+  rg_part_file(&c, old, RG_SIZE);
   put_text(c.map, "drover-parts 2 12582912 5242880 5242880\n\"e8\"\n0\n1\n2\n");
   dl_go(&c, RG_SETTINGS, script, 1, NULL, NULL);
   ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
@@ -2282,13 +2284,9 @@ START_TEST(download_ranged_listed_beyond_file)
   char *e = rg_entry("e9");
   const char *const script[] = {e};
   dl_case c;
-  int fd;
 
   dl_setup(&c);
-  fd = open(c.part, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  ck_assert_int_ge(fd, 0);
-  ck_assert_int_eq(write(fd, e + 9, RG_PART), (ssize_t)RG_PART);
-  ck_assert_int_eq(close(fd), 0);
+  rg_part_file(&c, e + 9, RG_PART);
   put_text(c.map, "drover-parts 2 12582912 5242880 5242880\n\"e9\"\n0\n1\n2\n");
   dl_go(&c, RG_SETTINGS, script, 1, NULL, NULL);
   ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
