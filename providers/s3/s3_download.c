@@ -130,6 +130,20 @@ static drover_code tag_write(const char *tagf, const char *etag, drover_error *e
   return DROVER_OK;
 }
 
+/* The ETag at tagf into tag (tagsz bytes); 0 when there is none. */
+static int tag_read(const char *tagf, char *tag, size_t tagsz)
+{
+  FILE *f = fopen(tagf, "r");
+
+  tag[0] = '\0';
+  if(f) {
+    if(!fgets(tag, (int)tagsz, f))
+      tag[0] = '\0';
+    fclose(f);
+  }
+  return tag[0] != '\0';
+}
+
 static drover_code dl_body_start(void *ud, const drover_http_response *head,
                                  drover_error *err)
 {
@@ -455,7 +469,7 @@ static drover_code parts_fetch(dl_parts *d, const unsigned char *done, size_t np
               "each after the first %llu), %u at a time", d->what, d->size, d->ntodo,
               nparts, d->psize, d->first, d->st->concurrency);
   t0 = drover_now();
-  if(d->ntodo || !done)
+  if(d->ntodo)
     rc = s3_parallel(d->st, d->ntodo, part_job, d, err);
   else {
     /* Every part listed (stopped before the rename): no GET would hold the
@@ -617,8 +631,8 @@ static drover_code dl_parts_resume(s3_state *st, const char *bucket, const char 
   *stale = 1;
   memset(&d, 0, sizeof(d));
   d.fd = d.mapfd = -1;
-  if(!map_read(mapf, &d, etag, sizeof(etag), &done, &nparts) || stat(part, &sb) != 0 || !S_ISREG(sb.st_mode) ||
-     (unsigned long long)sb.st_size > d.size)
+  if(!map_read(mapf, &d, etag, sizeof(etag), &done, &nparts) || stat(part, &sb) != 0 ||
+     !S_ISREG(sb.st_mode) || (unsigned long long)sb.st_size > d.size)
     goto out;
   d.st = st;
   d.bucket = bucket;
@@ -658,7 +672,6 @@ drover_code s3_download(s3_state *st, const char *bucket, const char *key, const
   const char *gone;
   struct stat sb;
   dl_get g;
-  FILE *f;
   drover_code rc = DROVER_OK;
   int stale = 1;
 
@@ -677,18 +690,13 @@ drover_code s3_download(s3_state *st, const char *bucket, const char *key, const
 
   /* A ranged download's list, or a prefix with its ETag: the rest of the
    * object, if it is still that one. */
-  have_tag[0] = '\0';
-  if((f = fopen(tagf, "r"))) {
-    if(!fgets(have_tag, sizeof(have_tag), f))
-      have_tag[0] = '\0';
-    fclose(f);
-  }
   if(stat(mapf, &sb) == 0) {
     rc = dl_parts_resume(st, bucket, key, part, mapf, what, &already, &g.size, &stale, err);
     if(rc)
       goto out;
   }
-  else if(have_tag[0] && stat(part, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0) {
+  else if(tag_read(tagf, have_tag, sizeof(have_tag)) && stat(part, &sb) == 0 &&
+          S_ISREG(sb.st_mode) && sb.st_size > 0) {
     g.want = have_tag;
     g.from = (unsigned long long)sb.st_size;
     rc = dl_resume(st, bucket, key, part, range, &g, &stale, err);
