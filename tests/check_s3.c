@@ -1959,6 +1959,8 @@ END_TEST
 
 #define RG_SIZE (12ull << 20)
 #define RG_PART (5ull << 20)
+/* The first line of a version-2 list of the RG_SIZE object in RG_PART parts. */
+#define RG_LIST "drover-parts 2 12582912 5242880 5242880\n"
 #define RG_SETTINGS ", \"part_size\": 5242880, \"download_threshold\": 5242880, " \
                     "\"concurrency\": 2"
 
@@ -1995,14 +1997,20 @@ static int file_is(const char *path, const char *want, size_t n)
   return same;
 }
 
-/* c's part file, made to hold the n bytes at bytes. */
-static void rg_part_file(const dl_case *c, const char *bytes, size_t n)
+/* The download of c (set up here) from a part file of the n bytes at
+ * bytes and the part list list, the server answering with script[0]. */
+static void rg_listed(dl_case *c, const char *bytes, size_t n, const char *list,
+                      const char *const *script)
 {
-  int fd = open(c->part, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  int fd;
 
+  dl_setup(c);
+  fd = open(c->part, O_WRONLY | O_CREAT | O_TRUNC, 0600);
   ck_assert_int_ge(fd, 0);
   ck_assert_int_eq(write(fd, bytes, n), (ssize_t)n);
   ck_assert_int_eq(close(fd), 0);
+  put_text(c->map, list);
+  dl_go(c, RG_SETTINGS, script, 1, NULL, NULL);
 }
 
 /* The request among [from, n) with this Range, or NULL. */
@@ -2028,8 +2036,7 @@ static void rg_stopped(dl_case *c, const char *obj, const char *tag)
   ck_assert_int_eq(pwrite(fd, obj + 2 * RG_PART, RG_SIZE - 2 * RG_PART, 2 * RG_PART),
                    (ssize_t)(RG_SIZE - 2 * RG_PART));
   ck_assert_int_eq(close(fd), 0);
-  ck_assert_int_gt(snprintf(line, sizeof(line), "drover-parts 2 12582912 5242880 5242880\n"
-                                                "%s\n0\n2\n", tag), 0);
+  ck_assert_int_gt(snprintf(line, sizeof(line), RG_LIST "%s\n0\n2\n", tag), 0);
   put_text(c->map, line);
 }
 
@@ -2095,7 +2102,7 @@ START_TEST(download_ranged_list_gone_starts_over)
   char *denied = status(403, "Forbidden", "<Error><Code>AccessDenied</Code>"
                                           "<Message>no</Message></Error>");
   const char *const stop[] = {e, e, denied}, *const again[] = {e};
-  const char *want = "drover-parts 2 12582912 5242880 5242880\n\"e9\"\n";
+  const char *want = RG_LIST "\"e9\"\n";
   char *map;
   dl_case c;
 
@@ -2133,10 +2140,7 @@ START_TEST(download_ranged_all_listed_checked)
   const char *const script[] = {e};
   dl_case c;
 
-  dl_setup(&c);
-  rg_part_file(&c, e + 9, RG_SIZE);
-  put_text(c.map, "drover-parts 2 12582912 5242880 5242880\n\"e9\"\n0\n2\n1\n");
-  dl_go(&c, RG_SETTINGS, script, 1, NULL, NULL);
+  rg_listed(&c, e + 9, RG_SIZE, RG_LIST "\"e9\"\n0\n2\n1\n", script);
   ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
   ck_assert_int_eq(atomic_load(&c.s.served), 1);
   ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=12582911-12582911\r\n"));
@@ -2160,10 +2164,7 @@ START_TEST(download_ranged_all_listed_other_object)
 
   ck_assert_ptr_nonnull(old);
   memset(old, 'x', RG_SIZE);
-  dl_setup(&c);
-  rg_part_file(&c, old, RG_SIZE);
-  put_text(c.map, "drover-parts 2 12582912 5242880 5242880\n\"e8\"\n0\n1\n2\n");
-  dl_go(&c, RG_SETTINGS, script, 1, NULL, NULL);
+  rg_listed(&c, old, RG_SIZE, RG_LIST "\"e8\"\n0\n1\n2\n", script);
   ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
   ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nIf-Match: \"e8\"\r\n"));
   ck_assert_ptr_nonnull(strcasestr(c.s.req[1], "\r\nRange: bytes=0-5242879\r\n"));
@@ -2181,8 +2182,8 @@ END_TEST
  * over, and no listed part or .etag is taken. */
 static const char *const untrusted_lists[] = {
   "drover-parts 1 12582912 5242880 5242880\n0\n2\n", /* version 1 (with .etag) */
-  "drover-parts 2 12582912 5242880 5242880\n\"e9\"",   /* ETag line torn */
-  "drover-parts 2 12582912 5242880 5242880\n\n0\n2\n", /* no ETag */
+  RG_LIST "\"e9\"",                                 /* ETag line torn */
+  RG_LIST "\n0\n2\n",                               /* no ETag */
 };
 
 START_TEST(download_ranged_untrusted_list_starts_over)
@@ -2285,10 +2286,7 @@ START_TEST(download_ranged_listed_beyond_file)
   const char *const script[] = {e};
   dl_case c;
 
-  dl_setup(&c);
-  rg_part_file(&c, e + 9, RG_PART);
-  put_text(c.map, "drover-parts 2 12582912 5242880 5242880\n\"e9\"\n0\n1\n2\n");
-  dl_go(&c, RG_SETTINGS, script, 1, NULL, NULL);
+  rg_listed(&c, e + 9, RG_PART, RG_LIST "\"e9\"\n0\n1\n2\n", script);
   ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
   ck_assert_int_eq(atomic_load(&c.s.served), 2);
   ck_assert_ptr_nonnull(rg_req(&c, 0, 2, "\r\nRange: bytes=5242880-10485759\r\n"));
