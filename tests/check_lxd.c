@@ -416,6 +416,10 @@ static drover_code create_with(const char *post_body, const char *wait_body,
 
 #define NOT_FOUND "{\"type\":\"error\",\"error\":\"Instance not found\",\"error_code\":404}"
 
+/* How many import operations fail, and with what (0: none fail). */
+static int import_op_fails;
+static const char *import_op_err;
+
 /* The relabelling PUT import_with's stub saw. */
 static char import_last[SRV_REQSIZE];
 static int import_renamed; /* 1: renamed after the PUT; -1: before it */
@@ -444,12 +448,23 @@ static drover_code import_with(int probe_status, const char *probe_body, int pos
   s.routes[s.nroutes - 1].later = IMPORTED;
   s.routes[s.nroutes - 1].later_status = 200;
   stub_route(&s, "PUT /1.0/instances/drover-import-", 200, OP_OK, -1);
+  stub_route(&s, "DELETE /1.0/instances/drover-import-", 200, OP_OK, -1);
+  /* Nothing running on it when a leftover is dropped. */
+  stub_route(&s, "GET /1.0/operations?", 200,
+             "{\"type\":\"sync\",\"metadata\":{\"running\":[]}}", -1);
   stub_route(&s, "POST /1.0/instances/drover-import-", 202, ASYNC, -1);
   stub_route(&s, "POST /1.0/instances?", post_status, post_body, -1);
   /* Counted: the stub counts hits of a route that answers "first" times. */
   s.routes[s.nroutes - 1].first = 1000;
   s.routes[s.nroutes - 1].later = post_body;
-  stub_route(&s, "GET /1.0/operations/", 200, OP_OK, -1);
+  if(import_op_fails) {
+    /* The import's operations fail first; the rename's comes after. */
+    stub_route(&s, "GET /1.0/operations/", 200, import_op_err, -1);
+    s.routes[s.nroutes - 1].first = import_op_fails;
+    s.routes[s.nroutes - 1].later = OP_OK;
+  }
+  else
+    stub_route(&s, "GET /1.0/operations/", 200, OP_OK, -1);
   stub_start(&s);
   prov_open(&p, &s);
   drover_error_clear(err);
@@ -513,6 +528,42 @@ START_TEST(backup_import_checks)
   ck_assert_msg(!strstr(import_last, "hwaddr"), "%s", import_last);
   ck_assert_msg(strstr(import_last, "\"volatile.base_image\":\"abc\""), "%s", import_last);
   ck_assert_msg(strstr(import_last, "\"user.note\":\"kept\""), "%s", import_last);
+}
+END_TEST
+
+/* A failed import operation, as LXD 5.0 reports its unpack of an upload
+ * read from the wrong offset (lxd_import.c, unpack_raced), or (corrupt)
+ * of a truncated archive. */
+#define OP_FAIL(why) "{\"type\":\"sync\",\"metadata\":{\"status_code\":400," \
+  "\"status\":\"Failure\",\"err\":\"Create instance from backup: Error starting " \
+  "unpack: Failed to run: tar -zxf - --strip-components=2 backup/container: " \
+  "Process exited with non-zero value 2 (" why ")\"}}"
+
+START_TEST(backup_import_unpack_race)
+{
+  drover_error err;
+  int posts, puts;
+
+  /* LXD's read race: the archive is sent again, and the third try lands. */
+  import_op_err = OP_FAIL("gzip: stdin: not in gzip format tar: Child died with signal 13");
+  import_op_fails = 2;
+  ck_assert_msg(import_with(404, NOT_FOUND, 202, ASYNC, &posts, &puts, &err) == DROVER_OK,
+                "%s", err.text);
+  ck_assert_int_eq(posts, 3);
+  /* Three races in a row: given up, with LXD's words. */
+  import_op_fails = 3;
+  ck_assert_int_eq(import_with(404, NOT_FOUND, 202, ASYNC, &posts, &puts, &err),
+                   DROVER_E_PROVIDER);
+  ck_assert_int_eq(posts, 3);
+  ck_assert_msg(strstr(err.text, "not in gzip format"), "%s", err.text);
+  /* A truncated archive is not a race: one try. */
+  import_op_err = OP_FAIL("gzip: stdin: unexpected end of file");
+  import_op_fails = 1;
+  ck_assert_int_eq(import_with(404, NOT_FOUND, 202, ASYNC, &posts, &puts, &err),
+                   DROVER_E_PROVIDER);
+  ck_assert_int_eq(posts, 1);
+  ck_assert_msg(strstr(err.text, "unexpected end of file"), "%s", err.text);
+  import_op_fails = 0;
 }
 END_TEST
 
@@ -1193,6 +1244,7 @@ static Suite *lxd_suite(void)
   tcase_add_test(tc, stop_already_done_counts);
   tcase_add_test(tc, stop_failed_is_error);
   tcase_add_test(tc, backup_import_checks);
+  tcase_add_test(tc, backup_import_unpack_race);
   tcase_add_test(tc, forgotten_operation_is_read_back);
   tcase_add_test(tc, create_adopts_only_its_own);
   tcase_add_test(tc, create_gone_after_exists_is_transient);

@@ -7,7 +7,11 @@
  * which the next import of that name deletes first; the name itself is
  * taken only by a relabelled instance, so what a killed restore leaves
  * under it carries the labels the caller gave (backup_export.c marks its
- * restores that way, to resume them). */
+ * restores that way, to resume them).
+ *
+ * LXD 5.0's unpack can read the upload from the wrong offset (see
+ * unpack_raced); an import that fails that way is sent again, up to
+ * IMPORT_TRIES times. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +74,35 @@ out:
   free(hname);
   free(ipath);
   return rc;
+}
+
+/* Whether LXD's failed import is its own read race, not a bad archive.
+ * LXD before 5.16 (Debian 12 ships 5.0.2) feeds the uploaded file to its
+ * decompressors through a goroutine it never waits for (its subprocess
+ * package called cmd.Process.Wait; fixed upstream in 284e7c3, "Fix go
+ * routine leak in start"). A leaked reader can move the file's offset
+ * after LXD seeks back to 0, and the unpack then starts mid-archive. LXD
+ * has just chosen the decompressor from the file's first bytes, so one
+ * that finds no header at all was fed from the wrong offset. Seen in CI:
+ * a restore whose archive had passed its SHA-256 check failed with
+ * "gzip: stdin: not in gzip format", and the same archive imported the
+ * next time. */
+static int unpack_raced(const char *text)
+{
+  static const char *const no_header[] = {
+    "not in gzip format",         /* gzip */
+    "File format not recognized", /* xz, lzma */
+    "is not a bzip2 file",        /* bzip2 */
+    "unsupported format",         /* zstd */
+    NULL};
+  size_t i;
+
+  if(!strstr(text, "Error starting unpack"))
+    return 0;
+  for(i = 0; no_header[i]; i++)
+    if(strstr(text, no_header[i]))
+      return 1;
+  return 0;
 }
 
 /* Whether key is a MAC address LXD generated (volatile.<nic>.hwaddr). */
@@ -144,6 +177,10 @@ static void import_name(char out[32], const char *name)
   snprintf(out, 32, "drover-import-%016llx", h);
 }
 
+/* Uploads of one archive before an unpack race (unpack_raced) is given
+ * up on: each is the whole archive again. */
+#define IMPORT_TRIES 3
+
 drover_code lxd_backup_import(void *state, const char *path, const char *name,
                               const json_t *labels, int start, double deadline,
                               drover_error *err)
@@ -156,6 +193,8 @@ drover_code lxd_backup_import(void *state, const char *path, const char *name,
   json_t *body = NULL, *obj = NULL;
   drover_code rc;
   const char *made = NULL; /* what to delete again on failure */
+  drover_error ie;
+  int tries;
 
   deadline = lxd_deadline(st, deadline);
   import_name(tmp, name);
@@ -174,7 +213,18 @@ drover_code lxd_backup_import(void *state, const char *path, const char *name,
   if(rc)
     goto out;
   made = tmp;
-  rc = import_file(st, path, tmp, deadline, err);
+  for(tries = 1;; tries++) {
+    drover_error_clear(&ie);
+    rc = import_file(st, path, tmp, deadline, &ie);
+    if(!rc || tries == IMPORT_TRIES || !unpack_raced(ie.text))
+      break;
+    /* LXD reverted what it made; whatever is left goes before the next. */
+    rc = lxd_drop_instance(st, tmp, deadline, err);
+    if(rc)
+      break;
+  }
+  if(rc && err && !err->code)
+    *err = ie;
   if(!rc)
     rc = relabel(st, tpath, tmp, labels, deadline, err);
   if(!rc) {
