@@ -1777,13 +1777,46 @@ static void dl_go(dl_case *c, const char *settings, const char *const *script, s
   srv_stop(&c->s);
 }
 
+/* A boot ID that is not this boot's. */
+#define OTHER_BOOT "00000000-0000-4000-8000-000000000000"
+
+/* This boot's ID, as the kernel gives it (36 characters); a download's
+ * .etag and part list name it. */
+static const char *boot_now(void)
+{
+  static char boot[40];
+  FILE *f;
+
+  if(!boot[0]) {
+    f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(boot, sizeof(boot), f));
+    fclose(f);
+    ck_assert_uint_eq(strlen(boot), 37);
+    boot[36] = '\0';
+  }
+  return boot;
+}
+
+/* The text of a one-GET download's .etag for tag, written in boot (NULL:
+ * this one); one of four static buffers. */
+static const char *tag_text(const char *tag, const char *boot)
+{
+  static char buf[4][320];
+  static int next;
+  char *b = buf[next++ % 4];
+
+  snprintf(b, sizeof(buf[0]), "%s\n%s\n", tag, boot ? boot : boot_now());
+  return b;
+}
+
 static void dl_run(dl_case *c, const char *tag, const char *const *script, size_t n,
                    srv_hook_fn hook, void *hook_ud)
 {
   dl_setup(c);
   if(tag) {
     put_text(c->part, "01234");
-    put_text(c->tag, tag);
+    put_text(c->tag, tag_text(tag, NULL));
   }
   dl_go(c, "", script, n, hook, hook_ud);
 }
@@ -1849,7 +1882,7 @@ START_TEST(download_one_get_etag_first)
   ck_assert_int_eq(strncmp(c.s.req[1], "GET /b/k ", 9), 0);
   ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=0-268435455\r\n"));
   ck_assert_ptr_nonnull(strcasestr(c.s.req[1], "\r\nRange: bytes=0-268435455\r\n"));
-  ck_assert_str_eq(seen.tag_text ? seen.tag_text : "(none)", "\"e1\"");
+  ck_assert_str_eq(seen.tag_text ? seen.tag_text : "(none)", tag_text("\"e1\"", NULL));
   ck_assert_int_eq(seen.part_size, 10);
   ck_assert_str_eq(c.got ? c.got : "(none)", DL_WHOLE);
   ck_assert_int_eq(c.from, 0);
@@ -1927,6 +1960,30 @@ START_TEST(download_stale_part_starts_over)
 }
 END_TEST
 
+/* A part whose .etag is of another boot (the machine went down since, so
+ * its bytes may never have reached the disk), or of the old one-line form
+ * that names no boot, is not resumed: one fresh GET, the object whole. */
+START_TEST(download_part_of_other_boot_starts_over)
+{
+  static const char *const script[] = {DL_HEAD("200 OK", "e1", "", "20") DL_WHOLE};
+  const char *tags[] = {tag_text("\"e1\"", OTHER_BOOT), "\"e1\""};
+  dl_case c;
+
+  dl_setup(&c);
+  put_text(c.part, "01234");
+  put_text(c.tag, tags[_i]);
+  dl_go(&c, "", script, 1, NULL, NULL);
+  ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
+  ck_assert_int_eq(atomic_load(&c.s.served), 1);
+  ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=0-268435455\r\n"));
+  ck_assert_ptr_null(strcasestr(c.s.req[0], "\r\nIf-Match:"));
+  ck_assert_str_eq(c.got ? c.got : "(none)", DL_WHOLE);
+  ck_assert_int_eq(c.from, 0);
+  dl_nothing_left(&c);
+  dl_end(&c);
+}
+END_TEST
+
 /* A resume whose answer ends short fails the download and keeps the part
  * and its ETag as they were, for the next try. */
 START_TEST(download_broken_keeps_part)
@@ -1943,7 +2000,7 @@ START_TEST(download_broken_keeps_part)
   part = file_text(c.part);
   tag = file_text(c.tag);
   ck_assert_str_eq(part ? part : "(none)", "01234");
-  ck_assert_str_eq(tag ? tag : "(none)", "\"e1\"");
+  ck_assert_str_eq(tag ? tag : "(none)", tag_text("\"e1\"", NULL));
   free(part);
   free(tag);
   dl_end(&c);
@@ -1959,8 +2016,19 @@ END_TEST
 
 #define RG_SIZE (12ull << 20)
 #define RG_PART (5ull << 20)
-/* The first line of a version-2 list of the RG_SIZE object in RG_PART parts. */
-#define RG_LIST "drover-parts 2 12582912 5242880 5242880\n"
+/* A list of the RG_SIZE object in RG_PART parts written in boot (NULL:
+ * this one), rest (its ETag line and parts) after its first line; one of
+ * four static buffers. */
+static const char *rg_list(const char *rest, const char *boot)
+{
+  static char buf[4][512];
+  static int next;
+  char *b = buf[next++ % 4];
+
+  snprintf(b, sizeof(buf[0]), "drover-parts 3 12582912 5242880 5242880 %s\n%s",
+           boot ? boot : boot_now(), rest);
+  return b;
+}
 #define RG_SETTINGS ", \"part_size\": 5242880, \"download_threshold\": 5242880, " \
                     "\"concurrency\": 2"
 
@@ -2028,7 +2096,7 @@ static const char *rg_req(const dl_case *c, int from, int n, const char *range)
  * written and listed, part 1 not (a hole), the ETag tag in the list. */
 static void rg_stopped(dl_case *c, const char *obj, const char *tag)
 {
-  char line[128];
+  char rest[64];
   int fd = open(c->part, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
   ck_assert_int_ge(fd, 0);
@@ -2036,8 +2104,8 @@ static void rg_stopped(dl_case *c, const char *obj, const char *tag)
   ck_assert_int_eq(pwrite(fd, obj + 2 * RG_PART, RG_SIZE - 2 * RG_PART, 2 * RG_PART),
                    (ssize_t)(RG_SIZE - 2 * RG_PART));
   ck_assert_int_eq(close(fd), 0);
-  ck_assert_int_gt(snprintf(line, sizeof(line), RG_LIST "%s\n0\n2\n", tag), 0);
-  put_text(c->map, line);
+  ck_assert_int_gt(snprintf(rest, sizeof(rest), "%s\n0\n2\n", tag), 0);
+  put_text(c->map, rg_list(rest, NULL));
 }
 
 START_TEST(download_ranged_parts)
@@ -2102,7 +2170,7 @@ START_TEST(download_ranged_list_gone_starts_over)
   char *denied = status(403, "Forbidden", "<Error><Code>AccessDenied</Code>"
                                           "<Message>no</Message></Error>");
   const char *const stop[] = {e, e, denied}, *const again[] = {e};
-  const char *want = RG_LIST "\"e9\"\n";
+  const char *want = rg_list("\"e9\"\n", NULL);
   char *map;
   dl_case c;
 
@@ -2140,7 +2208,7 @@ START_TEST(download_ranged_all_listed_checked)
   const char *const script[] = {e};
   dl_case c;
 
-  rg_listed(&c, e + 9, RG_SIZE, RG_LIST "\"e9\"\n0\n2\n1\n", script);
+  rg_listed(&c, e + 9, RG_SIZE, rg_list("\"e9\"\n0\n2\n1\n", NULL), script);
   ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
   ck_assert_int_eq(atomic_load(&c.s.served), 1);
   ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=12582911-12582911\r\n"));
@@ -2164,7 +2232,7 @@ START_TEST(download_ranged_all_listed_other_object)
 
   ck_assert_ptr_nonnull(old);
   memset(old, 'x', RG_SIZE);
-  rg_listed(&c, old, RG_SIZE, RG_LIST "\"e8\"\n0\n1\n2\n", script);
+  rg_listed(&c, old, RG_SIZE, rg_list("\"e8\"\n0\n1\n2\n", NULL), script);
   ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
   ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nIf-Match: \"e8\"\r\n"));
   ck_assert_ptr_nonnull(strcasestr(c.s.req[1], "\r\nRange: bytes=0-5242879\r\n"));
@@ -2180,10 +2248,16 @@ END_TEST
 /* Lists this code does not trust, each beside the part file a stopped
  * download leaves (parts 0 and 2, a hole between): the download starts
  * over, and no listed part or .etag is taken. */
-static const char *const untrusted_lists[] = {
-  "drover-parts 1 12582912 5242880 5242880\n0\n2\n", /* version 1 (with .etag) */
-  RG_LIST "\"e9\"",                                 /* ETag line torn */
-  RG_LIST "\n0\n2\n",                               /* no ETag */
+static const struct {
+  const char *head;            /* an old version's first line; NULL: rg_list */
+  const char *boot;            /* rg_list's boot (NULL: this one) */
+  const char *rest;
+} untrusted_lists[] = {
+  {"drover-parts 1 12582912 5242880 5242880\n", NULL, "0\n2\n"}, /* version 1 */
+  {"drover-parts 2 12582912 5242880 5242880\n", NULL, "\"e9\"\n0\n2\n"}, /* no boot ID */
+  {NULL, NULL, "\"e9\""},                 /* ETag line torn */
+  {NULL, NULL, "\n0\n2\n"},               /* no ETag */
+  {NULL, OTHER_BOOT, "\"e9\"\n0\n2\n"},   /* another boot: parts may be holes */
 };
 
 START_TEST(download_ranged_untrusted_list_starts_over)
@@ -2194,9 +2268,15 @@ START_TEST(download_ranged_untrusted_list_starts_over)
 
   dl_setup(&c);
   rg_stopped(&c, e + 9, "\"e9\"");
-  put_text(c.map, untrusted_lists[_i]);
-  if(_i == 0)
-    put_text(c.tag, "\"e9\"");
+  if(untrusted_lists[_i].head) {
+    char text[128];
+    snprintf(text, sizeof(text), "%s%s", untrusted_lists[_i].head, untrusted_lists[_i].rest);
+    put_text(c.map, text);
+    /* Version 1 resumed with an .etag beside its list. */
+    put_text(c.tag, tag_text("\"e9\"", NULL));
+  }
+  else
+    put_text(c.map, rg_list(untrusted_lists[_i].rest, untrusted_lists[_i].boot));
   dl_go(&c, RG_SETTINGS, script, 1, NULL, NULL);
   ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
   ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=0-5242879\r\n"));
@@ -2286,7 +2366,7 @@ START_TEST(download_ranged_listed_beyond_file)
   const char *const script[] = {e};
   dl_case c;
 
-  rg_listed(&c, e + 9, RG_PART, RG_LIST "\"e9\"\n0\n1\n2\n", script);
+  rg_listed(&c, e + 9, RG_PART, rg_list("\"e9\"\n0\n1\n2\n", NULL), script);
   ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
   ck_assert_int_eq(atomic_load(&c.s.served), 2);
   ck_assert_ptr_nonnull(rg_req(&c, 0, 2, "\r\nRange: bytes=5242880-10485759\r\n"));
@@ -2332,6 +2412,7 @@ int main(void)
   tcase_add_test(tc, download_one_get_etag_first);
   tcase_add_test(tc, download_resumes_part);
   tcase_add_test(tc, download_stale_part_starts_over);
+  tcase_add_loop_test(tc, download_part_of_other_boot_starts_over, 0, 2);
   tcase_add_test(tc, download_broken_keeps_part);
   tcase_add_test(tc, download_ranged_parts);
   tcase_add_test(tc, download_ranged_resumes_missing_part);

@@ -8,12 +8,13 @@
  *
  * The files of an unfinished download of FILE:
  *   FILE.drover-part        the bytes got so far;
- *   FILE.drover-part.etag   a one-GET download's: the ETag of the object
- *                           the part is a prefix of;
- *   FILE.drover-part.parts  a ranged download's: the line "drover-parts 2
- *                           SIZE FIRST PART", a line with the ETag, then
- *                           "I" for each part I written whole (part 0 is
- *                           the first FIRST bytes, part I >= 1 the PART
+ *   FILE.drover-part.etag   a one-GET download's: a line with the ETag of
+ *                           the object the part is a prefix of, and a
+ *                           line with the boot ID;
+ *   FILE.drover-part.parts  a ranged download's: the line "drover-parts 3
+ *                           SIZE FIRST PART BOOT", a line with the ETag,
+ *                           then "I" for each part I written whole (part 0
+ *                           is the first FIRST bytes, part I >= 1 the PART
  *                           bytes from FIRST + (I - 1) * PART, the last
  *                           shorter; FIRST is PART as drover writes it).
  * With .parts the next cp fetches the parts not listed. A part file with
@@ -24,6 +25,13 @@
  * it resumes only with .etag). Either way a part of another object (the
  * ETag changed) is thrown away and the download starts over; a list with
  * every part done is checked too, by the object's last byte.
+ *
+ * Both record the kernel's boot ID, and are trusted only in the boot that
+ * wrote them. Nothing is fsynced: what write() gave the page cache is what
+ * the next reader sees after kill -9 or a time limit, at no cost. After a
+ * crash of the machine a listed part may never have reached the disk (a
+ * hole, or zeros), so a download from another boot starts over: it
+ * survives any stop of drover, not a reboot.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +42,33 @@
 #include <unistd.h>
 #include "s3.h"
 
-#define MAP_MAGIC "drover-parts 2"
+#define MAP_MAGIC "drover-parts 3"
+#define BOOT_LEN 36            /* a boot ID: a UUID, 8-4-4-4-12 hex digits */
+
+/* This boot's ID into boot (BOOT_LEN + 1 bytes); "unknown" when it cannot
+ * be read, which matches no file's, so nothing is resumed. */
+static void boot_id(char *boot)
+{
+  FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+  size_t i;
+  int ok = 0;
+
+  if(f) {
+    ok = fgets(boot, BOOT_LEN + 1, f) && strlen(boot) == BOOT_LEN;
+    fclose(f);
+  }
+  for(i = 0; ok && i < BOOT_LEN; i++)
+    ok = (boot[i] >= '0' && boot[i] <= '9') || (boot[i] >= 'a' && boot[i] <= 'f') ||
+         boot[i] == '-';
+  if(!ok)
+    strcpy(boot, "unknown");
+}
+
+/* Whether text (up to end, or its NUL) is this boot's ID, boot. */
+static int boot_is(const char *text, const char *boot)
+{
+  return strcmp(boot, "unknown") && !strncmp(text, boot, BOOT_LEN);
+}
 
 /* Appends the file at from to the open fd. */
 static drover_code append_file(int fd, const char *from, drover_error *err)
@@ -73,6 +107,7 @@ out:
 typedef struct dl_get {
   s3_state *st;
   const char *tagf;            /* a fresh one-GET download's ETag goes here */
+  const char *boot;            /* ... with this boot ID (boot_id) */
   const char *want;            /* a resume: the part's ETag; NULL: fresh */
   const char *what;
   unsigned long long from;     /* a resume: the part's length */
@@ -116,32 +151,43 @@ static int parse_range(const char *v, unsigned long long *first, unsigned long l
          parse_ull(slash + 1, slash + strlen(slash), size);
 }
 
-/* Writes etag as the whole of the file at tagf. */
-static drover_code tag_write(const char *tagf, const char *etag, drover_error *err)
+/* Writes etag and the boot ID boot, a line each, as the file at tagf. */
+static drover_code tag_write(const char *tagf, const char *etag, const char *boot,
+                             drover_error *err)
 {
   FILE *f = fopen(tagf, "w");
   int bad;
 
   if(!f)
     return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", tagf, strerror(errno));
-  bad = fputs(etag, f) < 0;
+  bad = fprintf(f, "%s\n%s\n", etag, boot) < 0;
   if(fclose(f) != 0 || bad)
     return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", tagf, strerror(errno));
   return DROVER_OK;
 }
 
-/* The ETag at tagf into tag (tagsz bytes); 0 when there is none. */
-static int tag_read(const char *tagf, char *tag, size_t tagsz)
+/* The ETag at tagf into tag (tagsz bytes); 0 when there is none, or it is
+ * not whole, or another boot than boot wrote it. */
+static int tag_read(const char *tagf, char *tag, size_t tagsz, const char *boot)
 {
   FILE *f = fopen(tagf, "r");
+  char line[BOOT_LEN + 2];
+  size_t len;
+  int ok = 0;
 
   tag[0] = '\0';
-  if(f) {
-    if(!fgets(tag, (int)tagsz, f))
-      tag[0] = '\0';
-    fclose(f);
+  if(!f)
+    return 0;
+  if(fgets(tag, (int)tagsz, f) && (len = strlen(tag)) > 1 && tag[len - 1] == '\n' &&
+     fgets(line, sizeof(line), f) && strlen(line) == BOOT_LEN + 1 &&
+     line[BOOT_LEN] == '\n' && boot_is(line, boot)) {
+    tag[len - 1] = '\0';
+    ok = 1;
   }
-  return tag[0] != '\0';
+  fclose(f);
+  if(!ok)
+    tag[0] = '\0';
+  return ok;
 }
 
 static drover_code dl_body_start(void *ud, const drover_http_response *head,
@@ -193,7 +239,7 @@ static drover_code dl_body_start(void *ud, const drover_http_response *head,
     strcpy(g->etag, etag);
     /* No ETag, no resume: the part is then never taken for this object.
      * A ranged download keeps its ETag in its list instead (see top). */
-    if(etag[0] && !g->large && tag_write(g->tagf, etag, err))
+    if(etag[0] && !g->large && tag_write(g->tagf, etag, g->boot, err))
       return DROVER_E_IO;
     /* Larger than the range: the GET stops here, before its body, and the
      * object comes in parts, held to g->etag (which goes into their list).
@@ -277,6 +323,7 @@ typedef struct dl_parts {
   s3_state *st;
   const char *bucket, *key, *what;
   const char *want;            /* the ETag every part must come with */
+  const char *boot;            /* the boot ID the list is of (boot_id) */
   int fd;                      /* the part file, written with pwrite */
   int mapfd;                   /* FILE.drover-part.parts, O_APPEND */
   unsigned long long size, first, psize;
@@ -395,13 +442,14 @@ static drover_code part_job(void *ud, size_t j, drover_error *err)
 
 /* Reads the map at mapf into d (size, first, psize), its ETag into etag
  * (etagsz bytes) and the parts it lists as done into *done (calloc'd, one
- * byte a part; caller frees). 0 when it is not one this code wrote, or
- * names no ETag (then the download starts over). */
+ * byte a part; caller frees). 0 when it is not one this code wrote, names
+ * no ETag, or is of another boot than d->boot (then the download starts
+ * over). */
 static int map_read(const char *mapf, dl_parts *d, char *etag, size_t etagsz,
                     unsigned char **done, size_t *nparts)
 {
   FILE *f = fopen(mapf, "r");
-  char line[320];
+  char line[320], bootline[BOOT_LEN + 1];
   unsigned long long i;
   size_t len;
   int ok = 0;
@@ -410,7 +458,8 @@ static int map_read(const char *mapf, dl_parts *d, char *etag, size_t etagsz,
   if(!f)
     return 0;
   if(!fgets(line, sizeof(line), f) ||
-     sscanf(line, MAP_MAGIC " %llu %llu %llu", &d->size, &d->first, &d->psize) != 3 ||
+     sscanf(line, MAP_MAGIC " %llu %llu %llu %36s", &d->size, &d->first, &d->psize,
+            bootline) != 4 || strlen(bootline) != BOOT_LEN || !boot_is(bootline, d->boot) ||
      !d->first || d->psize < (1ull << 20) || d->first >= d->size || d->psize > d->size)
     goto out;
   /* The ETag line, whole: a torn one is no ETag. */
@@ -509,8 +558,8 @@ static drover_code parts_open(dl_parts *d, const char *part, const char *mapf, i
     return DROVER_OK;
   /* One write: a list is read only with its ETag line whole. The line
    * fits: an ETag is under 256 bytes (dl_body_start). */
-  n = snprintf(line, sizeof(line), MAP_MAGIC " %llu %llu %llu\n%s\n", d->size, d->first,
-               d->psize, d->want);
+  n = snprintf(line, sizeof(line), MAP_MAGIC " %llu %llu %llu %s\n%s\n", d->size, d->first,
+               d->psize, d->boot, d->want);
   w = write(d->mapfd, line, (size_t)n);
   if(w != n)
     return s3_fail(err, DROVER_E_IO, NULL, "%s: %s", mapf,
@@ -596,6 +645,7 @@ parts:
   d.key = key;
   d.what = g->what;
   d.want = g->etag;
+  d.boot = g->boot;
   d.size = g->size;
   d.psize = s3_part_size(st->part_size, st->concurrency, g->size);
   if(!d.psize || d.psize >= d.size) {
@@ -616,8 +666,8 @@ parts:
  * object changed since; the caller starts over (err is then untouched). */
 static drover_code dl_parts_resume(s3_state *st, const char *bucket, const char *key,
                                    const char *part, const char *mapf, const char *what,
-                                   unsigned long long *already, unsigned long long *size,
-                                   int *stale, drover_error *err)
+                                   const char *boot, unsigned long long *already,
+                                   unsigned long long *size, int *stale, drover_error *err)
 {
   char etag[256];
   unsigned char *done = NULL;
@@ -631,6 +681,7 @@ static drover_code dl_parts_resume(s3_state *st, const char *bucket, const char 
   *stale = 1;
   memset(&d, 0, sizeof(d));
   d.fd = d.mapfd = -1;
+  d.boot = boot;
   if(!map_read(mapf, &d, etag, sizeof(etag), &done, &nparts) || stat(part, &sb) != 0 ||
      !S_ISREG(sb.st_mode) || (unsigned long long)sb.st_size > d.size)
     goto out;
@@ -667,7 +718,8 @@ out:
 drover_code s3_download(s3_state *st, const char *bucket, const char *key, const char *path,
                         unsigned long long *resumed_from, drover_error *err)
 {
-  char *part = NULL, *tagf = NULL, *range = NULL, *mapf = NULL, what[1200], have_tag[256];
+  char *part = NULL, *tagf = NULL, *range = NULL, *mapf = NULL, what[1200], have_tag[258];
+  char boot[BOOT_LEN + 1];
   unsigned long long already = 0;
   const char *gone;
   struct stat sb;
@@ -687,15 +739,18 @@ drover_code s3_download(s3_state *st, const char *bucket, const char *key, const
   g.st = st;
   g.tagf = tagf;
   g.what = what;
+  boot_id(boot);
+  g.boot = boot;
 
   /* A ranged download's list, or a prefix with its ETag: the rest of the
    * object, if it is still that one. */
   if(stat(mapf, &sb) == 0) {
-    rc = dl_parts_resume(st, bucket, key, part, mapf, what, &already, &g.size, &stale, err);
+    rc = dl_parts_resume(st, bucket, key, part, mapf, what, boot, &already, &g.size, &stale,
+                         err);
     if(rc)
       goto out;
   }
-  else if(tag_read(tagf, have_tag, sizeof(have_tag)) && stat(part, &sb) == 0 &&
+  else if(tag_read(tagf, have_tag, sizeof(have_tag), boot) && stat(part, &sb) == 0 &&
           S_ISREG(sb.st_mode) && sb.st_size > 0) {
     g.want = have_tag;
     g.from = (unsigned long long)sb.st_size;

@@ -412,19 +412,30 @@ else
 fi
 s3curl DELETE "/$B/$P/prog.bin" -o /dev/null
 rm -f "$TMP/prog.bin"
-# A broken download leaves FILE.drover-part and its ETag: cp resumes it.
+# A broken download leaves FILE.drover-part and its ETag, with the boot
+# that wrote them: cp resumes it.
 etag=$(s3curl HEAD "/$B/$P/up.bin" -I | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: *//p')
+boot=$(cat /proc/sys/kernel/random/boot_id)
 head -c 12345678 "$TMP/up.bin" >"$TMP/res.bin.drover-part"
-printf '%s' "$etag" >"$TMP/res.bin.drover-part.etag"
+printf '%s\n%s\n' "$etag" "$boot" >"$TMP/res.bin.drover-part.etag"
 run s3 cp "s3://$B/$P/up.bin" "$TMP/res.bin"; expect_rc "s3 cp with a part file" 0
 grep -q "resumed: 12345678 bytes were already here" "$TMP/err" && ok "it resumed with a ranged GET" || { notok "no resume"; show "$TMP/err"; }
 cmp -s "$TMP/up.bin" "$TMP/res.bin" && ok "the resumed file is complete and correct" || notok "resumed file differs"
 # A part file of another version of the object is not resumed.
 head -c 1000 /dev/urandom >"$TMP/res2.bin.drover-part"
-printf '"not-this-etag"' >"$TMP/res2.bin.drover-part.etag"
+printf '"not-this-etag"\n%s\n' "$boot" >"$TMP/res2.bin.drover-part.etag"
 run s3 cp "s3://$B/$P/up.bin" "$TMP/res2.bin"; expect_rc "s3 cp with a stale part file" 0
 ! grep -q "resumed" "$TMP/err" && cmp -s "$TMP/up.bin" "$TMP/res2.bin" &&
   ok "a stale part file is downloaded afresh" || notok "stale part file resumed"
+# One of another boot is not resumed either: the machine went down since,
+# and what was written but not yet on disk may be holes.
+head -c 12345678 "$TMP/up.bin" >"$TMP/res3.bin.drover-part"
+printf '%s\n%s\n' "$etag" 00000000-0000-4000-8000-000000000000 >"$TMP/res3.bin.drover-part.etag"
+run s3 cp "s3://$B/$P/up.bin" "$TMP/res3.bin"; expect_rc "s3 cp with a part file of another boot" 0
+! grep -q "resumed" "$TMP/err" && cmp -s "$TMP/up.bin" "$TMP/res3.bin" &&
+  [ ! -e "$TMP/res3.bin.drover-part.etag" ] &&
+  ok "a part file of another boot is downloaded afresh" || { notok "part of another boot"; show "$TMP/err"; }
+rm -f "$TMP/res3.bin"
 # A download killed part way leaves its part and the ETag its GET recorded
 # before the body (no HEAD comes first): the next cp resumes there. The
 # kill is the file size limit's SIGXFSZ, at a byte known in advance. 70 MiB
@@ -434,9 +445,9 @@ rc=$( { ( ulimit -f 20480; exec "$DROVER" s3 cp "s3://$B/$P/up.bin" "$TMP/kill.b
         >"$TMP/out" 2>"$TMP/err" </dev/null; echo $?; } 2>/dev/null )
 [ "$rc" -gt 128 ] && [ ! -e "$TMP/kill.bin" ] &&
   [ "$(stat -c %s "$TMP/kill.bin.drover-part" 2>/dev/null)" = 20971520 ] &&
-  [ "$(cat "$TMP/kill.bin.drover-part.etag" 2>/dev/null)" = "$etag" ] &&
+  [ "$(cat "$TMP/kill.bin.drover-part.etag" 2>/dev/null)" = "$(printf '%s\n%s' "$etag" "$boot")" ] &&
   [ ! -e "$TMP/kill.bin.drover-part.parts" ] &&
-  ok "a download killed at 20 MiB leaves the part and the object's ETag" ||
+  ok "a download killed at 20 MiB leaves the part and the object's ETag, with the boot ID" ||
   { notok "killed download (exit $rc)"; show "$TMP/err"; ls -l "$TMP"/kill.bin* 2>&1 | head -3; }
 run s3 cp "s3://$B/$P/up.bin" "$TMP/kill.bin"; expect_rc "s3 cp after the kill" 0
 grep -q "resumed: 20971520 bytes were already here" "$TMP/err" && cmp -s "$TMP/up.bin" "$TMP/kill.bin" &&
@@ -462,7 +473,7 @@ rc=$( { ( ulimit -f 20480; exec "$DROVER" s3 cp -v --provider-config "$TMP/range
           "s3://$B/$P/up.bin" "$TMP/kill.bin" ) >"$TMP/out" 2>"$TMP/err" </dev/null; echo $?; } 2>/dev/null )
 listed=$(tail -n +3 "$TMP/kill.bin.drover-part.parts" 2>/dev/null | tr '\n' ' ')
 [ "$rc" -gt 128 ] && [ ! -e "$TMP/kill.bin" ] &&
-  [ "$(head -n 1 "$TMP/kill.bin.drover-part.parts" 2>/dev/null)" = "drover-parts 2 73400320 16777216 16777216" ] &&
+  [ "$(head -n 1 "$TMP/kill.bin.drover-part.parts" 2>/dev/null)" = "drover-parts 3 73400320 16777216 16777216 $boot" ] &&
   [ "$(sed -n 2p "$TMP/kill.bin.drover-part.parts" 2>/dev/null)" = "$etag" ] &&
   { [ -z "$listed" ] || [ "$listed" = "0 " ]; } && [ ! -e "$TMP/kill.bin.drover-part.etag" ] &&
   ok "a ranged download killed at 20 MiB leaves a list with its ETag and at most part 0 (${listed:-none}), no .etag" ||
@@ -493,12 +504,25 @@ rm -f "$TMP/kill.bin"
 head -c 16777216 "$TMP/up.bin" >"$TMP/kill.bin.drover-part"
 dd if="$TMP/up.bin" of="$TMP/kill.bin.drover-part" bs=1M skip=32 seek=32 count=16 \
    conv=notrunc status=none
-printf 'drover-parts 2 73400320 16777216 16777216\n%s\n0\n2\n' "$etag" >"$TMP/kill.bin.drover-part.parts"
+printf 'drover-parts 3 73400320 16777216 16777216 %s\n%s\n0\n2\n' "$boot" "$etag" \
+  >"$TMP/kill.bin.drover-part.parts"
 run s3 cp -v "s3://$B/$P/up.bin" "$TMP/kill.bin"; expect_rc "s3 cp with two parts listed" 0
 grep -q "resumed: 33554432 bytes were already here" "$TMP/err" &&
   grep -q "3 of 5 parts to get" "$TMP/err" && cmp -s "$TMP/up.bin" "$TMP/kill.bin" &&
   ok "listed parts are kept, the rest fetched, and the file is whole" ||
   { notok "listed part resume"; show "$TMP/err"; }
+# The same list written in another boot: nothing listed is trusted.
+rm -f "$TMP/kill.bin"
+cp "$TMP/up.bin" "$TMP/kill.bin.drover-part"
+printf 'drover-parts 3 73400320 16777216 16777216 %s\n%s\n0\n2\n' \
+  00000000-0000-4000-8000-000000000000 "$etag" >"$TMP/kill.bin.drover-part.parts"
+run s3 cp -v --provider-config "$TMP/ranged.json" "s3://$B/$P/up.bin" "$TMP/kill.bin"
+expect_rc "s3 cp with a list of another boot" 0
+! grep -q "resumed" "$TMP/err" && grep -q "5 of 5 parts to get" "$TMP/err" &&
+  cmp -s "$TMP/up.bin" "$TMP/kill.bin" &&
+  ok "a part list of another boot is not trusted: all 5 parts fetched again" ||
+  { notok "list of another boot"; show "$TMP/err"; }
+rm -f "$TMP/kill.bin"
 # An empty object has no byte 0 for the first GET's Range (s3rver answers
 # a 206 it never finishes): asked again without one, it lands empty.
 : >"$TMP/empty.bin"
