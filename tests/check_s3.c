@@ -2272,7 +2272,8 @@ START_TEST(download_ranged_untrusted_list_starts_over)
     char text[128];
     snprintf(text, sizeof(text), "%s%s", untrusted_lists[_i].head, untrusted_lists[_i].rest);
     put_text(c.map, text);
-    /* Version 1 resumed with an .etag beside its list. */
+    /* A valid .etag of this boot beside an untrusted list must not make
+     * its part file a prefix to resume. */
     put_text(c.tag, tag_text("\"e9\"", NULL));
   }
   else

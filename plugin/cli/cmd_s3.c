@@ -35,7 +35,8 @@ static const char usage_text[] =
   "  -h, --help                  this help\n"
   "\n"
   "cp uploads at or above the multipart threshold in checked parts; downloads\n"
-  "stream to FILE.drover-part and resume a broken download of the same object.\n";
+  "stream to FILE.drover-part and resume a broken download of the same object\n"
+  "(in the same boot: after a reboot a download starts over).\n";
 
 /* "s3://b/k" -> bucket, key (key may be ""). Both owned by the caller. */
 static int parse_url(const char *url, char **bucket, char **key)

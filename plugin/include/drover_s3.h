@@ -70,9 +70,9 @@ drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket
  * larger object's GET stops at its head and the object comes in ranged
  * GETs of it (same ETag), up to the concurrency setting at once, each
  * written at its offset. A part
- * file left by a broken download of the same object is resumed: its
- * missing parts, or the rest after a prefix with one ranged GET; of
- * another object, it is thrown away. *resumed_from (may be NULL) is the
+ * file left by a broken download of the same object, on this machine in
+ * this boot, is resumed: its missing parts, or the rest after a prefix
+ * with one ranged GET; of another object or boot, it is thrown away. *resumed_from (may be NULL) is the
  * bytes that were already there. */
 drover_code drover_s3_download(drover_s3 *s3, const char *bucket, const char *key,
                                const char *path, unsigned long long *resumed_from,

@@ -77,16 +77,10 @@ out:
 }
 
 /* Whether LXD's failed import is its own read race, not a bad archive.
- * LXD before 5.16 (Debian 12 ships 5.0.2) feeds the uploaded file to its
- * decompressors through a goroutine it never waits for (its subprocess
- * package called cmd.Process.Wait; fixed upstream in 284e7c3, "Fix go
- * routine leak in start"). A leaked reader can move the file's offset
- * after LXD seeks back to 0, and the unpack then starts mid-archive. LXD
- * has just chosen the decompressor from the file's first bytes, so one
- * that finds no header at all was fed from the wrong offset. Seen in CI:
- * a restore whose archive had passed its SHA-256 check failed with
- * "gzip: stdin: not in gzip format", and the same archive imported the
- * next time. */
+ * LXD before 5.16 (Debian 12: 5.0.2) leaks a goroutine reading the upload
+ * (fixed upstream in 284e7c3), which can move the file offset after LXD
+ * seeks back to 0. LXD has just picked the decompressor from the file's
+ * first bytes, so one that finds no header was fed from the wrong offset. */
 static int unpack_raced(const char *text)
 {
   static const char *const no_header[] = {
@@ -216,7 +210,7 @@ drover_code lxd_backup_import(void *state, const char *path, const char *name,
   for(tries = 1;; tries++) {
     drover_error_clear(&ie);
     rc = import_file(st, path, tmp, deadline, &ie);
-    if(!rc || tries == IMPORT_TRIES || !unpack_raced(ie.text))
+    if(!rc || tries == IMPORT_TRIES || !unpack_raced(ie.text) || drover_now() >= deadline)
       break;
     /* LXD reverted what it made; whatever is left goes before the next. */
     rc = lxd_drop_instance(st, tmp, deadline, err);

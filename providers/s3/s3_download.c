@@ -64,7 +64,8 @@ static void boot_id(char *boot)
     strcpy(boot, "unknown");
 }
 
-/* Whether text (up to end, or its NUL) is this boot's ID, boot. */
+/* Whether text starts with this boot's ID, boot (never when it is
+ * "unknown"). */
 static int boot_is(const char *text, const char *boot)
 {
   return strcmp(boot, "unknown") && !strncmp(text, boot, BOOT_LEN);
@@ -449,7 +450,7 @@ static int map_read(const char *mapf, dl_parts *d, char *etag, size_t etagsz,
                     unsigned char **done, size_t *nparts)
 {
   FILE *f = fopen(mapf, "r");
-  char line[320], bootline[BOOT_LEN + 1];
+  char line[320], bootline[BOOT_LEN + 1], nl = 0;
   unsigned long long i;
   size_t len;
   int ok = 0;
@@ -458,8 +459,9 @@ static int map_read(const char *mapf, dl_parts *d, char *etag, size_t etagsz,
   if(!f)
     return 0;
   if(!fgets(line, sizeof(line), f) ||
-     sscanf(line, MAP_MAGIC " %llu %llu %llu %36s", &d->size, &d->first, &d->psize,
-            bootline) != 4 || strlen(bootline) != BOOT_LEN || !boot_is(bootline, d->boot) ||
+     sscanf(line, MAP_MAGIC " %llu %llu %llu %36s%c", &d->size, &d->first, &d->psize,
+            bootline, &nl) != 5 || nl != '\n' || strlen(bootline) != BOOT_LEN ||
+     !boot_is(bootline, d->boot) ||
      !d->first || d->psize < (1ull << 20) || d->first >= d->size || d->psize > d->size)
     goto out;
   /* The ETag line, whole: a torn one is no ETag. */
@@ -741,6 +743,9 @@ drover_code s3_download(s3_state *st, const char *bucket, const char *key, const
   g.what = what;
   boot_id(boot);
   g.boot = boot;
+  if(!strcmp(boot, "unknown"))
+    drover_logf(&st->env, DROVER_LOG_DEBUG, "s3: %s: no boot ID to read "
+                "(/proc/sys/kernel/random/boot_id): what is downloaded is not resumed", what);
 
   /* A ranged download's list, or a prefix with its ETag: the rest of the
    * object, if it is still that one. */
