@@ -846,14 +846,17 @@ START_TEST(inline_put_records_digests)
 }
 END_TEST
 
+/* A DELETE's answer (a script entry). */
+#define DELETED "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
 /* drover_s3_upload's single PUT with "checksum": "md5": the MD5 of the
- * bytes sent must be the ETag answered; another MD5 is an error, an ETag
- * that is no MD5 is not. */
+ * bytes sent must be the ETag answered; another MD5 is an error (and what
+ * was stored is deleted again), an ETag that is no MD5 is not. */
 START_TEST(single_put_checked_by_etag)
 {
   char path[] = "/tmp/check_s3_putXXXXXX", md5[33], *good = NULL, *bad = NULL;
   char *kms = NULL;
-  const char *script[3];
+  const char *script[4];
   drover_s3 *s3 = NULL;
   drover_error err;
   srv s;
@@ -864,8 +867,9 @@ START_TEST(single_put_checked_by_etag)
   kms = etag_ok("kms-0123");
   script[0] = good;
   script[1] = bad;
-  script[2] = kms;
-  s3 = s3_on(&s, script, 3, ", \"checksum\": \"md5\"");
+  script[2] = DELETED;
+  script[3] = kms;
+  s3 = s3_on(&s, script, 4, ", \"checksum\": \"md5\"");
   drover_error_clear(&err);
   ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
   ck_assert_int_eq(strncmp(s.req[0], "PUT /b/k ", 9), 0);
@@ -873,9 +877,11 @@ START_TEST(single_put_checked_by_etag)
   ck_assert_int_eq(drover_s3_upload(s3, path, "b", "k", NULL, &err), DROVER_E_PROVIDER);
   ck_assert_ptr_nonnull(strstr(err.text, "stored other bytes than were sent"));
   ck_assert_ptr_nonnull(strstr(err.text, md5));
+  ck_assert_ptr_nonnull(strstr(err.text, "(the object it stored was deleted again)"));
+  ck_assert_int_eq(strncmp(s.req[2], "DELETE /b/k ", 12), 0);
   drover_error_clear(&err);
   ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
-  ck_assert_int_eq(atomic_load(&s.served), 3);
+  ck_assert_int_eq(atomic_load(&s.served), 4);
   drover_s3_close(s3);
   srv_stop(&s);
   unlink(path);
@@ -1010,8 +1016,9 @@ static char *crc_ok(const char *b64)
 
 /* A single PUT carries the file's CRC32C (RFC 3720's "123456789" value,
  * E3069283) and asks to continue before its body; the server's echo must
- * match, a server that says nothing is no error (it checked nothing, and
- * a warning says so), and its BadDigest refusal is the error. */
+ * match (else what it stored is deleted again), a server that says
+ * nothing is no error (it checked nothing, and a warning says so), and
+ * its BadDigest refusal is the error (it stored nothing: no DELETE). */
 START_TEST(single_put_crc32c)
 {
   char path[] = "/tmp/check_s3_crcXXXXXX";
@@ -1019,7 +1026,7 @@ START_TEST(single_put_crc32c)
   char *digest = status(400, "Bad Request", "<Error><Code>BadDigest</Code><Message>The "
                         "CRC32C you specified did not match the calculated checksum."
                         "</Message></Error>");
-  const char *script[4];
+  const char *script[5];
   drover_s3 *s3;
   drover_error err;
   int fd = mkstemp(path);
@@ -1030,9 +1037,10 @@ START_TEST(single_put_crc32c)
   close(fd);
   script[0] = good;
   script[1] = bad;
-  script[2] = none;
-  script[3] = digest;
-  s3 = s3_on(&s, script, 4, "");
+  script[2] = DELETED;
+  script[3] = none;
+  script[4] = digest;
+  s3 = s3_on(&s, script, 5, "");
   drover_error_clear(&err);
   ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
   ck_assert_ptr_nonnull(strcasestr(s.req[0], "\r\nx-amz-checksum-crc32c: 4waSgw==\r\n"));
@@ -1042,11 +1050,12 @@ START_TEST(single_put_crc32c)
   ck_assert_int_eq(drover_s3_upload(s3, path, "b", "k", NULL, &err), DROVER_E_PROVIDER);
   ck_assert_ptr_nonnull(strstr(err.text, "CRC32C AAAAAA== is not that of the bytes sent "
                                          "(4waSgw==)"));
+  ck_assert_int_eq(strncmp(s.req[2], "DELETE /b/k ", 12), 0);
   drover_error_clear(&err);
   ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
   ck_assert_int_eq(drover_s3_upload(s3, path, "b", "k", NULL, &err), DROVER_E_PROVIDER);
   ck_assert_ptr_nonnull(strstr(err.text, "BadDigest"));
-  ck_assert_int_eq(atomic_load(&s.served), 4);
+  ck_assert_int_eq(atomic_load(&s.served), 5);
   drover_s3_close(s3);
   srv_stop(&s);
   unlink(path);
@@ -1488,7 +1497,7 @@ static void change_file(void *ud, int n, const char *req)
  * no MD5 of the file was taken before); a list of unfinished uploads is
  * empty. The hook changes the file when a request starting with at
  * arrives, once h.armed is set. Ended by chg_end. */
-#define CHG_ROUTES 6
+#define CHG_ROUTES 8
 typedef struct chg_case {
   char path[32];
   char *data;
@@ -1514,6 +1523,8 @@ static void chg_start(chg_case *c, size_t size, const char *obj, const char *at,
   ck_assert_int_gt(asprintf(&c->prefix[3], "DELETE %s?uploadId=", obj), 0);
   ck_assert_int_gt(asprintf(&c->prefix[4], "GET /b?prefix="), 0);
   ck_assert_int_gt(asprintf(&c->prefix[5], "PUT %s ", obj), 0);
+  ck_assert_int_gt(asprintf(&c->prefix[6], "DELETE %s ", obj), 0);
+  ck_assert_int_gt(asprintf(&c->prefix[7], "DELETE %s?versionId=", obj), 0);
   env_creds();
   srv_listen(s, 0, NULL, 0);
   srv_route_add(s, c->prefix[0], 200, "<InitiateMultipartUploadResult><UploadId>U1</UploadId>"
@@ -1530,6 +1541,8 @@ static void chg_start(chg_case *c, size_t size, const char *obj, const char *at,
                                       "</ListMultipartUploadsResult>", -1);
   srv_route_add(s, c->prefix[5], 200, "", -1);
   s->routes[5].etag = "\"e1\"";
+  srv_route_add(s, c->prefix[6], 204, "", -1);
+  srv_route_add(s, c->prefix[7], 204, "", -1);
   c->h.path = c->path;
   c->h.at = at;
   s->hook = change_file;
@@ -1631,25 +1644,51 @@ END_TEST
 
 /* A single PUT judges a change by the same status, checked by CRC32C, by
  * MD5 (whose ETag check sees only the bytes sent) or not at all: the file
- * rewritten while its body is sent, its mtime put back, is an error. */
+ * rewritten while its body is sent, its mtime put back, is an error. The
+ * server here checks nothing and stored the mixed bytes, so they are
+ * deleted again: in a versioned bucket only the version the PUT made. */
 START_TEST(single_put_file_changed)
 {
   const char *settings[] = {"", ", \"checksum\": \"md5\"", ", \"checksum\": \"none\""};
   chg_case c;
   drover_error err;
-  int i;
+  int i, versioned;
 
-  for(i = 0; i < 3; i++) {
-    chg_start(&c, 1u << 20, "/b/k", "PUT /b/k ", settings[i]);
+  for(i = 0; i < 6; i++) {
+    versioned = i >= 3;
+    chg_start(&c, 1u << 20, "/b/k", "PUT /b/k ", settings[i % 3]);
+    if(versioned)
+      c.s.routes[5].header = "x-amz-version-id: v1+/=";
     atomic_store(&c.h.armed, 1);
     drover_error_clear(&err);
     ck_assert_int_eq(drover_s3_upload(c.s3, c.path, "b", "k", NULL, &err), DROVER_E_IO);
     ck_assert_int_eq(atomic_load(&c.h.done), 1);
     ck_assert_msg(strstr(err.text, "PUT object \"b/k\": the file changed while it was sent; "
-                                   "upload it again"), "%s: %s", settings[i], err.text);
-    ck_assert_int_eq(atomic_load(&c.s.served), 1);
+                                   "upload it again"), "%s: %s", settings[i % 3], err.text);
+    ck_assert_msg(strstr(err.text, versioned ? "(the version it stored was deleted again)"
+                                             : "(the object it stored was deleted again)"),
+                  "%s", err.text);
+    ck_assert_int_eq(atomic_load(&c.s.served), 2);
+    ck_assert_int_eq(count_req(&c.s, 0, "DELETE /b/k "), !versioned);
+    ck_assert_int_eq(count_req(&c.s, 0, "DELETE /b/k?versionId=v1%2B%2F%3D "), versioned);
     chg_end(&c);
   }
+}
+END_TEST
+
+/* The control: unchanged, a single PUT deletes nothing. */
+START_TEST(single_put_unchanged_kept)
+{
+  chg_case c;
+  drover_error err;
+
+  chg_start(&c, 1u << 20, "/b/k", "PUT /b/k ", "");
+  drover_error_clear(&err);
+  ck_assert_msg(drover_s3_upload(c.s3, c.path, "b", "k", NULL, &err) == DROVER_OK, "%s",
+                err.text);
+  ck_assert_int_eq(atomic_load(&c.s.served), 1);
+  ck_assert_int_eq(count_req(&c.s, 0, "DELETE "), 0);
+  chg_end(&c);
 }
 END_TEST
 
@@ -1688,6 +1727,9 @@ START_TEST(object_file_changed_after_digest)
     ck_assert_msg(strstr(err.text, want), "%s", err.text);
     ck_assert_int_eq(count_req(&c.s, 0, "POST /b/drover/stk/big.bin?uploadId="), 0);
     ck_assert_int_eq(count_req(&c.s, 0, "DELETE /b/drover/stk/big.bin?uploadId=U1 "), !i);
+    /* The single PUT's bytes were stored (this server checks no hash):
+     * they go again. */
+    ck_assert_int_eq(count_req(&c.s, 0, "DELETE /b/drover/stk/big.bin "), i);
     done(p, st);
     chg_end(&c);
   }
@@ -2409,6 +2451,7 @@ int main(void)
   tcase_add_test(tc, multipart_file_changed_aborted);
   tcase_add_test(tc, upload_checked_multipart_changed_after_digest);
   tcase_add_test(tc, single_put_file_changed);
+  tcase_add_test(tc, single_put_unchanged_kept);
   tcase_add_test(tc, object_file_changed_after_digest);
   tcase_add_test(tc, download_one_get_etag_first);
   tcase_add_test(tc, download_resumes_part);

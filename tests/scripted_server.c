@@ -111,7 +111,7 @@ static char *route_reply(srv *s, const char *req)
   size_t i;
   int status = 404;
   long claim = -1;
-  const char *etag = NULL;
+  const char *etag = NULL, *extra = NULL;
 
   for(i = 0; i < s->nroutes && !r; i++)
     if(!strncmp(req, s->routes[i].prefix, strlen(s->routes[i].prefix)))
@@ -123,15 +123,16 @@ static char *route_reply(srv *s, const char *req)
     status = later && r->later_status ? r->later_status : r->status;
     claim = r->claim;
     etag = r->etag;
+    extra = r->header;
   }
   else {
     fprintf(stderr, "scripted server: no route for %.80s\n", req);
     body = s->unrouted ? s->unrouted : "";
   }
   if(asprintf(&text, "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
-                     "%s%s%sContent-Length: %ld\r\nConnection: close\r\n\r\n%s",
+                     "%s%s%s%s%sContent-Length: %ld\r\nConnection: close\r\n\r\n%s",
               status, etag ? "ETag: " : "", etag ? etag : "", etag ? "\r\n" : "",
-              claim >= 0 ? claim : (long)strlen(body), body) < 0)
+              extra ? extra : "", extra ? "\r\n" : "", claim >= 0 ? claim : (long)strlen(body), body) < 0)
     text = NULL;
   return text;
 }

@@ -49,6 +49,7 @@ typedef struct srv_route {
   const char *later;
   int later_status;     /* the status that goes with later; 0: status */
   const char *etag;     /* ETag header to send, or NULL */
+  const char *header;   /* one more header line ("Name: value"), or NULL */
   int hits;             /* touched by the server thread only */
 } srv_route;
 

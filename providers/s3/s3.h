@@ -214,6 +214,16 @@ S3_HIDDEN drover_code s3_file_digests(char *sha, char *md5, uint32_t *crc,
 S3_HIDDEN drover_code s3_file_unchanged(int fd, const struct stat *before, const char *what,
                                         const char *address, drover_error *err);
 
+/* After a single PUT the server stored (answer put) but drover then
+ * refused (the file changed while it was sent, or other bytes were
+ * stored): the object goes again, so no object of mixed bytes stays
+ * visible under bucket/key. In a versioned bucket only the version this
+ * PUT made (its x-amz-version-id), so the one before is current again.
+ * err holds why the upload failed; what became of the object is added to
+ * its text. */
+S3_HIDDEN void s3_put_undo(s3_state *st, const char *bucket, const char *key,
+                           const drover_http_response *put, drover_error *err);
+
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 S3_HIDDEN void s3_hex(char *out, const unsigned char *md, size_t n);
 

@@ -528,6 +528,48 @@ int s3_labels_each(const drover_res_req *req, s3_label_fn fn, void *ud)
 }
 
 /* Caller frees. */
+void s3_put_undo(s3_state *st, const char *bucket, const char *key,
+                 const drover_http_response *put, drover_error *err)
+{
+  const char *vid = drover_http_response_header(put, "x-amz-version-id");
+  char *evid = NULL, *q = NULL;
+  drover_http_response resp;
+  drover_error e;
+  s3_req r;
+  size_t n;
+
+  memset(&resp, 0, sizeof(resp));
+  drover_error_clear(&e);
+  /* "null": the version of a bucket that never had versioning on. */
+  if(vid && (!*vid || !strcmp(vid, "null")))
+    vid = NULL;
+  if(vid && (!(evid = drover_sigv4_uri_encode(vid, strlen(vid), 0)) ||
+             asprintf(&q, "versionId=%s", evid) < 0)) {
+    q = NULL;
+    drover_error_set(&e, DROVER_E_NOMEM, "out of memory");
+  }
+  else {
+    memset(&r, 0, sizeof(r));
+    r.method = "DELETE";
+    r.bucket = bucket;
+    r.key = key;
+    r.query = q;
+    r.what = "DELETE of what the refused PUT stored";
+    r.allow = S3_ALLOW_404;
+    s3_call(st, &r, &resp, &e);
+  }
+  drover_http_response_free(&resp);
+  n = err ? strlen(err->text) : 0;
+  if(err && e.code)
+    snprintf(err->text + n, sizeof(err->text) - n, " (what it stored is still there: %s)",
+             e.text);
+  else if(err)
+    snprintf(err->text + n, sizeof(err->text) - n, " (the %s it stored was deleted again)",
+             vid ? "version" : "object");
+  free(evid);
+  free(q);
+}
+
 char *s3_stack_prefix(const s3_state *st, const char *stack)
 {
   const char *mark = strstr(st->object_prefix, "{stack}");

@@ -149,7 +149,8 @@ typedef struct known_crc {
  * value; a file changed between the two reads is refused by the server
  * (BadDigest). With "none" there is no pass and no checksum. Either way a
  * change during the send is caught by the file's status
- * (s3_file_unchanged), for a server that checks nothing. */
+ * (s3_file_unchanged), for a server that checks nothing; what such a
+ * server stored is deleted again (s3_put_undo). */
 static drover_code put_stream(s3_state *st, int fd, unsigned long long size,
                               const char *bucket, const char *key, const char *content_type,
                               const char *const *hdrs, const known_crc *known,
@@ -161,7 +162,7 @@ static drover_code put_stream(s3_state *st, int fd, unsigned long long size,
   struct stat before;
   uint32_t crc = 0;
   char what[1200], b64[9];
-  int sum = st->checksum == S3_SUM_CRC32C;
+  int sum = st->checksum == S3_SUM_CRC32C, stored = 0;
   drover_code rc = DROVER_OK;
 
   memset(&resp, 0, sizeof(resp));
@@ -190,12 +191,15 @@ static drover_code put_stream(s3_state *st, int fd, unsigned long long size,
   rc = s3_call(st, &r, &resp, err);
   if(rc)
     goto out;
+  stored = 1;
   rc = s3_file_unchanged(fd, &before, what, NULL, err);
   if(rc || !sum)
     goto out;
   rc = s3_crc32c_confirm(st, drover_http_response_header(&resp, "x-amz-checksum-crc32c"),
                          b64, what, NULL, err);
 out:
+  if(rc && stored)
+    s3_put_undo(st, bucket, key, &resp, err);
   drover_http_response_free(&resp);
   s3_md5_body_free(&body);
   return rc;
@@ -211,7 +215,8 @@ out:
  * is, by the transport). That MD5 is of the bytes sent, so a file
  * rewritten during the send is caught by its status instead (since: the
  * caller's from before its own read, borrowed; NULL: taken here). hdrs:
- * extra headers (metadata), or NULL. */
+ * extra headers (metadata), or NULL. Stored bytes it refuses are deleted
+ * again (s3_put_undo). */
 static drover_code put_md5(s3_state *st, int fd, unsigned long long size,
                            const char *bucket, const char *key, const char *content_type,
                            const char *const *hdrs, const struct stat *since,
@@ -224,6 +229,7 @@ static drover_code put_md5(s3_state *st, int fd, unsigned long long size,
   unsigned char md[16];
   char what[1200], want[33], got[64];
   drover_code rc;
+  int stored = 0;
 
   memset(&resp, 0, sizeof(resp));
   if(since)
@@ -240,6 +246,7 @@ static drover_code put_md5(s3_state *st, int fd, unsigned long long size,
   r.body_userdata = body;
   r.stream_len = size;
   rc = s3_call(st, &r, &resp, err);
+  stored = !rc;
   if(!rc)
     rc = s3_ahead_final(body, md, err);
   if(!rc)
@@ -253,6 +260,8 @@ static drover_code put_md5(s3_state *st, int fd, unsigned long long size,
                  "%s: the server stored other bytes than were sent (ETag %s, MD5 sent %s)",
                  what, got, want);
 out:
+  if(rc && stored)
+    s3_put_undo(st, bucket, key, &resp, err);
   drover_http_response_free(&resp);
   s3_ahead_free(body);
   return rc;

@@ -608,9 +608,10 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
   r.payload_hash = sha;         /* signed: a file changed since hashing is refused */
   rc = s3_call(st, &r, &resp, err);
   /* A server that checks no payload hash (s3rver) stores the changed
-   * bytes: the file's status from before the digest pass tells. */
-  if(!rc)
-    rc = s3_file_unchanged(fd, &sb, what, req->address, err);
+   * bytes: the file's status from before the digest pass tells, and they
+   * go again. */
+  if(!rc && (rc = s3_file_unchanged(fd, &sb, what, req->address, err)))
+    s3_put_undo(st, bucket, full, &resp, err);
 done:
   if(!rc)
     rc = written_live(out, req, bucket, full, resp.etag, size, err);
