@@ -111,6 +111,9 @@ static char *ok_xml(const char *b)
   return s;
 }
 
+/* A DELETE's answer (a script entry). */
+#define DELETED "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
 /* A 200 answer with no body and ETag "etag". Caller frees. */
 static char *etag_ok(const char *etag)
 {
@@ -846,9 +849,6 @@ START_TEST(inline_put_records_digests)
 }
 END_TEST
 
-/* A DELETE's answer (a script entry). */
-#define DELETED "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-
 /* drover_s3_upload's single PUT with "checksum": "md5": the MD5 of the
  * bytes sent must be the ETag answered; another MD5 is an error (and what
  * was stored is deleted again), an ETag that is no MD5 is not. */
@@ -937,7 +937,7 @@ END_TEST
  * freed by md5_script_free. */
 typedef struct md5_script {
   char *init, *part, *body, *done_ok, *done_bad;
-  const char *v[6];
+  const char *v[7];
 } md5_script;
 
 static void md5_script_make(md5_script *m, const char *upload_id, const char *md5, char *part)
@@ -957,6 +957,7 @@ static void md5_script_make(md5_script *m, const char *upload_id, const char *md
   m->v[1] = m->v[4] = m->part;
   m->v[2] = m->done_ok;
   m->v[5] = m->done_bad;
+  m->v[6] = DELETED;             /* the refused object deleted again */
 }
 
 static void md5_script_free(md5_script *m)
@@ -982,7 +983,7 @@ START_TEST(multipart_whole_md5_answer)
   make_part_file(path, md5);
   /* One part of 5 MiB: its md5-of-MD5s-1 differs from the file's MD5. */
   md5_script_make(&m, "W1", md5, etag_ok(md5));
-  s3 = s3_on(&s, m.v, 6, ", \"multipart_threshold\": 5242880, \"part_size\": 5242880, "
+  s3 = s3_on(&s, m.v, 7, ", \"multipart_threshold\": 5242880, \"part_size\": 5242880, "
                          "\"checksum\": \"md5\"");
   drover_error_clear(&err);
   ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
@@ -990,7 +991,10 @@ START_TEST(multipart_whole_md5_answer)
   ck_assert_int_eq(drover_s3_upload(s3, path, "b", "k", NULL, &err), DROVER_E_PROVIDER);
   ck_assert_ptr_nonnull(strstr(err.text, "matches neither the parts"));
   ck_assert_ptr_nonnull(strstr(err.text, md5));
-  ck_assert_int_eq(atomic_load(&s.served), 6);
+  /* Assembled, then refused: it goes again. */
+  ck_assert_ptr_nonnull(strstr(err.text, "(the object it stored was deleted again)"));
+  ck_assert_int_eq(strncmp(s.req[6], "DELETE /b/k ", 12), 0);
+  ck_assert_int_eq(atomic_load(&s.served), 7);
   drover_s3_close(s3);
   srv_stop(&s);
   unlink(path);
@@ -1075,7 +1079,7 @@ START_TEST(multipart_crc32c)
   char *init_r = ok_xml("<InitiateMultipartUploadResult><UploadId>C1</UploadId>"
                         "</InitiateMultipartUploadResult>");
   char *part, *done_ok, *done_bad, *body = NULL, want[64];
-  const char *script[6];
+  const char *script[7];
   unsigned char be[4];
   uint32_t c;
   drover_s3 *s3;
@@ -1118,7 +1122,8 @@ START_TEST(multipart_crc32c)
   script[3] = init_r;
   script[4] = part;
   script[5] = done_bad;
-  s3 = s3_on(&s, script, 6, ", \"multipart_threshold\": 5242880, \"part_size\": 5242880");
+  script[6] = DELETED;
+  s3 = s3_on(&s, script, 7, ", \"multipart_threshold\": 5242880, \"part_size\": 5242880");
   drover_error_clear(&err);
   ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
   ck_assert_ptr_nonnull(strcasestr(s.req[0], "\r\nx-amz-checksum-algorithm: CRC32C\r\n"));
@@ -1129,7 +1134,8 @@ START_TEST(multipart_crc32c)
   ck_assert_int_eq(drover_s3_upload(s3, path, "b", "k", NULL, &err), DROVER_E_PROVIDER);
   ck_assert_ptr_nonnull(strstr(err.text, "CRC32C AAAAAA==-1 is not that of the bytes sent"));
   ck_assert_ptr_nonnull(strstr(err.text, want));
-  ck_assert_int_eq(atomic_load(&s.served), 6);
+  ck_assert_int_eq(strncmp(s.req[6], "DELETE /b/k ", 12), 0);
+  ck_assert_int_eq(atomic_load(&s.served), 7);
   drover_s3_close(s3);
   srv_stop(&s);
   unlink(path);
@@ -1317,7 +1323,7 @@ START_TEST(upload_checked_multipart_keeps_md5)
 
   make_part_file(path, md5);
   md5_script_make(&m, "M1", md5, crc_ok(NULL));
-  s3 = s3_on(&s, m.v, 6, ", \"multipart_threshold\": 5242880, \"part_size\": 5242880");
+  s3 = s3_on(&s, m.v, 7, ", \"multipart_threshold\": 5242880, \"part_size\": 5242880");
   drover_error_clear(&err);
   ck_assert_msg(drover_s3_upload_checked(s3, path, "b", "k", NULL, NULL, sha, &err) ==
                 DROVER_OK, "%s", err.text);
@@ -1327,7 +1333,8 @@ START_TEST(upload_checked_multipart_keeps_md5)
   ck_assert_ptr_nonnull(strstr(err.text, "is not the file's MD5"));
   ck_assert_ptr_nonnull(strstr(err.text, md5));
   ck_assert_str_eq(sha, "");
-  ck_assert_int_eq(atomic_load(&s.served), 6);
+  ck_assert_int_eq(strncmp(s.req[6], "DELETE /b/k ", 12), 0);
+  ck_assert_int_eq(atomic_load(&s.served), 7);
   drover_s3_close(s3);
   srv_stop(&s);
   unlink(path);
@@ -1673,6 +1680,33 @@ START_TEST(single_put_file_changed)
     ck_assert_int_eq(count_req(&c.s, 0, "DELETE /b/k?versionId=v1%2B%2F%3D "), versioned);
     chg_end(&c);
   }
+}
+END_TEST
+
+/* The same in a versioned bucket, the PUT answered 500 once and sent
+ * again: the first attempt may have stored a version too, so not only
+ * the last one's goes; a delete marker hides the key, and the error says
+ * so. */
+START_TEST(single_put_retried_versioned)
+{
+  chg_case c;
+  drover_error err;
+
+  chg_start(&c, 1u << 20, "/b/k", "PUT /b/k ", ", \"checksum\": \"none\"");
+  c.s.routes[5].header = "x-amz-version-id: v2";
+  c.s.routes[5].status = 500;
+  c.s.routes[5].first = 1;
+  c.s.routes[5].later = "";
+  c.s.routes[5].later_status = 200;
+  atomic_store(&c.h.armed, 1);
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_s3_upload(c.s3, c.path, "b", "k", NULL, &err), DROVER_E_IO);
+  ck_assert_msg(strstr(err.text, "(sent 2 times, so a delete marker now hides the key; the "
+                                 "versions stored are kept)"), "%s", err.text);
+  ck_assert_int_eq(count_req(&c.s, 0, "PUT /b/k "), 2);
+  ck_assert_int_eq(count_req(&c.s, 0, "DELETE /b/k "), 1);
+  ck_assert_int_eq(count_req(&c.s, 0, "DELETE /b/k?versionId="), 0);
+  chg_end(&c);
 }
 END_TEST
 
@@ -2452,6 +2486,7 @@ int main(void)
   tcase_add_test(tc, upload_checked_multipart_changed_after_digest);
   tcase_add_test(tc, single_put_file_changed);
   tcase_add_test(tc, single_put_unchanged_kept);
+  tcase_add_test(tc, single_put_retried_versioned);
   tcase_add_test(tc, object_file_changed_after_digest);
   tcase_add_test(tc, download_one_get_etag_first);
   tcase_add_test(tc, download_resumes_part);

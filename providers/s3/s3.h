@@ -131,6 +131,7 @@ typedef struct s3_req {
   void *body_start_userdata;
   const char *what;            /* "PUT object \"b/k\"", for errors */
   unsigned allow;              /* S3_ALLOW_* */
+  unsigned *tries;             /* out when not NULL: the attempts made (1: no retry) */
 } s3_req;
 
 /* One signed request. A status the caller did not allow is recorded as
@@ -214,15 +215,18 @@ S3_HIDDEN drover_code s3_file_digests(char *sha, char *md5, uint32_t *crc,
 S3_HIDDEN drover_code s3_file_unchanged(int fd, const struct stat *before, const char *what,
                                         const char *address, drover_error *err);
 
-/* After a single PUT the server stored (answer put) but drover then
+/* After an upload the server stored (put: the answer of its PUT or
+ * completion, tries: the attempts that request took) but drover then
  * refused (the file changed while it was sent, or other bytes were
  * stored): the object goes again, so no object of mixed bytes stays
- * visible under bucket/key. In a versioned bucket only the version this
- * PUT made (its x-amz-version-id), so the one before is current again.
- * err holds why the upload failed; what became of the object is added to
- * its text. */
+ * visible under bucket/key. In a versioned bucket only the version it
+ * made (its x-amz-version-id), so the one before is current again; after
+ * a retried request an earlier attempt may have made one too, so a
+ * delete marker hides the key instead (the versions are kept). err holds
+ * why the upload failed; what became of the object is added to its text. */
 S3_HIDDEN void s3_put_undo(s3_state *st, const char *bucket, const char *key,
-                           const drover_http_response *put, drover_error *err);
+                           const drover_http_response *put, unsigned tries,
+                           drover_error *err);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 S3_HIDDEN void s3_hex(char *out, const unsigned char *md, size_t n);

@@ -97,6 +97,7 @@ out:
 typedef struct sign_ctx {
   s3_state *st;
   const char *payload_hash;
+  unsigned tries;              /* attempts signed so far */
 } sign_ctx;
 
 static drover_code sign_attempt(void *ud, const drover_http_req *req,
@@ -112,6 +113,7 @@ static drover_code sign_attempt(void *ud, const drover_http_req *req,
   drover_sigv4_params p;
   drover_code rc = DROVER_OK;
 
+  sc->tries = attempt->number + 1;
   hdr[nh].name = "host";
   hdr[nh++].value = attempt->host;
   /* Every x-amz-* header is signed (S3 requires it); others need not be. */
@@ -194,6 +196,8 @@ drover_code s3_call(s3_state *st, const s3_req *r, drover_http_response *resp,
   drover_code rc;
 
   memset(resp, 0, sizeof(*resp));
+  if(r->tries)
+    *r->tries = 0;
   if(r->crc32c || r->body_read || r->body_path) {
     /* The request's headers, the checksum's, and for a streamed body
      * "Expect: 100-continue" (as the AWS SDKs send it): a refusal (auth,
@@ -252,6 +256,7 @@ drover_code s3_call(s3_state *st, const s3_req *r, drover_http_response *resp,
     hr.progress_userdata = st;
   }
   sc.st = st;
+  sc.tries = 0;
   if(r->body || (!r->body_path && !r->body_read)) {
     /* In memory (or none): the real payload hash. */
     drover_sigv4_sha256_hex(hash, r->body, r->body_len);
@@ -270,6 +275,8 @@ drover_code s3_call(s3_state *st, const s3_req *r, drover_http_response *resp,
   hr.on_attempt = sign_attempt;
   hr.attempt_userdata = &sc;
   rc = drover_http_perform(h, &hr, resp, err);
+  if(r->tries)
+    *r->tries = sc.tries;
   if(!rc && resp->status >= 300 && !(r->allow & S3_ALLOW_ERRORS) &&
      !(resp->status == 404 && (r->allow & S3_ALLOW_404)) &&
      !((resp->status == 412 || resp->status == 416) && (r->allow & S3_ALLOW_STALE))) {
@@ -527,9 +534,8 @@ int s3_labels_each(const drover_res_req *req, s3_label_fn fn, void *ud)
   return fn(ud, DROVER_LABEL_VERSION, PACKAGE_VERSION);
 }
 
-/* Caller frees. */
 void s3_put_undo(s3_state *st, const char *bucket, const char *key,
-                 const drover_http_response *put, drover_error *err)
+                 const drover_http_response *put, unsigned tries, drover_error *err)
 {
   const char *vid = drover_http_response_header(put, "x-amz-version-id");
   char *evid = NULL, *q = NULL;
@@ -537,11 +543,16 @@ void s3_put_undo(s3_state *st, const char *bucket, const char *key,
   drover_error e;
   s3_req r;
   size_t n;
+  int marker;
 
   memset(&resp, 0, sizeof(resp));
   drover_error_clear(&e);
   /* "null": the version of a bucket that never had versioning on. */
   if(vid && (!*vid || !strcmp(vid, "null")))
+    vid = NULL;
+  /* Retried: an earlier attempt may have stored a version of its own. */
+  marker = vid && tries > 1;
+  if(marker)
     vid = NULL;
   if(vid && (!(evid = drover_sigv4_uri_encode(vid, strlen(vid), 0)) ||
              asprintf(&q, "versionId=%s", evid) < 0)) {
@@ -563,6 +574,9 @@ void s3_put_undo(s3_state *st, const char *bucket, const char *key,
   if(err && e.code)
     snprintf(err->text + n, sizeof(err->text) - n, " (what it stored is still there: %s)",
              e.text);
+  else if(err && marker)
+    snprintf(err->text + n, sizeof(err->text) - n, " (sent %u times, so a delete marker now "
+             "hides the key; the versions stored are kept)", tries);
   else if(err)
     snprintf(err->text + n, sizeof(err->text) - n, " (the %s it stored was deleted again)",
              vid ? "version" : "object");
@@ -570,6 +584,7 @@ void s3_put_undo(s3_state *st, const char *bucket, const char *key,
   free(q);
 }
 
+/* Caller frees. */
 char *s3_stack_prefix(const s3_state *st, const char *stack)
 {
   const char *mark = strstr(st->object_prefix, "{stack}");

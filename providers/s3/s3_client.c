@@ -163,6 +163,7 @@ static drover_code put_stream(s3_state *st, int fd, unsigned long long size,
   uint32_t crc = 0;
   char what[1200], b64[9];
   int sum = st->checksum == S3_SUM_CRC32C, stored = 0;
+  unsigned tries = 0;
   drover_code rc = DROVER_OK;
 
   memset(&resp, 0, sizeof(resp));
@@ -188,6 +189,7 @@ static drover_code put_stream(s3_state *st, int fd, unsigned long long size,
   r.body_userdata = &body;
   r.stream_len = size;
   r.crc32c = sum ? b64 : NULL;
+  r.tries = &tries;
   rc = s3_call(st, &r, &resp, err);
   if(rc)
     goto out;
@@ -199,7 +201,7 @@ static drover_code put_stream(s3_state *st, int fd, unsigned long long size,
                          b64, what, NULL, err);
 out:
   if(rc && stored)
-    s3_put_undo(st, bucket, key, &resp, err);
+    s3_put_undo(st, bucket, key, &resp, tries, err);
   drover_http_response_free(&resp);
   s3_md5_body_free(&body);
   return rc;
@@ -230,6 +232,7 @@ static drover_code put_md5(s3_state *st, int fd, unsigned long long size,
   char what[1200], want[33], got[64];
   drover_code rc;
   int stored = 0;
+  unsigned tries = 0;
 
   memset(&resp, 0, sizeof(resp));
   if(since)
@@ -245,6 +248,7 @@ static drover_code put_md5(s3_state *st, int fd, unsigned long long size,
   r.body_read = s3_ahead_read;
   r.body_userdata = body;
   r.stream_len = size;
+  r.tries = &tries;
   rc = s3_call(st, &r, &resp, err);
   stored = !rc;
   if(!rc)
@@ -261,7 +265,7 @@ static drover_code put_md5(s3_state *st, int fd, unsigned long long size,
                  what, got, want);
 out:
   if(rc && stored)
-    s3_put_undo(st, bucket, key, &resp, err);
+    s3_put_undo(st, bucket, key, &resp, tries, err);
   drover_http_response_free(&resp);
   s3_ahead_free(body);
   return rc;

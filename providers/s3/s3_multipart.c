@@ -272,6 +272,8 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   whole_job w;
   pthread_t wth;
   int wrun = 0, crc = st->checksum == S3_SUM_CRC32C, md5 = st->checksum == S3_SUM_MD5;
+  int completed = 0;           /* the object is assembled: a failure now undoes it */
+  unsigned ctries = 0;
 
   memset(&u, 0, sizeof(u));
   memset(&resp, 0, sizeof(resp));
@@ -406,6 +408,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   r.body = body;
   r.body_len = len;
   r.what = "complete multipart upload";
+  r.tries = &ctries;
   if(!whole_md5 && md5) {
     w.fd = fd;
     w.size = size;
@@ -421,6 +424,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
     /* S3 may answer 200 and still fail the completion. */
     rc = aws_error_set(err, "s3: complete multipart upload", 500, resp.body, resp.len);
   }
+  completed = !rc;
   if(!rc) {
     xmlNode *res = aws_xml_root(doc, "CompleteMultipartUploadResult");
     char *etag = aws_xml_text(res, "ETag");
@@ -452,7 +456,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
     goto abort;
   if(crc_rc) {
     rc = crc_rc;
-    goto out;                   /* complete: nothing left to abort */
+    goto out;                   /* complete: out deletes it again */
   }
   if(!md5) {
     /* The parts were checked by CRC32C, or not at all; no part MD5s to
@@ -485,7 +489,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
                  "multipart upload of \"%s/%s\": final ETag %s matches neither the parts "
                  "(%s) nor the file (%s)", bucket, key, final, want,
                  whole_md5 ? whole_md5 : "-");
-    goto out;  /* complete: nothing left to abort */
+    goto out;  /* complete: out deletes it again */
   }
   /* The split says whose time it is: the server assembles the object on
    * complete (s3rver copies every part once more). */
@@ -497,6 +501,9 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
 abort:
   abort_upload(&u);
 out:
+  /* Assembled, then refused (its checksum, its ETag): it goes again. */
+  if(rc && completed)
+    s3_put_undo(st, bucket, key, &resp, ctries, err);
   if(doc)
     xmlFreeDoc(doc);
   drover_http_response_free(&resp);

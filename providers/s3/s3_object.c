@@ -489,6 +489,7 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
   int fd = -1, multi, whole;
   unsigned long long size = 0;
   drover_code rc = DROVER_OK;
+  unsigned tries = 0;
 
   (void)cur;
   *out = NULL;
@@ -606,12 +607,13 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
   r.body_userdata = &body;
   r.stream_len = size;
   r.payload_hash = sha;         /* signed: a file changed since hashing is refused */
+  r.tries = &tries;
   rc = s3_call(st, &r, &resp, err);
   /* A server that checks no payload hash (s3rver) stores the changed
    * bytes: the file's status from before the digest pass tells, and they
    * go again. */
   if(!rc && (rc = s3_file_unchanged(fd, &sb, what, req->address, err)))
-    s3_put_undo(st, bucket, full, &resp, err);
+    s3_put_undo(st, bucket, full, &resp, tries, err);
 done:
   if(!rc)
     rc = written_live(out, req, bucket, full, resp.etag, size, err);
