@@ -64,11 +64,13 @@ static void boot_id(char *boot)
     strcpy(boot, "unknown");
 }
 
-/* Whether text starts with this boot's ID, boot (never when it is
- * "unknown"). */
-static int boot_is(const char *text, const char *boot)
+/* Whether line is this boot's ID, boot, and a newline, and nothing more
+ * (never when boot is "unknown"): the boot line of a part list or an
+ * .etag file, read whole. */
+static int boot_line_is(const char *line, const char *boot)
 {
-  return strcmp(boot, "unknown") && !strncmp(text, boot, BOOT_LEN);
+  return strcmp(boot, "unknown") && strlen(line) == BOOT_LEN + 1 &&
+         line[BOOT_LEN] == '\n' && !strncmp(line, boot, BOOT_LEN);
 }
 
 /* Appends the file at from to the open fd. */
@@ -180,8 +182,7 @@ static int tag_read(const char *tagf, char *tag, size_t tagsz, const char *boot)
   if(!f)
     return 0;
   if(fgets(tag, (int)tagsz, f) && (len = strlen(tag)) > 1 && tag[len - 1] == '\n' &&
-     fgets(line, sizeof(line), f) && strlen(line) == BOOT_LEN + 1 &&
-     line[BOOT_LEN] == '\n' && boot_is(line, boot)) {
+     fgets(line, sizeof(line), f) && boot_line_is(line, boot)) {
     tag[len - 1] = '\0';
     ok = 1;
   }
@@ -450,18 +451,18 @@ static int map_read(const char *mapf, dl_parts *d, char *etag, size_t etagsz,
                     unsigned char **done, size_t *nparts)
 {
   FILE *f = fopen(mapf, "r");
-  char line[320], bootline[BOOT_LEN + 1], nl = 0;
+  char line[320];
   unsigned long long i;
   size_t len;
-  int ok = 0;
+  int ok = 0, at = -1;
 
   *done = NULL;
   if(!f)
     return 0;
+  /* at: where the boot ID starts, after the numbers and their blank. */
   if(!fgets(line, sizeof(line), f) ||
-     sscanf(line, MAP_MAGIC " %llu %llu %llu %36s%c", &d->size, &d->first, &d->psize,
-            bootline, &nl) != 5 || nl != '\n' || strlen(bootline) != BOOT_LEN ||
-     !boot_is(bootline, d->boot) ||
+     sscanf(line, MAP_MAGIC " %llu %llu %llu %n", &d->size, &d->first, &d->psize,
+            &at) != 3 || at < 0 || !boot_line_is(line + at, d->boot) ||
      !d->first || d->psize < (1ull << 20) || d->first >= d->size || d->psize > d->size)
     goto out;
   /* The ETag line, whole: a torn one is no ETag. */
