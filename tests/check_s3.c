@@ -879,6 +879,8 @@ START_TEST(single_put_checked_by_etag)
   ck_assert_ptr_nonnull(strstr(err.text, md5));
   ck_assert_ptr_nonnull(strstr(err.text, "(the object it stored was deleted again)"));
   ck_assert_int_eq(strncmp(s.req[2], "DELETE /b/k ", 12), 0);
+  /* Only if the key still holds what the PUT stored. */
+  ck_assert_ptr_nonnull(strcasestr(s.req[2], "\r\nIf-Match: \"0123456789abcdef0123456789abcdef\"\r\n"));
   drover_error_clear(&err);
   ck_assert_msg(drover_s3_upload(s3, path, "b", "k", NULL, &err) == DROVER_OK, "%s", err.text);
   ck_assert_int_eq(atomic_load(&s.served), 4);
@@ -888,6 +890,42 @@ START_TEST(single_put_checked_by_etag)
   free(good);
   free(bad);
   free(kms);
+}
+END_TEST
+
+/* The same refused PUT, but another writer stored the key since: the
+ * conditional DELETE is answered 412, nothing is deleted, and the error
+ * says the key was left as it is, not that the object was deleted. */
+START_TEST(single_put_undo_replaced)
+{
+  char path[] = "/tmp/check_s3_putXXXXXX", md5[33], *bad = NULL, *stale = NULL;
+  const char *script[2];
+  drover_s3 *s3 = NULL;
+  drover_error err;
+  srv s;
+
+  make_part_file(path, md5);
+  bad = etag_ok("0123456789abcdef0123456789abcdef");
+  stale = status(412, "Precondition Failed",
+                 "<Error><Code>PreconditionFailed</Code><Message>At least one of the "
+                 "pre-conditions you specified did not hold</Message></Error>");
+  script[0] = bad;
+  script[1] = stale;
+  s3 = s3_on(&s, script, 2, ", \"checksum\": \"md5\"");
+  drover_error_clear(&err);
+  ck_assert_int_eq(drover_s3_upload(s3, path, "b", "k", NULL, &err), DROVER_E_PROVIDER);
+  ck_assert_ptr_nonnull(strstr(err.text, "stored other bytes than were sent"));
+  ck_assert_msg(strstr(err.text, "(another writer replaced what it stored since, so the key "
+                                 "was left as it is)"), "%s", err.text);
+  ck_assert_ptr_null(strstr(err.text, "deleted again"));
+  ck_assert_int_eq(strncmp(s.req[1], "DELETE /b/k ", 12), 0);
+  ck_assert_ptr_nonnull(strcasestr(s.req[1], "\r\nIf-Match: \"0123456789abcdef0123456789abcdef\"\r\n"));
+  ck_assert_int_eq(atomic_load(&s.served), 2);
+  drover_s3_close(s3);
+  srv_stop(&s);
+  unlink(path);
+  free(bad);
+  free(stale);
 }
 END_TEST
 
@@ -994,6 +1032,8 @@ START_TEST(multipart_whole_md5_answer)
   /* Assembled, then refused: it goes again. */
   ck_assert_ptr_nonnull(strstr(err.text, "(the object it stored was deleted again)"));
   ck_assert_int_eq(strncmp(s.req[6], "DELETE /b/k ", 12), 0);
+  /* Only if the key still holds it: the completion's ETag, not a header. */
+  ck_assert_ptr_nonnull(strcasestr(s.req[6], "\r\nIf-Match: \"0123456789abcdef0123456789abcdef\"\r\n"));
   ck_assert_int_eq(atomic_load(&s.served), 7);
   drover_s3_close(s3);
   srv_stop(&s);
@@ -2473,6 +2513,7 @@ int main(void)
   tcase_add_test(tc, large_inline_content_by_digest);
   tcase_add_test(tc, inline_put_records_digests);
   tcase_add_test(tc, single_put_checked_by_etag);
+  tcase_add_test(tc, single_put_undo_replaced);
   tcase_add_test(tc, single_put_read_ahead_retried);
   tcase_add_test(tc, multipart_whole_md5_answer);
   tcase_add_test(tc, single_put_crc32c);

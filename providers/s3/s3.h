@@ -134,6 +134,12 @@ typedef struct s3_req {
   unsigned *tries;             /* out when not NULL: the attempts made (1: no retry) */
 } s3_req;
 
+/* r zeroed, then the request's method on bucket/key (either NULL: the
+ * service, the bucket) and what names it in errors (or NULL). The strings
+ * are borrowed: they must outlive the call they are sent in. */
+S3_HIDDEN void s3_req_init(s3_req *r, const char *method, const char *bucket,
+                           const char *key, const char *what);
+
 /* One signed request. A status the caller did not allow is recorded as
  * "s3: <what>: HTTP <status> <Code>: <Message> (request id <id>)"; 404
  * NOT_FOUND, 409 CONFLICT, 5xx and throttling TRANSIENT, the rest
@@ -216,17 +222,20 @@ S3_HIDDEN drover_code s3_file_unchanged(int fd, const struct stat *before, const
                                         const char *address, drover_error *err);
 
 /* After an upload the server stored (put: the answer of its PUT or
- * completion, tries: the attempts that request took) but drover then
- * refused (the file changed while it was sent, or other bytes were
- * stored): the object goes again, so no object of mixed bytes stays
+ * completion, etag: the ETag of what it stored, quoted or not, or NULL
+ * for put's ETag header; tries: the attempts that request took) but
+ * drover then refused (the file changed while it was sent, or other bytes
+ * were stored): the object goes again, so no object of mixed bytes stays
  * visible under bucket/key. In a versioned bucket only the version it
  * made (its x-amz-version-id), so the one before is current again; after
  * a retried request an earlier attempt may have made one too, so a
- * delete marker hides the key instead (the versions are kept). err holds
- * why the upload failed; what became of the object is added to its text. */
+ * delete marker hides the key instead (the versions are kept). A DELETE
+ * without a version id is sent with If-Match: that ETag, so what another
+ * writer stored since stays (S3 answers 412). err holds why the upload
+ * failed; what became of the object is added to its text. */
 S3_HIDDEN void s3_put_undo(s3_state *st, const char *bucket, const char *key,
-                           const drover_http_response *put, unsigned tries,
-                           drover_error *err);
+                           const drover_http_response *put, const char *etag,
+                           unsigned tries, drover_error *err);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 S3_HIDDEN void s3_hex(char *out, const unsigned char *md, size_t n);

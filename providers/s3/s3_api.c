@@ -178,6 +178,16 @@ static void moved(void *userdata, unsigned long long n)
   st->progress(st->progress_ud, done < st->total ? done : st->total, st->total);
 }
 
+void s3_req_init(s3_req *r, const char *method, const char *bucket, const char *key,
+                 const char *what)
+{
+  memset(r, 0, sizeof(*r));
+  r->method = method;
+  r->bucket = bucket;
+  r->key = key;
+  r->what = what;
+}
+
 void s3_progress_start(s3_state *st, unsigned long long done, unsigned long long total)
 {
   atomic_store(&st->moved, done);
@@ -392,9 +402,7 @@ drover_code s3_list_buckets(s3_state *st, char ***names, size_t *n, drover_error
 
   *names = NULL;
   *n = 0;
-  memset(&r, 0, sizeof(r));
-  r.method = "GET";
-  r.what = "list buckets";
+  s3_req_init(&r, "GET", NULL, NULL, "list buckets");
   rc = s3_call(st, &r, &resp, err);
   if(!rc)
     rc = aws_xml_parse(&doc, resp.body, resp.len, "s3: list buckets", err);
@@ -464,9 +472,7 @@ drover_code s3_list_objects(s3_state *st, const char *bucket, const char *prefix
       break;
     }
     free(etok);
-    memset(&r, 0, sizeof(r));
-    r.method = "GET";
-    r.bucket = bucket;
+    s3_req_init(&r, "GET", bucket, NULL, NULL);
     r.query = q;
     r.what = what;
     r.allow = refresh ? S3_ALLOW_ERRORS : 0;
@@ -535,15 +541,16 @@ int s3_labels_each(const drover_res_req *req, s3_label_fn fn, void *ud)
 }
 
 void s3_put_undo(s3_state *st, const char *bucket, const char *key,
-                 const drover_http_response *put, unsigned tries, drover_error *err)
+                 const drover_http_response *put, const char *etag, unsigned tries,
+                 drover_error *err)
 {
   const char *vid = drover_http_response_header(put, "x-amz-version-id");
-  char *evid = NULL, *q = NULL;
+  char *evid = NULL, *q = NULL, cond[80];
   drover_http_response resp;
   drover_error e;
   s3_req r;
   size_t n;
-  int marker;
+  int marker, replaced = 0;
 
   memset(&resp, 0, sizeof(resp));
   drover_error_clear(&e);
@@ -560,20 +567,33 @@ void s3_put_undo(s3_state *st, const char *bucket, const char *key,
     drover_error_set(&e, DROVER_E_NOMEM, "out of memory");
   }
   else {
-    memset(&r, 0, sizeof(r));
-    r.method = "DELETE";
-    r.bucket = bucket;
-    r.key = key;
+    s3_req_init(&r, "DELETE", bucket, key, NULL);
     r.query = q;
     r.what = "DELETE of what the refused PUT stored";
     r.allow = S3_ALLOW_404;
-    s3_call(st, &r, &resp, &e);
+    /* Without a version id the DELETE names whatever is current: only
+     * if that is still what the PUT stored (its ETag), so another
+     * writer's object stored since is not deleted. S3 answers 412 when
+     * it is not (conditional deletes, 2025); a server that ignores
+     * If-Match deletes as before. */
+    if(!etag)
+      etag = put->etag;
+    if(!vid && etag && *etag && strlen(etag) < sizeof(cond) - 2) {
+      snprintf(cond, sizeof(cond), etag[0] == '"' ? "%s" : "\"%s\"", etag);
+      r.if_match = cond;
+      r.allow |= S3_ALLOW_STALE;
+    }
+    if(!s3_call(st, &r, &resp, &e))
+      replaced = resp.status == 412;
   }
   drover_http_response_free(&resp);
   n = err ? strlen(err->text) : 0;
   if(err && e.code)
     snprintf(err->text + n, sizeof(err->text) - n, " (what it stored is still there: %s)",
              e.text);
+  else if(err && replaced)
+    snprintf(err->text + n, sizeof(err->text) - n, " (another writer replaced what it "
+             "stored since, so the key was left as it is)");
   else if(err && marker)
     snprintf(err->text + n, sizeof(err->text) - n, " (sent %u times, so a delete marker now "
              "hides the key; the versions stored are kept)", tries);

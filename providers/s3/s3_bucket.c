@@ -131,9 +131,7 @@ static drover_code put_sub(s3_state *st, const char *bucket, const char *sub, co
   s3_req r;
 
   content_md5(md5, body, strlen(body));
-  memset(&r, 0, sizeof(r));
-  r.method = "PUT";
-  r.bucket = bucket;
+  s3_req_init(&r, "PUT", bucket, NULL, NULL);
   r.query = sub;
   r.headers = headers;
   r.content_type = "application/xml";
@@ -162,9 +160,7 @@ static drover_code read_tags(s3_state *st, const char *bucket, binfo *b, drover_
   b->tags = json_object();
   if(!b->tags)
     return s3_fail(err, DROVER_E_NOMEM, NULL, "out of memory");
-  memset(&r, 0, sizeof(r));
-  r.method = "GET";
-  r.bucket = bucket;
+  s3_req_init(&r, "GET", bucket, NULL, NULL);
   r.query = "tagging=";
   r.what = what;
   r.allow = S3_ALLOW_ERRORS;
@@ -235,9 +231,7 @@ static drover_code read_config(s3_state *st, const char *bucket, binfo *b, drove
   drover_code rc;
   char buf[64];
 
-  memset(&r, 0, sizeof(r));
-  r.method = "GET";
-  r.bucket = bucket;
+  s3_req_init(&r, "GET", bucket, NULL, NULL);
   r.query = "versioning=";
   r.what = "read versioning";
   r.allow = S3_ALLOW_ERRORS;
@@ -484,10 +478,7 @@ static drover_code write_tags(s3_state *st, const drover_res_req *req, int no_ta
       rc = s3_fail(err, DROVER_E_NOMEM, req->address, "out of memory");
       goto out;
     }
-    memset(&r, 0, sizeof(r));
-    r.method = "PUT";
-    r.bucket = req->name;
-    r.key = S3_LABEL_OBJECT;
+    s3_req_init(&r, "PUT", req->name, S3_LABEL_OBJECT, NULL);
     r.content_type = "application/json";
     r.body = text;
     r.body_len = strlen(text);
@@ -536,9 +527,7 @@ static drover_code write_lifecycle(s3_state *st, const drover_res_req *req, long
   memset(&resp, 0, sizeof(resp));
   if(days <= 0) {
     s3_req r;
-    memset(&r, 0, sizeof(r));
-    r.method = "DELETE";
-    r.bucket = req->name;
+    s3_req_init(&r, "DELETE", req->name, NULL, NULL);
     r.query = "lifecycle=";
     r.what = "delete lifecycle";
     r.allow = S3_ALLOW_404;
@@ -592,10 +581,7 @@ static drover_code bucket_put(s3_state *st, const drover_res_req *req, const dro
     return s3_fail(err, DROVER_E_ARG, req->address, "expiration_days must be 0 or more");
   if(!cur) {
     s3_req r;
-    memset(&r, 0, sizeof(r));
-    r.method = "PUT";
-    r.bucket = req->name;
-    r.what = "create bucket";
+    s3_req_init(&r, "PUT", req->name, NULL, "create bucket");
     r.allow = S3_ALLOW_ERRORS;
     if(strcmp(st->region, "us-east-1")) {
       if(asprintf(&loc, "<CreateBucketConfiguration><LocationConstraint>%s"
@@ -676,10 +662,7 @@ static drover_code bucket_del(s3_state *st, const drover_live *cur, drover_error
 
   snprintf(what, sizeof(what), "delete bucket \"%s\"", cur->name);
   for(tries = 0; tries < 2; tries++) {
-    memset(&r, 0, sizeof(r));
-    r.method = "DELETE";
-    r.bucket = cur->name;
-    r.what = what;
+    s3_req_init(&r, "DELETE", cur->name, NULL, what);
     r.allow = S3_ALLOW_ERRORS;
     rc = s3_call(st, &r, &resp, err);
     if(rc || resp.status < 300 || resp.status == 404)
@@ -713,11 +696,7 @@ static drover_code bucket_del(s3_state *st, const drover_live *cur, drover_error
                        "bucket \"%s\" is not empty: it holds objects drover does not manage",
                        cur->name);
     }
-    memset(&r, 0, sizeof(r));
-    r.method = "DELETE";
-    r.bucket = cur->name;
-    r.key = S3_LABEL_OBJECT;
-    r.what = "delete the labels object";
+    s3_req_init(&r, "DELETE", cur->name, S3_LABEL_OBJECT, "delete the labels object");
     r.allow = S3_ALLOW_404;
     rc = s3_call(st, &r, &resp, err);
     drover_http_response_free(&resp);

@@ -124,11 +124,7 @@ static void obj_req(s3_req *r, char *what, size_t size, const char *method,
                     const char *bucket, const char *key)
 {
   snprintf(what, size, "%s object \"%s/%s\"", method, bucket, key);
-  memset(r, 0, sizeof(*r));
-  r->method = method;
-  r->bucket = bucket;
-  r->key = key;
-  r->what = what;
+  s3_req_init(r, method, bucket, key, what);
 }
 
 /* What a pass the caller made over the file anyway (the SHA-256 of
@@ -201,7 +197,7 @@ static drover_code put_stream(s3_state *st, int fd, unsigned long long size,
                          b64, what, NULL, err);
 out:
   if(rc && stored)
-    s3_put_undo(st, bucket, key, &resp, tries, err);
+    s3_put_undo(st, bucket, key, &resp, NULL, tries, err);
   drover_http_response_free(&resp);
   s3_md5_body_free(&body);
   return rc;
@@ -265,7 +261,7 @@ static drover_code put_md5(s3_state *st, int fd, unsigned long long size,
                  what, got, want);
 out:
   if(rc && stored)
-    s3_put_undo(st, bucket, key, &resp, tries, err);
+    s3_put_undo(st, bucket, key, &resp, NULL, tries, err);
   drover_http_response_free(&resp);
   s3_ahead_free(body);
   return rc;

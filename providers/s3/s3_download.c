@@ -260,11 +260,7 @@ static drover_code dl_body_start(void *ud, const drover_http_response *head,
 /* A download's GET of bucket/key into path, its head seen by g. */
 static void dl_req(s3_req *r, dl_get *g, const char *bucket, const char *key, const char *path)
 {
-  memset(r, 0, sizeof(*r));
-  r->method = "GET";
-  r->bucket = bucket;
-  r->key = key;
-  r->what = g->what;
+  s3_req_init(r, "GET", bucket, key, g->what);
   r->response_path = path;
   r->on_body_start = dl_body_start;
   r->body_start_userdata = g;
@@ -394,11 +390,7 @@ static drover_code part_get(dl_parts *d, unsigned long long off, unsigned long l
   p.off = off;
   p.len = len;
   snprintf(rangehdr, sizeof(rangehdr), "Range: bytes=%llu-%llu", p.off, p.off + p.len - 1);
-  memset(&r, 0, sizeof(r));
-  r.method = "GET";
-  r.bucket = d->bucket;
-  r.key = d->key;
-  r.what = d->what;
+  s3_req_init(&r, "GET", d->bucket, d->key, d->what);
   r.headers = hdrs;
   r.if_match = d->want[0] ? d->want : NULL;
   r.allow = S3_ALLOW_STALE;

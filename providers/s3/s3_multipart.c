@@ -59,10 +59,7 @@ static drover_code upload_part(void *ud, size_t i, drover_error *err)
     drover_http_response resp;
     drover_error e;
     drover_error_clear(&e);
-    memset(&r, 0, sizeof(r));
-    r.method = "PUT";
-    r.bucket = u->bucket;
-    r.key = u->key;
+    s3_req_init(&r, "PUT", u->bucket, u->key, NULL);
     r.query = q;
     r.body_read = s3_md5_body_read;
     r.body_userdata = &b;
@@ -108,10 +105,7 @@ static void abort_upload(upload *u)
   char q[400];
 
   snprintf(q, sizeof(q), "uploadId=%s", u->upload_id);
-  memset(&r, 0, sizeof(r));
-  r.method = "DELETE";
-  r.bucket = u->bucket;
-  r.key = u->key;
+  s3_req_init(&r, "DELETE", u->bucket, u->key, NULL);
   r.query = q;
   r.what = "abort multipart upload";
   r.allow = S3_ALLOW_404;
@@ -141,9 +135,7 @@ static void abort_stale(s3_state *st, const char *bucket, const char *key, const
     q = NULL;
     goto out;
   }
-  memset(&r, 0, sizeof(r));
-  r.method = "GET";
-  r.bucket = bucket;
+  s3_req_init(&r, "GET", bucket, NULL, NULL);
   r.query = q;
   r.what = "list multipart uploads";
   r.allow = S3_ALLOW_ERRORS;
@@ -327,10 +319,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
    * the checksum of theirs. */
   if(st->checksum == S3_SUM_CRC32C)
     init_headers[i + 1] = "x-amz-checksum-algorithm: CRC32C";
-  memset(&r, 0, sizeof(r));
-  r.method = "POST";
-  r.bucket = bucket;
-  r.key = key;
+  s3_req_init(&r, "POST", bucket, key, NULL);
   r.query = "uploads=";
   r.headers = init_headers;
   r.what = "initiate multipart upload";
@@ -399,10 +388,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
     rc = s3_fail(err, DROVER_E_NOMEM, address, "out of memory");
     goto abort;
   }
-  memset(&r, 0, sizeof(r));
-  r.method = "POST";
-  r.bucket = bucket;
-  r.key = key;
+  s3_req_init(&r, "POST", bucket, key, NULL);
   r.query = q;
   r.content_type = "application/xml";
   r.body = body;
@@ -503,7 +489,7 @@ abort:
 out:
   /* Assembled, then refused (its checksum, its ETag): it goes again. */
   if(rc && completed)
-    s3_put_undo(st, bucket, key, &resp, ctries, err);
+    s3_put_undo(st, bucket, key, &resp, final[0] ? final : NULL, ctries, err);
   if(doc)
     xmlFreeDoc(doc);
   drover_http_response_free(&resp);

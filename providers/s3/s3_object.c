@@ -255,11 +255,7 @@ static drover_code read_object(s3_state *st, const char *bucket, const char *key
 
   *out = NULL;
   snprintf(what, sizeof(what), "%s object \"%s/%s\"", get ? "GET" : "HEAD", bucket, key);
-  memset(&r, 0, sizeof(r));
-  r.method = get ? "GET" : "HEAD";
-  r.bucket = bucket;
-  r.key = key;
-  r.what = what;
+  s3_req_init(&r, get ? "GET" : "HEAD", bucket, key, what);
   r.allow = S3_ALLOW_404;
   rc = s3_call(st, &r, &resp, err);
   if(!rc && resp.status == 200)
@@ -533,10 +529,7 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
   if(s3_labels_each(req, label_hdr, &h))
     goto nomem;
 
-  memset(&r, 0, sizeof(r));
-  r.method = "PUT";
-  r.bucket = bucket;
-  r.key = full;
+  s3_req_init(&r, "PUT", bucket, full, NULL);
   r.content_type = ctype ? ctype : "application/octet-stream";
   r.what = what;
   if(!source) {
@@ -613,7 +606,7 @@ static drover_code object_put(s3_state *st, const drover_res_req *req, const dro
    * bytes: the file's status from before the digest pass tells, and they
    * go again. */
   if(!rc && (rc = s3_file_unchanged(fd, &sb, what, req->address, err)))
-    s3_put_undo(st, bucket, full, &resp, tries, err);
+    s3_put_undo(st, bucket, full, &resp, NULL, tries, err);
 done:
   if(!rc)
     rc = written_live(out, req, bucket, full, resp.etag, size, err);
@@ -645,11 +638,7 @@ static drover_code object_del(s3_state *st, const drover_live *cur, drover_error
   if(rc)
     return rc;
   snprintf(what, sizeof(what), "DELETE object \"%s\"", cur->name);
-  memset(&r, 0, sizeof(r));
-  r.method = "DELETE";
-  r.bucket = bucket;
-  r.key = key;
-  r.what = what;
+  s3_req_init(&r, "DELETE", bucket, key, what);
   r.allow = S3_ALLOW_404;
   rc = s3_call(st, &r, &resp, err);
   if(rc)
