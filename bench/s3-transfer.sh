@@ -47,8 +47,9 @@
 # transfers of a run fault the VM's memory in for their page cache).
 # Order alternates between rounds (drover first, then curl first) and the
 # page cache is written back (sync, untimed) before each timed transfer,
-# so no run pays for the previous one's writeback. Wall time, CPU time
-# (user + system) and peak RSS (GNU time) per run. Ratios are
+# so no run pays for the previous one's writeback. Wall time (bash's
+# microsecond clock), CPU time (user + system) and peak RSS (GNU time)
+# per run. Ratios are
 # drover/curl: "ratio" of the medians, and "paired", the median of each
 # round's own ratio (drover's run against curl's run next to it). On a
 # VM whose speed drifts over minutes (page reporting, neighbours) the
@@ -95,6 +96,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
+export LC_NUMERIC=C  # EPOCHREALTIME's decimal point
 DROVER=${DROVER:-$SRC/drover}
 SIZES="200 2048"
 REPS=5
@@ -165,20 +167,30 @@ tune /sys/module/haltpoll/parameters/guest_halt_poll_ns 200000 "guest halt polli
 tuned=${tuned#; }
 [ -n "$tuned" ] || tuned="no VM setting to change on this machine"
 
-# The real program behind libtool's wrapper script, when there is one.
-RUNNER=()
+# The real program behind libtool's wrapper script, when there is one,
+# run directly with the library path the wrapper would set (exported, so
+# curl has the same environment). Until the fourteenth S3 session both
+# ran under `libtool --mode=execute`, which took about 60 ms before
+# drover's start (outside GNU time's span, but not outside a clock's).
 if [ -x "$SRC/libtool" ] && grep -q libtool "$DROVER" 2>/dev/null; then
-  RUNNER=("$SRC/libtool" --mode=execute)
+  LD_LIBRARY_PATH=$("$SRC/libtool" --mode=execute sh -c 'printf %s "$LD_LIBRARY_PATH"' "$DROVER")
+  export LD_LIBRARY_PATH
+  DROVER=$("$SRC/libtool" --mode=execute echo "$DROVER")
 fi
 
 # timed LABEL CMD...: writes dirty pages back (untimed), runs CMD under GNU
-# time, appends "secs rss_kb cpu_secs" to $TMP/LABEL.
+# time, appends "secs rss_kb cpu_secs" to $TMP/LABEL. The seconds are
+# bash's microsecond clock around the run, not GNU time's %e, which has
+# 10 ms steps: 2 % of a 200 MiB download here, so a paired ratio could
+# only move in steps of about 2 % (the fourteenth S3 session).
 timed() {
-  local label=$1; shift
+  local label=$1 t0 t1; shift
   sync
-  "${RUNNER[@]}" /usr/bin/time -f "%e %M %U %S" -o "$TMP/t" "$@" >/dev/null 2>"$TMP/err" ||
+  t0=$EPOCHREALTIME
+  /usr/bin/time -f "%M %U %S" -o "$TMP/t" "$@" >/dev/null 2>"$TMP/err" ||
     { echo "FAILED: $*" >&2; cat "$TMP/err" >&2; exit 1; }
-  awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4}' "$TMP/t" >>"$TMP/$label"
+  t1=$EPOCHREALTIME
+  awk -v a="$t0" -v b="$t1" '{printf "%.6f %s %.2f\n", b - a, $1, $2 + $3}' "$TMP/t" >>"$TMP/$label"
 }
 check_down() {
   [ "$(sha256sum "$TMP/down.bin" | cut -d' ' -f1)" = "$want" ] ||
@@ -224,7 +236,7 @@ downs() {
 # s3rver's CompleteMultipartUpload alone: parts uploaded with curl
 # (untimed), then the completion timed. Appends seconds to $TMP/sc.
 server_complete() {
-  local id n et xml=$TMP/complete.xml
+  local id n et t0 t1 xml=$TMP/complete.xml
   rm -f "$TMP"/part.*
   split -b "$(cat "$TMP/psize")" -d -a 5 "$f" "$TMP/part."
   id=$(curl_s3 -X POST "$EP/$B/$P/mp.bin?uploads=" | sed -n 's:.*<UploadId>\(.*\)</UploadId>.*:\1:p')
@@ -240,9 +252,10 @@ server_complete() {
   done
   printf '</CompleteMultipartUpload>' >>"$xml"
   sync
-  /usr/bin/time -f "%e" -o "$TMP/t" \
-    "${CURL[@]}" -o /dev/null -X POST --data-binary @"$xml" "$EP/$B/$P/mp.bin?uploadId=$id"
-  cat "$TMP/t" >>"$TMP/sc"
+  t0=$EPOCHREALTIME
+  "${CURL[@]}" -o /dev/null -X POST --data-binary @"$xml" "$EP/$B/$P/mp.bin?uploadId=$id"
+  t1=$EPOCHREALTIME
+  awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.6f\n", b - a}' >>"$TMP/sc"
   echo "$n" >"$TMP/nparts"
 }
 
