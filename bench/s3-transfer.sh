@@ -6,6 +6,7 @@
 #   nice -n 10 bench/s3-transfer.sh                 # 200 MiB and 2 GiB, 5 runs
 #   nice -n 10 bench/s3-transfer.sh --sizes "64 512" --reps 1
 #   options: --margin 0.05 (the verdict's tolerance), --down-pairs 6,
+#            --put-pairs 0,
 #            --no-tune
 #
 # For each size (MiB), a random file, then REPS rounds of (median shown):
@@ -21,6 +22,11 @@
 #     with "checksum": "md5" (checked by ETag, the check s3rver answers),
 #     for information: what each check costs;
 #   - curl upload (one PUT, UNSIGNED-PAYLOAD, no checksum);
+#   - PUT_PAIRS (0) more pairs of the one PUT with "checksum": "none" and
+#     curl's PUT, order reversed pair by pair as the downloads', judged
+#     with the round's own pair in the "checksum none" row: with one pair
+#     a round its interval was 0.10-0.20 wide (bench/README.md,
+#     "Fourteenth S3 session");
 #   - drover download and curl download of the same object, DOWN_PAIRS
 #     (6) pairs a round, each pair side by side and its order the
 #     reverse of the one before (d c c d ..., then c d d c ... the next
@@ -102,6 +108,7 @@ SIZES="200 2048"
 REPS=5
 MARGIN=0.05       # the verdict's tolerance: drover at most this much slower
 DOWN_PAIRS=6      # download pairs a round
+PUT_PAIRS=0       # more one-PUT (checksum none) pairs a round
 TUNE=1
 DEFAULT_MP_MB=64  # drover's default multipart_threshold (providers/s3/s3.c)
 while [ $# -gt 0 ]; do
@@ -110,6 +117,7 @@ while [ $# -gt 0 ]; do
     --reps) REPS=$2; shift 2 ;;
     --margin) MARGIN=$2; shift 2 ;;
     --down-pairs) DOWN_PAIRS=$2; shift 2 ;;
+    --put-pairs) PUT_PAIRS=$2; shift 2 ;;
     --no-tune) TUNE=0; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
@@ -224,6 +232,20 @@ curl_up() { timed cu "${CURL[@]}" -o /dev/null -T "$f" "$EP/$B/$P/curl.bin"; }
 # round), and the comparison is of the clients.
 drover_down() { timed dd "$DROVER" s3 cp "s3://$B/$P/curl.bin" "$TMP/down.bin"; check_down drover; }
 curl_down() { timed cd "${CURL[@]}" -o "$TMP/down.bin" "$EP/$B/$P/curl.bin"; check_down curl; }
+# puts FIRST: PUT_PAIRS pairs of one PUTs (drover's with checksum none
+# into $TMP/n0, curl's into $TMP/nc), ordered as downs orders its pairs.
+puts() {
+  local i a=$1
+  for i in $(seq "$PUT_PAIRS"); do
+    if [ "$a" = d ]; then
+      timed n0 "$DROVER" s3 cp --provider-config "$TMP/noneput.json" "$f" "s3://$B/$P/drover.bin"
+      timed nc "${CURL[@]}" -o /dev/null -T "$f" "$EP/$B/$P/curl.bin"; a=c
+    else
+      timed nc "${CURL[@]}" -o /dev/null -T "$f" "$EP/$B/$P/curl.bin"
+      timed n0 "$DROVER" s3 cp --provider-config "$TMP/noneput.json" "$f" "s3://$B/$P/drover.bin"; a=d
+    fi
+  done
+}
 # downs FIRST: DOWN_PAIRS pairs of downloads, FIRST (d or c) going first
 # in the first pair and each pair's order the reverse of the one before.
 downs() {
@@ -298,7 +320,7 @@ for mb in $SIZES; do
   f=$TMP/file.bin
   head -c $((mb * 1048576)) /dev/urandom >"$f"
   want=$(sha256sum "$f" | cut -d' ' -f1)
-  rm -f "$TMP"/{du,cu,dd,cd,d0,d1,d5,sc,dc}
+  rm -f "$TMP"/{du,cu,dd,cd,d0,d1,d5,sc,dc,n0,nc}
   multipart=0
   [ "$mb" -ge "$DEFAULT_MP_MB" ] && multipart=1
   reps=$REPS
@@ -309,12 +331,12 @@ for mb in $SIZES; do
   # whichever client goes first.
   for rep in $(seq 0 "$reps"); do
     if [ $((rep % 2)) = 1 ]; then
-      drover_up; curl_up; downs d
+      drover_up; curl_up; puts c; downs d
     else
-      curl_up; drover_up back; downs c
+      curl_up; drover_up back; puts d; downs c
     fi
     [ $multipart = 0 ] || server_complete
-    [ "$rep" != 0 ] || rm -f "$TMP"/{du,cu,dd,cd,d0,d1,d5,sc,dc}
+    [ "$rep" != 0 ] || rm -f "$TMP"/{du,cu,dd,cd,d0,d1,d5,sc,dc,n0,nc}
   done
   if [ $multipart = 1 ]; then
     default="upload, default: multipart"
@@ -323,12 +345,17 @@ for mb in $SIZES; do
     default="upload, default: one PUT"
     default_paths="$default_paths ${mb} MiB one PUT,"
   fi
-  for row in "du:$default" "d0:upload, one PUT, checksum none" \
+  # The "checksum none" row: each round's pair, then the extra pairs.
+  touch "$TMP/n0" "$TMP/nc"
+  cat "$TMP/d0" "$TMP/n0" >"$TMP/d0n"
+  cat "$TMP/cu" "$TMP/nc" >"$TMP/cun"
+  for row in "du:$default" "d0n:upload, one PUT, checksum none" \
              "d1:  one PUT, default check crc32c" "d5:  one PUT, checksum md5 (info)" \
              "dd:download"; do
     lab=${row%%:*} name=${row#*:}
     c=cu
     [ "$lab" = dd ] && c=cd
+    [ "$lab" = d0n ] && c=cun
     dt=$(col_median "$lab"); ct=$(col_median $c); dr=$(col_maxrss "$lab"); cr=$(col_maxrss $c)
     r=$(paired "$lab" $c) iv=$(interval "$lab" $c)
     v=$(verdict "$iv")
@@ -337,7 +364,7 @@ for mb in $SIZES; do
       "$(awk "BEGIN{print $dr/1024}")" "$(awk "BEGIN{print $cr/1024}")" "$v" "$(col_range "$lab")" \
       "$(col_range $c)"
     met "$v" ||
-      case $lab in du) up_met=0 ;; d0) up0_met=0 ;; d1) up1_met=0 ;; dd) down_met=0 ;; esac
+      case $lab in du) up_met=0 ;; d0n) up0_met=0 ;; d1) up1_met=0 ;; dd) down_met=0 ;; esac
     # What the default check costs: the checked one PUT against the
     # unchecked one, each round's pair.
     [ "$lab" = d1 ] && check_cost="$check_cost ${mb} MiB $(paired d1 d0) ($(interval d1 d0)),"
