@@ -1,27 +1,33 @@
 /* aws_xml.c - libxml2 reading of AWS XML answers and error documents. */
 #include <stdlib.h>
 #include <string.h>
-#include <libxml/parser.h>
 #include "aws_xml.h"
+#include "aws_xml_lib.h"
 
 drover_code aws_xml_parse(xmlDoc **out, const char *buf, size_t len, const char *what,
                           drover_error *err)
 {
+  const aws_xml_api *x;
   xmlDoc *doc;
   const xmlError *xe;
+  drover_error why;
 
   *out = NULL;
   if(len > (size_t)INT32_MAX)
     return drover_error_set(err, DROVER_E_PROVIDER, "%s: XML answer too large", what);
+  drover_error_clear(&why);
+  x = aws_xml_lib(&why);
+  if(!x)
+    return drover_error_set(err, why.code, "%s: %s", what, why.text);
   /* NONET: never fetch anything a document names; no NOENT/DTDLOAD, so no
    * external entities (XXE) and no entity expansion bombs. */
-  doc = xmlReadMemory(buf ? buf : "", (int)len, "answer.xml", NULL,
-                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                      XML_PARSE_NOBLANKS);
-  if(!doc || !xmlDocGetRootElement(doc)) {
-    xe = xmlGetLastError();
+  doc = x->read_memory(buf ? buf : "", (int)len, "answer.xml", NULL,
+                       XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                       XML_PARSE_NOBLANKS);
+  if(!doc || !x->root(doc)) {
+    xe = x->last_error();
     if(doc)
-      xmlFreeDoc(doc);
+      x->free_doc(doc);
     if(xe && xe->code == XML_ERR_NO_MEMORY)
       return drover_error_set(err, DROVER_E_NOMEM, "%s: out of memory parsing XML", what);
     return drover_error_set(err, DROVER_E_PROVIDER, "%s: answer is not XML (line %d: %.80s)",
@@ -32,6 +38,13 @@ drover_code aws_xml_parse(xmlDoc **out, const char *buf, size_t len, const char 
   return DROVER_OK;
 }
 
+void aws_xml_free(xmlDoc *doc)
+{
+  /* A document exists only if the library loaded, so this cannot fail. */
+  if(doc)
+    aws_xml_lib(NULL)->free_doc(doc);
+}
+
 static int named(const xmlNode *n, const char *name)
 {
   return n->type == XML_ELEMENT_NODE && (!name || !strcmp((const char *)n->name, name));
@@ -39,7 +52,7 @@ static int named(const xmlNode *n, const char *name)
 
 xmlNode *aws_xml_root(xmlDoc *doc, const char *name)
 {
-  xmlNode *r = doc ? xmlDocGetRootElement(doc) : NULL;
+  xmlNode *r = doc ? aws_xml_lib(NULL)->root(doc) : NULL;
   return r && named(r, name) ? r : NULL;
 }
 
@@ -71,16 +84,19 @@ xmlNode *aws_xml_next(const xmlNode *node)
 char *aws_xml_text(const xmlNode *parent, const char *name)
 {
   xmlNode *c = aws_xml_child(parent, name);
+  const aws_xml_api *x;
   xmlChar *t;
   char *out;
 
+  /* A node exists only if the library loaded. */
   if(!c)
     return NULL;
-  t = xmlNodeGetContent(c);
+  x = aws_xml_lib(NULL);
+  t = x->node_content(c);
   if(!t)
     return NULL;
   out = strdup((const char *)t);
-  xmlFree(t);
+  (*x->free)(t);
   return out;
 }
 
@@ -124,7 +140,7 @@ int aws_error_parse(aws_error *e, const char *buf, size_t len)
   memset(e, 0, sizeof(*e));
   if(!buf || !len || aws_xml_parse(&doc, buf, len, "error", NULL))
     return 0;
-  root = xmlDocGetRootElement(doc);
+  root = aws_xml_root(doc, NULL);
   if(named(root, "Error")) {
     er = root;
     rid = aws_xml_text(root, "RequestId");
@@ -153,7 +169,7 @@ int aws_error_parse(aws_error *e, const char *buf, size_t len)
   free(code);
   free(msg);
   free(rid);
-  xmlFreeDoc(doc);
+  aws_xml_free(doc);
   return found;
 }
 

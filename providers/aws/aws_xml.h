@@ -4,9 +4,10 @@
  *
  * Elements are matched by local name, whatever their namespace (S3 puts
  * everything in its 2006-03-01 namespace, MinIO and Ceph sometimes none).
- * Call xmlInitParser() once from a single-threaded init path before using
- * these from threads (libxml2's rule); after that they are thread-safe on
- * distinct documents.
+ * libxml2 is loaded at the first parse (aws_xml_lib.h says why), and its
+ * global init runs then, once; these are thread-safe on distinct
+ * documents. Callers use only these functions, never libxml2's own: the
+ * library's names are not linked in.
  */
 #ifndef DROVER_AWS_XML_H
 #define DROVER_AWS_XML_H
@@ -17,10 +18,14 @@
 
 /* Parses len bytes. No network, no DTD, no entity expansion beyond the
  * five predefined ones. On success *out is the document (caller frees with
- * xmlFreeDoc); on failure *out is NULL and err says "<what>: not XML ...".
- * DROVER_E_PROVIDER for a body that is not XML, DROVER_E_NOMEM. */
+ * aws_xml_free); on failure *out is NULL and err says "<what>: not XML ...".
+ * DROVER_E_PROVIDER for a body that is not XML or when libxml2 cannot be
+ * loaded, DROVER_E_NOMEM. */
 drover_code aws_xml_parse(xmlDoc **out, const char *buf, size_t len, const char *what,
                           drover_error *err);
+
+/* Frees a document of aws_xml_parse; NULL is a no-op. */
+void aws_xml_free(xmlDoc *doc);
 
 /* The root element if its local name is name (NULL: any), else NULL.
  * Borrowed from doc. */

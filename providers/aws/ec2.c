@@ -9,7 +9,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <libxml/parser.h>
 #include "aws_dispatch.h"
 #include "ec2.h"
 
@@ -119,8 +118,6 @@ static drover_code ec2_init(void *state, const json_t *config, const drover_prov
   pthread_mutex_init(&st->watch_mu, NULL);
   pthread_cond_init(&st->watch_cv, NULL);
   st->watch_ready = 1;
-  /* libxml2's global init, once, before the worker threads parse. */
-  xmlInitParser();
   if(config && !json_is_object(config))
     return ec2_fail(err, DROVER_E_CONFIG, NULL, "settings must be an object");
   json_object_foreach((json_t *)config, key, v) {

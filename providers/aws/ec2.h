@@ -211,7 +211,7 @@ EC2_HIDDEN drover_code ec2_error_class(long status, const aws_error *e);
 /* Sends f signed with SigV4 (service ec2). Throttling (RequestLimitExceeded,
  * as 503 or 400), 5xx and connection errors are retried with backoff and
  * full jitter within max_retries and the retry budget. On success
- * *doc is the parsed answer (caller frees with xmlFreeDoc). On an error
+ * *doc is the parsed answer (caller frees with aws_xml_free). On an error
  * answer err reads "aws: <address>: <Action>: HTTP <s> <Code>: <Message>
  * (request id <id>)", and code (when not NULL, 64 bytes) gets the AWS code. */
 EC2_HIDDEN drover_code ec2_call(ec2_state *st, const ec2_form *f, const char *address,

@@ -214,7 +214,7 @@ drover_code ec2_do(ec2_state *st, ec2_form *f, const char *address, char *code,
   xmlDoc *doc = NULL;
   drover_code rc = ec2_call(st, f, address, &doc, code, err);
 
-  xmlFreeDoc(doc);
+  aws_xml_free(doc);
   ec2_form_free(f);
   return rc;
 }
@@ -251,7 +251,7 @@ drover_code ec2_each_page(ec2_state *st, const ec2_form *base, const char *addre
     rc = ec2_call(st, &f, address, &doc, NULL, err);
     if(!rc)
       rc = fn(doc, ud, &next, err);
-    xmlFreeDoc(doc);
+    aws_xml_free(doc);
     ec2_form_free(&f);
     free(token);
     token = next;

@@ -214,7 +214,7 @@ static drover_code root_device_of(ec2_state *st, const char *image, const char *
   set = aws_xml_child(aws_xml_root(doc, NULL), "imagesSet");
   it = set ? aws_xml_child(set, "item") : NULL;
   *out = it ? aws_xml_text(it, "rootDeviceName") : NULL;
-  xmlFreeDoc(doc);
+  aws_xml_free(doc);
   if(!*out)
     return ec2_fail(err, DROVER_E_NOT_FOUND, address, "image %s not found or has no root "
                     "device name", image);
@@ -263,7 +263,7 @@ static drover_code inst_create(ec2_state *st, const drover_res_req *req, drover_
   if(!rc)
     rc = read_one(st, id, req->address, RO_SIZES, out, err);
 out:
-  xmlFreeDoc(doc);
+  aws_xml_free(doc);
   ec2_form_free(&f);
   drover_live_list_clear(&made);
   free(root);

@@ -146,7 +146,7 @@ static drover_code describe(ec2_state *st, ec2_form *f, const char *address,
     }
   }
   drover_live_list_clear(&all);
-  xmlFreeDoc(doc);
+  aws_xml_free(doc);
   ec2_form_free(f);
   return rc;
 }

@@ -177,7 +177,7 @@ static drover_code create_new(ec2_state *st, const drover_live *old, const char 
     made.items[0] = NULL;
   }
 out:
-  xmlFreeDoc(doc);
+  aws_xml_free(doc);
   drover_live_list_clear(&made);
   free(next);
   return rc;
@@ -367,7 +367,7 @@ drover_code ec2_backup_clone(void *state, const char *target, const char *snapsh
   if(!rc)
     rc = ec2_volume_wait(st, made.items[0]->name, "available", NULL, deadline, address, err);
 out:
-  xmlFreeDoc(doc);
+  aws_xml_free(doc);
   drover_live_list_clear(&made);
   free(next);
   drover_live_free(src);

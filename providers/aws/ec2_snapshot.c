@@ -195,7 +195,7 @@ wait:
     rc = snap_wait(st, id, ec2_deadline(req->deadline, 3600), req->address, err);
   if(!rc)
     rc = snap_read_at(st, id, req->address, out, err);
-  xmlFreeDoc(doc);
+  aws_xml_free(doc);
   ec2_form_free(&f);
   free(id);
   return rc;

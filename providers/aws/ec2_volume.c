@@ -230,7 +230,7 @@ static drover_code vol_create(ec2_state *st, const drover_res_req *req, drover_l
                            req->address, err);
   if(!rc)
     rc = ec2_volume_read(st, id, req->address, out, err);
-  xmlFreeDoc(doc);
+  aws_xml_free(doc);
   drover_live_list_clear(&made);
   free(next);
   free(id);

@@ -7,7 +7,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <libxml/parser.h>
 #include "aws_dispatch.h"
 #include "s3.h"
 
@@ -122,8 +121,6 @@ static drover_code s3_init(void *state, const json_t *config, const drover_provi
     st->env = *env;
   pthread_mutex_init(&st->lock, NULL);
   st->lock_ready = 1;
-  /* libxml2's global init, once, before the worker threads parse. */
-  xmlInitParser();
 
   if(config && !json_is_object(config))
     return s3_fail(err, DROVER_E_CONFIG, NULL, "settings must be an object");

@@ -432,7 +432,7 @@ out:
     *n = 0;
   }
   if(doc)
-    xmlFreeDoc(doc);
+    aws_xml_free(doc);
   drover_http_response_free(&resp);
   return rc;
 }
@@ -516,7 +516,7 @@ drover_code s3_list_objects(s3_state *st, const char *bucket, const char *prefix
         rc = s3_fail(err, DROVER_E_PROVIDER, NULL,
                      "%s: truncated page without a continuation token", what);
     }
-    xmlFreeDoc(doc);
+    aws_xml_free(doc);
     if(rc || !token)
       break;
   }

@@ -209,7 +209,7 @@ static drover_code read_tags(s3_state *st, const char *bucket, binfo *b, drover_
   }
 out:
   if(doc)
-    xmlFreeDoc(doc);
+    aws_xml_free(doc);
   drover_http_response_free(&resp);
   return rc;
 }
@@ -241,7 +241,7 @@ static drover_code read_config(s3_state *st, const char *bucket, binfo *b, drove
   if(resp.status == 200 && !aws_xml_parse(&doc, resp.body, resp.len, "s3: versioning", NULL)) {
     b->versioning = aws_xml_text_buf(aws_xml_root(doc, NULL), "Status", buf, sizeof(buf)) &&
                     !strcmp(buf, "Enabled");
-    xmlFreeDoc(doc);
+    aws_xml_free(doc);
     doc = NULL;
   }
   drover_http_response_free(&resp);
@@ -263,7 +263,7 @@ static drover_code read_config(s3_state *st, const char *bucket, binfo *b, drove
   }
 out:
   if(doc)
-    xmlFreeDoc(doc);
+    aws_xml_free(doc);
   drover_http_response_free(&resp);
   return rc;
 }
@@ -688,7 +688,7 @@ static drover_code bucket_del(s3_state *st, const drover_live *cur, drover_error
         c = aws_xml_child(root, "Contents");
         only_labels = c && !aws_xml_next(c) && aws_xml_text_buf(c, "Key", key, sizeof(key)) &&
                       !strcmp(key, S3_LABEL_OBJECT);
-        xmlFreeDoc(doc);
+        aws_xml_free(doc);
       }
       drover_http_response_free(&resp);
       if(!only_labels)

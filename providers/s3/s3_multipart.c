@@ -167,7 +167,7 @@ static void abort_stale(s3_state *st, const char *bucket, const char *key, const
   }
 out:
   if(doc)
-    xmlFreeDoc(doc);
+    aws_xml_free(doc);
   drover_http_response_free(&resp);
   free(ekey);
   free(q);
@@ -329,7 +329,7 @@ drover_code s3_multipart_upload(s3_state *st, const char *bucket, const char *ke
   if(rc)
     goto out;
   id = aws_xml_text(aws_xml_root(doc, "InitiateMultipartUploadResult"), "UploadId");
-  xmlFreeDoc(doc);
+  aws_xml_free(doc);
   doc = NULL;
   drover_http_response_free(&resp);
   if(!id || !*id) {
@@ -491,7 +491,7 @@ out:
   if(rc && completed)
     s3_put_undo(st, bucket, key, &resp, final[0] ? final : NULL, ctries, err);
   if(doc)
-    xmlFreeDoc(doc);
+    aws_xml_free(doc);
   drover_http_response_free(&resp);
   EVP_MD_CTX_free(all);
   free(body);
