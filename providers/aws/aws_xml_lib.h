@@ -3,7 +3,7 @@
  * aws_xml.c).
  *
  * libdrover does not link libxml2: on Debian it pulls in ICU and the C++
- * runtime, about 2.5 ms of every process's start here (bench/README.md,
+ * runtime, 2.5-3 ms of every process's start here (bench/README.md,
  * "Fifteenth S3 session"), and most drover processes never read XML (LXD,
  * the SPANK prolog, an S3 upload or download that succeeds). The few
  * functions aws_xml.c calls are looked up once, by the soname configure
