@@ -6,10 +6,6 @@
 #include <stdio.h>
 #include "aws_xml_lib.h"
 
-#ifndef DROVER_LIBXML2_SONAME
-#define DROVER_LIBXML2_SONAME "libxml2.so.2"
-#endif
-
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 static aws_xml_api lib;
 static int lib_ok;

@@ -4,8 +4,9 @@
  *
  * libdrover does not link libxml2: on Debian it pulls in ICU and the C++
  * runtime, 2.5-3 ms of every process's start here (bench/README.md,
- * "Fifteenth S3 session"), and most drover processes never read XML (LXD,
- * the SPANK prolog, an S3 upload or download that succeeds). The few
+ * "Fifteenth S3 session"), and most drover processes never read XML (every
+ * LXD stack, the SPANK prolog's too; an S3 upload or download that
+ * succeeds). The few
  * functions aws_xml.c calls are looked up once, by the soname configure
  * found, and the library stays loaded for the life of the process.
  */
