@@ -35,9 +35,12 @@
 #     noise the largest, so it gets the most pairs: with 2 a round (until
 #     the eleventh S3 session) a 200 MiB run's interval was 0.19-0.28
 #     wide, too wide to tell clients a few per cent apart (bench/
-#     README.md, "Eleventh S3 session"). drover's default: one GET up to
-#     the download threshold (256 MiB), so 200 MiB is one stream as curl's;
-#     2 GiB comes in ranged GETs of 64 MiB, 4 at a time (doc/s3.md);
+#     README.md, "Eleventh S3 session"). drover's default against this
+#     server (a loopback endpoint): one GET at every size, one stream as
+#     curl's (doc/s3.md, "Why none with a loopback endpoint");
+#   - for a size above 256 MiB, one pair more a round, for information:
+#     drover with download_threshold set to 256 MiB (a remote endpoint's
+#     default: ranged GETs of 64 MiB at 2 GiB, 4 at a time) and curl;
 #   - the server's own cost of a multipart upload: s3rver assembles the
 #     object on CompleteMultipartUpload by reading every part back,
 #     hashing it and writing it into a new file, so a multipart upload to
@@ -135,6 +138,7 @@ TMP=$(mktemp -d "${TMPDIR:-/var/tmp}/drover-s3bench.XXXXXX")
 printf '{"s3": {"multipart_threshold": 5368709120}}\n' >"$TMP/oneput.json"
 printf '{"s3": {"multipart_threshold": 5368709120, "checksum": "md5"}}\n' >"$TMP/md5put.json"
 printf '{"s3": {"multipart_threshold": 5368709120, "checksum": "none"}}\n' >"$TMP/noneput.json"
+printf '{"s3": {"download_threshold": 268435456}}\n' >"$TMP/lanes.json"
 
 CURL=(curl -sS --fail -H "x-amz-content-sha256: UNSIGNED-PAYLOAD"
       --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY")
@@ -232,6 +236,12 @@ curl_up() { timed cu "${CURL[@]}" -o /dev/null -T "$f" "$EP/$B/$P/curl.bin"; }
 # round), and the comparison is of the clients.
 drover_down() { timed dd "$DROVER" s3 cp "s3://$B/$P/curl.bin" "$TMP/down.bin"; check_down drover; }
 curl_down() { timed cd "${CURL[@]}" -o "$TMP/down.bin" "$EP/$B/$P/curl.bin"; check_down curl; }
+# The information pair: drover in ranged lanes ($TMP/dl) and curl ($TMP/cl).
+lanes_down() {
+  timed dl "$DROVER" s3 cp --provider-config "$TMP/lanes.json" "s3://$B/$P/curl.bin" "$TMP/down.bin"
+  check_down "drover (lanes)"
+}
+lanes_curl() { timed cl "${CURL[@]}" -o "$TMP/down.bin" "$EP/$B/$P/curl.bin"; check_down curl; }
 # puts FIRST: PUT_PAIRS pairs of one PUTs (drover's with checksum none
 # into $TMP/n0, curl's into $TMP/nc), ordered as downs orders its pairs.
 puts() {
@@ -253,6 +263,8 @@ downs() {
   for i in $(seq "$DOWN_PAIRS"); do
     if [ "$a" = d ]; then drover_down; curl_down; a=c; else curl_down; drover_down; a=d; fi
   done
+  [ "$mb" -gt 256 ] || return 0
+  if [ "$a" = d ]; then lanes_down; lanes_curl; else lanes_curl; lanes_down; fi
 }
 
 # s3rver's CompleteMultipartUpload alone: parts uploaded with curl
@@ -320,7 +332,7 @@ for mb in $SIZES; do
   f=$TMP/file.bin
   head -c $((mb * 1048576)) /dev/urandom >"$f"
   want=$(sha256sum "$f" | cut -d' ' -f1)
-  rm -f "$TMP"/{du,cu,dd,cd,d0,d1,d5,sc,dc,n0,nc}
+  rm -f "$TMP"/{du,cu,dd,cd,d0,d1,d5,sc,dc,n0,nc,dl,cl}
   multipart=0
   [ "$mb" -ge "$DEFAULT_MP_MB" ] && multipart=1
   reps=$REPS
@@ -336,7 +348,7 @@ for mb in $SIZES; do
       curl_up; drover_up back; puts d; downs c
     fi
     [ $multipart = 0 ] || server_complete
-    [ "$rep" != 0 ] || rm -f "$TMP"/{du,cu,dd,cd,d0,d1,d5,sc,dc,n0,nc}
+    [ "$rep" != 0 ] || rm -f "$TMP"/{du,cu,dd,cd,d0,d1,d5,sc,dc,n0,nc,dl,cl}
   done
   if [ $multipart = 1 ]; then
     default="upload, default: multipart"
@@ -351,10 +363,12 @@ for mb in $SIZES; do
   cat "$TMP/cu" "$TMP/nc" >"$TMP/cun"
   for row in "du:$default" "d0n:upload, one PUT, checksum none" \
              "d1:  one PUT, default check crc32c" "d5:  one PUT, checksum md5 (info)" \
-             "dd:download"; do
+             "dd:download" "dl:  4 ranged lanes, set (info)"; do
     lab=${row%%:*} name=${row#*:}
+    [ -s "$TMP/$lab" ] || continue
     c=cu
     [ "$lab" = dd ] && c=cd
+    [ "$lab" = dl ] && c=cl
     [ "$lab" = d0n ] && c=cun
     dt=$(col_median "$lab"); ct=$(col_median $c); dr=$(col_maxrss "$lab"); cr=$(col_maxrss $c)
     r=$(paired "$lab" $c) iv=$(interval "$lab" $c)

@@ -1926,6 +1926,10 @@ static const char *tag_text(const char *tag, const char *boot)
   return b;
 }
 
+/* download_threshold's default for an endpoint that is not loopback: the
+ * scripted server is on 127.0.0.1, where the default is none (one GET). */
+#define DL_REMOTE_DEFAULT ", \"download_threshold\": 268435456"
+
 static void dl_run(dl_case *c, const char *tag, const char *const *script, size_t n,
                    srv_hook_fn hook, void *hook_ud)
 {
@@ -1934,7 +1938,7 @@ static void dl_run(dl_case *c, const char *tag, const char *const *script, size_
     put_text(c->part, "01234");
     put_text(c->tag, tag_text(tag, NULL));
   }
-  dl_go(c, "", script, n, hook, hook_ud);
+  dl_go(c, DL_REMOTE_DEFAULT, script, n, hook, hook_ud);
 }
 
 /* What was on disk when the retry of a broken GET reached the server. */
@@ -1975,7 +1979,8 @@ static void dl_end(dl_case *c)
 }
 
 /* A download starts with one GET, no HEAD before it, that asks for the
- * first download_threshold bytes (256 MiB): a 20-byte object comes whole in
+ * first download_threshold bytes (256 MiB, the default of an endpoint that
+ * is not loopback): a 20-byte object comes whole in
  * that answer (or in a 200 from a server that ignores the Range). The
  * answer's ETag is on disk
  * beside the part before its body lands: when the answer breaks off after
@@ -2076,6 +2081,27 @@ START_TEST(download_stale_part_starts_over)
 }
 END_TEST
 
+/* With a loopback endpoint and no download_threshold set, a download is
+ * one plain GET whatever the size, as with concurrency 1: no Range, so an
+ * object above 256 MiB is not cut into lanes. A threshold that is set is
+ * used (download_one_get_etag_first). */
+START_TEST(download_loopback_default_one_get)
+{
+  static const char *const script[] = {DL_HEAD("200 OK", "e1", "", "20") DL_WHOLE};
+  dl_case c;
+
+  dl_setup(&c);
+  dl_go(&c, "", script, 1, NULL, NULL);
+  ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
+  ck_assert_int_eq(atomic_load(&c.s.served), 1);
+  ck_assert_int_eq(strncmp(c.s.req[0], "GET /b/k ", 9), 0);
+  ck_assert_ptr_null(strcasestr(c.s.req[0], "\r\nRange:"));
+  ck_assert_str_eq(c.got ? c.got : "(none)", DL_WHOLE);
+  dl_nothing_left(&c);
+  dl_end(&c);
+}
+END_TEST
+
 /* A part whose .etag is of another boot (the machine went down since, so
  * its bytes may never have reached the disk), or of the old one-line form
  * that names no boot, is not resumed: one fresh GET, the object whole. */
@@ -2088,7 +2114,7 @@ START_TEST(download_part_of_other_boot_starts_over)
   dl_setup(&c);
   put_text(c.part, "01234");
   put_text(c.tag, tags[_i]);
-  dl_go(&c, "", script, 1, NULL, NULL);
+  dl_go(&c, DL_REMOTE_DEFAULT, script, 1, NULL, NULL);
   ck_assert_msg(c.rc == DROVER_OK, "%s", c.err.text);
   ck_assert_int_eq(atomic_load(&c.s.served), 1);
   ck_assert_ptr_nonnull(strcasestr(c.s.req[0], "\r\nRange: bytes=0-268435455\r\n"));
@@ -2530,6 +2556,7 @@ int main(void)
   tcase_add_test(tc, single_put_retried_versioned);
   tcase_add_test(tc, object_file_changed_after_digest);
   tcase_add_test(tc, download_one_get_etag_first);
+  tcase_add_test(tc, download_loopback_default_one_get);
   tcase_add_test(tc, download_resumes_part);
   tcase_add_test(tc, download_stale_part_starts_over);
   tcase_add_loop_test(tc, download_part_of_other_boot_starts_over, 0, 2);

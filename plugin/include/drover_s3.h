@@ -66,7 +66,8 @@ drover_code drover_s3_upload(drover_s3 *s3, const char *path, const char *bucket
 
 /* Downloads bucket/key to path, streamed to "<path>.drover-part" (memory
  * does not grow with the object) and renamed into place when complete.
- * The first GET asks for the first download_threshold bytes (256 MiB); a
+ * The first GET asks for the first download_threshold bytes (256 MiB; no
+ * Range, one GET at any size, with a loopback endpoint by default); a
  * larger object's GET stops at its head and the object comes in ranged
  * GETs of it (same ETag), up to the concurrency setting at once, each
  * written at its offset. A part

@@ -55,7 +55,7 @@ typedef struct s3_state {
   char *ca_file;
   unsigned long long mp_threshold; /* bytes: multipart at or above */
   unsigned long long part_size; /* 0: chosen per upload (s3_part_size) */
-  unsigned long long dl_threshold; /* bytes: ranged parallel GETs above */
+  unsigned long long dl_threshold; /* bytes: ranged parallel GETs above; 0 never */
   unsigned concurrency;        /* parallel requests (parts, refresh reads) */
   unsigned list_max_keys;      /* ListObjectsV2 page size (S3: at most 1000) */
   double timeout;              /* seconds per HTTP attempt */
@@ -355,8 +355,13 @@ S3_HIDDEN drover_code s3_crc32c_confirm(s3_state *st, const char *got, const cha
 #define S3_AUTO_PART_MIN (16ull << 20)
 #define S3_AUTO_PART_MAX (64ull << 20)
 #define S3_LANE_PARTS 4u
-/* The default download_threshold. */
+/* The default download_threshold (with an endpoint that is not loopback). */
 #define S3_RANGED_MIN (256ull << 20)
+
+/* Whether host ("NAME[:PORT]" or "[V6][:PORT]", as s3_state's) names this
+ * machine: localhost and the names under it (RFC 6761), 127.0.0.0/8, ::1.
+ * Read from the text alone; nothing is looked up. */
+S3_HIDDEN int s3_host_is_loopback(const char *host);
 
 /* size rounded up to whole MiB: parts in round numbers (logs, docs). */
 S3_HIDDEN unsigned long long s3_whole_mib(unsigned long long size);

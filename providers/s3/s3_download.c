@@ -1,6 +1,7 @@
 /* s3_download.c - GET of an object into a file, streamed to
  * FILE.drover-part and renamed into place when whole; resumable after any
- * stop. An object larger than download_threshold comes in ranged GETs,
+ * stop. An object larger than download_threshold (when there is one: not
+ * by default with a loopback endpoint) comes in ranged GETs,
  * up to st->concurrency at once, each written at its own offset: S3
  * serves each connection at a bounded rate, so one GET gets one
  * connection's share (the AWS tools and rclone download in parallel
@@ -588,8 +589,8 @@ static const char *dl_forget(const char *part, const char *tagf, const char *map
   return NULL;
 }
 
-/* The fresh start. With more than one lane the first GET asks for the
- * first download_threshold bytes: an object that fits comes whole in that
+/* The fresh start. With more than one lane and a download_threshold the
+ * first GET asks for the first download_threshold bytes: an object that fits comes whole in that
  * one answer, and a larger one's answer says its size and ETag (before any
  * body byte: the GET stops there) and it comes in parts. So no HEAD comes
  * first. */
@@ -609,7 +610,7 @@ static drover_code dl_fresh(s3_state *st, const char *bucket, const char *key,
   g->want = NULL;
   g->from = 0;
   dl_req(&r, g, bucket, key, part);
-  if(st->concurrency > 1) {
+  if(st->concurrency > 1 && st->dl_threshold) {
     snprintf(rangehdr, sizeof(rangehdr), "Range: bytes=0-%llu", st->dl_threshold - 1);
     r.headers = hdrs;
     r.allow = S3_ALLOW_STALE;  /* 416: an empty object has no byte 0 */

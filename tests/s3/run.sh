@@ -471,8 +471,9 @@ run s3 cp "s3://$B/$P/up.bin" "$TMP/res3.bin"; expect_rc "s3 cp with a part file
 rm -f "$TMP/res3.bin"
 # A download killed part way leaves its part and the ETag its GET recorded
 # before the body (no HEAD comes first): the next cp resumes there. The
-# kill is the file size limit's SIGXFSZ, at a byte known in advance. 70 MiB
-# is under the download threshold (256 MiB): one GET, a prefix.
+# kill is the file size limit's SIGXFSZ, at a byte known in advance. With
+# this loopback endpoint no download_threshold is the default: one GET, a
+# prefix (70 MiB is also under a remote endpoint's 256 MiB).
 # (The shell's own word on the signal goes to /dev/null.)
 rc=$( { ( ulimit -f 20480; exec "$DROVER" s3 cp "s3://$B/$P/up.bin" "$TMP/kill.bin" ) \
         >"$TMP/out" 2>"$TMP/err" </dev/null; echo $?; } 2>/dev/null )
