@@ -234,14 +234,15 @@ curl_up() { timed cu "${CURL[@]}" -o /dev/null -T "$f" "$EP/$B/$P/curl.bin"; }
 # Both download the same object (curl's upload): on the server the two
 # objects' files differ in history (drover.bin is written three times a
 # round), and the comparison is of the clients.
-drover_down() { timed dd "$DROVER" s3 cp "s3://$B/$P/curl.bin" "$TMP/down.bin"; check_down drover; }
-curl_down() { timed cd "${CURL[@]}" -o "$TMP/down.bin" "$EP/$B/$P/curl.bin"; check_down curl; }
-# The information pair: drover in ranged lanes ($TMP/dl) and curl ($TMP/cl).
-lanes_down() {
-  timed dl "$DROVER" s3 cp --provider-config "$TMP/lanes.json" "s3://$B/$P/curl.bin" "$TMP/down.bin"
-  check_down "drover (lanes)"
+# drover_down [LABEL [ARG...]] and curl_down [LABEL]: timed into $TMP/dd
+# and $TMP/cd, or LABEL (the information pair: dl and cl), drover's ARGs
+# before its addresses.
+drover_down() {
+  local lab=${1:-dd}
+  [ $# = 0 ] || shift
+  timed "$lab" "$DROVER" s3 cp "$@" "s3://$B/$P/curl.bin" "$TMP/down.bin"; check_down drover
 }
-lanes_curl() { timed cl "${CURL[@]}" -o "$TMP/down.bin" "$EP/$B/$P/curl.bin"; check_down curl; }
+curl_down() { timed "${1:-cd}" "${CURL[@]}" -o "$TMP/down.bin" "$EP/$B/$P/curl.bin"; check_down curl; }
 # puts FIRST: PUT_PAIRS pairs of one PUTs (drover's with checksum none
 # into $TMP/n0, curl's into $TMP/nc), ordered as downs orders its pairs.
 puts() {
@@ -264,7 +265,9 @@ downs() {
     if [ "$a" = d ]; then drover_down; curl_down; a=c; else curl_down; drover_down; a=d; fi
   done
   [ "$mb" -gt 256 ] || return 0
-  if [ "$a" = d ]; then lanes_down; lanes_curl; else lanes_curl; lanes_down; fi
+  # The information pair: drover in ranged lanes, and curl.
+  set -- dl --provider-config "$TMP/lanes.json"
+  if [ "$a" = d ]; then drover_down "$@"; curl_down cl; else curl_down cl; drover_down "$@"; fi
 }
 
 # s3rver's CompleteMultipartUpload alone: parts uploaded with curl

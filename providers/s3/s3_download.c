@@ -590,10 +590,10 @@ static const char *dl_forget(const char *part, const char *tagf, const char *map
 }
 
 /* The fresh start. With more than one lane and a download_threshold the
- * first GET asks for the first download_threshold bytes: an object that fits comes whole in that
- * one answer, and a larger one's answer says its size and ETag (before any
- * body byte: the GET stops there) and it comes in parts. So no HEAD comes
- * first. */
+ * first GET asks for the first download_threshold bytes: an object that
+ * fits comes whole in that one answer, and a larger one's answer says its
+ * size and ETag (before any body byte: the GET stops there) and it comes
+ * in parts. So no HEAD comes first. */
 static drover_code dl_fresh(s3_state *st, const char *bucket, const char *key,
                             const char *part, const char *mapf, dl_get *g, drover_error *err)
 {
