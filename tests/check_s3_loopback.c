@@ -6,7 +6,6 @@
  * not.
  */
 #include <check.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "drover_provider.h"
@@ -57,54 +56,63 @@ START_TEST(loopback_hosts)
 END_TEST
 
 static const struct {
-  const char *endpoint;
-  const char *set;      /* download_threshold's JSON value; NULL: not set */
+  const char *config;   /* the provider's settings, JSON */
   unsigned long long want;
 } defaults[] = {
   /* Not set: 256 MiB, but none (0) with a loopback endpoint. */
-  {"https://s3.example.com", NULL, S3_RANGED_MIN},
-  {"http://10.0.0.1:9000", NULL, S3_RANGED_MIN},
-  {"http://127.0.0.1:4568", NULL, 0},
-  {"http://localhost:9000", NULL, 0},
-  {"http://[::1]:9000", NULL, 0},
+  {"{\"endpoint\": \"https://s3.example.com\"}", S3_RANGED_MIN},
+  {"{\"endpoint\": \"http://10.0.0.1:9000\"}", S3_RANGED_MIN},
+  {"{\"endpoint\": \"http://127.0.0.1:4568\"}", 0},
+  {"{\"endpoint\": \"http://localhost:9000\"}", 0},
+  {"{\"endpoint\": \"http://[::1]:9000\"}", 0},
   /* No endpoint: AWS's, not loopback. */
-  {NULL, NULL, S3_RANGED_MIN},
+  {"{}", S3_RANGED_MIN},
   /* Set: as given, loopback or not; 0 is none anywhere. */
-  {"http://127.0.0.1:4568", "268435456", 256ull << 20},
-  {"http://127.0.0.1:4568", "5242880", 5ull << 20},
-  {"https://s3.example.com", "0", 0},
-  {"https://s3.example.com", "1073741824", 1ull << 30},
+  {"{\"endpoint\": \"http://127.0.0.1:4568\", \"download_threshold\": 268435456}", 256ull << 20},
+  {"{\"endpoint\": \"http://127.0.0.1:4568\", \"download_threshold\": 5242880}", 5ull << 20},
+  {"{\"endpoint\": \"https://s3.example.com\", \"download_threshold\": 0}", 0},
+  {"{\"endpoint\": \"https://s3.example.com\", \"download_threshold\": 1073741824}",
+   1ull << 30},
 };
+
+/* The S3 provider's init with config (JSON text) into *st (allocated
+ * here, freed by stop()); its result. */
+static drover_code start(const drover_provider **p, const char *config, s3_state **st,
+                         drover_error *err)
+{
+  json_t *cfg = json_loads(config, 0, NULL);
+  drover_code rc;
+
+  ck_assert_ptr_nonnull(cfg);
+  setenv("AWS_ACCESS_KEY_ID", "AKIDLOOPBACK", 1);
+  setenv("AWS_SECRET_ACCESS_KEY", "secret-value-loopback", 1);
+  unsetenv("DROVER_S3_ENDPOINT");
+  drover_error_clear(err);
+  ck_assert_int_eq(drover_provider_get(p, "s3", err), DROVER_OK);
+  *st = calloc(1, (*p)->state_size);
+  ck_assert_ptr_nonnull(*st);
+  rc = (*p)->init(*st, cfg, NULL, err);
+  json_decref(cfg);
+  return rc;
+}
+
+static void stop(const drover_provider *p, s3_state *st)
+{
+  p->cleanup(st);
+  free(st);
+}
 
 START_TEST(threshold_default)
 {
   const drover_provider *p = NULL;
-  char text[256];
-  json_t *cfg;
   s3_state *st;
   drover_error err;
 
-  setenv("AWS_ACCESS_KEY_ID", "AKIDLOOPBACK", 1);
-  setenv("AWS_SECRET_ACCESS_KEY", "secret-value-loopback", 1);
-  unsetenv("DROVER_S3_ENDPOINT");
-  drover_error_clear(&err);
-  ck_assert_int_eq(drover_provider_get(&p, "s3", &err), DROVER_OK);
-  snprintf(text, sizeof(text), "{%s%s%s%s%s%s}",
-           defaults[_i].endpoint ? "\"endpoint\": \"" : "",
-           defaults[_i].endpoint ? defaults[_i].endpoint : "", defaults[_i].endpoint ? "\"" : "",
-           defaults[_i].endpoint && defaults[_i].set ? ", " : "",
-           defaults[_i].set ? "\"download_threshold\": " : "",
-           defaults[_i].set ? defaults[_i].set : "");
-  cfg = json_loads(text, 0, NULL);
-  ck_assert_ptr_nonnull(cfg);
-  st = calloc(1, p->state_size);
-  ck_assert_ptr_nonnull(st);
-  ck_assert_msg(p->init(st, cfg, NULL, &err) == DROVER_OK, "%s: %s", text, err.text);
-  ck_assert_msg(st->dl_threshold == defaults[_i].want, "%s: %llu, want %llu", text,
-                st->dl_threshold, defaults[_i].want);
-  p->cleanup(st);
-  free(st);
-  json_decref(cfg);
+  ck_assert_msg(start(&p, defaults[_i].config, &st, &err) == DROVER_OK, "%s: %s",
+                defaults[_i].config, err.text);
+  ck_assert_msg(st->dl_threshold == defaults[_i].want, "%s: %llu, want %llu",
+                defaults[_i].config, st->dl_threshold, defaults[_i].want);
+  stop(p, st);
 }
 END_TEST
 
@@ -112,22 +120,13 @@ END_TEST
 START_TEST(threshold_refused)
 {
   const drover_provider *p = NULL;
-  json_t *cfg = json_loads("{\"download_threshold\": 1024}", 0, NULL);
   s3_state *st;
   drover_error err;
 
-  setenv("AWS_ACCESS_KEY_ID", "AKIDLOOPBACK", 1);
-  setenv("AWS_SECRET_ACCESS_KEY", "secret-value-loopback", 1);
-  drover_error_clear(&err);
-  ck_assert_int_eq(drover_provider_get(&p, "s3", &err), DROVER_OK);
-  st = calloc(1, p->state_size);
-  ck_assert_ptr_nonnull(st);
-  ck_assert_int_eq(p->init(st, cfg, NULL, &err), DROVER_E_CONFIG);
+  ck_assert_int_eq(start(&p, "{\"download_threshold\": 1024}", &st, &err), DROVER_E_CONFIG);
   ck_assert_msg(strstr(err.text, "download_threshold must be 0 (none) or an integer from "
                                  "5242880") != NULL, "%s", err.text);
-  p->cleanup(st);
-  free(st);
-  json_decref(cfg);
+  stop(p, st);
 }
 END_TEST
 
