@@ -316,11 +316,15 @@ paired() { rounds "$@" | median | awk '{printf "%.2f", $1}'; }
 # interval A C [S]: "LO-HI", the rounds' order statistics k and n+1-k, k
 # the largest with P(Binomial(n, 1/2) < k) <= 5 % (1 when n is too small:
 # then all rounds): the median lies between them with >= 90 % confidence.
+# The binomial terms are carried as logarithms: 0.5^n is 0 in a double
+# from n = 1075, and a sum started from it never grew, so k ran to n and
+# the "interval" came out reversed, its upper end the smallest ratio (a
+# MET whatever the ratios).
 interval() {
   rounds "$@" | sort -n | awk '{r[NR] = $1}
-    END {n = NR; t = 0.5 ^ n; c = 0; k = 1
-         for(i = 0; i < n; i++) { c += t; if(c > 0.05) break; k = i + 1
-                                  t = t * (n - i) / (i + 1) }
+    END {n = NR; lt = n * log(0.5); c = 0; k = 1
+         for(i = 0; i < n; i++) { c += exp(lt); if(c > 0.05) break; k = i + 1
+                                  lt += log((n - i) / (i + 1)) }
          printf "%.2f-%.2f", r[k], r[n + 1 - k]}'
 }
 # verdict LO-HI: MET when the interval's upper end is <= 1 + MARGIN.
